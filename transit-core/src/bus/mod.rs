@@ -1,0 +1,147 @@
+//! The `EventBus`: how every part of transit moves records.
+//!
+//! The bus moves bytes the way Kafka does: a [`Record`] is a key, a value, headers and a
+//! timestamp, appended to one partition of a topic, where it gets an offset. Typed events and
+//! their Avro codecs sit above the bus (see [`crate::codec`]), so every backend carries the very
+//! same bytes and a Confluent client can read what any of them wrote.
+//!
+//! # Why at-least-once and per-key order
+//!
+//! Those are the guarantees Kafka gives cheaply and every backend can keep: a consumer sees each
+//! record at least once (again after a crash, from its last commit), and records with the same
+//! key keep their publish order because they land in the same partition. Anything stronger, such
+//! as exact counts, is built above the bus by storing input offsets with the state they produced
+//! (see the processors), which works on any backend, including brokers without transactions.
+
+mod error;
+mod ext;
+mod record;
+mod topic;
+
+use std::fmt::{Debug, Display};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+pub use error::{Error, PublishError, Result};
+pub use ext::EventBusExt;
+pub use record::{Delivery, Header, Record, RecordPosition, TopicPartition};
+pub use topic::{StartFrom, SubscribeOptions, TopicSelector, TopicSpec};
+
+/// A Kafka-like log of records: topics, partitions, offsets, consumer groups.
+///
+/// # Contract
+///
+/// - **Publish.** A record published with [`EventBus::publish_batch`] is appended to exactly
+///   one partition: the one named by [`Record::partition`], or else the one its key hashes to
+///   (murmur2, as Kafka's Java client does), or else a partition chosen by the backend for
+///   records without a key. When the call returns `Ok`, every record of the batch is stored and
+///   its [`RecordPosition`] is final. When it returns `Err`, the [`PublishError`] gives back the
+///   records that were not stored.
+/// - **Order.** Records with the same key keep their publish order. Nothing is promised about
+///   the relative order of records in different partitions.
+/// - **Delivery.** A [`Consumer`] sees every record of its assigned partitions at least once, in
+///   offset order per partition. After a restart, a consumer in the same group resumes from the
+///   last offsets the group committed (a commit names the *next* offset to read, as in Kafka);
+///   records after that point may be seen again.
+/// - **Groups.** Consumers sharing a group id share the partitions of their topics: each
+///   partition is read by one member at a time. Consumers without a group read every partition.
+/// - **Patterns.** A subscription by pattern also picks up matching topics created later.
+/// - **Compaction.** A topic created with [`TopicSpec::compacted`] keeps at least the last
+///   record of every key; older records of a key may disappear.
+///
+/// # Clone
+///
+/// Backends are cheap handles: a clone (or an `Arc`) is another handle to the same bus, sharing
+/// topics, groups and offsets.
+#[async_trait]
+pub trait EventBus: Debug + Display + Send + Sync + 'static {
+    /// Creates a topic; a topic that already exists is left as it is and is not an error.
+    async fn create_topic(&self, spec: &TopicSpec) -> Result<()>;
+
+    /// Appends `records` to `topic` and returns where each one landed, in the same order.
+    async fn publish_batch(
+        &self,
+        topic: &str,
+        records: Vec<Record>,
+    ) -> std::result::Result<Vec<RecordPosition>, PublishError>;
+
+    /// Starts a consumer for the topics `options` selects.
+    async fn subscribe(&self, options: SubscribeOptions) -> Result<Box<dyn Consumer>>;
+
+    /// Waits until everything published so far is durably stored by the backend.
+    async fn flush(&self) -> Result<()>;
+}
+
+/// One member of a subscription: a cursor over the records of its assigned partitions.
+///
+/// Dropping a consumer leaves its group without committing; call [`Consumer::commit`] first for
+/// what was processed.
+#[async_trait]
+pub trait Consumer: Debug + Send {
+    /// Waits for the next record; `None` once the bus is closed.
+    async fn recv(&mut self) -> Option<Result<Delivery>>;
+
+    /// Waits for at least one record, then moves up to `max` available records into `out`.
+    /// Returns how many were added; `0` means the bus is closed.
+    async fn recv_batch(&mut self, out: &mut Vec<Delivery>, max: usize) -> Result<usize>;
+
+    /// Stores, for this consumer's group, the next offset to read of each partition listed.
+    ///
+    /// A consumer without a group has nothing to commit to and returns
+    /// [`Error::NotSupported`].
+    async fn commit(&mut self, positions: &[RecordPosition]) -> Result<()>;
+
+    /// The partitions this consumer reads now (they change when group members come and go).
+    fn assignment(&self) -> Vec<TopicPartition>;
+}
+
+macro_rules! forward_event_bus {
+    ($($wrapper:ty),+) => {$(
+        #[deny(clippy::missing_trait_methods)]
+        #[async_trait]
+        impl<B: EventBus + ?Sized> EventBus for $wrapper {
+            async fn create_topic(&self, spec: &TopicSpec) -> Result<()> {
+                (**self).create_topic(spec).await
+            }
+
+            async fn publish_batch(
+                &self,
+                topic: &str,
+                records: Vec<Record>,
+            ) -> std::result::Result<Vec<RecordPosition>, PublishError> {
+                (**self).publish_batch(topic, records).await
+            }
+
+            async fn subscribe(&self, options: SubscribeOptions) -> Result<Box<dyn Consumer>> {
+                (**self).subscribe(options).await
+            }
+
+            async fn flush(&self) -> Result<()> {
+                (**self).flush().await
+            }
+        }
+    )+};
+}
+
+forward_event_bus!(Arc<B>, Box<B>);
+
+#[deny(clippy::missing_trait_methods)]
+#[async_trait]
+impl<C: Consumer + ?Sized> Consumer for Box<C> {
+    async fn recv(&mut self) -> Option<Result<Delivery>> {
+        (**self).recv().await
+    }
+
+    async fn recv_batch(&mut self, out: &mut Vec<Delivery>, max: usize) -> Result<usize> {
+        (**self).recv_batch(out, max).await
+    }
+
+    async fn commit(&mut self, positions: &[RecordPosition]) -> Result<()> {
+        (**self).commit(positions).await
+    }
+
+    fn assignment(&self) -> Vec<TopicPartition> {
+        (**self).assignment()
+    }
+}

@@ -1,0 +1,135 @@
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+/// A record header: a name and opaque bytes, as in Kafka.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// The header's name.
+    pub name: String,
+    /// The header's value.
+    pub value: Bytes,
+}
+
+/// A record to publish.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Record {
+    /// Chooses the partition (records with equal keys share one) unless `partition` is set.
+    pub key: Option<Bytes>,
+    /// The payload; `None` is a tombstone on a compacted topic.
+    pub value: Option<Bytes>,
+    /// Metadata headers.
+    pub headers: Vec<Header>,
+    /// Event time in milliseconds since the Unix epoch (Kafka's `CreateTime`).
+    pub timestamp_ms: i64,
+    /// An explicit partition, overriding the key's.
+    pub partition: Option<u32>,
+}
+
+impl Record {
+    /// A record with a key and a value at the given time.
+    pub fn new(key: impl Into<Bytes>, value: impl Into<Bytes>, timestamp_ms: i64) -> Self {
+        Self {
+            key: Some(key.into()),
+            value: Some(value.into()),
+            headers: Vec::new(),
+            timestamp_ms,
+            partition: None,
+        }
+    }
+
+    /// The same record with one more header.
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<Bytes>) -> Self {
+        self.headers.push(Header {
+            name: name.into(),
+            value: value.into(),
+        });
+        self
+    }
+
+    /// The same record sent to an explicit partition.
+    pub fn with_partition(mut self, partition: u32) -> Self {
+        self.partition = Some(partition);
+        self
+    }
+
+    /// Bytes this record occupies in a log: key, value and headers.
+    pub fn payload_len(&self) -> usize {
+        self.key.as_ref().map_or(0, Bytes::len)
+            + self.value.as_ref().map_or(0, Bytes::len)
+            + self
+                .headers
+                .iter()
+                .map(|h| h.name.len() + h.value.len())
+                .sum::<usize>()
+    }
+}
+
+/// A topic and one of its partitions.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TopicPartition {
+    /// The topic.
+    pub topic: Arc<str>,
+    /// The partition number, from 0.
+    pub partition: u32,
+}
+
+/// Where a record is (or, for a commit, the next offset to read).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RecordPosition {
+    /// The topic.
+    pub topic: Arc<str>,
+    /// The partition number, from 0.
+    pub partition: u32,
+    /// The offset within the partition.
+    pub offset: u64,
+}
+
+impl RecordPosition {
+    /// The position after this one: what a consumer commits once it has processed this record.
+    pub fn next(&self) -> Self {
+        Self {
+            topic: Arc::clone(&self.topic),
+            partition: self.partition,
+            offset: self.offset + 1,
+        }
+    }
+}
+
+/// A record as a consumer receives it: what was published, and where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// The topic it was read from.
+    pub topic: Arc<str>,
+    /// Its partition.
+    pub partition: u32,
+    /// Its offset in the partition.
+    pub offset: u64,
+    /// The key it was published with.
+    pub key: Option<Bytes>,
+    /// The payload; `None` is a tombstone.
+    pub value: Option<Bytes>,
+    /// Its headers.
+    pub headers: Vec<Header>,
+    /// Its timestamp in milliseconds since the Unix epoch.
+    pub timestamp_ms: i64,
+}
+
+impl Delivery {
+    /// Where this record is.
+    pub fn position(&self) -> RecordPosition {
+        RecordPosition {
+            topic: Arc::clone(&self.topic),
+            partition: self.partition,
+            offset: self.offset,
+        }
+    }
+
+    /// The value of the first header with this name.
+    pub fn header(&self, name: &str) -> Option<&Bytes> {
+        self.headers
+            .iter()
+            .find(|h| h.name == name)
+            .map(|h| &h.value)
+    }
+}

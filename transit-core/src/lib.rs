@@ -1,0 +1,42 @@
+//! The core of transit: the live status of Chicago's 'L' trains as a streaming pipeline.
+//!
+//! This crate does no I/O of its own. It talks to the world through traits: an [`EventBus`]
+//! that moves records, a [`codec::SchemaRegistry`] that names Avro schemas, and the simulated
+//! clock of [`sim`]. Backends live in their own crates: `transit-mem` (in memory, the embedded
+//! default and the deterministic test bed) and `transit-kafka` (production).
+//!
+//! # Layout
+//!
+//! - [`model`]: lines, stations, directions, trains: plain values.
+//! - [`network`]: the CTA data sets (embedded, or loaded from a path) parsed into the three
+//!   lines, with every quirk of the real data handled on purpose and reported.
+//! - [`sim`]: the simulation: trains moving along their lines, turnstile entries by day type and
+//!   hour, hourly weather; a pure, seeded `step()`.
+//! - [`event`]: the records on the bus as Rust values.
+//! - [`codec`]: Avro in the Confluent wire format, over a [`codec::SchemaRegistry`].
+//! - [`bus`]: the [`EventBus`] trait: topics, partitions, offsets, groups.
+//! - [`topics`]: the topic names of a deployment.
+//! - [`driver`]: runs the simulation against any bus, paced or flat out, until shut down.
+//! - `testing` (feature `testing`): the conformance suite every bus backend runs.
+
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    clippy::future_not_send
+)]
+#![deny(rustdoc::broken_intra_doc_links)]
+
+pub mod bus;
+pub mod codec;
+pub mod driver;
+pub mod event;
+pub mod model;
+pub mod network;
+pub mod sim;
+pub mod topics;
+
+#[cfg(any(feature = "testing", test))]
+pub mod testing;
+
+pub use bus::{EventBus, EventBusExt};

@@ -1,0 +1,143 @@
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::LineColor;
+
+/// A train's id: its line's prefix and a number, e.g. `BL007`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TrainId {
+    /// The line it runs on.
+    pub line: LineColor,
+    /// Its number on that line, from 0.
+    pub number: u16,
+}
+
+impl fmt::Display for TrainId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{:03}", self.line.train_prefix(), self.number)
+    }
+}
+
+/// Whether a train carries riders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum TrainStatus {
+    /// Running and carrying riders.
+    #[default]
+    InService,
+    /// Running empty, e.g. to or from a yard.
+    OutOfService,
+    /// Stopped with a fault.
+    BrokenDown,
+}
+
+impl TrainStatus {
+    /// The name used in events (`in_service`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrainStatus::InService => "in_service",
+            TrainStatus::OutOfService => "out_of_service",
+            TrainStatus::BrokenDown => "broken_down",
+        }
+    }
+}
+
+impl fmt::Display for TrainStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A string that is not a train id like `BL007`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid train id {0:?} (expected a line prefix BL, RL or GL and a number, e.g. BL007)")]
+pub struct InvalidTrainId(pub String);
+
+impl FromStr for TrainId {
+    type Err = InvalidTrainId;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let invalid = || InvalidTrainId(s.to_string());
+        let (prefix, number) = s.split_at_checked(2).ok_or_else(invalid)?;
+        let line = LineColor::ALL
+            .into_iter()
+            .find(|line| line.train_prefix() == prefix)
+            .ok_or_else(invalid)?;
+        if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(invalid());
+        }
+        let number = number.parse().map_err(|_| invalid())?;
+        Ok(TrainId { line, number })
+    }
+}
+
+impl Serialize for TrainId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Formats on the stack: arrivals are the hot path and a String per event shows.
+        let mut buf = [0u8; 7];
+        let prefix = self.line.train_prefix().as_bytes();
+        buf[..2].copy_from_slice(prefix);
+        let mut digits = [0u8; 5];
+        let mut n = self.number;
+        let mut len = 0;
+        loop {
+            digits[len] = b'0' + (n % 10) as u8;
+            len += 1;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        let width = len.max(3);
+        for (i, slot) in buf[2..2 + width].iter_mut().enumerate() {
+            let from_right = width - 1 - i;
+            *slot = if from_right < len { digits[from_right] } else { b'0' };
+        }
+        let text = std::str::from_utf8(&buf[..2 + width]).map_err(serde::ser::Error::custom)?;
+        serializer.serialize_str(text)
+    }
+}
+
+impl<'de> Deserialize<'de> for TrainId {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn train_ids_read_like_the_originals() {
+        let id = TrainId {
+            line: LineColor::Blue,
+            number: 7,
+        };
+        assert_eq!(id.to_string(), "BL007");
+        assert_eq!("BL007".parse::<TrainId>(), Ok(id));
+    }
+
+    #[test]
+    fn train_ids_serialize_like_they_display() {
+        for number in [0, 7, 42, 999, 1000, u16::MAX] {
+            let id = TrainId {
+                line: LineColor::Green,
+                number,
+            };
+            let json = serde_json::to_string(&id).unwrap();
+            assert_eq!(json, format!("\"{id}\""));
+            assert_eq!(serde_json::from_str::<TrainId>(&json).unwrap(), id);
+        }
+    }
+
+    #[test]
+    fn malformed_train_ids_are_refused() {
+        for bad in ["", "B", "BL", "XX001", "BL-1", "BL1a", "BL99999999"] {
+            assert!(bad.parse::<TrainId>().is_err(), "{bad:?}");
+        }
+    }
+}

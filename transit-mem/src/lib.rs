@@ -1,0 +1,27 @@
+//! In-memory backends for transit: an [`EventBus`](transit_core::EventBus) and a schema
+//! registry that live inside the process.
+//!
+//! This is a product feature, not a mock: it is the embedded default (`full_pipeline` runs the
+//! whole pipeline on it, with no broker installed) and the deterministic bed for tests and
+//! benchmarks. It keeps Kafka's semantics where they matter (partitioned logs with offsets,
+//! per-key order, consumer groups sharing partitions, pattern subscriptions, compaction) and
+//! bounds what it keeps, so a long run's memory stays flat.
+//!
+//! # Layout
+//!
+//! - [`MemBus`]: the bus: per-partition logs with retention, groups, committed offsets.
+//! - [`MemRegistry`]: a Confluent-style schema registry: subjects, versions, global ids.
+
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    clippy::future_not_send
+)]
+#![deny(rustdoc::broken_intra_doc_links)]
+
+mod bus;
+mod registry;
+
+pub use bus::{MemBus, MemBusConfig};
+pub use registry::MemRegistry;
