@@ -17,6 +17,7 @@
 //! - [`bus`]: the [`EventBus`] trait: topics, partitions, offsets, groups.
 //! - [`topics`]: the topic names of a deployment.
 //! - [`driver`]: runs the simulation against any bus, paced or flat out, until shut down.
+//! - [`monitor`]: consumes topics and reports what flows (rates, rejections, event time).
 //! - `testing` (feature `testing`): the conformance suite every bus backend runs.
 
 #![warn(
@@ -32,6 +33,7 @@ pub mod codec;
 pub mod driver;
 pub mod event;
 pub mod model;
+pub mod monitor;
 pub mod network;
 pub mod sim;
 pub mod topics;

@@ -1,0 +1,132 @@
+//! Command-line settings shared by the programs that run the simulation.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use transit_core::driver::{DriverConfig, Pace};
+use transit_core::network::{Network, Ridership};
+use transit_core::sim::{SimConfig, SimTime};
+
+/// How to run the simulation: data, seed, trains, clock and pace.
+#[derive(Debug, Clone, Args)]
+pub struct SimulationArgs {
+    /// Seed of the simulation's random draws: the same seed gives the same events.
+    #[arg(long, env = "TRANSIT_SEED", default_value_t = 2026)]
+    pub seed: u64,
+
+    /// Trains running on each line (at most two per station).
+    #[arg(long, env = "TRANSIT_TRAINS_PER_LINE", default_value_t = 10)]
+    pub trains_per_line: u16,
+
+    /// Simulated seconds per tick; each tick every train moves one station.
+    #[arg(long, env = "TRANSIT_TICK_SECONDS", default_value_t = 120)]
+    pub tick_seconds: u64,
+
+    /// Simulated start time, Chicago local (e.g. 2026-11-02T05:00).
+    #[arg(long, env = "TRANSIT_START")]
+    pub start: Option<String>,
+
+    /// Simulated seconds per wall-clock second.
+    #[arg(long, env = "TRANSIT_SPEED", default_value_t = 60.0)]
+    pub speed: f64,
+
+    /// Run as fast as the bus takes it, ignoring --speed.
+    #[arg(long)]
+    pub flat_out: bool,
+
+    /// Stop after this many simulated days (fractions allowed); runs until Ctrl+C otherwise.
+    #[arg(long, env = "TRANSIT_DAYS")]
+    pub days: Option<f64>,
+
+    /// A stations CSV to use instead of the embedded CTA data (columns of cta_stations.csv).
+    #[arg(long, env = "TRANSIT_STATIONS_CSV")]
+    pub stations: Option<PathBuf>,
+
+    /// A ridership seed CSV and hourly curve CSV to use instead of the embedded ones.
+    #[arg(long, num_args = 2, value_names = ["SEED_CSV", "CURVE_CSV"])]
+    pub ridership: Option<Vec<PathBuf>>,
+}
+
+impl SimulationArgs {
+    /// The network: the embedded CTA data or the file given, with its data quirks logged.
+    pub fn network(&self) -> anyhow::Result<Arc<Network>> {
+        let network = match &self.stations {
+            Some(path) => Network::from_path(path)
+                .with_context(|| format!("loading stations from {}", path.display()))?,
+            None => Network::embedded().context("parsing the embedded CTA stations")?,
+        };
+        for line in network.lines() {
+            tracing::info!(line = %line.color(), stations = line.len(), "line loaded");
+        }
+        for note in network.report().notes() {
+            tracing::info!("station data: {note}");
+        }
+        Ok(Arc::new(network))
+    }
+
+    /// The ridership model: the embedded CTA data or the files given.
+    pub fn ridership(&self) -> anyhow::Result<Arc<Ridership>> {
+        let ridership = match self.ridership.as_deref() {
+            Some([seed, curve]) => Ridership::from_paths(seed, curve).with_context(|| {
+                format!(
+                    "loading ridership from {} and {}",
+                    seed.display(),
+                    curve.display()
+                )
+            })?,
+            Some(_) => anyhow::bail!("--ridership takes two files: the seed CSV and the curve CSV"),
+            None => Ridership::embedded().context("parsing the embedded CTA ridership")?,
+        };
+        Ok(Arc::new(ridership))
+    }
+
+    /// The simulation's settings.
+    pub fn sim_config(&self) -> anyhow::Result<SimConfig> {
+        anyhow::ensure!(self.tick_seconds > 0, "--tick-seconds must be at least 1");
+        let mut config = SimConfig {
+            seed: self.seed,
+            trains_per_line: self.trains_per_line,
+            tick: Duration::from_secs(self.tick_seconds),
+            ..SimConfig::default()
+        };
+        if let Some(start) = &self.start {
+            config.start = start.parse::<SimTime>().with_context(|| {
+                format!("--start {start:?} is not a date and time like 2026-11-02T05:00")
+            })?;
+        }
+        Ok(config)
+    }
+
+    /// The driver's settings: pace and end time, counted from `start`.
+    pub fn driver_config(&self, start: SimTime) -> anyhow::Result<DriverConfig> {
+        let pace = if self.flat_out {
+            Pace::FlatOut
+        } else {
+            anyhow::ensure!(
+                self.speed.is_finite() && self.speed > 0.0,
+                "--speed must be a positive number, got {}",
+                self.speed
+            );
+            Pace::Speed(self.speed)
+        };
+        let until = match self.days {
+            Some(days) => {
+                anyhow::ensure!(
+                    days.is_finite() && days > 0.0,
+                    "--days must be a positive number, got {days}"
+                );
+                let millis = (days * 86_400_000.0).round() as i64;
+                Some(SimTime(start.0.saturating_add(millis)))
+            }
+            None => None,
+        };
+        Ok(DriverConfig {
+            pace,
+            until,
+            ..DriverConfig::default()
+        })
+    }
+}
