@@ -24,4 +24,4 @@ mod bus;
 mod registry;
 
 pub use bus::{MemBus, MemBusConfig};
-pub use registry::MemRegistry;
+pub use registry::{Compatibility, MemRegistry, SubjectVersion};

@@ -24,3 +24,22 @@ pub struct StationKey {
     /// The station the record is about.
     pub station_id: StationId,
 }
+
+/// Serde for `u32` columns that are Avro `int`s: ids and orders are small, and a value that
+/// does not fit is refused rather than wrapped.
+pub(crate) mod avro_int {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(value: &u32, serializer: S) -> Result<S::Ok, S::Error> {
+        let value = i32::try_from(*value).map_err(|_| {
+            serde::ser::Error::custom(format!("{value} does not fit an Avro int"))
+        })?;
+        serializer.serialize_i32(value)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+        let value = i32::deserialize(deserializer)?;
+        u32::try_from(value)
+            .map_err(|_| serde::de::Error::custom(format!("negative value {value}")))
+    }
+}

@@ -9,6 +9,7 @@ use crate::model::{LineColor, StationId};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StationRow {
     /// The directional stop's id (the incrementing column of the JDBC source).
+    #[serde(with = "super::avro_int")]
     pub stop_id: u32,
     /// `N`, `S`, `E` or `W`.
     pub direction_id: String,
@@ -21,6 +22,7 @@ pub struct StationRow {
     /// The parent station's id.
     pub station_id: StationId,
     /// Position along the line.
+    #[serde(with = "super::avro_int")]
     pub order: u32,
     /// Served by the Red Line.
     pub red: bool,
@@ -60,6 +62,7 @@ pub struct StationEvent {
     /// Its name.
     pub station_name: Arc<str>,
     /// Its position along the line.
+    #[serde(with = "super::avro_int")]
     pub order: u32,
     /// Its line.
     pub line: LineColor,

@@ -1,0 +1,145 @@
+use std::collections::HashMap;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::{Arc, Once, RwLock};
+
+use apache_avro::reader::datum::GenericDatumReader;
+use apache_avro::Schema;
+
+use super::wire::split_header;
+use super::{AvroRecord, DecodeError, RegistryError, SchemaId, SchemaRegistry};
+
+/// The most bytes one Avro string or array may claim. Our records are small; without a limit a
+/// corrupt length prefix could make apache-avro allocate up to its default of 512 MiB.
+const MAX_ALLOCATION_BYTES: usize = 1 << 20;
+
+/// How a writer's schema relates to the type being decoded.
+#[derive(Debug)]
+enum WriterSchema {
+    /// The same schema: the fast, schema-aware serde path.
+    Own,
+    /// Another version: resolved against the reader's schema through a `Value`.
+    Other(Schema),
+}
+
+/// Reads values of `T` from the Confluent wire format, whatever schema version wrote them.
+pub struct Decoder<T> {
+    registry: Arc<dyn SchemaRegistry>,
+    own: GenericDatumReader<'static>,
+    own_canonical: String,
+    writers: RwLock<HashMap<SchemaId, Arc<WriterSchema>>>,
+    _type: PhantomData<fn() -> T>,
+}
+
+impl<T> fmt::Debug for Decoder<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Decoder")
+            .field("type", &std::any::type_name::<T>())
+            .field("registry", &self.registry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T: AvroRecord> Decoder<T> {
+    /// A decoder that asks `registry` for writer schemas it has not seen yet.
+    pub fn new(registry: Arc<dyn SchemaRegistry>) -> Result<Self, RegistryError> {
+        static LIMIT: Once = Once::new();
+        LIMIT.call_once(|| {
+            apache_avro::util::max_allocation_bytes(MAX_ALLOCATION_BYTES);
+        });
+        let own = GenericDatumReader::builder(T::schema())
+            .build()
+            .map_err(|error| RegistryError::InvalidSchema {
+                message: error.to_string(),
+            })?;
+        Ok(Self {
+            registry,
+            own,
+            own_canonical: T::schema().canonical_form(),
+            writers: RwLock::new(HashMap::new()),
+            _type: PhantomData,
+        })
+    }
+
+    /// Records that `id` is `T`'s own schema, so records written with it decode without a
+    /// registry round trip.
+    pub fn learn_own(&self, id: SchemaId) {
+        self.remember(id, WriterSchema::Own);
+    }
+
+    /// Decodes with the writer schemas already known; an unknown id is
+    /// [`DecodeError::UnknownSchemaId`].
+    pub fn decode_cached(&self, bytes: &[u8]) -> Result<T, DecodeError> {
+        let (id, body) = split_header(bytes)?;
+        let writer = self.known(id).ok_or(DecodeError::UnknownSchemaId { id })?;
+        self.decode_body(id, &writer, body)
+    }
+
+    /// Decodes, first fetching the writer's schema from the registry if it is new.
+    pub async fn decode(&self, bytes: &[u8]) -> Result<T, DecodeError> {
+        let (id, body) = split_header(bytes)?;
+        let writer = match self.known(id) {
+            Some(writer) => writer,
+            None => self.fetch(id).await?,
+        };
+        self.decode_body(id, &writer, body)
+    }
+
+    fn known(&self, id: SchemaId) -> Option<Arc<WriterSchema>> {
+        // A poisoned lock only means another thread panicked mid-insert of a complete value.
+        let writers = self.writers.read().unwrap_or_else(|e| e.into_inner());
+        writers.get(&id).cloned()
+    }
+
+    fn remember(&self, id: SchemaId, writer: WriterSchema) -> Arc<WriterSchema> {
+        let writer = Arc::new(writer);
+        let mut writers = self.writers.write().unwrap_or_else(|e| e.into_inner());
+        writers.insert(id, Arc::clone(&writer));
+        writer
+    }
+
+    async fn fetch(&self, id: SchemaId) -> Result<Arc<WriterSchema>, DecodeError> {
+        let json = self.registry.schema_by_id(id).await.map_err(|error| match error {
+            RegistryError::SchemaNotFound { id } => DecodeError::UnknownSchemaId { id },
+            other => DecodeError::Registry(other),
+        })?;
+        let schema = Schema::parse_str(&json).map_err(|error| {
+            DecodeError::Registry(RegistryError::InvalidSchema {
+                message: format!("schema {id}: {error}"),
+            })
+        })?;
+        let writer = if schema.canonical_form() == self.own_canonical {
+            WriterSchema::Own
+        } else {
+            WriterSchema::Other(schema)
+        };
+        Ok(self.remember(id, writer))
+    }
+
+    fn decode_body(
+        &self,
+        schema_id: SchemaId,
+        writer: &WriterSchema,
+        mut body: &[u8],
+    ) -> Result<T, DecodeError> {
+        let body_error = |source| DecodeError::Body { schema_id, source };
+        let value = match writer {
+            WriterSchema::Own => self.own.read_deser::<T>(&mut body).map_err(body_error)?,
+            WriterSchema::Other(schema) => {
+                let reader = GenericDatumReader::builder(schema)
+                    .reader_schema(T::schema())
+                    .build()
+                    .map_err(body_error)?;
+                let value = reader.read_value(&mut body).map_err(body_error)?;
+                apache_avro::from_value::<T>(&value).map_err(body_error)?
+            }
+        };
+        if !body.is_empty() {
+            return Err(DecodeError::TrailingBytes {
+                schema_id,
+                count: body.len(),
+            });
+        }
+        Ok(value)
+    }
+}

@@ -1,0 +1,78 @@
+use std::fmt;
+use std::marker::PhantomData;
+
+use apache_avro::writer::datum::GenericDatumWriter;
+use bytes::Bytes;
+
+use super::wire::{write_header, HEADER_LEN};
+use super::{AvroRecord, EncodeError, RegistryError, SchemaId, SchemaRegistry};
+
+/// Writes values of `T` in the Confluent wire format under a registered schema id.
+pub struct Encoder<T> {
+    id: SchemaId,
+    writer: GenericDatumWriter<'static>,
+    _type: PhantomData<fn(&T)>,
+}
+
+impl<T> fmt::Debug for Encoder<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Encoder")
+            .field("type", &std::any::type_name::<T>())
+            .field("schema_id", &self.id)
+            .finish()
+    }
+}
+
+impl<T: AvroRecord> Encoder<T> {
+    /// Registers `T`'s schema under `subject` and returns an encoder for it.
+    pub async fn register(
+        registry: &dyn SchemaRegistry,
+        subject: &str,
+    ) -> Result<Self, RegistryError> {
+        let id = registry.register(subject, T::schema_json()).await?;
+        Self::with_id(id)
+    }
+
+    /// An encoder writing `T`'s own schema under an id registered elsewhere.
+    pub fn with_id(id: SchemaId) -> Result<Self, RegistryError> {
+        // Resolving the schema's named types once here keeps the per-record path free of it.
+        let writer = GenericDatumWriter::builder(T::schema())
+            .build()
+            .map_err(|error| RegistryError::InvalidSchema {
+                message: error.to_string(),
+            })?;
+        Ok(Self {
+            id,
+            writer,
+            _type: PhantomData,
+        })
+    }
+
+    /// The schema id written in every header.
+    pub fn schema_id(&self) -> SchemaId {
+        self.id
+    }
+
+    /// Appends `value` (header and body) to `buf`; on error `buf` is left as it was.
+    pub fn encode_into(&self, value: &T, buf: &mut Vec<u8>) -> Result<(), EncodeError> {
+        let start = buf.len();
+        write_header(buf, self.id);
+        match self.writer.write_ser(buf, value) {
+            Ok(_) => Ok(()),
+            Err(source) => {
+                buf.truncate(start);
+                Err(EncodeError {
+                    schema_id: self.id,
+                    source,
+                })
+            }
+        }
+    }
+
+    /// `value` in the wire format.
+    pub fn encode(&self, value: &T) -> Result<Bytes, EncodeError> {
+        let mut buf = Vec::with_capacity(HEADER_LEN + 32);
+        self.encode_into(value, &mut buf)?;
+        Ok(Bytes::from(buf))
+    }
+}

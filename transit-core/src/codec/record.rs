@@ -1,0 +1,126 @@
+use std::sync::OnceLock;
+
+use apache_avro::Schema;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::event::{
+    ArrivalEvent, StationEvent, StationKey, StationLineKey, StationRow, TurnstileEvent,
+    WeatherEvent, WeatherKey,
+};
+
+/// A Rust type with an Avro schema of its own (a `.avsc` file in `transit-core/schemas/`).
+pub trait AvroRecord: Serialize + DeserializeOwned + Send + Sync + 'static {
+    /// The schema as Avro JSON, as registered.
+    fn schema_json() -> &'static str;
+
+    /// The parsed schema.
+    ///
+    /// The schemas are embedded at compile time and a unit test parses every one, so this
+    /// cannot fail in a released build; an invalid schema would show as `Schema::Null`, which
+    /// no value encodes against, rather than as a panic.
+    fn schema() -> &'static Schema;
+}
+
+/// An event whose key is derived from its value.
+pub trait Keyed: AvroRecord {
+    /// The key's type.
+    type Key: AvroRecord;
+
+    /// The key this event is published under.
+    fn key(&self) -> Self::Key;
+}
+
+fn parse(cell: &'static OnceLock<Schema>, json: &'static str) -> &'static Schema {
+    cell.get_or_init(|| Schema::parse_str(json).unwrap_or(Schema::Null))
+}
+
+macro_rules! avro_record {
+    ($($ty:ty => $file:literal),+ $(,)?) => {$(
+        impl AvroRecord for $ty {
+            fn schema_json() -> &'static str {
+                include_str!(concat!("../../schemas/", $file))
+            }
+
+            fn schema() -> &'static Schema {
+                static SCHEMA: OnceLock<Schema> = OnceLock::new();
+                parse(&SCHEMA, Self::schema_json())
+            }
+        }
+    )+};
+}
+
+avro_record! {
+    StationKey => "station_key.avsc",
+    ArrivalEvent => "arrival.avsc",
+    TurnstileEvent => "turnstile.avsc",
+    WeatherKey => "weather_key.avsc",
+    WeatherEvent => "weather.avsc",
+    StationRow => "station_row.avsc",
+    StationLineKey => "station_line_key.avsc",
+    StationEvent => "station.avsc",
+}
+
+impl Keyed for ArrivalEvent {
+    type Key = StationKey;
+
+    fn key(&self) -> StationKey {
+        StationKey {
+            station_id: self.station_id,
+        }
+    }
+}
+
+impl Keyed for TurnstileEvent {
+    type Key = StationKey;
+
+    fn key(&self) -> StationKey {
+        StationKey {
+            station_id: self.station_id,
+        }
+    }
+}
+
+impl Keyed for StationRow {
+    type Key = StationKey;
+
+    fn key(&self) -> StationKey {
+        StationKey {
+            station_id: self.station_id,
+        }
+    }
+}
+
+impl Keyed for StationEvent {
+    type Key = StationLineKey;
+
+    fn key(&self) -> StationLineKey {
+        StationLineKey {
+            station_id: self.station_id,
+            line: self.line,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parses<T: AvroRecord>() {
+        let parsed = Schema::parse_str(T::schema_json());
+        assert!(parsed.is_ok(), "{}: {parsed:?}", std::any::type_name::<T>());
+        assert!(matches!(T::schema(), Schema::Record(_)));
+    }
+
+    #[test]
+    fn every_embedded_schema_parses() {
+        parses::<StationKey>();
+        parses::<ArrivalEvent>();
+        parses::<TurnstileEvent>();
+        parses::<WeatherKey>();
+        parses::<WeatherEvent>();
+        parses::<StationRow>();
+        parses::<StationLineKey>();
+        parses::<StationEvent>();
+    }
+}

@@ -1,0 +1,79 @@
+use std::fmt;
+use std::sync::Arc;
+
+use super::{
+    DecodeError, Decoder, EncodeError, Encoder, Keyed, RegistryError, SchemaRegistry,
+};
+use crate::bus::{Delivery, Record};
+
+/// The key and value codecs of one topic, registered under `<topic>-key` and `<topic>-value`.
+pub struct TopicCodec<E: Keyed> {
+    topic: String,
+    key_encoder: Encoder<E::Key>,
+    value_encoder: Encoder<E>,
+    key_decoder: Decoder<E::Key>,
+    value_decoder: Decoder<E>,
+}
+
+impl<E: Keyed> fmt::Debug for TopicCodec<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TopicCodec")
+            .field("topic", &self.topic)
+            .field("key_schema", &self.key_encoder.schema_id())
+            .field("value_schema", &self.value_encoder.schema_id())
+            .finish()
+    }
+}
+
+impl<E: Keyed> TopicCodec<E> {
+    /// Registers the key and value schemas of `topic`.
+    pub async fn register(
+        registry: Arc<dyn SchemaRegistry>,
+        topic: impl Into<String>,
+    ) -> Result<Self, RegistryError> {
+        let topic = topic.into();
+        let key_encoder =
+            Encoder::<E::Key>::register(registry.as_ref(), &format!("{topic}-key")).await?;
+        let value_encoder =
+            Encoder::<E>::register(registry.as_ref(), &format!("{topic}-value")).await?;
+        let key_decoder = Decoder::new(Arc::clone(&registry))?;
+        key_decoder.learn_own(key_encoder.schema_id());
+        let value_decoder = Decoder::new(registry)?;
+        value_decoder.learn_own(value_encoder.schema_id());
+        Ok(Self {
+            topic,
+            key_encoder,
+            value_encoder,
+            key_decoder,
+            value_decoder,
+        })
+    }
+
+    /// The topic's name.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// `event` as a record: its key, its value, stamped with `timestamp_ms`.
+    pub fn record(&self, event: &E, timestamp_ms: i64) -> Result<Record, EncodeError> {
+        let key = self.key_encoder.encode(&event.key())?;
+        let value = self.value_encoder.encode(event)?;
+        Ok(Record::new(key, value, timestamp_ms))
+    }
+
+    /// The value of `delivery`, with writer schemas already known (the fast path).
+    pub fn decode_value_cached(&self, delivery: &Delivery) -> Result<E, DecodeError> {
+        let value = delivery.value.as_ref().ok_or(DecodeError::MissingValue)?;
+        self.value_decoder.decode_cached(value)
+    }
+
+    /// The key and value of `delivery`, fetching writer schemas it has not seen yet.
+    pub async fn decode(&self, delivery: &Delivery) -> Result<(E::Key, E), DecodeError> {
+        let key = delivery.key.as_ref().ok_or(DecodeError::MissingKey)?;
+        let value = delivery.value.as_ref().ok_or(DecodeError::MissingValue)?;
+        let key = self.key_decoder.decode(key).await?;
+        let value = self.value_decoder.decode(value).await?;
+        Ok((key, value))
+    }
+}
+

@@ -1,0 +1,301 @@
+//! A consumer of the in-memory bus: its assignment, its positions, and waiting for records.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use regex::Regex;
+use transit_core::bus::{
+    Consumer, Delivery, Error, RecordPosition, Result, StartFrom, TopicPartition, TopicSelector,
+};
+
+use super::{Shared, State, BACKEND};
+
+/// Records `recv` takes at a time into its own buffer.
+const RECV_BUFFER: usize = 256;
+
+/// Which topics a consumer reads.
+#[derive(Debug)]
+pub(crate) enum Selector {
+    Names(HashSet<String>),
+    Pattern(Regex),
+}
+
+impl Selector {
+    pub(crate) fn new(selector: &TopicSelector) -> Result<Self> {
+        match selector {
+            TopicSelector::Names(names) => Ok(Self::Names(names.iter().cloned().collect())),
+            TopicSelector::Pattern(pattern) => Regex::new(&format!("^(?:{pattern})$"))
+                .map(Self::Pattern)
+                .map_err(|error| Error::InvalidRequest {
+                    message: format!("topic pattern {pattern:?}: {error}"),
+                }),
+        }
+    }
+
+    fn matches(&self, topic: &str) -> bool {
+        match self {
+            Self::Names(names) => names.contains(topic),
+            Self::Pattern(regex) => regex.is_match(topic),
+        }
+    }
+}
+
+/// A partition this consumer reads, and the next offset it will read there.
+#[derive(Debug)]
+struct Assigned {
+    topic: Arc<str>,
+    partition: u32,
+    next: u64,
+}
+
+#[derive(Debug)]
+pub(crate) struct MemConsumer {
+    shared: Arc<Shared>,
+    selector: Selector,
+    group: Option<String>,
+    member: Option<u64>,
+    start: StartFrom,
+    assigned: Vec<Assigned>,
+    /// The (topics version, group generation) the assignment was computed for.
+    computed_for: Option<(u64, u64)>,
+    /// Where the next fetch starts, so no partition is starved by a busier one.
+    cursor: usize,
+    buffer: VecDeque<Delivery>,
+}
+
+impl MemConsumer {
+    pub(crate) fn new(
+        shared: Arc<Shared>,
+        selector: Selector,
+        group: Option<String>,
+        member: Option<u64>,
+        start: StartFrom,
+    ) -> Self {
+        Self {
+            shared,
+            selector,
+            group,
+            member,
+            start,
+            assigned: Vec::new(),
+            computed_for: None,
+            cursor: 0,
+            buffer: VecDeque::new(),
+        }
+    }
+
+    /// The partitions this member should read now: every matching partition without a group;
+    /// with one, every n-th of them by the member's place in the group.
+    fn target_assignment(&self, state: &State) -> Vec<TopicPartition> {
+        let all = state
+            .topics
+            .values()
+            .filter(|topic| self.selector.matches(&topic.name))
+            .flat_map(|topic| {
+                (0..topic.partitions.len() as u32).map(|partition| TopicPartition {
+                    topic: Arc::clone(&topic.name),
+                    partition,
+                })
+            });
+        match (&self.group, self.member) {
+            (Some(group), Some(member)) => {
+                let members = state
+                    .groups
+                    .get(group)
+                    .map(|g| g.members.as_slice())
+                    .unwrap_or_default();
+                match members.iter().position(|&m| m == member) {
+                    Some(index) => all
+                        .enumerate()
+                        .filter(|(i, _)| i % members.len() == index)
+                        .map(|(_, tp)| tp)
+                        .collect(),
+                    None => Vec::new(),
+                }
+            }
+            _ => all.collect(),
+        }
+    }
+
+    fn generation(&self, state: &State) -> u64 {
+        self.group
+            .as_ref()
+            .and_then(|group| state.groups.get(group))
+            .map_or(0, |g| g.generation)
+    }
+
+    /// Recomputes the assignment when topics or group members changed since last time.
+    fn refresh(&mut self, state: &State) {
+        let now = (state.topics_version, self.generation(state));
+        if self.computed_for == Some(now) {
+            return;
+        }
+        self.computed_for = Some(now);
+        let mut previous: HashMap<(Arc<str>, u32), u64> = self
+            .assigned
+            .drain(..)
+            .map(|a| ((a.topic, a.partition), a.next))
+            .collect();
+        let committed = self
+            .group
+            .as_ref()
+            .and_then(|group| state.groups.get(group))
+            .map(|g| &g.committed);
+        for tp in self.target_assignment(state) {
+            let key = (Arc::clone(&tp.topic), tp.partition);
+            let next = previous
+                .remove(&key)
+                .or_else(|| committed.and_then(|c| c.get(&key).copied()))
+                .unwrap_or_else(|| {
+                    let log = state
+                        .topics
+                        .get(&tp.topic)
+                        .and_then(|t| t.partitions.get(tp.partition as usize));
+                    match (self.start, log) {
+                        (StartFrom::Earliest, Some(log)) => log.start_offset(),
+                        (StartFrom::Latest, Some(log)) => log.end_offset(),
+                        (_, None) => 0,
+                    }
+                });
+            self.assigned.push(Assigned {
+                topic: tp.topic,
+                partition: tp.partition,
+                next,
+            });
+        }
+        self.cursor = 0;
+    }
+
+    /// Takes up to `max` available records, visiting partitions round-robin.
+    fn fetch(&mut self, state: &State, out: &mut Vec<Delivery>, max: usize) -> usize {
+        let before = out.len();
+        let count = self.assigned.len();
+        for step in 0..count {
+            let taken = out.len() - before;
+            if taken >= max {
+                break;
+            }
+            let index = (self.cursor + step) % count;
+            let assigned = &mut self.assigned[index];
+            if let Some(log) = state
+                .topics
+                .get(&assigned.topic)
+                .and_then(|t| t.partitions.get(assigned.partition as usize))
+            {
+                assigned.next = log.read(
+                    assigned.next,
+                    max - taken,
+                    &assigned.topic,
+                    assigned.partition,
+                    out,
+                );
+            }
+        }
+        if count > 0 {
+            self.cursor = (self.cursor + 1) % count;
+        }
+        out.len() - before
+    }
+}
+
+#[async_trait]
+impl Consumer for MemConsumer {
+    async fn recv(&mut self) -> Option<Result<Delivery>> {
+        if self.buffer.is_empty() {
+            let mut batch = Vec::with_capacity(RECV_BUFFER);
+            match self.recv_batch(&mut batch, RECV_BUFFER).await {
+                Ok(0) => return None,
+                Ok(_) => self.buffer.extend(batch),
+                Err(error) => return Some(Err(error)),
+            }
+        }
+        self.buffer.pop_front().map(Ok)
+    }
+
+    async fn recv_batch(&mut self, out: &mut Vec<Delivery>, max: usize) -> Result<usize> {
+        let max = max.max(1);
+        let buffered = self.buffer.len().min(max);
+        if buffered > 0 {
+            out.extend(self.buffer.drain(..buffered));
+            return Ok(buffered);
+        }
+        let shared = Arc::clone(&self.shared);
+        loop {
+            // Registered before looking, so a publish between the look and the wait still
+            // wakes us.
+            let changed = shared.changed.notified();
+            tokio::pin!(changed);
+            changed.as_mut().enable();
+            {
+                let state = shared.lock();
+                if state.closed {
+                    return Ok(0);
+                }
+                self.refresh(&state);
+                let taken = self.fetch(&state, out, max);
+                if taken > 0 {
+                    return Ok(taken);
+                }
+            }
+            changed.await;
+        }
+    }
+
+    async fn commit(&mut self, positions: &[RecordPosition]) -> Result<()> {
+        let Some(group) = &self.group else {
+            return Err(Error::NotSupported {
+                operation: "commit without a consumer group",
+                backend: BACKEND,
+            });
+        };
+        let mut state = self.shared.lock();
+        if state.closed {
+            return Err(Error::Closed);
+        }
+        for position in positions {
+            let partitions = state
+                .topics
+                .get(&position.topic)
+                .map(|t| t.partitions.len() as u32)
+                .ok_or_else(|| Error::UnknownTopic {
+                    topic: position.topic.to_string(),
+                })?;
+            if position.partition >= partitions {
+                return Err(Error::UnknownPartition {
+                    topic: position.topic.to_string(),
+                    partition: position.partition,
+                });
+            }
+        }
+        let committed = &mut state.groups.entry(group.clone()).or_default().committed;
+        for position in positions {
+            committed.insert(
+                (Arc::clone(&position.topic), position.partition),
+                position.offset,
+            );
+        }
+        Ok(())
+    }
+
+    fn assignment(&self) -> Vec<TopicPartition> {
+        let state = self.shared.lock();
+        self.target_assignment(&state)
+    }
+}
+
+impl Drop for MemConsumer {
+    fn drop(&mut self) {
+        let (Some(group), Some(member)) = (&self.group, self.member) else {
+            return;
+        };
+        {
+            let mut state = self.shared.lock();
+            if let Some(group) = state.groups.get_mut(group) {
+                group.members.retain(|&m| m != member);
+                group.generation += 1;
+            }
+        }
+        self.shared.changed.notify_waiters();
+    }
+}
