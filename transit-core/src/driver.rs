@@ -1,1 +1,472 @@
-//! (being written)
+//! The publishing driver: runs a [`Simulation`] against any [`EventBus`].
+//!
+//! It steps the simulation, encodes each tick's events with the registered Avro codecs and
+//! publishes them in batches, one batch per topic and tick. It runs paced (a speed factor over
+//! simulated time) or flat out, until a simulated end time or until shut down. Shutdown is a
+//! [`CancellationToken`]: the driver finishes publishing the tick it holds, flushes the bus, and
+//! returns what it published, so nothing that was simulated is lost on Ctrl+C.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::bus::{self, Delivery, EventBus, PublishError, Record, TopicSpec};
+use crate::codec::{
+    DecodeError, Decoder, EncodeError, Encoder, RegistryError, SchemaRegistry, TopicCodec,
+};
+use crate::event::{ArrivalEvent, TurnstileEvent, WeatherEvent, WeatherKey};
+use crate::model::LineColor;
+use crate::sim::{SimTime, Simulation, TickEvents};
+use crate::topics::Topics;
+
+/// How fast simulated time runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Pace {
+    /// As fast as the bus takes it: for benchmarks, backfills and tests.
+    FlatOut,
+    /// This many simulated seconds per wall-clock second (1.0 is real time).
+    Speed(f64),
+}
+
+/// What the driver does besides stepping.
+#[derive(Debug, Clone)]
+pub struct DriverConfig {
+    /// How fast simulated time runs.
+    pub pace: Pace,
+    /// Stop once simulated time reaches this; `None` runs until shut down.
+    pub until: Option<SimTime>,
+    /// How often (wall clock) to log progress: simulated time and events per second per topic.
+    pub progress_every: Duration,
+}
+
+impl Default for DriverConfig {
+    fn default() -> Self {
+        Self {
+            pace: Pace::Speed(60.0),
+            until: None,
+            progress_every: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Why the driver stopped early.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DriverError {
+    /// Registering a schema failed.
+    #[error("registering the simulation's schemas")]
+    Registry(#[from] RegistryError),
+    /// Creating a topic failed.
+    #[error("creating topic {topic}")]
+    CreateTopic {
+        /// The topic.
+        topic: String,
+        /// What the bus said.
+        #[source]
+        source: bus::Error,
+    },
+    /// An event could not be encoded (a bug in a schema or an event type).
+    #[error("encoding an event for {topic}")]
+    Encode {
+        /// The topic it was meant for.
+        topic: String,
+        /// What the encoder said.
+        #[source]
+        source: EncodeError,
+    },
+    /// The bus refused a batch; the records it did not store are in the error.
+    #[error("publishing to {topic}")]
+    Publish {
+        /// The topic.
+        topic: String,
+        /// What the bus said, with the records it did not store.
+        #[source]
+        source: PublishError,
+    },
+    /// The final flush failed: some records may not be stored.
+    #[error("flushing the bus at shutdown")]
+    Flush(#[source] bus::Error),
+}
+
+/// The codecs of everything the simulation publishes, registered once.
+#[derive(Debug)]
+pub struct SimulationCodecs {
+    arrivals: [TopicCodec<ArrivalEvent>; 3],
+    turnstile: TopicCodec<TurnstileEvent>,
+    weather_topic: String,
+    weather_key: Encoder<WeatherKey>,
+    weather_value: Encoder<WeatherEvent>,
+    weather_key_decoder: Decoder<WeatherKey>,
+    weather_value_decoder: Decoder<WeatherEvent>,
+}
+
+/// Why [`SimulationCodecs::check`] refused a record.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckError {
+    /// The record is not on one of the simulation's topics.
+    #[error("{0} is not a topic the simulation publishes to")]
+    UnknownTopic(String),
+    /// The record does not decode as its topic's event.
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+}
+
+impl SimulationCodecs {
+    /// Registers the key and value schemas of every simulation topic (`<topic>-key`,
+    /// `<topic>-value`).
+    pub async fn register(
+        registry: Arc<dyn SchemaRegistry>,
+        topics: &Topics,
+    ) -> Result<Self, RegistryError> {
+        let [blue, red, green] = LineColor::ALL;
+        let weather_topic = topics.weather();
+        let weather_key =
+            Encoder::register(registry.as_ref(), &format!("{weather_topic}-key")).await?;
+        let weather_value =
+            Encoder::register(registry.as_ref(), &format!("{weather_topic}-value")).await?;
+        let weather_key_decoder = Decoder::new(Arc::clone(&registry))?;
+        weather_key_decoder.learn_own(weather_key.schema_id());
+        let weather_value_decoder = Decoder::new(Arc::clone(&registry))?;
+        weather_value_decoder.learn_own(weather_value.schema_id());
+        Ok(Self {
+            arrivals: [
+                TopicCodec::register(Arc::clone(&registry), topics.arrivals(blue)).await?,
+                TopicCodec::register(Arc::clone(&registry), topics.arrivals(red)).await?,
+                TopicCodec::register(Arc::clone(&registry), topics.arrivals(green)).await?,
+            ],
+            turnstile: TopicCodec::register(Arc::clone(&registry), topics.turnstile_entries())
+                .await?,
+            weather_key,
+            weather_value,
+            weather_key_decoder,
+            weather_value_decoder,
+            weather_topic,
+        })
+    }
+
+    /// The codec of one line's arrivals topic.
+    pub fn arrivals(&self, line: LineColor) -> &TopicCodec<ArrivalEvent> {
+        &self.arrivals[line.index()]
+    }
+
+    /// The codec of the turnstile entries topic.
+    pub fn turnstile(&self) -> &TopicCodec<TurnstileEvent> {
+        &self.turnstile
+    }
+
+    /// The weather topic's name.
+    pub fn weather_topic(&self) -> &str {
+        &self.weather_topic
+    }
+
+    /// Encodes a weather reading taken at `time` into a record.
+    pub fn weather_record(
+        &self,
+        reading: &WeatherEvent,
+        time: SimTime,
+    ) -> Result<Record, EncodeError> {
+        let key = self.weather_key.encode(&WeatherKey { timestamp: time.0 })?;
+        let value = self.weather_value.encode(reading)?;
+        Ok(Record::new(key, value, time.0))
+    }
+
+    /// Decodes `delivery` as the event of its topic, with the schemas already known: a check
+    /// that what was published is readable.
+    pub fn check(&self, delivery: &Delivery) -> Result<(), CheckError> {
+        let topic = &*delivery.topic;
+        let value = delivery.value.as_deref().ok_or(DecodeError::MissingValue);
+        if let Some(codec) = self.arrivals.iter().find(|c| c.topic() == topic) {
+            codec.decode_value_cached(delivery)?;
+        } else if topic == self.turnstile.topic() {
+            self.turnstile.decode_value_cached(delivery)?;
+        } else if topic == self.weather_topic {
+            let key = delivery.key.as_deref().ok_or(DecodeError::MissingKey)?;
+            self.weather_key_decoder.decode_cached(key)?;
+            self.weather_value_decoder.decode_cached(value?)?;
+        } else {
+            return Err(CheckError::UnknownTopic(topic.to_string()));
+        }
+        Ok(())
+    }
+
+    /// The topics the simulation publishes to, in a stable order.
+    pub fn topic_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .arrivals
+            .iter()
+            .map(|codec| codec.topic().to_string())
+            .collect();
+        names.push(self.turnstile.topic().to_string());
+        names.push(self.weather_topic.clone());
+        names
+    }
+}
+
+/// Creates every topic the simulation publishes to (existing topics are left as they are).
+///
+/// Arrivals and turnstile entries get `partitions` partitions (keyed by station); weather gets
+/// one, since it is one reading an hour and its order matters.
+pub async fn create_simulation_topics(
+    bus: &dyn EventBus,
+    topics: &Topics,
+    partitions: u32,
+) -> Result<(), DriverError> {
+    let mut specs: Vec<TopicSpec> = LineColor::ALL
+        .into_iter()
+        .map(|line| TopicSpec::new(topics.arrivals(line), partitions))
+        .collect();
+    specs.push(TopicSpec::new(topics.turnstile_entries(), partitions));
+    specs.push(TopicSpec::new(topics.weather(), 1));
+    for spec in specs {
+        bus.create_topic(&spec)
+            .await
+            .map_err(|source| DriverError::CreateTopic {
+                topic: spec.name.clone(),
+                source,
+            })?;
+    }
+    Ok(())
+}
+
+/// What a driver run published.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DriverStats {
+    /// Ticks simulated and published.
+    pub ticks: u64,
+    /// Records published per topic.
+    pub published: BTreeMap<String, u64>,
+    /// Simulated time after the last tick.
+    pub simulated_until: Option<SimTime>,
+}
+
+impl DriverStats {
+    /// Records published over all topics.
+    pub fn total(&self) -> u64 {
+        self.published.values().sum()
+    }
+}
+
+/// Runs `sim` against `bus` until `config.until` or until `shutdown` is cancelled.
+///
+/// Cancel-safe at tick granularity: a tick's records are either all published or the error
+/// says which were not. The bus is flushed before returning `Ok`.
+pub async fn run(
+    bus: &dyn EventBus,
+    sim: &mut Simulation,
+    codecs: &SimulationCodecs,
+    config: &DriverConfig,
+    shutdown: CancellationToken,
+) -> Result<DriverStats, DriverError> {
+    let mut stats = DriverStats::default();
+    let mut tick = TickEvents::default();
+    let mut batches = TickBatches::default();
+    let mut pacer = Pacer::new(config.pace, sim.config().tick);
+    let mut progress = Progress::new(config.progress_every);
+    tracing::info!(
+        start = %sim.now(),
+        pace = ?config.pace,
+        until = ?config.until.map(|t| t.to_string()),
+        "simulation publishing"
+    );
+    loop {
+        if shutdown.is_cancelled() {
+            tracing::info!("shutdown requested: finishing");
+            break;
+        }
+        if config.until.is_some_and(|until| sim.now() >= until) {
+            break;
+        }
+        sim.step(&mut tick);
+        batches.encode(&tick, codecs)?;
+        batches.publish(bus, codecs, &mut stats).await?;
+        stats.ticks += 1;
+        stats.simulated_until = Some(tick.time);
+        progress.maybe_log(&stats);
+        tokio::select! {
+            biased;
+            () = shutdown.cancelled() => {}
+            () = pacer.wait() => {}
+        }
+    }
+    bus.flush().await.map_err(DriverError::Flush)?;
+    tracing::info!(
+        ticks = stats.ticks,
+        records = stats.total(),
+        simulated_until = ?stats.simulated_until.map(|t| t.to_string()),
+        "simulation stopped; everything published is flushed"
+    );
+    Ok(stats)
+}
+
+/// One tick's records, grouped by topic; the vectors are reused from tick to tick.
+#[derive(Debug, Default)]
+struct TickBatches {
+    arrivals: [Vec<Record>; 3],
+    turnstile: Vec<Record>,
+    weather: Option<Record>,
+}
+
+impl TickBatches {
+    fn encode(&mut self, tick: &TickEvents, codecs: &SimulationCodecs) -> Result<(), DriverError> {
+        let time = tick.time.0;
+        for arrival in &tick.arrivals {
+            let codec = codecs.arrivals(arrival.line);
+            let record = codec
+                .record(arrival, time)
+                .map_err(|source| encode_error(codec.topic(), source))?;
+            self.arrivals[arrival.line.index()].push(record);
+        }
+        let codec = codecs.turnstile();
+        for entry in &tick.turnstile_entries {
+            let record = codec
+                .record(entry, time)
+                .map_err(|source| encode_error(codec.topic(), source))?;
+            self.turnstile.push(record);
+        }
+        self.weather = tick
+            .weather
+            .as_ref()
+            .map(|reading| codecs.weather_record(reading, tick.time))
+            .transpose()
+            .map_err(|source| encode_error(codecs.weather_topic(), source))?;
+        Ok(())
+    }
+
+    async fn publish(
+        &mut self,
+        bus: &dyn EventBus,
+        codecs: &SimulationCodecs,
+        stats: &mut DriverStats,
+    ) -> Result<(), DriverError> {
+        for line in LineColor::ALL {
+            let records = std::mem::take(&mut self.arrivals[line.index()]);
+            publish_batch(bus, codecs.arrivals(line).topic(), records, stats).await?;
+        }
+        let records = std::mem::take(&mut self.turnstile);
+        publish_batch(bus, codecs.turnstile().topic(), records, stats).await?;
+        if let Some(record) = self.weather.take() {
+            publish_batch(bus, codecs.weather_topic(), vec![record], stats).await?;
+        }
+        Ok(())
+    }
+}
+
+fn encode_error(topic: &str, source: EncodeError) -> DriverError {
+    DriverError::Encode {
+        topic: topic.to_string(),
+        source,
+    }
+}
+
+async fn publish_batch(
+    bus: &dyn EventBus,
+    topic: &str,
+    records: Vec<Record>,
+    stats: &mut DriverStats,
+) -> Result<(), DriverError> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let count = records.len() as u64;
+    bus.publish_batch(topic, records)
+        .await
+        .map_err(|source| DriverError::Publish {
+            topic: topic.to_string(),
+            source,
+        })?;
+    match stats.published.get_mut(topic) {
+        Some(total) => *total += count,
+        None => {
+            stats.published.insert(topic.to_string(), count);
+        }
+    }
+    Ok(())
+}
+
+/// Keeps simulated time in step with the wall clock at a speed factor.
+///
+/// It schedules against deadlines rather than sleeping a fixed time per tick, so the time spent
+/// publishing does not make the simulation drift slower than asked.
+#[derive(Debug)]
+struct Pacer {
+    period: Option<Duration>,
+    next: tokio::time::Instant,
+}
+
+impl Pacer {
+    fn new(pace: Pace, tick: Duration) -> Self {
+        let period = match pace {
+            Pace::FlatOut => None,
+            Pace::Speed(speed) if speed.is_finite() && speed > 0.0 => {
+                Some(tick.div_f64(speed).max(Duration::from_micros(1)))
+            }
+            Pace::Speed(_) => None,
+        };
+        Self {
+            period,
+            next: tokio::time::Instant::now(),
+        }
+    }
+
+    async fn wait(&mut self) {
+        match self.period {
+            None => tokio::task::yield_now().await,
+            Some(period) => {
+                self.next += period;
+                let now = tokio::time::Instant::now();
+                // After a stall (a suspended laptop, a slow consumer), don't burst to catch up.
+                if self.next + period * 10 < now {
+                    self.next = now;
+                }
+                tokio::time::sleep_until(self.next).await;
+            }
+        }
+    }
+}
+
+/// Logs simulated time and per-topic rates every so often (wall clock).
+#[derive(Debug)]
+struct Progress {
+    every: Duration,
+    last_at: Instant,
+    last_counts: BTreeMap<String, u64>,
+}
+
+impl Progress {
+    fn new(every: Duration) -> Self {
+        Self {
+            every,
+            last_at: Instant::now(),
+            last_counts: BTreeMap::new(),
+        }
+    }
+
+    fn maybe_log(&mut self, stats: &DriverStats) {
+        let elapsed = self.last_at.elapsed();
+        if elapsed < self.every {
+            return;
+        }
+        let secs = elapsed.as_secs_f64();
+        let rates: Vec<String> = stats
+            .published
+            .iter()
+            .map(|(topic, &count)| {
+                let before = self.last_counts.get(topic).copied().unwrap_or(0);
+                format!("{topic}={:.0}/s", (count - before) as f64 / secs)
+            })
+            .collect();
+        let total_before: u64 = self.last_counts.values().sum();
+        tracing::info!(
+            simulated_time = %stats.simulated_until.map(|t| t.to_string()).unwrap_or_default(),
+            ticks = stats.ticks,
+            events_per_sec = format!("{:.0}", (stats.total() - total_before) as f64 / secs),
+            per_topic = %rates.join(" "),
+            "publishing"
+        );
+        self.last_at = Instant::now();
+        self.last_counts.clone_from(&stats.published);
+    }
+}

@@ -1,0 +1,18 @@
+//! The CTA data sets, parsed: the three lines and their stations, and the riders per station.
+//!
+//! The data is embedded in the library, so the default run needs no file; every loader also
+//! takes a path or a reader. Errors name the file and line of the bad row. The real data's
+//! quirks are handled on purpose and listed in a [`NetworkReport`]:
+//! rows on none of the three lines (Brown, Purple... only) are left out, rows on several are
+//! left out and reported, two rows of a station that disagree on its name are reconciled by
+//! the stop names, and runs of spaces in names are collapsed.
+
+mod error;
+mod lines;
+mod ridership;
+mod rows;
+
+pub use error::DataError;
+pub use lines::{Line, Network, NetworkReport};
+pub use ridership::{DayType, Ridership, EMBEDDED_RIDERSHIP_CURVE, EMBEDDED_RIDERSHIP_SEED};
+pub use rows::{embedded_station_rows, parse_station_rows, EMBEDDED_STATIONS};

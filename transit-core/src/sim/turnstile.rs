@@ -1,0 +1,106 @@
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rand::Rng;
+use rand_distr::{Distribution, Poisson};
+
+use super::SimTime;
+use crate::event::TurnstileEvent;
+use crate::model::{LineColor, StationId};
+use crate::network::{DayType, Network, Ridership};
+
+const HOUR_MS: i64 = 3_600_000;
+
+#[derive(Debug, Clone)]
+struct Gate {
+    station_id: StationId,
+    name: Arc<str>,
+    line: LineColor,
+    /// Riders per day for weekday, Saturday, Sunday, already split between the station's lines.
+    riders: [f64; 3],
+}
+
+/// Turnstile entries: for each station and tick, a Poisson draw whose mean is the station's
+/// daily riders for the day type × the hour's share of the day × the part of that hour the
+/// tick covers.
+///
+/// A station on two of the three lines (Clark/Lake, Roosevelt) splits its riders evenly between
+/// them, so each station's daily total matches the CTA's figure (the original counted such
+/// stations twice, used weekday riders every day, and miscounted ticks per hour).
+#[derive(Debug, Clone)]
+pub struct TurnstileModel {
+    gates: Vec<Gate>,
+    hour_shares: [f64; 24],
+}
+
+impl TurnstileModel {
+    /// The model for every station of `network`.
+    pub fn new(network: &Network, ridership: &Ridership) -> Self {
+        let mut lines_per_station: HashMap<StationId, f64> = HashMap::new();
+        for station in network.lines().flat_map(|line| line.stations()) {
+            *lines_per_station.entry(station.id).or_default() += 1.0;
+        }
+        let gates = network
+            .lines()
+            .flat_map(|line| line.stations())
+            .map(|station| {
+                let split = lines_per_station.get(&station.id).copied().unwrap_or(1.0);
+                let riders = [DayType::Weekday, DayType::Saturday, DayType::Sunday]
+                    .map(|day| ridership.daily_riders(station.id, day) / split);
+                Gate {
+                    station_id: station.id,
+                    name: Arc::from(station.name.as_str()),
+                    line: station.line,
+                    riders,
+                }
+            })
+            .collect();
+        let hour_shares = std::array::from_fn(|hour| ridership.hour_share(hour as u32));
+        Self { gates, hour_shares }
+    }
+
+    /// The expected entries of every station between `from` and `to`, in network order.
+    pub fn expected(&self, from: SimTime, to: SimTime) -> impl Iterator<Item = f64> + '_ {
+        let weights = self.day_weights(from, to);
+        self.gates
+            .iter()
+            .map(move |gate| weights.iter().zip(gate.riders).map(|(w, r)| w * r).sum())
+    }
+
+    /// For each day type, the share of a day's riders that enter between `from` and `to`:
+    /// the interval split at hour boundaries, each piece weighted by its hour's share.
+    fn day_weights(&self, from: SimTime, to: SimTime) -> [f64; 3] {
+        let mut weights = [0.0; 3];
+        let mut at = from.0;
+        while at < to.0 {
+            let hour_end = (at.div_euclid(HOUR_MS) + 1) * HOUR_MS;
+            let end = hour_end.min(to.0);
+            let time = SimTime(at);
+            let day = match time.date().map(DayType::of) {
+                Some(DayType::Weekday) | None => 0,
+                Some(DayType::Saturday) => 1,
+                Some(DayType::Sunday) => 2,
+            };
+            let share = self.hour_shares[time.hour() as usize % 24];
+            weights[day] += share * (end - at) as f64 / HOUR_MS as f64;
+            at = end;
+        }
+        weights
+    }
+
+    /// Draws the entries between `from` and `to` and appends one event per rider to `out`.
+    pub fn step(&self, from: SimTime, to: SimTime, rng: &mut impl Rng, out: &mut Vec<TurnstileEvent>) {
+        for (gate, mean) in self.gates.iter().zip(self.expected(from, to)) {
+            // Poisson::new refuses a zero mean (a closed station, or no time at all).
+            let Ok(poisson) = Poisson::new(mean) else {
+                continue;
+            };
+            let entries = poisson.sample(rng) as u64;
+            out.extend((0..entries).map(|_| TurnstileEvent {
+                station_id: gate.station_id,
+                station_name: Arc::clone(&gate.name),
+                line: gate.line,
+            }));
+        }
+    }
+}
