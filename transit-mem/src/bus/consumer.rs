@@ -126,7 +126,7 @@ impl MemConsumer {
     }
 
     /// Recomputes the assignment when topics or group members changed since last time.
-    fn refresh(&mut self, state: &State) {
+    pub(crate) fn refresh(&mut self, state: &State) {
         let now = (state.topics_version, self.generation(state));
         if self.computed_for == Some(now) {
             return;

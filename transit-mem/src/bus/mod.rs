@@ -292,13 +292,17 @@ impl EventBus for MemBus {
         if member.is_some() {
             self.shared.changed.notify_waiters();
         }
-        Ok(Box::new(MemConsumer::new(
+        let mut consumer = MemConsumer::new(
             Arc::clone(&self.shared),
             selector,
             options.group,
             member,
             options.start,
-        )))
+        );
+        // Take the partitions now, so `Latest` means "after subscribing", not "after the
+        // first receive".
+        consumer.refresh(&self.shared.lock());
+        Ok(Box::new(consumer))
     }
 
     async fn flush(&self) -> Result<()> {
