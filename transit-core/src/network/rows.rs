@@ -110,7 +110,7 @@ mod tests {
     #[test]
     fn the_embedded_rows_parse() {
         let rows = embedded_station_rows().unwrap();
-        assert_eq!(rows.len(), 229);
+        assert_eq!(rows.len(), 230);
         assert!(rows.iter().any(|r| r.station_descriptive_name == "California (Blue Line)"));
     }
 
