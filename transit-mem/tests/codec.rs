@@ -1,0 +1,252 @@
+//! The Avro codec over the in-memory registry: round trips, the exact wire bytes, schema
+//! evolution, and bad bytes (which give typed errors, never panics).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use proptest::prelude::*;
+use transit_core::bus::Delivery;
+use transit_core::codec::{
+    AvroRecord, DecodeError, Decoder, Encoder, SchemaId, SchemaRegistry, TopicCodec,
+};
+use transit_core::event::{
+    ArrivalEvent, StationEvent, StationKey, StationLineKey, StationRow, TurnstileEvent,
+    WeatherEvent, WeatherKey, WeatherStatus,
+};
+use transit_core::model::{Direction, LineColor, StationId, TrainId, TrainStatus};
+use transit_mem::MemRegistry;
+
+fn registry() -> Arc<dyn SchemaRegistry> {
+    Arc::new(MemRegistry::new())
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
+        .block_on(future)
+}
+
+fn round_trip<T: AvroRecord + PartialEq + std::fmt::Debug>(value: &T) -> Result<T, DecodeError> {
+    block_on(async {
+        let registry = registry();
+        let encoder = Encoder::<T>::register(registry.as_ref(), "s-value").await.unwrap();
+        let bytes = encoder.encode(value).unwrap();
+        Decoder::<T>::new(registry).unwrap().decode(&bytes).await
+    })
+}
+
+fn line() -> impl Strategy<Value = LineColor> {
+    prop::sample::select(LineColor::ALL.to_vec())
+}
+
+fn direction() -> impl Strategy<Value = Direction> {
+    prop::sample::select(vec![Direction::A, Direction::B])
+}
+
+fn station_id() -> impl Strategy<Value = StationId> {
+    (0..=i32::MAX as u32).prop_map(StationId)
+}
+
+fn arrival() -> impl Strategy<Value = ArrivalEvent> {
+    (
+        station_id(),
+        line(),
+        any::<u16>(),
+        direction(),
+        prop::sample::select(vec![
+            TrainStatus::InService,
+            TrainStatus::OutOfService,
+            TrainStatus::BrokenDown,
+        ]),
+        prop::option::of((station_id(), direction())),
+    )
+        .prop_map(|(station_id, line, number, direction, train_status, previous)| ArrivalEvent {
+            station_id,
+            train_id: TrainId { line, number },
+            direction,
+            line,
+            train_status,
+            prev_station_id: previous.map(|p| p.0),
+            prev_direction: previous.map(|p| p.1),
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn arrivals_round_trip(event in arrival()) {
+        prop_assert_eq!(round_trip(&event).unwrap(), event);
+    }
+
+    #[test]
+    fn turnstile_entries_round_trip(id in station_id(), name in "\\PC{0,40}", line in line()) {
+        let event = TurnstileEvent { station_id: id, station_name: Arc::from(name.as_str()), line };
+        prop_assert_eq!(round_trip(&event).unwrap(), event);
+    }
+
+    #[test]
+    fn weather_round_trips(temperature in -50.0f32..120.0, status in prop::sample::select(WeatherStatus::ALL.to_vec()), timestamp in any::<i64>()) {
+        let event = WeatherEvent { temperature, status };
+        prop_assert_eq!(round_trip(&event).unwrap(), event);
+        let key = WeatherKey { timestamp };
+        prop_assert_eq!(round_trip(&key).unwrap(), key);
+    }
+
+    #[test]
+    fn stations_round_trip(
+        id in station_id(), stop_id in 0..=i32::MAX as u32, order in 0..=i32::MAX as u32,
+        name in "\\PC{0,30}", flags in any::<(bool, bool, bool)>(), line in line(),
+    ) {
+        let row = StationRow {
+            stop_id,
+            direction_id: "N".into(),
+            stop_name: name.clone(),
+            station_name: name.clone(),
+            station_descriptive_name: format!("{name} (Line)"),
+            station_id: id,
+            order,
+            red: flags.0,
+            blue: flags.1,
+            green: flags.2,
+        };
+        prop_assert_eq!(round_trip(&row).unwrap(), row);
+        let station = StationEvent { station_id: id, station_name: Arc::from(name.as_str()), order, line };
+        prop_assert_eq!(round_trip(&station).unwrap(), station);
+        prop_assert_eq!(round_trip(&StationKey { station_id: id }).unwrap(), StationKey { station_id: id });
+        let key = StationLineKey { station_id: id, line };
+        prop_assert_eq!(round_trip(&key).unwrap(), key);
+    }
+
+    #[test]
+    fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
+        let registry = MemRegistry::new();
+        registry.register_schema("s", ArrivalEvent::schema_json()).unwrap();
+        let decoder = Decoder::<ArrivalEvent>::new(Arc::new(registry)).unwrap();
+        let _ = block_on(decoder.decode(&bytes));
+        let mut framed = vec![0, 0, 0, 0, 1];
+        framed.extend(&bytes);
+        let _ = block_on(decoder.decode(&framed));
+    }
+}
+
+fn sample_arrival() -> ArrivalEvent {
+    ArrivalEvent {
+        station_id: StationId(40380),
+        train_id: TrainId {
+            line: LineColor::Blue,
+            number: 7,
+        },
+        direction: Direction::B,
+        line: LineColor::Blue,
+        train_status: TrainStatus::InService,
+        prev_station_id: Some(StationId(40370)),
+        prev_direction: Some(Direction::B),
+    }
+}
+
+#[test]
+fn the_wire_format_byte_for_byte() {
+    let encoder = Encoder::<ArrivalEvent>::with_id(SchemaId(7)).unwrap();
+    let bytes = encoder.encode(&sample_arrival()).unwrap();
+    let mut expected = vec![0, 0, 0, 0, 7];
+    expected.extend([0xf8, 0xf6, 0x04]); // station_id 40380: zigzag 80760 as a varint
+    expected.push(10); // train_id: length 5, zigzag
+    expected.extend(b"BL007");
+    expected.push(2); // direction: symbol 1 ("b")
+    expected.push(0); // line: symbol 0 ("blue")
+    expected.push(0); // train_status: symbol 0 ("in_service")
+    expected.push(2); // prev_station_id: union branch 1 (int)
+    expected.extend([0xe4, 0xf6, 0x04]); // 40370: zigzag 80740
+    expected.push(2); // prev_direction: union branch 1 (Direction)
+    expected.push(2); // symbol 1 ("b")
+    assert_eq!(bytes.as_ref(), expected.as_slice());
+}
+
+#[test]
+fn bad_bytes_are_typed_errors() {
+    block_on(async {
+        let registry = registry();
+        let encoder = Encoder::<ArrivalEvent>::register(registry.as_ref(), "a-value").await.unwrap();
+        let decoder = Decoder::<ArrivalEvent>::new(Arc::clone(&registry)).unwrap();
+        let good = encoder.encode(&sample_arrival()).unwrap();
+        assert_eq!(decoder.decode(&good).await.unwrap(), sample_arrival());
+
+        assert!(matches!(decoder.decode(&[]).await, Err(DecodeError::Empty)));
+        let mut wrong_magic = good.to_vec();
+        wrong_magic[0] = 1;
+        assert!(matches!(decoder.decode(&wrong_magic).await, Err(DecodeError::BadMagic { found: 1 })));
+        let mut unknown = good.to_vec();
+        unknown[4] = 99;
+        assert!(matches!(
+            decoder.decode(&unknown).await,
+            Err(DecodeError::UnknownSchemaId { id: SchemaId(99) })
+        ));
+        for len in 1..good.len() {
+            let result = decoder.decode(&good[..len]).await;
+            assert!(result.is_err(), "a record truncated to {len} bytes decoded");
+        }
+        let mut trailing = good.to_vec();
+        trailing.push(0);
+        assert!(matches!(
+            decoder.decode(&trailing).await,
+            Err(DecodeError::TrailingBytes { count: 1, .. })
+        ));
+        // A string claiming a gigabyte fails without allocating it.
+        let huge = [0, 0, 0, 0, 1, 0xf8, 0xf6, 0x04, 0xfe, 0xff, 0xff, 0xff, 0x0f];
+        assert!(matches!(decoder.decode(&huge).await, Err(DecodeError::Body { .. })));
+        // Records of another type, framed with another type's schema id.
+        let turnstile = Encoder::<TurnstileEvent>::register(registry.as_ref(), "t-value").await.unwrap();
+        let other = turnstile
+            .encode(&TurnstileEvent { station_id: StationId(1), station_name: Arc::from("x"), line: LineColor::Red })
+            .unwrap();
+        assert!(decoder.decode(&other).await.is_err());
+    });
+}
+
+#[test]
+fn a_newer_writer_schema_still_decodes() {
+    block_on(async {
+        let registry = MemRegistry::new();
+        let newer = r#"{"type": "record", "name": "WeatherEvent", "namespace": "org.chicago.cta",
+          "fields": [
+            {"name": "temperature", "type": "float"},
+            {"name": "status", "type": {"type": "enum", "name": "WeatherStatus", "symbols": ["sunny", "partly_cloudy", "cloudy", "windy", "precipitation"]}},
+            {"name": "humidity", "type": "int", "default": 50}
+          ]}"#;
+        let id = registry.register_schema("w-value", newer).unwrap();
+        // temperature 41.5 (float LE), status 2 (cloudy), humidity 80 (zigzag 160)
+        let mut bytes = vec![0, 0, 0, 0, id.0 as u8];
+        bytes.extend(41.5f32.to_le_bytes());
+        bytes.extend([4, 0xa0, 0x01]);
+        let decoder = Decoder::<WeatherEvent>::new(Arc::new(registry)).unwrap();
+        let event = decoder.decode(&bytes).await.unwrap();
+        assert_eq!(event, WeatherEvent { temperature: 41.5, status: WeatherStatus::Cloudy });
+    });
+}
+
+#[test]
+fn topic_codecs_key_by_station_and_refuse_tombstones() {
+    block_on(async {
+        let codec = TopicCodec::<ArrivalEvent>::register(registry(), "arrivals").await.unwrap();
+        let record = codec.record(&sample_arrival(), 42).unwrap();
+        let delivery = Delivery {
+            topic: Arc::from("arrivals"),
+            partition: 0,
+            offset: 0,
+            key: record.key.clone(),
+            value: record.value.clone(),
+            headers: Vec::new(),
+            timestamp_ms: 42,
+        };
+        let (key, value) = codec.decode(&delivery).await.unwrap();
+        assert_eq!(key, StationKey { station_id: StationId(40380) });
+        assert_eq!(value, sample_arrival());
+        assert_eq!(codec.decode_value_cached(&delivery).unwrap(), sample_arrival());
+        let tombstone = Delivery { value: None, ..delivery.clone() };
+        assert!(matches!(codec.decode(&tombstone).await, Err(DecodeError::MissingValue)));
+        let keyless = Delivery { key: None, value: Some(Bytes::new()), ..delivery };
+        assert!(matches!(codec.decode(&keyless).await, Err(DecodeError::MissingKey)));
+    });
+}
