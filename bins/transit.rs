@@ -66,7 +66,11 @@ fn show_network(args: &NetworkArgs) -> anyhow::Result<()> {
     for line in network.lines() {
         writeln!(out, "{} line: {} stations", line.color(), line.len())?;
         for station in line.stations() {
-            writeln!(out, "  {:>3}  {:>5}  {}", station.order, station.id, station.name)?;
+            writeln!(
+                out,
+                "  {:>3}  {:>5}  {}",
+                station.order, station.id, station.name
+            )?;
         }
     }
     for note in network.report().notes() {
@@ -116,10 +120,14 @@ fn simulate(args: &SimulateArgs) -> anyhow::Result<()> {
                 time: time.clone(),
                 event,
             })
-            .chain(tick.turnstile_entries.iter().map(|event| Printed::Turnstile {
-                time: time.clone(),
-                event,
-            }))
+            .chain(
+                tick.turnstile_entries
+                    .iter()
+                    .map(|event| Printed::Turnstile {
+                        time: time.clone(),
+                        event,
+                    }),
+            )
             .chain(tick.weather.iter().map(|event| Printed::Weather {
                 time: time.clone(),
                 event,

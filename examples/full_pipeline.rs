@@ -69,7 +69,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let sim_config = args.simulation.sim_config()?;
     let mut driver_config = args.simulation.driver_config(sim_config.start)?;
     driver_config.progress_every = Duration::from_secs(args.report_every.max(1));
-    let mut sim = Simulation::new(network, ridership, sim_config).context("setting up the simulation")?;
+    let mut sim =
+        Simulation::new(network, ridership, sim_config).context("setting up the simulation")?;
 
     let bus = MemBus::new();
     let registry: Arc<dyn SchemaRegistry> = Arc::new(MemRegistry::new());
@@ -109,9 +110,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
             .map(|t| t.to_string())
             .unwrap_or_else(|| "the start".into()),
     );
-    println!("{:<45} {:>12} {:>12} {:>9} {:>12}", "topic", "published", "consumed", "rejected", "per second");
+    println!(
+        "{:<45} {:>12} {:>12} {:>9} {:>12}",
+        "topic", "published", "consumed", "rejected", "per second"
+    );
     for (topic, &count) in &published.published {
-        let flow = consumed.topics.get(topic.as_str()).cloned().unwrap_or_default();
+        let flow = consumed
+            .topics
+            .get(topic.as_str())
+            .cloned()
+            .unwrap_or_default();
         println!(
             "{topic:<45} {count:>12} {:>12} {:>9} {:>12.0}",
             flow.records,

@@ -53,10 +53,7 @@ impl FlowTotals {
     fn add(&mut self, delivery: &Delivery, accepted: bool) {
         let flow = match self.topics.get_mut(&delivery.topic) {
             Some(flow) => flow,
-            None => self
-                .topics
-                .entry(Arc::clone(&delivery.topic))
-                .or_default(),
+            None => self.topics.entry(Arc::clone(&delivery.topic)).or_default(),
         };
         flow.records += 1;
         if !accepted {
@@ -100,8 +97,7 @@ where
     }
     loop {
         batch.clear();
-        match tokio::time::timeout(DRAIN_QUIET_PERIOD, consumer.recv_batch(&mut batch, BATCH))
-            .await
+        match tokio::time::timeout(DRAIN_QUIET_PERIOD, consumer.recv_batch(&mut batch, BATCH)).await
         {
             Ok(Ok(received)) if received > 0 => tally(&batch, &mut check, &mut totals),
             Ok(Ok(_)) | Err(_) => break,

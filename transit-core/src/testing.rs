@@ -17,9 +17,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
-use crate::bus::{
-    Consumer, Delivery, EventBus, Record, StartFrom, SubscribeOptions, TopicSpec,
-};
+use crate::bus::{Consumer, Delivery, EventBus, Record, StartFrom, SubscribeOptions, TopicSpec};
 
 /// How long a suite function waits for records before it fails.
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -70,7 +68,11 @@ pub async fn receive(consumer: &mut dyn Consumer, count: usize) -> Vec<Delivery>
             .await
             .unwrap_or_else(|_| panic!("only {} of {count} records arrived in time", out.len()))
             .expect("receiving");
-        assert!(got > 0, "the bus closed after {} of {count} records", out.len());
+        assert!(
+            got > 0,
+            "the bus closed after {} of {count} records",
+            out.len()
+        );
     }
     out
 }
@@ -89,7 +91,9 @@ pub async fn receive_nothing(consumer: &mut dyn Consumer, quiet: Duration) {
 pub async fn publish_subscribe(bus: Arc<dyn EventBus>) {
     let topic = topic(bus.as_ref(), "publish-subscribe", 3).await;
     let records: Vec<Record> = (0..20)
-        .map(|i| record(&format!("k{i}"), &format!("v{i}")).with_header("h", Bytes::from_static(b"x")))
+        .map(|i| {
+            record(&format!("k{i}"), &format!("v{i}")).with_header("h", Bytes::from_static(b"x"))
+        })
         .collect();
     let positions = bus
         .publish_batch(&topic, records.clone())
@@ -130,7 +134,9 @@ pub async fn per_key_order(bus: Arc<dyn EventBus>) {
             })
             .collect();
         sequence += batch;
-        bus.publish_batch(&topic, records).await.expect("publishing");
+        bus.publish_batch(&topic, records)
+            .await
+            .expect("publishing");
     }
     let mut consumer = bus
         .subscribe(SubscribeOptions::topics([topic.clone()]))
@@ -141,8 +147,13 @@ pub async fn per_key_order(bus: Arc<dyn EventBus>) {
     let mut partition_of: HashMap<String, u32> = HashMap::new();
     for delivery in &deliveries {
         let key = text(&delivery.key);
-        let partition = *partition_of.entry(key.clone()).or_insert(delivery.partition);
-        assert_eq!(partition, delivery.partition, "key {key} is on two partitions");
+        let partition = *partition_of
+            .entry(key.clone())
+            .or_insert(delivery.partition);
+        assert_eq!(
+            partition, delivery.partition,
+            "key {key} is on two partitions"
+        );
         received.entry(key).or_default().push(text(&delivery.value));
     }
     for (key, values) in published {
@@ -168,22 +179,33 @@ pub async fn groups_share_partitions(bus: Arc<dyn EventBus>) {
     let options = SubscribeOptions::topics([topic.clone()]).in_group(group);
     let mut first = bus.subscribe(options.clone()).await.expect("subscribing");
     let mut second = bus.subscribe(options).await.expect("subscribing");
-    let records: Vec<Record> = (0..100).map(|i| record(&format!("k{i}"), &i.to_string())).collect();
-    bus.publish_batch(&topic, records).await.expect("publishing");
+    let records: Vec<Record> = (0..100)
+        .map(|i| record(&format!("k{i}"), &i.to_string()))
+        .collect();
+    bus.publish_batch(&topic, records)
+        .await
+        .expect("publishing");
     let mut seen = BTreeSet::new();
     let mut batch = Vec::new();
     let deadline = tokio::time::Instant::now() + WAIT;
     while seen.len() < 100 {
         for consumer in [first.as_mut(), second.as_mut()] {
             batch.clear();
-            if let Ok(result) =
-                tokio::time::timeout(Duration::from_millis(200), consumer.recv_batch(&mut batch, 100)).await
+            if let Ok(result) = tokio::time::timeout(
+                Duration::from_millis(200),
+                consumer.recv_batch(&mut batch, 100),
+            )
+            .await
             {
                 result.expect("receiving");
                 seen.extend(batch.iter().map(|d| text(&d.value)));
             }
         }
-        assert!(tokio::time::Instant::now() < deadline, "only {} of 100 arrived", seen.len());
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "only {} of 100 arrived",
+            seen.len()
+        );
     }
     let mine: BTreeSet<_> = first.assignment().into_iter().collect();
     let theirs: BTreeSet<_> = second.assignment().into_iter().collect();
@@ -196,7 +218,9 @@ pub async fn commit_resume(bus: Arc<dyn EventBus>) {
     let topic = topic(bus.as_ref(), "commit-resume", 1).await;
     let group = unique_name("group");
     let records: Vec<Record> = (0..20).map(|i| record("k", &i.to_string())).collect();
-    bus.publish_batch(&topic, records).await.expect("publishing");
+    bus.publish_batch(&topic, records)
+        .await
+        .expect("publishing");
     let options = SubscribeOptions::topics([topic.clone()]).in_group(group);
     {
         let mut consumer = bus.subscribe(options.clone()).await.expect("subscribing");

@@ -95,6 +95,9 @@ mod tests {
             "org.chicago.cta.arrivals.blue.v1"
         );
         assert_eq!(topics.stations(), "org.chicago.cta.stations.table.v1");
-        assert_eq!(topics.arrivals_pattern(), r"org\.chicago\.cta\.arrivals\.[a-z]+\.v1");
+        assert_eq!(
+            topics.arrivals_pattern(),
+            r"org\.chicago\.cta\.arrivals\.[a-z]+\.v1"
+        );
     }
 }

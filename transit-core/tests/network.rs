@@ -9,7 +9,11 @@ fn the_three_lines_of_the_embedded_data() {
     let sizes: Vec<(LineColor, usize)> = network.lines().map(|l| (l.color(), l.len())).collect();
     assert_eq!(
         sizes,
-        [(LineColor::Blue, 33), (LineColor::Red, 33), (LineColor::Green, 28)]
+        [
+            (LineColor::Blue, 33),
+            (LineColor::Red, 33),
+            (LineColor::Green, 28)
+        ]
     );
     for line in network.lines() {
         let orders: Vec<u32> = line.stations().iter().map(|s| s.order).collect();
@@ -26,7 +30,13 @@ fn rows_on_none_of_the_lines_are_counted_and_left_out() {
     assert_eq!(on_lines + 42, 230);
     // Belmont 41320 has Red rows and Brown-only rows: only the Red ones count.
     let red = network.line(LineColor::Red);
-    assert_eq!(red.stations().iter().filter(|s| s.id == StationId(41320)).count(), 1);
+    assert_eq!(
+        red.stations()
+            .iter()
+            .filter(|s| s.id == StationId(41320))
+            .count(),
+        1
+    );
 }
 
 #[test]
@@ -42,7 +52,11 @@ fn the_misspelt_duplicate_name_is_reconciled_by_the_stop_names() {
     let conflicts = &network.report().name_conflicts;
     assert_eq!(conflicts.len(), 1);
     assert_eq!(conflicts[0].2, vec!["95th/Ran Ryan".to_string()]);
-    assert!(network.report().notes().iter().any(|n| n.contains("95th/Ran Ryan")));
+    assert!(network
+        .report()
+        .notes()
+        .iter()
+        .any(|n| n.contains("95th/Ran Ryan")));
 }
 
 #[test]
@@ -93,19 +107,28 @@ fn a_small_valid_network_builds() {
 fn rows_on_several_lines_are_reported_and_left_out() {
     let network = network(&format!("{GOOD}13,N,G,G,G,106,2,TRUE,TRUE,FALSE\n")).unwrap();
     assert_eq!(network.report().multi_line_stops, vec![13]);
-    assert!(network.report().notes().iter().any(|n| n.contains("several")));
+    assert!(network
+        .report()
+        .notes()
+        .iter()
+        .any(|n| n.contains("several")));
 }
 
 #[test]
 fn bad_networks_say_what_is_wrong() {
     let one_row = format!("{GOOD}13,N,G,G,G,106,2,TRUE,FALSE,FALSE\n");
-    assert!(network(&one_row).unwrap_err().contains("station 106 has 1 rows on the red line"));
-    let duplicate_order = format!(
-        "{GOOD}13,N,G,G,G,106,1,TRUE,FALSE,FALSE\n14,S,G,G,G,106,1,TRUE,FALSE,FALSE\n"
-    );
-    assert!(network(&duplicate_order).unwrap_err().contains("share order 1"));
+    assert!(network(&one_row)
+        .unwrap_err()
+        .contains("station 106 has 1 rows on the red line"));
+    let duplicate_order =
+        format!("{GOOD}13,N,G,G,G,106,1,TRUE,FALSE,FALSE\n14,S,G,G,G,106,1,TRUE,FALSE,FALSE\n");
+    assert!(network(&duplicate_order)
+        .unwrap_err()
+        .contains("share order 1"));
     let short_line: String = GOOD.lines().take(10).map(|l| format!("{l}\n")).collect();
-    assert!(network(&short_line).unwrap_err().contains("the green line has 1 station"));
+    assert!(network(&short_line)
+        .unwrap_err()
+        .contains("the green line has 1 station"));
     let bad_number = format!("{GOOD}13,N,G,G,G,x106,2,TRUE,FALSE,FALSE\n");
     assert_eq!(
         network(&bad_number).unwrap_err(),
@@ -118,5 +141,8 @@ fn bad_networks_say_what_is_wrong() {
 #[test]
 fn loading_a_missing_file_names_it() {
     let error = Network::from_path(std::path::Path::new("/no/such/stations.csv")).unwrap_err();
-    assert!(error.to_string().contains("/no/such/stations.csv"), "{error}");
+    assert!(
+        error.to_string().contains("/no/such/stations.csv"),
+        "{error}"
+    );
 }

@@ -106,13 +106,19 @@ fn ticks_that_straddle_hours_still_count_the_whole_day() {
         .iter()
         .map(|s| ridership.daily_riders(*s, DayType::Weekday))
         .sum();
-    assert!((expected - seed).abs() < 1e-6 * seed, "{expected} vs {seed}");
+    assert!(
+        (expected - seed).abs() < 1e-6 * seed,
+        "{expected} vs {seed}"
+    );
 }
 
 #[test]
 fn weather_comes_once_an_hour_and_stays_plausible() {
     let (_, ticks) = day("2026-01-14", 120);
-    let readings: Vec<_> = ticks.iter().filter_map(|t| t.weather.map(|w| (t.time, w))).collect();
+    let readings: Vec<_> = ticks
+        .iter()
+        .filter_map(|t| t.weather.map(|w| (t.time, w)))
+        .collect();
     // The first tick, then one per hour reached: 24 in a day of 2-minute ticks.
     assert_eq!(readings.len(), 25);
     for pair in readings.windows(2).skip(1) {
@@ -122,5 +128,8 @@ fn weather_comes_once_an_hour_and_stays_plausible() {
         .iter()
         .all(|(_, w)| (-25.0..=105.0).contains(&w.temperature)));
     let temperatures: Vec<f32> = readings.iter().map(|(_, w)| w.temperature).collect();
-    assert!(temperatures.windows(2).any(|w| w[0] != w[1]), "the temperature never moved");
+    assert!(
+        temperatures.windows(2).any(|w| w[0] != w[1]),
+        "the temperature never moved"
+    );
 }

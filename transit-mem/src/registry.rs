@@ -101,7 +101,11 @@ impl MemRegistry {
                 id
             }
         };
-        state.subjects.entry(subject.to_string()).or_default().push(id);
+        state
+            .subjects
+            .entry(subject.to_string())
+            .or_default()
+            .push(id);
         Ok(id)
     }
 

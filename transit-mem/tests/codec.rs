@@ -30,7 +30,9 @@ fn block_on<F: std::future::Future>(future: F) -> F::Output {
 fn round_trip<T: AvroRecord + PartialEq + std::fmt::Debug>(value: &T) -> Result<T, DecodeError> {
     block_on(async {
         let registry = registry();
-        let encoder = Encoder::<T>::register(registry.as_ref(), "s-value").await.unwrap();
+        let encoder = Encoder::<T>::register(registry.as_ref(), "s-value")
+            .await
+            .unwrap();
         let bytes = encoder.encode(value).unwrap();
         Decoder::<T>::new(registry).unwrap().decode(&bytes).await
     })
@@ -61,15 +63,17 @@ fn arrival() -> impl Strategy<Value = ArrivalEvent> {
         ]),
         prop::option::of((station_id(), direction())),
     )
-        .prop_map(|(station_id, line, number, direction, train_status, previous)| ArrivalEvent {
-            station_id,
-            train_id: TrainId { line, number },
-            direction,
-            line,
-            train_status,
-            prev_station_id: previous.map(|p| p.0),
-            prev_direction: previous.map(|p| p.1),
-        })
+        .prop_map(
+            |(station_id, line, number, direction, train_status, previous)| ArrivalEvent {
+                station_id,
+                train_id: TrainId { line, number },
+                direction,
+                line,
+                train_status,
+                prev_station_id: previous.map(|p| p.0),
+                prev_direction: previous.map(|p| p.1),
+            },
+        )
 }
 
 proptest! {
@@ -168,7 +172,9 @@ fn the_wire_format_byte_for_byte() {
 fn bad_bytes_are_typed_errors() {
     block_on(async {
         let registry = registry();
-        let encoder = Encoder::<ArrivalEvent>::register(registry.as_ref(), "a-value").await.unwrap();
+        let encoder = Encoder::<ArrivalEvent>::register(registry.as_ref(), "a-value")
+            .await
+            .unwrap();
         let decoder = Decoder::<ArrivalEvent>::new(Arc::clone(&registry)).unwrap();
         let good = encoder.encode(&sample_arrival()).unwrap();
         assert_eq!(decoder.decode(&good).await.unwrap(), sample_arrival());
@@ -176,7 +182,10 @@ fn bad_bytes_are_typed_errors() {
         assert!(matches!(decoder.decode(&[]).await, Err(DecodeError::Empty)));
         let mut wrong_magic = good.to_vec();
         wrong_magic[0] = 1;
-        assert!(matches!(decoder.decode(&wrong_magic).await, Err(DecodeError::BadMagic { found: 1 })));
+        assert!(matches!(
+            decoder.decode(&wrong_magic).await,
+            Err(DecodeError::BadMagic { found: 1 })
+        ));
         let mut unknown = good.to_vec();
         unknown[4] = 99;
         assert!(matches!(
@@ -194,12 +203,23 @@ fn bad_bytes_are_typed_errors() {
             Err(DecodeError::TrailingBytes { count: 1, .. })
         ));
         // A string claiming a gigabyte fails without allocating it.
-        let huge = [0, 0, 0, 0, 1, 0xf8, 0xf6, 0x04, 0xfe, 0xff, 0xff, 0xff, 0x0f];
-        assert!(matches!(decoder.decode(&huge).await, Err(DecodeError::Body { .. })));
+        let huge = [
+            0, 0, 0, 0, 1, 0xf8, 0xf6, 0x04, 0xfe, 0xff, 0xff, 0xff, 0x0f,
+        ];
+        assert!(matches!(
+            decoder.decode(&huge).await,
+            Err(DecodeError::Body { .. })
+        ));
         // Records of another type, framed with another type's schema id.
-        let turnstile = Encoder::<TurnstileEvent>::register(registry.as_ref(), "t-value").await.unwrap();
+        let turnstile = Encoder::<TurnstileEvent>::register(registry.as_ref(), "t-value")
+            .await
+            .unwrap();
         let other = turnstile
-            .encode(&TurnstileEvent { station_id: StationId(1), station_name: Arc::from("x"), line: LineColor::Red })
+            .encode(&TurnstileEvent {
+                station_id: StationId(1),
+                station_name: Arc::from("x"),
+                line: LineColor::Red,
+            })
             .unwrap();
         assert!(decoder.decode(&other).await.is_err());
     });
@@ -222,14 +242,22 @@ fn a_newer_writer_schema_still_decodes() {
         bytes.extend([4, 0xa0, 0x01]);
         let decoder = Decoder::<WeatherEvent>::new(Arc::new(registry)).unwrap();
         let event = decoder.decode(&bytes).await.unwrap();
-        assert_eq!(event, WeatherEvent { temperature: 41.5, status: WeatherStatus::Cloudy });
+        assert_eq!(
+            event,
+            WeatherEvent {
+                temperature: 41.5,
+                status: WeatherStatus::Cloudy
+            }
+        );
     });
 }
 
 #[test]
 fn topic_codecs_key_by_station_and_refuse_tombstones() {
     block_on(async {
-        let codec = TopicCodec::<ArrivalEvent>::register(registry(), "arrivals").await.unwrap();
+        let codec = TopicCodec::<ArrivalEvent>::register(registry(), "arrivals")
+            .await
+            .unwrap();
         let record = codec.record(&sample_arrival(), 42).unwrap();
         let delivery = Delivery {
             topic: Arc::from("arrivals"),
@@ -241,12 +269,33 @@ fn topic_codecs_key_by_station_and_refuse_tombstones() {
             timestamp_ms: 42,
         };
         let (key, value) = codec.decode(&delivery).await.unwrap();
-        assert_eq!(key, StationKey { station_id: StationId(40380) });
+        assert_eq!(
+            key,
+            StationKey {
+                station_id: StationId(40380)
+            }
+        );
         assert_eq!(value, sample_arrival());
-        assert_eq!(codec.decode_value_cached(&delivery).unwrap(), sample_arrival());
-        let tombstone = Delivery { value: None, ..delivery.clone() };
-        assert!(matches!(codec.decode(&tombstone).await, Err(DecodeError::MissingValue)));
-        let keyless = Delivery { key: None, value: Some(Bytes::new()), ..delivery };
-        assert!(matches!(codec.decode(&keyless).await, Err(DecodeError::MissingKey)));
+        assert_eq!(
+            codec.decode_value_cached(&delivery).unwrap(),
+            sample_arrival()
+        );
+        let tombstone = Delivery {
+            value: None,
+            ..delivery.clone()
+        };
+        assert!(matches!(
+            codec.decode(&tombstone).await,
+            Err(DecodeError::MissingValue)
+        ));
+        let keyless = Delivery {
+            key: None,
+            value: Some(Bytes::new()),
+            ..delivery
+        };
+        assert!(matches!(
+            codec.decode(&keyless).await,
+            Err(DecodeError::MissingKey)
+        ));
     });
 }

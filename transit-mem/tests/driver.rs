@@ -25,7 +25,9 @@ async fn bed() -> Bed {
     let bus = MemBus::new();
     let registry: Arc<dyn SchemaRegistry> = Arc::new(MemRegistry::new());
     let topics = Topics::default();
-    driver::create_simulation_topics(&bus, &topics, 4).await.unwrap();
+    driver::create_simulation_topics(&bus, &topics, 4)
+        .await
+        .unwrap();
     let codecs = Arc::new(SimulationCodecs::register(registry, &topics).await.unwrap());
     let sim = Simulation::new(
         Arc::new(Network::embedded().unwrap()),
@@ -47,7 +49,8 @@ async fn bed() -> Bed {
 
 /// Reads everything the run published and checks every record decodes.
 async fn consume_all(bed: &mut Bed, stats: &DriverStats) {
-    let records = transit_core::testing::receive(bed.consumer.as_mut(), stats.total() as usize).await;
+    let records =
+        transit_core::testing::receive(bed.consumer.as_mut(), stats.total() as usize).await;
     for delivery in &records {
         bed.codecs.check(delivery).unwrap();
     }
@@ -63,11 +66,20 @@ async fn a_flat_out_run_publishes_every_event_of_the_period() {
         until: Some(SimTime(start.0 + 3 * 3_600_000)),
         ..DriverConfig::default()
     };
-    let stats = driver::run(&bed.bus, &mut bed.sim, &bed.codecs, &config, CancellationToken::new())
-        .await
-        .unwrap();
+    let stats = driver::run(
+        &bed.bus,
+        &mut bed.sim,
+        &bed.codecs,
+        &config,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
     assert_eq!(stats.ticks, 90, "3 hours of 2-minute ticks");
-    assert_eq!(stats.simulated_until, Some(SimTime(start.0 + 3 * 3_600_000)));
+    assert_eq!(
+        stats.simulated_until,
+        Some(SimTime(start.0 + 3 * 3_600_000))
+    );
     let arrivals: u64 = stats
         .published
         .iter()

@@ -20,7 +20,10 @@ async fn retention_bounds_the_log_and_a_lagging_consumer_skips_to_the_oldest_kep
         retention_bytes: u64::MAX,
     });
     bus.create_topic(&TopicSpec::new("t", 1)).await.unwrap();
-    let mut consumer = bus.subscribe(SubscribeOptions::topics(["t"])).await.unwrap();
+    let mut consumer = bus
+        .subscribe(SubscribeOptions::topics(["t"]))
+        .await
+        .unwrap();
     for chunk in 0..10 {
         let records = (0..10).map(|i| record(chunk * 10 + i)).collect();
         bus.publish_batch("t", records).await.unwrap();
@@ -49,7 +52,10 @@ async fn retention_by_bytes_per_topic() {
 async fn close_ends_consumers_and_refuses_publishing() {
     let bus = MemBus::new();
     bus.create_topic(&TopicSpec::new("t", 1)).await.unwrap();
-    let mut consumer = bus.subscribe(SubscribeOptions::topics(["t"])).await.unwrap();
+    let mut consumer = bus
+        .subscribe(SubscribeOptions::topics(["t"]))
+        .await
+        .unwrap();
     let waiting = tokio::spawn(async move { consumer.recv().await.is_none() });
     tokio::time::sleep(Duration::from_millis(50)).await;
     bus.close();
@@ -88,7 +94,10 @@ async fn a_member_leaving_hands_its_partitions_over_from_the_commit() {
 #[tokio::test]
 async fn refused_requests_are_typed_errors() {
     let bus = MemBus::new();
-    let error = bus.publish_batch("missing", vec![record(1)]).await.unwrap_err();
+    let error = bus
+        .publish_batch("missing", vec![record(1)])
+        .await
+        .unwrap_err();
     assert!(matches!(error.error, Error::UnknownTopic { .. }));
     assert_eq!(error.unsent.len(), 1);
 
@@ -97,23 +106,39 @@ async fn refused_requests_are_typed_errors() {
         .publish_batch("t", vec![record(1), record(2).with_partition(5)])
         .await
         .unwrap_err();
-    assert!(matches!(error.error, Error::UnknownPartition { partition: 5, .. }));
-    assert_eq!(error.unsent.len(), 2, "nothing of a refused batch is stored");
+    assert!(matches!(
+        error.error,
+        Error::UnknownPartition { partition: 5, .. }
+    ));
+    assert_eq!(
+        error.unsent.len(),
+        2,
+        "nothing of a refused batch is stored"
+    );
     assert_eq!(bus.offsets("t", 0), Some((0, 0)));
 
     assert!(matches!(
-        bus.subscribe(SubscribeOptions::pattern("(")).await.unwrap_err(),
+        bus.subscribe(SubscribeOptions::pattern("("))
+            .await
+            .unwrap_err(),
         Error::InvalidRequest { .. }
     ));
     assert!(matches!(
-        bus.create_topic(&TopicSpec::new("bad name!", 1)).await.unwrap_err(),
+        bus.create_topic(&TopicSpec::new("bad name!", 1))
+            .await
+            .unwrap_err(),
         Error::InvalidRequest { .. }
     ));
     assert!(matches!(
-        bus.create_topic(&TopicSpec::new("zero", 0)).await.unwrap_err(),
+        bus.create_topic(&TopicSpec::new("zero", 0))
+            .await
+            .unwrap_err(),
         Error::InvalidRequest { .. }
     ));
-    let mut consumer = bus.subscribe(SubscribeOptions::topics(["t"])).await.unwrap();
+    let mut consumer = bus
+        .subscribe(SubscribeOptions::topics(["t"]))
+        .await
+        .unwrap();
     assert!(matches!(
         consumer.commit(&[]).await.unwrap_err(),
         Error::NotSupported { .. }
@@ -128,11 +153,17 @@ async fn a_compacted_table_stays_as_large_as_its_keys() {
         .unwrap();
     for i in 0..10_000u64 {
         let key = Bytes::from(format!("station-{}", i % 50));
-        bus.publish_batch("table", vec![Record::new(key, Bytes::from(i.to_string()), 0)])
-            .await
-            .unwrap();
+        bus.publish_batch(
+            "table",
+            vec![Record::new(key, Bytes::from(i.to_string()), 0)],
+        )
+        .await
+        .unwrap();
     }
-    let mut consumer = bus.subscribe(SubscribeOptions::topics(["table"])).await.unwrap();
+    let mut consumer = bus
+        .subscribe(SubscribeOptions::topics(["table"]))
+        .await
+        .unwrap();
     let deliveries = receive(consumer.as_mut(), 50).await;
     assert!(deliveries.iter().all(|d| d.offset >= 10_000 - 50));
     transit_core::testing::receive_nothing(consumer.as_mut(), Duration::from_millis(100)).await;

@@ -99,10 +99,14 @@ impl<T: AvroRecord> Decoder<T> {
     }
 
     async fn fetch(&self, id: SchemaId) -> Result<Arc<WriterSchema>, DecodeError> {
-        let json = self.registry.schema_by_id(id).await.map_err(|error| match error {
-            RegistryError::SchemaNotFound { id } => DecodeError::UnknownSchemaId { id },
-            other => DecodeError::Registry(other),
-        })?;
+        let json = self
+            .registry
+            .schema_by_id(id)
+            .await
+            .map_err(|error| match error {
+                RegistryError::SchemaNotFound { id } => DecodeError::UnknownSchemaId { id },
+                other => DecodeError::Registry(other),
+            })?;
         let schema = Schema::parse_str(&json).map_err(|error| {
             DecodeError::Registry(RegistryError::InvalidSchema {
                 message: format!("schema {id}: {error}"),

@@ -1,9 +1,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::{
-    DecodeError, Decoder, EncodeError, Encoder, Keyed, RegistryError, SchemaRegistry,
-};
+use super::{DecodeError, Decoder, EncodeError, Encoder, Keyed, RegistryError, SchemaRegistry};
 use crate::bus::{Delivery, Record};
 
 /// The key and value codecs of one topic, registered under `<topic>-key` and `<topic>-value`.
@@ -76,4 +74,3 @@ impl<E: Keyed> TopicCodec<E> {
         Ok((key, value))
     }
 }
-

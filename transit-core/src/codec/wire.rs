@@ -32,14 +32,23 @@ mod tests {
         write_header(&mut buf, SchemaId(0x0102_0304));
         buf.push(42);
         assert_eq!(buf, [0, 1, 2, 3, 4, 42]);
-        assert_eq!(split_header(&buf).unwrap(), (SchemaId(0x0102_0304), &[42u8][..]));
+        assert_eq!(
+            split_header(&buf).unwrap(),
+            (SchemaId(0x0102_0304), &[42u8][..])
+        );
         assert_eq!(buf.len(), HEADER_LEN + 1);
     }
 
     #[test]
     fn bad_headers_are_typed_errors() {
         assert!(matches!(split_header(&[]), Err(DecodeError::Empty)));
-        assert!(matches!(split_header(&[1, 0, 0, 0, 1]), Err(DecodeError::BadMagic { found: 1 })));
-        assert!(matches!(split_header(&[0, 0, 1]), Err(DecodeError::TooShort { len: 3 })));
+        assert!(matches!(
+            split_header(&[1, 0, 0, 0, 1]),
+            Err(DecodeError::BadMagic { found: 1 })
+        ));
+        assert!(matches!(
+            split_header(&[0, 0, 1]),
+            Err(DecodeError::TooShort { len: 3 })
+        ));
     }
 }

@@ -31,9 +31,8 @@ pub(crate) mod avro_int {
     use serde::{Deserialize, Deserializer, Serializer};
 
     pub(crate) fn serialize<S: Serializer>(value: &u32, serializer: S) -> Result<S::Ok, S::Error> {
-        let value = i32::try_from(*value).map_err(|_| {
-            serde::ser::Error::custom(format!("{value} does not fit an Avro int"))
-        })?;
+        let value = i32::try_from(*value)
+            .map_err(|_| serde::ser::Error::custom(format!("{value} does not fit an Avro int")))?;
         serializer.serialize_i32(value)
     }
 

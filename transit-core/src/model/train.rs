@@ -93,7 +93,11 @@ impl Serialize for TrainId {
         let width = len.max(3);
         for (i, slot) in buf[2..2 + width].iter_mut().enumerate() {
             let from_right = width - 1 - i;
-            *slot = if from_right < len { digits[from_right] } else { b'0' };
+            *slot = if from_right < len {
+                digits[from_right]
+            } else {
+                b'0'
+            };
         }
         let text = std::str::from_utf8(&buf[..2 + width]).map_err(serde::ser::Error::custom)?;
         serializer.serialize_str(text)

@@ -198,7 +198,11 @@ fn choose_name(rows: &[StationRow], report: &mut NetworkReport) -> String {
     if let [only] = candidates.as_slice() {
         return (*only).to_string();
     }
-    let support = |name: &str| rows.iter().filter(|r| r.stop_name.starts_with(name)).count();
+    let support = |name: &str| {
+        rows.iter()
+            .filter(|r| r.stop_name.starts_with(name))
+            .count()
+    };
     let chosen = candidates
         .iter()
         .copied()

@@ -61,12 +61,7 @@ pub struct Ridership {
     hourly: [f64; 24],
 }
 
-fn parse_number(
-    source: &str,
-    line: u64,
-    column: &str,
-    value: &str,
-) -> Result<f64, DataError> {
+fn parse_number(source: &str, line: u64, column: &str, value: &str) -> Result<f64, DataError> {
     value
         .trim()
         .parse::<f64>()
@@ -148,8 +143,18 @@ impl Ridership {
                 })?;
             let rides = [
                 parse_number(seed_name, line, "avg_weekday_rides", &row.avg_weekday_rides)?,
-                parse_number(seed_name, line, "avg_saturday_rides", &row.avg_saturday_rides)?,
-                parse_number(seed_name, line, "avg_sunday-holiday_rides", &row.avg_sunday_rides)?,
+                parse_number(
+                    seed_name,
+                    line,
+                    "avg_saturday_rides",
+                    &row.avg_saturday_rides,
+                )?,
+                parse_number(
+                    seed_name,
+                    line,
+                    "avg_sunday-holiday_rides",
+                    &row.avg_sunday_rides,
+                )?,
             ];
             daily.insert(StationId(id), rides);
         }
@@ -167,7 +172,8 @@ impl Ridership {
                     line,
                     message: format!("hour {:?} is not between 0 and 24", row.hour),
                 })?;
-            hourly[hour % 24] += parse_number(curve_name, line, "ridership_ratio", &row.ridership_ratio)?;
+            hourly[hour % 24] +=
+                parse_number(curve_name, line, "ridership_ratio", &row.ridership_ratio)?;
         }
         let total: f64 = hourly.iter().sum();
         if (total - 1.0).abs() > CURVE_TOLERANCE {

@@ -36,7 +36,10 @@ fn number(column: &str, value: &str) -> Result<u32, String> {
         .parse()
         .map_err(|_| format!("{column} {value:?} is not a number"))?;
     if i32::try_from(parsed).is_err() {
-        return Err(format!("{column} {parsed} is too large (at most {})", i32::MAX));
+        return Err(format!(
+            "{column} {parsed} is too large (at most {})",
+            i32::MAX
+        ));
     }
     Ok(parsed)
 }
@@ -69,7 +72,9 @@ impl RawRow {
 /// Parses station rows (the columns of `cta_stations.csv`) from `reader`; `source` names it in
 /// errors.
 pub fn parse_station_rows(source: &str, reader: impl Read) -> Result<Vec<StationRow>, DataError> {
-    let mut csv = csv::ReaderBuilder::new().trim(csv::Trim::None).from_reader(reader);
+    let mut csv = csv::ReaderBuilder::new()
+        .trim(csv::Trim::None)
+        .from_reader(reader);
     let mut rows = Vec::new();
     for (index, record) in csv.deserialize::<RawRow>().enumerate() {
         // The header is line 1; without multi-line fields a record's line is its index + 2.
@@ -111,12 +116,16 @@ mod tests {
     fn the_embedded_rows_parse() {
         let rows = embedded_station_rows().unwrap();
         assert_eq!(rows.len(), 230);
-        assert!(rows.iter().any(|r| r.station_descriptive_name == "California (Blue Line)"));
+        assert!(rows
+            .iter()
+            .any(|r| r.station_descriptive_name == "California (Blue Line)"));
     }
 
     #[test]
     fn a_bad_number_names_file_line_and_column() {
-        let csv = format!("{HEADER}1,N,a,b,c,40000,0,TRUE,FALSE,FALSE\n2,S,a,b,c,abc,0,TRUE,FALSE,FALSE\n");
+        let csv = format!(
+            "{HEADER}1,N,a,b,c,40000,0,TRUE,FALSE,FALSE\n2,S,a,b,c,abc,0,TRUE,FALSE,FALSE\n"
+        );
         let error = parse_station_rows("mine.csv", csv.as_bytes()).unwrap_err();
         assert_eq!(
             error.to_string(),
@@ -138,6 +147,9 @@ mod tests {
         assert_eq!(rows[0].station_descriptive_name, "c, d");
         let csv = format!("{HEADER}1,N,a,b,c,40000,0,yes,FALSE,FALSE\n");
         let error = parse_station_rows("mine.csv", csv.as_bytes()).unwrap_err();
-        assert_eq!(error.to_string(), r#"mine.csv line 2: red "yes" is not TRUE or FALSE"#);
+        assert_eq!(
+            error.to_string(),
+            r#"mine.csv line 2: red "yes" is not TRUE or FALSE"#
+        );
     }
 }

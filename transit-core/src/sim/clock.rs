@@ -51,16 +51,21 @@ impl FromStr for SimTime {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let text = s.trim();
-        ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
-            .iter()
-            .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
-            .or_else(|| {
-                NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                    .ok()
-                    .and_then(|d| d.and_hms_opt(0, 0, 0))
-            })
-            .map(SimTime::from_naive)
-            .ok_or_else(|| InvalidSimTime(s.to_string()))
+        [
+            "%Y-%m-%dT%H:%M:%S",
+            "%Y-%m-%dT%H:%M",
+            "%Y-%m-%d %H:%M:%S",
+            "%Y-%m-%d %H:%M",
+        ]
+        .iter()
+        .find_map(|format| NaiveDateTime::parse_from_str(text, format).ok())
+        .or_else(|| {
+            NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .ok()
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+        })
+        .map(SimTime::from_naive)
+        .ok_or_else(|| InvalidSimTime(s.to_string()))
     }
 }
 

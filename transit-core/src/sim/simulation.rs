@@ -154,8 +154,12 @@ impl Simulation {
         for line in &mut self.lines {
             line.step(&mut out.arrivals);
         }
-        self.turnstiles
-            .step(from, to, &mut self.turnstile_rng, &mut out.turnstile_entries);
+        self.turnstiles.step(
+            from,
+            to,
+            &mut self.turnstile_rng,
+            &mut out.turnstile_entries,
+        );
         let new_hour = from.0.div_euclid(HOUR_MS) != to.0.div_euclid(HOUR_MS);
         out.weather = if !self.started {
             Some(self.weather.reading())

@@ -89,7 +89,13 @@ impl TurnstileModel {
     }
 
     /// Draws the entries between `from` and `to` and appends one event per rider to `out`.
-    pub fn step(&self, from: SimTime, to: SimTime, rng: &mut impl Rng, out: &mut Vec<TurnstileEvent>) {
+    pub fn step(
+        &self,
+        from: SimTime,
+        to: SimTime,
+        rng: &mut impl Rng,
+        out: &mut Vec<TurnstileEvent>,
+    ) {
         for (gate, mean) in self.gates.iter().zip(self.expected(from, to)) {
             // Poisson::new refuses a zero mean (a closed station, or no time at all).
             let Ok(poisson) = Poisson::new(mean) else {

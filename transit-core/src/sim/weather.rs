@@ -88,16 +88,29 @@ mod tests {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
         for month in 1..=12 {
             let mut model = WeatherModel::new(month, &mut rng);
-            let readings: Vec<_> = (0..24 * 60).map(|_| model.advance_hour(month, &mut rng)).collect();
+            let readings: Vec<_> = (0..24 * 60)
+                .map(|_| model.advance_hour(month, &mut rng))
+                .collect();
             assert!(readings
                 .iter()
                 .all(|r| (RANGE.0..=RANGE.1).contains(&r.temperature)));
-            let min = readings.iter().map(|r| r.temperature).fold(f32::MAX, f32::min);
-            let max = readings.iter().map(|r| r.temperature).fold(f32::MIN, f32::max);
+            let min = readings
+                .iter()
+                .map(|r| r.temperature)
+                .fold(f32::MAX, f32::min);
+            let max = readings
+                .iter()
+                .map(|r| r.temperature)
+                .fold(f32::MIN, f32::max);
             assert!(max - min > 5.0, "month {month}: {min}..{max}");
-            let mean: f32 = readings.iter().map(|r| r.temperature).sum::<f32>() / readings.len() as f32;
-            assert!((mean - seasonal_mode(month)).abs() < 20.0, "month {month}: mean {mean}");
-            let statuses: std::collections::HashSet<_> = readings.iter().map(|r| r.status).collect();
+            let mean: f32 =
+                readings.iter().map(|r| r.temperature).sum::<f32>() / readings.len() as f32;
+            assert!(
+                (mean - seasonal_mode(month)).abs() < 20.0,
+                "month {month}: mean {mean}"
+            );
+            let statuses: std::collections::HashSet<_> =
+                readings.iter().map(|r| r.status).collect();
             assert!(statuses.len() >= 3, "month {month}: {statuses:?}");
         }
     }

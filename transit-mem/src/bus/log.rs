@@ -203,11 +203,20 @@ mod tests {
 
     #[test]
     fn retention_by_records_trims_the_front() {
-        let mut log = PartitionLog::new(false, Retention { records: 3, bytes: u64::MAX });
+        let mut log = PartitionLog::new(
+            false,
+            Retention {
+                records: 3,
+                bytes: u64::MAX,
+            },
+        );
         for i in 0..10 {
             assert_eq!(log.append(record("k", Some(&i.to_string()))), i);
         }
-        assert_eq!((log.start_offset(), log.end_offset(), log.len()), (7, 10, 3));
+        assert_eq!(
+            (log.start_offset(), log.end_offset(), log.len()),
+            (7, 10, 3)
+        );
         let topic: Arc<str> = Arc::from("t");
         let mut out = Vec::new();
         assert_eq!(log.read(0, 100, &topic, 0, &mut out), 10);
@@ -216,7 +225,13 @@ mod tests {
 
     #[test]
     fn retention_by_bytes_trims_the_front() {
-        let mut log = PartitionLog::new(false, Retention { records: u64::MAX, bytes: 10 });
+        let mut log = PartitionLog::new(
+            false,
+            Retention {
+                records: u64::MAX,
+                bytes: 10,
+            },
+        );
         for _ in 0..10 {
             log.append(record("k", Some("1234")));
         }

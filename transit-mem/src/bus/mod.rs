@@ -136,7 +136,11 @@ impl MemBus {
     /// The oldest kept and the next offset of a partition, if it exists.
     pub fn offsets(&self, topic: &str, partition: u32) -> Option<(u64, u64)> {
         let state = self.shared.lock();
-        let log = state.topics.get(topic)?.partitions.get(partition as usize)?;
+        let log = state
+            .topics
+            .get(topic)?
+            .partitions
+            .get(partition as usize)?;
         Some((log.start_offset(), log.end_offset()))
     }
 }
