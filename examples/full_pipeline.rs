@@ -16,6 +16,11 @@
 //! bus flushed, and the consumer drains before the process exits. A second Ctrl+C forces it.
 //! The same wiring over Kafka is the production pipeline of `bins/` (see the README).
 
+/// mimalloc: the pipeline allocates and frees millions of small records a second, where
+/// glibc's allocator spends more time than the encoding itself.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,7 +33,7 @@ use transit_core::driver::{self, SimulationCodecs};
 use transit_core::monitor;
 use transit_core::sim::Simulation;
 use transit_core::topics::Topics;
-use transit_mem::{MemBus, MemRegistry};
+use transit_mem::{MemBus, MemBusConfig, MemRegistry};
 
 /// The whole transit pipeline in one process, on the in-memory bus.
 #[derive(Debug, Parser)]
@@ -44,6 +49,10 @@ struct Args {
     /// Partitions of the arrivals and turnstile topics.
     #[arg(long, default_value_t = 4)]
     partitions: u32,
+
+    /// Records the in-memory bus keeps per partition before the oldest go (bounds memory).
+    #[arg(long, default_value_t = MemBusConfig::default().retention_records)]
+    retention_records: u64,
 
     /// Seconds between progress reports.
     #[arg(long, default_value_t = 5)]
@@ -72,7 +81,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let mut sim =
         Simulation::new(network, ridership, sim_config).context("setting up the simulation")?;
 
-    let bus = MemBus::new();
+    let bus = MemBus::with_config(MemBusConfig {
+        retention_records: args.retention_records,
+        ..MemBusConfig::default()
+    });
     let registry: Arc<dyn SchemaRegistry> = Arc::new(MemRegistry::new());
     let topics = Topics::new(args.topic_prefix);
     driver::create_simulation_topics(&bus, &topics, args.partitions).await?;

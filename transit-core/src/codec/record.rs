@@ -24,8 +24,8 @@ pub trait AvroRecord: Serialize + DeserializeOwned + Send + Sync + 'static {
 
 /// An event whose key is derived from its value.
 pub trait Keyed: AvroRecord {
-    /// The key's type.
-    type Key: AvroRecord;
+    /// The key's type (hashable: encoded keys are cached).
+    type Key: AvroRecord + std::hash::Hash + Eq;
 
     /// The key this event is published under.
     fn key(&self) -> Self::Key;

@@ -1,8 +1,17 @@
+use std::collections::HashMap;
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
+
+use bytes::Bytes;
 
 use super::{DecodeError, Decoder, EncodeError, Encoder, Keyed, RegistryError, SchemaRegistry};
 use crate::bus::{Delivery, Record};
+
+/// Room for a typical value, so encoding rarely grows the buffer.
+const VALUE_CAPACITY: usize = 48;
+
+/// Most keys a topic codec keeps encoded.
+const KEY_CACHE_LIMIT: usize = 65_536;
 
 /// The key and value codecs of one topic, registered under `<topic>-key` and `<topic>-value`.
 pub struct TopicCodec<E: Keyed> {
@@ -11,6 +20,7 @@ pub struct TopicCodec<E: Keyed> {
     value_encoder: Encoder<E>,
     key_decoder: Decoder<E::Key>,
     value_decoder: Decoder<E>,
+    key_cache: RwLock<HashMap<E::Key, Bytes>>,
 }
 
 impl<E: Keyed> fmt::Debug for TopicCodec<E> {
@@ -44,6 +54,7 @@ impl<E: Keyed> TopicCodec<E> {
             value_encoder,
             key_decoder,
             value_decoder,
+            key_cache: RwLock::new(HashMap::new()),
         })
     }
 
@@ -54,9 +65,30 @@ impl<E: Keyed> TopicCodec<E> {
 
     /// `event` as a record: its key, its value, stamped with `timestamp_ms`.
     pub fn record(&self, event: &E, timestamp_ms: i64) -> Result<Record, EncodeError> {
-        let key = self.key_encoder.encode(&event.key())?;
-        let value = self.value_encoder.encode(event)?;
+        let key = self.key_bytes(event.key())?;
+        let mut value = Vec::with_capacity(VALUE_CAPACITY);
+        self.value_encoder.encode_into(event, &mut value)?;
         Ok(Record::new(key, value, timestamp_ms))
+    }
+
+    /// The encoded key, from the cache when it has been encoded before.
+    ///
+    /// Keys are few and never change (a station's key is always the same bytes), and encoding
+    /// one costs as much as a whole value, so each is encoded once. The cache stops growing at
+    /// [`KEY_CACHE_LIMIT`] keys, so an unbounded key space cannot exhaust memory.
+    fn key_bytes(&self, key: E::Key) -> Result<Bytes, EncodeError> {
+        {
+            let cache = self.key_cache.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(bytes) = cache.get(&key) {
+                return Ok(bytes.clone());
+            }
+        }
+        let bytes = self.key_encoder.encode(&key)?;
+        let mut cache = self.key_cache.write().unwrap_or_else(|e| e.into_inner());
+        if cache.len() < KEY_CACHE_LIMIT {
+            cache.insert(key, bytes.clone());
+        }
+        Ok(bytes)
     }
 
     /// The value of `delivery`, with writer schemas already known (the fast path).
