@@ -30,13 +30,19 @@ cargo fmt --all -- --check
 step "lints (cargo clippy -D warnings)"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
-step "tests (unit, behaviour, property, conformance; benchmarks run once as tests)"
-cargo test --workspace --all-targets --all-features --locked
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
 
 step "doc tests"
-cargo test --workspace --doc --all-features --locked
+cargo test --workspace --doc --all-features --locked 2>&1 | tee -a "$log"
+
+step "tests (unit, behaviour, property, conformance; benchmarks run once as tests)"
+cargo test --workspace --all-targets --all-features --locked 2>&1 | tee -a "$log"
 
 step "full_pipeline example: one simulated day flat out, every record consumed and decoded"
 cargo run --locked --example full_pipeline -- --flat-out --days 1 --report-every 2
 
+passed=$(grep -Eo '^test result: ok\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')
+benches=$(grep -c '^Success$' "$log" || true)
 step "all tests passed"
+echo "tests: $((passed + benches)) passed, 0 failed"
