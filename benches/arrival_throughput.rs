@@ -248,17 +248,7 @@ fn end_to_end(c: &mut Criterion) {
                 for _ in 0..TICKS {
                     sim.step(&mut tick);
                     let published =
-                        publish_arrivals(&bed, &tick).await + usize::from(tick.weather.is_some());
-                    if let Some(reading) = &tick.weather {
-                        let record = bed
-                            .codecs
-                            .weather_record(reading, tick.time)
-                            .expect("encoding weather");
-                        bed.bus
-                            .publish_batch(bed.codecs.weather_topic(), vec![record])
-                            .await
-                            .expect("publishing weather");
-                    }
+                        publish_arrivals(&bed, &tick).await + publish_weather(&bed, &tick).await;
                     let codecs = &bed.codecs;
                     consume(bed.consumer.as_mut(), &mut buffer, published, |delivery| {
                         if let Some(line) = LineColor::ALL
@@ -353,18 +343,23 @@ async fn publish_tick(bed: &Bed, tick: &TickEvents) -> usize {
             .await
             .expect("publishing entries");
     }
-    if let Some(reading) = &tick.weather {
-        let record = bed
-            .codecs
-            .weather_record(reading, tick.time)
-            .expect("encoding weather");
-        bed.bus
-            .publish_batch(bed.codecs.weather_topic(), vec![record])
-            .await
-            .expect("publishing weather");
-        published += 1;
-    }
-    published
+    published + publish_weather(bed, tick).await
+}
+
+/// Publishes the tick's weather reading, if it has one; returns the records published.
+async fn publish_weather(bed: &Bed, tick: &TickEvents) -> usize {
+    let Some(reading) = &tick.weather else {
+        return 0;
+    };
+    let record = bed
+        .codecs
+        .weather_record(reading, tick.time)
+        .expect("encoding weather");
+    bed.bus
+        .publish_batch(bed.codecs.weather_topic(), vec![record])
+        .await
+        .expect("publishing weather");
+    1
 }
 
 criterion_group!(

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
@@ -18,6 +18,7 @@ use crate::codec::{
 };
 use crate::event::{ArrivalEvent, TurnstileEvent, WeatherEvent, WeatherKey};
 use crate::model::LineColor;
+use crate::monitor::RateMeter;
 use crate::sim::{SimTime, Simulation, TickEvents};
 use crate::topics::Topics;
 
@@ -430,43 +431,26 @@ impl Pacer {
 /// Logs simulated time and per-topic rates every so often (wall clock).
 #[derive(Debug)]
 struct Progress {
-    every: Duration,
-    last_at: Instant,
-    last_counts: BTreeMap<String, u64>,
+    meter: RateMeter,
 }
 
 impl Progress {
     fn new(every: Duration) -> Self {
         Self {
-            every,
-            last_at: Instant::now(),
-            last_counts: BTreeMap::new(),
+            meter: RateMeter::new(every),
         }
     }
 
     fn maybe_log(&mut self, stats: &DriverStats) {
-        let elapsed = self.last_at.elapsed();
-        if elapsed < self.every {
-            return;
+        let counts = stats.published.iter().map(|(t, n)| (t.as_str(), *n));
+        if let Some(rates) = self.meter.report(counts) {
+            tracing::info!(
+                simulated_time = %stats.simulated_until.map(|t| t.to_string()).unwrap_or_default(),
+                ticks = stats.ticks,
+                events_per_sec = format!("{:.0}", rates.total_per_sec),
+                per_topic = %rates.per_topic,
+                "publishing"
+            );
         }
-        let secs = elapsed.as_secs_f64();
-        let rates: Vec<String> = stats
-            .published
-            .iter()
-            .map(|(topic, &count)| {
-                let before = self.last_counts.get(topic).copied().unwrap_or(0);
-                format!("{topic}={:.0}/s", (count - before) as f64 / secs)
-            })
-            .collect();
-        let total_before: u64 = self.last_counts.values().sum();
-        tracing::info!(
-            simulated_time = %stats.simulated_until.map(|t| t.to_string()).unwrap_or_default(),
-            ticks = stats.ticks,
-            events_per_sec = format!("{:.0}", (stats.total() - total_before) as f64 / secs),
-            per_topic = %rates.join(" "),
-            "publishing"
-        );
-        self.last_at = Instant::now();
-        self.last_counts.clone_from(&stats.published);
     }
 }

@@ -129,44 +129,80 @@ where
     }
 }
 
-/// Logs per-topic rates at most once per period.
+/// Per-topic rates over wall-clock periods: what the driver and the monitor log.
 #[derive(Debug)]
-struct RateReport {
+pub(crate) struct RateMeter {
     every: Duration,
     last_at: Instant,
-    last: FlowTotals,
+    last: BTreeMap<String, u64>,
+}
+
+/// Rates over the last period.
+#[derive(Debug)]
+pub(crate) struct Rates {
+    /// Records per second over all topics.
+    pub(crate) total_per_sec: f64,
+    /// `topic=N/s` for each topic, space-separated.
+    pub(crate) per_topic: String,
+}
+
+impl RateMeter {
+    pub(crate) fn new(every: Duration) -> Self {
+        Self {
+            every,
+            last_at: Instant::now(),
+            last: BTreeMap::new(),
+        }
+    }
+
+    /// The rates since the last report, once a period has passed since it.
+    pub(crate) fn report<'a>(
+        &mut self,
+        counts: impl Iterator<Item = (&'a str, u64)>,
+    ) -> Option<Rates> {
+        let elapsed = self.last_at.elapsed();
+        if elapsed < self.every {
+            return None;
+        }
+        let secs = elapsed.as_secs_f64();
+        let mut total = 0;
+        let mut per_topic = Vec::new();
+        for (topic, count) in counts {
+            let before = self.last.insert(topic.to_string(), count).unwrap_or(0);
+            let delta = count.saturating_sub(before);
+            total += delta;
+            per_topic.push(format!("{topic}={:.0}/s", delta as f64 / secs));
+        }
+        self.last_at = Instant::now();
+        Some(Rates {
+            total_per_sec: total as f64 / secs,
+            per_topic: per_topic.join(" "),
+        })
+    }
+}
+
+/// Logs the monitor's per-topic rates at most once per period.
+#[derive(Debug)]
+struct RateReport {
+    meter: RateMeter,
 }
 
 impl RateReport {
     fn new(every: Duration) -> Self {
         Self {
-            every,
-            last_at: Instant::now(),
-            last: FlowTotals::default(),
+            meter: RateMeter::new(every),
         }
     }
 
     fn maybe_log(&mut self, totals: &FlowTotals) {
-        let elapsed = self.last_at.elapsed();
-        if elapsed < self.every {
-            return;
+        let counts = totals.topics.iter().map(|(t, f)| (&**t, f.records));
+        if let Some(rates) = self.meter.report(counts) {
+            tracing::info!(
+                received_per_sec = format!("{:.0}", rates.total_per_sec),
+                rejected = totals.rejected(),
+                per_topic = %rates.per_topic,
+                "consuming"
+            );
         }
-        let secs = elapsed.as_secs_f64();
-        let rates: Vec<String> = totals
-            .topics
-            .iter()
-            .map(|(topic, flow)| {
-                let before = self.last.topics.get(topic).map_or(0, |f| f.records);
-                format!("{topic}={:.0}/s", (flow.records - before) as f64 / secs)
-            })
-            .collect();
-        tracing::info!(
-            received_per_sec = format!("{:.0}", (totals.records() - self.last.records()) as f64 / secs),
-            rejected = totals.rejected(),
-            per_topic = %rates.join(" "),
-            "consuming"
-        );
-        self.last_at = Instant::now();
-        self.last.clone_from(totals);
     }
 }

@@ -8,6 +8,17 @@ use transit_core::model::StationId;
 use transit_core::network::{DayType, Network, Ridership};
 use transit_core::sim::{SimConfig, SimTime, Simulation, TickEvents, TurnstileModel};
 
+/// Every station id on the three lines, once.
+fn station_ids(network: &Network) -> Vec<StationId> {
+    let mut stations: Vec<StationId> = network
+        .lines()
+        .flat_map(|l| l.stations().iter().map(|s| s.id))
+        .collect();
+    stations.sort();
+    stations.dedup();
+    stations
+}
+
 fn day(date: &str, tick_seconds: u64) -> (HashMap<StationId, u64>, Vec<TickEvents>) {
     let network = Arc::new(Network::embedded().unwrap());
     let ridership = Arc::new(Ridership::embedded().unwrap());
@@ -37,12 +48,7 @@ fn assert_totals_match(date: &str, day_type: DayType, tick_seconds: u64) {
     let ridership = Ridership::embedded().unwrap();
     let network = Network::embedded().unwrap();
     let (per_station, _) = day(date, tick_seconds);
-    let mut stations: Vec<StationId> = network
-        .lines()
-        .flat_map(|l| l.stations().iter().map(|s| s.id))
-        .collect();
-    stations.sort();
-    stations.dedup();
+    let stations = station_ids(&network);
     let (mut expected_total, mut actual_total) = (0.0, 0u64);
     for station in stations {
         let expected = ridership.daily_riders(station, day_type);
@@ -96,12 +102,7 @@ fn ticks_that_straddle_hours_still_count_the_whole_day() {
         expected += means.iter().sum::<f64>();
         at = to;
     }
-    let mut stations: Vec<StationId> = network
-        .lines()
-        .flat_map(|l| l.stations().iter().map(|s| s.id))
-        .collect();
-    stations.sort();
-    stations.dedup();
+    let stations = station_ids(&network);
     let seed: f64 = stations
         .iter()
         .map(|s| ridership.daily_riders(*s, DayType::Weekday))
