@@ -38,6 +38,18 @@ fn round_trip<T: AvroRecord + PartialEq + std::fmt::Debug>(value: &T) -> Result<
     })
 }
 
+/// The fast path writes what apache-avro's serde writer writes, byte for byte.
+fn assert_fast_matches_serde<T: AvroRecord>(value: &T) {
+    let mut fast = Vec::new();
+    assert!(value.write_body_fast(&mut fast), "no fast writer");
+    let serde = apache_avro::writer::datum::GenericDatumWriter::builder(T::schema())
+        .build()
+        .unwrap()
+        .write_ser_to_vec(value)
+        .unwrap();
+    assert_eq!(fast, serde);
+}
+
 fn line() -> impl Strategy<Value = LineColor> {
     prop::sample::select(LineColor::ALL.to_vec())
 }
@@ -121,6 +133,13 @@ proptest! {
         prop_assert_eq!(round_trip(&StationKey { station_id: id }).unwrap(), StationKey { station_id: id });
         let key = StationLineKey { station_id: id, line };
         prop_assert_eq!(round_trip(&key).unwrap(), key);
+    }
+
+    #[test]
+    fn hand_written_writers_match_apache_avro(event in arrival(), name in "\\PC{0,40}", line in line()) {
+        assert_fast_matches_serde(&event);
+        assert_fast_matches_serde(&StationKey { station_id: event.station_id });
+        assert_fast_matches_serde(&TurnstileEvent { station_id: event.station_id, station_name: Arc::from(name.as_str()), line });
     }
 
     #[test]

@@ -57,6 +57,9 @@ impl<T: AvroRecord> Encoder<T> {
     pub fn encode_into(&self, value: &T, buf: &mut Vec<u8>) -> Result<(), EncodeError> {
         let start = buf.len();
         write_header(buf, self.id);
+        if value.write_body_fast(buf) {
+            return Ok(());
+        }
         match self.writer.write_ser(buf, value) {
             Ok(_) => Ok(()),
             Err(source) => {

@@ -10,6 +10,7 @@
 mod decoder;
 mod encoder;
 mod error;
+mod fast;
 mod record;
 mod registry;
 mod topic;

@@ -20,6 +20,14 @@ pub trait AvroRecord: Serialize + DeserializeOwned + Send + Sync + 'static {
     /// cannot fail in a released build; an invalid schema would show as `Schema::Null`, which
     /// no value encodes against, rather than as a panic.
     fn schema() -> &'static Schema;
+
+    /// Appends the Avro body with a hand-written writer, for the hot record types; `false`
+    /// (the default) means "use apache-avro's schema-aware serde writer". A hand-written writer
+    /// must produce exactly the bytes apache-avro does, which `transit-mem/tests/codec.rs`
+    /// checks for arbitrary values.
+    fn write_body_fast(&self, _buf: &mut Vec<u8>) -> bool {
+        false
+    }
 }
 
 /// An event whose key is derived from its value.
@@ -36,7 +44,7 @@ fn parse(cell: &'static OnceLock<Schema>, json: &'static str) -> &'static Schema
 }
 
 macro_rules! avro_record {
-    ($($ty:ty => $file:literal),+ $(,)?) => {$(
+    ($($ty:ty => $file:literal $(, fast: $fast:path)?);+ $(;)?) => {$(
         impl AvroRecord for $ty {
             fn schema_json() -> &'static str {
                 include_str!(concat!("../../schemas/", $file))
@@ -46,19 +54,25 @@ macro_rules! avro_record {
                 static SCHEMA: OnceLock<Schema> = OnceLock::new();
                 parse(&SCHEMA, Self::schema_json())
             }
+
+            $(
+                fn write_body_fast(&self, buf: &mut Vec<u8>) -> bool {
+                    $fast(self, buf)
+                }
+            )?
         }
     )+};
 }
 
 avro_record! {
-    StationKey => "station_key.avsc",
-    ArrivalEvent => "arrival.avsc",
-    TurnstileEvent => "turnstile.avsc",
-    WeatherKey => "weather_key.avsc",
-    WeatherEvent => "weather.avsc",
-    StationRow => "station_row.avsc",
-    StationLineKey => "station_line_key.avsc",
-    StationEvent => "station.avsc",
+    StationKey => "station_key.avsc", fast: super::fast::station_key;
+    ArrivalEvent => "arrival.avsc", fast: super::fast::arrival;
+    TurnstileEvent => "turnstile.avsc", fast: super::fast::turnstile;
+    WeatherKey => "weather_key.avsc";
+    WeatherEvent => "weather.avsc";
+    StationRow => "station_row.avsc";
+    StationLineKey => "station_line_key.avsc";
+    StationEvent => "station.avsc";
 }
 
 impl Keyed for ArrivalEvent {

@@ -73,12 +73,12 @@ impl FromStr for TrainId {
     }
 }
 
-impl Serialize for TrainId {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // Formats on the stack: arrivals are the hot path and a String per event shows.
+impl TrainId {
+    /// The id's text (`BL007`) in a stack buffer and its length: arrivals are the hot path and
+    /// a `String` per event shows.
+    pub(crate) fn text_bytes(&self) -> ([u8; 7], usize) {
         let mut buf = [0u8; 7];
-        let prefix = self.line.train_prefix().as_bytes();
-        buf[..2].copy_from_slice(prefix);
+        buf[..2].copy_from_slice(self.line.train_prefix().as_bytes());
         let mut digits = [0u8; 5];
         let mut n = self.number;
         let mut len = 0;
@@ -99,7 +99,14 @@ impl Serialize for TrainId {
                 b'0'
             };
         }
-        let text = std::str::from_utf8(&buf[..2 + width]).map_err(serde::ser::Error::custom)?;
+        (buf, 2 + width)
+    }
+}
+
+impl Serialize for TrainId {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (buf, len) = self.text_bytes();
+        let text = std::str::from_utf8(&buf[..len]).map_err(serde::ser::Error::custom)?;
         serializer.serialize_str(text)
     }
 }
