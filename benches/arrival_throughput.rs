@@ -32,7 +32,7 @@ use transit_core::topics::Topics;
 use transit_mem::{MemBus, MemRegistry};
 
 /// Records each partition keeps in these benchmarks: enough for any batch, bounded memory.
-const RETENTION: u64 = 200_000;
+const RETENTION: u64 = 10_000;
 const PARTITIONS: u32 = 4;
 const BATCH: usize = 8192;
 

@@ -48,6 +48,32 @@ fn assert_fast_matches_serde<T: AvroRecord>(value: &T) {
         .write_ser_to_vec(value)
         .unwrap();
     assert_eq!(fast, serde);
+    let (read, used) = T::read_body_fast(&fast).expect("the fast reader reads it");
+    assert_eq!(used, fast.len());
+    let mut body = fast.as_slice();
+    let reference: T = apache_avro::reader::datum::GenericDatumReader::builder(T::schema())
+        .build()
+        .unwrap()
+        .read_deser(&mut body)
+        .unwrap();
+    assert_eq!(
+        apache_avro::to_value(&read).unwrap(),
+        apache_avro::to_value(&reference).unwrap()
+    );
+}
+
+/// On any bytes, the fast reader agrees with apache-avro or leaves the bytes to it.
+fn assert_fast_reader_agrees<T: AvroRecord + PartialEq + std::fmt::Debug>(bytes: &[u8]) {
+    if let Some((fast, used)) = T::read_body_fast(bytes) {
+        let mut body = bytes;
+        let reference: T = apache_avro::reader::datum::GenericDatumReader::builder(T::schema())
+            .build()
+            .unwrap()
+            .read_deser(&mut body)
+            .expect("apache-avro reads what the fast reader read");
+        assert_eq!(fast, reference);
+        assert_eq!(used, bytes.len() - body.len());
+    }
 }
 
 fn line() -> impl Strategy<Value = LineColor> {
@@ -140,10 +166,22 @@ proptest! {
         assert_fast_matches_serde(&event);
         assert_fast_matches_serde(&StationKey { station_id: event.station_id });
         assert_fast_matches_serde(&TurnstileEvent { station_id: event.station_id, station_name: Arc::from(name.as_str()), line });
+        // Every corruption and truncation of a valid body: the readers agree or defer.
+        let mut body = Vec::new();
+        assert!(event.write_body_fast(&mut body));
+        for at in 0..body.len() {
+            assert_fast_reader_agrees::<ArrivalEvent>(&body[..at]);
+            let mut corrupt = body.clone();
+            corrupt[at] ^= 0x5a;
+            assert_fast_reader_agrees::<ArrivalEvent>(&corrupt);
+        }
     }
 
     #[test]
     fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..64)) {
+        assert_fast_reader_agrees::<ArrivalEvent>(&bytes);
+        assert_fast_reader_agrees::<TurnstileEvent>(&bytes);
+        assert_fast_reader_agrees::<StationKey>(&bytes);
         let registry = MemRegistry::new();
         registry.register_schema("s", ArrivalEvent::schema_json()).unwrap();
         let decoder = Decoder::<ArrivalEvent>::new(Arc::new(registry)).unwrap();

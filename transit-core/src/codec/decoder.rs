@@ -128,7 +128,13 @@ impl<T: AvroRecord> Decoder<T> {
     ) -> Result<T, DecodeError> {
         let body_error = |source| DecodeError::Body { schema_id, source };
         let value = match writer {
-            WriterSchema::Own => self.own.read_deser::<T>(&mut body).map_err(body_error)?,
+            WriterSchema::Own => match T::read_body_fast(body) {
+                Some((value, used)) => {
+                    body = &body[used..];
+                    value
+                }
+                None => self.own.read_deser::<T>(&mut body).map_err(body_error)?,
+            },
             WriterSchema::Other(schema) => {
                 let reader = GenericDatumReader::builder(schema)
                     .reader_schema(T::schema())

@@ -4,7 +4,7 @@ use std::marker::PhantomData;
 use apache_avro::writer::datum::GenericDatumWriter;
 use bytes::Bytes;
 
-use super::wire::{write_header, HEADER_LEN};
+use super::wire::write_header;
 use super::{AvroRecord, EncodeError, RegistryError, SchemaId, SchemaRegistry};
 
 /// Writes values of `T` in the Confluent wire format under a registered schema id.
@@ -74,8 +74,33 @@ impl<T: AvroRecord> Encoder<T> {
 
     /// `value` in the wire format.
     pub fn encode(&self, value: &T) -> Result<Bytes, EncodeError> {
-        let mut buf = Vec::with_capacity(HEADER_LEN + 32);
-        self.encode_into(value, &mut buf)?;
-        Ok(Bytes::from(buf))
+        encode_exact(|buf| self.encode_into(value, buf))
     }
+}
+
+/// Runs `encode` into a reused per-thread buffer and copies the result into an allocation of
+/// exactly its size.
+///
+/// `Bytes::from(Vec)` of a vector with spare capacity allocates a second, shared header on
+/// top of the vector; an exact copy is one small allocation, and the scratch buffer is never
+/// reallocated in steady state.
+pub(crate) fn encode_exact<E>(
+    encode: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
+) -> Result<Bytes, E> {
+    thread_local! {
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            encode(&mut buf)?;
+            Ok(Bytes::copy_from_slice(&buf))
+        }
+        // Only if `encode` itself encodes through this function: use a buffer of its own.
+        Err(_) => {
+            let mut buf = Vec::new();
+            encode(&mut buf)?;
+            Ok(Bytes::copy_from_slice(&buf))
+        }
+    })
 }

@@ -1,4 +1,4 @@
-//! Hand-written Avro writers for the records on the hot path (arrivals, turnstile entries and
+//! Hand-written Avro writers and readers for the records on the hot path (arrivals, turnstile entries and
 //! their key).
 //!
 //! apache-avro's schema-aware serde writer looks every field up by name and every named type
@@ -7,8 +7,10 @@
 //! write (an id beyond an Avro int), leaving it to the serde writer to report. Tests check
 //! their bytes against apache-avro's for arbitrary values.
 
+use std::sync::Arc;
+
 use crate::event::{ArrivalEvent, StationKey, TurnstileEvent};
-use crate::model::StationId;
+use crate::model::{Direction, LineColor, StationId, TrainId, TrainStatus};
 
 /// Avro's `long`/`int` encoding: zigzag, then a little-endian base-128 varint.
 fn write_long(buf: &mut Vec<u8>, value: i64) {
@@ -84,6 +86,121 @@ pub(super) fn turnstile(event: &TurnstileEvent, buf: &mut Vec<u8>) -> bool {
     true
 }
 
+/// A cursor over an Avro body; every read fails (`None`) rather than read past the end.
+struct Reader<'a> {
+    body: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn long(&mut self) -> Option<i64> {
+        let mut n: u64 = 0;
+        for shift in (0..70).step_by(7) {
+            let byte = *self.body.get(self.at)?;
+            self.at += 1;
+            n |= u64::from(byte & 0x7f).checked_shl(shift)?;
+            if byte & 0x80 == 0 {
+                return Some(((n >> 1) as i64) ^ -((n & 1) as i64));
+            }
+        }
+        None
+    }
+
+    fn int(&mut self) -> Option<i32> {
+        i32::try_from(self.long()?).ok()
+    }
+
+    fn str(&mut self) -> Option<&'a str> {
+        let len = usize::try_from(self.long()?).ok()?;
+        let end = self.at.checked_add(len)?;
+        let bytes = self.body.get(self.at..end)?;
+        self.at = end;
+        std::str::from_utf8(bytes).ok()
+    }
+
+    fn station(&mut self) -> Option<StationId> {
+        u32::try_from(self.int()?).ok().map(StationId)
+    }
+
+    fn index(&mut self) -> Option<usize> {
+        usize::try_from(self.int()?).ok()
+    }
+
+    fn direction(&mut self) -> Option<Direction> {
+        [Direction::A, Direction::B].get(self.index()?).copied()
+    }
+
+    fn line(&mut self) -> Option<LineColor> {
+        LineColor::ALL.get(self.index()?).copied()
+    }
+
+    /// The branch of a `["null", T]` union: `Some(false)` for null, `Some(true)` for T.
+    fn present(&mut self) -> Option<bool> {
+        match self.long()? {
+            0 => Some(false),
+            1 => Some(true),
+            _ => None,
+        }
+    }
+}
+
+/// Reads what [`station_key`] writes.
+pub(super) fn read_station_key(body: &[u8]) -> Option<(StationKey, usize)> {
+    let mut reader = Reader { body, at: 0 };
+    let station_id = reader.station()?;
+    Some((StationKey { station_id }, reader.at))
+}
+
+/// Reads what [`arrival`] writes.
+pub(super) fn read_arrival(body: &[u8]) -> Option<(ArrivalEvent, usize)> {
+    let mut reader = Reader { body, at: 0 };
+    let station_id = reader.station()?;
+    let train_id: TrainId = reader.str()?.parse().ok()?;
+    let direction = reader.direction()?;
+    let line = reader.line()?;
+    let train_status = [
+        TrainStatus::InService,
+        TrainStatus::OutOfService,
+        TrainStatus::BrokenDown,
+    ]
+    .get(reader.index()?)
+    .copied()?;
+    let prev_station_id = if reader.present()? {
+        Some(reader.station()?)
+    } else {
+        None
+    };
+    let prev_direction = if reader.present()? {
+        Some(reader.direction()?)
+    } else {
+        None
+    };
+    let event = ArrivalEvent {
+        station_id,
+        train_id,
+        direction,
+        line,
+        train_status,
+        prev_station_id,
+        prev_direction,
+    };
+    Some((event, reader.at))
+}
+
+/// Reads what [`turnstile`] writes.
+pub(super) fn read_turnstile(body: &[u8]) -> Option<(TurnstileEvent, usize)> {
+    let mut reader = Reader { body, at: 0 };
+    let station_id = reader.station()?;
+    let station_name = Arc::from(reader.str()?);
+    let line = reader.line()?;
+    let event = TurnstileEvent {
+        station_id,
+        station_name,
+        line,
+    };
+    Some((event, reader.at))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -101,5 +218,19 @@ mod tests {
         assert_eq!(encode(64), [0x80, 0x01]);
         assert_eq!(encode(40380), [0xf8, 0xf6, 0x04]);
         assert_eq!(encode(i64::MIN).len(), 10);
+        for value in [0, -1, 1, 64, 40380, i64::MIN, i64::MAX, i64::from(i32::MIN)] {
+            let bytes = encode(value);
+            let mut reader = Reader {
+                body: &bytes,
+                at: 0,
+            };
+            assert_eq!(reader.long(), Some(value));
+            assert_eq!(reader.at, bytes.len());
+        }
+        let mut overlong = Reader {
+            body: &[0xff; 11],
+            at: 0,
+        };
+        assert_eq!(overlong.long(), None);
     }
 }

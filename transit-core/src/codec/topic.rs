@@ -7,9 +7,6 @@ use bytes::Bytes;
 use super::{DecodeError, Decoder, EncodeError, Encoder, Keyed, RegistryError, SchemaRegistry};
 use crate::bus::{Delivery, Record};
 
-/// Room for a typical value, so encoding rarely grows the buffer.
-const VALUE_CAPACITY: usize = 48;
-
 /// Most keys a topic codec keeps encoded.
 const KEY_CACHE_LIMIT: usize = 65_536;
 
@@ -66,8 +63,7 @@ impl<E: Keyed> TopicCodec<E> {
     /// `event` as a record: its key, its value, stamped with `timestamp_ms`.
     pub fn record(&self, event: &E, timestamp_ms: i64) -> Result<Record, EncodeError> {
         let key = self.key_bytes(event.key())?;
-        let mut value = Vec::with_capacity(VALUE_CAPACITY);
-        self.value_encoder.encode_into(event, &mut value)?;
+        let value = self.value_encoder.encode(event)?;
         Ok(Record::new(key, value, timestamp_ms))
     }
 
