@@ -10,11 +10,6 @@
 //! `cargo bench` runs them; `cargo test` runs each once as a smoke test. Throughput is reported
 //! in elements (events) per second.
 
-/// mimalloc: the pipeline allocates and frees millions of small records a second, where
-/// glibc's allocator spends more time than the encoding itself.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +25,11 @@ use transit_core::network::{Network, Ridership};
 use transit_core::sim::{SimConfig, Simulation, TickEvents};
 use transit_core::topics::Topics;
 use transit_mem::{MemBus, MemRegistry};
+
+/// mimalloc: the pipeline allocates and frees millions of small records a second, where
+/// glibc's allocator spends more time than the encoding itself.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Records each partition keeps in these benchmarks: enough for any batch, bounded memory.
 const RETENTION: u64 = 10_000;

@@ -4,11 +4,6 @@
 //! pass), with every data quirk it handled. `transit simulate` prints the simulation's events as
 //! JSON lines, one per event, without any bus: the same seed always prints the same lines.
 
-/// mimalloc: the pipeline allocates and frees millions of small records a second, where
-/// glibc's allocator spends more time than the encoding itself.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 
@@ -17,6 +12,11 @@ use clap::{Parser, Subcommand};
 use serde::Serialize;
 use transit::settings::SimulationArgs;
 use transit_core::sim::{Simulation, TickEvents};
+
+/// mimalloc: the pipeline allocates and frees millions of small records a second, where
+/// glibc's allocator spends more time than the encoding itself.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Live status of Chicago's 'L' trains: tools for the network data and the simulation.
 #[derive(Debug, Parser)]

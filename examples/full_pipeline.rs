@@ -16,11 +16,6 @@
 //! bus flushed, and the consumer drains before the process exits. A second Ctrl+C forces it.
 //! The same wiring over Kafka is the production pipeline of `bins/` (see the README).
 
-/// mimalloc: the pipeline allocates and frees millions of small records a second, where
-/// glibc's allocator spends more time than the encoding itself.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -34,6 +29,11 @@ use transit_core::monitor;
 use transit_core::sim::Simulation;
 use transit_core::topics::Topics;
 use transit_mem::{MemBus, MemBusConfig, MemRegistry};
+
+/// mimalloc: the pipeline allocates and frees millions of small records a second, where
+/// glibc's allocator spends more time than the encoding itself.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The whole transit pipeline in one process, on the in-memory bus.
 #[derive(Debug, Parser)]
