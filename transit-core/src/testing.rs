@@ -330,6 +330,73 @@ pub async fn create_topic_is_idempotent(bus: Arc<dyn EventBus>) {
         .expect("creating an existing topic");
 }
 
+/// A consumer's positions show its lag: the end offset of each partition against the next
+/// offset it will hand out, falling to zero as it reads.
+pub async fn positions_track_lag(bus: Arc<dyn EventBus>) {
+    let name = topic(bus.as_ref(), "positions", 2).await;
+    let records = (0..6).map(|i| record(&format!("k{i}"), "v")).collect();
+    bus.publish_batch(&name, records).await.expect("publishing");
+    let mut consumer = bus
+        .subscribe(SubscribeOptions::topics([name.clone()]))
+        .await
+        .expect("subscribing");
+    let lag = |positions: &[crate::bus::PartitionPosition]| -> u64 {
+        positions.iter().map(|p| p.lag()).sum()
+    };
+    let before = wait_for_positions(consumer.as_mut(), 2, 6).await;
+    assert_eq!(before.len(), 2, "both partitions are reported: {before:?}");
+    assert_eq!(lag(&before), 6, "nothing read yet: {before:?}");
+    assert!(before.iter().all(|p| p.next_offset == 0));
+    let first = receive(consumer.as_mut(), 1).await;
+    let after_one = consumer.positions().await.expect("positions");
+    assert_eq!(lag(&after_one), 5, "one handed out: {after_one:?}");
+    let moved = after_one
+        .iter()
+        .find(|p| p.partition == first[0].partition)
+        .expect("the partition read from");
+    assert_eq!(moved.next_offset, first[0].offset + 1);
+    receive(consumer.as_mut(), 5).await;
+    let after_all = consumer.positions().await.expect("positions");
+    assert_eq!(lag(&after_all), 0, "all read: {after_all:?}");
+    bus.publish_batch(&name, vec![record("k0", "again")])
+        .await
+        .expect("publishing");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let now = consumer.positions().await.expect("positions");
+        if lag(&now) == 1 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a new record never showed as lag: {now:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Positions once `partitions` partitions are assigned and `records` records show at their
+/// ends (a broker assigns partitions asynchronously).
+async fn wait_for_positions(
+    consumer: &mut dyn Consumer,
+    partitions: usize,
+    records: u64,
+) -> Vec<crate::bus::PartitionPosition> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let positions = consumer.positions().await.expect("positions");
+        let ends: u64 = positions.iter().map(|p| p.end_offset).sum();
+        if positions.len() >= partitions && ends >= records {
+            return positions;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "partitions never assigned: {positions:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Generates one `#[tokio::test]` per conformance function for a backend.
 ///
 /// `$make` is the path of an `async fn() -> Arc<dyn EventBus>` giving the bus to test.
@@ -345,7 +412,8 @@ macro_rules! conformance_tests {
             start_latest_and_earliest,
             pattern_picks_up_new_topics,
             compaction_keeps_last_value,
-            create_topic_is_idempotent
+            create_topic_is_idempotent,
+            positions_track_lag
         );
     };
     (@each $make:path; $($name:ident),+) => {$(

@@ -25,7 +25,7 @@ use async_trait::async_trait;
 
 pub use error::{Error, PublishError, Result};
 pub use ext::EventBusExt;
-pub use record::{Delivery, Header, Record, RecordPosition, TopicPartition};
+pub use record::{Delivery, Header, PartitionPosition, Record, RecordPosition, TopicPartition};
 pub use topic::{StartFrom, SubscribeOptions, TopicSelector, TopicSpec};
 
 /// A Kafka-like log of records: topics, partitions, offsets, consumer groups.
@@ -94,6 +94,11 @@ pub trait Consumer: Debug + Send {
 
     /// The partitions this consumer reads now (they change when group members come and go).
     fn assignment(&self) -> Vec<TopicPartition>;
+
+    /// Where this consumer stands on each partition assigned now: the next offset it will hand
+    /// out and the partition's end. Their difference is the consumer's lag; a table is
+    /// restored when every partition's lag is zero.
+    async fn positions(&mut self) -> Result<Vec<PartitionPosition>>;
 }
 
 macro_rules! forward_event_bus {
@@ -143,5 +148,9 @@ impl<C: Consumer + ?Sized> Consumer for Box<C> {
 
     fn assignment(&self) -> Vec<TopicPartition> {
         (**self).assignment()
+    }
+
+    async fn positions(&mut self) -> Result<Vec<PartitionPosition>> {
+        (**self).positions().await
     }
 }

@@ -133,3 +133,24 @@ impl Delivery {
             .map(|h| &h.value)
     }
 }
+
+/// A consumer's place in one of its partitions, against the partition's end.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PartitionPosition {
+    /// The topic.
+    pub topic: Arc<str>,
+    /// The partition number, from 0.
+    pub partition: u32,
+    /// The offset of the next record the consumer will hand out.
+    pub next_offset: u64,
+    /// The offset the next record published to the partition will get (Kafka's high
+    /// watermark).
+    pub end_offset: u64,
+}
+
+impl PartitionPosition {
+    /// Records published but not yet handed out.
+    pub fn lag(&self) -> u64 {
+        self.end_offset.saturating_sub(self.next_offset)
+    }
+}

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use regex::Regex;
 use transit_core::bus::{
-    Consumer, Delivery, Error, RecordPosition, Result, StartFrom, TopicPartition, TopicSelector,
+    Consumer, Delivery, Error, PartitionPosition, RecordPosition, Result, StartFrom,
+    TopicPartition, TopicSelector,
 };
 
 use super::{Shared, State, BACKEND};
@@ -281,6 +282,38 @@ impl Consumer for MemConsumer {
     fn assignment(&self) -> Vec<TopicPartition> {
         let state = self.shared.lock();
         self.target_assignment(&state)
+    }
+
+    async fn positions(&mut self) -> Result<Vec<PartitionPosition>> {
+        let shared = Arc::clone(&self.shared);
+        let state = shared.lock();
+        if state.closed {
+            return Err(Error::Closed);
+        }
+        self.refresh(&state);
+        Ok(self
+            .assigned
+            .iter()
+            .map(|assigned| {
+                // Records already fetched into `recv`'s buffer have not been handed out yet.
+                let buffered = self
+                    .buffer
+                    .iter()
+                    .find(|d| d.partition == assigned.partition && d.topic == assigned.topic)
+                    .map(|d| d.offset);
+                let end = state
+                    .topics
+                    .get(&assigned.topic)
+                    .and_then(|t| t.partitions.get(assigned.partition as usize))
+                    .map_or(assigned.next, |log| log.end_offset());
+                PartitionPosition {
+                    topic: Arc::clone(&assigned.topic),
+                    partition: assigned.partition,
+                    next_offset: buffered.unwrap_or(assigned.next),
+                    end_offset: end,
+                }
+            })
+            .collect())
     }
 }
 
