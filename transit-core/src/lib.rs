@@ -18,6 +18,10 @@
 //! - [`topics`]: the topic names of a deployment.
 //! - [`driver`]: runs the simulation against any bus, paced or flat out, until shut down.
 //! - [`monitor`]: consumes topics and reports what flows (rates, rejections, event time).
+//! - [`processor`]: the stream processors: the station table and the turnstile counts.
+//! - [`status`]: the status read model the dashboard renders, and the consumer that feeds it.
+//! - [`deadletter`]: where refused records go, with the reason.
+//! - [`metrics`]: counters of what flows through consumers (records, dead letters, lag).
 //! - `testing` (feature `testing`): the conformance suite every bus backend runs.
 
 #![warn(
@@ -30,12 +34,16 @@
 
 pub mod bus;
 pub mod codec;
+pub mod deadletter;
 pub mod driver;
 pub mod event;
+pub mod metrics;
 pub mod model;
 pub mod monitor;
 pub mod network;
+pub mod processor;
 pub mod sim;
+pub mod status;
 pub mod topics;
 
 #[cfg(any(feature = "testing", test))]

@@ -10,8 +10,8 @@ use transit_core::codec::{
     AvroRecord, DecodeError, Decoder, Encoder, SchemaId, SchemaRegistry, TopicCodec,
 };
 use transit_core::event::{
-    ArrivalEvent, StationEvent, StationKey, StationLineKey, StationRow, TurnstileEvent,
-    WeatherEvent, WeatherKey, WeatherStatus,
+    ArrivalEvent, StationEvent, StationKey, StationLineKey, StationRow, TurnstileCount,
+    TurnstileEvent, WeatherEvent, WeatherKey, WeatherStatus,
 };
 use transit_core::model::{Direction, LineColor, StationId, TrainId, TrainStatus};
 use transit_mem::MemRegistry;
@@ -159,6 +159,14 @@ proptest! {
         prop_assert_eq!(round_trip(&StationKey { station_id: id }).unwrap(), StationKey { station_id: id });
         let key = StationLineKey { station_id: id, line };
         prop_assert_eq!(round_trip(&key).unwrap(), key);
+        let count = TurnstileCount {
+            station_id: id,
+            line,
+            entries: u64::from(order),
+            source_partition: stop_id,
+            source_offset: u64::from(order) * 3,
+        };
+        prop_assert_eq!(round_trip(&count).unwrap(), count);
     }
 
     #[test]

@@ -5,8 +5,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::event::{
-    ArrivalEvent, StationEvent, StationKey, StationLineKey, StationRow, TurnstileEvent,
-    WeatherEvent, WeatherKey,
+    ArrivalEvent, StationEvent, StationKey, StationLineKey, StationRow, TurnstileCount,
+    TurnstileEvent, WeatherEvent, WeatherKey,
 };
 
 /// A Rust type with an Avro schema of its own (a `.avsc` file in `transit-core/schemas/`).
@@ -85,6 +85,7 @@ avro_record! {
     StationRow => "station_row.avsc";
     StationLineKey => "station_line_key.avsc";
     StationEvent => "station.avsc";
+    TurnstileCount => "turnstile_count.avsc";
 }
 
 impl Keyed for ArrivalEvent {
@@ -113,6 +114,17 @@ impl Keyed for StationRow {
     fn key(&self) -> StationKey {
         StationKey {
             station_id: self.station_id,
+        }
+    }
+}
+
+impl Keyed for TurnstileCount {
+    type Key = StationLineKey;
+
+    fn key(&self) -> StationLineKey {
+        StationLineKey {
+            station_id: self.station_id,
+            line: self.line,
         }
     }
 }
@@ -148,5 +160,6 @@ mod tests {
         parses::<StationRow>();
         parses::<StationLineKey>();
         parses::<StationEvent>();
+        parses::<TurnstileCount>();
     }
 }

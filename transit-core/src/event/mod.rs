@@ -11,7 +11,7 @@ mod weather;
 
 pub use arrival::ArrivalEvent;
 pub use station::{StationEvent, StationLineKey, StationRow};
-pub use turnstile::TurnstileEvent;
+pub use turnstile::{TurnstileCount, TurnstileEvent};
 pub use weather::{WeatherEvent, WeatherKey, WeatherStatus};
 
 use serde::{Deserialize, Serialize};
@@ -39,6 +39,23 @@ pub(crate) mod avro_int {
     pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
         let value = i32::deserialize(deserializer)?;
         u32::try_from(value)
+            .map_err(|_| serde::de::Error::custom(format!("negative value {value}")))
+    }
+}
+
+/// Serde for `u64` counters and offsets that are Avro `long`s; a value beyond `i64` is refused.
+pub(crate) mod avro_long {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(value: &u64, serializer: S) -> Result<S::Ok, S::Error> {
+        let value = i64::try_from(*value)
+            .map_err(|_| serde::ser::Error::custom(format!("{value} does not fit an Avro long")))?;
+        serializer.serialize_i64(value)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+        let value = i64::deserialize(deserializer)?;
+        u64::try_from(value)
             .map_err(|_| serde::de::Error::custom(format!("negative value {value}")))
     }
 }

@@ -193,10 +193,24 @@ impl Network {
 /// The name a station's rows agree on; when they disagree, the one that begins the most of its
 /// stop names (`95th/Dan Ryan (95th-bound)` backs `95th/Dan Ryan` over `95th/Ran Ryan`).
 fn choose_name(rows: &[StationRow], report: &mut NetworkReport) -> String {
+    let (chosen, rejected) = agreed_name(rows);
+    if !rejected.is_empty() {
+        if let Some(first) = rows.first() {
+            report
+                .name_conflicts
+                .push((first.station_id, chosen.clone(), rejected));
+        }
+    }
+    chosen
+}
+
+/// The name a station's rows (sorted by stop id) agree on, and the names that lost: where they
+/// disagree, the name that begins the most of the rows' stop names wins, then the earliest.
+pub(crate) fn agreed_name(rows: &[StationRow]) -> (String, Vec<String>) {
     let mut candidates: Vec<&str> = rows.iter().map(|r| r.station_name.as_str()).collect();
     candidates.dedup();
     if let [only] = candidates.as_slice() {
-        return (*only).to_string();
+        return ((*only).to_string(), Vec::new());
     }
     let support = |name: &str| {
         rows.iter()
@@ -215,10 +229,5 @@ fn choose_name(rows: &[StationRow], report: &mut NetworkReport) -> String {
         .filter(|name| **name != chosen)
         .map(|name| name.to_string())
         .collect();
-    if let Some(first) = rows.first() {
-        report
-            .name_conflicts
-            .push((first.station_id, chosen.clone(), rejected));
-    }
-    chosen
+    (chosen, rejected)
 }

@@ -1,0 +1,141 @@
+//! Stream processors: the original's Faust app and KSQL table, as consumer-group members.
+//!
+//! - [`stations`]: raw station rows in, one clean station per station and line out, on a
+//!   compacted table topic (the Faust app).
+//! - [`turnstile_counts`]: a running count of entries per station and line, on a compacted
+//!   table topic, restorable without counting an entry twice (the KSQL table).
+//! - [`source`]: publishes station rows onto the raw topic, the path a database source feeds.
+//!
+//! Every processor follows the same loop: take a batch, process it, publish what it produced
+//! (and the dead letters), then commit the batch's offsets. A crash between publishing and
+//! committing replays the batch; each processor makes that replay harmless in its own way.
+//! On shutdown the batch in hand is finished and committed before `run` returns.
+
+pub mod source;
+pub mod stations;
+pub mod turnstile_counts;
+
+mod table;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+
+pub use table::read_table;
+
+use crate::bus::{self, Consumer, Delivery, EventBus, PublishError, Record, RecordPosition};
+use crate::codec::{EncodeError, RegistryError};
+
+/// How many records a processor takes at a time.
+pub const BATCH: usize = 4096;
+
+/// How often processors measure and report their lag.
+pub const LAG_EVERY: Duration = Duration::from_secs(1);
+
+/// Why a processor stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProcessorError {
+    /// Registering a schema failed.
+    #[error("registering schemas")]
+    Registry(#[from] RegistryError),
+    /// A bus operation failed.
+    #[error("{operation} {topic}")]
+    Bus {
+        /// What was being done, e.g. `subscribing to`.
+        operation: &'static str,
+        /// The topic(s) concerned.
+        topic: String,
+        /// What the bus said.
+        #[source]
+        source: bus::Error,
+    },
+    /// Publishing failed; the records not stored are in the error.
+    #[error("publishing to {topic}")]
+    Publish {
+        /// The topic.
+        topic: String,
+        /// What the bus said.
+        #[source]
+        source: PublishError,
+    },
+    /// A record could not be encoded (a bug in a schema or an event type).
+    #[error("encoding a record for {topic}")]
+    Encode {
+        /// The topic.
+        topic: String,
+        /// What the encoder said.
+        #[source]
+        source: EncodeError,
+    },
+}
+
+impl ProcessorError {
+    pub(crate) fn bus(
+        operation: &'static str,
+        topic: impl Into<String>,
+    ) -> impl FnOnce(bus::Error) -> Self {
+        let topic = topic.into();
+        move |source| Self::Bus {
+            operation,
+            topic,
+            source,
+        }
+    }
+
+    pub(crate) fn publish(topic: impl Into<String>) -> impl FnOnce(PublishError) -> Self {
+        let topic = topic.into();
+        move |source| Self::Publish { topic, source }
+    }
+}
+
+/// Waits for the next batch; `false` when shut down or the bus closed.
+pub(crate) async fn next_batch(
+    consumer: &mut dyn Consumer,
+    batch: &mut Vec<Delivery>,
+    shutdown: &CancellationToken,
+    topic: &str,
+) -> Result<bool, ProcessorError> {
+    batch.clear();
+    tokio::select! {
+        biased;
+        () = shutdown.cancelled() => Ok(false),
+        received = consumer.recv_batch(batch, BATCH) => {
+            let count = received.map_err(ProcessorError::bus("reading", topic))?;
+            Ok(count > 0)
+        }
+    }
+}
+
+/// The positions to commit after processing `batch`: the next offset of each partition.
+pub(crate) fn commit_positions(batch: &[Delivery]) -> Vec<RecordPosition> {
+    let mut next: BTreeMap<(&str, u32), RecordPosition> = BTreeMap::new();
+    for delivery in batch {
+        let position = delivery.position().next();
+        next.entry((&delivery.topic, delivery.partition))
+            .and_modify(|p| {
+                if position.offset > p.offset {
+                    *p = position.clone();
+                }
+            })
+            .or_insert(position);
+    }
+    next.into_values().collect()
+}
+
+/// Publishes `records` to `topic` unless there are none.
+pub(crate) async fn publish(
+    bus: &dyn EventBus,
+    topic: &str,
+    records: Vec<Record>,
+) -> Result<u64, ProcessorError> {
+    if records.is_empty() {
+        return Ok(0);
+    }
+    let count = records.len() as u64;
+    bus.publish_batch(topic, records)
+        .await
+        .map_err(ProcessorError::publish(topic))?;
+    Ok(count)
+}

@@ -1,0 +1,223 @@
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::{StatusModel, StatusSnapshot};
+use crate::bus::{Delivery, EventBus, SubscribeOptions};
+use crate::codec::{DecodeError, Decoder, SchemaRegistry};
+use crate::deadletter::DeadLetters;
+use crate::event::{ArrivalEvent, StationEvent, TurnstileCount, WeatherEvent};
+use crate::metrics::PipelineMetrics;
+use crate::model::LineColor;
+use crate::processor::{ProcessorError, BATCH, LAG_EVERY};
+use crate::sim::SimTime;
+use crate::topics::Topics;
+
+/// The name of the read model's consumer in metrics and dead letters.
+pub const CONSUMER: &str = "transit-status";
+
+/// The longest a change waits before a new snapshot is published.
+pub const SNAPSHOT_EVERY: Duration = Duration::from_millis(100);
+
+/// What a run of the status service did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StatusStats {
+    /// Records applied to the model.
+    pub applied: u64,
+    /// Records sent to the dead-letter topic.
+    pub dead_lettered: u64,
+    /// Snapshots published.
+    pub snapshots: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Arrivals,
+    Stations,
+    Counts,
+    Weather,
+}
+
+/// Feeds a [`StatusModel`] from the bus and publishes [`StatusSnapshot`]s.
+///
+/// It reads every partition of the station table, the arrivals of each line, the turnstile
+/// counts and the weather from the earliest record kept (it is not a group member: every
+/// dashboard shows the whole board). Snapshots go out on a watch channel at most every
+/// [`SNAPSHOT_EVERY`], so readers such as the dashboard never wait on the model.
+#[derive(Debug)]
+pub struct StatusService {
+    bus: Arc<dyn EventBus>,
+    topics: Vec<(String, Source)>,
+    arrivals: Decoder<ArrivalEvent>,
+    stations: Decoder<StationEvent>,
+    counts: Decoder<TurnstileCount>,
+    weather: Decoder<WeatherEvent>,
+    dead_letters: DeadLetters,
+    metrics: Arc<PipelineMetrics>,
+    model: StatusModel,
+    snapshots: watch::Sender<Arc<StatusSnapshot>>,
+}
+
+impl StatusService {
+    /// A service over `bus`, and the receiving end of its snapshots (which starts empty).
+    pub fn new(
+        bus: Arc<dyn EventBus>,
+        registry: Arc<dyn SchemaRegistry>,
+        topics: &Topics,
+        metrics: Arc<PipelineMetrics>,
+    ) -> Result<(Self, watch::Receiver<Arc<StatusSnapshot>>), ProcessorError> {
+        let mut sources: Vec<(String, Source)> = LineColor::ALL
+            .into_iter()
+            .map(|line| (topics.arrivals(line), Source::Arrivals))
+            .collect();
+        sources.push((topics.stations(), Source::Stations));
+        sources.push((topics.turnstile_counts(), Source::Counts));
+        sources.push((topics.weather(), Source::Weather));
+        let model = StatusModel::new();
+        let (snapshots, receiver) = watch::channel(Arc::new(model.snapshot()));
+        let service = Self {
+            bus,
+            topics: sources,
+            arrivals: Decoder::new(Arc::clone(&registry))?,
+            stations: Decoder::new(Arc::clone(&registry))?,
+            counts: Decoder::new(Arc::clone(&registry))?,
+            weather: Decoder::new(registry)?,
+            dead_letters: DeadLetters::new(topics.dead_letter(), CONSUMER, Arc::clone(&metrics)),
+            metrics,
+            model,
+            snapshots,
+        };
+        Ok((service, receiver))
+    }
+
+    /// Applies records until `shutdown` is cancelled or the bus closes, then publishes a last
+    /// snapshot.
+    pub async fn run(mut self, shutdown: CancellationToken) -> Result<StatusStats, ProcessorError> {
+        let names: Vec<String> = self.topics.iter().map(|(name, _)| name.clone()).collect();
+        let described = names.join(", ");
+        self.bus
+            .create_topic(&self.dead_letters.topic_spec())
+            .await
+            .map_err(ProcessorError::bus("creating", self.dead_letters.topic()))?;
+        let mut consumer = self
+            .bus
+            .subscribe(SubscribeOptions::topics(names))
+            .await
+            .map_err(ProcessorError::bus("subscribing to", described.as_str()))?;
+        tracing::info!(topics = %described, "status read model running");
+        let mut stats = StatusStats::default();
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut published_version = self.model.version();
+        let mut published_at = Instant::now();
+        let mut lag_measured = Instant::now();
+        loop {
+            batch.clear();
+            let received = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break,
+                received = tokio::time::timeout(SNAPSHOT_EVERY, consumer.recv_batch(&mut batch, BATCH)) => received,
+            };
+            match received {
+                Err(_quiet) => {}
+                Ok(Ok(0)) => break,
+                Ok(Ok(_)) => {
+                    self.metrics.record_consumed(CONSUMER, &batch);
+                    self.apply(&batch, &mut stats).await?;
+                }
+                Ok(Err(error)) => {
+                    return Err(ProcessorError::Bus {
+                        operation: "reading",
+                        topic: described,
+                        source: error,
+                    })
+                }
+            }
+            let due = published_at.elapsed() >= SNAPSHOT_EVERY;
+            if due && self.model.version() != published_version {
+                published_version = self.publish_snapshot(&mut stats);
+                published_at = Instant::now();
+            }
+            if lag_measured.elapsed() >= LAG_EVERY {
+                lag_measured = Instant::now();
+                if let Ok(positions) = consumer.positions().await {
+                    self.metrics.record_positions(CONSUMER, &positions);
+                }
+            }
+        }
+        if self.model.version() != published_version {
+            self.publish_snapshot(&mut stats);
+        }
+        tracing::info!(
+            applied = stats.applied,
+            dead_lettered = stats.dead_lettered,
+            "status read model stopped"
+        );
+        Ok(stats)
+    }
+
+    fn publish_snapshot(&self, stats: &mut StatusStats) -> u64 {
+        let snapshot = Arc::new(self.model.snapshot());
+        let version = snapshot.version;
+        // No receiver left is not an error: the model keeps going for whoever subscribes.
+        self.snapshots.send_replace(snapshot);
+        stats.snapshots += 1;
+        version
+    }
+
+    async fn apply(
+        &mut self,
+        batch: &[Delivery],
+        stats: &mut StatusStats,
+    ) -> Result<(), ProcessorError> {
+        let mut rejected = Vec::new();
+        for delivery in batch {
+            let Some(source) = self
+                .topics
+                .iter()
+                .find(|(name, _)| *name == *delivery.topic)
+                .map(|(_, source)| *source)
+            else {
+                continue;
+            };
+            match self.apply_one(source, delivery).await {
+                Ok(()) => stats.applied += 1,
+                Err(error) => rejected.push((delivery.clone(), error.to_string())),
+            }
+        }
+        stats.dead_lettered += rejected.len() as u64;
+        self.dead_letters
+            .send(self.bus.as_ref(), &rejected)
+            .await
+            .map_err(ProcessorError::publish(self.dead_letters.topic()))
+    }
+
+    async fn apply_one(&mut self, source: Source, delivery: &Delivery) -> Result<(), DecodeError> {
+        let Some(value) = delivery.value.as_deref() else {
+            // A tombstone on a table: nothing on the board depends on deletions yet.
+            return Ok(());
+        };
+        match source {
+            Source::Arrivals => {
+                let arrival = self.arrivals.decode(value).await?;
+                self.model.apply_arrival(&arrival);
+                self.model.observe_time(SimTime(delivery.timestamp_ms));
+            }
+            Source::Stations => {
+                let station = self.stations.decode(value).await?;
+                self.model.apply_station(&station);
+            }
+            Source::Counts => {
+                let count = self.counts.decode(value).await?;
+                self.model.apply_count(&count);
+            }
+            Source::Weather => {
+                let reading = self.weather.decode(value).await?;
+                self.model.apply_weather(&reading);
+                self.model.observe_time(SimTime(delivery.timestamp_ms));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,436 @@
+//! The stream processors on the in-memory bus: the station table, turnstile counts that
+//! survive restarts without counting twice, and bad records on the dead-letter topic.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio_util::sync::CancellationToken;
+use transit_core::bus::{Delivery, Record, SubscribeOptions};
+use transit_core::codec::{Decoder, SchemaRegistry};
+use transit_core::deadletter;
+use transit_core::driver::{self, DriverConfig, Pace, SimulationCodecs};
+use transit_core::event::{StationEvent, StationLineKey, TurnstileCount, TurnstileEvent};
+use transit_core::metrics::PipelineMetrics;
+use transit_core::network::{embedded_station_rows, Network, Ridership};
+use transit_core::processor::read_table;
+use transit_core::processor::source::publish_station_rows;
+use transit_core::processor::stations::StationProcessor;
+use transit_core::processor::turnstile_counts::TurnstileCounter;
+use transit_core::sim::{SimConfig, SimTime, Simulation};
+use transit_core::topics::Topics;
+use transit_core::EventBus;
+use transit_mem::{MemBus, MemRegistry};
+
+struct Bed {
+    bus: Arc<dyn EventBus>,
+    mem: MemBus,
+    registry: Arc<dyn SchemaRegistry>,
+    topics: Topics,
+    metrics: Arc<PipelineMetrics>,
+}
+
+fn bed() -> Bed {
+    let mem = MemBus::new();
+    Bed {
+        bus: Arc::new(mem.clone()),
+        mem,
+        registry: Arc::new(MemRegistry::new()),
+        topics: Topics::default(),
+        metrics: PipelineMetrics::new(),
+    }
+}
+
+/// Polls `check` until it holds, failing after a while.
+async fn eventually<F, Fut>(what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !check().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never happened: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn dead_letters(bed: &Bed) -> Vec<Delivery> {
+    read_table_all(bed, &bed.topics.dead_letter()).await
+}
+
+/// Every record of a topic (not compacted per key).
+async fn read_table_all(bed: &Bed, topic: &str) -> Vec<Delivery> {
+    let Some((_, end)) = bed.mem.offsets(topic, 0) else {
+        return Vec::new();
+    };
+    let mut consumer = bed
+        .bus
+        .subscribe(SubscribeOptions::topics([topic]))
+        .await
+        .unwrap();
+    transit_core::testing::receive(consumer.as_mut(), end as usize).await
+}
+
+fn header(delivery: &Delivery, name: &str) -> String {
+    delivery
+        .header(name)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_station_table_has_one_station_per_line_and_reports_the_rest() {
+    let bed = bed();
+    let rows = embedded_station_rows().unwrap();
+    let published = publish_station_rows(
+        bed.bus.as_ref(),
+        Arc::clone(&bed.registry),
+        &bed.topics,
+        &rows,
+        0,
+    )
+    .await
+    .unwrap();
+    assert_eq!(published, rows.len() as u64);
+    let processor = StationProcessor::new(
+        Arc::clone(&bed.bus),
+        Arc::clone(&bed.registry),
+        &bed.topics,
+        Arc::clone(&bed.metrics),
+    )
+    .await
+    .unwrap();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(processor.run(stop.clone()));
+    let network = Network::embedded().unwrap();
+    let report = network.report();
+    let refused = report.off_line_rows as u64 + report.multi_line_stops.len() as u64;
+    eventually("every row processed", || async {
+        let committed = bed
+            .mem
+            .committed(transit_core::processor::stations::CONSUMER);
+        committed.values().sum::<u64>() == rows.len() as u64
+    })
+    .await;
+    stop.cancel();
+    let stats = task.await.unwrap().unwrap();
+    assert_eq!(stats.rows, rows.len() as u64);
+    assert_eq!(stats.off_line, report.off_line_rows as u64);
+    assert_eq!(stats.multi_line, report.multi_line_stops.len() as u64);
+
+    let decoder = Decoder::<StationEvent>::new(Arc::clone(&bed.registry)).unwrap();
+    let mut table: HashMap<StationLineKey, StationEvent> = HashMap::new();
+    for delivery in read_table(bed.bus.as_ref(), &bed.topics.stations())
+        .await
+        .unwrap()
+    {
+        let station = decoder
+            .decode(delivery.value.as_deref().unwrap())
+            .await
+            .unwrap();
+        let key = StationLineKey {
+            station_id: station.station_id,
+            line: station.line,
+        };
+        assert!(
+            table.insert(key, station).is_none(),
+            "one record per key after restore"
+        );
+    }
+    let expected: usize = network.lines().map(|l| l.len()).sum();
+    assert_eq!(table.len(), expected);
+    for line in network.lines() {
+        for station in line.stations() {
+            let key = StationLineKey {
+                station_id: station.id,
+                line: line.color(),
+            };
+            let got = &table[&key];
+            assert_eq!(&*got.station_name, station.name, "{key:?}");
+            assert_eq!(got.order, station.order);
+        }
+    }
+    assert!(
+        table.values().any(|s| &*s.station_name == "95th/Dan Ryan"),
+        "the misspelt row is reconciled"
+    );
+
+    let dead = dead_letters(&bed).await;
+    assert_eq!(
+        dead.len() as u64,
+        refused,
+        "every refused row is dead-lettered"
+    );
+    assert!(dead
+        .iter()
+        .all(|d| header(d, deadletter::HEADER_TOPIC) == bed.topics.station_rows()));
+    assert!(dead
+        .iter()
+        .any(|d| header(d, deadletter::HEADER_REASON).contains("none of the Blue, Red and Green")));
+    let metrics = bed.metrics.snapshot();
+    assert_eq!(metrics.dead_lettered.values().sum::<u64>(), refused);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_that_is_not_a_station_row_goes_to_the_dead_letter_topic() {
+    let bed = bed();
+    let processor = StationProcessor::new(
+        Arc::clone(&bed.bus),
+        Arc::clone(&bed.registry),
+        &bed.topics,
+        Arc::clone(&bed.metrics),
+    )
+    .await
+    .unwrap();
+    let rows = embedded_station_rows().unwrap();
+    let good: Vec<_> = rows
+        .iter()
+        .filter(|r| r.blue && !r.red && !r.green)
+        .take(2)
+        .cloned()
+        .collect();
+    bed.bus
+        .publish_batch(
+            &bed.topics.station_rows(),
+            vec![Record::new(
+                "k",
+                Bytes::from_static(b"\x00\x00\x00\x00\x63junk"),
+                0,
+            )],
+        )
+        .await
+        .unwrap();
+    publish_station_rows(
+        bed.bus.as_ref(),
+        Arc::clone(&bed.registry),
+        &bed.topics,
+        &good,
+        0,
+    )
+    .await
+    .unwrap();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(processor.run(stop.clone()));
+    eventually("all three records processed", || async {
+        bed.mem
+            .committed(transit_core::processor::stations::CONSUMER)
+            .values()
+            .sum::<u64>()
+            == 3
+    })
+    .await;
+    stop.cancel();
+    let stats = task.await.unwrap().unwrap();
+    assert_eq!(stats.undecodable, 1);
+    assert_eq!(
+        stats.published, 1,
+        "two directions of one station are one table row"
+    );
+    let dead = dead_letters(&bed).await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(header(&dead[0], deadletter::HEADER_OFFSET), "0");
+    assert!(
+        header(&dead[0], deadletter::HEADER_REASON).contains("not a station row"),
+        "{dead:?}"
+    );
+    assert_eq!(
+        dead[0].value.as_deref(),
+        Some(&b"\x00\x00\x00\x00\x63junk"[..]),
+        "the record itself is kept"
+    );
+}
+
+/// Publishes `ticks` ticks of the simulation from `start`; returns the turnstile entries
+/// published per station and line.
+async fn simulate(bed: &Bed, sim: &mut Simulation, until: SimTime) -> u64 {
+    driver::create_simulation_topics(bed.bus.as_ref(), &bed.topics, 4)
+        .await
+        .unwrap();
+    let codecs = SimulationCodecs::register(Arc::clone(&bed.registry), &bed.topics)
+        .await
+        .unwrap();
+    let config = DriverConfig {
+        pace: Pace::FlatOut,
+        until: Some(until),
+        progress_every: Duration::from_secs(60),
+    };
+    let stats = driver::run(
+        bed.bus.as_ref(),
+        sim,
+        &codecs,
+        &config,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    stats
+        .published
+        .get(&bed.topics.turnstile_entries())
+        .copied()
+        .unwrap_or(0)
+}
+
+/// The entries on the topic, counted directly.
+async fn expected_counts(bed: &Bed) -> HashMap<StationLineKey, u64> {
+    let decoder = Decoder::<TurnstileEvent>::new(Arc::clone(&bed.registry)).unwrap();
+    let topic = bed.topics.turnstile_entries();
+    let total: u64 = (0..4)
+        .map(|p| bed.mem.offsets(&topic, p).map_or(0, |(_, end)| end))
+        .sum();
+    let mut consumer = bed
+        .bus
+        .subscribe(SubscribeOptions::topics([topic]))
+        .await
+        .unwrap();
+    let mut counts = HashMap::new();
+    for delivery in transit_core::testing::receive(consumer.as_mut(), total as usize).await {
+        let Ok(entry) = decoder.decode(delivery.value.as_deref().unwrap()).await else {
+            continue;
+        };
+        *counts
+            .entry(StationLineKey {
+                station_id: entry.station_id,
+                line: entry.line,
+            })
+            .or_insert(0) += 1;
+    }
+    counts
+}
+
+async fn table_counts(bed: &Bed) -> HashMap<StationLineKey, u64> {
+    let decoder = Decoder::<TurnstileCount>::new(Arc::clone(&bed.registry)).unwrap();
+    let mut counts = HashMap::new();
+    for delivery in read_table(bed.bus.as_ref(), &bed.topics.turnstile_counts())
+        .await
+        .unwrap()
+    {
+        let count = decoder
+            .decode(delivery.value.as_deref().unwrap())
+            .await
+            .unwrap();
+        counts.insert(
+            StationLineKey {
+                station_id: count.station_id,
+                line: count.line,
+            },
+            count.entries,
+        );
+    }
+    counts
+}
+
+async fn counter(bed: &Bed, group: &str) -> TurnstileCounter {
+    TurnstileCounter::new(
+        Arc::clone(&bed.bus),
+        Arc::clone(&bed.registry),
+        &bed.topics,
+        Arc::clone(&bed.metrics),
+    )
+    .await
+    .unwrap()
+    .in_group(group)
+}
+
+async fn run_until_caught_up(
+    bed: &Bed,
+    counter: TurnstileCounter,
+    group: &str,
+) -> transit_core::processor::turnstile_counts::CountStats {
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(counter.run(stop.clone()));
+    let topic = bed.topics.turnstile_entries();
+    eventually("the counter caught up", || async {
+        let ends: u64 = (0..4)
+            .map(|p| bed.mem.offsets(&topic, p).map_or(0, |(_, end)| end))
+            .sum();
+        bed.mem.committed(group).values().sum::<u64>() == ends
+    })
+    .await;
+    stop.cancel();
+    task.await.unwrap().unwrap()
+}
+
+fn simulation() -> Simulation {
+    Simulation::new(
+        Arc::new(Network::embedded().unwrap()),
+        Arc::new(Ridership::embedded().unwrap()),
+        SimConfig::default(),
+    )
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_equal_the_entries_published_across_a_restart() {
+    let bed = bed();
+    let mut sim = simulation();
+    let start = sim.now();
+    let first = simulate(&bed, &mut sim, SimTime(start.0 + 3_600_000)).await;
+    assert!(first > 1_000, "an hour of entries: {first}");
+    let stats = run_until_caught_up(&bed, counter(&bed, "counts").await, "counts").await;
+    assert_eq!(stats.counted, first);
+    let keys = table_counts(&bed).await;
+    assert_eq!(keys, expected_counts(&bed).await);
+
+    // Stopped cleanly, started again on the same bus: it resumes after what it committed.
+    let second = simulate(&bed, &mut sim, SimTime(start.0 + 2 * 3_600_000)).await;
+    let stats = run_until_caught_up(&bed, counter(&bed, "counts").await, "counts").await;
+    assert_eq!(
+        stats.restored,
+        keys.len() as u64,
+        "state restored from the table"
+    );
+    assert_eq!(stats.counted, second, "only the new entries are read");
+    assert_eq!(stats.replayed, 0);
+    let expected = expected_counts(&bed).await;
+    assert_eq!(expected.values().sum::<u64>(), first + second);
+    assert_eq!(table_counts(&bed).await, expected);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_before_the_commit_replays_entries_without_counting_them_twice() {
+    let bed = bed();
+    let mut sim = simulation();
+    let start = sim.now();
+    let first = simulate(&bed, &mut sim, SimTime(start.0 + 3_600_000)).await;
+    run_until_caught_up(&bed, counter(&bed, "before-crash").await, "before-crash").await;
+    let second = simulate(&bed, &mut sim, SimTime(start.0 + 2 * 3_600_000)).await;
+
+    // The worst crash: counts published, no offset ever committed. A member of a group with
+    // nothing committed reads every entry again from the start.
+    let stats = run_until_caught_up(&bed, counter(&bed, "after-crash").await, "after-crash").await;
+    assert_eq!(
+        stats.replayed, first,
+        "every entry already counted is recognised"
+    );
+    assert_eq!(stats.counted, second);
+    assert_eq!(table_counts(&bed).await, expected_counts(&bed).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_that_does_not_decode_is_dead_lettered_and_counting_goes_on() {
+    let bed = bed();
+    let mut sim = simulation();
+    let start = sim.now();
+    let published = simulate(&bed, &mut sim, SimTime(start.0 + 1_800_000)).await;
+    bed.bus
+        .publish_batch(
+            &bed.topics.turnstile_entries(),
+            vec![Record::new("bad", Bytes::from_static(b"not avro"), 0)],
+        )
+        .await
+        .unwrap();
+    let stats = run_until_caught_up(&bed, counter(&bed, "bad").await, "bad").await;
+    assert_eq!(stats.undecodable, 1);
+    assert_eq!(stats.counted, published);
+    let dead = dead_letters(&bed).await;
+    assert_eq!(dead.len(), 1);
+    assert_eq!(
+        header(&dead[0], deadletter::HEADER_CONSUMER),
+        transit_core::processor::turnstile_counts::CONSUMER
+    );
+    assert!(header(&dead[0], deadletter::HEADER_REASON).contains("not a turnstile entry"));
+}
