@@ -112,8 +112,10 @@ impl TurnstileCounter {
     /// published and committed before it returns.
     pub async fn run(mut self, shutdown: CancellationToken) -> Result<CountStats, ProcessorError> {
         let input = self.entries.topic().to_string();
-        let mut stats = CountStats::default();
-        stats.restored = self.restore(None).await?;
+        let mut stats = CountStats {
+            restored: self.restore(None).await?,
+            ..CountStats::default()
+        };
         let mut consumer = self
             .bus
             .subscribe(SubscribeOptions::topics([input.clone()]).in_group(self.group.clone()))
