@@ -18,6 +18,7 @@
 //! - [`topics`]: the topic names of a deployment.
 //! - [`driver`]: runs the simulation against any bus, paced or flat out, until shut down.
 //! - [`monitor`]: consumes topics and reports what flows (rates, rejections, event time).
+//! - [`pipeline`]: every part over one bus, started and stopped together.
 //! - [`processor`]: the stream processors: the station table and the turnstile counts.
 //! - [`status`]: the status read model the dashboard renders, and the consumer that feeds it.
 //! - [`deadletter`]: where refused records go, with the reason.
@@ -41,6 +42,7 @@ pub mod metrics;
 pub mod model;
 pub mod monitor;
 pub mod network;
+pub mod pipeline;
 pub mod processor;
 pub mod sim;
 pub mod status;

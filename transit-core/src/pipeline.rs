@@ -1,0 +1,222 @@
+//! The whole pipeline over one bus: station rows, the processors, the simulation and the status
+//! read model, started together and stopped together.
+//!
+//! This is what `full_pipeline` runs on the in-memory bus, and what a program embedding
+//! transit runs over a bus of its own. Each part is an independent task talking only through
+//! the bus, exactly as the separate processes of a Kafka deployment do; this module only
+//! starts them in a sensible order and collects how they ended.
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::bus::EventBus;
+use crate::codec::SchemaRegistry;
+use crate::driver::{self, DriverConfig, DriverError, DriverStats, SimulationCodecs};
+use crate::event::StationRow;
+use crate::metrics::PipelineMetrics;
+use crate::processor::source::publish_station_rows;
+use crate::processor::stations::{StationProcessor, StationStats};
+use crate::processor::turnstile_counts::{CountStats, TurnstileCounter};
+use crate::processor::ProcessorError;
+use crate::sim::Simulation;
+use crate::status::{StatusService, StatusSnapshot, StatusStats};
+use crate::topics::Topics;
+
+/// How to run the pipeline.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// The topic names.
+    pub topics: Topics,
+    /// Partitions of the arrivals and turnstile-entries topics.
+    pub partitions: u32,
+    /// How the simulation runs.
+    pub driver: DriverConfig,
+    /// Raw station rows to publish at start (the embedded CSV in one process); `None` when a
+    /// database source publishes them.
+    pub station_rows: Option<Vec<StationRow>>,
+}
+
+/// Why the pipeline could not start or stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PipelineError {
+    /// A processor or the read model failed.
+    #[error("the {part} failed")]
+    Processor {
+        /// Which part.
+        part: &'static str,
+        /// What it said.
+        #[source]
+        source: ProcessorError,
+    },
+    /// The simulation driver failed.
+    #[error("the simulation failed")]
+    Driver(#[from] DriverError),
+    /// A task panicked or was aborted (a bug).
+    #[error("the {part} task ended abnormally")]
+    Task {
+        /// Which part.
+        part: &'static str,
+        /// What tokio said.
+        #[source]
+        source: tokio::task::JoinError,
+    },
+}
+
+fn processor(part: &'static str) -> impl FnOnce(ProcessorError) -> PipelineError {
+    move |source| PipelineError::Processor { part, source }
+}
+
+/// How each part ended.
+#[derive(Debug, Clone, Default)]
+pub struct PipelineReport {
+    /// What the simulation published.
+    pub driver: DriverStats,
+    /// What the station processor did.
+    pub stations: StationStats,
+    /// What the turnstile counter did.
+    pub counts: CountStats,
+    /// What the read model did.
+    pub status: StatusStats,
+}
+
+/// A running pipeline.
+#[derive(Debug)]
+pub struct RunningPipeline {
+    snapshots: watch::Receiver<Arc<StatusSnapshot>>,
+    metrics: Arc<PipelineMetrics>,
+    stop: CancellationToken,
+    driver: JoinHandle<Result<DriverStats, DriverError>>,
+    stations: JoinHandle<Result<StationStats, ProcessorError>>,
+    counts: JoinHandle<Result<CountStats, ProcessorError>>,
+    status: JoinHandle<Result<StatusStats, ProcessorError>>,
+}
+
+/// Starts every part over `bus`; the simulation runs until `shutdown` or its end time.
+///
+/// The consumers start before the simulation publishes, and each part has its own child of
+/// `shutdown`, so one failing part does not stop the others mid-batch.
+pub async fn start(
+    bus: Arc<dyn EventBus>,
+    registry: Arc<dyn SchemaRegistry>,
+    mut sim: Simulation,
+    config: PipelineConfig,
+    shutdown: CancellationToken,
+) -> Result<RunningPipeline, PipelineError> {
+    let metrics = PipelineMetrics::new();
+    let topics = &config.topics;
+    driver::create_simulation_topics(bus.as_ref(), topics, config.partitions).await?;
+    let codecs = SimulationCodecs::register(Arc::clone(&registry), topics)
+        .await
+        .map_err(DriverError::from)?;
+    if let Some(rows) = &config.station_rows {
+        publish_station_rows(
+            bus.as_ref(),
+            Arc::clone(&registry),
+            topics,
+            rows,
+            sim.now().0,
+        )
+        .await
+        .map_err(processor("station source"))?;
+    }
+    let stations = StationProcessor::new(
+        Arc::clone(&bus),
+        Arc::clone(&registry),
+        topics,
+        Arc::clone(&metrics),
+    )
+    .await
+    .map_err(processor("station processor"))?;
+    let counter = TurnstileCounter::new(
+        Arc::clone(&bus),
+        Arc::clone(&registry),
+        topics,
+        Arc::clone(&metrics),
+    )
+    .await
+    .map_err(processor("turnstile counter"))?;
+    let (status, snapshots) = StatusService::new(
+        Arc::clone(&bus),
+        Arc::clone(&registry),
+        topics,
+        Arc::clone(&metrics),
+    )
+    .map_err(processor("status read model"))?;
+
+    let stop = CancellationToken::new();
+    let stations = tokio::spawn(stations.run(stop.child_token()));
+    let counts = tokio::spawn(counter.run(stop.child_token()));
+    let status = tokio::spawn(status.run(stop.child_token()));
+    let driver_config = config.driver.clone();
+    let driver_bus = Arc::clone(&bus);
+    let driver = tokio::spawn(async move {
+        driver::run(
+            driver_bus.as_ref(),
+            &mut sim,
+            &codecs,
+            &driver_config,
+            shutdown,
+        )
+        .await
+    });
+    Ok(RunningPipeline {
+        snapshots,
+        metrics,
+        stop,
+        driver,
+        stations,
+        counts,
+        status,
+    })
+}
+
+impl RunningPipeline {
+    /// The read model's snapshots, newest first.
+    pub fn snapshots(&self) -> watch::Receiver<Arc<StatusSnapshot>> {
+        self.snapshots.clone()
+    }
+
+    /// The counters of every consumer.
+    pub fn metrics(&self) -> Arc<PipelineMetrics> {
+        Arc::clone(&self.metrics)
+    }
+
+    /// Whether the simulation has stopped (shut down, or reached its end time).
+    pub fn simulation_finished(&self) -> bool {
+        self.driver.is_finished()
+    }
+
+    /// Waits for the simulation to stop, then stops the consumers (each finishes and commits
+    /// its batch in hand) and reports how every part ended.
+    pub async fn stop(self) -> Result<PipelineReport, PipelineError> {
+        let driver = join("simulation", self.driver)
+            .await
+            .and_then(|r| r.map_err(PipelineError::from));
+        self.stop.cancel();
+        let stations = join("station processor", self.stations)
+            .await
+            .and_then(|r| r.map_err(processor("station processor")));
+        let counts = join("turnstile counter", self.counts)
+            .await
+            .and_then(|r| r.map_err(processor("turnstile counter")));
+        let status = join("status read model", self.status)
+            .await
+            .and_then(|r| r.map_err(processor("status read model")));
+        Ok(PipelineReport {
+            driver: driver?,
+            stations: stations?,
+            counts: counts?,
+            status: status?,
+        })
+    }
+}
+
+async fn join<T>(part: &'static str, handle: JoinHandle<T>) -> Result<T, PipelineError> {
+    handle
+        .await
+        .map_err(|source| PipelineError::Task { part, source })
+}

@@ -1,0 +1,206 @@
+//! The status read model: its invariants under any sequence of arrivals, and the whole
+//! pipeline on the in-memory bus agreeing with what was published.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use proptest::prelude::*;
+use tokio_util::sync::CancellationToken;
+use transit_core::bus::Record;
+use transit_core::codec::SchemaRegistry;
+use transit_core::driver::{DriverConfig, Pace};
+use transit_core::event::ArrivalEvent;
+use transit_core::model::{Direction, LineColor, StationId, TrainId, TrainStatus};
+use transit_core::network::{embedded_station_rows, Network, Ridership};
+use transit_core::pipeline::{self, PipelineConfig};
+use transit_core::sim::{SimConfig, SimTime, Simulation, TickEvents};
+use transit_core::status::{StatusModel, StatusSnapshot};
+use transit_core::topics::Topics;
+use transit_core::EventBus;
+use transit_mem::{MemBus, MemRegistry};
+
+fn arrival(line: LineColor, number: u16, station: u32, direction: Direction) -> ArrivalEvent {
+    ArrivalEvent {
+        station_id: StationId(station),
+        train_id: TrainId { line, number },
+        direction,
+        line,
+        train_status: TrainStatus::InService,
+        prev_station_id: None,
+        prev_direction: None,
+    }
+}
+
+/// Slots and trains are each other's inverse: no train on two platforms, no platform with two
+/// trains.
+fn assert_consistent(model: &StatusModel) {
+    let mut seen = HashSet::new();
+    for (slot, train) in model.occupied() {
+        assert!(seen.insert(train), "{train} on two platforms");
+        assert_eq!(model.train_slot(train), Some(slot));
+    }
+}
+
+fn simulation(seed: u64, trains_per_line: u16) -> Simulation {
+    Simulation::new(
+        Arc::new(Network::embedded().unwrap()),
+        Arc::new(Ridership::embedded().unwrap()),
+        SimConfig {
+            seed,
+            trains_per_line,
+            ..SimConfig::default()
+        },
+    )
+    .unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn any_arrivals_leave_each_train_on_at_most_one_platform(
+        arrivals in prop::collection::vec((0u16..6, 0u32..5, prop::bool::ANY), 0..200),
+    ) {
+        let mut model = StatusModel::new();
+        for (number, station, a) in arrivals {
+            let direction = if a { Direction::A } else { Direction::B };
+            let event = arrival(LineColor::Red, number, station, direction);
+            model.apply_arrival(&event);
+            // The train that just arrived is where it arrived.
+            let train = event.train_id;
+            prop_assert_eq!(model.train_slot(train).map(|s| (s.station_id, s.direction)), Some((event.station_id, direction)));
+            assert_consistent(&model);
+        }
+    }
+
+    #[test]
+    fn the_simulations_arrivals_put_every_train_on_exactly_one_platform(
+        seed in any::<u64>(), trains in 1u16..20, ticks in 1usize..80,
+    ) {
+        let mut sim = simulation(seed, trains);
+        let mut model = StatusModel::new();
+        let mut tick = TickEvents::default();
+        let mut last: HashMap<TrainId, (StationId, Direction)> = HashMap::new();
+        for _ in 0..ticks {
+            sim.step(&mut tick);
+            for event in &tick.arrivals {
+                model.apply_arrival(event);
+                last.insert(event.train_id, (event.station_id, event.direction));
+            }
+            assert_consistent(&model);
+        }
+        prop_assert_eq!(model.occupied().count(), last.len(), "every train that arrived is on the board once");
+        for (train, (station, direction)) in last {
+            let slot = model.train_slot(train).unwrap();
+            prop_assert_eq!((slot.station_id, slot.direction), (station, direction));
+        }
+    }
+}
+
+async fn wait_for<F: Fn(&StatusSnapshot) -> bool>(
+    snapshots: &mut tokio::sync::watch::Receiver<Arc<StatusSnapshot>>,
+    what: &str,
+    done: F,
+) -> Arc<StatusSnapshot> {
+    let result = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let snapshot = Arc::clone(&snapshots.borrow_and_update());
+            if done(&snapshot) {
+                return snapshot;
+            }
+            if snapshots.changed().await.is_err() {
+                return Arc::clone(&snapshots.borrow());
+            }
+        }
+    })
+    .await;
+    result.unwrap_or_else(|_| panic!("the board never showed {what}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_board_counts_every_entry_published_and_shows_every_train() {
+    let mem = MemBus::new();
+    let bus: Arc<dyn EventBus> = Arc::new(mem.clone());
+    let registry: Arc<dyn SchemaRegistry> = Arc::new(MemRegistry::new());
+    let topics = Topics::default();
+    let sim = simulation(7, 10);
+    let start = sim.now();
+    let until = SimTime(start.0 + 4 * 3_600_000);
+    let config = PipelineConfig {
+        topics: topics.clone(),
+        partitions: 4,
+        driver: DriverConfig {
+            pace: Pace::FlatOut,
+            until: Some(until),
+            progress_every: Duration::from_secs(60),
+        },
+        station_rows: Some(embedded_station_rows().unwrap()),
+    };
+    let running = pipeline::start(
+        Arc::clone(&bus),
+        registry,
+        sim,
+        config,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let mut snapshots = running.snapshots();
+    while !running.simulation_finished() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A record on an arrivals topic that is not an arrival: dead-lettered, the board goes on.
+    bus.publish_batch(
+        &topics.arrivals(LineColor::Blue),
+        vec![Record::new(
+            "k",
+            Bytes::from_static(b"\x00\x00\x00\x00\x01\xff"),
+            start.0,
+        )],
+    )
+    .await
+    .unwrap();
+    let entries_topic = topics.turnstile_entries();
+    let published: u64 = (0..4)
+        .map(|p| mem.offsets(&entries_topic, p).map_or(0, |(_, end)| end))
+        .sum();
+    // The same simulation stepped alone says when its last tick was.
+    let mut twin = simulation(7, 10);
+    let mut tick = TickEvents::default();
+    while twin.now() < until {
+        twin.step(&mut tick);
+    }
+    let last_tick = tick.time.to_string();
+    let snapshot = wait_for(
+        &mut snapshots,
+        "every entry counted, at the last tick",
+        |s| {
+            s.totals.entries == published && s.simulated_time.as_deref() == Some(last_tick.as_str())
+        },
+    )
+    .await;
+    let report = running.stop().await.unwrap();
+
+    assert_eq!(report.driver.published[&entries_topic], published);
+    assert_eq!(report.counts.counted, published);
+    assert_eq!(report.status.dead_lettered, 1);
+    let network = Network::embedded().unwrap();
+    assert_eq!(snapshot.lines.len(), 3);
+    for (view, line) in snapshot.lines.iter().zip(network.lines()) {
+        assert_eq!(view.line, line.color());
+        let names: Vec<&str> = view.stations.iter().map(|s| s.name.as_str()).collect();
+        let expected: Vec<&str> = line.stations().iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, expected, "{} line in order", line.color());
+    }
+    assert_eq!(
+        snapshot.totals.trains, 30,
+        "ten trains per line, each on one platform"
+    );
+    assert!(snapshot.weather.is_some());
+    assert_eq!(
+        report.driver.simulated_until.map(|t| t.to_string()),
+        Some(last_tick)
+    );
+}
