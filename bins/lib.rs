@@ -1,8 +1,9 @@
-//! What the thin binaries and examples of transit share: their command-line settings, logging
+//! What the thin binaries and examples of transit share: the dashboard, command-line settings, logging
 //! and shutdown signal. Everything with behaviour lives in `transit-core` and the bus crates.
 
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
+pub mod dashboard;
 pub mod logging;
 pub mod settings;
 pub mod shutdown;

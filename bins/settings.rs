@@ -7,7 +7,8 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use transit_core::driver::{DriverConfig, Pace};
-use transit_core::network::{Network, Ridership};
+use transit_core::event::StationRow;
+use transit_core::network::{embedded_station_rows, parse_station_rows, Network, Ridership};
 use transit_core::sim::{SimConfig, SimTime};
 
 /// How to run the simulation: data, seed, trains, clock and pace.
@@ -65,6 +66,18 @@ impl SimulationArgs {
             tracing::info!("station data: {note}");
         }
         Ok(Arc::new(network))
+    }
+
+    /// The raw station rows (the embedded CSV or `--stations`), as a database would hold them.
+    pub fn station_rows(&self) -> anyhow::Result<Vec<StationRow>> {
+        match &self.stations {
+            Some(path) => {
+                let file = std::fs::File::open(path)
+                    .with_context(|| format!("opening {}", path.display()))?;
+                Ok(parse_station_rows(&path.display().to_string(), file)?)
+            }
+            None => Ok(embedded_station_rows().context("parsing the embedded CTA stations")?),
+        }
     }
 
     /// The ridership model: the embedded CTA data or the files given.

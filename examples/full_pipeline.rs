@@ -1,31 +1,36 @@
 //! The whole pipeline in one process, on the in-memory bus: no broker, database or file needed.
 //!
-//! What runs: the simulation of the Blue, Red and Green lines (trains, turnstiles, weather),
-//! published as Avro records in the Confluent wire format through an in-memory schema registry
-//! onto the in-memory bus (`transit-mem`); and a consumer that reads every topic back, decodes
-//! each record, and reports what flows: events per second per topic and the simulated time.
+//! What runs, each part a task talking to the others only through the bus (as the separate
+//! processes of a Kafka deployment do):
+//! - the station source: the embedded CTA station rows, published to the raw station topic;
+//! - the station processor: one clean station per station and line, on the station table;
+//! - the simulation: trains, turnstile entries and weather of the Blue, Red and Green lines,
+//!   Avro in the Confluent wire format through an in-memory schema registry;
+//! - the turnstile counter: entries per station and line, on the count table;
+//! - the status read model, and the dashboard that renders it on http://127.0.0.1:3000.
 //!
 //! ```text
 //! cargo run --release --example full_pipeline                  # 60x real time, until Ctrl+C
+//! cargo run --release --example full_pipeline -- --speed 600 --address 0.0.0.0:8080
 //! cargo run --release --example full_pipeline -- --flat-out --days 1
 //! cargo run --release --example full_pipeline -- --help
 //! ```
 //!
-//! What it shows: every record published is consumed and decoded (the closing summary compares
-//! the two counts per topic), and Ctrl+C stops it cleanly: the tick in hand is published, the
-//! bus flushed, and the consumer drains before the process exits. A second Ctrl+C forces it.
-//! The same wiring over Kafka is the production pipeline of `bins/` (see the README).
+//! Ctrl+C stops it cleanly: the tick in hand is published and the bus flushed, each consumer
+//! finishes and commits its batch, the dashboard closes its connections; a second Ctrl+C
+//! forces it. With `--days`, it stops by itself once that much time is simulated.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
+use transit::dashboard::{self, Dashboard};
 use transit::settings::SimulationArgs;
-use transit_core::bus::{EventBus, SubscribeOptions};
+use transit_core::bus::EventBus;
 use transit_core::codec::SchemaRegistry;
-use transit_core::driver::{self, SimulationCodecs};
-use transit_core::monitor;
+use transit_core::pipeline::{self, PipelineConfig, PipelineReport, RunningPipeline};
 use transit_core::sim::Simulation;
 use transit_core::topics::Topics;
 use transit_mem::{MemBus, MemBusConfig, MemRegistry};
@@ -35,12 +40,16 @@ use transit_mem::{MemBus, MemBusConfig, MemRegistry};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// The whole transit pipeline in one process, on the in-memory bus.
+/// The whole transit pipeline in one process, on the in-memory bus, with its live dashboard.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
     #[command(flatten)]
     simulation: SimulationArgs,
+
+    /// Where the dashboard listens.
+    #[arg(long, env = "TRANSIT_ADDRESS", default_value = dashboard::DEFAULT_ADDRESS)]
+    address: SocketAddr,
 
     /// Prefix of every topic name.
     #[arg(long, env = "TRANSIT_TOPIC_PREFIX", default_value = transit_core::topics::DEFAULT_PREFIX)]
@@ -75,90 +84,101 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let shutdown = transit::shutdown::on_ctrl_c();
     let network = args.simulation.network()?;
     let ridership = args.simulation.ridership()?;
+    let station_rows = args.simulation.station_rows()?;
     let sim_config = args.simulation.sim_config()?;
-    let mut driver_config = args.simulation.driver_config(sim_config.start)?;
-    driver_config.progress_every = Duration::from_secs(args.report_every.max(1));
-    let mut sim =
+    let mut driver = args.simulation.driver_config(sim_config.start)?;
+    driver.progress_every = Duration::from_secs(args.report_every.max(1));
+    let sim =
         Simulation::new(network, ridership, sim_config).context("setting up the simulation")?;
 
-    let bus = MemBus::with_config(MemBusConfig {
+    // Bound first: a port in use should fail before anything starts.
+    let listener = dashboard::bind(args.address).await?;
+    let mem = MemBus::with_config(MemBusConfig {
         retention_records: args.retention_records,
         ..MemBusConfig::default()
     });
+    let bus: Arc<dyn EventBus> = Arc::new(mem.clone());
     let registry: Arc<dyn SchemaRegistry> = Arc::new(MemRegistry::new());
-    let topics = Topics::new(args.topic_prefix);
-    driver::create_simulation_topics(&bus, &topics, args.partitions).await?;
-    let codecs = Arc::new(SimulationCodecs::register(registry, &topics).await?);
-    tracing::info!(bus = %bus, topics = ?codecs.topic_names(), "pipeline ready");
+    let config = PipelineConfig {
+        topics: Topics::new(args.topic_prefix),
+        partitions: args.partitions,
+        driver: driver.clone(),
+        station_rows: Some(station_rows),
+    };
+    let running = pipeline::start(bus, registry, sim, config, shutdown.clone()).await?;
 
-    let consumer = bus
-        .subscribe(SubscribeOptions::topics(codecs.topic_names()))
-        .await
-        .context("subscribing to the simulation topics")?;
-    let stop_monitor = shutdown.child_token();
-    let monitor = tokio::spawn({
-        let codecs = Arc::clone(&codecs);
-        let stop = stop_monitor.clone();
-        monitor::run(
-            consumer,
-            move |delivery| codecs.check(delivery).map_err(|error| error.to_string()),
-            driver_config.progress_every,
-            stop,
-        )
-    });
+    let stop_serving = tokio_util::sync::CancellationToken::new();
+    let board = Dashboard::new(running.snapshots(), running.metrics(), stop_serving.clone());
+    let server = tokio::spawn(dashboard::serve(listener, board, stop_serving.clone()));
+    tracing::info!(address = %args.address, bus = %mem, "dashboard serving");
+    println!("transit dashboard: http://{}/", args.address);
 
     let started = Instant::now();
-    let published = driver::run(&bus, &mut sim, &codecs, &driver_config, shutdown).await?;
-    stop_monitor.cancel();
-    let consumed = monitor.await.context("the monitor task failed")??;
-    bus.close();
+    report_until_finished(&running, driver.progress_every).await;
+    let report = running.stop().await;
+    stop_serving.cancel();
+    server.await.context("the dashboard task failed")??;
+    mem.close();
+    summarise(&report?, started.elapsed());
+    Ok(())
+}
 
-    let secs = started.elapsed().as_secs_f64();
+/// Logs what the board shows until the simulation stops (Ctrl+C or `--days`).
+async fn report_until_finished(running: &RunningPipeline, every: Duration) {
+    let snapshots = running.snapshots();
+    let metrics = running.metrics();
+    let mut reported = Instant::now();
+    while !running.simulation_finished() {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if reported.elapsed() >= every {
+            reported = Instant::now();
+            let board = Arc::clone(&snapshots.borrow());
+            let lag: u64 = metrics.snapshot().lag.values().sum();
+            tracing::info!(
+                simulated_time = board.simulated_time.as_deref().unwrap_or("-"),
+                stations = board.totals.stations,
+                trains = board.totals.trains,
+                riders = board.totals.entries,
+                consumer_lag = lag,
+                "board"
+            );
+        }
+    }
+}
+
+fn summarise(report: &PipelineReport, elapsed: Duration) {
+    let secs = elapsed.as_secs_f64().max(f64::EPSILON);
     println!(
         "simulated {} ticks up to {} in {secs:.2} s wall time",
-        published.ticks,
-        published
+        report.driver.ticks,
+        report
+            .driver
             .simulated_until
             .map(|t| t.to_string())
             .unwrap_or_else(|| "the start".into()),
     );
-    println!(
-        "{:<45} {:>12} {:>12} {:>9} {:>12}",
-        "topic", "published", "consumed", "rejected", "per second"
-    );
-    for (topic, &count) in &published.published {
-        let flow = consumed
-            .topics
-            .get(topic.as_str())
-            .cloned()
-            .unwrap_or_default();
-        println!(
-            "{topic:<45} {count:>12} {:>12} {:>9} {:>12.0}",
-            flow.records,
-            flow.rejected,
-            count as f64 / secs
-        );
+    println!("{:<45} {:>12} {:>12}", "topic", "published", "per second");
+    for (topic, &count) in &report.driver.published {
+        println!("{topic:<45} {count:>12} {:>12.0}", count as f64 / secs);
     }
     println!(
-        "{:<45} {:>12} {:>12} {:>9} {:>12.0}",
+        "{:<45} {:>12} {:>12.0}",
         "total",
-        published.total(),
-        consumed.records(),
-        consumed.rejected(),
-        published.total() as f64 / secs
+        report.driver.total(),
+        report.driver.total() as f64 / secs
     );
-    if consumed.records() < published.total() {
-        // Only when the consumer fell further behind than the bus's retention.
-        tracing::warn!(
-            missed = published.total() - consumed.records(),
-            "the consumer fell behind the bus's retention and missed records"
-        );
-    }
-    anyhow::ensure!(
-        consumed.rejected() == 0,
-        "{} of {} records consumed did not decode",
-        consumed.rejected(),
-        consumed.records()
+    let stations = &report.stations;
+    println!(
+        "station processor: {} rows, {} stations published, {} rows on no line and {} on several dead-lettered",
+        stations.rows, stations.published, stations.off_line, stations.multi_line
     );
-    Ok(())
+    let counts = &report.counts;
+    println!(
+        "turnstile counter: {} entries counted ({} replays skipped, {} undecodable)",
+        counts.counted, counts.replayed, counts.undecodable
+    );
+    println!(
+        "status read model: {} records applied, {} dead-lettered",
+        report.status.applied, report.status.dead_lettered
+    );
 }

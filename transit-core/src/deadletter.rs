@@ -89,10 +89,24 @@ impl DeadLetters {
         if rejected.is_empty() {
             return Ok(());
         }
+        if let Some((first, reason)) = rejected.first() {
+            // One line per batch: a data set with many expected rejections (stations of other
+            // lines) should not bury the log; each record is logged at debug level.
+            tracing::warn!(
+                consumer = %self.consumer,
+                records = rejected.len(),
+                topic = %first.topic,
+                partition = first.partition,
+                first_offset = first.offset,
+                first_reason = %reason,
+                dead_letter_topic = %self.topic,
+                "records refused; copies with the reason are on the dead-letter topic"
+            );
+        }
         let records = rejected
             .iter()
             .map(|(delivery, reason)| {
-                tracing::warn!(
+                tracing::debug!(
                     consumer = %self.consumer,
                     topic = %delivery.topic,
                     partition = delivery.partition,

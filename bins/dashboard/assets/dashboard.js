@@ -1,0 +1,129 @@
+// Live updates: the server pushes a `status` event (the JSON of /api/status) whenever the
+// board changes; this script moves the trains and updates the numbers in place. Text from
+// events only ever goes into textContent, never into markup.
+(() => {
+  "use strict";
+  const SVG = "http://www.w3.org/2000/svg";
+  const numbers = new Intl.NumberFormat("en-US");
+  const live = document.getElementById("live");
+  let refetching = false;
+
+  const setText = (element, text) => {
+    if (element && element.textContent !== text) element.textContent = text;
+  };
+
+  const setLive = (on, text) => {
+    live.className = on ? "live on" : "live off";
+    setText(live, text);
+  };
+
+  // The board's shape changed (stations added): fetch the page and swap the board in place.
+  const refetch = async () => {
+    if (refetching) return;
+    refetching = true;
+    try {
+      const response = await fetch("/", { cache: "no-store" });
+      const page = new DOMParser().parseFromString(await response.text(), "text/html");
+      const board = page.getElementById("board");
+      if (board) document.getElementById("board").replaceWith(document.adoptNode(board));
+    } catch (error) {
+      setLive(false, "reconnecting…");
+    } finally {
+      refetching = false;
+    }
+  };
+
+  const trainMarker = (id) => {
+    const group = document.createElementNS(SVG, "g");
+    group.dataset.train = id;
+    const rect = document.createElementNS(SVG, "rect");
+    for (const [name, value] of [["x", -17], ["y", -8], ["width", 34], ["height", 16], ["rx", 4]]) {
+      rect.setAttribute(name, value);
+    }
+    const label = document.createElementNS(SVG, "text");
+    label.setAttribute("y", 4);
+    label.textContent = id;
+    group.append(rect, label);
+    return group;
+  };
+
+  const updateTrains = (svg, stations) => {
+    const xs = new Map();
+    for (const station of svg.querySelectorAll(".station")) {
+      xs.set(station.dataset.id, Number(station.dataset.x));
+    }
+    const yA = Number(svg.dataset.trainAY);
+    const yB = Number(svg.dataset.trainBY);
+    const wanted = new Map();
+    for (const station of stations) {
+      const x = xs.get(String(station.station_id));
+      if (x === undefined) continue;
+      if (station.train_a) wanted.set(station.train_a.id, [x, yA, station.train_a.status]);
+      if (station.train_b) wanted.set(station.train_b.id, [x, yB, station.train_b.status]);
+    }
+    const layer = svg.querySelector(".trains");
+    const present = new Map();
+    for (const marker of [...layer.children]) {
+      if (wanted.has(marker.dataset.train)) present.set(marker.dataset.train, marker);
+      else marker.remove();
+    }
+    for (const [id, [x, y, status]] of wanted) {
+      let marker = present.get(id);
+      if (!marker) {
+        marker = trainMarker(id);
+        layer.append(marker);
+      }
+      marker.setAttribute("class", "train " + status);
+      marker.style.transform = `translate(${x}px, ${y}px)`;
+    }
+  };
+
+  const trainCell = (cell, train) => {
+    if (!cell) return;
+    const current = cell.firstElementChild;
+    if (!train) {
+      if (current) current.remove();
+      return;
+    }
+    const chip = current || cell.appendChild(document.createElement("span"));
+    chip.className = "chip " + train.status;
+    setText(chip, train.id);
+  };
+
+  const update = (status) => {
+    setText(document.getElementById("sim-time"), status.simulated_time || "waiting for the first train");
+    if (status.weather) {
+      setText(document.getElementById("weather-temp"), status.weather.temperature.toFixed(1) + " °F");
+      setText(document.getElementById("weather-status"), status.weather.status.replace("_", " "));
+    }
+    setText(document.getElementById("total-entries"), numbers.format(status.totals.entries));
+    setText(document.getElementById("total-trains"), String(status.totals.trains));
+    for (const line of status.lines) {
+      const section = document.getElementById("line-" + line.line);
+      const ids = line.stations.map((s) => s.station_id).join(",");
+      if (!section || section.dataset.stations !== ids) {
+        refetch();
+        return;
+      }
+      let entries = 0;
+      for (const station of line.stations) {
+        entries += station.entries;
+        const row = document.getElementById(`st-${line.line}-${station.station_id}`);
+        if (!row) continue;
+        trainCell(row.querySelector(".ta"), station.train_a);
+        trainCell(row.querySelector(".tb"), station.train_b);
+        setText(row.querySelector(".entries"), numbers.format(station.entries));
+      }
+      setText(document.getElementById("entries-" + line.line), numbers.format(entries));
+      updateTrains(section.querySelector("svg.diagram"), line.stations);
+    }
+    document.getElementById("board").dataset.version = String(status.version);
+  };
+
+  const events = new EventSource("/events");
+  events.addEventListener("status", (event) => {
+    setLive(true, "live");
+    update(JSON.parse(event.data));
+  });
+  events.addEventListener("error", () => setLive(false, "reconnecting…"));
+})();

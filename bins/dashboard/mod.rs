@@ -1,0 +1,276 @@
+//! The dashboard: an HTTP server (axum on hyper) that renders the status read model.
+//!
+//! Routes:
+//! - `GET /`: the board as HTML (maud), with inline style and script: no external asset.
+//! - `GET /events`: server-sent events, a `status` event with the JSON of `/api/status`
+//!   whenever the board changes (at most [`EVENTS_EVERY`]), so the page updates in place.
+//! - `GET /api/status`: the read model's snapshot as JSON.
+//! - `GET /healthz`: `200` while the read model runs, `503` once it stopped.
+//! - `GET /metrics`: Prometheus text: records in per consumer and topic, dead letters, lag.
+//!
+//! The page and the JSON are rendered once per snapshot version and then served from memory,
+//! so the cost of a request does not grow with the number of viewers.
+
+mod diagram;
+mod metrics;
+mod page;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use futures_util::stream::{self, Stream};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use transit_core::metrics::PipelineMetrics;
+use transit_core::status::StatusSnapshot;
+
+/// The most often a browser gets a `status` event.
+pub const EVENTS_EVERY: Duration = Duration::from_millis(250);
+
+/// The address the dashboard binds to unless told otherwise: this machine only.
+pub const DEFAULT_ADDRESS: &str = "127.0.0.1:3000";
+
+/// Why the dashboard could not serve.
+#[derive(Debug, thiserror::Error)]
+pub enum DashboardError {
+    /// The address could not be bound (in use, or not this machine's).
+    #[error("binding the dashboard to {address}")]
+    Bind {
+        /// The address asked for.
+        address: SocketAddr,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server failed while serving.
+    #[error("serving the dashboard")]
+    Serve(#[source] std::io::Error),
+}
+
+/// What a cached rendering was made from.
+#[derive(Debug, Default)]
+struct Cached {
+    version: Option<u64>,
+    body: Bytes,
+}
+
+#[derive(Debug)]
+struct Shared {
+    snapshots: watch::Receiver<Arc<StatusSnapshot>>,
+    metrics: Arc<PipelineMetrics>,
+    page: Mutex<Cached>,
+    json: Mutex<Cached>,
+    started: Instant,
+    shutdown: CancellationToken,
+}
+
+/// The dashboard's state: the read model's snapshots and the pipeline's counters.
+#[derive(Debug, Clone)]
+pub struct Dashboard {
+    shared: Arc<Shared>,
+}
+
+impl Dashboard {
+    /// A dashboard of `snapshots`; its event streams end when `shutdown` is cancelled.
+    pub fn new(
+        snapshots: watch::Receiver<Arc<StatusSnapshot>>,
+        metrics: Arc<PipelineMetrics>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                snapshots,
+                metrics,
+                page: Mutex::new(Cached::default()),
+                json: Mutex::new(Cached::default()),
+                started: Instant::now(),
+                shutdown,
+            }),
+        }
+    }
+
+    /// The routes.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/", get(index))
+            .route("/events", get(events))
+            .route("/api/status", get(api_status))
+            .route("/healthz", get(healthz))
+            .route("/metrics", get(metrics_text))
+            .fallback(not_found)
+            .with_state(self.clone())
+    }
+
+    fn snapshot(&self) -> Arc<StatusSnapshot> {
+        Arc::clone(&self.shared.snapshots.borrow())
+    }
+
+    /// The cached rendering of the current snapshot, rendered anew if the snapshot changed.
+    fn cached(
+        &self,
+        cache: &Mutex<Cached>,
+        render: impl FnOnce(&StatusSnapshot) -> Bytes,
+    ) -> Bytes {
+        let snapshot = self.snapshot();
+        let mut cached = cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cached.version != Some(snapshot.version) {
+            cached.body = render(&snapshot);
+            cached.version = Some(snapshot.version);
+        }
+        cached.body.clone()
+    }
+}
+
+/// Binds `address`: a failure here is the one users see most (port in use), so it is an
+/// error of its own.
+pub async fn bind(address: SocketAddr) -> Result<TcpListener, DashboardError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| DashboardError::Bind { address, source })
+}
+
+/// Serves `dashboard` on `listener` until `shutdown` is cancelled; open event streams end then
+/// too, so shutdown does not wait on browsers.
+pub async fn serve(
+    listener: TcpListener,
+    dashboard: Dashboard,
+    shutdown: CancellationToken,
+) -> Result<(), DashboardError> {
+    axum::serve(listener, dashboard.router())
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .map_err(DashboardError::Serve)
+}
+
+fn json_bytes(snapshot: &StatusSnapshot) -> Bytes {
+    // Serialising plain data with string keys cannot fail; an empty object would show if it
+    // ever did, rather than a panic.
+    serde_json::to_vec(snapshot)
+        .map(Bytes::from)
+        .unwrap_or_else(|_| Bytes::from_static(b"{}"))
+}
+
+async fn index(State(dashboard): State<Dashboard>) -> Response {
+    let body = dashboard.cached(&dashboard.shared.page, |s| {
+        Bytes::from(page::render(s).into_string())
+    });
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn api_status(State(dashboard): State<Dashboard>) -> Response {
+    let body = dashboard.cached(&dashboard.shared.json, json_bytes);
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn healthz(State(dashboard): State<Dashboard>) -> Response {
+    let snapshot = dashboard.snapshot();
+    // The sender is dropped when the read model stops: the board would no longer change.
+    let running = dashboard.shared.snapshots.has_changed().is_ok();
+    let body = serde_json::json!({
+        "status": if running { "ok" } else { "read model stopped" },
+        "version": snapshot.version,
+        "simulated_time": snapshot.simulated_time,
+        "stations": snapshot.totals.stations,
+        "uptime_seconds": dashboard.shared.started.elapsed().as_secs(),
+    });
+    let code = if running {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, axum::Json(body)).into_response()
+}
+
+async fn metrics_text(State(dashboard): State<Dashboard>) -> Response {
+    let snapshot = dashboard.snapshot();
+    let text = metrics::render(
+        &dashboard.shared.metrics.snapshot(),
+        &snapshot,
+        dashboard.shared.started.elapsed(),
+    );
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        text,
+    )
+        .into_response()
+}
+
+async fn events(
+    State(dashboard): State<Dashboard>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    struct Cursor {
+        dashboard: Dashboard,
+        snapshots: watch::Receiver<Arc<StatusSnapshot>>,
+        first: bool,
+    }
+    let cursor = Cursor {
+        snapshots: dashboard.shared.snapshots.clone(),
+        dashboard,
+        first: true,
+    };
+    let stream = stream::unfold(cursor, |mut cursor| async move {
+        if !cursor.first {
+            let shutdown = cursor.dashboard.shared.shutdown.clone();
+            tokio::select! {
+                () = shutdown.cancelled() => return None,
+                () = tokio::time::sleep(EVENTS_EVERY) => {}
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return None,
+                changed = cursor.snapshots.changed() => changed.ok()?,
+            }
+        }
+        cursor.first = false;
+        cursor.snapshots.mark_unchanged();
+        let body = cursor
+            .dashboard
+            .cached(&cursor.dashboard.shared.json, json_bytes);
+        let data = String::from_utf8_lossy(&body).into_owned();
+        Some((Ok(Event::default().event("status").data(data)), cursor))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(serde_json::json!({
+            "error": "not found",
+            "routes": ["/", "/events", "/api/status", "/healthz", "/metrics"],
+        })),
+    )
+        .into_response()
+}

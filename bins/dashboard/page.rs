@@ -1,0 +1,169 @@
+//! The dashboard page: a header with the simulated time and the weather, then per line a
+//! diagram and a table of its stations. Everything it needs is inline: it works offline.
+
+use maud::{html, Markup, PreEscaped, DOCTYPE};
+use transit_core::status::{LineView, StationView, StatusSnapshot, TrainView};
+
+use super::diagram::{line_diagram, status_class};
+
+const STYLE: &str = include_str!("assets/dashboard.css");
+const SCRIPT: &str = include_str!("assets/dashboard.js");
+
+/// The whole page for `snapshot`.
+pub(crate) fn render(snapshot: &StatusSnapshot) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "Chicago 'L' live status · transit" }
+                style { (PreEscaped(STYLE)) }
+            }
+            body {
+                header {
+                    h1 { "Chicago " span.l { "'L'" } " live status" }
+                    div.facts {
+                        div.fact {
+                            span.label { "Simulated time" }
+                            span #sim-time { (snapshot.simulated_time.as_deref().unwrap_or("waiting for the first train")) }
+                        }
+                        div.fact #weather {
+                            span.label { "Weather" }
+                            span #weather-temp { (temperature(snapshot)) }
+                            " "
+                            span #weather-status { (weather_status(snapshot)) }
+                        }
+                        div.fact {
+                            span.label { "Riders counted" }
+                            span #total-entries { (thousands(snapshot.totals.entries)) }
+                        }
+                        div.fact {
+                            span.label { "Trains at platforms" }
+                            span #total-trains { (snapshot.totals.trains) }
+                        }
+                        div #live .live .off { "connecting…" }
+                    }
+                }
+                main #board data-version=(snapshot.version) {
+                    @if snapshot.totals.stations == 0 {
+                        p.empty { "No stations yet: waiting for the station table." }
+                    }
+                    @for line in &snapshot.lines {
+                        (line_section(line))
+                    }
+                }
+                footer {
+                    "transit · " a href="/api/status" { "/api/status" }
+                    " · " a href="/metrics" { "/metrics" } " · " a href="/healthz" { "/healthz" }
+                }
+                script { (PreEscaped(SCRIPT)) }
+            }
+        }
+    }
+}
+
+fn line_section(line: &LineView) -> Markup {
+    let name = line.line.as_str();
+    let entries: u64 = line.stations.iter().map(|s| s.entries).sum();
+    html! {
+        section class={ "line line-" (name) } id={ "line-" (name) }
+            data-stations=(station_ids(line)) {
+            h2 {
+                span.swatch {} (title_case(name)) " Line "
+                small {
+                    (line.stations.len()) " stations · "
+                    span.line-entries id={ "entries-" (name) } { (thousands(entries)) } " riders"
+                }
+            }
+            div.diagram-wrap { (line_diagram(line)) }
+            details open {
+                summary { "Stations" }
+                table {
+                    thead { tr { th { "Station" } th { "Direction A" } th { "Direction B" } th.num { "Entries" } } }
+                    tbody {
+                        @for station in &line.stations { (station_row(name, station)) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn station_row(line: &str, station: &StationView) -> Markup {
+    html! {
+        tr id={ "st-" (line) "-" (station.station_id.0) } {
+            td { (station.name) }
+            td.ta { (train_cell(station.train_a.as_ref())) }
+            td.tb { (train_cell(station.train_b.as_ref())) }
+            td.num.entries { (thousands(station.entries)) }
+        }
+    }
+}
+
+fn train_cell(train: Option<&TrainView>) -> Markup {
+    html! {
+        @if let Some(train) = train {
+            span class={ "chip " (status_class(train)) } { (train.id) }
+        }
+    }
+}
+
+/// The ids of a line's stations in order, so the script can tell when the board's shape
+/// changed (a station added) and fetch it anew.
+fn station_ids(line: &LineView) -> String {
+    let ids: Vec<String> = line
+        .stations
+        .iter()
+        .map(|s| s.station_id.0.to_string())
+        .collect();
+    ids.join(",")
+}
+
+fn temperature(snapshot: &StatusSnapshot) -> String {
+    snapshot
+        .weather
+        .map(|w| format!("{:.1} °F", w.temperature))
+        .unwrap_or_else(|| "no reading yet".into())
+}
+
+fn weather_status(snapshot: &StatusSnapshot) -> String {
+    snapshot
+        .weather
+        .map(|w| w.status.as_str().replace('_', " "))
+        .unwrap_or_default()
+}
+
+fn title_case(name: &str) -> String {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+/// `1234567` as `1,234,567`.
+pub(crate) fn thousands(value: u64) -> String {
+    let digits = value.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thousands_are_grouped() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+    }
+}
