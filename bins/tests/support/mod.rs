@@ -42,11 +42,40 @@ pub async fn request(
     );
     stream.write_all(head.as_bytes()).await?;
     stream.write_all(body.as_bytes()).await?;
-    let mut raw = Vec::new();
-    tokio::time::timeout(Duration::from_secs(60), stream.read_to_end(&mut raw))
+    tokio::time::timeout(Duration::from_secs(60), read_response(&mut stream))
         .await
-        .map_err(|_| std::io::Error::other("response timed out"))??;
-    parse(&raw)
+        .map_err(|_| std::io::Error::other("response timed out"))?
+}
+
+/// Reads one response: up to the end of its body by `Content-Length`, the last chunk, or the
+/// connection's end (some servers keep the connection open despite `Connection: close`).
+async fn read_response(stream: &mut TcpStream) -> std::io::Result<Response> {
+    let mut raw = Vec::new();
+    let mut buffer = [0u8; 16 * 1024];
+    loop {
+        let read = stream.read(&mut buffer).await?;
+        if read == 0 {
+            return parse(&raw);
+        }
+        raw.extend_from_slice(&buffer[..read]);
+        let Some(head_end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+            continue;
+        };
+        let head = String::from_utf8_lossy(&raw[..head_end]).to_ascii_lowercase();
+        let body = &raw[head_end + 4..];
+        let length = head
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length:"))
+            .and_then(|value| value.trim().parse::<usize>().ok());
+        let complete = match length {
+            Some(length) => body.len() >= length,
+            None if head.contains("transfer-encoding: chunked") => body.ends_with(b"0\r\n\r\n"),
+            None => false,
+        };
+        if complete {
+            return parse(&raw);
+        }
+    }
 }
 
 fn parse(raw: &[u8]) -> std::io::Result<Response> {
