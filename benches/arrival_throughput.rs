@@ -3,14 +3,13 @@
 //! - `codec/*`: one arrival encoded to the Confluent wire format, and decoded back.
 //! - `arrivals/encode_publish`: arrivals encoded and published in per-line batches.
 //! - `arrivals/end_to_end`: simulate, encode, publish, consume, decode and apply each arrival to
-//!   a status map (the train's previous slot cleared, its new slot set).
+//!   the status read model (the train's previous slot cleared, its new slot set).
 //! - `network/full_weekday`: a whole simulated weekday of the network, every arrival and every
 //!   turnstile entry, published and consumed back.
 //!
 //! `cargo bench` runs them; `cargo test` runs each once as a smoke test. Throughput is reported
 //! in elements (events) per second.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +22,7 @@ use transit_core::event::ArrivalEvent;
 use transit_core::model::{Direction, LineColor, StationId, TrainId};
 use transit_core::network::{Network, Ridership};
 use transit_core::sim::{SimConfig, Simulation, TickEvents};
+use transit_core::status::StatusModel;
 use transit_core::topics::Topics;
 use transit_mem::{MemBus, MemRegistry};
 
@@ -191,28 +191,6 @@ async fn publish_arrivals(bed: &Bed, tick: &TickEvents) -> usize {
     published
 }
 
-/// Where each train is: the read side of the end-to-end benchmark.
-#[derive(Default)]
-struct StatusMap {
-    slots: HashMap<(LineColor, StationId, Direction), TrainId>,
-}
-
-impl StatusMap {
-    fn apply(&mut self, arrival: &ArrivalEvent) {
-        if let (Some(station), Some(direction)) = (arrival.prev_station_id, arrival.prev_direction)
-        {
-            let previous = (arrival.line, station, direction);
-            if self.slots.get(&previous) == Some(&arrival.train_id) {
-                self.slots.remove(&previous);
-            }
-        }
-        self.slots.insert(
-            (arrival.line, arrival.station_id, arrival.direction),
-            arrival.train_id,
-        );
-    }
-}
-
 /// Receives exactly `expected` records and hands each to `handle`.
 async fn consume(
     consumer: &mut dyn Consumer,
@@ -234,7 +212,7 @@ fn end_to_end(c: &mut Criterion) {
     let rt = runtime();
     let mut bed = rt.block_on(bed());
     let mut sim = arrivals_only_simulation();
-    let mut status = StatusMap::default();
+    let mut status = StatusModel::new();
     let mut tick = TickEvents::default();
     let mut buffer = Vec::with_capacity(BATCH);
     const TICKS: usize = 60;
@@ -259,7 +237,7 @@ fn end_to_end(c: &mut Criterion) {
                                 .arrivals(line)
                                 .decode_value_cached(delivery)
                                 .expect("decoding an arrival");
-                            status.apply(&arrival);
+                            status.apply_arrival(&arrival);
                         }
                     })
                     .await;

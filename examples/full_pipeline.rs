@@ -93,6 +93,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     // Bound first: a port in use should fail before anything starts.
     let listener = dashboard::bind(args.address).await?;
+    let address = listener
+        .local_addr()
+        .context("reading the dashboard's address")?;
     let mem = MemBus::with_config(MemBusConfig {
         retention_records: args.retention_records,
         ..MemBusConfig::default()
@@ -110,8 +113,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let stop_serving = tokio_util::sync::CancellationToken::new();
     let board = Dashboard::new(running.snapshots(), running.metrics(), stop_serving.clone());
     let server = tokio::spawn(dashboard::serve(listener, board, stop_serving.clone()));
-    tracing::info!(address = %args.address, bus = %mem, "dashboard serving");
-    println!("transit dashboard: http://{}/", args.address);
+    tracing::info!(%address, bus = %mem, "dashboard serving");
+    println!("transit dashboard: http://{address}/");
 
     let started = Instant::now();
     report_until_finished(&running, driver.progress_every).await;

@@ -2,8 +2,12 @@
 # The one test command: installs and starts what the tests need, then runs every test.
 #
 #   scripts/test.sh            # formatting, lints, unit + behaviour + property + conformance
-#                              # tests, the benchmarks once each as tests, and a smoke run of
-#                              # the full_pipeline example
+#                              # tests, HTTP tests of the dashboard, the end-to-end test in a
+#                              # real headless Chromium, the benchmarks once each as tests, and
+#                              # a smoke run of the full_pipeline example
+#
+# What it installs when missing: rustfmt and clippy (rustup), and Debian's chromium and
+# chromium-driver (apt-get) for the browser test.
 #
 # It stops at the first failing step and says which one. CI (.ci/run) calls exactly this.
 set -euo pipefail
@@ -18,6 +22,22 @@ need_cargo_tool() {
 
 need_cargo_tool fmt rustfmt
 need_cargo_tool clippy clippy
+
+# The browser test drives Debian's Chromium through chromedriver.
+need_chromium() {
+  if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then
+    return
+  fi
+  step "installing chromium and chromium-driver (Debian packages) for the browser test"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  command -v apt-get >/dev/null || { echo "apt-get not found: install chromium and chromedriver at /usr/bin yourself" >&2; exit 1; }
+  $sudo apt-get update -qq || true
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver >/dev/null
+  [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] \
+    || { echo "chromium or chromedriver still missing after apt-get install" >&2; exit 1; }
+}
+need_chromium
 
 # Two cores: keep the build from starving the tests that measure wall time.
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
@@ -36,11 +56,11 @@ trap 'rm -f "$log"' EXIT
 step "doc tests"
 cargo test --workspace --doc --all-features --locked 2>&1 | tee -a "$log"
 
-step "tests (unit, behaviour, property, conformance; benchmarks run once as tests)"
+step "tests (unit, behaviour, property, conformance, HTTP, browser; benchmarks run once as tests)"
 cargo test --workspace --all-targets --all-features --locked 2>&1 | tee -a "$log"
 
-step "full_pipeline example: one simulated day flat out, every record consumed and decoded"
-cargo run --locked --example full_pipeline -- --flat-out --days 1 --report-every 2
+step "full_pipeline example: one simulated day flat out, processors and dashboard included"
+cargo run --locked --example full_pipeline -- --flat-out --days 1 --report-every 2 --address 127.0.0.1:0
 
 passed=$(grep -Eo '^test result: ok\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')
 benches=$(grep -c '^Success$' "$log" || true)

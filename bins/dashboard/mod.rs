@@ -152,6 +152,11 @@ pub async fn serve(
         .map_err(DashboardError::Serve)
 }
 
+/// The dashboard page of `snapshot`, as `/` serves it.
+pub fn render_page(snapshot: &StatusSnapshot) -> String {
+    page::render(snapshot).into_string()
+}
+
 fn json_bytes(snapshot: &StatusSnapshot) -> Bytes {
     // Serialising plain data with string keys cannot fail; an empty object would show if it
     // ever did, rather than a panic.
@@ -161,9 +166,7 @@ fn json_bytes(snapshot: &StatusSnapshot) -> Bytes {
 }
 
 async fn index(State(dashboard): State<Dashboard>) -> Response {
-    let body = dashboard.cached(&dashboard.shared.page, |s| {
-        Bytes::from(page::render(s).into_string())
-    });
+    let body = dashboard.cached(&dashboard.shared.page, |s| Bytes::from(render_page(s)));
     (
         [
             (
