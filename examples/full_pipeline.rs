@@ -117,7 +117,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     println!("transit dashboard: http://{address}/");
 
     let started = Instant::now();
-    report_until_finished(&running, driver.progress_every).await;
+    if let Some(part) = report_until_finished(&running, driver.progress_every).await {
+        tracing::error!(part, "a consumer stopped; stopping the pipeline");
+        shutdown.cancel();
+    }
     let report = running.stop().await;
     stop_serving.cancel();
     server.await.context("the dashboard task failed")??;
@@ -126,13 +129,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Logs what the board shows until the simulation stops (Ctrl+C or `--days`).
-async fn report_until_finished(running: &RunningPipeline, every: Duration) {
+/// Logs what the board shows until the simulation stops (Ctrl+C or `--days`), or until a
+/// consumer fails, which it returns.
+async fn report_until_finished(running: &RunningPipeline, every: Duration) -> Option<&'static str> {
     let snapshots = running.snapshots();
     let metrics = running.metrics();
     let mut reported = Instant::now();
     while !running.simulation_finished() {
         tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Some(part) = running.failed_consumer() {
+            return Some(part);
+        }
         if reported.elapsed() >= every {
             reported = Instant::now();
             let board = Arc::clone(&snapshots.borrow());
@@ -147,6 +154,7 @@ async fn report_until_finished(running: &RunningPipeline, every: Duration) {
             );
         }
     }
+    None
 }
 
 fn summarise(report: &PipelineReport, elapsed: Duration) {

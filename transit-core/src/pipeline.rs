@@ -190,6 +190,19 @@ impl RunningPipeline {
         self.driver.is_finished()
     }
 
+    /// The first consumer that has stopped on its own (it failed: consumers only stop when
+    /// told to), so a caller can stop the rest and report why with [`RunningPipeline::stop`].
+    pub fn failed_consumer(&self) -> Option<&'static str> {
+        [
+            ("station processor", self.stations.is_finished()),
+            ("turnstile counter", self.counts.is_finished()),
+            ("status read model", self.status.is_finished()),
+        ]
+        .into_iter()
+        .find(|(_, finished)| *finished && !self.stop.is_cancelled())
+        .map(|(part, _)| part)
+    }
+
     /// Waits for the simulation to stop, then stops the consumers (each finishes and commits
     /// its batch in hand) and reports how every part ended.
     pub async fn stop(self) -> Result<PipelineReport, PipelineError> {
