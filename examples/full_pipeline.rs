@@ -40,6 +40,12 @@ use transit_mem::{MemBus, MemBusConfig, MemRegistry};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Records kept per partition by default. The board's consumers read records as they come and
+/// the tables are compacted, so the one-process pipeline needs no deep history; this bounds
+/// memory once a few minutes of events are kept (the library's default, for tests and
+/// benchmarks that replay more, is larger).
+const RETENTION_RECORDS: u64 = 20_000;
+
 /// The whole transit pipeline in one process, on the in-memory bus, with its live dashboard.
 #[derive(Debug, Parser)]
 #[command(version, about)]
@@ -60,7 +66,7 @@ struct Args {
     partitions: u32,
 
     /// Records the in-memory bus keeps per partition before the oldest go (bounds memory).
-    #[arg(long, default_value_t = MemBusConfig::default().retention_records)]
+    #[arg(long, default_value_t = RETENTION_RECORDS)]
     retention_records: u64,
 
     /// Seconds between progress reports.

@@ -1,5 +1,6 @@
-use std::collections::HashMap;
 use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
 
 use super::snapshot::{LineView, StationView, StatusSnapshot, Totals, TrainView, WeatherView};
 use crate::event::{ArrivalEvent, StationEvent, StationLineKey, TurnstileCount, WeatherEvent};
@@ -34,9 +35,11 @@ struct KnownStation {
 #[derive(Debug, Clone, Default)]
 pub struct StatusModel {
     stations: [Vec<KnownStation>; 3],
-    trains: HashMap<TrainId, Slot>,
-    slots: HashMap<Slot, (TrainId, TrainStatus)>,
-    counts: HashMap<StationLineKey, u64>,
+    // Fx hashing: the keys are a few small integers, hashed several times per arrival, and
+    // they come from our own records, so SipHash's resistance to chosen keys buys nothing.
+    trains: FxHashMap<TrainId, Slot>,
+    slots: FxHashMap<Slot, (TrainId, TrainStatus)>,
+    counts: FxHashMap<StationLineKey, u64>,
     weather: Option<WeatherEvent>,
     simulated_time: Option<SimTime>,
     version: u64,
