@@ -56,6 +56,11 @@ trap 'rm -f "$log"' EXIT
 step "doc tests"
 cargo test --workspace --doc --all-features --locked 2>&1 | tee -a "$log"
 
+# The browser test runs the example's binary as a user would: build it first (test builds of
+# examples do not produce target/<profile>/examples/full_pipeline).
+step "building the examples"
+cargo build --workspace --examples --locked
+
 step "tests (unit, behaviour, property, conformance, HTTP, browser; benchmarks run once as tests)"
 cargo test --workspace --all-targets --all-features --locked 2>&1 | tee -a "$log"
 
