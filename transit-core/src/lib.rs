@@ -20,6 +20,8 @@
 //! - [`monitor`]: consumes topics and reports what flows (rates, rejections, event time).
 //! - [`pipeline`]: every part over one bus, started and stopped together.
 //! - [`processor`]: the stream processors: the station table and the turnstile counts.
+//! - [`registry`]: a Confluent-style schema registry: the catalog (subjects, versions, ids,
+//!   compatibility) and a registry whose state lives in a compacted topic of the bus.
 //! - [`status`]: the status read model the dashboard renders, and the consumer that feeds it.
 //! - [`deadletter`]: where refused records go, with the reason.
 //! - [`metrics`]: counters of what flows through consumers (records, dead letters, lag).
@@ -44,6 +46,7 @@ pub mod monitor;
 pub mod network;
 pub mod pipeline;
 pub mod processor;
+pub mod registry;
 pub mod sim;
 pub mod status;
 pub mod topics;

@@ -24,4 +24,5 @@ mod bus;
 mod registry;
 
 pub use bus::{MemBus, MemBusConfig};
-pub use registry::{Compatibility, MemRegistry, SubjectVersion};
+pub use registry::MemRegistry;
+pub use transit_core::registry::{Compatibility, SubjectVersion};

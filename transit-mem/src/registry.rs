@@ -1,52 +1,17 @@
 //! An in-memory schema registry with Confluent's model: subjects, versions, global ids, and a
-//! compatibility rule checked on registration.
+//! compatibility rule checked on registration. The rules live in
+//! [`transit_core::registry::SchemaCatalog`]; this is the catalog behind a lock.
 
-use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use apache_avro::schema_compatibility::SchemaCompatibility;
-use apache_avro::Schema;
 use async_trait::async_trait;
 use transit_core::codec::{RegistryError, SchemaId, SchemaRegistry};
-
-/// Which new schemas a subject accepts (Confluent's levels, the ones this registry checks).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Compatibility {
-    /// A new schema must read data written with the subject's latest schema.
-    #[default]
-    Backward,
-    /// Anything goes.
-    None,
-}
-
-/// A registered version of a subject.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SubjectVersion {
-    /// The subject.
-    pub subject: String,
-    /// The version within the subject, from 1.
-    pub version: u32,
-    /// The schema's global id.
-    pub id: SchemaId,
-    /// The schema, as registered.
-    pub schema: String,
-}
-
-#[derive(Debug, Default)]
-struct State {
-    /// Schemas by global id; ids are positions + 1.
-    schemas: Vec<(String, Schema)>,
-    /// Global id by canonical form: one id per distinct schema across subjects, as Confluent.
-    ids_by_canonical: HashMap<String, SchemaId>,
-    /// Ids of each subject's versions, in order.
-    subjects: BTreeMap<String, Vec<SchemaId>>,
-    compatibility: Compatibility,
-}
+use transit_core::registry::{Compatibility, SchemaCatalog, SubjectVersion};
 
 /// An in-memory schema registry. A clone is another handle to the same registry.
 #[derive(Debug, Clone, Default)]
 pub struct MemRegistry {
-    state: Arc<Mutex<State>>,
+    catalog: Arc<Mutex<SchemaCatalog>>,
 }
 
 impl MemRegistry {
@@ -57,135 +22,55 @@ impl MemRegistry {
 
     /// An empty registry with the given compatibility level.
     pub fn with_compatibility(compatibility: Compatibility) -> Self {
-        let registry = Self::new();
-        registry.lock().compatibility = compatibility;
-        registry
+        Self {
+            catalog: Arc::new(Mutex::new(SchemaCatalog::with_compatibility(compatibility))),
+        }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
+    fn lock(&self) -> MutexGuard<'_, SchemaCatalog> {
         // Nothing panics while holding the lock; a poisoned one still holds consistent state.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+        self.catalog.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Registers `schema` under `subject`, checking compatibility with the subject's latest.
     pub fn register_schema(&self, subject: &str, schema: &str) -> Result<SchemaId, RegistryError> {
-        let parsed = Schema::parse_str(schema).map_err(|error| RegistryError::InvalidSchema {
-            message: error.to_string(),
-        })?;
-        let canonical = parsed.canonical_form();
-        let mut state = self.lock();
-        let versions = state.subjects.get(subject).cloned().unwrap_or_default();
-        if let Some(&id) = state.ids_by_canonical.get(&canonical) {
-            if versions.contains(&id) {
-                return Ok(id);
-            }
-        }
-        if let (Compatibility::Backward, Some(latest)) = (state.compatibility, versions.last()) {
-            let (_, latest_schema) = &state.schemas[(latest.0 - 1) as usize];
-            SchemaCompatibility::can_read(latest_schema, &parsed).map_err(|error| {
-                RegistryError::Incompatible {
-                    subject: subject.to_string(),
-                    message: format!(
-                        "BACKWARD: the new schema cannot read data written with version {}: {error}",
-                        versions.len()
-                    ),
-                }
-            })?;
-        }
-        let id = match state.ids_by_canonical.get(&canonical) {
-            Some(&id) => id,
-            None => {
-                state.schemas.push((schema.to_string(), parsed));
-                let id = SchemaId(state.schemas.len() as u32);
-                state.ids_by_canonical.insert(canonical, id);
-                id
-            }
-        };
-        state
-            .subjects
-            .entry(subject.to_string())
-            .or_default()
-            .push(id);
-        Ok(id)
+        self.lock().register(subject, schema)
     }
 
     /// The schema with this global id.
     pub fn schema(&self, id: SchemaId) -> Result<String, RegistryError> {
-        let state = self.lock();
-        id.0.checked_sub(1)
-            .and_then(|index| state.schemas.get(index as usize))
-            .map(|(text, _)| text.clone())
-            .ok_or(RegistryError::SchemaNotFound { id })
+        self.lock().schema(id).map(str::to_string)
     }
 
     /// Every subject, sorted.
     pub fn subjects(&self) -> Vec<String> {
-        self.lock().subjects.keys().cloned().collect()
+        self.lock().subjects()
     }
 
     /// The versions of `subject`, from 1.
     pub fn versions(&self, subject: &str) -> Result<Vec<u32>, RegistryError> {
-        let state = self.lock();
-        let versions = subject_versions(&state, subject)?;
-        Ok((1..=versions.len() as u32).collect())
+        self.lock().versions(subject)
     }
 
     /// Version `version` of `subject`.
     pub fn version(&self, subject: &str, version: u32) -> Result<SubjectVersion, RegistryError> {
-        let state = self.lock();
-        let versions = subject_versions(&state, subject)?;
-        let id = version
-            .checked_sub(1)
-            .and_then(|index| versions.get(index as usize))
-            .copied()
-            .ok_or_else(|| RegistryError::VersionNotFound {
-                subject: subject.to_string(),
-                version,
-            })?;
-        Ok(SubjectVersion {
-            subject: subject.to_string(),
-            version,
-            id,
-            schema: state.schemas[(id.0 - 1) as usize].0.clone(),
-        })
+        self.lock().version(subject, version)
     }
 
     /// The latest version of `subject`.
     pub fn latest(&self, subject: &str) -> Result<SubjectVersion, RegistryError> {
-        let count = self.versions(subject)?.len() as u32;
-        self.version(subject, count)
+        self.lock().latest(subject)
     }
 
     /// The version of `subject` holding `schema`, if it is registered there.
     pub fn lookup(&self, subject: &str, schema: &str) -> Result<SubjectVersion, RegistryError> {
-        let canonical = Schema::parse_str(schema)
-            .map_err(|error| RegistryError::InvalidSchema {
-                message: error.to_string(),
-            })?
-            .canonical_form();
-        let position = {
-            let state = self.lock();
-            let versions = subject_versions(&state, subject)?;
-            state
-                .ids_by_canonical
-                .get(&canonical)
-                .and_then(|id| versions.iter().position(|v| v == id))
-        };
-        match position {
-            Some(index) => self.version(subject, index as u32 + 1),
-            None => Err(RegistryError::SchemaNotFound { id: SchemaId(0) }),
-        }
+        self.lock().lookup(subject, schema)
     }
-}
 
-fn subject_versions<'a>(state: &'a State, subject: &str) -> Result<&'a [SchemaId], RegistryError> {
-    state
-        .subjects
-        .get(subject)
-        .map(Vec::as_slice)
-        .ok_or_else(|| RegistryError::SubjectNotFound {
-            subject: subject.to_string(),
-        })
+    /// Runs `read` on the current state: every query of [`SchemaCatalog`] is available.
+    pub fn read<T>(&self, read: impl FnOnce(&SchemaCatalog) -> T) -> T {
+        read(&self.lock())
+    }
 }
 
 #[async_trait]
@@ -271,5 +156,77 @@ mod tests {
             registry.register_schema("s", "{not json"),
             Err(RegistryError::InvalidSchema { .. })
         ));
+    }
+
+    mod on_the_bus {
+        use std::sync::Arc;
+
+        use transit_core::bus::{EventBus, Record};
+        use transit_core::registry::{BusRegistry, DEFAULT_TOPIC};
+
+        use super::*;
+        use crate::MemBus;
+
+        #[tokio::test]
+        async fn a_reopened_registry_has_every_subject_version_and_id() {
+            let bus: Arc<dyn EventBus> = Arc::new(MemBus::new());
+            let first = BusRegistry::open(Arc::clone(&bus), DEFAULT_TOPIC)
+                .await
+                .unwrap();
+            let id1 = first.register_schema("s", V1).await.unwrap();
+            let id2 = first.register_schema("s", V2_DEFAULT).await.unwrap();
+            assert_eq!(first.register_schema("t", V1).await.unwrap(), id1);
+            first.set_compatibility(Compatibility::None).await.unwrap();
+
+            // A record nobody can read, written by someone else: skipped on restore.
+            bus.publish_batch(DEFAULT_TOPIC, vec![Record::new("junk", "junk", 0)])
+                .await
+                .unwrap();
+
+            let again = BusRegistry::open(Arc::clone(&bus), DEFAULT_TOPIC)
+                .await
+                .unwrap();
+            assert_eq!(again.subjects(), vec!["s", "t"]);
+            assert_eq!(again.versions("s").unwrap(), vec![1, 2]);
+            assert_eq!(again.latest("s").unwrap().id, id2);
+            assert_eq!(again.schema(id1).unwrap(), V1);
+            assert_eq!(again.compatibility(), Compatibility::None);
+            // Compatibility NONE came back: this would be refused under BACKWARD.
+            let id3 = again.register_schema("s", V2_NO_DEFAULT).await.unwrap();
+            assert_eq!(id3, SchemaId(3));
+            assert_eq!(again.latest("s").unwrap().version, 3);
+        }
+
+        #[tokio::test]
+        async fn concurrent_registrations_get_distinct_ids_and_versions() {
+            let bus: Arc<dyn EventBus> = Arc::new(MemBus::new());
+            let registry = BusRegistry::open(bus, "schemas").await.unwrap();
+            let schemas: Vec<String> = (0..8)
+                // Each reads any other: its only field has a default.
+                .map(|i| {
+                    format!(
+                        r#"{{"type":"record","name":"R","fields":[{{"name":"f{i}","type":"int","default":0}}]}}"#
+                    )
+                })
+                .collect();
+            let tasks: Vec<_> = schemas
+                .iter()
+                .map(|schema| {
+                    let (registry, schema) = (registry.clone(), schema.clone());
+                    tokio::spawn(async move { registry.register_schema("many", &schema).await })
+                })
+                .collect();
+            let mut ids = Vec::new();
+            for task in tasks {
+                ids.push(task.await.unwrap().unwrap());
+            }
+            ids.sort();
+            ids.dedup();
+            assert_eq!(ids.len(), 8);
+            assert_eq!(
+                registry.versions("many").unwrap(),
+                (1..=8).collect::<Vec<u32>>()
+            );
+        }
     }
 }

@@ -257,6 +257,7 @@ async fn simulate(bed: &Bed, sim: &mut Simulation, until: SimTime) -> u64 {
         pace: Pace::FlatOut,
         until: Some(until),
         progress_every: Duration::from_secs(60),
+        ..DriverConfig::default()
     };
     let stats = driver::run(
         bed.bus.as_ref(),

@@ -135,6 +135,7 @@ async fn the_board_counts_every_entry_published_and_shows_every_train() {
             pace: Pace::FlatOut,
             until: Some(until),
             progress_every: Duration::from_secs(60),
+            ..DriverConfig::default()
         },
         station_rows: Some(embedded_station_rows().unwrap()),
     };

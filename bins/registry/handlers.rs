@@ -1,0 +1,259 @@
+//! One function per route: parse the request, ask the registry, answer as Confluent does.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use transit_core::codec::SchemaId;
+use transit_core::registry::{BusRegistry, Compatibility, SubjectVersion, VersionSelector};
+
+use super::body::JsonBody;
+use super::error::ApiError;
+use super::json;
+
+type Answer = Result<Response, ApiError>;
+
+/// The body of a registration, a lookup and a compatibility check.
+#[derive(Debug, Deserialize)]
+pub(crate) struct SchemaRequest {
+    schema: String,
+    #[serde(default, rename = "schemaType")]
+    schema_type: Option<String>,
+    #[serde(default)]
+    references: Option<Vec<serde_json::Value>>,
+}
+
+impl SchemaRequest {
+    /// The Avro schema text, or why this registry cannot take it.
+    fn avro(&self) -> Result<&str, ApiError> {
+        if let Some(kind) = self
+            .schema_type
+            .as_deref()
+            .filter(|t| !t.eq_ignore_ascii_case("AVRO"))
+        {
+            return Err(ApiError::invalid_schema(format!(
+                "schema type {kind} is not supported, only AVRO"
+            )));
+        }
+        if self.references.as_ref().is_some_and(|r| !r.is_empty()) {
+            return Err(ApiError::invalid_schema(
+                "schema references are not supported",
+            ));
+        }
+        Ok(&self.schema)
+    }
+}
+
+#[derive(Serialize)]
+struct VersionBody<'a> {
+    subject: &'a str,
+    version: u32,
+    id: u32,
+    schema: &'a str,
+}
+
+impl<'a> From<&'a SubjectVersion> for VersionBody<'a> {
+    fn from(version: &'a SubjectVersion) -> Self {
+        Self {
+            subject: &version.subject,
+            version: version.version,
+            id: version.id.0,
+            schema: &version.schema,
+        }
+    }
+}
+
+fn ok(body: &impl Serialize) -> Answer {
+    Ok(json(StatusCode::OK, body))
+}
+
+fn version_selector(text: &str) -> Result<VersionSelector, ApiError> {
+    text.parse().map_err(|_| ApiError::invalid_version(text))
+}
+
+/// Ids are unsigned 32-bit numbers here; anything else names no schema.
+fn schema_id(text: &str) -> Result<SchemaId, ApiError> {
+    text.parse::<u32>().map(SchemaId).map_err(|_| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            40403,
+            format!("Schema {text} not found"),
+        )
+    })
+}
+
+/// Raw schema text, as Confluent's `/schema` routes answer.
+fn raw_schema(schema: String) -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, super::CONTENT_TYPE)],
+        schema,
+    )
+        .into_response()
+}
+
+pub(crate) async fn root() -> Answer {
+    ok(&serde_json::json!({}))
+}
+
+pub(crate) async fn schema_types() -> Answer {
+    ok(&["AVRO"])
+}
+
+pub(crate) async fn schema_by_id(
+    State(registry): State<BusRegistry>,
+    Path(id): Path<String>,
+) -> Answer {
+    let schema = registry.schema(schema_id(&id)?)?;
+    ok(&serde_json::json!({ "schema": schema }))
+}
+
+pub(crate) async fn raw_schema_by_id(
+    State(registry): State<BusRegistry>,
+    Path(id): Path<String>,
+) -> Answer {
+    Ok(raw_schema(registry.schema(schema_id(&id)?)?))
+}
+
+pub(crate) async fn versions_of_id(
+    State(registry): State<BusRegistry>,
+    Path(id): Path<String>,
+) -> Answer {
+    let id = schema_id(&id)?;
+    let versions = registry.read(|catalog| catalog.subject_versions_of(id))?;
+    let body: Vec<_> = versions
+        .iter()
+        .map(|(subject, version)| serde_json::json!({ "subject": subject, "version": version }))
+        .collect();
+    ok(&body)
+}
+
+pub(crate) async fn subjects(State(registry): State<BusRegistry>) -> Answer {
+    ok(&registry.subjects())
+}
+
+pub(crate) async fn versions(
+    State(registry): State<BusRegistry>,
+    Path(subject): Path<String>,
+) -> Answer {
+    ok(&registry.versions(&subject)?)
+}
+
+pub(crate) async fn register(
+    State(registry): State<BusRegistry>,
+    Path(subject): Path<String>,
+    JsonBody(request): JsonBody<SchemaRequest>,
+) -> Answer {
+    let id = registry.register_schema(&subject, request.avro()?).await?;
+    ok(&serde_json::json!({ "id": id.0 }))
+}
+
+pub(crate) async fn lookup(
+    State(registry): State<BusRegistry>,
+    Path(subject): Path<String>,
+    JsonBody(request): JsonBody<SchemaRequest>,
+) -> Answer {
+    let version = registry.lookup(&subject, request.avro()?)?;
+    ok(&VersionBody::from(&version))
+}
+
+pub(crate) async fn version(
+    State(registry): State<BusRegistry>,
+    Path((subject, version)): Path<(String, String)>,
+) -> Answer {
+    let version = registry.version(&subject, version_selector(&version)?)?;
+    ok(&VersionBody::from(&version))
+}
+
+pub(crate) async fn version_schema(
+    State(registry): State<BusRegistry>,
+    Path((subject, version)): Path<(String, String)>,
+) -> Answer {
+    let version = registry.version(&subject, version_selector(&version)?)?;
+    Ok(raw_schema(version.schema))
+}
+
+/// Whether `?verbose=true` is among the query's pairs.
+fn verbose(query: Option<&str>) -> bool {
+    query.is_some_and(|query| {
+        query
+            .split('&')
+            .any(|pair| pair.eq_ignore_ascii_case("verbose=true"))
+    })
+}
+
+fn compatibility_answer(messages: Vec<String>, verbose: bool) -> Answer {
+    if verbose {
+        ok(&serde_json::json!({ "is_compatible": messages.is_empty(), "messages": messages }))
+    } else {
+        ok(&serde_json::json!({ "is_compatible": messages.is_empty() }))
+    }
+}
+
+pub(crate) async fn compatibility_with_version(
+    State(registry): State<BusRegistry>,
+    Path((subject, version)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    JsonBody(request): JsonBody<SchemaRequest>,
+) -> Answer {
+    let against = version_selector(&version)?;
+    let report = registry.check_compatibility(&subject, against, request.avro()?)?;
+    compatibility_answer(report.messages, verbose(query.as_deref()))
+}
+
+/// Against what registering would check: the latest version, or all for a transitive level.
+pub(crate) async fn compatibility_with_subject(
+    State(registry): State<BusRegistry>,
+    Path(subject): Path<String>,
+    RawQuery(query): RawQuery,
+    JsonBody(request): JsonBody<SchemaRequest>,
+) -> Answer {
+    let schema = request.avro()?;
+    let report = registry.read(|catalog| catalog.check_registration(&subject, schema))?;
+    compatibility_answer(report.messages, verbose(query.as_deref()))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ConfigRequest {
+    compatibility: String,
+}
+
+pub(crate) async fn get_config(State(registry): State<BusRegistry>) -> Answer {
+    ok(&serde_json::json!({ "compatibilityLevel": registry.compatibility().name() }))
+}
+
+pub(crate) async fn put_config(
+    State(registry): State<BusRegistry>,
+    JsonBody(request): JsonBody<ConfigRequest>,
+) -> Answer {
+    let level: Compatibility = request.compatibility.parse().map_err(|_| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            42203,
+            "Invalid compatibility level. Valid values are none, backward, forward, full, \
+             backward_transitive, forward_transitive, and full_transitive",
+        )
+    })?;
+    registry.set_compatibility(level).await?;
+    ok(&serde_json::json!({ "compatibility": level.name() }))
+}
+
+pub(crate) async fn not_found() -> ApiError {
+    ApiError::http(StatusCode::NOT_FOUND)
+}
+
+pub(crate) async fn method_not_allowed() -> ApiError {
+    ApiError::http(StatusCode::METHOD_NOT_ALLOWED)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verbose_is_read_from_the_query() {
+        assert!(verbose(Some("verbose=true")));
+        assert!(verbose(Some("a=b&verbose=TRUE")));
+        assert!(!verbose(Some("verbose=false")));
+        assert!(!verbose(None));
+    }
+}

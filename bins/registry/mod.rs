@@ -1,0 +1,140 @@
+//! The schema registry's HTTP server: Confluent Schema Registry's API (the subset producers,
+//! consumers and operators use) over a [`BusRegistry`], so Confluent clients (Java, Python
+//! `confluent_kafka`, Go) work with only its URL.
+//!
+//! Routes (Confluent's paths, status codes and `{"error_code":…, "message":…}` errors, all
+//! answered as `application/vnd.schemaregistry.v1+json`):
+//! - `POST /subjects/{subject}/versions` `{"schema":"…"}` → `{"id":N}` (409 when incompatible,
+//!   naming the field and the rule; 422/42201 for an invalid schema);
+//! - `POST /subjects/{subject}`: is this schema registered here → the version;
+//! - `GET /subjects`, `GET /subjects/{subject}/versions`,
+//!   `GET /subjects/{subject}/versions/{version}` (a number, `latest` or `-1`) and its
+//!   `/schema`;
+//! - `GET /schemas/ids/{id}` → `{"schema":"…"}`, its `/schema` and its `/versions`;
+//! - `POST /compatibility/subjects/{subject}/versions/{version}` (and without a version:
+//!   against what registering would check) → `{"is_compatible":…}`, with `?verbose=true`
+//!   the reasons;
+//! - `GET /config`, `PUT /config` `{"compatibility":"FULL"}`: the global level;
+//! - `GET /schemas/types` → `["AVRO"]`, `GET /` → `{}`.
+//!
+//! Not served: deletes, per-subject configuration, modes, contexts, schema references and
+//! schema types other than Avro (refused with 42201). Run one server per schemas topic (see
+//! [`BusRegistry`]'s contract); there is no TLS or authentication: bind it to a private
+//! address.
+
+mod body;
+mod error;
+mod handlers;
+
+use std::net::SocketAddr;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use transit_core::registry::BusRegistry;
+
+/// The address the registry binds to unless told otherwise: Confluent's port, this machine
+/// only.
+pub const DEFAULT_ADDRESS: &str = "127.0.0.1:8081";
+
+/// The content type of every answer.
+pub const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
+
+/// The largest request body taken (schemas are small; this bounds what a client can make
+/// the server hold).
+pub const MAX_BODY: usize = 16 * 1024 * 1024;
+
+/// Why the registry server could not serve.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryServerError {
+    /// The address could not be bound (in use, or not this machine's).
+    #[error("binding the schema registry to {address}")]
+    Bind {
+        /// The address asked for.
+        address: SocketAddr,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The server failed while serving.
+    #[error("serving the schema registry")]
+    Serve(#[source] std::io::Error),
+}
+
+/// The routes, over `registry`.
+pub fn router(registry: BusRegistry) -> Router {
+    use handlers as h;
+    Router::new()
+        .route("/", get(h::root))
+        .route("/schemas/types", get(h::schema_types))
+        .route("/schemas/ids/{id}", get(h::schema_by_id))
+        .route("/schemas/ids/{id}/schema", get(h::raw_schema_by_id))
+        .route("/schemas/ids/{id}/versions", get(h::versions_of_id))
+        .route("/subjects", get(h::subjects))
+        .route("/subjects/{subject}", post(h::lookup))
+        .route(
+            "/subjects/{subject}/versions",
+            get(h::versions).post(h::register),
+        )
+        .route("/subjects/{subject}/versions/{version}", get(h::version))
+        .route(
+            "/subjects/{subject}/versions/{version}/schema",
+            get(h::version_schema),
+        )
+        .route(
+            "/compatibility/subjects/{subject}/versions",
+            post(h::compatibility_with_subject),
+        )
+        .route(
+            "/compatibility/subjects/{subject}/versions/{version}",
+            post(h::compatibility_with_version),
+        )
+        .route("/config", get(h::get_config).put(h::put_config))
+        .fallback(h::not_found)
+        .method_not_allowed_fallback(h::method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(registry)
+}
+
+/// Binds `address`: a failure here is the one users see most (port in use), so it is an
+/// error of its own.
+pub async fn bind(address: SocketAddr) -> Result<TcpListener, RegistryServerError> {
+    TcpListener::bind(address)
+        .await
+        .map_err(|source| RegistryServerError::Bind { address, source })
+}
+
+/// Serves `registry` on `listener` until `shutdown` is cancelled; requests in flight finish
+/// first (a registration in flight is stored either way).
+pub async fn serve(
+    listener: TcpListener,
+    registry: BusRegistry,
+    shutdown: CancellationToken,
+) -> Result<(), RegistryServerError> {
+    if let Ok(address) = listener.local_addr() {
+        tracing::info!(%address, topic = registry.topic(), "schema registry listening");
+    }
+    axum::serve(listener, router(registry))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .map_err(RegistryServerError::Serve)
+}
+
+/// A JSON answer with the registry's content type.
+fn json(status: StatusCode, body: &impl Serialize) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => (
+            status,
+            [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],
+            bytes,
+        )
+            .into_response(),
+        // Bodies are plain data with string keys; should one ever fail, say so plainly.
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}

@@ -1,0 +1,42 @@
+//! A schema registry with Confluent's model, as a pure state machine and as a registry whose
+//! state lives on the bus.
+//!
+//! - [`SchemaCatalog`]: schemas by global id, subjects with versions, the compatibility level
+//!   and its check (apache-avro's resolution rules, with the field that broke which rule). No
+//!   I/O: the in-memory registry (`transit_mem::MemRegistry`) and [`BusRegistry`] both keep
+//!   one.
+//! - [`BusRegistry`]: the catalog stored in a compacted topic (`_schemas`, Confluent's own
+//!   record format), so it restarts without losing a schema; what the registry's HTTP server
+//!   serves.
+//! - [`Compatibility`]: Confluent's levels (BACKWARD by default).
+//!
+//! # Why the catalog is separate from its storage
+//!
+//! Registering is decided first ([`SchemaCatalog::prepare`]: new version, id, compatibility
+//! check), stored second, and applied last ([`SchemaCatalog::apply`]), so the state in memory
+//! never runs ahead of what is stored; restoring is applying the stored entries again.
+
+mod bus;
+mod catalog;
+mod compatibility;
+mod record;
+
+pub use bus::{BusRegistry, OpenError, RestoreSummary, StoreError, DEFAULT_TOPIC};
+pub use catalog::{
+    ApplyError, CompatibilityReport, InvalidVersion, Registration, SchemaCatalog, SchemaEntry,
+    SubjectVersion, VersionSelector,
+};
+pub use compatibility::{Compatibility, InvalidCompatibility};
+
+/// An error with its sources, on one line: apache-avro nests the reason a field's type does
+/// not match, and bus errors carry the backend's.
+pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}

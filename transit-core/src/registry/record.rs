@@ -1,0 +1,321 @@
+//! The records of the `_schemas` topic, in Confluent Schema Registry's own format, so a
+//! Confluent registry and this one can read each other's topic.
+//!
+//! - schema: key `{"keytype":"SCHEMA","subject":"s","version":1,"magic":1}`, value
+//!   `{"subject":"s","version":1,"id":7,"schema":"...","deleted":false}`;
+//! - global compatibility: key `{"keytype":"CONFIG","subject":null,"magic":0}`, value
+//!   `{"compatibilityLevel":"BACKWARD"}`.
+//!
+//! Keys are written field by field in that order, always the same bytes for the same key,
+//! because compaction keeps the last record per key *bytes*.
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use super::{Compatibility, SchemaEntry};
+use crate::codec::SchemaId;
+
+/// What one record of the topic says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum StoredRecord {
+    /// A version of a subject.
+    Schema(SchemaEntry),
+    /// The compatibility level of a subject, or the global one (`subject: None`); `None` as
+    /// level means the setting was removed.
+    Config {
+        subject: Option<String>,
+        compatibility: Option<Compatibility>,
+    },
+    /// A record kind this registry has no use for (Confluent's `NOOP`, `MODE`, deletes of a
+    /// whole subject...), or a tombstone.
+    Ignored { keytype: String },
+}
+
+/// Why a record could not be read.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum RecordError {
+    #[error("record without a key")]
+    NoKey,
+    #[error("key is not a registry key: {0}")]
+    Key(#[source] serde_json::Error),
+    #[error("{keytype} key without {field}")]
+    KeyField {
+        keytype: String,
+        field: &'static str,
+    },
+    #[error("value of a {keytype} record is not valid: {source}")]
+    Value {
+        keytype: String,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("value names {value_subject:?} version {value_version}, but its key {key_subject:?} version {key_version}")]
+    Mismatch {
+        key_subject: String,
+        key_version: u32,
+        value_subject: String,
+        value_version: u32,
+    },
+    #[error("schema type {0:?} is not supported (only AVRO)")]
+    SchemaType(String),
+    #[error(transparent)]
+    Level(#[from] super::InvalidCompatibility),
+}
+
+#[derive(Serialize)]
+struct SchemaKeyOut<'a> {
+    keytype: &'static str,
+    subject: &'a str,
+    version: u32,
+    magic: u32,
+}
+
+#[derive(Serialize)]
+struct SchemaValueOut<'a> {
+    subject: &'a str,
+    version: u32,
+    id: u32,
+    schema: &'a str,
+    deleted: bool,
+}
+
+#[derive(Serialize)]
+struct ConfigKeyOut {
+    keytype: &'static str,
+    subject: Option<String>,
+    magic: u32,
+}
+
+#[derive(Serialize)]
+struct ConfigValueOut {
+    #[serde(rename = "compatibilityLevel")]
+    compatibility_level: &'static str,
+}
+
+#[derive(Deserialize)]
+struct KeyIn {
+    keytype: String,
+    #[serde(default)]
+    subject: Option<String>,
+    #[serde(default)]
+    version: Option<u32>,
+}
+
+#[derive(Deserialize)]
+struct SchemaValueIn {
+    subject: String,
+    version: u32,
+    id: u32,
+    schema: String,
+    #[serde(default)]
+    deleted: bool,
+    #[serde(default, rename = "schemaType")]
+    schema_type: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ConfigValueIn {
+    #[serde(default, rename = "compatibilityLevel")]
+    compatibility_level: Option<String>,
+}
+
+fn to_bytes(value: &impl Serialize) -> Bytes {
+    // These structs hold strings and integers only: serialising them cannot fail, and an
+    // empty object (which restore would skip, logged) beats a panic should it ever.
+    Bytes::from(serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec()))
+}
+
+/// Key and value of the record storing `entry`.
+pub(crate) fn schema_record(entry: &SchemaEntry) -> (Bytes, Bytes) {
+    let key = SchemaKeyOut {
+        keytype: "SCHEMA",
+        subject: &entry.subject,
+        version: entry.version,
+        magic: 1,
+    };
+    let value = SchemaValueOut {
+        subject: &entry.subject,
+        version: entry.version,
+        id: entry.id.0,
+        schema: &entry.schema,
+        deleted: entry.deleted,
+    };
+    (to_bytes(&key), to_bytes(&value))
+}
+
+/// Key and value of the record storing the global compatibility level.
+pub(crate) fn config_record(compatibility: Compatibility) -> (Bytes, Bytes) {
+    let key = ConfigKeyOut {
+        keytype: "CONFIG",
+        subject: None,
+        magic: 0,
+    };
+    let value = ConfigValueOut {
+        compatibility_level: compatibility.name(),
+    };
+    (to_bytes(&key), to_bytes(&value))
+}
+
+/// Reads one record of the topic.
+pub(crate) fn decode(
+    key: Option<&[u8]>,
+    value: Option<&[u8]>,
+) -> Result<StoredRecord, RecordError> {
+    let key: KeyIn =
+        serde_json::from_slice(key.ok_or(RecordError::NoKey)?).map_err(RecordError::Key)?;
+    match key.keytype.as_str() {
+        "SCHEMA" => {
+            let Some(value) = value else {
+                return Ok(StoredRecord::Ignored {
+                    keytype: key.keytype,
+                });
+            };
+            let (Some(key_subject), Some(key_version)) = (key.subject, key.version) else {
+                return Err(RecordError::KeyField {
+                    keytype: key.keytype,
+                    field: "subject and version",
+                });
+            };
+            let value: SchemaValueIn =
+                serde_json::from_slice(value).map_err(|source| RecordError::Value {
+                    keytype: key.keytype.clone(),
+                    source,
+                })?;
+            if value.subject != key_subject || value.version != key_version {
+                return Err(RecordError::Mismatch {
+                    key_subject,
+                    key_version,
+                    value_subject: value.subject,
+                    value_version: value.version,
+                });
+            }
+            if let Some(kind) = value
+                .schema_type
+                .filter(|t| !t.eq_ignore_ascii_case("AVRO"))
+            {
+                return Err(RecordError::SchemaType(kind));
+            }
+            Ok(StoredRecord::Schema(SchemaEntry {
+                subject: value.subject,
+                version: value.version,
+                id: SchemaId(value.id),
+                schema: value.schema,
+                deleted: value.deleted,
+            }))
+        }
+        "CONFIG" => {
+            let compatibility = match value {
+                None => None,
+                Some(value) => {
+                    let value: ConfigValueIn =
+                        serde_json::from_slice(value).map_err(|source| RecordError::Value {
+                            keytype: key.keytype.clone(),
+                            source,
+                        })?;
+                    value
+                        .compatibility_level
+                        .map(|level| level.parse())
+                        .transpose()?
+                }
+            };
+            Ok(StoredRecord::Config {
+                subject: key.subject,
+                compatibility,
+            })
+        }
+        _ => Ok(StoredRecord::Ignored {
+            keytype: key.keytype,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> SchemaEntry {
+        SchemaEntry {
+            subject: "org.chicago.cta.weather.v1-value".into(),
+            version: 3,
+            id: SchemaId(7),
+            schema: r#"{"type":"string"}"#.into(),
+            deleted: false,
+        }
+    }
+
+    #[test]
+    fn schema_records_use_confluents_format_and_round_trip() {
+        let (key, value) = schema_record(&entry());
+        assert_eq!(
+            &key[..],
+            br#"{"keytype":"SCHEMA","subject":"org.chicago.cta.weather.v1-value","version":3,"magic":1}"#
+        );
+        assert_eq!(
+            &value[..],
+            br#"{"subject":"org.chicago.cta.weather.v1-value","version":3,"id":7,"schema":"{\"type\":\"string\"}","deleted":false}"#
+        );
+        assert_eq!(
+            decode(Some(&key), Some(&value)).unwrap(),
+            StoredRecord::Schema(entry())
+        );
+    }
+
+    #[test]
+    fn config_records_round_trip() {
+        let (key, value) = config_record(Compatibility::FullTransitive);
+        assert_eq!(
+            &key[..],
+            br#"{"keytype":"CONFIG","subject":null,"magic":0}"#
+        );
+        assert_eq!(&value[..], br#"{"compatibilityLevel":"FULL_TRANSITIVE"}"#);
+        assert_eq!(
+            decode(Some(&key), Some(&value)).unwrap(),
+            StoredRecord::Config {
+                subject: None,
+                compatibility: Some(Compatibility::FullTransitive)
+            }
+        );
+    }
+
+    #[test]
+    fn records_written_by_a_confluent_registry_are_read() {
+        // Confluent writes NOOP records, and extra fields in newer versions.
+        let noop = decode(Some(br#"{"keytype":"NOOP","magic":0}"#), None).unwrap();
+        assert!(matches!(noop, StoredRecord::Ignored { .. }));
+        let value = br#"{"subject":"s","version":1,"id":1,"schemaType":"AVRO","schema":"\"int\"","deleted":true,"metadata":null}"#;
+        let key = br#"{"keytype":"SCHEMA","subject":"s","version":1,"magic":1}"#;
+        let StoredRecord::Schema(entry) = decode(Some(key), Some(value)).unwrap() else {
+            panic!("a schema record");
+        };
+        assert!(entry.deleted);
+    }
+
+    #[test]
+    fn bad_records_are_errors_not_panics() {
+        let key = br#"{"keytype":"SCHEMA","subject":"s","version":1,"magic":1}"#;
+        type Case<'a> = (Option<&'a [u8]>, Option<&'a [u8]>);
+        let cases: [Case<'_>; 7] = [
+            (None, Some(b"{}")),
+            (Some(b"not json"), Some(b"{}")),
+            (Some(br#"{"keytype":"SCHEMA","magic":1}"#), Some(b"{}")),
+            (Some(key), Some(b"{\"subject\":")),
+            (
+                Some(key),
+                Some(br#"{"subject":"t","version":1,"id":1,"schema":"\"int\""}"#),
+            ),
+            (
+                Some(key),
+                Some(
+                    br#"{"subject":"s","version":1,"id":1,"schema":"{}","schemaType":"PROTOBUF"}"#,
+                ),
+            ),
+            (
+                Some(br#"{"keytype":"CONFIG","subject":null,"magic":0}"#),
+                Some(br#"{"compatibilityLevel":"SIDEWAYS"}"#),
+            ),
+        ];
+        for (key, value) in cases {
+            assert!(decode(key, value).is_err(), "{key:?} {value:?}");
+        }
+    }
+}

@@ -1,0 +1,530 @@
+//! The HTTP client of a Confluent-compatible schema registry (Confluent's own, or transit's
+//! server), as a [`SchemaRegistry`].
+//!
+//! Both directions are cached for the life of the client: a (subject, schema text) pair
+//! registers once, and an id is fetched once, so a producer or consumer asks the registry
+//! once per schema, however many records it handles. Concurrent first requests for the same
+//! thing share one HTTP call. Only successes are cached: a failed call is tried again next
+//! time.
+//!
+//! Limits: plain `http://` only (no TLS, no authentication), no retries: a registry that is
+//! down fails the call after the timeouts, with the URL in the error.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE};
+use reqwest::{Method, Url};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use tokio::sync::OnceCell;
+use transit_core::codec::{RegistryError, SchemaId, SchemaRegistry};
+use transit_core::registry::{SubjectVersion, VersionSelector};
+
+/// How long connecting to the registry may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a whole request may take.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+const CONTENT: &str = "application/vnd.schemaregistry.v1+json";
+const ACCEPTED: &str =
+    "application/vnd.schemaregistry.v1+json, application/vnd.schemaregistry+json, application/json";
+
+/// What went wrong talking to the registry, as the source of a
+/// [`RegistryError::Backend`] (or of [`RegistryClient::new`]'s error).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryClientError {
+    /// The base URL is not a usable `http://` URL.
+    #[error("invalid schema registry URL {url:?}: {reason}")]
+    InvalidUrl {
+        /// The URL given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The HTTP client could not be built.
+    #[error("building the schema registry's HTTP client")]
+    Build(#[source] reqwest::Error),
+    /// The request failed: connection refused, timeout...
+    #[error("{method} {url}")]
+    Http {
+        /// The method.
+        method: Method,
+        /// The URL.
+        url: String,
+        /// What the HTTP client said.
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The registry answered with an error this client has no variant for.
+    #[error("{method} {url} answered {status} (error code {code:?}): {message}")]
+    Status {
+        /// The method.
+        method: Method,
+        /// The URL.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// Confluent's error code, when the body had one.
+        code: Option<u32>,
+        /// The error's message, or the start of the body.
+        message: String,
+    },
+    /// A success answer that is not what the API describes.
+    #[error("{method} {url}: unexpected answer")]
+    Body {
+        /// The method.
+        method: Method,
+        /// The URL.
+        url: String,
+        /// What the JSON parser said.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// (subject, schema text) → the cell of its id.
+type IdCells = HashMap<(String, String), Arc<OnceCell<SchemaId>>>;
+
+/// Single-flight caches: one cell per key, filled by the first successful call.
+#[derive(Debug, Default)]
+struct Caches {
+    ids: Mutex<IdCells>,
+    schemas: Mutex<HashMap<SchemaId, Arc<OnceCell<String>>>>,
+}
+
+impl Caches {
+    fn id_cell(&self, subject: &str, schema: &str) -> Arc<OnceCell<SchemaId>> {
+        let mut ids = self.ids.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(
+            ids.entry((subject.to_string(), schema.to_string()))
+                .or_default(),
+        )
+    }
+
+    fn schema_cell(&self, id: SchemaId) -> Arc<OnceCell<String>> {
+        let mut schemas = self.schemas.lock().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(schemas.entry(id).or_default())
+    }
+}
+
+/// What a request was about, to turn an error answer into the right [`RegistryError`].
+#[derive(Debug, Default, Clone, Copy)]
+struct About<'a> {
+    subject: Option<&'a str>,
+    version: Option<u32>,
+    id: Option<SchemaId>,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    error_code: Option<u32>,
+    message: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct IdBody {
+    id: u32,
+}
+
+#[derive(Deserialize)]
+struct SchemaBody {
+    schema: String,
+}
+
+#[derive(Deserialize)]
+struct VersionBody {
+    subject: String,
+    version: u32,
+    id: u32,
+    schema: String,
+}
+
+impl From<VersionBody> for SubjectVersion {
+    fn from(body: VersionBody) -> Self {
+        Self {
+            subject: body.subject,
+            version: body.version,
+            id: SchemaId(body.id),
+            schema: body.schema,
+        }
+    }
+}
+
+/// A Confluent-compatible schema registry over HTTP, with caches both ways.
+///
+/// # Clone
+///
+/// A clone shares the connection pool and the caches.
+#[derive(Clone)]
+pub struct RegistryClient {
+    base: Url,
+    http: reqwest::Client,
+    caches: Arc<Caches>,
+}
+
+impl fmt::Debug for RegistryClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegistryClient")
+            .field("base", &self.base.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RegistryClient {
+    /// A client of the registry at `base_url` (e.g. `http://127.0.0.1:8081`), with
+    /// [`CONNECT_TIMEOUT`] and [`REQUEST_TIMEOUT`].
+    pub fn new(base_url: &str) -> Result<Self, RegistryClientError> {
+        Self::with_timeouts(base_url, CONNECT_TIMEOUT, REQUEST_TIMEOUT)
+    }
+
+    /// A client with its own timeouts.
+    pub fn with_timeouts(
+        base_url: &str,
+        connect: Duration,
+        request: Duration,
+    ) -> Result<Self, RegistryClientError> {
+        let invalid = |reason: String| RegistryClientError::InvalidUrl {
+            url: base_url.to_string(),
+            reason,
+        };
+        let base = Url::parse(base_url).map_err(|error| invalid(error.to_string()))?;
+        if base.scheme() != "http" {
+            return Err(invalid(format!(
+                "scheme {:?} is not supported: this client speaks plain http",
+                base.scheme()
+            )));
+        }
+        if base.cannot_be_a_base() || base.query().is_some() {
+            return Err(invalid("expected a base URL without a query".into()));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(connect)
+            .timeout(request)
+            .build()
+            .map_err(RegistryClientError::Build)?;
+        Ok(Self {
+            base,
+            http,
+            caches: Arc::default(),
+        })
+    }
+
+    /// The registry's base URL.
+    pub fn base_url(&self) -> &str {
+        self.base.as_str()
+    }
+
+    /// The URL of `segments` under the base, each segment percent-encoded (subjects may hold
+    /// any character).
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.base.clone();
+        // A base URL that can be a base always has path segments.
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        url
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<String>,
+        about: About<'_>,
+    ) -> Result<T, RegistryError> {
+        let http_error = |source| RegistryError::Backend {
+            source: Box::new(RegistryClientError::Http {
+                method: method.clone(),
+                url: url.to_string(),
+                source,
+            }),
+        };
+        let mut request = self
+            .http
+            .request(method.clone(), url.clone())
+            .header(ACCEPT, HeaderValue::from_static(ACCEPTED));
+        if let Some(body) = body {
+            request = request
+                .header(CONTENT_TYPE, HeaderValue::from_static(CONTENT))
+                .body(body);
+        }
+        tracing::debug!(%method, %url, "schema registry request");
+        let response = request.send().await.map_err(http_error)?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(http_error)?;
+        if !status.is_success() {
+            return Err(error_from_answer(
+                &method,
+                &url,
+                status.as_u16(),
+                &bytes,
+                about,
+            ));
+        }
+        serde_json::from_slice(&bytes).map_err(|source| RegistryError::Backend {
+            source: Box::new(RegistryClientError::Body {
+                method,
+                url: url.to_string(),
+                source,
+            }),
+        })
+    }
+
+    /// Registers `schema` under `subject` (or finds it registered) and returns its id; once
+    /// per (subject, schema text) for the life of the client.
+    pub async fn register_schema(
+        &self,
+        subject: &str,
+        schema: &str,
+    ) -> Result<SchemaId, RegistryError> {
+        let cell = self.caches.id_cell(subject, schema);
+        let id = *cell
+            .get_or_try_init(|| async {
+                let url = self.url(&["subjects", subject, "versions"]);
+                let body = serde_json::json!({ "schema": schema }).to_string();
+                let about = About {
+                    subject: Some(subject),
+                    ..About::default()
+                };
+                let answer: IdBody = self.call(Method::POST, url, Some(body), about).await?;
+                Ok::<_, RegistryError>(SchemaId(answer.id))
+            })
+            .await?;
+        // The id names this schema (the registry found it equal): no need to fetch it later.
+        let _ = self.caches.schema_cell(id).set(schema.to_string());
+        Ok(id)
+    }
+
+    /// The schema with this id; fetched once for the life of the client.
+    pub async fn schema(&self, id: SchemaId) -> Result<String, RegistryError> {
+        let cell = self.caches.schema_cell(id);
+        let schema = cell
+            .get_or_try_init(|| async {
+                let url = self.url(&["schemas", "ids", &id.0.to_string()]);
+                let about = About {
+                    id: Some(id),
+                    ..About::default()
+                };
+                let answer: SchemaBody = self.call(Method::GET, url, None, about).await?;
+                Ok::<_, RegistryError>(answer.schema)
+            })
+            .await?;
+        Ok(schema.clone())
+    }
+
+    /// Every subject (not cached: it changes).
+    pub async fn subjects(&self) -> Result<Vec<String>, RegistryError> {
+        let url = self.url(&["subjects"]);
+        self.call(Method::GET, url, None, About::default()).await
+    }
+
+    /// The versions of `subject` (not cached).
+    pub async fn versions(&self, subject: &str) -> Result<Vec<u32>, RegistryError> {
+        let url = self.url(&["subjects", subject, "versions"]);
+        let about = About {
+            subject: Some(subject),
+            ..About::default()
+        };
+        self.call(Method::GET, url, None, about).await
+    }
+
+    /// The version of `subject` a selector names (not cached). A missing `latest` is reported
+    /// as version 0.
+    pub async fn version(
+        &self,
+        subject: &str,
+        version: VersionSelector,
+    ) -> Result<SubjectVersion, RegistryError> {
+        let text = version.to_string();
+        let url = self.url(&["subjects", subject, "versions", &text]);
+        let about = About {
+            subject: Some(subject),
+            version: Some(match version {
+                VersionSelector::Number(n) => n,
+                VersionSelector::Latest => 0,
+            }),
+            ..About::default()
+        };
+        let answer: VersionBody = self.call(Method::GET, url, None, about).await?;
+        Ok(answer.into())
+    }
+
+    /// The latest version of `subject` (not cached).
+    pub async fn latest(&self, subject: &str) -> Result<SubjectVersion, RegistryError> {
+        self.version(subject, VersionSelector::Latest).await
+    }
+
+    /// The version of `subject` holding `schema`, if registered there (not cached).
+    pub async fn lookup(
+        &self,
+        subject: &str,
+        schema: &str,
+    ) -> Result<SubjectVersion, RegistryError> {
+        let url = self.url(&["subjects", subject]);
+        let body = serde_json::json!({ "schema": schema }).to_string();
+        let about = About {
+            subject: Some(subject),
+            ..About::default()
+        };
+        let answer: VersionBody = self.call(Method::POST, url, Some(body), about).await?;
+        Ok(answer.into())
+    }
+}
+
+/// The [`RegistryError`] an error answer means: Confluent's error codes map to the variants
+/// named by meaning; anything else is a backend error with the URL and what was said.
+fn error_from_answer(
+    method: &Method,
+    url: &Url,
+    status: u16,
+    body: &[u8],
+    about: About<'_>,
+) -> RegistryError {
+    let parsed: Option<ErrorBody> = serde_json::from_slice(body).ok();
+    let code = parsed.as_ref().and_then(|b| b.error_code);
+    let message = parsed.and_then(|b| b.message).unwrap_or_else(|| {
+        let text = String::from_utf8_lossy(body);
+        text.chars().take(512).collect()
+    });
+    let subject = || about.subject.unwrap_or_default().to_string();
+    match (code, status) {
+        (Some(40401), _) => RegistryError::SubjectNotFound { subject: subject() },
+        (Some(40402), _) => RegistryError::VersionNotFound {
+            subject: subject(),
+            version: about.version.unwrap_or(0),
+        },
+        (Some(40403), _) => RegistryError::SchemaNotFound {
+            id: about.id.unwrap_or(SchemaId(0)),
+        },
+        (Some(409), _) | (None, 409) => RegistryError::Incompatible {
+            subject: subject(),
+            message,
+        },
+        (Some(42201), _) => RegistryError::InvalidSchema { message },
+        _ => RegistryError::Backend {
+            source: Box::new(RegistryClientError::Status {
+                method: method.clone(),
+                url: url.to_string(),
+                status,
+                code,
+                message,
+            }),
+        },
+    }
+}
+
+#[async_trait]
+impl SchemaRegistry for RegistryClient {
+    async fn register(&self, subject: &str, schema: &str) -> Result<SchemaId, RegistryError> {
+        self.register_schema(subject, schema).await
+    }
+
+    async fn schema_by_id(&self, id: SchemaId) -> Result<String, RegistryError> {
+        self.schema(id).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map(status: u16, body: &str, about: About<'_>) -> RegistryError {
+        let url = Url::parse("http://registry:8081/subjects/s/versions").unwrap();
+        error_from_answer(&Method::POST, &url, status, body.as_bytes(), about)
+    }
+
+    fn about_s() -> About<'static> {
+        About {
+            subject: Some("s"),
+            version: Some(4),
+            id: Some(SchemaId(9)),
+        }
+    }
+
+    #[test]
+    fn confluent_error_codes_map_to_variants() {
+        let body = |code: u32| format!(r#"{{"error_code":{code},"message":"m {code}"}}"#);
+        assert!(matches!(
+            map(404, &body(40401), about_s()),
+            RegistryError::SubjectNotFound { subject } if subject == "s"
+        ));
+        assert!(matches!(
+            map(404, &body(40402), about_s()),
+            RegistryError::VersionNotFound { version: 4, .. }
+        ));
+        assert!(matches!(
+            map(404, &body(40403), about_s()),
+            RegistryError::SchemaNotFound { id: SchemaId(9) }
+        ));
+        assert!(matches!(
+            map(409, &body(409), about_s()),
+            RegistryError::Incompatible { message, .. } if message == "m 409"
+        ));
+        assert!(matches!(
+            map(422, &body(42201), about_s()),
+            RegistryError::InvalidSchema { message } if message == "m 42201"
+        ));
+    }
+
+    #[test]
+    fn other_answers_are_backend_errors_with_the_url() {
+        for (status, body) in [
+            (
+                500,
+                r#"{"error_code":50001,"message":"Error in the backend data store"}"#,
+            ),
+            (502, "<html>bad gateway</html>"),
+            (422, r#"{"error_code":42202,"message":"bad version"}"#),
+        ] {
+            let error = map(status, body, About::default());
+            let RegistryError::Backend { source } = error else {
+                panic!("expected Backend for {status}, got {error:?}");
+            };
+            let text = source.to_string();
+            assert!(
+                text.contains("http://registry:8081/subjects/s/versions"),
+                "{text}"
+            );
+            assert!(text.contains(&status.to_string()), "{text}");
+        }
+    }
+
+    #[test]
+    fn urls_encode_subjects_and_keep_a_base_path() {
+        let client = RegistryClient::new("http://localhost:8081/registry/").unwrap();
+        let url = client.url(&["subjects", "a b/c", "versions"]);
+        assert_eq!(
+            url.as_str(),
+            "http://localhost:8081/registry/subjects/a%20b%2Fc/versions"
+        );
+        let bare = RegistryClient::new("http://localhost:8081").unwrap();
+        assert_eq!(
+            bare.url(&["subjects"]).as_str(),
+            "http://localhost:8081/subjects"
+        );
+    }
+
+    #[test]
+    fn unusable_urls_are_refused() {
+        for url in [
+            "https://registry",
+            "registry:8081",
+            "not a url",
+            "http://h/?q=1",
+        ] {
+            assert!(
+                matches!(
+                    RegistryClient::new(url),
+                    Err(RegistryClientError::InvalidUrl { .. })
+                ),
+                "{url}"
+            );
+        }
+    }
+}
