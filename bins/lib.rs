@@ -5,5 +5,7 @@
 
 pub mod dashboard;
 pub mod logging;
+pub mod registry;
+pub mod rest_proxy;
 pub mod settings;
 pub mod shutdown;
