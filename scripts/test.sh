@@ -6,8 +6,10 @@
 #                              # real headless Chromium, the benchmarks once each as tests, and
 #                              # a smoke run of the full_pipeline example
 #
-# What it installs when missing: rustfmt and clippy (rustup), and Debian's chromium and
-# chromium-driver (apt-get) for the browser test.
+# What it installs when missing: rustfmt and clippy (rustup), Debian's chromium and
+# chromium-driver (apt-get) for the browser test, and the Kafka-protocol broker tansu (cargo,
+# into ~/.cargo/bin, about 10 minutes once per machine). It starts tansu on a free loopback
+# port for the Kafka tests (TRANSIT_TEST_KAFKA) and stops it when it ends.
 #
 # It stops at the first failing step and says which one. CI (.ci/run) calls exactly this.
 set -euo pipefail
@@ -39,6 +41,10 @@ need_chromium() {
 }
 need_chromium
 
+# shellcheck source=scripts/tansu.sh
+source scripts/tansu.sh
+install_tansu
+
 # Two cores: keep the build from starving the tests that measure wall time.
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export CARGO_INCREMENTAL=0
@@ -50,8 +56,11 @@ cargo fmt --all -- --check
 step "lints (cargo clippy -D warnings)"
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 
+step "starting the Kafka-protocol broker (tansu)"
+start_tansu
+
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+trap 'rm -f "$log"; stop_tansu' EXIT
 
 step "doc tests"
 cargo test --workspace --doc --all-features --locked 2>&1 | tee -a "$log"

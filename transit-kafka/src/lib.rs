@@ -1,9 +1,29 @@
 //! The production transport of transit: an [`EventBus`](transit_core::EventBus) over Kafka.
 //!
-//! This crate holds the Kafka backend (rdkafka), the HTTP schema-registry client and topic
-//! administration. It is deliberately empty for now: the workspace, the bus contract and its
-//! conformance suite (`transit_core::testing`) come first, and the Kafka backend is built
-//! against them, tested on a real broker, in its own change. Until then, embed
-//! `transit-mem`'s bus.
+//! # Layout
+//!
+//! - [`KafkaBus`] (`bus`): topics through the admin API, one idempotent `acks=all` producer,
+//!   consumers in groups or by assignment, over librdkafka (the `rdkafka` crate's bundled
+//!   build).
+//! - [`KafkaConfig`] (`config`): the bootstrap servers and any librdkafka property, from a
+//!   properties file, `KAFKA_*` environment variables and overrides, so the same programs run
+//!   against a local broker and a managed cluster (SASL, TLS).
+//! - `consumer`: a librdkafka consumer polled on its own thread, handing records to the async
+//!   side; `context`: librdkafka's logs into `tracing`, rebalances into the assignment.
+//! - The HTTP client of a Confluent-compatible schema registry.
+//!
+//! The bus passes the same conformance suite as the in-memory bus
+//! (`transit_core::testing`), run against a real broker in this crate's tests.
 
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
+
+mod bus;
+mod config;
+mod consumer;
+mod context;
+mod error;
+mod registry_client;
+
+pub use bus::{KafkaBus, KafkaBusError};
+pub use config::{ConfigError, KafkaConfig};
+pub use registry_client::{RegistryClient, RegistryClientError, CONNECT_TIMEOUT, REQUEST_TIMEOUT};

@@ -1,0 +1,576 @@
+//! [`KafkaBus`]: the [`EventBus`] over a Kafka cluster.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer as _};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer as _};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use tokio::sync::Mutex as AsyncMutex;
+use transit_core::bus::{
+    Consumer, Error, EventBus, PublishError, Record, RecordPosition, Result, StartFrom,
+    SubscribeOptions, TopicPartition, TopicSelector, TopicSpec,
+};
+
+use crate::config::{ConfigError, KafkaConfig};
+use crate::consumer::KafkaConsumer;
+use crate::context::{ConsumerState, TracingContext};
+use crate::error::{backend, bus_error};
+
+/// How long `flush` (and so shutdown) waits for records in flight.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Producer settings the bus's contract depends on; a configuration cannot weaken them.
+const PRODUCER_GUARANTEES: &[(&str, &str)] = &[
+    // Stored means acknowledged by every in-sync replica, and retries never duplicate or
+    // reorder a record.
+    ("acks", "all"),
+    ("enable.idempotence", "true"),
+];
+
+/// Why a [`KafkaBus`] could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KafkaBusError {
+    /// A setting is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// librdkafka refused the configuration or could not create a client.
+    #[error("creating the Kafka {client} for {servers}")]
+    Client {
+        /// Which client: producer, admin client or consumer.
+        client: &'static str,
+        /// The bootstrap servers.
+        servers: String,
+        /// What librdkafka said.
+        #[source]
+        source: KafkaError,
+    },
+    /// The cluster did not answer a metadata request in time.
+    #[error("no answer from the Kafka cluster at {servers}")]
+    Unreachable {
+        /// The bootstrap servers.
+        servers: String,
+        /// What librdkafka said.
+        #[source]
+        source: KafkaError,
+    },
+}
+
+/// An [`EventBus`] over a Kafka cluster (Apache Kafka, Redpanda, tansu or a managed service),
+/// through librdkafka.
+///
+/// - Topics are created with the admin API (`cleanup.policy=compact` for tables); a topic that
+///   exists is left alone.
+/// - One idempotent producer (`acks=all`) per bus; a publish returns when the broker has
+///   acknowledged every record, and a record it refused comes back in the error.
+/// - A subscription in a group is a Kafka consumer-group member; one without a group reads
+///   every partition by assignment (or, for a pattern, through a private group).
+/// - `retention_records` has no Kafka equivalent and is ignored; `retention_bytes` becomes the
+///   topic's `retention.bytes`.
+///
+/// A clone is another handle to the same producer and clients.
+#[derive(Clone)]
+pub struct KafkaBus {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    config: KafkaConfig,
+    producer: FutureProducer<TracingContext>,
+    admin: AdminClient<TracingContext>,
+    timeout: Duration,
+    replication: i32,
+    /// Topics seen in the cluster's metadata: publishing to one skips the check.
+    known_topics: Mutex<HashSet<String>>,
+    /// Serialises topic creation, so concurrent creators of one topic see one outcome.
+    creating: AsyncMutex<()>,
+}
+
+impl fmt::Debug for KafkaBus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KafkaBus")
+            .field("config", &self.inner.config.redacted())
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for KafkaBus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Kafka at {}", self.inner.config.bootstrap_servers())
+    }
+}
+
+impl KafkaBus {
+    /// Connects to the cluster `config` names, and checks that it answers.
+    pub async fn connect(config: KafkaConfig) -> Result<Self, KafkaBusError> {
+        let timeout = config.operation_timeout()?;
+        let replication = config.replication_factor()?;
+        let servers = config.bootstrap_servers().to_string();
+        let mut producer_config = client_config(&config);
+        for (key, value) in PRODUCER_GUARANTEES {
+            producer_config.set(*key, *value);
+        }
+        let producer: FutureProducer<TracingContext> = producer_config
+            .create_with_context(TracingContext)
+            .map_err(|source| KafkaBusError::Client {
+                client: "producer",
+                servers: servers.clone(),
+                source,
+            })?;
+        let admin: AdminClient<TracingContext> = client_config(&config)
+            .create_with_context(TracingContext)
+            .map_err(|source| KafkaBusError::Client {
+                client: "admin client",
+                servers: servers.clone(),
+                source,
+            })?;
+        let bus = Self {
+            inner: Arc::new(Inner {
+                config,
+                producer,
+                admin,
+                timeout,
+                replication,
+                known_topics: Mutex::new(HashSet::new()),
+                creating: AsyncMutex::new(()),
+            }),
+        };
+        bus.topics_in_cluster()
+            .await
+            .map_err(|source| KafkaBusError::Unreachable { servers, source })?;
+        tracing::info!(bus = %bus, "connected");
+        Ok(bus)
+    }
+
+    /// The settings this bus was made with.
+    pub fn config(&self) -> &KafkaConfig {
+        &self.inner.config
+    }
+
+    /// Every topic in the cluster with its partition count, from a fresh metadata request.
+    async fn topics_in_cluster(&self) -> Result<HashMap<String, u32>, KafkaError> {
+        let inner = Arc::clone(&self.inner);
+        let topics = tokio::task::spawn_blocking(move || {
+            let metadata = inner
+                .producer
+                .client()
+                .fetch_metadata(None, inner.timeout)?;
+            let topics: HashMap<String, u32> = metadata
+                .topics()
+                .iter()
+                .filter(|topic| topic.error().is_none())
+                .map(|topic| (topic.name().to_string(), topic.partitions().len() as u32))
+                .collect();
+            Ok::<_, KafkaError>(topics)
+        })
+        .await
+        .map_err(|_| KafkaError::Canceled)??;
+        self.lock_known().extend(
+            topics
+                .iter()
+                .filter(|(_, &n)| n > 0)
+                .map(|(t, _)| t.clone()),
+        );
+        Ok(topics)
+    }
+
+    fn lock_known(&self) -> std::sync::MutexGuard<'_, HashSet<String>> {
+        self.inner
+            .known_topics
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Fails with [`Error::UnknownTopic`] unless `topic` exists: librdkafka would otherwise
+    /// hold the records until its delivery timeout, minutes later.
+    async fn check_topic(&self, topic: &str) -> Result<()> {
+        if self.lock_known().contains(topic) {
+            return Ok(());
+        }
+        let topics = self
+            .topics_in_cluster()
+            .await
+            .map_err(|error| bus_error(error, Some(topic)))?;
+        match topics.get(topic) {
+            Some(&partitions) if partitions > 0 => Ok(()),
+            _ => Err(Error::UnknownTopic {
+                topic: topic.to_string(),
+            }),
+        }
+    }
+
+    /// Waits until the cluster's metadata shows `topic` with its partitions: a topic is usable
+    /// once every broker knows it, a moment after the controller created it.
+    async fn await_topic(&self, topic: &str) -> Result<()> {
+        let deadline = Instant::now() + self.inner.timeout;
+        loop {
+            let topics = self
+                .topics_in_cluster()
+                .await
+                .map_err(|error| bus_error(error, Some(topic)))?;
+            if topics.get(topic).is_some_and(|&n| n > 0) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(Error::Timeout {
+                    operation: "waiting for a new topic to show in the cluster's metadata",
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    fn consumer_config(&self, group: Option<&str>, start: StartFrom) -> ClientConfig {
+        let mut config = client_config(&self.inner.config);
+        config
+            .set("enable.auto.commit", "false")
+            .set("enable.partition.eof", "false")
+            .set(
+                "auto.offset.reset",
+                match start {
+                    StartFrom::Earliest => "earliest",
+                    StartFrom::Latest => "latest",
+                },
+            );
+        if let Some(group) = group {
+            config.set("group.id", group);
+        }
+        config
+    }
+
+    fn create_consumer(&self, config: &ClientConfig) -> Result<BaseConsumer<ConsumerState>> {
+        config
+            .create_with_context(ConsumerState::default())
+            .map_err(|error| bus_error(error, None))
+    }
+
+    /// A group member: librdkafka's group protocol assigns its partitions.
+    fn subscribe_in_group(
+        &self,
+        group: &str,
+        topics: &TopicSelector,
+        start: StartFrom,
+    ) -> Result<KafkaConsumer> {
+        let consumer = self.create_consumer(&self.consumer_config(Some(group), start))?;
+        let subscription: Vec<String> = match topics {
+            TopicSelector::Names(names) => names.clone(),
+            // librdkafka treats a name starting with `^` as a regular expression; anchoring the
+            // end makes it match whole names, as the bus contract says.
+            TopicSelector::Pattern(pattern) => vec![format!("^({pattern})$")],
+        };
+        let names: Vec<&str> = subscription.iter().map(String::as_str).collect();
+        consumer
+            .subscribe(&names)
+            .map_err(|error| bus_error(error, None))?;
+        let state = consumer.context().as_ref().clone();
+        KafkaConsumer::start(consumer, state, true, start, self.inner.timeout)
+    }
+
+    /// A reader of every partition of `names`, by explicit assignment: no group to join, so
+    /// it reads at once. `Latest` is resolved to offsets here, so it means "after subscribing"
+    /// and not "after the first fetch".
+    async fn assign_all(
+        &self,
+        names: &[String],
+        partitions: &HashMap<String, u32>,
+        start: StartFrom,
+    ) -> Result<KafkaConsumer> {
+        // librdkafka wants a group id even for an assignment; this one never joins or commits.
+        let group = private_group();
+        let consumer = self.create_consumer(&self.consumer_config(Some(&group), start))?;
+        let mut list = TopicPartitionList::new();
+        let mut assigned = Vec::new();
+        for name in names {
+            for partition in 0..partitions.get(name).copied().unwrap_or_default() {
+                let number = i32::try_from(partition).map_err(backend)?;
+                let offset = match start {
+                    StartFrom::Earliest => Offset::Beginning,
+                    StartFrom::Latest => {
+                        let (_, high) = consumer
+                            .fetch_watermarks(name, number, self.inner.timeout)
+                            .map_err(|error| bus_error(error, Some(name)))?;
+                        Offset::Offset(high)
+                    }
+                };
+                list.add_partition_offset(name, number, offset)
+                    .map_err(|error| bus_error(error, Some(name)))?;
+                assigned.push(TopicPartition {
+                    topic: Arc::from(name.as_str()),
+                    partition,
+                });
+            }
+        }
+        consumer
+            .assign(&list)
+            .map_err(|error| bus_error(error, None))?;
+        let state = consumer.context().as_ref().clone();
+        state.lock().partitions.extend(assigned);
+        KafkaConsumer::start(consumer, state, false, start, self.inner.timeout)
+    }
+}
+
+fn client_config(config: &KafkaConfig) -> ClientConfig {
+    let mut client = ClientConfig::new();
+    for (key, value) in config.client_properties() {
+        client.set(key, value);
+    }
+    client
+}
+
+/// A private group for a subscription without one that needs the group protocol (a pattern,
+/// or names not all created yet): it commits nothing, so only its name is left behind.
+fn private_group() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("transit-reader-{}-{nanos}", std::process::id())
+}
+
+fn headers(record: &Record) -> Option<OwnedHeaders> {
+    if record.headers.is_empty() {
+        return None;
+    }
+    let headers = record.headers.iter().fold(
+        OwnedHeaders::new_with_capacity(record.headers.len()),
+        |headers, header| {
+            headers.insert(KafkaHeader {
+                key: &header.name,
+                value: Some(header.value.as_ref()),
+            })
+        },
+    );
+    Some(headers)
+}
+
+#[async_trait]
+impl EventBus for KafkaBus {
+    async fn create_topic(&self, spec: &TopicSpec) -> Result<()> {
+        let partitions = i32::try_from(spec.partitions)
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| Error::InvalidRequest {
+                message: format!("{} partitions for topic {:?}", spec.partitions, spec.name),
+            })?;
+        let _one_at_a_time = self.inner.creating.lock().await;
+        let retention_bytes = spec.retention_bytes.map(|bytes| bytes.to_string());
+        let mut topic = NewTopic::new(
+            &spec.name,
+            partitions,
+            TopicReplication::Fixed(self.inner.replication),
+        );
+        if spec.compacted {
+            topic = topic.set("cleanup.policy", "compact");
+        }
+        if let Some(bytes) = &retention_bytes {
+            topic = topic.set("retention.bytes", bytes);
+        }
+        let options = AdminOptions::new().operation_timeout(Some(self.inner.timeout));
+        let results = self
+            .inner
+            .admin
+            .create_topics([&topic], &options)
+            .await
+            .map_err(|error| bus_error(error, Some(&spec.name)))?;
+        for result in results {
+            match result {
+                Ok(_) => {
+                    tracing::info!(topic = %spec.name, partitions, compacted = spec.compacted, "topic created")
+                }
+                Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {
+                    tracing::debug!(topic = %spec.name, "topic exists already")
+                }
+                Err((_, code)) => {
+                    return Err(bus_error(KafkaError::AdminOp(code), Some(&spec.name)));
+                }
+            }
+        }
+        self.await_topic(&spec.name).await
+    }
+
+    async fn publish_batch(
+        &self,
+        topic: &str,
+        records: Vec<Record>,
+    ) -> std::result::Result<Vec<RecordPosition>, PublishError> {
+        if let Err(error) = self.check_topic(topic).await {
+            return Err(PublishError {
+                error,
+                unsent: records,
+            });
+        }
+        // Enqueue everything first, so librdkafka batches it, then wait for the acks.
+        let mut deliveries: Vec<DeliveryFuture> = Vec::with_capacity(records.len());
+        let mut refused: Option<(usize, Error)> = None;
+        for (index, record) in records.iter().enumerate() {
+            let mut future_record: FutureRecord<'_, [u8], [u8]> =
+                FutureRecord::to(topic).timestamp(record.timestamp_ms);
+            if let Some(key) = &record.key {
+                future_record = future_record.key(key.as_ref());
+            }
+            if let Some(value) = &record.value {
+                future_record = future_record.payload(value.as_ref());
+            }
+            if let Some(partition) = record.partition {
+                match i32::try_from(partition) {
+                    Ok(partition) => future_record = future_record.partition(partition),
+                    Err(_) => {
+                        refused = Some((
+                            index,
+                            Error::UnknownPartition {
+                                topic: topic.to_string(),
+                                partition,
+                            },
+                        ));
+                        break;
+                    }
+                }
+            }
+            if let Some(headers) = headers(record) {
+                future_record = future_record.headers(headers);
+            }
+            loop {
+                match self.inner.producer.send_result(future_record) {
+                    Ok(delivery) => {
+                        deliveries.push(delivery);
+                        break;
+                    }
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                        // The local queue is full: wait for the oldest record in flight, which
+                        // frees room, and try again.
+                        future_record = back;
+                        match deliveries.first_mut() {
+                            Some(_) => tokio::time::sleep(Duration::from_millis(1)).await,
+                            None => tokio::time::sleep(Duration::from_millis(10)).await,
+                        }
+                    }
+                    Err((error, _)) => {
+                        refused = Some((index, bus_error(error, Some(topic))));
+                        break;
+                    }
+                }
+            }
+            if refused.is_some() {
+                break;
+            }
+        }
+        let mut positions = Vec::with_capacity(deliveries.len());
+        let mut failed: Vec<(usize, Error)> = Vec::new();
+        let topic_name: Arc<str> = Arc::from(topic);
+        for (index, delivery) in deliveries.into_iter().enumerate() {
+            match delivery.await {
+                Ok(Ok(done)) => positions.push(RecordPosition {
+                    topic: Arc::clone(&topic_name),
+                    partition: done.partition.max(0) as u32,
+                    offset: done.offset.max(0) as u64,
+                }),
+                Ok(Err((error, _))) => failed.push((index, bus_error(error, Some(topic)))),
+                Err(_canceled) => failed.push((index, Error::Closed)),
+            }
+        }
+        let first_unqueued = refused.as_ref().map_or(records.len(), |(index, _)| *index);
+        if failed.is_empty() && refused.is_none() {
+            return Ok(positions);
+        }
+        let mut unsent: Vec<Record> = Vec::new();
+        let mut failed_indices = failed.iter().map(|(index, _)| *index).peekable();
+        let mut records = records.into_iter().enumerate();
+        for (index, record) in records.by_ref() {
+            if index >= first_unqueued {
+                unsent.push(record);
+            } else if failed_indices.peek() == Some(&index) {
+                failed_indices.next();
+                unsent.push(record);
+            }
+        }
+        let error = failed
+            .into_iter()
+            .map(|(_, error)| error)
+            .next()
+            .or(refused.map(|(_, error)| error))
+            .unwrap_or(Error::Closed);
+        tracing::warn!(%topic, unsent = unsent.len(), %error, "the broker did not store records");
+        Err(PublishError { error, unsent })
+    }
+
+    async fn subscribe(&self, options: SubscribeOptions) -> Result<Box<dyn Consumer>> {
+        let consumer = match (&options.group, &options.topics) {
+            (Some(group), topics) => self.subscribe_in_group(group, topics, options.start)?,
+            (None, TopicSelector::Names(names)) => {
+                let partitions = self
+                    .topics_in_cluster()
+                    .await
+                    .map_err(|error| bus_error(error, None))?;
+                if names.iter().all(|name| partitions.contains_key(name)) {
+                    self.assign_all(names, &partitions, options.start).await?
+                } else {
+                    // A topic that does not exist yet is picked up once created, as on the
+                    // in-memory bus: that takes the group protocol.
+                    self.subscribe_in_group(&private_group(), &options.topics, options.start)?
+                }
+            }
+            (None, pattern) => self.subscribe_in_group(&private_group(), pattern, options.start)?,
+        };
+        Ok(Box::new(PrivateGroup {
+            consumer,
+            private: options.group.is_none(),
+        }))
+    }
+
+    async fn flush(&self) -> Result<()> {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || inner.producer.flush(FLUSH_TIMEOUT))
+            .await
+            .map_err(backend)?
+            .map_err(|error| bus_error(error, None))
+    }
+}
+
+/// A consumer that may sit in a private group: to its user it has no group, so it commits
+/// nothing.
+#[derive(Debug)]
+struct PrivateGroup {
+    consumer: KafkaConsumer,
+    private: bool,
+}
+
+#[deny(clippy::missing_trait_methods)]
+#[async_trait]
+impl Consumer for PrivateGroup {
+    async fn recv(&mut self) -> Option<Result<transit_core::bus::Delivery>> {
+        self.consumer.recv().await
+    }
+
+    async fn recv_batch(
+        &mut self,
+        out: &mut Vec<transit_core::bus::Delivery>,
+        max: usize,
+    ) -> Result<usize> {
+        self.consumer.recv_batch(out, max).await
+    }
+
+    async fn commit(&mut self, positions: &[RecordPosition]) -> Result<()> {
+        if self.private {
+            return Err(Error::NotSupported {
+                operation: "commit without a consumer group",
+                backend: crate::error::BACKEND,
+            });
+        }
+        self.consumer.commit(positions).await
+    }
+
+    fn assignment(&self) -> Vec<TopicPartition> {
+        self.consumer.assignment()
+    }
+
+    async fn positions(&mut self) -> Result<Vec<transit_core::bus::PartitionPosition>> {
+        self.consumer.positions().await
+    }
+}

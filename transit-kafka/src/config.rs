@@ -1,0 +1,282 @@
+//! How to reach a Kafka cluster: the bootstrap servers and any librdkafka setting.
+//!
+//! Every librdkafka property passes through unchanged (`security.protocol`, `sasl.*`, `ssl.*`,
+//! `compression.type`, `linger.ms`...), so the same binaries run against a local broker and a
+//! managed cluster. Settings come, later ones winning, from the defaults below, a properties
+//! file (`key=value` lines, as Kafka's `client.properties`), environment variables named the
+//! way Confluent's images name them (`KAFKA_SECURITY_PROTOCOL` is `security.protocol`), and
+//! explicit `key=value` overrides.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where a setting could not be read from.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The properties file could not be read.
+    #[error("reading Kafka settings from {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What the file system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A line is not `key=value`.
+    #[error("{origin}: expected key=value, got {line:?}")]
+    Malformed {
+        /// Which file and line, or which override.
+        origin: String,
+        /// The text that was given.
+        line: String,
+    },
+    /// A setting this crate reads itself has a value it cannot use.
+    #[error("Kafka setting {key}={value:?}: {reason}")]
+    Invalid {
+        /// The setting.
+        key: String,
+        /// Its value.
+        value: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+}
+
+/// Properties read by transit itself, not handed to librdkafka.
+const REPLICATION_FACTOR: &str = "transit.replication.factor";
+const OPERATION_TIMEOUT_MS: &str = "transit.operation.timeout.ms";
+
+/// The librdkafka defaults transit chooses over librdkafka's own, and why.
+const DEFAULTS: &[(&str, &str)] = &[
+    // Java's partitioner: a key lands in the same partition as with the in-memory bus and any
+    // Java or Confluent producer, so per-key order and state partitioning agree across clients.
+    ("partitioner", "murmur2_random"),
+    // Pattern subscriptions see new topics within seconds, not the default five minutes.
+    ("topic.metadata.refresh.interval.ms", "2000"),
+    // Batches fill for a few milliseconds: many records per request at little added latency.
+    ("linger.ms", "5"),
+];
+
+/// The Kafka connection settings: bootstrap servers plus any librdkafka property.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaConfig {
+    properties: BTreeMap<String, String>,
+}
+
+impl KafkaConfig {
+    /// Settings for the brokers at `bootstrap_servers` (`host:port[,host:port...]`), with
+    /// transit's defaults.
+    pub fn new(bootstrap_servers: impl Into<String>) -> Self {
+        let mut properties: BTreeMap<String, String> = DEFAULTS
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        properties.insert("bootstrap.servers".into(), bootstrap_servers.into());
+        Self { properties }
+    }
+
+    /// Sets one property (librdkafka's name, or `transit.replication.factor` /
+    /// `transit.operation.timeout.ms`).
+    pub fn set(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.properties.insert(key.into(), value.into());
+        self
+    }
+
+    /// Adds the `key=value` lines of a properties file (`#` and `!` start comments).
+    pub fn with_file(mut self, path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        for (number, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') || line.starts_with('!') {
+                continue;
+            }
+            let origin = format!("{}:{}", path.display(), number + 1);
+            let (key, value) = split_property(line, &origin)?;
+            self.properties.insert(key, value);
+        }
+        Ok(self)
+    }
+
+    /// Adds properties from environment variables `KAFKA_<NAME>`, where `<NAME>` is the
+    /// property in capitals with `_` for `.` (`KAFKA_SASL_USERNAME` sets `sasl.username`).
+    /// Variables named in `skip` are left out (a program's own `KAFKA_...` settings).
+    pub fn with_env<I>(mut self, vars: I, skip: &[&str]) -> Self
+    where
+        I: IntoIterator<Item = (String, String)>,
+    {
+        for (name, value) in vars {
+            if skip.contains(&name.as_str()) {
+                continue;
+            }
+            if let Some(property) = name.strip_prefix("KAFKA_") {
+                if !property.is_empty() {
+                    let key = property.to_ascii_lowercase().replace('_', ".");
+                    self.properties.insert(key, value);
+                }
+            }
+        }
+        self
+    }
+
+    /// Adds `key=value` overrides, as given on a command line.
+    pub fn with_overrides<'a, I>(mut self, overrides: I) -> Result<Self, ConfigError>
+    where
+        I: IntoIterator<Item = &'a str>,
+    {
+        for line in overrides {
+            let (key, value) = split_property(line, "override")?;
+            self.properties.insert(key, value);
+        }
+        Ok(self)
+    }
+
+    /// The value of a property, if set.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.properties.get(key).map(String::as_str)
+    }
+
+    /// The bootstrap servers.
+    pub fn bootstrap_servers(&self) -> &str {
+        self.get("bootstrap.servers").unwrap_or_default()
+    }
+
+    /// Replicas per partition of the topics transit creates (`transit.replication.factor`,
+    /// 1 unless set; a production cluster wants 3).
+    pub fn replication_factor(&self) -> Result<i32, ConfigError> {
+        self.number(REPLICATION_FACTOR, 1)
+            .and_then(|n| positive(REPLICATION_FACTOR, n))
+    }
+
+    /// How long an admin or metadata request may take (`transit.operation.timeout.ms`,
+    /// 30 s unless set).
+    pub fn operation_timeout(&self) -> Result<Duration, ConfigError> {
+        let ms = self
+            .number(OPERATION_TIMEOUT_MS, 30_000)
+            .and_then(|n| positive(OPERATION_TIMEOUT_MS, n))?;
+        Ok(Duration::from_millis(ms as u64))
+    }
+
+    /// The properties librdkafka gets: everything but transit's own.
+    pub(crate) fn client_properties(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.properties
+            .iter()
+            .filter(|(k, _)| !k.starts_with("transit."))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    /// The properties with secrets masked, for logs.
+    pub fn redacted(&self) -> BTreeMap<&str, &str> {
+        self.properties
+            .iter()
+            .map(|(k, v)| {
+                let secret = ["password", "secret", "key", "token"]
+                    .iter()
+                    .any(|word| k.contains(word));
+                (k.as_str(), if secret { "***" } else { v.as_str() })
+            })
+            .collect()
+    }
+
+    fn number(&self, key: &str, default: i32) -> Result<i32, ConfigError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(value) => value.trim().parse().map_err(|_| ConfigError::Invalid {
+                key: key.into(),
+                value: value.into(),
+                reason: "expected a whole number",
+            }),
+        }
+    }
+}
+
+fn positive(key: &str, n: i32) -> Result<i32, ConfigError> {
+    if n > 0 {
+        Ok(n)
+    } else {
+        Err(ConfigError::Invalid {
+            key: key.into(),
+            value: n.to_string(),
+            reason: "must be at least 1",
+        })
+    }
+}
+
+fn split_property(line: &str, origin: &str) -> Result<(String, String), ConfigError> {
+    match line.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => {
+            Ok((key.trim().to_string(), value.trim().to_string()))
+        }
+        _ => Err(ConfigError::Malformed {
+            origin: origin.into(),
+            line: line.into(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn later_sources_win_and_transit_keys_stay_out_of_librdkafka() {
+        let dir = std::env::temp_dir().join(format!("transit-kafka-config-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("client.properties");
+        std::fs::write(
+            &file,
+            "# a comment\nsecurity.protocol=SASL_SSL\nsasl.password = hunter2\n\ntransit.replication.factor=3\n",
+        )
+        .unwrap();
+        let config = KafkaConfig::new("b:9092")
+            .with_file(&file)
+            .unwrap()
+            .with_env(
+                [
+                    ("KAFKA_SASL_USERNAME".to_string(), "ann".to_string()),
+                    ("KAFKA_BROKERS".to_string(), "ignored".to_string()),
+                    ("PATH".to_string(), "/bin".to_string()),
+                ],
+                &["KAFKA_BROKERS"],
+            )
+            .with_overrides(["linger.ms=50"])
+            .unwrap();
+        assert_eq!(config.get("security.protocol"), Some("SASL_SSL"));
+        assert_eq!(config.get("sasl.username"), Some("ann"));
+        assert_eq!(config.get("linger.ms"), Some("50"));
+        assert_eq!(config.get("brokers"), None);
+        assert_eq!(config.replication_factor().unwrap(), 3);
+        assert!(config
+            .client_properties()
+            .all(|(k, _)| !k.starts_with("transit.")));
+        assert_eq!(config.redacted().get("sasl.password"), Some(&"***"));
+        assert_eq!(
+            config.redacted().get("partitioner"),
+            Some(&"murmur2_random")
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        assert!(matches!(
+            KafkaConfig::new("b").with_overrides(["no-equals"]),
+            Err(ConfigError::Malformed { .. })
+        ));
+        let config = KafkaConfig::new("b").set(REPLICATION_FACTOR, "zero");
+        assert!(matches!(
+            config.replication_factor(),
+            Err(ConfigError::Invalid { .. })
+        ));
+        let config = KafkaConfig::new("b").set(OPERATION_TIMEOUT_MS, "0");
+        assert!(config.operation_timeout().is_err());
+        assert!(matches!(
+            KafkaConfig::new("b").with_file(Path::new("/nonexistent/x.properties")),
+            Err(ConfigError::Read { .. })
+        ));
+    }
+}

@@ -1,0 +1,351 @@
+//! A bus [`Consumer`] over librdkafka's consumer.
+//!
+//! librdkafka's consumer is polled from a thread of its own, which hands records to the async
+//! side through a bounded channel. Why a thread: librdkafka runs rebalance callbacks inside
+//! `poll`, and a poll that happens only while the application awaits `recv` would stall the
+//! group (and trip `max.poll.interval.ms`) whenever the application is busy elsewhere. The
+//! bounded channel keeps memory flat when the application is slower than the broker.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _};
+use rdkafka::error::KafkaError;
+use rdkafka::message::{Headers as _, Message as _};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use tokio::sync::mpsc;
+use transit_core::bus::{
+    Consumer, Delivery, Error, Header, PartitionPosition, RecordPosition, Result, StartFrom,
+    TopicPartition,
+};
+
+use crate::context::ConsumerState;
+use crate::error::{backend, bus_error};
+
+/// Records polled ahead of the application, at most.
+const CHANNEL: usize = 4096;
+
+/// How long one librdkafka poll waits; also how soon the poll thread notices a stop.
+const POLL: Duration = Duration::from_millis(100);
+
+/// What the poll thread sends.
+type Polled = Result<Delivery>;
+
+/// A consumer of a [`crate::KafkaBus`].
+pub(crate) struct KafkaConsumer {
+    consumer: Option<Arc<BaseConsumer<ConsumerState>>>,
+    state: ConsumerState,
+    records: mpsc::Receiver<Polled>,
+    stop: Arc<AtomicBool>,
+    grouped: bool,
+    start: StartFrom,
+    timeout: Duration,
+    /// Per partition, the offset after the last record handed out.
+    handed_out: HashMap<TopicPartition, u64>,
+}
+
+impl std::fmt::Debug for KafkaConsumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KafkaConsumer")
+            .field("grouped", &self.grouped)
+            .field("start", &self.start)
+            .field("assignment", &self.state.lock().partitions)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KafkaConsumer {
+    /// Starts the poll thread of a consumer that is already subscribed or assigned.
+    pub(crate) fn start(
+        consumer: BaseConsumer<ConsumerState>,
+        state: ConsumerState,
+        grouped: bool,
+        start: StartFrom,
+        timeout: Duration,
+    ) -> Result<Self> {
+        let consumer = Arc::new(consumer);
+        let (sender, records) = mpsc::channel(CHANNEL);
+        let stop = Arc::new(AtomicBool::new(false));
+        std::thread::Builder::new()
+            .name("kafka-consumer".into())
+            .spawn({
+                let consumer = Arc::clone(&consumer);
+                let state = state.clone();
+                let stop = Arc::clone(&stop);
+                move || poll_loop(&consumer, &state, &sender, &stop)
+            })
+            .map_err(backend)?;
+        Ok(Self {
+            consumer: Some(consumer),
+            state,
+            records,
+            stop,
+            grouped,
+            start,
+            timeout,
+            handed_out: HashMap::new(),
+        })
+    }
+
+    fn consumer(&self) -> Result<Arc<BaseConsumer<ConsumerState>>> {
+        self.consumer.clone().ok_or(Error::Closed)
+    }
+
+    /// Takes a polled record if its partition is still ours: after a rebalance, what was
+    /// polled from a partition another member now owns is that member's to hand out.
+    fn accept(&mut self, polled: Polled) -> Option<Polled> {
+        let delivery = match polled {
+            Ok(delivery) => delivery,
+            Err(error) => return Some(Err(error)),
+        };
+        let partition = TopicPartition {
+            topic: Arc::clone(&delivery.topic),
+            partition: delivery.partition,
+        };
+        let mut state = self.state.lock();
+        if !state.partitions.contains(&partition) {
+            return None;
+        }
+        state.first_polled.remove(&partition);
+        drop(state);
+        self.handed_out.insert(partition, delivery.offset + 1);
+        Some(Ok(delivery))
+    }
+}
+
+impl Drop for KafkaConsumer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        // Closing a librdkafka consumer leaves its group, a network round trip: do it off the
+        // async runtime's threads.
+        if let Some(consumer) = self.consumer.take() {
+            let _detached = std::thread::Builder::new()
+                .name("kafka-consumer-close".into())
+                .spawn(move || drop(consumer));
+        }
+    }
+}
+
+fn poll_loop(
+    consumer: &BaseConsumer<ConsumerState>,
+    state: &ConsumerState,
+    sender: &mpsc::Sender<Polled>,
+    stop: &AtomicBool,
+) {
+    let mut topics: HashMap<String, Arc<str>> = HashMap::new();
+    while !stop.load(Ordering::Relaxed) {
+        let polled = match consumer.poll(POLL) {
+            None => continue,
+            Some(Ok(message)) => {
+                let topic = match topics.get(message.topic()) {
+                    Some(topic) => Arc::clone(topic),
+                    None => {
+                        let topic: Arc<str> = Arc::from(message.topic());
+                        topics.insert(message.topic().to_string(), Arc::clone(&topic));
+                        topic
+                    }
+                };
+                let (Ok(partition), Ok(offset)) = (
+                    u32::try_from(message.partition()),
+                    u64::try_from(message.offset()),
+                ) else {
+                    continue;
+                };
+                state
+                    .lock()
+                    .first_polled
+                    .entry(TopicPartition {
+                        topic: Arc::clone(&topic),
+                        partition,
+                    })
+                    .or_insert(offset);
+                let headers = message
+                    .headers()
+                    .map(|headers| {
+                        headers
+                            .iter()
+                            .map(|header| Header {
+                                name: header.key.to_string(),
+                                value: header.value.map(Bytes::copy_from_slice).unwrap_or_default(),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                Ok(Delivery {
+                    topic,
+                    partition,
+                    offset,
+                    key: message.key().map(Bytes::copy_from_slice),
+                    value: message.payload().map(Bytes::copy_from_slice),
+                    headers,
+                    timestamp_ms: message.timestamp().to_millis().unwrap_or_default(),
+                })
+            }
+            Some(Err(KafkaError::PartitionEOF(_))) => continue,
+            Some(Err(error)) => {
+                // Transport errors and the like are retried by librdkafka itself; only a fatal
+                // error ends the consumer.
+                let fatal = matches!(error, KafkaError::MessageConsumptionFatal(_));
+                tracing::warn!(%error, fatal, "consuming from Kafka");
+                if !fatal {
+                    continue;
+                }
+                Err(backend(error))
+            }
+        };
+        let ended = polled.is_err();
+        if !send(sender, polled, stop) || ended {
+            return;
+        }
+    }
+}
+
+/// Hands a record to the async side, waiting while the channel is full but not past a stop.
+fn send(sender: &mpsc::Sender<Polled>, mut polled: Polled, stop: &AtomicBool) -> bool {
+    loop {
+        match sender.try_send(polled) {
+            Ok(()) => return true,
+            Err(mpsc::error::TrySendError::Closed(_)) => return false,
+            Err(mpsc::error::TrySendError::Full(back)) => {
+                if stop.load(Ordering::Relaxed) {
+                    return false;
+                }
+                polled = back;
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Consumer for KafkaConsumer {
+    async fn recv(&mut self) -> Option<Result<Delivery>> {
+        loop {
+            let polled = self.records.recv().await?;
+            if let Some(accepted) = self.accept(polled) {
+                return Some(accepted);
+            }
+        }
+    }
+
+    async fn recv_batch(&mut self, out: &mut Vec<Delivery>, max: usize) -> Result<usize> {
+        let mut added = 0;
+        while added == 0 {
+            match self.recv().await {
+                None => return Ok(0),
+                Some(delivery) => out.push(delivery?),
+            }
+            added += 1;
+        }
+        while added < max {
+            let Ok(polled) = self.records.try_recv() else {
+                break;
+            };
+            if let Some(accepted) = self.accept(polled) {
+                out.push(accepted?);
+                added += 1;
+            }
+        }
+        Ok(added)
+    }
+
+    async fn commit(&mut self, positions: &[RecordPosition]) -> Result<()> {
+        if !self.grouped {
+            return Err(Error::NotSupported {
+                operation: "commit without a consumer group",
+                backend: crate::error::BACKEND,
+            });
+        }
+        // A partition handed to another member is that member's to commit now; committing an
+        // old offset over its progress would only cause replays.
+        let assigned = self.state.lock().partitions.clone();
+        let mut list = TopicPartitionList::new();
+        for position in positions {
+            let partition = TopicPartition {
+                topic: Arc::clone(&position.topic),
+                partition: position.partition,
+            };
+            if !assigned.contains(&partition) {
+                continue;
+            }
+            let (Ok(number), Ok(offset)) = (
+                i32::try_from(position.partition),
+                i64::try_from(position.offset),
+            ) else {
+                return Err(Error::InvalidRequest {
+                    message: format!("position out of Kafka's range: {position:?}"),
+                });
+            };
+            list.add_partition_offset(&position.topic, number, Offset::Offset(offset))
+                .map_err(|error| bus_error(error, Some(&position.topic)))?;
+        }
+        if list.count() == 0 {
+            return Ok(());
+        }
+        let consumer = self.consumer()?;
+        tokio::task::spawn_blocking(move || consumer.commit(&list, CommitMode::Sync))
+            .await
+            .map_err(backend)?
+            .map_err(|error| bus_error(error, None))
+    }
+
+    fn assignment(&self) -> Vec<TopicPartition> {
+        self.state.lock().partitions.iter().cloned().collect()
+    }
+
+    async fn positions(&mut self) -> Result<Vec<PartitionPosition>> {
+        let assigned: Vec<TopicPartition> = self.assignment();
+        let first_polled = self.state.lock().first_polled.clone();
+        let handed_out = self.handed_out.clone();
+        let consumer = self.consumer()?;
+        let (grouped, start, timeout) = (self.grouped, self.start, self.timeout);
+        tokio::task::spawn_blocking(move || {
+            let fetched = consumer.position().ok();
+            let committed = if grouped {
+                consumer.committed(timeout).ok()
+            } else {
+                None
+            };
+            let known = |list: &Option<TopicPartitionList>, partition: &TopicPartition| {
+                let list = list.as_ref()?;
+                let element = list
+                    .find_partition(&partition.topic, i32::try_from(partition.partition).ok()?)?;
+                match element.offset() {
+                    Offset::Offset(offset) => u64::try_from(offset).ok(),
+                    _ => None,
+                }
+            };
+            let mut positions = Vec::with_capacity(assigned.len());
+            for partition in assigned {
+                let number = i32::try_from(partition.partition).map_err(backend)?;
+                let (low, high) = consumer
+                    .fetch_watermarks(&partition.topic, number, timeout)
+                    .map_err(|error| bus_error(error, Some(&partition.topic)))?;
+                let (low, high) = (low.max(0) as u64, high.max(0) as u64);
+                let next_offset = handed_out
+                    .get(&partition)
+                    .or_else(|| first_polled.get(&partition))
+                    .copied()
+                    .or_else(|| known(&fetched, &partition))
+                    .or_else(|| known(&committed, &partition))
+                    .unwrap_or(match start {
+                        StartFrom::Earliest => low,
+                        StartFrom::Latest => high,
+                    });
+                positions.push(PartitionPosition {
+                    topic: partition.topic,
+                    partition: partition.partition,
+                    next_offset,
+                    end_offset: high,
+                });
+            }
+            Ok(positions)
+        })
+        .await
+        .map_err(backend)?
+    }
+}
