@@ -40,6 +40,20 @@ pub struct DriverConfig {
     pub until: Option<SimTime>,
     /// How often (wall clock) to log progress: simulated time and events per second per topic.
     pub progress_every: Duration,
+    /// Where weather readings go: `None` publishes them on the bus like every other event;
+    /// a sink sends them another way (the original hardware posts them to a REST Proxy).
+    pub weather_sink: Option<Arc<dyn WeatherSink>>,
+}
+
+/// Takes the simulation's hourly weather readings somewhere other than straight onto the bus.
+#[async_trait::async_trait]
+pub trait WeatherSink: std::fmt::Debug + Send + Sync + 'static {
+    /// Delivers the reading taken at `time`; returns once it is stored.
+    async fn send(
+        &self,
+        time: SimTime,
+        reading: &WeatherEvent,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>>;
 }
 
 impl Default for DriverConfig {
@@ -48,6 +62,7 @@ impl Default for DriverConfig {
             pace: Pace::Speed(60.0),
             until: None,
             progress_every: Duration::from_secs(5),
+            weather_sink: None,
         }
     }
 }
@@ -85,6 +100,15 @@ pub enum DriverError {
         /// What the bus said, with the records it did not store.
         #[source]
         source: PublishError,
+    },
+    /// The weather sink refused a reading.
+    #[error("sending the weather reading of {time}")]
+    Weather {
+        /// The simulated time of the reading.
+        time: SimTime,
+        /// What the sink said.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The final flush failed: some records may not be stored.
     #[error("flushing the bus at shutdown")]
@@ -281,8 +305,9 @@ pub async fn run(
             break;
         }
         sim.step(&mut tick);
-        batches.encode(&tick, codecs)?;
-        batches.publish(bus, codecs, &mut stats).await?;
+        let sink = config.weather_sink.as_deref();
+        batches.encode(&tick, codecs, sink.is_some())?;
+        batches.publish(bus, codecs, sink, &mut stats).await?;
         stats.ticks += 1;
         stats.simulated_until = Some(tick.time);
         progress.maybe_log(&stats);
@@ -308,10 +333,17 @@ struct TickBatches {
     arrivals: [Vec<Record>; 3],
     turnstile: Vec<Record>,
     weather: Option<Record>,
+    /// The tick's reading, for a weather sink, with its time.
+    reading: Option<(SimTime, WeatherEvent)>,
 }
 
 impl TickBatches {
-    fn encode(&mut self, tick: &TickEvents, codecs: &SimulationCodecs) -> Result<(), DriverError> {
+    fn encode(
+        &mut self,
+        tick: &TickEvents,
+        codecs: &SimulationCodecs,
+        to_sink: bool,
+    ) -> Result<(), DriverError> {
         let time = tick.time.0;
         for arrival in &tick.arrivals {
             let codec = codecs.arrivals(arrival.line);
@@ -327,6 +359,10 @@ impl TickBatches {
                 .map_err(|source| encode_error(codec.topic(), source))?;
             self.turnstile.push(record);
         }
+        if to_sink {
+            self.reading = tick.weather.map(|reading| (tick.time, reading));
+            return Ok(());
+        }
         self.weather = tick
             .weather
             .as_ref()
@@ -340,6 +376,7 @@ impl TickBatches {
         &mut self,
         bus: &dyn EventBus,
         codecs: &SimulationCodecs,
+        sink: Option<&dyn WeatherSink>,
         stats: &mut DriverStats,
     ) -> Result<(), DriverError> {
         for line in LineColor::ALL {
@@ -350,6 +387,15 @@ impl TickBatches {
         publish_batch(bus, codecs.turnstile().topic(), records, stats).await?;
         if let Some(record) = self.weather.take() {
             publish_batch(bus, codecs.weather_topic(), vec![record], stats).await?;
+        }
+        if let (Some((time, reading)), Some(sink)) = (self.reading.take(), sink) {
+            sink.send(time, &reading)
+                .await
+                .map_err(|source| DriverError::Weather { time, source })?;
+            *stats
+                .published
+                .entry(codecs.weather_topic().to_string())
+                .or_default() += 1;
         }
         Ok(())
     }
