@@ -9,3 +9,4 @@ pub mod registry;
 pub mod rest_proxy;
 pub mod settings;
 pub mod shutdown;
+pub mod weather;

@@ -143,3 +143,41 @@ impl SimulationArgs {
         })
     }
 }
+
+/// Which Kafka cluster to use, and how to talk to it.
+///
+/// Every librdkafka property passes through: from a properties file, from `KAFKA_*`
+/// environment variables (`KAFKA_SECURITY_PROTOCOL=SASL_SSL` sets `security.protocol`), and
+/// from `-X key=value` flags, later ones winning.
+#[derive(Debug, Clone, Args)]
+pub struct KafkaArgs {
+    /// Bootstrap servers (`host:port[,host:port]`) of a Kafka cluster to run on; without it,
+    /// everything runs on the in-memory bus.
+    #[arg(long = "kafka", env = "TRANSIT_KAFKA_BROKERS", value_name = "BROKERS")]
+    pub brokers: Option<String>,
+
+    /// A librdkafka properties file (`key=value` lines; see config/kafka.properties.example).
+    #[arg(long, env = "TRANSIT_KAFKA_CONFIG", value_name = "FILE")]
+    pub kafka_config: Option<PathBuf>,
+
+    /// One librdkafka property, `key=value` (repeatable), e.g. `-X security.protocol=SASL_SSL`.
+    #[arg(short = 'X', long = "kafka-set", value_name = "KEY=VALUE")]
+    pub kafka_set: Vec<String>,
+}
+
+impl KafkaArgs {
+    /// The Kafka settings, if a cluster was named.
+    pub fn config(&self) -> anyhow::Result<Option<transit_kafka::KafkaConfig>> {
+        let Some(brokers) = &self.brokers else {
+            return Ok(None);
+        };
+        let mut config = transit_kafka::KafkaConfig::new(brokers.clone());
+        if let Some(path) = &self.kafka_config {
+            config = config.with_file(path)?;
+        }
+        let config = config
+            .with_env(std::env::vars(), &[])
+            .with_overrides(self.kafka_set.iter().map(String::as_str))?;
+        Ok(Some(config))
+    }
+}

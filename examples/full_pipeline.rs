@@ -2,38 +2,53 @@
 //!
 //! What runs, each part a task talking to the others only through the bus (as the separate
 //! processes of a Kafka deployment do):
+//! - the schema registry (Confluent's API on http://127.0.0.1:8081), its state in the
+//!   `_schemas` topic of the bus; every part registers and looks its schemas up there;
+//! - the REST Proxy (Confluent's v2 produce API on http://127.0.0.1:8082);
 //! - the station source: the embedded CTA station rows, published to the raw station topic;
 //! - the station processor: one clean station per station and line, on the station table;
-//! - the simulation: trains, turnstile entries and weather of the Blue, Red and Green lines,
-//!   Avro in the Confluent wire format through an in-memory schema registry;
+//! - the simulation: trains and turnstile entries of the Blue, Red and Green lines, Avro in
+//!   the Confluent wire format; its weather station posts each hourly reading to the REST
+//!   Proxy over HTTP, as the original hardware did;
 //! - the turnstile counter: entries per station and line, on the count table;
 //! - the status read model, and the dashboard that renders it on http://127.0.0.1:3000.
+//!
+//! With `--kafka host:port` the same parts run on a Kafka cluster instead (see the README for
+//! its settings).
 //!
 //! ```text
 //! cargo run --release --example full_pipeline                  # 60x real time, until Ctrl+C
 //! cargo run --release --example full_pipeline -- --speed 600 --address 0.0.0.0:8080
 //! cargo run --release --example full_pipeline -- --flat-out --days 1
+//! cargo run --release --example full_pipeline -- --kafka 127.0.0.1:9092
 //! cargo run --release --example full_pipeline -- --help
 //! ```
 //!
 //! Ctrl+C stops it cleanly: the tick in hand is published and the bus flushed, each consumer
-//! finishes and commits its batch, the dashboard closes its connections; a second Ctrl+C
+//! finishes and commits its batch, the servers close their connections; a second Ctrl+C
 //! forces it. With `--days`, it stops by itself once that much time is simulated.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use transit::dashboard::{self, Dashboard};
-use transit::settings::SimulationArgs;
+use transit::rest_proxy::{self, RestProxy, RestProxyClient, RestProxyConfig};
+use transit::settings::{KafkaArgs, SimulationArgs};
+use transit::weather::RestProxyWeather;
 use transit_core::bus::EventBus;
 use transit_core::codec::SchemaRegistry;
 use transit_core::pipeline::{self, PipelineConfig, PipelineReport, RunningPipeline};
+use transit_core::registry::{self, BusRegistry};
 use transit_core::sim::Simulation;
 use transit_core::topics::Topics;
-use transit_mem::{MemBus, MemBusConfig, MemRegistry};
+use transit_kafka::KafkaBus;
+use transit_mem::{MemBus, MemBusConfig};
 
 /// mimalloc: the pipeline allocates and frees millions of small records a second, where
 /// glibc's allocator spends more time than the encoding itself.
@@ -46,7 +61,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// benchmarks that replay more, is larger).
 const RETENTION_RECORDS: u64 = 20_000;
 
-/// The whole transit pipeline in one process, on the in-memory bus, with its live dashboard.
+/// The whole transit pipeline in one process, on the in-memory bus, with its live dashboard,
+/// schema registry and REST Proxy.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
@@ -57,9 +73,21 @@ struct Args {
     #[arg(long, env = "TRANSIT_ADDRESS", default_value = dashboard::DEFAULT_ADDRESS)]
     address: SocketAddr,
 
+    /// Where the schema registry listens (Confluent's API).
+    #[arg(long, env = "TRANSIT_REGISTRY_ADDRESS", default_value = transit::registry::DEFAULT_ADDRESS)]
+    registry_address: SocketAddr,
+
+    /// Where the REST Proxy listens (Confluent's v2 produce API).
+    #[arg(long, env = "TRANSIT_REST_PROXY_ADDRESS", default_value = rest_proxy::DEFAULT_ADDRESS)]
+    rest_proxy_address: SocketAddr,
+
     /// Prefix of every topic name.
     #[arg(long, env = "TRANSIT_TOPIC_PREFIX", default_value = transit_core::topics::DEFAULT_PREFIX)]
     topic_prefix: String,
+
+    /// The topic the schema registry keeps its schemas in.
+    #[arg(long, env = "TRANSIT_REGISTRY_TOPIC", default_value = registry::DEFAULT_TOPIC)]
+    registry_topic: String,
 
     /// Partitions of the arrivals and turnstile topics.
     #[arg(long, default_value_t = 4)]
@@ -72,6 +100,9 @@ struct Args {
     /// Seconds between progress reports.
     #[arg(long, default_value_t = 5)]
     report_every: u64,
+
+    #[command(flatten)]
+    kafka: KafkaArgs,
 }
 
 #[tokio::main]
@@ -82,6 +113,37 @@ async fn main() -> std::process::ExitCode {
         Err(error) => {
             eprintln!("error: {error:#}");
             std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// The bus everything runs on.
+enum Bus {
+    Memory(MemBus),
+    Kafka(KafkaBus),
+}
+
+impl Bus {
+    async fn open(args: &Args) -> anyhow::Result<Self> {
+        match args.kafka.config()? {
+            None => Ok(Self::Memory(MemBus::with_config(MemBusConfig {
+                retention_records: args.retention_records,
+                ..MemBusConfig::default()
+            }))),
+            Some(config) => Ok(Self::Kafka(KafkaBus::connect(config).await?)),
+        }
+    }
+
+    fn shared(&self) -> Arc<dyn EventBus> {
+        match self {
+            Self::Memory(bus) => Arc::new(bus.clone()),
+            Self::Kafka(bus) => Arc::new(bus.clone()),
+        }
+    }
+
+    fn close(&self) {
+        if let Self::Memory(bus) = self {
+            bus.close();
         }
     }
 }
@@ -98,41 +160,103 @@ async fn run(args: Args) -> anyhow::Result<()> {
         Simulation::new(network, ridership, sim_config).context("setting up the simulation")?;
 
     // Bound first: a port in use should fail before anything starts.
-    let listener = dashboard::bind(args.address).await?;
-    let address = listener
-        .local_addr()
-        .context("reading the dashboard's address")?;
-    let mem = MemBus::with_config(MemBusConfig {
-        retention_records: args.retention_records,
-        ..MemBusConfig::default()
-    });
-    let bus: Arc<dyn EventBus> = Arc::new(mem.clone());
-    let registry: Arc<dyn SchemaRegistry> = Arc::new(MemRegistry::new());
+    let board_listener = dashboard::bind(args.address).await?;
+    let registry_listener = transit::registry::bind(args.registry_address).await?;
+    let proxy_listener = rest_proxy::bind(args.rest_proxy_address).await?;
+    let board_address = local_address(&board_listener, "dashboard")?;
+    let registry_address = local_address(&registry_listener, "schema registry")?;
+    let proxy_address = local_address(&proxy_listener, "REST Proxy")?;
+
+    let bus = Bus::open(&args).await?;
+    let shared_bus = bus.shared();
+    let schemas = BusRegistry::open(Arc::clone(&shared_bus), &args.registry_topic)
+        .await
+        .context("opening the schema registry")?;
+    let registry: Arc<dyn SchemaRegistry> = Arc::new(schemas.clone());
+    let stop_serving = CancellationToken::new();
+    let registry_server = spawn_server(
+        "schema registry",
+        transit::registry::serve(registry_listener, schemas, stop_serving.clone()),
+    );
+    let proxy = RestProxy::new(
+        Arc::clone(&shared_bus),
+        Arc::clone(&registry),
+        RestProxyConfig::default(),
+    );
+    let proxy_server = spawn_server(
+        "REST Proxy",
+        rest_proxy::serve(proxy_listener, proxy, stop_serving.clone()),
+    );
+
+    let topics = Topics::new(args.topic_prefix.clone());
+    let proxy_client = RestProxyClient::new(format!("http://{proxy_address}"))
+        .context("setting up the REST Proxy client")?;
+    driver.weather_sink = Some(Arc::new(RestProxyWeather::new(
+        proxy_client,
+        topics.weather(),
+    )));
     let config = PipelineConfig {
-        topics: Topics::new(args.topic_prefix),
+        topics,
         partitions: args.partitions,
         driver: driver.clone(),
         station_rows: Some(station_rows),
     };
-    let running = pipeline::start(bus, registry, sim, config, shutdown.clone()).await?;
+    let running = pipeline::start(
+        Arc::clone(&shared_bus),
+        registry,
+        sim,
+        config,
+        shutdown.clone(),
+    )
+    .await?;
 
-    let stop_serving = tokio_util::sync::CancellationToken::new();
     let board = Dashboard::new(running.snapshots(), running.metrics(), stop_serving.clone());
-    let server = tokio::spawn(dashboard::serve(listener, board, stop_serving.clone()));
-    tracing::info!(%address, bus = %mem, "dashboard serving");
-    println!("transit dashboard: http://{address}/");
+    let board_server = spawn_server(
+        "dashboard",
+        dashboard::serve(board_listener, board, stop_serving.clone()),
+    );
+    tracing::info!(
+        dashboard = %board_address,
+        registry = %registry_address,
+        rest_proxy = %proxy_address,
+        bus = %shared_bus,
+        "serving"
+    );
+    println!("transit dashboard: http://{board_address}/");
+    println!("schema registry:   http://{registry_address}/subjects");
+    println!("REST Proxy:        http://{proxy_address}/topics/{{topic}}");
 
     let started = Instant::now();
     if let Some(part) = report_until_finished(&running, driver.progress_every).await {
         tracing::error!(part, "a consumer stopped; stopping the pipeline");
         shutdown.cancel();
     }
+    // The simulation stops first: its last weather reading still goes through the proxy.
     let report = running.stop().await;
     stop_serving.cancel();
-    server.await.context("the dashboard task failed")??;
-    mem.close();
+    for server in [board_server, registry_server, proxy_server] {
+        server.await.context("a server task failed")??;
+    }
+    shared_bus.flush().await.context("flushing the bus")?;
+    bus.close();
     summarise(&report?, started.elapsed());
     Ok(())
+}
+
+fn local_address(listener: &tokio::net::TcpListener, what: &str) -> anyhow::Result<SocketAddr> {
+    listener
+        .local_addr()
+        .with_context(|| format!("reading the {what}'s address"))
+}
+
+fn spawn_server<E>(
+    what: &'static str,
+    serve: impl Future<Output = Result<(), E>> + Send + 'static,
+) -> JoinHandle<anyhow::Result<()>>
+where
+    E: std::error::Error + Send + Sync + 'static,
+{
+    tokio::spawn(async move { serve.await.with_context(|| format!("the {what} failed")) })
 }
 
 /// Logs what the board shows until the simulation stops (Ctrl+C or `--days`), or until a

@@ -74,7 +74,14 @@ step "tests (unit, behaviour, property, conformance, HTTP, browser; benchmarks r
 cargo test --workspace --all-targets --all-features --locked 2>&1 | tee -a "$log"
 
 step "full_pipeline example: one simulated day flat out, processors and dashboard included"
-cargo run --locked --example full_pipeline -- --flat-out --days 1 --report-every 2 --address 127.0.0.1:0
+cargo run --locked --example full_pipeline -- --flat-out --days 1 --report-every 2 \
+  --address 127.0.0.1:0 --registry-address 127.0.0.1:0 --rest-proxy-address 127.0.0.1:0
+
+step "full_pipeline example on Kafka (tansu): two simulated hours flat out"
+cargo run --locked --example full_pipeline -- --flat-out --days 0.08 --report-every 2 \
+  --address 127.0.0.1:0 --registry-address 127.0.0.1:0 --rest-proxy-address 127.0.0.1:0 \
+  --kafka "$TRANSIT_TEST_KAFKA" -X batch.num.messages=1 --topic-prefix "smoke.$$" \
+  --registry-topic "_schemas.smoke.$$"
 
 passed=$(grep -Eo '^test result: ok\. [0-9]+ passed' "$log" | awk '{s += $4} END {print s + 0}')
 benches=$(grep -c '^Success$' "$log" || true)

@@ -125,7 +125,7 @@ impl KafkaBus {
                 servers: servers.clone(),
                 source,
             })?;
-        let admin: AdminClient<TracingContext> = client_config(&config)
+        let admin: AdminClient<TracingContext> = non_producer_config(&config)
             .create_with_context(TracingContext)
             .map_err(|source| KafkaBusError::Client {
                 client: "admin client",
@@ -229,7 +229,7 @@ impl KafkaBus {
     }
 
     fn consumer_config(&self, group: Option<&str>, start: StartFrom) -> ClientConfig {
-        let mut config = client_config(&self.inner.config);
+        let mut config = non_producer_config(&self.inner.config);
         config
             .set("enable.auto.commit", "false")
             .set("enable.partition.eof", "false")
@@ -317,10 +317,44 @@ impl KafkaBus {
     }
 }
 
+/// Producer-only librdkafka properties: a consumer or admin client given one logs a warning
+/// for each, so they go to the producer only.
+const PRODUCER_ONLY: &[&str] = &[
+    "acks",
+    "request.required.acks",
+    "enable.idempotence",
+    "partitioner",
+    "linger.ms",
+    "queue.buffering.max.ms",
+    "queue.buffering.max.messages",
+    "queue.buffering.max.kbytes",
+    "batch.num.messages",
+    "batch.size",
+    "compression.type",
+    "compression.codec",
+    "compression.level",
+    "message.timeout.ms",
+    "delivery.timeout.ms",
+    "retries",
+    "message.send.max.retries",
+    "sticky.partitioning.linger.ms",
+];
+
 fn client_config(config: &KafkaConfig) -> ClientConfig {
     let mut client = ClientConfig::new();
     for (key, value) in config.client_properties() {
         client.set(key, value);
+    }
+    client
+}
+
+/// The settings of a consumer or admin client: everything but the producer's own.
+fn non_producer_config(config: &KafkaConfig) -> ClientConfig {
+    let mut client = ClientConfig::new();
+    for (key, value) in config.client_properties() {
+        if !PRODUCER_ONLY.contains(&key) {
+            client.set(key, value);
+        }
     }
     client
 }
