@@ -5,6 +5,7 @@
 
 pub mod dashboard;
 pub mod logging;
+pub mod processes;
 pub mod registry;
 pub mod rest_proxy;
 pub mod settings;

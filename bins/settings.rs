@@ -151,8 +151,8 @@ impl SimulationArgs {
 /// from `-X key=value` flags, later ones winning.
 #[derive(Debug, Clone, Args)]
 pub struct KafkaArgs {
-    /// Bootstrap servers (`host:port[,host:port]`) of a Kafka cluster to run on; without it,
-    /// everything runs on the in-memory bus.
+    /// Bootstrap servers of the Kafka cluster (`host:port[,host:port]`); required by the
+    /// pipeline's processes; without it `full_pipeline` runs on the in-memory bus.
     #[arg(long = "kafka", env = "TRANSIT_KAFKA_BROKERS", value_name = "BROKERS")]
     pub brokers: Option<String>,
 
@@ -180,4 +180,96 @@ impl KafkaArgs {
             .with_overrides(self.kafka_set.iter().map(String::as_str))?;
         Ok(Some(config))
     }
+}
+
+/// How a separate process of the production pipeline finds the others: the Kafka cluster, the
+/// schema registry and the topic names.
+#[derive(Debug, Clone, Args)]
+pub struct ClusterArgs {
+    /// The Kafka cluster.
+    #[command(flatten)]
+    pub kafka: KafkaArgs,
+
+    /// The schema registry's URL (`transit registry` serves one; a Confluent registry works).
+    #[arg(
+        long,
+        env = "TRANSIT_REGISTRY_URL",
+        default_value = "http://127.0.0.1:8081"
+    )]
+    pub registry_url: String,
+
+    /// Prefix of every topic name.
+    #[arg(long, env = "TRANSIT_TOPIC_PREFIX", default_value = transit_core::topics::DEFAULT_PREFIX)]
+    pub topic_prefix: String,
+}
+
+impl ClusterArgs {
+    /// Connects to the Kafka cluster; a process of the production pipeline needs one.
+    pub async fn bus(&self) -> anyhow::Result<transit_kafka::KafkaBus> {
+        let config = self.kafka.config()?.context(
+            "no Kafka cluster named: pass --kafka host:port (or set TRANSIT_KAFKA_BROKERS)",
+        )?;
+        Ok(transit_kafka::KafkaBus::connect(config).await?)
+    }
+
+    /// The schema registry's client.
+    pub fn registry(&self) -> anyhow::Result<transit_kafka::RegistryClient> {
+        transit_kafka::RegistryClient::new(&self.registry_url)
+            .with_context(|| format!("schema registry URL {:?}", self.registry_url))
+    }
+
+    /// The topic names.
+    pub fn topics(&self) -> transit_core::topics::Topics {
+        transit_core::topics::Topics::new(self.topic_prefix.clone())
+    }
+}
+
+/// Reads `KEY=VALUE` lines of a settings file into the environment, for every key not already
+/// set there, so the precedence is: flags, then environment, then the file, then defaults.
+///
+/// The file is named by `--config FILE` among `args` or by `TRANSIT_CONFIG`. Call it before
+/// any thread starts (the environment is process-wide).
+pub fn load_config_file(args: &[std::ffi::OsString]) -> anyhow::Result<Option<PathBuf>> {
+    let named = args
+        .iter()
+        .enumerate()
+        .find_map(|(index, arg)| {
+            let arg = arg.to_str()?;
+            if arg == "--config" {
+                args.get(index + 1).map(PathBuf::from)
+            } else {
+                arg.strip_prefix("--config=").map(PathBuf::from)
+            }
+        })
+        .or_else(|| std::env::var_os("TRANSIT_CONFIG").map(PathBuf::from));
+    let Some(path) = named else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading the settings file {}", path.display()))?;
+    for (number, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (key, value) = line.split_once('=').with_context(|| {
+            format!(
+                "{}:{}: expected KEY=VALUE, got {line:?}",
+                path.display(),
+                number + 1
+            )
+        })?;
+        let (key, value) = (key.trim(), value.trim().trim_matches('"'));
+        if key.is_empty() || key.contains(char::is_whitespace) {
+            anyhow::bail!(
+                "{}:{}: {key:?} is not a setting name",
+                path.display(),
+                number + 1
+            );
+        }
+        if std::env::var_os(key).is_none() {
+            std::env::set_var(key, value);
+        }
+    }
+    Ok(Some(path))
 }

@@ -1,4 +1,11 @@
-//! `transit`: inspect the network data and the simulation from the command line.
+//! `transit`: the processes of the production pipeline, and tools for the data.
+//!
+//! The production pipeline is a few processes around Kafka (see the README's runbook):
+//! `transit registry` (schema registry + REST Proxy), `transit process` (station processor and
+//! turnstile counter; run it twice to scale out), `transit produce` (the simulation; weather
+//! through the REST Proxy) and `transit dashboard`. Each takes flags, `TRANSIT_*` environment
+//! variables, and a settings file of `KEY=VALUE` lines (`--config FILE`), in that order of
+//! precedence.
 //!
 //! `transit network` shows the three lines as parsed from the CTA data (embedded, or a CSV you
 //! pass), with every data quirk it handled. `transit simulate` prints the simulation's events as
@@ -10,6 +17,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serde::Serialize;
+use transit::processes::{board, processors, producer, registry};
 use transit::settings::SimulationArgs;
 use transit_core::sim::{Simulation, TickEvents};
 
@@ -22,6 +30,11 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
+    /// A settings file of `KEY=VALUE` lines (`TRANSIT_KAFKA_BROKERS=...`); flags and the
+    /// environment override it.
+    #[arg(long, global = true, env = "TRANSIT_CONFIG", value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -32,6 +45,14 @@ enum Command {
     Network(NetworkArgs),
     /// Print the simulation's events as JSON lines (no bus): arrivals, turnstile entries, weather.
     Simulate(SimulateArgs),
+    /// Serve the schema registry and the REST Proxy, keeping schemas in a Kafka topic.
+    Registry(registry::RegistryArgs),
+    /// Run the station processor and the turnstile counter (run twice to scale out).
+    Process(processors::ProcessorArgs),
+    /// Run the simulation's producers against Kafka; weather goes through the REST Proxy.
+    Produce(producer::ProducerArgs),
+    /// Serve the dashboard, fed by the status read model.
+    Dashboard(board::BoardArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -52,9 +73,19 @@ struct SimulateArgs {
 
 fn main() -> ExitCode {
     transit::logging::init();
+    // The settings file fills the environment before clap reads it, and before any thread.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Err(error) = transit::settings::load_config_file(&args) {
+        eprintln!("error: {error:#}");
+        return ExitCode::FAILURE;
+    }
     let result = match Cli::parse().command {
         Command::Network(args) => show_network(&args),
         Command::Simulate(args) => simulate(&args),
+        Command::Registry(args) => serve(|shutdown| registry::run(args, shutdown)),
+        Command::Process(args) => serve(|shutdown| processors::run(args, shutdown)),
+        Command::Produce(args) => serve(|shutdown| producer::run(args, shutdown)),
+        Command::Dashboard(args) => serve(|shutdown| board::run(args, shutdown)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -63,6 +94,22 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs a long-lived process until it ends or Ctrl+C.
+fn serve<F, Fut>(process: F) -> anyhow::Result<()>
+where
+    F: FnOnce(tokio_util::sync::CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let shutdown = transit::shutdown::on_ctrl_c();
+        process(shutdown).await
+    })
 }
 
 fn show_network(args: &NetworkArgs) -> anyhow::Result<()> {

@@ -205,3 +205,46 @@ async fn the_board_counts_every_entry_published_and_shows_every_train() {
         Some(last_tick)
     );
 }
+
+/// A weather reading posted through a REST Proxy carries the proxy's wall-clock time as its
+/// record time: the board's clock follows the reading's own time, in its key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_board_clock_follows_the_weather_readings_own_time() {
+    use transit_core::driver::{create_simulation_topics, SimulationCodecs};
+    use transit_core::event::{WeatherEvent, WeatherStatus};
+    use transit_core::metrics::PipelineMetrics;
+    use transit_core::status::StatusService;
+
+    let bus: Arc<dyn EventBus> = Arc::new(MemBus::new());
+    let registry: Arc<dyn SchemaRegistry> = Arc::new(MemRegistry::new());
+    let topics = Topics::default();
+    create_simulation_topics(bus.as_ref(), &topics, 1)
+        .await
+        .unwrap();
+    let codecs = SimulationCodecs::register(Arc::clone(&registry), &topics)
+        .await
+        .unwrap();
+    let reading_time = SimTime(1_793_000_000_000);
+    let mut record = codecs
+        .weather_record(
+            &WeatherEvent {
+                temperature: 41.0,
+                status: WeatherStatus::Cloudy,
+            },
+            reading_time,
+        )
+        .unwrap();
+    record.timestamp_ms = reading_time.0 + 400 * 86_400_000;
+    bus.publish_batch(&topics.weather(), vec![record])
+        .await
+        .unwrap();
+    let (service, mut snapshots) =
+        StatusService::new(Arc::clone(&bus), registry, &topics, PipelineMetrics::new()).unwrap();
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(service.run(stop.clone()));
+    let expected = reading_time.to_string();
+    let snapshot = wait_for(&mut snapshots, "the weather", |s| s.weather.is_some()).await;
+    assert_eq!(snapshot.simulated_time.as_deref(), Some(expected.as_str()));
+    stop.cancel();
+    task.await.unwrap().unwrap();
+}

@@ -8,7 +8,7 @@ use super::{StatusModel, StatusSnapshot};
 use crate::bus::{Delivery, EventBus, SubscribeOptions};
 use crate::codec::{DecodeError, Decoder, SchemaRegistry};
 use crate::deadletter::DeadLetters;
-use crate::event::{ArrivalEvent, StationEvent, TurnstileCount, WeatherEvent};
+use crate::event::{ArrivalEvent, StationEvent, TurnstileCount, WeatherEvent, WeatherKey};
 use crate::metrics::PipelineMetrics;
 use crate::model::LineColor;
 use crate::processor::{ProcessorError, BATCH, LAG_EVERY};
@@ -54,6 +54,7 @@ pub struct StatusService {
     stations: Decoder<StationEvent>,
     counts: Decoder<TurnstileCount>,
     weather: Decoder<WeatherEvent>,
+    weather_keys: Decoder<WeatherKey>,
     dead_letters: DeadLetters,
     metrics: Arc<PipelineMetrics>,
     model: StatusModel,
@@ -83,7 +84,8 @@ impl StatusService {
             arrivals: Decoder::new(Arc::clone(&registry))?,
             stations: Decoder::new(Arc::clone(&registry))?,
             counts: Decoder::new(Arc::clone(&registry))?,
-            weather: Decoder::new(registry)?,
+            weather: Decoder::new(Arc::clone(&registry))?,
+            weather_keys: Decoder::new(registry)?,
             dead_letters: DeadLetters::new(topics.dead_letter(), CONSUMER, Arc::clone(&metrics)),
             metrics,
             model,
@@ -215,7 +217,13 @@ impl StatusService {
             Source::Weather => {
                 let reading = self.weather.decode(value).await?;
                 self.model.apply_weather(&reading);
-                self.model.observe_time(SimTime(delivery.timestamp_ms));
+                // A reading posted through the REST Proxy carries the proxy's wall-clock time
+                // as its record time; the reading's own time is in its key.
+                let time = match delivery.key.as_deref() {
+                    Some(key) => self.weather_keys.decode(key).await?.timestamp,
+                    None => delivery.timestamp_ms,
+                };
+                self.model.observe_time(SimTime(time));
             }
         }
         Ok(())

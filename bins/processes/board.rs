@@ -1,0 +1,50 @@
+//! `transit dashboard`: the status read model and the dashboard that renders it.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use tokio_util::sync::CancellationToken;
+use transit_core::bus::EventBus;
+use transit_core::codec::SchemaRegistry;
+use transit_core::metrics::PipelineMetrics;
+use transit_core::status::StatusService;
+
+use super::{join, spawn_named};
+use crate::dashboard::{self, Dashboard};
+use crate::settings::ClusterArgs;
+
+/// Settings of `transit dashboard`.
+#[derive(Debug, Clone, Args)]
+pub struct BoardArgs {
+    /// The cluster, registry and topic names.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+
+    /// Where the dashboard listens.
+    #[arg(long, env = "TRANSIT_ADDRESS", default_value = dashboard::DEFAULT_ADDRESS)]
+    pub address: SocketAddr,
+}
+
+/// Serves the dashboard until `shutdown`.
+pub async fn run(args: BoardArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let listener = dashboard::bind(args.address).await?;
+    let address = listener.local_addr().context("the dashboard's address")?;
+    let bus: Arc<dyn EventBus> = Arc::new(args.cluster.bus().await?);
+    let registry: Arc<dyn SchemaRegistry> = Arc::new(args.cluster.registry()?);
+    let metrics = PipelineMetrics::new();
+    let (status, snapshots) =
+        StatusService::new(bus, registry, &args.cluster.topics(), Arc::clone(&metrics))?;
+    let board = Dashboard::new(snapshots, metrics, shutdown.clone());
+    let status = spawn_named("status read model", status.run(shutdown.clone()));
+    let server = spawn_named(
+        "dashboard",
+        dashboard::serve(listener, board, shutdown.clone()),
+    );
+    tracing::info!(%address, "dashboard serving");
+    println!("transit dashboard: http://{address}/");
+    join(server).await?;
+    join(status).await?;
+    Ok(())
+}

@@ -1,0 +1,47 @@
+//! `transit process`: the stream processors, the station table and the turnstile counts. Run
+//! it more than once to scale out: instances share the partitions of their consumer groups,
+//! and one takes over what another leaves.
+
+use std::sync::Arc;
+
+use clap::Args;
+use tokio_util::sync::CancellationToken;
+use transit_core::bus::EventBus;
+use transit_core::codec::SchemaRegistry;
+use transit_core::metrics::PipelineMetrics;
+use transit_core::processor::stations::StationProcessor;
+use transit_core::processor::turnstile_counts::TurnstileCounter;
+
+use super::{join, spawn_named};
+use crate::settings::ClusterArgs;
+
+/// Settings of `transit process`.
+#[derive(Debug, Clone, Args)]
+pub struct ProcessorArgs {
+    /// The cluster, registry and topic names.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+}
+
+/// Runs both processors until `shutdown`; each commits what it processed before returning.
+pub async fn run(args: ProcessorArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let bus: Arc<dyn EventBus> = Arc::new(args.cluster.bus().await?);
+    let registry: Arc<dyn SchemaRegistry> = Arc::new(args.cluster.registry()?);
+    let topics = args.cluster.topics();
+    let metrics = PipelineMetrics::new();
+    let stations = StationProcessor::new(
+        Arc::clone(&bus),
+        Arc::clone(&registry),
+        &topics,
+        Arc::clone(&metrics),
+    )
+    .await?;
+    let counter = TurnstileCounter::new(Arc::clone(&bus), registry, &topics, metrics).await?;
+    let stations = spawn_named("station processor", stations.run(shutdown.clone()));
+    let counter = spawn_named("turnstile counter", counter.run(shutdown.clone()));
+    let stations = join(stations).await?;
+    let counts = join(counter).await?;
+    tracing::info!(?stations, ?counts, "processors stopped");
+    bus.flush().await?;
+    Ok(())
+}
