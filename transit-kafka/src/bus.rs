@@ -271,7 +271,14 @@ impl KafkaBus {
             .subscribe(&names)
             .map_err(|error| bus_error(error, None))?;
         let state = consumer.context().as_ref().clone();
-        KafkaConsumer::start(consumer, state, true, start, self.inner.timeout)
+        KafkaConsumer::start(
+            consumer,
+            state,
+            true,
+            start,
+            self.inner.timeout,
+            self.inner.producer.clone(),
+        )
     }
 
     /// A reader of every partition of `names`, by explicit assignment: no group to join, so
@@ -313,7 +320,14 @@ impl KafkaBus {
             .map_err(|error| bus_error(error, None))?;
         let state = consumer.context().as_ref().clone();
         state.lock().partitions.extend(assigned);
-        KafkaConsumer::start(consumer, state, false, start, self.inner.timeout)
+        KafkaConsumer::start(
+            consumer,
+            state,
+            false,
+            start,
+            self.inner.timeout,
+            self.inner.producer.clone(),
+        )
     }
 }
 

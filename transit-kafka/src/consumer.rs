@@ -16,6 +16,7 @@ use bytes::Bytes;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _};
 use rdkafka::error::KafkaError;
 use rdkafka::message::{Headers as _, Message as _};
+use rdkafka::producer::{FutureProducer, Producer as _};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 use transit_core::bus::{
@@ -23,7 +24,7 @@ use transit_core::bus::{
     TopicPartition,
 };
 
-use crate::context::ConsumerState;
+use crate::context::{ConsumerState, TracingContext};
 use crate::error::{backend, bus_error};
 
 /// Records polled ahead of the application, at most.
@@ -46,6 +47,9 @@ pub(crate) struct KafkaConsumer {
     timeout: Duration,
     /// Per partition, the offset after the last record handed out.
     handed_out: HashMap<TopicPartition, u64>,
+    /// The bus's producer, whose connections answer watermark queries without queueing
+    /// behind this consumer's fetches.
+    watermarks: FutureProducer<TracingContext>,
 }
 
 impl std::fmt::Debug for KafkaConsumer {
@@ -66,6 +70,7 @@ impl KafkaConsumer {
         grouped: bool,
         start: StartFrom,
         timeout: Duration,
+        watermarks: FutureProducer<TracingContext>,
     ) -> Result<Self> {
         let consumer = Arc::new(consumer);
         let (sender, records) = mpsc::channel(CHANNEL);
@@ -88,6 +93,7 @@ impl KafkaConsumer {
             start,
             timeout,
             handed_out: HashMap::new(),
+            watermarks,
         })
     }
 
@@ -303,13 +309,9 @@ impl Consumer for KafkaConsumer {
         let handed_out = self.handed_out.clone();
         let consumer = self.consumer()?;
         let (grouped, start, timeout) = (self.grouped, self.start, self.timeout);
+        let watermarks = self.watermarks.clone();
         tokio::task::spawn_blocking(move || {
             let fetched = consumer.position().ok();
-            let committed = if grouped {
-                consumer.committed(timeout).ok()
-            } else {
-                None
-            };
             let known = |list: &Option<TopicPartitionList>, partition: &TopicPartition| {
                 let list = list.as_ref()?;
                 let element = list
@@ -319,10 +321,16 @@ impl Consumer for KafkaConsumer {
                     _ => None,
                 }
             };
+            // Asked only when some partition has no better answer: it is a round trip to the
+            // group coordinator.
+            let mut committed: Option<Option<TopicPartitionList>> = None;
             let mut positions = Vec::with_capacity(assigned.len());
             for partition in assigned {
                 let number = i32::try_from(partition.partition).map_err(backend)?;
-                let (low, high) = consumer
+                // Through the producer's connection: the consumer's own may be held by a
+                // fetch waiting for new records, for up to `fetch.wait.max.ms` per call.
+                let (low, high) = watermarks
+                    .client()
                     .fetch_watermarks(&partition.topic, number, timeout)
                     .map_err(|error| bus_error(error, Some(&partition.topic)))?;
                 let (low, high) = (low.max(0) as u64, high.max(0) as u64);
@@ -331,7 +339,14 @@ impl Consumer for KafkaConsumer {
                     .or_else(|| first_polled.get(&partition))
                     .copied()
                     .or_else(|| known(&fetched, &partition))
-                    .or_else(|| known(&committed, &partition))
+                    .or_else(|| {
+                        if !grouped {
+                            return None;
+                        }
+                        let list =
+                            committed.get_or_insert_with(|| consumer.committed(timeout).ok());
+                        known(list, &partition)
+                    })
                     .unwrap_or(match start {
                         StartFrom::Earliest => low,
                         StartFrom::Latest => high,

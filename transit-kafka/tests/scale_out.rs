@@ -24,19 +24,19 @@ use transit_mem::MemRegistry;
 
 const PARTITIONS: u32 = 4;
 
-async fn publish_hours(
+async fn publish_minutes(
     bus: &dyn EventBus,
     registry: &Arc<dyn SchemaRegistry>,
     topics: &Topics,
     sim: &mut Simulation,
-    hours: i64,
+    minutes: i64,
 ) -> u64 {
     let codecs = SimulationCodecs::register(Arc::clone(registry), topics)
         .await
         .expect("registering the simulation's schemas");
     let config = DriverConfig {
         pace: Pace::FlatOut,
-        until: Some(SimTime(sim.now().0 + hours * 3_600_000)),
+        until: Some(SimTime(sim.now().0 + minutes * 60_000)),
         progress_every: Duration::from_secs(60),
         ..DriverConfig::default()
     };
@@ -146,16 +146,17 @@ async fn two_counters_share_the_partitions_and_one_takes_over_exactly() {
     // Both members join before anything is published, so both get partitions.
     tokio::time::sleep(Duration::from_secs(8)).await;
 
-    let mut published = publish_hours(bus.as_ref(), &registry, &topics, &mut sim, 3).await;
-    assert!(published > 1_000, "a busy morning: {published} entries");
+    // Half an hour at a time: tansu takes a few hundred records a second one per batch.
+    let mut published = publish_minutes(bus.as_ref(), &registry, &topics, &mut sim, 30).await;
+    assert!(published > 1_000, "an early morning: {published} entries");
     // Let both count part of it, then stop one mid-stream; the other takes its partitions.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
     stop_first.cancel();
     let first = first
         .await
         .expect("the first counter's task")
         .expect("the first counter");
-    published += publish_hours(bus.as_ref(), &registry, &topics, &mut sim, 3).await;
+    published += publish_minutes(bus.as_ref(), &registry, &topics, &mut sim, 30).await;
 
     let table = table_when_complete(bus.as_ref(), &registry, &topics, published).await;
     stop_second.cancel();
