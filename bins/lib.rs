@@ -10,4 +10,5 @@ pub mod registry;
 pub mod rest_proxy;
 pub mod settings;
 pub mod shutdown;
+pub mod stations;
 pub mod weather;

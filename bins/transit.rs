@@ -1,9 +1,11 @@
 //! `transit`: the processes of the production pipeline, and tools for the data.
 //!
 //! The production pipeline is a few processes around Kafka (see the README's runbook):
-//! `transit registry` (schema registry + REST Proxy), `transit process` (station processor and
-//! turnstile counter; run it twice to scale out), `transit produce` (the simulation; weather
-//! through the REST Proxy) and `transit dashboard`. Each takes flags, `TRANSIT_*` environment
+//! `transit stations load` (the CTA stations CSV into PostgreSQL), `transit registry` (schema
+//! registry + REST Proxy), `transit process` (station processor and turnstile counter; run it
+//! twice to scale out), `transit stations source` (the table's rows onto Kafka, as they
+//! appear), `transit produce` (the simulation; weather through the REST Proxy) and
+//! `transit dashboard`. Each takes flags, `TRANSIT_*` environment
 //! variables, and a settings file of `KEY=VALUE` lines (`--config FILE`), in that order of
 //! precedence.
 //!
@@ -17,7 +19,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serde::Serialize;
-use transit::processes::{board, processors, producer, registry};
+use transit::processes::{board, processors, producer, registry, stations};
 use transit::settings::SimulationArgs;
 use transit_core::sim::{Simulation, TickEvents};
 
@@ -53,6 +55,9 @@ enum Command {
     Produce(producer::ProducerArgs),
     /// Serve the dashboard, fed by the status read model.
     Dashboard(board::BoardArgs),
+    /// The PostgreSQL station table: load it, or publish its rows as they appear.
+    #[command(subcommand)]
+    Stations(stations::StationsCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -86,6 +91,7 @@ fn main() -> ExitCode {
         Command::Process(args) => serve(|shutdown| processors::run(args, shutdown)),
         Command::Produce(args) => serve(|shutdown| producer::run(args, shutdown)),
         Command::Dashboard(args) => serve(|shutdown| board::run(args, shutdown)),
+        Command::Stations(command) => serve(|shutdown| stations::run(command, shutdown)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

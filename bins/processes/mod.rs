@@ -6,6 +6,7 @@ pub mod board;
 pub mod processors;
 pub mod producer;
 pub mod registry;
+pub mod stations;
 
 use std::future::Future;
 

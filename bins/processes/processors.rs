@@ -21,6 +21,12 @@ pub struct ProcessorArgs {
     /// The cluster, registry and topic names.
     #[command(flatten)]
     pub cluster: ClusterArgs,
+
+    /// Prefix of the consumer groups (`<prefix>-station-processor`,
+    /// `<prefix>-turnstile-counter`): instances with the same prefix share the work; another
+    /// prefix is another, independent deployment on the same cluster.
+    #[arg(long, env = "TRANSIT_GROUP_PREFIX", default_value = "transit")]
+    pub group_prefix: String,
 }
 
 /// Runs both processors until `shutdown`; each commits what it processed before returning.
@@ -35,8 +41,11 @@ pub async fn run(args: ProcessorArgs, shutdown: CancellationToken) -> anyhow::Re
         &topics,
         Arc::clone(&metrics),
     )
-    .await?;
-    let counter = TurnstileCounter::new(Arc::clone(&bus), registry, &topics, metrics).await?;
+    .await?
+    .in_group(format!("{}-station-processor", args.group_prefix));
+    let counter = TurnstileCounter::new(Arc::clone(&bus), registry, &topics, metrics)
+        .await?
+        .in_group(format!("{}-turnstile-counter", args.group_prefix));
     let stations = spawn_named("station processor", stations.run(shutdown.clone()));
     let counter = spawn_named("turnstile counter", counter.run(shutdown.clone()));
     let stations = join(stations).await?;

@@ -8,156 +8,22 @@
 
 mod support;
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
-use serde_json::{json, Value};
-use tokio::process::{Child, Command};
+use serde_json::Value;
 
-use support::{free_address, request};
-
-const CHROMIUM: &str = "/usr/bin/chromium";
-const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+use support::browser::{
+    built_binary, require, spawn, strings, wait_ready, Browser, CHROMEDRIVER, CHROMIUM, READ_BOARD,
+};
+use support::free_address;
 
 /// The example binary cargo built beside this test (`target/<profile>/examples/`).
 fn example_binary() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("tests run from target/<profile>/deps");
-    let binary = profile_dir.join("examples").join("full_pipeline");
-    assert!(
-        binary.exists(),
-        "{} is missing: build it with `cargo build --example full_pipeline` \
-         (`cargo test --all-targets` and scripts/test.sh do)",
-        binary.display()
-    );
-    binary
-}
-
-fn require(path: &str, package: &str) {
-    assert!(
-        Path::new(path).exists(),
-        "{path} is missing: install Debian's {package} (scripts/test.sh does: apt-get install chromium chromium-driver)"
-    );
-}
-
-/// Polls `url` until it answers 200, or fails after `limit`.
-async fn wait_ready(address: SocketAddr, path: &str, limit: Duration, what: &str) -> String {
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        if let Ok(response) = request(address, "GET", path, None).await {
-            if response.status == 200 {
-                return response.body;
-            }
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{what} never became ready on {address}{path}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn spawn(program: &Path, args: &[String]) -> Child {
-    Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|error| panic!("starting {}: {error}", program.display()))
-}
-
-/// A WebDriver session.
-struct Browser {
-    driver: SocketAddr,
-    session: String,
-}
-
-impl Browser {
-    async fn start(driver: SocketAddr) -> Self {
-        let capabilities = json!({"capabilities": {"alwaysMatch": {
-            "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": CHROMIUM,
-                "args": ["--headless", "--no-sandbox", "--disable-gpu",
-                         "--disable-background-networking", "--no-first-run",
-                         "--disable-dev-shm-usage", "--window-size=1400,1000"]
-            }
-        }}});
-        let value = Self::call(driver, "POST", "/session", Some(capabilities)).await;
-        let session = value["sessionId"]
-            .as_str()
-            .expect("a session id")
-            .to_string();
-        Self { driver, session }
-    }
-
-    async fn call(driver: SocketAddr, method: &str, path: &str, body: Option<Value>) -> Value {
-        let body = body.map(|b| b.to_string());
-        let response = request(driver, method, path, body.as_deref())
-            .await
-            .unwrap_or_else(|error| panic!("WebDriver {method} {path}: {error}"));
-        let parsed: Value = serde_json::from_str(&response.body).unwrap_or_else(|error| {
-            panic!("WebDriver {method} {path}: {error}: {}", response.body)
-        });
-        assert_eq!(response.status, 200, "WebDriver {method} {path}: {parsed}");
-        parsed["value"].clone()
-    }
-
-    async fn go(&self, url: &str) {
-        let path = format!("/session/{}/url", self.session);
-        Self::call(self.driver, "POST", &path, Some(json!({ "url": url }))).await;
-    }
-
-    async fn eval(&self, script: &str) -> Value {
-        let path = format!("/session/{}/execute/sync", self.session);
-        Self::call(
-            self.driver,
-            "POST",
-            &path,
-            Some(json!({ "script": script, "args": [] })),
-        )
-        .await
-    }
-
-    async fn close(self) {
-        let path = format!("/session/{}", self.session);
-        Self::call(self.driver, "DELETE", &path, None).await;
-    }
-}
-
-/// What the page shows, read from the live DOM.
-const READ_BOARD: &str = r#"
-const text = (id) => (document.getElementById(id) || {}).textContent || "";
-return {
-  lines: [...document.querySelectorAll("section.line h2")].map((h) => h.textContent),
-  stations: [...document.querySelectorAll("section.line tbody tr td:first-child")].map((td) => td.textContent),
-  trains: [...document.querySelectorAll("svg.diagram .train")].map((g) => g.dataset.train + "@" + g.style.transform),
-  chips: [...document.querySelectorAll("td .chip")].map((c) => c.textContent),
-  simTime: text("sim-time"),
-  temperature: text("weather-temp"),
-  weather: text("weather-status"),
-  live: document.getElementById("live").className,
-  marker: window.transitTestMarker || null,
-};
-"#;
-
-fn strings(value: &Value) -> Vec<String> {
-    value
-        .as_array()
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default()
+    built_binary(
+        "examples/full_pipeline",
+        "cargo build --example full_pipeline",
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -55,6 +55,12 @@ impl Topics {
         format!("{}.stations.raw.v1", self.prefix)
     }
 
+    /// Where database sources store how far they have read, keyed by source name (compacted,
+    /// like Kafka Connect's offsets topic): `<prefix>.connect.offsets.v1`.
+    pub fn connect_offsets(&self) -> String {
+        format!("{}.connect.offsets.v1", self.prefix)
+    }
+
     /// The clean station table (compacted): `<prefix>.stations.table.v1`.
     pub fn stations(&self) -> String {
         format!("{}.stations.table.v1", self.prefix)

@@ -1,7 +1,10 @@
 //! What the dashboard's tests share: a minimal HTTP/1.1 client (one request per connection),
-//! enough for the dashboard and for a WebDriver server, with no client library in between.
+//! enough for the dashboard and for a WebDriver server, with no client library in between; and
+//! (in [`browser`]) what the tests that drive a real browser share.
 
 #![allow(dead_code)]
+
+pub mod browser;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -16,4 +16,7 @@ pub use error::DataError;
 pub(crate) use lines::agreed_name;
 pub use lines::{Line, Network, NetworkReport};
 pub use ridership::{DayType, Ridership, EMBEDDED_RIDERSHIP_CURVE, EMBEDDED_RIDERSHIP_SEED};
-pub use rows::{embedded_station_rows, parse_station_rows, EMBEDDED_STATIONS};
+pub use rows::{
+    embedded_station_rows, parse_station_rows, parse_station_rows_lenient, LenientRows,
+    EMBEDDED_STATIONS,
+};

@@ -70,34 +70,99 @@ impl RawRow {
 }
 
 /// Parses station rows (the columns of `cta_stations.csv`) from `reader`; `source` names it in
-/// errors.
+/// errors. The first bad row fails the whole parse; see [`parse_station_rows_lenient`] to keep
+/// the good rows instead.
 pub fn parse_station_rows(source: &str, reader: impl Read) -> Result<Vec<StationRow>, DataError> {
-    let mut csv = csv::ReaderBuilder::new()
-        .trim(csv::Trim::None)
-        .from_reader(reader);
     let mut rows = Vec::new();
-    for (index, record) in csv.deserialize::<RawRow>().enumerate() {
-        // The header is line 1; without multi-line fields a record's line is its index + 2.
-        let line = index as u64 + 2;
-        let row_error = |message: String| DataError::Row {
-            source_name: source.to_string(),
-            line,
-            message,
-        };
-        let raw = record.map_err(|error| {
-            let line = error.position().map_or(line, |p| p.line());
-            DataError::Row {
-                source_name: source.to_string(),
-                line,
-                message: match error.kind() {
-                    csv::ErrorKind::Deserialize { err, .. } => err.to_string(),
-                    _ => error.to_string(),
-                },
-            }
-        })?;
-        rows.push(raw.parse().map_err(row_error)?);
+    for parsed in station_records(source, reader) {
+        let (_line, row) = parsed?;
+        rows.push(row);
     }
     Ok(rows)
+}
+
+/// What [`parse_station_rows_lenient`] found: the good rows with their lines, and the bad ones.
+#[derive(Debug, Default)]
+pub struct LenientRows {
+    /// Each good row with its 1-based line in the file (the header is line 1), in file order.
+    pub rows: Vec<(u64, StationRow)>,
+    /// One [`DataError::Row`] per bad row, naming its file, line and what is wrong, in file
+    /// order.
+    pub rejected: Vec<DataError>,
+}
+
+/// Parses station rows like [`parse_station_rows`], but a bad row is set aside (with its line
+/// and reason) and the rest are still parsed: what a loader needs to load the good rows of a
+/// file and report the bad ones.
+///
+/// Only a failure to read `reader` at all (an I/O error) is an `Err`, since no later row can be
+/// trusted after it.
+pub fn parse_station_rows_lenient(
+    source: &str,
+    reader: impl Read,
+) -> Result<LenientRows, DataError> {
+    let mut parsed = LenientRows::default();
+    for record in station_records(source, reader) {
+        match record {
+            Ok(row) => parsed.rows.push(row),
+            Err(error @ DataError::Row { .. }) => parsed.rejected.push(error),
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(parsed)
+}
+
+/// The records of a station CSV, each parsed and validated on its own, with its line.
+///
+/// Validation is the same for the strict and the lenient parser: one place decides what a good
+/// row is. An I/O error ends the iteration (after reporting it), since the reader's position is
+/// then unknown.
+fn station_records<R: Read>(
+    source: &str,
+    reader: R,
+) -> impl Iterator<Item = Result<(u64, StationRow), DataError>> + use<'_, R> {
+    let csv = csv::ReaderBuilder::new()
+        .trim(csv::Trim::None)
+        .from_reader(reader);
+    let mut stopped = false;
+    csv.into_deserialize::<RawRow>()
+        .enumerate()
+        .map_while(move |(index, record)| {
+            if stopped {
+                return None;
+            }
+            // The header is line 1; without multi-line fields a record's line is its index + 2.
+            let line = index as u64 + 2;
+            let parsed = match record {
+                Ok(raw) => raw
+                    .parse()
+                    .map(|row| (line, row))
+                    .map_err(|message| DataError::Row {
+                        source_name: source.to_string(),
+                        line,
+                        message,
+                    }),
+                Err(error) => {
+                    if let csv::ErrorKind::Io(_) = error.kind() {
+                        stopped = true;
+                        return Some(Err(DataError::Io {
+                            source_name: source.to_string(),
+                            source: std::io::Error::other(error.to_string()),
+                        }));
+                    }
+                    let line = error.position().map_or(line, |p| p.line());
+                    Err(DataError::Row {
+                        source_name: source.to_string(),
+                        line,
+                        message: match error.kind() {
+                            csv::ErrorKind::Deserialize { err, .. } => err.to_string(),
+                            _ => error.to_string(),
+                        },
+                    })
+                }
+            };
+            Some(parsed)
+        })
 }
 
 /// The embedded CTA station rows.
@@ -151,5 +216,30 @@ mod tests {
             error.to_string(),
             r#"mine.csv line 2: red "yes" is not TRUE or FALSE"#
         );
+    }
+
+    #[test]
+    fn the_lenient_parser_keeps_good_rows_and_names_bad_lines() {
+        let csv = format!(
+            "{HEADER}1,N,a,b,c,40000,0,TRUE,FALSE,FALSE\n2,S,a,b,c,abc,0,TRUE,FALSE,FALSE\n3,S,a,b,c,40000,1,TRUE,FALSE\n4,S,a,b,c,40001,2,FALSE,TRUE,FALSE\n"
+        );
+        let parsed = parse_station_rows_lenient("mine.csv", csv.as_bytes()).unwrap();
+        let good: Vec<(u64, u32)> = parsed.rows.iter().map(|(l, r)| (*l, r.stop_id)).collect();
+        assert_eq!(good, [(2, 1), (5, 4)]);
+        let bad: Vec<String> = parsed.rejected.iter().map(ToString::to_string).collect();
+        assert_eq!(bad.len(), 2, "{bad:?}");
+        assert_eq!(
+            bad[0],
+            r#"mine.csv line 3: station_id "abc" is not a number"#
+        );
+        assert!(bad[1].starts_with("mine.csv line 4:"), "{}", bad[1]);
+    }
+
+    #[test]
+    fn the_lenient_parser_accepts_the_embedded_file_whole() {
+        let parsed =
+            parse_station_rows_lenient("cta_stations.csv", EMBEDDED_STATIONS.as_bytes()).unwrap();
+        assert_eq!(parsed.rows.len(), 230);
+        assert!(parsed.rejected.is_empty());
     }
 }

@@ -1,0 +1,169 @@
+//! `transit stations load` and `transit stations source`: the PostgreSQL side of the pipeline.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use tokio_util::sync::CancellationToken;
+use transit_core::bus::EventBus;
+use transit_core::codec::SchemaRegistry;
+
+use crate::settings::ClusterArgs;
+use crate::stations::loader;
+use crate::stations::source::{SourceConfig, StationSource};
+
+/// The default database: the local cluster's `postgres` database.
+const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+
+/// `transit stations ...`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum StationsCommand {
+    /// Create the `stations` table and load the CTA stations CSV into it (idempotent).
+    Load(LoadArgs),
+    /// Publish the table's rows to the raw station topic as they appear (the JDBC source).
+    Source(SourceArgs),
+}
+
+/// The database to use.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// A `postgres://user[:password]@host[:port]/database` URL.
+    #[arg(long, env = "TRANSIT_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+}
+
+/// Settings of `transit stations load`.
+#[derive(Debug, Clone, Args)]
+pub struct LoadArgs {
+    /// The database.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    /// The stations CSV (columns of cta_stations.csv); the embedded CTA data if omitted.
+    #[arg(long, env = "TRANSIT_STATIONS_CSV")]
+    pub csv: Option<PathBuf>,
+}
+
+/// Settings of `transit stations source`.
+#[derive(Debug, Clone, Args)]
+pub struct SourceArgs {
+    /// The database.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    /// The cluster, registry and topic names.
+    #[command(flatten)]
+    pub cluster: ClusterArgs,
+
+    /// Milliseconds between polls of the table.
+    #[arg(long, env = "TRANSIT_POLL_MS", default_value_t = 1000)]
+    pub poll_ms: u64,
+
+    /// Seconds between re-scans for rows committed out of order (0: never).
+    #[arg(long, env = "TRANSIT_RESCAN_SECONDS", default_value_t = 60)]
+    pub rescan_seconds: u64,
+
+    /// The source's name: its position is stored under it.
+    #[arg(long, env = "TRANSIT_SOURCE_NAME", default_value = "stations-source")]
+    pub name: String,
+}
+
+/// Runs a `transit stations` command.
+pub async fn run(command: StationsCommand, shutdown: CancellationToken) -> anyhow::Result<()> {
+    match command {
+        StationsCommand::Load(args) => load(args).await,
+        StationsCommand::Source(args) => source(args, shutdown).await,
+    }
+}
+
+async fn load(args: LoadArgs) -> anyhow::Result<()> {
+    let (name, text) = match &args.csv {
+        Some(path) => (
+            path.display().to_string(),
+            std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+        ),
+        None => (
+            "the embedded cta_stations.csv".to_string(),
+            transit_core::network::EMBEDDED_STATIONS.as_bytes().to_vec(),
+        ),
+    };
+    let config: tokio_postgres::Config = args
+        .database
+        .database_url
+        .parse()
+        .context("the database URL")?;
+    let mut client = crate::stations::connect(&config)
+        .await
+        .with_context(|| format!("connecting to {}", redacted(&args.database.database_url)))?;
+    loader::create_table(&client).await?;
+    let report = loader::load_csv(&mut client, &name, text.as_slice()).await?;
+    for rejected in &report.rejected {
+        tracing::warn!(%rejected, "row skipped");
+    }
+    println!(
+        "{name}: {} rows, {} inserted, {} already present, {} skipped (lines {:?})",
+        report.rows,
+        report.inserted,
+        report.already_present,
+        report.rejected.len(),
+        report.rejected_lines()
+    );
+    Ok(())
+}
+
+async fn source(args: SourceArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let bus: Arc<dyn EventBus> = Arc::new(args.cluster.bus().await?);
+    let registry: Arc<dyn SchemaRegistry> = Arc::new(args.cluster.registry()?);
+    let config = SourceConfig {
+        name: args.name.clone(),
+        poll_interval: Duration::from_millis(args.poll_ms.max(10)),
+        rescan_every: (args.rescan_seconds > 0).then(|| Duration::from_secs(args.rescan_seconds)),
+        ..SourceConfig::default()
+    };
+    let source = StationSource::from_url(
+        &args.database.database_url,
+        bus,
+        registry,
+        &args.cluster.topics(),
+        config,
+    )
+    .context("the database URL")?;
+    tracing::info!(
+        database = %redacted(&args.database.database_url),
+        name = %args.name,
+        "station source polling"
+    );
+    let stats = source.run(shutdown).await?;
+    tracing::info!(?stats, "station source stopped; position stored");
+    Ok(())
+}
+
+/// The URL without its password, for messages.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &url[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn passwords_stay_out_of_messages() {
+        assert_eq!(
+            redacted("postgres://ann:secret@db:5432/cta"),
+            "postgres://ann:***@db:5432/cta"
+        );
+        assert_eq!(redacted("postgres://ann@db/cta"), "postgres://ann@db/cta");
+    }
+}
