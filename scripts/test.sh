@@ -9,7 +9,8 @@
 # What it installs when missing: rustfmt and clippy (rustup), Debian's chromium and
 # chromium-driver (apt-get) for the browser test, and the Kafka-protocol broker tansu (cargo,
 # into ~/.cargo/bin, about 10 minutes once per machine). It starts tansu on a free loopback
-# port for the Kafka tests (TRANSIT_TEST_KAFKA) and stops it when it ends.
+# port for the Kafka tests (TRANSIT_TEST_KAFKA) and stops it when it ends, and starts the
+# local PostgreSQL cluster if it is stopped.
 #
 # It stops at the first failing step and says which one. CI (.ci/run) calls exactly this.
 set -euo pipefail
@@ -40,6 +41,30 @@ need_chromium() {
     || { echo "chromium or chromedriver still missing after apt-get install" >&2; exit 1; }
 }
 need_chromium
+
+# The PostgreSQL tests (station loader and source, the production end-to-end test) use the
+# local cluster at 127.0.0.1:5432 (TRANSIT_TEST_POSTGRES_URL overrides it): start it if it is
+# installed but stopped.
+need_postgres() {
+  local url="${TRANSIT_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+  if psql "$url" -Atc 'select 1' >/dev/null 2>&1; then
+    return
+  fi
+  if command -v pg_ctlcluster >/dev/null && [ -d /etc/postgresql ]; then
+    step "starting the local PostgreSQL cluster"
+    local version
+    for version in $(ls /etc/postgresql); do
+      pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    done
+    for _ in $(seq 1 30); do
+      psql "$url" -Atc 'select 1' >/dev/null 2>&1 && return
+      sleep 1
+    done
+  fi
+  echo "PostgreSQL is not reachable at $url: install and start it (Debian: postgresql), or set TRANSIT_TEST_POSTGRES_URL" >&2
+  exit 1
+}
+need_postgres
 
 # shellcheck source=scripts/tansu.sh
 source scripts/tansu.sh
