@@ -146,8 +146,9 @@ impl SimulationArgs {
 
 /// Which Kafka cluster to use, and how to talk to it.
 ///
-/// Every librdkafka property passes through: from a properties file, from `KAFKA_*`
-/// environment variables (`KAFKA_SECURITY_PROTOCOL=SASL_SSL` sets `security.protocol`), and
+/// Every librdkafka property passes through: from a properties file, from `TRANSIT_RDKAFKA_*`
+/// environment variables (`TRANSIT_RDKAFKA_SECURITY_PROTOCOL=SASL_SSL` sets
+/// `security.protocol`), and
 /// from `-X key=value` flags, later ones winning.
 #[derive(Debug, Clone, Args)]
 pub struct KafkaArgs {

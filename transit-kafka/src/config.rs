@@ -3,9 +3,11 @@
 //! Every librdkafka property passes through unchanged (`security.protocol`, `sasl.*`, `ssl.*`,
 //! `compression.type`, `linger.ms`...), so the same binaries run against a local broker and a
 //! managed cluster. Settings come, later ones winning, from the defaults below, a properties
-//! file (`key=value` lines, as Kafka's `client.properties`), environment variables named the
-//! way Confluent's images name them (`KAFKA_SECURITY_PROTOCOL` is `security.protocol`), and
-//! explicit `key=value` overrides.
+//! file (`key=value` lines, as Kafka's `client.properties`), environment variables
+//! `TRANSIT_RDKAFKA_<NAME>` (`TRANSIT_RDKAFKA_SECURITY_PROTOCOL` is `security.protocol`), and
+//! explicit `key=value` overrides. The prefix is transit's own, not Confluent's `KAFKA_`:
+//! machines that run Kafka tools have `KAFKA_HOME`, `KAFKA_OPTS` and the like, which
+//! librdkafka would refuse as unknown properties.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -43,6 +45,9 @@ pub enum ConfigError {
         reason: &'static str,
     },
 }
+
+/// The prefix of environment variables that set librdkafka properties.
+pub const ENV_PREFIX: &str = "TRANSIT_RDKAFKA_";
 
 /// Properties read by transit itself, not handed to librdkafka.
 const REPLICATION_FACTOR: &str = "transit.replication.factor";
@@ -102,9 +107,9 @@ impl KafkaConfig {
         Ok(self)
     }
 
-    /// Adds properties from environment variables `KAFKA_<NAME>`, where `<NAME>` is the
-    /// property in capitals with `_` for `.` (`KAFKA_SASL_USERNAME` sets `sasl.username`).
-    /// Variables named in `skip` are left out (a program's own `KAFKA_...` settings).
+    /// Adds properties from environment variables `TRANSIT_RDKAFKA_<NAME>`, where `<NAME>` is
+    /// the property in capitals with `_` for `.` (`TRANSIT_RDKAFKA_SASL_USERNAME` sets
+    /// `sasl.username`). Variables named in `skip` are left out.
     pub fn with_env<I>(mut self, vars: I, skip: &[&str]) -> Self
     where
         I: IntoIterator<Item = (String, String)>,
@@ -113,7 +118,7 @@ impl KafkaConfig {
             if skip.contains(&name.as_str()) {
                 continue;
             }
-            if let Some(property) = name.strip_prefix("KAFKA_") {
+            if let Some(property) = name.strip_prefix(ENV_PREFIX) {
                 if !property.is_empty() {
                     let key = property.to_ascii_lowercase().replace('_', ".");
                     self.properties.insert(key, value);
@@ -237,11 +242,15 @@ mod tests {
             .unwrap()
             .with_env(
                 [
-                    ("KAFKA_SASL_USERNAME".to_string(), "ann".to_string()),
-                    ("KAFKA_BROKERS".to_string(), "ignored".to_string()),
+                    (
+                        "TRANSIT_RDKAFKA_SASL_USERNAME".to_string(),
+                        "ann".to_string(),
+                    ),
+                    ("TRANSIT_RDKAFKA_BROKERS".to_string(), "ignored".to_string()),
+                    ("KAFKA_HOME".to_string(), "/opt/kafka".to_string()),
                     ("PATH".to_string(), "/bin".to_string()),
                 ],
-                &["KAFKA_BROKERS"],
+                &["TRANSIT_RDKAFKA_BROKERS"],
             )
             .with_overrides(["linger.ms=50"])
             .unwrap();
@@ -249,6 +258,11 @@ mod tests {
         assert_eq!(config.get("sasl.username"), Some("ann"));
         assert_eq!(config.get("linger.ms"), Some("50"));
         assert_eq!(config.get("brokers"), None);
+        assert_eq!(
+            config.get("home"),
+            None,
+            "other KAFKA_ variables are not librdkafka's"
+        );
         assert_eq!(config.replication_factor().unwrap(), 3);
         assert!(config
             .client_properties()

@@ -192,6 +192,14 @@ fn poll_loop(
                 })
             }
             Some(Err(KafkaError::PartitionEOF(_))) => continue,
+            Some(Err(KafkaError::MessageConsumption(
+                rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition,
+            ))) => {
+                // A subscribed topic its producer has not created yet: librdkafka picks it up
+                // once it exists.
+                tracing::info!("a subscribed topic does not exist yet; waiting for it");
+                continue;
+            }
             Some(Err(error)) => {
                 // Transport errors and the like are retried by librdkafka itself; only a fatal
                 // error ends the consumer.

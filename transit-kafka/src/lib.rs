@@ -6,7 +6,7 @@
 //!   consumers in groups or by assignment, over librdkafka (the `rdkafka` crate's bundled
 //!   build).
 //! - [`KafkaConfig`] (`config`): the bootstrap servers and any librdkafka property, from a
-//!   properties file, `KAFKA_*` environment variables and overrides, so the same programs run
+//!   properties file, `TRANSIT_RDKAFKA_*` environment variables and overrides, so the same programs run
 //!   against a local broker and a managed cluster (SASL, TLS).
 //! - `consumer`: a librdkafka consumer polled on its own thread, handing records to the async
 //!   side; `context`: librdkafka's logs into `tracing`, rebalances into the assignment.
