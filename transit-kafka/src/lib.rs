@@ -25,5 +25,5 @@ mod error;
 mod registry_client;
 
 pub use bus::{KafkaBus, KafkaBusError};
-pub use config::{ConfigError, KafkaConfig};
+pub use config::{ConfigError, KafkaConfig, ENV_PREFIX};
 pub use registry_client::{RegistryClient, RegistryClientError, CONNECT_TIMEOUT, REQUEST_TIMEOUT};
