@@ -8,13 +8,14 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Value;
 
 use support::browser::{
-    built_binary, require, spawn, strings, wait_ready, Browser, CHROMEDRIVER, CHROMIUM, READ_BOARD,
+    assert_board_page, built_binary, require_chromium, spawn, start_chromedriver, strings,
+    wait_for_page_change, wait_ready, Browser,
 };
 use support::free_address;
 
@@ -28,8 +29,7 @@ fn example_binary() -> PathBuf {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_in_a_real_browser_shows_the_lines_and_changes_live() {
-    require(CHROMIUM, "chromium");
-    require(CHROMEDRIVER, "chromium-driver");
+    require_chromium();
     let dashboard = free_address();
     let _pipeline = spawn(
         &example_binary(),
@@ -46,11 +46,7 @@ async fn the_dashboard_in_a_real_browser_shows_the_lines_and_changes_live() {
             "60".into(),
         ],
     );
-    let driver_address = free_address();
-    let _driver = spawn(
-        Path::new(CHROMEDRIVER),
-        &[format!("--port={}", driver_address.port())],
-    );
+    let (driver_address, _driver) = start_chromedriver();
     wait_ready(
         dashboard,
         "/healthz",
@@ -74,85 +70,14 @@ async fn the_dashboard_in_a_real_browser_shows_the_lines_and_changes_live() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    wait_ready(
-        driver_address,
-        "/status",
-        Duration::from_secs(30),
-        "chromedriver",
-    )
-    .await;
 
     let browser = Browser::start(driver_address).await;
-    browser.go(&format!("http://{dashboard}/")).await;
-    browser
-        .eval("window.transitTestMarker = 'same page'; return null;")
-        .await;
-    let before = browser.eval(READ_BOARD).await;
+    let before = browser.open_board(dashboard).await;
 
-    let lines = strings(&before["lines"]);
-    assert_eq!(lines.len(), 3, "{before}");
-    for (line, name) in lines.iter().zip(["Blue Line", "Red Line", "Green Line"]) {
-        assert!(line.contains(name), "{line:?}");
-    }
-    let stations = strings(&before["stations"]);
-    assert_eq!(stations.len(), 94, "every station of the three lines");
-    for name in [
-        "O'Hare",
-        "Forest Park",
-        "Howard",
-        "95th/Dan Ryan",
-        "Harlem/Lake",
-        "Clark/Lake",
-    ] {
-        assert!(
-            stations.iter().any(|s| s == name),
-            "{name} missing from {stations:?}"
-        );
-    }
-    let trains = strings(&before["trains"]);
-    assert_eq!(
-        trains.len(),
-        30,
-        "ten trains per line on the diagrams: {trains:?}"
-    );
-    for prefix in ["BL", "RL", "GL"] {
-        assert!(
-            trains.iter().any(|t| t.starts_with(prefix)),
-            "no {prefix} train in {trains:?}"
-        );
-    }
+    assert_board_page(&before, 94, 30);
     assert_eq!(strings(&before["chips"]).len(), 30, "and in the tables");
-    assert!(
-        before["temperature"].as_str().unwrap_or("").ends_with("°F"),
-        "{before}"
-    );
-    assert!(
-        !before["weather"].as_str().unwrap_or("").is_empty(),
-        "{before}"
-    );
 
     // At 600x a tick (two simulated minutes) passes every 0.2 s: the page must follow.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let after = loop {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let now = browser.eval(READ_BOARD).await;
-        if now["simTime"] != before["simTime"] && now["trains"] != before["trains"] {
-            break now;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the page never changed: {now}"
-        );
-    };
-    assert_eq!(
-        after["marker"], "same page",
-        "updated in place, not reloaded"
-    );
-    assert_eq!(after["live"], "live on", "connected to the event stream");
-    assert_eq!(
-        strings(&after["trains"]).len(),
-        30,
-        "trains move, none is lost or doubled"
-    );
+    wait_for_page_change(&browser, &before, 30, || {}).await;
     browser.close().await;
 }

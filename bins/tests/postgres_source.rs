@@ -7,6 +7,8 @@
 //! A PostgreSQL that cannot be reached fails the tests with a message saying how to start it:
 //! they never skip.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::net::SocketAddr;
@@ -31,6 +33,8 @@ use transit_core::topics::Topics;
 use transit_core::{EventBus, EventBusExt};
 use transit_mem::{MemBus, MemRegistry};
 
+use support::postgres;
+
 const DEFAULT_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 /// Rows in the CTA's `cta_stations.csv`.
@@ -38,10 +42,6 @@ const CSV_ROWS: usize = 230;
 
 /// How long a test waits for something that should happen within a few polls.
 const PATIENCE: Duration = Duration::from_secs(20);
-
-fn base_url() -> String {
-    std::env::var("TRANSIT_TEST_POSTGRES_URL").unwrap_or_else(|_| DEFAULT_URL.to_string())
-}
 
 /// A schema of its own in the test database, and the connection settings that use it.
 struct Db {
@@ -53,32 +53,13 @@ struct Db {
 impl Db {
     async fn new(tag: &str) -> Self {
         static NEXT: AtomicU32 = AtomicU32::new(0);
-        let url = base_url();
-        let base: Config = url
-            .parse()
-            .unwrap_or_else(|e| panic!("TRANSIT_TEST_POSTGRES_URL {url:?} does not parse: {e}"));
-        let admin = transit::stations::connect(&base)
-            .await
-            .unwrap_or_else(|error| {
-                let cause = std::error::Error::source(&error)
-                    .map(|cause| format!(": {cause}"))
-                    .unwrap_or_default();
-                panic!(
-                    "PostgreSQL is not reachable at {url}: {error}{cause}. These tests need a \
-                     real PostgreSQL and do not skip: start the local cluster with \
-                     `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` \
-                     or point TRANSIT_TEST_POSTGRES_URL at one."
-                )
-            });
+        let (base, admin) = postgres::connect(&postgres::url(DEFAULT_URL)).await;
         let schema = format!(
             "transit_t_{tag}_{}_{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
-        admin
-            .batch_execute(&format!("CREATE SCHEMA {schema}"))
-            .await
-            .unwrap_or_else(|e| panic!("creating schema {schema}: {e}"));
+        postgres::create_schema(&admin, &schema).await;
         Self {
             schema,
             base,

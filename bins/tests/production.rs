@@ -23,7 +23,7 @@ mod support;
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,25 +31,19 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::process::{Child, Command};
 use tokio::time::Instant;
-use tokio_postgres::{Client, Config};
+use tokio_postgres::Client;
 use transit_core::testing::unique_name;
 
 use support::browser::{
-    built_binary, page_number, require_chromium, spawn, strings, wait_ready, Browser, CHROMEDRIVER,
-    READ_BOARD,
+    assert_board_page, built_binary, page_number, require_chromium, start_chromedriver, strings,
+    wait_for_page_change, Browser, READ_BOARD,
 };
+use support::kafka::{brokers, TANSU_BATCHES};
+use support::postgres;
 use support::{free_address, request};
 
-/// The environment variable naming the test broker (`host:port`).
-const BROKER_VAR: &str = "TRANSIT_TEST_KAFKA";
-
-/// The environment variable naming the test database, and the default.
-const POSTGRES_VAR: &str = "TRANSIT_TEST_POSTGRES_URL";
+/// The test database unless `TRANSIT_TEST_POSTGRES_URL` names another.
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-/// One record per produce batch: tansu 0.6 mis-stores multi-record batches (see
-/// transit-kafka/tests/support/mod.rs, `TANSU_BATCHES`). Harmless on a real Kafka.
-const TANSU_BATCHES: &str = "batch.num.messages=1";
 
 /// Simulated seconds per second. tansu with one record per batch takes ~300 records a second
 /// on two busy cores, so the producer runs slower than this (about 80x); the page changes
@@ -76,15 +70,6 @@ const TAIL_LINES: usize = 12;
 /// Characters of a log line a failure shows.
 const LINE_CHARS: usize = 400;
 
-fn brokers() -> String {
-    std::env::var(BROKER_VAR).unwrap_or_else(|_| {
-        panic!(
-            "{BROKER_VAR} is not set: this test needs a Kafka broker. Run scripts/test.sh, \
-             which starts tansu, or start one yourself and set {BROKER_VAR}=host:port"
-        )
-    })
-}
-
 // ---------------------------------------------------------------------------------------------
 // The database: a schema of this test's own.
 
@@ -97,28 +82,10 @@ struct Db {
 
 impl Db {
     async fn create() -> Self {
-        let base = std::env::var(POSTGRES_VAR).unwrap_or_else(|_| DEFAULT_POSTGRES.to_string());
-        let config: Config = base
-            .parse()
-            .unwrap_or_else(|e| panic!("{POSTGRES_VAR} {base:?} does not parse: {e}"));
-        let admin = transit::stations::connect(&config)
-            .await
-            .unwrap_or_else(|error| {
-                let cause = std::error::Error::source(&error)
-                    .map(|cause| format!(": {cause}"))
-                    .unwrap_or_default();
-                panic!(
-                    "PostgreSQL is not reachable at {base}: {error}{cause}. This test needs a \
-                     real PostgreSQL and does not skip: start the local cluster with \
-                     `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` \
-                     or point {POSTGRES_VAR} at one."
-                )
-            });
+        let base = postgres::url(DEFAULT_POSTGRES);
+        let (_, admin) = postgres::connect(&base).await;
         let schema = unique_name("transit_prod").replace('-', "_");
-        admin
-            .batch_execute(&format!("CREATE SCHEMA {schema}"))
-            .await
-            .unwrap_or_else(|e| panic!("creating schema {schema}: {e}"));
+        postgres::create_schema(&admin, &schema).await;
         let separator = if base.contains('?') { '&' } else { '?' };
         let url = format!(
             "{base}{separator}options=-c%20search_path%3D{schema}&application_name={schema}"
@@ -420,11 +387,7 @@ async fn scenario(setup: Setup) {
 
     // 2. The processes, against the broker and the test's schema. chromedriver starts now too,
     // and is waited for later.
-    let driver_address = free_address();
-    let _driver = spawn(
-        Path::new(CHROMEDRIVER),
-        &[format!("--port={}", driver_address.port())],
-    );
+    let (driver_address, _driver) = start_chromedriver();
     let prefix = unique_name("prod").replace('-', "_");
     let registry = free_address();
     let rest_proxy = free_address();
@@ -433,7 +396,7 @@ async fn scenario(setup: Setup) {
         "--kafka".into(),
         setup.brokers.clone(),
         "-X".into(),
-        TANSU_BATCHES.into(),
+        format!("{}={}", TANSU_BATCHES.0, TANSU_BATCHES.1),
     ];
     let cluster: Vec<String> = [
         &kafka[..],
@@ -565,51 +528,11 @@ async fn scenario(setup: Setup) {
         .map_or(0, Vec::len);
 
     // ... and the page shows it.
-    wait_ready(driver_address, "/status", STARTUP, "chromedriver").await;
     let browser = Browser::start(driver_address).await;
-    browser.go(&format!("http://{dashboard}/")).await;
-    browser
-        .eval("window.transitTestMarker = 'same page'; return null;")
-        .await;
-    let before = browser.eval(READ_BOARD).await;
+    let before = browser.open_board(dashboard).await;
     phase("page read");
 
-    let lines = strings(&before["lines"]);
-    assert_eq!(lines.len(), 3, "{before}");
-    for (line, name) in lines.iter().zip(["Blue Line", "Red Line", "Green Line"]) {
-        assert!(line.contains(name), "{line:?}");
-    }
-    let stations = strings(&before["stations"]);
-    assert_eq!(
-        stations.len() as u64,
-        BOARD_STATIONS,
-        "every station of the three lines, from the table: {stations:?}"
-    );
-    for name in [
-        "O'Hare",
-        "Forest Park",
-        "Howard",
-        "95th/Dan Ryan",
-        "Harlem/Lake",
-        "Clark/Lake",
-    ] {
-        assert!(
-            stations.iter().any(|s| s == name),
-            "{name} missing from {stations:?}"
-        );
-    }
-    let trains = strings(&before["trains"]);
-    assert_eq!(
-        trains.len(),
-        TRAINS,
-        "ten trains per line on the diagrams: {trains:?}"
-    );
-    for prefix in ["BL", "RL", "GL"] {
-        assert!(
-            trains.iter().any(|t| t.starts_with(prefix)),
-            "no {prefix} train in {trains:?}"
-        );
-    }
+    assert_board_page(&before, BOARD_STATIONS as usize, TRAINS);
     let chips = strings(&before["chips"]);
     assert_eq!(chips.len(), TRAINS, "and in the tables: {chips:?}");
     assert!(
@@ -632,36 +555,9 @@ async fn scenario(setup: Setup) {
         counted.iter().any(|&n| n > 0),
         "turnstile counts per station: {counted:?}"
     );
-    assert!(
-        before["temperature"].as_str().unwrap_or("").ends_with("°F"),
-        "{before}"
-    );
-    assert!(
-        !before["weather"].as_str().unwrap_or("").is_empty(),
-        "{before}"
-    );
 
     // The page follows the simulation, in place.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let after = loop {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        pipeline.check_alive();
-        let now = browser.eval(READ_BOARD).await;
-        if now["simTime"] != before["simTime"] && now["trains"] != before["trains"] {
-            break now;
-        }
-        assert!(Instant::now() < deadline, "the page never changed: {now}");
-    };
-    assert_eq!(
-        after["marker"], "same page",
-        "updated in place, not reloaded"
-    );
-    assert_eq!(after["live"], "live on", "connected to the event stream");
-    assert_eq!(
-        strings(&after["trains"]).len(),
-        TRAINS,
-        "trains move, none is lost or doubled"
-    );
+    wait_for_page_change(&browser, &before, TRAINS, || pipeline.check_alive()).await;
     phase("page changed");
 
     // 4. A station inserted into the table while everything runs reaches the dashboard: a new

@@ -2,152 +2,23 @@
 //! codes, a restart that keeps every subject, version and id, and transit-kafka's
 //! `RegistryClient` against the server (caching and error mapping).
 
-use std::net::SocketAddr;
+mod support;
+
 use std::sync::Arc;
-use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
-use transit::registry;
 use transit_core::bus::EventBus;
 use transit_core::codec::{RegistryError, SchemaId, SchemaRegistry};
-use transit_core::registry::{BusRegistry, VersionSelector, DEFAULT_TOPIC};
+use transit_core::registry::{VersionSelector, DEFAULT_TOPIC};
 use transit_kafka::RegistryClient;
 use transit_mem::MemBus;
 
-const V1: &str =
-    r#"{"type":"record","name":"Arrival","fields":[{"name":"station_id","type":"int"}]}"#;
-const V2: &str = r#"{"type":"record","name":"Arrival","fields":[{"name":"station_id","type":"int"},{"name":"train_id","type":"string","default":""}]}"#;
-/// Adds a field without a default: old data cannot fill it.
-const V3_BREAKS: &str = r#"{"type":"record","name":"Arrival","fields":[{"name":"station_id","type":"int"},{"name":"line","type":"string"}]}"#;
-const OTHER: &str = r#"{"type":"enum","name":"Direction","symbols":["a","b"]}"#;
+use support::registry::{
+    get, post, register, send_as, Answer, RegistryServer, NEXT, OTHER, V1, V2, V3_BREAKS,
+};
 
-/// A running server and what stops it.
-struct Server {
-    address: SocketAddr,
-    shutdown: CancellationToken,
-    task: JoinHandle<Result<(), registry::RegistryServerError>>,
-}
-
-impl Server {
-    async fn start(bus: Arc<dyn EventBus>) -> Self {
-        let registry = BusRegistry::open(bus, DEFAULT_TOPIC).await.unwrap();
-        let listener = registry::bind("127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
-        let address = listener.local_addr().unwrap();
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(registry::serve(listener, registry, shutdown.clone()));
-        Self {
-            address,
-            shutdown,
-            task,
-        }
-    }
-
-    async fn stop(self) {
-        self.shutdown.cancel();
-        tokio::time::timeout(Duration::from_secs(10), self.task)
-            .await
-            .expect("the server stops within 10 s")
-            .unwrap()
-            .unwrap();
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.address)
-    }
-}
-
-/// An answer: status, content type and JSON body (`Null` when the body is not JSON).
-#[derive(Debug)]
-struct Answer {
-    status: StatusCode,
-    content_type: String,
-    body: Value,
-    text: String,
-}
-
-impl Answer {
-    fn code(&self) -> Option<u64> {
-        self.body["error_code"].as_u64()
-    }
-
-    fn message(&self) -> &str {
-        self.body["message"].as_str().unwrap_or("")
-    }
-
-    fn assert_error(&self, status: u16, code: u64) {
-        assert_eq!(self.status.as_u16(), status, "{self:?}");
-        assert_eq!(self.code(), Some(code), "{self:?}");
-        assert!(!self.message().is_empty(), "{self:?}");
-        assert_eq!(
-            self.content_type, "application/vnd.schemaregistry.v1+json",
-            "{self:?}"
-        );
-    }
-}
-
-async fn send_as(
-    server: &Server,
-    method: Method,
-    path: &str,
-    body: Option<String>,
-    content_type: Option<&str>,
-) -> Answer {
-    let client = reqwest::Client::new();
-    let mut request = client.request(method, format!("{}{path}", server.url()));
-    if let Some(content_type) = content_type {
-        request = request.header("content-type", content_type);
-    }
-    if let Some(body) = body {
-        request = request.body(body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_string();
-    let text = response.text().await.unwrap();
-    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Answer {
-        status,
-        content_type,
-        body,
-        text,
-    }
-}
-
-async fn get(server: &Server, path: &str) -> Answer {
-    send_as(server, Method::GET, path, None, None).await
-}
-
-async fn post(server: &Server, path: &str, body: Value) -> Answer {
-    send_as(
-        server,
-        Method::POST,
-        path,
-        Some(body.to_string()),
-        Some("application/vnd.schemaregistry.v1+json"),
-    )
-    .await
-}
-
-async fn register(server: &Server, subject: &str, schema: &str) -> Answer {
-    post(
-        server,
-        &format!("/subjects/{subject}/versions"),
-        json!({ "schema": schema }),
-    )
-    .await
-}
-
-async fn check(server: &Server, version: &str, schema: &str, verbose: bool) -> Answer {
+async fn check(server: &RegistryServer, version: &str, schema: &str, verbose: bool) -> Answer {
     let query = if verbose { "?verbose=true" } else { "" };
     post(
         server,
@@ -157,7 +28,7 @@ async fn check(server: &Server, version: &str, schema: &str, verbose: bool) -> A
     .await
 }
 
-async fn put_config(server: &Server, body: Value) -> Answer {
+async fn put_config(server: &RegistryServer, body: Value) -> Answer {
     send_as(
         server,
         Method::PUT,
@@ -168,7 +39,7 @@ async fn put_config(server: &Server, body: Value) -> Answer {
     .await
 }
 
-async fn send_raw(server: &Server, body: &str, content_type: &str) -> Answer {
+async fn send_raw(server: &RegistryServer, body: &str, content_type: &str) -> Answer {
     send_as(
         server,
         Method::POST,
@@ -185,7 +56,7 @@ fn new_bus() -> Arc<dyn EventBus> {
 
 #[tokio::test]
 async fn registers_and_looks_up_as_confluent_does() {
-    let server = Server::start(new_bus()).await;
+    let server = RegistryServer::start(new_bus(), DEFAULT_TOPIC).await;
 
     let first = register(&server, "arrivals-value", V1).await;
     assert_eq!(first.status, StatusCode::OK, "{first:?}");
@@ -293,7 +164,7 @@ async fn registers_and_looks_up_as_confluent_does() {
 
 #[tokio::test]
 async fn errors_carry_confluents_codes() {
-    let server = Server::start(new_bus()).await;
+    let server = RegistryServer::start(new_bus(), DEFAULT_TOPIC).await;
     register(&server, "s", V1).await;
 
     // Incompatible: 409, naming the field and the rule.
@@ -370,7 +241,7 @@ async fn errors_carry_confluents_codes() {
 
 #[tokio::test]
 async fn compatibility_checks_register_nothing_and_config_changes_the_level() {
-    let server = Server::start(new_bus()).await;
+    let server = RegistryServer::start(new_bus(), DEFAULT_TOPIC).await;
     register(&server, "s", V1).await;
 
     assert_eq!(
@@ -445,7 +316,7 @@ async fn compatibility_checks_register_nothing_and_config_changes_the_level() {
 #[tokio::test]
 async fn a_restarted_registry_has_every_subject_version_and_id() {
     let bus = new_bus();
-    let server = Server::start(Arc::clone(&bus)).await;
+    let server = RegistryServer::start(Arc::clone(&bus), DEFAULT_TOPIC).await;
     for (subject, schema) in [("a", V1), ("a", V2), ("b", OTHER), ("c", V1)] {
         assert_eq!(
             register(&server, subject, schema).await.status,
@@ -473,15 +344,13 @@ async fn a_restarted_registry_has_every_subject_version_and_id() {
         .all(|body| !body.is_null() && body.get("error_code").is_none()));
     server.stop().await;
 
-    let server = Server::start(Arc::clone(&bus)).await;
+    let server = RegistryServer::start(Arc::clone(&bus), DEFAULT_TOPIC).await;
     for (path, expected) in paths.iter().zip(&before) {
         assert_eq!(&get(&server, path).await.body, expected, "{path}");
     }
     // Registering again is idempotent after a restart; new ids continue after the old ones.
     assert_eq!(register(&server, "a", V2).await.body, json!({ "id": 2 }));
-    let next =
-        r#"{"type":"record","name":"Weather","fields":[{"name":"temperature","type":"float"}]}"#;
-    assert_eq!(register(&server, "d", next).await.body, json!({ "id": 4 }));
+    assert_eq!(register(&server, "d", NEXT).await.body, json!({ "id": 4 }));
     assert_eq!(
         get(&server, "/subjects/a/versions/latest").await.body["version"],
         json!(2)
@@ -492,7 +361,7 @@ async fn a_restarted_registry_has_every_subject_version_and_id() {
 #[tokio::test]
 async fn a_failed_store_is_a_backend_error_and_registers_nothing() {
     let mem = Arc::new(MemBus::new());
-    let server = Server::start(Arc::clone(&mem) as Arc<dyn EventBus>).await;
+    let server = RegistryServer::start(Arc::clone(&mem) as Arc<dyn EventBus>, DEFAULT_TOPIC).await;
     register(&server, "s", V1).await;
     mem.close();
     let failed = register(&server, "t", OTHER).await;
@@ -511,7 +380,7 @@ async fn a_failed_store_is_a_backend_error_and_registers_nothing() {
 
 #[tokio::test]
 async fn the_client_caches_and_maps_errors() {
-    let server = Server::start(new_bus()).await;
+    let server = RegistryServer::start(new_bus(), DEFAULT_TOPIC).await;
     let client = RegistryClient::new(&server.url()).unwrap();
 
     // A subject with characters that need encoding in a path.

@@ -2,30 +2,31 @@
 //! request byte for byte, schema ids, JSON records, order and offsets, every rejection (with
 //! nothing published), a bus failure reported per record, the client, and shutdown.
 
+mod support;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value as Json};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use transit::rest_proxy::{
     bind, serve, RestProxy, RestProxyClient, RestProxyConfig, RestProxyError, RestProxyServeError,
 };
 use transit_core::bus::{Delivery, SubscribeOptions, TopicSpec};
-use transit_core::codec::{Decoder, SchemaRegistry};
+use transit_core::codec::SchemaRegistry;
 use transit_core::event::{WeatherEvent, WeatherKey, WeatherStatus};
 use transit_core::EventBus;
 use transit_mem::{MemBus, MemRegistry};
 
-const KEY_SCHEMA: &str = include_str!("../../transit-core/schemas/weather_key.avsc");
-const VALUE_SCHEMA: &str = include_str!("../../transit-core/schemas/weather.avsc");
+use support::weather_request::{
+    assert_hardware_reading, post_as_the_hardware, weather_body, weather_record, Answer,
+    ANSWER_TYPE, AVRO, KEY_SCHEMA, VALUE_SCHEMA,
+};
+
 const TOPIC: &str = "org.chicago.cta.weather.v1";
-const AVRO: &str = "application/vnd.kafka.avro.v2+json";
 const JSON_V2: &str = "application/vnd.kafka.json.v2+json";
-const ANSWER_TYPE: &str = "application/vnd.kafka.v2+json";
 const WAIT: Duration = Duration::from_secs(10);
 
 struct Proxy {
@@ -118,142 +119,25 @@ impl Proxy {
     }
 }
 
-/// A response: status, content type, JSON body.
-#[derive(Debug)]
-struct Answer {
-    status: u16,
-    content_type: String,
-    body: Json,
-}
-
-impl Answer {
-    async fn read(response: reqwest::Response) -> Self {
-        let status = response.status().as_u16();
-        let content_type = response
-            .headers()
-            .get("content-type")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        let text = response.text().await.expect("reading the body");
-        let body = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("answer is not JSON ({e}): {text:?}"));
-        Self {
-            status,
-            content_type,
-            body,
-        }
-    }
-
-    /// Asserts a Confluent error answer and returns its message.
-    fn error(&self, status: u16, error_code: u64) -> &str {
-        assert_eq!(self.status, status, "{:?}", self.body);
-        assert_eq!(self.content_type, ANSWER_TYPE);
-        assert_eq!(
-            self.body["error_code"],
-            json!(error_code),
-            "{:?}",
-            self.body
-        );
-        self.body["message"].as_str().expect("a message")
-    }
-}
-
-fn weather_body(records: &[Json]) -> String {
-    json!({"key_schema": KEY_SCHEMA, "value_schema": VALUE_SCHEMA, "records": records}).to_string()
-}
-
-fn weather_record(timestamp: i64, temperature: i64, status: &str) -> Json {
-    json!({"key": {"timestamp": timestamp}, "value": {"temperature": temperature, "status": status}})
-}
-
 async fn decode_weather(proxy: &Proxy, delivery: &Delivery) -> (WeatherKey, WeatherEvent) {
     let registry = Arc::clone(&proxy.registry) as Arc<dyn SchemaRegistry>;
-    let keys = Decoder::<WeatherKey>::new(Arc::clone(&registry)).expect("key decoder");
-    let values = Decoder::<WeatherEvent>::new(registry).expect("value decoder");
-    let key = keys
-        .decode(delivery.key.as_deref().expect("a key"))
-        .await
-        .expect("decoding the key");
-    let value = values
-        .decode(delivery.value.as_deref().expect("a value"))
-        .await
-        .expect("decoding the value");
-    (key, value)
+    support::weather_request::decode_weather(registry, delivery).await
 }
 
 #[tokio::test]
 async fn the_weather_hardware_request_works_byte_for_byte() {
     let proxy = Proxy::start().await;
-    // What the original Python hardware sends: json.dumps of the schemas, as strings, inside
-    // json.dumps of the request (", " and ": " separators), with requests' default headers.
-    let body = format!(
-        r#"{{"key_schema": {}, "value_schema": {}, "records": [{{"key": {{"timestamp": 1700000000}}, "value": {{"temperature": 41, "status": "cloudy"}}}}]}}"#,
-        Json::from(KEY_SCHEMA),
-        Json::from(VALUE_SCHEMA)
-    );
-    let request = format!(
-        "POST /topics/{TOPIC} HTTP/1.1\r\nHost: {}\r\nUser-Agent: python-requests/2.24.0\r\n\
-         Accept-Encoding: gzip, deflate\r\nAccept: */*\r\nConnection: close\r\n\
-         Content-Type: application/vnd.kafka.avro.v2+json\r\nContent-Length: {}\r\n\r\n{body}",
-        proxy.address,
-        body.len()
-    );
-    let mut stream = TcpStream::connect(proxy.address).await.expect("connecting");
-    stream.write_all(request.as_bytes()).await.expect("sending");
-    let mut raw = Vec::new();
-    tokio::time::timeout(WAIT, stream.read_to_end(&mut raw))
-        .await
-        .expect("an answer in time")
-        .expect("reading");
-    let raw = String::from_utf8(raw).expect("UTF-8 answer");
-    let (head, answer) = raw.split_once("\r\n\r\n").expect("head and body");
-    assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
-    assert!(
-        head.to_ascii_lowercase()
-            .contains("content-type: application/vnd.kafka.v2+json"),
-        "{head}"
-    );
-    let answer: Json = serde_json::from_str(answer).expect("JSON answer");
-
-    let key_id = proxy
-        .registry
-        .latest(&format!("{TOPIC}-key"))
-        .expect("key schema registered under <topic>-key")
-        .id;
-    let value_id = proxy
-        .registry
-        .latest(&format!("{TOPIC}-value"))
-        .expect("value schema registered under <topic>-value")
-        .id;
-    assert_eq!(
-        answer,
-        json!({
-            "key_schema_id": key_id.0,
-            "value_schema_id": value_id.0,
-            "offsets": [{"partition": 0, "offset": 0, "error_code": null, "error": null}]
-        })
-    );
+    let answer = post_as_the_hardware(proxy.address, TOPIC, WAIT).await;
 
     let delivered = proxy.consume(1).await;
-    let (key, value) = decode_weather(&proxy, &delivered[0]).await;
-    assert_eq!(
-        key,
-        WeatherKey {
-            timestamp: 1_700_000_000
-        }
-    );
-    assert_eq!(
-        value,
-        WeatherEvent {
-            temperature: 41.0,
-            status: WeatherStatus::Cloudy
-        }
-    );
-    // The Confluent wire format: magic byte, then the schema id the answer named.
-    let value_bytes = delivered[0].value.as_deref().expect("a value");
-    assert_eq!(value_bytes[0], 0);
-    assert_eq!(&value_bytes[1..5], &value_id.0.to_be_bytes());
+    assert_hardware_reading(
+        &answer,
+        &delivered[0],
+        Arc::clone(&proxy.registry) as Arc<dyn SchemaRegistry>,
+        TOPIC,
+        |subject| proxy.registry.latest(subject),
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -18,6 +18,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 
 use crate::bus::{Consumer, Delivery, EventBus, Record, StartFrom, SubscribeOptions, TopicSpec};
+use crate::status::StatusSnapshot;
 
 /// How long a suite function waits for records before it fails.
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -84,6 +85,43 @@ pub async fn receive_nothing(consumer: &mut dyn Consumer, quiet: Duration) {
         let got = result.expect("receiving");
         assert_eq!(got, 0, "unexpected records: {out:?}");
     }
+}
+
+/// Waits until the board shows what `done` looks for, and returns that snapshot; fails after
+/// `within`, naming `what` and what the board last showed. A closed channel ends the wait with
+/// the last snapshot (for the caller's assertions to judge).
+pub async fn wait_for_board<F: Fn(&StatusSnapshot) -> bool + Send + Sync>(
+    snapshots: &mut tokio::sync::watch::Receiver<Arc<StatusSnapshot>>,
+    within: Duration,
+    what: &str,
+    done: F,
+) -> Arc<StatusSnapshot> {
+    let result = tokio::time::timeout(within, async {
+        loop {
+            let snapshot = Arc::clone(&snapshots.borrow_and_update());
+            if done(&snapshot) {
+                return snapshot;
+            }
+            if snapshots.changed().await.is_err() {
+                return Arc::clone(&snapshots.borrow());
+            }
+        }
+    })
+    .await;
+    result.unwrap_or_else(|_| {
+        let last = snapshots.borrow();
+        panic!(
+            "the board never showed {what} within {within:?}; last: time {:?}, totals {:?}, \
+             stations per line {:?}, weather {:?}",
+            last.simulated_time,
+            last.totals,
+            last.lines
+                .iter()
+                .map(|l| (l.line, l.stations.len()))
+                .collect::<Vec<_>>(),
+            last.weather
+        )
+    })
 }
 
 /// Published records come back with their key, value, headers, timestamp, at the positions

@@ -16,7 +16,8 @@ use transit_core::model::{Direction, LineColor, StationId, TrainId, TrainStatus}
 use transit_core::network::{embedded_station_rows, Network, Ridership};
 use transit_core::pipeline::{self, PipelineConfig};
 use transit_core::sim::{SimConfig, SimTime, Simulation, TickEvents};
-use transit_core::status::{StatusModel, StatusSnapshot};
+use transit_core::status::StatusModel;
+use transit_core::testing::wait_for_board;
 use transit_core::topics::Topics;
 use transit_core::EventBus;
 use transit_mem::{MemBus, MemRegistry};
@@ -99,25 +100,8 @@ proptest! {
     }
 }
 
-async fn wait_for<F: Fn(&StatusSnapshot) -> bool>(
-    snapshots: &mut tokio::sync::watch::Receiver<Arc<StatusSnapshot>>,
-    what: &str,
-    done: F,
-) -> Arc<StatusSnapshot> {
-    let result = tokio::time::timeout(Duration::from_secs(30), async {
-        loop {
-            let snapshot = Arc::clone(&snapshots.borrow_and_update());
-            if done(&snapshot) {
-                return snapshot;
-            }
-            if snapshots.changed().await.is_err() {
-                return Arc::clone(&snapshots.borrow());
-            }
-        }
-    })
-    .await;
-    result.unwrap_or_else(|_| panic!("the board never showed {what}"))
-}
+/// How long the board may take to show what a test waits for.
+const BOARD_WAIT: Duration = Duration::from_secs(30);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_board_counts_every_entry_published_and_shows_every_train() {
@@ -174,8 +158,9 @@ async fn the_board_counts_every_entry_published_and_shows_every_train() {
         twin.step(&mut tick);
     }
     let last_tick = tick.time.to_string();
-    let snapshot = wait_for(
+    let snapshot = wait_for_board(
         &mut snapshots,
+        BOARD_WAIT,
         "every entry counted, at the last tick",
         |s| {
             s.totals.entries == published && s.simulated_time.as_deref() == Some(last_tick.as_str())
@@ -243,7 +228,10 @@ async fn the_board_clock_follows_the_weather_readings_own_time() {
     let stop = CancellationToken::new();
     let task = tokio::spawn(service.run(stop.clone()));
     let expected = reading_time.to_string();
-    let snapshot = wait_for(&mut snapshots, "the weather", |s| s.weather.is_some()).await;
+    let snapshot = wait_for_board(&mut snapshots, BOARD_WAIT, "the weather", |s| {
+        s.weather.is_some()
+    })
+    .await;
     assert_eq!(snapshot.simulated_time.as_deref(), Some(expected.as_str()));
     stop.cancel();
     task.await.unwrap().unwrap();

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::process::{Child, Command};
 
-use super::request;
+use super::{free_address, request};
 
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
@@ -77,6 +77,17 @@ pub fn spawn(program: &Path, args: &[String]) -> Child {
         .unwrap_or_else(|error| panic!("starting {}: {error}", program.display()))
 }
 
+/// Starts chromedriver on a free port, and returns its address; it is killed when the
+/// returned child drops.
+pub fn start_chromedriver() -> (SocketAddr, Child) {
+    let address = free_address();
+    let child = spawn(
+        Path::new(CHROMEDRIVER),
+        &[format!("--port={}", address.port())],
+    );
+    (address, child)
+}
+
 /// A WebDriver session.
 pub struct Browser {
     driver: SocketAddr,
@@ -84,8 +95,9 @@ pub struct Browser {
 }
 
 impl Browser {
-    /// Opens a session of headless Chromium on the chromedriver at `driver`.
+    /// Opens a session of headless Chromium on the chromedriver at `driver`, once it answers.
     pub async fn start(driver: SocketAddr) -> Self {
+        wait_ready(driver, "/status", Duration::from_secs(30), "chromedriver").await;
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {
@@ -133,6 +145,15 @@ impl Browser {
         .await
     }
 
+    /// Opens the dashboard served at `dashboard`, marks the page (so that a reload would show:
+    /// the mark reads back as `marker` in [`READ_BOARD`] until then), and reads what it shows.
+    pub async fn open_board(&self, dashboard: SocketAddr) -> Value {
+        self.go(&format!("http://{dashboard}/")).await;
+        self.eval("window.transitTestMarker = 'same page'; return null;")
+            .await;
+        self.eval(READ_BOARD).await
+    }
+
     /// Ends the session (closing the browser).
     pub async fn close(self) {
         let path = format!("/session/{}", self.session);
@@ -178,4 +199,86 @@ pub fn page_number(text: &str) -> Option<u64> {
         return None;
     }
     text.replace(',', "").parse().ok()
+}
+
+/// Checks what the board page shows, as [`READ_BOARD`] read it: the Blue, Red and Green lines,
+/// `stations` stations among which every terminus and Clark/Lake, `trains` trains on the
+/// diagrams with some of every line, and the weather.
+pub fn assert_board_page(page: &Value, stations: usize, trains: usize) {
+    let lines = strings(&page["lines"]);
+    assert_eq!(lines.len(), 3, "{page}");
+    for (line, name) in lines.iter().zip(["Blue Line", "Red Line", "Green Line"]) {
+        assert!(line.contains(name), "{line:?}");
+    }
+    let shown = strings(&page["stations"]);
+    assert_eq!(
+        shown.len(),
+        stations,
+        "every station of the three lines: {shown:?}"
+    );
+    for name in [
+        "O'Hare",
+        "Forest Park",
+        "Howard",
+        "95th/Dan Ryan",
+        "Harlem/Lake",
+        "Clark/Lake",
+    ] {
+        assert!(
+            shown.iter().any(|s| s == name),
+            "{name} missing from {shown:?}"
+        );
+    }
+    let moving = strings(&page["trains"]);
+    assert_eq!(
+        moving.len(),
+        trains,
+        "ten trains per line on the diagrams: {moving:?}"
+    );
+    for prefix in ["BL", "RL", "GL"] {
+        assert!(
+            moving.iter().any(|t| t.starts_with(prefix)),
+            "no {prefix} train in {moving:?}"
+        );
+    }
+    assert!(
+        page["temperature"].as_str().unwrap_or("").ends_with("°F"),
+        "{page}"
+    );
+    assert!(!page["weather"].as_str().unwrap_or("").is_empty(), "{page}");
+}
+
+/// Waits (up to 20 s, calling `between` before each look) until the page shows another
+/// simulated time and moved trains than `before`, and checks it changed in place, live, with
+/// `trains` trains still; returns what it showed.
+pub async fn wait_for_page_change(
+    browser: &Browser,
+    before: &Value,
+    trains: usize,
+    mut between: impl FnMut(),
+) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let after = loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        between();
+        let now = browser.eval(READ_BOARD).await;
+        if now["simTime"] != before["simTime"] && now["trains"] != before["trains"] {
+            break now;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the page never changed: {now}"
+        );
+    };
+    assert_eq!(
+        after["marker"], "same page",
+        "updated in place, not reloaded"
+    );
+    assert_eq!(after["live"], "live on", "connected to the event stream");
+    assert_eq!(
+        strings(&after["trains"]).len(),
+        trains,
+        "trains move, none is lost or doubled"
+    );
+    after
 }

@@ -1,10 +1,18 @@
-//! What the dashboard's tests share: a minimal HTTP/1.1 client (one request per connection),
+//! What the binaries' tests share: a minimal HTTP/1.1 client (one request per connection),
 //! enough for the dashboard and for a WebDriver server, with no client library in between; and
-//! (in [`browser`]) what the tests that drive a real browser share.
+//! what the tests that drive a real browser ([`browser`]), use the Kafka test broker
+//! ([`kafka`]) or PostgreSQL ([`postgres`]), serve the schema registry ([`registry`]) or send
+//! the weather hardware's requests ([`weather_request`]) share.
+//!
+//! Every test binary compiles all of it and uses a part, hence `dead_code` allowed.
 
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod kafka;
+pub mod postgres;
+pub mod registry;
+pub mod weather_request;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -124,6 +132,16 @@ fn dechunk(mut rest: &str) -> String {
         rest = after[size..].trim_start_matches("\r\n");
     }
     body
+}
+
+/// The `Content-Type` of a response from reqwest, empty if it has none.
+pub fn content_type_of(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
 }
 
 /// A free port on the loopback interface (bound, read, released).

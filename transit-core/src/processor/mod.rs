@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-pub use table::read_table;
+pub use table::{read_table, read_topic};
 
 use crate::bus::{self, Consumer, Delivery, EventBus, PublishError, Record, RecordPosition};
 use crate::codec::{EncodeError, RegistryError};

@@ -1,4 +1,4 @@
-//! Reading a compacted table topic back: how processors and read models restore their state.
+//! Reading a topic back: how processors and read models restore their state.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -14,14 +14,16 @@ const POLL: Duration = Duration::from_millis(200);
 /// How often restore progress is logged.
 const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 
-/// Reads `topic` from its start up to its end as of the call, and returns the last record of
-/// each key (tombstones remove a key), in offset order per partition.
+/// Reads `topic` from its start up to its end as of the call, handing every record to `each`,
+/// in offset order per partition; returns how many records were read.
 ///
 /// The work is bounded by what the topic holds, not by what is published meanwhile: the end of
-/// each partition is fixed when reading starts. On a compacted topic that is about one record
-/// per key, so restoring takes time proportional to the table, not to its history.
-pub async fn read_table(bus: &dyn EventBus, topic: &str) -> Result<Vec<Delivery>, ProcessorError> {
-    let started = Instant::now();
+/// each partition is fixed when reading starts.
+pub async fn read_topic(
+    bus: &dyn EventBus,
+    topic: &str,
+    mut each: impl FnMut(Delivery) + Send,
+) -> Result<u64, ProcessorError> {
     let mut consumer = bus
         .subscribe(SubscribeOptions::topics([topic]))
         .await
@@ -33,7 +35,6 @@ pub async fn read_table(bus: &dyn EventBus, topic: &str) -> Result<Vec<Delivery>
         .into_iter()
         .map(|p| (p.partition, p.end_offset))
         .collect();
-    let mut last: HashMap<Option<Bytes>, Delivery> = HashMap::new();
     let mut read = 0u64;
     let mut batch = Vec::new();
     let mut logged = Instant::now();
@@ -68,17 +69,32 @@ pub async fn read_table(bus: &dyn EventBus, topic: &str) -> Result<Vec<Delivery>
                 continue;
             }
             read += 1;
-            if delivery.value.is_none() {
-                last.remove(&delivery.key);
-            } else {
-                last.insert(delivery.key.clone(), delivery);
-            }
+            each(delivery);
         }
         if logged.elapsed() >= PROGRESS_EVERY {
             logged = Instant::now();
-            tracing::info!(topic, records = read, keys = last.len(), "restoring table");
+            tracing::info!(topic, records = read, "reading a topic back");
         }
     }
+    Ok(read)
+}
+
+/// Reads `topic` from its start up to its end as of the call (see [`read_topic`]), and returns
+/// the last record of each key (tombstones remove a key), in offset order per partition.
+///
+/// On a compacted topic that is about one record per key, so restoring takes time proportional
+/// to the table, not to its history.
+pub async fn read_table(bus: &dyn EventBus, topic: &str) -> Result<Vec<Delivery>, ProcessorError> {
+    let started = Instant::now();
+    let mut last: HashMap<Option<Bytes>, Delivery> = HashMap::new();
+    let read = read_topic(bus, topic, |delivery| {
+        if delivery.value.is_none() {
+            last.remove(&delivery.key);
+        } else {
+            last.insert(delivery.key.clone(), delivery);
+        }
+    })
+    .await?;
     let mut rows: Vec<Delivery> = last.into_values().collect();
     rows.sort_by_key(|d| (d.partition, d.offset));
     tracing::info!(
