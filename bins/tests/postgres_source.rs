@@ -44,14 +44,34 @@ const CSV_ROWS: usize = 230;
 const PATIENCE: Duration = Duration::from_secs(20);
 
 /// A schema of its own in the test database, and the connection settings that use it.
+/// The tests share the local cluster; the one that restarts it has it to itself meanwhile.
+static CLUSTER: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// How a test holds the cluster.
+#[allow(dead_code)] // held for its drop only
+enum ClusterUse {
+    Shared(tokio::sync::RwLockReadGuard<'static, ()>),
+    Exclusive(tokio::sync::RwLockWriteGuard<'static, ()>),
+}
+
 struct Db {
     schema: String,
     base: Config,
     admin: Client,
+    _cluster: ClusterUse,
 }
 
 impl Db {
     async fn new(tag: &str) -> Self {
+        Self::holding(tag, ClusterUse::Shared(CLUSTER.read().await)).await
+    }
+
+    /// A test database while no other test uses the cluster.
+    async fn exclusive(tag: &str) -> Self {
+        Self::holding(tag, ClusterUse::Exclusive(CLUSTER.write().await)).await
+    }
+
+    async fn holding(tag: &str, cluster: ClusterUse) -> Self {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let (base, admin) = postgres::connect(&postgres::url(DEFAULT_URL)).await;
         let schema = format!(
@@ -64,6 +84,7 @@ impl Db {
             schema,
             base,
             admin,
+            _cluster: cluster,
         }
     }
 
@@ -111,6 +132,42 @@ impl Db {
             .batch_execute(&format!("DROP SCHEMA {} CASCADE", self.schema))
             .await
             .unwrap();
+    }
+
+    /// Restarts the local PostgreSQL cluster the way its administrator would, and reconnects
+    /// this test's own admin connection.
+    async fn restart_cluster(&mut self) {
+        let versions: Vec<String> = std::fs::read_dir("/etc/postgresql")
+            .expect(
+                "restarting the database needs the local Debian cluster (/etc/postgresql and \
+                 pg_ctlcluster); this test does not skip without it",
+            )
+            .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+            .collect();
+        for version in versions {
+            let status = tokio::process::Command::new("pg_ctlcluster")
+                .args(["--skip-systemctl-redirect", &version, "main", "restart"])
+                .status()
+                .await
+                .expect("running pg_ctlcluster");
+            assert!(
+                status.success(),
+                "pg_ctlcluster {version} main restart: {status}"
+            );
+        }
+        let deadline = Instant::now() + Duration::from_secs(30);
+        self.admin = loop {
+            match transit::stations::connect(&self.base).await {
+                Ok(client) => break client,
+                Err(error) => {
+                    assert!(
+                        Instant::now() < deadline,
+                        "the cluster never came back: {error}"
+                    );
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        };
     }
 }
 
@@ -896,5 +953,39 @@ async fn invalid_rows_in_a_foreign_table_are_skipped_and_the_rest_published() {
     assert_eq!(bed.stop_ids().await, [1, 5]);
     assert_eq!(stats.rejected, 4, "each bad row reported once: {stats:?}");
     assert_eq!(stats.position, Some(5));
+    db.drop_schema().await;
+}
+
+/// A real restart of the database server while the source polls it: it retries, reconnects,
+/// keeps its position and publishes what was inserted after the restart, once.
+#[tokio::test]
+async fn the_source_rides_out_a_restart_of_the_database_server() {
+    let logs = Logs::capture();
+    let mut db = Db::exclusive("restart").await;
+    let mut client = db.with_table().await;
+    load_embedded(&mut client).await;
+    drop(client);
+    let bed = Bed::new();
+    let running = bed.start(db.config(), config("restart"));
+    bed.wait_for(CSV_ROWS).await;
+
+    db.restart_cluster().await;
+    let client = db.client().await;
+    insert(&client, 99_050).await;
+    let ids = bed.wait_for(CSV_ROWS + 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stats = running.stop().await;
+
+    assert_unique(&ids);
+    assert_eq!(ids.last(), Some(&99_050));
+    assert!(stats.connections >= 2, "reconnected: {stats:?}");
+    assert_eq!(stats.published, CSV_ROWS as u64 + 1);
+    let text = logs.text();
+    assert!(
+        text.contains("PostgreSQL connection lost; reconnecting")
+            || text.contains("PostgreSQL unavailable; retrying"),
+        "the source said it lost the database: {text}"
+    );
+    drop(client);
     db.drop_schema().await;
 }
