@@ -95,7 +95,7 @@ cargo test --workspace --doc --all-features --locked 2>&1 | tee -a "$log"
 step "building the examples"
 cargo build --workspace --examples --locked
 
-step "tests (unit, behaviour, property, conformance, HTTP, browser; benchmarks run once as tests)"
+step "tests (unit, behaviour, property, conformance on both buses, HTTP, Kafka, PostgreSQL, browser, end to end; benchmarks run once as tests)"
 cargo test --workspace --all-targets --all-features --locked 2>&1 | tee -a "$log"
 
 step "full_pipeline example: one simulated day flat out, processors and dashboard included"
