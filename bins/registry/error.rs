@@ -92,7 +92,7 @@ impl From<RegistryError> for ApiError {
             ),
             RegistryError::InvalidSchema { message } => Self::invalid_schema(message),
             RegistryError::Backend { source } => {
-                tracing::error!(error = %chain(source.as_ref()), "schema registry backend failed");
+                tracing::error!(error = %transit_core::error_chain(source.as_ref()), "schema registry backend failed");
                 Self::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     50001,
@@ -100,22 +100,11 @@ impl From<RegistryError> for ApiError {
                 )
             }
             other => {
-                tracing::error!(error = %chain(&other), "schema registry failed");
+                tracing::error!(error = %transit_core::error_chain(&other), "schema registry failed");
                 Self::http(StatusCode::INTERNAL_SERVER_ERROR)
             }
         }
     }
-}
-
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
 }
 
 impl IntoResponse for ApiError {

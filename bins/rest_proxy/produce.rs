@@ -299,7 +299,7 @@ fn publish_failure(
         bus::Error::Timeout { .. } => BUS_RETRIABLE,
         _ => BUS_ERROR,
     };
-    let message = error_chain(&error);
+    let message = transit_core::error_chain(&error);
     let failed = unsent_indexes(sent, &unsent);
     Ok((0..sent.len())
         .map(|index| {
@@ -346,17 +346,6 @@ fn stored(position: &RecordPosition) -> PartitionOffset {
     }
 }
 
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        message.push_str(": ");
-        message.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    message
-}
-
 fn registry_error(error: RegistryError, part: Part) -> ApiError {
     let part = part.as_str();
     match error {
@@ -377,7 +366,10 @@ fn registry_error(error: RegistryError, part: Part) -> ApiError {
         other => ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             REGISTRY_ERROR,
-            format!("Schema registry error: {}", error_chain(&other)),
+            format!(
+                "Schema registry error: {}",
+                transit_core::error_chain(&other)
+            ),
         ),
     }
 }

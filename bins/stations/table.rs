@@ -16,24 +16,10 @@ pub async fn connect(config: &tokio_postgres::Config) -> Result<Client, tokio_po
     tokio::spawn(async move {
         if let Err(error) = connection.await {
             // The client's next call fails with this too, and whoever holds it reports it.
-            tracing::debug!(error = %with_causes(&error), "PostgreSQL connection ended");
+            tracing::debug!(error = %transit_core::error_chain(&error), "PostgreSQL connection ended");
         }
     });
     Ok(client)
-}
-
-/// An error and its causes, `: `-separated. `tokio_postgres::Error` displays only its kind
-/// ("db error", "error connecting to server"); the why (the server's message, "Connection
-/// refused") is in its sources, and a log line needs it.
-pub(crate) fn with_causes(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(error) = cause {
-        text.push_str(": ");
-        text.push_str(&error.to_string());
-        cause = error.source();
-    }
-    text
 }
 
 /// A row read from the table: its `stop_id` (always readable, it is what positions are made

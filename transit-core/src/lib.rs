@@ -55,3 +55,17 @@ pub mod topics;
 pub mod testing;
 
 pub use bus::{EventBus, EventBusExt};
+
+/// An error and its sources on one line, `: `-separated, for logs and error bodies. Many
+/// errors display only their own layer (`tokio_postgres::Error` says "db error", apache-avro
+/// nests the field that failed); the reason a person needs is in the sources.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}

@@ -4,7 +4,7 @@ use transit_core::bus::{self, PublishError};
 use transit_core::codec::{EncodeError, RegistryError};
 use transit_core::processor::ProcessorError;
 
-use crate::stations::table::with_causes;
+use transit_core::error_chain;
 
 /// A fatal error of the station source: the bus or the registry failed, so its position could
 /// no longer be kept exact. (PostgreSQL being unreachable is not fatal: the source retries.)
@@ -76,7 +76,7 @@ impl SourceError {
 #[derive(Debug, thiserror::Error)]
 pub(super) enum DbError {
     /// PostgreSQL or the connection failed.
-    #[error("{operation}: {}", with_causes(source))]
+    #[error("{operation}: {}", error_chain(source))]
     Postgres {
         operation: &'static str,
         source: tokio_postgres::Error,

@@ -248,7 +248,7 @@ impl BusRegistry {
                     what,
                     source,
                 };
-                tracing::error!(error = %super::error_chain(&error), "schema registry store failed");
+                tracing::error!(error = %crate::error_chain(&error), "schema registry store failed");
                 Err(RegistryError::Backend {
                     source: Box::new(error),
                 })
@@ -319,7 +319,7 @@ fn restore(rows: &[Delivery]) -> (SchemaCatalog, RestoreSummary) {
                 topic = %row.topic,
                 partition = row.partition,
                 offset = row.offset,
-                reason = %super::error_chain(reason),
+                reason = %crate::error_chain(reason),
                 "skipping a record of the schemas topic"
             );
         };

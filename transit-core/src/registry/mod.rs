@@ -27,16 +27,3 @@ pub use catalog::{
     SubjectVersion, VersionSelector,
 };
 pub use compatibility::{Compatibility, InvalidCompatibility};
-
-/// An error with its sources, on one line: apache-avro nests the reason a field's type does
-/// not match, and bus errors carry the backend's.
-pub(crate) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    text
-}
