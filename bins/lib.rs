@@ -8,6 +8,7 @@ pub mod logging;
 pub mod processes;
 pub mod registry;
 pub mod rest_proxy;
+pub mod server;
 pub mod settings;
 pub mod shutdown;
 pub mod stations;

@@ -31,6 +31,9 @@ use futures_util::stream::{self, Stream};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+
+use crate::server;
+pub use crate::server::ServeError;
 use transit_core::metrics::PipelineMetrics;
 use transit_core::status::StatusSnapshot;
 
@@ -40,22 +43,8 @@ pub const EVENTS_EVERY: Duration = Duration::from_millis(250);
 /// The address the dashboard binds to unless told otherwise: this machine only.
 pub const DEFAULT_ADDRESS: &str = "127.0.0.1:3000";
 
-/// Why the dashboard could not serve.
-#[derive(Debug, thiserror::Error)]
-pub enum DashboardError {
-    /// The address could not be bound (in use, or not this machine's).
-    #[error("binding the dashboard to {address}")]
-    Bind {
-        /// The address asked for.
-        address: SocketAddr,
-        /// What the OS said.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The server failed while serving.
-    #[error("serving the dashboard")]
-    Serve(#[source] std::io::Error),
-}
+/// The server's name in errors.
+const SERVER: &str = "dashboard";
 
 /// What a cached rendering was made from.
 #[derive(Debug, Default)]
@@ -131,12 +120,9 @@ impl Dashboard {
     }
 }
 
-/// Binds `address`: a failure here is the one users see most (port in use), so it is an
-/// error of its own.
-pub async fn bind(address: SocketAddr) -> Result<TcpListener, DashboardError> {
-    TcpListener::bind(address)
-        .await
-        .map_err(|source| DashboardError::Bind { address, source })
+/// Binds `address` for the dashboard.
+pub async fn bind(address: SocketAddr) -> Result<TcpListener, ServeError> {
+    server::bind(SERVER, address).await
 }
 
 /// Serves `dashboard` on `listener` until `shutdown` is cancelled; open event streams end then
@@ -145,11 +131,8 @@ pub async fn serve(
     listener: TcpListener,
     dashboard: Dashboard,
     shutdown: CancellationToken,
-) -> Result<(), DashboardError> {
-    axum::serve(listener, dashboard.router())
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-        .map_err(DashboardError::Serve)
+) -> Result<(), ServeError> {
+    server::serve(SERVER, listener, dashboard.router(), shutdown).await
 }
 
 /// The dashboard page of `snapshot`, as `/` serves it.

@@ -36,11 +36,17 @@ use axum::Router;
 use serde::Serialize;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+use crate::server;
+pub use crate::server::ServeError;
 use transit_core::registry::BusRegistry;
 
 /// The address the registry binds to unless told otherwise: Confluent's port, this machine
 /// only.
 pub const DEFAULT_ADDRESS: &str = "127.0.0.1:8081";
+
+/// The server's name in errors.
+const SERVER: &str = "schema registry";
 
 /// The content type of every answer.
 pub const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
@@ -48,23 +54,6 @@ pub const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 /// The largest request body taken (schemas are small; this bounds what a client can make
 /// the server hold).
 pub const MAX_BODY: usize = 16 * 1024 * 1024;
-
-/// Why the registry server could not serve.
-#[derive(Debug, thiserror::Error)]
-pub enum RegistryServerError {
-    /// The address could not be bound (in use, or not this machine's).
-    #[error("binding the schema registry to {address}")]
-    Bind {
-        /// The address asked for.
-        address: SocketAddr,
-        /// What the OS said.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The server failed while serving.
-    #[error("serving the schema registry")]
-    Serve(#[source] std::io::Error),
-}
 
 /// The routes, over `registry`.
 pub fn router(registry: BusRegistry) -> Router {
@@ -101,12 +90,9 @@ pub fn router(registry: BusRegistry) -> Router {
         .with_state(registry)
 }
 
-/// Binds `address`: a failure here is the one users see most (port in use), so it is an
-/// error of its own.
-pub async fn bind(address: SocketAddr) -> Result<TcpListener, RegistryServerError> {
-    TcpListener::bind(address)
-        .await
-        .map_err(|source| RegistryServerError::Bind { address, source })
+/// Binds `address` for the registry.
+pub async fn bind(address: SocketAddr) -> Result<TcpListener, ServeError> {
+    server::bind(SERVER, address).await
 }
 
 /// Serves `registry` on `listener` until `shutdown` is cancelled; requests in flight finish
@@ -115,14 +101,11 @@ pub async fn serve(
     listener: TcpListener,
     registry: BusRegistry,
     shutdown: CancellationToken,
-) -> Result<(), RegistryServerError> {
+) -> Result<(), ServeError> {
     if let Ok(address) = listener.local_addr() {
         tracing::info!(%address, topic = registry.topic(), "schema registry listening");
     }
-    axum::serve(listener, router(registry))
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-        .map_err(RegistryServerError::Serve)
+    server::serve(SERVER, listener, router(registry), shutdown).await
 }
 
 /// A JSON answer with the registry's content type.

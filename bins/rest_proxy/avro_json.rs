@@ -224,14 +224,11 @@ impl<'s> AvroJson<'s> {
                     .map_err(|error| fail(path, format!("{} is not a UUID: {error}", quote(json)))),
                 other => Err(expected(path, "a UUID string", other)),
             },
-            Schema::Uuid(UuidSchema::Bytes) => {
-                let bytes = byte_string(json, path)?;
-                Uuid::from_slice(&bytes)
-                    .map(Value::Uuid)
-                    .map_err(|_| fail(path, format!("a UUID is 16 bytes, not {}", bytes.len())))
-            }
-            Schema::Uuid(UuidSchema::Fixed(fixed)) => {
-                let bytes = fixed_bytes(fixed, json, path)?;
+            Schema::Uuid(UuidSchema::Bytes | UuidSchema::Fixed(_)) => {
+                let bytes = match schema {
+                    Schema::Uuid(UuidSchema::Fixed(fixed)) => fixed_bytes(fixed, json, path)?,
+                    _ => byte_string(json, path)?,
+                };
                 Uuid::from_slice(&bytes)
                     .map(Value::Uuid)
                     .map_err(|_| fail(path, format!("a UUID is 16 bytes, not {}", bytes.len())))
@@ -380,45 +377,47 @@ impl<'s> AvroJson<'s> {
         let named = |name: &Name| {
             label == name.name() || label == name.fully_qualified_name(namespace).to_string()
         };
-        match schema {
-            Schema::Ref { name } => match self
+        if let Schema::Ref { name } = schema {
+            return match self
                 .names
                 .get(name.fully_qualified_name(namespace).as_ref())
             {
                 Some(target) => self.label_matches(target, label, namespace),
                 None => named(name),
-            },
-            Schema::Record(RecordSchema { name, .. })
-            | Schema::Enum(EnumSchema { name, .. })
-            | Schema::Fixed(FixedSchema { name, .. })
-            | Schema::Duration(FixedSchema { name, .. })
-            | Schema::Uuid(UuidSchema::Fixed(FixedSchema { name, .. }))
-            | Schema::Decimal(DecimalSchema {
-                inner: InnerDecimalSchema::Fixed(FixedSchema { name, .. }),
-                ..
-            }) => named(name),
-            other => primitive_label(other) == Some(label),
+            };
+        }
+        match type_name(schema) {
+            Some(name) => named(name),
+            None => primitive_label(schema) == Some(label),
         }
     }
 
     fn labels(&self, variants: &'s [Schema], namespace: Option<&'s str>) -> String {
         let labels: Vec<String> = variants
             .iter()
-            .map(|v| match v {
-                Schema::Ref { name } => name.fully_qualified_name(namespace).to_string(),
-                Schema::Record(RecordSchema { name, .. })
-                | Schema::Enum(EnumSchema { name, .. })
-                | Schema::Fixed(FixedSchema { name, .. })
-                | Schema::Duration(FixedSchema { name, .. })
-                | Schema::Uuid(UuidSchema::Fixed(FixedSchema { name, .. }))
-                | Schema::Decimal(DecimalSchema {
-                    inner: InnerDecimalSchema::Fixed(FixedSchema { name, .. }),
-                    ..
-                }) => name.fully_qualified_name(namespace).to_string(),
-                other => primitive_label(other).unwrap_or("?").to_string(),
+            .map(|v| match type_name(v) {
+                Some(name) => name.fully_qualified_name(namespace).to_string(),
+                None => primitive_label(v).unwrap_or("?").to_string(),
             })
             .collect();
         format!("[{}]", labels.join(", "))
+    }
+}
+
+/// The name of a named type (or of a reference to one); `None` for the unnamed types.
+fn type_name(schema: &Schema) -> Option<&Name> {
+    match schema {
+        Schema::Ref { name }
+        | Schema::Record(RecordSchema { name, .. })
+        | Schema::Enum(EnumSchema { name, .. })
+        | Schema::Fixed(FixedSchema { name, .. })
+        | Schema::Duration(FixedSchema { name, .. })
+        | Schema::Uuid(UuidSchema::Fixed(FixedSchema { name, .. }))
+        | Schema::Decimal(DecimalSchema {
+            inner: InnerDecimalSchema::Fixed(FixedSchema { name, .. }),
+            ..
+        }) => Some(name),
+        _ => None,
     }
 }
 

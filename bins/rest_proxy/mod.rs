@@ -49,6 +49,9 @@ use axum::routing::post;
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+use crate::server;
+pub use crate::server::ServeError;
 use transit_core::codec::SchemaRegistry;
 use transit_core::EventBus;
 
@@ -62,6 +65,9 @@ use request::{embedded_format, parse_body};
 /// The address the proxy binds to unless told otherwise: this machine only, on Confluent's
 /// REST Proxy port.
 pub const DEFAULT_ADDRESS: &str = "127.0.0.1:8082";
+
+/// The server's name in errors.
+const SERVER: &str = "REST Proxy";
 
 /// The largest request body accepted unless configured otherwise.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
@@ -79,23 +85,6 @@ impl Default for RestProxyConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
-}
-
-/// Why the proxy could not serve.
-#[derive(Debug, thiserror::Error)]
-pub enum RestProxyServeError {
-    /// The address could not be bound (in use, or not this machine's).
-    #[error("binding the REST proxy to {address}")]
-    Bind {
-        /// The address asked for.
-        address: SocketAddr,
-        /// What the OS said.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The server failed while serving.
-    #[error("serving the REST proxy")]
-    Serve(#[source] std::io::Error),
 }
 
 /// The proxy's state: the bus it publishes to and the registry its schemas live in. A clone is
@@ -131,12 +120,9 @@ impl RestProxy {
     }
 }
 
-/// Binds `address`: a failure here is the one users see most (port in use), so it is an error
-/// of its own.
-pub async fn bind(address: SocketAddr) -> Result<TcpListener, RestProxyServeError> {
-    TcpListener::bind(address)
-        .await
-        .map_err(|source| RestProxyServeError::Bind { address, source })
+/// Binds `address` for the proxy.
+pub async fn bind(address: SocketAddr) -> Result<TcpListener, ServeError> {
+    server::bind(SERVER, address).await
 }
 
 /// Serves `proxy` on `listener` until `shutdown` is cancelled; requests in flight finish (and
@@ -145,11 +131,8 @@ pub async fn serve(
     listener: TcpListener,
     proxy: RestProxy,
     shutdown: CancellationToken,
-) -> Result<(), RestProxyServeError> {
-    axum::serve(listener, proxy.router())
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-        .map_err(RestProxyServeError::Serve)
+) -> Result<(), ServeError> {
+    server::serve(SERVER, listener, proxy.router(), shutdown).await
 }
 
 async fn produce(

@@ -70,7 +70,7 @@ struct Server {
     address: SocketAddr,
     snapshots: watch::Sender<Arc<StatusSnapshot>>,
     stop: CancellationToken,
-    task: tokio::task::JoinHandle<Result<(), dashboard::DashboardError>>,
+    task: tokio::task::JoinHandle<Result<(), transit::server::ServeError>>,
 }
 
 async fn server() -> Server {

@@ -19,7 +19,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use transit::rest_proxy::{self, RestProxy, RestProxyConfig, RestProxyServeError};
+use transit::rest_proxy::{self, RestProxy, RestProxyConfig, ServeError};
 use transit_core::bus::{
     self, Delivery, EventBus, PartitionPosition, PublishError, Record, SubscribeOptions, TopicSpec,
 };
@@ -388,7 +388,7 @@ struct Proxy {
     bus: Arc<dyn EventBus>,
     registry: BusRegistry,
     shutdown: CancellationToken,
-    task: Option<JoinHandle<Result<(), RestProxyServeError>>>,
+    task: Option<JoinHandle<Result<(), ServeError>>>,
 }
 
 impl Drop for Proxy {

@@ -12,7 +12,7 @@ use serde_json::{json, Value as Json};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use transit::rest_proxy::{
-    bind, serve, RestProxy, RestProxyClient, RestProxyConfig, RestProxyError, RestProxyServeError,
+    bind, serve, RestProxy, RestProxyClient, RestProxyConfig, RestProxyError, ServeError,
 };
 use transit_core::bus::{Delivery, SubscribeOptions, TopicSpec};
 use transit_core::codec::SchemaRegistry;
@@ -34,7 +34,7 @@ struct Proxy {
     bus: Arc<MemBus>,
     registry: Arc<MemRegistry>,
     shutdown: CancellationToken,
-    task: Option<JoinHandle<Result<(), RestProxyServeError>>>,
+    task: Option<JoinHandle<Result<(), ServeError>>>,
 }
 
 impl Drop for Proxy {

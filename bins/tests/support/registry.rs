@@ -31,7 +31,7 @@ pub const REGISTRY_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 pub struct RegistryServer {
     pub address: SocketAddr,
     shutdown: CancellationToken,
-    task: JoinHandle<Result<(), registry::RegistryServerError>>,
+    task: JoinHandle<Result<(), transit::server::ServeError>>,
 }
 
 impl RegistryServer {
