@@ -181,6 +181,14 @@ impl KafkaArgs {
             .with_overrides(self.kafka_set.iter().map(String::as_str))?;
         Ok(Some(config))
     }
+
+    /// Connects to the named cluster; a process of the production pipeline needs one.
+    pub async fn connect(&self) -> anyhow::Result<transit_kafka::KafkaBus> {
+        let config = self.config()?.context(
+            "no Kafka cluster named: pass --kafka host:port (or set TRANSIT_KAFKA_BROKERS)",
+        )?;
+        Ok(transit_kafka::KafkaBus::connect(config).await?)
+    }
 }
 
 /// How a separate process of the production pipeline finds the others: the Kafka cluster, the
@@ -207,10 +215,7 @@ pub struct ClusterArgs {
 impl ClusterArgs {
     /// Connects to the Kafka cluster; a process of the production pipeline needs one.
     pub async fn bus(&self) -> anyhow::Result<transit_kafka::KafkaBus> {
-        let config = self.kafka.config()?.context(
-            "no Kafka cluster named: pass --kafka host:port (or set TRANSIT_KAFKA_BROKERS)",
-        )?;
-        Ok(transit_kafka::KafkaBus::connect(config).await?)
+        self.kafka.connect().await
     }
 
     /// The schema registry's client.

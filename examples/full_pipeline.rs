@@ -28,23 +28,23 @@
 //! finishes and commits its batch, the servers close their connections; a second Ctrl+C
 //! forces it. With `--days`, it stops by itself once that much time is simulated.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Parser;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use transit::dashboard::{self, Dashboard};
-use transit::rest_proxy::{self, RestProxy, RestProxyClient, RestProxyConfig};
+use transit::processes::registry::start_services;
+use transit::processes::{join, spawn_named};
+use transit::rest_proxy::{self, RestProxyClient};
 use transit::settings::{KafkaArgs, SimulationArgs};
 use transit::weather::RestProxyWeather;
 use transit_core::bus::EventBus;
 use transit_core::codec::SchemaRegistry;
 use transit_core::pipeline::{self, PipelineConfig, PipelineReport, RunningPipeline};
-use transit_core::registry::{self, BusRegistry};
+use transit_core::registry;
 use transit_core::sim::Simulation;
 use transit_core::topics::Topics;
 use transit_kafka::KafkaBus;
@@ -169,24 +169,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     let bus = Bus::open(&args).await?;
     let shared_bus = bus.shared();
-    let schemas = BusRegistry::open(Arc::clone(&shared_bus), &args.registry_topic)
-        .await
-        .context("opening the schema registry")?;
-    let registry: Arc<dyn SchemaRegistry> = Arc::new(schemas.clone());
     let stop_serving = CancellationToken::new();
-    let registry_server = spawn_server(
-        "schema registry",
-        transit::registry::serve(registry_listener, schemas, stop_serving.clone()),
-    );
-    let proxy = RestProxy::new(
+    let services = start_services(
         Arc::clone(&shared_bus),
-        Arc::clone(&registry),
-        RestProxyConfig::default(),
-    );
-    let proxy_server = spawn_server(
-        "REST Proxy",
-        rest_proxy::serve(proxy_listener, proxy, stop_serving.clone()),
-    );
+        &args.registry_topic,
+        registry_listener,
+        proxy_listener,
+        stop_serving.clone(),
+    )
+    .await?;
+    let registry: Arc<dyn SchemaRegistry> = Arc::new(services.registry.clone());
 
     let topics = Topics::new(args.topic_prefix.clone());
     let proxy_client = RestProxyClient::new(format!("http://{proxy_address}"))
@@ -211,7 +203,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     .await?;
 
     let board = Dashboard::new(running.snapshots(), running.metrics(), stop_serving.clone());
-    let board_server = spawn_server(
+    let board_server = spawn_named(
         "dashboard",
         dashboard::serve(board_listener, board, stop_serving.clone()),
     );
@@ -234,8 +226,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
     // The simulation stops first: its last weather reading still goes through the proxy.
     let report = running.stop().await;
     stop_serving.cancel();
-    for server in [board_server, registry_server, proxy_server] {
-        server.await.context("a server task failed")??;
+    join(board_server).await?;
+    for server in services.servers {
+        join(server).await?;
     }
     shared_bus.flush().await.context("flushing the bus")?;
     bus.close();
@@ -247,16 +240,6 @@ fn local_address(listener: &tokio::net::TcpListener, what: &str) -> anyhow::Resu
     listener
         .local_addr()
         .with_context(|| format!("reading the {what}'s address"))
-}
-
-fn spawn_server<E>(
-    what: &'static str,
-    serve: impl Future<Output = Result<(), E>> + Send + 'static,
-) -> JoinHandle<anyhow::Result<()>>
-where
-    E: std::error::Error + Send + Sync + 'static,
-{
-    tokio::spawn(async move { serve.await.with_context(|| format!("the {what} failed")) })
 }
 
 /// Logs what the board shows until the simulation stops (Ctrl+C or `--days`), or until a

@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use transit_core::bus::EventBus;
 use transit_core::codec::SchemaRegistry;
@@ -34,37 +36,67 @@ pub struct RegistryArgs {
     pub registry_topic: String,
 }
 
+/// The schema registry and the REST Proxy over one bus, serving until their shutdown.
+#[derive(Debug)]
+pub struct SchemaServices {
+    /// The registry, for in-process users of the same schemas.
+    pub registry: BusRegistry,
+    /// The two servers' tasks; [`join`] them after shutdown.
+    pub servers: [JoinHandle<anyhow::Result<()>>; 2],
+}
+
+/// Opens the registry kept in `registry_topic` of `bus` and serves it, and a REST Proxy
+/// publishing to `bus`, on the listeners given, until `shutdown`.
+pub async fn start_services(
+    bus: Arc<dyn EventBus>,
+    registry_topic: &str,
+    registry_listener: TcpListener,
+    proxy_listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<SchemaServices> {
+    let registry = BusRegistry::open(Arc::clone(&bus), registry_topic)
+        .await
+        .context("opening the schema registry")?;
+    let proxy = RestProxy::new(
+        bus,
+        Arc::new(registry.clone()) as Arc<dyn SchemaRegistry>,
+        RestProxyConfig::default(),
+    );
+    let servers = [
+        spawn_named(
+            "schema registry",
+            crate::registry::serve(registry_listener, registry.clone(), shutdown.clone()),
+        ),
+        spawn_named(
+            "REST Proxy",
+            rest_proxy::serve(proxy_listener, proxy, shutdown),
+        ),
+    ];
+    Ok(SchemaServices { registry, servers })
+}
+
 /// Serves the registry and the REST Proxy until `shutdown`.
 pub async fn run(args: RegistryArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let registry_listener = crate::registry::bind(args.registry_address).await?;
     let proxy_listener = rest_proxy::bind(args.rest_proxy_address).await?;
-    let config = args
-        .kafka
-        .config()?
-        .context("no Kafka cluster named: pass --kafka host:port (or set TRANSIT_KAFKA_BROKERS)")?;
-    let bus: Arc<dyn EventBus> = Arc::new(transit_kafka::KafkaBus::connect(config).await?);
-    let schemas = BusRegistry::open(Arc::clone(&bus), &args.registry_topic)
-        .await
-        .context("opening the schema registry")?;
-    let registry: Arc<dyn SchemaRegistry> = Arc::new(schemas.clone());
-    let proxy = RestProxy::new(Arc::clone(&bus), registry, RestProxyConfig::default());
     tracing::info!(
         registry = %registry_listener.local_addr().context("the registry's address")?,
         rest_proxy = %proxy_listener.local_addr().context("the REST Proxy's address")?,
         schemas_topic = %args.registry_topic,
-        bus = %bus,
-        "schema registry and REST Proxy serving"
+        "schema registry and REST Proxy starting"
     );
-    let registry_server = spawn_named(
-        "schema registry",
-        crate::registry::serve(registry_listener, schemas, shutdown.clone()),
-    );
-    let proxy_server = spawn_named(
-        "REST Proxy",
-        rest_proxy::serve(proxy_listener, proxy, shutdown.clone()),
-    );
-    join(registry_server).await?;
-    join(proxy_server).await?;
+    let bus: Arc<dyn EventBus> = Arc::new(args.kafka.connect().await?);
+    let services = start_services(
+        Arc::clone(&bus),
+        &args.registry_topic,
+        registry_listener,
+        proxy_listener,
+        shutdown,
+    )
+    .await?;
+    for server in services.servers {
+        join(server).await?;
+    }
     bus.flush().await.context("flushing the bus")?;
     Ok(())
 }
