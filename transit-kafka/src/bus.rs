@@ -331,6 +331,42 @@ impl KafkaBus {
     }
 }
 
+impl KafkaBus {
+    /// Hands one record to librdkafka's queue, waiting while the queue is full; the returned
+    /// future resolves when the broker acknowledged (or refused) it.
+    async fn enqueue(&self, topic: &str, record: &Record) -> Result<DeliveryFuture> {
+        let mut future_record: FutureRecord<'_, [u8], [u8]> =
+            FutureRecord::to(topic).timestamp(record.timestamp_ms);
+        if let Some(key) = &record.key {
+            future_record = future_record.key(key.as_ref());
+        }
+        if let Some(value) = &record.value {
+            future_record = future_record.payload(value.as_ref());
+        }
+        if let Some(partition) = record.partition {
+            let number = i32::try_from(partition).map_err(|_| Error::UnknownPartition {
+                topic: topic.to_string(),
+                partition,
+            })?;
+            future_record = future_record.partition(number);
+        }
+        if let Some(headers) = headers(record) {
+            future_record = future_record.headers(headers);
+        }
+        loop {
+            match self.inner.producer.send_result(future_record) {
+                Ok(delivery) => return Ok(delivery),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    // The records in flight free room as the broker acknowledges them.
+                    future_record = back;
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+                Err((error, _)) => return Err(bus_error(error, Some(topic))),
+            }
+        }
+    }
+}
+
 /// Producer-only librdkafka properties: a consumer or admin client given one logs a warning
 /// for each, so they go to the producer only.
 const PRODUCER_ONLY: &[&str] = &[
@@ -455,95 +491,47 @@ impl EventBus for KafkaBus {
             });
         }
         // Enqueue everything first, so librdkafka batches it, then wait for the acks.
-        let mut deliveries: Vec<DeliveryFuture> = Vec::with_capacity(records.len());
-        let mut refused: Option<(usize, Error)> = None;
-        for (index, record) in records.iter().enumerate() {
-            let mut future_record: FutureRecord<'_, [u8], [u8]> =
-                FutureRecord::to(topic).timestamp(record.timestamp_ms);
-            if let Some(key) = &record.key {
-                future_record = future_record.key(key.as_ref());
-            }
-            if let Some(value) = &record.value {
-                future_record = future_record.payload(value.as_ref());
-            }
-            if let Some(partition) = record.partition {
-                match i32::try_from(partition) {
-                    Ok(partition) => future_record = future_record.partition(partition),
-                    Err(_) => {
-                        refused = Some((
-                            index,
-                            Error::UnknownPartition {
-                                topic: topic.to_string(),
-                                partition,
-                            },
-                        ));
-                        break;
-                    }
+        let mut deliveries = Vec::with_capacity(records.len());
+        let mut first_error: Option<Error> = None;
+        for record in &records {
+            match self.enqueue(topic, record).await {
+                Ok(delivery) => deliveries.push(delivery),
+                Err(error) => {
+                    first_error = Some(error);
+                    break;
                 }
-            }
-            if let Some(headers) = headers(record) {
-                future_record = future_record.headers(headers);
-            }
-            loop {
-                match self.inner.producer.send_result(future_record) {
-                    Ok(delivery) => {
-                        deliveries.push(delivery);
-                        break;
-                    }
-                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
-                        // The local queue is full: wait for the oldest record in flight, which
-                        // frees room, and try again.
-                        future_record = back;
-                        match deliveries.first_mut() {
-                            Some(_) => tokio::time::sleep(Duration::from_millis(1)).await,
-                            None => tokio::time::sleep(Duration::from_millis(10)).await,
-                        }
-                    }
-                    Err((error, _)) => {
-                        refused = Some((index, bus_error(error, Some(topic))));
-                        break;
-                    }
-                }
-            }
-            if refused.is_some() {
-                break;
             }
         }
-        let mut positions = Vec::with_capacity(deliveries.len());
-        let mut failed: Vec<(usize, Error)> = Vec::new();
+        let queued = deliveries.len();
         let topic_name: Arc<str> = Arc::from(topic);
+        let mut positions = Vec::with_capacity(queued);
+        let mut failed: Vec<usize> = Vec::new();
         for (index, delivery) in deliveries.into_iter().enumerate() {
-            match delivery.await {
-                Ok(Ok(done)) => positions.push(RecordPosition {
-                    topic: Arc::clone(&topic_name),
-                    partition: done.partition.max(0) as u32,
-                    offset: done.offset.max(0) as u64,
-                }),
-                Ok(Err((error, _))) => failed.push((index, bus_error(error, Some(topic)))),
-                Err(_canceled) => failed.push((index, Error::Closed)),
-            }
+            let error = match delivery.await {
+                Ok(Ok(done)) => {
+                    positions.push(RecordPosition {
+                        topic: Arc::clone(&topic_name),
+                        partition: done.partition.max(0) as u32,
+                        offset: done.offset.max(0) as u64,
+                    });
+                    continue;
+                }
+                Ok(Err((error, _))) => bus_error(error, Some(topic)),
+                Err(_canceled) => Error::Closed,
+            };
+            failed.push(index);
+            first_error.get_or_insert(error);
         }
-        let first_unqueued = refused.as_ref().map_or(records.len(), |(index, _)| *index);
-        if failed.is_empty() && refused.is_none() {
+        let Some(error) = first_error else {
             return Ok(positions);
-        }
-        let mut unsent: Vec<Record> = Vec::new();
-        let mut failed_indices = failed.iter().map(|(index, _)| *index).peekable();
-        let mut records = records.into_iter().enumerate();
-        for (index, record) in records.by_ref() {
-            if index >= first_unqueued {
-                unsent.push(record);
-            } else if failed_indices.peek() == Some(&index) {
-                failed_indices.next();
-                unsent.push(record);
-            }
-        }
-        let error = failed
+        };
+        // What the broker refused, and what was never queued after a refusal to queue.
+        let unsent: Vec<Record> = records
             .into_iter()
-            .map(|(_, error)| error)
-            .next()
-            .or(refused.map(|(_, error)| error))
-            .unwrap_or(Error::Closed);
+            .enumerate()
+            .filter(|(index, _)| *index >= queued || failed.binary_search(index).is_ok())
+            .map(|(_, record)| record)
+            .collect();
         tracing::warn!(%topic, unsent = unsent.len(), %error, "the broker did not store records");
         Err(PublishError { error, unsent })
     }
