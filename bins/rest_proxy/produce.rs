@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use bytes::Bytes;
 use serde_json::Value as Json;
 use transit_core::bus::{self, EventBus, PublishError, Record, RecordPosition};
-use transit_core::codec::{RegistryError, SchemaId, SchemaRegistry, MAGIC_BYTE};
+use transit_core::codec::{write_header, RegistryError, SchemaId, SchemaRegistry};
 
 use super::api::{PartitionOffset, ProduceResponse};
 use super::avro_json::{AvroJson, Path};
@@ -409,8 +409,7 @@ fn framed(
         )
     })?;
     let mut bytes = Vec::with_capacity(5 + body.len());
-    bytes.push(MAGIC_BYTE);
-    bytes.extend_from_slice(&id.0.to_be_bytes());
+    write_header(&mut bytes, id);
     bytes.extend_from_slice(&body);
     Ok(Bytes::from(bytes))
 }

@@ -22,4 +22,4 @@ pub use error::{DecodeError, EncodeError};
 pub use record::{AvroRecord, Keyed};
 pub use registry::{RegistryError, SchemaId, SchemaRegistry};
 pub use topic::TopicCodec;
-pub use wire::{split_header, MAGIC_BYTE};
+pub use wire::{split_header, write_header, MAGIC_BYTE};

@@ -3,8 +3,8 @@ use super::{DecodeError, SchemaId};
 /// The first byte of every Confluent-framed record.
 pub const MAGIC_BYTE: u8 = 0;
 
-/// Appends the Confluent header for `id` to `buf`.
-pub(crate) fn write_header(buf: &mut Vec<u8>, id: SchemaId) {
+/// Appends the Confluent header for `id` to `buf`: what precedes the Avro body.
+pub fn write_header(buf: &mut Vec<u8>, id: SchemaId) {
     buf.push(MAGIC_BYTE);
     buf.extend_from_slice(&id.0.to_be_bytes());
 }
