@@ -17,9 +17,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use reqwest::StatusCode;
 use serde_json::json;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
-use transit::rest_proxy::{self, RestProxy, RestProxyConfig, ServeError};
+use transit::rest_proxy::RestProxyConfig;
 use transit_core::bus::{
     self, Delivery, EventBus, PartitionPosition, PublishError, Record, SubscribeOptions, TopicSpec,
 };
@@ -36,6 +35,7 @@ use transit_kafka::RegistryClient;
 
 use support::kafka::kafka_bus;
 use support::registry::{get, register, RegistryServer, NEXT, OTHER, V1, V2, V3_BREAKS};
+use support::rest_proxy::ProxyServer;
 use support::weather_request::{
     assert_hardware_reading, post_as_the_hardware, weather_body, weather_record, Answer, AVRO,
 };
@@ -387,14 +387,7 @@ struct Proxy {
     address: SocketAddr,
     bus: Arc<dyn EventBus>,
     registry: BusRegistry,
-    shutdown: CancellationToken,
-    task: Option<JoinHandle<Result<(), ServeError>>>,
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
+    server: ProxyServer,
 }
 
 impl Proxy {
@@ -403,23 +396,17 @@ impl Proxy {
         let registry = BusRegistry::open(Arc::clone(&bus), &unique_topic("schemas"))
             .await
             .expect("opening the registry on Kafka");
-        let listener = rest_proxy::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .expect("binding the proxy");
-        let address = listener.local_addr().expect("the proxy's address");
-        let proxy = RestProxy::new(
+        let server = ProxyServer::start(
             Arc::clone(&bus),
             Arc::new(registry.clone()) as Arc<dyn SchemaRegistry>,
             RestProxyConfig::default(),
-        );
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(rest_proxy::serve(listener, proxy, shutdown.clone()));
+        )
+        .await;
         Self {
-            address,
+            address: server.address,
             bus,
             registry,
-            shutdown,
-            task: Some(task),
+            server,
         }
     }
 
@@ -435,12 +422,7 @@ impl Proxy {
     }
 
     async fn stop(mut self) {
-        self.shutdown.cancel();
-        let task = self.task.take().expect("the proxy task");
-        let result = tokio::time::timeout(Duration::from_secs(10), task)
-            .await
-            .expect("the proxy stops within 10 s")
-            .expect("the proxy task did not panic");
+        let result = self.server.stop(Duration::from_secs(10)).await;
         assert!(result.is_ok(), "{result:?}");
     }
 }

@@ -9,17 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value as Json};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
-use transit::rest_proxy::{
-    bind, serve, RestProxy, RestProxyClient, RestProxyConfig, RestProxyError, ServeError,
-};
+use transit::rest_proxy::{RestProxyClient, RestProxyConfig, RestProxyError};
 use transit_core::bus::{Delivery, SubscribeOptions, TopicSpec};
 use transit_core::codec::SchemaRegistry;
 use transit_core::event::{WeatherEvent, WeatherKey, WeatherStatus};
 use transit_core::EventBus;
 use transit_mem::{MemBus, MemRegistry};
 
+use support::rest_proxy::ProxyServer;
 use support::weather_request::{
     assert_hardware_reading, post_as_the_hardware, weather_body, weather_record, Answer,
     ANSWER_TYPE, AVRO, KEY_SCHEMA, VALUE_SCHEMA,
@@ -33,14 +30,7 @@ struct Proxy {
     address: SocketAddr,
     bus: Arc<MemBus>,
     registry: Arc<MemRegistry>,
-    shutdown: CancellationToken,
-    task: Option<JoinHandle<Result<(), ServeError>>>,
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        self.shutdown.cancel();
-    }
+    server: ProxyServer,
 }
 
 impl Proxy {
@@ -54,23 +44,17 @@ impl Proxy {
         bus.create_topic(&TopicSpec::new(TOPIC, partitions))
             .await
             .expect("creating the topic");
-        let listener = bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-            .await
-            .expect("binding");
-        let address = listener.local_addr().expect("bound address");
-        let proxy = RestProxy::new(
+        let server = ProxyServer::start(
             Arc::clone(&bus) as Arc<dyn EventBus>,
             Arc::clone(&registry) as Arc<dyn SchemaRegistry>,
             config,
-        );
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(serve(listener, proxy, shutdown.clone()));
+        )
+        .await;
         Self {
-            address,
+            address: server.address,
             bus,
             registry,
-            shutdown,
-            task: Some(task),
+            server,
         }
     }
 
@@ -557,11 +541,6 @@ async fn the_client_produces_and_reports_typed_errors() {
 #[tokio::test]
 async fn serving_stops_when_shutdown_is_cancelled() {
     let mut proxy = Proxy::start().await;
-    proxy.shutdown.cancel();
-    let task = proxy.task.take().expect("the server task");
-    let result = tokio::time::timeout(WAIT, task)
-        .await
-        .expect("the server stops in time")
-        .expect("the task did not panic");
+    let result = proxy.server.stop(WAIT).await;
     assert!(result.is_ok(), "{result:?}");
 }

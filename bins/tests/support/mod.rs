@@ -1,7 +1,7 @@
 //! What the binaries' tests share: a minimal HTTP/1.1 client (one request per connection),
 //! enough for the dashboard and for a WebDriver server, with no client library in between; and
 //! what the tests that drive a real browser ([`browser`]), use the Kafka test broker
-//! ([`kafka`]) or PostgreSQL ([`postgres`]), serve the schema registry ([`registry`]) or send
+//! ([`kafka`]) or PostgreSQL ([`postgres`]), serve the schema registry ([`registry`]) or the REST Proxy ([`rest_proxy`]) or send
 //! the weather hardware's requests ([`weather_request`]) share.
 //!
 //! Every test binary compiles all of it and uses a part, hence `dead_code` allowed.
@@ -12,6 +12,7 @@ pub mod browser;
 pub mod kafka;
 pub mod postgres;
 pub mod registry;
+pub mod rest_proxy;
 pub mod weather_request;
 
 use std::net::SocketAddr;
