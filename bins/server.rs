@@ -3,6 +3,8 @@
 
 use std::net::SocketAddr;
 
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -32,6 +34,25 @@ pub enum ServeError {
         #[source]
         source: std::io::Error,
     },
+}
+
+/// `body` as JSON with the API's own `content_type` (Confluent's APIs each have one).
+pub fn json_response(
+    status: StatusCode,
+    content_type: &'static str,
+    body: &impl serde::Serialize,
+) -> Response {
+    // Response bodies are plain data with string keys: serialising them cannot fail; a bare
+    // 500 would show if it ever did, rather than a panic.
+    match serde_json::to_vec(body) {
+        Ok(bytes) => (
+            status,
+            [(header::CONTENT_TYPE, HeaderValue::from_static(content_type))],
+            bytes,
+        )
+            .into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
 }
 
 /// Binds `address` for `server`.

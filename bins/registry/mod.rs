@@ -29,8 +29,8 @@ mod handlers;
 use std::net::SocketAddr;
 
 use axum::extract::DefaultBodyLimit;
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Serialize;
@@ -110,14 +110,5 @@ pub async fn serve(
 
 /// A JSON answer with the registry's content type.
 fn json(status: StatusCode, body: &impl Serialize) -> Response {
-    match serde_json::to_vec(body) {
-        Ok(bytes) => (
-            status,
-            [(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE))],
-            bytes,
-        )
-            .into_response(),
-        // Bodies are plain data with string keys; should one ever fail, say so plainly.
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
+    server::json_response(status, CONTENT_TYPE, body)
 }

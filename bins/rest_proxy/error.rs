@@ -3,7 +3,7 @@
 //! The codes are Confluent's own (`io.confluent.kafkarest.Errors` and rest-utils' JSON
 //! mappers), so a client written for Confluent branches the same way here.
 
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
 use super::api::{ErrorBody, V2_JSON};
@@ -79,15 +79,5 @@ impl IntoResponse for ApiError {
 
 /// `value` as JSON with the REST Proxy's content type.
 pub(crate) fn json_response(status: StatusCode, value: &impl serde::Serialize) -> Response {
-    // Our response types are plain structs with string keys: serialising them cannot fail; a
-    // bare 500 would show if it ever did, rather than a panic.
-    match serde_json::to_vec(value) {
-        Ok(body) => (
-            status,
-            [(header::CONTENT_TYPE, HeaderValue::from_static(V2_JSON))],
-            body,
-        )
-            .into_response(),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-    }
+    crate::server::json_response(status, V2_JSON, value)
 }
