@@ -252,14 +252,24 @@ impl KafkaBus {
             .map_err(|error| bus_error(error, None))
     }
 
-    /// A group member: librdkafka's group protocol assigns its partitions.
+    /// A group member: librdkafka's group protocol assigns its partitions. Without a group of
+    /// the caller's, a private one (which commits nothing) serves subscriptions that need the
+    /// protocol: a pattern, or names not all created yet.
     fn subscribe_in_group(
         &self,
-        group: &str,
+        group: Option<&str>,
         topics: &TopicSelector,
         start: StartFrom,
     ) -> Result<KafkaConsumer> {
-        let consumer = self.create_consumer(&self.consumer_config(Some(group), start))?;
+        let private;
+        let group_id = match group {
+            Some(group) => group,
+            None => {
+                private = private_group();
+                &private
+            }
+        };
+        let consumer = self.create_consumer(&self.consumer_config(Some(group_id), start))?;
         let subscription: Vec<String> = match topics {
             TopicSelector::Names(names) => names.clone(),
             // librdkafka treats a name starting with `^` as a regular expression; anchoring the
@@ -274,7 +284,7 @@ impl KafkaBus {
         KafkaConsumer::start(
             consumer,
             state,
-            true,
+            group.is_some(),
             start,
             self.inner.timeout,
             self.inner.producer.clone(),
@@ -537,8 +547,9 @@ impl EventBus for KafkaBus {
     }
 
     async fn subscribe(&self, options: SubscribeOptions) -> Result<Box<dyn Consumer>> {
-        let consumer = match (&options.group, &options.topics) {
-            (Some(group), topics) => self.subscribe_in_group(group, topics, options.start)?,
+        let group = options.group.as_deref();
+        let consumer = match (group, &options.topics) {
+            (Some(_), topics) => self.subscribe_in_group(group, topics, options.start)?,
             (None, TopicSelector::Names(names)) => {
                 let partitions = self
                     .topics_in_cluster()
@@ -549,15 +560,12 @@ impl EventBus for KafkaBus {
                 } else {
                     // A topic that does not exist yet is picked up once created, as on the
                     // in-memory bus: that takes the group protocol.
-                    self.subscribe_in_group(&private_group(), &options.topics, options.start)?
+                    self.subscribe_in_group(None, &options.topics, options.start)?
                 }
             }
-            (None, pattern) => self.subscribe_in_group(&private_group(), pattern, options.start)?,
+            (None, pattern) => self.subscribe_in_group(None, pattern, options.start)?,
         };
-        Ok(Box::new(PrivateGroup {
-            consumer,
-            private: options.group.is_none(),
-        }))
+        Ok(Box::new(consumer))
     }
 
     async fn flush(&self) -> Result<()> {
@@ -566,47 +574,5 @@ impl EventBus for KafkaBus {
             .await
             .map_err(backend)?
             .map_err(|error| bus_error(error, None))
-    }
-}
-
-/// A consumer that may sit in a private group: to its user it has no group, so it commits
-/// nothing.
-#[derive(Debug)]
-struct PrivateGroup {
-    consumer: KafkaConsumer,
-    private: bool,
-}
-
-#[deny(clippy::missing_trait_methods)]
-#[async_trait]
-impl Consumer for PrivateGroup {
-    async fn recv(&mut self) -> Option<Result<transit_core::bus::Delivery>> {
-        self.consumer.recv().await
-    }
-
-    async fn recv_batch(
-        &mut self,
-        out: &mut Vec<transit_core::bus::Delivery>,
-        max: usize,
-    ) -> Result<usize> {
-        self.consumer.recv_batch(out, max).await
-    }
-
-    async fn commit(&mut self, positions: &[RecordPosition]) -> Result<()> {
-        if self.private {
-            return Err(Error::NotSupported {
-                operation: "commit without a consumer group",
-                backend: crate::error::BACKEND,
-            });
-        }
-        self.consumer.commit(positions).await
-    }
-
-    fn assignment(&self) -> Vec<TopicPartition> {
-        self.consumer.assignment()
-    }
-
-    async fn positions(&mut self) -> Result<Vec<transit_core::bus::PartitionPosition>> {
-        self.consumer.positions().await
     }
 }

@@ -42,7 +42,9 @@ pub(crate) struct KafkaConsumer {
     state: ConsumerState,
     records: mpsc::Receiver<Polled>,
     stop: Arc<AtomicBool>,
-    grouped: bool,
+    /// Whether it is in a group its user named: only then does it commit, and has committed
+    /// offsets to start from.
+    commits: bool,
     start: StartFrom,
     timeout: Duration,
     /// Per partition, the offset after the last record handed out.
@@ -55,7 +57,7 @@ pub(crate) struct KafkaConsumer {
 impl std::fmt::Debug for KafkaConsumer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KafkaConsumer")
-            .field("grouped", &self.grouped)
+            .field("commits", &self.commits)
             .field("start", &self.start)
             .field("assignment", &self.state.lock().partitions)
             .finish_non_exhaustive()
@@ -67,7 +69,7 @@ impl KafkaConsumer {
     pub(crate) fn start(
         consumer: BaseConsumer<ConsumerState>,
         state: ConsumerState,
-        grouped: bool,
+        commits: bool,
         start: StartFrom,
         timeout: Duration,
         watermarks: FutureProducer<TracingContext>,
@@ -89,7 +91,7 @@ impl KafkaConsumer {
             state,
             records,
             stop,
-            grouped,
+            commits,
             start,
             timeout,
             handed_out: HashMap::new(),
@@ -268,7 +270,7 @@ impl Consumer for KafkaConsumer {
     }
 
     async fn commit(&mut self, positions: &[RecordPosition]) -> Result<()> {
-        if !self.grouped {
+        if !self.commits {
             return Err(Error::NotSupported {
                 operation: "commit without a consumer group",
                 backend: crate::error::BACKEND,
@@ -316,7 +318,7 @@ impl Consumer for KafkaConsumer {
         let first_polled = self.state.lock().first_polled.clone();
         let handed_out = self.handed_out.clone();
         let consumer = self.consumer()?;
-        let (grouped, start, timeout) = (self.grouped, self.start, self.timeout);
+        let (commits, start, timeout) = (self.commits, self.start, self.timeout);
         let watermarks = self.watermarks.clone();
         tokio::task::spawn_blocking(move || {
             let fetched = consumer.position().ok();
@@ -348,7 +350,7 @@ impl Consumer for KafkaConsumer {
                     .copied()
                     .or_else(|| known(&fetched, &partition))
                     .or_else(|| {
-                        if !grouped {
+                        if !commits {
                             return None;
                         }
                         let list =
