@@ -2,7 +2,6 @@
 //! over HTTP, in the very request shape the original sent.
 
 use async_trait::async_trait;
-use serde_json::json;
 use transit_core::codec::AvroRecord;
 use transit_core::driver::WeatherSink;
 use transit_core::event::{WeatherEvent, WeatherKey};
@@ -35,11 +34,10 @@ impl WeatherSink for RestProxyWeather {
         time: SimTime,
         reading: &WeatherEvent,
     ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-        let key = json!({ "timestamp": time.0 });
-        let value = json!({
-            "temperature": reading.temperature,
-            "status": reading.status.as_str(),
-        });
+        // The events' serde form is Avro's JSON encoding of their schemas (plain fields, the
+        // enum as its symbol), which is what the proxy takes.
+        let key = serde_json::to_value(WeatherKey { timestamp: time.0 })?;
+        let value = serde_json::to_value(reading)?;
         self.client
             .produce_avro(
                 &self.topic,
