@@ -114,7 +114,7 @@ fn status(c: &mut Criterion) {
     let mut group = c.benchmark_group("dashboard");
     group.throughput(Throughput::Elements(1));
     group.bench_function("render_page", |b| {
-        b.iter(|| transit::dashboard::render_page(&snapshot))
+        b.iter(|| transit_http::dashboard::render_page(&snapshot))
     });
     group.bench_function("render_json", |b| {
         b.iter(|| serde_json::to_vec(&snapshot).expect("serialising a snapshot"))

@@ -1,15 +1,12 @@
-//! What the thin binaries and examples of transit share: the dashboard, command-line settings, logging
-//! and shutdown signal. Everything with behaviour lives in `transit-core` and the bus crates.
+//! The `transit` binary's wiring, shared with the examples: command-line settings, one module
+//! per production process (each a subcommand), logging and shutdown. Behaviour lives in the
+//! library crates: `transit-core` (model, simulation, processors), `transit-mem` and
+//! `transit-kafka` (the buses), `transit-http` (dashboard, registry, REST Proxy) and
+//! `transit-postgres` (the stations table and its source).
 
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
-pub mod dashboard;
 pub mod logging;
 pub mod processes;
-pub mod registry;
-pub mod rest_proxy;
-pub mod server;
 pub mod settings;
 pub mod shutdown;
-pub mod stations;
-pub mod weather;

@@ -219,8 +219,8 @@ impl ClusterArgs {
     }
 
     /// The schema registry's client.
-    pub fn registry(&self) -> anyhow::Result<transit_kafka::RegistryClient> {
-        transit_kafka::RegistryClient::new(&self.registry_url)
+    pub fn registry(&self) -> anyhow::Result<transit_http::RegistryClient> {
+        transit_http::RegistryClient::new(&self.registry_url)
             .with_context(|| format!("schema registry URL {:?}", self.registry_url))
     }
 

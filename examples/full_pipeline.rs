@@ -35,18 +35,17 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
-use transit::dashboard::{self, Dashboard};
 use transit::processes::registry::start_services;
 use transit::processes::{join, spawn_named};
-use transit::rest_proxy::{self, RestProxyClient};
 use transit::settings::{KafkaArgs, SimulationArgs};
-use transit::weather::RestProxyWeather;
 use transit_core::bus::EventBus;
 use transit_core::codec::SchemaRegistry;
 use transit_core::pipeline::{self, PipelineConfig, PipelineReport, RunningPipeline};
 use transit_core::registry;
 use transit_core::sim::Simulation;
 use transit_core::topics::Topics;
+use transit_http::dashboard::{self, Dashboard};
+use transit_http::rest_proxy::{self, RestProxyClient, RestProxyWeather};
 use transit_kafka::KafkaBus;
 use transit_mem::{MemBus, MemBusConfig};
 
@@ -74,7 +73,7 @@ struct Args {
     address: SocketAddr,
 
     /// Where the schema registry listens (Confluent's API).
-    #[arg(long, env = "TRANSIT_REGISTRY_ADDRESS", default_value = transit::registry::DEFAULT_ADDRESS)]
+    #[arg(long, env = "TRANSIT_REGISTRY_ADDRESS", default_value = transit_http::registry::DEFAULT_ADDRESS)]
     registry_address: SocketAddr,
 
     /// Where the REST Proxy listens (Confluent's v2 produce API).
@@ -161,7 +160,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     // Bound first: a port in use should fail before anything starts.
     let board_listener = dashboard::bind(args.address).await?;
-    let registry_listener = transit::registry::bind(args.registry_address).await?;
+    let registry_listener = transit_http::registry::bind(args.registry_address).await?;
     let proxy_listener = rest_proxy::bind(args.rest_proxy_address).await?;
     let board_address = local_address(&board_listener, "dashboard")?;
     let registry_address = local_address(&registry_listener, "schema registry")?;

@@ -12,8 +12,8 @@ use transit_core::metrics::PipelineMetrics;
 use transit_core::status::StatusService;
 
 use super::{join, spawn_named};
-use crate::dashboard::{self, Dashboard};
 use crate::settings::ClusterArgs;
+use transit_http::dashboard::{self, Dashboard};
 
 /// Settings of `transit dashboard`.
 #[derive(Debug, Clone, Args)]

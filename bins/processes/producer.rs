@@ -12,9 +12,8 @@ use transit_core::codec::SchemaRegistry;
 use transit_core::driver::{self, SimulationCodecs};
 use transit_core::sim::Simulation;
 
-use crate::rest_proxy::RestProxyClient;
 use crate::settings::{ClusterArgs, SimulationArgs};
-use crate::weather::RestProxyWeather;
+use transit_http::rest_proxy::{RestProxyClient, RestProxyWeather};
 
 /// Settings of `transit produce`.
 #[derive(Debug, Clone, Args)]

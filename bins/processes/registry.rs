@@ -13,8 +13,9 @@ use transit_core::codec::SchemaRegistry;
 use transit_core::registry::{BusRegistry, DEFAULT_TOPIC};
 
 use super::{join, spawn_named};
-use crate::rest_proxy::{self, RestProxy, RestProxyConfig};
 use crate::settings::KafkaArgs;
+use transit_http::registry as registry_server;
+use transit_http::rest_proxy::{self, RestProxy, RestProxyConfig};
 
 /// Settings of `transit registry`.
 #[derive(Debug, Clone, Args)]
@@ -24,7 +25,7 @@ pub struct RegistryArgs {
     pub kafka: KafkaArgs,
 
     /// Where the schema registry listens (Confluent's API).
-    #[arg(long, env = "TRANSIT_REGISTRY_ADDRESS", default_value = crate::registry::DEFAULT_ADDRESS)]
+    #[arg(long, env = "TRANSIT_REGISTRY_ADDRESS", default_value = registry_server::DEFAULT_ADDRESS)]
     pub registry_address: SocketAddr,
 
     /// Where the REST Proxy listens (Confluent's v2 produce API).
@@ -65,7 +66,7 @@ pub async fn start_services(
     let servers = [
         spawn_named(
             "schema registry",
-            crate::registry::serve(registry_listener, registry.clone(), shutdown.clone()),
+            registry_server::serve(registry_listener, registry.clone(), shutdown.clone()),
         ),
         spawn_named(
             "REST Proxy",
@@ -77,7 +78,7 @@ pub async fn start_services(
 
 /// Serves the registry and the REST Proxy until `shutdown`.
 pub async fn run(args: RegistryArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let registry_listener = crate::registry::bind(args.registry_address).await?;
+    let registry_listener = registry_server::bind(args.registry_address).await?;
     let proxy_listener = rest_proxy::bind(args.rest_proxy_address).await?;
     tracing::info!(
         registry = %registry_listener.local_addr().context("the registry's address")?,

@@ -11,8 +11,8 @@ use transit_core::bus::EventBus;
 use transit_core::codec::SchemaRegistry;
 
 use crate::settings::ClusterArgs;
-use crate::stations::loader;
-use crate::stations::source::{SourceConfig, StationSource};
+use transit_postgres::loader;
+use transit_postgres::source::{SourceConfig, StationSource};
 
 /// The default database: the local cluster's `postgres` database.
 const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -94,7 +94,7 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
         .database_url
         .parse()
         .context("the database URL")?;
-    let mut client = crate::stations::connect(&config)
+    let mut client = transit_postgres::connect(&config)
         .await
         .with_context(|| format!("connecting to {}", redacted(&args.database.database_url)))?;
     loader::create_table(&client).await?;

@@ -39,6 +39,20 @@ pub struct PipelineConfig {
     pub station_rows: Option<Vec<StationRow>>,
 }
 
+impl Default for PipelineConfig {
+    /// The default topic names, 4 partitions, the simulation at 60x real time, and no station
+    /// rows (pass the embedded ones with `network::embedded_station_rows` to run in one
+    /// process without a database).
+    fn default() -> Self {
+        Self {
+            topics: Topics::default(),
+            partitions: 4,
+            driver: DriverConfig::default(),
+            station_rows: None,
+        }
+    }
+}
+
 /// Why the pipeline could not start or stopped with an error.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -10,7 +10,8 @@
 //!   against a local broker and a managed cluster (SASL, TLS).
 //! - `consumer`: a librdkafka consumer polled on its own thread, handing records to the async
 //!   side; `context`: librdkafka's logs into `tracing`, rebalances into the assignment.
-//! - The HTTP client of a Confluent-compatible schema registry.
+//!
+//! The schema registry's client is `transit_http::registry_client`: it speaks HTTP, not Kafka.
 //!
 //! The bus passes the same conformance suite as the in-memory bus
 //! (`transit_core::testing`), run against a real broker in this crate's tests.
@@ -22,8 +23,6 @@ mod config;
 mod consumer;
 mod context;
 mod error;
-mod registry_client;
 
 pub use bus::{KafkaBus, KafkaBusError};
 pub use config::{ConfigError, KafkaConfig, ENV_PREFIX};
-pub use registry_client::{RegistryClient, RegistryClientError, CONNECT_TIMEOUT, REQUEST_TIMEOUT};

@@ -10,7 +10,8 @@
 //! # Layout
 //!
 //! - [`MemBus`]: the bus: per-partition logs with retention, groups, committed offsets.
-//! - [`MemRegistry`]: a Confluent-style schema registry: subjects, versions, global ids.
+//! - [`MemRegistry`]: `transit_core`'s in-process schema registry, re-exported so one `use`
+//!   brings both in-memory halves.
 
 #![warn(
     missing_docs,
@@ -21,8 +22,6 @@
 #![deny(rustdoc::broken_intra_doc_links)]
 
 mod bus;
-mod registry;
 
 pub use bus::{MemBus, MemBusConfig};
-pub use registry::MemRegistry;
-pub use transit_core::registry::{Compatibility, SubjectVersion};
+pub use transit_core::registry::{Compatibility, MemRegistry, SubjectVersion};

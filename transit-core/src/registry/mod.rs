@@ -3,11 +3,11 @@
 //!
 //! - [`SchemaCatalog`]: schemas by global id, subjects with versions, the compatibility level
 //!   and its check (apache-avro's resolution rules, with the field that broke which rule). No
-//!   I/O: the in-memory registry (`transit_mem::MemRegistry`) and [`BusRegistry`] both keep
-//!   one.
+//!   I/O: [`MemRegistry`] and [`BusRegistry`] both keep one.
 //! - [`BusRegistry`]: the catalog stored in a compacted topic (`_schemas`, Confluent's own
 //!   record format), so it restarts without losing a schema; what the registry's HTTP server
 //!   serves.
+//! - [`MemRegistry`]: the catalog behind a lock, for one process (no topic, no restart).
 //! - [`Compatibility`]: Confluent's levels (BACKWARD by default).
 //!
 //! # Why the catalog is separate from its storage
@@ -19,6 +19,7 @@
 mod bus;
 mod catalog;
 mod compatibility;
+mod memory;
 mod record;
 
 pub use bus::{BusRegistry, OpenError, RestoreSummary, StoreError, DEFAULT_TOPIC};
@@ -27,3 +28,4 @@ pub use catalog::{
     SubjectVersion, VersionSelector,
 };
 pub use compatibility::{Compatibility, InvalidCompatibility};
+pub use memory::MemRegistry;

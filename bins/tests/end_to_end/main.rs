@@ -1,0 +1,5 @@
+//! End to end, as users run it: the example's binary in a real headless Chromium, and the
+//! production processes (`transit` subcommands) against Apache Kafka and PostgreSQL.
+
+mod browser;
+mod production;

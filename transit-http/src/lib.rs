@@ -1,0 +1,76 @@
+//! The HTTP faces of transit: the dashboard, Confluent's schema registry API and REST Proxy
+//! (v2 produce), and the clients of the last two.
+//!
+//! Each part is a feature, so an embedder takes only what it serves; none of them needs
+//! rdkafka or PostgreSQL (they serve over any [`EventBus`](transit_core::EventBus)):
+//!
+//! | feature | module | what |
+//! |---|---|---|
+//! | `dashboard` | [`dashboard`] | the board: HTML, server-sent events, `/api/status`, `/healthz`, `/metrics` |
+//! | `registry` | [`registry`] | the schema registry's server over a [`BusRegistry`](transit_core::registry::BusRegistry) |
+//! | `registry-client` | [`registry_client`] | a caching client of any Confluent-compatible registry |
+//! | `rest-proxy` | [`rest_proxy`] | the REST Proxy's `POST /topics/{topic}` over a bus and a registry |
+//! | `rest-proxy-client` | [`rest_proxy`] | its client, and the weather station that posts through it |
+//!
+//! All are on by default. The servers share [`server`]: binding (an address in use names the
+//! server) and serving until a [`CancellationToken`](tokio_util::sync::CancellationToken) is
+//! cancelled, requests in flight finishing first.
+//!
+//! # Embedding the dashboard
+//!
+//! The whole pipeline on the in-memory bus, and its board on a port of your choosing:
+//!
+//! ```no_run
+//! # #[cfg(feature = "dashboard")]
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//!
+//! use tokio_util::sync::CancellationToken;
+//! use transit_core::network::{Network, Ridership};
+//! use transit_core::pipeline::{self, PipelineConfig};
+//! use transit_core::sim::{SimConfig, Simulation};
+//! use transit_http::dashboard::{self, Dashboard};
+//! use transit_mem::{MemBus, MemRegistry};
+//!
+//! let shutdown = CancellationToken::new();
+//! let sim = Simulation::new(
+//!     Arc::new(Network::embedded()?),
+//!     Arc::new(Ridership::embedded()?),
+//!     SimConfig::default(),
+//! )?;
+//! let running = pipeline::start(
+//!     Arc::new(MemBus::new()),
+//!     Arc::new(MemRegistry::new()),
+//!     sim,
+//!     PipelineConfig::default(),
+//!     shutdown.clone(),
+//! )
+//! .await?;
+//! let board = Dashboard::new(running.snapshots(), running.metrics(), shutdown.clone());
+//! let listener = dashboard::bind("127.0.0.1:3000".parse()?).await?;
+//! dashboard::serve(listener, board, shutdown).await?;
+//! # Ok(())
+//! # }
+//! ```
+
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    clippy::future_not_send
+)]
+#![deny(rustdoc::broken_intra_doc_links)]
+
+#[cfg(feature = "dashboard")]
+pub mod dashboard;
+#[cfg(feature = "registry")]
+pub mod registry;
+#[cfg(feature = "registry-client")]
+pub mod registry_client;
+#[cfg(any(feature = "rest-proxy", feature = "rest-proxy-client"))]
+pub mod rest_proxy;
+#[cfg(any(feature = "dashboard", feature = "registry", feature = "rest-proxy"))]
+pub mod server;
+
+#[cfg(feature = "registry-client")]
+pub use registry_client::{RegistryClient, RegistryClientError};

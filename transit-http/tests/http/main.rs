@@ -1,0 +1,7 @@
+//! The HTTP servers as their clients see them: the dashboard, the schema registry and the REST
+//! Proxy over the in-memory bus, and the registry and proxy over a real Kafka broker.
+
+mod dashboard;
+mod on_kafka;
+mod registry;
+mod rest_proxy;

@@ -1,0 +1,284 @@
+//! What the browser tests share: finding a binary cargo built beside the test, starting
+//! processes that die with the test, waiting for a server, and a tiny WebDriver client that
+//! drives Debian's headless Chromium through chromedriver (no client library in between).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::process::{Child, Command};
+
+use crate::http::{free_address, request};
+
+pub const CHROMIUM: &str = "/usr/bin/chromium";
+pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// A binary cargo built beside this test: `target/<profile>/<relative>` (e.g.
+/// `examples/full_pipeline`, or `transit`). Fails, saying how to build it (`build`, a cargo
+/// command), when it is missing.
+pub fn built_binary(relative: &str, build: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("tests run from target/<profile>/deps");
+    let binary = profile_dir.join(relative);
+    assert!(
+        binary.exists(),
+        "{} is missing: build it with `{build}` \
+         (`cargo test --all-targets` and scripts/test.sh do)",
+        binary.display()
+    );
+    binary
+}
+
+/// Fails unless `path` exists, naming the Debian package that installs it.
+pub fn require(path: &str, package: &str) {
+    assert!(
+        Path::new(path).exists(),
+        "{path} is missing: install Debian's {package} (scripts/test.sh does: apt-get install chromium chromium-driver)"
+    );
+}
+
+/// Fails unless Chromium and chromedriver are installed.
+pub fn require_chromium() {
+    require(CHROMIUM, "chromium");
+    require(CHROMEDRIVER, "chromium-driver");
+}
+
+/// Polls `path` on `address` until it answers 200, or fails after `limit`; returns the body.
+pub async fn wait_ready(address: SocketAddr, path: &str, limit: Duration, what: &str) -> String {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Ok(response) = request(address, "GET", path, None).await {
+            if response.status == 200 {
+                return response.body;
+            }
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what} never became ready on {address}{path}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Starts `program` with its output discarded; it is killed when the returned child drops.
+pub fn spawn(program: &Path, args: &[String]) -> Child {
+    Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|error| panic!("starting {}: {error}", program.display()))
+}
+
+/// Starts chromedriver on a free port, and returns its address; it is killed when the
+/// returned child drops.
+pub fn start_chromedriver() -> (SocketAddr, Child) {
+    let address = free_address();
+    let child = spawn(
+        Path::new(CHROMEDRIVER),
+        &[format!("--port={}", address.port())],
+    );
+    (address, child)
+}
+
+/// A WebDriver session.
+pub struct Browser {
+    driver: SocketAddr,
+    session: String,
+}
+
+impl Browser {
+    /// Opens a session of headless Chromium on the chromedriver at `driver`, once it answers.
+    pub async fn start(driver: SocketAddr) -> Self {
+        wait_ready(driver, "/status", Duration::from_secs(30), "chromedriver").await;
+        let capabilities = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": ["--headless", "--no-sandbox", "--disable-gpu",
+                         "--disable-background-networking", "--no-first-run",
+                         "--disable-dev-shm-usage", "--window-size=1400,1000"]
+            }
+        }}});
+        let value = Self::call(driver, "POST", "/session", Some(capabilities)).await;
+        let session = value["sessionId"]
+            .as_str()
+            .expect("a session id")
+            .to_string();
+        Self { driver, session }
+    }
+
+    async fn call(driver: SocketAddr, method: &str, path: &str, body: Option<Value>) -> Value {
+        let body = body.map(|b| b.to_string());
+        let response = request(driver, method, path, body.as_deref())
+            .await
+            .unwrap_or_else(|error| panic!("WebDriver {method} {path}: {error}"));
+        let parsed: Value = serde_json::from_str(&response.body).unwrap_or_else(|error| {
+            panic!("WebDriver {method} {path}: {error}: {}", response.body)
+        });
+        assert_eq!(response.status, 200, "WebDriver {method} {path}: {parsed}");
+        parsed["value"].clone()
+    }
+
+    /// Navigates to `url`.
+    pub async fn go(&self, url: &str) {
+        let path = format!("/session/{}/url", self.session);
+        Self::call(self.driver, "POST", &path, Some(json!({ "url": url }))).await;
+    }
+
+    /// Runs `script` (a function body) in the page and returns what it returns.
+    pub async fn eval(&self, script: &str) -> Value {
+        let path = format!("/session/{}/execute/sync", self.session);
+        Self::call(
+            self.driver,
+            "POST",
+            &path,
+            Some(json!({ "script": script, "args": [] })),
+        )
+        .await
+    }
+
+    /// Opens the dashboard served at `dashboard`, marks the page (so that a reload would show:
+    /// the mark reads back as `marker` in [`READ_BOARD`] until then), and reads what it shows.
+    pub async fn open_board(&self, dashboard: SocketAddr) -> Value {
+        self.go(&format!("http://{dashboard}/")).await;
+        self.eval("window.transitTestMarker = 'same page'; return null;")
+            .await;
+        self.eval(READ_BOARD).await
+    }
+
+    /// Ends the session (closing the browser).
+    pub async fn close(self) {
+        let path = format!("/session/{}", self.session);
+        Self::call(self.driver, "DELETE", &path, None).await;
+    }
+}
+
+/// What the dashboard page shows, read from the live DOM by [`Browser::eval`].
+pub const READ_BOARD: &str = r#"
+const text = (id) => (document.getElementById(id) || {}).textContent || "";
+return {
+  lines: [...document.querySelectorAll("section.line h2")].map((h) => h.textContent),
+  stations: [...document.querySelectorAll("section.line tbody tr td:first-child")].map((td) => td.textContent),
+  trains: [...document.querySelectorAll("svg.diagram .train")].map((g) => g.dataset.train + "@" + g.style.transform),
+  chips: [...document.querySelectorAll("td .chip")].map((c) => c.textContent),
+  entries: [...document.querySelectorAll("section.line tbody td.entries")].map((td) => td.textContent),
+  totalEntries: text("total-entries"),
+  simTime: text("sim-time"),
+  temperature: text("weather-temp"),
+  weather: text("weather-status"),
+  live: document.getElementById("live").className,
+  marker: window.transitTestMarker || null,
+};
+"#;
+
+/// The strings of a JSON array (nothing if it is not one).
+pub fn strings(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A count as the page formats it (`12,345`), if it is one.
+pub fn page_number(text: &str) -> Option<u64> {
+    let text = text.trim();
+    if text.is_empty() || !text.chars().all(|c| c.is_ascii_digit() || c == ',') {
+        return None;
+    }
+    text.replace(',', "").parse().ok()
+}
+
+/// Checks what the board page shows, as [`READ_BOARD`] read it: the Blue, Red and Green lines,
+/// `stations` stations among which every terminus and Clark/Lake, `trains` trains on the
+/// diagrams with some of every line, and the weather.
+pub fn assert_board_page(page: &Value, stations: usize, trains: usize) {
+    let lines = strings(&page["lines"]);
+    assert_eq!(lines.len(), 3, "{page}");
+    for (line, name) in lines.iter().zip(["Blue Line", "Red Line", "Green Line"]) {
+        assert!(line.contains(name), "{line:?}");
+    }
+    let shown = strings(&page["stations"]);
+    assert_eq!(
+        shown.len(),
+        stations,
+        "every station of the three lines: {shown:?}"
+    );
+    for name in [
+        "O'Hare",
+        "Forest Park",
+        "Howard",
+        "95th/Dan Ryan",
+        "Harlem/Lake",
+        "Clark/Lake",
+    ] {
+        assert!(
+            shown.iter().any(|s| s == name),
+            "{name} missing from {shown:?}"
+        );
+    }
+    let moving = strings(&page["trains"]);
+    assert_eq!(
+        moving.len(),
+        trains,
+        "ten trains per line on the diagrams: {moving:?}"
+    );
+    for prefix in ["BL", "RL", "GL"] {
+        assert!(
+            moving.iter().any(|t| t.starts_with(prefix)),
+            "no {prefix} train in {moving:?}"
+        );
+    }
+    assert!(
+        page["temperature"].as_str().unwrap_or("").ends_with("°F"),
+        "{page}"
+    );
+    assert!(!page["weather"].as_str().unwrap_or("").is_empty(), "{page}");
+}
+
+/// Waits (up to 20 s, calling `between` before each look) until the page shows another
+/// simulated time and moved trains than `before`, and checks it changed in place, live, with
+/// `trains` trains still; returns what it showed.
+pub async fn wait_for_page_change(
+    browser: &Browser,
+    before: &Value,
+    trains: usize,
+    mut between: impl FnMut(),
+) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let after = loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        between();
+        let now = browser.eval(READ_BOARD).await;
+        if now["simTime"] != before["simTime"] && now["trains"] != before["trains"] {
+            break now;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the page never changed: {now}"
+        );
+    };
+    assert_eq!(
+        after["marker"], "same page",
+        "updated in place, not reloaded"
+    );
+    assert_eq!(after["live"], "live on", "connected to the event stream");
+    assert_eq!(
+        strings(&after["trains"]).len(),
+        trains,
+        "trains move, none is lost or doubled"
+    );
+    after
+}

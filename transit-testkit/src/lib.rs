@@ -1,0 +1,24 @@
+//! What the tests of every transit crate share: the real services they run against and the
+//! clients that reach them. A dev-dependency only.
+//!
+//! - [`kafka`]: the test broker (Apache Kafka, named by `TRANSIT_TEST_KAFKA`; `scripts/kafka.sh`
+//!   starts one) and buses on it;
+//! - [`postgres`]: the test database (the local cluster, or `TRANSIT_TEST_POSTGRES_URL`);
+//! - [`browser`]: built binaries, child processes that die with the test, and a WebDriver
+//!   client for Debian's headless Chromium;
+//! - [`http`]: a bare HTTP/1.1 client and free loopback ports;
+//! - [`registry`], [`rest_proxy`], [`weather_request`]: the schema registry and the REST
+//!   Proxy served for a test, and the original weather hardware's request.
+//!
+//! Each service that is missing fails the test with how to start it: a test that quietly
+//! passes without its broker or database would prove nothing.
+
+#![allow(missing_docs, clippy::missing_panics_doc)]
+
+pub mod browser;
+pub mod http;
+pub mod kafka;
+pub mod postgres;
+pub mod registry;
+pub mod rest_proxy;
+pub mod weather_request;
