@@ -429,9 +429,297 @@ async fn an_entry_that_does_not_decode_is_dead_lettered_and_counting_goes_on() {
     assert_eq!(stats.counted, published);
     let dead = dead_letters(&bed).await;
     assert_eq!(dead.len(), 1);
-    assert_eq!(
-        header(&dead[0], deadletter::HEADER_CONSUMER),
-        transit_core::processor::turnstile_counts::CONSUMER
-    );
+    // The member is named by its group, so two deployments on one cluster are told apart.
+    assert_eq!(header(&dead[0], deadletter::HEADER_CONSUMER), "bad");
     assert!(header(&dead[0], deadletter::HEADER_REASON).contains("not a turnstile entry"));
+}
+
+/// Publishes the simulation up to `until` on a scratch bus, then only the entries that land on
+/// `partitions` onto the bed's bus, in the same partitions (keys keep their partition).
+async fn simulate_into_partitions(
+    bed: &Bed,
+    sim: &mut Simulation,
+    until: SimTime,
+    partitions: &[u32],
+) -> u64 {
+    let scratch_mem = MemBus::new();
+    let scratch = Bed {
+        bus: Arc::new(scratch_mem.clone()),
+        mem: scratch_mem,
+        registry: Arc::clone(&bed.registry),
+        topics: bed.topics.clone(),
+        metrics: PipelineMetrics::new(),
+    };
+    simulate(&scratch, sim, until).await;
+    let topic = bed.topics.turnstile_entries();
+    let mut published = 0;
+    for &partition in partitions {
+        let Some((start, end)) = scratch.mem.offsets(&topic, partition) else {
+            continue;
+        };
+        let mut consumer = scratch
+            .bus
+            .subscribe(SubscribeOptions::topics([topic.clone()]))
+            .await
+            .unwrap();
+        let total: u64 = (0..4)
+            .map(|p| scratch.mem.offsets(&topic, p).map_or(0, |(_, e)| e))
+            .sum();
+        let records: Vec<Record> =
+            transit_core::testing::receive(consumer.as_mut(), total as usize)
+                .await
+                .into_iter()
+                .filter(|d| d.partition == partition)
+                .map(|d| Record {
+                    key: d.key,
+                    value: d.value,
+                    headers: d.headers,
+                    timestamp_ms: d.timestamp_ms,
+                    partition: Some(partition),
+                })
+                .collect();
+        assert_eq!(records.len() as u64, end - start);
+        published += records.len() as u64;
+        bed.bus.publish_batch(&topic, records).await.unwrap();
+    }
+    published
+}
+
+async fn wait_caught_up(bed: &Bed, group: &str) {
+    let topic = bed.topics.turnstile_entries();
+    eventually("the group caught up", || async {
+        let ends: u64 = (0..4)
+            .map(|p| bed.mem.offsets(&topic, p).map_or(0, |(_, end)| end))
+            .sum();
+        bed.mem.committed(group).values().sum::<u64>() == ends
+    })
+    .await;
+}
+
+/// Watches the count table as counts are published (it is compacted: what is overwritten
+/// goes), and returns, when stopped, every key whose count went backwards.
+fn watch_counts(bed: &Bed) -> (CancellationToken, tokio::task::JoinHandle<Vec<String>>) {
+    let stop = CancellationToken::new();
+    let (bus, registry, topic) = (
+        Arc::clone(&bed.bus),
+        Arc::clone(&bed.registry),
+        bed.topics.turnstile_counts(),
+    );
+    let watching = stop.clone();
+    let task = tokio::spawn(async move {
+        let decoder = Decoder::<TurnstileCount>::new(registry).unwrap();
+        let mut consumer = bus
+            .subscribe(SubscribeOptions::topics([topic]))
+            .await
+            .unwrap();
+        let mut last: HashMap<StationLineKey, u64> = HashMap::new();
+        let mut backwards = Vec::new();
+        let mut batch = Vec::new();
+        loop {
+            batch.clear();
+            tokio::select! {
+                () = watching.cancelled() => break,
+                received = consumer.recv_batch(&mut batch, 1024) => { received.unwrap(); }
+            }
+            for delivery in &batch {
+                let count = decoder
+                    .decode(delivery.value.as_deref().unwrap())
+                    .await
+                    .unwrap();
+                let key = StationLineKey {
+                    station_id: count.station_id,
+                    line: count.line,
+                };
+                if let Some(&before) = last.get(&key) {
+                    if count.entries < before {
+                        backwards.push(format!("{key:?}: {before} -> {}", count.entries));
+                    }
+                }
+                last.insert(key, count.entries);
+            }
+        }
+        backwards
+    });
+    (stop, task)
+}
+
+/// The bug an operator hit: a member loses a partition and gets it back between two of its
+/// batches, while another member counted it. The member must drop what it held on the revoke
+/// and restore from the table on the new assignment, or it publishes its stale counts over
+/// the newer ones and the entries counted in between are lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_lost_and_handed_back_between_two_batches_is_restored_not_stale() {
+    let bed = bed();
+    let mut sim = simulation();
+    let start = sim.now();
+    let hour = |n: i64| SimTime(start.0 + n * 3_600_000);
+    let group = "regained";
+
+    // A counts the first hour alone, then waits for more.
+    simulate(&bed, &mut sim, hour(1)).await;
+    TurnstileCounter::new(
+        Arc::clone(&bed.bus),
+        Arc::clone(&bed.registry),
+        &bed.topics,
+        Arc::clone(&bed.metrics),
+    )
+    .await
+    .unwrap();
+    let (stop_watching, watcher) = watch_counts(&bed);
+    let stop_a = CancellationToken::new();
+    let a = tokio::spawn(counter(&bed, group).await.run(stop_a.clone()));
+    wait_caught_up(&bed, group).await;
+
+    // B joins and takes partitions 1 and 3 (members share partitions by join order); entries
+    // arrive only there, so A gets no batch while B counts.
+    let stop_b = CancellationToken::new();
+    let b = tokio::spawn(counter(&bed, group).await.run(stop_b.clone()));
+    let on_b = simulate_into_partitions(&bed, &mut sim, hour(2), &[1, 3]).await;
+    assert!(on_b > 100, "B has entries to count: {on_b}");
+    wait_caught_up(&bed, group).await;
+    let by_b = b_stats(stop_b, b).await;
+    assert_eq!(by_b, on_b, "B counted what it was given");
+
+    // B has left: A gets partitions 1 and 3 back and counts a third hour everywhere.
+    simulate(&bed, &mut sim, hour(3)).await;
+    wait_caught_up(&bed, group).await;
+    stop_a.cancel();
+    a.await.unwrap().unwrap();
+
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    stop_watching.cancel();
+    assert_eq!(
+        watcher.await.unwrap(),
+        Vec::<String>::new(),
+        "counts went backwards"
+    );
+    assert_eq!(table_counts(&bed).await, expected_counts(&bed).await);
+}
+
+async fn b_stats(
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<
+        Result<
+            transit_core::processor::turnstile_counts::CountStats,
+            transit_core::processor::ProcessorError,
+        >,
+    >,
+) -> u64 {
+    stop.cancel();
+    task.await.unwrap().unwrap().counted
+}
+
+/// The station processor's state across the same rebalance: rows renamed by the member that
+/// held the partition meanwhile are restored, so the name never goes back to the old one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn station_rows_of_a_partition_lost_and_handed_back_are_restored_not_stale() {
+    use transit_core::bus::TopicSpec;
+    use transit_core::codec::TopicCodec;
+    use transit_core::event::StationRow;
+
+    let bed = bed();
+    let group = "stations-regained";
+    let topic = bed.topics.station_rows();
+    bed.bus
+        .create_topic(&TopicSpec::new(topic.clone(), 2))
+        .await
+        .unwrap();
+    let rows = embedded_station_rows().unwrap();
+    publish_station_rows(
+        bed.bus.as_ref(),
+        Arc::clone(&bed.registry),
+        &bed.topics,
+        &rows,
+        0,
+    )
+    .await
+    .unwrap();
+    let codec = TopicCodec::<StationRow>::register(Arc::clone(&bed.registry), topic.clone())
+        .await
+        .unwrap();
+    let processor = || async {
+        StationProcessor::new(
+            Arc::clone(&bed.bus),
+            Arc::clone(&bed.registry),
+            &bed.topics,
+            Arc::clone(&bed.metrics),
+        )
+        .await
+        .unwrap()
+        .in_group(group)
+    };
+    let caught_up = || async {
+        let end: u64 = (0..2)
+            .map(|p| bed.mem.offsets(&topic, p).map_or(0, |(_, end)| end))
+            .sum();
+        eventually("the station processors caught up", || async {
+            bed.mem.committed(group).values().sum::<u64>() == end
+        })
+        .await;
+    };
+
+    // A alone, then B joins and takes partition 1.
+    let stop_a = CancellationToken::new();
+    let a = tokio::spawn(processor().await.run(stop_a.clone()));
+    caught_up().await;
+    let stop_b = CancellationToken::new();
+    let b = tokio::spawn(processor().await.run(stop_b.clone()));
+
+    // A Blue Line station whose rows land on B's partition is renamed while B holds it.
+    let mut station_rows: Vec<StationRow> = Vec::new();
+    for candidate in rows.iter().filter(|r| r.blue && !r.red && !r.green) {
+        let record = codec.record(candidate, 0).unwrap();
+        let probe = bed.bus.publish_batch(&topic, vec![record]).await.unwrap();
+        if probe[0].partition == 1 {
+            station_rows = rows
+                .iter()
+                .filter(|r| r.station_id == candidate.station_id)
+                .cloned()
+                .collect();
+            break;
+        }
+    }
+    assert_eq!(
+        station_rows.len(),
+        2,
+        "a station with two rows on partition 1"
+    );
+    let renamed: Vec<StationRow> = station_rows
+        .iter()
+        .map(|row| StationRow {
+            station_name: "Renamed".into(),
+            ..row.clone()
+        })
+        .collect();
+    let records = renamed
+        .iter()
+        .map(|r| codec.record(r, 1).unwrap())
+        .collect();
+    bed.bus.publish_batch(&topic, records).await.unwrap();
+    caught_up().await;
+    stop_b.cancel();
+    b.await.unwrap().unwrap();
+
+    // B has left: A gets partition 1 back, then one of the renamed rows again.
+    let again = codec.record(&renamed[1], 2).unwrap();
+    bed.bus.publish_batch(&topic, vec![again]).await.unwrap();
+    caught_up().await;
+    stop_a.cancel();
+    a.await.unwrap().unwrap();
+
+    let decoder = Decoder::<StationEvent>::new(Arc::clone(&bed.registry)).unwrap();
+    let mut name = None;
+    for delivery in read_table(bed.bus.as_ref(), &bed.topics.stations())
+        .await
+        .unwrap()
+    {
+        let station = decoder
+            .decode(delivery.value.as_deref().unwrap())
+            .await
+            .unwrap();
+        if station.station_id == station_rows[0].station_id {
+            name = Some(station.station_name.to_string());
+        }
+    }
+    assert_eq!(name.as_deref(), Some("Renamed"));
 }

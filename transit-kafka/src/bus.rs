@@ -329,7 +329,16 @@ impl KafkaBus {
             .assign(&list)
             .map_err(|error| bus_error(error, None))?;
         let state = consumer.context().as_ref().clone();
-        state.lock().partitions.extend(assigned);
+        {
+            let mut shared = state.lock();
+            for partition in &assigned {
+                shared.epochs.insert(partition.clone(), 1);
+            }
+            shared.partitions.extend(assigned.iter().cloned());
+            shared
+                .changes
+                .push(transit_core::bus::AssignmentChange::Assigned(assigned));
+        }
         KafkaConsumer::start(
             consumer,
             state,

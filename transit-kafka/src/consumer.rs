@@ -20,8 +20,8 @@ use rdkafka::producer::{FutureProducer, Producer as _};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 use transit_core::bus::{
-    Consumer, Delivery, Error, Header, PartitionPosition, RecordPosition, Result, StartFrom,
-    TopicPartition,
+    AssignmentChange, Consumer, Delivery, Error, Header, PartitionPosition, RecordPosition, Result,
+    StartFrom, TopicPartition,
 };
 
 use crate::context::{ConsumerState, TracingContext};
@@ -33,8 +33,9 @@ const CHANNEL: usize = 4096;
 /// How long one librdkafka poll waits; also how soon the poll thread notices a stop.
 const POLL: Duration = Duration::from_millis(100);
 
-/// What the poll thread sends.
-type Polled = Result<Delivery>;
+/// What the poll thread sends: a record and the assignment epoch of its partition when it was
+/// polled, or the error that ended the consumer.
+type Polled = Result<(Delivery, u64)>;
 
 /// A consumer of a [`crate::KafkaBus`].
 pub(crate) struct KafkaConsumer {
@@ -103,11 +104,13 @@ impl KafkaConsumer {
         self.consumer.clone().ok_or(Error::Closed)
     }
 
-    /// Takes a polled record if its partition is still ours: after a rebalance, what was
-    /// polled from a partition another member now owns is that member's to hand out.
-    fn accept(&mut self, polled: Polled) -> Option<Polled> {
-        let delivery = match polled {
-            Ok(delivery) => delivery,
+    /// Takes a polled record if its partition is still ours, under the same assignment: after
+    /// a rebalance, what was polled from a partition another member now owns is that member's
+    /// to hand out, and what was polled before a partition was lost and handed back is
+    /// replaced by what librdkafka fetches again from the group's committed offset.
+    fn accept(&mut self, polled: Polled) -> Option<Result<Delivery>> {
+        let (delivery, epoch) = match polled {
+            Ok(polled) => polled,
             Err(error) => return Some(Err(error)),
         };
         let partition = TopicPartition {
@@ -115,7 +118,8 @@ impl KafkaConsumer {
             partition: delivery.partition,
         };
         let mut state = self.state.lock();
-        if !state.partitions.contains(&partition) {
+        let current = state.epochs.get(&partition).copied().unwrap_or_default();
+        if !state.partitions.contains(&partition) || current != epoch {
             return None;
         }
         state.first_polled.remove(&partition);
@@ -163,14 +167,16 @@ fn poll_loop(
                 ) else {
                     continue;
                 };
-                state
-                    .lock()
-                    .first_polled
-                    .entry(TopicPartition {
-                        topic: Arc::clone(&topic),
-                        partition,
-                    })
-                    .or_insert(offset);
+                let key = TopicPartition {
+                    topic: Arc::clone(&topic),
+                    partition,
+                };
+                let epoch = {
+                    let mut state = state.lock();
+                    let epoch = state.epochs.get(&key).copied().unwrap_or_default();
+                    state.first_polled.entry(key).or_insert(offset);
+                    epoch
+                };
                 let headers = message
                     .headers()
                     .map(|headers| {
@@ -183,7 +189,7 @@ fn poll_loop(
                             .collect()
                     })
                     .unwrap_or_default();
-                Ok(Delivery {
+                let delivery = Delivery {
                     topic,
                     partition,
                     offset,
@@ -191,7 +197,8 @@ fn poll_loop(
                     value: message.payload().map(Bytes::copy_from_slice),
                     headers,
                     timestamp_ms: message.timestamp().to_millis().unwrap_or_default(),
-                })
+                };
+                Ok((delivery, epoch))
             }
             Some(Err(KafkaError::PartitionEOF(_))) => continue,
             Some(Err(KafkaError::MessageConsumption(
@@ -311,6 +318,10 @@ impl Consumer for KafkaConsumer {
 
     fn assignment(&self) -> Vec<TopicPartition> {
         self.state.lock().partitions.iter().cloned().collect()
+    }
+
+    fn assignment_changes(&mut self) -> Vec<AssignmentChange> {
+        std::mem::take(&mut self.state.lock().changes)
     }
 
     async fn positions(&mut self) -> Result<Vec<PartitionPosition>> {

@@ -9,7 +9,7 @@ use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
 use rdkafka::topic_partition_list::TopicPartitionList;
-use transit_core::bus::TopicPartition;
+use transit_core::bus::{AssignmentChange, TopicPartition};
 
 /// Sends librdkafka's own log lines and errors to `tracing` (target `librdkafka`), where the
 /// programs' log filter applies to them like to everything else.
@@ -48,6 +48,11 @@ pub(crate) struct Assignment {
     /// Per partition, the offset of the first record polled and not yet handed out: while the
     /// async side has not handed anything out of a partition, that is its position.
     pub(crate) first_polled: HashMap<TopicPartition, u64>,
+    /// Per partition, how many times it has been assigned: a record polled under an earlier
+    /// assignment (and still queued when the partition came back) is stale.
+    pub(crate) epochs: HashMap<TopicPartition, u64>,
+    /// The changes not yet taken by the async side.
+    pub(crate) changes: Vec<AssignmentChange>,
 }
 
 /// A consumer's context: logs like [`TracingContext`], and keeps [`Assignment`] up to date
@@ -81,7 +86,11 @@ impl ConsumerContext for ConsumerState {
             Rebalance::Assign(list) => {
                 let gained = partitions(list);
                 tracing::info!(partitions = ?gained, "partitions assigned");
-                state.partitions.extend(gained);
+                for partition in &gained {
+                    *state.epochs.entry(partition.clone()).or_default() += 1;
+                }
+                state.partitions.extend(gained.iter().cloned());
+                state.changes.push(AssignmentChange::Assigned(gained));
             }
             Rebalance::Revoke(list) => {
                 let lost = partitions(list);
@@ -90,6 +99,7 @@ impl ConsumerContext for ConsumerState {
                     state.partitions.remove(partition);
                     state.first_polled.remove(partition);
                 }
+                state.changes.push(AssignmentChange::Revoked(lost));
             }
             Rebalance::Error(error) => tracing::warn!(%error, "consumer group rebalance failed"),
         }

@@ -25,7 +25,9 @@ use async_trait::async_trait;
 
 pub use error::{Error, PublishError, Result};
 pub use ext::EventBusExt;
-pub use record::{Delivery, Header, PartitionPosition, Record, RecordPosition, TopicPartition};
+pub use record::{
+    AssignmentChange, Delivery, Header, PartitionPosition, Record, RecordPosition, TopicPartition,
+};
 pub use topic::{StartFrom, SubscribeOptions, TopicSelector, TopicSpec};
 
 /// A Kafka-like log of records: topics, partitions, offsets, consumer groups.
@@ -46,6 +48,10 @@ pub use topic::{StartFrom, SubscribeOptions, TopicSelector, TopicSpec};
 ///   records after that point may be seen again.
 /// - **Groups.** Consumers sharing a group id share the partitions of their topics: each
 ///   partition is read by one member at a time. Consumers without a group read every partition.
+/// - **Rebalances.** When a partition is assigned to a member, that member reads it from the
+///   group's committed offset, not from where it may have been before: a partition lost and
+///   regained resumes where the group left it. Every change is reported, in order, by
+///   [`Consumer::assignment_changes`].
 /// - **Patterns.** A subscription by pattern also picks up matching topics created later.
 /// - **Compaction.** A topic created with [`TopicSpec::compacted`] keeps at least the last
 ///   record of every key; older records of a key may disappear.
@@ -94,6 +100,14 @@ pub trait Consumer: Debug + Send {
 
     /// The partitions this consumer reads now (they change when group members come and go).
     fn assignment(&self) -> Vec<TopicPartition>;
+
+    /// The changes to this consumer's assignment since the last call, oldest first; the first
+    /// call after subscribing includes the first assignment.
+    ///
+    /// Whoever keeps state per partition uses them: drop what it held for a revoked partition,
+    /// restore what it needs for an assigned one. A partition revoked and assigned again is
+    /// reported as both (see [`AssignmentChange`]), never as "no change".
+    fn assignment_changes(&mut self) -> Vec<AssignmentChange>;
 
     /// Where this consumer stands on each partition assigned now: the next offset it will hand
     /// out and the partition's end. Their difference is the consumer's lag; a table is
@@ -148,6 +162,10 @@ impl<C: Consumer + ?Sized> Consumer for Box<C> {
 
     fn assignment(&self) -> Vec<TopicPartition> {
         (**self).assignment()
+    }
+
+    fn assignment_changes(&mut self) -> Vec<AssignmentChange> {
+        (**self).assignment_changes()
     }
 
     async fn positions(&mut self) -> Result<Vec<PartitionPosition>> {

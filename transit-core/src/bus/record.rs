@@ -74,6 +74,21 @@ pub struct TopicPartition {
     pub partition: u32,
 }
 
+/// A change of the partitions a consumer reads, as it happened.
+///
+/// A group member sees `Revoked` for what it lost and `Assigned` for what it gained at each
+/// rebalance. A partition lost and handed back between two batches shows as both, in that
+/// order: whatever the member held for it is stale, because another member may have processed
+/// (and committed) records of it in between.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AssignmentChange {
+    /// These partitions are now read by this consumer, from the group's committed offsets (or
+    /// the subscription's start without one).
+    Assigned(Vec<TopicPartition>),
+    /// These partitions are no longer read by this consumer.
+    Revoked(Vec<TopicPartition>),
+}
+
 /// Where a record is (or, for a commit, the next offset to read).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RecordPosition {

@@ -6,11 +6,13 @@
 //!   table topic, restorable without counting an entry twice (the KSQL table).
 //! - [`source`]: publishes station rows onto the raw topic, the path a database source feeds.
 //!
-//! Every processor follows the same loop: take a batch, process it, publish what it produced
-//! (and the dead letters), then commit the batch's offsets. A crash between publishing and
+//! Every processor runs on the one loop of [`runner`]: take a batch, process it, publish what
+//! it produced (and the dead letters), then commit the batch's offsets; drop the state of a
+//! partition lost, restore it for a partition gained. A crash between publishing and
 //! committing replays the batch; each processor makes that replay harmless in its own way.
 //! On shutdown the batch in hand is finished and committed before `run` returns.
 
+pub mod runner;
 pub mod source;
 pub mod stations;
 pub mod turnstile_counts;
@@ -20,11 +22,9 @@ mod table;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
-
 pub use table::{read_table, read_topic};
 
-use crate::bus::{self, Consumer, Delivery, EventBus, PublishError, Record, RecordPosition};
+use crate::bus::{self, Delivery, EventBus, PublishError, Record, RecordPosition};
 use crate::codec::{EncodeError, RegistryError};
 
 /// How many records a processor takes at a time.
@@ -87,24 +87,6 @@ impl ProcessorError {
     pub(crate) fn publish(topic: impl Into<String>) -> impl FnOnce(PublishError) -> Self {
         let topic = topic.into();
         move |source| Self::Publish { topic, source }
-    }
-}
-
-/// Waits for the next batch; `false` when shut down or the bus closed.
-pub(crate) async fn next_batch(
-    consumer: &mut dyn Consumer,
-    batch: &mut Vec<Delivery>,
-    shutdown: &CancellationToken,
-    topic: &str,
-) -> Result<bool, ProcessorError> {
-    batch.clear();
-    tokio::select! {
-        biased;
-        () = shutdown.cancelled() => Ok(false),
-        received = consumer.recv_batch(batch, BATCH) => {
-            let count = received.map_err(ProcessorError::bus("reading", topic))?;
-            Ok(count > 0)
-        }
     }
 }
 

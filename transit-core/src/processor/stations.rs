@@ -8,16 +8,21 @@
 //!
 //! Replays are harmless: the table is keyed by station and line, so publishing a station again
 //! overwrites it with the same value.
+//!
+//! Its state (the rows of each station) is per input partition: dropped when the partition is
+//! revoked, and restored by reading the partition's rows back when it is assigned (a few
+//! hundred rows: one per station and direction).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use super::{commit_positions, next_batch, publish, ProcessorError};
-use crate::bus::{Delivery, EventBus, SubscribeOptions, TopicSpec};
+use super::runner::{Output, Processor, ProcessorLoop};
+use super::{read_topic, ProcessorError};
+use crate::bus::{Delivery, EventBus, SubscribeOptions, TopicPartition, TopicSpec};
 use crate::codec::{SchemaRegistry, TopicCodec};
-use crate::deadletter::DeadLetters;
 use crate::event::{StationEvent, StationLineKey, StationRow};
 use crate::metrics::PipelineMetrics;
 use crate::model::LineColor;
@@ -39,6 +44,19 @@ pub struct StationStats {
     pub multi_line: u64,
     /// Records that did not decode as station rows.
     pub undecodable: u64,
+    /// Rows read back to restore the state of partitions assigned.
+    pub restored: u64,
+}
+
+/// What the processor knows of one station and line.
+#[derive(Debug, Default)]
+struct Known {
+    /// The input partition its rows come from.
+    partition: u32,
+    /// Its rows, by stop id.
+    rows: BTreeMap<u32, StationRow>,
+    /// What was last published for it by this member.
+    published: Option<StationEvent>,
 }
 
 /// The station processor of one deployment.
@@ -47,11 +65,10 @@ pub struct StationProcessor {
     bus: Arc<dyn EventBus>,
     rows: TopicCodec<StationRow>,
     table: TopicCodec<StationEvent>,
-    dead_letters: DeadLetters,
+    dead_letter_topic: String,
     metrics: Arc<PipelineMetrics>,
     group: String,
-    /// The rows seen per station and line, by stop id, and what was last published for it.
-    stations: HashMap<StationLineKey, (BTreeMap<u32, StationRow>, Option<StationEvent>)>,
+    stations: HashMap<StationLineKey, Known>,
 }
 
 impl StationProcessor {
@@ -64,11 +81,9 @@ impl StationProcessor {
     ) -> Result<Self, ProcessorError> {
         let rows = TopicCodec::register(Arc::clone(&registry), topics.station_rows()).await?;
         let table = TopicCodec::register(registry, topics.stations()).await?;
-        let dead_letters = DeadLetters::new(topics.dead_letter(), CONSUMER, Arc::clone(&metrics));
         for spec in [
             TopicSpec::new(topics.station_rows(), 1),
             TopicSpec::new(topics.stations(), 1).compacted(),
-            dead_letters.topic_spec(),
         ] {
             bus.create_topic(&spec)
                 .await
@@ -78,7 +93,7 @@ impl StationProcessor {
             bus,
             rows,
             table,
-            dead_letters,
+            dead_letter_topic: topics.dead_letter(),
             metrics,
             group: CONSUMER.to_string(),
             stations: HashMap::new(),
@@ -93,51 +108,99 @@ impl StationProcessor {
     }
 
     /// Processes rows until `shutdown` is cancelled or the bus closes.
-    pub async fn run(
-        mut self,
-        shutdown: CancellationToken,
-    ) -> Result<StationStats, ProcessorError> {
-        let input = self.rows.topic().to_string();
-        let mut consumer = self
-            .bus
-            .subscribe(SubscribeOptions::topics([input.clone()]).in_group(self.group.clone()))
-            .await
-            .map_err(ProcessorError::bus("subscribing to", input.as_str()))?;
-        tracing::info!(
-            input,
-            output = self.table.topic(),
-            "station processor running"
-        );
-        let mut stats = StationStats::default();
-        let mut batch = Vec::new();
-        while next_batch(consumer.as_mut(), &mut batch, &shutdown, &input).await? {
-            self.metrics.record_consumed(CONSUMER, &batch);
-            self.process(&batch, &mut stats).await?;
-            consumer
-                .commit(&commit_positions(&batch))
-                .await
-                .map_err(ProcessorError::bus("committing", input.as_str()))?;
-            if let Ok(positions) = consumer.positions().await {
-                self.metrics.record_positions(CONSUMER, &positions);
+    pub async fn run(self, shutdown: CancellationToken) -> Result<StationStats, ProcessorError> {
+        let subscription =
+            SubscribeOptions::topics([self.rows.topic().to_string()]).in_group(self.group.clone());
+        ProcessorLoop::new(
+            Arc::clone(&self.bus),
+            subscription,
+            self.group.clone(),
+            self.dead_letter_topic.clone(),
+            Arc::clone(&self.metrics),
+        )
+        .run(self, shutdown)
+        .await
+    }
+
+    fn input_partitions(&self, partitions: &[TopicPartition]) -> BTreeSet<u32> {
+        partitions
+            .iter()
+            .filter(|tp| &*tp.topic == self.rows.topic())
+            .map(|tp| tp.partition)
+            .collect()
+    }
+
+    /// Files `row` under its station and line; `None` (with the reason) for a row on none or
+    /// several of the three lines.
+    fn file(&mut self, partition: u32, row: StationRow) -> Result<StationLineKey, Refusal> {
+        let lines: Vec<LineColor> = row.lines().collect();
+        let line = match lines.as_slice() {
+            [line] => *line,
+            [] => return Err(Refusal::OffLine(off_line_reason(&row))),
+            several => return Err(Refusal::MultiLine(multi_line_reason(&row, several))),
+        };
+        let key = StationLineKey {
+            station_id: row.station_id,
+            line,
+        };
+        let known = self.stations.entry(key).or_default();
+        known.partition = partition;
+        known.rows.insert(row.stop_id, row);
+        Ok(key)
+    }
+}
+
+enum Refusal {
+    OffLine(String),
+    MultiLine(String),
+}
+
+#[async_trait]
+impl Processor for StationProcessor {
+    type Stats = StationStats;
+
+    async fn assigned(
+        &mut self,
+        bus: &dyn EventBus,
+        partitions: &[TopicPartition],
+        stats: &mut StationStats,
+    ) -> Result<(), ProcessorError> {
+        let gained = self.input_partitions(partitions);
+        if gained.is_empty() {
+            return Ok(());
+        }
+        self.stations
+            .retain(|_, known| !gained.contains(&known.partition));
+        let mut deliveries = Vec::new();
+        read_topic(bus, self.rows.topic(), |delivery| {
+            if gained.contains(&delivery.partition) {
+                deliveries.push(delivery);
+            }
+        })
+        .await?;
+        for delivery in &deliveries {
+            // A row that does not decode or is on no line is refused when it is processed.
+            if let Ok((_, row)) = self.rows.decode(delivery).await {
+                if self.file(delivery.partition, row).is_ok() {
+                    stats.restored += 1;
+                }
             }
         }
-        tracing::info!(
-            rows = stats.rows,
-            stations = stats.published,
-            off_line = stats.off_line,
-            multi_line = stats.multi_line,
-            undecodable = stats.undecodable,
-            "station processor stopped"
-        );
-        Ok(stats)
+        Ok(())
+    }
+
+    fn revoked(&mut self, partitions: &[TopicPartition]) {
+        let lost = self.input_partitions(partitions);
+        self.stations
+            .retain(|_, known| !lost.contains(&known.partition));
     }
 
     async fn process(
         &mut self,
         batch: &[Delivery],
+        output: &mut Output,
         stats: &mut StationStats,
     ) -> Result<(), ProcessorError> {
-        let mut rejected = Vec::new();
         let mut changed: Vec<StationLineKey> = Vec::new();
         for delivery in batch {
             stats.rows += 1;
@@ -145,63 +208,45 @@ impl StationProcessor {
                 Ok((_, row)) => row,
                 Err(error) => {
                     stats.undecodable += 1;
-                    rejected.push((delivery.clone(), format!("not a station row: {error}")));
+                    output.reject(delivery, format!("not a station row: {error}"));
                     continue;
                 }
             };
-            let lines: Vec<LineColor> = row.lines().collect();
-            let line = match lines.as_slice() {
-                [line] => *line,
-                [] => {
+            match self.file(delivery.partition, row) {
+                Ok(key) => {
+                    if !changed.contains(&key) {
+                        changed.push(key);
+                    }
+                }
+                Err(Refusal::OffLine(reason)) => {
                     stats.off_line += 1;
-                    rejected.push((delivery.clone(), off_line_reason(&row)));
-                    continue;
+                    output.reject(delivery, reason);
                 }
-                several => {
+                Err(Refusal::MultiLine(reason)) => {
                     stats.multi_line += 1;
-                    rejected.push((delivery.clone(), multi_line_reason(&row, several)));
-                    continue;
+                    output.reject(delivery, reason);
                 }
-            };
-            let key = StationLineKey {
-                station_id: row.station_id,
-                line,
-            };
-            self.stations
-                .entry(key)
-                .or_default()
-                .0
-                .insert(row.stop_id, row);
-            if !changed.contains(&key) {
-                changed.push(key);
             }
         }
-        let mut records = Vec::new();
+        let timestamp = batch.last().map_or(0, |d| d.timestamp_ms);
         for key in changed {
-            let Some((rows, published)) = self.stations.get_mut(&key) else {
+            let Some(known) = self.stations.get_mut(&key) else {
                 continue;
             };
-            let station = clean_station(key, rows);
-            if published.as_ref() == Some(&station) {
+            let station = clean_station(key, &known.rows);
+            if known.published.as_ref() == Some(&station) {
                 continue;
             }
-            let timestamp = batch.last().map_or(0, |d| d.timestamp_ms);
             let record = self.table.record(&station, timestamp).map_err(|source| {
                 ProcessorError::Encode {
                     topic: self.table.topic().to_string(),
                     source,
                 }
             })?;
-            records.push(record);
-            *published = Some(station);
+            output.publish(self.table.topic(), record);
+            stats.published += 1;
+            known.published = Some(station);
         }
-        let count = publish(self.bus.as_ref(), self.table.topic(), records).await?;
-        stats.published += count;
-        self.metrics.record_published(self.table.topic(), count);
-        self.dead_letters
-            .send(self.bus.as_ref(), &rejected)
-            .await
-            .map_err(ProcessorError::publish(self.dead_letters.topic()))?;
         Ok(())
     }
 }

@@ -11,20 +11,23 @@
 //!
 //! # Restore
 //!
-//! On start, the state is read back from the compacted count table (one record per key), so
-//! restoring takes time proportional to the number of stations, not to the history. When the
-//! group hands this member partitions it did not have, the table is read again for them, so a
-//! member picks up where the previous owner of the partition left off.
+//! The counts of an input partition are restored from the compacted count table (one record
+//! per key) whenever the group assigns the partition to this member: at start, after a
+//! rebalance, and when a partition lost and handed back in between comes back (another member
+//! may have counted it meanwhile). Restoring takes time proportional to the number of
+//! stations, not to the history. When a partition is revoked its counts are dropped, so
+//! nothing stale is ever published over a newer count.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
+use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use super::{commit_positions, next_batch, publish, read_table, ProcessorError};
-use crate::bus::{Delivery, EventBus, SubscribeOptions, TopicSpec};
+use super::runner::{Output, Processor, ProcessorLoop};
+use super::{read_table, ProcessorError};
+use crate::bus::{Delivery, EventBus, SubscribeOptions, TopicPartition, TopicSpec};
 use crate::codec::{SchemaRegistry, TopicCodec};
-use crate::deadletter::DeadLetters;
 use crate::event::{StationLineKey, TurnstileCount, TurnstileEvent};
 use crate::metrics::PipelineMetrics;
 use crate::topics::Topics;
@@ -35,7 +38,7 @@ pub const CONSUMER: &str = "transit-turnstile-counter";
 /// What a run of the counter did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CountStats {
-    /// Keys restored from the table at start.
+    /// Keys restored from the table (at start and at every later assignment).
     pub restored: u64,
     /// Entries read.
     pub entries: u64,
@@ -55,12 +58,10 @@ pub struct TurnstileCounter {
     bus: Arc<dyn EventBus>,
     entries: TopicCodec<TurnstileEvent>,
     table: TopicCodec<TurnstileCount>,
-    dead_letters: DeadLetters,
+    dead_letter_topic: String,
     metrics: Arc<PipelineMetrics>,
     group: String,
     counts: HashMap<StationLineKey, TurnstileCount>,
-    /// The input partitions the state was restored for.
-    restored_for: BTreeSet<u32>,
 }
 
 impl TurnstileCounter {
@@ -75,24 +76,18 @@ impl TurnstileCounter {
         let entries =
             TopicCodec::register(Arc::clone(&registry), topics.turnstile_entries()).await?;
         let table = TopicCodec::register(registry, topics.turnstile_counts()).await?;
-        let dead_letters = DeadLetters::new(topics.dead_letter(), CONSUMER, Arc::clone(&metrics));
-        for spec in [
-            TopicSpec::new(topics.turnstile_counts(), 1).compacted(),
-            dead_letters.topic_spec(),
-        ] {
-            bus.create_topic(&spec)
-                .await
-                .map_err(ProcessorError::bus("creating", spec.name.as_str()))?;
-        }
+        let spec = TopicSpec::new(topics.turnstile_counts(), 1).compacted();
+        bus.create_topic(&spec)
+            .await
+            .map_err(ProcessorError::bus("creating", spec.name.as_str()))?;
         Ok(Self {
             bus,
             entries,
             table,
-            dead_letters,
+            dead_letter_topic: topics.dead_letter(),
             metrics,
             group: CONSUMER.to_string(),
             counts: HashMap::new(),
-            restored_for: BTreeSet::new(),
         })
     }
 
@@ -110,65 +105,34 @@ impl TurnstileCounter {
 
     /// Counts entries until `shutdown` is cancelled or the bus closes; the batch in hand is
     /// published and committed before it returns.
-    pub async fn run(mut self, shutdown: CancellationToken) -> Result<CountStats, ProcessorError> {
-        let input = self.entries.topic().to_string();
-        let mut stats = CountStats {
-            restored: self.restore(None).await?,
-            ..CountStats::default()
-        };
-        let mut consumer = self
-            .bus
-            .subscribe(SubscribeOptions::topics([input.clone()]).in_group(self.group.clone()))
-            .await
-            .map_err(ProcessorError::bus("subscribing to", input.as_str()))?;
-        self.restored_for = partitions_of(consumer.as_ref(), &input);
-        tracing::info!(
-            input,
-            output = self.table.topic(),
-            restored = stats.restored,
-            "turnstile counter running"
-        );
-        let mut batch = Vec::new();
-        let mut lag_measured = std::time::Instant::now();
-        while next_batch(consumer.as_mut(), &mut batch, &shutdown, &input).await? {
-            self.metrics.record_consumed(CONSUMER, &batch);
-            let assigned = partitions_of(consumer.as_ref(), &input);
-            let gained: BTreeSet<u32> = assigned.difference(&self.restored_for).copied().collect();
-            if !gained.is_empty() {
-                stats.restored += self.restore(Some(&gained)).await?;
-            }
-            self.restored_for = assigned;
-            self.process(&batch, &mut stats).await?;
-            consumer
-                .commit(&commit_positions(&batch))
-                .await
-                .map_err(ProcessorError::bus("committing", input.as_str()))?;
-            if lag_measured.elapsed() >= super::LAG_EVERY {
-                lag_measured = std::time::Instant::now();
-                if let Ok(positions) = consumer.positions().await {
-                    self.metrics.record_positions(CONSUMER, &positions);
-                }
-            }
-        }
-        tracing::info!(
-            entries = stats.entries,
-            counted = stats.counted,
-            replayed = stats.replayed,
-            undecodable = stats.undecodable,
-            "turnstile counter stopped; counts published and offsets committed"
-        );
-        Ok(stats)
+    pub async fn run(self, shutdown: CancellationToken) -> Result<CountStats, ProcessorError> {
+        let subscription = SubscribeOptions::topics([self.entries.topic().to_string()])
+            .in_group(self.group.clone());
+        ProcessorLoop::new(
+            Arc::clone(&self.bus),
+            subscription,
+            self.group.clone(),
+            self.dead_letter_topic.clone(),
+            Arc::clone(&self.metrics),
+        )
+        .run(self, shutdown)
+        .await
     }
 
-    /// Reads the count table back into the state: every key, or only those counted from the
-    /// given input partitions. Returns how many keys were restored.
-    async fn restore(&mut self, partitions: Option<&BTreeSet<u32>>) -> Result<u64, ProcessorError> {
-        let rows = read_table(self.bus.as_ref(), self.table.topic()).await?;
+    /// Reads the count table back for the keys counted from `partitions`. Returns how many.
+    async fn restore(
+        &mut self,
+        bus: &dyn EventBus,
+        partitions: &BTreeSet<u32>,
+    ) -> Result<u64, ProcessorError> {
+        self.counts
+            .retain(|_, count| !partitions.contains(&count.source_partition));
+        let rows = read_table(bus, self.table.topic()).await?;
         let mut restored = 0;
         for delivery in &rows {
             match self.table.decode(delivery).await {
                 Ok((key, count)) => {
-                    if partitions.is_some_and(|p| !p.contains(&count.source_partition)) {
+                    if !partitions.contains(&count.source_partition) {
                         continue;
                     }
                     self.counts.insert(key, count);
@@ -186,12 +150,45 @@ impl TurnstileCounter {
         Ok(restored)
     }
 
+    /// The partitions of the entries topic among `partitions`.
+    fn input_partitions(&self, partitions: &[TopicPartition]) -> BTreeSet<u32> {
+        partitions
+            .iter()
+            .filter(|tp| &*tp.topic == self.entries.topic())
+            .map(|tp| tp.partition)
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Processor for TurnstileCounter {
+    type Stats = CountStats;
+
+    async fn assigned(
+        &mut self,
+        bus: &dyn EventBus,
+        partitions: &[TopicPartition],
+        stats: &mut CountStats,
+    ) -> Result<(), ProcessorError> {
+        let gained = self.input_partitions(partitions);
+        if !gained.is_empty() {
+            stats.restored += self.restore(bus, &gained).await?;
+        }
+        Ok(())
+    }
+
+    fn revoked(&mut self, partitions: &[TopicPartition]) {
+        let lost = self.input_partitions(partitions);
+        self.counts
+            .retain(|_, count| !lost.contains(&count.source_partition));
+    }
+
     async fn process(
         &mut self,
         batch: &[Delivery],
+        output: &mut Output,
         stats: &mut CountStats,
     ) -> Result<(), ProcessorError> {
-        let mut rejected = Vec::new();
         let mut changed: Vec<StationLineKey> = Vec::new();
         for delivery in batch {
             stats.entries += 1;
@@ -201,8 +198,7 @@ impl TurnstileCounter {
                     Ok((_, entry)) => entry,
                     Err(error) => {
                         stats.undecodable += 1;
-                        rejected
-                            .push((delivery.clone(), format!("not a turnstile entry: {error}")));
+                        output.reject(delivery, format!("not a turnstile entry: {error}"));
                         continue;
                     }
                 },
@@ -234,31 +230,20 @@ impl TurnstileCounter {
             }
         }
         let timestamp = batch.last().map_or(0, |d| d.timestamp_ms);
-        let records = changed
-            .iter()
-            .filter_map(|key| self.counts.get(key))
-            .map(|count| self.table.record(count, timestamp))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|source| ProcessorError::Encode {
-                topic: self.table.topic().to_string(),
-                source,
-            })?;
-        let published = publish(self.bus.as_ref(), self.table.topic(), records).await?;
-        stats.published += published;
-        self.metrics.record_published(self.table.topic(), published);
-        self.dead_letters
-            .send(self.bus.as_ref(), &rejected)
-            .await
-            .map_err(ProcessorError::publish(self.dead_letters.topic()))?;
+        for key in &changed {
+            let Some(count) = self.counts.get(key) else {
+                continue;
+            };
+            let record =
+                self.table
+                    .record(count, timestamp)
+                    .map_err(|source| ProcessorError::Encode {
+                        topic: self.table.topic().to_string(),
+                        source,
+                    })?;
+            output.publish(self.table.topic(), record);
+            stats.published += 1;
+        }
         Ok(())
     }
-}
-
-fn partitions_of(consumer: &dyn crate::bus::Consumer, topic: &str) -> BTreeSet<u32> {
-    consumer
-        .assignment()
-        .into_iter()
-        .filter(|tp| &*tp.topic == topic)
-        .map(|tp| tp.partition)
-        .collect()
 }

@@ -1,4 +1,6 @@
 use std::sync::Arc;
+
+use async_trait::async_trait;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -7,11 +9,11 @@ use tokio_util::sync::CancellationToken;
 use super::{StatusModel, StatusSnapshot};
 use crate::bus::{Delivery, EventBus, SubscribeOptions};
 use crate::codec::{DecodeError, Decoder, SchemaRegistry};
-use crate::deadletter::DeadLetters;
 use crate::event::{ArrivalEvent, StationEvent, TurnstileCount, WeatherEvent, WeatherKey};
 use crate::metrics::PipelineMetrics;
 use crate::model::LineColor;
-use crate::processor::{ProcessorError, BATCH, LAG_EVERY};
+use crate::processor::runner::{Output, Processor, ProcessorLoop};
+use crate::processor::ProcessorError;
 use crate::sim::SimTime;
 use crate::topics::Topics;
 
@@ -55,10 +57,12 @@ pub struct StatusService {
     counts: Decoder<TurnstileCount>,
     weather: Decoder<WeatherEvent>,
     weather_keys: Decoder<WeatherKey>,
-    dead_letters: DeadLetters,
+    dead_letter_topic: String,
     metrics: Arc<PipelineMetrics>,
     model: StatusModel,
     snapshots: watch::Sender<Arc<StatusSnapshot>>,
+    published_version: u64,
+    published_at: Instant,
 }
 
 impl StatusService {
@@ -86,8 +90,10 @@ impl StatusService {
             counts: Decoder::new(Arc::clone(&registry))?,
             weather: Decoder::new(Arc::clone(&registry))?,
             weather_keys: Decoder::new(registry)?,
-            dead_letters: DeadLetters::new(topics.dead_letter(), CONSUMER, Arc::clone(&metrics)),
+            dead_letter_topic: topics.dead_letter(),
             metrics,
+            published_version: model.version(),
+            published_at: Instant::now(),
             model,
             snapshots,
         };
@@ -96,103 +102,27 @@ impl StatusService {
 
     /// Applies records until `shutdown` is cancelled or the bus closes, then publishes a last
     /// snapshot.
-    pub async fn run(mut self, shutdown: CancellationToken) -> Result<StatusStats, ProcessorError> {
+    pub async fn run(self, shutdown: CancellationToken) -> Result<StatusStats, ProcessorError> {
         let names: Vec<String> = self.topics.iter().map(|(name, _)| name.clone()).collect();
-        let described = names.join(", ");
-        self.bus
-            .create_topic(&self.dead_letters.topic_spec())
-            .await
-            .map_err(ProcessorError::bus("creating", self.dead_letters.topic()))?;
-        let mut consumer = self
-            .bus
-            .subscribe(SubscribeOptions::topics(names))
-            .await
-            .map_err(ProcessorError::bus("subscribing to", described.as_str()))?;
-        tracing::info!(topics = %described, "status read model running");
-        let mut stats = StatusStats::default();
-        let mut batch = Vec::with_capacity(BATCH);
-        let mut published_version = self.model.version();
-        let mut published_at = Instant::now();
-        let mut lag_measured = Instant::now();
-        loop {
-            batch.clear();
-            let received = tokio::select! {
-                biased;
-                () = shutdown.cancelled() => break,
-                received = tokio::time::timeout(SNAPSHOT_EVERY, consumer.recv_batch(&mut batch, BATCH)) => received,
-            };
-            match received {
-                Err(_quiet) => {}
-                Ok(Ok(0)) => break,
-                Ok(Ok(_)) => {
-                    self.metrics.record_consumed(CONSUMER, &batch);
-                    self.apply(&batch, &mut stats).await?;
-                }
-                Ok(Err(error)) => {
-                    return Err(ProcessorError::Bus {
-                        operation: "reading",
-                        topic: described,
-                        source: error,
-                    })
-                }
-            }
-            let due = published_at.elapsed() >= SNAPSHOT_EVERY;
-            if due && self.model.version() != published_version {
-                published_version = self.publish_snapshot(&mut stats);
-                published_at = Instant::now();
-            }
-            if lag_measured.elapsed() >= LAG_EVERY {
-                lag_measured = Instant::now();
-                if let Ok(positions) = consumer.positions().await {
-                    self.metrics.record_positions(CONSUMER, &positions);
-                }
-            }
-        }
-        if self.model.version() != published_version {
-            self.publish_snapshot(&mut stats);
-        }
-        tracing::info!(
-            applied = stats.applied,
-            dead_lettered = stats.dead_lettered,
-            "status read model stopped"
-        );
-        Ok(stats)
+        ProcessorLoop::new(
+            Arc::clone(&self.bus),
+            SubscribeOptions::topics(names),
+            CONSUMER,
+            self.dead_letter_topic.clone(),
+            Arc::clone(&self.metrics),
+        )
+        .idle_every(SNAPSHOT_EVERY)
+        .run(self, shutdown)
+        .await
     }
 
-    fn publish_snapshot(&self, stats: &mut StatusStats) -> u64 {
+    fn publish_snapshot(&mut self, stats: &mut StatusStats) {
         let snapshot = Arc::new(self.model.snapshot());
-        let version = snapshot.version;
+        self.published_version = snapshot.version;
+        self.published_at = Instant::now();
         // No receiver left is not an error: the model keeps going for whoever subscribes.
         self.snapshots.send_replace(snapshot);
         stats.snapshots += 1;
-        version
-    }
-
-    async fn apply(
-        &mut self,
-        batch: &[Delivery],
-        stats: &mut StatusStats,
-    ) -> Result<(), ProcessorError> {
-        let mut rejected = Vec::new();
-        for delivery in batch {
-            let Some(source) = self
-                .topics
-                .iter()
-                .find(|(name, _)| *name == *delivery.topic)
-                .map(|(_, source)| *source)
-            else {
-                continue;
-            };
-            match self.apply_one(source, delivery).await {
-                Ok(()) => stats.applied += 1,
-                Err(error) => rejected.push((delivery.clone(), error.to_string())),
-            }
-        }
-        stats.dead_lettered += rejected.len() as u64;
-        self.dead_letters
-            .send(self.bus.as_ref(), &rejected)
-            .await
-            .map_err(ProcessorError::publish(self.dead_letters.topic()))
     }
 
     async fn apply_one(&mut self, source: Source, delivery: &Delivery) -> Result<(), DecodeError> {
@@ -227,5 +157,50 @@ impl StatusService {
             }
         }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl Processor for StatusService {
+    type Stats = StatusStats;
+
+    async fn process(
+        &mut self,
+        batch: &[Delivery],
+        output: &mut Output,
+        stats: &mut StatusStats,
+    ) -> Result<(), ProcessorError> {
+        for delivery in batch {
+            let Some(source) = self
+                .topics
+                .iter()
+                .find(|(name, _)| *name == *delivery.topic)
+                .map(|(_, source)| *source)
+            else {
+                continue;
+            };
+            match self.apply_one(source, delivery).await {
+                Ok(()) => stats.applied += 1,
+                Err(error) => {
+                    stats.dead_lettered += 1;
+                    output.reject(delivery, error.to_string());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes a snapshot when the model changed and the last one is [`SNAPSHOT_EVERY`] old.
+    fn after_batch(&mut self, stats: &mut StatusStats) {
+        let due = self.published_at.elapsed() >= SNAPSHOT_EVERY;
+        if due && self.model.version() != self.published_version {
+            self.publish_snapshot(stats);
+        }
+    }
+
+    fn finish(&mut self, stats: &mut StatusStats) {
+        if self.model.version() != self.published_version {
+            self.publish_snapshot(stats);
+        }
     }
 }

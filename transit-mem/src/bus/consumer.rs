@@ -6,8 +6,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use regex::Regex;
 use transit_core::bus::{
-    Consumer, Delivery, Error, PartitionPosition, RecordPosition, Result, StartFrom,
-    TopicPartition, TopicSelector,
+    AssignmentChange, Consumer, Delivery, Error, PartitionPosition, RecordPosition, Result,
+    StartFrom, TopicPartition, TopicSelector,
 };
 
 use super::{Shared, State, BACKEND};
@@ -63,6 +63,8 @@ pub(crate) struct MemConsumer {
     /// Where the next fetch starts, so no partition is starved by a busier one.
     cursor: usize,
     buffer: VecDeque<Delivery>,
+    /// What changed in the assignment since [`Consumer::assignment_changes`] last asked.
+    changes: Vec<AssignmentChange>,
 }
 
 impl MemConsumer {
@@ -83,6 +85,7 @@ impl MemConsumer {
             computed_for: None,
             cursor: 0,
             buffer: VecDeque::new(),
+            changes: Vec::new(),
         }
     }
 
@@ -127,26 +130,46 @@ impl MemConsumer {
     }
 
     /// Recomputes the assignment when topics or group members changed since last time.
+    ///
+    /// A new group generation is an eager rebalance, as in Kafka's classic protocol: every
+    /// partition held is revoked and the new share is assigned from the group's committed
+    /// offsets, so a partition another member read in between resumes where the group left
+    /// it. Records fetched ahead and not handed out are dropped with it. A new topic alone
+    /// (a pattern subscription) only adds or removes partitions.
     pub(crate) fn refresh(&mut self, state: &State) {
         let now = (state.topics_version, self.generation(state));
         if self.computed_for == Some(now) {
             return;
         }
+        let rebalanced = self.computed_for.map(|(_, generation)| generation) != Some(now.1);
         self.computed_for = Some(now);
         let mut previous: HashMap<(Arc<str>, u32), u64> = self
             .assigned
             .drain(..)
             .map(|a| ((a.topic, a.partition), a.next))
             .collect();
+        if rebalanced && !previous.is_empty() {
+            let mut revoked: Vec<TopicPartition> = previous
+                .drain()
+                .map(|((topic, partition), _)| TopicPartition { topic, partition })
+                .collect();
+            revoked.sort();
+            self.buffer.clear();
+            self.changes.push(AssignmentChange::Revoked(revoked));
+        }
         let committed = self
             .group
             .as_ref()
             .and_then(|group| state.groups.get(group))
             .map(|g| &g.committed);
+        let mut assigned = Vec::new();
         for tp in self.target_assignment(state) {
             let key = (Arc::clone(&tp.topic), tp.partition);
-            let next = previous
-                .remove(&key)
+            let kept = previous.remove(&key);
+            if kept.is_none() {
+                assigned.push(tp.clone());
+            }
+            let next = kept
                 .or_else(|| committed.and_then(|c| c.get(&key).copied()))
                 .unwrap_or_else(|| {
                     let log = state
@@ -164,6 +187,22 @@ impl MemConsumer {
                 partition: tp.partition,
                 next,
             });
+        }
+        if !previous.is_empty() {
+            let mut revoked: Vec<TopicPartition> = previous
+                .into_keys()
+                .map(|(topic, partition)| TopicPartition { topic, partition })
+                .collect();
+            revoked.sort();
+            self.buffer.retain(|d| {
+                !revoked
+                    .iter()
+                    .any(|tp| tp.topic == d.topic && tp.partition == d.partition)
+            });
+            self.changes.push(AssignmentChange::Revoked(revoked));
+        }
+        if !assigned.is_empty() {
+            self.changes.push(AssignmentChange::Assigned(assigned));
         }
         self.cursor = 0;
     }
@@ -282,6 +321,14 @@ impl Consumer for MemConsumer {
     fn assignment(&self) -> Vec<TopicPartition> {
         let state = self.shared.lock();
         self.target_assignment(&state)
+    }
+
+    fn assignment_changes(&mut self) -> Vec<AssignmentChange> {
+        let shared = Arc::clone(&self.shared);
+        let state = shared.lock();
+        self.refresh(&state);
+        drop(state);
+        std::mem::take(&mut self.changes)
     }
 
     async fn positions(&mut self) -> Result<Vec<PartitionPosition>> {

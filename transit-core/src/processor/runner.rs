@@ -1,0 +1,320 @@
+//! The one loop every processor runs on: consume a batch, process it, publish what it produced
+//! and the dead letters, commit the batch's input positions; per-partition state kept right
+//! across rebalances; lag and progress reported; shutdown finishing the batch in hand.
+//!
+//! A processor says only what is its own (the [`Processor`] trait): how to process a batch,
+//! what to restore for a partition it gains and drop for one it loses. Everything else is
+//! here, once, so the processors cannot drift apart.
+//!
+//! # Order of a turn
+//!
+//! 1. Wait for a batch (or shutdown, or `idle_every` without records).
+//! 2. Apply the assignment changes the consumer reports, in order: [`Processor::revoked`]
+//!    drops state, [`Processor::assigned`] restores it. They are taken after the batch
+//!    arrived and before it is processed, so the batch is always processed against state that
+//!    matches the partitions it came from, and a partition lost and handed back between two
+//!    batches is restored, not kept stale.
+//! 3. [`Processor::process`] the batch into an [`Output`].
+//! 4. Publish the output topic by topic, then the dead letters; then commit the next offset of
+//!    each input partition in the batch. A crash before the commit replays the batch: each
+//!    processor makes replays harmless (the counter by the input offset in its state).
+//! 5. [`Processor::after_batch`], measure lag every [`LAG_EVERY`], log progress every
+//!    [`PROGRESS_EVERY`].
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use tokio_util::sync::CancellationToken;
+
+use super::{commit_positions, publish, ProcessorError, BATCH, LAG_EVERY};
+use crate::bus::TopicPartition;
+use crate::bus::{AssignmentChange, Consumer, Delivery, EventBus, Record, SubscribeOptions};
+use crate::deadletter::DeadLetters;
+use crate::metrics::PipelineMetrics;
+
+/// How often a running processor logs what it has done.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+/// What a processor adds to the loop: its own processing and its per-partition state.
+#[async_trait]
+pub trait Processor: Send {
+    /// What the processor counts while it runs; returned by [`ProcessorLoop::run`].
+    type Stats: Debug + Default + Send;
+
+    /// Restores what the processor keeps for `partitions`, just assigned to it (at start,
+    /// after a rebalance, or handed back after another member had them).
+    async fn assigned(
+        &mut self,
+        _bus: &dyn EventBus,
+        _partitions: &[TopicPartition],
+        _stats: &mut Self::Stats,
+    ) -> Result<(), ProcessorError> {
+        Ok(())
+    }
+
+    /// Drops what the processor kept for `partitions`, no longer its own: another member may
+    /// move them on, so what it holds would be stale if they came back.
+    fn revoked(&mut self, _partitions: &[TopicPartition]) {}
+
+    /// Processes one batch, putting what it produced (and what it refused) into `output`.
+    async fn process(
+        &mut self,
+        batch: &[Delivery],
+        output: &mut Output,
+        stats: &mut Self::Stats,
+    ) -> Result<(), ProcessorError>;
+
+    /// Called after each batch was published and committed, and when no record came for the
+    /// loop's `idle_every`.
+    fn after_batch(&mut self, _stats: &mut Self::Stats) {}
+
+    /// Called once when the loop stops, after the batch in hand was finished.
+    fn finish(&mut self, _stats: &mut Self::Stats) {}
+}
+
+/// What a batch produced: records per output topic, and the input records refused.
+#[derive(Debug, Default)]
+pub struct Output {
+    records: BTreeMap<String, Vec<Record>>,
+    rejected: Vec<(Delivery, String)>,
+}
+
+impl Output {
+    /// Publishes `record` to `topic` with the rest of the batch's output.
+    pub fn publish(&mut self, topic: &str, record: Record) {
+        match self.records.get_mut(topic) {
+            Some(records) => records.push(record),
+            None => {
+                self.records.insert(topic.to_string(), vec![record]);
+            }
+        }
+    }
+
+    /// Sends a copy of `delivery` to the dead-letter topic, with `reason`.
+    pub fn reject(&mut self, delivery: &Delivery, reason: impl Into<String>) {
+        self.rejected.push((delivery.clone(), reason.into()));
+    }
+
+    /// How many input records were refused so far.
+    pub fn rejected(&self) -> usize {
+        self.rejected.len()
+    }
+}
+
+/// The loop of one processor member: its subscription, its name, where its dead letters go.
+#[derive(Debug)]
+pub struct ProcessorLoop {
+    bus: Arc<dyn EventBus>,
+    subscription: SubscribeOptions,
+    name: String,
+    dead_letters: DeadLetters,
+    metrics: Arc<PipelineMetrics>,
+    idle_every: Option<Duration>,
+}
+
+impl ProcessorLoop {
+    /// A loop over `subscription`: in its group when it names one (then it commits), else
+    /// reading every partition without committing. `name` is the member's name in logs,
+    /// metrics and dead-letter headers (the group's, for a group member).
+    pub fn new(
+        bus: Arc<dyn EventBus>,
+        subscription: SubscribeOptions,
+        name: impl Into<String>,
+        dead_letter_topic: impl Into<String>,
+        metrics: Arc<PipelineMetrics>,
+    ) -> Self {
+        let name = name.into();
+        Self {
+            dead_letters: DeadLetters::new(dead_letter_topic, name.clone(), Arc::clone(&metrics)),
+            bus,
+            subscription,
+            name,
+            metrics,
+            idle_every: None,
+        }
+    }
+
+    /// Calls [`Processor::after_batch`] also when no record came for `every` (the read model
+    /// publishes its last changes that way).
+    pub fn idle_every(mut self, every: Duration) -> Self {
+        self.idle_every = Some(every);
+        self
+    }
+
+    /// Runs `processor` until `shutdown` is cancelled or the bus closes; the batch in hand is
+    /// published and committed before it returns.
+    pub async fn run<P: Processor>(
+        self,
+        mut processor: P,
+        shutdown: CancellationToken,
+    ) -> Result<P::Stats, ProcessorError> {
+        let inputs = describe(&self.subscription);
+        self.bus
+            .create_topic(&self.dead_letters.topic_spec())
+            .await
+            .map_err(ProcessorError::bus("creating", self.dead_letters.topic()))?;
+        let commits = self.subscription.group.is_some();
+        let mut consumer = self
+            .bus
+            .subscribe(self.subscription.clone())
+            .await
+            .map_err(ProcessorError::bus("subscribing to", inputs.as_str()))?;
+        let mut stats = P::Stats::default();
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut lag_measured = Instant::now();
+        let mut progress_logged = Instant::now();
+        let mut processed_since_log = 0u64;
+        self.apply_changes(consumer.as_mut(), &mut processor, &mut stats)
+            .await?;
+        tracing::info!(processor = %self.name, inputs = %inputs, "processor running");
+        loop {
+            batch.clear();
+            let received = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => break,
+                received = self.next_batch(consumer.as_mut(), &mut batch) => received,
+            };
+            match received.map_err(ProcessorError::bus("reading", inputs.as_str()))? {
+                Received::Closed => break,
+                Received::Idle => {
+                    self.apply_changes(consumer.as_mut(), &mut processor, &mut stats)
+                        .await?;
+                }
+                Received::Batch => {
+                    self.apply_changes(consumer.as_mut(), &mut processor, &mut stats)
+                        .await?;
+                    self.metrics.record_consumed(&self.name, &batch);
+                    let mut output = Output::default();
+                    processor.process(&batch, &mut output, &mut stats).await?;
+                    self.publish(output).await?;
+                    if commits {
+                        consumer
+                            .commit(&commit_positions(&batch))
+                            .await
+                            .map_err(ProcessorError::bus("committing", inputs.as_str()))?;
+                    }
+                    processed_since_log += batch.len() as u64;
+                }
+            }
+            processor.after_batch(&mut stats);
+            if lag_measured.elapsed() >= LAG_EVERY {
+                lag_measured = Instant::now();
+                if let Ok(positions) = consumer.positions().await {
+                    self.metrics.record_positions(&self.name, &positions);
+                }
+            }
+            if progress_logged.elapsed() >= PROGRESS_EVERY && processed_since_log > 0 {
+                progress_logged = Instant::now();
+                let lag: u64 = self
+                    .metrics
+                    .snapshot()
+                    .lag
+                    .iter()
+                    .filter(|((consumer, _, _), _)| *consumer == self.name)
+                    .map(|(_, lag)| *lag)
+                    .sum();
+                tracing::info!(
+                    processor = %self.name,
+                    records = processed_since_log,
+                    lag,
+                    totals = ?stats,
+                    "processing"
+                );
+                processed_since_log = 0;
+            }
+        }
+        processor.finish(&mut stats);
+        tracing::info!(
+            processor = %self.name,
+            totals = ?stats,
+            "processor stopped; its output is published and its inputs committed"
+        );
+        Ok(stats)
+    }
+
+    /// Waits for the next batch, or for `idle_every` to pass without one.
+    async fn next_batch(
+        &self,
+        consumer: &mut dyn Consumer,
+        batch: &mut Vec<Delivery>,
+    ) -> crate::bus::Result<Received> {
+        let received = match self.idle_every {
+            Some(every) => {
+                match tokio::time::timeout(every, consumer.recv_batch(batch, BATCH)).await {
+                    Err(_quiet) => return Ok(Received::Idle),
+                    Ok(received) => received?,
+                }
+            }
+            None => consumer.recv_batch(batch, BATCH).await?,
+        };
+        Ok(if received == 0 {
+            Received::Closed
+        } else {
+            Received::Batch
+        })
+    }
+
+    /// Hands the consumer's assignment changes to the processor, in the order they happened.
+    async fn apply_changes<P: Processor>(
+        &self,
+        consumer: &mut dyn Consumer,
+        processor: &mut P,
+        stats: &mut P::Stats,
+    ) -> Result<(), ProcessorError> {
+        for change in consumer.assignment_changes() {
+            match change {
+                AssignmentChange::Revoked(partitions) => {
+                    tracing::info!(processor = %self.name, partitions = ?names(&partitions), "partitions revoked; their state dropped");
+                    processor.revoked(&partitions);
+                }
+                AssignmentChange::Assigned(partitions) => {
+                    let started = Instant::now();
+                    processor
+                        .assigned(self.bus.as_ref(), &partitions, stats)
+                        .await?;
+                    tracing::info!(
+                        processor = %self.name,
+                        partitions = ?names(&partitions),
+                        millis = started.elapsed().as_millis() as u64,
+                        "partitions assigned; their state restored"
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn publish(&self, output: Output) -> Result<(), ProcessorError> {
+        for (topic, records) in output.records {
+            let count = publish(self.bus.as_ref(), &topic, records).await?;
+            self.metrics.record_published(&topic, count);
+        }
+        self.dead_letters
+            .send(self.bus.as_ref(), &output.rejected)
+            .await
+            .map_err(ProcessorError::publish(self.dead_letters.topic()))
+    }
+}
+
+enum Received {
+    Batch,
+    Idle,
+    Closed,
+}
+
+fn describe(subscription: &SubscribeOptions) -> String {
+    match &subscription.topics {
+        crate::bus::TopicSelector::Names(names) => names.join(", "),
+        crate::bus::TopicSelector::Pattern(pattern) => format!("/{pattern}/"),
+    }
+}
+
+fn names(partitions: &[TopicPartition]) -> Vec<String> {
+    partitions
+        .iter()
+        .map(|tp| format!("{}[{}]", tp.topic, tp.partition))
+        .collect()
+}
