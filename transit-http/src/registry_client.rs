@@ -179,6 +179,48 @@ impl fmt::Debug for RegistryClient {
 impl RegistryClient {
     /// A client of the registry at `base_url` (e.g. `http://127.0.0.1:8081`), with
     /// [`CONNECT_TIMEOUT`] and [`REQUEST_TIMEOUT`].
+    ///
+    /// # Example
+    ///
+    /// A client of transit's own registry server (over the in-memory bus, on a free port): it
+    /// registers a schema and lists the subjects. Only plain `http://` URLs are taken.
+    ///
+    /// ```
+    /// # #[cfg(feature = "registry")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    ///
+    /// use tokio_util::sync::CancellationToken;
+    /// use transit_core::codec::AvroRecord;
+    /// use transit_core::event::WeatherEvent;
+    /// use transit_core::registry::BusRegistry;
+    /// use transit_http::registry;
+    /// use transit_http::RegistryClient;
+    /// use transit_mem::MemBus;
+    ///
+    /// let schemas = BusRegistry::open(Arc::new(MemBus::new()), "_schemas").await?;
+    /// let listener = registry::bind("127.0.0.1:0".parse()?).await?;
+    /// let base_url = format!("http://{}", listener.local_addr()?);
+    /// let shutdown = CancellationToken::new();
+    /// let server = tokio::spawn(registry::serve(listener, schemas, shutdown.clone()));
+    ///
+    /// let client = RegistryClient::new(&base_url)?;
+    /// let id = client
+    ///     .register_schema("weather-value", WeatherEvent::schema_json())
+    ///     .await?;
+    /// assert_eq!(client.subjects().await?, ["weather-value"]);
+    /// assert_eq!(client.latest("weather-value").await?.id, id);
+    ///
+    /// assert!(RegistryClient::new("https://registry.example.com").is_err());
+    ///
+    /// shutdown.cancel();
+    /// server.await??;
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "registry"))]
+    /// # fn main() {}
+    /// ```
     pub fn new(base_url: &str) -> Result<Self, RegistryClientError> {
         Self::with_timeouts(base_url, CONNECT_TIMEOUT, REQUEST_TIMEOUT)
     }

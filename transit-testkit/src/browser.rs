@@ -89,6 +89,7 @@ pub fn start_chromedriver() -> (SocketAddr, Child) {
 }
 
 /// A WebDriver session.
+#[derive(Debug)]
 pub struct Browser {
     driver: SocketAddr,
     session: String,

@@ -28,6 +28,7 @@ pub const NEXT: &str =
 pub const REGISTRY_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 
 /// A registry served over HTTP, and what stops it.
+#[derive(Debug)]
 pub struct RegistryServer {
     pub address: SocketAddr,
     shutdown: CancellationToken,

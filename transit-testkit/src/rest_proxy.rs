@@ -11,6 +11,7 @@ use transit_core::EventBus;
 use transit_http::rest_proxy::{self, RestProxy, RestProxyConfig, ServeError};
 
 /// A running proxy; dropping it shuts it down.
+#[derive(Debug)]
 pub struct ProxyServer {
     pub address: SocketAddr,
     pub shutdown: CancellationToken,

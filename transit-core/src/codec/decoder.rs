@@ -23,6 +23,45 @@ enum WriterSchema {
 }
 
 /// Reads values of `T` from the Confluent wire format, whatever schema version wrote them.
+///
+/// # Example
+///
+/// A decoder learns a writer's schema from the registry the first time it meets its id;
+/// [`Decoder::decode_cached`] only takes ids it already knows:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+///
+/// use transit_core::codec::{DecodeError, Decoder, Encoder};
+/// use transit_core::event::{WeatherEvent, WeatherStatus};
+/// use transit_core::registry::MemRegistry;
+///
+/// let registry = Arc::new(MemRegistry::new());
+/// let encoder = Encoder::<WeatherEvent>::register(registry.as_ref(), "weather-value").await?;
+/// let reading = WeatherEvent {
+///     temperature: 68.0,
+///     status: WeatherStatus::Sunny,
+/// };
+/// let bytes = encoder.encode(&reading)?;
+///
+/// let decoder = Decoder::<WeatherEvent>::new(registry)?;
+/// assert!(matches!(
+///     decoder.decode_cached(&bytes),
+///     Err(DecodeError::UnknownSchemaId { .. })
+/// ));
+/// assert_eq!(decoder.decode(&bytes).await?, reading, "fetched the writer's schema");
+/// assert_eq!(decoder.decode_cached(&bytes)?, reading, "and now knows it");
+///
+/// // Bytes that are not the wire format are a typed error, not a panic.
+/// assert!(matches!(
+///     decoder.decode(b"\x01junk").await,
+///     Err(DecodeError::BadMagic { found: 1 })
+/// ));
+/// # Ok(())
+/// # }
+/// ```
 pub struct Decoder<T> {
     registry: Arc<dyn SchemaRegistry>,
     own: GenericDatumReader<'static>,

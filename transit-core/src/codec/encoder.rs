@@ -8,6 +8,40 @@ use super::wire::write_header;
 use super::{AvroRecord, EncodeError, RegistryError, SchemaId, SchemaRegistry};
 
 /// Writes values of `T` in the Confluent wire format under a registered schema id.
+///
+/// # Example
+///
+/// A weather reading in the wire format, with its schema registered in an in-process
+/// registry, and read back with a [`Decoder`](super::Decoder):
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+///
+/// use transit_core::codec::{split_header, Decoder, Encoder, MAGIC_BYTE};
+/// use transit_core::event::{WeatherEvent, WeatherStatus};
+/// use transit_core::registry::MemRegistry;
+///
+/// let registry = Arc::new(MemRegistry::new());
+/// let encoder = Encoder::<WeatherEvent>::register(registry.as_ref(), "weather-value").await?;
+/// let reading = WeatherEvent {
+///     temperature: 41.5,
+///     status: WeatherStatus::Cloudy,
+/// };
+/// let bytes = encoder.encode(&reading)?;
+///
+/// // Magic byte, schema id, Avro body: what any Confluent client reads.
+/// assert_eq!(bytes[0], MAGIC_BYTE);
+/// let (id, body) = split_header(&bytes)?;
+/// assert_eq!(id, encoder.schema_id());
+/// assert!(!body.is_empty());
+///
+/// let decoder = Decoder::<WeatherEvent>::new(registry)?;
+/// assert_eq!(decoder.decode(&bytes).await?, reading);
+/// # Ok(())
+/// # }
+/// ```
 pub struct Encoder<T> {
     id: SchemaId,
     writer: GenericDatumWriter<'static>,

@@ -11,6 +11,48 @@ use crate::bus::{Delivery, Record};
 const KEY_CACHE_LIMIT: usize = 65_536;
 
 /// The key and value codecs of one topic, registered under `<topic>-key` and `<topic>-value`.
+///
+/// # Example
+///
+/// A turnstile entry encoded as a record (key and value in the Confluent wire format),
+/// published on the in-memory bus (`transit_mem::MemBus`), consumed and decoded back:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+///
+/// use transit_core::bus::{Consumer, EventBus, EventBusExt, SubscribeOptions, TopicSpec};
+/// use transit_core::codec::{Keyed, TopicCodec, MAGIC_BYTE};
+/// use transit_core::event::TurnstileEvent;
+/// use transit_core::model::{LineColor, StationId};
+/// use transit_core::registry::MemRegistry;
+/// use transit_mem::MemBus;
+///
+/// let registry = Arc::new(MemRegistry::new());
+/// let codec = TopicCodec::<TurnstileEvent>::register(registry.clone(), "turnstile").await?;
+/// assert_eq!(registry.subjects(), ["turnstile-key", "turnstile-value"]);
+///
+/// let entry = TurnstileEvent {
+///     station_id: StationId(40380),
+///     station_name: "Clark/Lake".into(),
+///     line: LineColor::Blue,
+/// };
+/// let record = codec.record(&entry, 1_700_000_000_000)?;
+/// assert_eq!(record.value.as_ref().map(|v| v[0]), Some(MAGIC_BYTE));
+///
+/// let bus = MemBus::new();
+/// bus.create_topic(&TopicSpec::new(codec.topic(), 1)).await?;
+/// bus.publish(codec.topic(), record).await?;
+/// let mut consumer = bus.subscribe(SubscribeOptions::topics([codec.topic()])).await?;
+/// let delivery = consumer.recv().await.expect("the bus is open")?;
+///
+/// let (key, value) = codec.decode(&delivery).await?;
+/// assert_eq!(key, entry.key());
+/// assert_eq!(value, entry);
+/// # Ok(())
+/// # }
+/// ```
 pub struct TopicCodec<E: Keyed> {
     topic: String,
     key_encoder: Encoder<E::Key>,

@@ -71,6 +71,40 @@ pub struct Dashboard {
 
 impl Dashboard {
     /// A dashboard of `snapshots`; its event streams end when `shutdown` is cancelled.
+    ///
+    /// # Example
+    ///
+    /// A board served on a free port: healthy while its read model (the sender of
+    /// `snapshots`) runs, unavailable once it stopped; then shut down:
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    ///
+    /// use tokio::sync::watch;
+    /// use tokio_util::sync::CancellationToken;
+    /// use transit_core::metrics::PipelineMetrics;
+    /// use transit_core::status::StatusSnapshot;
+    /// use transit_http::dashboard::{self, Dashboard};
+    ///
+    /// let (read_model, snapshots) = watch::channel(Arc::new(StatusSnapshot::default()));
+    /// let shutdown = CancellationToken::new();
+    /// let board = Dashboard::new(snapshots, PipelineMetrics::new(), shutdown.clone());
+    ///
+    /// let listener = dashboard::bind("127.0.0.1:0".parse()?).await?;
+    /// let health = format!("http://{}/healthz", listener.local_addr()?);
+    /// let server = tokio::spawn(dashboard::serve(listener, board, shutdown.clone()));
+    ///
+    /// assert_eq!(reqwest::get(&health).await?.status(), 200);
+    /// drop(read_model);
+    /// assert_eq!(reqwest::get(&health).await?.status(), 503);
+    ///
+    /// shutdown.cancel();
+    /// server.await??;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn new(
         snapshots: watch::Receiver<Arc<StatusSnapshot>>,
         metrics: Arc<PipelineMetrics>,

@@ -55,7 +55,7 @@ pub const CONTENT_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 /// the server hold).
 pub const MAX_BODY: usize = 16 * 1024 * 1024;
 
-/// The routes, over `registry`.
+/// The routes, over `registry`; [`serve`] serves them on a listener.
 pub fn router(registry: BusRegistry) -> Router {
     use handlers as h;
     Router::new()
@@ -97,6 +97,38 @@ pub async fn bind(address: SocketAddr) -> Result<TcpListener, ServeError> {
 
 /// Serves `registry` on `listener` until `shutdown` is cancelled; requests in flight finish
 /// first (a registration in flight is stored either way).
+///
+/// # Example
+///
+/// A registry whose schemas live in a topic of the in-memory bus, served on a free port, asked
+/// for its subjects, then shut down:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+///
+/// use tokio_util::sync::CancellationToken;
+/// use transit_core::registry::BusRegistry;
+/// use transit_http::registry;
+/// use transit_mem::MemBus;
+///
+/// let schemas = BusRegistry::open(Arc::new(MemBus::new()), "_schemas").await?;
+/// let listener = registry::bind("127.0.0.1:0".parse()?).await?;
+/// let subjects = format!("http://{}/subjects", listener.local_addr()?);
+/// let shutdown = CancellationToken::new();
+/// let server = tokio::spawn(registry::serve(listener, schemas, shutdown.clone()));
+///
+/// let answer = reqwest::get(&subjects).await?;
+/// assert_eq!(answer.status(), 200);
+/// assert_eq!(answer.headers()["content-type"], registry::CONTENT_TYPE);
+/// assert_eq!(answer.text().await?, "[]");
+///
+/// shutdown.cancel();
+/// server.await??;
+/// # Ok(())
+/// # }
+/// ```
 pub async fn serve(
     listener: TcpListener,
     registry: BusRegistry,

@@ -107,6 +107,57 @@ pub struct RestProxyClient {
 impl RestProxyClient {
     /// A client of the proxy at `base_url` (such as `http://127.0.0.1:8082`), with
     /// [`DEFAULT_TIMEOUT`] per request.
+    ///
+    /// # Example
+    ///
+    /// A client of transit's own REST Proxy (over the in-memory bus and registry, on a free
+    /// port), posting one weather reading as the original hardware did:
+    ///
+    /// ```
+    /// # #[cfg(feature = "rest-proxy")]
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    ///
+    /// use serde_json::json;
+    /// use tokio_util::sync::CancellationToken;
+    /// use transit_core::bus::{EventBus, TopicSpec};
+    /// use transit_core::codec::AvroRecord;
+    /// use transit_core::event::{WeatherEvent, WeatherKey};
+    /// use transit_http::rest_proxy::{self, RestProxy, RestProxyClient, RestProxyConfig};
+    /// use transit_mem::{MemBus, MemRegistry};
+    ///
+    /// let bus = Arc::new(MemBus::new());
+    /// bus.create_topic(&TopicSpec::new("weather", 1)).await?;
+    /// let registry = Arc::new(MemRegistry::new());
+    /// let proxy = RestProxy::new(bus.clone(), registry.clone(), RestProxyConfig::default());
+    /// let listener = rest_proxy::bind("127.0.0.1:0".parse()?).await?;
+    /// let base_url = format!("http://{}", listener.local_addr()?);
+    /// let shutdown = CancellationToken::new();
+    /// let server = tokio::spawn(rest_proxy::serve(listener, proxy, shutdown.clone()));
+    ///
+    /// let client = RestProxyClient::new(&base_url)?;
+    /// let key = json!({ "timestamp": 1_700_000_000_000_i64 });
+    /// let value = json!({ "temperature": 41.5, "status": "cloudy" });
+    /// let answer = client
+    ///     .produce_avro(
+    ///         "weather",
+    ///         WeatherKey::schema_json(),
+    ///         WeatherEvent::schema_json(),
+    ///         &[(key, value)],
+    ///     )
+    ///     .await?;
+    /// assert_eq!(answer.offsets[0].offset, Some(0));
+    /// assert_eq!(bus.offsets("weather", 0), Some((0, 1)));
+    /// assert_eq!(registry.subjects(), ["weather-key", "weather-value"]);
+    ///
+    /// shutdown.cancel();
+    /// server.await??;
+    /// # Ok(())
+    /// # }
+    /// # #[cfg(not(feature = "rest-proxy"))]
+    /// # fn main() {}
+    /// ```
     pub fn new(base_url: impl AsRef<str>) -> Result<Self, RestProxyError> {
         Self::with_timeout(base_url, DEFAULT_TIMEOUT)
     }

@@ -59,6 +59,50 @@ pub struct RestProxy {
 
 impl RestProxy {
     /// A proxy publishing to `bus`, registering and looking up schemas in `registry`.
+    ///
+    /// # Example
+    ///
+    /// A proxy over the in-memory bus and registry, served on a free port; one JSON record
+    /// posted to it is on the bus when the answer comes; then shut down:
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    ///
+    /// use tokio_util::sync::CancellationToken;
+    /// use transit_core::bus::{EventBus, TopicSpec};
+    /// use transit_http::rest_proxy::{self, ProduceResponse, RestProxy, RestProxyConfig, JSON_V2};
+    /// use transit_mem::{MemBus, MemRegistry};
+    ///
+    /// let bus = Arc::new(MemBus::new());
+    /// bus.create_topic(&TopicSpec::new("notes", 1)).await?;
+    /// let proxy = RestProxy::new(
+    ///     bus.clone(),
+    ///     Arc::new(MemRegistry::new()),
+    ///     RestProxyConfig::default(),
+    /// );
+    /// let listener = rest_proxy::bind("127.0.0.1:0".parse()?).await?;
+    /// let url = format!("http://{}/topics/notes", listener.local_addr()?);
+    /// let shutdown = CancellationToken::new();
+    /// let server = tokio::spawn(rest_proxy::serve(listener, proxy, shutdown.clone()));
+    ///
+    /// let answer = reqwest::Client::new()
+    ///     .post(&url)
+    ///     .header("content-type", JSON_V2)
+    ///     .body(r#"{"records":[{"key":"clark-lake","value":{"note":"delays"}}]}"#)
+    ///     .send()
+    ///     .await?;
+    /// assert_eq!(answer.status(), 200);
+    /// let answer: ProduceResponse = answer.json().await?;
+    /// assert_eq!(answer.offsets[0].offset, Some(0));
+    /// assert_eq!(bus.offsets("notes", 0), Some((0, 1)));
+    ///
+    /// shutdown.cancel();
+    /// server.await??;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn new(
         bus: Arc<dyn EventBus>,
         registry: Arc<dyn SchemaRegistry>,
