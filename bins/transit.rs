@@ -37,6 +37,9 @@ struct Cli {
     #[arg(long, global = true, env = "TRANSIT_CONFIG", value_name = "FILE")]
     config: Option<std::path::PathBuf>,
 
+    #[command(flatten)]
+    log: transit::logging::LogArgs,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -77,14 +80,15 @@ struct SimulateArgs {
 }
 
 fn main() -> ExitCode {
-    transit::logging::init();
     // The settings file fills the environment before clap reads it, and before any thread.
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if let Err(error) = transit::settings::load_config_file(&args) {
         eprintln!("error: {error:#}");
         return ExitCode::FAILURE;
     }
-    let result = match Cli::parse().command {
+    let cli = Cli::parse();
+    transit::logging::init(cli.log.log_format);
+    let result = match cli.command {
         Command::Network(args) => show_network(&args),
         Command::Simulate(args) => simulate(&args),
         Command::Registry(args) => serve(|shutdown| registry::run(args, shutdown)),

@@ -35,8 +35,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
+use transit::processes::join;
 use transit::processes::registry::start_services;
-use transit::processes::{join, spawn_named};
 use transit::settings::{KafkaArgs, SimulationArgs};
 use transit_core::bus::EventBus;
 use transit_core::codec::SchemaRegistry;
@@ -102,12 +102,16 @@ struct Args {
 
     #[command(flatten)]
     kafka: KafkaArgs,
+
+    #[command(flatten)]
+    log: transit::logging::LogArgs,
 }
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    transit::logging::init();
-    match run(Args::parse()).await {
+    let args = Args::parse();
+    transit::logging::init(args.log.log_format);
+    match run(args).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: {error:#}");
@@ -202,7 +206,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     .await?;
 
     let board = Dashboard::new(running.snapshots(), running.metrics(), stop_serving.clone());
-    let board_server = spawn_named(
+    let board_server = services.tasks.spawn(
         "dashboard",
         dashboard::serve(board_listener, board, stop_serving.clone()),
     );
@@ -229,6 +233,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     for server in services.servers {
         join(server).await?;
     }
+    services.tasks.wait().await;
     shared_bus.flush().await.context("flushing the bus")?;
     bus.close();
     summarise(&report?, started.elapsed());

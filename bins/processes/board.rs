@@ -11,7 +11,7 @@ use transit_core::codec::SchemaRegistry;
 use transit_core::metrics::PipelineMetrics;
 use transit_core::status::StatusService;
 
-use super::{join, spawn_named};
+use super::{join, Tasks};
 use crate::settings::ClusterArgs;
 use transit_http::dashboard::{self, Dashboard};
 
@@ -34,17 +34,27 @@ pub async fn run(args: BoardArgs, shutdown: CancellationToken) -> anyhow::Result
     let bus: Arc<dyn EventBus> = Arc::new(args.cluster.bus().await?);
     let registry: Arc<dyn SchemaRegistry> = Arc::new(args.cluster.registry()?);
     let metrics = PipelineMetrics::new();
-    let (status, snapshots) =
-        StatusService::new(bus, registry, &args.cluster.topics(), Arc::clone(&metrics))?;
+    let (status, snapshots) = StatusService::new(
+        Arc::clone(&bus),
+        registry,
+        &args.cluster.topics(),
+        Arc::clone(&metrics),
+    )?;
     let board = Dashboard::new(snapshots, metrics, shutdown.clone());
-    let status = spawn_named("status read model", status.run(shutdown.clone()));
-    let server = spawn_named(
+    let tasks = Tasks::new();
+    let status = tasks.spawn("status read model", status.run(shutdown.clone()));
+    let server = tasks.spawn(
         "dashboard",
         dashboard::serve(listener, board, shutdown.clone()),
     );
     tracing::info!(%address, "dashboard serving");
     println!("transit dashboard: http://{address}/");
-    join(server).await?;
-    join(status).await?;
+    let served = join(server).await;
+    let status = join(status).await;
+    tasks.wait().await;
+    // The read model publishes dead letters: they are flushed like any producer's output.
+    bus.flush().await.context("flushing the bus")?;
+    served?;
+    status?;
     Ok(())
 }

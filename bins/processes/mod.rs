@@ -12,20 +12,43 @@ use std::future::Future;
 
 use anyhow::Context;
 use tokio::task::JoinHandle;
+use tokio_util::task::TaskTracker;
 
-/// Runs a server or processor as a task whose error names it.
-pub fn spawn_named<T, E>(
-    what: &'static str,
-    task: impl Future<Output = Result<T, E>> + Send + 'static,
-) -> JoinHandle<anyhow::Result<T>>
-where
-    T: Send + 'static,
-    E: std::error::Error + Send + Sync + 'static,
-{
-    tokio::spawn(async move { task.await.with_context(|| format!("the {what} failed")) })
+/// The long tasks of one process (servers, processors), tracked so that the process waits for
+/// every one of them, each finishing its work in hand, before it flushes and exits.
+#[derive(Debug, Clone, Default)]
+pub struct Tasks {
+    tracker: TaskTracker,
 }
 
-/// Waits for a task spawned with [`spawn_named`].
+impl Tasks {
+    /// No tasks yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Runs a server or processor as a tracked task whose error names it.
+    pub fn spawn<T, E>(
+        &self,
+        what: &'static str,
+        task: impl Future<Output = Result<T, E>> + Send + 'static,
+    ) -> JoinHandle<anyhow::Result<T>>
+    where
+        T: Send + 'static,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        self.tracker
+            .spawn(async move { task.await.with_context(|| format!("the {what} failed")) })
+    }
+
+    /// Waits until every task spawned has ended (after their shutdown was asked for).
+    pub async fn wait(&self) {
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+}
+
+/// Waits for a task spawned with [`Tasks::spawn`] and returns its outcome.
 pub async fn join<T>(task: JoinHandle<anyhow::Result<T>>) -> anyhow::Result<T> {
     task.await.context("a task panicked")?
 }

@@ -9,10 +9,11 @@ use tokio_util::sync::CancellationToken;
 use transit_core::bus::EventBus;
 use transit_core::codec::SchemaRegistry;
 use transit_core::metrics::PipelineMetrics;
+use transit_core::processor::runner::Transactions;
 use transit_core::processor::stations::StationProcessor;
 use transit_core::processor::turnstile_counts::TurnstileCounter;
 
-use super::{join, spawn_named};
+use super::{join, Tasks};
 use crate::settings::ClusterArgs;
 
 /// Settings of `transit process`.
@@ -27,6 +28,22 @@ pub struct ProcessorArgs {
     /// prefix is another, independent deployment on the same cluster.
     #[arg(long, env = "TRANSIT_GROUP_PREFIX", default_value = "transit")]
     pub group_prefix: String,
+
+    /// `on`: each batch's output and input offsets go in one Kafka transaction, so a member
+    /// that stalled and lost its partitions is fenced (needs a broker with transactions, such
+    /// as Apache Kafka). `off`: publish, then commit (at-least-once, exact by the input offsets
+    /// kept with the counts); for brokers without transactions (tansu).
+    #[arg(long, env = "TRANSIT_TRANSACTIONS", value_enum, default_value_t = Switch::On)]
+    pub transactions: Switch,
+}
+
+/// On or off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Switch {
+    /// On.
+    On,
+    /// Off.
+    Off,
 }
 
 /// Runs both processors until `shutdown`; each commits what it processed before returning.
@@ -35,6 +52,10 @@ pub async fn run(args: ProcessorArgs, shutdown: CancellationToken) -> anyhow::Re
     let registry: Arc<dyn SchemaRegistry> = Arc::new(args.cluster.registry()?);
     let topics = args.cluster.topics();
     let metrics = PipelineMetrics::new();
+    let transactions = match args.transactions {
+        Switch::On => Transactions::WhenSupported,
+        Switch::Off => Transactions::Off,
+    };
     let stations = StationProcessor::new(
         Arc::clone(&bus),
         Arc::clone(&registry),
@@ -42,15 +63,19 @@ pub async fn run(args: ProcessorArgs, shutdown: CancellationToken) -> anyhow::Re
         Arc::clone(&metrics),
     )
     .await?
-    .in_group(format!("{}-station-processor", args.group_prefix));
+    .in_group(format!("{}-station-processor", args.group_prefix))
+    .transactions(transactions);
     let counter = TurnstileCounter::new(Arc::clone(&bus), registry, &topics, metrics)
         .await?
-        .in_group(format!("{}-turnstile-counter", args.group_prefix));
-    let stations = spawn_named("station processor", stations.run(shutdown.clone()));
-    let counter = spawn_named("turnstile counter", counter.run(shutdown.clone()));
-    let stations = join(stations).await?;
-    let counts = join(counter).await?;
-    tracing::info!(?stations, ?counts, "processors stopped");
+        .in_group(format!("{}-turnstile-counter", args.group_prefix))
+        .transactions(transactions);
+    let tasks = Tasks::new();
+    let stations = tasks.spawn("station processor", stations.run(shutdown.clone()));
+    let counter = tasks.spawn("turnstile counter", counter.run(shutdown.clone()));
+    let stations = join(stations).await;
+    let counts = join(counter).await;
+    tasks.wait().await;
     bus.flush().await?;
+    tracing::info!(stations = ?stations?, counts = ?counts?, "processors stopped; output flushed");
     Ok(())
 }

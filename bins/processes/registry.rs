@@ -12,7 +12,7 @@ use transit_core::bus::EventBus;
 use transit_core::codec::SchemaRegistry;
 use transit_core::registry::{BusRegistry, DEFAULT_TOPIC};
 
-use super::{join, spawn_named};
+use super::{join, Tasks};
 use crate::settings::KafkaArgs;
 use transit_http::registry as registry_server;
 use transit_http::rest_proxy::{self, RestProxy, RestProxyConfig};
@@ -40,6 +40,8 @@ pub struct RegistryArgs {
 /// The schema registry and the REST Proxy over one bus, serving until their shutdown.
 #[derive(Debug)]
 pub struct SchemaServices {
+    /// The servers' tasks, tracked; [`Tasks::wait`] after joining them.
+    pub tasks: Tasks,
     /// The registry, for in-process users of the same schemas.
     pub registry: BusRegistry,
     /// The two servers' tasks; [`join`] them after shutdown.
@@ -63,17 +65,22 @@ pub async fn start_services(
         Arc::new(registry.clone()) as Arc<dyn SchemaRegistry>,
         RestProxyConfig::default(),
     );
+    let tasks = Tasks::new();
     let servers = [
-        spawn_named(
+        tasks.spawn(
             "schema registry",
             registry_server::serve(registry_listener, registry.clone(), shutdown.clone()),
         ),
-        spawn_named(
+        tasks.spawn(
             "REST Proxy",
             rest_proxy::serve(proxy_listener, proxy, shutdown),
         ),
     ];
-    Ok(SchemaServices { registry, servers })
+    Ok(SchemaServices {
+        tasks,
+        registry,
+        servers,
+    })
 }
 
 /// Serves the registry and the REST Proxy until `shutdown`.
@@ -98,6 +105,7 @@ pub async fn run(args: RegistryArgs, shutdown: CancellationToken) -> anyhow::Res
     for server in services.servers {
         join(server).await?;
     }
+    services.tasks.wait().await;
     bus.flush().await.context("flushing the bus")?;
     Ok(())
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::bus::EventBus;
 use crate::codec::SchemaRegistry;
@@ -103,6 +104,7 @@ pub struct RunningPipeline {
     snapshots: watch::Receiver<Arc<StatusSnapshot>>,
     metrics: Arc<PipelineMetrics>,
     stop: CancellationToken,
+    tasks: TaskTracker,
     driver: JoinHandle<Result<DriverStats, DriverError>>,
     stations: JoinHandle<Result<StationStats, ProcessorError>>,
     counts: JoinHandle<Result<CountStats, ProcessorError>>,
@@ -113,6 +115,61 @@ pub struct RunningPipeline {
 ///
 /// The consumers start before the simulation publishes, and each part has its own child of
 /// `shutdown`, so one failing part does not stop the others mid-batch.
+///
+/// # Example
+///
+/// One simulated hour, flat out, on the in-memory bus and registry (`transit_mem`), with the
+/// embedded station rows:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+/// use std::time::Duration;
+///
+/// use tokio_util::sync::CancellationToken;
+/// use transit_core::driver::{DriverConfig, Pace};
+/// use transit_core::network::{embedded_station_rows, Network, Ridership};
+/// use transit_core::pipeline::{self, PipelineConfig};
+/// use transit_core::sim::{SimConfig, SimTime, Simulation};
+/// use transit_mem::{MemBus, MemRegistry};
+///
+/// let sim = Simulation::new(
+///     Arc::new(Network::embedded()?),
+///     Arc::new(Ridership::embedded()?),
+///     SimConfig::default(),
+/// )?;
+/// let until = SimTime(sim.now().0 + 60 * 60 * 1000);
+/// let config = PipelineConfig {
+///     driver: DriverConfig {
+///         pace: Pace::FlatOut,
+///         until: Some(until),
+///         ..DriverConfig::default()
+///     },
+///     station_rows: Some(embedded_station_rows()?),
+///     ..PipelineConfig::default()
+/// };
+/// let running = pipeline::start(
+///     Arc::new(MemBus::new()),
+///     Arc::new(MemRegistry::new()),
+///     sim,
+///     config,
+///     CancellationToken::new(),
+/// )
+/// .await?;
+///
+/// // The board counts entries once the counter's counts reach the read model.
+/// let mut board = running.snapshots();
+/// let counted = board.wait_for(|snapshot| snapshot.totals.entries > 0);
+/// tokio::time::timeout(Duration::from_secs(60), counted).await??;
+///
+/// // The simulation stops by itself at `until`; `stop` waits for it, then stops the rest.
+/// let report = running.stop().await?;
+/// assert_eq!(report.driver.simulated_until, Some(until));
+/// assert!(report.counts.entries > 0 && report.counts.counted > 0);
+/// # Ok(())
+/// # }
+/// ```
 pub async fn start(
     bus: Arc<dyn EventBus>,
     registry: Arc<dyn SchemaRegistry>,
@@ -162,12 +219,13 @@ pub async fn start(
     .map_err(processor("status read model"))?;
 
     let stop = CancellationToken::new();
-    let stations = tokio::spawn(stations.run(stop.child_token()));
-    let counts = tokio::spawn(counter.run(stop.child_token()));
-    let status = tokio::spawn(status.run(stop.child_token()));
+    let tasks = TaskTracker::new();
+    let stations = tasks.spawn(stations.run(stop.child_token()));
+    let counts = tasks.spawn(counter.run(stop.child_token()));
+    let status = tasks.spawn(status.run(stop.child_token()));
     let driver_config = config.driver.clone();
     let driver_bus = Arc::clone(&bus);
-    let driver = tokio::spawn(async move {
+    let driver = tasks.spawn(async move {
         driver::run(
             driver_bus.as_ref(),
             &mut sim,
@@ -177,10 +235,12 @@ pub async fn start(
         )
         .await
     });
+    tasks.close();
     Ok(RunningPipeline {
         snapshots,
         metrics,
         stop,
+        tasks,
         driver,
         stations,
         counts,
@@ -233,6 +293,7 @@ impl RunningPipeline {
         let status = join("status read model", self.status)
             .await
             .and_then(|r| r.map_err(processor("status read model")));
+        self.tasks.wait().await;
         Ok(PipelineReport {
             driver: driver?,
             stations: stations?,
