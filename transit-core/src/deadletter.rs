@@ -89,6 +89,16 @@ impl DeadLetters {
         if rejected.is_empty() {
             return Ok(());
         }
+        bus.publish_batch(&self.topic, self.records(rejected))
+            .await?;
+        self.count(rejected);
+        Ok(())
+    }
+
+    /// Logs the rejection of each `(delivery, reason)` and returns the dead-letter records, for
+    /// a caller that publishes them itself (in a transaction with its other output); it calls
+    /// [`DeadLetters::count`] once they are stored.
+    pub fn records(&self, rejected: &[(Delivery, String)]) -> Vec<Record> {
         if let Some((first, reason)) = rejected.first() {
             // One line per batch: a data set with many expected rejections (stations of other
             // lines) should not bury the log; each record is logged at debug level.
@@ -103,7 +113,7 @@ impl DeadLetters {
                 "records refused; copies with the reason are on the dead-letter topic"
             );
         }
-        let records = rejected
+        rejected
             .iter()
             .map(|(delivery, reason)| {
                 tracing::debug!(
@@ -116,15 +126,17 @@ impl DeadLetters {
                 );
                 dead_letter_record(delivery, &self.consumer, reason)
             })
-            .collect();
-        bus.publish_batch(&self.topic, records).await?;
+            .collect()
+    }
+
+    /// Counts dead letters stored, in the metrics.
+    pub fn count(&self, rejected: &[(Delivery, String)]) {
         for (delivery, _) in rejected {
             self.metrics
                 .record_dead_letter(&self.consumer, &delivery.topic);
         }
         self.metrics
             .record_published(&self.topic, rejected.len() as u64);
-        Ok(())
     }
 }
 

@@ -17,7 +17,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
-use crate::bus::{Consumer, Delivery, EventBus, Record, StartFrom, SubscribeOptions, TopicSpec};
+use crate::bus::{
+    AssignmentChange, Consumer, Delivery, Error, EventBus, Record, StartFrom, SubscribeOptions,
+    TopicSpec,
+};
 use crate::status::StatusSnapshot;
 
 /// How long a suite function waits for records before it fails.
@@ -435,6 +438,136 @@ async fn wait_for_positions(
     }
 }
 
+/// Reads a topic without a group up to its end: every record, and the positions reach the end
+/// (past any transaction markers), as a table restore needs.
+async fn read_to_end(bus: &dyn EventBus, topic: &str) -> Vec<String> {
+    let mut reader = bus
+        .subscribe(SubscribeOptions::topics([topic]))
+        .await
+        .expect("subscribing");
+    let mut values = Vec::new();
+    let mut batch = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let positions = reader.positions().await.expect("positions");
+        if !positions.is_empty() && positions.iter().all(|p| p.next_offset >= p.end_offset) {
+            return values;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the reader never reached the end of {topic}: {positions:?}, read {values:?}"
+        );
+        batch.clear();
+        if let Ok(received) = tokio::time::timeout(
+            Duration::from_millis(200),
+            reader.recv_batch(&mut batch, 100),
+        )
+        .await
+        {
+            received.expect("receiving");
+            values.extend(batch.iter().map(|d| text(&d.value)));
+        }
+    }
+}
+
+/// A group member's output and input commit in one step: the output is readable, the commit
+/// holds, and a reader reaches the end past the transaction's marker. A bus without
+/// transactions says so and refuses the step.
+pub async fn transactions_publish_and_commit_together(bus: Arc<dyn EventBus>) {
+    let input = topic(bus.as_ref(), "txn-input", 1).await;
+    let output = topic(bus.as_ref(), "txn-output", 1).await;
+    let group = unique_name("txn-group");
+    let records: Vec<Record> = (0..10).map(|i| record("k", &i.to_string())).collect();
+    bus.publish_batch(&input, records)
+        .await
+        .expect("publishing");
+    let options = SubscribeOptions::topics([input.clone()]).in_group(group);
+    let mut member = bus.subscribe(options.clone()).await.expect("subscribing");
+    let batch = receive(member.as_mut(), 10).await;
+    let next = batch.last().expect("ten records").position().next();
+    let produced: Vec<Record> = batch
+        .iter()
+        .map(|d| record("k", &format!("out-{}", text(&d.value))))
+        .collect();
+    let outcome = member
+        .publish_and_commit(vec![(output.clone(), produced)], &[next])
+        .await;
+    if !bus.supports_transactions() {
+        assert!(
+            matches!(outcome, Err(Error::NotSupported { .. })),
+            "a bus without transactions refuses the step: {outcome:?}"
+        );
+        return;
+    }
+    outcome.expect("the transaction commits");
+    let expected: Vec<String> = (0..10).map(|i| format!("out-{i}")).collect();
+    assert_eq!(read_to_end(bus.as_ref(), &output).await, expected);
+    drop(member);
+    let mut again = bus.subscribe(options).await.expect("subscribing again");
+    receive_nothing(again.as_mut(), Duration::from_millis(500)).await;
+}
+
+/// A member that the group replaced while it held a batch cannot commit it: fenced, nothing
+/// of its output is readable, and its assignment changes report the rewind.
+pub async fn a_replaced_member_is_fenced(bus: Arc<dyn EventBus>) {
+    if !bus.supports_transactions() {
+        return;
+    }
+    let input = topic(bus.as_ref(), "fence-input", 2).await;
+    let output = topic(bus.as_ref(), "fence-output", 1).await;
+    let group = unique_name("fence-group");
+    let records: Vec<Record> = (0..20)
+        .map(|i| record(&format!("k{i}"), &i.to_string()))
+        .collect();
+    bus.publish_batch(&input, records)
+        .await
+        .expect("publishing");
+    let options = SubscribeOptions::topics([input.clone()]).in_group(group);
+    let mut stale = bus.subscribe(options.clone()).await.expect("subscribing");
+    let batch = receive(stale.as_mut(), 1).await;
+    let positions = vec![batch[0].position().next()];
+    stale.assignment_changes();
+
+    // Another member joins: the group rebalances while `stale` holds its batch.
+    let mut newcomer = bus.subscribe(options).await.expect("subscribing");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let revoked = stale
+            .assignment_changes()
+            .iter()
+            .any(|c| matches!(c, AssignmentChange::Revoked(_)));
+        if revoked {
+            break;
+        }
+        // Kafka's newcomer joins while it polls.
+        let mut ignored = Vec::new();
+        let _ = tokio::time::timeout(
+            Duration::from_millis(100),
+            newcomer.recv_batch(&mut ignored, 1),
+        )
+        .await;
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the group never rebalanced"
+        );
+    }
+    let outcome = stale
+        .publish_and_commit(
+            vec![(output.clone(), vec![record("k", "stale")])],
+            &positions,
+        )
+        .await;
+    assert!(
+        matches!(outcome, Err(Error::Fenced { .. })),
+        "a member replaced mid-batch is fenced: {outcome:?}"
+    );
+    assert_eq!(
+        read_to_end(bus.as_ref(), &output).await,
+        Vec::<String>::new(),
+        "nothing of a fenced transaction is read"
+    );
+}
+
 /// Generates one `#[tokio::test]` per conformance function for a backend.
 ///
 /// `$make` is the path of an `async fn() -> Arc<dyn EventBus>` giving the bus to test.
@@ -451,7 +584,9 @@ macro_rules! conformance_tests {
             pattern_picks_up_new_topics,
             compaction_keeps_last_value,
             create_topic_is_idempotent,
-            positions_track_lag
+            positions_track_lag,
+            transactions_publish_and_commit_together,
+            a_replaced_member_is_fenced
         );
     };
     (@each $make:path; $($name:ident),+) => {$(

@@ -23,6 +23,7 @@ use crate::config::{ConfigError, KafkaConfig};
 use crate::consumer::KafkaConsumer;
 use crate::context::{ConsumerState, TracingContext};
 use crate::error::{backend, bus_error};
+use crate::transaction::TransactionalProducer;
 
 /// How long `flush` (and so shutdown) waits for records in flight.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
@@ -85,9 +86,16 @@ pub struct KafkaBus {
 struct Inner {
     config: KafkaConfig,
     producer: FutureProducer<TracingContext>,
+    /// Answers watermark queries with the partitions' log end (read_uncommitted): a reader
+    /// that reaches it has seen every transaction open when it asked settle, committed or
+    /// aborted. The last stable offset would lag behind a transaction whose markers are not
+    /// written yet, and a restore would stop short of it.
+    watermarks: Arc<BaseConsumer<TracingContext>>,
     admin: AdminClient<TracingContext>,
     timeout: Duration,
     replication: i32,
+    /// Whether group members use transactions (`transit.transactions`, on unless false).
+    transactions: bool,
     /// Topics seen in the cluster's metadata: publishing to one skips the check.
     known_topics: Mutex<HashSet<String>>,
     /// Serialises topic creation, so concurrent creators of one topic see one outcome.
@@ -110,18 +118,52 @@ impl fmt::Display for KafkaBus {
 
 impl KafkaBus {
     /// Connects to the cluster `config` names, and checks that it answers.
+    ///
+    /// # Example
+    ///
+    /// A bus on a local broker (`scripts/kafka.sh` starts one), with any librdkafka property
+    /// from `TRANSIT_RDKAFKA_*` environment variables (SASL, TLS...); not run here, as it needs
+    /// the broker:
+    ///
+    /// ```no_run
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use transit_core::bus::{EventBus, EventBusExt, Record, TopicSpec};
+    /// use transit_kafka::{KafkaBus, KafkaConfig};
+    ///
+    /// let config = KafkaConfig::new("127.0.0.1:9092")
+    ///     .with_env(std::env::vars(), &[])
+    ///     .set("client.id", "transit-example");
+    /// let bus = KafkaBus::connect(config).await?;
+    ///
+    /// bus.create_topic(&TopicSpec::new("greetings", 3)).await?;
+    /// let stored = bus
+    ///     .publish("greetings", Record::new("clark-lake", "hello", 1_700_000_000_000))
+    ///     .await?;
+    /// println!("stored in partition {} at offset {}", stored.partition, stored.offset);
+    /// bus.flush().await?;
+    /// # Ok(())
+    /// # }
+    /// ```
     pub async fn connect(config: KafkaConfig) -> Result<Self, KafkaBusError> {
         let timeout = config.operation_timeout()?;
         let replication = config.replication_factor()?;
+        let transactions = config.transactions()?;
         let servers = config.bootstrap_servers().to_string();
-        let mut producer_config = client_config(&config);
-        for (key, value) in PRODUCER_GUARANTEES {
-            producer_config.set(*key, *value);
-        }
+        let producer_config = guaranteed_producer_config(&config);
         let producer: FutureProducer<TracingContext> = producer_config
             .create_with_context(TracingContext)
             .map_err(|source| KafkaBusError::Client {
                 client: "producer",
+                servers: servers.clone(),
+                source,
+            })?;
+        let watermarks: BaseConsumer<TracingContext> = non_producer_config(&config)
+            .set("group.id", private_group())
+            .set("isolation.level", "read_uncommitted")
+            .create_with_context(TracingContext)
+            .map_err(|source| KafkaBusError::Client {
+                client: "watermark client",
                 servers: servers.clone(),
                 source,
             })?;
@@ -136,9 +178,11 @@ impl KafkaBus {
             inner: Arc::new(Inner {
                 config,
                 producer,
+                watermarks: Arc::new(watermarks),
                 admin,
                 timeout,
                 replication,
+                transactions,
                 known_topics: Mutex::new(HashSet::new()),
                 creating: AsyncMutex::new(()),
             }),
@@ -228,10 +272,18 @@ impl KafkaBus {
         }
     }
 
+    /// The settings of a producer of this bus (the configuration, and the guarantees).
+    fn producer_config(&self) -> ClientConfig {
+        guaranteed_producer_config(&self.inner.config)
+    }
+
     fn consumer_config(&self, group: Option<&str>, start: StartFrom) -> ClientConfig {
         let mut config = non_producer_config(&self.inner.config);
         config
             .set("enable.auto.commit", "false")
+            // Only what transactions committed: an aborted (fenced) member's output is never
+            // read, by processors, restores or the board.
+            .set("isolation.level", "read_committed")
             .set("enable.partition.eof", "false")
             .set(
                 "auto.offset.reset",
@@ -281,13 +333,22 @@ impl KafkaBus {
             .subscribe(&names)
             .map_err(|error| bus_error(error, None))?;
         let state = consumer.context().as_ref().clone();
+        let transactions = match group {
+            Some(group) if self.supports_transactions() => Some(TransactionalProducer::shared(
+                self.producer_config(),
+                &transactional_id(group),
+                self.inner.timeout,
+            )),
+            _ => None,
+        };
         KafkaConsumer::start(
             consumer,
             state,
             group.is_some(),
             start,
             self.inner.timeout,
-            self.inner.producer.clone(),
+            Arc::clone(&self.inner.watermarks),
+            transactions,
         )
     }
 
@@ -345,7 +406,8 @@ impl KafkaBus {
             false,
             start,
             self.inner.timeout,
-            self.inner.producer.clone(),
+            Arc::clone(&self.inner.watermarks),
+            None,
         )
     }
 }
@@ -409,6 +471,24 @@ const PRODUCER_ONLY: &[&str] = &[
     "sticky.partitioning.linger.ms",
 ];
 
+/// The configuration's producer settings with the guarantees the bus's contract needs.
+fn guaranteed_producer_config(config: &KafkaConfig) -> ClientConfig {
+    let mut producer = client_config(config);
+    for (key, value) in PRODUCER_GUARANTEES {
+        producer.set(*key, *value);
+    }
+    producer
+}
+
+/// A transactional id of one member of `group`: unique, since fencing a replaced member is
+/// the group generation's job (KIP-447), not the id's.
+fn transactional_id(group: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{group}-{}-{nanos}", std::process::id())
+}
+
 fn client_config(config: &KafkaConfig) -> ClientConfig {
     let mut client = ClientConfig::new();
     for (key, value) in config.client_properties() {
@@ -437,7 +517,7 @@ fn private_group() -> String {
     format!("transit-reader-{}-{nanos}", std::process::id())
 }
 
-fn headers(record: &Record) -> Option<OwnedHeaders> {
+pub(crate) fn headers(record: &Record) -> Option<OwnedHeaders> {
     if record.headers.is_empty() {
         return None;
     }
@@ -575,6 +655,10 @@ impl EventBus for KafkaBus {
             (None, pattern) => self.subscribe_in_group(None, pattern, options.start)?,
         };
         Ok(Box::new(consumer))
+    }
+
+    fn supports_transactions(&self) -> bool {
+        self.inner.transactions
     }
 
     async fn flush(&self) -> Result<()> {

@@ -52,6 +52,7 @@ pub const ENV_PREFIX: &str = "TRANSIT_RDKAFKA_";
 /// Properties read by transit itself, not handed to librdkafka.
 const REPLICATION_FACTOR: &str = "transit.replication.factor";
 const OPERATION_TIMEOUT_MS: &str = "transit.operation.timeout.ms";
+const TRANSACTIONS: &str = "transit.transactions";
 
 /// The librdkafka defaults transit chooses over librdkafka's own, and why.
 const DEFAULTS: &[(&str, &str)] = &[
@@ -164,6 +165,21 @@ impl KafkaConfig {
             .number(OPERATION_TIMEOUT_MS, 30_000)
             .and_then(|n| positive(OPERATION_TIMEOUT_MS, n))?;
         Ok(Duration::from_millis(ms as u64))
+    }
+
+    /// Whether processors' group members use Kafka transactions (`transit.transactions`,
+    /// `true` unless set to `false`; a broker without transactions, such as tansu, needs
+    /// `false`).
+    pub fn transactions(&self) -> Result<bool, ConfigError> {
+        match self.properties.get(TRANSACTIONS).map(|v| v.trim()) {
+            None | Some("true") => Ok(true),
+            Some("false") => Ok(false),
+            Some(other) => Err(ConfigError::Invalid {
+                key: TRANSACTIONS.to_string(),
+                value: other.to_string(),
+                reason: "expected true or false",
+            }),
+        }
     }
 
     /// The properties librdkafka gets: everything but transit's own.

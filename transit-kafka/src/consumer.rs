@@ -8,24 +8,24 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _};
-use rdkafka::error::KafkaError;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Headers as _, Message as _};
-use rdkafka::producer::{FutureProducer, Producer as _};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 use transit_core::bus::{
-    AssignmentChange, Consumer, Delivery, Error, Header, PartitionPosition, RecordPosition, Result,
-    StartFrom, TopicPartition,
+    AssignmentChange, Consumer, Delivery, Error, Header, PartitionPosition, Record, RecordPosition,
+    Result, StartFrom, TopicPartition,
 };
 
 use crate::context::{ConsumerState, TracingContext};
 use crate::error::{backend, bus_error};
+use crate::transaction::{Aborted, TransactionalProducer};
 
 /// Records polled ahead of the application, at most.
 const CHANNEL: usize = 4096;
@@ -50,9 +50,14 @@ pub(crate) struct KafkaConsumer {
     timeout: Duration,
     /// Per partition, the offset after the last record handed out.
     handed_out: HashMap<TopicPartition, u64>,
-    /// The bus's producer, whose connections answer watermark queries without queueing
-    /// behind this consumer's fetches.
-    watermarks: FutureProducer<TracingContext>,
+    /// The bus's watermark client, whose connections answer without queueing behind this
+    /// consumer's fetches.
+    watermarks: Arc<BaseConsumer<TracingContext>>,
+    /// This member's transactional producer, for a group member on a bus with transactions.
+    transactions: Option<Arc<Mutex<TransactionalProducer>>>,
+    /// Per partition, the assignment epoch of the records handed out since the last commit:
+    /// a commit of a partition reassigned since is a stale member's.
+    handed_out_epochs: HashMap<TopicPartition, u64>,
 }
 
 impl std::fmt::Debug for KafkaConsumer {
@@ -73,7 +78,8 @@ impl KafkaConsumer {
         commits: bool,
         start: StartFrom,
         timeout: Duration,
-        watermarks: FutureProducer<TracingContext>,
+        watermarks: Arc<BaseConsumer<TracingContext>>,
+        transactions: Option<Arc<Mutex<TransactionalProducer>>>,
     ) -> Result<Self> {
         let consumer = Arc::new(consumer);
         let (sender, records) = mpsc::channel(CHANNEL);
@@ -97,7 +103,48 @@ impl KafkaConsumer {
             timeout,
             handed_out: HashMap::new(),
             watermarks,
+            transactions,
+            handed_out_epochs: HashMap::new(),
         })
+    }
+
+    /// Puts the consumer back where its group committed: every partition held is sought to
+    /// its committed offset, records polled ahead are dropped (a new epoch), and the change is
+    /// reported as every partition revoked and assigned again, so the caller restores its
+    /// state for them.
+    fn rewind(&mut self) -> Result<()> {
+        let consumer = self.consumer()?;
+        let committed = consumer
+            .committed(self.timeout)
+            .map_err(|error| bus_error(error, None))?;
+        let mut state = self.state.lock();
+        let held: Vec<TopicPartition> = state.partitions.iter().cloned().collect();
+        for partition in &held {
+            let Ok(number) = i32::try_from(partition.partition) else {
+                continue;
+            };
+            let offset = committed
+                .find_partition(&partition.topic, number)
+                .map(|element| element.offset())
+                .filter(|offset| matches!(offset, Offset::Offset(_)))
+                .unwrap_or(match self.start {
+                    StartFrom::Earliest => Offset::Beginning,
+                    StartFrom::Latest => Offset::End,
+                });
+            if let Err(error) = consumer.seek(&partition.topic, number, offset, self.timeout) {
+                tracing::warn!(%error, topic = %partition.topic, partition = partition.partition, "rewinding a partition failed");
+            }
+            *state.epochs.entry(partition.clone()).or_default() += 1;
+            state.first_polled.remove(partition);
+            state.idle_position.remove(partition);
+            self.handed_out.remove(partition);
+        }
+        self.handed_out_epochs.clear();
+        if !held.is_empty() {
+            state.changes.push(AssignmentChange::Revoked(held.clone()));
+            state.changes.push(AssignmentChange::Assigned(held));
+        }
+        Ok(())
     }
 
     fn consumer(&self) -> Result<Arc<BaseConsumer<ConsumerState>>> {
@@ -118,12 +165,16 @@ impl KafkaConsumer {
             partition: delivery.partition,
         };
         let mut state = self.state.lock();
+        if let Some(pending) = state.pending.get_mut(&partition) {
+            *pending = pending.saturating_sub(1);
+        }
         let current = state.epochs.get(&partition).copied().unwrap_or_default();
         if !state.partitions.contains(&partition) || current != epoch {
             return None;
         }
         state.first_polled.remove(&partition);
         drop(state);
+        self.handed_out_epochs.insert(partition.clone(), epoch);
         self.handed_out.insert(partition, delivery.offset + 1);
         Some(Ok(delivery))
     }
@@ -151,7 +202,10 @@ fn poll_loop(
     let mut topics: HashMap<String, Arc<str>> = HashMap::new();
     while !stop.load(Ordering::Relaxed) {
         let polled = match consumer.poll(POLL) {
-            None => continue,
+            None => {
+                note_idle_positions(consumer, state);
+                continue;
+            }
             Some(Ok(message)) => {
                 let topic = match topics.get(message.topic()) {
                     Some(topic) => Arc::clone(topic),
@@ -174,6 +228,7 @@ fn poll_loop(
                 let epoch = {
                     let mut state = state.lock();
                     let epoch = state.epochs.get(&key).copied().unwrap_or_default();
+                    *state.pending.entry(key.clone()).or_default() += 1;
                     state.first_polled.entry(key).or_insert(offset);
                     epoch
                 };
@@ -223,6 +278,60 @@ fn poll_loop(
         let ended = polled.is_err();
         if !send(sender, polled, stop) || ended {
             return;
+        }
+    }
+}
+
+/// A partition's low and high watermarks, asked again while its leader is still being elected
+/// (a topic just created, a broker just restarted).
+fn fetch_watermarks(
+    client: &BaseConsumer<TracingContext>,
+    topic: &str,
+    partition: i32,
+    timeout: Duration,
+) -> std::result::Result<(i64, i64), KafkaError> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        match client.fetch_watermarks(topic, partition, timeout) {
+            Err(error)
+                if std::time::Instant::now() < deadline
+                    && matches!(
+                        error.rdkafka_error_code(),
+                        Some(
+                            RDKafkaErrorCode::NotLeaderForPartition
+                                | RDKafkaErrorCode::LeaderNotAvailable
+                                | RDKafkaErrorCode::UnknownTopicOrPartition
+                        )
+                    ) =>
+            {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            outcome => return outcome,
+        }
+    }
+}
+
+/// Notes librdkafka's position of each partition with nothing pending, while nothing is being
+/// polled: this thread is the only one that polls, so no record can be between librdkafka and
+/// the channel now, and the position is exactly where the partition's reader stands.
+fn note_idle_positions(consumer: &BaseConsumer<ConsumerState>, state: &ConsumerState) {
+    let Ok(positions) = consumer.position() else {
+        return;
+    };
+    let mut state = state.lock();
+    for element in positions.elements() {
+        let (Offset::Offset(offset), Ok(partition)) =
+            (element.offset(), u32::try_from(element.partition()))
+        else {
+            continue;
+        };
+        let key = TopicPartition {
+            topic: Arc::from(element.topic()),
+            partition,
+        };
+        let idle = state.pending.get(&key).copied().unwrap_or_default() == 0;
+        if idle && state.partitions.contains(&key) {
+            state.idle_position.insert(key, offset.max(0) as u64);
         }
     }
 }
@@ -324,16 +433,112 @@ impl Consumer for KafkaConsumer {
         std::mem::take(&mut self.state.lock().changes)
     }
 
+    async fn publish_and_commit(
+        &mut self,
+        outputs: Vec<(String, Vec<Record>)>,
+        positions: &[RecordPosition],
+    ) -> Result<()> {
+        let Some(transactions) = self.transactions.clone().filter(|_| self.commits) else {
+            return Err(Error::NotSupported {
+                operation:
+                    "a transaction outside a consumer group, or with transit.transactions=false",
+                backend: crate::error::BACKEND,
+            });
+        };
+        let consumer = self.consumer()?;
+        // Captured before the check below: a rebalance after it makes the broker refuse the
+        // offsets (an old generation); one before it shows in the epochs.
+        let metadata = consumer.group_metadata().ok_or_else(|| Error::Fenced {
+            reason: "the consumer has no group metadata (not a member now)".into(),
+        })?;
+        let mut offsets = TopicPartitionList::new();
+        let stale = {
+            let state = self.state.lock();
+            positions.iter().find_map(|position| {
+                let partition = TopicPartition {
+                    topic: Arc::clone(&position.topic),
+                    partition: position.partition,
+                };
+                let now = state.epochs.get(&partition).copied();
+                let held = state.partitions.contains(&partition)
+                    && self.handed_out_epochs.get(&partition).copied() == now;
+                (!held)
+                    .then(|| format!("{}[{}] was reassigned", position.topic, position.partition))
+            })
+        };
+        if let Some(reason) = stale {
+            // The rebalance that reassigned the partition has reported itself already.
+            self.handed_out_epochs.clear();
+            return Err(Error::Fenced { reason });
+        }
+        for position in positions {
+            let (Ok(number), Ok(offset)) = (
+                i32::try_from(position.partition),
+                i64::try_from(position.offset),
+            ) else {
+                return Err(Error::InvalidRequest {
+                    message: format!("position out of Kafka's range: {position:?}"),
+                });
+            };
+            offsets
+                .add_partition_offset(&position.topic, number, Offset::Offset(offset))
+                .map_err(|error| bus_error(error, Some(&position.topic)))?;
+        }
+        let outcome = tokio::task::spawn_blocking(move || {
+            let mut producer = transactions.lock().unwrap_or_else(|e| e.into_inner());
+            producer.run(outputs, &offsets, &metadata)
+        })
+        .await
+        .map_err(backend)?;
+        match outcome {
+            Ok(()) => {
+                self.handed_out_epochs.clear();
+                Ok(())
+            }
+            // Replaced: the group's rebalance revokes and reassigns, and whoever holds the
+            // partitions then reads them from the committed offsets.
+            Err(Aborted::Fenced(reason)) => {
+                self.handed_out_epochs.clear();
+                Err(Error::Fenced { reason })
+            }
+            // Still the member: rewind to the committed offsets and report it, so the caller
+            // restores its state and processes the batch again.
+            Err(Aborted::Failed(error)) => {
+                self.rewind()?;
+                Err(error)
+            }
+        }
+    }
+
     async fn positions(&mut self) -> Result<Vec<PartitionPosition>> {
         let assigned: Vec<TopicPartition> = self.assignment();
-        let first_polled = self.state.lock().first_polled.clone();
-        let handed_out = self.handed_out.clone();
+        // Where each partition's reader stands, from what this side knows alone: nothing here
+        // races with the poll thread (librdkafka's own position runs ahead of what was handed
+        // out while records wait in the channel).
+        let known: HashMap<TopicPartition, u64> = {
+            let state = self.state.lock();
+            assigned
+                .iter()
+                .filter_map(|partition| {
+                    let pending = state.pending.get(partition).copied().unwrap_or_default();
+                    let handed_out = self.handed_out.get(partition).copied();
+                    let next = if pending > 0 {
+                        handed_out.or_else(|| state.first_polled.get(partition).copied())
+                    } else {
+                        match (handed_out, state.idle_position.get(partition).copied()) {
+                            (Some(a), Some(b)) => Some(a.max(b)),
+                            (a, b) => a.or(b),
+                        }
+                    };
+                    next.map(|next| (partition.clone(), next))
+                })
+                .collect()
+        };
         let consumer = self.consumer()?;
         let (commits, start, timeout) = (self.commits, self.start, self.timeout);
-        let watermarks = self.watermarks.clone();
+        let watermarks = Arc::clone(&self.watermarks);
         tokio::task::spawn_blocking(move || {
-            let fetched = consumer.position().ok();
-            let known = |list: &Option<TopicPartitionList>, partition: &TopicPartition| {
+            let from_list = |list: &Option<TopicPartitionList>, partition: &TopicPartition| {
                 let list = list.as_ref()?;
                 let element = list
                     .find_partition(&partition.topic, i32::try_from(partition.partition).ok()?)?;
@@ -350,23 +555,19 @@ impl Consumer for KafkaConsumer {
                 let number = i32::try_from(partition.partition).map_err(backend)?;
                 // Through the producer's connection: the consumer's own may be held by a
                 // fetch waiting for new records, for up to `fetch.wait.max.ms` per call.
-                let (low, high) = watermarks
-                    .client()
-                    .fetch_watermarks(&partition.topic, number, timeout)
+                let (low, high) = fetch_watermarks(&watermarks, &partition.topic, number, timeout)
                     .map_err(|error| bus_error(error, Some(&partition.topic)))?;
                 let (low, high) = (low.max(0) as u64, high.max(0) as u64);
-                let next_offset = handed_out
+                let next_offset = known
                     .get(&partition)
-                    .or_else(|| first_polled.get(&partition))
                     .copied()
-                    .or_else(|| known(&fetched, &partition))
                     .or_else(|| {
                         if !commits {
                             return None;
                         }
                         let list =
                             committed.get_or_insert_with(|| consumer.committed(timeout).ok());
-                        known(list, &partition)
+                        from_list(list, &partition)
                     })
                     .unwrap_or(match start {
                         StartFrom::Earliest => low,

@@ -8,6 +8,7 @@ use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
+use rdkafka::producer::{DeliveryResult, ProducerContext};
 use rdkafka::topic_partition_list::TopicPartitionList;
 use transit_core::bus::{AssignmentChange, TopicPartition};
 
@@ -23,6 +24,21 @@ impl ClientContext for TracingContext {
 
     fn error(&self, error: KafkaError, reason: &str) {
         tracing::warn!(target: "librdkafka", %error, "{reason}");
+    }
+}
+
+/// The bus's watermark client is a consumer that never joins a group or fetches.
+impl ConsumerContext for TracingContext {}
+
+/// A transactional producer's deliveries: a refused record fails the transaction's commit,
+/// which is where it is handled; here it is only logged.
+impl ProducerContext for TracingContext {
+    type DeliveryOpaque = ();
+
+    fn delivery(&self, result: &DeliveryResult<'_>, _opaque: ()) {
+        if let Err((error, _)) = result {
+            tracing::debug!(target: "librdkafka", %error, "a transactional record was refused");
+        }
     }
 }
 
@@ -53,6 +69,12 @@ pub(crate) struct Assignment {
     pub(crate) epochs: HashMap<TopicPartition, u64>,
     /// The changes not yet taken by the async side.
     pub(crate) changes: Vec<AssignmentChange>,
+    /// Per partition, records polled and not yet taken off the channel by the async side.
+    pub(crate) pending: HashMap<TopicPartition, u64>,
+    /// Per partition, librdkafka's position when the poll thread last found nothing to poll
+    /// and nothing of the partition was pending: past transaction markers and compacted gaps,
+    /// which no record's offset shows.
+    pub(crate) idle_position: HashMap<TopicPartition, u64>,
 }
 
 /// A consumer's context: logs like [`TracingContext`], and keeps [`Assignment`] up to date
@@ -98,6 +120,7 @@ impl ConsumerContext for ConsumerState {
                 for partition in &lost {
                     state.partitions.remove(partition);
                     state.first_polled.remove(partition);
+                    state.idle_position.remove(partition);
                 }
                 state.changes.push(AssignmentChange::Revoked(lost));
             }

@@ -44,6 +44,14 @@ pub enum Error {
         /// Which backend refused.
         backend: &'static str,
     },
+    /// This consumer is no longer the member its group knows (another has its partitions, or
+    /// the group moved to a new generation without it): its transaction was aborted, and
+    /// nothing of it is visible. It learns its new partitions from its assignment changes.
+    #[error("fenced: {reason}")]
+    Fenced {
+        /// Why, as the backend put it.
+        reason: String,
+    },
     /// Anything else a backend reports, with its own error as the source.
     #[error("{backend} bus error")]
     Backend {

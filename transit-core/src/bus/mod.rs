@@ -55,11 +55,51 @@ pub use topic::{StartFrom, SubscribeOptions, TopicSelector, TopicSpec};
 /// - **Patterns.** A subscription by pattern also picks up matching topics created later.
 /// - **Compaction.** A topic created with [`TopicSpec::compacted`] keeps at least the last
 ///   record of every key; older records of a key may disappear.
+/// - **Transactions** (when [`EventBus::supports_transactions`]). A group member's
+///   [`Consumer::publish_and_commit`] publishes its output records and commits its input
+///   positions as one atomic step tied to the member's place in its group: either every record
+///   becomes readable and the positions are committed, or nothing of it is seen by any reader
+///   of the bus and the positions stay where they were. A member that has been replaced (it
+///   stalled past its group's timeout, or the group rebalanced without it) cannot complete the
+///   step: it fails with [`Error::Fenced`], so a stale member never writes over the work of the
+///   member that took its partitions over. Backends without transactions keep at-least-once
+///   delivery, and processors make replays harmless by storing input offsets with their state.
 ///
 /// # Clone
 ///
 /// Backends are cheap handles: a clone (or an `Arc`) is another handle to the same bus, sharing
 /// topics, groups and offsets.
+///
+/// # Example
+///
+/// A record published on the in-memory bus (`transit_mem::MemBus`), read back by a consumer
+/// of a group that then commits it:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use transit_core::bus::{Consumer, EventBus, EventBusExt, Record, SubscribeOptions, TopicSpec};
+/// use transit_mem::MemBus;
+///
+/// let bus = MemBus::new();
+/// bus.create_topic(&TopicSpec::new("greetings", 2)).await?;
+/// let stored = bus
+///     .publish("greetings", Record::new("clark-lake", "hello", 1_700_000_000_000))
+///     .await?;
+///
+/// let mut consumer = bus
+///     .subscribe(SubscribeOptions::topics(["greetings"]).in_group("readers"))
+///     .await?;
+/// let delivery = consumer.recv().await.expect("the bus is open")?;
+/// assert_eq!(delivery.position(), stored);
+/// assert_eq!(delivery.key.as_deref(), Some(&b"clark-lake"[..]));
+/// assert_eq!(delivery.value.as_deref(), Some(&b"hello"[..]));
+///
+/// // A commit names the next offset to read: the group resumes after this record.
+/// consumer.commit(&[delivery.position().next()]).await?;
+/// # Ok(())
+/// # }
+/// ```
 #[async_trait]
 pub trait EventBus: Debug + Display + Send + Sync + 'static {
     /// Creates a topic; a topic that already exists is left as it is and is not an error.
@@ -77,6 +117,12 @@ pub trait EventBus: Debug + Display + Send + Sync + 'static {
 
     /// Waits until everything published so far is durably stored by the backend.
     async fn flush(&self) -> Result<()>;
+
+    /// Whether group members of this bus can [`Consumer::publish_and_commit`] atomically and
+    /// are fenced when replaced (see the contract). `false` unless the backend says so.
+    fn supports_transactions(&self) -> bool {
+        false
+    }
 }
 
 /// One member of a subscription: a cursor over the records of its assigned partitions.
@@ -113,6 +159,25 @@ pub trait Consumer: Debug + Send {
     /// out and the partition's end. Their difference is the consumer's lag; a table is
     /// restored when every partition's lag is zero.
     async fn positions(&mut self) -> Result<Vec<PartitionPosition>>;
+
+    /// Publishes `outputs` (records per topic) and commits `positions` for this consumer's
+    /// group, as one atomic step that a replaced member cannot complete: see **Transactions**
+    /// in [`EventBus`]'s contract. On [`Error::Fenced`] (or any error) nothing of the step is
+    /// visible, and the consumer is rewound to its group's committed positions: its assignment
+    /// changes report every partition revoked and assigned again, so the caller restores its
+    /// state and processes those records again.
+    ///
+    /// Backends without transactions return [`Error::NotSupported`].
+    async fn publish_and_commit(
+        &mut self,
+        _outputs: Vec<(String, Vec<Record>)>,
+        _positions: &[RecordPosition],
+    ) -> Result<()> {
+        Err(Error::NotSupported {
+            operation: "publish and commit in one transaction",
+            backend: "this bus",
+        })
+    }
 }
 
 macro_rules! forward_event_bus {
@@ -138,6 +203,10 @@ macro_rules! forward_event_bus {
 
             async fn flush(&self) -> Result<()> {
                 (**self).flush().await
+            }
+
+            fn supports_transactions(&self) -> bool {
+                (**self).supports_transactions()
             }
         }
     )+};
@@ -170,5 +239,13 @@ impl<C: Consumer + ?Sized> Consumer for Box<C> {
 
     async fn positions(&mut self) -> Result<Vec<PartitionPosition>> {
         (**self).positions().await
+    }
+
+    async fn publish_and_commit(
+        &mut self,
+        outputs: Vec<(String, Vec<Record>)>,
+        positions: &[RecordPosition],
+    ) -> Result<()> {
+        (**self).publish_and_commit(outputs, positions).await
     }
 }

@@ -15,9 +15,14 @@
 //!    matches the partitions it came from, and a partition lost and handed back between two
 //!    batches is restored, not kept stale.
 //! 3. [`Processor::process`] the batch into an [`Output`].
-//! 4. Publish the output topic by topic, then the dead letters; then commit the next offset of
-//!    each input partition in the batch. A crash before the commit replays the batch: each
-//!    processor makes replays harmless (the counter by the input offset in its state).
+//! 4. On a bus with transactions ([`EventBus::supports_transactions`]), for a group member:
+//!    publish the output and the dead letters and commit the batch's input positions in one
+//!    transaction ([`Consumer::publish_and_commit`]). A member that was replaced meanwhile is
+//!    fenced: its output is aborted, never read, and it carries on with the partitions its
+//!    group gives it (restored from the tables, as at any assignment). Otherwise: publish the
+//!    output topic by topic, then the dead letters, then commit the next offset of each input
+//!    partition. A crash before the commit replays the batch: each processor makes replays
+//!    harmless (the counter by the input offset in its state).
 //! 5. [`Processor::after_batch`], measure lag every [`LAG_EVERY`], log progress every
 //!    [`PROGRESS_EVERY`].
 
@@ -35,14 +40,19 @@ use crate::bus::{AssignmentChange, Consumer, Delivery, EventBus, Record, Subscri
 use crate::deadletter::DeadLetters;
 use crate::metrics::PipelineMetrics;
 
+/// Transactions that may fail in a row (each aborted, the batch read again) before the
+/// processor gives up.
+const MAX_FAILED_TRANSACTIONS: u32 = 5;
+
 /// How often a running processor logs what it has done.
 pub const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
 /// What a processor adds to the loop: its own processing and its per-partition state.
 #[async_trait]
 pub trait Processor: Send {
-    /// What the processor counts while it runs; returned by [`ProcessorLoop::run`].
-    type Stats: Debug + Default + Send;
+    /// What the processor counts while it runs; returned by [`ProcessorLoop::run`]. Cloned
+    /// before each batch, so a batch whose transaction was aborted is not counted.
+    type Stats: Clone + Debug + Default + Send;
 
     /// Restores what the processor keeps for `partitions`, just assigned to it (at start,
     /// after a rebalance, or handed back after another member had them).
@@ -104,6 +114,16 @@ impl Output {
     }
 }
 
+/// Whether a group member's output and commits go in one transaction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Transactions {
+    /// In a transaction when the bus supports them (the default).
+    #[default]
+    WhenSupported,
+    /// Never: publish, then commit (at-least-once, made exact by offsets kept in the state).
+    Off,
+}
+
 /// The loop of one processor member: its subscription, its name, where its dead letters go.
 #[derive(Debug)]
 pub struct ProcessorLoop {
@@ -113,6 +133,7 @@ pub struct ProcessorLoop {
     dead_letters: DeadLetters,
     metrics: Arc<PipelineMetrics>,
     idle_every: Option<Duration>,
+    transactions: Transactions,
 }
 
 impl ProcessorLoop {
@@ -134,7 +155,14 @@ impl ProcessorLoop {
             name,
             metrics,
             idle_every: None,
+            transactions: Transactions::default(),
         }
+    }
+
+    /// Whether output and commits go in one transaction (by default, when the bus can).
+    pub fn transactions(mut self, transactions: Transactions) -> Self {
+        self.transactions = transactions;
+        self
     }
 
     /// Calls [`Processor::after_batch`] also when no record came for `every` (the read model
@@ -157,6 +185,9 @@ impl ProcessorLoop {
             .await
             .map_err(ProcessorError::bus("creating", self.dead_letters.topic()))?;
         let commits = self.subscription.group.is_some();
+        let transactional = commits
+            && self.transactions == Transactions::WhenSupported
+            && self.bus.supports_transactions();
         let mut consumer = self
             .bus
             .subscribe(self.subscription.clone())
@@ -167,9 +198,15 @@ impl ProcessorLoop {
         let mut lag_measured = Instant::now();
         let mut progress_logged = Instant::now();
         let mut processed_since_log = 0u64;
+        let mut failed_transactions = 0u32;
         self.apply_changes(consumer.as_mut(), &mut processor, &mut stats)
             .await?;
-        tracing::info!(processor = %self.name, inputs = %inputs, "processor running");
+        tracing::info!(
+            processor = %self.name,
+            inputs = %inputs,
+            transactional,
+            "processor running"
+        );
         loop {
             batch.clear();
             let received = tokio::select! {
@@ -187,14 +224,57 @@ impl ProcessorLoop {
                     self.apply_changes(consumer.as_mut(), &mut processor, &mut stats)
                         .await?;
                     self.metrics.record_consumed(&self.name, &batch);
+                    let before = stats.clone();
                     let mut output = Output::default();
                     processor.process(&batch, &mut output, &mut stats).await?;
-                    self.publish(output).await?;
-                    if commits {
-                        consumer
-                            .commit(&commit_positions(&batch))
+                    if transactional {
+                        let positions = commit_positions(&batch);
+                        match self
+                            .commit_transaction(consumer.as_mut(), output, &positions)
                             .await
-                            .map_err(ProcessorError::bus("committing", inputs.as_str()))?;
+                        {
+                            Ok(()) => failed_transactions = 0,
+                            Err(crate::bus::Error::Fenced { reason }) => {
+                                tracing::warn!(
+                                    processor = %self.name,
+                                    %reason,
+                                    "fenced: another member has these partitions now; this \
+                                     batch's output is aborted and never read, and this member \
+                                     carries on with what its group gives it"
+                                );
+                                stats = before;
+                                continue;
+                            }
+                            Err(error) => {
+                                failed_transactions += 1;
+                                if failed_transactions >= MAX_FAILED_TRANSACTIONS {
+                                    return Err(ProcessorError::bus(
+                                        "committing a transaction on",
+                                        inputs.clone(),
+                                    )(error));
+                                }
+                                tracing::warn!(
+                                    processor = %self.name,
+                                    error = %crate::error_chain(&error),
+                                    attempt = failed_transactions,
+                                    "a transaction failed and was aborted; the batch is read again from the committed offsets"
+                                );
+                                stats = before;
+                                tokio::time::sleep(
+                                    Duration::from_millis(200) * failed_transactions,
+                                )
+                                .await;
+                                continue;
+                            }
+                        }
+                    } else {
+                        self.publish(output).await?;
+                        if commits {
+                            consumer
+                                .commit(&commit_positions(&batch))
+                                .await
+                                .map_err(ProcessorError::bus("committing", inputs.as_str()))?;
+                        }
                     }
                     processed_since_log += batch.len() as u64;
                 }
@@ -284,6 +364,33 @@ impl ProcessorLoop {
                 }
             }
         }
+        Ok(())
+    }
+
+    /// Publishes `output` with its dead letters and commits `positions`, in one transaction.
+    async fn commit_transaction(
+        &self,
+        consumer: &mut dyn Consumer,
+        output: Output,
+        positions: &[crate::bus::RecordPosition],
+    ) -> crate::bus::Result<()> {
+        let counts: Vec<(String, u64)> = output
+            .records
+            .iter()
+            .map(|(topic, records)| (topic.clone(), records.len() as u64))
+            .collect();
+        let mut outputs: Vec<(String, Vec<Record>)> = output.records.into_iter().collect();
+        if !output.rejected.is_empty() {
+            outputs.push((
+                self.dead_letters.topic().to_string(),
+                self.dead_letters.records(&output.rejected),
+            ));
+        }
+        consumer.publish_and_commit(outputs, positions).await?;
+        for (topic, count) in counts {
+            self.metrics.record_published(&topic, count);
+        }
+        self.dead_letters.count(&output.rejected);
         Ok(())
     }
 

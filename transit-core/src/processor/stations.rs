@@ -19,7 +19,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use super::runner::{Output, Processor, ProcessorLoop};
+use super::runner::{Output, Processor, ProcessorLoop, Transactions};
 use super::{read_topic, ProcessorError};
 use crate::bus::{Delivery, EventBus, SubscribeOptions, TopicPartition, TopicSpec};
 use crate::codec::{SchemaRegistry, TopicCodec};
@@ -68,6 +68,7 @@ pub struct StationProcessor {
     dead_letter_topic: String,
     metrics: Arc<PipelineMetrics>,
     group: String,
+    transactions: Transactions,
     stations: HashMap<StationLineKey, Known>,
 }
 
@@ -96,6 +97,7 @@ impl StationProcessor {
             dead_letter_topic: topics.dead_letter(),
             metrics,
             group: CONSUMER.to_string(),
+            transactions: Transactions::default(),
             stations: HashMap::new(),
         })
     }
@@ -104,6 +106,13 @@ impl StationProcessor {
     /// logical processor whose members share the input's partitions and its committed offsets.
     pub fn in_group(mut self, group: impl Into<String>) -> Self {
         self.group = group.into();
+        self
+    }
+
+    /// Whether its output and input commits go in one transaction (by default, when the bus
+    /// supports them; see [`Transactions`]).
+    pub fn transactions(mut self, transactions: Transactions) -> Self {
+        self.transactions = transactions;
         self
     }
 
@@ -118,6 +127,7 @@ impl StationProcessor {
             self.dead_letter_topic.clone(),
             Arc::clone(&self.metrics),
         )
+        .transactions(self.transactions)
         .run(self, shutdown)
         .await
     }

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use super::runner::{Output, Processor, ProcessorLoop};
+use super::runner::{Output, Processor, ProcessorLoop, Transactions};
 use super::{read_table, ProcessorError};
 use crate::bus::{Delivery, EventBus, SubscribeOptions, TopicPartition, TopicSpec};
 use crate::codec::{SchemaRegistry, TopicCodec};
@@ -61,6 +61,7 @@ pub struct TurnstileCounter {
     dead_letter_topic: String,
     metrics: Arc<PipelineMetrics>,
     group: String,
+    transactions: Transactions,
     counts: HashMap<StationLineKey, TurnstileCount>,
 }
 
@@ -87,6 +88,7 @@ impl TurnstileCounter {
             dead_letter_topic: topics.dead_letter(),
             metrics,
             group: CONSUMER.to_string(),
+            transactions: Transactions::default(),
             counts: HashMap::new(),
         })
     }
@@ -95,6 +97,13 @@ impl TurnstileCounter {
     /// logical processor whose members share the input's partitions and its committed offsets.
     pub fn in_group(mut self, group: impl Into<String>) -> Self {
         self.group = group.into();
+        self
+    }
+
+    /// Whether its output and input commits go in one transaction (by default, when the bus
+    /// supports them; see [`Transactions`]).
+    pub fn transactions(mut self, transactions: Transactions) -> Self {
+        self.transactions = transactions;
         self
     }
 
@@ -115,6 +124,7 @@ impl TurnstileCounter {
             self.dead_letter_topic.clone(),
             Arc::clone(&self.metrics),
         )
+        .transactions(self.transactions)
         .run(self, shutdown)
         .await
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use regex::Regex;
 use transit_core::bus::{
-    AssignmentChange, Consumer, Delivery, Error, PartitionPosition, RecordPosition, Result,
+    AssignmentChange, Consumer, Delivery, Error, PartitionPosition, Record, RecordPosition, Result,
     StartFrom, TopicPartition, TopicSelector,
 };
 
@@ -65,6 +65,9 @@ pub(crate) struct MemConsumer {
     buffer: VecDeque<Delivery>,
     /// What changed in the assignment since [`Consumer::assignment_changes`] last asked.
     changes: Vec<AssignmentChange>,
+    /// The group generation under which records handed out since the last transaction were
+    /// fetched: a transaction from an older generation than the group's is a stale member's.
+    fetched_in: Option<u64>,
 }
 
 impl MemConsumer {
@@ -86,6 +89,7 @@ impl MemConsumer {
             cursor: 0,
             buffer: VecDeque::new(),
             changes: Vec::new(),
+            fetched_in: None,
         }
     }
 
@@ -275,6 +279,8 @@ impl Consumer for MemConsumer {
                 self.refresh(&state);
                 let taken = self.fetch(&state, out, max);
                 if taken > 0 {
+                    let generation = self.generation(&state);
+                    self.fetched_in.get_or_insert(generation);
                     return Ok(taken);
                 }
             }
@@ -315,12 +321,88 @@ impl Consumer for MemConsumer {
                 position.offset,
             );
         }
+        drop(state);
+        self.fetched_in = None;
         Ok(())
     }
 
     fn assignment(&self) -> Vec<TopicPartition> {
         let state = self.shared.lock();
         self.target_assignment(&state)
+    }
+
+    /// Atomic under the bus's one lock: either every record is appended and every position
+    /// committed, or nothing is. A member whose group moved to a generation it has not seen
+    /// (someone joined or left since it fetched) is fenced, as Kafka's group coordinator fences
+    /// a commit from an old generation, and rewound to the group's committed positions.
+    async fn publish_and_commit(
+        &mut self,
+        outputs: Vec<(String, Vec<Record>)>,
+        positions: &[RecordPosition],
+    ) -> Result<()> {
+        let Some(group) = self.group.clone() else {
+            return Err(Error::NotSupported {
+                operation: "a transaction without a consumer group",
+                backend: BACKEND,
+            });
+        };
+        let shared = Arc::clone(&self.shared);
+        {
+            let mut state = shared.lock();
+            let current = state.groups.get(&group).map(|g| g.generation);
+            let member_of = state
+                .groups
+                .get(&group)
+                .is_some_and(|g| self.member.is_some_and(|m| g.members.contains(&m)));
+            let seen = self
+                .fetched_in
+                .or(self.computed_for.map(|(_, generation)| generation));
+            if !member_of || current != seen {
+                self.fetched_in = None;
+                // Rewind: everything held is revoked and assigned again from the group's
+                // committed positions.
+                self.computed_for = None;
+                self.refresh(&state);
+                return Err(Error::Fenced {
+                    reason: format!(
+                        "group {group} is at generation {} and this member saw {}",
+                        current.unwrap_or_default(),
+                        seen.unwrap_or_default()
+                    ),
+                });
+            }
+            for (topic, records) in &outputs {
+                state.check_publish(topic, records)?;
+            }
+            for position in positions {
+                let partitions = state
+                    .topics
+                    .get(&position.topic)
+                    .map(|t| t.partitions.len() as u32)
+                    .ok_or_else(|| Error::UnknownTopic {
+                        topic: position.topic.to_string(),
+                    })?;
+                if position.partition >= partitions {
+                    return Err(Error::UnknownPartition {
+                        topic: position.topic.to_string(),
+                        partition: position.partition,
+                    });
+                }
+            }
+            for (topic, records) in outputs {
+                state.append(&topic, records);
+            }
+            let committed = &mut state.groups.entry(group).or_default().committed;
+            for position in positions {
+                committed.insert(
+                    (Arc::clone(&position.topic), position.partition),
+                    position.offset,
+                );
+            }
+        }
+        self.fetched_in = None;
+        shared.changed.notify_waiters();
+        Ok(())
     }
 
     fn assignment_changes(&mut self) -> Vec<AssignmentChange> {

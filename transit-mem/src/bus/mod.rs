@@ -48,6 +48,40 @@ impl Default for MemBusConfig {
 /// An in-memory [`EventBus`] with Kafka's semantics where they matter.
 ///
 /// A clone is another handle to the same bus.
+///
+/// # Example
+///
+/// Records with one key land in one partition, in order; a group's commits are kept on the
+/// bus; closing the bus ends every consumer's stream:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use transit_core::bus::{Consumer, EventBus, EventBusExt, Record, SubscribeOptions, TopicSpec};
+/// use transit_mem::MemBus;
+///
+/// let bus = MemBus::new();
+/// bus.create_topic(&TopicSpec::new("arrivals", 3)).await?;
+/// let first = bus.publish("arrivals", Record::new("40380", "a", 0)).await?;
+/// let second = bus.publish("arrivals", Record::new("40380", "b", 1)).await?;
+/// assert_eq!(second.partition, first.partition, "one key, one partition");
+/// assert_eq!(bus.offsets("arrivals", first.partition), Some((0, 2)));
+///
+/// let mut consumer = bus
+///     .subscribe(SubscribeOptions::topics(["arrivals"]).in_group("board"))
+///     .await?;
+/// let mut batch = Vec::new();
+/// assert_eq!(consumer.recv_batch(&mut batch, 10).await?, 2);
+/// assert_eq!(batch[0].value.as_deref(), Some(&b"a"[..]));
+/// consumer.commit(&[batch[1].position().next()]).await?;
+/// let committed = bus.committed("board");
+/// assert_eq!(committed[&("arrivals".to_string(), first.partition)], 2);
+///
+/// bus.close();
+/// assert!(consumer.recv().await.is_none(), "the stream ends once the bus is closed");
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct MemBus {
     shared: Arc<Shared>,
@@ -145,6 +179,60 @@ impl MemBus {
     }
 }
 
+impl State {
+    /// Whether `records` can all be appended to `topic`: the bus is open, the topic exists and
+    /// every partition named is one of its own.
+    fn check_publish(&self, topic: &str, records: &[Record]) -> Result<()> {
+        if self.closed {
+            return Err(Error::Closed);
+        }
+        let Some(target) = self.topics.get(topic) else {
+            return Err(Error::UnknownTopic {
+                topic: topic.to_string(),
+            });
+        };
+        let count = target.partitions.len() as u32;
+        match records
+            .iter()
+            .filter_map(|r| r.partition)
+            .find(|&p| p >= count)
+        {
+            Some(partition) => Err(Error::UnknownPartition {
+                topic: topic.to_string(),
+                partition,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Appends records [`State::check_publish`] accepted, each to its partition (named, by
+    /// key, or round robin), and returns where they landed.
+    fn append(&mut self, topic: &str, records: Vec<Record>) -> Vec<RecordPosition> {
+        let Some(target) = self.topics.get_mut(topic) else {
+            return Vec::new();
+        };
+        let count = target.partitions.len() as u32;
+        let mut positions = Vec::with_capacity(records.len());
+        for record in records {
+            let partition = match (record.partition, &record.key) {
+                (Some(partition), _) => partition,
+                (None, Some(key)) => murmur2::partition_for(key, count),
+                (None, None) => {
+                    target.round_robin = (target.round_robin + 1) % count;
+                    target.round_robin
+                }
+            };
+            let offset = target.partitions[partition as usize].append(record);
+            positions.push(RecordPosition {
+                topic: Arc::clone(&target.name),
+                partition,
+                offset,
+            });
+        }
+        positions
+    }
+}
+
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         // Nothing panics while holding the lock, so a poisoned state is still consistent.
@@ -228,50 +316,20 @@ impl EventBus for MemBus {
     ) -> std::result::Result<Vec<RecordPosition>, PublishError> {
         let positions = {
             let mut state = self.shared.lock();
-            let refuse = |error| PublishError {
-                error,
-                unsent: records.clone(),
-            };
-            if state.closed {
-                return Err(refuse(Error::Closed));
-            }
-            let Some(target) = state.topics.get_mut(topic) else {
-                return Err(refuse(Error::UnknownTopic {
-                    topic: topic.to_string(),
-                }));
-            };
-            let count = target.partitions.len() as u32;
-            if let Some(partition) = records
-                .iter()
-                .filter_map(|r| r.partition)
-                .find(|&p| p >= count)
-            {
-                return Err(refuse(Error::UnknownPartition {
-                    topic: topic.to_string(),
-                    partition,
-                }));
-            }
-            let mut positions = Vec::with_capacity(records.len());
-            for record in records {
-                let partition = match (record.partition, &record.key) {
-                    (Some(partition), _) => partition,
-                    (None, Some(key)) => murmur2::partition_for(key, count),
-                    (None, None) => {
-                        target.round_robin = (target.round_robin + 1) % count;
-                        target.round_robin
-                    }
-                };
-                let offset = target.partitions[partition as usize].append(record);
-                positions.push(RecordPosition {
-                    topic: Arc::clone(&target.name),
-                    partition,
-                    offset,
+            if let Err(error) = state.check_publish(topic, &records) {
+                return Err(PublishError {
+                    error,
+                    unsent: records,
                 });
             }
-            positions
+            state.append(topic, records)
         };
         self.shared.changed.notify_waiters();
         Ok(positions)
+    }
+
+    fn supports_transactions(&self) -> bool {
+        true
     }
 
     async fn subscribe(&self, options: SubscribeOptions) -> Result<Box<dyn Consumer>> {

@@ -1,0 +1,193 @@
+//! A group member's transactional producer: each batch's output and the consumer's input
+//! offsets in one Kafka transaction, tied to the group's generation (KIP-447, what Kafka
+//! Streams' `exactly_once_v2` uses), so a member that was replaced cannot commit.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rdkafka::config::ClientConfig;
+use rdkafka::consumer::ConsumerGroupMetadata;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::producer::{BaseRecord, Producer as _, ThreadedProducer};
+use rdkafka::topic_partition_list::TopicPartitionList;
+use transit_core::bus::{Error, Record};
+
+use crate::context::TracingContext;
+use crate::error::bus_error;
+
+/// How a transaction ended, when it did not commit.
+#[derive(Debug)]
+pub(crate) enum Aborted {
+    /// The member was replaced (or its transaction could not go on): aborted, nothing visible.
+    Fenced(String),
+    /// Something else failed; the transaction was aborted where it could be.
+    Failed(Error),
+}
+
+/// The producer of one member, created and initialised on first use, recreated after a fatal
+/// error (a fenced producer cannot be used again).
+pub(crate) struct TransactionalProducer {
+    config: ClientConfig,
+    producer: Option<ThreadedProducer<TracingContext>>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for TransactionalProducer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransactionalProducer")
+            .field("transactional.id", &self.config.get("transactional.id"))
+            .field("ready", &self.producer.is_some())
+            .finish()
+    }
+}
+
+impl TransactionalProducer {
+    /// A producer with `config` (the bus's producer settings) and a transactional id of its
+    /// own, shared between the consumer and the blocking threads that run its transactions.
+    pub(crate) fn shared(
+        mut config: ClientConfig,
+        transactional_id: &str,
+        timeout: Duration,
+    ) -> Arc<Mutex<Self>> {
+        config.set("transactional.id", transactional_id);
+        // A transaction left open by a member that died is aborted by the broker after this
+        // long, and readers of the tables wait for it until then: Kafka Streams' own default
+        // under exactly-once, rather than the producer's 60 s.
+        if config.get("transaction.timeout.ms").is_none() {
+            config.set("transaction.timeout.ms", "10000");
+        }
+        Arc::new(Mutex::new(Self {
+            config,
+            producer: None,
+            timeout,
+        }))
+    }
+
+    /// Runs one transaction: every record of `outputs`, then the consumer's `offsets` with its
+    /// group `metadata`, then the commit. Blocking: call it off the async runtime.
+    pub(crate) fn run(
+        &mut self,
+        outputs: Vec<(String, Vec<Record>)>,
+        offsets: &TopicPartitionList,
+        metadata: &ConsumerGroupMetadata,
+    ) -> Result<(), Aborted> {
+        let timeout = self.timeout;
+        let producer = self.ready()?;
+        let outcome = transact(producer, &outputs, offsets, metadata, timeout);
+        let Err(error) = outcome else {
+            return Ok(());
+        };
+        let (fatal, fenced) = classify(&error);
+        if fatal {
+            // A fatal producer (fenced by a newer one, or broken) is dropped and made anew.
+            self.producer = None;
+        } else if let Err(abort) = producer.abort_transaction(timeout) {
+            tracing::warn!(error = %abort, "aborting a transaction failed; the producer is made anew");
+            self.producer = None;
+        }
+        if fenced || fatal {
+            Err(Aborted::Fenced(error.to_string()))
+        } else {
+            Err(Aborted::Failed(bus_error(error, None)))
+        }
+    }
+
+    fn ready(&mut self) -> Result<&ThreadedProducer<TracingContext>, Aborted> {
+        if self.producer.is_none() {
+            let producer: ThreadedProducer<TracingContext> = self
+                .config
+                .create_with_context(TracingContext)
+                .map_err(|error| Aborted::Failed(bus_error(error, None)))?;
+            producer
+                .init_transactions(self.timeout)
+                .map_err(|error| Aborted::Failed(bus_error(error, None)))?;
+            tracing::info!(
+                transactional_id = self.config.get("transactional.id").unwrap_or_default(),
+                "transactional producer ready"
+            );
+            self.producer = Some(producer);
+        }
+        self.producer
+            .as_ref()
+            .ok_or_else(|| Aborted::Failed(Error::Closed))
+    }
+}
+
+fn transact(
+    producer: &ThreadedProducer<TracingContext>,
+    outputs: &[(String, Vec<Record>)],
+    offsets: &TopicPartitionList,
+    metadata: &ConsumerGroupMetadata,
+    timeout: Duration,
+) -> Result<(), KafkaError> {
+    producer.begin_transaction()?;
+    for (topic, records) in outputs {
+        for record in records {
+            send(producer, topic, record)?;
+        }
+    }
+    producer.send_offsets_to_transaction(offsets, metadata, timeout)?;
+    // Flushes every record first: a record the broker refused fails the commit.
+    producer.commit_transaction(timeout)
+}
+
+/// Queues one record, waiting while the queue is full.
+fn send(
+    producer: &ThreadedProducer<TracingContext>,
+    topic: &str,
+    record: &Record,
+) -> Result<(), KafkaError> {
+    let partition = record
+        .partition
+        .map(i32::try_from)
+        .transpose()
+        .map_err(|_| KafkaError::MessageProduction(RDKafkaErrorCode::UnknownPartition))?;
+    let headers = crate::bus::headers(record);
+    loop {
+        let mut base: BaseRecord<'_, [u8], [u8]> =
+            BaseRecord::to(topic).timestamp(record.timestamp_ms);
+        if let Some(key) = &record.key {
+            base = base.key(key.as_ref());
+        }
+        if let Some(value) = &record.value {
+            base = base.payload(value.as_ref());
+        }
+        if let Some(partition) = partition {
+            base = base.partition(partition);
+        }
+        if let Some(headers) = headers.clone() {
+            base = base.headers(headers);
+        }
+        match producer.send(base) {
+            Ok(()) => return Ok(()),
+            Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                // The producer's own thread serves delivery reports; the queue drains.
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            Err((error, _)) => return Err(error),
+        }
+    }
+}
+
+/// (fatal, fenced): whether the producer must be made anew, and whether the error says this
+/// member (or its producer) was replaced.
+fn classify(error: &KafkaError) -> (bool, bool) {
+    let fenced_codes = [
+        RDKafkaErrorCode::ProducerFenced,
+        RDKafkaErrorCode::InvalidProducerEpoch,
+        RDKafkaErrorCode::IllegalGeneration,
+        RDKafkaErrorCode::UnknownMemberId,
+        RDKafkaErrorCode::FencedInstanceId,
+        RDKafkaErrorCode::RebalanceInProgress,
+    ];
+    match error {
+        KafkaError::Transaction(inner) => {
+            let fenced = fenced_codes.contains(&inner.code()) || inner.txn_requires_abort();
+            (inner.is_fatal(), fenced)
+        }
+        other => match other.rdkafka_error_code() {
+            Some(code) => (false, fenced_codes.contains(&code)),
+            None => (false, false),
+        },
+    }
+}
