@@ -2,4 +2,5 @@
 //! production processes (`transit` subcommands) against Apache Kafka and PostgreSQL.
 
 mod browser;
+mod confluent_clients;
 mod production;
