@@ -1,4 +1,5 @@
-//! Logging for the binaries: `tracing` to stderr, filtered by `RUST_LOG` (default `info`), as
+//! Logging for the binaries: `tracing` to stderr, filtered by `RUST_LOG` (default `info`, and
+//! PostgreSQL's notices only from `warn`), as
 //! text for people or as JSON lines for log collectors.
 
 use std::io::IsTerminal;
@@ -32,7 +33,10 @@ pub struct LogArgs {
 
 /// Installs the process's log subscriber. Call once, before anything logs.
 pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // PostgreSQL's notices ("relation already exists, skipping" when the loader runs again)
+    // are its chatter, not ours: tokio-postgres logs them at info.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new("info,tokio_postgres=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)

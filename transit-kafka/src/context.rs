@@ -23,7 +23,7 @@ impl ClientContext for TracingContext {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        tracing::warn!(target: "librdkafka", %error, "{reason}");
+        log_error(&error, reason);
     }
 }
 
@@ -39,6 +39,19 @@ impl ProducerContext for TracingContext {
         if let Err((error, _)) = result {
             tracing::debug!(target: "librdkafka", %error, "a transactional record was refused");
         }
+    }
+}
+
+/// librdkafka's errors as warnings, but for a subscribed topic that does not exist yet: the
+/// consumer waits for it (its producer creates it), which is news, not trouble.
+fn log_error(error: &KafkaError, reason: &str) {
+    let unknown_topic = error.rdkafka_error_code()
+        == Some(rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition)
+        || reason.contains("Unknown topic or partition");
+    if unknown_topic {
+        tracing::info!(target: "librdkafka", "waiting for a subscribed topic to be created: {reason}");
+    } else {
+        tracing::warn!(target: "librdkafka", %error, "{reason}");
     }
 }
 
@@ -97,7 +110,7 @@ impl ClientContext for ConsumerState {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        tracing::warn!(target: "librdkafka", %error, "{reason}");
+        log_error(&error, reason);
     }
 }
 
