@@ -96,6 +96,8 @@ struct Inner {
     replication: i32,
     /// Whether group members use transactions (`transit.transactions`, on unless false).
     transactions: bool,
+    /// `retention.ms` of the topics it creates (`transit.topic.retention.ms`, -1 unless set).
+    retention_ms: String,
     /// Topics seen in the cluster's metadata: publishing to one skips the check.
     known_topics: Mutex<HashSet<String>>,
     /// Serialises topic creation, so concurrent creators of one topic see one outcome.
@@ -149,6 +151,7 @@ impl KafkaBus {
         let timeout = config.operation_timeout()?;
         let replication = config.replication_factor()?;
         let transactions = config.transactions()?;
+        let retention_ms = config.topic_retention_ms()?.to_string();
         let servers = config.bootstrap_servers().to_string();
         let producer_config = guaranteed_producer_config(&config);
         let producer: FutureProducer<TracingContext> = producer_config
@@ -183,6 +186,7 @@ impl KafkaBus {
                 timeout,
                 replication,
                 transactions,
+                retention_ms,
                 known_topics: Mutex::new(HashSet::new()),
                 creating: AsyncMutex::new(()),
             }),
@@ -552,6 +556,10 @@ impl EventBus for KafkaBus {
         if spec.compacted {
             topic = topic.set("cleanup.policy", "compact");
         }
+        // Records carry the simulated time, which may lie weeks before the broker's clock:
+        // time-based retention would delete them at its next check. Size bounds the topics
+        // instead (`retention.bytes` below, or the broker's default).
+        topic = topic.set("retention.ms", self.inner.retention_ms.as_str());
         if let Some(bytes) = &retention_bytes {
             topic = topic.set("retention.bytes", bytes);
         }

@@ -53,6 +53,7 @@ pub const ENV_PREFIX: &str = "TRANSIT_RDKAFKA_";
 const REPLICATION_FACTOR: &str = "transit.replication.factor";
 const OPERATION_TIMEOUT_MS: &str = "transit.operation.timeout.ms";
 const TRANSACTIONS: &str = "transit.transactions";
+const TOPIC_RETENTION_MS: &str = "transit.topic.retention.ms";
 
 /// The librdkafka defaults transit chooses over librdkafka's own, and why.
 const DEFAULTS: &[(&str, &str)] = &[
@@ -179,6 +180,23 @@ impl KafkaConfig {
                 value: other.to_string(),
                 reason: "expected true or false",
             }),
+        }
+    }
+
+    /// `retention.ms` of the topics transit creates (`transit.topic.retention.ms`, -1 unless
+    /// set: no time-based retention, since records carry the simulated time, which can lie
+    /// further in the past than any retention; size bounds them instead).
+    pub fn topic_retention_ms(&self) -> Result<i64, ConfigError> {
+        match self.properties.get(TOPIC_RETENTION_MS) {
+            None => Ok(-1),
+            Some(value) => value
+                .trim()
+                .parse::<i64>()
+                .map_err(|_| ConfigError::Invalid {
+                    key: TOPIC_RETENTION_MS.to_string(),
+                    value: value.clone(),
+                    reason: "expected milliseconds, or -1 for no time limit",
+                }),
         }
     }
 

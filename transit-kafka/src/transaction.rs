@@ -127,7 +127,14 @@ fn transact(
         }
     }
     producer.send_offsets_to_transaction(offsets, metadata, timeout)?;
-    // Flushes every record first: a record the broker refused fails the commit.
+    // The commit flushes first, and rdkafka's flush sleeps in a 100 ms poll whenever anything
+    // is still in flight, even though the producer's own thread serves the deliveries: wait
+    // for the acknowledgements here, in 1 ms steps, so the flush finds nothing to wait for.
+    let deadline = std::time::Instant::now() + timeout;
+    while producer.in_flight_count() > 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // A record the broker refused fails the commit.
     producer.commit_transaction(timeout)
 }
 
