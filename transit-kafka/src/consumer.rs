@@ -28,7 +28,7 @@ use crate::error::{backend, bus_error};
 use crate::transaction::{Aborted, TransactionalProducer};
 
 /// Records polled ahead of the application, at most.
-const CHANNEL: usize = 4096;
+const CHANNEL: usize = 16_384;
 
 /// How long one librdkafka poll waits; also how soon the poll thread notices a stop.
 const POLL: Duration = Duration::from_millis(100);

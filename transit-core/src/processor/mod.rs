@@ -28,7 +28,7 @@ use crate::bus::{self, Delivery, EventBus, PublishError, Record, RecordPosition}
 use crate::codec::{EncodeError, RegistryError};
 
 /// How many records a processor takes at a time.
-pub const BATCH: usize = 4096;
+pub const BATCH: usize = 16_384;
 
 /// How often processors measure and report their lag.
 pub const LAG_EVERY: Duration = Duration::from_secs(1);
