@@ -9,12 +9,14 @@
 
 mod error;
 mod lines;
+mod locations;
 mod ridership;
 mod rows;
 
 pub use error::DataError;
 pub(crate) use lines::agreed_name;
 pub use lines::{Line, Network, NetworkReport};
+pub use locations::{StationLocations, EMBEDDED_STATION_LOCATIONS};
 pub use ridership::{DayType, Ridership, EMBEDDED_RIDERSHIP_CURVE, EMBEDDED_RIDERSHIP_SEED};
 pub use rows::{
     embedded_station_rows, parse_station_rows, parse_station_rows_lenient, LenientRows,
