@@ -116,6 +116,7 @@ fn codec_benches(c: &mut Criterion) {
         train_status: Default::default(),
         prev_station_id: Some(StationId(40_370)),
         prev_direction: Some(Direction::A),
+        arrival_time: Some(transit_core::sim::SimTime(1_793_595_600_000)),
     };
     let record = encode_arrival(codec, &event, 0);
     let delivery = Delivery {

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::event::{ArrivalEvent, StationKey, TurnstileEvent};
 use crate::model::{Direction, LineColor, StationId, TrainId, TrainStatus};
+use crate::sim::SimTime;
 
 /// Avro's `long`/`int` encoding: zigzag, then a little-endian base-128 varint.
 fn write_long(buf: &mut Vec<u8>, value: i64) {
@@ -41,8 +42,8 @@ pub(super) fn station_key(key: &StationKey, buf: &mut Vec<u8>) -> bool {
     true
 }
 
-/// `ArrivalEvent`: station_id, train_id, direction, line, train_status, then the two
-/// `["null", …]` unions.
+/// `ArrivalEvent`: station_id, train_id, direction, line, train_status, then the
+/// `["null", …]` unions: prev_station_id, prev_direction, arrival_time.
 pub(super) fn arrival(event: &ArrivalEvent, buf: &mut Vec<u8>) -> bool {
     let Some(id) = station(event.station_id) else {
         return false;
@@ -72,7 +73,19 @@ pub(super) fn arrival(event: &ArrivalEvent, buf: &mut Vec<u8>) -> bool {
         }
         None => write_long(buf, 0),
     }
+    write_optional_long(buf, event.arrival_time.map(|t| t.0));
     true
+}
+
+/// A `["null", "long"]` union.
+fn write_optional_long(buf: &mut Vec<u8>, value: Option<i64>) {
+    match value {
+        Some(value) => {
+            write_long(buf, 1);
+            write_long(buf, value);
+        }
+        None => write_long(buf, 0),
+    }
 }
 
 /// `TurnstileEvent`: station_id, station_name, line.
@@ -175,6 +188,11 @@ pub(super) fn read_arrival(body: &[u8]) -> Option<(ArrivalEvent, usize)> {
     } else {
         None
     };
+    let arrival_time = if reader.present()? {
+        Some(SimTime(reader.long()?))
+    } else {
+        None
+    };
     let event = ArrivalEvent {
         station_id,
         train_id,
@@ -183,6 +201,7 @@ pub(super) fn read_arrival(body: &[u8]) -> Option<(ArrivalEvent, usize)> {
         train_status,
         prev_station_id,
         prev_direction,
+        arrival_time,
     };
     Some((event, reader.at))
 }

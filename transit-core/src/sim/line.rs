@@ -201,14 +201,8 @@ impl LineSim {
     }
 
     /// Moves every train whose move is due at or before `until` (ms), in order of time, and
-    /// appends each arrival to `out` with its time to `times`.
-    pub fn advance(
-        &mut self,
-        until: i64,
-        around: &dyn Surroundings,
-        out: &mut Vec<ArrivalEvent>,
-        times: &mut Vec<SimTime>,
-    ) {
+    /// appends each arrival to `out`.
+    pub fn advance(&mut self, until: i64, around: &dyn Surroundings, out: &mut Vec<ArrivalEvent>) {
         loop {
             let next = self
                 .trains
@@ -218,7 +212,7 @@ impl LineSim {
                 .filter(|(at, _)| *at <= until)
                 .min();
             let Some((at, k)) = next else { break };
-            self.move_train(k, at, around, out, times);
+            self.move_train(k, at, around, out);
         }
     }
 
@@ -228,7 +222,6 @@ impl LineSim {
         at: i64,
         around: &dyn Surroundings,
         out: &mut Vec<ArrivalEvent>,
-        times: &mut Vec<SimTime>,
     ) {
         let n = self.stations.len();
         let ring = 2 * n;
@@ -260,8 +253,8 @@ impl LineSim {
                 train_status: train.status,
                 prev_station_id: previous.map(|(index, _)| self.stations[index]),
                 prev_direction: previous.map(|(_, direction)| direction),
+                arrival_time: Some(SimTime(at)),
             });
-            times.push(SimTime(at));
             // Riders for this platform's direction; a terminal's arrival platform takes none,
             // its departure platform all.
             let share = match (station, direction) {
@@ -342,8 +335,10 @@ mod tests {
     #[test]
     fn a_lone_train_runs_the_line_at_the_speed_model() {
         let mut sim = line(5, 1).unwrap();
-        let (mut out, mut times) = (Vec::new(), Vec::new());
-        sim.advance(3_600_000, &Empty, &mut out, &mut times);
+        let mut out = Vec::new();
+        sim.advance(3_600_000, &Empty, &mut out);
+        let times: Vec<_> = out.iter().filter_map(|a| a.arrival_time).collect();
+        assert_eq!(times.len(), out.len());
         // Station 0 to 1: 20 s minimum dwell (+ a few s by chance) and about 70 s running.
         let first_hop = (times[1].0 - times[0].0) as f64 / 1000.0;
         assert!((85.0..110.0).contains(&first_hop), "{first_hop} s");

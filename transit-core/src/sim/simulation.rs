@@ -76,8 +76,6 @@ pub struct TickEvents {
     pub time: SimTime,
     /// The arrivals during the tick, each line's in order of time.
     pub arrivals: Vec<ArrivalEvent>,
-    /// When each arrival happened (same length and order as `arrivals`).
-    pub arrival_times: Vec<SimTime>,
     /// One event per rider who entered during the tick.
     pub turnstile_entries: Vec<TurnstileEvent>,
     /// A reading, on the first tick and on each tick that reaches a new hour.
@@ -111,7 +109,7 @@ pub struct TickEvents {
 /// assert_eq!(tick.time.0 - start.0, 2 * 60 * 1000, "one 2-minute tick");
 /// assert_eq!(sim.now(), tick.time);
 /// assert!(tick.arrivals.len() >= 3 * 10, "each train of the three lines arrived somewhere");
-/// assert!(tick.arrival_times.iter().all(|t| *t >= start && *t <= tick.time));
+/// assert!(tick.arrivals.iter().all(|a| a.arrival_time.is_some_and(|t| t >= start && t <= tick.time)));
 /// assert!(tick.weather.is_some(), "a first reading on the first tick");
 /// for entry in &tick.turnstile_entries {
 ///     assert!(sim.network().line(entry.line).stations().iter().any(|s| s.id == entry.station_id));
@@ -226,7 +224,6 @@ impl Simulation {
     /// of any length up to an hour give the same arrivals.
     pub fn step(&mut self, out: &mut TickEvents) {
         out.arrivals.clear();
-        out.arrival_times.clear();
         out.turnstile_entries.clear();
         let from = self.now;
         let to = SimTime(from.0.saturating_add(self.tick_ms));
@@ -261,7 +258,7 @@ impl Simulation {
                 base: *base,
                 conditions,
             };
-            line.advance(until, &around, &mut out.arrivals, &mut out.arrival_times);
+            line.advance(until, &around, &mut out.arrivals);
         }
     }
 
