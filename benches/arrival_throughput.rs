@@ -91,7 +91,7 @@ fn arrivals_only_simulation() -> Simulation {
     )
     .expect("ridership without riders");
     let config = SimConfig {
-        trains_per_line: u16::try_from(trains).unwrap_or(u16::MAX),
+        trains_per_line: Some(u16::try_from(trains).unwrap_or(u16::MAX)),
         ..SimConfig::default()
     };
     Simulation::new(network, Arc::new(ridership), config).expect("simulation")

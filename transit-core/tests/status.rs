@@ -46,6 +46,7 @@ fn assert_consistent(model: &StatusModel) {
 }
 
 fn simulation(seed: u64, trains_per_line: u16) -> Simulation {
+    let trains_per_line = Some(trains_per_line);
     Simulation::new(
         Arc::new(Network::embedded().unwrap()),
         Arc::new(Ridership::embedded().unwrap()),

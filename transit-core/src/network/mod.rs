@@ -12,6 +12,7 @@ mod lines;
 mod locations;
 mod ridership;
 mod rows;
+mod schedule;
 
 pub use error::DataError;
 pub(crate) use lines::agreed_name;
@@ -22,3 +23,4 @@ pub use rows::{
     embedded_station_rows, parse_station_rows, parse_station_rows_lenient, LenientRows,
     EMBEDDED_STATIONS,
 };
+pub use schedule::{LineSchedule, Schedule, EMBEDDED_SCHEDULE, SERVICE_HOURS};

@@ -1,3 +1,5 @@
+use std::collections::VecDeque;
+
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp, Normal};
 
@@ -5,6 +7,7 @@ use super::service::{self, Conditions};
 use super::SimTime;
 use crate::event::ArrivalEvent;
 use crate::model::{Direction, LineColor, StationId, TrainId, TrainStatus};
+use crate::network::{DayType, LineSchedule};
 
 /// The slot (station index, direction) of position `position` on the ring of a line with
 /// `stations` stations.
@@ -45,12 +48,85 @@ pub enum Position {
 struct Train {
     id: TrainId,
     status: TrainStatus,
-    /// The cell of the ring it holds.
-    cell: usize,
-    /// When it next moves, in simulated ms; `None` while the cell ahead is taken.
+    /// The cell of the ring it holds; `None` while out of service (in the yard).
+    cell: Option<usize>,
+    /// When it next moves, in simulated ms; `None` while the block ahead is taken (or in the
+    /// yard).
     next_at: Option<i64>,
-    /// Whether it has arrived anywhere yet.
+    /// Whether it has arrived anywhere since it entered service.
     arrived: bool,
+    /// The scheduled departure of its trip from its terminal; `None` without a schedule.
+    trip_start: Option<i64>,
+    /// The slot it claimed for its next trip while turning at a terminal.
+    next_trip: Option<i64>,
+    /// Placed at a platform, its arrival there still to come.
+    entering: bool,
+    /// When its dwell at the platform it stands at is over (its riders on board).
+    ready_at: i64,
+}
+
+/// The terminal departures of a scheduled line.
+///
+/// The schedule gives departures per hour at one reference station per direction. A trip
+/// leaves its terminal that station's scheduled time minus the nominal running time from the
+/// terminal (runs, and the shortest dwell at each stop between), so the reference station's
+/// headways hold, in the schedule's terms, along the whole line; the departures of an hour are
+/// spread evenly over it. Every trip runs terminal to terminal (CTA's short turns, such as
+/// UIC-Halsted or Jefferson Park, run the whole line here).
+#[derive(Debug, Clone)]
+struct Timetable {
+    schedule: LineSchedule,
+    /// Nominal ms from a trip's departure from its terminal to its arrival at each ring
+    /// position (0 for the terminal itself).
+    offset_ms: Vec<i64>,
+    /// Nominal ms from each direction's terminal to the reference station.
+    reference_ms: [i64; 2],
+    /// The next slot the yard looks at, per direction: a train enters there unless one
+    /// turning at the terminal claimed the slot.
+    yard_next: [Option<i64>; 2],
+    /// The slots claimed by turning trains, oldest first, per direction.
+    claimed: [VecDeque<i64>; 2],
+}
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// How long before its departure a train from the yard pulls onto the terminal's platform.
+const YARD_LEAD_MS: i64 = 60_000;
+
+impl Timetable {
+    /// Departures at the reference station in direction `d` during the calendar hour that
+    /// starts at `hour_start` (ms): the service day's own hour plus the previous service day's
+    /// hours past midnight.
+    fn departures_in_hour(&self, d: Direction, hour_start: i64) -> u16 {
+        let time = SimTime(hour_start);
+        let Some(date) = time.date() else { return 0 };
+        let hour = time.hour() as usize;
+        let today = self.schedule.departures(d, DayType::of(date), hour);
+        let yesterday = date.pred_opt().map_or(0, |day| {
+            self.schedule.departures(d, DayType::of(day), hour + 24)
+        });
+        today + yesterday
+    }
+
+    /// The first departure from `d`'s terminal at or after `after` (ms), within two days.
+    fn next_slot(&self, d: Direction, after: i64) -> Option<i64> {
+        let shift = self.reference_ms[d as usize];
+        let first_hour = (after + shift).div_euclid(HOUR_MS);
+        (first_hour..first_hour + 48).find_map(|hour| {
+            let count = i64::from(self.departures_in_hour(d, hour * HOUR_MS));
+            (0..count)
+                .map(|i| hour * HOUR_MS + i * HOUR_MS / count - shift)
+                .find(|slot| *slot >= after)
+        })
+    }
+
+    /// The scheduled headway (ms) at `d`'s reference station for a trip leaving its terminal
+    /// at `slot`.
+    fn headway_ms(&self, d: Direction, slot: i64) -> Option<i64> {
+        let at = slot + self.reference_ms[d as usize];
+        let count = i64::from(self.departures_in_hour(d, at.div_euclid(HOUR_MS) * HOUR_MS));
+        (count > 0).then(|| HOUR_MS / count)
+    }
 }
 
 /// The trains of one line, in continuous simulated time.
@@ -63,9 +139,16 @@ struct Train {
 /// pulls in when the block clears. So trains on one track never pass each other, a platform
 /// never holds two trains, and the platform each train last arrived at is its own.
 ///
+/// A scheduled line ([`LineSim::scheduled`]) puts trains into service at the terminals at the
+/// scheduled departures: a train that reaches a terminal turns for the first free departure
+/// the other way if it can make it within [`service::MAX_LAYOVER_S`], and otherwise leaves
+/// service; a departure no train turned for gets a train from the yard. A train keeps its
+/// number (its run) across trips, and a train from the yard takes the lowest number free.
+///
 /// Time is in simulated milliseconds, not ticks: [`LineSim::advance`] processes every move due
-/// up to a moment, in order of time (ties by train number), and draws from the line's random
-/// stream in that order, so stopping at other moments (other tick lengths) gives the same moves.
+/// up to a moment, in order of time (ties: the yard first, then by train number), and draws
+/// from the line's random stream in that order, so stopping at other moments (other tick
+/// lengths) gives the same moves.
 #[derive(Debug, Clone)]
 pub struct LineSim {
     line: LineColor,
@@ -77,6 +160,9 @@ pub struct LineSim {
     trains: Vec<Train>,
     /// When a train last left each platform (by ring position), for the riders waiting.
     last_departure: Vec<Option<i64>>,
+    timetable: Option<Timetable>,
+    /// When trains left each direction's terminal (a few hundred a day).
+    departures: [Vec<i64>; 2],
     rng: ChaCha8Rng,
 }
 
@@ -106,23 +192,24 @@ fn seconds_to_ms(seconds: f64) -> i64 {
     (seconds * 1000.0).round().max(1.0) as i64
 }
 
+/// The ring position where a trip in `d` starts (its terminal's departure platform).
+fn trip_start_position(d: Direction, n: usize) -> usize {
+    match d {
+        Direction::A => 0,
+        Direction::B => n,
+    }
+}
+
 impl LineSim {
-    /// `trains` trains spread evenly along a line of `stations` (at least 2), in both
-    /// directions, each arriving at its first platform at `start`. `distances_m[i]` is the
-    /// distance from station `i` to station `i + 1` (one fewer than the stations). `None` if
-    /// the line is too short, the distances don't match, or the trains don't fit: one block
-    /// must stay free for any to move, so at most `2 × stations - 1`.
-    pub fn new(
+    fn empty(
         line: LineColor,
         stations: Vec<StationId>,
         distances_m: &[f64],
-        trains: u16,
-        start: SimTime,
         rng: ChaCha8Rng,
     ) -> Option<Self> {
         let n = stations.len();
         let ring = 2 * n;
-        if n < 2 || usize::from(trains) >= ring || distances_m.len() != n - 1 {
+        if n < 2 || distances_m.len() != n - 1 {
             return None;
         }
         let run_s = (0..ring)
@@ -136,34 +223,155 @@ impl LineSim {
                 }
             })
             .collect();
-        let count = usize::from(trains);
-        let mut blocks = vec![None; ring];
-        let trains = (0..count)
-            .map(|k| {
-                // On the track just before its first platform, arriving there at the start.
-                let cell = (4 * n + 2 * (k * ring / count) - 1) % (4 * n);
-                blocks[cell / 2] = Some(k as u16);
-                Train {
-                    id: TrainId {
-                        line,
-                        number: k as u16,
-                    },
-                    status: TrainStatus::InService,
-                    cell,
-                    next_at: Some(start.0),
-                    arrived: false,
-                }
-            })
-            .collect();
         Some(Self {
             line,
             stations,
             run_s,
-            blocks,
-            trains,
+            blocks: vec![None; ring],
+            trains: Vec::new(),
             last_departure: vec![None; ring],
+            timetable: None,
+            departures: Default::default(),
             rng,
         })
+    }
+
+    /// Puts a new train (or the lowest-numbered one in the yard) at the platform of ring
+    /// position `p`, arriving there at `at`. `None` if that block is taken.
+    fn place(&mut self, p: usize, at: i64, trip_start: Option<i64>) -> Option<usize> {
+        if self.blocks[p].is_some() {
+            return None;
+        }
+        let k = self.allocate();
+        self.blocks[p] = Some(k as u16);
+        let train = &mut self.trains[k];
+        train.cell = Some(2 * p);
+        train.entering = true;
+        train.next_at = Some(at);
+        train.arrived = false;
+        train.trip_start = trip_start;
+        train.next_trip = None;
+        Some(k)
+    }
+
+    /// The lowest-numbered train in the yard, or a new one.
+    fn allocate(&mut self) -> usize {
+        match self.trains.iter().position(|t| t.cell.is_none()) {
+            Some(k) => k,
+            None => {
+                self.trains.push(Train {
+                    id: TrainId {
+                        line: self.line,
+                        number: self.trains.len() as u16,
+                    },
+                    status: TrainStatus::InService,
+                    cell: None,
+                    next_at: None,
+                    arrived: false,
+                    trip_start: None,
+                    next_trip: None,
+                    entering: false,
+                    ready_at: 0,
+                });
+                self.trains.len() - 1
+            }
+        }
+    }
+
+    /// `trains` trains spread evenly along a line of `stations` (at least 2), in both
+    /// directions, each arriving at its first platform at `start`, and running all day: the
+    /// fixed fleet that `--trains-per-line` asks for instead of the schedule.
+    /// `distances_m[i]` is the distance from station `i` to station `i + 1` (one fewer than the
+    /// stations). `None` if the line is too short, the distances don't match, or the trains
+    /// don't fit: one block must stay free for any to move, so at most `2 × stations - 1`.
+    pub fn new(
+        line: LineColor,
+        stations: Vec<StationId>,
+        distances_m: &[f64],
+        trains: u16,
+        start: SimTime,
+        rng: ChaCha8Rng,
+    ) -> Option<Self> {
+        let mut sim = Self::empty(line, stations, distances_m, rng)?;
+        let ring = sim.blocks.len();
+        let count = usize::from(trains);
+        if count >= ring {
+            return None;
+        }
+        for k in 0..count {
+            sim.place(k * ring / count, start.0, None)?;
+        }
+        Some(sim)
+    }
+
+    /// A line run by `schedule`, from `start`: the trips that left their terminals in the
+    /// scheduled time before `start` are on the line where the schedule puts them (each
+    /// arriving at that platform at `start`; a trip whose block another already holds is left
+    /// out), and trains enter and leave service by the schedule from then on. `None` if the
+    /// line is too short or the distances don't match.
+    pub fn scheduled(
+        line: LineColor,
+        stations: Vec<StationId>,
+        distances_m: &[f64],
+        schedule: LineSchedule,
+        start: SimTime,
+        rng: ChaCha8Rng,
+    ) -> Option<Self> {
+        let mut sim = Self::empty(line, stations, distances_m, rng)?;
+        let n = sim.stations.len();
+        let ring = 2 * n;
+        let mut offset_ms = vec![0; ring];
+        for d in [Direction::A, Direction::B] {
+            let first = trip_start_position(d, n);
+            let mut at = 0.0;
+            let trip = offset_ms
+                .iter_mut()
+                .enumerate()
+                .take(first + n)
+                .skip(first + 1);
+            for (p, offset) in trip {
+                let dwell = if p > first + 1 {
+                    service::MIN_DWELL_S
+                } else {
+                    0.0
+                };
+                at += sim.run_s[p - 1] + dwell;
+                *offset = seconds_to_ms(at);
+            }
+        }
+        let reference = schedule.station.min(n - 1);
+        let reference_ms = [offset_ms[reference], offset_ms[2 * n - 1 - reference]];
+        let mut timetable = Timetable {
+            schedule,
+            offset_ms,
+            reference_ms,
+            yard_next: [None; 2],
+            claimed: Default::default(),
+        };
+        // The trips under way at the start, latest first, each where its nominal times put it.
+        let mut under_way = Vec::new();
+        for d in [Direction::A, Direction::B] {
+            let first = trip_start_position(d, n);
+            let trip_ms = timetable.offset_ms[first + n - 1];
+            let mut slot = timetable.next_slot(d, start.0 - trip_ms);
+            // A departure too soon for the yard (before its lead) starts at the terminal too.
+            while let Some(at) = slot.filter(|at| *at < start.0 + YARD_LEAD_MS) {
+                let elapsed = start.0 - at;
+                let p = (first..first + n)
+                    .rev()
+                    .find(|p| timetable.offset_ms[*p] <= elapsed)
+                    .unwrap_or(first);
+                under_way.push((at, p));
+                slot = timetable.next_slot(d, at + 1);
+            }
+            timetable.yard_next[d as usize] = slot;
+        }
+        under_way.sort_by_key(|(at, p)| (std::cmp::Reverse(*at), *p));
+        for (at, p) in under_way {
+            sim.place(p, start.0, Some(at));
+        }
+        sim.timetable = Some(timetable);
+        Some(sim)
     }
 
     /// The line.
@@ -171,13 +379,19 @@ impl LineSim {
         self.line
     }
 
-    /// Where each train is.
+    /// Trains in service now.
+    pub fn in_service(&self) -> usize {
+        self.trains.iter().filter(|t| t.cell.is_some()).count()
+    }
+
+    /// Where each train in service is.
     pub fn positions(&self) -> impl Iterator<Item = (TrainId, Position)> + '_ {
         let n = self.stations.len();
-        self.trains.iter().map(move |train| {
-            let p = train.cell / 2;
+        self.trains.iter().filter_map(move |train| {
+            let cell = train.cell?;
+            let p = cell / 2;
             let (station, direction) = ring_slot(p, n);
-            let position = if train.cell % 2 == 0 {
+            let position = if cell % 2 == 0 {
                 Position::Platform { station, direction }
             } else {
                 let (to, _) = ring_slot((p + 1) % (2 * n), n);
@@ -187,7 +401,7 @@ impl LineSim {
                     direction,
                 }
             };
-            (train.id, position)
+            Some((train.id, position))
         })
     }
 
@@ -200,20 +414,105 @@ impl LineSim {
             })
     }
 
+    /// When trains left the terminal of direction `d` (ms), oldest first.
+    pub fn terminal_departures(&self, d: Direction) -> &[i64] {
+        &self.departures[d as usize]
+    }
+
+    /// The scheduled departures from the terminal of direction `d` in `[from, to)` (ms); empty
+    /// for a line without a schedule.
+    pub fn scheduled_departures(&self, d: Direction, from: i64, to: i64) -> Vec<i64> {
+        let Some(timetable) = &self.timetable else {
+            return Vec::new();
+        };
+        std::iter::successors(timetable.next_slot(d, from), |at| {
+            timetable.next_slot(d, at + 1)
+        })
+        .take_while(|at| *at < to)
+        .collect()
+    }
+
+    /// The scheduled headway (ms) for a trip leaving `d`'s terminal at `slot`, at the
+    /// reference station; `None` without a schedule.
+    pub fn scheduled_headway_ms(&self, d: Direction, slot: i64) -> Option<i64> {
+        self.timetable.as_ref()?.headway_ms(d, slot)
+    }
+
     /// Moves every train whose move is due at or before `until` (ms), in order of time, and
     /// appends each arrival to `out`.
     pub fn advance(&mut self, until: i64, around: &dyn Surroundings, out: &mut Vec<ArrivalEvent>) {
         loop {
-            let next = self
+            let yard = self.timetable.as_ref().and_then(|t| {
+                [Direction::A, Direction::B]
+                    .into_iter()
+                    .filter_map(|d| {
+                        t.yard_next[d as usize].map(|slot| (slot - YARD_LEAD_MS, 0, d as usize))
+                    })
+                    .min()
+            });
+            let train = self
                 .trains
                 .iter()
                 .enumerate()
-                .filter_map(|(k, train)| train.next_at.map(|at| (at, k)))
-                .filter(|(at, _)| *at <= until)
+                .filter_map(|(k, train)| train.next_at.map(|at| (at, 1, k)))
                 .min();
-            let Some((at, k)) = next else { break };
-            self.move_train(k, at, around, out);
+            let next = match (yard, train) {
+                (Some(y), Some(t)) => Some(y.min(t)),
+                (y, t) => y.or(t),
+            };
+            match next {
+                Some((at, 0, d)) if at <= until => {
+                    let d = if d == 0 { Direction::A } else { Direction::B };
+                    self.dispatch(d, at + YARD_LEAD_MS, around, out);
+                }
+                Some((at, _, k)) if at <= until => self.move_train(k, at, around, out),
+                _ => break,
+            }
         }
+    }
+
+    /// The yard's turn at the scheduled departure `slot`, [`YARD_LEAD_MS`] before it: a train
+    /// pulls in from the yard to leave at the slot, unless one turning at the terminal claimed
+    /// it, or one stands at the platform for a later departure (it takes this one and gives
+    /// its own back). With the platform taken otherwise, the departure is lost.
+    fn dispatch(
+        &mut self,
+        d: Direction,
+        slot: i64,
+        around: &dyn Surroundings,
+        out: &mut Vec<ArrivalEvent>,
+    ) {
+        let at = slot - YARD_LEAD_MS;
+        let Some(timetable) = self.timetable.as_mut() else {
+            return;
+        };
+        let i = d as usize;
+        timetable.yard_next[i] = timetable.next_slot(d, slot + 1);
+        if timetable.claimed[i].front() == Some(&slot) {
+            timetable.claimed[i].pop_front();
+            return;
+        }
+        let p = trip_start_position(d, self.stations.len());
+        if let Some(j) = self.blocks[p] {
+            let train = &mut self.trains[usize::from(j)];
+            let waiting = train.cell == Some(2 * p) && train.trip_start.is_some_and(|s| s > slot);
+            if waiting {
+                if let Some(later) = train.trip_start.replace(slot) {
+                    train.next_at = Some(train.ready_at.max(slot));
+                    timetable.claimed[i].retain(|claimed| *claimed != later);
+                }
+            }
+            return;
+        }
+        let k = self.allocate();
+        self.blocks[p] = Some(k as u16);
+        let train = &mut self.trains[k];
+        train.cell = Some(2 * p);
+        train.arrived = false;
+        train.entering = false;
+        train.trip_start = Some(slot);
+        train.next_trip = None;
+        self.arrive(k, at, None, around, out);
     }
 
     fn move_train(
@@ -225,9 +524,48 @@ impl LineSim {
     ) {
         let n = self.stations.len();
         let ring = 2 * n;
-        let from = self.trains[k].cell;
+        let Some(from) = self.trains[k].cell else {
+            self.trains[k].next_at = None;
+            return;
+        };
+        if std::mem::take(&mut self.trains[k].entering) {
+            self.arrive(k, at, None, around, out);
+            return;
+        }
         let to = (from + 1) % (2 * ring);
         let (block, next_block) = (from / 2, to / 2);
+        // At a terminal's arrival platform a scheduled train turns for a departure the other
+        // way, or leaves service.
+        if from % 2 == 0 && (block == n - 1 || block == ring - 1) {
+            if let Some(timetable) = self.timetable.as_mut() {
+                let d = if block == n - 1 {
+                    Direction::B
+                } else {
+                    Direction::A
+                };
+                let i = d as usize;
+                let ready = at + seconds_to_ms(self.run_s[block] + service::MIN_DWELL_S);
+                let free_from = [
+                    Some(ready),
+                    timetable.claimed[i].back().map(|c| c + 1),
+                    timetable.yard_next[i],
+                ]
+                .into_iter()
+                .flatten()
+                .max()
+                .unwrap_or(ready);
+                match timetable.next_slot(d, free_from) {
+                    Some(slot) if slot - ready <= seconds_to_ms(service::MAX_LAYOVER_S) => {
+                        timetable.claimed[i].push_back(slot);
+                        self.trains[k].next_trip = Some(slot);
+                    }
+                    _ => {
+                        self.leave_service(k, at);
+                        return;
+                    }
+                }
+            }
+        }
         if block != next_block {
             if self.blocks[next_block].is_some() {
                 // Held at the signal: the train ahead wakes it when it leaves the block.
@@ -237,55 +575,111 @@ impl LineSim {
             self.blocks[block] = None;
             self.blocks[next_block] = Some(k as u16);
         }
-        self.trains[k].cell = to;
+        self.trains[k].cell = Some(to);
         let conditions = around.conditions();
         let position = to / 2;
         if to % 2 == 0 {
             // Into a platform: an arrival, then the dwell.
-            let train = &self.trains[k];
-            let (station, direction) = ring_slot(position, n);
-            let previous = train.arrived.then(|| ring_slot(from / 2, n));
-            out.push(ArrivalEvent {
-                station_id: self.stations[station],
-                train_id: train.id,
-                direction,
-                line: self.line,
-                train_status: train.status,
-                prev_station_id: previous.map(|(index, _)| self.stations[index]),
-                prev_direction: previous.map(|(_, direction)| direction),
-                arrival_time: Some(SimTime(at)),
-            });
-            // Riders for this platform's direction; a terminal's arrival platform takes none,
-            // its departure platform all.
-            let share = match (station, direction) {
-                (0, Direction::A) => 1.0,
-                (0, Direction::B) => 0.0,
-                (s, Direction::B) if s == n - 1 => 1.0,
-                (s, Direction::A) if s == n - 1 => 0.0,
-                _ => 0.5,
-            };
-            let waiting_since = self.last_departure[position].unwrap_or(at - 10 * 60_000);
-            let boarders = share * around.entries(station, waiting_since, at);
-            let extra = Exp::new(1.0 / service::DWELL_NOISE_MEAN_S)
-                .map_or(0.0, |exp| exp.sample(&mut self.rng));
-            let dwell = service::dwell_s(boarders) * conditions.dwell + extra;
-            self.trains[k].arrived = true;
-            self.trains[k].next_at = Some(at + seconds_to_ms(dwell));
+            if position == 0 || position == n {
+                if let Some(slot) = self.trains[k].next_trip.take() {
+                    self.trains[k].trip_start = Some(slot);
+                }
+            }
+            let previous = self.trains[k].arrived.then(|| ring_slot(from / 2, n));
+            self.arrive(k, at, previous, around, out);
         } else {
             // Out onto the track.
             self.last_departure[from / 2] = Some(at);
+            if block == 0 || block == n {
+                self.departures[usize::from(block != 0)].push(at);
+            }
             let chance = Normal::new(0.0, service::RUN_NOISE_SIGMA)
                 .map_or(1.0, |normal| normal.sample(&mut self.rng).exp());
             let run = self.run_s[position] * conditions.run * chance;
             self.trains[k].next_at = Some(at + seconds_to_ms(run));
         }
-        // Wake the train held at the signal of the block just freed.
         if block != next_block {
-            if let Some(j) = self.blocks[(block + ring - 1) % ring] {
-                let held = &mut self.trains[usize::from(j)];
-                if held.next_at.is_none() {
-                    held.next_at = Some(at + seconds_to_ms(service::PULL_IN_S));
-                }
+            self.wake_behind(block, at);
+        }
+    }
+
+    /// Train `k` arrives at the platform of its cell at `at`, from `previous` (station index,
+    /// direction; `None` for its first arrival in service): the event, then its dwell.
+    fn arrive(
+        &mut self,
+        k: usize,
+        at: i64,
+        previous: Option<(usize, Direction)>,
+        around: &dyn Surroundings,
+        out: &mut Vec<ArrivalEvent>,
+    ) {
+        let n = self.stations.len();
+        let Some(cell) = self.trains[k].cell else {
+            return;
+        };
+        let position = cell / 2;
+        let conditions = around.conditions();
+        let train = &self.trains[k];
+        let (station, direction) = ring_slot(position, n);
+        out.push(ArrivalEvent {
+            station_id: self.stations[station],
+            train_id: train.id,
+            direction,
+            line: self.line,
+            train_status: train.status,
+            prev_station_id: previous.map(|(index, _)| self.stations[index]),
+            prev_direction: previous.map(|(_, direction)| direction),
+            arrival_time: Some(SimTime(at)),
+        });
+        // Riders for this platform's direction; a terminal's arrival platform takes none, its
+        // departure platform all.
+        let share = match (station, direction) {
+            (0, Direction::A) => 1.0,
+            (0, Direction::B) => 0.0,
+            (s, Direction::B) if s == n - 1 => 1.0,
+            (s, Direction::A) if s == n - 1 => 0.0,
+            _ => 0.5,
+        };
+        let waiting_since = self.last_departure[position].unwrap_or(at - 10 * 60_000);
+        let boarders = share * around.entries(station, waiting_since, at);
+        let extra = Exp::new(1.0 / service::DWELL_NOISE_MEAN_S)
+            .map_or(0.0, |exp| exp.sample(&mut self.rng));
+        let dwell = service::dwell_s(boarders) * conditions.dwell + extra;
+        let ready = at + seconds_to_ms(dwell);
+        self.trains[k].ready_at = ready;
+        let mut leave = ready;
+        // At its terminal a scheduled train waits for its departure.
+        if position == 0 || position == n {
+            if let Some(slot) = self.trains[k].trip_start {
+                leave = leave.max(slot);
+            }
+        }
+        self.trains[k].arrived = true;
+        self.trains[k].next_at = Some(leave);
+    }
+
+    /// Takes train `k` out of service at `at` (into the yard), freeing its block.
+    fn leave_service(&mut self, k: usize, at: i64) {
+        let Some(cell) = self.trains[k].cell.take() else {
+            return;
+        };
+        let block = cell / 2;
+        self.blocks[block] = None;
+        let train = &mut self.trains[k];
+        train.next_at = None;
+        train.arrived = false;
+        train.trip_start = None;
+        train.next_trip = None;
+        self.wake_behind(block, at);
+    }
+
+    /// Wakes the train held at the signal of `block`, just freed.
+    fn wake_behind(&mut self, block: usize, at: i64) {
+        let ring = self.blocks.len();
+        if let Some(j) = self.blocks[(block + ring - 1) % ring] {
+            let held = &mut self.trains[usize::from(j)];
+            if held.next_at.is_none() && held.cell.is_some() {
+                held.next_at = Some(at + seconds_to_ms(service::PULL_IN_S));
             }
         }
     }

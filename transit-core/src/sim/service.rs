@@ -54,6 +54,9 @@ pub const SECONDS_PER_BOARDER: f64 = 2.0 / 16.0;
 /// Time (s) at a terminal between arriving on one platform and arriving on the other: the
 /// operator changes ends and the train crosses over.
 pub const TURNAROUND_S: f64 = 240.0;
+/// Longest a train that reaches a terminal waits there for a departure the other way; with
+/// no departure that soon it leaves service.
+pub const MAX_LAYOVER_S: f64 = 900.0;
 /// Time (s) a train held at a signal takes to pull into the platform once it clears.
 pub const PULL_IN_S: f64 = 15.0;
 /// Standard deviation of the logarithm of the random factor on run times.

@@ -9,7 +9,7 @@ use super::service::{Conditions, DEFAULT_SPACING_M};
 use super::{LineSim, SimTime, Surroundings, TurnstileModel, WeatherModel};
 use crate::event::{ArrivalEvent, TurnstileEvent, WeatherEvent};
 use crate::model::LineColor;
-use crate::network::{Network, Ridership, StationLocations};
+use crate::network::{Network, Ridership, Schedule, StationLocations};
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -24,9 +24,11 @@ const LINE_STREAM: u64 = 16;
 pub struct SimConfig {
     /// Seed of every random draw: the same seed gives the same events.
     pub seed: u64,
-    /// Trains on each line: fewer than two per station of the line (one block, a station's
-    /// platform and the track to the next, per direction and station, and one block free).
-    pub trains_per_line: u16,
+    /// `None` (the default): trains enter and leave service by CTA's schedule for the hour and
+    /// day type. `Some(n)`: instead, `n` trains run on each line all the time, fewer than two
+    /// per station of the line (one block, a station's platform and the track to the next, per
+    /// direction and station, and one block free).
+    pub trains_per_line: Option<u16>,
     /// Simulated time per tick: how often events are emitted. Trains move in continuous time;
     /// a shorter tick gives the same arrivals, emitted in smaller batches.
     pub tick: Duration,
@@ -35,7 +37,7 @@ pub struct SimConfig {
 }
 
 impl Default for SimConfig {
-    /// Seed 2026, 10 trains a line, 2-minute ticks,
+    /// Seed 2026, service by the schedule, 2-minute ticks,
     /// starting on Monday 2026-11-02 at 05:00.
     fn default() -> Self {
         let start = NaiveDate::from_ymd_opt(2026, 11, 2)
@@ -43,7 +45,7 @@ impl Default for SimConfig {
             .map_or(SimTime(0), SimTime::from_naive);
         Self {
             seed: 2026,
-            trains_per_line: 10,
+            trains_per_line: None,
             tick: Duration::from_secs(120),
             start,
         }
@@ -66,6 +68,13 @@ pub enum SimError {
         stations: usize,
         /// The trains asked for.
         trains: u16,
+    },
+    /// The schedule has no reference station on a line (a network of other stations): give
+    /// the trains per line instead.
+    #[error("the schedule has no station of the {line} line: set the trains per line")]
+    NoSchedule {
+        /// The line.
+        line: LineColor,
     },
 }
 
@@ -108,7 +117,8 @@ pub struct TickEvents {
 /// sim.step(&mut tick);
 /// assert_eq!(tick.time.0 - start.0, 2 * 60 * 1000, "one 2-minute tick");
 /// assert_eq!(sim.now(), tick.time);
-/// assert!(tick.arrivals.len() >= 3 * 10, "each train of the three lines arrived somewhere");
+/// assert!(sim.lines().iter().all(|line| line.in_service() > 5), "Monday 05:00: in service");
+/// assert!(!tick.arrivals.is_empty());
 /// assert!(tick.arrivals.iter().all(|a| a.arrival_time.is_some_and(|t| t >= start && t <= tick.time)));
 /// assert!(tick.weather.is_some(), "a first reading on the first tick");
 /// for entry in &tick.turnstile_entries {
@@ -163,6 +173,7 @@ impl Simulation {
         // another network they do not place is taken to be the usual spacing from its
         // neighbours.
         let places = StationLocations::embedded().unwrap_or_default();
+        let schedule = Schedule::embedded().unwrap_or_default();
         let lines = network
             .lines()
             .map(|line| {
@@ -176,19 +187,30 @@ impl Simulation {
                     })
                     .collect();
                 let rng = rng(config.seed, LINE_STREAM + line.color().index() as u64);
-                LineSim::new(
-                    line.color(),
-                    ids,
-                    &distances,
-                    config.trains_per_line,
-                    config.start,
-                    rng,
-                )
-                .ok_or(SimError::TooManyTrains {
-                    line: line.color(),
-                    stations: line.len(),
-                    trains: config.trains_per_line,
-                })
+                match config.trains_per_line {
+                    None => {
+                        let timetable = schedule
+                            .for_line(line)
+                            .ok_or(SimError::NoSchedule { line: line.color() })?;
+                        LineSim::scheduled(
+                            line.color(),
+                            ids,
+                            &distances,
+                            timetable,
+                            config.start,
+                            rng,
+                        )
+                        .ok_or(SimError::NoSchedule { line: line.color() })
+                    }
+                    Some(trains) => {
+                        LineSim::new(line.color(), ids, &distances, trains, config.start, rng)
+                            .ok_or(SimError::TooManyTrains {
+                                line: line.color(),
+                                stations: line.len(),
+                                trains,
+                            })
+                    }
+                }
             })
             .collect::<Result<_, _>>()?;
         let gate_base = network
