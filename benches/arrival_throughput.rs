@@ -117,6 +117,10 @@ fn codec_benches(c: &mut Criterion) {
         prev_station_id: Some(StationId(40_370)),
         prev_direction: Some(Direction::A),
         arrival_time: Some(transit_core::sim::SimTime(1_793_595_600_000)),
+        scheduled_time: Some(transit_core::sim::SimTime(1_793_595_540_000)),
+        scheduled_headway_s: Some(360),
+        delay_s: Some(60),
+        run_number: Some(7),
     };
     let record = encode_arrival(codec, &event, 0);
     let delivery = Delivery {

@@ -102,17 +102,30 @@ fn arrival() -> impl Strategy<Value = ArrivalEvent> {
         ]),
         prop::option::of((station_id(), direction())),
         prop::option::of(any::<i64>()),
+        (
+            prop::option::of(any::<i64>()),
+            prop::option::of(any::<i32>()),
+            prop::option::of(any::<i32>()),
+            prop::option::of(any::<i32>()),
+        ),
     )
         .prop_map(
-            |(station_id, line, number, direction, train_status, previous, time)| ArrivalEvent {
-                station_id,
-                train_id: TrainId { line, number },
-                direction,
-                line,
-                train_status,
-                prev_station_id: previous.map(|p| p.0),
-                prev_direction: previous.map(|p| p.1),
-                arrival_time: time.map(SimTime),
+            |(station_id, line, number, direction, train_status, previous, time, service)| {
+                let (scheduled, headway, delay, run) = service;
+                ArrivalEvent {
+                    station_id,
+                    train_id: TrainId { line, number },
+                    direction,
+                    line,
+                    train_status,
+                    prev_station_id: previous.map(|p| p.0),
+                    prev_direction: previous.map(|p| p.1),
+                    arrival_time: time.map(SimTime),
+                    scheduled_time: scheduled.map(SimTime),
+                    scheduled_headway_s: headway,
+                    delay_s: delay,
+                    run_number: run,
+                }
             },
         )
 }
@@ -216,6 +229,10 @@ fn sample_arrival() -> ArrivalEvent {
         prev_station_id: Some(StationId(40370)),
         prev_direction: Some(Direction::B),
         arrival_time: Some(SimTime(1_793_595_720_000)),
+        scheduled_time: None,
+        scheduled_headway_s: Some(360),
+        delay_s: Some(-1),
+        run_number: Some(7),
     }
 }
 
@@ -236,10 +253,14 @@ fn the_wire_format_byte_for_byte() {
     expected.push(2); // symbol 1 ("b")
     expected.push(2); // arrival_time: union branch 1 (long)
     expected.extend([0x80, 0x85, 0x96, 0xaa, 0xb3, 0x68]); // 1_793_595_720_000, zigzag
+    expected.push(0); // scheduled_time: union branch 0 (null)
+    expected.extend([2, 0xd0, 0x05]); // scheduled_headway_s: branch 1 (int), 360: zigzag 720
+    expected.extend([2, 1]); // delay_s: branch 1 (int), -1: zigzag 1
+    expected.extend([2, 14]); // run_number: branch 1 (int), 7: zigzag 14
     assert_eq!(bytes.as_ref(), expected.as_slice());
 }
 
-/// The arrival schema as first published (before `arrival_time`).
+/// The arrival schema as first published (before `arrival_time` and the schedule's fields).
 const ARRIVAL_V1: &str = include_str!("data/arrival.v1.avsc");
 
 #[test]
@@ -266,6 +287,10 @@ fn the_arrival_schema_evolves_backward_and_reads_what_the_first_one_wrote() {
             decoded,
             ArrivalEvent {
                 arrival_time: None,
+                scheduled_time: None,
+                scheduled_headway_s: None,
+                delay_s: None,
+                run_number: None,
                 ..sample_arrival()
             }
         );

@@ -367,7 +367,24 @@ proptest! {
         let b = run(&mut simulation(seed, trains, tick), 60);
         prop_assert_eq!(&a, &b);
         prop_assert!(!a[0].arrivals.is_empty());
-        prop_assert!(a.iter().flat_map(|tick| &tick.arrivals).all(|a| a.arrival_time.is_some()));
+        for arrival in a.iter().flat_map(|tick| &tick.arrivals) {
+            // Every arrival says when, which run, and (by the schedule) how late.
+            let time = arrival.arrival_time.expect("a time");
+            prop_assert_eq!(arrival.run_number, Some(i32::from(arrival.train_id.number)));
+            match trains {
+                Some(_) => {
+                    prop_assert_eq!(arrival.scheduled_time, None);
+                    prop_assert_eq!(arrival.delay_s, None);
+                    prop_assert_eq!(arrival.scheduled_headway_s, None);
+                }
+                None => {
+                    let scheduled = arrival.scheduled_time.expect("a scheduled time");
+                    let delay = i64::from(arrival.delay_s.expect("a delay"));
+                    prop_assert_eq!(delay, (time.0 - scheduled.0).div_euclid(1000));
+                    prop_assert!(arrival.scheduled_headway_s.is_some_and(|h| h > 0));
+                }
+            }
+        }
         let c = run(&mut simulation(seed.wrapping_add(1), trains, tick), 60);
         let entries = |ticks: &[TickEvents]| ticks.iter().map(|t| t.turnstile_entries.len()).collect::<Vec<_>>();
         prop_assert_ne!(entries(&a), entries(&c));

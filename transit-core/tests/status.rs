@@ -32,6 +32,10 @@ fn arrival(line: LineColor, number: u16, station: u32, direction: Direction) -> 
         prev_station_id: None,
         prev_direction: None,
         arrival_time: None,
+        scheduled_time: None,
+        scheduled_headway_s: None,
+        delay_s: None,
+        run_number: None,
     }
 }
 

@@ -24,4 +24,17 @@ pub struct ArrivalEvent {
     /// When it arrived (simulated); `None` from writers that predate the field.
     #[serde(default)]
     pub arrival_time: Option<SimTime>,
+    /// When its trip was scheduled to be there (at a trip's first station, its scheduled
+    /// departure); `None` for a train not running to a schedule.
+    #[serde(default)]
+    pub scheduled_time: Option<SimTime>,
+    /// The scheduled headway of its trip, in seconds; `None` without a schedule.
+    #[serde(default)]
+    pub scheduled_headway_s: Option<i32>,
+    /// Seconds after its scheduled time (negative: early); `None` without a schedule.
+    #[serde(default)]
+    pub delay_s: Option<i32>,
+    /// Its run: the number it keeps across trips (the number of its id).
+    #[serde(default)]
+    pub run_number: Option<i32>,
 }

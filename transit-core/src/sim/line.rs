@@ -141,8 +141,9 @@ impl Timetable {
 ///
 /// A scheduled line ([`LineSim::scheduled`]) puts trains into service at the terminals at the
 /// scheduled departures: a train that reaches a terminal turns for the first free departure
-/// the other way if it can make it within [`service::MAX_LAYOVER_S`], and otherwise leaves
-/// service; a departure no train turned for gets a train from the yard. A train keeps its
+/// the other way if it can make it within [`service::MAX_LAYOVER_S`] and fewer than
+/// [`service::TERMINAL_WAITING`] trains are already waiting to leave there, and otherwise
+/// leaves service; a departure no train turned for gets a train from the yard. A train keeps its
 /// number (its run) across trips, and a train from the yard takes the lowest number free.
 ///
 /// Time is in simulated milliseconds, not ticks: [`LineSim::advance`] processes every move due
@@ -554,8 +555,11 @@ impl LineSim {
                 .flatten()
                 .max()
                 .unwrap_or(ready);
+                // One train may wait for the terminal's next departures; another goes to the
+                // yard rather than queue on the line.
+                let room = timetable.claimed[i].len() < service::TERMINAL_WAITING;
                 match timetable.next_slot(d, free_from) {
-                    Some(slot) if slot - ready <= seconds_to_ms(service::MAX_LAYOVER_S) => {
+                    Some(slot) if room && slot - ready <= seconds_to_ms(service::MAX_LAYOVER_S) => {
                         timetable.claimed[i].push_back(slot);
                         self.trains[k].next_trip = Some(slot);
                     }
@@ -621,6 +625,22 @@ impl LineSim {
         let conditions = around.conditions();
         let train = &self.trains[k];
         let (station, direction) = ring_slot(position, n);
+        let trip = self
+            .timetable
+            .as_ref()
+            .zip(train.trip_start)
+            .map(|(timetable, start)| {
+                let direction = if position < n {
+                    Direction::A
+                } else {
+                    Direction::B
+                };
+                (
+                    start + timetable.offset_ms[position],
+                    timetable.headway_ms(direction, start),
+                )
+            });
+        let seconds = |ms: i64| i32::try_from(ms.div_euclid(1000)).ok();
         out.push(ArrivalEvent {
             station_id: self.stations[station],
             train_id: train.id,
@@ -630,6 +650,10 @@ impl LineSim {
             prev_station_id: previous.map(|(index, _)| self.stations[index]),
             prev_direction: previous.map(|(_, direction)| direction),
             arrival_time: Some(SimTime(at)),
+            scheduled_time: trip.map(|(scheduled, _)| SimTime(scheduled)),
+            scheduled_headway_s: trip.and_then(|(_, headway)| headway).and_then(seconds),
+            delay_s: trip.and_then(|(scheduled, _)| seconds(at - scheduled)),
+            run_number: Some(i32::from(train.id.number)),
         });
         // Riders for this platform's direction; a terminal's arrival platform takes none, its
         // departure platform all.

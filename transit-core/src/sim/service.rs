@@ -57,6 +57,11 @@ pub const TURNAROUND_S: f64 = 240.0;
 /// Longest a train that reaches a terminal waits there for a departure the other way; with
 /// no departure that soon it leaves service.
 pub const MAX_LAYOVER_S: f64 = 900.0;
+/// Trains that may be committed to a terminal's next departures, not yet about to leave: one.
+/// A train finding one there goes to the yard (each terminal of the three lines has one)
+/// rather than queue at the signals behind it; with two, late trains queued into the Red
+/// Line's 95th/Dan Ryan in the late morning, up to half an hour late.
+pub const TERMINAL_WAITING: usize = 1;
 /// Time (s) a train held at a signal takes to pull into the platform once it clears.
 pub const PULL_IN_S: f64 = 15.0;
 /// Standard deviation of the logarithm of the random factor on run times.

@@ -232,6 +232,10 @@ mod tests {
             prev_station_id: None,
             prev_direction: None,
             arrival_time: None,
+            scheduled_time: None,
+            scheduled_headway_s: None,
+            delay_s: None,
+            run_number: None,
         }
     }
 
