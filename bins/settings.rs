@@ -18,11 +18,12 @@ pub struct SimulationArgs {
     #[arg(long, env = "TRANSIT_SEED", default_value_t = 2026)]
     pub seed: u64,
 
-    /// Trains running on each line (at most two per station).
-    #[arg(long, env = "TRANSIT_TRAINS_PER_LINE", default_value_t = 10)]
-    pub trains_per_line: u16,
+    /// Trains running on each line all day, instead of CTA's schedule (fewer than two per
+    /// station). Without it, trains enter and leave service by the schedule.
+    #[arg(long, env = "TRANSIT_TRAINS_PER_LINE")]
+    pub trains_per_line: Option<u16>,
 
-    /// Simulated seconds per tick; each tick every train moves one station.
+    /// Simulated seconds per tick: how often events go out (trains run in continuous time).
     #[arg(long, env = "TRANSIT_TICK_SECONDS", default_value_t = 120)]
     pub tick_seconds: u64,
 

@@ -14,6 +14,7 @@ use transit_core::event::{
     TurnstileEvent, WeatherEvent, WeatherKey, WeatherStatus,
 };
 use transit_core::model::{Direction, LineColor, StationId, TrainId, TrainStatus};
+use transit_core::sim::SimTime;
 use transit_mem::MemRegistry;
 
 fn registry() -> Arc<dyn SchemaRegistry> {
@@ -100,16 +101,31 @@ fn arrival() -> impl Strategy<Value = ArrivalEvent> {
             TrainStatus::BrokenDown,
         ]),
         prop::option::of((station_id(), direction())),
+        prop::option::of(any::<i64>()),
+        (
+            prop::option::of(any::<i64>()),
+            prop::option::of(any::<i32>()),
+            prop::option::of(any::<i32>()),
+            prop::option::of(any::<i32>()),
+        ),
     )
         .prop_map(
-            |(station_id, line, number, direction, train_status, previous)| ArrivalEvent {
-                station_id,
-                train_id: TrainId { line, number },
-                direction,
-                line,
-                train_status,
-                prev_station_id: previous.map(|p| p.0),
-                prev_direction: previous.map(|p| p.1),
+            |(station_id, line, number, direction, train_status, previous, time, service)| {
+                let (scheduled, headway, delay, run) = service;
+                ArrivalEvent {
+                    station_id,
+                    train_id: TrainId { line, number },
+                    direction,
+                    line,
+                    train_status,
+                    prev_station_id: previous.map(|p| p.0),
+                    prev_direction: previous.map(|p| p.1),
+                    arrival_time: time.map(SimTime),
+                    scheduled_time: scheduled.map(SimTime),
+                    scheduled_headway_s: headway,
+                    delay_s: delay,
+                    run_number: run,
+                }
             },
         )
 }
@@ -212,6 +228,11 @@ fn sample_arrival() -> ArrivalEvent {
         train_status: TrainStatus::InService,
         prev_station_id: Some(StationId(40370)),
         prev_direction: Some(Direction::B),
+        arrival_time: Some(SimTime(1_793_595_720_000)),
+        scheduled_time: None,
+        scheduled_headway_s: Some(360),
+        delay_s: Some(-1),
+        run_number: Some(7),
     }
 }
 
@@ -230,7 +251,50 @@ fn the_wire_format_byte_for_byte() {
     expected.extend([0xe4, 0xf6, 0x04]); // 40370: zigzag 80740
     expected.push(2); // prev_direction: union branch 1 (Direction)
     expected.push(2); // symbol 1 ("b")
+    expected.push(2); // arrival_time: union branch 1 (long)
+    expected.extend([0x80, 0x85, 0x96, 0xaa, 0xb3, 0x68]); // 1_793_595_720_000, zigzag
+    expected.push(0); // scheduled_time: union branch 0 (null)
+    expected.extend([2, 0xd0, 0x05]); // scheduled_headway_s: branch 1 (int), 360: zigzag 720
+    expected.extend([2, 1]); // delay_s: branch 1 (int), -1: zigzag 1
+    expected.extend([2, 14]); // run_number: branch 1 (int), 7: zigzag 14
     assert_eq!(bytes.as_ref(), expected.as_slice());
+}
+
+/// The arrival schema as first published (before `arrival_time` and the schedule's fields).
+const ARRIVAL_V1: &str = include_str!("data/arrival.v1.avsc");
+
+#[test]
+fn the_arrival_schema_evolves_backward_and_reads_what_the_first_one_wrote() {
+    block_on(async {
+        // The registry checks BACKWARD: the current schema must read what v1 wrote.
+        let registry = MemRegistry::new();
+        let v1 = registry
+            .register_schema("arrivals-value", ARRIVAL_V1)
+            .unwrap();
+        let current = registry
+            .register_schema("arrivals-value", ArrivalEvent::schema_json())
+            .unwrap();
+        assert_ne!(v1, current);
+        assert_eq!(registry.versions("arrivals-value").unwrap(), [1, 2]);
+        // A record written with v1 (no arrival_time) decodes, the new field at its default.
+        let mut body = vec![0, 0, 0, 0, v1.0 as u8];
+        body.extend([0xf8, 0xf6, 0x04, 10]);
+        body.extend(b"BL007");
+        body.extend([2, 0, 0, 2, 0xe4, 0xf6, 0x04, 2, 2]);
+        let decoder = Decoder::<ArrivalEvent>::new(Arc::new(registry)).unwrap();
+        let decoded = decoder.decode(&body).await.unwrap();
+        assert_eq!(
+            decoded,
+            ArrivalEvent {
+                arrival_time: None,
+                scheduled_time: None,
+                scheduled_headway_s: None,
+                delay_s: None,
+                run_number: None,
+                ..sample_arrival()
+            }
+        );
+    });
 }
 
 #[test]

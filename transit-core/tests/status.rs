@@ -31,6 +31,11 @@ fn arrival(line: LineColor, number: u16, station: u32, direction: Direction) -> 
         train_status: TrainStatus::InService,
         prev_station_id: None,
         prev_direction: None,
+        arrival_time: None,
+        scheduled_time: None,
+        scheduled_headway_s: None,
+        delay_s: None,
+        run_number: None,
     }
 }
 
@@ -45,6 +50,7 @@ fn assert_consistent(model: &StatusModel) {
 }
 
 fn simulation(seed: u64, trains_per_line: u16) -> Simulation {
+    let trains_per_line = Some(trains_per_line);
     Simulation::new(
         Arc::new(Network::embedded().unwrap()),
         Arc::new(Ridership::embedded().unwrap()),
@@ -92,6 +98,8 @@ proptest! {
             }
             assert_consistent(&model);
         }
+        // A train between stations holds the block from the platform it left to the next: no
+        // other train arrives at that platform before it arrives at the next one.
         prop_assert_eq!(model.occupied().count(), last.len(), "every train that arrived is on the board once");
         for (train, (station, direction)) in last {
             let slot = model.train_slot(train).unwrap();
@@ -180,10 +188,9 @@ async fn the_board_counts_every_entry_published_and_shows_every_train() {
         let expected: Vec<&str> = line.stations().iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, expected, "{} line in order", line.color());
     }
-    assert_eq!(
-        snapshot.totals.trains, 30,
-        "ten trains per line, each on one platform"
-    );
+    // Each train at the platform it last arrived at (its arrivals at two stations may come
+    // from two partitions in either order: the board keeps the latest by arrival time).
+    assert_eq!(snapshot.totals.trains, 30, "ten trains per line");
     assert!(snapshot.weather.is_some());
     assert_eq!(
         report.driver.simulated_until.map(|t| t.to_string()),

@@ -32,6 +32,9 @@ async fn the_dashboard_in_a_real_browser_shows_the_lines_and_changes_live() {
     let _pipeline = spawn(
         &example_binary(),
         &[
+            // A fixed fleet (rather than the schedule): ten trains a line on the board.
+            "--trains-per-line".into(),
+            "10".into(),
             "--speed".into(),
             "600".into(),
             "--address".into(),

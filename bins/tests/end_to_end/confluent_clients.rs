@@ -299,7 +299,7 @@ fn simulation() -> Simulation {
         Arc::new(Ridership::embedded().expect("the embedded ridership")),
         SimConfig {
             seed: SEED,
-            trains_per_line: TRAINS_PER_LINE,
+            trains_per_line: Some(TRAINS_PER_LINE),
             ..SimConfig::default()
         },
     )

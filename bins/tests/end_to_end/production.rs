@@ -458,6 +458,9 @@ async fn scenario(setup: Setup) {
         &args(
             &[
                 "produce",
+                // A fixed fleet (rather than the schedule), so the board has TRAINS trains.
+                "--trains-per-line",
+                "10",
                 "--speed",
                 SPEED,
                 "--rest-proxy-url",

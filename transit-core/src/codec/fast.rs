@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::event::{ArrivalEvent, StationKey, TurnstileEvent};
 use crate::model::{Direction, LineColor, StationId, TrainId, TrainStatus};
+use crate::sim::SimTime;
 
 /// Avro's `long`/`int` encoding: zigzag, then a little-endian base-128 varint.
 fn write_long(buf: &mut Vec<u8>, value: i64) {
@@ -41,8 +42,9 @@ pub(super) fn station_key(key: &StationKey, buf: &mut Vec<u8>) -> bool {
     true
 }
 
-/// `ArrivalEvent`: station_id, train_id, direction, line, train_status, then the two
-/// `["null", …]` unions.
+/// `ArrivalEvent`: station_id, train_id, direction, line, train_status, then the
+/// `["null", …]` unions: prev_station_id, prev_direction, arrival_time, scheduled_time,
+/// scheduled_headway_s, delay_s, run_number.
 pub(super) fn arrival(event: &ArrivalEvent, buf: &mut Vec<u8>) -> bool {
     let Some(id) = station(event.station_id) else {
         return false;
@@ -72,7 +74,23 @@ pub(super) fn arrival(event: &ArrivalEvent, buf: &mut Vec<u8>) -> bool {
         }
         None => write_long(buf, 0),
     }
+    write_optional_long(buf, event.arrival_time.map(|t| t.0));
+    write_optional_long(buf, event.scheduled_time.map(|t| t.0));
+    write_optional_long(buf, event.scheduled_headway_s.map(i64::from));
+    write_optional_long(buf, event.delay_s.map(i64::from));
+    write_optional_long(buf, event.run_number.map(i64::from));
     true
+}
+
+/// A `["null", "long"]` or `["null", "int"]` union (an int is written as a long).
+fn write_optional_long(buf: &mut Vec<u8>, value: Option<i64>) {
+    match value {
+        Some(value) => {
+            write_long(buf, 1);
+            write_long(buf, value);
+        }
+        None => write_long(buf, 0),
+    }
 }
 
 /// `TurnstileEvent`: station_id, station_name, line.
@@ -134,6 +152,15 @@ impl<'a> Reader<'a> {
         LineColor::ALL.get(self.index()?).copied()
     }
 
+    /// A `["null", T]` union read with `read`: `Some(None)` for null.
+    fn optional<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
+        if self.present()? {
+            read(self).map(Some)
+        } else {
+            Some(None)
+        }
+    }
+
     /// The branch of a `["null", T]` union: `Some(false)` for null, `Some(true)` for T.
     fn present(&mut self) -> Option<bool> {
         match self.long()? {
@@ -175,6 +202,11 @@ pub(super) fn read_arrival(body: &[u8]) -> Option<(ArrivalEvent, usize)> {
     } else {
         None
     };
+    let arrival_time = reader.optional(Reader::long)?.map(SimTime);
+    let scheduled_time = reader.optional(Reader::long)?.map(SimTime);
+    let scheduled_headway_s = reader.optional(Reader::int)?;
+    let delay_s = reader.optional(Reader::int)?;
+    let run_number = reader.optional(Reader::int)?;
     let event = ArrivalEvent {
         station_id,
         train_id,
@@ -183,6 +215,11 @@ pub(super) fn read_arrival(body: &[u8]) -> Option<(ArrivalEvent, usize)> {
         train_status,
         prev_station_id,
         prev_direction,
+        arrival_time,
+        scheduled_time,
+        scheduled_headway_s,
+        delay_s,
+        run_number,
     };
     Some((event, reader.at))
 }

@@ -9,14 +9,18 @@
 
 mod error;
 mod lines;
+mod locations;
 mod ridership;
 mod rows;
+mod schedule;
 
 pub use error::DataError;
 pub(crate) use lines::agreed_name;
 pub use lines::{Line, Network, NetworkReport};
+pub use locations::{StationLocations, EMBEDDED_STATION_LOCATIONS};
 pub use ridership::{DayType, Ridership, EMBEDDED_RIDERSHIP_CURVE, EMBEDDED_RIDERSHIP_SEED};
 pub use rows::{
     embedded_station_rows, parse_station_rows, parse_station_rows_lenient, LenientRows,
     EMBEDDED_STATIONS,
 };
+pub use schedule::{LineSchedule, Schedule, EMBEDDED_SCHEDULE, SERVICE_HOURS};

@@ -74,7 +74,7 @@ fn parse_number(source: &str, line: u64, column: &str, value: &str) -> Result<f6
         })
 }
 
-fn rows<'a, T: for<'de> Deserialize<'de> + 'a>(
+pub(super) fn rows<'a, T: for<'de> Deserialize<'de> + 'a>(
     source: &'a str,
     reader: impl Read + 'a,
 ) -> impl Iterator<Item = Result<(u64, T), DataError>> + 'a {

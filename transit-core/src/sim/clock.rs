@@ -2,12 +2,17 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Timelike};
+use serde::{Deserialize, Serialize};
 
 /// A moment of simulated time: milliseconds since 1970-01-01T00:00 of Chicago local time.
 ///
 /// The simulation lives in local time (day types and hours are local), with no time zone or
-/// daylight-saving shifts; records carry this value as their timestamp.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+/// daylight-saving shifts; records carry this value as their timestamp. In records it is an
+/// Avro `long`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+#[serde(transparent)]
 pub struct SimTime(pub i64);
 
 impl SimTime {

@@ -1,5 +1,13 @@
+use std::collections::VecDeque;
+
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Exp, Normal};
+
+use super::service::{self, Conditions};
+use super::SimTime;
 use crate::event::ArrivalEvent;
 use crate::model::{Direction, LineColor, StationId, TrainId, TrainStatus};
+use crate::network::{DayType, LineSchedule};
 
 /// The slot (station index, direction) of position `position` on the ring of a line with
 /// `stations` stations.
@@ -14,50 +22,357 @@ pub fn ring_slot(position: usize, stations: usize) -> (usize, Direction) {
     }
 }
 
+/// Where a train is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Position {
+    /// Standing at the platform of a station (index on the line) for a direction.
+    Platform {
+        /// The station's index on the line.
+        station: usize,
+        /// The platform's direction.
+        direction: Direction,
+    },
+    /// On the track from one platform to the next (at a terminal: from the arrival platform
+    /// to the departure platform of the same station), running or held at the signal.
+    Track {
+        /// The station it left (index on the line).
+        from: usize,
+        /// The station it is bound for; the same as `from` when it turns at a terminal.
+        to: usize,
+        /// The direction of the platform it left.
+        direction: Direction,
+    },
+}
+
 #[derive(Debug, Clone)]
 struct Train {
     id: TrainId,
-    position: usize,
     status: TrainStatus,
+    /// The cell of the ring it holds; `None` while out of service (in the yard).
+    cell: Option<usize>,
+    /// When it next moves, in simulated ms; `None` while the block ahead is taken (or in the
+    /// yard).
+    next_at: Option<i64>,
+    /// Whether it has arrived anywhere since it entered service.
+    arrived: bool,
+    /// The scheduled departure of its trip from its terminal; `None` without a schedule.
+    trip_start: Option<i64>,
+    /// The slot it claimed for its next trip while turning at a terminal.
+    next_trip: Option<i64>,
+    /// Placed at a platform, its arrival there still to come.
+    entering: bool,
+    /// When its dwell at the platform it stands at is over (its riders on board).
+    ready_at: i64,
 }
 
-/// The trains of one line.
+/// The terminal departures of a scheduled line.
 ///
-/// All trains advance together, one ring position per tick, so trains that start in distinct
-/// slots never share one.
+/// The schedule gives departures per hour at one reference station per direction. A trip
+/// leaves its terminal that station's scheduled time minus the nominal running time from the
+/// terminal (runs, and the shortest dwell at each stop between), so the reference station's
+/// headways hold, in the schedule's terms, along the whole line; the departures of an hour are
+/// spread evenly over it. Every trip runs terminal to terminal (CTA's short turns, such as
+/// UIC-Halsted or Jefferson Park, run the whole line here).
+#[derive(Debug, Clone)]
+struct Timetable {
+    schedule: LineSchedule,
+    /// Nominal ms from a trip's departure from its terminal to its arrival at each ring
+    /// position (0 for the terminal itself).
+    offset_ms: Vec<i64>,
+    /// Nominal ms from each direction's terminal to the reference station.
+    reference_ms: [i64; 2],
+    /// The next slot the yard looks at, per direction: a train enters there unless one
+    /// turning at the terminal claimed the slot.
+    yard_next: [Option<i64>; 2],
+    /// The slots claimed by turning trains, oldest first, per direction.
+    claimed: [VecDeque<i64>; 2],
+}
+
+const HOUR_MS: i64 = 3_600_000;
+
+/// How long before its departure a train from the yard pulls onto the terminal's platform.
+const YARD_LEAD_MS: i64 = 60_000;
+
+impl Timetable {
+    /// Departures at the reference station in direction `d` during the calendar hour that
+    /// starts at `hour_start` (ms): the service day's own hour plus the previous service day's
+    /// hours past midnight.
+    fn departures_in_hour(&self, d: Direction, hour_start: i64) -> u16 {
+        let time = SimTime(hour_start);
+        let Some(date) = time.date() else { return 0 };
+        let hour = time.hour() as usize;
+        let today = self.schedule.departures(d, DayType::of(date), hour);
+        let yesterday = date.pred_opt().map_or(0, |day| {
+            self.schedule.departures(d, DayType::of(day), hour + 24)
+        });
+        today + yesterday
+    }
+
+    /// The first departure from `d`'s terminal at or after `after` (ms), within two days.
+    fn next_slot(&self, d: Direction, after: i64) -> Option<i64> {
+        let shift = self.reference_ms[d as usize];
+        let first_hour = (after + shift).div_euclid(HOUR_MS);
+        (first_hour..first_hour + 48).find_map(|hour| {
+            let count = i64::from(self.departures_in_hour(d, hour * HOUR_MS));
+            (0..count)
+                .map(|i| hour * HOUR_MS + i * HOUR_MS / count - shift)
+                .find(|slot| *slot >= after)
+        })
+    }
+
+    /// The scheduled headway (ms) at `d`'s reference station for a trip leaving its terminal
+    /// at `slot`.
+    fn headway_ms(&self, d: Direction, slot: i64) -> Option<i64> {
+        let at = slot + self.reference_ms[d as usize];
+        let count = i64::from(self.departures_in_hour(d, at.div_euclid(HOUR_MS) * HOUR_MS));
+        (count > 0).then(|| HOUR_MS / count)
+    }
+}
+
+/// The trains of one line, in continuous simulated time.
+///
+/// The line is a ring of blocks, one per ring position `p` (see [`ring_slot`]): the platform
+/// of that position and the track from it to the next platform, as a signal block from one
+/// station to the next. A block holds at most one train. A train leaves its platform when its
+/// dwell is over, runs, and enters the next platform when its run is over and the train ahead
+/// has left that block (arrived at the platform after it); otherwise it waits at the signal and
+/// pulls in when the block clears. So trains on one track never pass each other, a platform
+/// never holds two trains, and the platform each train last arrived at is its own.
+///
+/// A scheduled line ([`LineSim::scheduled`]) puts trains into service at the terminals at the
+/// scheduled departures: a train that reaches a terminal turns for the first free departure
+/// the other way if it can make it within [`service::MAX_LAYOVER_S`] and fewer than
+/// [`service::TERMINAL_WAITING`] trains are already waiting to leave there, and otherwise
+/// leaves service; a departure no train turned for gets a train from the yard. A train keeps its
+/// number (its run) across trips, and a train from the yard takes the lowest number free.
+///
+/// Time is in simulated milliseconds, not ticks: [`LineSim::advance`] processes every move due
+/// up to a moment, in order of time (ties: the yard first, then by train number), and draws
+/// from the line's random stream in that order, so stopping at other moments (other tick
+/// lengths) gives the same moves.
 #[derive(Debug, Clone)]
 pub struct LineSim {
     line: LineColor,
     stations: Vec<StationId>,
+    /// Nominal seconds of each track cell's run, by ring position (turnarounds included).
+    run_s: Vec<f64>,
+    /// The train (index) holding each block.
+    blocks: Vec<Option<u16>>,
     trains: Vec<Train>,
-    started: bool,
+    /// When a train last left each platform (by ring position), for the riders waiting.
+    last_departure: Vec<Option<i64>>,
+    timetable: Option<Timetable>,
+    /// When trains left each direction's terminal (a few hundred a day).
+    departures: [Vec<i64>; 2],
+    rng: ChaCha8Rng,
+}
+
+/// What the line's trains see of the rest of the simulation while they move.
+pub trait Surroundings {
+    /// Riders expected to enter station `station` (index on the line) between two moments
+    /// (ms), bound for either direction.
+    fn entries(&self, station: usize, from: i64, to: i64) -> f64;
+    /// How the weather stretches runs and dwells.
+    fn conditions(&self) -> Conditions;
+}
+
+/// No riders and fair weather: trains run and dwell their nominal times (plus chance).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Empty;
+
+impl Surroundings for Empty {
+    fn entries(&self, _: usize, _: i64, _: i64) -> f64 {
+        0.0
+    }
+    fn conditions(&self) -> Conditions {
+        Conditions::default()
+    }
+}
+
+fn seconds_to_ms(seconds: f64) -> i64 {
+    (seconds * 1000.0).round().max(1.0) as i64
+}
+
+/// The ring position where a trip in `d` starts (its terminal's departure platform).
+fn trip_start_position(d: Direction, n: usize) -> usize {
+    match d {
+        Direction::A => 0,
+        Direction::B => n,
+    }
 }
 
 impl LineSim {
-    /// `trains` trains spread evenly along a line of `stations` (at least 2), in both
-    /// directions. `None` if the line is too short or the trains don't fit (two per station).
-    pub fn new(line: LineColor, stations: Vec<StationId>, trains: u16) -> Option<Self> {
-        let ring = 2 * stations.len();
-        if stations.len() < 2 || usize::from(trains) > ring {
+    fn empty(
+        line: LineColor,
+        stations: Vec<StationId>,
+        distances_m: &[f64],
+        rng: ChaCha8Rng,
+    ) -> Option<Self> {
+        let n = stations.len();
+        let ring = 2 * n;
+        if n < 2 || distances_m.len() != n - 1 {
             return None;
         }
-        let count = usize::from(trains);
-        let trains = (0..count)
-            .map(|k| Train {
-                id: TrainId {
-                    line,
-                    number: k as u16,
-                },
-                position: k * ring / count,
-                status: TrainStatus::InService,
+        let run_s = (0..ring)
+            .map(|p| {
+                let (from, _) = ring_slot(p, n);
+                let (to, _) = ring_slot((p + 1) % ring, n);
+                if from == to {
+                    service::TURNAROUND_S
+                } else {
+                    service::run_time_s(distances_m[from.min(to)])
+                }
             })
             .collect();
         Some(Self {
             line,
             stations,
-            trains,
-            started: false,
+            run_s,
+            blocks: vec![None; ring],
+            trains: Vec::new(),
+            last_departure: vec![None; ring],
+            timetable: None,
+            departures: Default::default(),
+            rng,
         })
+    }
+
+    /// Puts a new train (or the lowest-numbered one in the yard) at the platform of ring
+    /// position `p`, arriving there at `at`. `None` if that block is taken.
+    fn place(&mut self, p: usize, at: i64, trip_start: Option<i64>) -> Option<usize> {
+        if self.blocks[p].is_some() {
+            return None;
+        }
+        let k = self.allocate();
+        self.blocks[p] = Some(k as u16);
+        let train = &mut self.trains[k];
+        train.cell = Some(2 * p);
+        train.entering = true;
+        train.next_at = Some(at);
+        train.arrived = false;
+        train.trip_start = trip_start;
+        train.next_trip = None;
+        Some(k)
+    }
+
+    /// The lowest-numbered train in the yard, or a new one.
+    fn allocate(&mut self) -> usize {
+        match self.trains.iter().position(|t| t.cell.is_none()) {
+            Some(k) => k,
+            None => {
+                self.trains.push(Train {
+                    id: TrainId {
+                        line: self.line,
+                        number: self.trains.len() as u16,
+                    },
+                    status: TrainStatus::InService,
+                    cell: None,
+                    next_at: None,
+                    arrived: false,
+                    trip_start: None,
+                    next_trip: None,
+                    entering: false,
+                    ready_at: 0,
+                });
+                self.trains.len() - 1
+            }
+        }
+    }
+
+    /// `trains` trains spread evenly along a line of `stations` (at least 2), in both
+    /// directions, each arriving at its first platform at `start`, and running all day: the
+    /// fixed fleet that `--trains-per-line` asks for instead of the schedule.
+    /// `distances_m[i]` is the distance from station `i` to station `i + 1` (one fewer than the
+    /// stations). `None` if the line is too short, the distances don't match, or the trains
+    /// don't fit: one block must stay free for any to move, so at most `2 × stations - 1`.
+    pub fn new(
+        line: LineColor,
+        stations: Vec<StationId>,
+        distances_m: &[f64],
+        trains: u16,
+        start: SimTime,
+        rng: ChaCha8Rng,
+    ) -> Option<Self> {
+        let mut sim = Self::empty(line, stations, distances_m, rng)?;
+        let ring = sim.blocks.len();
+        let count = usize::from(trains);
+        if count >= ring {
+            return None;
+        }
+        for k in 0..count {
+            sim.place(k * ring / count, start.0, None)?;
+        }
+        Some(sim)
+    }
+
+    /// A line run by `schedule`, from `start`: the trips that left their terminals in the
+    /// scheduled time before `start` are on the line where the schedule puts them (each
+    /// arriving at that platform at `start`; a trip whose block another already holds is left
+    /// out), and trains enter and leave service by the schedule from then on. `None` if the
+    /// line is too short or the distances don't match.
+    pub fn scheduled(
+        line: LineColor,
+        stations: Vec<StationId>,
+        distances_m: &[f64],
+        schedule: LineSchedule,
+        start: SimTime,
+        rng: ChaCha8Rng,
+    ) -> Option<Self> {
+        let mut sim = Self::empty(line, stations, distances_m, rng)?;
+        let n = sim.stations.len();
+        let ring = 2 * n;
+        let mut offset_ms = vec![0; ring];
+        for d in [Direction::A, Direction::B] {
+            let first = trip_start_position(d, n);
+            let mut at = 0.0;
+            let trip = offset_ms
+                .iter_mut()
+                .enumerate()
+                .take(first + n)
+                .skip(first + 1);
+            for (p, offset) in trip {
+                let dwell = if p > first + 1 {
+                    service::MIN_DWELL_S
+                } else {
+                    0.0
+                };
+                at += sim.run_s[p - 1] + dwell;
+                *offset = seconds_to_ms(at);
+            }
+        }
+        let reference = schedule.station.min(n - 1);
+        let reference_ms = [offset_ms[reference], offset_ms[2 * n - 1 - reference]];
+        let mut timetable = Timetable {
+            schedule,
+            offset_ms,
+            reference_ms,
+            yard_next: [None; 2],
+            claimed: Default::default(),
+        };
+        // The trips under way at the start, latest first, each where its nominal times put it.
+        let mut under_way = Vec::new();
+        for d in [Direction::A, Direction::B] {
+            let first = trip_start_position(d, n);
+            let trip_ms = timetable.offset_ms[first + n - 1];
+            let mut slot = timetable.next_slot(d, start.0 - trip_ms);
+            // A departure too soon for the yard (before its lead) starts at the terminal too.
+            while let Some(at) = slot.filter(|at| *at < start.0 + YARD_LEAD_MS) {
+                let elapsed = start.0 - at;
+                let p = (first..first + n)
+                    .rev()
+                    .find(|p| timetable.offset_ms[*p] <= elapsed)
+                    .unwrap_or(first);
+                under_way.push((at, p));
+                slot = timetable.next_slot(d, at + 1);
+            }
+            timetable.yard_next[d as usize] = slot;
+        }
+        under_way.sort_by_key(|(at, p)| (std::cmp::Reverse(*at), *p));
+        for (at, p) in under_way {
+            sim.place(p, start.0, Some(at));
+        }
+        sim.timetable = Some(timetable);
+        Some(sim)
     }
 
     /// The line.
@@ -65,35 +380,331 @@ impl LineSim {
         self.line
     }
 
-    /// Where each train is: (train, station index, direction).
-    pub fn slots(&self) -> impl Iterator<Item = (TrainId, usize, Direction)> + '_ {
-        self.trains.iter().map(|train| {
-            let (index, direction) = ring_slot(train.position, self.stations.len());
-            (train.id, index, direction)
+    /// Trains in service now.
+    pub fn in_service(&self) -> usize {
+        self.trains.iter().filter(|t| t.cell.is_some()).count()
+    }
+
+    /// Where each train in service is.
+    pub fn positions(&self) -> impl Iterator<Item = (TrainId, Position)> + '_ {
+        let n = self.stations.len();
+        self.trains.iter().filter_map(move |train| {
+            let cell = train.cell?;
+            let p = cell / 2;
+            let (station, direction) = ring_slot(p, n);
+            let position = if cell % 2 == 0 {
+                Position::Platform { station, direction }
+            } else {
+                let (to, _) = ring_slot((p + 1) % (2 * n), n);
+                Position::Track {
+                    from: station,
+                    to,
+                    direction,
+                }
+            };
+            Some((train.id, position))
         })
     }
 
-    /// Moves every train one position (the first call places them where they start instead)
-    /// and appends one arrival per train to `out`.
-    pub fn step(&mut self, out: &mut Vec<ArrivalEvent>) {
-        let n = self.stations.len();
-        let first = !self.started;
-        self.started = true;
-        for train in &mut self.trains {
-            let previous = ring_slot(train.position, n);
-            if !first {
-                train.position = (train.position + 1) % (2 * n);
-            }
-            let (index, direction) = ring_slot(train.position, n);
-            out.push(ArrivalEvent {
-                station_id: self.stations[index],
-                train_id: train.id,
-                direction,
-                line: self.line,
-                train_status: train.status,
-                prev_station_id: (!first).then(|| self.stations[previous.0]),
-                prev_direction: (!first).then_some(previous.1),
+    /// The trains at platforms: (train, station index, direction).
+    pub fn slots(&self) -> impl Iterator<Item = (TrainId, usize, Direction)> + '_ {
+        self.positions()
+            .filter_map(|(train, position)| match position {
+                Position::Platform { station, direction } => Some((train, station, direction)),
+                Position::Track { .. } => None,
+            })
+    }
+
+    /// When trains left the terminal of direction `d` (ms), oldest first.
+    pub fn terminal_departures(&self, d: Direction) -> &[i64] {
+        &self.departures[d as usize]
+    }
+
+    /// The scheduled departures from the terminal of direction `d` in `[from, to)` (ms); empty
+    /// for a line without a schedule.
+    pub fn scheduled_departures(&self, d: Direction, from: i64, to: i64) -> Vec<i64> {
+        let Some(timetable) = &self.timetable else {
+            return Vec::new();
+        };
+        std::iter::successors(timetable.next_slot(d, from), |at| {
+            timetable.next_slot(d, at + 1)
+        })
+        .take_while(|at| *at < to)
+        .collect()
+    }
+
+    /// The scheduled headway (ms) for a trip leaving `d`'s terminal at `slot`, at the
+    /// reference station; `None` without a schedule.
+    pub fn scheduled_headway_ms(&self, d: Direction, slot: i64) -> Option<i64> {
+        self.timetable.as_ref()?.headway_ms(d, slot)
+    }
+
+    /// Moves every train whose move is due at or before `until` (ms), in order of time, and
+    /// appends each arrival to `out`.
+    pub fn advance(&mut self, until: i64, around: &dyn Surroundings, out: &mut Vec<ArrivalEvent>) {
+        loop {
+            let yard = self.timetable.as_ref().and_then(|t| {
+                [Direction::A, Direction::B]
+                    .into_iter()
+                    .filter_map(|d| {
+                        t.yard_next[d as usize].map(|slot| (slot - YARD_LEAD_MS, 0, d as usize))
+                    })
+                    .min()
             });
+            let train = self
+                .trains
+                .iter()
+                .enumerate()
+                .filter_map(|(k, train)| train.next_at.map(|at| (at, 1, k)))
+                .min();
+            let next = match (yard, train) {
+                (Some(y), Some(t)) => Some(y.min(t)),
+                (y, t) => y.or(t),
+            };
+            match next {
+                Some((at, 0, d)) if at <= until => {
+                    let d = if d == 0 { Direction::A } else { Direction::B };
+                    self.dispatch(d, at + YARD_LEAD_MS, around, out);
+                }
+                Some((at, _, k)) if at <= until => self.move_train(k, at, around, out),
+                _ => break,
+            }
+        }
+    }
+
+    /// The yard's turn at the scheduled departure `slot`, [`YARD_LEAD_MS`] before it: a train
+    /// pulls in from the yard to leave at the slot, unless one turning at the terminal claimed
+    /// it, or one stands at the platform for a later departure (it takes this one and gives
+    /// its own back). With the platform taken otherwise, the departure is lost.
+    fn dispatch(
+        &mut self,
+        d: Direction,
+        slot: i64,
+        around: &dyn Surroundings,
+        out: &mut Vec<ArrivalEvent>,
+    ) {
+        let at = slot - YARD_LEAD_MS;
+        let Some(timetable) = self.timetable.as_mut() else {
+            return;
+        };
+        let i = d as usize;
+        timetable.yard_next[i] = timetable.next_slot(d, slot + 1);
+        if timetable.claimed[i].front() == Some(&slot) {
+            timetable.claimed[i].pop_front();
+            return;
+        }
+        let p = trip_start_position(d, self.stations.len());
+        if let Some(j) = self.blocks[p] {
+            let train = &mut self.trains[usize::from(j)];
+            let waiting = train.cell == Some(2 * p) && train.trip_start.is_some_and(|s| s > slot);
+            if waiting {
+                if let Some(later) = train.trip_start.replace(slot) {
+                    train.next_at = Some(train.ready_at.max(slot));
+                    timetable.claimed[i].retain(|claimed| *claimed != later);
+                }
+            }
+            return;
+        }
+        let k = self.allocate();
+        self.blocks[p] = Some(k as u16);
+        let train = &mut self.trains[k];
+        train.cell = Some(2 * p);
+        train.arrived = false;
+        train.entering = false;
+        train.trip_start = Some(slot);
+        train.next_trip = None;
+        self.arrive(k, at, None, around, out);
+    }
+
+    fn move_train(
+        &mut self,
+        k: usize,
+        at: i64,
+        around: &dyn Surroundings,
+        out: &mut Vec<ArrivalEvent>,
+    ) {
+        let n = self.stations.len();
+        let ring = 2 * n;
+        let Some(from) = self.trains[k].cell else {
+            self.trains[k].next_at = None;
+            return;
+        };
+        if std::mem::take(&mut self.trains[k].entering) {
+            self.arrive(k, at, None, around, out);
+            return;
+        }
+        let to = (from + 1) % (2 * ring);
+        let (block, next_block) = (from / 2, to / 2);
+        // At a terminal's arrival platform a scheduled train turns for a departure the other
+        // way, or leaves service.
+        if from % 2 == 0 && (block == n - 1 || block == ring - 1) {
+            if let Some(timetable) = self.timetable.as_mut() {
+                let d = if block == n - 1 {
+                    Direction::B
+                } else {
+                    Direction::A
+                };
+                let i = d as usize;
+                let ready = at + seconds_to_ms(self.run_s[block] + service::MIN_DWELL_S);
+                let free_from = [
+                    Some(ready),
+                    timetable.claimed[i].back().map(|c| c + 1),
+                    timetable.yard_next[i],
+                ]
+                .into_iter()
+                .flatten()
+                .max()
+                .unwrap_or(ready);
+                // One train may wait for the terminal's next departures; another goes to the
+                // yard rather than queue on the line.
+                let room = timetable.claimed[i].len() < service::TERMINAL_WAITING;
+                match timetable.next_slot(d, free_from) {
+                    Some(slot) if room && slot - ready <= seconds_to_ms(service::MAX_LAYOVER_S) => {
+                        timetable.claimed[i].push_back(slot);
+                        self.trains[k].next_trip = Some(slot);
+                    }
+                    _ => {
+                        self.leave_service(k, at);
+                        return;
+                    }
+                }
+            }
+        }
+        if block != next_block {
+            if self.blocks[next_block].is_some() {
+                // Held at the signal: the train ahead wakes it when it leaves the block.
+                self.trains[k].next_at = None;
+                return;
+            }
+            self.blocks[block] = None;
+            self.blocks[next_block] = Some(k as u16);
+        }
+        self.trains[k].cell = Some(to);
+        let conditions = around.conditions();
+        let position = to / 2;
+        if to % 2 == 0 {
+            // Into a platform: an arrival, then the dwell.
+            if position == 0 || position == n {
+                if let Some(slot) = self.trains[k].next_trip.take() {
+                    self.trains[k].trip_start = Some(slot);
+                }
+            }
+            let previous = self.trains[k].arrived.then(|| ring_slot(from / 2, n));
+            self.arrive(k, at, previous, around, out);
+        } else {
+            // Out onto the track.
+            self.last_departure[from / 2] = Some(at);
+            if block == 0 || block == n {
+                self.departures[usize::from(block != 0)].push(at);
+            }
+            let chance = Normal::new(0.0, service::RUN_NOISE_SIGMA)
+                .map_or(1.0, |normal| normal.sample(&mut self.rng).exp());
+            let run = self.run_s[position] * conditions.run * chance;
+            self.trains[k].next_at = Some(at + seconds_to_ms(run));
+        }
+        if block != next_block {
+            self.wake_behind(block, at);
+        }
+    }
+
+    /// Train `k` arrives at the platform of its cell at `at`, from `previous` (station index,
+    /// direction; `None` for its first arrival in service): the event, then its dwell.
+    fn arrive(
+        &mut self,
+        k: usize,
+        at: i64,
+        previous: Option<(usize, Direction)>,
+        around: &dyn Surroundings,
+        out: &mut Vec<ArrivalEvent>,
+    ) {
+        let n = self.stations.len();
+        let Some(cell) = self.trains[k].cell else {
+            return;
+        };
+        let position = cell / 2;
+        let conditions = around.conditions();
+        let train = &self.trains[k];
+        let (station, direction) = ring_slot(position, n);
+        let trip = self
+            .timetable
+            .as_ref()
+            .zip(train.trip_start)
+            .map(|(timetable, start)| {
+                let direction = if position < n {
+                    Direction::A
+                } else {
+                    Direction::B
+                };
+                (
+                    start + timetable.offset_ms[position],
+                    timetable.headway_ms(direction, start),
+                )
+            });
+        let seconds = |ms: i64| i32::try_from(ms.div_euclid(1000)).ok();
+        out.push(ArrivalEvent {
+            station_id: self.stations[station],
+            train_id: train.id,
+            direction,
+            line: self.line,
+            train_status: train.status,
+            prev_station_id: previous.map(|(index, _)| self.stations[index]),
+            prev_direction: previous.map(|(_, direction)| direction),
+            arrival_time: Some(SimTime(at)),
+            scheduled_time: trip.map(|(scheduled, _)| SimTime(scheduled)),
+            scheduled_headway_s: trip.and_then(|(_, headway)| headway).and_then(seconds),
+            delay_s: trip.and_then(|(scheduled, _)| seconds(at - scheduled)),
+            run_number: Some(i32::from(train.id.number)),
+        });
+        // Riders for this platform's direction; a terminal's arrival platform takes none, its
+        // departure platform all.
+        let share = match (station, direction) {
+            (0, Direction::A) => 1.0,
+            (0, Direction::B) => 0.0,
+            (s, Direction::B) if s == n - 1 => 1.0,
+            (s, Direction::A) if s == n - 1 => 0.0,
+            _ => 0.5,
+        };
+        let waiting_since = self.last_departure[position].unwrap_or(at - 10 * 60_000);
+        let boarders = share * around.entries(station, waiting_since, at);
+        let extra = Exp::new(1.0 / service::DWELL_NOISE_MEAN_S)
+            .map_or(0.0, |exp| exp.sample(&mut self.rng));
+        let dwell = service::dwell_s(boarders) * conditions.dwell + extra;
+        let ready = at + seconds_to_ms(dwell);
+        self.trains[k].ready_at = ready;
+        let mut leave = ready;
+        // At its terminal a scheduled train waits for its departure.
+        if position == 0 || position == n {
+            if let Some(slot) = self.trains[k].trip_start {
+                leave = leave.max(slot);
+            }
+        }
+        self.trains[k].arrived = true;
+        self.trains[k].next_at = Some(leave);
+    }
+
+    /// Takes train `k` out of service at `at` (into the yard), freeing its block.
+    fn leave_service(&mut self, k: usize, at: i64) {
+        let Some(cell) = self.trains[k].cell.take() else {
+            return;
+        };
+        let block = cell / 2;
+        self.blocks[block] = None;
+        let train = &mut self.trains[k];
+        train.next_at = None;
+        train.arrived = false;
+        train.trip_start = None;
+        train.next_trip = None;
+        self.wake_behind(block, at);
+    }
+
+    /// Wakes the train held at the signal of `block`, just freed.
+    fn wake_behind(&mut self, block: usize, at: i64) {
+        let ring = self.blocks.len();
+        if let Some(j) = self.blocks[(block + ring - 1) % ring] {
+            let held = &mut self.trains[usize::from(j)];
+            if held.next_at.is_none() && held.cell.is_some() {
+                held.next_at = Some(at + seconds_to_ms(service::PULL_IN_S));
+            }
         }
     }
 }
@@ -101,6 +712,7 @@ impl LineSim {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::SeedableRng;
 
     #[test]
     fn the_ring_turns_at_terminals() {
@@ -118,11 +730,38 @@ mod tests {
         );
     }
 
+    fn line(stations: u32, trains: u16) -> Option<LineSim> {
+        let ids = (0..stations).map(StationId).collect::<Vec<_>>();
+        let distances = vec![1_000.0; (stations as usize).saturating_sub(1)];
+        LineSim::new(
+            LineColor::Red,
+            ids,
+            &distances,
+            trains,
+            SimTime(0),
+            ChaCha8Rng::seed_from_u64(1),
+        )
+    }
+
     #[test]
     fn too_many_trains_or_too_short_a_line_is_refused() {
-        let ids = |n| (0..n).map(StationId).collect::<Vec<_>>();
-        assert!(LineSim::new(LineColor::Red, ids(1), 1).is_none());
-        assert!(LineSim::new(LineColor::Red, ids(3), 7).is_none());
-        assert!(LineSim::new(LineColor::Red, ids(3), 6).is_some());
+        assert!(line(1, 1).is_none());
+        assert!(line(3, 6).is_none());
+        assert!(line(3, 5).is_some());
+    }
+
+    #[test]
+    fn a_lone_train_runs_the_line_at_the_speed_model() {
+        let mut sim = line(5, 1).unwrap();
+        let mut out = Vec::new();
+        sim.advance(3_600_000, &Empty, &mut out);
+        let times: Vec<_> = out.iter().filter_map(|a| a.arrival_time).collect();
+        assert_eq!(times.len(), out.len());
+        // Station 0 to 1: 20 s minimum dwell (+ a few s by chance) and about 70 s running.
+        let first_hop = (times[1].0 - times[0].0) as f64 / 1000.0;
+        assert!((85.0..110.0).contains(&first_hop), "{first_hop} s");
+        assert_eq!(out[1].station_id, StationId(1));
+        assert_eq!(out[1].prev_station_id, Some(StationId(0)));
+        assert!(times.windows(2).all(|w| w[0] < w[1]));
     }
 }

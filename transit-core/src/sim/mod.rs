@@ -1,4 +1,5 @@
-//! The simulation: trains moving along their lines, turnstile entries, hourly weather.
+//! The simulation: trains running along their lines in continuous time, turnstile entries,
+//! hourly weather.
 //!
 //! Pure and deterministic: [`Simulation::step`] is a function of the state, the seeded random
 //! streams and the simulated clock; nothing reads the wall clock or does I/O. Each component
@@ -7,12 +8,13 @@
 
 mod clock;
 mod line;
+pub mod service;
 mod simulation;
 mod turnstile;
 mod weather;
 
 pub use clock::{InvalidSimTime, SimTime};
-pub use line::{ring_slot, LineSim};
+pub use line::{ring_slot, Empty, LineSim, Position, Surroundings};
 pub use simulation::{SimConfig, SimError, Simulation, TickEvents};
 pub use turnstile::TurnstileModel;
 pub use weather::WeatherModel;

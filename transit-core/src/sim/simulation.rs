@@ -5,32 +5,39 @@ use chrono::{Datelike, NaiveDate};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::{LineSim, SimTime, TurnstileModel, WeatherModel};
+use super::service::{Conditions, DEFAULT_SPACING_M};
+use super::{LineSim, SimTime, Surroundings, TurnstileModel, WeatherModel};
 use crate::event::{ArrivalEvent, TurnstileEvent, WeatherEvent};
 use crate::model::LineColor;
-use crate::network::{Network, Ridership};
+use crate::network::{Network, Ridership, Schedule, StationLocations};
 
 const HOUR_MS: i64 = 3_600_000;
 
 /// Random stream numbers, one per component.
 const TURNSTILE_STREAM: u64 = 1;
 const WEATHER_STREAM: u64 = 2;
+/// The first line's stream; the others follow in [`LineColor::ALL`] order.
+const LINE_STREAM: u64 = 16;
 
 /// How a simulation runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimConfig {
     /// Seed of every random draw: the same seed gives the same events.
     pub seed: u64,
-    /// Trains on each line (at most two per station of the line).
-    pub trains_per_line: u16,
-    /// Simulated time per tick; each tick every train moves one station.
+    /// `None` (the default): trains enter and leave service by CTA's schedule for the hour and
+    /// day type. `Some(n)`: instead, `n` trains run on each line all the time, fewer than two
+    /// per station of the line (one block, a station's platform and the track to the next, per
+    /// direction and station, and one block free).
+    pub trains_per_line: Option<u16>,
+    /// Simulated time per tick: how often events are emitted. Trains move in continuous time;
+    /// a shorter tick gives the same arrivals, emitted in smaller batches.
     pub tick: Duration,
     /// Simulated time of the start.
     pub start: SimTime,
 }
 
 impl Default for SimConfig {
-    /// Seed 2026, 10 trains a line, 2-minute ticks (about the time between two 'L' stations),
+    /// Seed 2026, service by the schedule, 2-minute ticks,
     /// starting on Monday 2026-11-02 at 05:00.
     fn default() -> Self {
         let start = NaiveDate::from_ymd_opt(2026, 11, 2)
@@ -38,7 +45,7 @@ impl Default for SimConfig {
             .map_or(SimTime(0), SimTime::from_naive);
         Self {
             seed: 2026,
-            trains_per_line: 10,
+            trains_per_line: None,
             tick: Duration::from_secs(120),
             start,
         }
@@ -52,8 +59,8 @@ pub enum SimError {
     /// A tick must move time forward (at least a millisecond).
     #[error("the tick must be at least one millisecond")]
     ZeroTick,
-    /// More trains than slots (two per station).
-    #[error("the {line} line has {stations} stations: at most {} trains fit, not {trains}", 2 * stations)]
+    /// More trains than fit (one block must stay free: fewer than two per station).
+    #[error("the {line} line has {stations} stations: at most {} trains fit, not {trains}", 2 * stations - 1)]
     TooManyTrains {
         /// The line.
         line: LineColor,
@@ -62,14 +69,21 @@ pub enum SimError {
         /// The trains asked for.
         trains: u16,
     },
+    /// The schedule has no reference station on a line (a network of other stations): give
+    /// the trains per line instead.
+    #[error("the schedule has no station of the {line} line: set the trains per line")]
+    NoSchedule {
+        /// The line.
+        line: LineColor,
+    },
 }
 
 /// One tick's events.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TickEvents {
-    /// Simulated time at the end of the tick: when the arrivals happen.
+    /// Simulated time at the end of the tick.
     pub time: SimTime,
-    /// One arrival per train.
+    /// The arrivals during the tick, each line's in order of time.
     pub arrivals: Vec<ArrivalEvent>,
     /// One event per rider who entered during the tick.
     pub turnstile_entries: Vec<TurnstileEvent>,
@@ -103,7 +117,9 @@ pub struct TickEvents {
 /// sim.step(&mut tick);
 /// assert_eq!(tick.time.0 - start.0, 2 * 60 * 1000, "one 2-minute tick");
 /// assert_eq!(sim.now(), tick.time);
-/// assert_eq!(tick.arrivals.len(), 3 * 10, "each train of the three lines arrived somewhere");
+/// assert!(sim.lines().iter().all(|line| line.in_service() > 5), "Monday 05:00: in service");
+/// assert!(!tick.arrivals.is_empty());
+/// assert!(tick.arrivals.iter().all(|a| a.arrival_time.is_some_and(|t| t >= start && t <= tick.time)));
 /// assert!(tick.weather.is_some(), "a first reading on the first tick");
 /// for entry in &tick.turnstile_entries {
 ///     assert!(sim.network().line(entry.line).stations().iter().any(|s| s.id == entry.station_id));
@@ -123,6 +139,8 @@ pub struct Simulation {
     now: SimTime,
     tick_ms: i64,
     lines: Vec<LineSim>,
+    /// Where each line's stations start in the turnstile model's network order.
+    gate_base: Vec<usize>,
     turnstiles: TurnstileModel,
     weather: WeatherModel,
     turnstile_rng: ChaCha8Rng,
@@ -151,19 +169,58 @@ impl Simulation {
         if tick_ms == 0 {
             return Err(SimError::ZeroTick);
         }
+        // The embedded coordinates cover every station of the embedded network; a station of
+        // another network they do not place is taken to be the usual spacing from its
+        // neighbours.
+        let places = StationLocations::embedded().unwrap_or_default();
+        let schedule = Schedule::embedded().unwrap_or_default();
         let lines = network
             .lines()
             .map(|line| {
-                let ids = line.stations().iter().map(|s| s.id).collect();
-                LineSim::new(line.color(), ids, config.trains_per_line).ok_or(
-                    SimError::TooManyTrains {
-                        line: line.color(),
-                        stations: line.len(),
-                        trains: config.trains_per_line,
-                    },
-                )
+                let ids: Vec<_> = line.stations().iter().map(|s| s.id).collect();
+                let distances: Vec<f64> = ids
+                    .windows(2)
+                    .map(|pair| {
+                        places
+                            .distance_m(pair[0], pair[1])
+                            .unwrap_or(DEFAULT_SPACING_M)
+                    })
+                    .collect();
+                let rng = rng(config.seed, LINE_STREAM + line.color().index() as u64);
+                match config.trains_per_line {
+                    None => {
+                        let timetable = schedule
+                            .for_line(line)
+                            .ok_or(SimError::NoSchedule { line: line.color() })?;
+                        LineSim::scheduled(
+                            line.color(),
+                            ids,
+                            &distances,
+                            timetable,
+                            config.start,
+                            rng,
+                        )
+                        .ok_or(SimError::NoSchedule { line: line.color() })
+                    }
+                    Some(trains) => {
+                        LineSim::new(line.color(), ids, &distances, trains, config.start, rng)
+                            .ok_or(SimError::TooManyTrains {
+                                line: line.color(),
+                                stations: line.len(),
+                                trains,
+                            })
+                    }
+                }
             })
             .collect::<Result<_, _>>()?;
+        let gate_base = network
+            .lines()
+            .scan(0, |base, line| {
+                let this = *base;
+                *base += line.len();
+                Some(this)
+            })
+            .collect();
         let turnstiles = TurnstileModel::new(&network, &ridership);
         let mut weather_rng = rng(config.seed, WEATHER_STREAM);
         let weather = WeatherModel::new(month(config.start), &mut weather_rng);
@@ -171,6 +228,7 @@ impl Simulation {
             now: config.start,
             tick_ms,
             lines,
+            gate_base,
             turnstiles,
             weather,
             turnstile_rng: rng(config.seed, TURNSTILE_STREAM),
@@ -182,6 +240,10 @@ impl Simulation {
     }
 
     /// Advances the clock one tick and writes that tick's events into `out` (cleared first).
+    ///
+    /// Trains move up to the end of the tick, and the weather changes at each hour they pass:
+    /// moves before the hour see the old reading, moves from the hour on the new one, so ticks
+    /// of any length up to an hour give the same arrivals.
     pub fn step(&mut self, out: &mut TickEvents) {
         out.arrivals.clear();
         out.turnstile_entries.clear();
@@ -189,24 +251,37 @@ impl Simulation {
         let to = SimTime(from.0.saturating_add(self.tick_ms));
         self.now = to;
         out.time = to;
-        for line in &mut self.lines {
-            line.step(&mut out.arrivals);
+        out.weather = (!self.started).then(|| self.weather.reading());
+        self.started = true;
+        let mut hour = (from.0.div_euclid(HOUR_MS) + 1) * HOUR_MS;
+        while hour <= to.0 {
+            self.move_trains(hour - 1, out);
+            out.weather = Some(
+                self.weather
+                    .advance_hour(month(SimTime(hour)), &mut self.weather_rng),
+            );
+            hour += HOUR_MS;
         }
+        self.move_trains(to.0, out);
         self.turnstiles.step(
             from,
             to,
             &mut self.turnstile_rng,
             &mut out.turnstile_entries,
         );
-        let new_hour = from.0.div_euclid(HOUR_MS) != to.0.div_euclid(HOUR_MS);
-        out.weather = if !self.started {
-            Some(self.weather.reading())
-        } else if new_hour {
-            Some(self.weather.advance_hour(month(to), &mut self.weather_rng))
-        } else {
-            None
-        };
-        self.started = true;
+    }
+
+    /// Moves every line's trains up to `until` (ms) under the current weather.
+    fn move_trains(&mut self, until: i64, out: &mut TickEvents) {
+        let conditions = Conditions::of(&self.weather.reading());
+        for (line, base) in self.lines.iter_mut().zip(&self.gate_base) {
+            let around = Platforms {
+                turnstiles: &self.turnstiles,
+                base: *base,
+                conditions,
+            };
+            line.advance(until, &around, &mut out.arrivals);
+        }
     }
 
     /// The simulated time now (the end of the last tick).
@@ -224,8 +299,26 @@ impl Simulation {
         &self.network
     }
 
-    /// The trains of each line.
+    /// The trains of each line, in [`LineColor::ALL`] order.
     pub fn lines(&self) -> &[LineSim] {
         &self.lines
+    }
+}
+
+/// One line's view of the turnstiles and the weather.
+struct Platforms<'a> {
+    turnstiles: &'a TurnstileModel,
+    base: usize,
+    conditions: Conditions,
+}
+
+impl Surroundings for Platforms<'_> {
+    fn entries(&self, station: usize, from: i64, to: i64) -> f64 {
+        self.turnstiles
+            .expected_at(self.base + station, SimTime(from), SimTime(to))
+    }
+
+    fn conditions(&self) -> Conditions {
+        self.conditions
     }
 }

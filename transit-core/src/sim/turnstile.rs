@@ -67,6 +67,19 @@ impl TurnstileModel {
             .map(move |gate| weights.iter().zip(gate.riders).map(|(w, r)| w * r).sum())
     }
 
+    /// The expected entries of one station (its index in network order: the lines in order,
+    /// each line's stations in order) between `from` and `to`.
+    pub fn expected_at(&self, gate: usize, from: SimTime, to: SimTime) -> f64 {
+        let Some(gate) = self.gates.get(gate) else {
+            return 0.0;
+        };
+        self.day_weights(from, to)
+            .iter()
+            .zip(gate.riders)
+            .map(|(w, r)| w * r)
+            .sum()
+    }
+
     /// For each day type, the share of a day's riders that enter between `from` and `to`:
     /// the interval split at hour boundaries, each piece weighted by its hour's share.
     fn day_weights(&self, from: SimTime, to: SimTime) -> [f64; 3] {

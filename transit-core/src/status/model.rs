@@ -30,7 +30,10 @@ struct KnownStation {
 /// Trains and slots are kept as two maps that are each other's inverse, so a train is never on
 /// two platforms: an arrival clears the train's previous slot (wherever it was, whatever the
 /// event says it came from), and a train arriving at an occupied platform displaces the one
-/// recorded there, whose position is then unknown until its next arrival. Arrivals and counts
+/// recorded there, whose position is then unknown until its next arrival. An arrival older than
+/// the train's latest applied one (by `arrival_time`) is stale and left out: arrivals are keyed
+/// by station, so one train's arrivals at two stations may come from two partitions in either
+/// order, and a redelivered record may come again. Arrivals and counts
 /// for stations not yet in the table are kept and show once the station arrives.
 #[derive(Debug, Clone, Default)]
 pub struct StatusModel {
@@ -38,6 +41,8 @@ pub struct StatusModel {
     // Fx hashing: the keys are a few small integers, hashed several times per arrival, and
     // they come from our own records, so SipHash's resistance to chosen keys buys nothing.
     trains: FxHashMap<TrainId, Slot>,
+    /// When each train last arrived, by the arrivals that carry a time.
+    arrived_at: FxHashMap<TrainId, SimTime>,
     slots: FxHashMap<Slot, (TrainId, TrainStatus)>,
     counts: FxHashMap<StationLineKey, u64>,
     weather: Option<WeatherEvent>,
@@ -77,9 +82,20 @@ impl StatusModel {
         self.version += 1;
     }
 
-    /// Moves the train to the platform it arrived at, clearing the one it was at.
+    /// Moves the train to the platform it arrived at, clearing the one it was at; leaves out an
+    /// arrival older than the train's latest.
     pub fn apply_arrival(&mut self, arrival: &ArrivalEvent) {
         let train = arrival.train_id;
+        if let Some(time) = arrival.arrival_time {
+            if self
+                .arrived_at
+                .get(&train)
+                .is_some_and(|latest| *latest > time)
+            {
+                return;
+            }
+            self.arrived_at.insert(train, time);
+        }
         let slot = Slot {
             line: arrival.line,
             station_id: arrival.station_id,
@@ -215,6 +231,11 @@ mod tests {
             train_status: TrainStatus::InService,
             prev_station_id: None,
             prev_direction: None,
+            arrival_time: None,
+            scheduled_time: None,
+            scheduled_headway_s: None,
+            delay_s: None,
+            run_number: None,
         }
     }
 
@@ -261,6 +282,35 @@ mod tests {
                 number: 1
             }),
             None
+        );
+        assert_eq!(model.occupied().count(), 1);
+    }
+
+    #[test]
+    fn an_arrival_older_than_the_trains_latest_is_left_out() {
+        let mut model = StatusModel::new();
+        let at = |number, station, time| ArrivalEvent {
+            arrival_time: Some(SimTime(time)),
+            ..arrival(number, station, Direction::A)
+        };
+        model.apply_arrival(&at(7, 2, 2_000));
+        let version = model.version();
+        model.apply_arrival(&at(7, 1, 1_000));
+        assert_eq!(model.version(), version, "nothing changed");
+        let train = TrainId {
+            line: LineColor::Blue,
+            number: 7,
+        };
+        assert_eq!(
+            model.train_slot(train).map(|s| s.station_id),
+            Some(StationId(2))
+        );
+        // The same arrival again (redelivered) changes nothing either; a later one moves it.
+        model.apply_arrival(&at(7, 2, 2_000));
+        model.apply_arrival(&at(7, 3, 3_000));
+        assert_eq!(
+            model.train_slot(train).map(|s| s.station_id),
+            Some(StationId(3))
         );
         assert_eq!(model.occupied().count(), 1);
     }
