@@ -100,7 +100,7 @@ step "building the binary and the examples"
 cargo build --workspace --bins --examples --locked
 
 step "tests (unit, behaviour, property, conformance on both buses, HTTP, Kafka, PostgreSQL, Confluent clients, browser, end to end; benchmarks run once as tests)"
-cargo test --workspace --all-targets --all-features --locked 2>&1 | tee -a "$log"
+cargo test --workspace --all-targets --all-features --locked --no-fail-fast 2>&1 | tee -a "$log"
 
 step "full_pipeline example: one simulated day flat out, processors and dashboard included"
 cargo run --locked --example full_pipeline -- --flat-out --days 1 --report-every 2 \
