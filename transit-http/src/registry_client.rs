@@ -7,8 +7,11 @@
 //! thing share one HTTP call. Only successes are cached: a failed call is tried again next
 //! time.
 //!
-//! Limits: plain `http://` only (no TLS, no authentication), no retries: a registry that is
-//! down fails the call after the timeouts, with the URL in the error.
+//! A registry that cannot be reached, or answers 5xx, is asked again with a growing pause
+//! (100 ms up to 2 s) for up to [`RETRY_FOR`]: a registry restarting does not stop a producer
+//! registering a new schema or a consumer looking up a new id, it delays them. Past that, the
+//! call fails with the URL in the error. Limits: plain `http://` only (no TLS, no
+//! authentication).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -29,6 +32,9 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How long a whole request may take.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a call keeps asking a registry that is down or failing (5xx) before it fails.
+pub const RETRY_FOR: Duration = Duration::from_secs(120);
 
 const CONTENT: &str = "application/vnd.schemaregistry.v1+json";
 const ACCEPTED: &str =
@@ -86,6 +92,20 @@ pub enum RegistryClientError {
         #[source]
         source: serde_json::Error,
     },
+}
+
+impl RegistryClientError {
+    /// Whether asking again may succeed: the registry could not be reached or timed out, or
+    /// answered with a server error (5xx); not a refusal, a bad URL or a malformed answer.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Http { source, .. } => {
+                source.is_connect() || source.is_timeout() || source.is_request()
+            }
+            Self::Status { status, .. } => *status >= 500,
+            _ => false,
+        }
+    }
 }
 
 /// (subject, schema text) → the cell of its id.
@@ -273,7 +293,44 @@ impl RegistryClient {
         url
     }
 
+    /// [`Self::call_once`], again while the registry is unreachable or failing, for up to
+    /// [`RETRY_FOR`]; its own refusals (4xx) are answers, not retried.
     async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<String>,
+        about: About<'_>,
+    ) -> Result<T, RegistryError> {
+        let deadline = tokio::time::Instant::now() + RETRY_FOR;
+        let mut pause = Duration::from_millis(100);
+        loop {
+            let outcome = self
+                .call_once(method.clone(), url.clone(), body.clone(), about)
+                .await;
+            match outcome {
+                Err(RegistryError::Backend { source })
+                    if tokio::time::Instant::now() + pause < deadline
+                        && source
+                            .downcast_ref::<RegistryClientError>()
+                            .is_some_and(RegistryClientError::is_transient) =>
+                {
+                    tracing::warn!(
+                        %method,
+                        %url,
+                        error = %transit_core::error_chain(source.as_ref()),
+                        retry_in_ms = pause.as_millis() as u64,
+                        "the schema registry is not answering; asking again"
+                    );
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(Duration::from_secs(2));
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
+    async fn call_once<T: DeserializeOwned>(
         &self,
         method: Method,
         url: Url,

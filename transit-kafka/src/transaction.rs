@@ -77,11 +77,15 @@ impl TransactionalProducer {
         let Err(error) = outcome else {
             return Ok(());
         };
-        let (fatal, fenced) = classify(&error);
+        let (mut fatal, mut fenced) = classify(&error);
         if fatal {
             // A fatal producer (fenced by a newer one, or broken) is dropped and made anew.
             self.producer = None;
         } else if let Err(abort) = producer.abort_transaction(timeout) {
+            // A member thawed after its transaction timed out learns it was fenced here.
+            let (abort_fatal, abort_fenced) = classify(&abort);
+            fatal |= abort_fatal;
+            fenced |= abort_fenced;
             tracing::warn!(error = %abort, "aborting a transaction failed; the producer is made anew");
             self.producer = None;
         }

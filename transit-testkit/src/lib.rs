@@ -7,6 +7,8 @@
 //! - [`browser`]: built binaries, child processes that die with the test, and a WebDriver
 //!   client for Debian's headless Chromium;
 //! - [`http`]: a bare HTTP/1.1 client and free loopback ports;
+//! - [`processes`]: processes of the `transit` binary with their logs, the signals a fault
+//!   test sends them (`kill -9`, `SIGSTOP`/`SIGCONT`, Ctrl+C), and the test broker restarted;
 //! - [`registry`], [`rest_proxy`], [`weather_request`]: the schema registry and the REST
 //!   Proxy served for a test, and the original weather hardware's request.
 //!
@@ -25,6 +27,7 @@ pub mod browser;
 pub mod http;
 pub mod kafka;
 pub mod postgres;
+pub mod processes;
 pub mod registry;
 pub mod rest_proxy;
 pub mod weather_request;

@@ -65,3 +65,11 @@ pub enum DecodeError {
     #[error("the record has no key")]
     MissingKey,
 }
+
+impl DecodeError {
+    /// Whether the schema registry could not answer (down, failing): the record may well be
+    /// good, so it must not be refused for it; its batch waits instead.
+    pub fn registry_unavailable(&self) -> bool {
+        matches!(self, Self::Registry(RegistryError::Backend { .. }))
+    }
+}

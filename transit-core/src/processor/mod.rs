@@ -60,6 +60,16 @@ pub enum ProcessorError {
         #[source]
         source: PublishError,
     },
+    /// The schema registry could not be asked about a record's schema: the batch is neither
+    /// processed nor committed, so no good record is refused for it.
+    #[error("the schema registry could not be asked about a record of {topic}")]
+    RegistryUnavailable {
+        /// The topic.
+        topic: String,
+        /// What decoding said.
+        #[source]
+        source: crate::codec::DecodeError,
+    },
     /// A record could not be encoded (a bug in a schema or an event type).
     #[error("encoding a record for {topic}")]
     Encode {

@@ -216,6 +216,12 @@ impl Processor for StationProcessor {
             stats.rows += 1;
             let row = match self.rows.decode(delivery).await {
                 Ok((_, row)) => row,
+                Err(error) if error.registry_unavailable() => {
+                    return Err(ProcessorError::RegistryUnavailable {
+                        topic: delivery.topic.to_string(),
+                        source: error,
+                    })
+                }
                 Err(error) => {
                     stats.undecodable += 1;
                     output.reject(delivery, format!("not a station row: {error}"));

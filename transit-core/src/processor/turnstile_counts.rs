@@ -206,6 +206,12 @@ impl Processor for TurnstileCounter {
                 Ok(entry) => entry,
                 Err(_) => match self.entries.decode(delivery).await {
                     Ok((_, entry)) => entry,
+                    Err(error) if error.registry_unavailable() => {
+                        return Err(ProcessorError::RegistryUnavailable {
+                            topic: delivery.topic.to_string(),
+                            source: error,
+                        })
+                    }
                     Err(error) => {
                         stats.undecodable += 1;
                         output.reject(delivery, format!("not a turnstile entry: {error}"));

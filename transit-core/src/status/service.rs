@@ -181,6 +181,12 @@ impl Processor for StatusService {
             };
             match self.apply_one(source, delivery).await {
                 Ok(()) => stats.applied += 1,
+                Err(error) if error.registry_unavailable() => {
+                    return Err(ProcessorError::RegistryUnavailable {
+                        topic: delivery.topic.to_string(),
+                        source: error,
+                    })
+                }
                 Err(error) => {
                     stats.dead_lettered += 1;
                     output.reject(delivery, error.to_string());
