@@ -299,21 +299,7 @@ impl Consumer for MemConsumer {
         if state.closed {
             return Err(Error::Closed);
         }
-        for position in positions {
-            let partitions = state
-                .topics
-                .get(&position.topic)
-                .map(|t| t.partitions.len() as u32)
-                .ok_or_else(|| Error::UnknownTopic {
-                    topic: position.topic.to_string(),
-                })?;
-            if position.partition >= partitions {
-                return Err(Error::UnknownPartition {
-                    topic: position.topic.to_string(),
-                    partition: position.partition,
-                });
-            }
-        }
+        state.check_positions(positions)?;
         let committed = &mut state.groups.entry(group.clone()).or_default().committed;
         for position in positions {
             committed.insert(
@@ -374,21 +360,7 @@ impl Consumer for MemConsumer {
             for (topic, records) in &outputs {
                 state.check_publish(topic, records)?;
             }
-            for position in positions {
-                let partitions = state
-                    .topics
-                    .get(&position.topic)
-                    .map(|t| t.partitions.len() as u32)
-                    .ok_or_else(|| Error::UnknownTopic {
-                        topic: position.topic.to_string(),
-                    })?;
-                if position.partition >= partitions {
-                    return Err(Error::UnknownPartition {
-                        topic: position.topic.to_string(),
-                        partition: position.partition,
-                    });
-                }
-            }
+            state.check_positions(positions)?;
             for (topic, records) in outputs {
                 state.append(&topic, records);
             }

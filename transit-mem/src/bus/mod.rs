@@ -205,6 +205,26 @@ impl State {
         }
     }
 
+    /// Whether every position names a partition that exists, as a commit needs.
+    fn check_positions(&self, positions: &[RecordPosition]) -> Result<()> {
+        for position in positions {
+            let partitions = self
+                .topics
+                .get(&position.topic)
+                .map(|t| t.partitions.len() as u32)
+                .ok_or_else(|| Error::UnknownTopic {
+                    topic: position.topic.to_string(),
+                })?;
+            if position.partition >= partitions {
+                return Err(Error::UnknownPartition {
+                    topic: position.topic.to_string(),
+                    partition: position.partition,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Appends records [`State::check_publish`] accepted, each to its partition (named, by
     /// key, or round robin), and returns where they landed.
     fn append(&mut self, topic: &str, records: Vec<Record>) -> Vec<RecordPosition> {
