@@ -165,6 +165,18 @@ impl ProcessorLoop {
         self
     }
 
+    /// A loop for a member of `group` reading `input`, named by its group.
+    pub fn group_member(
+        bus: Arc<dyn EventBus>,
+        input: &str,
+        group: &str,
+        dead_letter_topic: impl Into<String>,
+        metrics: Arc<PipelineMetrics>,
+    ) -> Self {
+        let subscription = SubscribeOptions::topics([input.to_string()]).in_group(group);
+        Self::new(bus, subscription, group, dead_letter_topic, metrics)
+    }
+
     /// Calls [`Processor::after_batch`] also when no record came for `every` (the read model
     /// publishes its last changes that way).
     pub fn idle_every(mut self, every: Duration) -> Self {
@@ -404,6 +416,19 @@ impl ProcessorLoop {
             .await
             .map_err(ProcessorError::publish(self.dead_letters.topic()))
     }
+}
+
+/// The partition numbers of `topic` among `partitions`: what a processor with one input topic
+/// restores or drops on an assignment change.
+pub fn partitions_of(
+    topic: &str,
+    partitions: &[TopicPartition],
+) -> std::collections::BTreeSet<u32> {
+    partitions
+        .iter()
+        .filter(|tp| &*tp.topic == topic)
+        .map(|tp| tp.partition)
+        .collect()
 }
 
 enum Received {

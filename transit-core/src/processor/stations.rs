@@ -13,15 +13,15 @@
 //! revoked, and restored by reading the partition's rows back when it is assigned (a few
 //! hundred rows: one per station and direction).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use super::runner::{Output, Processor, ProcessorLoop, Transactions};
+use super::runner::{partitions_of, Output, Processor, ProcessorLoop, Transactions};
 use super::{read_topic, ProcessorError};
-use crate::bus::{Delivery, EventBus, SubscribeOptions, TopicPartition, TopicSpec};
+use crate::bus::{Delivery, EventBus, TopicPartition, TopicSpec};
 use crate::codec::{SchemaRegistry, TopicCodec};
 use crate::event::{StationEvent, StationLineKey, StationRow};
 use crate::metrics::PipelineMetrics;
@@ -118,26 +118,16 @@ impl StationProcessor {
 
     /// Processes rows until `shutdown` is cancelled or the bus closes.
     pub async fn run(self, shutdown: CancellationToken) -> Result<StationStats, ProcessorError> {
-        let subscription =
-            SubscribeOptions::topics([self.rows.topic().to_string()]).in_group(self.group.clone());
-        ProcessorLoop::new(
+        ProcessorLoop::group_member(
             Arc::clone(&self.bus),
-            subscription,
-            self.group.clone(),
+            self.rows.topic(),
+            &self.group,
             self.dead_letter_topic.clone(),
             Arc::clone(&self.metrics),
         )
         .transactions(self.transactions)
         .run(self, shutdown)
         .await
-    }
-
-    fn input_partitions(&self, partitions: &[TopicPartition]) -> BTreeSet<u32> {
-        partitions
-            .iter()
-            .filter(|tp| &*tp.topic == self.rows.topic())
-            .map(|tp| tp.partition)
-            .collect()
     }
 
     /// Files `row` under its station and line; `None` (with the reason) for a row on none or
@@ -175,7 +165,7 @@ impl Processor for StationProcessor {
         partitions: &[TopicPartition],
         stats: &mut StationStats,
     ) -> Result<(), ProcessorError> {
-        let gained = self.input_partitions(partitions);
+        let gained = partitions_of(self.rows.topic(), partitions);
         if gained.is_empty() {
             return Ok(());
         }
@@ -200,7 +190,7 @@ impl Processor for StationProcessor {
     }
 
     fn revoked(&mut self, partitions: &[TopicPartition]) {
-        let lost = self.input_partitions(partitions);
+        let lost = partitions_of(self.rows.topic(), partitions);
         self.stations
             .retain(|_, known| !lost.contains(&known.partition));
     }

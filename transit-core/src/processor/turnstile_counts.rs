@@ -24,9 +24,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use super::runner::{Output, Processor, ProcessorLoop, Transactions};
+use super::runner::{partitions_of, Output, Processor, ProcessorLoop, Transactions};
 use super::{read_table, ProcessorError};
-use crate::bus::{Delivery, EventBus, SubscribeOptions, TopicPartition, TopicSpec};
+use crate::bus::{Delivery, EventBus, TopicPartition, TopicSpec};
 use crate::codec::{SchemaRegistry, TopicCodec};
 use crate::event::{StationLineKey, TurnstileCount, TurnstileEvent};
 use crate::metrics::PipelineMetrics;
@@ -115,12 +115,10 @@ impl TurnstileCounter {
     /// Counts entries until `shutdown` is cancelled or the bus closes; the batch in hand is
     /// published and committed before it returns.
     pub async fn run(self, shutdown: CancellationToken) -> Result<CountStats, ProcessorError> {
-        let subscription = SubscribeOptions::topics([self.entries.topic().to_string()])
-            .in_group(self.group.clone());
-        ProcessorLoop::new(
+        ProcessorLoop::group_member(
             Arc::clone(&self.bus),
-            subscription,
-            self.group.clone(),
+            self.entries.topic(),
+            &self.group,
             self.dead_letter_topic.clone(),
             Arc::clone(&self.metrics),
         )
@@ -159,15 +157,6 @@ impl TurnstileCounter {
         }
         Ok(restored)
     }
-
-    /// The partitions of the entries topic among `partitions`.
-    fn input_partitions(&self, partitions: &[TopicPartition]) -> BTreeSet<u32> {
-        partitions
-            .iter()
-            .filter(|tp| &*tp.topic == self.entries.topic())
-            .map(|tp| tp.partition)
-            .collect()
-    }
 }
 
 #[async_trait]
@@ -180,7 +169,7 @@ impl Processor for TurnstileCounter {
         partitions: &[TopicPartition],
         stats: &mut CountStats,
     ) -> Result<(), ProcessorError> {
-        let gained = self.input_partitions(partitions);
+        let gained = partitions_of(self.entries.topic(), partitions);
         if !gained.is_empty() {
             stats.restored += self.restore(bus, &gained).await?;
         }
@@ -188,7 +177,7 @@ impl Processor for TurnstileCounter {
     }
 
     fn revoked(&mut self, partitions: &[TopicPartition]) {
-        let lost = self.input_partitions(partitions);
+        let lost = partitions_of(self.entries.topic(), partitions);
         self.counts
             .retain(|_, count| !lost.contains(&count.source_partition));
     }
