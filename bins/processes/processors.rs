@@ -1,4 +1,5 @@
-//! `transit process`: the stream processors, the station table and the turnstile counts. Run
+//! `transit process`: the stream processors, the station table, the turnstile counts and the
+//! headways. Run
 //! it more than once to scale out: instances share the partitions of their consumer groups,
 //! and one takes over what another leaves.
 
@@ -9,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use transit_core::bus::EventBus;
 use transit_core::codec::SchemaRegistry;
 use transit_core::metrics::PipelineMetrics;
+use transit_core::processor::headways::{HeadwayProcessor, HeadwayRules};
 use transit_core::processor::runner::Transactions;
 use transit_core::processor::stations::StationProcessor;
 use transit_core::processor::turnstile_counts::TurnstileCounter;
@@ -24,7 +26,7 @@ pub struct ProcessorArgs {
     pub cluster: ClusterArgs,
 
     /// Prefix of the consumer groups (`<prefix>-station-processor`,
-    /// `<prefix>-turnstile-counter`): instances with the same prefix share the work; another
+    /// `<prefix>-turnstile-counter`, `<prefix>-headways`): instances with the same prefix share the work; another
     /// prefix is another, independent deployment on the same cluster.
     #[arg(long, env = "TRANSIT_GROUP_PREFIX", default_value = "transit")]
     pub group_prefix: String,
@@ -35,6 +37,16 @@ pub struct ProcessorArgs {
     /// kept with the counts); for brokers without transactions (tansu).
     #[arg(long, env = "TRANSIT_TRANSACTIONS", value_enum, default_value_t = Switch::On)]
     pub transactions: Switch,
+
+    /// A train at most this share of the scheduled headway behind the one before it is
+    /// bunched (Swiftly's default is 0.75).
+    #[arg(long, env = "TRANSIT_BUNCHED_SHARE", default_value_t = 0.5)]
+    pub bunched_share: f64,
+
+    /// A train at least this share of the scheduled headway behind the one before it is
+    /// gapped.
+    #[arg(long, env = "TRANSIT_GAPPED_SHARE", default_value_t = 1.5)]
+    pub gapped_share: f64,
 }
 
 /// On or off.
@@ -46,7 +58,7 @@ pub enum Switch {
     Off,
 }
 
-/// Runs both processors until `shutdown`; each commits what it processed before returning.
+/// Runs the processors until `shutdown`; each commits what it processed before returning.
 pub async fn run(args: ProcessorArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let bus: Arc<dyn EventBus> = Arc::new(args.cluster.bus().await?);
     let registry: Arc<dyn SchemaRegistry> = Arc::new(args.cluster.registry()?);
@@ -65,17 +77,45 @@ pub async fn run(args: ProcessorArgs, shutdown: CancellationToken) -> anyhow::Re
     .await?
     .in_group(format!("{}-station-processor", args.group_prefix))
     .transactions(transactions);
-    let counter = TurnstileCounter::new(Arc::clone(&bus), registry, &topics, metrics)
+    let counter = TurnstileCounter::new(
+        Arc::clone(&bus),
+        Arc::clone(&registry),
+        &topics,
+        Arc::clone(&metrics),
+    )
+    .await?
+    .in_group(format!("{}-turnstile-counter", args.group_prefix))
+    .transactions(transactions);
+    let rules = HeadwayRules {
+        bunched_share: args.bunched_share,
+        gapped_share: args.gapped_share,
+    };
+    if !(rules.bunched_share > 0.0 && rules.bunched_share < 1.0 && rules.gapped_share > 1.0) {
+        anyhow::bail!(
+            "--bunched-share must be between 0 and 1 and --gapped-share above 1 (got {} and {})",
+            rules.bunched_share,
+            rules.gapped_share
+        );
+    }
+    let headways = HeadwayProcessor::new(Arc::clone(&bus), registry, &topics, metrics)
         .await?
-        .in_group(format!("{}-turnstile-counter", args.group_prefix))
-        .transactions(transactions);
+        .in_group(format!("{}-headways", args.group_prefix))
+        .transactions(transactions)
+        .rules(rules);
     let tasks = Tasks::new();
     let stations = tasks.spawn("station processor", stations.run(shutdown.clone()));
     let counter = tasks.spawn("turnstile counter", counter.run(shutdown.clone()));
+    let headways = tasks.spawn("headway processor", headways.run(shutdown.clone()));
     let stations = join(stations).await;
     let counts = join(counter).await;
+    let headways = join(headways).await;
     tasks.wait().await;
     bus.flush().await?;
-    tracing::info!(stations = ?stations?, counts = ?counts?, "processors stopped; output flushed");
+    tracing::info!(
+        stations = ?stations?,
+        counts = ?counts?,
+        headways = ?headways?,
+        "processors stopped; output flushed"
+    );
     Ok(())
 }

@@ -18,6 +18,7 @@ use crate::codec::SchemaRegistry;
 use crate::driver::{self, DriverConfig, DriverError, DriverStats, SimulationCodecs};
 use crate::event::StationRow;
 use crate::metrics::PipelineMetrics;
+use crate::processor::headways::{HeadwayProcessor, HeadwayStats};
 use crate::processor::source::publish_station_rows;
 use crate::processor::stations::{StationProcessor, StationStats};
 use crate::processor::turnstile_counts::{CountStats, TurnstileCounter};
@@ -94,6 +95,8 @@ pub struct PipelineReport {
     pub stations: StationStats,
     /// What the turnstile counter did.
     pub counts: CountStats,
+    /// What the headway processor did.
+    pub headways: HeadwayStats,
     /// What the read model did.
     pub status: StatusStats,
 }
@@ -108,6 +111,7 @@ pub struct RunningPipeline {
     driver: JoinHandle<Result<DriverStats, DriverError>>,
     stations: JoinHandle<Result<StationStats, ProcessorError>>,
     counts: JoinHandle<Result<CountStats, ProcessorError>>,
+    headways: JoinHandle<Result<HeadwayStats, ProcessorError>>,
     status: JoinHandle<Result<StatusStats, ProcessorError>>,
 }
 
@@ -210,6 +214,14 @@ pub async fn start(
     )
     .await
     .map_err(processor("turnstile counter"))?;
+    let headways = HeadwayProcessor::new(
+        Arc::clone(&bus),
+        Arc::clone(&registry),
+        topics,
+        Arc::clone(&metrics),
+    )
+    .await
+    .map_err(processor("headway processor"))?;
     let (status, snapshots) = StatusService::new(
         Arc::clone(&bus),
         Arc::clone(&registry),
@@ -222,6 +234,7 @@ pub async fn start(
     let tasks = TaskTracker::new();
     let stations = tasks.spawn(stations.run(stop.child_token()));
     let counts = tasks.spawn(counter.run(stop.child_token()));
+    let headways = tasks.spawn(headways.run(stop.child_token()));
     let status = tasks.spawn(status.run(stop.child_token()));
     let driver_config = config.driver.clone();
     let driver_bus = Arc::clone(&bus);
@@ -244,6 +257,7 @@ pub async fn start(
         driver,
         stations,
         counts,
+        headways,
         status,
     })
 }
@@ -270,6 +284,7 @@ impl RunningPipeline {
         [
             ("station processor", self.stations.is_finished()),
             ("turnstile counter", self.counts.is_finished()),
+            ("headway processor", self.headways.is_finished()),
             ("status read model", self.status.is_finished()),
         ]
         .into_iter()
@@ -290,6 +305,9 @@ impl RunningPipeline {
         let counts = join("turnstile counter", self.counts)
             .await
             .and_then(|r| r.map_err(processor("turnstile counter")));
+        let headways = join("headway processor", self.headways)
+            .await
+            .and_then(|r| r.map_err(processor("headway processor")));
         let status = join("status read model", self.status)
             .await
             .and_then(|r| r.map_err(processor("status read model")));
@@ -298,6 +316,7 @@ impl RunningPipeline {
             driver: driver?,
             stations: stations?,
             counts: counts?,
+            headways: headways?,
             status: status?,
         })
     }

@@ -71,6 +71,11 @@ impl Topics {
         format!("{}.turnstile.counts.v1", self.prefix)
     }
 
+    /// The latest headway at each platform (compacted): `<prefix>.headways.table.v1`.
+    pub fn headways(&self) -> String {
+        format!("{}.headways.table.v1", self.prefix)
+    }
+
     /// Records no consumer could process, with the reason: `<prefix>.deadletter.records.v1`.
     pub fn dead_letter(&self) -> String {
         format!("{}.deadletter.records.v1", self.prefix)

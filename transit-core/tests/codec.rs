@@ -10,8 +10,8 @@ use transit_core::codec::{
     AvroRecord, DecodeError, Decoder, Encoder, SchemaId, SchemaRegistry, TopicCodec,
 };
 use transit_core::event::{
-    ArrivalEvent, StationEvent, StationKey, StationLineKey, StationRow, TurnstileCount,
-    TurnstileEvent, WeatherEvent, WeatherKey, WeatherStatus,
+    ArrivalEvent, HeadwayEvent, HeadwayState, StationEvent, StationKey, StationLineKey, StationRow,
+    TurnstileCount, TurnstileEvent, WeatherEvent, WeatherKey, WeatherStatus,
 };
 use transit_core::model::{Direction, LineColor, StationId, TrainId, TrainStatus};
 use transit_core::sim::SimTime;
@@ -427,4 +427,33 @@ fn topic_codecs_key_by_station_and_refuse_tombstones() {
             Err(DecodeError::MissingKey)
         ));
     });
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn headways_round_trip(
+        line in line(), id in station_id(), direction in direction(), number in 0u16..1000,
+        time in any::<i64>(), headway in prop::option::of(0i32..7200),
+        scheduled in prop::option::of(60i32..3600), delay in prop::option::of(-3600i32..3600),
+        state in prop::sample::select(vec![HeadwayState::Unknown, HeadwayState::OnTime, HeadwayState::Bunched, HeadwayState::Gapped]),
+        partition in 0u32..64, offset in 0u64..(i64::MAX as u64),
+    ) {
+        let event = HeadwayEvent {
+            line, station_id: id, direction,
+            train_id: TrainId { line, number },
+            run_number: Some(i32::from(number)),
+            arrival_time: SimTime(time),
+            headway_s: headway,
+            scheduled_headway_s: scheduled,
+            state,
+            delay_s: delay,
+            source_partition: partition,
+            source_offset: offset,
+        };
+        prop_assert_eq!(round_trip(&event).unwrap(), event);
+        let key = event.key();
+        prop_assert_eq!(round_trip(&key).unwrap(), key);
+    }
 }

@@ -9,7 +9,7 @@ use proptest::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use transit_core::event::ArrivalEvent;
-use transit_core::model::{Direction, LineColor, StationId, TrainId};
+use transit_core::model::{Direction, LineColor, StationId, TrainId, TrainStatus};
 use transit_core::network::{LineSchedule, Network, Ridership, SERVICE_HOURS};
 use transit_core::sim::service::Conditions;
 use transit_core::sim::{
@@ -251,6 +251,16 @@ proptest! {
                         );
                     }
                     (Some(_), None) => prop_assert!(false, "{} came from nowhere", arrival.train_id),
+                    (Some(_), Some(&(before, index, direction))) if arrival.train_status == TrainStatus::OutOfService => {
+                        // Out of service (to the yard) where it stands: a terminal's arrival
+                        // platform, later; its next arrival starts a new entry into service.
+                        prop_assert!(time > before);
+                        prop_assert_eq!(arrival.prev_station_id, Some(ids[index]));
+                        prop_assert_eq!(here, (index, direction));
+                        prop_assert!(here == (n - 1, Direction::A) || here == (0, Direction::B), "left service at {:?}", here);
+                        last.remove(&arrival.train_id);
+                        continue;
+                    }
                     (Some(_), Some(&(before, index, direction))) => {
                         // It came from where it last arrived, one station on (or turned at a
                         // terminal), later.
@@ -376,6 +386,11 @@ proptest! {
                     prop_assert_eq!(arrival.scheduled_time, None);
                     prop_assert_eq!(arrival.delay_s, None);
                     prop_assert_eq!(arrival.scheduled_headway_s, None);
+                }
+                None if arrival.train_status == TrainStatus::OutOfService => {
+                    // Leaving service: no trip, so no schedule to be late for.
+                    prop_assert_eq!(arrival.scheduled_time, None);
+                    prop_assert_eq!(arrival.delay_s, None);
                 }
                 None => {
                     let scheduled = arrival.scheduled_time.expect("a scheduled time");

@@ -188,9 +188,29 @@ async fn the_board_counts_every_entry_published_and_shows_every_train() {
         let expected: Vec<&str> = line.stations().iter().map(|s| s.name.as_str()).collect();
         assert_eq!(names, expected, "{} line in order", line.color());
     }
-    // Each train at the platform it last arrived at (its arrivals at two stations may come
-    // from two partitions in either order: the board keeps the latest by arrival time).
-    assert_eq!(snapshot.totals.trains, 30, "ten trains per line");
+    // Each train once, from the platform it last arrived at (its arrivals at two stations may
+    // come from two partitions in either order: the board keeps the latest by arrival time),
+    // standing there or on its way to the next station.
+    assert_eq!(snapshot.totals.in_service, 30, "ten trains per line");
+    for view in &snapshot.lines {
+        let mut ids: Vec<&str> = view.trains.iter().map(|t| t.id.as_str()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 10, "{}: {ids:?}", view.line);
+        let standing = view.trains.iter().filter(|t| t.to.is_none()).count() as u64;
+        let at_platforms: u64 = view
+            .stations
+            .iter()
+            .map(|s| u64::from(s.train_a.is_some()) + u64::from(s.train_b.is_some()))
+            .sum();
+        assert_eq!(standing, at_platforms, "{}", view.line);
+        // Every platform has a next train: ten trains cover the ring.
+        assert!(view
+            .stations
+            .iter()
+            .all(|s| s.next_a.is_some() && s.next_b.is_some()));
+    }
+    assert!(snapshot.totals.trains <= 30);
     assert!(snapshot.weather.is_some());
     assert_eq!(
         report.driver.simulated_until.map(|t| t.to_string()),

@@ -5,8 +5,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::event::{
-    ArrivalEvent, StationEvent, StationKey, StationLineKey, StationRow, TurnstileCount,
-    TurnstileEvent, WeatherEvent, WeatherKey,
+    ArrivalEvent, HeadwayEvent, HeadwayKey, StationEvent, StationKey, StationLineKey, StationRow,
+    TurnstileCount, TurnstileEvent, WeatherEvent, WeatherKey,
 };
 
 /// A Rust type with an Avro schema of its own (a `.avsc` file in `transit-core/schemas/`).
@@ -86,6 +86,8 @@ avro_record! {
     StationLineKey => "station_line_key.avsc";
     StationEvent => "station.avsc";
     TurnstileCount => "turnstile_count.avsc";
+    HeadwayKey => "headway_key.avsc";
+    HeadwayEvent => "headway.avsc";
 }
 
 impl Keyed for ArrivalEvent {
@@ -129,6 +131,14 @@ impl Keyed for TurnstileCount {
     }
 }
 
+impl Keyed for HeadwayEvent {
+    type Key = HeadwayKey;
+
+    fn key(&self) -> HeadwayKey {
+        HeadwayEvent::key(self)
+    }
+}
+
 impl Keyed for StationEvent {
     type Key = StationLineKey;
 
@@ -161,5 +171,7 @@ mod tests {
         parses::<StationLineKey>();
         parses::<StationEvent>();
         parses::<TurnstileCount>();
+        parses::<HeadwayKey>();
+        parses::<HeadwayEvent>();
     }
 }

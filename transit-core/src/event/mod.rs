@@ -5,11 +5,13 @@
 //! concerned, so one station's records stay in order on one partition.
 
 mod arrival;
+mod headway;
 mod station;
 mod turnstile;
 mod weather;
 
 pub use arrival::ArrivalEvent;
+pub use headway::{HeadwayEvent, HeadwayKey, HeadwayState};
 pub use station::{StationEvent, StationLineKey, StationRow};
 pub use turnstile::{TurnstileCount, TurnstileEvent};
 pub use weather::{WeatherEvent, WeatherKey, WeatherStatus};

@@ -4,6 +4,8 @@
 //!   compacted table topic (the Faust app).
 //! - [`turnstile_counts`]: a running count of entries per station and line, on a compacted
 //!   table topic, restorable without counting an entry twice (the KSQL table).
+//! - [`headways`]: per platform, the headway since the train before and whether the train is
+//!   on time, bunched or gapped, on a compacted table topic, exact across restarts.
 //! - [`source`]: publishes station rows onto the raw topic, the path a database source feeds.
 //!
 //! Every processor runs on the one loop of [`runner`]: take a batch, process it, publish what
@@ -12,6 +14,7 @@
 //! committing replays the batch; each processor makes that replay harmless in its own way.
 //! On shutdown the batch in hand is finished and committed before `run` returns.
 
+pub mod headways;
 pub mod runner;
 pub mod source;
 pub mod stations;

@@ -564,7 +564,7 @@ impl LineSim {
                         self.trains[k].next_trip = Some(slot);
                     }
                     _ => {
-                        self.leave_service(k, at);
+                        self.leave_service(k, at, out);
                         return;
                     }
                 }
@@ -682,14 +682,31 @@ impl LineSim {
         self.trains[k].next_at = Some(leave);
     }
 
-    /// Takes train `k` out of service at `at` (into the yard), freeing its block.
-    fn leave_service(&mut self, k: usize, at: i64) {
+    /// Takes train `k` out of service at `at` (into the yard), freeing its block, and says so:
+    /// an event at the platform it stands at with the status [`TrainStatus::OutOfService`]
+    /// (running empty to the yard), so readers stop showing it there.
+    fn leave_service(&mut self, k: usize, at: i64, out: &mut Vec<ArrivalEvent>) {
         let Some(cell) = self.trains[k].cell.take() else {
             return;
         };
         let block = cell / 2;
         self.blocks[block] = None;
+        let (station, direction) = ring_slot(block, self.stations.len());
         let train = &mut self.trains[k];
+        out.push(ArrivalEvent {
+            station_id: self.stations[station],
+            train_id: train.id,
+            direction,
+            line: self.line,
+            train_status: TrainStatus::OutOfService,
+            prev_station_id: Some(self.stations[station]),
+            prev_direction: Some(direction),
+            arrival_time: Some(SimTime(at)),
+            scheduled_time: None,
+            scheduled_headway_s: None,
+            delay_s: None,
+            run_number: Some(i32::from(train.id.number)),
+        });
         train.next_at = None;
         train.arrived = false;
         train.trip_start = None;

@@ -1,11 +1,21 @@
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use rustc_hash::FxHashMap;
 
-use super::snapshot::{LineView, StationView, StatusSnapshot, Totals, TrainView, WeatherView};
-use crate::event::{ArrivalEvent, StationEvent, StationLineKey, TurnstileCount, WeatherEvent};
+use super::headways::{line_panel, RECENT_MS};
+use super::motion::{self, ring_position, Geometry, Placed};
+use super::snapshot::{
+    LineView, NextTrain, PlatformHeadway, StationView, StatusSnapshot, Totals, TrainPosition,
+    TrainView, WeatherView,
+};
+use crate::event::{
+    ArrivalEvent, HeadwayEvent, HeadwayKey, HeadwayState, StationEvent, StationLineKey,
+    TurnstileCount, WeatherEvent,
+};
 use crate::model::{Direction, LineColor, StationId, TrainId, TrainStatus};
-use crate::sim::SimTime;
+use crate::network::StationLocations;
+use crate::sim::service::Conditions;
+use crate::sim::{ring_slot, SimTime};
 
 /// A platform: one station of a line, in one direction. It holds at most one train.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -25,6 +35,30 @@ struct KnownStation {
     order: u32,
 }
 
+/// What the board knows of a train: its latest arrival.
+#[derive(Debug, Clone, Copy)]
+struct TrainAt {
+    slot: Slot,
+    time: Option<SimTime>,
+    status: TrainStatus,
+    delay_s: Option<i32>,
+    run: Option<i32>,
+}
+
+/// A train's latest headway, from the headway table.
+#[derive(Debug, Clone, Copy)]
+struct TrainHeadway {
+    time: SimTime,
+    state: HeadwayState,
+    headway_s: Option<i32>,
+}
+
+/// The coordinates the board estimates run times from, read once per process.
+fn locations() -> &'static StationLocations {
+    static LOCATIONS: OnceLock<StationLocations> = OnceLock::new();
+    LOCATIONS.get_or_init(|| StationLocations::embedded().unwrap_or_default())
+}
+
 /// The status board's state, built by applying events in any order.
 ///
 /// Trains and slots are kept as two maps that are each other's inverse, so a train is never on
@@ -35,16 +69,24 @@ struct KnownStation {
 /// by station, so one train's arrivals at two stations may come from two partitions in either
 /// order, and a redelivered record may come again. Arrivals and counts
 /// for stations not yet in the table are kept and show once the station arrives.
+///
+/// Between arrivals a train's place is estimated from the board's clock (the latest event
+/// time) and the service model's run times (see the `motion` module): the snapshot shows
+/// trains between stations and the minutes until the next train at each platform. A train
+/// out of service (bound for the yard) shows where it left service for one dwell, then leaves
+/// the board. Headways come from the headway table, one record per platform.
 #[derive(Debug, Clone, Default)]
 pub struct StatusModel {
     stations: [Vec<KnownStation>; 3],
+    /// Run times along each line, rebuilt when its stations change.
+    geometry: [Geometry; 3],
     // Fx hashing: the keys are a few small integers, hashed several times per arrival, and
     // they come from our own records, so SipHash's resistance to chosen keys buys nothing.
-    trains: FxHashMap<TrainId, Slot>,
-    /// When each train last arrived, by the arrivals that carry a time.
-    arrived_at: FxHashMap<TrainId, SimTime>,
+    trains: FxHashMap<TrainId, TrainAt>,
     slots: FxHashMap<Slot, (TrainId, TrainStatus)>,
     counts: FxHashMap<StationLineKey, u64>,
+    headways: FxHashMap<HeadwayKey, HeadwayEvent>,
+    train_headways: FxHashMap<TrainId, TrainHeadway>,
     weather: Option<WeatherEvent>,
     simulated_time: Option<SimTime>,
     version: u64,
@@ -63,7 +105,8 @@ impl StatusModel {
 
     /// Adds a station to its line, or updates its name and order.
     pub fn apply_station(&mut self, station: &StationEvent) {
-        let line = &mut self.stations[station.line.index()];
+        let index = station.line.index();
+        let line = &mut self.stations[index];
         match line.iter_mut().find(|s| s.id == station.station_id) {
             Some(known) => {
                 if known.order == station.order && *known.name == *station.station_name {
@@ -79,6 +122,8 @@ impl StatusModel {
             }),
         }
         line.sort_by_key(|s| (s.order, s.id));
+        let ids: Vec<StationId> = line.iter().map(|s| s.id).collect();
+        self.geometry[index] = Geometry::new(&ids, locations());
         self.version += 1;
     }
 
@@ -86,24 +131,29 @@ impl StatusModel {
     /// arrival older than the train's latest.
     pub fn apply_arrival(&mut self, arrival: &ArrivalEvent) {
         let train = arrival.train_id;
-        if let Some(time) = arrival.arrival_time {
-            if self
-                .arrived_at
-                .get(&train)
-                .is_some_and(|latest| *latest > time)
-            {
-                return;
-            }
-            self.arrived_at.insert(train, time);
-        }
         let slot = Slot {
             line: arrival.line,
             station_id: arrival.station_id,
             direction: arrival.direction,
         };
-        if let Some(previous) = self.trains.remove(&train) {
-            if self.slots.get(&previous).is_some_and(|(t, _)| *t == train) {
-                self.slots.remove(&previous);
+        let at = TrainAt {
+            slot,
+            time: arrival.arrival_time,
+            status: arrival.train_status,
+            delay_s: arrival.delay_s,
+            run: arrival.run_number,
+        };
+        if let Some(previous) = self.trains.insert(train, at) {
+            if previous.time.zip(at.time).is_some_and(|(p, t)| p > t) {
+                self.trains.insert(train, previous);
+                return;
+            }
+            if self
+                .slots
+                .get(&previous.slot)
+                .is_some_and(|(t, _)| *t == train)
+            {
+                self.slots.remove(&previous.slot);
             }
         }
         if let Some((displaced, _)) = self.slots.insert(slot, (train, arrival.train_status)) {
@@ -111,7 +161,32 @@ impl StatusModel {
                 self.trains.remove(&displaced);
             }
         }
-        self.trains.insert(train, slot);
+        self.version += 1;
+    }
+
+    /// Sets a platform's latest headway (the headway table's latest value).
+    pub fn apply_headway(&mut self, headway: &HeadwayEvent) {
+        let key = headway.key();
+        if self
+            .headways
+            .get(&key)
+            .is_some_and(|known| known.arrival_time >= headway.arrival_time)
+        {
+            return;
+        }
+        self.headways.insert(key, *headway);
+        let latest = TrainHeadway {
+            time: headway.arrival_time,
+            state: headway.state,
+            headway_s: headway.headway_s,
+        };
+        match self.train_headways.get_mut(&headway.train_id) {
+            Some(known) if known.time > latest.time => {}
+            Some(known) => *known = latest,
+            None => {
+                self.train_headways.insert(headway.train_id, latest);
+            }
+        }
         self.version += 1;
     }
 
@@ -140,17 +215,17 @@ impl StatusModel {
         }
     }
 
-    /// Where a train is, if known.
+    /// Where a train last arrived, if known.
     pub fn train_slot(&self, train: TrainId) -> Option<Slot> {
-        self.trains.get(&train).copied()
+        self.trains.get(&train).map(|at| at.slot)
     }
 
-    /// The train at a platform, if any.
+    /// The train that last arrived at a platform, if any.
     pub fn train_at(&self, slot: Slot) -> Option<TrainId> {
         self.slots.get(&slot).map(|(train, _)| *train)
     }
 
-    /// Every occupied platform and its train.
+    /// Every platform a train last arrived at, and the train.
     pub fn occupied(&self) -> impl Iterator<Item = (Slot, TrainId)> + '_ {
         self.slots.iter().map(|(slot, (train, _))| (*slot, *train))
     }
@@ -163,43 +238,35 @@ impl StatusModel {
             .unwrap_or(0)
     }
 
+    fn conditions(&self) -> Conditions {
+        self.weather
+            .as_ref()
+            .map(Conditions::of)
+            .unwrap_or_default()
+    }
+
     /// The board as the dashboard shows it.
     pub fn snapshot(&self) -> StatusSnapshot {
         let mut totals = Totals::default();
         let lines = LineColor::ALL
             .into_iter()
             .map(|line| {
-                let stations = self.stations[line.index()]
+                let view = self.line_view(line);
+                totals.stations += view.stations.len() as u64;
+                totals.entries += view.stations.iter().map(|s| s.entries).sum::<u64>();
+                totals.trains += view
+                    .stations
                     .iter()
-                    .map(|station| {
-                        let train = |direction| {
-                            self.slots
-                                .get(&Slot {
-                                    line,
-                                    station_id: station.id,
-                                    direction,
-                                })
-                                .map(|(train, status)| TrainView {
-                                    id: train.to_string(),
-                                    status: *status,
-                                })
-                        };
-                        let view = StationView {
-                            station_id: station.id,
-                            name: station.name.to_string(),
-                            order: station.order,
-                            train_a: train(Direction::A),
-                            train_b: train(Direction::B),
-                            entries: self.entries(station.id, line),
-                        };
-                        totals.stations += 1;
-                        totals.entries += view.entries;
-                        totals.trains +=
-                            u64::from(view.train_a.is_some()) + u64::from(view.train_b.is_some());
-                        view
-                    })
-                    .collect();
-                LineView { line, stations }
+                    .map(|s| u64::from(s.train_a.is_some()) + u64::from(s.train_b.is_some()))
+                    .sum::<u64>();
+                totals.in_service += view
+                    .trains
+                    .iter()
+                    .filter(|t| t.status == TrainStatus::InService)
+                    .count() as u64;
+                totals.bunched += u64::from(view.headways.bunched);
+                totals.gapped += u64::from(view.headways.gapped);
+                view
             })
             .collect();
         StatusSnapshot {
@@ -211,6 +278,160 @@ impl StatusModel {
             }),
             lines,
             totals,
+        }
+    }
+
+    /// One line: its stations, its trains where they are now, and its headways.
+    fn line_view(&self, line: LineColor) -> LineView {
+        let known = &self.stations[line.index()];
+        let geometry = &self.geometry[line.index()];
+        let n = known.len();
+        let index_of: FxHashMap<StationId, usize> =
+            known.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
+        let conditions = self.conditions();
+        let now = self.simulated_time;
+
+        // Every train of the line at a known station, placed on the ring; trains out of
+        // service leave the board once they have pulled out.
+        let mut ids: Vec<(TrainId, TrainAt)> = self
+            .trains
+            .iter()
+            .filter(|(_, at)| at.slot.line == line && index_of.contains_key(&at.slot.station_id))
+            .map(|(id, at)| (*id, *at))
+            .collect();
+        ids.sort_by_key(|(id, _)| *id);
+        let mut placed: Vec<Placed> = Vec::with_capacity(ids.len());
+        let mut on_board: Vec<(TrainId, TrainAt)> = Vec::with_capacity(ids.len());
+        for (id, at) in ids {
+            let index = index_of[&at.slot.station_id];
+            let ring = ring_position(index, at.slot.direction, n);
+            let spot = motion::place(geometry, ring, at.time, now, conditions);
+            if at.status == TrainStatus::OutOfService && !spot.at_platform {
+                continue;
+            }
+            // A train turning at a terminal is drawn at the terminal until it arrives on the
+            // other platform.
+            let spot = if geometry.turns_after(ring) && !spot.at_platform {
+                Placed {
+                    at_platform: true,
+                    ..spot
+                }
+            } else {
+                spot
+            };
+            placed.push(spot);
+            on_board.push((id, at));
+        }
+        let due = motion::next_due(geometry, &placed, conditions);
+
+        let headway_of = |id: &TrainId| self.train_headways.get(id);
+        let trains: Vec<TrainPosition> = on_board
+            .iter()
+            .zip(&placed)
+            .map(|((id, at), spot)| {
+                let to = (!spot.at_platform).then(|| {
+                    let (next, _) = ring_slot((spot.ring + 1) % (2 * n), n);
+                    known[next].id
+                });
+                let latest = headway_of(id);
+                TrainPosition {
+                    id: id.to_string(),
+                    run: at.run,
+                    direction: at.slot.direction,
+                    from: at.slot.station_id,
+                    to,
+                    progress: if spot.at_platform {
+                        0.0
+                    } else {
+                        spot.progress.min(TrainPosition::MAX_PROGRESS)
+                    },
+                    status: at.status,
+                    headway: latest.map_or(HeadwayState::Unknown, |h| h.state),
+                    headway_s: latest.and_then(|h| h.headway_s),
+                    delay_s: at.delay_s,
+                }
+            })
+            .collect();
+
+        let stations = known
+            .iter()
+            .enumerate()
+            .map(|(index, station)| {
+                let standing = |direction| {
+                    let ring = ring_position(index, direction, n);
+                    on_board
+                        .iter()
+                        .zip(&placed)
+                        .find(|(_, spot)| spot.ring == ring && spot.at_platform)
+                        .map(|((id, at), _)| TrainView {
+                            id: id.to_string(),
+                            status: at.status,
+                            headway: headway_of(id).map_or(HeadwayState::Unknown, |h| h.state),
+                        })
+                };
+                let next = |direction| {
+                    let ring = ring_position(index, direction, n);
+                    due.get(ring).copied().flatten().map(|(train, seconds)| {
+                        let seconds = seconds.max(0.0).round() as u32;
+                        NextTrain {
+                            id: on_board[train].0.to_string(),
+                            seconds,
+                            minutes: seconds / 60,
+                        }
+                    })
+                };
+                let headway = |direction| {
+                    let key = HeadwayKey {
+                        line,
+                        station_id: station.id,
+                        direction,
+                    };
+                    self.headways.get(&key).map(|h| PlatformHeadway {
+                        train: h.train_id.to_string(),
+                        headway_s: h.headway_s,
+                        scheduled_headway_s: h.scheduled_headway_s,
+                        state: h.state,
+                    })
+                };
+                StationView {
+                    station_id: station.id,
+                    name: station.name.to_string(),
+                    order: station.order,
+                    train_a: standing(Direction::A),
+                    train_b: standing(Direction::B),
+                    entries: self.entries(station.id, line),
+                    next_a: next(Direction::A),
+                    next_b: next(Direction::B),
+                    headway_a: headway(Direction::A),
+                    headway_b: headway(Direction::B),
+                }
+            })
+            .collect();
+
+        let recent = |time: SimTime| now.is_none_or(|now| now.0 - time.0 <= RECENT_MS);
+        let platform_headways = known.iter().flat_map(|station| {
+            [Direction::A, Direction::B]
+                .into_iter()
+                .filter_map(move |direction| {
+                    self.headways.get(&HeadwayKey {
+                        line,
+                        station_id: station.id,
+                        direction,
+                    })
+                })
+        });
+        let headways = line_panel(
+            platform_headways.filter(|h| recent(h.arrival_time)),
+            trains
+                .iter()
+                .filter(|t| t.status == TrainStatus::InService)
+                .map(|t| t.headway),
+        );
+        LineView {
+            line,
+            stations,
+            trains,
+            headways,
         }
     }
 }

@@ -9,7 +9,9 @@ use tokio_util::sync::CancellationToken;
 use super::{StatusModel, StatusSnapshot};
 use crate::bus::{Delivery, EventBus, SubscribeOptions};
 use crate::codec::{DecodeError, Decoder, SchemaRegistry};
-use crate::event::{ArrivalEvent, StationEvent, TurnstileCount, WeatherEvent, WeatherKey};
+use crate::event::{
+    ArrivalEvent, HeadwayEvent, StationEvent, TurnstileCount, WeatherEvent, WeatherKey,
+};
 use crate::metrics::PipelineMetrics;
 use crate::model::LineColor;
 use crate::processor::runner::{Output, Processor, ProcessorLoop};
@@ -39,13 +41,14 @@ enum Source {
     Arrivals,
     Stations,
     Counts,
+    Headways,
     Weather,
 }
 
 /// Feeds a [`StatusModel`] from the bus and publishes [`StatusSnapshot`]s.
 ///
 /// It reads every partition of the station table, the arrivals of each line, the turnstile
-/// counts and the weather from the earliest record kept (it is not a group member: every
+/// counts, the headways and the weather from the earliest record kept (it is not a group member: every
 /// dashboard shows the whole board). Snapshots go out on a watch channel at most every
 /// [`SNAPSHOT_EVERY`], so readers such as the dashboard never wait on the model.
 #[derive(Debug)]
@@ -55,6 +58,7 @@ pub struct StatusService {
     arrivals: Decoder<ArrivalEvent>,
     stations: Decoder<StationEvent>,
     counts: Decoder<TurnstileCount>,
+    headways: Decoder<HeadwayEvent>,
     weather: Decoder<WeatherEvent>,
     weather_keys: Decoder<WeatherKey>,
     dead_letter_topic: String,
@@ -79,6 +83,7 @@ impl StatusService {
             .collect();
         sources.push((topics.stations(), Source::Stations));
         sources.push((topics.turnstile_counts(), Source::Counts));
+        sources.push((topics.headways(), Source::Headways));
         sources.push((topics.weather(), Source::Weather));
         let model = StatusModel::new();
         let (snapshots, receiver) = watch::channel(Arc::new(model.snapshot()));
@@ -88,6 +93,7 @@ impl StatusService {
             arrivals: Decoder::new(Arc::clone(&registry))?,
             stations: Decoder::new(Arc::clone(&registry))?,
             counts: Decoder::new(Arc::clone(&registry))?,
+            headways: Decoder::new(Arc::clone(&registry))?,
             weather: Decoder::new(Arc::clone(&registry))?,
             weather_keys: Decoder::new(registry)?,
             dead_letter_topic: topics.dead_letter(),
@@ -143,6 +149,10 @@ impl StatusService {
             Source::Counts => {
                 let count = self.counts.decode(value).await?;
                 self.model.apply_count(&count);
+            }
+            Source::Headways => {
+                let headway = self.headways.decode(value).await?;
+                self.model.apply_headway(&headway);
             }
             Source::Weather => {
                 let reading = self.weather.decode(value).await?;

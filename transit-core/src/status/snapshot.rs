@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 
-use crate::event::WeatherStatus;
-use crate::model::{LineColor, StationId, TrainStatus};
+use crate::event::{HeadwayState, WeatherStatus};
+use crate::model::{Direction, LineColor, StationId, TrainStatus};
 
 /// The status board at one moment: what `/` renders and `/api/status` returns.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -28,12 +28,99 @@ pub struct WeatherView {
 }
 
 /// One line of the board.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LineView {
     /// Which line.
     pub line: LineColor,
     /// Its stations, by their order along the line.
     pub stations: Vec<StationView>,
+    /// Its trains in service, where they are now (at a platform or between two stations).
+    #[serde(default)]
+    pub trains: Vec<TrainPosition>,
+    /// How evenly its trains are spaced.
+    #[serde(default)]
+    pub headways: HeadwayPanel,
+}
+
+/// Where a train is: at the platform of `from`, or `progress` of the way from `from` to `to`.
+///
+/// Between arrivals the position is an estimate: the train leaves after the shortest dwell and
+/// runs the nominal run time of the service model (stretched by the weather), and it is never
+/// shown further than [`TrainPosition::MAX_PROGRESS`] of the way until it arrives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainPosition {
+    /// Its id, e.g. `BL007`.
+    pub id: String,
+    /// Its run number.
+    pub run: Option<i32>,
+    /// The direction it runs in.
+    pub direction: Direction,
+    /// The station it last arrived at.
+    pub from: StationId,
+    /// The station it runs to; `None` while it stands at `from`.
+    pub to: Option<StationId>,
+    /// How far from `from` to `to` it is, 0 to [`TrainPosition::MAX_PROGRESS`].
+    pub progress: f64,
+    /// Its status on its last arrival.
+    pub status: TrainStatus,
+    /// Its headway state at its last arrival.
+    pub headway: HeadwayState,
+    /// Seconds behind the train before it at its last station.
+    pub headway_s: Option<i32>,
+    /// Seconds behind its schedule at its last station (negative: early).
+    pub delay_s: Option<i32>,
+}
+
+impl TrainPosition {
+    /// The furthest a train is drawn towards a station it has not arrived at yet.
+    pub const MAX_PROGRESS: f64 = 0.95;
+}
+
+/// The headway figures of one line, over the latest headway at each of its platforms that saw
+/// a train in the last hour.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HeadwayPanel {
+    /// Platforms with a headway.
+    pub platforms: u32,
+    /// Their mean headway (seconds).
+    pub mean_headway_s: Option<f64>,
+    /// The mean of their scheduled headways (seconds).
+    pub scheduled_headway_s: Option<f64>,
+    /// Coefficient of variation of the headways: standard deviation over mean (0 for evenly
+    /// spaced trains).
+    pub cv: Option<f64>,
+    /// The expected wait of a rider arriving at random: ½·h·(1 + cv²), h the mean headway.
+    pub expected_wait_s: Option<f64>,
+    /// Trains in service whose latest headway is bunched.
+    pub bunched: u32,
+    /// … gapped.
+    pub gapped: u32,
+    /// … on time.
+    pub on_time: u32,
+}
+
+/// The next train due at a platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NextTrain {
+    /// The train.
+    pub id: String,
+    /// Seconds until it arrives (0: at the platform now).
+    pub seconds: u32,
+    /// Whole minutes, rounded down as Train Tracker shows them (0: "Due").
+    pub minutes: u32,
+}
+
+/// The latest headway at a platform.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlatformHeadway {
+    /// The train that arrived last.
+    pub train: String,
+    /// Seconds since the train before it.
+    pub headway_s: Option<i32>,
+    /// The scheduled headway.
+    pub scheduled_headway_s: Option<i32>,
+    /// How the two compare.
+    pub state: HeadwayState,
 }
 
 /// One station of a line.
@@ -51,6 +138,18 @@ pub struct StationView {
     pub train_b: Option<TrainView>,
     /// Turnstile entries counted for this line.
     pub entries: u64,
+    /// The next train due at its platform in direction A.
+    #[serde(default)]
+    pub next_a: Option<NextTrain>,
+    /// … in direction B.
+    #[serde(default)]
+    pub next_b: Option<NextTrain>,
+    /// The latest headway at its platform in direction A.
+    #[serde(default)]
+    pub headway_a: Option<PlatformHeadway>,
+    /// … in direction B.
+    #[serde(default)]
+    pub headway_b: Option<PlatformHeadway>,
 }
 
 /// A train at a platform.
@@ -60,6 +159,9 @@ pub struct TrainView {
     pub id: String,
     /// Its status on arrival.
     pub status: TrainStatus,
+    /// Its headway state on arrival.
+    #[serde(default)]
+    pub headway: HeadwayState,
 }
 
 /// Sums over the whole board.
@@ -69,6 +171,15 @@ pub struct Totals {
     pub stations: u64,
     /// Trains at a platform of a known station.
     pub trains: u64,
+    /// Trains in service on the board, at platforms or between stations.
+    #[serde(default)]
+    pub in_service: u64,
+    /// Of those, bunched.
+    #[serde(default)]
+    pub bunched: u64,
+    /// Of those, gapped.
+    #[serde(default)]
+    pub gapped: u64,
     /// Turnstile entries counted.
     pub entries: u64,
 }

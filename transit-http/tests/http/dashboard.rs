@@ -9,10 +9,14 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use transit_core::event::HeadwayState;
 use transit_core::event::WeatherStatus;
 use transit_core::metrics::PipelineMetrics;
-use transit_core::model::{LineColor, StationId, TrainStatus};
-use transit_core::status::{LineView, StationView, StatusSnapshot, Totals, TrainView, WeatherView};
+use transit_core::model::{Direction, LineColor, StationId, TrainStatus};
+use transit_core::status::{
+    HeadwayPanel, LineView, NextTrain, StationView, StatusSnapshot, Totals, TrainPosition,
+    TrainView, WeatherView,
+};
 use transit_http::dashboard::{self, Dashboard};
 
 use transit_testkit::http::request;
@@ -25,9 +29,37 @@ fn station(id: u32, name: &str, order: u32, train_a: Option<&str>, entries: u64)
         train_a: train_a.map(|id| TrainView {
             id: id.to_string(),
             status: TrainStatus::InService,
+            headway: HeadwayState::OnTime,
         }),
         train_b: None,
         entries,
+        next_a: train_a.map(|id| NextTrain {
+            id: id.to_string(),
+            seconds: 0,
+            minutes: 0,
+        }),
+        next_b: Some(NextTrain {
+            id: "BL002".into(),
+            seconds: 250,
+            minutes: 4,
+        }),
+        headway_a: None,
+        headway_b: None,
+    }
+}
+
+fn between(id: &str, from: u32, to: u32, progress: f64, headway: HeadwayState) -> TrainPosition {
+    TrainPosition {
+        id: id.to_string(),
+        run: id[2..].parse().ok(),
+        direction: Direction::B,
+        from: StationId(from),
+        to: Some(StationId(to)),
+        progress,
+        status: TrainStatus::InService,
+        headway,
+        headway_s: Some(100),
+        delay_s: Some(30),
     }
 }
 
@@ -46,20 +78,38 @@ fn snapshot(version: u64) -> StatusSnapshot {
                     station(40890, "O'Hare", 0, Some("BL001"), 1_234),
                     station(40820, "Rosemont", 1, None, 5),
                 ],
+                trains: vec![between("BL002", 40820, 40890, 0.4, HeadwayState::Bunched)],
+                headways: HeadwayPanel {
+                    platforms: 2,
+                    mean_headway_s: Some(330.0),
+                    scheduled_headway_s: Some(300.0),
+                    cv: Some(0.82),
+                    expected_wait_s: Some(276.0),
+                    bunched: 1,
+                    gapped: 0,
+                    on_time: 1,
+                },
             },
             LineView {
                 line: LineColor::Red,
                 stations: vec![station(1, "<script>alert(\"x\")</script> & co", 0, None, 0)],
+                trains: Vec::new(),
+                headways: HeadwayPanel::default(),
             },
             LineView {
                 line: LineColor::Green,
                 stations: vec![station(40020, "Harlem/Lake", 0, Some("GL003"), 7)],
+                trains: Vec::new(),
+                headways: HeadwayPanel::default(),
             },
         ],
         totals: Totals {
             stations: 4,
             trains: 2,
             entries: 1_246,
+            in_service: 3,
+            bunched: 1,
+            gapped: 0,
         },
     }
 }

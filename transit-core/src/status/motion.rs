@@ -1,0 +1,235 @@
+//! Where a line's trains are between arrivals, and when the next one is due at each platform.
+//!
+//! The board only hears of arrivals, so between two it estimates as Train Tracker does: a
+//! train leaves its platform after the shortest dwell ([`service::MIN_DWELL_S`]), runs the
+//! nominal run time of the service model between the two stations (from their coordinates,
+//! stretched by the current weather), stops the shortest dwell at each platform on the way,
+//! and turns at a terminal in [`service::TURNAROUND_S`]. Trains on one track never pass each
+//! other, so the next train at a platform is the nearest one behind it on the ring of
+//! platforms (see [`ring_slot`]): a train serves the platforms ahead of it up to the next
+//! train's position.
+
+use crate::model::{Direction, StationId};
+use crate::network::StationLocations;
+use crate::sim::service::{self, Conditions, DEFAULT_SPACING_M};
+use crate::sim::{ring_slot, SimTime};
+
+/// The ring position of the platform of station `index` (of `n`) in direction `direction`.
+pub(crate) fn ring_position(index: usize, direction: Direction, n: usize) -> usize {
+    match direction {
+        Direction::A => index,
+        Direction::B => 2 * n - 1 - index,
+    }
+}
+
+/// The nominal run times of a line's ring: from each ring position's platform to the next.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Geometry {
+    run_s: Vec<f64>,
+}
+
+impl Geometry {
+    /// The geometry of a line whose stations are `stations`, in order.
+    pub(crate) fn new(stations: &[StationId], locations: &StationLocations) -> Self {
+        let n = stations.len();
+        let run_s = (0..2 * n)
+            .map(|p| {
+                let (from, _) = ring_slot(p, n);
+                let (to, _) = ring_slot((p + 1) % (2 * n), n);
+                if from == to {
+                    service::TURNAROUND_S
+                } else {
+                    let distance = locations
+                        .distance_m(stations[from], stations[to])
+                        .unwrap_or(DEFAULT_SPACING_M);
+                    service::run_time_s(distance)
+                }
+            })
+            .collect();
+        Self { run_s }
+    }
+
+    /// Platforms on the ring (two per station).
+    pub(crate) fn ring(&self) -> usize {
+        self.run_s.len()
+    }
+
+    /// Whether the run after ring position `p` is a turn at a terminal.
+    pub(crate) fn turns_after(&self, p: usize) -> bool {
+        let n = self.ring() / 2;
+        n > 0 && (p == n - 1 || p == 2 * n - 1)
+    }
+}
+
+/// A train's estimated place on the ring.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Placed {
+    /// The ring position of the platform it last arrived at.
+    pub(crate) ring: usize,
+    /// Whether it still stands there.
+    pub(crate) at_platform: bool,
+    /// How far along the run to the next ring position, 0 to 1 (uncapped estimate).
+    pub(crate) progress: f64,
+    /// Seconds until it reaches the next ring position's platform.
+    pub(crate) to_next_s: f64,
+}
+
+/// Where a train that arrived at ring position `ring` at `arrived` is at `now`.
+pub(crate) fn place(
+    geometry: &Geometry,
+    ring: usize,
+    arrived: Option<SimTime>,
+    now: Option<SimTime>,
+    conditions: Conditions,
+) -> Placed {
+    let run = geometry.run_s.get(ring).copied().unwrap_or(0.0) * conditions.run;
+    let dwell = service::MIN_DWELL_S * conditions.dwell;
+    let since = match (arrived, now) {
+        (Some(arrived), Some(now)) => ((now.0 - arrived.0) as f64 / 1000.0).max(0.0),
+        _ => 0.0,
+    };
+    if since < dwell || run <= 0.0 {
+        return Placed {
+            ring,
+            at_platform: true,
+            progress: 0.0,
+            to_next_s: dwell - since + run,
+        };
+    }
+    let progress = ((since - dwell) / run).min(1.0);
+    Placed {
+        ring,
+        at_platform: false,
+        progress,
+        to_next_s: run * (1.0 - progress),
+    }
+}
+
+/// For each ring position, the next train due there (by index into `trains`) and the seconds
+/// until it arrives.
+pub(crate) fn next_due(
+    geometry: &Geometry,
+    trains: &[Placed],
+    conditions: Conditions,
+) -> Vec<Option<(usize, f64)>> {
+    let ring = geometry.ring();
+    let mut due = vec![None; ring];
+    if ring == 0 {
+        return due;
+    }
+    // Who holds each platform, and each run from a platform.
+    let mut at_platform = vec![None; ring];
+    let mut on_run = vec![None; ring];
+    for (index, train) in trains.iter().enumerate() {
+        if train.ring >= ring {
+            continue;
+        }
+        if train.at_platform {
+            at_platform[train.ring] = Some(index);
+        } else {
+            on_run[train.ring] = Some(index);
+        }
+    }
+    let dwell = service::MIN_DWELL_S * conditions.dwell;
+    for (index, train) in trains.iter().enumerate() {
+        if train.ring >= ring {
+            continue;
+        }
+        if train.at_platform {
+            due[train.ring] = Some((index, 0.0));
+            // Another train may be leaving this platform's run ahead of it.
+            if on_run[train.ring].is_some() {
+                continue;
+            }
+        }
+        let mut seconds = train.to_next_s;
+        let mut p = (train.ring + 1) % ring;
+        for _ in 1..ring {
+            if at_platform[p].is_some() {
+                break;
+            }
+            due[p] = Some((index, seconds));
+            if on_run[p].is_some() {
+                break;
+            }
+            seconds += dwell + geometry.run_s[p] * conditions.run;
+            p = (p + 1) % ring;
+        }
+    }
+    due
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn geometry(n: usize) -> Geometry {
+        Geometry {
+            run_s: (0..2 * n)
+                .map(|p| {
+                    if p == n - 1 || p == 2 * n - 1 {
+                        240.0
+                    } else {
+                        100.0
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_train_stands_for_the_shortest_dwell_then_runs() {
+        let g = geometry(4);
+        let fair = Conditions::default();
+        let at = |s: i64| place(&g, 1, Some(SimTime(0)), Some(SimTime(s * 1000)), fair);
+        assert!(at(10).at_platform);
+        assert_eq!(at(10).to_next_s, 110.0);
+        let running = at(70);
+        assert!(!running.at_platform);
+        assert!((running.progress - 0.5).abs() < 1e-9);
+        assert_eq!(at(500).progress, 1.0, "overdue: at the next signal");
+        assert_eq!(at(500).to_next_s, 0.0);
+        let wet = Conditions {
+            run: 1.2,
+            dwell: 1.1,
+        };
+        assert!(place(&g, 1, Some(SimTime(0)), Some(SimTime(70_000)), wet).progress < 0.5);
+    }
+
+    #[test]
+    fn the_next_train_is_the_nearest_behind_and_turns_at_terminals() {
+        // 4 stations: ring 0..8; a train standing at ring 1 (station 1, A), one running
+        // from ring 5 (station 2, B) halfway.
+        let g = geometry(4);
+        let fair = Conditions::default();
+        let trains = [
+            Placed {
+                ring: 1,
+                at_platform: true,
+                progress: 0.0,
+                to_next_s: 120.0,
+            },
+            Placed {
+                ring: 5,
+                at_platform: false,
+                progress: 0.5,
+                to_next_s: 50.0,
+            },
+        ];
+        let due = next_due(&g, &trains, fair);
+        assert_eq!(due[1], Some((0, 0.0)));
+        assert_eq!(due[2], Some((0, 120.0)));
+        assert_eq!(due[3], Some((0, 240.0)), "one dwell and one run later");
+        // Ring 4 (station 3, B) is reached by train 0 after turning at the terminal.
+        assert_eq!(due[4], Some((0, 240.0 + 20.0 + 240.0)));
+        assert_eq!(
+            due[5],
+            Some((0, 500.0 + 20.0 + 100.0)),
+            "train 1 has left it"
+        );
+        assert_eq!(due[6], Some((1, 50.0)));
+        assert_eq!(due[7], Some((1, 170.0)));
+        assert_eq!(due[0], Some((1, 170.0 + 20.0 + 240.0)), "after the turn");
+        assert_eq!(ring_position(0, Direction::B, 4), 7);
+    }
+}
