@@ -19,7 +19,25 @@ fn the_three_lines_of_the_embedded_data() {
         let orders: Vec<u32> = line.stations().iter().map(|s| s.order).collect();
         assert_eq!(orders, (0..line.len() as u32).collect::<Vec<_>>());
         assert!(line.stations().iter().all(|s| s.line == line.color()));
+        // No two stations of a line look alike on a board.
+        let mut names: Vec<&str> = line.stations().iter().map(|s| s.name.as_str()).collect();
+        names.sort();
+        let before = names.len();
+        names.dedup();
+        assert_eq!(names.len(), before, "{} line", line.color());
     }
+    let blue = network.line(LineColor::Blue);
+    let name = |id| {
+        blue.stations()
+            .iter()
+            .find(|s| s.id == StationId(id))
+            .map(|s| s.name.clone())
+    };
+    // Named by their branch, as CTA does; names that already say it are left as they are.
+    assert_eq!(name(40750).as_deref(), Some("Harlem (O'Hare Branch)"));
+    assert_eq!(name(40980).as_deref(), Some("Harlem (Forest Park Branch)"));
+    assert_eq!(name(40670).as_deref(), Some("Western/O'Hare Branch"));
+    assert_eq!(name(40890).as_deref(), Some("O'Hare"));
 }
 
 #[test]

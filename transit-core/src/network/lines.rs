@@ -206,7 +206,29 @@ fn choose_name(rows: &[StationRow], report: &mut NetworkReport) -> String {
 
 /// The name a station's rows (sorted by stop id) agree on, and the names that lost: where they
 /// disagree, the name that begins the most of the rows' stop names wins, then the earliest.
+///
+/// A name that does not say which branch the station is on while its long name does gets the
+/// branch, as CTA's own signs do: the Blue Line has a Harlem on the O'Hare branch and another
+/// on the Forest Park branch, which would otherwise look identical.
 pub(crate) fn agreed_name(rows: &[StationRow]) -> (String, Vec<String>) {
+    let (name, rejected) = agreed_name_as_written(rows);
+    let branch = rows
+        .iter()
+        .find_map(|row| branch_of(&row.station_descriptive_name));
+    match branch {
+        Some(branch) if !name.contains("Branch") => (format!("{name} ({branch})"), rejected),
+        _ => (name, rejected),
+    }
+}
+
+/// `O'Hare Branch` from `Harlem (Blue Line - O'Hare Branch)`.
+fn branch_of(descriptive_name: &str) -> Option<&str> {
+    let inside = descriptive_name.rsplit_once('(')?.1.strip_suffix(')')?;
+    let branch = inside.rsplit_once(" - ")?.1.trim();
+    branch.ends_with("Branch").then_some(branch)
+}
+
+fn agreed_name_as_written(rows: &[StationRow]) -> (String, Vec<String>) {
     let mut candidates: Vec<&str> = rows.iter().map(|r| r.station_name.as_str()).collect();
     candidates.dedup();
     if let [only] = candidates.as_slice() {
