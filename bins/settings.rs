@@ -23,9 +23,12 @@ pub struct SimulationArgs {
     #[arg(long, env = "TRANSIT_TRAINS_PER_LINE")]
     pub trains_per_line: Option<u16>,
 
-    /// Simulated seconds per tick: how often events go out (trains run in continuous time).
-    #[arg(long, env = "TRANSIT_TICK_SECONDS", default_value_t = 120)]
-    pub tick_seconds: u64,
+    /// Simulated seconds per tick: how often events go out (trains run in continuous time, so
+    /// the events are the same at any tick). Default: a quarter of a wall-clock second's worth
+    /// when paced (15 at --speed 60), as often as the board redraws, so its trains move in
+    /// small steps; 120 with --flat-out, where bigger batches go faster.
+    #[arg(long, env = "TRANSIT_TICK_SECONDS")]
+    pub tick_seconds: Option<u64>,
 
     /// Simulated start time, Chicago local (e.g. 2026-11-02T05:00).
     #[arg(long, env = "TRANSIT_START")]
@@ -99,11 +102,18 @@ impl SimulationArgs {
 
     /// The simulation's settings.
     pub fn sim_config(&self) -> anyhow::Result<SimConfig> {
-        anyhow::ensure!(self.tick_seconds > 0, "--tick-seconds must be at least 1");
+        let tick_seconds = self.tick_seconds.unwrap_or_else(|| {
+            if self.flat_out {
+                120
+            } else {
+                (self.speed / 4.0).round().max(1.0) as u64
+            }
+        });
+        anyhow::ensure!(tick_seconds > 0, "--tick-seconds must be at least 1");
         let mut config = SimConfig {
             seed: self.seed,
             trains_per_line: self.trains_per_line,
-            tick: Duration::from_secs(self.tick_seconds),
+            tick: Duration::from_secs(tick_seconds),
             ..SimConfig::default()
         };
         if let Some(start) = &self.start {

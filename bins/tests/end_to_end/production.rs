@@ -531,9 +531,13 @@ async fn scenario(setup: Setup) {
     let before = browser.open_board(dashboard).await;
     phase("page read");
 
-    assert_board_page(&before, BOARD_STATIONS as usize, TRAINS);
+    assert_board_page(&before, BOARD_STATIONS as usize, TRAINS..=TRAINS);
+    // Trains standing at a platform are in the tables too; the others run between stations.
     let chips = strings(&before["chips"]);
-    assert_eq!(chips.len(), TRAINS, "and in the tables: {chips:?}");
+    assert!(
+        !chips.is_empty() && chips.len() <= TRAINS,
+        "and in the tables: {chips:?}"
+    );
     assert!(
         chips
             .iter()
@@ -556,7 +560,10 @@ async fn scenario(setup: Setup) {
     );
 
     // The page follows the simulation, in place.
-    wait_for_page_change(&browser, &before, TRAINS, || pipeline.check_alive()).await;
+    wait_for_page_change(&browser, &before, TRAINS..=TRAINS, || {
+        pipeline.check_alive()
+    })
+    .await;
     phase("page changed");
 
     // 4. A station inserted into the table while everything runs reaches the dashboard: a new

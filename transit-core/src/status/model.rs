@@ -14,7 +14,7 @@ use crate::event::{
 };
 use crate::model::{Direction, LineColor, StationId, TrainId, TrainStatus};
 use crate::network::StationLocations;
-use crate::sim::service::Conditions;
+use crate::sim::service::{self, Conditions};
 use crate::sim::{ring_slot, SimTime};
 
 /// A platform: one station of a line, in one direction. It holds at most one train.
@@ -53,6 +53,13 @@ struct TrainHeadway {
     headway_s: Option<i32>,
 }
 
+/// The weight of the newest trip in a segment's moving average: recent trips count most, so
+/// the estimate follows the hour's ridership and weather.
+const SEGMENT_WEIGHT: f64 = 0.3;
+
+/// A segment longer than this (s) was a stop in service, not a trip: left out.
+const SEGMENT_LIMIT_S: f64 = 1_800.0;
+
 /// The coordinates the board estimates run times from, read once per process.
 fn locations() -> &'static StationLocations {
     static LOCATIONS: OnceLock<StationLocations> = OnceLock::new();
@@ -84,6 +91,9 @@ pub struct StatusModel {
     // they come from our own records, so SipHash's resistance to chosen keys buys nothing.
     trains: FxHashMap<TrainId, TrainAt>,
     slots: FxHashMap<Slot, (TrainId, TrainStatus)>,
+    /// Seconds from an arrival at a platform to the same train's arrival at the next one, a
+    /// moving average of what trains took.
+    segments: FxHashMap<Slot, f64>,
     counts: FxHashMap<StationLineKey, u64>,
     headways: FxHashMap<HeadwayKey, HeadwayEvent>,
     train_headways: FxHashMap<TrainId, TrainHeadway>,
@@ -155,6 +165,7 @@ impl StatusModel {
             {
                 self.slots.remove(&previous.slot);
             }
+            self.learn_segment(&previous, arrival);
         }
         if let Some((displaced, _)) = self.slots.insert(slot, (train, arrival.train_status)) {
             if displaced != train {
@@ -162,6 +173,25 @@ impl StatusModel {
             }
         }
         self.version += 1;
+    }
+
+    /// Learns how long the segment from `previous` took, when `arrival` is the train's next
+    /// one after it.
+    fn learn_segment(&mut self, previous: &TrainAt, arrival: &ArrivalEvent) {
+        let consecutive = arrival.prev_station_id == Some(previous.slot.station_id)
+            && arrival.prev_direction == Some(previous.slot.direction)
+            && arrival.train_status == TrainStatus::InService;
+        let Some((from, to)) = previous.time.zip(arrival.arrival_time) else {
+            return;
+        };
+        let seconds = (to.0 - from.0) as f64 / 1000.0;
+        if !consecutive || !(0.0..=SEGMENT_LIMIT_S).contains(&seconds) {
+            return;
+        }
+        self.segments
+            .entry(previous.slot)
+            .and_modify(|average| *average += SEGMENT_WEIGHT * (seconds - *average))
+            .or_insert(seconds);
     }
 
     /// Sets a platform's latest headway (the headway table's latest value).
@@ -300,12 +330,28 @@ impl StatusModel {
             .map(|(id, at)| (*id, *at))
             .collect();
         ids.sort_by_key(|(id, _)| *id);
+        // Each segment's time: what trains took lately, else the nominal figure.
+        let segment_s: Vec<f64> = (0..geometry.ring())
+            .map(|p| {
+                let (index, direction) = ring_slot(p, n);
+                let slot = Slot {
+                    line,
+                    station_id: known[index].id,
+                    direction,
+                };
+                self.segments
+                    .get(&slot)
+                    .copied()
+                    .unwrap_or_else(|| geometry.nominal_s(p, conditions))
+            })
+            .collect();
+        let dwell_s = service::MIN_DWELL_S * conditions.dwell;
         let mut placed: Vec<Placed> = Vec::with_capacity(ids.len());
         let mut on_board: Vec<(TrainId, TrainAt)> = Vec::with_capacity(ids.len());
         for (id, at) in ids {
             let index = index_of[&at.slot.station_id];
             let ring = ring_position(index, at.slot.direction, n);
-            let spot = motion::place(geometry, ring, at.time, now, conditions);
+            let spot = motion::place(ring, segment_s[ring], dwell_s, at.time, now);
             if at.status == TrainStatus::OutOfService && !spot.at_platform {
                 continue;
             }
@@ -322,7 +368,7 @@ impl StatusModel {
             placed.push(spot);
             on_board.push((id, at));
         }
-        let due = motion::next_due(geometry, &placed, conditions);
+        let due = motion::next_due(&segment_s, &placed);
 
         let headway_of = |id: &TrainId| self.train_headways.get(id);
         let trains: Vec<TrainPosition> = on_board
@@ -565,5 +611,89 @@ mod tests {
             model.snapshot().simulated_time,
             Some(SimTime(2_000).to_string())
         );
+    }
+
+    #[test]
+    fn trains_run_between_stations_by_the_segment_times_seen_and_leave_when_out_of_service() {
+        let mut model = StatusModel::new();
+        for (id, order) in [(1, 0), (2, 1), (3, 2)] {
+            model.apply_station(&station(id, order, "S"));
+        }
+        let at = |number, station, prev: Option<u32>, time| ArrivalEvent {
+            arrival_time: Some(SimTime(time)),
+            prev_station_id: prev.map(StationId),
+            prev_direction: prev.map(|_| Direction::A),
+            ..arrival(number, station, Direction::A)
+        };
+        // Train 1 took 100 s from station 1 to 2: the board learns the segment.
+        model.apply_arrival(&at(1, 1, None, 0));
+        model.apply_arrival(&at(1, 2, Some(1), 100_000));
+        // Train 2 arrives at station 1 and, 60 s later, is 40 s into its 80 s run.
+        model.apply_arrival(&at(2, 1, None, 200_000));
+        model.observe_time(SimTime(260_000));
+        let snapshot = model.snapshot();
+        let blue = &snapshot.lines[0];
+        let two = blue.trains.iter().find(|t| t.id == "BL002").unwrap();
+        assert_eq!(two.to, Some(StationId(2)));
+        assert!((two.progress - 0.5).abs() < 1e-9, "{two:?}");
+        assert!(blue.stations[0].train_a.is_none(), "it has left station 1");
+        let next = blue.stations[1].next_a.as_ref().unwrap();
+        assert_eq!((next.id.as_str(), next.seconds), ("BL002", 40));
+
+        // Out of service at a terminal: shown there for a dwell, then gone from the board.
+        model.apply_arrival(&ArrivalEvent {
+            train_status: TrainStatus::OutOfService,
+            ..at(1, 2, Some(2), 270_000)
+        });
+        assert!(model.snapshot().lines[0]
+            .trains
+            .iter()
+            .any(|t| t.id == "BL001"));
+        model.observe_time(SimTime(400_000));
+        let trains: Vec<String> = model.snapshot().lines[0]
+            .trains
+            .iter()
+            .map(|t| t.id.clone())
+            .collect();
+        assert_eq!(trains, ["BL002"]);
+    }
+
+    #[test]
+    fn headways_colour_their_trains_and_make_the_line_figures() {
+        let mut model = StatusModel::new();
+        model.apply_station(&station(1, 0, "One"));
+        model.apply_arrival(&arrival(7, 1, Direction::A));
+        let headway = |number, time, headway_s, state| HeadwayEvent {
+            line: LineColor::Blue,
+            station_id: StationId(1),
+            direction: Direction::A,
+            train_id: TrainId {
+                line: LineColor::Blue,
+                number,
+            },
+            run_number: Some(i32::from(number)),
+            arrival_time: SimTime(time),
+            headway_s: Some(headway_s),
+            scheduled_headway_s: Some(600),
+            state,
+            delay_s: None,
+            source_partition: 0,
+            source_offset: 0,
+        };
+        model.apply_headway(&headway(7, 2_000, 120, HeadwayState::Bunched));
+        // An older record for the platform (another partition's replay) changes nothing.
+        let version = model.version();
+        model.apply_headway(&headway(6, 1_000, 900, HeadwayState::Gapped));
+        assert_eq!(model.version(), version);
+        let snapshot = model.snapshot();
+        let blue = &snapshot.lines[0];
+        assert_eq!(blue.trains[0].headway, HeadwayState::Bunched);
+        assert_eq!(
+            blue.stations[0].train_a.as_ref().map(|t| t.headway),
+            Some(HeadwayState::Bunched)
+        );
+        assert_eq!(blue.headways.bunched, 1);
+        assert_eq!(blue.headways.mean_headway_s, Some(120.0));
+        assert_eq!(snapshot.totals.bunched, 1);
     }
 }

@@ -1,13 +1,15 @@
 //! Where a line's trains are between arrivals, and when the next one is due at each platform.
 //!
-//! The board only hears of arrivals, so between two it estimates as Train Tracker does: a
-//! train leaves its platform after the shortest dwell ([`service::MIN_DWELL_S`]), runs the
-//! nominal run time of the service model between the two stations (from their coordinates,
-//! stretched by the current weather), stops the shortest dwell at each platform on the way,
-//! and turns at a terminal in [`service::TURNAROUND_S`]. Trains on one track never pass each
-//! other, so the next train at a platform is the nearest one behind it on the ring of
-//! platforms (see [`ring_slot`]): a train serves the platforms ahead of it up to the next
-//! train's position.
+//! The board only hears of arrivals, so between two it estimates, as prediction systems such
+//! as TheTransitClock do, from travel times it has seen: each segment's time (from a train's
+//! arrival at one platform to its arrival at the next) is the recent average of the trains
+//! that ran it, and before any has, the service model's nominal figure: the shortest dwell
+//! ([`service::MIN_DWELL_S`]) plus the run time between the two stations' coordinates
+//! (stretched by the current weather), or [`service::TURNAROUND_S`] to turn at a terminal. A
+//! train stands at its platform for the shortest dwell, then is drawn along the segment in
+//! proportion to the time left. Trains on one track never pass each other, so the next train
+//! at a platform is the nearest one behind it on the ring of platforms (see [`ring_slot`]): a
+//! train serves the platforms ahead of it up to the next train's position.
 
 use crate::model::{Direction, StationId};
 use crate::network::StationLocations;
@@ -22,7 +24,8 @@ pub(crate) fn ring_position(index: usize, direction: Direction, n: usize) -> usi
     }
 }
 
-/// The nominal run times of a line's ring: from each ring position's platform to the next.
+/// The nominal segment times of a line's ring: from a train's arrival at each ring position's
+/// platform to its arrival at the next.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Geometry {
     run_s: Vec<f64>,
@@ -59,6 +62,13 @@ impl Geometry {
         let n = self.ring() / 2;
         n > 0 && (p == n - 1 || p == 2 * n - 1)
     }
+
+    /// The nominal time (s) of the segment from ring position `p`: the shortest dwell and the
+    /// run, in `conditions`.
+    pub(crate) fn nominal_s(&self, p: usize, conditions: Conditions) -> f64 {
+        service::MIN_DWELL_S * conditions.dwell
+            + self.run_s.get(p).copied().unwrap_or(0.0) * conditions.run
+    }
 }
 
 /// A train's estimated place on the ring.
@@ -74,26 +84,27 @@ pub(crate) struct Placed {
     pub(crate) to_next_s: f64,
 }
 
-/// Where a train that arrived at ring position `ring` at `arrived` is at `now`.
+/// Where a train that arrived at ring position `ring` at `arrived` is at `now`, its segment
+/// taking `segment_s` of which the first `dwell_s` at the platform.
 pub(crate) fn place(
-    geometry: &Geometry,
     ring: usize,
+    segment_s: f64,
+    dwell_s: f64,
     arrived: Option<SimTime>,
     now: Option<SimTime>,
-    conditions: Conditions,
 ) -> Placed {
-    let run = geometry.run_s.get(ring).copied().unwrap_or(0.0) * conditions.run;
-    let dwell = service::MIN_DWELL_S * conditions.dwell;
     let since = match (arrived, now) {
         (Some(arrived), Some(now)) => ((now.0 - arrived.0) as f64 / 1000.0).max(0.0),
         _ => 0.0,
     };
+    let dwell = dwell_s.min(segment_s);
+    let run = segment_s - dwell;
     if since < dwell || run <= 0.0 {
         return Placed {
             ring,
             at_platform: true,
             progress: 0.0,
-            to_next_s: dwell - since + run,
+            to_next_s: (segment_s - since).max(0.0),
         };
     }
     let progress = ((since - dwell) / run).min(1.0);
@@ -106,17 +117,10 @@ pub(crate) fn place(
 }
 
 /// For each ring position, the next train due there (by index into `trains`) and the seconds
-/// until it arrives.
-pub(crate) fn next_due(
-    geometry: &Geometry,
-    trains: &[Placed],
-    conditions: Conditions,
-) -> Vec<Option<(usize, f64)>> {
-    let ring = geometry.ring();
+/// until it arrives, the segments taking `segment_s` (by ring position).
+pub(crate) fn next_due(segment_s: &[f64], trains: &[Placed]) -> Vec<Option<(usize, f64)>> {
+    let ring = segment_s.len();
     let mut due = vec![None; ring];
-    if ring == 0 {
-        return due;
-    }
     // Who holds each platform, and each run from a platform.
     let mut at_platform = vec![None; ring];
     let mut on_run = vec![None; ring];
@@ -130,7 +134,6 @@ pub(crate) fn next_due(
             on_run[train.ring] = Some(index);
         }
     }
-    let dwell = service::MIN_DWELL_S * conditions.dwell;
     for (index, train) in trains.iter().enumerate() {
         if train.ring >= ring {
             continue;
@@ -152,7 +155,7 @@ pub(crate) fn next_due(
             if on_run[p].is_some() {
                 break;
             }
-            seconds += dwell + geometry.run_s[p] * conditions.run;
+            seconds += segment_s[p];
             p = (p + 1) % ring;
         }
     }
@@ -163,25 +166,9 @@ pub(crate) fn next_due(
 mod tests {
     use super::*;
 
-    fn geometry(n: usize) -> Geometry {
-        Geometry {
-            run_s: (0..2 * n)
-                .map(|p| {
-                    if p == n - 1 || p == 2 * n - 1 {
-                        240.0
-                    } else {
-                        100.0
-                    }
-                })
-                .collect(),
-        }
-    }
-
     #[test]
-    fn a_train_stands_for_the_shortest_dwell_then_runs() {
-        let g = geometry(4);
-        let fair = Conditions::default();
-        let at = |s: i64| place(&g, 1, Some(SimTime(0)), Some(SimTime(s * 1000)), fair);
+    fn a_train_stands_for_the_dwell_then_runs_the_rest_of_its_segment() {
+        let at = |s: i64| place(1, 120.0, 20.0, Some(SimTime(0)), Some(SimTime(s * 1000)));
         assert!(at(10).at_platform);
         assert_eq!(at(10).to_next_s, 110.0);
         let running = at(70);
@@ -189,19 +176,37 @@ mod tests {
         assert!((running.progress - 0.5).abs() < 1e-9);
         assert_eq!(at(500).progress, 1.0, "overdue: at the next signal");
         assert_eq!(at(500).to_next_s, 0.0);
-        let wet = Conditions {
-            run: 1.2,
-            dwell: 1.1,
-        };
-        assert!(place(&g, 1, Some(SimTime(0)), Some(SimTime(70_000)), wet).progress < 0.5);
+        assert!(place(1, 120.0, 20.0, None, Some(SimTime(70_000))).at_platform);
+    }
+
+    #[test]
+    fn nominal_segments_come_from_the_speed_model_and_the_weather() {
+        let places = StationLocations::embedded().unwrap();
+        // Clark/Lake to State/Lake, about 250 m: a short hop.
+        let geometry = Geometry::new(&[StationId(40380), StationId(40260)], &places);
+        assert_eq!(geometry.ring(), 4);
+        let fair = geometry.nominal_s(0, Conditions::default());
+        assert!((40.0..80.0).contains(&fair), "{fair}");
+        let snow = geometry.nominal_s(
+            0,
+            Conditions {
+                run: 1.2,
+                dwell: 1.1,
+            },
+        );
+        assert!(snow > fair);
+        assert!(geometry.turns_after(1) && geometry.turns_after(3) && !geometry.turns_after(0));
+        assert_eq!(
+            geometry.nominal_s(1, Conditions::default()),
+            service::MIN_DWELL_S + service::TURNAROUND_S
+        );
     }
 
     #[test]
     fn the_next_train_is_the_nearest_behind_and_turns_at_terminals() {
-        // 4 stations: ring 0..8; a train standing at ring 1 (station 1, A), one running
-        // from ring 5 (station 2, B) halfway.
-        let g = geometry(4);
-        let fair = Conditions::default();
+        // 4 stations: ring 0..8, segments of 120 s and 260 s turns; a train standing at ring 1
+        // (station 1, A), one running from ring 5 (station 2, B) halfway.
+        let segments = [120.0, 120.0, 120.0, 260.0, 120.0, 120.0, 120.0, 260.0];
         let trains = [
             Placed {
                 ring: 1,
@@ -216,20 +221,16 @@ mod tests {
                 to_next_s: 50.0,
             },
         ];
-        let due = next_due(&g, &trains, fair);
+        let due = next_due(&segments, &trains);
         assert_eq!(due[1], Some((0, 0.0)));
         assert_eq!(due[2], Some((0, 120.0)));
-        assert_eq!(due[3], Some((0, 240.0)), "one dwell and one run later");
+        assert_eq!(due[3], Some((0, 240.0)));
         // Ring 4 (station 3, B) is reached by train 0 after turning at the terminal.
-        assert_eq!(due[4], Some((0, 240.0 + 20.0 + 240.0)));
-        assert_eq!(
-            due[5],
-            Some((0, 500.0 + 20.0 + 100.0)),
-            "train 1 has left it"
-        );
+        assert_eq!(due[4], Some((0, 500.0)));
+        assert_eq!(due[5], Some((0, 620.0)), "train 1 has left it");
         assert_eq!(due[6], Some((1, 50.0)));
         assert_eq!(due[7], Some((1, 170.0)));
-        assert_eq!(due[0], Some((1, 170.0 + 20.0 + 240.0)), "after the turn");
+        assert_eq!(due[0], Some((1, 430.0)), "after the turn");
         assert_eq!(ring_position(0, Direction::B, 4), 7);
     }
 }

@@ -1,12 +1,15 @@
 //! The SVG diagram of one line: its stations in order on a track, the trains of direction A
-//! above it and those of direction B below it.
+//! above it and those of direction B below it, each where the read model places it (at a
+//! platform, or part of the way to the next station), outlined by its headway state.
 //!
 //! Geometry is shared with the page's script through `data-` attributes (each station's `x`)
 //! and the constants below (each direction's `y`), so the script can move trains without
 //! knowing the layout rules.
 
 use maud::{html, Markup};
-use transit_core::status::{LineView, TrainView};
+use transit_core::event::HeadwayState;
+use transit_core::model::Direction;
+use transit_core::status::{LineView, TrainPosition, TrainView};
 
 /// Horizontal distance between stations.
 const STEP: u32 = 38;
@@ -53,12 +56,9 @@ pub(crate) fn line_diagram(line: &LineView) -> Markup {
                 }
             }
             g class="trains" {
-                @for (index, station) in line.stations.iter().enumerate() {
-                    @if let Some(train) = &station.train_a {
-                        (train_marker(train, station_x(index), TRAIN_A_Y))
-                    }
-                    @if let Some(train) = &station.train_b {
-                        (train_marker(train, station_x(index), TRAIN_B_Y))
+                @for train in &line.trains {
+                    @if let Some((x, y)) = train_xy(line, train) {
+                        (train_marker(train, x, y))
                     }
                 }
             }
@@ -66,23 +66,71 @@ pub(crate) fn line_diagram(line: &LineView) -> Markup {
     }
 }
 
-/// A train's marker: a labelled box placed with a CSS transform, so moving it animates.
-fn train_marker(train: &TrainView, x: u32, y: u32) -> Markup {
+/// Where `train` is drawn: between its stations' x by its progress, on its direction's side.
+pub(crate) fn train_xy(line: &LineView, train: &TrainPosition) -> Option<(f64, u32)> {
+    let index = |id| line.stations.iter().position(|s| s.station_id == id);
+    let from = f64::from(station_x(index(train.from)?));
+    let x = match train.to.and_then(index) {
+        Some(to) => from + (f64::from(station_x(to)) - from) * train.progress,
+        None => from,
+    };
+    let y = match train.direction {
+        Direction::A => TRAIN_A_Y,
+        Direction::B => TRAIN_B_Y,
+    };
+    Some((x, y))
+}
+
+/// A train's marker: a labelled box placed with a CSS transform, so moving it animates;
+/// classed by its status and its headway state.
+fn train_marker(train: &TrainPosition, x: f64, y: u32) -> Markup {
     html! {
-        g class={ "train " (status_class(train)) } data-train=(train.id)
-            style={ "transform: translate(" (x) "px, " (y) "px)" } {
+        g class={ "train " (train.status.as_str()) " hw-" (train.headway.as_str()) }
+            data-train=(train.id)
+            style={ "transform: translate(" (format!("{x:.1}")) "px, " (y) "px)" } {
             rect x="-17" y="-8" width="34" height="16" rx="4" {}
             text y="4" { (train.id) }
+            title { (train_title(train)) }
         }
     }
 }
 
-/// The CSS class of a train's status.
-pub(crate) fn status_class(train: &TrainView) -> &'static str {
-    use transit_core::model::TrainStatus;
-    match train.status {
-        TrainStatus::InService => "in_service",
-        TrainStatus::OutOfService => "out_of_service",
-        TrainStatus::BrokenDown => "broken_down",
+/// The tooltip of a train: its run, headway state and delay.
+pub(crate) fn train_title(train: &TrainPosition) -> String {
+    let mut title = train.id.clone();
+    if let Some(run) = train.run {
+        title.push_str(&format!(" · run {run}"));
     }
+    title.push_str(&format!(" · {}", headway_label(train.headway)));
+    if let Some(headway) = train.headway_s {
+        title.push_str(&format!(" ({} behind)", clock(headway)));
+    }
+    if let Some(delay) = train.delay_s {
+        title.push_str(&format!(
+            " · {} {}",
+            clock(delay.abs()),
+            if delay < 0 { "early" } else { "late" }
+        ));
+    }
+    title
+}
+
+/// A headway state as words.
+pub(crate) fn headway_label(state: HeadwayState) -> &'static str {
+    match state {
+        HeadwayState::OnTime => "on time",
+        HeadwayState::Bunched => "bunched",
+        HeadwayState::Gapped => "gapped",
+        HeadwayState::Unknown => "no headway yet",
+    }
+}
+
+/// Seconds as `m:ss`.
+pub(crate) fn clock(seconds: i32) -> String {
+    format!("{}:{:02}", seconds / 60, seconds % 60)
+}
+
+/// The CSS classes of a train at a platform: its status and its headway state.
+pub(crate) fn status_class(train: &TrainView) -> String {
+    format!("{} hw-{}", train.status.as_str(), train.headway.as_str())
 }

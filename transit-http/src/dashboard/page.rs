@@ -2,9 +2,12 @@
 //! diagram and a table of its stations. Everything it needs is inline: it works offline.
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
-use transit_core::status::{LineView, StationView, StatusSnapshot, TrainView};
+use transit_core::event::HeadwayState;
+use transit_core::status::{
+    HeadwayPanel, LineView, NextTrain, PlatformHeadway, StationView, StatusSnapshot, TrainView,
+};
 
-use super::diagram::{line_diagram, status_class};
+use super::diagram::{clock, headway_label, line_diagram, status_class};
 
 const STYLE: &str = include_str!("assets/dashboard.css");
 const SCRIPT: &str = include_str!("assets/dashboard.js");
@@ -39,8 +42,12 @@ pub(crate) fn render(snapshot: &StatusSnapshot) -> Markup {
                             span #total-entries { (thousands(snapshot.totals.entries)) }
                         }
                         div.fact {
-                            span.label { "Trains at platforms" }
-                            span #total-trains { (snapshot.totals.trains) }
+                            span.label { "Trains in service" }
+                            span #total-trains { (snapshot.totals.in_service) }
+                        }
+                        div.fact {
+                            span.label { "Bunched · gapped" }
+                            span #total-irregular { (irregular(snapshot.totals.bunched, snapshot.totals.gapped)) }
                         }
                         div #live .live .off { "connecting…" }
                     }
@@ -66,6 +73,7 @@ pub(crate) fn render(snapshot: &StatusSnapshot) -> Markup {
 fn line_section(line: &LineView) -> Markup {
     let name = line.line.as_str();
     let entries: u64 = line.stations.iter().map(|s| s.entries).sum();
+    let (towards_a, towards_b) = terminals(line);
     html! {
         section class={ "line line-" (name) } id={ "line-" (name) }
             data-stations=(station_ids(line)) {
@@ -76,11 +84,21 @@ fn line_section(line: &LineView) -> Markup {
                     span.line-entries id={ "entries-" (name) } { (thousands(entries)) } " riders"
                 }
             }
+            (headway_panel(name, &line.headways))
             div.diagram-wrap { (line_diagram(line)) }
             details open {
                 summary { "Stations" }
                 table {
-                    thead { tr { th { "Station" } th { "Direction A" } th { "Direction B" } th.num { "Entries" } } }
+                    thead {
+                        tr {
+                            th { "Station" }
+                            th { "Towards " (towards_a) }
+                            th.num { "Headway" }
+                            th { "Towards " (towards_b) }
+                            th.num { "Headway" }
+                            th.num { "Entries" }
+                        }
+                    }
                     tbody {
                         @for station in &line.stations { (station_row(name, station)) }
                     }
@@ -90,23 +108,87 @@ fn line_section(line: &LineView) -> Markup {
     }
 }
 
+/// A line's headway figures, and a legend of the trains' outlines.
+fn headway_panel(line: &str, panel: &HeadwayPanel) -> Markup {
+    html! {
+        div.headways id={ "headways-" (line) } {
+            div.fig { span.label { "Mean headway" } span.hw-mean { (seconds_or_dash(panel.mean_headway_s)) } }
+            div.fig { span.label { "Scheduled" } span.hw-scheduled { (seconds_or_dash(panel.scheduled_headway_s)) } }
+            div.fig { span.label { "Variation (cv)" } span.hw-cv { (cv_text(panel.cv)) } }
+            div.fig { span.label { "Expected wait" } span.hw-wait { (seconds_or_dash(panel.expected_wait_s)) } }
+            div.fig { span.label { "Bunched" } span.hw-bunched { (panel.bunched) } }
+            div.fig { span.label { "Gapped" } span.hw-gapped { (panel.gapped) } }
+            div.legend {
+                span.key.hw-on_time { "on time" }
+                span.key.hw-bunched { "bunched" }
+                span.key.hw-gapped { "gapped" }
+            }
+        }
+    }
+}
+
 fn station_row(line: &str, station: &StationView) -> Markup {
     html! {
         tr id={ "st-" (line) "-" (station.station_id.0) } {
             td { (station.name) }
-            td.ta { (train_cell(station.train_a.as_ref())) }
-            td.tb { (train_cell(station.train_b.as_ref())) }
+            td.ta { (platform_cell(station.train_a.as_ref(), station.next_a.as_ref())) }
+            td.num.ha { (headway_cell(station.headway_a.as_ref())) }
+            td.tb { (platform_cell(station.train_b.as_ref(), station.next_b.as_ref())) }
+            td.num.hb { (headway_cell(station.headway_b.as_ref())) }
             td.num.entries { (thousands(station.entries)) }
         }
     }
 }
 
-fn train_cell(train: Option<&TrainView>) -> Markup {
+/// The train standing at a platform, or when the next one is due.
+fn platform_cell(train: Option<&TrainView>, next: Option<&NextTrain>) -> Markup {
     html! {
         @if let Some(train) = train {
             span class={ "chip " (status_class(train)) } { (train.id) }
+        } @else if let Some(next) = next {
+            span.next { (due_text(next)) }
         }
     }
+}
+
+fn headway_cell(headway: Option<&PlatformHeadway>) -> Markup {
+    html! {
+        @if let Some(text) = headway.and_then(headway_text) {
+            span class={ "hw hw-" (headway.map_or(HeadwayState::Unknown, |h| h.state).as_str()) }
+                title=(headway.map_or("", |h| headway_label(h.state))) { (text) }
+        }
+    }
+}
+
+/// `4 min` (or `Due`) and the train, as Train Tracker shows arrivals.
+pub(crate) fn due_text(next: &NextTrain) -> String {
+    if next.minutes == 0 {
+        format!("Due · {}", next.id)
+    } else {
+        format!("{} min · {}", next.minutes, next.id)
+    }
+}
+
+fn headway_text(headway: &PlatformHeadway) -> Option<String> {
+    headway.headway_s.map(clock)
+}
+
+/// The names of the stations each direction runs towards: the line's last and first.
+fn terminals(line: &LineView) -> (String, String) {
+    let name = |s: Option<&StationView>| s.map_or_else(String::new, |s| s.name.clone());
+    (name(line.stations.last()), name(line.stations.first()))
+}
+
+fn seconds_or_dash(seconds: Option<f64>) -> String {
+    seconds.map_or_else(|| "–".into(), |s| clock(s.round() as i32))
+}
+
+fn cv_text(cv: Option<f64>) -> String {
+    cv.map_or_else(|| "–".into(), |cv| format!("{cv:.2}"))
+}
+
+fn irregular(bunched: u64, gapped: u64) -> String {
+    format!("{bunched} · {gapped}")
 }
 
 /// The ids of a line's stations in order, so the script can tell when the board's shape

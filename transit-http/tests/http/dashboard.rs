@@ -164,6 +164,18 @@ async fn the_page_shows_every_line_station_train_and_the_weather() {
         "1,234",
         "<svg",
         "new EventSource(\"/events\")",
+        // BL002 is 40 % of the way from Rosemont (x 68) back to O'Hare (x 30), below the track,
+        // outlined as bunched.
+        "translate(52.8px, 88px)",
+        "train in_service hw-bunched",
+        // The next train at each platform, as Train Tracker counts minutes.
+        "4 min · BL002",
+        "Towards Rosemont",
+        // The Blue Line's headway panel: mean 5:30, expected wait 4:36, cv 0.82.
+        "Expected wait",
+        "5:30",
+        "4:36",
+        "0.82",
     ] {
         assert!(
             page.body.contains(needle),

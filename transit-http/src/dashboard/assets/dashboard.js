@@ -47,7 +47,9 @@
     return group;
   };
 
-  const updateTrains = (svg, stations) => {
+  // Trains go where the read model places them: at a platform, or part of the way from the
+  // station they left to the next one.
+  const updateTrains = (svg, line) => {
     const xs = new Map();
     for (const station of svg.querySelectorAll(".station")) {
       xs.set(station.dataset.id, Number(station.dataset.x));
@@ -55,11 +57,12 @@
     const yA = Number(svg.dataset.trainAY);
     const yB = Number(svg.dataset.trainBY);
     const wanted = new Map();
-    for (const station of stations) {
-      const x = xs.get(String(station.station_id));
-      if (x === undefined) continue;
-      if (station.train_a) wanted.set(station.train_a.id, [x, yA, station.train_a.status]);
-      if (station.train_b) wanted.set(station.train_b.id, [x, yB, station.train_b.status]);
+    for (const train of line.trains) {
+      const from = xs.get(String(train.from));
+      if (from === undefined) continue;
+      const to = train.to === null || train.to === undefined ? undefined : xs.get(String(train.to));
+      const x = to === undefined ? from : from + (to - from) * train.progress;
+      wanted.set(train.id, [x, train.direction === "a" ? yA : yB, train]);
     }
     const layer = svg.querySelector(".trains");
     const present = new Map();
@@ -67,27 +70,67 @@
       if (wanted.has(marker.dataset.train)) present.set(marker.dataset.train, marker);
       else marker.remove();
     }
-    for (const [id, [x, y, status]] of wanted) {
+    for (const [id, [x, y, train]] of wanted) {
       let marker = present.get(id);
       if (!marker) {
         marker = trainMarker(id);
         layer.append(marker);
       }
-      marker.setAttribute("class", "train " + status);
-      marker.style.transform = `translate(${x}px, ${y}px)`;
+      marker.setAttribute("class", `train ${train.status} hw-${train.headway}`);
+      marker.style.transform = `translate(${x.toFixed(1)}px, ${y}px)`;
     }
   };
 
-  const trainCell = (cell, train) => {
+  const clock = (seconds) => {
+    const s = Math.round(seconds);
+    return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+  };
+
+  const platformCell = (cell, train, next) => {
     if (!cell) return;
-    const current = cell.firstElementChild;
-    if (!train) {
-      if (current) current.remove();
+    let content = cell.firstElementChild;
+    if (train) {
+      if (!content || !content.classList.contains("chip")) {
+        cell.replaceChildren();
+        content = cell.appendChild(document.createElement("span"));
+      }
+      content.className = `chip ${train.status} hw-${train.headway}`;
+      setText(content, train.id);
+    } else if (next) {
+      if (!content || !content.classList.contains("next")) {
+        cell.replaceChildren();
+        content = cell.appendChild(document.createElement("span"));
+        content.className = "next";
+      }
+      setText(content, next.minutes === 0 ? `Due · ${next.id}` : `${next.minutes} min · ${next.id}`);
+    } else if (content) {
+      content.remove();
+    }
+  };
+
+  const headwayCell = (cell, headway) => {
+    if (!cell) return;
+    if (!headway || headway.headway_s === null || headway.headway_s === undefined) {
+      cell.replaceChildren();
       return;
     }
-    const chip = current || cell.appendChild(document.createElement("span"));
-    chip.className = "chip " + train.status;
-    setText(chip, train.id);
+    const span = cell.firstElementChild || cell.appendChild(document.createElement("span"));
+    span.className = `hw hw-${headway.state}`;
+    setText(span, clock(headway.headway_s));
+  };
+
+  const orDash = (value, format) => (value === null || value === undefined ? "–" : format(value));
+
+  const updatePanel = (line) => {
+    const panel = document.getElementById("headways-" + line.line);
+    if (!panel) return;
+    const h = line.headways;
+    setText(panel.querySelector(".hw-mean"), orDash(h.mean_headway_s, clock));
+    setText(panel.querySelector(".hw-scheduled"), orDash(h.scheduled_headway_s, clock));
+    setText(panel.querySelector(".hw-cv"), orDash(h.cv, (cv) => cv.toFixed(2)));
+    setText(panel.querySelector(".hw-wait"), orDash(h.expected_wait_s, clock));
+    setText(panel.querySelector(".fig .hw-bunched"), String(h.bunched));
+    setText(panel.querySelector(".fig .hw-gapped"), String(h.gapped));
   };
 
   const update = (status) => {
@@ -97,7 +140,8 @@
       setText(document.getElementById("weather-status"), status.weather.status.replace("_", " "));
     }
     setText(document.getElementById("total-entries"), numbers.format(status.totals.entries));
-    setText(document.getElementById("total-trains"), String(status.totals.trains));
+    setText(document.getElementById("total-trains"), String(status.totals.in_service));
+    setText(document.getElementById("total-irregular"), `${status.totals.bunched} · ${status.totals.gapped}`);
     for (const line of status.lines) {
       const section = document.getElementById("line-" + line.line);
       const ids = line.stations.map((s) => s.station_id).join(",");
@@ -110,12 +154,15 @@
         entries += station.entries;
         const row = document.getElementById(`st-${line.line}-${station.station_id}`);
         if (!row) continue;
-        trainCell(row.querySelector(".ta"), station.train_a);
-        trainCell(row.querySelector(".tb"), station.train_b);
+        platformCell(row.querySelector(".ta"), station.train_a, station.next_a);
+        platformCell(row.querySelector(".tb"), station.train_b, station.next_b);
+        headwayCell(row.querySelector(".ha"), station.headway_a);
+        headwayCell(row.querySelector(".hb"), station.headway_b);
         setText(row.querySelector(".entries"), numbers.format(station.entries));
       }
       setText(document.getElementById("entries-" + line.line), numbers.format(entries));
-      updateTrains(section.querySelector("svg.diagram"), line.stations);
+      updatePanel(line);
+      updateTrains(section.querySelector("svg.diagram"), line);
     }
     document.getElementById("board").dataset.version = String(status.version);
   };
