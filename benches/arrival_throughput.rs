@@ -121,6 +121,7 @@ fn codec_benches(c: &mut Criterion) {
         scheduled_headway_s: Some(360),
         delay_s: Some(60),
         run_number: Some(7),
+        prev_arrival_time: Some(transit_core::sim::SimTime(1_793_595_500_000)),
     };
     let record = encode_arrival(codec, &event, 0);
     let delivery = Delivery {

@@ -107,11 +107,12 @@ fn arrival() -> impl Strategy<Value = ArrivalEvent> {
             prop::option::of(any::<i32>()),
             prop::option::of(any::<i32>()),
             prop::option::of(any::<i32>()),
+            prop::option::of(any::<i64>()),
         ),
     )
         .prop_map(
             |(station_id, line, number, direction, train_status, previous, time, service)| {
-                let (scheduled, headway, delay, run) = service;
+                let (scheduled, headway, delay, run, previous_time) = service;
                 ArrivalEvent {
                     station_id,
                     train_id: TrainId { line, number },
@@ -125,6 +126,7 @@ fn arrival() -> impl Strategy<Value = ArrivalEvent> {
                     scheduled_headway_s: headway,
                     delay_s: delay,
                     run_number: run,
+                    prev_arrival_time: previous_time.map(SimTime),
                 }
             },
         )
@@ -233,6 +235,7 @@ fn sample_arrival() -> ArrivalEvent {
         scheduled_headway_s: Some(360),
         delay_s: Some(-1),
         run_number: Some(7),
+        prev_arrival_time: Some(SimTime(1_793_595_600_000)),
     }
 }
 
@@ -257,6 +260,8 @@ fn the_wire_format_byte_for_byte() {
     expected.extend([2, 0xd0, 0x05]); // scheduled_headway_s: branch 1 (int), 360: zigzag 720
     expected.extend([2, 1]); // delay_s: branch 1 (int), -1: zigzag 1
     expected.extend([2, 14]); // run_number: branch 1 (int), 7: zigzag 14
+    expected.push(2); // prev_arrival_time: union branch 1 (long)
+    expected.extend([0x80, 0xb2, 0x87, 0xaa, 0xb3, 0x68]); // 1_793_595_600_000, zigzag
     assert_eq!(bytes.as_ref(), expected.as_slice());
 }
 
@@ -291,6 +296,7 @@ fn the_arrival_schema_evolves_backward_and_reads_what_the_first_one_wrote() {
                 scheduled_headway_s: None,
                 delay_s: None,
                 run_number: None,
+                prev_arrival_time: None,
                 ..sample_arrival()
             }
         );

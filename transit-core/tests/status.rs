@@ -36,6 +36,7 @@ fn arrival(line: LineColor, number: u16, station: u32, direction: Direction) -> 
         scheduled_headway_s: None,
         delay_s: None,
         run_number: None,
+        prev_arrival_time: None,
     }
 }
 

@@ -377,6 +377,7 @@ async fn confluent_kafka_reads_and_decodes_every_transit_topic_with_only_the_reg
         (topics.station_rows(), true),
         (topics.stations(), false),
         (topics.turnstile_counts(), false),
+        (topics.headways(), false),
     ]);
     // The station rows of other lines are refused by design; nothing else is.
     let dead_letters = held(bus.as_ref(), &topics.dead_letter()).await;

@@ -44,7 +44,7 @@ pub(super) fn station_key(key: &StationKey, buf: &mut Vec<u8>) -> bool {
 
 /// `ArrivalEvent`: station_id, train_id, direction, line, train_status, then the
 /// `["null", …]` unions: prev_station_id, prev_direction, arrival_time, scheduled_time,
-/// scheduled_headway_s, delay_s, run_number.
+/// scheduled_headway_s, delay_s, run_number, prev_arrival_time.
 pub(super) fn arrival(event: &ArrivalEvent, buf: &mut Vec<u8>) -> bool {
     let Some(id) = station(event.station_id) else {
         return false;
@@ -79,6 +79,7 @@ pub(super) fn arrival(event: &ArrivalEvent, buf: &mut Vec<u8>) -> bool {
     write_optional_long(buf, event.scheduled_headway_s.map(i64::from));
     write_optional_long(buf, event.delay_s.map(i64::from));
     write_optional_long(buf, event.run_number.map(i64::from));
+    write_optional_long(buf, event.prev_arrival_time.map(|t| t.0));
     true
 }
 
@@ -207,6 +208,7 @@ pub(super) fn read_arrival(body: &[u8]) -> Option<(ArrivalEvent, usize)> {
     let scheduled_headway_s = reader.optional(Reader::int)?;
     let delay_s = reader.optional(Reader::int)?;
     let run_number = reader.optional(Reader::int)?;
+    let prev_arrival_time = reader.optional(Reader::long)?.map(SimTime);
     let event = ArrivalEvent {
         station_id,
         train_id,
@@ -220,6 +222,7 @@ pub(super) fn read_arrival(body: &[u8]) -> Option<(ArrivalEvent, usize)> {
         scheduled_headway_s,
         delay_s,
         run_number,
+        prev_arrival_time,
     };
     Some((event, reader.at))
 }

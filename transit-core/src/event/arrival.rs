@@ -37,4 +37,9 @@ pub struct ArrivalEvent {
     /// Its run: the number it keeps across trips (the number of its id).
     #[serde(default)]
     pub run_number: Option<i32>,
+    /// When it arrived at `prev_station_id`; `None` for its first arrival. With
+    /// `arrival_time`, how long the segment between the two stations took, from this event
+    /// alone (readers that apply arrivals in any order learn the same segment times).
+    #[serde(default)]
+    pub prev_arrival_time: Option<SimTime>,
 }

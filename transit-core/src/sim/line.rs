@@ -53,8 +53,8 @@ struct Train {
     /// When it next moves, in simulated ms; `None` while the block ahead is taken (or in the
     /// yard).
     next_at: Option<i64>,
-    /// Whether it has arrived anywhere since it entered service.
-    arrived: bool,
+    /// When it last arrived anywhere since it entered service (ms).
+    arrived_at: Option<i64>,
     /// The scheduled departure of its trip from its terminal; `None` without a schedule.
     trip_start: Option<i64>,
     /// The slot it claimed for its next trip while turning at a terminal.
@@ -249,7 +249,7 @@ impl LineSim {
         train.cell = Some(2 * p);
         train.entering = true;
         train.next_at = Some(at);
-        train.arrived = false;
+        train.arrived_at = None;
         train.trip_start = trip_start;
         train.next_trip = None;
         Some(k)
@@ -268,7 +268,7 @@ impl LineSim {
                     status: TrainStatus::InService,
                     cell: None,
                     next_at: None,
-                    arrived: false,
+                    arrived_at: None,
                     trip_start: None,
                     next_trip: None,
                     entering: false,
@@ -433,6 +433,18 @@ impl LineSim {
         .collect()
     }
 
+    /// The nominal time (ms) of a trip in direction `d`, from its terminal's departure to its
+    /// arrival at the other terminal (runs, and the shortest dwell at each stop between);
+    /// `None` without a schedule.
+    pub fn nominal_trip_ms(&self, d: Direction) -> Option<i64> {
+        let timetable = self.timetable.as_ref()?;
+        let n = self.stations.len();
+        timetable
+            .offset_ms
+            .get(trip_start_position(d, n) + n - 1)
+            .copied()
+    }
+
     /// The scheduled headway (ms) for a trip leaving `d`'s terminal at `slot`, at the
     /// reference station; `None` without a schedule.
     pub fn scheduled_headway_ms(&self, d: Direction, slot: i64) -> Option<i64> {
@@ -509,7 +521,7 @@ impl LineSim {
         self.blocks[p] = Some(k as u16);
         let train = &mut self.trains[k];
         train.cell = Some(2 * p);
-        train.arrived = false;
+        train.arrived_at = None;
         train.entering = false;
         train.trip_start = Some(slot);
         train.next_trip = None;
@@ -589,7 +601,10 @@ impl LineSim {
                     self.trains[k].trip_start = Some(slot);
                 }
             }
-            let previous = self.trains[k].arrived.then(|| ring_slot(from / 2, n));
+            let previous = self.trains[k].arrived_at.map(|time| {
+                let (station, direction) = ring_slot(from / 2, n);
+                (station, direction, time)
+            });
             self.arrive(k, at, previous, around, out);
         } else {
             // Out onto the track.
@@ -608,12 +623,13 @@ impl LineSim {
     }
 
     /// Train `k` arrives at the platform of its cell at `at`, from `previous` (station index,
-    /// direction; `None` for its first arrival in service): the event, then its dwell.
+    /// direction, when it arrived there; `None` for its first arrival in service): the event,
+    /// then its dwell.
     fn arrive(
         &mut self,
         k: usize,
         at: i64,
-        previous: Option<(usize, Direction)>,
+        previous: Option<(usize, Direction, i64)>,
         around: &dyn Surroundings,
         out: &mut Vec<ArrivalEvent>,
     ) {
@@ -647,13 +663,14 @@ impl LineSim {
             direction,
             line: self.line,
             train_status: train.status,
-            prev_station_id: previous.map(|(index, _)| self.stations[index]),
-            prev_direction: previous.map(|(_, direction)| direction),
+            prev_station_id: previous.map(|(index, _, _)| self.stations[index]),
+            prev_direction: previous.map(|(_, direction, _)| direction),
             arrival_time: Some(SimTime(at)),
             scheduled_time: trip.map(|(scheduled, _)| SimTime(scheduled)),
             scheduled_headway_s: trip.and_then(|(_, headway)| headway).and_then(seconds),
             delay_s: trip.and_then(|(scheduled, _)| seconds(at - scheduled)),
             run_number: Some(i32::from(train.id.number)),
+            prev_arrival_time: previous.map(|(_, _, time)| SimTime(time)),
         });
         // Riders for this platform's direction; a terminal's arrival platform takes none, its
         // departure platform all.
@@ -678,7 +695,7 @@ impl LineSim {
                 leave = leave.max(slot);
             }
         }
-        self.trains[k].arrived = true;
+        self.trains[k].arrived_at = Some(at);
         self.trains[k].next_at = Some(leave);
     }
 
@@ -706,9 +723,10 @@ impl LineSim {
             scheduled_headway_s: None,
             delay_s: None,
             run_number: Some(i32::from(train.id.number)),
+            prev_arrival_time: train.arrived_at.map(SimTime),
         });
         train.next_at = None;
-        train.arrived = false;
+        train.arrived_at = None;
         train.trip_start = None;
         train.next_trip = None;
         self.wake_behind(block, at);

@@ -53,10 +53,6 @@ struct TrainHeadway {
     headway_s: Option<i32>,
 }
 
-/// The weight of the newest trip in a segment's moving average: recent trips count most, so
-/// the estimate follows the hour's ridership and weather.
-const SEGMENT_WEIGHT: f64 = 0.3;
-
 /// A segment longer than this (s) was a stop in service, not a trip: left out.
 const SEGMENT_LIMIT_S: f64 = 1_800.0;
 
@@ -91,9 +87,9 @@ pub struct StatusModel {
     // they come from our own records, so SipHash's resistance to chosen keys buys nothing.
     trains: FxHashMap<TrainId, TrainAt>,
     slots: FxHashMap<Slot, (TrainId, TrainStatus)>,
-    /// Seconds from an arrival at a platform to the same train's arrival at the next one, a
-    /// moving average of what trains took.
-    segments: FxHashMap<Slot, f64>,
+    /// Seconds from an arrival at a platform to the same train's arrival at the next one, as
+    /// the latest trip over it took (and when that trip arrived).
+    segments: FxHashMap<Slot, (SimTime, f64)>,
     counts: FxHashMap<StationLineKey, u64>,
     headways: FxHashMap<HeadwayKey, HeadwayEvent>,
     train_headways: FxHashMap<TrainId, TrainHeadway>,
@@ -146,6 +142,7 @@ impl StatusModel {
             station_id: arrival.station_id,
             direction: arrival.direction,
         };
+        self.learn_segment(arrival);
         let at = TrainAt {
             slot,
             time: arrival.arrival_time,
@@ -165,7 +162,6 @@ impl StatusModel {
             {
                 self.slots.remove(&previous.slot);
             }
-            self.learn_segment(&previous, arrival);
         }
         if let Some((displaced, _)) = self.slots.insert(slot, (train, arrival.train_status)) {
             if displaced != train {
@@ -175,23 +171,36 @@ impl StatusModel {
         self.version += 1;
     }
 
-    /// Learns how long the segment from `previous` took, when `arrival` is the train's next
-    /// one after it.
-    fn learn_segment(&mut self, previous: &TrainAt, arrival: &ArrivalEvent) {
-        let consecutive = arrival.prev_station_id == Some(previous.slot.station_id)
-            && arrival.prev_direction == Some(previous.slot.direction)
-            && arrival.train_status == TrainStatus::InService;
-        let Some((from, to)) = previous.time.zip(arrival.arrival_time) else {
+    /// Learns how long the segment to this arrival's platform took, from the arrival alone:
+    /// the latest trip over each segment (by arrival time) counts, so the same arrivals
+    /// applied in any order teach the same times.
+    fn learn_segment(&mut self, arrival: &ArrivalEvent) {
+        let (Some(station_id), Some(direction), Some(from), Some(to)) = (
+            arrival.prev_station_id,
+            arrival.prev_direction,
+            arrival.prev_arrival_time,
+            arrival.arrival_time,
+        ) else {
             return;
         };
         let seconds = (to.0 - from.0) as f64 / 1000.0;
-        if !consecutive || !(0.0..=SEGMENT_LIMIT_S).contains(&seconds) {
+        if arrival.train_status != TrainStatus::InService
+            || !(0.0..=SEGMENT_LIMIT_S).contains(&seconds)
+        {
             return;
         }
-        self.segments
-            .entry(previous.slot)
-            .and_modify(|average| *average += SEGMENT_WEIGHT * (seconds - *average))
-            .or_insert(seconds);
+        let slot = Slot {
+            line: arrival.line,
+            station_id,
+            direction,
+        };
+        match self.segments.get_mut(&slot) {
+            Some((latest, _)) if *latest >= to => {}
+            Some(known) => *known = (to, seconds),
+            None => {
+                self.segments.insert(slot, (to, seconds));
+            }
+        }
     }
 
     /// Sets a platform's latest headway (the headway table's latest value).
@@ -341,7 +350,7 @@ impl StatusModel {
                 };
                 self.segments
                     .get(&slot)
-                    .copied()
+                    .map(|(_, seconds)| *seconds)
                     .unwrap_or_else(|| geometry.nominal_s(p, conditions))
             })
             .collect();
@@ -503,6 +512,7 @@ mod tests {
             scheduled_headway_s: None,
             delay_s: None,
             run_number: None,
+            prev_arrival_time: None,
         }
     }
 
@@ -619,15 +629,16 @@ mod tests {
         for (id, order) in [(1, 0), (2, 1), (3, 2)] {
             model.apply_station(&station(id, order, "S"));
         }
-        let at = |number, station, prev: Option<u32>, time| ArrivalEvent {
+        let at = |number, station, prev: Option<(u32, i64)>, time| ArrivalEvent {
             arrival_time: Some(SimTime(time)),
-            prev_station_id: prev.map(StationId),
+            prev_station_id: prev.map(|(id, _)| StationId(id)),
+            prev_arrival_time: prev.map(|(_, time)| SimTime(time)),
             prev_direction: prev.map(|_| Direction::A),
             ..arrival(number, station, Direction::A)
         };
         // Train 1 took 100 s from station 1 to 2: the board learns the segment.
         model.apply_arrival(&at(1, 1, None, 0));
-        model.apply_arrival(&at(1, 2, Some(1), 100_000));
+        model.apply_arrival(&at(1, 2, Some((1, 0)), 100_000));
         // Train 2 arrives at station 1 and, 60 s later, is 40 s into its 80 s run.
         model.apply_arrival(&at(2, 1, None, 200_000));
         model.observe_time(SimTime(260_000));
@@ -643,7 +654,7 @@ mod tests {
         // Out of service at a terminal: shown there for a dwell, then gone from the board.
         model.apply_arrival(&ArrivalEvent {
             train_status: TrainStatus::OutOfService,
-            ..at(1, 2, Some(2), 270_000)
+            ..at(1, 2, Some((2, 100_000)), 270_000)
         });
         assert!(model.snapshot().lines[0]
             .trains

@@ -2,8 +2,8 @@
 //!
 //! The board only hears of arrivals, so between two it estimates, as prediction systems such
 //! as TheTransitClock do, from travel times it has seen: each segment's time (from a train's
-//! arrival at one platform to its arrival at the next) is the recent average of the trains
-//! that ran it, and before any has, the service model's nominal figure: the shortest dwell
+//! arrival at one platform to its arrival at the next) is what the latest train to run it took
+//! (arrival events carry the time of the train's previous arrival), and before any has, the service model's nominal figure: the shortest dwell
 //! ([`service::MIN_DWELL_S`]) plus the run time between the two stations' coordinates
 //! (stretched by the current weather), or [`service::TURNAROUND_S`] to turn at a terminal. A
 //! train stands at its platform for the shortest dwell, then is drawn along the segment in

@@ -188,7 +188,7 @@ async fn the_whole_pipeline_runs_on_kafka_and_the_board_shows_everything_publish
     let complete = |s: &transit_core::status::StatusSnapshot| {
         s.totals.entries == published
             && s.totals.stations == expected_stations as u64
-            && s.totals.trains == 3 * u64::from(TRAINS_PER_LINE)
+            && s.totals.in_service == 3 * u64::from(TRAINS_PER_LINE)
             && s.weather.is_some()
             && s.simulated_time.as_deref() == Some(at_last_tick.as_str())
     };
@@ -199,6 +199,8 @@ async fn the_whole_pipeline_runs_on_kafka_and_the_board_shows_everything_publish
         complete,
     )
     .await;
+    // The headway table lags the arrivals by a batch: the board is done once it stops changing.
+    let snapshot = settled(&mut snapshots, snapshot).await;
     let caught_up = began.elapsed();
     let report = running.stop().await.expect("the pipeline stops cleanly");
     let stopped = began.elapsed();
@@ -280,6 +282,7 @@ async fn the_whole_pipeline_runs_on_kafka_and_the_board_shows_everything_publish
         complete,
     )
     .await;
+    let mem_board = settled(&mut mem_snapshots, mem_board).await;
     mem_running
         .stop()
         .await
@@ -301,6 +304,17 @@ async fn the_whole_pipeline_runs_on_kafka_and_the_board_shows_everything_publish
          in {simulated:?}; board caught up at {caught_up:?}, stopped at {stopped:?}",
         report.driver.total()
     );
+}
+
+/// The board once no change has come for three seconds (starting from `latest`).
+async fn settled(
+    snapshots: &mut tokio::sync::watch::Receiver<Arc<transit_core::status::StatusSnapshot>>,
+    mut latest: Arc<transit_core::status::StatusSnapshot>,
+) -> Arc<transit_core::status::StatusSnapshot> {
+    while let Ok(Ok(())) = tokio::time::timeout(Duration::from_secs(3), snapshots.changed()).await {
+        latest = Arc::clone(&snapshots.borrow_and_update());
+    }
+    latest
 }
 
 // ---------------------------------------------------------------------------------------------
