@@ -5,6 +5,9 @@ use transit_core::network::DataError;
 use transit_core::sim::SimError;
 
 /// Why a feed could not be built or written.
+///
+/// The cause of a failed write is its [`source`](std::error::Error::source), not part of the
+/// message: print the chain (`{:#}` with anyhow).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum GtfsError {
@@ -22,7 +25,7 @@ pub enum GtfsError {
         message: String,
     },
     /// The simulation that holds the timetables could not be set up.
-    #[error("setting up the simulation for its timetables: {0}")]
+    #[error("setting up the simulation for its timetables")]
     Simulation(#[from] SimError),
     /// A line runs without a schedule, so it has no trips to publish.
     #[error("the {line} line has no scheduled timetable")]
@@ -53,7 +56,7 @@ pub enum GtfsError {
         message: String,
     },
     /// A file's CSV could not be written.
-    #[error("writing {file}: {source}")]
+    #[error("writing {file}")]
     Csv {
         /// The GTFS file.
         file: &'static str,
@@ -61,10 +64,10 @@ pub enum GtfsError {
         source: csv::Error,
     },
     /// The zip archive could not be written.
-    #[error("writing the zip archive: {0}")]
+    #[error("writing the zip archive")]
     Zip(#[from] zip::result::ZipError),
     /// A file or directory could not be written.
-    #[error("writing {}: {source}", path.display())]
+    #[error("writing {}", path.display())]
     Io {
         /// The file or directory.
         path: PathBuf,
