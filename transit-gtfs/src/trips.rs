@@ -183,6 +183,27 @@ impl ScheduledTrips {
 
     /// The trip that the simulation's departure of `line` in `direction` from its terminal
     /// at `slot` runs, and its service day; `None` if `slot` is not a scheduled departure.
+    ///
+    /// ```
+    /// use transit_core::model::{Direction, LineColor};
+    /// use transit_core::sim::SimTime;
+    /// use transit_gtfs::Sources;
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let sources = Sources::embedded()?;
+    /// let blue = sources.trips.timetable(LineColor::Blue).ok_or("no Blue timetable")?;
+    /// // The first Blue Line departure towards Forest Park after 05:00 on Monday 2026-11-02.
+    /// let five: SimTime = "2026-11-02T05:00".parse()?;
+    /// let slot = blue.terminal_departures(Direction::A, five.0, five.0 + 3_600_000)[0];
+    /// let trip = sources
+    ///     .trips
+    ///     .trip_of_departure(LineColor::Blue, Direction::A, SimTime(slot))
+    ///     .ok_or("not a scheduled departure")?;
+    /// assert!(trip.trip_id.starts_with("BL-A-WKDY-05"));
+    /// assert_eq!(trip.start_date.to_string(), "2026-11-02");
+    /// # Ok(())
+    /// # }
+    /// ```
     pub fn trip_of_departure(
         &self,
         line: LineColor,
