@@ -12,6 +12,7 @@
 //! `transit network` shows the three lines as parsed from the CTA data (embedded, or a CSV you
 //! pass), with every data quirk it handled. `transit simulate` prints the simulation's events as
 //! JSON lines, one per event, without any bus: the same seed always prints the same lines.
+//! `transit gtfs export DIR|FILE.zip` writes the static GTFS feed of the simulated network.
 
 use std::io::{BufWriter, Write};
 use std::process::ExitCode;
@@ -19,7 +20,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use serde::Serialize;
-use transit::processes::{board, processors, producer, registry, stations};
+use transit::processes::{board, gtfs, processors, producer, registry, stations};
 use transit::settings::SimulationArgs;
 use transit_core::sim::{Simulation, TickEvents};
 
@@ -61,6 +62,9 @@ enum Command {
     /// The PostgreSQL station table: load it, or publish its rows as they appear.
     #[command(subcommand)]
     Stations(stations::StationsCommand),
+    /// Standard feeds of the simulated network: `transit gtfs export DIR|FILE.zip`.
+    #[command(subcommand)]
+    Gtfs(gtfs::GtfsCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -96,6 +100,7 @@ fn main() -> ExitCode {
         Command::Produce(args) => serve(|shutdown| producer::run(args, shutdown)),
         Command::Dashboard(args) => serve(|shutdown| board::run(args, shutdown)),
         Command::Stations(command) => serve(|shutdown| stations::run(command, shutdown)),
+        Command::Gtfs(command) => gtfs::run(&command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

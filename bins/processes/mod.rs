@@ -3,6 +3,7 @@
 //! in `transit-core` and the bus crates; these only parse, connect and start.
 
 pub mod board;
+pub mod gtfs;
 pub mod processors;
 pub mod producer;
 pub mod registry;

@@ -7,6 +7,7 @@
 //! | feature | module | what |
 //! |---|---|---|
 //! | `dashboard` | [`dashboard`] | the board: HTML, server-sent events, `/api/status`, `/healthz`, `/metrics` |
+//! | `gtfs` | [`gtfs`] | `GET /gtfs/static.zip`, the static GTFS feed (on with `dashboard`, which serves it) |
 //! | `registry` | [`registry`] | the schema registry's server over a [`BusRegistry`](transit_core::registry::BusRegistry) |
 //! | `registry-client` | [`registry_client`] | a caching client of any Confluent-compatible registry |
 //! | `rest-proxy` | [`rest_proxy`] | the REST Proxy's `POST /topics/{topic}` over a bus and a registry |
@@ -63,13 +64,20 @@
 
 #[cfg(feature = "dashboard")]
 pub mod dashboard;
+#[cfg(feature = "gtfs")]
+pub mod gtfs;
 #[cfg(feature = "registry")]
 pub mod registry;
 #[cfg(feature = "registry-client")]
 pub mod registry_client;
 #[cfg(any(feature = "rest-proxy", feature = "rest-proxy-client"))]
 pub mod rest_proxy;
-#[cfg(any(feature = "dashboard", feature = "registry", feature = "rest-proxy"))]
+#[cfg(any(
+    feature = "dashboard",
+    feature = "gtfs",
+    feature = "registry",
+    feature = "rest-proxy"
+))]
 pub mod server;
 
 #[cfg(feature = "registry-client")]

@@ -1,6 +1,8 @@
 //! End to end, as users run it: the example's binary in a real headless Chromium, and the
-//! production processes (`transit` subcommands) against Apache Kafka and PostgreSQL.
+//! production processes (`transit` subcommands) against Apache Kafka and PostgreSQL, and
+//! `transit gtfs export`.
 
 mod browser;
 mod confluent_clients;
+mod gtfs_export;
 mod production;

@@ -744,6 +744,98 @@ impl LineSim {
     }
 }
 
+/// A scheduled line's nominal timetable, read-only: when trips leave the terminals and the
+/// nominal times from a trip's departure to each of its stops, as [`LineSim`] dispatches them.
+///
+/// For the feeds that publish the simulation's schedule (static GTFS and what refers to it),
+/// so they take the very slots the simulation uses rather than a copy of its rules. Times are
+/// simulated ms ([`SimTime`]); the stops of a trip in direction A are the line's stations
+/// first to last, in direction B last to first, each at its platform for that direction.
+#[derive(Debug, Clone)]
+pub struct NominalTimetable {
+    timetable: Timetable,
+    stations: usize,
+}
+
+/// Nominal ms from a trip's departure from its terminal to one of its stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StopOffset {
+    /// To its arrival at the stop (0 at the terminal it leaves).
+    pub arrival_ms: i64,
+    /// To its departure from the stop: the arrival plus the shortest dwell
+    /// ([`service::MIN_DWELL_S`]), except at the first stop (it leaves at 0) and the last
+    /// (the trip ends there).
+    pub departure_ms: i64,
+}
+
+impl NominalTimetable {
+    /// The stations of the line.
+    pub fn stations(&self) -> usize {
+        self.stations
+    }
+
+    /// The schedule the departures come from.
+    pub fn schedule(&self) -> &LineSchedule {
+        &self.timetable.schedule
+    }
+
+    /// The scheduled departures from the terminal of direction `d` in `[from, to)` (ms),
+    /// oldest first: the slots the simulation dispatches trains at.
+    pub fn terminal_departures(&self, d: Direction, from: i64, to: i64) -> Vec<i64> {
+        std::iter::successors(self.timetable.next_slot(d, from), |at| {
+            self.timetable.next_slot(d, at + 1)
+        })
+        .take_while(|at| *at < to)
+        .collect()
+    }
+
+    /// Nominal ms from the departure of a trip in direction `d` to its departure from the
+    /// schedule's reference station: a trip leaving at `slot` is the reference station's
+    /// departure at `slot + reference_offset_ms(d)`.
+    pub fn reference_offset_ms(&self, d: Direction) -> i64 {
+        self.timetable.reference_ms[d as usize]
+    }
+
+    /// The nominal offsets of a trip in direction `d` at each of its stops, in the order it
+    /// calls at them (one per station).
+    pub fn stop_offsets(&self, d: Direction) -> Vec<StopOffset> {
+        let n = self.stations;
+        let first = trip_start_position(d, n);
+        let dwell = seconds_to_ms(service::MIN_DWELL_S);
+        (0..n)
+            .map(|k| {
+                let arrival_ms = self.timetable.offset_ms[first + k];
+                let departure_ms = if k == 0 || k + 1 == n {
+                    arrival_ms
+                } else {
+                    arrival_ms + dwell
+                };
+                StopOffset {
+                    arrival_ms,
+                    departure_ms,
+                }
+            })
+            .collect()
+    }
+
+    /// The scheduled headway (ms) at the reference station for a trip leaving `d`'s terminal
+    /// at `slot`; `None` in an hour without service.
+    pub fn headway_ms(&self, d: Direction, slot: i64) -> Option<i64> {
+        self.timetable.headway_ms(d, slot)
+    }
+}
+
+impl LineSim {
+    /// The nominal timetable of a line run by a schedule; `None` for a fixed fleet
+    /// ([`LineSim::new`]).
+    pub fn nominal_timetable(&self) -> Option<NominalTimetable> {
+        self.timetable.as_ref().map(|timetable| NominalTimetable {
+            timetable: timetable.clone(),
+            stations: self.stations.len(),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,7 @@ mod weather;
 
 pub use clock::{InvalidSimTime, SimTime};
 pub use line::{ring_slot, Empty, LineSim, Position, Surroundings};
+pub use line::{NominalTimetable, StopOffset};
 pub use simulation::{SimConfig, SimError, Simulation, TickEvents};
 pub use turnstile::TurnstileModel;
 pub use weather::WeatherModel;

@@ -132,6 +132,7 @@ impl Dashboard {
             .route("/metrics", get(metrics_text))
             .fallback(not_found)
             .with_state(self.clone())
+            .merge(crate::gtfs::router())
     }
 
     fn snapshot(&self) -> Arc<StatusSnapshot> {

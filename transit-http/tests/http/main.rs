@@ -2,6 +2,7 @@
 //! Proxy over the in-memory bus, and the registry and proxy over a real Kafka broker.
 
 mod dashboard;
+mod gtfs;
 mod on_kafka;
 mod registry;
 mod rest_proxy;
