@@ -19,7 +19,8 @@
 //!
 //! A train stands at a platform [`BASE_DWELL_S`] 15 s (doors open and close, the operator's
 //! checks) plus [`SECONDS_PER_BOARDER`] 0.125 s per boarding rider (about 2 s per rider
-//! through one of an 8-car train's 16 doorways), and at least [`MIN_DWELL_S`] 20 s. Riders
+//! through one of an 8-car train's 16 doorways), and at least [`MIN_DWELL_S`] 20 s; no more than
+//! a train holds ([`TRAIN_CAPACITY`]) board at once. Riders
 //! boarding are the turnstile model's expected entries at that station since the last train
 //! left that platform: half of them for each direction, all of them for the one direction that
 //! leaves a terminal. A late train finds more riders waiting and falls further behind, the one
@@ -51,6 +52,10 @@ pub const MIN_DWELL_S: f64 = 20.0;
 pub const BASE_DWELL_S: f64 = 15.0;
 /// Dwell (s) per boarding rider: 2 s a rider through 16 doorways.
 pub const SECONDS_PER_BOARDER: f64 = 2.0 / 16.0;
+/// Riders an 8-car train of 5000-series cars holds, seated and standing (about 110 a car):
+/// the most that board at one stop, so a platform that waited hours does not hold a train
+/// for as long.
+pub const TRAIN_CAPACITY: f64 = 880.0;
 /// Time (s) at a terminal between arriving on one platform and arriving on the other: the
 /// operator changes ends and the train crosses over.
 pub const TURNAROUND_S: f64 = 240.0;
@@ -83,9 +88,10 @@ pub fn run_time_s(distance_m: f64) -> f64 {
     }
 }
 
-/// Seconds at a platform where `boarders` riders board (before weather and chance).
+/// Seconds at a platform where `boarders` riders want to board (before weather and chance):
+/// no more than a train holds ([`TRAIN_CAPACITY`]) get on; the rest wait for the next one.
 pub fn dwell_s(boarders: f64) -> f64 {
-    (BASE_DWELL_S + SECONDS_PER_BOARDER * boarders.max(0.0)).max(MIN_DWELL_S)
+    (BASE_DWELL_S + SECONDS_PER_BOARDER * boarders.clamp(0.0, TRAIN_CAPACITY)).max(MIN_DWELL_S)
 }
 
 /// How the weather stretches run times and dwells.
