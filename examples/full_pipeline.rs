@@ -264,7 +264,9 @@ async fn report_until_finished(running: &RunningPipeline, every: Duration) -> Op
             tracing::info!(
                 simulated_time = board.simulated_time.as_deref().unwrap_or("-"),
                 stations = board.totals.stations,
-                trains = board.totals.trains,
+                trains = board.totals.in_service,
+                bunched = board.totals.bunched,
+                gapped = board.totals.gapped,
                 riders = board.totals.entries,
                 consumer_lag = lag,
                 "board"
@@ -304,6 +306,11 @@ fn summarise(report: &PipelineReport, elapsed: Duration) {
     println!(
         "turnstile counter: {} entries counted ({} replays skipped, {} undecodable)",
         counts.counted, counts.replayed, counts.undecodable
+    );
+    let headways = &report.headways;
+    println!(
+        "headway processor: {} arrivals applied, {} platform headways published ({} replays skipped, {} not in service)",
+        headways.applied, headways.published, headways.replayed, headways.not_in_service
     );
     println!(
         "status read model: {} records applied, {} dead-lettered",

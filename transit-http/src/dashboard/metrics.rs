@@ -95,6 +95,50 @@ pub(crate) fn render(
     );
     family(
         &mut out,
+        "transit_board_trains_in_service",
+        "gauge",
+        "Trains in service on the board, at platforms or between stations.",
+    );
+    sample(
+        &mut out,
+        "transit_board_trains_in_service",
+        &[],
+        status.totals.in_service as f64,
+    );
+    for (name, help) in [
+        (
+            "transit_line_headway_cv",
+            "Coefficient of variation of the line's latest headways (0: evenly spaced).",
+        ),
+        (
+            "transit_line_expected_wait_seconds",
+            "Expected wait of a rider arriving at random: half the mean headway times (1 + cv^2).",
+        ),
+        (
+            "transit_line_trains_bunched",
+            "Trains in service whose latest headway is bunched.",
+        ),
+        (
+            "transit_line_trains_gapped",
+            "Trains in service whose latest headway is gapped.",
+        ),
+    ] {
+        family(&mut out, name, "gauge", help);
+        for line in &status.lines {
+            let panel = &line.headways;
+            let value = match name {
+                "transit_line_headway_cv" => panel.cv,
+                "transit_line_expected_wait_seconds" => panel.expected_wait_s,
+                "transit_line_trains_bunched" => Some(f64::from(panel.bunched)),
+                _ => Some(f64::from(panel.gapped)),
+            };
+            if let Some(value) = value {
+                sample(&mut out, name, &[("line", line.line.as_str())], value);
+            }
+        }
+    }
+    family(
+        &mut out,
         "transit_board_entries",
         "gauge",
         "Turnstile entries counted on the board.",

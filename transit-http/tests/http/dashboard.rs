@@ -269,6 +269,10 @@ async fn metrics_are_prometheus_text() {
         "# TYPE transit_consumer_lag_records gauge",
         "transit_records_published_total{topic=\"org.chicago.cta.stations.table.v1\"} 94",
         "transit_board_trains 2",
+        "transit_board_trains_in_service 3",
+        "transit_line_headway_cv{line=\"blue\"} 0.82",
+        "transit_line_expected_wait_seconds{line=\"blue\"} 276",
+        "transit_line_trains_bunched{line=\"blue\"} 1",
     ] {
         assert!(
             response.body.contains(needle),
