@@ -30,7 +30,7 @@ use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
 use super::runner::{Output, Processor, ProcessorLoop, Transactions};
-use super::{read_table, ProcessorError};
+use super::{decode_or_reject, publish_rows, read_table, ProcessorError};
 use crate::bus::{Delivery, EventBus, SubscribeOptions, TopicPartition, TopicSpec};
 use crate::codec::{SchemaRegistry, TopicCodec};
 use crate::event::{ArrivalEvent, HeadwayEvent, HeadwayKey, HeadwayState};
@@ -247,22 +247,6 @@ impl HeadwayProcessor {
         Ok(restored)
     }
 
-    /// The arrival of `delivery`, or why it is refused; `None` for a record of a topic it
-    /// does not read.
-    async fn decode(
-        &self,
-        delivery: &Delivery,
-    ) -> Option<Result<ArrivalEvent, crate::codec::DecodeError>> {
-        let codec = self
-            .arrivals
-            .iter()
-            .find(|c| c.topic() == &*delivery.topic)?;
-        Some(match codec.decode_value_cached(delivery) {
-            Ok(arrival) => Ok(arrival),
-            Err(_) => codec.decode(delivery).await.map(|(_, arrival)| arrival),
-        })
-    }
-
     /// Applies one arrival: the platform's new record, or `None` for a replay.
     fn apply(&mut self, arrival: &ArrivalEvent, delivery: &Delivery) -> Option<HeadwayKey> {
         let key = HeadwayKey {
@@ -338,22 +322,13 @@ impl Processor for HeadwayProcessor {
         let mut changed: Vec<HeadwayKey> = Vec::new();
         for delivery in batch {
             stats.arrivals += 1;
-            let Some(decoded) = self.decode(delivery).await else {
+            let Some(codec) = self.arrivals.iter().find(|c| c.topic() == &*delivery.topic) else {
                 continue;
             };
-            let arrival = match decoded {
-                Ok(arrival) => arrival,
-                Err(error) if error.registry_unavailable() => {
-                    return Err(ProcessorError::RegistryUnavailable {
-                        topic: delivery.topic.to_string(),
-                        source: error,
-                    })
-                }
-                Err(error) => {
-                    stats.undecodable += 1;
-                    output.reject(delivery, format!("not an arrival: {error}"));
-                    continue;
-                }
+            let Some(arrival) = decode_or_reject(codec, delivery, output, "an arrival").await?
+            else {
+                stats.undecodable += 1;
+                continue;
             };
             if arrival.train_status != TrainStatus::InService {
                 stats.not_in_service += 1;
@@ -370,20 +345,8 @@ impl Processor for HeadwayProcessor {
             }
         }
         let timestamp = batch.last().map_or(0, |d| d.timestamp_ms);
-        for key in &changed {
-            let Some(record) = self.platforms.get(key) else {
-                continue;
-            };
-            let record =
-                self.table
-                    .record(record, timestamp)
-                    .map_err(|source| ProcessorError::Encode {
-                        topic: self.table.topic().to_string(),
-                        source,
-                    })?;
-            output.publish(self.table.topic(), record);
-            stats.published += 1;
-        }
+        let rows = changed.iter().filter_map(|key| self.platforms.get(key));
+        stats.published += publish_rows(&self.table, rows, timestamp, output)?;
         Ok(())
     }
 }

@@ -28,7 +28,7 @@ use std::time::Duration;
 pub use table::{read_table, read_topic};
 
 use crate::bus::{self, Delivery, EventBus, PublishError, Record, RecordPosition};
-use crate::codec::{EncodeError, RegistryError};
+use crate::codec::{EncodeError, Keyed, RegistryError, TopicCodec};
 
 /// How many records a processor takes at a time.
 pub const BATCH: usize = 16_384;
@@ -117,6 +117,53 @@ pub(crate) fn commit_positions(batch: &[Delivery]) -> Vec<RecordPosition> {
             .or_insert(position);
     }
     next.into_values().collect()
+}
+
+/// The value of `delivery` decoded by `codec` (the cached fast path first), or `None` when it
+/// does not decode: then it is handed to `output` as a dead letter, the reason starting
+/// `not {what}: `. Only a registry that cannot be asked stops the processor: the batch is
+/// then neither processed nor committed, so no good record is refused for it.
+pub(crate) async fn decode_or_reject<E: Keyed>(
+    codec: &TopicCodec<E>,
+    delivery: &Delivery,
+    output: &mut runner::Output,
+    what: &str,
+) -> Result<Option<E>, ProcessorError> {
+    if let Ok(value) = codec.decode_value_cached(delivery) {
+        return Ok(Some(value));
+    }
+    match codec.decode(delivery).await {
+        Ok((_, value)) => Ok(Some(value)),
+        Err(error) if error.registry_unavailable() => Err(ProcessorError::RegistryUnavailable {
+            topic: delivery.topic.to_string(),
+            source: error,
+        }),
+        Err(error) => {
+            output.reject(delivery, format!("not {what}: {error}"));
+            Ok(None)
+        }
+    }
+}
+
+/// Hands `rows` to `output` as records of `table`, stamped `timestamp_ms`. Returns how many.
+pub(crate) fn publish_rows<'a, E: Keyed + 'a>(
+    table: &TopicCodec<E>,
+    rows: impl IntoIterator<Item = &'a E>,
+    timestamp_ms: i64,
+    output: &mut runner::Output,
+) -> Result<u64, ProcessorError> {
+    let mut published = 0;
+    for row in rows {
+        let record = table
+            .record(row, timestamp_ms)
+            .map_err(|source| ProcessorError::Encode {
+                topic: table.topic().to_string(),
+                source,
+            })?;
+        output.publish(table.topic(), record);
+        published += 1;
+    }
+    Ok(published)
 }
 
 /// Publishes `records` to `topic` unless there are none.

@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
 use super::runner::{partitions_of, Output, Processor, ProcessorLoop, Transactions};
-use super::{read_topic, ProcessorError};
+use super::{decode_or_reject, publish_rows, read_topic, ProcessorError};
 use crate::bus::{Delivery, EventBus, TopicPartition, TopicSpec};
 use crate::codec::{SchemaRegistry, TopicCodec};
 use crate::event::{StationEvent, StationLineKey, StationRow};
@@ -204,19 +204,10 @@ impl Processor for StationProcessor {
         let mut changed: Vec<StationLineKey> = Vec::new();
         for delivery in batch {
             stats.rows += 1;
-            let row = match self.rows.decode(delivery).await {
-                Ok((_, row)) => row,
-                Err(error) if error.registry_unavailable() => {
-                    return Err(ProcessorError::RegistryUnavailable {
-                        topic: delivery.topic.to_string(),
-                        source: error,
-                    })
-                }
-                Err(error) => {
-                    stats.undecodable += 1;
-                    output.reject(delivery, format!("not a station row: {error}"));
-                    continue;
-                }
+            let Some(row) = decode_or_reject(&self.rows, delivery, output, "a station row").await?
+            else {
+                stats.undecodable += 1;
+                continue;
             };
             match self.file(delivery.partition, row) {
                 Ok(key) => {
@@ -243,14 +234,7 @@ impl Processor for StationProcessor {
             if known.published.as_ref() == Some(&station) {
                 continue;
             }
-            let record = self.table.record(&station, timestamp).map_err(|source| {
-                ProcessorError::Encode {
-                    topic: self.table.topic().to_string(),
-                    source,
-                }
-            })?;
-            output.publish(self.table.topic(), record);
-            stats.published += 1;
+            stats.published += publish_rows(&self.table, [&station], timestamp, output)?;
             known.published = Some(station);
         }
         Ok(())

@@ -25,7 +25,7 @@ use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
 use super::runner::{partitions_of, Output, Processor, ProcessorLoop, Transactions};
-use super::{read_table, ProcessorError};
+use super::{decode_or_reject, publish_rows, read_table, ProcessorError};
 use crate::bus::{Delivery, EventBus, TopicPartition, TopicSpec};
 use crate::codec::{SchemaRegistry, TopicCodec};
 use crate::event::{StationLineKey, TurnstileCount, TurnstileEvent};
@@ -191,22 +191,11 @@ impl Processor for TurnstileCounter {
         let mut changed: Vec<StationLineKey> = Vec::new();
         for delivery in batch {
             stats.entries += 1;
-            let entry = match self.entries.decode_value_cached(delivery) {
-                Ok(entry) => entry,
-                Err(_) => match self.entries.decode(delivery).await {
-                    Ok((_, entry)) => entry,
-                    Err(error) if error.registry_unavailable() => {
-                        return Err(ProcessorError::RegistryUnavailable {
-                            topic: delivery.topic.to_string(),
-                            source: error,
-                        })
-                    }
-                    Err(error) => {
-                        stats.undecodable += 1;
-                        output.reject(delivery, format!("not a turnstile entry: {error}"));
-                        continue;
-                    }
-                },
+            let Some(entry) =
+                decode_or_reject(&self.entries, delivery, output, "a turnstile entry").await?
+            else {
+                stats.undecodable += 1;
+                continue;
             };
             let key = StationLineKey {
                 station_id: entry.station_id,
@@ -235,20 +224,8 @@ impl Processor for TurnstileCounter {
             }
         }
         let timestamp = batch.last().map_or(0, |d| d.timestamp_ms);
-        for key in &changed {
-            let Some(count) = self.counts.get(key) else {
-                continue;
-            };
-            let record =
-                self.table
-                    .record(count, timestamp)
-                    .map_err(|source| ProcessorError::Encode {
-                        topic: self.table.topic().to_string(),
-                        source,
-                    })?;
-            output.publish(self.table.topic(), record);
-            stats.published += 1;
-        }
+        let rows = changed.iter().filter_map(|key| self.counts.get(key));
+        stats.published += publish_rows(&self.table, rows, timestamp, output)?;
         Ok(())
     }
 }
