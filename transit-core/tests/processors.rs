@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 use transit_core::bus::{Delivery, Record, SubscribeOptions};
-use transit_core::codec::{Decoder, SchemaRegistry};
+use transit_core::codec::{AvroRecord, Decoder, SchemaRegistry};
 use transit_core::deadletter;
 use transit_core::driver::{self, DriverConfig, Pace, SimulationCodecs};
 use transit_core::event::{
@@ -307,26 +307,33 @@ async fn expected_counts(bed: &Bed) -> HashMap<StationLineKey, u64> {
     counts
 }
 
-async fn table_counts(bed: &Bed) -> HashMap<StationLineKey, u64> {
-    let decoder = Decoder::<TurnstileCount>::new(Arc::clone(&bed.registry)).unwrap();
-    let mut counts = HashMap::new();
-    for delivery in read_table(bed.bus.as_ref(), &bed.topics.turnstile_counts())
-        .await
-        .unwrap()
-    {
-        let count = decoder
-            .decode(delivery.value.as_deref().unwrap())
-            .await
-            .unwrap();
-        counts.insert(
-            StationLineKey {
-                station_id: count.station_id,
-                line: count.line,
-            },
-            count.entries,
+/// The latest value of each key of the table `topic`, decoded.
+async fn table_rows<E: AvroRecord>(bed: &Bed, topic: &str) -> Vec<E> {
+    let decoder = Decoder::<E>::new(Arc::clone(&bed.registry)).unwrap();
+    let mut rows = Vec::new();
+    for delivery in read_table(bed.bus.as_ref(), topic).await.unwrap() {
+        rows.push(
+            decoder
+                .decode(delivery.value.as_deref().unwrap())
+                .await
+                .unwrap(),
         );
     }
-    counts
+    rows
+}
+
+async fn table_counts(bed: &Bed) -> HashMap<StationLineKey, u64> {
+    table_rows::<TurnstileCount>(bed, &bed.topics.turnstile_counts())
+        .await
+        .into_iter()
+        .map(|count| {
+            let key = StationLineKey {
+                station_id: count.station_id,
+                line: count.line,
+            };
+            (key, count.entries)
+        })
+        .collect()
 }
 
 async fn counter(bed: &Bed, group: &str) -> TurnstileCounter {
@@ -795,19 +802,11 @@ async fn expected_headways(bed: &Bed) -> HashMap<HeadwayKey, (TrainId, Option<i3
 }
 
 async fn headway_table(bed: &Bed) -> HashMap<HeadwayKey, HeadwayEvent> {
-    let decoder = Decoder::<HeadwayEvent>::new(Arc::clone(&bed.registry)).unwrap();
-    let mut table = HashMap::new();
-    for delivery in read_table(bed.bus.as_ref(), &bed.topics.headways())
+    table_rows::<HeadwayEvent>(bed, &bed.topics.headways())
         .await
-        .unwrap()
-    {
-        let record = decoder
-            .decode(delivery.value.as_deref().unwrap())
-            .await
-            .unwrap();
-        table.insert(record.key(), record);
-    }
-    table
+        .into_iter()
+        .map(|record| (record.key(), record))
+        .collect()
 }
 
 async fn run_headways_until_caught_up(bed: &Bed, group: &str) -> headways::HeadwayStats {
