@@ -120,10 +120,60 @@
     document.getElementById("board").dataset.version = String(status.version);
   };
 
-  const events = new EventSource("/events");
-  events.addEventListener("status", (event) => {
-    setLive(true, "live");
-    update(JSON.parse(event.data));
-  });
-  events.addEventListener("error", () => setLive(false, "reconnecting…"));
+  // The server sends the whole board (`status`) on connect and after a gap, and otherwise
+  // what changed (`delta`: a patch against the version we hold, named by the event's id).
+  // We keep the board, patch it, and hand the whole of it to update().
+  let board = null;
+  let held = null;
+
+  // A patch is [[path, value] | [path], ...]: set, or remove an object member, at a path of
+  // keys and indices from the root ([] is the root).
+  const applyPatch = (root, patch) => {
+    for (const [path, ...value] of patch) {
+      if (path.length === 0) {
+        root = value[0];
+        continue;
+      }
+      let parent = root;
+      for (const step of path.slice(0, -1)) parent = parent[step];
+      const last = path[path.length - 1];
+      if (value.length) parent[last] = value[0];
+      else delete parent[last];
+    }
+    return root;
+  };
+
+  let events;
+  const connect = () => {
+    events = new EventSource("/events");
+    events.addEventListener("status", (event) => {
+      board = JSON.parse(event.data);
+      held = event.lastEventId;
+      setLive(true, "live");
+      update(board);
+    });
+    events.addEventListener("delta", (event) => {
+      const delta = JSON.parse(event.data);
+      if (board === null || String(delta.from) !== held) {
+        // Not the board we hold (never sent so; but never patch the wrong one): start over.
+        events.close();
+        board = null;
+        connect();
+        return;
+      }
+      try {
+        board = applyPatch(board, delta.patch);
+      } catch (error) {
+        events.close();
+        board = null;
+        connect();
+        return;
+      }
+      held = event.lastEventId;
+      setLive(true, "live");
+      update(board);
+    });
+    events.addEventListener("error", () => setLive(false, "reconnecting…"));
+  };
+  connect();
 })();

@@ -1,0 +1,200 @@
+//! `/events`: the board's updates as server-sent events, each rendered once for every viewer.
+//!
+//! One task (the feed) takes the read model's latest snapshot at most every
+//! [`EVENTS_EVERY`](super::EVENTS_EVERY), renders it once as a `status` event (the whole
+//! board) and once as a `delta` event (a [`delta`](super::delta) patch against the previous
+//! update), and hands both to every viewer through a watch channel. A viewer's stream sends
+//! the delta when the viewer holds the version it was made against, and the whole board
+//! otherwise: on connect, and after a gap. Since every viewer is sent the same updates, each
+//! update costs one rendering and one diff, however many watch; a viewer costs a write of
+//! shared bytes.
+//!
+//! A slow viewer never holds the others up and never makes the server queue without bound:
+//! hyper asks a stream for its next event only when the last ones were written out (at most
+//! its write buffer's worth, of shared bytes), and the watch channel keeps only the latest
+//! update, so a viewer that fell behind skips to it, as a whole board.
+//!
+//! Each event carries the board's version as its `id:` (so a browser that reconnects with
+//! `Last-Event-ID` resumes with a delta when it can) and a comment `:at=<µs since the Unix
+//! epoch>` with the time it was published, which clients ignore and load tests measure by.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use futures_util::stream::{self, Stream};
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::watch;
+use tokio::time::{Instant, Sleep};
+use tokio_util::sync::CancellationToken;
+use transit_core::status::StatusSnapshot;
+
+use super::delta;
+
+/// How long a stream stays silent before it sends a comment, so proxies and browsers keep an
+/// idle connection open (axum's `KeepAlive` default).
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// One update of the board, rendered once as the events every viewer is sent.
+#[derive(Debug)]
+pub(crate) struct Update {
+    /// The board's version (the snapshot's).
+    version: u64,
+    /// The whole board: a `status` event whose data is the JSON of `/api/status`.
+    full: Bytes,
+    /// What changed since the previous update: the version it applies to, and the `delta`
+    /// event `{"from": …, "to": …, "patch": …}`. None for the first update.
+    delta: Option<(u64, Bytes)>,
+}
+
+/// The data of a `delta` event.
+#[derive(Serialize)]
+struct DeltaData<'a> {
+    from: u64,
+    to: u64,
+    patch: &'a Value,
+}
+
+/// Starts the feed of `snapshots`: the receiver holds the current board at once, then an
+/// update at most every `every`. The feed stops when `shutdown` is cancelled, the read model
+/// stops, or no receiver is left.
+pub(crate) fn start(
+    mut snapshots: watch::Receiver<Arc<StatusSnapshot>>,
+    every: Duration,
+    shutdown: CancellationToken,
+) -> watch::Receiver<Arc<Update>> {
+    let snapshot = Arc::clone(&snapshots.borrow_and_update());
+    let (first, mut previous) = render(None, &snapshot);
+    let (updates, receiver) = watch::channel(Arc::new(first));
+    tokio::spawn(async move {
+        loop {
+            // The pause first: a board changing all the time goes out every `every`, a quiet
+            // one as soon as it changes after that.
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = updates.closed() => return,
+                () = tokio::time::sleep(every) => {}
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = updates.closed() => return,
+                changed = snapshots.changed() => if changed.is_err() { return },
+            }
+            let snapshot = Arc::clone(&snapshots.borrow_and_update());
+            if previous.as_ref().map(|(version, _)| *version) == Some(snapshot.version) {
+                continue;
+            }
+            let (update, board) = render(previous.as_ref(), &snapshot);
+            previous = board;
+            updates.send_replace(Arc::new(update));
+        }
+    });
+    receiver
+}
+
+/// The update of `snapshot`, with its delta against `previous` (a version and its JSON), and
+/// the JSON the next delta is made against.
+fn render(
+    previous: Option<&(u64, Value)>,
+    snapshot: &StatusSnapshot,
+) -> (Update, Option<(u64, Value)>) {
+    let version = snapshot.version;
+    let json = super::json_bytes(snapshot);
+    // The diff is taken on the JSON as sent (parsed back), not on the snapshot's fields: so
+    // it follows any shape the board takes, and numbers patch to exactly the text
+    // `/api/status` shows. A board that does not parse back goes out whole each time.
+    let board = serde_json::from_slice::<Value>(&json).ok();
+    let delta = match (previous, &board) {
+        (Some((from, before)), Some(after)) => {
+            let patch = delta::diff(before, after);
+            serde_json::to_vec(&DeltaData {
+                from: *from,
+                to: version,
+                patch: &patch,
+            })
+            .ok()
+            .map(|data| (*from, data))
+        }
+        _ => None,
+    };
+    let at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_micros());
+    let update = Update {
+        version,
+        full: event("status", version, at, &json),
+        delta: delta.map(|(from, data)| (from, event("delta", version, at, &data))),
+    };
+    (update, board.map(|board| (version, board)))
+}
+
+/// One server-sent event. `data` is JSON, which serde_json writes on one line.
+fn event(name: &str, id: u64, at: u128, data: &[u8]) -> Bytes {
+    let mut bytes = Vec::with_capacity(data.len() + 64);
+    bytes.extend_from_slice(format!("event: {name}\nid: {id}\n:at={at}\ndata: ").as_bytes());
+    bytes.extend_from_slice(data);
+    bytes.extend_from_slice(b"\n\n");
+    Bytes::from(bytes)
+}
+
+/// What a viewer asked for.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Viewer {
+    /// The version it holds (`Last-Event-ID` on a reconnect), if any.
+    pub(crate) holds: Option<u64>,
+    /// Whole boards only (`?full=1`): for clients without a patcher, and to compare.
+    pub(crate) full_only: bool,
+}
+
+/// The events a viewer is sent, until `shutdown` or the feed ends.
+pub(crate) fn events(
+    updates: watch::Receiver<Arc<Update>>,
+    viewer: Viewer,
+    shutdown: CancellationToken,
+) -> impl Stream<Item = Result<Bytes, Infallible>> + Send + 'static {
+    struct State {
+        updates: watch::Receiver<Arc<Update>>,
+        viewer: Viewer,
+        first: bool,
+        keep_alive: Pin<Box<Sleep>>,
+        shutdown: CancellationToken,
+    }
+    let state = State {
+        updates,
+        viewer,
+        first: true,
+        keep_alive: Box::pin(tokio::time::sleep(KEEP_ALIVE)),
+        shutdown,
+    };
+    stream::unfold(state, |mut state| async move {
+        loop {
+            if state.first {
+                state.first = false;
+            } else {
+                tokio::select! {
+                    () = state.shutdown.cancelled() => return None,
+                    changed = state.updates.changed() => changed.ok()?,
+                    () = &mut state.keep_alive => {
+                        state.keep_alive.as_mut().reset(Instant::now() + KEEP_ALIVE);
+                        return Some((Ok(Bytes::from_static(b":\n\n")), state));
+                    }
+                }
+            }
+            let update = Arc::clone(&state.updates.borrow_and_update());
+            let bytes = match (&update.delta, state.viewer.holds) {
+                // It has this board already (a reconnect that missed nothing).
+                (_, Some(holds)) if holds == update.version => continue,
+                (Some((from, delta)), Some(holds)) if *from == holds && !state.viewer.full_only => {
+                    delta.clone()
+                }
+                _ => update.full.clone(),
+            };
+            state.viewer.holds = Some(update.version);
+            state.keep_alive.as_mut().reset(Instant::now() + KEEP_ALIVE);
+            return Some((Ok(bytes), state));
+        }
+    })
+}
