@@ -15,8 +15,10 @@
 //! update, so a viewer that fell behind skips to it, as a whole board.
 //!
 //! Each event carries the board's version as its `id:` (so a browser that reconnects with
-//! `Last-Event-ID` resumes with a delta when it can) and a comment `:at=<µs since the Unix
-//! epoch>` with the time it was published, which clients ignore and load tests measure by.
+//! `Last-Event-ID` resumes with a delta when it can) and a comment `:published=<µs>
+//! changed=<µs>` (since the Unix epoch): when it went out, and when the feed first saw the read
+//! model's board change since the previous update. Browsers ignore comments; load tests
+//! measure delays by them.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -67,39 +69,53 @@ pub(crate) fn start(
     shutdown: CancellationToken,
 ) -> watch::Receiver<Arc<Update>> {
     let snapshot = Arc::clone(&snapshots.borrow_and_update());
-    let (first, mut previous) = render(None, &snapshot);
+    let (first, mut previous) = render(None, &snapshot, now_micros());
     let (updates, receiver) = watch::channel(Arc::new(first));
     tokio::spawn(async move {
+        // When the first change not yet sent was seen: what the delay of an update counts from.
+        let mut pending: Option<u128> = None;
+        let mut due = Instant::now() + every;
         loop {
-            // The pause first: a board changing all the time goes out every `every`, a quiet
-            // one as soon as it changes after that.
+            if pending.is_some() && Instant::now() >= due {
+                let snapshot = Arc::clone(&snapshots.borrow_and_update());
+                let changed = pending.take().unwrap_or_else(now_micros);
+                if previous.as_ref().map(|(version, _)| *version) != Some(snapshot.version) {
+                    let (update, board) = render(previous.as_ref(), &snapshot, changed);
+                    previous = board;
+                    updates.send_replace(Arc::new(update));
+                    due = Instant::now() + every;
+                }
+            }
+            // A board changing all the time goes out every `every`; a quiet one as soon as it
+            // changes, once `every` has passed since the last update.
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 () = updates.closed() => return,
-                () = tokio::time::sleep(every) => {}
+                changed = snapshots.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    pending.get_or_insert_with(now_micros);
+                }
+                () = tokio::time::sleep_until(due), if pending.is_some() => {}
             }
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = updates.closed() => return,
-                changed = snapshots.changed() => if changed.is_err() { return },
-            }
-            let snapshot = Arc::clone(&snapshots.borrow_and_update());
-            if previous.as_ref().map(|(version, _)| *version) == Some(snapshot.version) {
-                continue;
-            }
-            let (update, board) = render(previous.as_ref(), &snapshot);
-            previous = board;
-            updates.send_replace(Arc::new(update));
         }
     });
     receiver
 }
 
-/// The update of `snapshot`, with its delta against `previous` (a version and its JSON), and
-/// the JSON the next delta is made against.
+fn now_micros() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_micros())
+}
+
+/// The update of `snapshot`, first seen `changed` (µs since the epoch), with its delta against
+/// `previous` (a version and its JSON), and the JSON the next delta is made against.
 fn render(
     previous: Option<&(u64, Value)>,
     snapshot: &StatusSnapshot,
+    changed: u128,
 ) -> (Update, Option<(u64, Value)>) {
     let version = snapshot.version;
     let json = super::json_bytes(snapshot);
@@ -120,21 +136,33 @@ fn render(
         }
         _ => None,
     };
-    let at = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| since.as_micros());
+    let stamp = Stamp {
+        changed,
+        published: now_micros(),
+    };
     let update = Update {
         version,
-        full: event("status", version, at, &json),
-        delta: delta.map(|(from, data)| (from, event("delta", version, at, &data))),
+        full: event("status", version, stamp, &json),
+        delta: delta.map(|(from, data)| (from, event("delta", version, stamp, &data))),
     };
     (update, board.map(|board| (version, board)))
 }
 
+/// When an update's board changed and when it went out, in µs since the Unix epoch.
+#[derive(Debug, Clone, Copy)]
+struct Stamp {
+    changed: u128,
+    published: u128,
+}
+
 /// One server-sent event. `data` is JSON, which serde_json writes on one line.
-fn event(name: &str, id: u64, at: u128, data: &[u8]) -> Bytes {
-    let mut bytes = Vec::with_capacity(data.len() + 64);
-    bytes.extend_from_slice(format!("event: {name}\nid: {id}\n:at={at}\ndata: ").as_bytes());
+fn event(name: &str, id: u64, stamp: Stamp, data: &[u8]) -> Bytes {
+    let Stamp { changed, published } = stamp;
+    let mut bytes = Vec::with_capacity(data.len() + 80);
+    bytes.extend_from_slice(
+        format!("event: {name}\nid: {id}\n:published={published} changed={changed}\ndata: ")
+            .as_bytes(),
+    );
     bytes.extend_from_slice(data);
     bytes.extend_from_slice(b"\n\n");
     Bytes::from(bytes)
