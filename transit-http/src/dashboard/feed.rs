@@ -15,10 +15,11 @@
 //! update, so a viewer that fell behind skips to it, as a whole board.
 //!
 //! Each event carries the board's version as its `id:` (so a browser that reconnects with
-//! `Last-Event-ID` resumes with a delta when it can) and a comment `:published=<µs>
-//! changed=<µs>` (since the Unix epoch): when it went out, and when the feed first saw the read
-//! model's board change since the previous update. Browsers ignore comments; load tests
-//! measure delays by them.
+//! `Last-Event-ID` resumes with a delta when it can) and a comment `:published=<µs> board=<µs>
+//! changed=<µs>` (since the Unix epoch): when it went out, when the read model made the board
+//! it carries, and when the first change in it since the previous update was made (it waited
+//! for its turn under the 4-a-second rule since). Browsers ignore comments; load tests measure
+//! delays by them.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -69,18 +70,30 @@ pub(crate) fn start(
     shutdown: CancellationToken,
 ) -> watch::Receiver<Arc<Update>> {
     let snapshot = Arc::clone(&snapshots.borrow_and_update());
-    let (first, mut previous) = render(None, &snapshot, now_micros());
+    let now = now_micros();
+    let stamp = Stamp {
+        changed: now,
+        board: now,
+        published: 0,
+    };
+    let (first, mut previous) = render(None, &snapshot, stamp);
     let (updates, receiver) = watch::channel(Arc::new(first));
     tokio::spawn(async move {
-        // When the first change not yet sent was seen: what the delay of an update counts from.
-        let mut pending: Option<u128> = None;
+        // When the first change not yet sent was seen, and the latest: an update's board is
+        // as old as the latest, and the oldest change in it waited since the first.
+        let mut pending: Option<(u128, u128)> = None;
         let mut due = Instant::now() + every;
         loop {
             if pending.is_some() && Instant::now() >= due {
                 let snapshot = Arc::clone(&snapshots.borrow_and_update());
-                let changed = pending.take().unwrap_or_else(now_micros);
+                let (first, latest) = pending.take().unwrap_or((0, 0));
                 if previous.as_ref().map(|(version, _)| *version) != Some(snapshot.version) {
-                    let (update, board) = render(previous.as_ref(), &snapshot, changed);
+                    let stamp = Stamp {
+                        changed: first,
+                        board: latest,
+                        published: 0,
+                    };
+                    let (update, board) = render(previous.as_ref(), &snapshot, stamp);
                     previous = board;
                     updates.send_replace(Arc::new(update));
                     due = Instant::now() + every;
@@ -95,7 +108,8 @@ pub(crate) fn start(
                     if changed.is_err() {
                         return;
                     }
-                    pending.get_or_insert_with(now_micros);
+                    let now = now_micros();
+                    pending = Some((pending.map_or(now, |(first, _)| first), now));
                 }
                 () = tokio::time::sleep_until(due), if pending.is_some() => {}
             }
@@ -110,12 +124,12 @@ fn now_micros() -> u128 {
         .map_or(0, |since| since.as_micros())
 }
 
-/// The update of `snapshot`, first seen `changed` (µs since the epoch), with its delta against
-/// `previous` (a version and its JSON), and the JSON the next delta is made against.
+/// The update of `snapshot`, stamped `stamp` (its `published` set here), with its delta
+/// against `previous` (a version and its JSON), and the JSON the next delta is made against.
 fn render(
     previous: Option<&(u64, Value)>,
     snapshot: &StatusSnapshot,
-    changed: u128,
+    stamp: Stamp,
 ) -> (Update, Option<(u64, Value)>) {
     let version = snapshot.version;
     let json = super::json_bytes(snapshot);
@@ -137,8 +151,8 @@ fn render(
         _ => None,
     };
     let stamp = Stamp {
-        changed,
         published: now_micros(),
+        ..stamp
     };
     let update = Update {
         version,
@@ -148,19 +162,29 @@ fn render(
     (update, board.map(|board| (version, board)))
 }
 
-/// When an update's board changed and when it went out, in µs since the Unix epoch.
+/// When an update's changes happened and when it went out, in µs since the Unix epoch.
 #[derive(Debug, Clone, Copy)]
 struct Stamp {
+    /// The first change since the previous update (the read model's snapshot the feed saw).
     changed: u128,
+    /// The board sent: the latest snapshot the feed saw.
+    board: u128,
+    /// When the update went out.
     published: u128,
 }
 
 /// One server-sent event. `data` is JSON, which serde_json writes on one line.
 fn event(name: &str, id: u64, stamp: Stamp, data: &[u8]) -> Bytes {
-    let Stamp { changed, published } = stamp;
+    let Stamp {
+        changed,
+        board,
+        published,
+    } = stamp;
     let mut bytes = Vec::with_capacity(data.len() + 80);
     bytes.extend_from_slice(
-        format!("event: {name}\nid: {id}\n:published={published} changed={changed}\ndata: ")
+        format!(
+            "event: {name}\nid: {id}\n:published={published} board={board} changed={changed}\ndata: "
+        )
             .as_bytes(),
     );
     bytes.extend_from_slice(data);

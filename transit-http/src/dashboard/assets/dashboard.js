@@ -126,21 +126,16 @@
   let board = null;
   let held = null;
 
-  // A patch is [[path, value] | [path], ...]: set, or remove an object member, at a path of
-  // keys and indices from the root ([] is the root).
-  const applyPatch = (root, patch) => {
-    for (const [path, ...value] of patch) {
-      if (path.length === 0) {
-        root = value[0];
-        continue;
-      }
-      let parent = root;
-      for (const step of path.slice(0, -1)) parent = parent[step];
-      const last = path[path.length - 1];
-      if (value.length) parent[last] = value[0];
-      else delete parent[last];
+  // A patch has the board's shape, holding only what changed: [value] sets a node, [] removes
+  // an object's member, and an object patches a node member by member (an array's by index).
+  const applyPatch = (node, patch) => {
+    if (Array.isArray(patch)) return patch[0];
+    for (const [key, change] of Object.entries(patch)) {
+      if (Array.isArray(change) && change.length === 0) delete node[key];
+      else if (Array.isArray(change)) node[key] = change[0];
+      else applyPatch(node[key], change);
     }
-    return root;
+    return node;
   };
 
   let events;
