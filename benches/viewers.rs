@@ -178,7 +178,8 @@ fn version_in(data: &[u8]) -> Option<u64> {
 struct Boards {
     boards: HashMap<u64, Arc<Value>>,
     whole: HashMap<u64, Vec<u8>>,
-    deltas: HashMap<u64, (Vec<u8>, u64)>,
+    /// By (from, to).
+    deltas: HashMap<(u64, u64), Vec<u8>>,
     /// Versions whose board was built by two paths (a whole board and a delta) and compared.
     compared: u64,
     mismatches: u64,
@@ -220,9 +221,13 @@ impl Boards {
 
     /// A delta to `version` for a viewer holding `holds`: whether it applied.
     fn delta(&mut self, holds: Option<u64>, version: u64, data: &[u8]) -> bool {
-        if let Some((known, from)) = self.deltas.get(&version) {
-            if known == data {
-                return Some(*from) == holds;
+        if let Some(holds) = holds {
+            if self
+                .deltas
+                .get(&(holds, version))
+                .is_some_and(|known| known == data)
+            {
+                return true;
             }
         }
         let parsed: Value = match serde_json::from_slice(data) {
@@ -255,7 +260,7 @@ impl Boards {
         }
         self.settle(version, board, "a delta");
         self.deltas
-            .insert(version, (data.to_vec(), from.unwrap_or_default()));
+            .insert((from.unwrap_or_default(), version), data.to_vec());
         true
     }
 
@@ -269,7 +274,7 @@ impl Boards {
             .map_or(0, |cut| versions[cut]);
         self.boards.retain(|version, _| *version >= oldest);
         self.whole.retain(|version, _| *version >= oldest);
-        self.deltas.retain(|version, _| *version >= oldest);
+        self.deltas.retain(|(_, version), _| *version >= oldest);
     }
 }
 

@@ -2,10 +2,10 @@
 //!
 //! One task (the feed) takes the read model's latest snapshot at most every
 //! [`EVENTS_EVERY`](super::EVENTS_EVERY), renders it once as a `status` event (the whole
-//! board) and once as a `delta` event (a [`delta`](super::delta) patch against the previous
-//! update), and hands both to every viewer through a watch channel. A viewer's stream sends
-//! the delta when the viewer holds the version it was made against, and the whole board
-//! otherwise: on connect, and after a gap. Since every viewer is sent the same updates, each
+//! board) and once as a `delta` event (a [`delta`](super::delta) patch) against each of the
+//! last [`DELTA_DEPTH`] updates, and hands them to every viewer through a watch channel. A
+//! viewer's stream sends the delta from the version the viewer holds, and the whole board when
+//! there is none: on connect, and after a longer gap. Since every viewer is sent the same updates, each
 //! update costs one rendering and one diff, however many watch; a viewer costs a write of
 //! shared bytes.
 //!
@@ -21,6 +21,7 @@
 //! for its turn under the 4-a-second rule since). Browsers ignore comments; load tests measure
 //! delays by them.
 
+use std::collections::VecDeque;
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -41,6 +42,12 @@ use super::delta;
 /// idle connection open (axum's `KeepAlive` default).
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
+/// How many past updates each update has a delta from. A viewer that missed a few updates
+/// (slow, or reconnecting) still gets a delta rather than the whole board, which is more than
+/// twice its size when the simulation runs fast; beyond that it gets the whole board. Each is
+/// one diff of the board per update, shared by every viewer.
+const DELTA_DEPTH: usize = 8;
+
 /// One update of the board, rendered once as the events every viewer is sent.
 #[derive(Debug)]
 pub(crate) struct Update {
@@ -48,9 +55,9 @@ pub(crate) struct Update {
     version: u64,
     /// The whole board: a `status` event whose data is the JSON of `/api/status`.
     full: Bytes,
-    /// What changed since the previous update: the version it applies to, and the `delta`
-    /// event `{"from": …, "to": …, "patch": …}`. None for the first update.
-    delta: Option<(u64, Bytes)>,
+    /// What changed since each of the last [`DELTA_DEPTH`] updates, the previous one first:
+    /// the version it applies to, and the `delta` event `{"from": …, "to": …, "patch": …}`.
+    deltas: Vec<(u64, Bytes)>,
 }
 
 /// The data of a `delta` event.
@@ -76,7 +83,8 @@ pub(crate) fn start(
         board: now,
         published: 0,
     };
-    let (first, mut previous) = render(None, &snapshot, stamp);
+    let mut recent = VecDeque::with_capacity(DELTA_DEPTH);
+    let first = render(&mut recent, &snapshot, stamp);
     let (updates, receiver) = watch::channel(Arc::new(first));
     tokio::spawn(async move {
         // When the first change not yet sent was seen, and the latest: an update's board is
@@ -87,14 +95,13 @@ pub(crate) fn start(
             if pending.is_some() && Instant::now() >= due {
                 let snapshot = Arc::clone(&snapshots.borrow_and_update());
                 let (first, latest) = pending.take().unwrap_or((0, 0));
-                if previous.as_ref().map(|(version, _)| *version) != Some(snapshot.version) {
+                if recent.back().map(|(version, _)| *version) != Some(snapshot.version) {
                     let stamp = Stamp {
                         changed: first,
                         board: latest,
                         published: 0,
                     };
-                    let (update, board) = render(previous.as_ref(), &snapshot, stamp);
-                    previous = board;
+                    let update = render(&mut recent, &snapshot, stamp);
                     updates.send_replace(Arc::new(update));
                     due = Instant::now() + every;
                 }
@@ -124,42 +131,49 @@ fn now_micros() -> u128 {
         .map_or(0, |since| since.as_micros())
 }
 
-/// The update of `snapshot`, stamped `stamp` (its `published` set here), with its delta
-/// against `previous` (a version and its JSON), and the JSON the next delta is made against.
-fn render(
-    previous: Option<&(u64, Value)>,
-    snapshot: &StatusSnapshot,
-    stamp: Stamp,
-) -> (Update, Option<(u64, Value)>) {
+/// The update of `snapshot`, stamped `stamp` (its `published` set here), with its deltas
+/// against each of the `recent` boards (versions and their JSON); the new board is added to
+/// them.
+fn render(recent: &mut VecDeque<(u64, Value)>, snapshot: &StatusSnapshot, stamp: Stamp) -> Update {
     let version = snapshot.version;
     let json = super::json_bytes(snapshot);
     // The diff is taken on the JSON as sent (parsed back), not on the snapshot's fields: so
     // it follows any shape the board takes, and numbers patch to exactly the text
     // `/api/status` shows. A board that does not parse back goes out whole each time.
     let board = serde_json::from_slice::<Value>(&json).ok();
-    let delta = match (previous, &board) {
-        (Some((from, before)), Some(after)) => {
-            let patch = delta::diff(before, after);
-            serde_json::to_vec(&DeltaData {
-                from: *from,
-                to: version,
-                patch: &patch,
-            })
-            .ok()
-            .map(|data| (*from, data))
-        }
-        _ => None,
-    };
     let stamp = Stamp {
         published: now_micros(),
         ..stamp
     };
-    let update = Update {
+    let mut deltas = Vec::with_capacity(recent.len());
+    if let Some(after) = &board {
+        // The newest first: most viewers hold the previous update.
+        for (from, before) in recent.iter().rev() {
+            let patch = delta::diff(before, after);
+            let data = DeltaData {
+                from: *from,
+                to: version,
+                patch: &patch,
+            };
+            if let Ok(data) = serde_json::to_vec(&data) {
+                deltas.push((*from, event("delta", version, stamp, &data)));
+            }
+        }
+    }
+    match board {
+        Some(board) => {
+            if recent.len() == DELTA_DEPTH {
+                recent.pop_front();
+            }
+            recent.push_back((version, board));
+        }
+        None => recent.clear(),
+    }
+    Update {
         version,
         full: event("status", version, stamp, &json),
-        delta: delta.map(|(from, data)| (from, event("delta", version, stamp, &data))),
-    };
-    (update, board.map(|board| (version, board)))
+        deltas,
+    }
 }
 
 /// When an update's changes happened and when it went out, in µs since the Unix epoch.
@@ -236,13 +250,18 @@ pub(crate) fn events(
                 }
             }
             let update = Arc::clone(&state.updates.borrow_and_update());
-            let bytes = match (&update.delta, state.viewer.holds) {
+            let holds = state.viewer.holds;
+            if holds == Some(update.version) {
                 // It has this board already (a reconnect that missed nothing).
-                (_, Some(holds)) if holds == update.version => continue,
-                (Some((from, delta)), Some(holds)) if *from == holds && !state.viewer.full_only => {
-                    delta.clone()
-                }
-                _ => update.full.clone(),
+                continue;
+            }
+            let delta = update
+                .deltas
+                .iter()
+                .find(|(from, _)| Some(*from) == holds && !state.viewer.full_only);
+            let bytes = match delta {
+                Some((_, delta)) => delta.clone(),
+                None => update.full.clone(),
             };
             state.viewer.holds = Some(update.version);
             state.keep_alive.as_mut().reset(Instant::now() + KEEP_ALIVE);
