@@ -148,21 +148,19 @@
       update(board);
     });
     events.addEventListener("delta", (event) => {
-      const delta = JSON.parse(event.data);
-      if (board === null || String(delta.from) !== held) {
-        // Not the board we hold (never sent so; but never patch the wrong one): start over.
+      // The server sends a delta only from the version we hold; should one ever not fit,
+      // never show a wrongly patched board: start over with the whole one.
+      const restart = () => {
         events.close();
         board = null;
         connect();
-        return;
-      }
+      };
+      const delta = JSON.parse(event.data);
+      if (board === null || String(delta.from) !== held) return restart();
       try {
         board = applyPatch(board, delta.patch);
       } catch (error) {
-        events.close();
-        board = null;
-        connect();
-        return;
+        return restart();
       }
       held = event.lastEventId;
       setLive(true, "live");
