@@ -476,7 +476,7 @@ async fn scenario(setup: Setup) {
         let status = pipeline.status(dashboard).await;
         let totals = &status["totals"];
         if totals["stations"] == BOARD_STATIONS
-            && totals["trains"] == TRAINS
+            && totals["in_service"] == TRAINS
             && totals["entries"].as_u64().unwrap_or(0) > 0
             && status["weather"].is_object()
         {

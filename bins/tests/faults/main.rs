@@ -309,14 +309,24 @@ fn complete(board: &StatusSnapshot, last_tick: &str, entries: u64, stations: u64
         && board.weather.is_some()
 }
 
-/// `board` without its trains: what the counts, stations, weather and clock show.
+/// `board` without its trains and what follows from them (where they are, the next train at
+/// each platform, headways): what the counts, stations, weather and clock show.
 fn without_trains(board: &StatusSnapshot) -> StatusSnapshot {
     let mut board = board.clone();
     board.totals.trains = 0;
+    board.totals.in_service = 0;
+    board.totals.bunched = 0;
+    board.totals.gapped = 0;
     for line in &mut board.lines {
+        line.trains.clear();
+        line.headways = Default::default();
         for station in &mut line.stations {
             station.train_a = None;
             station.train_b = None;
+            station.next_a = None;
+            station.next_b = None;
+            station.headway_a = None;
+            station.headway_b = None;
         }
     }
     board
@@ -1056,7 +1066,7 @@ impl Run {
     /// Waits until the dashboard shows some entries counted and trains moving.
     async fn wait_board_moving(&mut self) {
         self.wait_board(
-            |board| board.totals.entries > 0 && board.totals.trains > 0,
+            |board| board.totals.entries > 0 && board.totals.in_service > 0,
             "anything moving",
         )
         .await;

@@ -2,32 +2,36 @@
 //!
 //! Routes:
 //! - `GET /`: the board as HTML (maud), with inline style and script: no external asset.
-//! - `GET /events`: server-sent events, a `status` event with the JSON of `/api/status`
-//!   whenever the board changes (at most [`EVENTS_EVERY`]), so the page updates in place.
+//! - `GET /events`: server-sent events, so the page updates in place: a `status` event with
+//!   the JSON of `/api/status` on connect (and after a gap), then on each change of the board
+//!   (at most every [`EVENTS_EVERY`]) a `delta` event, `{"from": version, "to": version,
+//!   "patch": …}`, with what changed (see [`delta`]). Each event's `id:` is the board's
+//!   version: a reconnect with `Last-Event-ID` resumes with a delta when it can. `?full=1`
+//!   sends the whole board every time.
 //! - `GET /api/status`: the read model's snapshot as JSON.
 //! - `GET /healthz`: `200` while the read model runs, `503` once it stopped.
 //! - `GET /metrics`: Prometheus text: records in per consumer and topic, dead letters, lag.
 //!
 //! The page and the JSON are rendered once per snapshot version and then served from memory,
-//! so the cost of a request does not grow with the number of viewers.
+//! and each update's events once for every viewer, so the cost of a request does not grow
+//! with the number of viewers.
 
+pub mod delta;
 mod diagram;
+mod feed;
 mod metrics;
 mod page;
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::body::{Body, Bytes};
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use futures_util::stream::{self, Stream};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -37,7 +41,7 @@ pub use crate::server::ServeError;
 use transit_core::metrics::PipelineMetrics;
 use transit_core::status::StatusSnapshot;
 
-/// The most often a browser gets a `status` event.
+/// The most often the board is sent to viewers.
 pub const EVENTS_EVERY: Duration = Duration::from_millis(250);
 
 /// The address the dashboard binds to unless told otherwise: this machine only.
@@ -59,6 +63,9 @@ struct Shared {
     metrics: Arc<PipelineMetrics>,
     page: Mutex<Cached>,
     json: Mutex<Cached>,
+    /// The updates every `/events` stream sends, started by the first one (a handler runs on
+    /// the runtime the feed's task needs; `new` may not).
+    feed: OnceLock<watch::Receiver<Arc<feed::Update>>>,
     started: Instant,
     shutdown: CancellationToken,
 }
@@ -116,6 +123,7 @@ impl Dashboard {
                 metrics,
                 page: Mutex::new(Cached::default()),
                 json: Mutex::new(Cached::default()),
+                feed: OnceLock::new(),
                 started: Instant::now(),
                 shutdown,
             }),
@@ -251,38 +259,42 @@ async fn metrics_text(State(dashboard): State<Dashboard>) -> Response {
 
 async fn events(
     State(dashboard): State<Dashboard>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
-    struct Cursor {
-        dashboard: Dashboard,
-        snapshots: watch::Receiver<Arc<StatusSnapshot>>,
-        first: bool,
-    }
-    let cursor = Cursor {
-        snapshots: dashboard.shared.snapshots.clone(),
-        dashboard,
-        first: true,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let shared = &dashboard.shared;
+    let updates = shared
+        .feed
+        .get_or_init(|| {
+            feed::start(
+                shared.snapshots.clone(),
+                EVENTS_EVERY,
+                shared.shutdown.clone(),
+            )
+        })
+        .clone();
+    let viewer = feed::Viewer {
+        // A browser reconnecting says which board it holds; anything else gets the whole one.
+        holds: headers
+            .get("last-event-id")
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse().ok()),
+        full_only: query
+            .as_deref()
+            .is_some_and(|query| query.split('&').any(|pair| pair == "full=1")),
     };
-    let stream = stream::unfold(cursor, |mut cursor| async move {
-        if !cursor.first {
-            let shutdown = cursor.dashboard.shared.shutdown.clone();
-            tokio::select! {
-                () = shutdown.cancelled() => return None,
-                () = tokio::time::sleep(EVENTS_EVERY) => {}
-            }
-            tokio::select! {
-                () = shutdown.cancelled() => return None,
-                changed = cursor.snapshots.changed() => changed.ok()?,
-            }
-        }
-        cursor.first = false;
-        cursor.snapshots.mark_unchanged();
-        let body = cursor
-            .dashboard
-            .cached(&cursor.dashboard.shared.json, json_bytes);
-        let data = String::from_utf8_lossy(&body).into_owned();
-        Some((Ok(Event::default().event("status").data(data)), cursor))
-    });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    let events = feed::events(updates, viewer, shared.shutdown.clone());
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/event-stream"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+        ],
+        Body::from_stream(events),
+    )
+        .into_response()
 }
 
 async fn not_found() -> Response {

@@ -5,7 +5,8 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
@@ -312,60 +313,287 @@ async fn unknown_routes_are_404_and_wrong_methods_405() {
     assert_eq!(bad.status, 404);
 }
 
-/// Reads server-sent events from `/events` until `count` `status` events arrived.
-async fn status_events(
-    address: SocketAddr,
-    count: usize,
-    on_first: impl FnOnce(),
-) -> Vec<StatusSnapshot> {
-    let mut stream = TcpStream::connect(address).await.unwrap();
-    stream
-        .write_all(
-            format!("GET /events HTTP/1.1\r\nHost: {address}\r\nAccept: text/event-stream\r\n\r\n")
-                .as_bytes(),
-        )
-        .await
-        .unwrap();
-    let mut lines = BufReader::new(stream).lines();
-    let mut events = Vec::new();
-    let mut event_name = String::new();
-    let mut on_first = Some(on_first);
-    while events.len() < count {
-        let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
-            .await
-            .expect("an event in time")
-            .unwrap()
-            .expect("the stream stays open");
-        if let Some(name) = line
-            .strip_prefix("event: ")
-            .or_else(|| line.strip_prefix("event:"))
-        {
-            event_name = name.trim().to_string();
-        } else if let Some(data) = line
-            .strip_prefix("data: ")
-            .or_else(|| line.strip_prefix("data:"))
-        {
-            if event_name == "status" {
-                events.push(serde_json::from_str(data.trim()).unwrap());
-                if let Some(callback) = on_first.take() {
-                    callback();
-                }
-            }
+/// One server-sent event.
+#[derive(Debug, Clone, Default)]
+struct SseEvent {
+    name: String,
+    id: Option<String>,
+    data: String,
+}
+
+/// A client of `/events` that reads the body as a browser's `EventSource` would.
+struct EventStream {
+    response: reqwest::Response,
+    text: String,
+}
+
+impl EventStream {
+    async fn open(address: SocketAddr, path: &str, last_event_id: Option<&str>) -> Self {
+        let client = reqwest::Client::new();
+        let mut request = client.get(format!("http://{address}{path}"));
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()["content-type"],
+            "text/event-stream",
+            "{path}"
+        );
+        Self {
+            response,
+            text: String::new(),
         }
     }
-    events
+
+    /// The next event (comments and keep-alives skipped), within 10 s.
+    async fn next(&mut self) -> SseEvent {
+        tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                if let Some(end) = self.text.find("\n\n") {
+                    let block: String = self.text.drain(..end + 2).collect();
+                    let mut event = SseEvent {
+                        name: "message".into(),
+                        ..SseEvent::default()
+                    };
+                    let mut fields = false;
+                    for line in block.lines().filter(|line| !line.starts_with(':')) {
+                        let (field, value) = line.split_once(':').unwrap_or((line, ""));
+                        let value = value.strip_prefix(' ').unwrap_or(value);
+                        fields = true;
+                        match field {
+                            "event" => event.name = value.into(),
+                            "id" => event.id = Some(value.into()),
+                            "data" => event.data.push_str(value),
+                            _ => {}
+                        }
+                    }
+                    if fields {
+                        return event;
+                    }
+                    continue;
+                }
+                let chunk = self
+                    .response
+                    .chunk()
+                    .await
+                    .unwrap()
+                    .expect("the stream stays open");
+                self.text.push_str(std::str::from_utf8(&chunk).unwrap());
+            }
+        })
+        .await
+        .expect("an event in time")
+    }
+}
+
+/// What a client holds: the board rebuilt from `status` and `delta` events, and its version.
+#[derive(Debug, Default)]
+struct Board {
+    json: Option<Value>,
+    version: Option<String>,
+}
+
+impl Board {
+    fn receive(&mut self, event: &SseEvent) {
+        let data: Value = serde_json::from_str(&event.data).unwrap();
+        match event.name.as_str() {
+            "status" => self.json = Some(data),
+            "delta" => {
+                assert_eq!(
+                    Some(data["from"].to_string()),
+                    self.version,
+                    "a delta against the board held"
+                );
+                assert_eq!(Some(data["to"].to_string()), event.id);
+                let board = self.json.as_mut().expect("a board before any delta");
+                dashboard::delta::apply(board, &data["patch"]).unwrap();
+            }
+            other => panic!("unexpected event {other}"),
+        }
+        self.version = event.id.clone();
+    }
+}
+
+async fn api_status(address: SocketAddr) -> Value {
+    let response = request(address, "GET", "/api/status", None).await.unwrap();
+    serde_json::from_str(&response.body).unwrap()
+}
+
+/// `snapshot(version)` with a train moved, a count grown and a station added, each by `step`.
+fn changed(version: u64, step: u32) -> StatusSnapshot {
+    let mut board = snapshot(version);
+    let blue = &mut board.lines[0].stations;
+    blue[0].train_a = None;
+    blue[1].train_a = Some(TrainView {
+        id: "BL001".into(),
+        status: TrainStatus::InService,
+        headway: HeadwayState::OnTime,
+    });
+    blue[1].entries += u64::from(step);
+    for n in 0..step {
+        board.lines[1]
+            .stations
+            .push(station(2 + n, "Howard", 1 + n, None, 0));
+    }
+    board.weather = None;
+    board
 }
 
 #[tokio::test]
-async fn events_push_each_new_snapshot() {
+async fn events_send_the_board_then_deltas_that_rebuild_api_status() {
     let server = server().await;
-    let sender = server.snapshots.clone();
-    let events = status_events(server.address, 2, move || {
-        sender.send_replace(Arc::new(snapshot(7)));
-    })
-    .await;
-    assert_eq!(events[0].version, 1, "the current board first");
-    assert_eq!(events[1].version, 7, "then each change");
+    let mut events = EventStream::open(server.address, "/events", None).await;
+    let mut board = Board::default();
+
+    let first = events.next().await;
+    assert_eq!(first.name, "status", "the whole board on connect");
+    assert_eq!(first.id.as_deref(), Some("1"), "its version as the id");
+    board.receive(&first);
+    assert_eq!(board.json.as_ref(), Some(&api_status(server.address).await));
+
+    for (version, step) in [(7, 1), (9, 2), (12, 0)] {
+        server
+            .snapshots
+            .send_replace(Arc::new(changed(version, step)));
+        let event = events.next().await;
+        assert_eq!(event.name, "delta", "then what changed");
+        assert!(
+            event.data.len() < serde_json::to_string(&snapshot(1)).unwrap().len(),
+            "a delta is smaller than the board: {}",
+            event.data
+        );
+        board.receive(&event);
+        assert_eq!(board.version, Some(version.to_string()));
+        assert_eq!(
+            board.json.as_ref(),
+            Some(&api_status(server.address).await),
+            "the rebuilt board is /api/status at version {version}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn full_1_sends_the_whole_board_on_each_change() {
+    let server = server().await;
+    let mut events = EventStream::open(server.address, "/events?full=1", None).await;
+    let first = events.next().await;
+    server.snapshots.send_replace(Arc::new(changed(7, 1)));
+    let second = events.next().await;
+    for (event, version) in [(first, 1), (second, 7)] {
+        assert_eq!(event.name, "status");
+        let board: StatusSnapshot = serde_json::from_str(&event.data).unwrap();
+        assert_eq!(board.version, version);
+        assert_eq!(event.id, Some(version.to_string()));
+    }
+}
+
+/// Waits until the feed has published `version` (it publishes on its own clock).
+async fn until_published(address: SocketAddr, version: u64) {
+    let mut probe = EventStream::open(address, "/events?full=1", None).await;
+    while probe.next().await.id != Some(version.to_string()) {}
+}
+
+#[tokio::test]
+async fn a_reconnect_with_last_event_id_resumes_with_a_delta_when_it_can() {
+    let server = server().await;
+    let mut events = EventStream::open(server.address, "/events", None).await;
+    let mut board = Board::default();
+    board.receive(&events.next().await);
+    drop(events);
+
+    // Two updates go by while it is away.
+    server.snapshots.send_replace(Arc::new(changed(7, 1)));
+    until_published(server.address, 7).await;
+    server.snapshots.send_replace(Arc::new(changed(9, 2)));
+    until_published(server.address, 9).await;
+
+    let mut resumed = EventStream::open(server.address, "/events", Some("1")).await;
+    let event = resumed.next().await;
+    assert_eq!(event.name, "delta", "it held version 1: what changed since");
+    board.receive(&event);
+    assert_eq!(board.json, Some(api_status(server.address).await));
+
+    for unknown in ["3", "not a version"] {
+        let mut other = EventStream::open(server.address, "/events", Some(unknown)).await;
+        let event = other.next().await;
+        assert_eq!(
+            event.name, "status",
+            "Last-Event-ID {unknown:?}: the whole board"
+        );
+        assert_eq!(event.id.as_deref(), Some("9"));
+    }
+}
+
+/// A board of `stations` stations with long names, each name new in each version: ~`stations`
+/// × 1.4 kB of JSON, and as much in a delta.
+fn big(version: u64, stations: u32) -> StatusSnapshot {
+    let mut board = snapshot(version);
+    let name = format!("Station {version}, a long name that fills the socket. ").repeat(25);
+    board.lines[1].stations = (0..stations)
+        .map(|n| station(10 + n, &name, n, None, version))
+        .collect();
+    board
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_viewer_that_stops_reading_gets_the_latest_board_not_a_backlog_and_slows_no_one() {
+    let server = server().await;
+    let versions: Vec<u64> = (2..=17).collect();
+    server.snapshots.send_replace(Arc::new(big(1, 800)));
+    let board_bytes = serde_json::to_vec(&big(1, 800)).unwrap().len();
+
+    // The slow viewer sends its request and then reads nothing.
+    let mut slow = TcpStream::connect(server.address).await.unwrap();
+    slow.write_all(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut fast = EventStream::open(server.address, "/events", None).await;
+    let mut board = Board::default();
+    board.receive(&fast.next().await);
+
+    // Every snapshot renames every station: each delta is over a megabyte, more than the
+    // sockets hold after a few of them.
+    for &version in &versions {
+        server.snapshots.send_replace(Arc::new(big(version, 800)));
+        let event = fast.next().await;
+        assert_eq!(event.name, "delta", "the fast viewer gets every update");
+        board.receive(&event);
+        assert_eq!(board.version, Some(version.to_string()));
+    }
+    assert_eq!(board.json, Some(api_status(server.address).await));
+
+    // Now the slow viewer reads what was queued for it, and then is up to date.
+    let mut received = Vec::new();
+    let mut text = Vec::new();
+    let mut buffer = vec![0; 1 << 16];
+    let last = format!("id: {}\n", versions[versions.len() - 1]);
+    while !String::from_utf8_lossy(&text).contains(&last) {
+        let n = tokio::time::timeout(Duration::from_secs(10), slow.read(&mut buffer))
+            .await
+            .expect("the slow viewer catches up")
+            .unwrap();
+        assert!(n > 0, "the stream stays open");
+        received.extend_from_slice(&buffer[..n]);
+        text.extend_from_slice(&buffer[..n]);
+    }
+    let text = String::from_utf8_lossy(&received);
+    let updates = text.matches("\nid: ").count();
+    let sent: usize = versions.len() + 1;
+    assert!(
+        updates < sent,
+        "it skipped the updates it could not take ({updates} of {sent})"
+    );
+    // (After the gap it was sent the latest board: whole, or as a delta from the version it
+    // held when that is one of the last few; the loop above read until the latest.)
+    // Queued for it at most what the sockets hold, not every update.
+    assert!(
+        received.len() < sent * board_bytes,
+        "{} bytes queued for a viewer that read nothing, {} sent to the others",
+        received.len(),
+        sent * board_bytes
+    );
 }
 
 #[tokio::test]

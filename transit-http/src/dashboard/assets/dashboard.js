@@ -167,10 +167,53 @@
     document.getElementById("board").dataset.version = String(status.version);
   };
 
-  const events = new EventSource("/events");
-  events.addEventListener("status", (event) => {
-    setLive(true, "live");
-    update(JSON.parse(event.data));
-  });
-  events.addEventListener("error", () => setLive(false, "reconnecting…"));
+  // The server sends the whole board (`status`) on connect and after a gap, and otherwise
+  // what changed (`delta`: a patch against the version we hold, named by the event's id).
+  // We keep the board, patch it, and hand the whole of it to update().
+  let board = null;
+  let held = null;
+
+  // A patch has the board's shape, holding only what changed: [value] sets a node, [] removes
+  // an object's member, and an object patches a node member by member (an array's by index).
+  const applyPatch = (node, patch) => {
+    if (Array.isArray(patch)) return patch[0];
+    for (const [key, change] of Object.entries(patch)) {
+      if (Array.isArray(change) && change.length === 0) delete node[key];
+      else if (Array.isArray(change)) node[key] = change[0];
+      else applyPatch(node[key], change);
+    }
+    return node;
+  };
+
+  let events;
+  const connect = () => {
+    events = new EventSource("/events");
+    events.addEventListener("status", (event) => {
+      board = JSON.parse(event.data);
+      held = event.lastEventId;
+      setLive(true, "live");
+      update(board);
+    });
+    events.addEventListener("delta", (event) => {
+      // The server sends a delta only from the version we hold; should one ever not fit,
+      // never show a wrongly patched board: start over with the whole one.
+      const restart = () => {
+        events.close();
+        board = null;
+        connect();
+      };
+      const delta = JSON.parse(event.data);
+      if (board === null || String(delta.from) !== held) return restart();
+      try {
+        board = applyPatch(board, delta.patch);
+      } catch (error) {
+        return restart();
+      }
+      held = event.lastEventId;
+      setLive(true, "live");
+      update(board);
+    });
+    events.addEventListener("error", () => setLive(false, "reconnecting…"));
+  };
+  connect();
 })();
