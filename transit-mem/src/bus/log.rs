@@ -86,6 +86,15 @@ impl PartitionLog {
         }
     }
 
+    /// How many records retention keeps, if it trims this log by count (a compacted log keeps
+    /// the last record of every key instead).
+    pub(crate) fn retained_records(&self) -> Option<u64> {
+        match self.records {
+            Records::Plain(_) => Some(self.retention.records),
+            Records::Compacted { .. } => None,
+        }
+    }
+
     /// The offset the next record will get.
     pub(crate) fn end_offset(&self) -> u64 {
         self.next_offset
