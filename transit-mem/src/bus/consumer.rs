@@ -216,18 +216,20 @@ impl MemConsumer {
     }
 
     /// Tells a bus that waits for readers ([`super::MemBus::wait_for_readers`]) where this
-    /// consumer is now, and wakes the publishers waiting for it.
+    /// consumer is now, and wakes the publishers waiting for readers if it moved.
     pub(crate) fn report_position(&self, state: &mut State) {
         if !state.wait_for_readers {
             return;
         }
-        let positions = self
+        let positions: Vec<(Arc<str>, u32, u64)> = self
             .assigned
             .iter()
             .map(|a| (Arc::clone(&a.topic), a.partition, a.next))
             .collect();
-        state.readers.insert(self.reader, positions);
-        self.shared.changed.notify_waiters();
+        if state.readers.get(&self.reader) != Some(&positions) {
+            state.readers.insert(self.reader, positions);
+            self.shared.readers_moved.notify_waiters();
+        }
     }
 
     /// Takes up to `max` available records, visiting partitions round-robin.
@@ -444,7 +446,7 @@ impl Drop for MemConsumer {
     fn drop(&mut self) {
         // A consumer gone holds no publisher back.
         if self.shared.lock().readers.remove(&self.reader).is_some() {
-            self.shared.changed.notify_waiters();
+            self.shared.readers_moved.notify_waiters();
         }
         let (Some(group), Some(member)) = (&self.group, self.member) else {
             return;

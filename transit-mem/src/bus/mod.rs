@@ -92,6 +92,10 @@ struct Shared {
     state: Mutex<State>,
     /// Woken on every publish, topic creation, group change and close.
     changed: Notify,
+    /// Woken when a reader moves on or goes, and on close: what a publish waiting for readers
+    /// ([`MemBus::wait_for_readers`]) waits on. Apart from `changed`, so that readers telling
+    /// publishers they moved do not wake each other.
+    readers_moved: Notify,
     config: MemBusConfig,
 }
 
@@ -147,6 +151,7 @@ impl MemBus {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::default()),
                 changed: Notify::new(),
+                readers_moved: Notify::new(),
                 config,
             }),
         }
@@ -170,6 +175,7 @@ impl MemBus {
     pub fn close(&self) {
         self.shared.lock().closed = true;
         self.shared.changed.notify_waiters();
+        self.shared.readers_moved.notify_waiters();
     }
 
     /// The offsets `group` committed, per topic and partition.
@@ -432,14 +438,14 @@ impl EventBus for MemBus {
         loop {
             // Registered before looking, so a reader moving on between the look and the wait
             // still wakes us.
-            let changed = self.shared.changed.notified();
-            tokio::pin!(changed);
-            changed.as_mut().enable();
+            let moved = self.shared.readers_moved.notified();
+            tokio::pin!(moved);
+            moved.as_mut().enable();
             records = match self.try_publish(topic, records)? {
                 Ok(positions) => return Ok(positions),
                 Err(records) => records,
             };
-            changed.await;
+            moved.await;
         }
     }
 
