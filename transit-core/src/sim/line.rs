@@ -744,7 +744,8 @@ impl LineSim {
         if let Some(j) = self.blocks[(block + ring - 1) % ring] {
             let j = usize::from(j);
             if self.next_at.get(j).is_none() && self.trains[j].cell.is_some() {
-                self.next_at.set(j, Some(at + seconds_to_ms(service::PULL_IN_S)));
+                self.next_at
+                    .set(j, Some(at + seconds_to_ms(service::PULL_IN_S)));
             }
         }
     }
