@@ -129,10 +129,20 @@ enum Bus {
 impl Bus {
     async fn open(args: &Args) -> anyhow::Result<Self> {
         match args.kafka.config()? {
-            None => Ok(Self::Memory(MemBus::with_config(MemBusConfig {
-                retention_records: args.retention_records,
-                ..MemBusConfig::default()
-            }))),
+            None => {
+                let bus = MemBus::with_config(MemBusConfig {
+                    retention_records: args.retention_records,
+                    ..MemBusConfig::default()
+                });
+                // Flat out, the simulation outruns a reader the scheduler sets aside for a
+                // moment; waiting for it keeps every record read (a finite run counts all it
+                // published) where retention would otherwise make it skip some.
+                Ok(Self::Memory(if args.simulation.flat_out {
+                    bus.wait_for_readers()
+                } else {
+                    bus
+                }))
+            }
             Some(config) => Ok(Self::Kafka(KafkaBus::connect(config).await?)),
         }
     }

@@ -107,6 +107,8 @@ pub struct RunningPipeline {
     snapshots: watch::Receiver<Arc<StatusSnapshot>>,
     metrics: Arc<PipelineMetrics>,
     stop: CancellationToken,
+    /// Stops the read model, after the processors that feed it have stopped.
+    stop_board: CancellationToken,
     tasks: TaskTracker,
     driver: JoinHandle<Result<DriverStats, DriverError>>,
     stations: JoinHandle<Result<StationStats, ProcessorError>>,
@@ -231,11 +233,12 @@ pub async fn start(
     .map_err(processor("status read model"))?;
 
     let stop = CancellationToken::new();
+    let stop_board = CancellationToken::new();
     let tasks = TaskTracker::new();
     let stations = tasks.spawn(stations.run(stop.child_token()));
     let counts = tasks.spawn(counter.run(stop.child_token()));
     let headways = tasks.spawn(headways.run(stop.child_token()));
-    let status = tasks.spawn(status.run(stop.child_token()));
+    let status = tasks.spawn(status.run(stop_board.child_token()));
     let driver_config = config.driver.clone();
     let driver_bus = Arc::clone(&bus);
     let driver = tasks.spawn(async move {
@@ -253,6 +256,7 @@ pub async fn start(
         snapshots,
         metrics,
         stop,
+        stop_board,
         tasks,
         driver,
         stations,
@@ -292,8 +296,13 @@ impl RunningPipeline {
         .map(|(part, _)| part)
     }
 
-    /// Waits for the simulation to stop, then stops the consumers (each finishes and commits
-    /// its batch in hand) and reports how every part ended.
+    /// Waits for the simulation to stop, then stops the consumers and reports how every part
+    /// ended.
+    ///
+    /// Each consumer processes what was published before it was told to stop, and the read
+    /// model is told last, once the processors feeding it have published their last output: so
+    /// a run that ends by itself (an end time) ends with every event it published counted and
+    /// on the board.
     pub async fn stop(self) -> Result<PipelineReport, PipelineError> {
         let driver = join("simulation", self.driver)
             .await
@@ -308,6 +317,7 @@ impl RunningPipeline {
         let headways = join("headway processor", self.headways)
             .await
             .and_then(|r| r.map_err(processor("headway processor")));
+        self.stop_board.cancel();
         let status = join("status read model", self.status)
             .await
             .and_then(|r| r.map_err(processor("status read model")));

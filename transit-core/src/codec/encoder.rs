@@ -1,8 +1,9 @@
+use std::cell::RefCell;
 use std::fmt;
 use std::marker::PhantomData;
 
 use apache_avro::writer::datum::GenericDatumWriter;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 use super::wire::write_header;
 use super::{AvroRecord, EncodeError, RegistryError, SchemaId, SchemaRegistry};
@@ -107,28 +108,53 @@ impl<T: AvroRecord> Encoder<T> {
     }
 
     /// `value` in the wire format.
+    ///
+    /// The bytes are a slice of a per-thread arena (see [`encode_shared`]): cloning them, as a
+    /// bus does for every reader, is a reference count rather than an allocation.
     pub fn encode(&self, value: &T) -> Result<Bytes, EncodeError> {
-        encode_exact(|buf| self.encode_into(value, buf))
+        encode_shared(|buf| self.encode_into(value, buf))
     }
 }
 
-/// Runs `encode` into a reused per-thread buffer and copies the result into an allocation of
-/// exactly its size.
+/// Bytes of each chunk encoded records are cut from, per thread.
 ///
-/// `Bytes::from(Vec)` of a vector with spare capacity allocates a second, shared header on
-/// top of the vector; an exact copy is one small allocation, and the scratch buffer is never
-/// reallocated in steady state.
-pub(crate) fn encode_exact<E>(
+/// Big enough that a chunk holds a few hundred records (one allocation for all of them),
+/// small enough that a long-lived record (a compacted table's last value of a key) pins
+/// little memory with it.
+const ARENA_CHUNK: usize = 16 * 1024;
+
+/// What [`encode_shared`] keeps per thread: the buffer encoders write into, and the chunk
+/// the results are cut from.
+#[derive(Default)]
+struct Scratch {
+    buf: Vec<u8>,
+    arena: BytesMut,
+}
+
+/// Runs `encode` into a reused per-thread buffer and returns the result as a slice of a
+/// per-thread arena chunk.
+///
+/// An exact-size `Bytes` per record costs an allocation, a second one (the shared header)
+/// the first time it is cloned, and two frees when the last clone goes; slices of a shared
+/// chunk cost one allocation per chunk, and their clones and drops only count references.
+/// The price is that a record kept for long keeps its chunk alive ([`ARENA_CHUNK`]).
+pub(crate) fn encode_shared<E>(
     encode: impl FnOnce(&mut Vec<u8>) -> Result<(), E>,
 ) -> Result<Bytes, E> {
     thread_local! {
-        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
     }
     SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
-        Ok(mut buf) => {
+        Ok(mut scratch) => {
+            let Scratch { buf, arena } = &mut *scratch;
             buf.clear();
-            encode(&mut buf)?;
-            Ok(Bytes::copy_from_slice(&buf))
+            encode(buf)?;
+            if arena.capacity() < buf.len() {
+                // A new chunk, or the old one again once every slice of it was dropped.
+                arena.reserve(ARENA_CHUNK.max(buf.len()));
+            }
+            arena.extend_from_slice(buf);
+            Ok(arena.split().freeze())
         }
         // Only if `encode` itself encodes through this function: use a buffer of its own.
         Err(_) => {

@@ -121,7 +121,9 @@ impl<E: Keyed> TopicCodec<E> {
                 return Ok(bytes.clone());
             }
         }
-        let bytes = self.key_encoder.encode(&key)?;
+        // An exact copy for the cache: the encoder's bytes share a chunk with other records,
+        // which a key kept for good would keep alive with it.
+        let bytes = Bytes::copy_from_slice(&self.key_encoder.encode(&key)?);
         let mut cache = self.key_cache.write().unwrap_or_else(|e| e.into_inner());
         if cache.len() < KEY_CACHE_LIMIT {
             cache.insert(key, bytes.clone());

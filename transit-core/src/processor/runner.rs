@@ -1,6 +1,6 @@
 //! The one loop every processor runs on: consume a batch, process it, publish what it produced
 //! and the dead letters, commit the batch's input positions; per-partition state kept right
-//! across rebalances; lag and progress reported; shutdown finishing the batch in hand.
+//! across rebalances; lag and progress reported; shutdown processing what was published before it.
 //!
 //! A processor says only what is its own (the [`Processor`] trait): how to process a batch,
 //! what to restore for a partition it gains and drop for one it loses. Everything else is
@@ -46,6 +46,20 @@ const MAX_FAILED_TRANSACTIONS: u32 = 5;
 
 /// How often a running processor logs what it has done.
 pub const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+/// How long a stopping loop waits for more records before it calls its input drained.
+const DRAIN_WAIT: Duration = Duration::from_millis(200);
+
+/// Whether `consumer` has read every partition up to `ends` (where each ended at the stop).
+async fn drained(consumer: &mut dyn Consumer, ends: &BTreeMap<(Arc<str>, u32), u64>) -> bool {
+    match consumer.positions().await {
+        Ok(positions) => positions.iter().all(|p| {
+            ends.get(&(Arc::clone(&p.topic), p.partition))
+                .is_none_or(|&end| p.next_offset >= end)
+        }),
+        Err(_) => true,
+    }
+}
 
 /// What a processor adds to the loop: its own processing and its per-partition state.
 #[async_trait]
@@ -184,8 +198,10 @@ impl ProcessorLoop {
         self
     }
 
-    /// Runs `processor` until `shutdown` is cancelled or the bus closes; the batch in hand is
-    /// published and committed before it returns.
+    /// Runs `processor` until `shutdown` is cancelled or the bus closes. After a shutdown it
+    /// reads on up to where each partition ended when the shutdown came (not waiting for more
+    /// than [`DRAIN_WAIT`] at a time), so everything published before the stop is processed;
+    /// every batch is published and committed before it returns.
     pub async fn run<P: Processor>(
         self,
         mut processor: P,
@@ -219,12 +235,48 @@ impl ProcessorLoop {
             transactional,
             "processor running"
         );
+        // Set once shutdown came: where each partition ended then. The loop reads on up to
+        // there, so what was published before a stop is processed (a finite run counts every
+        // entry it published), and then stops, however busy the producers still are.
+        let mut drain_to: Option<BTreeMap<(Arc<str>, u32), u64>> = None;
         loop {
             batch.clear();
-            let received = tokio::select! {
-                biased;
-                () = shutdown.cancelled() => break,
-                received = self.next_batch(consumer.as_mut(), &mut batch) => received,
+            let received = match &drain_to {
+                Some(ends) => {
+                    if drained(consumer.as_mut(), ends).await {
+                        break;
+                    }
+                    match tokio::time::timeout(DRAIN_WAIT, consumer.recv_batch(&mut batch, BATCH))
+                        .await
+                    {
+                        // Nothing more comes (the rest was compacted away, or the backend
+                        // has nothing ready): done.
+                        Err(_quiet) => break,
+                        Ok(received) => received.map(|n| {
+                            if n == 0 {
+                                Received::Closed
+                            } else {
+                                Received::Batch
+                            }
+                        }),
+                    }
+                }
+                None => tokio::select! {
+                    biased;
+                    () = shutdown.cancelled() => {
+                        let Ok(positions) = consumer.positions().await else {
+                            break;
+                        };
+                        drain_to = Some(
+                            positions
+                                .into_iter()
+                                .map(|p| ((p.topic, p.partition), p.end_offset))
+                                .collect(),
+                        );
+                        continue;
+                    }
+                    received = self.next_batch(consumer.as_mut(), &mut batch) => received,
+                },
             };
             match received.map_err(ProcessorError::bus("reading", inputs.as_str()))? {
                 Received::Closed => break,

@@ -1,4 +1,5 @@
-use std::collections::VecDeque;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp, Normal};
@@ -50,9 +51,6 @@ struct Train {
     status: TrainStatus,
     /// The cell of the ring it holds; `None` while out of service (in the yard).
     cell: Option<usize>,
-    /// When it next moves, in simulated ms; `None` while the block ahead is taken (or in the
-    /// yard).
-    next_at: Option<i64>,
     /// When it last arrived anywhere since it entered service (ms).
     arrived_at: Option<i64>,
     /// The scheduled departure of its trip from its terminal; `None` without a schedule.
@@ -159,12 +157,58 @@ pub struct LineSim {
     /// The train (index) holding each block.
     blocks: Vec<Option<u16>>,
     trains: Vec<Train>,
+    /// When each train (by index) next moves.
+    next_at: NextMoves,
     /// When a train last left each platform (by ring position), for the riders waiting.
     last_departure: Vec<Option<i64>>,
     timetable: Option<Timetable>,
     /// When trains left each direction's terminal (a few hundred a day).
     departures: [Vec<i64>; 2],
     rng: ChaCha8Rng,
+}
+
+/// When each train (by index) next moves, in simulated ms (`None` while the block ahead is
+/// taken, or in the yard), and the earliest of them.
+///
+/// Finding the next train to move is done for every move of every train; a scan of all the
+/// trains cost more than the move itself. A heap ordered by (time, index) gives the same
+/// answer as that scan (the earliest, the lowest index on a tie): every time set is pushed,
+/// and an entry that no longer matches its train's time is dropped when it comes up.
+#[derive(Debug, Clone, Default)]
+struct NextMoves {
+    at: Vec<Option<i64>>,
+    queue: BinaryHeap<Reverse<(i64, usize)>>,
+}
+
+impl NextMoves {
+    /// Room for one more train, not moving.
+    fn push(&mut self) {
+        self.at.push(None);
+    }
+
+    fn get(&self, k: usize) -> Option<i64> {
+        self.at[k]
+    }
+
+    fn set(&mut self, k: usize, at: Option<i64>) {
+        let previous = std::mem::replace(&mut self.at[k], at);
+        if let Some(at) = at {
+            if previous != Some(at) {
+                self.queue.push(Reverse((at, k)));
+            }
+        }
+    }
+
+    /// The earliest (time, train), the lowest index on a tie.
+    fn earliest(&mut self) -> Option<(i64, usize)> {
+        while let Some(&Reverse((at, k))) = self.queue.peek() {
+            if self.at[k] == Some(at) {
+                return Some((at, k));
+            }
+            self.queue.pop();
+        }
+        None
+    }
 }
 
 /// What the line's trains see of the rest of the simulation while they move.
@@ -230,6 +274,7 @@ impl LineSim {
             run_s,
             blocks: vec![None; ring],
             trains: Vec::new(),
+            next_at: NextMoves::default(),
             last_departure: vec![None; ring],
             timetable: None,
             departures: Default::default(),
@@ -248,7 +293,7 @@ impl LineSim {
         let train = &mut self.trains[k];
         train.cell = Some(2 * p);
         train.entering = true;
-        train.next_at = Some(at);
+        self.next_at.set(k, Some(at));
         train.arrived_at = None;
         train.trip_start = trip_start;
         train.next_trip = None;
@@ -267,13 +312,13 @@ impl LineSim {
                     },
                     status: TrainStatus::InService,
                     cell: None,
-                    next_at: None,
                     arrived_at: None,
                     trip_start: None,
                     next_trip: None,
                     entering: false,
                     ready_at: 0,
                 });
+                self.next_at.push();
                 self.trains.len() - 1
             }
         }
@@ -463,12 +508,7 @@ impl LineSim {
                     })
                     .min()
             });
-            let train = self
-                .trains
-                .iter()
-                .enumerate()
-                .filter_map(|(k, train)| train.next_at.map(|at| (at, 1, k)))
-                .min();
+            let train = self.next_at.earliest().map(|(at, k)| (at, 1, k));
             let next = match (yard, train) {
                 (Some(y), Some(t)) => Some(y.min(t)),
                 (y, t) => y.or(t),
@@ -511,7 +551,8 @@ impl LineSim {
             let waiting = train.cell == Some(2 * p) && train.trip_start.is_some_and(|s| s > slot);
             if waiting {
                 if let Some(later) = train.trip_start.replace(slot) {
-                    train.next_at = Some(train.ready_at.max(slot));
+                    self.next_at
+                        .set(usize::from(j), Some(train.ready_at.max(slot)));
                     timetable.claimed[i].retain(|claimed| *claimed != later);
                 }
             }
@@ -538,7 +579,7 @@ impl LineSim {
         let n = self.stations.len();
         let ring = 2 * n;
         let Some(from) = self.trains[k].cell else {
-            self.trains[k].next_at = None;
+            self.next_at.set(k, None);
             return;
         };
         if std::mem::take(&mut self.trains[k].entering) {
@@ -585,7 +626,7 @@ impl LineSim {
         if block != next_block {
             if self.blocks[next_block].is_some() {
                 // Held at the signal: the train ahead wakes it when it leaves the block.
-                self.trains[k].next_at = None;
+                self.next_at.set(k, None);
                 return;
             }
             self.blocks[block] = None;
@@ -615,7 +656,7 @@ impl LineSim {
             let chance = Normal::new(0.0, service::RUN_NOISE_SIGMA)
                 .map_or(1.0, |normal| normal.sample(&mut self.rng).exp());
             let run = self.run_s[position] * conditions.run * chance;
-            self.trains[k].next_at = Some(at + seconds_to_ms(run));
+            self.next_at.set(k, Some(at + seconds_to_ms(run)));
         }
         if block != next_block {
             self.wake_behind(block, at);
@@ -696,7 +737,7 @@ impl LineSim {
             }
         }
         self.trains[k].arrived_at = Some(at);
-        self.trains[k].next_at = Some(leave);
+        self.next_at.set(k, Some(leave));
     }
 
     /// Takes train `k` out of service at `at` (into the yard), freeing its block, and says so:
@@ -708,6 +749,7 @@ impl LineSim {
         };
         let block = cell / 2;
         self.blocks[block] = None;
+        self.next_at.set(k, None);
         let (station, direction) = ring_slot(block, self.stations.len());
         let train = &mut self.trains[k];
         out.push(ArrivalEvent {
@@ -725,7 +767,6 @@ impl LineSim {
             run_number: Some(i32::from(train.id.number)),
             prev_arrival_time: train.arrived_at.map(SimTime),
         });
-        train.next_at = None;
         train.arrived_at = None;
         train.trip_start = None;
         train.next_trip = None;
@@ -736,9 +777,10 @@ impl LineSim {
     fn wake_behind(&mut self, block: usize, at: i64) {
         let ring = self.blocks.len();
         if let Some(j) = self.blocks[(block + ring - 1) % ring] {
-            let held = &mut self.trains[usize::from(j)];
-            if held.next_at.is_none() && held.cell.is_some() {
-                held.next_at = Some(at + seconds_to_ms(service::PULL_IN_S));
+            let j = usize::from(j);
+            if self.next_at.get(j).is_none() && self.trains[j].cell.is_some() {
+                self.next_at
+                    .set(j, Some(at + seconds_to_ms(service::PULL_IN_S)));
             }
         }
     }

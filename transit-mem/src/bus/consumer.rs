@@ -56,6 +56,8 @@ pub(crate) struct MemConsumer {
     selector: Selector,
     group: Option<String>,
     member: Option<u64>,
+    /// This consumer's id among the bus's readers (see [`MemConsumer::report_position`]).
+    reader: u64,
     start: StartFrom,
     assigned: Vec<Assigned>,
     /// The (topics version, group generation) the assignment was computed for.
@@ -76,6 +78,7 @@ impl MemConsumer {
         selector: Selector,
         group: Option<String>,
         member: Option<u64>,
+        reader: u64,
         start: StartFrom,
     ) -> Self {
         Self {
@@ -83,6 +86,7 @@ impl MemConsumer {
             selector,
             group,
             member,
+            reader,
             start,
             assigned: Vec::new(),
             computed_for: None,
@@ -211,6 +215,23 @@ impl MemConsumer {
         self.cursor = 0;
     }
 
+    /// Tells a bus that waits for readers ([`super::MemBus::wait_for_readers`]) where this
+    /// consumer is now, and wakes the publishers waiting for readers if it moved.
+    pub(crate) fn report_position(&self, state: &mut State) {
+        if !state.wait_for_readers {
+            return;
+        }
+        let positions: Vec<(Arc<str>, u32, u64)> = self
+            .assigned
+            .iter()
+            .map(|a| (Arc::clone(&a.topic), a.partition, a.next))
+            .collect();
+        if state.readers.get(&self.reader) != Some(&positions) {
+            state.readers.insert(self.reader, positions);
+            self.shared.readers_moved.notify_waiters();
+        }
+    }
+
     /// Takes up to `max` available records, visiting partitions round-robin.
     fn fetch(&mut self, state: &State, out: &mut Vec<Delivery>, max: usize) -> usize {
         let before = out.len();
@@ -272,12 +293,13 @@ impl Consumer for MemConsumer {
             tokio::pin!(changed);
             changed.as_mut().enable();
             {
-                let state = shared.lock();
+                let mut state = shared.lock();
                 if state.closed {
                     return Ok(0);
                 }
                 self.refresh(&state);
                 let taken = self.fetch(&state, out, max);
+                self.report_position(&mut state);
                 if taken > 0 {
                     let generation = self.generation(&state);
                     self.fetched_in.get_or_insert(generation);
@@ -349,6 +371,7 @@ impl Consumer for MemConsumer {
                 // committed positions.
                 self.computed_for = None;
                 self.refresh(&state);
+                self.report_position(&mut state);
                 return Err(Error::Fenced {
                     reason: format!(
                         "group {group} is at generation {} and this member saw {}",
@@ -379,8 +402,9 @@ impl Consumer for MemConsumer {
 
     fn assignment_changes(&mut self) -> Vec<AssignmentChange> {
         let shared = Arc::clone(&self.shared);
-        let state = shared.lock();
+        let mut state = shared.lock();
         self.refresh(&state);
+        self.report_position(&mut state);
         drop(state);
         std::mem::take(&mut self.changes)
     }
@@ -420,6 +444,10 @@ impl Consumer for MemConsumer {
 
 impl Drop for MemConsumer {
     fn drop(&mut self) {
+        // A consumer gone holds no publisher back.
+        if self.shared.lock().readers.remove(&self.reader).is_some() {
+            self.shared.readers_moved.notify_waiters();
+        }
         let (Some(group), Some(member)) = (&self.group, self.member) else {
             return;
         };

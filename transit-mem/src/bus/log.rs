@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use transit_core::bus::{Delivery, Header, Record};
 
 /// A record as a partition keeps it.
@@ -31,6 +31,9 @@ impl Stored {
     }
 }
 
+/// Bytes of each chunk of a partition's arena.
+const ARENA_CHUNK: usize = 16 * 1024;
+
 /// How much a partition keeps.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Retention {
@@ -53,6 +56,12 @@ enum Records {
 #[derive(Debug)]
 pub(crate) struct PartitionLog {
     records: Records,
+    /// Where the keys and values of this partition's records are copied to: chunks of
+    /// [`ARENA_CHUNK`] that only this partition's records share. A reader's clone of a record
+    /// counts a reference rather than allocating, and a chunk goes once retention (or
+    /// compaction) dropped every record in it, so memory follows what the partition keeps,
+    /// whatever the publisher's bytes shared their allocation with.
+    arena: BytesMut,
     next_offset: u64,
     bytes: u64,
     retention: Retention,
@@ -70,9 +79,19 @@ impl PartitionLog {
         };
         Self {
             records,
+            arena: BytesMut::new(),
             next_offset: 0,
             bytes: 0,
             retention,
+        }
+    }
+
+    /// How many records retention keeps, if it trims this log by count (a compacted log keeps
+    /// the last record of every key instead).
+    pub(crate) fn retained_records(&self) -> Option<u64> {
+        match self.records {
+            Records::Plain(_) => Some(self.retention.records),
+            Records::Compacted { .. } => None,
         }
     }
 
@@ -107,8 +126,8 @@ impl PartitionLog {
         let size = record.payload_len() as u64;
         let stored = Stored {
             offset,
-            key: record.key,
-            value: record.value,
+            key: record.key.map(|key| self.copy(&key)),
+            value: record.value.map(|value| self.copy(&value)),
             headers: record.headers,
             timestamp_ms: record.timestamp_ms,
             size,
@@ -146,6 +165,16 @@ impl PartitionLog {
             }
         }
         offset
+    }
+
+    /// `bytes` copied into the partition's arena.
+    fn copy(&mut self, bytes: &[u8]) -> Bytes {
+        if self.arena.capacity() < bytes.len() {
+            // A new chunk, or the same one again once every record in it was dropped.
+            self.arena.reserve(ARENA_CHUNK.max(bytes.len()));
+        }
+        self.arena.extend_from_slice(bytes);
+        self.arena.split().freeze()
     }
 
     /// Moves records from `from` on into `out`, at most `max`; returns the next offset to read.

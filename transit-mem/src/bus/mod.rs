@@ -92,6 +92,10 @@ struct Shared {
     state: Mutex<State>,
     /// Woken on every publish, topic creation, group change and close.
     changed: Notify,
+    /// Woken when a reader moves on or goes, and on close: what a publish waiting for readers
+    /// ([`MemBus::wait_for_readers`]) waits on. Apart from `changed`, so that readers telling
+    /// publishers they moved do not wake each other.
+    readers_moved: Notify,
     config: MemBusConfig,
 }
 
@@ -103,6 +107,13 @@ struct State {
     groups: HashMap<String, Group>,
     next_member: u64,
     closed: bool,
+    /// Whether a publish waits for readers rather than trimming what they have not read yet
+    /// ([`MemBus::wait_for_readers`]).
+    wait_for_readers: bool,
+    /// Where each live consumer (by its id) is in the partitions it reads: (topic, partition,
+    /// next offset). Kept only while `wait_for_readers` is on.
+    readers: HashMap<u64, Vec<(Arc<str>, u32, u64)>>,
+    next_reader: u64,
 }
 
 #[derive(Debug)]
@@ -140,9 +151,23 @@ impl MemBus {
             shared: Arc::new(Shared {
                 state: Mutex::new(State::default()),
                 changed: Notify::new(),
+                readers_moved: Notify::new(),
                 config,
             }),
         }
+    }
+
+    /// Makes a publish wait, rather than let retention trim records a live consumer has not
+    /// read yet: the producer goes at the pace of the slowest reader instead of readers
+    /// skipping what they fell behind on. For a run flat out in one process, where every
+    /// record must be read (a finite run counting everything it published); not for a bus
+    /// with a consumer that may stop reading while it stays subscribed, which would stall
+    /// its producers. Applies to the whole bus (every clone). Compacted topics never wait:
+    /// they keep the last record of every key whatever their readers do. A batch bigger than
+    /// retention goes in once every reader has read everything before it.
+    pub fn wait_for_readers(self) -> Self {
+        self.shared.lock().wait_for_readers = true;
+        self
     }
 
     /// Shuts the bus down: consumers see the end of their stream, publishing fails with
@@ -150,6 +175,7 @@ impl MemBus {
     pub fn close(&self) {
         self.shared.lock().closed = true;
         self.shared.changed.notify_waiters();
+        self.shared.readers_moved.notify_waiters();
     }
 
     /// The offsets `group` committed, per topic and partition.
@@ -176,6 +202,31 @@ impl MemBus {
             .partitions
             .get(partition as usize)?;
         Some((log.start_offset(), log.end_offset()))
+    }
+}
+
+impl MemBus {
+    /// Appends `records` if there is room for them ([`State::room_for`]), or gives them back.
+    fn try_publish(
+        &self,
+        topic: &str,
+        records: Vec<Record>,
+    ) -> std::result::Result<std::result::Result<Vec<RecordPosition>, Vec<Record>>, PublishError>
+    {
+        let mut state = self.shared.lock();
+        if let Err(error) = state.check_publish(topic, &records) {
+            return Err(PublishError {
+                error,
+                unsent: records,
+            });
+        }
+        if !state.room_for(topic, &records) {
+            return Ok(Err(records));
+        }
+        let positions = state.append(topic, records);
+        drop(state);
+        self.shared.changed.notify_waiters();
+        Ok(Ok(positions))
     }
 }
 
@@ -223,6 +274,52 @@ impl State {
             }
         }
         Ok(())
+    }
+
+    /// Whether `records` can be appended to `topic` without retention trimming a record a
+    /// reader has not read yet (always, unless the bus waits for readers).
+    fn room_for(&self, topic: &str, records: &[Record]) -> bool {
+        if !self.wait_for_readers || self.readers.is_empty() {
+            return true;
+        }
+        let Some(target) = self.topics.get(topic) else {
+            return true;
+        };
+        let count = target.partitions.len() as u32;
+        let mut incoming = vec![0u64; count as usize];
+        let mut keyless = 0u64;
+        for record in records {
+            match (record.partition, &record.key) {
+                (Some(partition), _) => incoming[partition as usize] += 1,
+                (None, Some(key)) => incoming[murmur2::partition_for(key, count) as usize] += 1,
+                (None, None) => keyless += 1,
+            }
+        }
+        // Records without a key go round robin: count each partition's share, rounded up.
+        let spread = keyless.div_ceil(u64::from(count));
+        target
+            .partitions
+            .iter()
+            .zip(incoming)
+            .enumerate()
+            .all(|(partition, (log, incoming))| {
+                let incoming = incoming + spread;
+                let Some(kept) = log.retained_records() else {
+                    return true;
+                };
+                if incoming == 0 {
+                    return true;
+                }
+                let end = log.end_offset();
+                let oldest_after = (end + incoming).saturating_sub(kept);
+                self.readers
+                    .values()
+                    .flatten()
+                    .filter(|(t, p, _)| **t == *topic && *p as usize == partition)
+                    // A reader that has read everything lets even a batch bigger than
+                    // retention in: waiting would not make room for it.
+                    .all(|&(_, _, next)| next >= oldest_after || next >= end)
+            })
     }
 
     /// Appends records [`State::check_publish`] accepted, each to its partition (named, by
@@ -334,18 +431,22 @@ impl EventBus for MemBus {
         topic: &str,
         records: Vec<Record>,
     ) -> std::result::Result<Vec<RecordPosition>, PublishError> {
-        let positions = {
-            let mut state = self.shared.lock();
-            if let Err(error) = state.check_publish(topic, &records) {
-                return Err(PublishError {
-                    error,
-                    unsent: records,
-                });
-            }
-            state.append(topic, records)
+        let mut records = match self.try_publish(topic, records)? {
+            Ok(positions) => return Ok(positions),
+            Err(records) => records,
         };
-        self.shared.changed.notify_waiters();
-        Ok(positions)
+        loop {
+            // Registered before looking, so a reader moving on between the look and the wait
+            // still wakes us.
+            let moved = self.shared.readers_moved.notified();
+            tokio::pin!(moved);
+            moved.as_mut().enable();
+            records = match self.try_publish(topic, records)? {
+                Ok(positions) => return Ok(positions),
+                Err(records) => records,
+            };
+            moved.await;
+        }
     }
 
     fn supports_transactions(&self) -> bool {
@@ -354,11 +455,13 @@ impl EventBus for MemBus {
 
     async fn subscribe(&self, options: SubscribeOptions) -> Result<Box<dyn Consumer>> {
         let selector = Selector::new(&options.topics)?;
-        let member = {
+        let (member, reader) = {
             let mut state = self.shared.lock();
             if state.closed {
                 return Err(Error::Closed);
             }
+            state.next_reader += 1;
+            let reader = state.next_reader;
             match &options.group {
                 Some(group) => {
                     state.next_member += 1;
@@ -366,9 +469,9 @@ impl EventBus for MemBus {
                     let group = state.groups.entry(group.clone()).or_default();
                     group.members.push(member);
                     group.generation += 1;
-                    Some(member)
+                    (Some(member), reader)
                 }
-                None => None,
+                None => (None, reader),
             }
         };
         if member.is_some() {
@@ -379,11 +482,15 @@ impl EventBus for MemBus {
             selector,
             options.group,
             member,
+            reader,
             options.start,
         );
         // Take the partitions now, so `Latest` means "after subscribing", not "after the
         // first receive".
-        consumer.refresh(&self.shared.lock());
+        let mut state = self.shared.lock();
+        consumer.refresh(&state);
+        consumer.report_position(&mut state);
+        drop(state);
         Ok(Box::new(consumer))
     }
 
