@@ -57,6 +57,8 @@ mod build;
 mod error;
 pub mod model;
 mod platforms;
+pub mod live;
+pub mod realtime;
 mod trips;
 mod write;
 
