@@ -59,6 +59,7 @@ pub mod model;
 mod platforms;
 pub mod live;
 pub mod realtime;
+pub mod tracker;
 mod trips;
 mod write;
 

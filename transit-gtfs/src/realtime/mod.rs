@@ -7,7 +7,7 @@
 //! what a person reads and what Python's `MessageToJson` writes). Extensions are not
 //! generated; nothing here uses them.
 //!
-//! - A vehicle is a train (`id` its board id, `label` its run number), at its place along the
+//! - A vehicle is a train (`id` its board id, `label` its Train Tracker run number), at its place along the
 //!   line ([`LiveTrain::position`]): `STOPPED_AT` the platform it stands at, `INCOMING_AT` the
 //!   next one when due there within [`APPROACHING_S`](crate::live::APPROACHING_S), else
 //!   `IN_TRANSIT_TO` it.
@@ -78,7 +78,8 @@ fn trip_descriptor(train: &LiveTrain) -> TripDescriptor {
 fn vehicle(train: &LiveTrain) -> VehicleDescriptor {
     VehicleDescriptor {
         id: Some(train.id.clone()),
-        label: Some(train.run.to_string()),
+        // Train Tracker's run number, so riders see the same train in both feeds.
+        label: Some(crate::tracker::run_number(train.line, train.run).to_string()),
         ..VehicleDescriptor::default()
     }
 }
