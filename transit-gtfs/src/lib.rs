@@ -55,9 +55,9 @@
 
 mod build;
 mod error;
+pub mod live;
 pub mod model;
 mod platforms;
-pub mod live;
 pub mod realtime;
 pub mod tracker;
 mod trips;

@@ -207,7 +207,12 @@ impl LiveNetwork {
         LiveBoard { now, trains }
     }
 
-    fn train(&self, view: &LineView, train: &TrainPosition, now: Option<SimTime>) -> Option<LiveTrain> {
+    fn train(
+        &self,
+        view: &LineView,
+        train: &TrainPosition,
+        now: Option<SimTime>,
+    ) -> Option<LiveTrain> {
         if train.status != TrainStatus::InService {
             return None;
         }
@@ -222,7 +227,11 @@ impl LiveNetwork {
             Some(to) if to != train.from => Some(self.station_index(line, to)?),
             _ => None,
         };
-        let progress = if to.is_some() { train.progress.clamp(0.0, 1.0) } else { 0.0 };
+        let progress = if to.is_some() {
+            train.progress.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
         let here = self.sources.platforms.get(line, from, d)?.location;
         let position = match to.and_then(|t| self.sources.platforms.get(line, t, d)) {
             Some(next) => (
@@ -319,10 +328,14 @@ impl LiveNetwork {
             Direction::A => index,
             Direction::B => n - 1 - index,
         };
-        let scheduled_at = |index: usize| trip.map(|t| SimTime(t.departure.0 + offsets[order(index)].arrival_ms));
+        let scheduled_at =
+            |index: usize| trip.map(|t| SimTime(t.departure.0 + offsets[order(index)].arrival_ms));
         // The board's prediction for this train at a platform, if it is the next one due.
         let board_says = |index: usize| {
-            let station = view.stations.iter().find(|s| s.station_id == stations[index].id)?;
+            let station = view
+                .stations
+                .iter()
+                .find(|s| s.station_id == stations[index].id)?;
             let next = match d {
                 Direction::A => station.next_a.as_ref(),
                 Direction::B => station.next_b.as_ref(),
@@ -352,9 +365,10 @@ impl LiveNetwork {
                 .filter(|t| *t <= now)
                 .unwrap_or(now);
             push(from, arrived, true);
-            now.0 + (offsets.get(k + 1).map_or(0, |o| o.arrival_ms) - offsets[k].arrival_ms)
-                .max(0)
-                .min(i64::MAX / 4)
+            now.0
+                + (offsets.get(k + 1).map_or(0, |o| o.arrival_ms) - offsets[k].arrival_ms)
+                    .max(0)
+                    .min(i64::MAX / 4)
         } else {
             let run = offsets.get(k + 1).map_or(0, |o| o.arrival_ms) - offsets[k].departure_ms;
             now.0 + (run as f64 * (1.0 - progress)).max(0.0) as i64
@@ -382,7 +396,10 @@ impl LiveNetwork {
         let stations = self.stations(line);
         let n = stations.len();
         let place = |i: usize| stations.get(i).and_then(|s| self.sources.places.get(s.id));
-        let (before, after) = (index.saturating_sub(1), (index + 1).min(n.saturating_sub(1)));
+        let (before, after) = (
+            index.saturating_sub(1),
+            (index + 1).min(n.saturating_sub(1)),
+        );
         let (start, end) = match direction {
             Direction::A => (before, after),
             Direction::B => (after, before),
@@ -411,10 +428,10 @@ pub fn bearing(a: (f64, f64), b: (f64, f64)) -> f64 {
 pub fn posix_seconds(time: SimTime) -> Option<u64> {
     let naive: NaiveDateTime = time.to_naive()?;
     let tz = chrono_tz::America::Chicago;
-    let local = tz
-        .from_local_datetime(&naive)
-        .earliest()
-        .or_else(|| tz.from_local_datetime(&(naive + chrono::Duration::hours(1))).earliest())?;
+    let local = tz.from_local_datetime(&naive).earliest().or_else(|| {
+        tz.from_local_datetime(&(naive + chrono::Duration::hours(1)))
+            .earliest()
+    })?;
     u64::try_from(local.timestamp()).ok()
 }
 

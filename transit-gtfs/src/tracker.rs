@@ -146,7 +146,9 @@ impl ErrorCode {
         match self {
             ErrorCode::Missing(names) => format!("Required parameter {names} is missing."),
             ErrorCode::InvalidMapid(v) => format!("Invalid mapid specified: '{v}'."),
-            ErrorCode::MapidNotInteger(v) => format!("mapid's need to be in integer format: '{v}'."),
+            ErrorCode::MapidNotInteger(v) => {
+                format!("mapid's need to be in integer format: '{v}'.")
+            }
             ErrorCode::TooManyMapids => {
                 "Maximum of mapid's you can specify has been exceeded.".into()
             }
@@ -159,8 +161,12 @@ impl ErrorCode {
                 "Maximum of stpid's you can specify has been exceeded.".into()
             }
             ErrorCode::InvalidMax(v) => format!("Invalid max specified: '{v}'."),
-            ErrorCode::MaxNotPositive(v) => format!("Value of max must be a positive integer: '{v}'."),
-            ErrorCode::StpidNotInteger(v) => format!("stpid's need to be in integer format: '{v}'."),
+            ErrorCode::MaxNotPositive(v) => {
+                format!("Value of max must be a positive integer: '{v}'.")
+            }
+            ErrorCode::StpidNotInteger(v) => {
+                format!("stpid's need to be in integer format: '{v}'.")
+            }
             ErrorCode::InvalidParameter(v) => format!("Invalid parameter: '{v}'."),
             ErrorCode::NoSuchRun(v) => format!("No trains with runnumber {v} were found."),
             ErrorCode::Server => "Server Error.".into(),
@@ -221,7 +227,11 @@ fn values(params: &[(String, String)], name: &str) -> Vec<String> {
     params
         .iter()
         .filter(|(k, _)| k == name)
-        .flat_map(|(_, v)| v.split(',').map(|s| s.trim().to_string()).collect::<Vec<_>>())
+        .flat_map(|(_, v)| {
+            v.split(',')
+                .map(|s| s.trim().to_string())
+                .collect::<Vec<_>>()
+        })
         .filter(|v| !v.is_empty())
         .collect()
 }
@@ -338,9 +348,7 @@ fn check_known(params: &[(String, String)], known: &[&str]) -> Result<(), ErrorC
 fn routes(values: &[String]) -> Result<Vec<LineColor>, ErrorCode> {
     values
         .iter()
-        .map(|v| {
-            line_of_route(v).ok_or_else(|| ErrorCode::InvalidRoute(v.clone()))
-        })
+        .map(|v| line_of_route(v).ok_or_else(|| ErrorCode::InvalidRoute(v.clone())))
         .collect()
 }
 
@@ -469,7 +477,10 @@ fn position_fields(train: &LiveTrain) -> Vec<(&'static str, Node)> {
     vec![
         ("lat", coordinate(train.position.0)),
         ("lon", coordinate(train.position.1)),
-        ("heading", text(format!("{:.0}", train.bearing.round() % 360.0))),
+        (
+            "heading",
+            text(format!("{:.0}", train.bearing.round() % 360.0)),
+        ),
     ]
 }
 
@@ -623,8 +634,8 @@ fn escape(s: &str, out: &mut String) {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
+            // Values go in text and in double-quoted attributes: an apostrophe needs no escape.
             '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
             c => out.push(c),
         }
     }
@@ -705,10 +716,13 @@ mod tests {
         xml("route", &node, &mut out);
         assert_eq!(
             out,
-            "<route name=\"o&apos;hare\"><staNm>A &amp; B &lt;C&gt;</staNm><flags /></route>"
+            "<route name=\"o'hare\"><staNm>A &amp; B &lt;C&gt;</staNm><flags /></route>"
         );
         let mut out = String::new();
         json(&node, &mut out);
-        assert_eq!(out, r#"{"@name":"o'hare","staNm":"A & B <C>","flags":null}"#);
+        assert_eq!(
+            out,
+            r#"{"@name":"o'hare","staNm":"A & B <C>","flags":null}"#
+        );
     }
 }

@@ -73,13 +73,21 @@ fn the_feeds_name_the_static_feeds_trips_stops_and_routes() {
     assert!(in_service > 30, "a weekday morning: {in_service} trains");
     assert_eq!(board.trains.len(), in_service);
     for train in &board.trains {
-        let trip = train.trip.as_ref().unwrap_or_else(|| panic!("{} runs no trip", train.id));
+        let trip = train
+            .trip
+            .as_ref()
+            .unwrap_or_else(|| panic!("{} runs no trip", train.id));
         assert!(trips.contains(trip.trip_id.as_str()), "{}", trip.trip_id);
         let letter = match train.direction {
             Direction::A => "-A-",
             Direction::B => "-B-",
         };
-        assert!(trip.trip_id.contains(letter), "{} {:?}", trip.trip_id, train.direction);
+        assert!(
+            trip.trip_id.contains(letter),
+            "{} {:?}",
+            trip.trip_id,
+            train.direction
+        );
         assert!(!train.calls.is_empty(), "{}", train.id);
         for pair in train.calls.windows(2) {
             assert!(pair[0].arrival <= pair[1].arrival, "{}", train.id);
@@ -93,8 +101,16 @@ fn the_feeds_name_the_static_feeds_trips_stops_and_routes() {
             assert!((-300..3_600).contains(&late), "{} {late}", train.id);
         }
         // Chicago lies between 41.6 and 42.1 N, 87.5 and 88 W.
-        assert!((41.6..42.1).contains(&train.position.0), "{:?}", train.position);
-        assert!((-88.0..-87.5).contains(&train.position.1), "{:?}", train.position);
+        assert!(
+            (41.6..42.1).contains(&train.position.0),
+            "{:?}",
+            train.position
+        );
+        assert!(
+            (-88.0..-87.5).contains(&train.position.1),
+            "{:?}",
+            train.position
+        );
     }
 
     for feed in [
@@ -139,4 +155,3 @@ fn the_feeds_name_the_static_feeds_trips_stops_and_routes() {
     assert_eq!(answer.error, 0);
     assert!(answer.body.contains("<eta>"), "{}", answer.body);
 }
-

@@ -203,7 +203,10 @@ async fn train_tracker(feeds: &Feeds, endpoint: Endpoint, query: Option<String>)
     };
     (
         [
-            (header::CONTENT_TYPE, HeaderValue::from_static(answer.content_type)),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(answer.content_type),
+            ),
             (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         ],
         answer.body,
