@@ -365,10 +365,9 @@ impl LiveNetwork {
                 .filter(|t| *t <= now)
                 .unwrap_or(now);
             push(from, arrived, true);
-            now.0
-                + (offsets.get(k + 1).map_or(0, |o| o.arrival_ms) - offsets[k].arrival_ms)
-                    .max(0)
-                    .min(i64::MAX / 4)
+            // The nominal segment counts from its arrival: it has stood part of its dwell.
+            let segment = offsets.get(k + 1).map_or(0, |o| o.arrival_ms) - offsets[k].arrival_ms;
+            (arrived.0 + segment.max(0)).max(now.0)
         } else {
             let run = offsets.get(k + 1).map_or(0, |o| o.arrival_ms) - offsets[k].departure_ms;
             now.0 + (run as f64 * (1.0 - progress)).max(0.0) as i64
