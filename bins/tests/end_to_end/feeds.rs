@@ -64,17 +64,21 @@ pub(crate) async fn assert_live_feeds(address: SocketAddr, scheduled: bool) {
         .flatten()
         .flat_map(|route| route["train"].as_array().into_iter().flatten())
         .collect();
-    assert_eq!(
-        trains.len(),
-        vehicles.len(),
-        "one train per vehicle: {tracker}"
-    );
-    let run = trains[0]["rn"].as_str().unwrap_or("");
-    let followed = json(
-        address,
-        &format!("/api/1.0/ttfollow.aspx?key=any&runnumber={run}&outputType=JSON"),
-    )
-    .await;
+    // The board moves on between two requests: the count may differ, never to none; a train
+    // may leave service before it is followed, not all of them.
+    assert!(!trains.is_empty(), "no trains: {tracker}");
+    let mut followed = Value::Null;
+    for train in &trains {
+        let run = train["rn"].as_str().unwrap_or("");
+        followed = json(
+            address,
+            &format!("/api/1.0/ttfollow.aspx?key=any&runnumber={run}&outputType=JSON"),
+        )
+        .await;
+        if followed["ctatt"]["errCd"] == "0" {
+            break;
+        }
+    }
     assert_eq!(followed["ctatt"]["errCd"], "0", "{followed}");
     assert!(
         followed["ctatt"]["position"]["lat"].is_string(),
