@@ -114,8 +114,8 @@ fn the_feeds_name_the_static_feeds_trips_stops_and_routes() {
     }
 
     for feed in [
-        realtime::vehicle_positions(&network, &board),
-        realtime::trip_updates(&network, &board),
+        realtime::vehicle_positions(&board),
+        realtime::trip_updates(&board),
     ] {
         let back = FeedMessage::decode(feed.encode_to_vec().as_slice()).unwrap();
         assert_eq!(back, feed);
@@ -131,7 +131,7 @@ fn the_feeds_name_the_static_feeds_trips_stops_and_routes() {
             assert!(trips.contains(trip.trip_id()));
         }
     }
-    let positions = realtime::vehicle_positions(&network, &board);
+    let positions = realtime::vehicle_positions(&board);
     let statuses: HashSet<i32> = positions
         .entity
         .iter()

@@ -133,18 +133,18 @@ fn rt_format(query: Option<&str>) -> Result<RtFormat, String> {
     Ok(format)
 }
 
-type Build = fn(&LiveNetwork, &LiveBoard) -> realtime::proto::FeedMessage;
+type Build = fn(&LiveBoard) -> realtime::proto::FeedMessage;
 
 async fn gtfs_rt(feeds: &Feeds, query: Option<String>, build: Build) -> Response {
     let format = match rt_format(query.as_deref()) {
         Ok(format) => format,
         Err(message) => return (StatusCode::BAD_REQUEST, message).into_response(),
     };
-    let (network, board) = match feeds.board().await {
-        Ok(built) => built,
+    let board = match feeds.board().await {
+        Ok((_, board)) => board,
         Err(message) => return unavailable(&message),
     };
-    let feed = build(&network, &board);
+    let feed = build(&board);
     match format {
         RtFormat::Protobuf => (
             [

@@ -27,7 +27,7 @@
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let network = LiveNetwork::new(Sources::embedded()?);
 //! let board = network.board(&StatusSnapshot::default());
-//! let feed = realtime::vehicle_positions(&network, &board);
+//! let feed = realtime::vehicle_positions(&board);
 //! let bytes = feed.encode_to_vec();
 //! let back = realtime::proto::FeedMessage::decode(bytes.as_slice())?;
 //! assert_eq!(back.header.gtfs_realtime_version, "2.0");
@@ -44,7 +44,7 @@ use proto::{
     VehicleDescriptor, VehiclePosition,
 };
 
-use crate::live::{posix_seconds, LiveBoard, LiveNetwork, LiveTrain};
+use crate::live::{posix_seconds, LiveBoard, LiveTrain};
 use crate::route_id;
 
 /// The GTFS-realtime version the feeds follow.
@@ -85,7 +85,7 @@ fn vehicle(train: &LiveTrain) -> VehicleDescriptor {
 }
 
 /// The positions of the board's trains (`VehiclePositions`).
-pub fn vehicle_positions(_network: &LiveNetwork, board: &LiveBoard) -> FeedMessage {
+pub fn vehicle_positions(board: &LiveBoard) -> FeedMessage {
     let timestamp = board.now.and_then(posix_seconds);
     let entity = board
         .trains
@@ -128,7 +128,7 @@ pub fn vehicle_positions(_network: &LiveNetwork, board: &LiveBoard) -> FeedMessa
 }
 
 /// The predicted arrivals of the board's scheduled trips at their stops left (`TripUpdates`).
-pub fn trip_updates(_network: &LiveNetwork, board: &LiveBoard) -> FeedMessage {
+pub fn trip_updates(board: &LiveBoard) -> FeedMessage {
     let timestamp = board.now.and_then(posix_seconds);
     let entity = board
         .trains
