@@ -447,6 +447,72 @@ mod tests {
     }
 
     #[test]
+    fn a_train_is_named_by_the_trip_whose_schedule_it_keeps() {
+        use transit_core::event::HeadwayState;
+        use transit_core::status::{LineView, StatusSnapshot};
+
+        let sources = Sources::embedded().unwrap();
+        let blue = sources.trips.timetable(LineColor::Blue).unwrap().clone();
+        let five: SimTime = "2026-11-02 05:00:00".parse().unwrap();
+        let slot = blue.terminal_departures(Direction::B, five.0, five.0 + 3_600_000)[0];
+        let expected = sources
+            .trips
+            .trip_of_departure(LineColor::Blue, Direction::B, SimTime(slot))
+            .unwrap();
+        let offsets = blue.stop_offsets(Direction::B);
+        let network = LiveNetwork::new(sources.clone());
+        let stations = network.stations(LineColor::Blue).to_vec();
+        let n = stations.len();
+        // Direction B calls at the last station first: its fourth stop is station n - 4.
+        let index = n - 4;
+        let scheduled = SimTime(slot + offsets[3].arrival_ms);
+        let train = TrainPosition {
+            id: "BL009".into(),
+            run: Some(9),
+            direction: Direction::B,
+            from: stations[index].id,
+            to: Some(stations[index - 1].id),
+            progress: 0.5,
+            status: TrainStatus::InService,
+            headway: HeadwayState::Unknown,
+            headway_s: None,
+            delay_s: Some(30),
+            // The snapshot carries whole seconds.
+            scheduled_time: Some(scheduled.to_string()),
+        };
+        let snapshot = StatusSnapshot {
+            simulated_time: Some(SimTime(scheduled.0 + 60_000).to_string()),
+            lines: vec![LineView {
+                line: LineColor::Blue,
+                stations: Vec::new(),
+                trains: vec![train],
+                headways: Default::default(),
+            }],
+            ..StatusSnapshot::default()
+        };
+        let board = network.board(&snapshot);
+        let live = &board.trains[0];
+        let trip = live.trip.as_ref().unwrap();
+        assert_eq!(trip.trip_id, expected.trip_id);
+        assert_eq!(trip.start_date, expected.start_date);
+        assert_eq!(trip.departure, SimTime(slot));
+        // Halfway to the next station, then every stop to O'Hare, in order.
+        assert_eq!(live.calls.len(), index);
+        assert_eq!(live.calls[0].station, index - 1);
+        assert_eq!(live.calls[0].stop_sequence, 5);
+        assert_eq!(live.calls.last().map(|c| c.station), Some(0));
+        let lat = |i: usize| {
+            sources
+                .platforms
+                .get(LineColor::Blue, i, Direction::B)
+                .unwrap()
+                .location
+        };
+        let middle = (lat(index).0 + lat(index - 1).0) / 2.0;
+        assert!((live.position.0 - middle).abs() < 1e-9);
+    }
+
+    #[test]
     fn chicago_local_time_becomes_posix_time() {
         // 2026-11-02 08:00 CST is 14:00 UTC; 2026-07-01 08:00 CDT is 13:00 UTC.
         let winter: SimTime = "2026-11-02 08:00:00".parse().unwrap();
