@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A Python venv with the real third-party clients the tests drive (Confluent's confluent-kafka
-# with its Avro and schema-registry client, fastavro) and the GTFS validator (gtfs-validator),
+# with its Avro and schema-registry client, fastavro), the GTFS validator (gtfs-validator),
+# GTFS-realtime's bindings (gtfs-realtime-bindings) and a Train Tracker client (python-cta),
 # pinned in scripts/python/requirements.txt.
 #
 #   source scripts/python.sh && need_python_venv   # sets TRANSIT_TEST_PYTHON=<venv>/bin/python
@@ -27,7 +28,7 @@ need_python_venv() {
   command -v "$base" >/dev/null || python_fail "$base not found: install Python 3 (3.11 is what requirements.txt was pinned on)"
   key="$({ cat "$PYTHON_REQUIREMENTS"; "$base" -c 'import sys; print(sys.version)'; } | sha256sum | cut -c1-64)"
   if [ "$(cat "$PYTHON_VENV/.transit-key" 2>/dev/null)" != "$key" ] \
-    || ! "$PYTHON_VENV/bin/python" -c 'import confluent_kafka, fastavro, gtfs_validator' 2>/dev/null; then
+    || ! "$PYTHON_VENV/bin/python" -c 'import confluent_kafka, fastavro, gtfs_validator, google.transit.gtfs_realtime_pb2, cta.client' 2>/dev/null; then
     printf '\n==> making the Python venv %s from %s (once per change)\n' "$PYTHON_VENV" "$PYTHON_REQUIREMENTS"
     # Built in place (a venv cannot be moved) with the key written last: a venv cut off halfway
     # has no key and is rebuilt next time.
@@ -42,8 +43,8 @@ need_python_venv() {
     "$PYTHON_VENV/bin/python" -m pip install -q --disable-pip-version-check --no-input \
       -r "$PYTHON_REQUIREMENTS" >>"$log" 2>&1 \
       || python_fail "pip install -r $PYTHON_REQUIREMENTS failed" "$log"
-    "$PYTHON_VENV/bin/python" -c 'import confluent_kafka, fastavro, gtfs_validator' >>"$log" 2>&1 \
-      || python_fail "the venv does not import confluent_kafka, fastavro and gtfs_validator" "$log"
+    "$PYTHON_VENV/bin/python" -c 'import confluent_kafka, fastavro, gtfs_validator, google.transit.gtfs_realtime_pb2, cta.client' >>"$log" 2>&1 \
+      || python_fail "the venv does not import confluent_kafka, fastavro, gtfs_validator, gtfs-realtime-bindings and python-cta" "$log"
     echo "$key" >"$PYTHON_VENV/.transit-key"
     rm -f "$log"
   fi

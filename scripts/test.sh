@@ -11,7 +11,8 @@
 # What it installs when missing (each cached on the machine after the first run): rustfmt and
 # clippy (rustup); Debian's postgresql (a cluster on 127.0.0.1:5432, local trust), chromium and
 # chromium-driver (apt-get); Apache Kafka's jars (Maven, scripts/kafka/pom.xml); a Python venv
-# with Confluent's client and a GTFS validator (PyPI, scripts/python/requirements.txt). It starts PostgreSQL, and
+# with Confluent's client, a GTFS validator, GTFS-realtime's bindings and a Train Tracker client
+# (PyPI, scripts/python/requirements.txt). It starts PostgreSQL, and
 # Apache Kafka (KRaft, one node) on free loopback ports for the Kafka tests
 # (TRANSIT_TEST_KAFKA), and stops the broker when it ends.
 #
@@ -52,7 +53,7 @@ start_postgres
 
 # shellcheck source=scripts/python.sh
 source scripts/python.sh
-step "Python venv with Confluent's client (confluent-kafka, fastavro) and the GTFS validator"
+step "Python venv with Confluent's client (confluent-kafka, fastavro), the GTFS validator, gtfs-realtime-bindings and python-cta"
 need_python_venv
 
 # shellcheck source=scripts/kafka.sh

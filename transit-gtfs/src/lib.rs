@@ -1,6 +1,6 @@
-//! Standard feeds of the simulated CTA 'L' network. For now the static GTFS feed of its
-//! schedule; GTFS-realtime and CTA's Train Tracker API will name the same trips, stops and
-//! routes.
+//! Standard feeds of the simulated CTA 'L' network: the static GTFS feed of its schedule, and
+//! over a live status board GTFS-realtime and CTA's Train Tracker API, naming the same trips,
+//! stops and routes.
 //!
 //! # Layout
 //!
@@ -13,6 +13,11 @@
 //!   and [`ScheduledTrips::trip_of_departure`], the way from a departure of the running
 //!   simulation to its `trip_id` and `start_date` (for GTFS-realtime).
 //! - [`Feed::write`], [`Feed::to_zip`]: the CSV files, to a directory or a zip archive.
+//! - [`live`]: a status board's trains as the live feeds publish them (place on the map,
+//!   scheduled trip, predicted arrivals at the stops left).
+//! - [`realtime`]: GTFS-realtime `VehiclePositions` and `TripUpdates` (messages generated from
+//!   the official `.proto`).
+//! - [`tracker`]: CTA's Train Tracker API v1.0 (arrivals, positions, follow; XML and JSON).
 //!
 //! # The feed
 //!
@@ -55,8 +60,11 @@
 
 mod build;
 mod error;
+pub mod live;
 pub mod model;
 mod platforms;
+pub mod realtime;
+pub mod tracker;
 mod trips;
 mod write;
 

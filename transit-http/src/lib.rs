@@ -7,7 +7,7 @@
 //! | feature | module | what |
 //! |---|---|---|
 //! | `dashboard` | [`dashboard`] | the board: HTML, server-sent events, `/api/status`, `/healthz`, `/metrics` |
-//! | `gtfs` | [`gtfs`] | `GET /gtfs/static.zip`, the static GTFS feed (on with `dashboard`, which serves it) |
+//! | `gtfs` | [`gtfs`], [`realtime`] | `GET /gtfs/static.zip`, the static GTFS feed; GTFS-realtime and CTA's Train Tracker API over the board (on with `dashboard`, which serves them) |
 //! | `registry` | [`registry`] | the schema registry's server over a [`BusRegistry`](transit_core::registry::BusRegistry) |
 //! | `registry-client` | [`registry_client`] | a caching client of any Confluent-compatible registry |
 //! | `rest-proxy` | [`rest_proxy`] | the REST Proxy's `POST /topics/{topic}` over a bus and a registry |
@@ -66,6 +66,8 @@
 pub mod dashboard;
 #[cfg(feature = "gtfs")]
 pub mod gtfs;
+#[cfg(feature = "gtfs")]
+pub mod realtime;
 #[cfg(feature = "registry")]
 pub mod registry;
 #[cfg(feature = "registry-client")]

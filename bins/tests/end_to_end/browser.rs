@@ -94,6 +94,9 @@ async fn the_dashboard_in_a_real_browser_shows_the_lines_and_changes_live() {
             .is_some_and(|w| w > 0.0));
     }
 
+    // The example's dashboard serves the live feeds of the same board.
+    crate::feeds::assert_live_feeds(dashboard, true).await;
+
     let browser = Browser::start(driver_address).await;
     let before = browser.open_board(dashboard).await;
     assert_board_page(&before, 94, 30..=400);

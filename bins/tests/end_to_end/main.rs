@@ -4,5 +4,6 @@
 
 mod browser;
 mod confluent_clients;
+mod feeds;
 mod gtfs_export;
 mod production;

@@ -565,6 +565,9 @@ async fn scenario(setup: Setup) {
     })
     .await;
     phase("page changed");
+    // `transit dashboard` on Kafka serves the live feeds of the same board.
+    crate::feeds::assert_live_feeds(dashboard, false).await;
+    phase("live feeds");
 
     // 4. A station inserted into the table while everything runs reaches the dashboard: a new
     // stop past Forest Park, on the Blue line only.

@@ -43,6 +43,7 @@ struct TrainAt {
     status: TrainStatus,
     delay_s: Option<i32>,
     run: Option<i32>,
+    scheduled: Option<SimTime>,
 }
 
 /// A train's latest headway, from the headway table.
@@ -149,6 +150,7 @@ impl StatusModel {
             status: arrival.train_status,
             delay_s: arrival.delay_s,
             run: arrival.run_number,
+            scheduled: arrival.scheduled_time,
         };
         if let Some(previous) = self.trains.insert(train, at) {
             if previous.time.zip(at.time).is_some_and(|(p, t)| p > t) {
@@ -404,6 +406,7 @@ impl StatusModel {
                     headway: latest.map_or(HeadwayState::Unknown, |h| h.state),
                     headway_s: latest.and_then(|h| h.headway_s),
                     delay_s: at.delay_s,
+                    scheduled_time: at.scheduled.map(|t| t.to_string()),
                 }
             })
             .collect();

@@ -69,6 +69,11 @@ pub struct TrainPosition {
     pub headway_s: Option<i32>,
     /// Seconds behind its schedule at its last station (negative: early).
     pub delay_s: Option<i32>,
+    /// When its trip was scheduled at `from` (`YYYY-MM-DD HH:MM:SS`, simulated local time; at
+    /// a trip's first station, its scheduled departure): what the realtime feeds name its trip
+    /// by. `None` for a train not running to a schedule.
+    #[serde(default)]
+    pub scheduled_time: Option<String>,
 }
 
 impl TrainPosition {

@@ -141,6 +141,7 @@ impl Dashboard {
             .fallback(not_found)
             .with_state(self.clone())
             .merge(crate::gtfs::router())
+            .merge(crate::realtime::router(self.shared.snapshots.clone()))
     }
 
     fn snapshot(&self) -> Arc<StatusSnapshot> {

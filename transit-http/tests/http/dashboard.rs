@@ -61,6 +61,7 @@ fn between(id: &str, from: u32, to: u32, progress: f64, headway: HeadwayState) -
         headway,
         headway_s: Some(100),
         delay_s: Some(30),
+        scheduled_time: None,
     }
 }
 

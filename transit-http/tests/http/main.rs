@@ -1,8 +1,9 @@
-//! The HTTP servers as their clients see them: the dashboard, the schema registry and the REST
-//! Proxy over the in-memory bus, and the registry and proxy over a real Kafka broker.
+//! The HTTP servers as their clients see them: the dashboard (and its feeds), the schema
+//! registry and the REST Proxy over the in-memory bus, and the registry and proxy over a real Kafka broker.
 
 mod dashboard;
 mod gtfs;
 mod on_kafka;
+mod realtime;
 mod registry;
 mod rest_proxy;

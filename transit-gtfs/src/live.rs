@@ -1,0 +1,523 @@
+//! The trains of a status board as the realtime feeds publish them: where each one is (on the
+//! map, between which platforms), which scheduled trip it runs, and when it is due at each
+//! stop left on that trip.
+//!
+//! Everything comes from a [`StatusSnapshot`] (the board's read model) and the static feed's
+//! [`Sources`], so GTFS-realtime and Train Tracker say what the board says and name what the
+//! static feed names:
+//!
+//! - **Position**: between the platform of `from` and that of `to` (the stops of the static
+//!   feed, at CTA's platform coordinates), `progress` of the way; at the platform while it
+//!   stands there. The bearing is the course from the station before to the station after.
+//! - **Trip**: a train's `scheduled_time` at `from` less the timetable's nominal offset of that
+//!   stop is the scheduled departure of its trip from the terminal: the nearest terminal
+//!   departure of the timetable within [`SLOT_TOLERANCE_MS`] is the simulated departure, and
+//!   [`ScheduledTrips::trip_of_departure`] names its trip and service day.
+//! - **Predictions**: the board's own prediction where the train is the next one due at a
+//!   platform (the snapshot's `next_a` / `next_b`), and beyond that the timetable's nominal
+//!   time between consecutive stops added on, so the feeds and the board never disagree.
+
+use chrono::{NaiveDateTime, TimeZone};
+use transit_core::model::{Direction, LineColor, StationId, TrainStatus};
+use transit_core::sim::{SimTime, StopOffset};
+use transit_core::status::{LineView, StatusSnapshot, TrainPosition};
+
+use crate::model::ServiceTime;
+use crate::{ScheduledTrips, Sources};
+
+/// How far a trip's departure worked back from a stop's scheduled time may be from the
+/// timetable's slot: the snapshot gives whole seconds, and departures each way are minutes
+/// apart, so a minute either side finds the one slot and never a neighbour.
+pub const SLOT_TOLERANCE_MS: i64 = 60_000;
+
+/// A train is "approaching" a stop (Train Tracker's `isApp`, GTFS-realtime's `INCOMING_AT`)
+/// when it is due there within this many seconds: CTA's signs show "Due" for under a minute.
+pub const APPROACHING_S: i64 = 60;
+
+/// The network the realtime feeds describe: the static feed's sources and, per line and
+/// direction, the nominal offsets of a trip's stops.
+#[derive(Debug, Clone)]
+pub struct LiveNetwork {
+    sources: Sources,
+    /// Per line (`LineColor::index`), per direction (`Direction as usize`): a trip's offsets
+    /// at its stops, in calling order; empty for a line without a timetable.
+    offsets: [[Vec<StopOffset>; 2]; 3],
+}
+
+/// One train in revenue service, as the realtime feeds publish it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveTrain {
+    /// Its line.
+    pub line: LineColor,
+    /// Its id on the board, e.g. `BL007`.
+    pub id: String,
+    /// Its run number (the number of its id when the board has none).
+    pub run: i32,
+    /// The direction it runs in.
+    pub direction: Direction,
+    /// The index on the line of the station it last arrived at.
+    pub from: usize,
+    /// The index of the station it runs to; `None` while it stands at `from`.
+    pub to: Option<usize>,
+    /// How far from `from` to `to` it is, 0 to 1.
+    pub progress: f64,
+    /// Latitude and longitude (degrees).
+    pub position: (f64, f64),
+    /// Its course, degrees clockwise from north (0 to 360).
+    pub bearing: f64,
+    /// The scheduled trip it runs; `None` for a train not running to a schedule.
+    pub trip: Option<LiveTrip>,
+    /// Seconds behind its schedule at its last station (negative: early).
+    pub delay_s: Option<i32>,
+    /// The stops left on its trip, the one it stands at first, with predicted times.
+    pub calls: Vec<Call>,
+}
+
+/// The scheduled trip a train runs, as the static feed names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveTrip {
+    /// GTFS `trip_id`.
+    pub trip_id: String,
+    /// Its service day (GTFS-realtime `start_date`).
+    pub start_date: chrono::NaiveDate,
+    /// Its first departure, service-day time (GTFS-realtime `start_time`, `24:xx:xx` on).
+    pub start_time: ServiceTime,
+    /// Its departure from the terminal (simulated time, ms).
+    pub departure: SimTime,
+}
+
+/// A stop a train is due at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Call {
+    /// The station's index on the line.
+    pub station: usize,
+    /// The station (CTA `mapid`, GTFS parent station).
+    pub station_id: StationId,
+    /// The platform (CTA `stpid`, GTFS `stop_id`).
+    pub stop_id: u32,
+    /// Its place in the trip, from 1 (GTFS `stop_sequence`).
+    pub stop_sequence: u32,
+    /// When the train arrives there (predicted; for the stop it stands at, when it arrived).
+    pub arrival: SimTime,
+    /// When its trip is scheduled there; `None` without a trip.
+    pub scheduled: Option<SimTime>,
+    /// Whether the train stands there now.
+    pub here: bool,
+}
+
+impl Call {
+    /// Seconds from `now` until the train arrives (0 once it is there).
+    pub fn seconds_from(&self, now: SimTime) -> i64 {
+        ((self.arrival.0 - now.0) / 1000).max(0)
+    }
+
+    /// Whether the train stands there or is due within [`APPROACHING_S`].
+    pub fn approaching(&self, now: SimTime) -> bool {
+        self.here || self.seconds_from(now) <= APPROACHING_S
+    }
+}
+
+/// The trains of one snapshot, at its time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveBoard {
+    /// The board's time (simulated local time); `None` before its first event.
+    pub now: Option<SimTime>,
+    /// Its trains in revenue service, by line, then id.
+    pub trains: Vec<LiveTrain>,
+}
+
+impl LiveNetwork {
+    /// The network of `sources`.
+    ///
+    /// ```
+    /// use transit_core::status::StatusSnapshot;
+    /// use transit_gtfs::{live::LiveNetwork, Sources};
+    ///
+    /// # fn main() -> Result<(), transit_gtfs::GtfsError> {
+    /// let network = LiveNetwork::new(Sources::embedded()?);
+    /// let board = network.board(&StatusSnapshot::default());
+    /// assert!(board.now.is_none() && board.trains.is_empty());
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn new(sources: Sources) -> Self {
+        let offsets = LineColor::ALL.map(|line| {
+            [Direction::A, Direction::B].map(|d| {
+                sources
+                    .trips
+                    .timetable(line)
+                    .map(|t| t.stop_offsets(d))
+                    .unwrap_or_default()
+            })
+        });
+        Self { sources, offsets }
+    }
+
+    /// What the feeds are made of.
+    pub fn sources(&self) -> &Sources {
+        &self.sources
+    }
+
+    /// The scheduled trips.
+    pub fn trips(&self) -> &ScheduledTrips {
+        &self.sources.trips
+    }
+
+    /// The stations of `line`, first to last.
+    pub fn stations(&self, line: LineColor) -> &[transit_core::model::Station] {
+        self.sources.network.line(line).stations()
+    }
+
+    /// The index on `line` of station `id`.
+    pub fn station_index(&self, line: LineColor, id: StationId) -> Option<usize> {
+        self.stations(line).iter().position(|s| s.id == id)
+    }
+
+    /// The platform stop id of station `index` of `line` in `direction`.
+    pub fn stop_id(&self, line: LineColor, index: usize, direction: Direction) -> Option<u32> {
+        self.sources
+            .platforms
+            .get(line, index, direction)
+            .map(|p| p.stop_id)
+    }
+
+    /// The last station of a trip of `line` in `direction`.
+    pub fn terminal(&self, line: LineColor, direction: Direction) -> usize {
+        match direction {
+            Direction::A => self.stations(line).len().saturating_sub(1),
+            Direction::B => 0,
+        }
+    }
+
+    /// The trains of `snapshot` in revenue service, placed and predicted.
+    pub fn board(&self, snapshot: &StatusSnapshot) -> LiveBoard {
+        let now = snapshot
+            .simulated_time
+            .as_deref()
+            .and_then(|t| t.parse::<SimTime>().ok());
+        let mut trains = Vec::new();
+        for view in &snapshot.lines {
+            for train in &view.trains {
+                if let Some(live) = self.train(view, train, now) {
+                    trains.push(live);
+                }
+            }
+        }
+        trains.sort_by(|a, b| (a.line, &a.id).cmp(&(b.line, &b.id)));
+        LiveBoard { now, trains }
+    }
+
+    fn train(
+        &self,
+        view: &LineView,
+        train: &TrainPosition,
+        now: Option<SimTime>,
+    ) -> Option<LiveTrain> {
+        if train.status != TrainStatus::InService {
+            return None;
+        }
+        let line = view.line;
+        let stations = self.stations(line);
+        let n = stations.len();
+        let d = train.direction;
+        let from = self.station_index(line, train.from)?;
+        let to = match train.to {
+            // A train turning at a terminal runs to the same station's other platform: the
+            // feeds show it at the terminal until it arrives there.
+            Some(to) if to != train.from => Some(self.station_index(line, to)?),
+            _ => None,
+        };
+        let progress = if to.is_some() {
+            train.progress.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let here = self.sources.platforms.get(line, from, d)?.location;
+        let position = match to.and_then(|t| self.sources.platforms.get(line, t, d)) {
+            Some(next) => (
+                here.0 + (next.location.0 - here.0) * progress,
+                here.1 + (next.location.1 - here.1) * progress,
+            ),
+            None => here,
+        };
+        let bearing = self.course(line, from, d);
+        let run = train
+            .run
+            .or_else(|| train.id.get(2..).and_then(|n| n.parse().ok()))
+            .unwrap_or(0);
+        let offsets = &self.offsets[line.index()][d as usize];
+        let order = |index: usize| match d {
+            Direction::A => index,
+            Direction::B => n - 1 - index,
+        };
+        let trip = self.trip(line, d, train, offsets.get(order(from)));
+        let calls = now
+            .map(|now| self.calls(view, train, from, to, progress, now, offsets, trip.as_ref()))
+            .unwrap_or_default();
+        Some(LiveTrain {
+            line,
+            id: train.id.clone(),
+            run,
+            direction: d,
+            from,
+            to,
+            progress,
+            position,
+            bearing,
+            trip,
+            delay_s: train.delay_s,
+            calls,
+        })
+    }
+
+    /// The trip `train` runs: its scheduled time at its last stop less that stop's offset is
+    /// its departure from the terminal.
+    fn trip(
+        &self,
+        line: LineColor,
+        d: Direction,
+        train: &TrainPosition,
+        offset: Option<&StopOffset>,
+    ) -> Option<LiveTrip> {
+        let scheduled: SimTime = train.scheduled_time.as_deref()?.parse().ok()?;
+        let timetable = self.sources.trips.timetable(line)?;
+        let estimate = scheduled.0 - offset?.arrival_ms;
+        let slot = timetable
+            .terminal_departures(
+                d,
+                estimate - SLOT_TOLERANCE_MS,
+                estimate + SLOT_TOLERANCE_MS + 1,
+            )
+            .into_iter()
+            .min_by_key(|slot| (slot - estimate).abs())?;
+        let trip = self
+            .sources
+            .trips
+            .trip_of_departure(line, d, SimTime(slot))?;
+        let midnight = SimTime::from_naive(trip.start_date.and_hms_opt(0, 0, 0)?);
+        let start = u32::try_from((slot - midnight.0 + 500).div_euclid(1000)).ok()?;
+        Some(LiveTrip {
+            trip_id: trip.trip_id,
+            start_date: trip.start_date,
+            start_time: ServiceTime(start),
+            departure: SimTime(slot),
+        })
+    }
+
+    /// The stops left on the train's trip with their predicted arrivals.
+    #[allow(clippy::too_many_arguments)]
+    fn calls(
+        &self,
+        view: &LineView,
+        train: &TrainPosition,
+        from: usize,
+        to: Option<usize>,
+        progress: f64,
+        now: SimTime,
+        offsets: &[StopOffset],
+        trip: Option<&LiveTrip>,
+    ) -> Vec<Call> {
+        let line = view.line;
+        let d = train.direction;
+        let stations = self.stations(line);
+        let n = stations.len();
+        if offsets.len() != n {
+            return Vec::new();
+        }
+        let order = |index: usize| match d {
+            Direction::A => index,
+            Direction::B => n - 1 - index,
+        };
+        let scheduled_at =
+            |index: usize| trip.map(|t| SimTime(t.departure.0 + offsets[order(index)].arrival_ms));
+        // The board's prediction for this train at a platform, if it is the next one due.
+        let board_says = |index: usize| {
+            let station = view
+                .stations
+                .iter()
+                .find(|s| s.station_id == stations[index].id)?;
+            let next = match d {
+                Direction::A => station.next_a.as_ref(),
+                Direction::B => station.next_b.as_ref(),
+            }?;
+            (next.id == train.id).then(|| SimTime(now.0 + i64::from(next.seconds) * 1000))
+        };
+        let mut calls = Vec::new();
+        let mut push = |index: usize, arrival: SimTime, here: bool| {
+            if let Some(stop_id) = self.stop_id(line, index, d) {
+                calls.push(Call {
+                    station: index,
+                    station_id: stations[index].id,
+                    stop_id,
+                    stop_sequence: order(index) as u32 + 1,
+                    arrival,
+                    scheduled: scheduled_at(index),
+                    here,
+                });
+            }
+        };
+        let k = order(from);
+        let mut at = if to.is_none() {
+            // Standing at `from`: it arrived at its scheduled time plus its delay, or now.
+            let arrived = scheduled_at(from)
+                .zip(train.delay_s)
+                .map(|(s, delay)| SimTime(s.0 + i64::from(delay) * 1000))
+                .filter(|t| *t <= now)
+                .unwrap_or(now);
+            push(from, arrived, true);
+            // The nominal segment counts from its arrival: it has stood part of its dwell.
+            let segment = offsets.get(k + 1).map_or(0, |o| o.arrival_ms) - offsets[k].arrival_ms;
+            (arrived.0 + segment.max(0)).max(now.0)
+        } else {
+            let run = offsets.get(k + 1).map_or(0, |o| o.arrival_ms) - offsets[k].departure_ms;
+            now.0 + (run as f64 * (1.0 - progress)).max(0.0) as i64
+        };
+        for next in k + 1..n {
+            let index = match d {
+                Direction::A => next,
+                Direction::B => n - 1 - next,
+            };
+            if next > k + 1 {
+                at += offsets[next].arrival_ms - offsets[next - 1].arrival_ms;
+            }
+            if let Some(said) = board_says(index) {
+                at = said.0;
+            }
+            at = at.max(now.0);
+            push(index, SimTime(at), false);
+        }
+        calls
+    }
+
+    /// The course of `line` at station `index` in `direction`, from the station before to the
+    /// station after (itself at a terminal), degrees clockwise from north.
+    fn course(&self, line: LineColor, index: usize, direction: Direction) -> f64 {
+        let stations = self.stations(line);
+        let n = stations.len();
+        let place = |i: usize| stations.get(i).and_then(|s| self.sources.places.get(s.id));
+        let (before, after) = (
+            index.saturating_sub(1),
+            (index + 1).min(n.saturating_sub(1)),
+        );
+        let (start, end) = match direction {
+            Direction::A => (before, after),
+            Direction::B => (after, before),
+        };
+        match (place(start), place(end)) {
+            (Some(a), Some(b)) => bearing(a, b),
+            _ => 0.0,
+        }
+    }
+}
+
+/// The initial great-circle bearing from `a` to `b` (latitude, longitude in degrees), degrees
+/// clockwise from north in `[0, 360)`.
+pub fn bearing(a: (f64, f64), b: (f64, f64)) -> f64 {
+    let (lat1, lat2) = (a.0.to_radians(), b.0.to_radians());
+    let dlon = (b.1 - a.1).to_radians();
+    let y = dlon.sin() * lat2.cos();
+    let x = lat1.cos() * lat2.sin() - lat1.sin() * lat2.cos() * dlon.cos();
+    let degrees = y.atan2(x).to_degrees();
+    (degrees + 360.0) % 360.0
+}
+
+/// Seconds since the Unix epoch of a simulated moment: the simulation's clock is Chicago
+/// local time, so this is where the feeds that speak POSIX time (GTFS-realtime) convert. A
+/// local time skipped by the spring-forward shift counts from the shift.
+pub fn posix_seconds(time: SimTime) -> Option<u64> {
+    let naive: NaiveDateTime = time.to_naive()?;
+    let tz = chrono_tz::America::Chicago;
+    let local = tz.from_local_datetime(&naive).earliest().or_else(|| {
+        tz.from_local_datetime(&(naive + chrono::Duration::hours(1)))
+            .earliest()
+    })?;
+    u64::try_from(local.timestamp()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearings_point_the_way() {
+        assert!((bearing((41.0, -87.0), (42.0, -87.0)) - 0.0).abs() < 1e-9);
+        assert!((bearing((41.0, -87.0), (41.0, -86.0)) - 90.0).abs() < 1.0);
+        assert!((bearing((41.0, -87.0), (40.0, -87.0)) - 180.0).abs() < 1e-9);
+        assert!((bearing((41.0, -87.0), (41.0, -88.0)) - 270.0).abs() < 1.0);
+    }
+
+    #[test]
+    fn a_train_is_named_by_the_trip_whose_schedule_it_keeps() {
+        use transit_core::event::HeadwayState;
+        use transit_core::status::{LineView, StatusSnapshot};
+
+        let sources = Sources::embedded().unwrap();
+        let blue = sources.trips.timetable(LineColor::Blue).unwrap().clone();
+        let five: SimTime = "2026-11-02 05:00:00".parse().unwrap();
+        let slot = blue.terminal_departures(Direction::B, five.0, five.0 + 3_600_000)[0];
+        let expected = sources
+            .trips
+            .trip_of_departure(LineColor::Blue, Direction::B, SimTime(slot))
+            .unwrap();
+        let offsets = blue.stop_offsets(Direction::B);
+        let network = LiveNetwork::new(sources.clone());
+        let stations = network.stations(LineColor::Blue).to_vec();
+        let n = stations.len();
+        // Direction B calls at the last station first: its fourth stop is station n - 4.
+        let index = n - 4;
+        let scheduled = SimTime(slot + offsets[3].arrival_ms);
+        let train = TrainPosition {
+            id: "BL009".into(),
+            run: Some(9),
+            direction: Direction::B,
+            from: stations[index].id,
+            to: Some(stations[index - 1].id),
+            progress: 0.5,
+            status: TrainStatus::InService,
+            headway: HeadwayState::Unknown,
+            headway_s: None,
+            delay_s: Some(30),
+            // The snapshot carries whole seconds.
+            scheduled_time: Some(scheduled.to_string()),
+        };
+        let snapshot = StatusSnapshot {
+            simulated_time: Some(SimTime(scheduled.0 + 60_000).to_string()),
+            lines: vec![LineView {
+                line: LineColor::Blue,
+                stations: Vec::new(),
+                trains: vec![train],
+                headways: Default::default(),
+            }],
+            ..StatusSnapshot::default()
+        };
+        let board = network.board(&snapshot);
+        let live = &board.trains[0];
+        let trip = live.trip.as_ref().unwrap();
+        assert_eq!(trip.trip_id, expected.trip_id);
+        assert_eq!(trip.start_date, expected.start_date);
+        assert_eq!(trip.departure, SimTime(slot));
+        // Halfway to the next station, then every stop to O'Hare, in order.
+        assert_eq!(live.calls.len(), index);
+        assert_eq!(live.calls[0].station, index - 1);
+        assert_eq!(live.calls[0].stop_sequence, 5);
+        assert_eq!(live.calls.last().map(|c| c.station), Some(0));
+        let lat = |i: usize| {
+            sources
+                .platforms
+                .get(LineColor::Blue, i, Direction::B)
+                .unwrap()
+                .location
+        };
+        let middle = (lat(index).0 + lat(index - 1).0) / 2.0;
+        assert!((live.position.0 - middle).abs() < 1e-9);
+    }
+
+    #[test]
+    fn chicago_local_time_becomes_posix_time() {
+        // 2026-11-02 08:00 CST is 14:00 UTC; 2026-07-01 08:00 CDT is 13:00 UTC.
+        let winter: SimTime = "2026-11-02 08:00:00".parse().unwrap();
+        assert_eq!(posix_seconds(winter), Some(1_793_628_000));
+        let summer: SimTime = "2026-07-01 08:00:00".parse().unwrap();
+        assert_eq!(posix_seconds(summer), Some(1_782_910_800));
+    }
+}

@@ -1,0 +1,495 @@
+//! The live feeds on the dashboard's server, as their clients see them: CTA's Train Tracker
+//! API against golden documents and through an open-source Train Tracker client, every bad
+//! request answered in the format's own way (never a 500), and GTFS-realtime decoded by
+//! MobilityData's official Python bindings with every id checked against the static feed.
+//!
+//! The Python tests need `TRANSIT_TEST_PYTHON` (a venv with the packages pinned in
+//! `scripts/python/requirements.txt`; `scripts/test.sh` makes it): without it they fail and
+//! say so.
+//!
+//! The golden documents are in `tests/golden/train_tracker/`; after a deliberate change of the
+//! answers, `TRANSIT_UPDATE_GOLDEN=1` rewrites them (review the diff).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use transit_core::event::{HeadwayState, StationEvent};
+use transit_core::metrics::PipelineMetrics;
+use transit_core::model::{Direction, LineColor, StationId, TrainStatus};
+use transit_core::network::{Network, Ridership};
+use transit_core::sim::{SimConfig, SimTime, Simulation, TickEvents};
+use transit_core::status::{
+    LineView, NextTrain, StationView, StatusModel, StatusSnapshot, TrainPosition,
+};
+use transit_http::dashboard::{self, Dashboard};
+
+struct Server {
+    base: String,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<Result<(), transit_http::server::ServeError>>,
+    _snapshots: watch::Sender<Arc<StatusSnapshot>>,
+}
+
+impl Server {
+    async fn start(snapshot: StatusSnapshot) -> Self {
+        let (sender, receiver) = watch::channel(Arc::new(snapshot));
+        let stop = CancellationToken::new();
+        let listener = dashboard::bind("127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let board = Dashboard::new(receiver, PipelineMetrics::new(), stop.clone());
+        let task = tokio::spawn(dashboard::serve(listener, board, stop.clone()));
+        Self {
+            base,
+            stop,
+            task,
+            _snapshots: sender,
+        }
+    }
+
+    async fn get(&self, path: &str) -> reqwest::Response {
+        reqwest::get(format!("{}{path}", self.base)).await.unwrap()
+    }
+
+    async fn stop(self) {
+        self.stop.cancel();
+        self.task.await.unwrap().unwrap();
+    }
+}
+
+/// A station of `line` as the board shows it, nobody at it.
+fn station(index: usize, station: &transit_core::model::Station) -> StationView {
+    StationView {
+        station_id: station.id,
+        name: station.name.clone(),
+        order: index as u32,
+        train_a: None,
+        train_b: None,
+        entries: 0,
+        next_a: None,
+        next_b: None,
+        headway_a: None,
+        headway_b: None,
+    }
+}
+
+fn train(
+    id: &str,
+    direction: Direction,
+    from: u32,
+    to: Option<u32>,
+    progress: f64,
+) -> TrainPosition {
+    TrainPosition {
+        id: id.into(),
+        run: id[2..].parse().ok(),
+        direction,
+        from: StationId(from),
+        to: to.map(StationId),
+        progress,
+        status: TrainStatus::InService,
+        headway: HeadwayState::OnTime,
+        headway_s: Some(420),
+        delay_s: Some(40),
+        scheduled_time: None,
+    }
+}
+
+/// A fixed board at Monday 2026-11-02 08:14:00: on the Blue Line, BL005 stands at Clark/Lake
+/// bound for Forest Park and BL012 runs from Washington to Clark/Lake bound for O'Hare, half
+/// way, due in 45 s; BL020 is 6 min late; on the Green Line, GR003 runs from Clinton to
+/// Morgan towards Harlem/Lake.
+fn fixed_snapshot() -> StatusSnapshot {
+    let network = Network::embedded().unwrap();
+    let view = |line: LineColor, trains: Vec<TrainPosition>| LineView {
+        line,
+        stations: network
+            .line(line)
+            .stations()
+            .iter()
+            .enumerate()
+            .map(|(i, s)| station(i, s))
+            .collect(),
+        trains,
+        headways: Default::default(),
+    };
+    let mut blue = view(
+        LineColor::Blue,
+        vec![
+            train("BL005", Direction::A, 40380, None, 0.0),
+            train("BL012", Direction::B, 40370, Some(40380), 0.5),
+            TrainPosition {
+                delay_s: Some(360),
+                ..train("BL020", Direction::A, 40490, Some(40380), 0.25)
+            },
+        ],
+    );
+    let next = |id: &str, seconds: u32| NextTrain {
+        id: id.into(),
+        seconds,
+        minutes: seconds / 60,
+    };
+    for s in &mut blue.stations {
+        if s.station_id == StationId(40380) {
+            s.next_a = Some(next("BL005", 0));
+            s.next_b = Some(next("BL012", 45));
+        }
+    }
+    let green = view(
+        LineColor::Green,
+        vec![train("GR003", Direction::B, 41160, Some(41510), 0.4)],
+    );
+    StatusSnapshot {
+        version: 7,
+        simulated_time: Some("2026-11-02 08:14:00".into()),
+        lines: vec![blue, green],
+        ..StatusSnapshot::default()
+    }
+}
+
+/// The board of the default simulation (the schedule, seed 2026) at 08:14 on Monday: every
+/// arrival since 05:00 applied to the read model, as the dashboard's model does.
+fn simulated_snapshot() -> StatusSnapshot {
+    let network = Arc::new(Network::embedded().unwrap());
+    let mut sim = Simulation::new(
+        Arc::clone(&network),
+        Arc::new(Ridership::embedded().unwrap()),
+        SimConfig {
+            tick: Duration::from_secs(30),
+            ..SimConfig::default()
+        },
+    )
+    .unwrap();
+    let mut model = StatusModel::new();
+    for line in network.lines() {
+        for station in line.stations() {
+            model.apply_station(&StationEvent {
+                station_id: station.id,
+                station_name: Arc::from(station.name.as_str()),
+                order: station.order,
+                line: line.color(),
+            });
+        }
+    }
+    let until: SimTime = "2026-11-02 08:14:00".parse().unwrap();
+    let mut events = TickEvents::default();
+    while sim.now() < until {
+        sim.step(&mut events);
+        for arrival in &events.arrivals {
+            model.apply_arrival(arrival);
+        }
+        model.observe_time(events.time);
+    }
+    model.snapshot()
+}
+
+fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/train_tracker")
+}
+
+/// The golden documents: (file, request).
+const GOLDEN: &[(&str, &str)] = &[
+    ("arrivals_mapid.xml", "ttarrivals.aspx?key=any&mapid=40380"),
+    (
+        "arrivals_stpid_max.json",
+        "ttarrivals.aspx?key=any&stpid=30375&max=1&outputType=JSON",
+    ),
+    (
+        "arrivals_route.json",
+        "ttarrivals.aspx?key=any&mapid=40380&rt=blue&outputType=JSON",
+    ),
+    ("positions.xml", "ttpositions.aspx?key=any&rt=Blue,G"),
+    (
+        "positions.json",
+        "ttpositions.aspx?key=any&rt=blue&rt=g&outputType=JSON",
+    ),
+    (
+        "follow.json",
+        "ttfollow.aspx?key=any&runnumber=112&outputType=JSON",
+    ),
+    ("follow.xml", "ttfollow.aspx?key=any&runnumber=105"),
+    ("error_100_arrivals.xml", "ttarrivals.aspx?key=any"),
+    (
+        "error_100_arrivals.json",
+        "ttarrivals.aspx?key=any&outputType=JSON",
+    ),
+    (
+        "error_103.json",
+        "ttarrivals.aspx?mapid=49999&outputType=JSON",
+    ),
+    ("error_104.xml", "ttarrivals.aspx?mapid=clark"),
+    (
+        "error_105.json",
+        "ttarrivals.aspx?mapid=40380,40370,40490,40790,40070&outputType=JSON",
+    ),
+    (
+        "error_106.json",
+        "ttarrivals.aspx?mapid=40380&rt=Brn&outputType=JSON",
+    ),
+    (
+        "error_107.json",
+        "ttarrivals.aspx?mapid=40380&rt=blue,g&outputType=JSON",
+    ),
+    (
+        "error_108.json",
+        "ttarrivals.aspx?stpid=39999&outputType=JSON",
+    ),
+    (
+        "error_109.json",
+        "ttarrivals.aspx?stpid=1,2,3,4,5&outputType=JSON",
+    ),
+    (
+        "error_110.json",
+        "ttarrivals.aspx?mapid=40380&max=ten&outputType=JSON",
+    ),
+    (
+        "error_111.json",
+        "ttarrivals.aspx?mapid=40380&max=0&outputType=JSON",
+    ),
+    (
+        "error_112.json",
+        "ttarrivals.aspx?stpid=30x&outputType=JSON",
+    ),
+    (
+        "error_500.json",
+        "ttarrivals.aspx?mapid=40380&colour=blue&outputType=JSON",
+    ),
+    (
+        "error_500_output.xml",
+        "ttpositions.aspx?rt=red&outputType=yaml",
+    ),
+    ("error_100_positions.xml", "ttpositions.aspx?key=any"),
+    (
+        "error_106_positions.json",
+        "ttpositions.aspx?rt=purple&outputType=JSON",
+    ),
+    ("error_100_follow.json", "ttfollow.aspx?outputType=JSON"),
+    (
+        "error_501.json",
+        "ttfollow.aspx?runnumber=999&outputType=JSON",
+    ),
+    ("error_501_text.xml", "ttfollow.aspx?runnumber=abc"),
+];
+
+#[tokio::test]
+async fn train_tracker_answers_are_the_golden_documents() {
+    let server = Server::start(fixed_snapshot()).await;
+    let update = std::env::var_os("TRANSIT_UPDATE_GOLDEN").is_some();
+    let mut mismatched = Vec::new();
+    for (file, request) in GOLDEN {
+        let response = server.get(&format!("/api/1.0/{request}")).await;
+        assert_eq!(response.status(), 200, "{request}");
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let body = response.text().await.unwrap();
+        if file.ends_with(".json") {
+            assert_eq!(content_type, "application/json; charset=utf-8", "{request}");
+            let value: serde_json::Value = serde_json::from_str(&body).unwrap();
+            assert_every_value_is_a_string_or_null(&value, request);
+        } else {
+            assert_eq!(content_type, "text/xml; charset=utf-8", "{request}");
+        }
+        // Byte for byte as served, fields in CTA's order.
+        let shown = if body.ends_with('\n') {
+            body
+        } else {
+            body + "\n"
+        };
+        let path = golden_dir().join(file);
+        if update {
+            std::fs::create_dir_all(golden_dir()).unwrap();
+            std::fs::write(&path, &shown).unwrap();
+            continue;
+        }
+        let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (TRANSIT_UPDATE_GOLDEN=1 writes it)",
+                path.display()
+            )
+        });
+        if expected != shown {
+            mismatched.push(format!("{file} ({request}):\n{shown}"));
+        }
+    }
+    server.stop().await;
+    assert!(
+        mismatched.is_empty(),
+        "not the golden documents:\n{}",
+        mismatched.join("\n")
+    );
+}
+
+/// Every leaf of a Train Tracker JSON answer is a string, or null (`errNm`, `flags`).
+fn assert_every_value_is_a_string_or_null(value: &serde_json::Value, request: &str) {
+    match value {
+        serde_json::Value::String(_) | serde_json::Value::Null => {}
+        serde_json::Value::Array(items) => items
+            .iter()
+            .for_each(|v| assert_every_value_is_a_string_or_null(v, request)),
+        serde_json::Value::Object(fields) => fields
+            .values()
+            .for_each(|v| assert_every_value_is_a_string_or_null(v, request)),
+        other => panic!("{request}: {other} is not a string"),
+    }
+}
+
+#[tokio::test]
+async fn the_fixed_board_reads_as_train_tracker_says() {
+    let server = Server::start(fixed_snapshot()).await;
+    let json = |body: String| serde_json::from_str::<serde_json::Value>(&body).unwrap();
+    let arrivals = json(
+        server
+            .get("/api/1.0/ttarrivals.aspx?mapid=40380&outputType=json")
+            .await
+            .text()
+            .await
+            .unwrap(),
+    );
+    let eta = arrivals["ctatt"]["eta"].as_array().unwrap();
+    // BL005 stands there (due now), BL012 is due in 45 s as the board says, BL020 after it.
+    let first = &eta[0];
+    assert_eq!(first["rn"], "105");
+    assert_eq!(first["trDr"], "5");
+    assert_eq!(first["destNm"], "Forest Park");
+    assert_eq!(first["arrT"], "2026-11-02T08:14:00");
+    assert_eq!(
+        (first["isApp"].as_str(), first["isDly"].as_str()),
+        (Some("1"), Some("0"))
+    );
+    let second = &eta[1];
+    assert_eq!(second["rn"], "112");
+    assert_eq!(second["trDr"], "1");
+    assert_eq!(second["destNm"], "O'Hare");
+    assert_eq!(second["arrT"], "2026-11-02T08:14:45");
+    assert_eq!(second["isApp"], "1");
+    let late = eta.iter().find(|e| e["rn"] == "120").unwrap();
+    assert_eq!(late["isDly"], "1");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn every_bad_request_is_answered_in_the_formats_own_way_never_a_500() {
+    let server = Server::start(fixed_snapshot()).await;
+    for request in [
+        "ttarrivals.aspx?mapid=%ZZ&outputType=JSON",
+        "ttarrivals.aspx?mapid=99999999999999999999999",
+        "ttarrivals.aspx?mapid=&stpid=",
+        "ttarrivals.aspx?mapid=40380&max=-1",
+        "ttarrivals.aspx?mapid=40380&max=99999999999999999999999",
+        "ttarrivals.aspx?mapid=40380&rt=%00",
+        "ttarrivals.aspx?&&&=&=x",
+        "ttpositions.aspx?rt=,,,",
+        "ttpositions.aspx?rt=red,red,red,red,red,red,red,red,red",
+        "ttfollow.aspx?runnumber=-5",
+        "ttfollow.aspx?runnumber=%F0%9F%9A%86",
+        "ttfollow.aspx?runnumber=112&runnumber=",
+    ] {
+        let response = server.get(&format!("/api/1.0/{request}")).await;
+        assert_eq!(response.status(), 200, "{request}");
+        let body = response.text().await.unwrap();
+        assert!(
+            body.contains("<errCd>") || body.contains("\"errCd\""),
+            "{request}: {body}"
+        );
+    }
+    // A max past any integer is not a number CTA reads.
+    let body = server
+        .get("/api/1.0/ttarrivals.aspx?mapid=40380&max=99999999999999999999999")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("<errCd>110</errCd>"), "{body}");
+
+    for path in [
+        "/gtfs-rt/vehicle-positions?format=xml",
+        "/gtfs-rt/trip-updates?format=%ZZ",
+    ] {
+        let response = server.get(path).await;
+        assert_eq!(response.status(), 400, "{path}");
+        assert!(response.text().await.unwrap().contains("json"), "{path}");
+    }
+    for path in [
+        "/gtfs-rt/vehicle-positions?x=%ZZ&&",
+        "/gtfs-rt/trip-updates?format=JSON",
+        "/gtfs-rt/trip-updates?format=pb",
+    ] {
+        assert_eq!(server.get(path).await.status(), 200, "{path}");
+    }
+    server.stop().await;
+}
+
+/// The Python of the test venv.
+fn python() -> PathBuf {
+    const VAR: &str = "TRANSIT_TEST_PYTHON";
+    let python = std::env::var_os(VAR).unwrap_or_else(|| {
+        panic!(
+            "{VAR} is not set: this test runs Python clients from PyPI. Run scripts/test.sh, or \
+             `source scripts/python.sh; need_python_venv` first"
+        )
+    });
+    let python = PathBuf::from(python);
+    assert!(python.is_file(), "{VAR}={} is not a file", python.display());
+    python
+}
+
+/// Runs `script` (in `tests/python/`) with the base URL; its stdout, once it succeeded.
+async fn run_python(script: &str, base: &str) -> String {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(script);
+    let output = tokio::time::timeout(
+        Duration::from_secs(120),
+        tokio::process::Command::new(python())
+            .arg(&script)
+            .arg(base)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the Python client took over two minutes")
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{} failed:\n{stdout}\n{}",
+        script.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gtfs_realtime_decodes_with_the_official_bindings_and_names_the_static_feeds_ids() {
+    let server = Server::start(simulated_snapshot()).await;
+    let report = run_python("gtfs_rt_check.py", &server.base).await;
+    let report: serde_json::Value = serde_json::from_str(report.trim()).unwrap();
+    // A weekday morning: dozens of trains on the three lines, each with its trip's stops.
+    assert!(report["vehicles"].as_u64().unwrap() > 30, "{report}");
+    assert_eq!(report["vehicles"], report["vehicles_with_trip"], "{report}");
+    assert!(report["trip_updates"].as_u64().unwrap() > 30, "{report}");
+    assert!(
+        report["stop_time_updates"].as_u64().unwrap() > 300,
+        "{report}"
+    );
+    assert_eq!(report["routes"], serde_json::json!(["Blue", "G", "Red"]));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_source_train_tracker_client_reads_arrivals_positions_and_a_followed_train() {
+    let server = Server::start(simulated_snapshot()).await;
+    let report = run_python("train_tracker_client.py", &server.base).await;
+    let report: serde_json::Value = serde_json::from_str(report.trim()).unwrap();
+    assert!(report["arrivals"].as_u64().unwrap() > 0, "{report}");
+    assert!(report["positions"].as_u64().unwrap() > 30, "{report}");
+    assert!(report["followed_stops"].as_u64().unwrap() > 0, "{report}");
+    assert_eq!(report["bad_station"], "103", "{report}");
+    server.stop().await;
+}
