@@ -6,3 +6,4 @@ mod gtfs;
 mod on_kafka;
 mod registry;
 mod rest_proxy;
+mod what_if;
