@@ -13,7 +13,9 @@ use tokio::sync::mpsc;
 
 use crate::model::LineColor;
 use crate::network::Network;
-use crate::sim::{AppliedWhatIf, InvalidWhatIf, ScheduledWhatIf, Simulation, WhatIf};
+use crate::sim::{
+    AppliedWhatIf, InvalidWhatIf, ScheduledWhatIf, Simulation, WhatIf, WhatIfOutcome,
+};
 
 /// What-ifs waiting for the next tick at most; more is a client flooding the endpoint.
 const QUEUE: usize = 1024;
@@ -36,7 +38,7 @@ pub enum WhatIfError {
         /// The station id asked for.
         station: u32,
     },
-    /// [`QUEUE`] what-ifs are already waiting for the next tick.
+    /// 1024 what-ifs are already waiting for the next tick.
     #[error("too many what-ifs waiting for the next tick; try again")]
     Busy,
     /// The simulation has stopped.
@@ -137,12 +139,17 @@ pub(crate) fn record(sim: &mut Simulation, what_ifs: Option<&WhatIfs>) {
         return;
     }
     for done in &applied {
-        tracing::info!(
-            what_if = %done.what_if,
-            time = %done.time,
-            outcome = ?done.outcome,
-            "what-if"
-        );
+        if done.outcome == WhatIfOutcome::Applied {
+            tracing::info!(what_if = %done.what_if, time = %done.time, "what-if applied");
+        } else {
+            // Asked for and not done: say so louder, the caller expected an effect.
+            tracing::warn!(
+                what_if = %done.what_if,
+                time = %done.time,
+                outcome = ?done.outcome,
+                "what-if not applied"
+            );
+        }
     }
     if let Some(what_ifs) = what_ifs {
         let mut list = what_ifs.lock_applied();
