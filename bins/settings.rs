@@ -9,7 +9,7 @@ use clap::Args;
 use transit_core::driver::{DriverConfig, Pace};
 use transit_core::event::StationRow;
 use transit_core::network::{embedded_station_rows, parse_station_rows, Network, Ridership};
-use transit_core::sim::{SimConfig, SimTime};
+use transit_core::sim::{ScheduledWhatIf, SimConfig, SimTime, Simulation, WhatIf};
 
 /// How to run the simulation: data, seed, trains, clock and pace.
 #[derive(Debug, Clone, Args)]
@@ -53,6 +53,13 @@ pub struct SimulationArgs {
     /// A ridership seed CSV and hourly curve CSV to use instead of the embedded ones.
     #[arg(long, num_args = 2, value_names = ["SEED_CSV", "CURVE_CSV"])]
     pub ridership: Option<Vec<PathBuf>>,
+
+    /// An incident to inject (repeatable): `delay:LINE:STATION[:a|b]:SECONDS` holds the next
+    /// train at a station, `out-of-service:TRAIN` takes a train out of service,
+    /// `break-down:TRAIN:MINUTES` stops one; each at `@YYYY-MM-DDTHH:MM` (Chicago local) or
+    /// at the start. E.g. `break-down:RL012:10@2026-11-02T08:00`.
+    #[arg(long = "what-if", value_name = "SPEC")]
+    pub what_if: Vec<ScheduledWhatIf>,
 }
 
 impl SimulationArgs {
@@ -122,6 +129,21 @@ impl SimulationArgs {
             })?;
         }
         Ok(config)
+    }
+
+    /// Schedules the `--what-if`s on `sim`; a delay at a station not on its line is an error.
+    pub fn schedule_what_ifs(&self, sim: &mut Simulation) -> anyhow::Result<()> {
+        for what_if in &self.what_if {
+            if let WhatIf::Delay { line, station, .. } = what_if.what {
+                anyhow::ensure!(
+                    sim.has_station(line, station),
+                    "--what-if {what_if}: station {} is not on the {line} line",
+                    station.0
+                );
+            }
+            sim.schedule(*what_if);
+        }
+        Ok(())
     }
 
     /// The driver's settings: pace and end time, counted from `start`.

@@ -11,7 +11,8 @@
 //!   the Confluent wire format; its weather station posts each hourly reading to the REST
 //!   Proxy over HTTP, as the original hardware did;
 //! - the turnstile counter: entries per station and line, on the count table;
-//! - the status read model, and the dashboard that renders it on http://127.0.0.1:3000.
+//! - the status read model, and the dashboard that renders it on http://127.0.0.1:3000, with
+//!   the what-if controls (`POST /api/what-if`) into this process's simulation.
 //!
 //! With `--kafka host:port` the same parts run on a Kafka cluster instead (see the README for
 //! its settings).
@@ -21,6 +22,7 @@
 //! cargo run --release --example full_pipeline -- --speed 600 --address 0.0.0.0:8080
 //! cargo run --release --example full_pipeline -- --flat-out --days 1
 //! cargo run --release --example full_pipeline -- --kafka 127.0.0.1:9092
+//! cargo run --release --example full_pipeline -- --what-if break-down:BL003:10@2026-11-02T05:30
 //! cargo run --release --example full_pipeline -- --help
 //! ```
 //!
@@ -44,8 +46,10 @@ use transit_core::pipeline::{self, PipelineConfig, PipelineReport, RunningPipeli
 use transit_core::registry;
 use transit_core::sim::Simulation;
 use transit_core::topics::Topics;
+use transit_core::what_if::WhatIfs;
 use transit_http::dashboard::{self, Dashboard};
 use transit_http::rest_proxy::{self, RestProxyClient, RestProxyWeather};
+use transit_http::what_if::WhatIfControl;
 use transit_kafka::KafkaBus;
 use transit_mem::{MemBus, MemBusConfig};
 
@@ -71,6 +75,11 @@ struct Args {
     /// Where the dashboard listens.
     #[arg(long, env = "TRANSIT_ADDRESS", default_value = dashboard::DEFAULT_ADDRESS)]
     address: SocketAddr,
+
+    /// Accept `POST /api/what-if` when the dashboard listens on an address other than
+    /// loopback (it is refused there otherwise: anyone reaching the board could use it).
+    #[arg(long)]
+    allow_what_if: bool,
 
     /// Where the schema registry listens (Confluent's API).
     #[arg(long, env = "TRANSIT_REGISTRY_ADDRESS", default_value = transit_http::registry::DEFAULT_ADDRESS)]
@@ -169,8 +178,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let sim_config = args.simulation.sim_config()?;
     let mut driver = args.simulation.driver_config(sim_config.start)?;
     driver.progress_every = Duration::from_secs(args.report_every.max(1));
-    let sim =
+    let what_ifs = WhatIfs::new(Arc::clone(&network));
+    driver.what_ifs = Some(what_ifs.clone());
+    let mut sim =
         Simulation::new(network, ridership, sim_config).context("setting up the simulation")?;
+    args.simulation.schedule_what_ifs(&mut sim)?;
 
     // Bound first: a port in use should fail before anything starts.
     let board_listener = dashboard::bind(args.address).await?;
@@ -215,7 +227,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
     )
     .await?;
 
-    let board = Dashboard::new(running.snapshots(), running.metrics(), stop_serving.clone());
+    let board =
+        Dashboard::new(running.snapshots(), running.metrics(), stop_serving.clone()).with_what_ifs(
+            WhatIfControl::new(what_ifs, board_address, args.allow_what_if),
+        );
     let board_server = services.tasks.spawn(
         "dashboard",
         dashboard::serve(board_listener, board, stop_serving.clone()),

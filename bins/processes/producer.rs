@@ -54,6 +54,7 @@ pub async fn run(args: ProducerArgs, shutdown: CancellationToken) -> anyhow::Res
         sim_config,
     )
     .context("setting up the simulation")?;
+    args.simulation.schedule_what_ifs(&mut sim)?;
     let bus = args.cluster.bus().await?;
     let registry: Arc<dyn SchemaRegistry> = Arc::new(args.cluster.registry()?);
     let topics = args.cluster.topics();

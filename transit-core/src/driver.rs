@@ -43,6 +43,9 @@ pub struct DriverConfig {
     /// Where weather readings go: `None` publishes them on the bus like every other event;
     /// a sink sends them another way (the original hardware posts them to a REST Proxy).
     pub weather_sink: Option<Arc<dyn WeatherSink>>,
+    /// What-ifs submitted while it runs (an HTTP endpoint); `None`: only those scheduled on
+    /// the simulation before the start. Applied what-ifs are logged either way.
+    pub what_ifs: Option<crate::what_if::WhatIfs>,
 }
 
 /// Takes the simulation's hourly weather readings somewhere other than straight onto the bus.
@@ -63,6 +66,7 @@ impl Default for DriverConfig {
             until: None,
             progress_every: Duration::from_secs(5),
             weather_sink: None,
+            what_ifs: None,
         }
     }
 }
@@ -304,7 +308,11 @@ pub async fn run(
         if config.until.is_some_and(|until| sim.now() >= until) {
             break;
         }
+        if let Some(what_ifs) = &config.what_ifs {
+            what_ifs.schedule_submitted(sim);
+        }
         sim.step(&mut tick);
+        crate::what_if::record(sim, config.what_ifs.as_ref());
         let sink = config.weather_sink.as_deref();
         batches.encode(&tick, codecs, sink.is_some())?;
         batches.publish(bus, codecs, sink, &mut stats).await?;

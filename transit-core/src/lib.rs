@@ -25,6 +25,7 @@
 //! - [`status`]: the status read model the dashboard renders, and the consumer that feeds it.
 //! - [`deadletter`]: where refused records go, with the reason.
 //! - [`metrics`]: counters of what flows through consumers (records, dead letters, lag).
+//! - [`what_if`]: the way into a running simulation for what-ifs (delays, breakdowns).
 //! - `testing` (feature `testing`): the conformance suite every bus backend runs.
 
 #![warn(
@@ -50,6 +51,7 @@ pub mod registry;
 pub mod sim;
 pub mod status;
 pub mod topics;
+pub mod what_if;
 
 #[cfg(any(feature = "testing", test))]
 pub mod testing;

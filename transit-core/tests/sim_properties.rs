@@ -13,7 +13,8 @@ use transit_core::model::{Direction, LineColor, StationId, TrainId, TrainStatus}
 use transit_core::network::{LineSchedule, Network, Ridership, SERVICE_HOURS};
 use transit_core::sim::service::Conditions;
 use transit_core::sim::{
-    LineSim, Position, SimConfig, SimTime, Simulation, Surroundings, TickEvents,
+    LineSim, Position, ScheduledWhatIf, SimConfig, SimTime, Simulation, Surroundings, TickEvents,
+    WhatIf,
 };
 
 /// Monday 2026-11-02 05:00, Chicago local time.
@@ -415,6 +416,80 @@ proptest! {
         let span: u64 = 9_000;
         let reference = run(&mut simulation(seed, trains, Duration::from_secs(120)), (span / 120) as usize);
         let other = run(&mut simulation(seed, trains, Duration::from_secs(tick_s)), span.div_ceil(tick_s) as usize);
+        let end = reference.last().map(|t| t.time).unwrap_or_default();
+        let mut other = arrivals_by_line(&other);
+        for line in &mut other {
+            line.retain(|(time, _)| *time <= end);
+        }
+        prop_assert_eq!(arrivals_by_line(&reference), other);
+    }
+}
+
+/// Any what-if on any line within the first two hours: a breakdown or taking out of service
+/// of a train number that may or may not be in service, or a delay at one of the line's
+/// stations.
+fn what_if() -> impl Strategy<Value = ScheduledWhatIf> {
+    let network = Network::embedded().unwrap();
+    let stations: Vec<Vec<StationId>> = LineColor::ALL
+        .into_iter()
+        .map(|line| network.line(line).stations().iter().map(|s| s.id).collect())
+        .collect();
+    (
+        0usize..3,
+        0u8..3,
+        0u16..25,
+        0usize..100,
+        1u32..1_200,
+        0i64..7_200,
+    )
+        .prop_map(move |(line, kind, number, station, seconds, at_s)| {
+            let color = LineColor::ALL[line];
+            let train = TrainId {
+                line: color,
+                number,
+            };
+            let what = match kind {
+                0 => WhatIf::BreakDown {
+                    train,
+                    minutes: seconds / 60,
+                },
+                1 => WhatIf::OutOfService { train },
+                _ => WhatIf::Delay {
+                    line: color,
+                    station: stations[line][station % stations[line].len()],
+                    direction: None,
+                    seconds,
+                },
+            };
+            ScheduledWhatIf {
+                at: Some(SimTime(START.0 + at_s * 1000)),
+                what,
+            }
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(8))]
+
+    #[test]
+    fn the_same_what_ifs_at_the_same_times_give_the_same_arrivals_at_any_tick_length(
+        seed in any::<u64>(),
+        what_ifs in prop::collection::vec(what_if(), 1..8),
+        tick_s in prop::sample::select(vec![1u64, 7, 45, 600, 3_600]),
+    ) {
+        let span: u64 = 7_200;
+        let with = |tick: u64| {
+            let mut sim = simulation(seed, None, Duration::from_secs(tick));
+            for what_if in &what_ifs {
+                sim.schedule(*what_if);
+            }
+            let ticks = run(&mut sim, span.div_ceil(tick) as usize);
+            (ticks, sim.take_applied())
+        };
+        let (reference, applied) = with(120);
+        let (other, applied_other) = with(tick_s);
+        prop_assert_eq!(applied.len(), what_ifs.len());
+        prop_assert_eq!(&applied, &applied_other);
         let end = reference.last().map(|t| t.time).unwrap_or_default();
         let mut other = arrivals_by_line(&other);
         for line in &mut other {

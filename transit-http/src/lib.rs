@@ -7,6 +7,7 @@
 //! | feature | module | what |
 //! |---|---|---|
 //! | `dashboard` | [`dashboard`] | the board: HTML, server-sent events, `/api/status`, `/healthz`, `/metrics` |
+//! | `dashboard` | [`what_if`] | `POST`/`GET /api/what-if`: what-ifs into a simulation in the same process |
 //! | `gtfs` | [`gtfs`], [`realtime`] | `GET /gtfs/static.zip`, the static GTFS feed; GTFS-realtime and CTA's Train Tracker API over the board (on with `dashboard`, which serves them) |
 //! | `registry` | [`registry`] | the schema registry's server over a [`BusRegistry`](transit_core::registry::BusRegistry) |
 //! | `registry-client` | [`registry_client`] | a caching client of any Confluent-compatible registry |
@@ -81,6 +82,8 @@ pub mod rest_proxy;
     feature = "rest-proxy"
 ))]
 pub mod server;
+#[cfg(feature = "dashboard")]
+pub mod what_if;
 
 #[cfg(feature = "registry-client")]
 pub use registry_client::{RegistryClient, RegistryClientError};

@@ -657,6 +657,10 @@ impl Settings {
             "1".into(),
         ];
         args.extend(["--speed".into(), self.plan.speed.to_string()]);
+        // The tick of the undisturbed run it is held against: turnstile entries are drawn per
+        // tick, so another tick length draws other riders (the arrivals are the same).
+        let tick = SimConfig::default().tick.as_secs();
+        args.extend(["--tick-seconds".into(), tick.to_string()]);
         args.extend(self.cluster_args());
         args
     }

@@ -61,6 +61,11 @@ struct Train {
     entering: bool,
     /// When its dwell at the platform it stands at is over (its riders on board).
     ready_at: i64,
+    /// Broken down until then (ms), and the status it had before: it makes no move before.
+    broken: Option<(i64, TrainStatus)>,
+    /// A what-if held or stopped it since its last arrival: its next arrival carries no
+    /// previous arrival time, so readers do not learn the hold as the segment's run time.
+    disturbed: bool,
 }
 
 /// The terminal departures of a scheduled line.
@@ -164,6 +169,9 @@ pub struct LineSim {
     timetable: Option<Timetable>,
     /// When trains left each direction's terminal (a few hundred a day).
     departures: [Vec<i64>; 2],
+    /// Holds injected by [`LineSim::delay_at`] for the next train to reach a station
+    /// (index, direction or either): (station, direction, ms), oldest first.
+    holds: Vec<(usize, Option<Direction>, i64)>,
     rng: ChaCha8Rng,
 }
 
@@ -278,6 +286,7 @@ impl LineSim {
             last_departure: vec![None; ring],
             timetable: None,
             departures: Default::default(),
+            holds: Vec::new(),
             rng,
         })
     }
@@ -297,6 +306,7 @@ impl LineSim {
         train.arrived_at = None;
         train.trip_start = trip_start;
         train.next_trip = None;
+        train.status = TrainStatus::InService;
         Some(k)
     }
 
@@ -317,6 +327,8 @@ impl LineSim {
                     next_trip: None,
                     entering: false,
                     ready_at: 0,
+                    broken: None,
+                    disturbed: false,
                 });
                 self.next_at.push();
                 self.trains.len() - 1
@@ -566,6 +578,7 @@ impl LineSim {
         train.entering = false;
         train.trip_start = Some(slot);
         train.next_trip = None;
+        train.status = TrainStatus::InService;
         self.arrive(k, at, None, around, out);
     }
 
@@ -582,15 +595,30 @@ impl LineSim {
             self.next_at.set(k, None);
             return;
         };
+        // Broken down: no move until repaired (a train woken at the signal waits too); then
+        // it carries on with the status it had.
+        if let Some((until, before)) = self.trains[k].broken {
+            if at < until {
+                self.next_at.set(k, Some(until));
+                return;
+            }
+            self.trains[k].broken = None;
+            self.trains[k].status = before;
+        }
         if std::mem::take(&mut self.trains[k].entering) {
             self.arrive(k, at, None, around, out);
             return;
         }
         let to = (from + 1) % (2 * ring);
         let (block, next_block) = (from / 2, to / 2);
-        // At a terminal's arrival platform a scheduled train turns for a departure the other
-        // way, or leaves service.
-        if from % 2 == 0 && (block == n - 1 || block == ring - 1) {
+        // At a terminal's arrival platform a train taken out of service leaves service; a
+        // scheduled train turns for a departure the other way, or leaves service.
+        let terminal = from % 2 == 0 && (block == n - 1 || block == ring - 1);
+        if terminal && self.trains[k].status == TrainStatus::OutOfService {
+            self.leave_service(k, at, out);
+            return;
+        }
+        if terminal {
             if let Some(timetable) = self.timetable.as_mut() {
                 let d = if block == n - 1 {
                     Direction::B
@@ -637,6 +665,17 @@ impl LineSim {
         let position = to / 2;
         if to % 2 == 0 {
             // Into a platform: an arrival, then the dwell.
+            if (position == 0 || position == n)
+                && self.trains[k].status == TrainStatus::OutOfService
+            {
+                // Taken out of service while turning: it leaves here rather than run a trip.
+                self.release_trip(k);
+                self.leave_service(k, at, out);
+                if block != next_block {
+                    self.wake_behind(block, at);
+                }
+                return;
+            }
             if position == 0 || position == n {
                 if let Some(slot) = self.trains[k].next_trip.take() {
                     self.trains[k].trip_start = Some(slot);
@@ -711,8 +750,11 @@ impl LineSim {
             scheduled_headway_s: trip.and_then(|(_, headway)| headway).and_then(seconds),
             delay_s: trip.and_then(|(scheduled, _)| seconds(at - scheduled)),
             run_number: Some(i32::from(train.id.number)),
-            prev_arrival_time: previous.map(|(_, _, time)| SimTime(time)),
+            prev_arrival_time: previous
+                .filter(|_| !train.disturbed)
+                .map(|(_, _, time)| SimTime(time)),
         });
+        self.trains[k].disturbed = false;
         // Riders for this platform's direction; a terminal's arrival platform takes none, its
         // departure platform all.
         let share = match (station, direction) {
@@ -723,11 +765,26 @@ impl LineSim {
             _ => 0.5,
         };
         let waiting_since = self.last_departure[position].unwrap_or(at - 10 * 60_000);
-        let boarders = share * around.entries(station, waiting_since, at);
+        // A train out of service carries no riders: it stands the shortest dwell.
+        let boarders = if self.trains[k].status == TrainStatus::InService {
+            share * around.entries(station, waiting_since, at)
+        } else {
+            0.0
+        };
         let extra = Exp::new(1.0 / service::DWELL_NOISE_MEAN_S)
             .map_or(0.0, |exp| exp.sample(&mut self.rng));
         let dwell = service::dwell_s(boarders) * conditions.dwell + extra;
-        let ready = at + seconds_to_ms(dwell);
+        let mut ready = at + seconds_to_ms(dwell);
+        // A delay injected at this platform holds the first train to reach it.
+        if let Some(i) = self
+            .holds
+            .iter()
+            .position(|(s, d, _)| *s == station && d.is_none_or(|d| d == direction))
+        {
+            let (_, _, hold) = self.holds.remove(i);
+            ready += hold;
+            self.trains[k].disturbed = true;
+        }
         self.trains[k].ready_at = ready;
         let mut leave = ready;
         // At its terminal a scheduled train waits for its departure.
@@ -770,7 +827,133 @@ impl LineSim {
         train.arrived_at = None;
         train.trip_start = None;
         train.next_trip = None;
+        train.broken = None;
+        train.disturbed = false;
+        train.status = TrainStatus::InService;
         self.wake_behind(block, at);
+    }
+
+    /// Gives back the departure train `k` claimed or waits for, so the yard sends a train
+    /// for it (if its time to pull in has not passed).
+    fn release_trip(&mut self, k: usize) {
+        let train = &mut self.trains[k];
+        let slots = [train.next_trip.take(), train.trip_start.take()];
+        if let Some(timetable) = self.timetable.as_mut() {
+            for claimed in &mut timetable.claimed {
+                claimed.retain(|c| !slots.contains(&Some(*c)));
+            }
+        }
+    }
+
+    /// The train in service with id `train`, by index.
+    fn in_service_index(&self, train: TrainId) -> Option<usize> {
+        self.trains
+            .iter()
+            .position(|t| t.id == train && t.cell.is_some())
+    }
+
+    /// Says at once that train `k`'s status changed at `at`: an event at the platform it last
+    /// reached (its block's), from that platform, with the new status. Not in service, so
+    /// readers learn no run time from it.
+    fn status_event(&self, k: usize, at: i64, out: &mut Vec<ArrivalEvent>) {
+        let train = &self.trains[k];
+        let Some(cell) = train.cell else { return };
+        let (station, direction) = ring_slot(cell / 2, self.stations.len());
+        out.push(ArrivalEvent {
+            station_id: self.stations[station],
+            train_id: train.id,
+            direction,
+            line: self.line,
+            train_status: train.status,
+            prev_station_id: Some(self.stations[station]),
+            prev_direction: Some(direction),
+            arrival_time: Some(SimTime(at)),
+            scheduled_time: None,
+            scheduled_headway_s: None,
+            delay_s: None,
+            run_number: Some(i32::from(train.id.number)),
+            prev_arrival_time: train.arrived_at.map(SimTime),
+        });
+    }
+
+    /// Holds the next train to reach station `station` (in direction `direction`, or either)
+    /// `hold_ms` longer at its platform. `false` if the station is not on the line.
+    pub fn delay_at(
+        &mut self,
+        station: StationId,
+        direction: Option<Direction>,
+        hold_ms: i64,
+    ) -> bool {
+        let Some(index) = self.stations.iter().position(|s| *s == station) else {
+            return false;
+        };
+        self.holds.push((index, direction, hold_ms.max(0)));
+        true
+    }
+
+    /// Takes train `train` out of service at `at` (call after [`LineSim::advance`] up to
+    /// `at`): it carries no more riders (its arrivals say out of service) and leaves service
+    /// at the next terminal it reaches; one standing at a terminal's departure platform
+    /// leaves at once. An event says so at once. `false` if the train is not in service.
+    pub fn take_out_of_service(
+        &mut self,
+        train: TrainId,
+        at: i64,
+        out: &mut Vec<ArrivalEvent>,
+    ) -> bool {
+        let Some(k) = self.in_service_index(train) else {
+            return false;
+        };
+        if self.trains[k].status == TrainStatus::OutOfService {
+            return false;
+        }
+        let n = self.stations.len();
+        let train = &mut self.trains[k];
+        if let Some((_, before)) = &mut train.broken {
+            // Broken down, it stays so; repaired, it runs out of service.
+            *before = TrainStatus::OutOfService;
+        } else {
+            train.status = TrainStatus::OutOfService;
+            if train.cell.is_some_and(|cell| cell == 0 || cell == 2 * n) {
+                self.release_trip(k);
+                self.leave_service(k, at, out);
+                return true;
+            }
+        }
+        self.status_event(k, at, out);
+        true
+    }
+
+    /// Breaks train `train` down at `at` (call after [`LineSim::advance`] up to `at`): it
+    /// stops where it is for `stop_ms` (trains behind it wait at the signals), with the status
+    /// [`TrainStatus::BrokenDown`], said at once by an event; then carries on with the status
+    /// it had. `false` if the train is not in service or already broken down.
+    pub fn break_down(
+        &mut self,
+        train: TrainId,
+        at: i64,
+        stop_ms: i64,
+        out: &mut Vec<ArrivalEvent>,
+    ) -> bool {
+        let Some(k) = self.in_service_index(train) else {
+            return false;
+        };
+        let stop_ms = stop_ms.max(0);
+        let t = &mut self.trains[k];
+        if t.broken.is_some() {
+            return false;
+        }
+        t.broken = Some((at + stop_ms, t.status));
+        t.status = TrainStatus::BrokenDown;
+        t.disturbed = true;
+        // Running between stations, its arrival comes that much later; at a platform (or at
+        // the signal) it makes no move before it is repaired (see `move_train`).
+        if t.cell.is_some_and(|cell| cell % 2 == 1) {
+            let next = self.next_at.get(k).map(|next| next.max(at) + stop_ms);
+            self.next_at.set(k, next);
+        }
+        self.status_event(k, at, out);
+        true
     }
 
     /// Wakes the train held at the signal of `block`, just freed.
@@ -932,5 +1115,103 @@ mod tests {
         assert_eq!(out[1].station_id, StationId(1));
         assert_eq!(out[1].prev_station_id, Some(StationId(0)));
         assert!(times.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    fn id(number: u16) -> TrainId {
+        TrainId {
+            line: LineColor::Red,
+            number,
+        }
+    }
+
+    /// The ring block (platform and track after it) each train holds, by train number.
+    fn blocks(sim: &LineSim) -> Vec<(u16, usize)> {
+        let n = sim.stations.len();
+        sim.trains
+            .iter()
+            .filter_map(|t| t.cell.map(|c| (t.id.number, c / 2)))
+            .map(|(k, b)| (k, b % (2 * n)))
+            .collect()
+    }
+
+    #[test]
+    fn a_broken_down_train_holds_the_trains_behind_it_which_bunch() {
+        let mut sim = line(10, 4).unwrap();
+        let mut out = Vec::new();
+        sim.advance(600_000, &Empty, &mut out);
+        out.clear();
+        assert!(sim.break_down(id(0), 600_000, 30 * 60_000, &mut out));
+        assert_eq!(out.len(), 1, "said at once");
+        assert_eq!(out[0].train_status, TrainStatus::BrokenDown);
+        assert_eq!(out[0].arrival_time, Some(SimTime(600_000)));
+        assert_eq!(out[0].prev_station_id, Some(out[0].station_id));
+        assert!(!sim.break_down(id(0), 600_000, 60_000, &mut out), "already");
+        let stuck = blocks(&sim)[0].1;
+        out.clear();
+        sim.advance(600_000 + 29 * 60_000, &Empty, &mut out);
+        assert!(out.iter().all(|a| a.train_id != id(0)), "it stands");
+        assert_eq!(blocks(&sim)[0].1, stuck);
+        // Every other train has caught up: each in the block right behind the one ahead.
+        let ring = 20;
+        let mut held: Vec<usize> = blocks(&sim).iter().map(|(_, b)| *b).collect();
+        held.sort_by_key(|b| (stuck + ring - b) % ring);
+        for pair in held.windows(2) {
+            assert_eq!((pair[0] + ring - pair[1]) % ring, 1, "bunched: {held:?}");
+        }
+        // Repaired, it carries on in service; its first arrival teaches no run time.
+        out.clear();
+        sim.advance(600_000 + 40 * 60_000, &Empty, &mut out);
+        let next = out.iter().find(|a| a.train_id == id(0)).unwrap();
+        assert_eq!(next.train_status, TrainStatus::InService);
+        assert_eq!(next.prev_arrival_time, None);
+        assert!(next.arrival_time.unwrap().0 >= 600_000 + 30 * 60_000);
+    }
+
+    #[test]
+    fn a_delayed_train_arrives_that_much_later_at_the_next_station() {
+        let run = |hold: Option<i64>| {
+            let mut sim = line(5, 1).unwrap();
+            let mut out = Vec::new();
+            sim.advance(1_000, &Empty, &mut out);
+            if let Some(hold) = hold {
+                assert!(sim.delay_at(StationId(2), Some(Direction::A), hold));
+            }
+            sim.advance(3_600_000, &Empty, &mut out);
+            out.iter()
+                .find(|a| a.station_id == StationId(3) && a.direction == Direction::A)
+                .and_then(|a| Some((a.arrival_time?.0, a.prev_arrival_time)))
+                .unwrap()
+        };
+        let (plain, _) = run(None);
+        let (delayed, prev) = run(Some(120_000));
+        assert_eq!(delayed - plain, 120_000);
+        assert_eq!(prev, None, "the hold is not a run time");
+        assert!(!line(5, 1).unwrap().delay_at(StationId(99), None, 1));
+    }
+
+    #[test]
+    fn a_train_out_of_service_carries_on_empty_and_leaves_at_the_terminal() {
+        let mut sim = line(5, 2).unwrap();
+        let mut out = Vec::new();
+        sim.advance(200_000, &Empty, &mut out);
+        out.clear();
+        let train = id(1);
+        assert!(sim.take_out_of_service(train, 200_000, &mut out));
+        assert_eq!(out[0].train_status, TrainStatus::OutOfService);
+        assert!(
+            !sim.take_out_of_service(train, 200_000, &mut out),
+            "already"
+        );
+        sim.advance(3_600_000, &Empty, &mut out);
+        let events: Vec<_> = out.iter().filter(|a| a.train_id == train).collect();
+        assert!(events.len() >= 2);
+        assert!(events
+            .iter()
+            .all(|a| a.train_status == TrainStatus::OutOfService));
+        let last = events[events.len() - 1];
+        assert_eq!(last.prev_station_id, Some(last.station_id), "left service");
+        assert!([StationId(0), StationId(4)].contains(&last.station_id));
+        assert_eq!(sim.in_service(), 1);
+        assert!(sim.positions().all(|(t, _)| t != train));
     }
 }

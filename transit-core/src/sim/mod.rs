@@ -12,6 +12,7 @@ pub mod service;
 mod simulation;
 mod turnstile;
 mod weather;
+pub mod whatif;
 
 pub use clock::{InvalidSimTime, SimTime};
 pub use line::{ring_slot, Empty, LineSim, Position, Surroundings};
@@ -19,3 +20,4 @@ pub use line::{NominalTimetable, StopOffset};
 pub use simulation::{SimConfig, SimError, Simulation, TickEvents};
 pub use turnstile::TurnstileModel;
 pub use weather::WeatherModel;
+pub use whatif::{AppliedWhatIf, InvalidWhatIf, ScheduledWhatIf, WhatIf, WhatIfOutcome};

@@ -6,9 +6,12 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::service::{Conditions, DEFAULT_SPACING_M};
+use super::whatif::{AppliedWhatIf, ScheduledWhatIf, WhatIf, WhatIfOutcome};
 use super::{LineSim, SimTime, Surroundings, TurnstileModel, WeatherModel};
 use crate::event::{ArrivalEvent, TurnstileEvent, WeatherEvent};
 use crate::model::LineColor;
+#[cfg(test)]
+use crate::model::TrainStatus;
 use crate::network::{Network, Ridership, Schedule, StationLocations};
 
 const HOUR_MS: i64 = 3_600_000;
@@ -146,6 +149,12 @@ pub struct Simulation {
     turnstile_rng: ChaCha8Rng,
     weather_rng: ChaCha8Rng,
     started: bool,
+    /// What-ifs still to take effect: (time, order of scheduling, what-if), by time.
+    what_ifs: Vec<(i64, u64, ScheduledWhatIf)>,
+    /// How many what-ifs were scheduled, so equal times keep their order.
+    what_if_count: u64,
+    /// What-ifs dealt with since [`Simulation::take_applied`] last took them.
+    applied: Vec<AppliedWhatIf>,
 }
 
 fn rng(seed: u64, stream: u64) -> ChaCha8Rng {
@@ -234,6 +243,9 @@ impl Simulation {
             turnstile_rng: rng(config.seed, TURNSTILE_STREAM),
             weather_rng,
             started: false,
+            what_ifs: Vec::new(),
+            what_if_count: 0,
+            applied: Vec::new(),
             network,
             config,
         })
@@ -255,20 +267,95 @@ impl Simulation {
         self.started = true;
         let mut hour = (from.0.div_euclid(HOUR_MS) + 1) * HOUR_MS;
         while hour <= to.0 {
-            self.move_trains(hour - 1, out);
+            self.move_trains_and_apply(hour - 1, out);
             out.weather = Some(
                 self.weather
                     .advance_hour(month(SimTime(hour)), &mut self.weather_rng),
             );
             hour += HOUR_MS;
         }
-        self.move_trains(to.0, out);
+        self.move_trains_and_apply(to.0, out);
         self.turnstiles.step(
             from,
             to,
             &mut self.turnstile_rng,
             &mut out.turnstile_entries,
         );
+    }
+
+    /// Schedules a what-if: it takes effect at its time, or at once (the start of the next
+    /// tick) if it has none or its time is past. Applied in order of time, then of scheduling.
+    pub fn schedule(&mut self, what_if: ScheduledWhatIf) {
+        let at = what_if.at.map_or(self.now.0, |at| at.0.max(self.now.0));
+        let position = self.what_ifs.partition_point(|(t, _, _)| *t <= at);
+        self.what_ifs
+            .insert(position, (at, self.what_if_count, what_if));
+        self.what_if_count += 1;
+    }
+
+    /// What-ifs scheduled and not yet taken effect, in the order they will.
+    pub fn pending_what_ifs(&self) -> impl Iterator<Item = (SimTime, &ScheduledWhatIf)> + '_ {
+        self.what_ifs.iter().map(|(at, _, w)| (SimTime(*at), w))
+    }
+
+    /// The what-ifs dealt with since the last call, oldest first, with their outcome.
+    pub fn take_applied(&mut self) -> Vec<AppliedWhatIf> {
+        std::mem::take(&mut self.applied)
+    }
+
+    /// Moves the trains up to `until`, stopping at each what-if due by then to apply it.
+    fn move_trains_and_apply(&mut self, until: i64, out: &mut TickEvents) {
+        while self.what_ifs.first().is_some_and(|(at, _, _)| *at <= until) {
+            let (at, _, what_if) = self.what_ifs.remove(0);
+            self.move_trains(at, out);
+            let outcome = self.apply(at, &what_if.what, out);
+            self.applied.push(AppliedWhatIf {
+                time: SimTime(at),
+                what_if,
+                outcome,
+            });
+        }
+        self.move_trains(until, out);
+    }
+
+    /// Applies one what-if at `at` (the trains have moved up to then).
+    fn apply(&mut self, at: i64, what_if: &WhatIf, out: &mut TickEvents) -> WhatIfOutcome {
+        let Some(line) = self.lines.iter_mut().find(|l| l.line() == what_if.line()) else {
+            return WhatIfOutcome::NotInService;
+        };
+        let applied = match *what_if {
+            WhatIf::Delay {
+                station,
+                direction,
+                seconds,
+                ..
+            } => {
+                if !line.delay_at(station, direction, i64::from(seconds) * 1000) {
+                    return WhatIfOutcome::UnknownStation;
+                }
+                true
+            }
+            WhatIf::OutOfService { train } => {
+                line.take_out_of_service(train, at, &mut out.arrivals)
+            }
+            WhatIf::BreakDown { train, minutes } => {
+                line.break_down(train, at, i64::from(minutes) * 60_000, &mut out.arrivals)
+            }
+        };
+        if applied {
+            WhatIfOutcome::Applied
+        } else {
+            WhatIfOutcome::NotInService
+        }
+    }
+
+    /// Whether `station` is a station of `line` in this simulation's network.
+    pub fn has_station(&self, line: LineColor, station: crate::model::StationId) -> bool {
+        self.network
+            .line(line)
+            .stations()
+            .iter()
+            .any(|s| s.id == station)
     }
 
     /// Moves every line's trains up to `until` (ms) under the current weather.
@@ -320,5 +407,68 @@ impl Surroundings for Platforms<'_> {
 
     fn conditions(&self) -> Conditions {
         self.conditions
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::ScheduledWhatIf;
+
+    fn run(tick_s: u64, what_ifs: &[&str]) -> (Vec<ArrivalEvent>, Vec<AppliedWhatIf>) {
+        let config = SimConfig {
+            tick: Duration::from_secs(tick_s),
+            ..SimConfig::default()
+        };
+        let mut sim = Simulation::new(
+            Arc::new(Network::embedded().unwrap()),
+            Arc::new(Ridership::embedded().unwrap()),
+            config,
+        )
+        .unwrap();
+        for what_if in what_ifs {
+            sim.schedule(what_if.parse::<ScheduledWhatIf>().unwrap());
+        }
+        let end = sim.now().0 + 2 * HOUR_MS;
+        let mut arrivals = Vec::new();
+        let mut tick = TickEvents::default();
+        while sim.now().0 < end {
+            sim.step(&mut tick);
+            arrivals.extend(tick.arrivals.iter().cloned());
+        }
+        // Each line's events in order of time; lines interleave by tick.
+        arrivals.sort_by_key(|a| (a.line, a.arrival_time));
+        (arrivals, sim.take_applied())
+    }
+
+    #[test]
+    fn the_same_what_ifs_at_the_same_times_give_the_same_events_at_any_tick() {
+        let what_ifs = [
+            "break-down:BL003:10@2026-11-02T05:20",
+            "out-of-service:RL002@2026-11-02T05:30:30",
+            "delay:green:40890:300@2026-11-02T05:10",
+            "delay:blue:40380:a:240@2026-11-02T05:15",
+            "break-down:GL099:5@2026-11-02T05:25",
+        ];
+        let (base, _) = run(120, &[]);
+        let (first, applied) = run(120, &what_ifs);
+        let (again, applied_again) = run(15, &what_ifs);
+        assert_eq!(first, again);
+        assert_eq!(applied, applied_again);
+        assert_ne!(first, base, "the what-ifs changed something");
+        let outcomes: Vec<_> = applied.iter().map(|a| a.outcome).collect();
+        assert_eq!(
+            outcomes,
+            [
+                WhatIfOutcome::UnknownStation,
+                WhatIfOutcome::Applied,
+                WhatIfOutcome::Applied,
+                WhatIfOutcome::NotInService,
+                WhatIfOutcome::Applied,
+            ]
+        );
+        assert!(first.iter().any(
+            |a| a.train_status == TrainStatus::BrokenDown && a.train_id.to_string() == "BL003"
+        ));
     }
 }

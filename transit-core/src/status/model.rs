@@ -362,7 +362,13 @@ impl StatusModel {
         for (id, at) in ids {
             let index = index_of[&at.slot.station_id];
             let ring = ring_position(index, at.slot.direction, n);
-            let spot = motion::place(ring, segment_s[ring], dwell_s, at.time, now);
+            // A broken-down train stands where its latest event put it until it moves again.
+            let since = if at.status == TrainStatus::BrokenDown {
+                now
+            } else {
+                at.time
+            };
+            let spot = motion::place(ring, segment_s[ring], dwell_s, since, now);
             if at.status == TrainStatus::OutOfService && !spot.at_platform {
                 continue;
             }
@@ -709,5 +715,34 @@ mod tests {
         assert_eq!(blue.headways.bunched, 1);
         assert_eq!(blue.headways.mean_headway_s, Some(120.0));
         assert_eq!(snapshot.totals.bunched, 1);
+    }
+
+    #[test]
+    fn a_broken_down_train_stands_where_it_broke_down_and_teaches_no_run_time() {
+        let mut model = StatusModel::new();
+        for (id, order) in [(1, 0), (2, 1)] {
+            model.apply_station(&station(id, order, "S"));
+        }
+        model.apply_arrival(&ArrivalEvent {
+            arrival_time: Some(SimTime(0)),
+            ..arrival(4, 1, Direction::A)
+        });
+        model.apply_arrival(&ArrivalEvent {
+            train_status: TrainStatus::BrokenDown,
+            arrival_time: Some(SimTime(60_000)),
+            prev_station_id: Some(StationId(1)),
+            prev_direction: Some(Direction::A),
+            prev_arrival_time: Some(SimTime(0)),
+            ..arrival(4, 1, Direction::A)
+        });
+        model.observe_time(SimTime(900_000));
+        let snapshot = model.snapshot();
+        let blue = &snapshot.lines[0];
+        assert_eq!(
+            blue.stations[0].train_a.as_ref().map(|t| t.status),
+            Some(TrainStatus::BrokenDown)
+        );
+        assert!(blue.trains[0].to.is_none(), "{:?}", blue.trains[0]);
+        assert!(model.segments.is_empty());
     }
 }

@@ -74,6 +74,8 @@ struct Shared {
 #[derive(Debug, Clone)]
 pub struct Dashboard {
     shared: Arc<Shared>,
+    /// The what-if controls of a simulation in this process, if one runs here.
+    what_ifs: Option<crate::what_if::WhatIfControl>,
 }
 
 impl Dashboard {
@@ -127,7 +129,15 @@ impl Dashboard {
                 started: Instant::now(),
                 shutdown,
             }),
+            what_ifs: None,
         }
+    }
+
+    /// Serves `POST`/`GET /api/what-if` over `control` (see [`crate::what_if`]); without it
+    /// they answer 404.
+    pub fn with_what_ifs(mut self, control: crate::what_if::WhatIfControl) -> Self {
+        self.what_ifs = Some(control);
+        self
     }
 
     /// The routes.
@@ -142,6 +152,10 @@ impl Dashboard {
             .with_state(self.clone())
             .merge(crate::gtfs::router())
             .merge(crate::realtime::router(self.shared.snapshots.clone()))
+            .merge(crate::what_if::router(
+                self.what_ifs.clone(),
+                self.shared.snapshots.clone(),
+            ))
     }
 
     fn snapshot(&self) -> Arc<StatusSnapshot> {

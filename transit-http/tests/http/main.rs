@@ -7,3 +7,4 @@ mod on_kafka;
 mod realtime;
 mod registry;
 mod rest_proxy;
+mod what_if;
