@@ -71,6 +71,8 @@ pub struct LiveTrain {
     pub delay_s: Option<i32>,
     /// The stops left on its trip, the one it stands at first, with predicted times.
     pub calls: Vec<Call>,
+    /// Stopped with a fault (a breakdown): still in revenue service, its riders on board.
+    pub broken_down: bool,
 }
 
 /// The scheduled trip a train runs, as the static feed names it.
@@ -213,7 +215,9 @@ impl LiveNetwork {
         train: &TrainPosition,
         now: Option<SimTime>,
     ) -> Option<LiveTrain> {
-        if train.status != TrainStatus::InService {
+        // Out of service, a train carries no riders (bound for the yard): the feeds leave it
+        // out. A broken-down train still has its riders on board: it stays, flagged.
+        if train.status == TrainStatus::OutOfService {
             return None;
         }
         let line = view.line;
@@ -267,6 +271,7 @@ impl LiveNetwork {
             trip,
             delay_s: train.delay_s,
             calls,
+            broken_down: train.status == TrainStatus::BrokenDown,
         })
     }
 
@@ -510,6 +515,18 @@ mod tests {
         };
         let middle = (lat(index).0 + lat(index - 1).0) / 2.0;
         assert!((live.position.0 - middle).abs() < 1e-9);
+        assert!(!live.broken_down);
+
+        // Broken down (a what-if), it stays in the feeds, flagged; out of service, it leaves.
+        let with_status = |status| {
+            let mut snapshot = snapshot.clone();
+            snapshot.lines[0].trains[0].status = status;
+            network.board(&snapshot).trains
+        };
+        let broken = with_status(TrainStatus::BrokenDown);
+        assert_eq!(broken.len(), 1);
+        assert!(broken[0].broken_down);
+        assert!(with_status(TrainStatus::OutOfService).is_empty());
     }
 
     #[test]

@@ -24,7 +24,8 @@
 //!   (`BL007` is run `107`, `RD012` run `812`); a line never runs 100 trains at once.
 //! - `isApp`: the train stands at the platform or is due within a minute; `isSch` `"0"` (all
 //!   predictions come from the trains' positions); `isDly`: the train runs five minutes or more
-//!   behind its schedule; `isFlt` `"0"`; `flags` null.
+//!   behind its schedule or broken down; `isFlt` `"1"` for a broken-down train (a what-if);
+//!   `flags` null.
 //! - `destSt`/`destNm`: the platform and name of the last station of its trip; `stpDe`
 //!   `Service toward` that station.
 //!
@@ -468,7 +469,7 @@ fn eta_fields(
         ("isApp", flag(call.approaching(now))),
         ("isSch", flag(false)),
         ("isDly", flag(delayed(train))),
-        ("isFlt", flag(false)),
+        ("isFlt", flag(train.broken_down)),
         ("flags", Node::Null),
     ]
 }
@@ -484,9 +485,9 @@ fn position_fields(train: &LiveTrain) -> Vec<(&'static str, Node)> {
     ]
 }
 
-/// Five minutes or more behind its schedule.
+/// Five minutes or more behind its schedule, or broken down (stopped until repaired).
 fn delayed(train: &LiveTrain) -> bool {
-    train.delay_s.is_some_and(|d| d >= 300)
+    train.broken_down || train.delay_s.is_some_and(|d| d >= 300)
 }
 
 /// The platform and name of the last station of the train's trip.

@@ -109,7 +109,7 @@ impl<T: AvroRecord> Encoder<T> {
 
     /// `value` in the wire format.
     ///
-    /// The bytes are a slice of a per-thread arena (see [`encode_shared`]): cloning them, as a
+    /// The bytes are a slice of a per-thread arena (see `encode_shared`): cloning them, as a
     /// bus does for every reader, is a reference count rather than an allocation.
     pub fn encode(&self, value: &T) -> Result<Bytes, EncodeError> {
         encode_shared(|buf| self.encode_into(value, buf))

@@ -200,7 +200,7 @@ impl ProcessorLoop {
 
     /// Runs `processor` until `shutdown` is cancelled or the bus closes. After a shutdown it
     /// reads on up to where each partition ended when the shutdown came (not waiting for more
-    /// than [`DRAIN_WAIT`] at a time), so everything published before the stop is processed;
+    /// than `DRAIN_WAIT` at a time), so everything published before the stop is processed;
     /// every batch is published and committed before it returns.
     pub async fn run<P: Processor>(
         self,
