@@ -383,6 +383,32 @@ fn board_diff(shown: &StatusSnapshot, expected: &StatusSnapshot) -> String {
     if differing > 8 {
         let _ = write!(out, "\n  ... {} stations differ in all", differing);
     }
+    for (line, want) in shown.lines.iter().zip(&expected.lines) {
+        if line.headways != want.headways {
+            let _ = write!(
+                out,
+                "\n  {:?} line headways: {:?}\n      expected {:?}",
+                line.line, line.headways, want.headways
+            );
+        }
+        let trains: Vec<_> = line
+            .trains
+            .iter()
+            .filter(|t| !want.trains.contains(t))
+            .collect();
+        let wanted: Vec<_> = want
+            .trains
+            .iter()
+            .filter(|t| !line.trains.contains(t))
+            .collect();
+        if !trains.is_empty() || !wanted.is_empty() {
+            let _ = write!(
+                out,
+                "\n  {:?} line trains: {trains:?}\n      expected {wanted:?}",
+                line.line
+            );
+        }
+    }
     if shown.lines.len() != expected.lines.len() {
         let _ = write!(
             out,

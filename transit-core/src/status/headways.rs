@@ -5,6 +5,7 @@
 //! result for random incidence: bunched service makes the average wait longer than half the
 //! mean headway, evenly spaced service makes it exactly half).
 
+use super::model::round_to;
 use super::snapshot::HeadwayPanel;
 use crate::event::{HeadwayEvent, HeadwayState};
 
@@ -27,18 +28,20 @@ pub(crate) fn line_panel<'a>(
             scheduled.push(f64::from(s));
         }
     }
+    // Rounded (seconds to a tenth, cv to four places) so the board reads back from its JSON
+    // as the very same numbers.
     let mut panel = HeadwayPanel {
         platforms: headways.len() as u32,
-        mean_headway_s: mean(&headways),
-        scheduled_headway_s: mean(&scheduled),
+        mean_headway_s: mean(&headways).map(|m| round_to(m, 1)),
+        scheduled_headway_s: mean(&scheduled).map(|m| round_to(m, 1)),
         ..HeadwayPanel::default()
     };
-    if let Some(mean) = panel.mean_headway_s.filter(|m| *m > 0.0) {
+    if let Some(mean) = mean(&headways).filter(|m| *m > 0.0) {
         let variance =
             headways.iter().map(|h| (h - mean).powi(2)).sum::<f64>() / headways.len() as f64;
         let cv = variance.sqrt() / mean;
-        panel.cv = Some(cv);
-        panel.expected_wait_s = Some(0.5 * mean * (1.0 + cv * cv));
+        panel.cv = Some(round_to(cv, 4));
+        panel.expected_wait_s = Some(round_to(0.5 * mean * (1.0 + cv * cv), 1));
     }
     for state in trains {
         match state {

@@ -46,12 +46,10 @@ struct TrainAt {
     scheduled: Option<SimTime>,
 }
 
-/// A train's latest headway, from the headway table.
-#[derive(Debug, Clone, Copy)]
-struct TrainHeadway {
-    time: SimTime,
-    state: HeadwayState,
-    headway_s: Option<i32>,
+/// `value` to `decimals` places: short decimals survive a JSON round trip exactly.
+pub(crate) fn round_to(value: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (value * scale).round() / scale
 }
 
 /// A segment longer than this (s) was a stop in service, not a trip: left out.
@@ -93,7 +91,6 @@ pub struct StatusModel {
     segments: FxHashMap<Slot, (SimTime, f64)>,
     counts: FxHashMap<StationLineKey, u64>,
     headways: FxHashMap<HeadwayKey, HeadwayEvent>,
-    train_headways: FxHashMap<TrainId, TrainHeadway>,
     weather: Option<WeatherEvent>,
     simulated_time: Option<SimTime>,
     version: u64,
@@ -216,18 +213,6 @@ impl StatusModel {
             return;
         }
         self.headways.insert(key, *headway);
-        let latest = TrainHeadway {
-            time: headway.arrival_time,
-            state: headway.state,
-            headway_s: headway.headway_s,
-        };
-        match self.train_headways.get_mut(&headway.train_id) {
-            Some(known) if known.time > latest.time => {}
-            Some(known) => *known = latest,
-            None => {
-                self.train_headways.insert(headway.train_id, latest);
-            }
-        }
         self.version += 1;
     }
 
@@ -387,7 +372,19 @@ impl StatusModel {
         }
         let due = motion::next_due(&segment_s, &placed);
 
-        let headway_of = |id: &TrainId| self.train_headways.get(id);
+        // A train's headway is that of its latest arrival the table still holds (the table's
+        // rows, not the order they came in: a reader that rebuilt from a compacted table
+        // shows the same).
+        let mut latest_of: FxHashMap<TrainId, &HeadwayEvent> = FxHashMap::default();
+        for record in self.headways.values().filter(|h| h.line == line) {
+            let newer = latest_of
+                .get(&record.train_id)
+                .is_none_or(|known| known.arrival_time < record.arrival_time);
+            if newer {
+                latest_of.insert(record.train_id, record);
+            }
+        }
+        let headway_of = |id: &TrainId| latest_of.get(id).copied();
         let trains: Vec<TrainPosition> = on_board
             .iter()
             .zip(&placed)
@@ -406,7 +403,9 @@ impl StatusModel {
                     progress: if spot.at_platform {
                         0.0
                     } else {
-                        spot.progress.min(TrainPosition::MAX_PROGRESS)
+                        // Four decimals: finer than any screen, and a short decimal reads back
+                        // from the JSON as the same number.
+                        round_to(spot.progress.min(TrainPosition::MAX_PROGRESS), 4)
                     },
                     status: at.status,
                     headway: latest.map_or(HeadwayState::Unknown, |h| h.state),
