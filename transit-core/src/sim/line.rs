@@ -807,23 +807,8 @@ impl LineSim {
         let block = cell / 2;
         self.blocks[block] = None;
         self.next_at.set(k, None);
-        let (station, direction) = ring_slot(block, self.stations.len());
+        out.push(self.event_at_block(k, block, TrainStatus::OutOfService, at));
         let train = &mut self.trains[k];
-        out.push(ArrivalEvent {
-            station_id: self.stations[station],
-            train_id: train.id,
-            direction,
-            line: self.line,
-            train_status: TrainStatus::OutOfService,
-            prev_station_id: Some(self.stations[station]),
-            prev_direction: Some(direction),
-            arrival_time: Some(SimTime(at)),
-            scheduled_time: None,
-            scheduled_headway_s: None,
-            delay_s: None,
-            run_number: Some(i32::from(train.id.number)),
-            prev_arrival_time: train.arrived_at.map(SimTime),
-        });
         train.arrived_at = None;
         train.trip_start = None;
         train.next_trip = None;
@@ -858,13 +843,20 @@ impl LineSim {
     fn status_event(&self, k: usize, at: i64, out: &mut Vec<ArrivalEvent>) {
         let train = &self.trains[k];
         let Some(cell) = train.cell else { return };
-        let (station, direction) = ring_slot(cell / 2, self.stations.len());
-        out.push(ArrivalEvent {
+        out.push(self.event_at_block(k, cell / 2, train.status, at));
+    }
+
+    /// An event of train `k` with `status` at `at`, at the platform of `block` and from it
+    /// (it has not moved): no schedule, and its last arrival's time as the previous one.
+    fn event_at_block(&self, k: usize, block: usize, status: TrainStatus, at: i64) -> ArrivalEvent {
+        let train = &self.trains[k];
+        let (station, direction) = ring_slot(block, self.stations.len());
+        ArrivalEvent {
             station_id: self.stations[station],
             train_id: train.id,
             direction,
             line: self.line,
-            train_status: train.status,
+            train_status: status,
             prev_station_id: Some(self.stations[station]),
             prev_direction: Some(direction),
             arrival_time: Some(SimTime(at)),
@@ -873,7 +865,7 @@ impl LineSim {
             delay_s: None,
             run_number: Some(i32::from(train.id.number)),
             prev_arrival_time: train.arrived_at.map(SimTime),
-        });
+        }
     }
 
     /// Holds the next train to reach station `station` (in direction `direction`, or either)
