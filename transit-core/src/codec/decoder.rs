@@ -1,6 +1,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Once, RwLock};
 
 use apache_avro::reader::datum::GenericDatumReader;
@@ -67,6 +68,9 @@ pub struct Decoder<T> {
     own: GenericDatumReader<'static>,
     own_canonical: String,
     writers: RwLock<HashMap<SchemaId, Arc<WriterSchema>>>,
+    /// The last id learnt to be this type's own schema (-1: none yet). Nearly every record
+    /// carries it, and matching it first skips the lock, the map and the reference count.
+    own_id: AtomicI64,
     _type: PhantomData<fn() -> T>,
 }
 
@@ -96,6 +100,7 @@ impl<T: AvroRecord> Decoder<T> {
             own,
             own_canonical: T::schema().canonical_form(),
             writers: RwLock::new(HashMap::new()),
+            own_id: AtomicI64::new(-1),
             _type: PhantomData,
         })
     }
@@ -110,6 +115,9 @@ impl<T: AvroRecord> Decoder<T> {
     /// [`DecodeError::UnknownSchemaId`].
     pub fn decode_cached(&self, bytes: &[u8]) -> Result<T, DecodeError> {
         let (id, body) = split_header(bytes)?;
+        if self.is_own(id) {
+            return self.decode_body(id, &WriterSchema::Own, body);
+        }
         let writer = self.known(id).ok_or(DecodeError::UnknownSchemaId { id })?;
         self.decode_body(id, &writer, body)
     }
@@ -117,6 +125,9 @@ impl<T: AvroRecord> Decoder<T> {
     /// Decodes, first fetching the writer's schema from the registry if it is new.
     pub async fn decode(&self, bytes: &[u8]) -> Result<T, DecodeError> {
         let (id, body) = split_header(bytes)?;
+        if self.is_own(id) {
+            return self.decode_body(id, &WriterSchema::Own, body);
+        }
         let writer = match self.known(id) {
             Some(writer) => writer,
             None => self.fetch(id).await?,
@@ -130,7 +141,14 @@ impl<T: AvroRecord> Decoder<T> {
         writers.get(&id).cloned()
     }
 
+    fn is_own(&self, id: SchemaId) -> bool {
+        self.own_id.load(Ordering::Relaxed) == i64::from(id.0)
+    }
+
     fn remember(&self, id: SchemaId, writer: WriterSchema) -> Arc<WriterSchema> {
+        if matches!(writer, WriterSchema::Own) {
+            self.own_id.store(i64::from(id.0), Ordering::Relaxed);
+        }
         let writer = Arc::new(writer);
         let mut writers = self.writers.write().unwrap_or_else(|e| e.into_inner());
         writers.insert(id, Arc::clone(&writer));

@@ -107,6 +107,18 @@ impl<T: AvroRecord> Encoder<T> {
         }
     }
 
+    /// Appends `value` (header and body) to `buf` if `T` has a hand-written writer and it
+    /// takes the value; otherwise leaves `buf` as it was and returns `false`.
+    pub(crate) fn encode_fast_into(&self, value: &T, buf: &mut Vec<u8>) -> bool {
+        let start = buf.len();
+        write_header(buf, self.id);
+        if value.write_body_fast(buf) {
+            return true;
+        }
+        buf.truncate(start);
+        false
+    }
+
     /// `value` in the wire format.
     ///
     /// The bytes are a slice of a per-thread arena (see `encode_shared`): cloning them, as a

@@ -14,18 +14,113 @@ use crate::model::{Direction, LineColor, StationId, TrainId, TrainStatus};
 use crate::sim::SimTime;
 
 /// Avro's `long`/`int` encoding: zigzag, then a little-endian base-128 varint.
+#[cfg(test)]
 fn write_long(buf: &mut Vec<u8>, value: i64) {
-    let mut n = ((value << 1) ^ (value >> 63)) as u64;
-    while n >= 0x80 {
-        buf.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    buf.push(n as u8);
+    write(buf, |out| out.long(value), 0);
 }
 
-fn write_bytes(buf: &mut Vec<u8>, bytes: &[u8]) {
-    write_long(buf, bytes.len() as i64);
-    buf.extend_from_slice(bytes);
+/// Bytes of the longest body these writers write but for its strings: an arrival, every
+/// optional field set and every number at its widest, is 75.
+const MAX_BODY: usize = 96;
+
+/// Appends what `body` writes to `buf`: `false`, and `buf` as it was, if it did not fit.
+///
+/// The body is written into zeroed room at the end of `buf`, which is then cut to length:
+/// pushing byte by byte reloads and checks the `Vec`'s length and capacity at every byte, which
+/// cost more than the encoding, and a buffer on the stack costs a copy.
+fn write(buf: &mut Vec<u8>, body: impl FnOnce(&mut Out<'_>), extra: usize) -> bool {
+    let start = buf.len();
+    buf.resize(start + MAX_BODY + extra, 0);
+    let (len, overflow) = match buf.get_mut(start..) {
+        Some(bytes) => {
+            let mut out = Out {
+                bytes,
+                len: 0,
+                overflow: false,
+            };
+            body(&mut out);
+            (out.len, out.overflow)
+        }
+        None => (0, true),
+    };
+    buf.truncate(if overflow { start } else { start + len });
+    !overflow
+}
+
+/// Room a body is written into; each number checks its room once.
+struct Out<'a> {
+    bytes: &'a mut [u8],
+    len: usize,
+    /// A write found no room: the body is not written (the serde writer takes over).
+    overflow: bool,
+}
+
+impl Out<'_> {
+    /// Avro's `long`/`int` encoding: zigzag, then a little-endian base-128 varint (at most 10
+    /// bytes).
+    fn long(&mut self, value: i64) {
+        let mut n = ((value << 1) ^ (value >> 63)) as u64;
+        let Some(room) = self.bytes.get_mut(self.len..self.len + 10) else {
+            self.overflow = true;
+            return;
+        };
+        let mut used = 0;
+        for slot in room.iter_mut() {
+            used += 1;
+            if n < 0x80 {
+                *slot = n as u8;
+                break;
+            }
+            *slot = (n as u8) | 0x80;
+            n >>= 7;
+        }
+        self.len += used;
+    }
+
+    /// Avro's `bytes`/`string`: the length, then the bytes.
+    fn bytes(&mut self, bytes: &[u8]) {
+        self.long(bytes.len() as i64);
+        match self.bytes.get_mut(self.len..self.len + bytes.len()) {
+            Some(room) => {
+                room.copy_from_slice(bytes);
+                self.len += bytes.len();
+            }
+            None => self.overflow = true,
+        }
+    }
+
+    /// A train id as its text (`BL007`: the line's prefix, at least three digits).
+    fn train(&mut self, id: TrainId) {
+        let mut n = id.number;
+        let digits = match n {
+            0..=999 => 3,
+            1000..=9999 => 4,
+            _ => 5,
+        };
+        self.long(2 + digits as i64);
+        let Some(room) = self.bytes.get_mut(self.len..self.len + 2 + digits) else {
+            self.overflow = true;
+            return;
+        };
+        let (prefix, number) = room.split_at_mut(2);
+        prefix.copy_from_slice(id.line.train_prefix().as_bytes());
+        for slot in number.iter_mut().rev() {
+            *slot = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
+        self.len += 2 + digits;
+    }
+
+    /// A `["null", "long"]` or `["null", "int"]` union (an int is written as a long).
+    fn optional_long(&mut self, value: Option<i64>) {
+        match value {
+            Some(value) => {
+                self.long(1);
+                self.long(value);
+            }
+            None => self.long(0),
+        }
+    }
 }
 
 /// An Avro `int` station id; `None` if it does not fit (the serde writer reports that).
@@ -38,8 +133,7 @@ pub(super) fn station_key(key: &StationKey, buf: &mut Vec<u8>) -> bool {
     let Some(id) = station(key.station_id) else {
         return false;
     };
-    write_long(buf, id);
-    true
+    write(buf, |out| out.long(id), 0)
 }
 
 /// `ArrivalEvent`: station_id, train_id, direction, line, train_status, then the
@@ -54,44 +148,25 @@ pub(super) fn arrival(event: &ArrivalEvent, buf: &mut Vec<u8>) -> bool {
         Some(Some(previous)) => Some(previous),
         None => None,
     };
-    write_long(buf, id);
-    let (text, len) = event.train_id.text_bytes();
-    write_bytes(buf, &text[..len]);
-    write_long(buf, event.direction as i64);
-    write_long(buf, event.line as i64);
-    write_long(buf, event.train_status as i64);
-    match previous {
-        Some(previous) => {
-            write_long(buf, 1);
-            write_long(buf, previous);
-        }
-        None => write_long(buf, 0),
-    }
-    match event.prev_direction {
-        Some(direction) => {
-            write_long(buf, 1);
-            write_long(buf, direction as i64);
-        }
-        None => write_long(buf, 0),
-    }
-    write_optional_long(buf, event.arrival_time.map(|t| t.0));
-    write_optional_long(buf, event.scheduled_time.map(|t| t.0));
-    write_optional_long(buf, event.scheduled_headway_s.map(i64::from));
-    write_optional_long(buf, event.delay_s.map(i64::from));
-    write_optional_long(buf, event.run_number.map(i64::from));
-    write_optional_long(buf, event.prev_arrival_time.map(|t| t.0));
-    true
-}
-
-/// A `["null", "long"]` or `["null", "int"]` union (an int is written as a long).
-fn write_optional_long(buf: &mut Vec<u8>, value: Option<i64>) {
-    match value {
-        Some(value) => {
-            write_long(buf, 1);
-            write_long(buf, value);
-        }
-        None => write_long(buf, 0),
-    }
+    write(
+        buf,
+        |out| {
+            out.long(id);
+            out.train(event.train_id);
+            out.long(event.direction as i64);
+            out.long(event.line as i64);
+            out.long(event.train_status as i64);
+            out.optional_long(previous);
+            out.optional_long(event.prev_direction.map(|d| d as i64));
+            out.optional_long(event.arrival_time.map(|t| t.0));
+            out.optional_long(event.scheduled_time.map(|t| t.0));
+            out.optional_long(event.scheduled_headway_s.map(i64::from));
+            out.optional_long(event.delay_s.map(i64::from));
+            out.optional_long(event.run_number.map(i64::from));
+            out.optional_long(event.prev_arrival_time.map(|t| t.0));
+        },
+        0,
+    )
 }
 
 /// `TurnstileEvent`: station_id, station_name, line.
@@ -99,10 +174,16 @@ pub(super) fn turnstile(event: &TurnstileEvent, buf: &mut Vec<u8>) -> bool {
     let Some(id) = station(event.station_id) else {
         return false;
     };
-    write_long(buf, id);
-    write_bytes(buf, event.station_name.as_bytes());
-    write_long(buf, event.line as i64);
-    true
+    let name = event.station_name.as_bytes();
+    write(
+        buf,
+        |out| {
+            out.long(id);
+            out.bytes(name);
+            out.long(event.line as i64);
+        },
+        name.len(),
+    )
 }
 
 /// A cursor over an Avro body; every read fails (`None`) rather than read past the end.
@@ -113,6 +194,13 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn long(&mut self) -> Option<i64> {
+        // Most numbers here (enums, union branches, small ids) take one byte.
+        let first = *self.body.get(self.at)?;
+        if first & 0x80 == 0 {
+            self.at += 1;
+            let n = u64::from(first);
+            return Some(((n >> 1) as i64) ^ -((n & 1) as i64));
+        }
         let mut n: u64 = 0;
         for shift in (0..70).step_by(7) {
             let byte = *self.body.get(self.at)?;

@@ -1,9 +1,10 @@
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
+use rustc_hash::FxHashMap;
 
+use super::encoder::encode_shared;
 use super::{DecodeError, Decoder, EncodeError, Encoder, Keyed, RegistryError, SchemaRegistry};
 use crate::bus::{Delivery, Record};
 
@@ -59,7 +60,7 @@ pub struct TopicCodec<E: Keyed> {
     value_encoder: Encoder<E>,
     key_decoder: Decoder<E::Key>,
     value_decoder: Decoder<E>,
-    key_cache: RwLock<HashMap<E::Key, Bytes>>,
+    key_cache: RwLock<FxHashMap<E::Key, Bytes>>,
 }
 
 impl<E: Keyed> fmt::Debug for TopicCodec<E> {
@@ -93,7 +94,7 @@ impl<E: Keyed> TopicCodec<E> {
             value_encoder,
             key_decoder,
             value_decoder,
-            key_cache: RwLock::new(HashMap::new()),
+            key_cache: RwLock::new(FxHashMap::default()),
         })
     }
 
@@ -104,9 +105,21 @@ impl<E: Keyed> TopicCodec<E> {
 
     /// `event` as a record: its key, its value, stamped with `timestamp_ms`.
     pub fn record(&self, event: &E, timestamp_ms: i64) -> Result<Record, EncodeError> {
-        let key = self.key_bytes(event.key())?;
-        let value = self.value_encoder.encode(event)?;
-        Ok(Record::new(key, value, timestamp_ms))
+        let key = event.key();
+        // A key with a hand-written writer is written with the value, and both are cut from
+        // the arena at once; other keys come from the cache.
+        let mut key_len = None;
+        let mut both = encode_shared(|buf| {
+            if self.key_encoder.encode_fast_into(&key, buf) {
+                key_len = Some(buf.len());
+            }
+            self.value_encoder.encode_into(event, buf)
+        })?;
+        let key = match key_len {
+            Some(len) => both.split_to(len),
+            None => self.key_bytes(key)?,
+        };
+        Ok(Record::new(key, both, timestamp_ms))
     }
 
     /// The encoded key, from the cache when it has been encoded before.

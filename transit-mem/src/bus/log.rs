@@ -34,6 +34,9 @@ impl Stored {
 /// Bytes of each chunk of a partition's arena.
 const ARENA_CHUNK: usize = 16 * 1024;
 
+/// Most records in one segment of a plain log.
+const SEGMENT_RECORDS: u64 = 1024;
+
 /// How much a partition keeps.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Retention {
@@ -41,10 +44,89 @@ pub(crate) struct Retention {
     pub(crate) bytes: u64,
 }
 
+/// Marks an absent key, value or header list in an [`Entry`].
+const NONE: u32 = u32::MAX;
+
+/// A record of a plain log: where its bytes are in its segment, and what else it carries.
+///
+/// Plain old data, so trimming records from the front of a log touches nothing but their
+/// sizes: an old record's memory is cold by the time retention drops it, and dropping
+/// reference-counted keys and values one by one cost a cache miss each, more than the append.
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    timestamp_ms: i64,
+    /// The piece of the segment holding its bytes, and where in it they start: the key, then
+    /// the value.
+    piece: u32,
+    start: u32,
+    key_len: u32,
+    value_len: u32,
+    /// Its index in the segment's headers, or [`NONE`].
+    headers: u32,
+    /// Bytes it counts for byte retention (key, value and headers).
+    size: u32,
+}
+
+/// Consecutive records of a plain log, freed all at once.
+#[derive(Debug)]
+struct Segment {
+    /// The offset of its first record.
+    base: u64,
+    entries: Vec<Entry>,
+    /// The bytes of its records: each published batch's keys and values as one slice of the
+    /// partition's arena.
+    pieces: Vec<Bytes>,
+    /// The headers of the few records that have any.
+    headers: Vec<Vec<Header>>,
+}
+
+impl Segment {
+    /// Whether its last records wait for their piece (appended since the last seal).
+    fn awaits_piece(&self) -> bool {
+        self.entries
+            .last()
+            .is_some_and(|last| last.piece as usize == self.pieces.len())
+    }
+
+    fn delivery(&self, index: usize, topic: &Arc<str>, partition: u32) -> Option<Delivery> {
+        let entry = self.entries.get(index)?;
+        let piece = self.pieces.get(entry.piece as usize)?;
+        let start = entry.start as usize;
+        let slice =
+            |from: usize, len: u32| (len != NONE).then(|| piece.slice(from..from + len as usize));
+        let key_len = if entry.key_len == NONE {
+            0
+        } else {
+            entry.key_len as usize
+        };
+        Some(Delivery {
+            topic: Arc::clone(topic),
+            partition,
+            offset: self.base + index as u64,
+            key: slice(start, entry.key_len),
+            value: slice(start + key_len, entry.value_len),
+            headers: self
+                .headers
+                .get(entry.headers as usize)
+                .cloned()
+                .unwrap_or_default(),
+            timestamp_ms: entry.timestamp_ms,
+        })
+    }
+}
+
 #[derive(Debug)]
 enum Records {
-    /// An append-only log trimmed from the front by retention.
-    Plain(VecDeque<Stored>),
+    /// An append-only log trimmed from the front by retention, in segments.
+    Plain {
+        segments: VecDeque<Segment>,
+        /// The oldest offset still kept: retention moves it record by record, and frees a
+        /// segment once all of its records are before it.
+        start: u64,
+        /// Bytes copied into the arena for records whose piece is not cut yet (see
+        /// [`PartitionLog::seal`]).
+        pending: usize,
+    },
     /// The last record of each key, by offset, with where each key's record is.
     Compacted {
         records: BTreeMap<u64, Stored>,
@@ -75,7 +157,11 @@ impl PartitionLog {
                 by_key: HashMap::new(),
             }
         } else {
-            Records::Plain(VecDeque::new())
+            Records::Plain {
+                segments: VecDeque::new(),
+                start: 0,
+                pending: 0,
+            }
         };
         Self {
             records,
@@ -90,7 +176,7 @@ impl PartitionLog {
     /// the last record of every key instead).
     pub(crate) fn retained_records(&self) -> Option<u64> {
         match self.records {
-            Records::Plain(_) => Some(self.retention.records),
+            Records::Plain { .. } => Some(self.retention.records),
             Records::Compacted { .. } => None,
         }
     }
@@ -103,7 +189,7 @@ impl PartitionLog {
     /// The oldest offset still kept (the end offset when empty).
     pub(crate) fn start_offset(&self) -> u64 {
         match &self.records {
-            Records::Plain(log) => log.front().map_or(self.next_offset, |r| r.offset),
+            Records::Plain { start, .. } => *start,
             Records::Compacted { records, .. } => {
                 records.keys().next().copied().unwrap_or(self.next_offset)
             }
@@ -114,39 +200,98 @@ impl PartitionLog {
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
         match &self.records {
-            Records::Plain(log) => log.len(),
+            Records::Plain { start, .. } => (self.next_offset - start) as usize,
             Records::Compacted { records, .. } => records.len(),
         }
     }
 
-    /// Appends a record and returns its offset.
+    /// Appends a record and returns its offset. A plain log's record is readable once
+    /// [`PartitionLog::seal`] has cut its bytes from the arena.
     pub(crate) fn append(&mut self, record: Record) -> u64 {
         let offset = self.next_offset;
         self.next_offset += 1;
         let size = record.payload_len() as u64;
-        let stored = Stored {
-            offset,
-            key: record.key.map(|key| self.copy(&key)),
-            value: record.value.map(|value| self.copy(&value)),
-            headers: record.headers,
-            timestamp_ms: record.timestamp_ms,
-            size,
-        };
         self.bytes += size;
         match &mut self.records {
-            Records::Plain(log) => {
-                log.push_back(stored);
+            Records::Plain {
+                segments,
+                start,
+                pending,
+            } => {
+                let key = record.key.as_deref().unwrap_or_default();
+                let value = record.value.as_deref().unwrap_or_default();
+                let needed = key.len() + value.len();
+                if self.arena.capacity() - self.arena.len() < needed {
+                    // A new chunk (the pending bytes move into it), or the same one again
+                    // once every record in it was dropped.
+                    self.arena.reserve(ARENA_CHUNK.max(needed));
+                }
+                let at = *pending;
+                self.arena.extend_from_slice(key);
+                self.arena.extend_from_slice(value);
+                *pending += needed;
+                if segments
+                    .back()
+                    .is_none_or(|last| last.entries.len() as u64 >= SEGMENT_RECORDS)
+                {
+                    segments.push_back(Segment {
+                        base: offset,
+                        entries: Vec::new(),
+                        pieces: Vec::new(),
+                        headers: Vec::new(),
+                    });
+                }
+                let Some(segment) = segments.back_mut() else {
+                    return offset;
+                };
+                // Its bytes are in the piece `seal` cuts next.
+                let piece = segment.pieces.len();
+                let headers = if record.headers.is_empty() {
+                    NONE
+                } else {
+                    segment.headers.push(record.headers);
+                    (segment.headers.len() - 1) as u32
+                };
+                let length =
+                    |bytes: &Option<Bytes>| bytes.as_ref().map_or(NONE, |b| b.len() as u32);
+                segment.entries.push(Entry {
+                    timestamp_ms: record.timestamp_ms,
+                    piece: piece as u32,
+                    start: at as u32,
+                    key_len: length(&record.key),
+                    value_len: length(&record.value),
+                    headers,
+                    size: size as u32,
+                });
                 // Retention keeps at least the newest record, whatever its size.
-                while log.len() > 1
-                    && (log.len() as u64 > self.retention.records
+                while *start + 1 < self.next_offset
+                    && (self.next_offset - *start > self.retention.records
                         || self.bytes > self.retention.bytes)
                 {
-                    if let Some(old) = log.pop_front() {
-                        self.bytes -= old.size;
-                    }
+                    let first = segments.front().map_or(0, |s| s.base);
+                    let size = segments
+                        .get(((*start - first) / SEGMENT_RECORDS) as usize)
+                        .and_then(|s| s.entries.get((*start - s.base) as usize))
+                        .map_or(0, |e| u64::from(e.size));
+                    self.bytes -= size;
+                    *start += 1;
+                }
+                while segments
+                    .front()
+                    .is_some_and(|s| s.base + s.entries.len() as u64 <= *start)
+                {
+                    segments.pop_front();
                 }
             }
             Records::Compacted { records, by_key } => {
+                let stored = Stored {
+                    offset,
+                    key: record.key.map(|key| copy(&mut self.arena, &key)),
+                    value: record.value.map(|value| copy(&mut self.arena, &value)),
+                    headers: record.headers,
+                    timestamp_ms: record.timestamp_ms,
+                    size,
+                };
                 let tombstone = stored.value.is_none();
                 let key = stored.key.clone();
                 if let Some(previous) = by_key.remove(&key) {
@@ -167,14 +312,28 @@ impl PartitionLog {
         offset
     }
 
-    /// `bytes` copied into the partition's arena.
-    fn copy(&mut self, bytes: &[u8]) -> Bytes {
-        if self.arena.capacity() < bytes.len() {
-            // A new chunk, or the same one again once every record in it was dropped.
-            self.arena.reserve(ARENA_CHUNK.max(bytes.len()));
+    /// Cuts the bytes of the records appended since the last seal from the arena, as one
+    /// piece, which makes them readable. Called once per published batch, so a record costs
+    /// no reference count of its own until a reader takes it.
+    pub(crate) fn seal(&mut self) {
+        let Records::Plain {
+            segments, pending, ..
+        } = &mut self.records
+        else {
+            return;
+        };
+        if !segments.back().is_some_and(Segment::awaits_piece) {
+            return;
         }
-        self.arena.extend_from_slice(bytes);
-        self.arena.split().freeze()
+        let piece = self.arena.split_to(*pending).freeze();
+        *pending = 0;
+        // Every segment with records in the piece gets it (a batch may straddle segments).
+        for segment in segments.iter_mut().rev() {
+            if !segment.awaits_piece() {
+                break;
+            }
+            segment.pieces.push(piece.clone());
+        }
     }
 
     /// Moves records from `from` on into `out`, at most `max`; returns the next offset to read.
@@ -189,11 +348,30 @@ impl PartitionLog {
         let from = from.max(self.start_offset());
         let mut next = from;
         match &self.records {
-            Records::Plain(log) => {
-                let skip = (from - self.start_offset()) as usize;
-                for stored in log.iter().skip(skip).take(max) {
-                    out.push(stored.delivery(topic, partition));
-                    next = stored.offset + 1;
+            Records::Plain { segments, .. } => {
+                let Some(first) = segments.front().map(|s| s.base) else {
+                    return next;
+                };
+                let mut index = ((from.max(first) - first) / SEGMENT_RECORDS) as usize;
+                let mut taken = 0;
+                while taken < max {
+                    let Some(segment) = segments.get(index) else {
+                        break;
+                    };
+                    let Some(at) = next.checked_sub(segment.base) else {
+                        break;
+                    };
+                    if at >= segment.entries.len() as u64 {
+                        index += 1;
+                        continue;
+                    }
+                    // A record not sealed yet is not readable yet, nor anything after it.
+                    let Some(delivery) = segment.delivery(at as usize, topic, partition) else {
+                        break;
+                    };
+                    out.push(delivery);
+                    next += 1;
+                    taken += 1;
                 }
             }
             Records::Compacted { records, .. } => {
@@ -211,6 +389,16 @@ impl PartitionLog {
         }
         next
     }
+}
+
+/// `bytes` copied into `arena`, cut off as their own slice.
+fn copy(arena: &mut BytesMut, bytes: &[u8]) -> Bytes {
+    if arena.capacity() < bytes.len() {
+        // A new chunk, or the same one again once every record in it was dropped.
+        arena.reserve(ARENA_CHUNK.max(bytes.len()));
+    }
+    arena.extend_from_slice(bytes);
+    arena.split().freeze()
 }
 
 #[cfg(test)]
@@ -242,6 +430,7 @@ mod tests {
         for i in 0..10 {
             assert_eq!(log.append(record("k", Some(&i.to_string()))), i);
         }
+        log.seal();
         assert_eq!(
             (log.start_offset(), log.end_offset(), log.len()),
             (7, 10, 3)
@@ -275,6 +464,7 @@ mod tests {
         log.append(record("b", Some("1")));
         log.append(record("a", Some("2")));
         log.append(record("b", None));
+        log.seal();
         let topic: Arc<str> = Arc::from("t");
         let mut out = Vec::new();
         assert_eq!(log.read(0, 100, &topic, 0, &mut out), 4);
@@ -282,5 +472,86 @@ mod tests {
         assert_eq!(out[0].offset, 2);
         assert_eq!(out[0].value.as_deref(), Some(&b"2"[..]));
         assert_eq!(log.bytes, 2);
+    }
+
+    #[test]
+    fn records_read_back_across_segments_and_batches_with_what_they_carry() {
+        let mut log = PartitionLog::new(
+            false,
+            Retention {
+                records: 3 * SEGMENT_RECORDS,
+                bytes: u64::MAX,
+            },
+        );
+        let total = 5 * SEGMENT_RECORDS + 17;
+        let mut batch = 0;
+        for i in 0..total {
+            let mut r = record(
+                &format!("k{i}"),
+                (i % 7 != 0).then(|| i.to_string()).as_deref(),
+            );
+            if i % 5 == 0 {
+                r.key = None;
+            }
+            if i % 11 == 0 {
+                r.headers = vec![Header {
+                    name: "n".into(),
+                    value: Bytes::from(i.to_string()),
+                }];
+            }
+            r.timestamp_ms = i as i64;
+            log.append(r);
+            batch += 1;
+            // Batches of varying sizes, some straddling segments.
+            if batch == 1 + (i % 300) as usize {
+                log.seal();
+                batch = 0;
+            }
+        }
+        log.seal();
+        assert_eq!(log.start_offset(), total - 3 * SEGMENT_RECORDS);
+        assert_eq!(log.len() as u64, 3 * SEGMENT_RECORDS);
+        // Whole segments before the start are freed: at most one more than retention needs.
+        if let Records::Plain { segments, .. } = &log.records {
+            assert!(segments.len() <= 4, "{} segments kept", segments.len());
+        }
+        let topic: Arc<str> = Arc::from("t");
+        let mut out = Vec::new();
+        let mut next = 0;
+        loop {
+            let before = out.len();
+            next = log.read(next, 100, &topic, 3, &mut out);
+            if out.len() == before {
+                break;
+            }
+        }
+        assert_eq!(next, total);
+        assert_eq!(out.len() as u64, 3 * SEGMENT_RECORDS);
+        for (delivery, i) in out.iter().zip(log.start_offset()..) {
+            assert_eq!(delivery.offset, i);
+            assert_eq!(delivery.partition, 3);
+            assert_eq!(delivery.timestamp_ms, i as i64);
+            let key = (i % 5 != 0).then(|| format!("k{i}"));
+            assert_eq!(delivery.key.as_deref(), key.as_deref().map(str::as_bytes));
+            let value = (i % 7 != 0).then(|| i.to_string());
+            assert_eq!(
+                delivery.value.as_deref(),
+                value.as_deref().map(str::as_bytes)
+            );
+            assert_eq!(delivery.headers.len(), usize::from(i % 11 == 0));
+        }
+    }
+
+    #[test]
+    fn a_record_is_read_only_once_its_batch_is_sealed() {
+        let mut log = PartitionLog::new(false, ROOMY);
+        log.append(record("a", Some("1")));
+        let topic: Arc<str> = Arc::from("t");
+        let mut out = Vec::new();
+        assert_eq!(log.read(0, 10, &topic, 0, &mut out), 0);
+        assert!(out.is_empty());
+        log.seal();
+        assert_eq!(log.read(0, 10, &topic, 0, &mut out), 1);
+        assert_eq!(out.len(), 1);
     }
 }

@@ -346,6 +346,9 @@ impl State {
                 offset,
             });
         }
+        for log in &mut target.partitions {
+            log.seal();
+        }
         positions
     }
 }
