@@ -58,6 +58,7 @@ struct Out<'a> {
 impl Out<'_> {
     /// Avro's `long`/`int` encoding: zigzag, then a little-endian base-128 varint (at most 10
     /// bytes).
+    #[inline(always)]
     fn long(&mut self, value: i64) {
         let mut n = ((value << 1) ^ (value >> 63)) as u64;
         let Some(room) = self.bytes.get_mut(self.len..self.len + 10) else {
@@ -78,6 +79,7 @@ impl Out<'_> {
     }
 
     /// Avro's `bytes`/`string`: the length, then the bytes.
+    #[inline(always)]
     fn bytes(&mut self, bytes: &[u8]) {
         self.long(bytes.len() as i64);
         match self.bytes.get_mut(self.len..self.len + bytes.len()) {
@@ -90,6 +92,7 @@ impl Out<'_> {
     }
 
     /// A train id as its text (`BL007`: the line's prefix, at least three digits).
+    #[inline(always)]
     fn train(&mut self, id: TrainId) {
         let mut n = id.number;
         let digits = match n {
@@ -112,6 +115,7 @@ impl Out<'_> {
     }
 
     /// A `["null", "long"]` or `["null", "int"]` union (an int is written as a long).
+    #[inline(always)]
     fn optional_long(&mut self, value: Option<i64>) {
         match value {
             Some(value) => {
@@ -193,6 +197,7 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    #[inline(always)]
     fn long(&mut self) -> Option<i64> {
         // Most numbers here (enums, union branches, small ids) take one byte.
         let first = *self.body.get(self.at)?;
@@ -201,22 +206,30 @@ impl<'a> Reader<'a> {
             let n = u64::from(first);
             return Some(((n >> 1) as i64) ^ -((n & 1) as i64));
         }
+        self.long_varint()
+    }
+
+    /// [`Reader::long`] of more than one byte.
+    fn long_varint(&mut self) -> Option<i64> {
+        let bytes = self.body.get(self.at..)?;
         let mut n: u64 = 0;
-        for shift in (0..70).step_by(7) {
-            let byte = *self.body.get(self.at)?;
-            self.at += 1;
-            n |= u64::from(byte & 0x7f).checked_shl(shift)?;
+        // At most 10 bytes: 70 bits hold any 64 (bits past 64 are dropped, as Avro's readers do).
+        for (i, &byte) in bytes.iter().take(10).enumerate() {
+            n |= u64::from(byte & 0x7f) << (7 * i);
             if byte & 0x80 == 0 {
+                self.at += i + 1;
                 return Some(((n >> 1) as i64) ^ -((n & 1) as i64));
             }
         }
         None
     }
 
+    #[inline(always)]
     fn int(&mut self) -> Option<i32> {
         i32::try_from(self.long()?).ok()
     }
 
+    #[inline(always)]
     fn str(&mut self) -> Option<&'a str> {
         let len = usize::try_from(self.long()?).ok()?;
         let end = self.at.checked_add(len)?;
@@ -225,32 +238,58 @@ impl<'a> Reader<'a> {
         std::str::from_utf8(bytes).ok()
     }
 
+    /// A train id's text, read as the id.
+    #[inline(always)]
+    fn train(&mut self) -> Option<TrainId> {
+        let len = usize::try_from(self.long()?).ok()?;
+        let end = self.at.checked_add(len)?;
+        let text = self.body.get(self.at..end)?;
+        self.at = end;
+        TrainId::from_text(text)
+    }
+
+    #[inline(always)]
     fn station(&mut self) -> Option<StationId> {
         u32::try_from(self.int()?).ok().map(StationId)
     }
 
+    #[inline(always)]
     fn index(&mut self) -> Option<usize> {
         usize::try_from(self.int()?).ok()
     }
 
+    #[inline(always)]
     fn direction(&mut self) -> Option<Direction> {
         [Direction::A, Direction::B].get(self.index()?).copied()
     }
 
+    #[inline(always)]
     fn line(&mut self) -> Option<LineColor> {
         LineColor::ALL.get(self.index()?).copied()
     }
 
-    /// A `["null", T]` union read with `read`: `Some(None)` for null.
-    fn optional<T>(&mut self, read: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
+    /// A `["null", "long"]` union: `Some(None)` for null.
+    #[inline(always)]
+    fn optional_long(&mut self) -> Option<Option<i64>> {
         if self.present()? {
-            read(self).map(Some)
+            self.long().map(Some)
+        } else {
+            Some(None)
+        }
+    }
+
+    /// A `["null", "int"]` union: `Some(None)` for null.
+    #[inline(always)]
+    fn optional_int(&mut self) -> Option<Option<i32>> {
+        if self.present()? {
+            self.int().map(Some)
         } else {
             Some(None)
         }
     }
 
     /// The branch of a `["null", T]` union: `Some(false)` for null, `Some(true)` for T.
+    #[inline(always)]
     fn present(&mut self) -> Option<bool> {
         match self.long()? {
             0 => Some(false),
@@ -271,7 +310,7 @@ pub(super) fn read_station_key(body: &[u8]) -> Option<(StationKey, usize)> {
 pub(super) fn read_arrival(body: &[u8]) -> Option<(ArrivalEvent, usize)> {
     let mut reader = Reader { body, at: 0 };
     let station_id = reader.station()?;
-    let train_id: TrainId = reader.str()?.parse().ok()?;
+    let train_id = reader.train()?;
     let direction = reader.direction()?;
     let line = reader.line()?;
     let train_status = [
@@ -291,12 +330,12 @@ pub(super) fn read_arrival(body: &[u8]) -> Option<(ArrivalEvent, usize)> {
     } else {
         None
     };
-    let arrival_time = reader.optional(Reader::long)?.map(SimTime);
-    let scheduled_time = reader.optional(Reader::long)?.map(SimTime);
-    let scheduled_headway_s = reader.optional(Reader::int)?;
-    let delay_s = reader.optional(Reader::int)?;
-    let run_number = reader.optional(Reader::int)?;
-    let prev_arrival_time = reader.optional(Reader::long)?.map(SimTime);
+    let arrival_time = reader.optional_long()?.map(SimTime);
+    let scheduled_time = reader.optional_long()?.map(SimTime);
+    let scheduled_headway_s = reader.optional_int()?;
+    let delay_s = reader.optional_int()?;
+    let run_number = reader.optional_int()?;
+    let prev_arrival_time = reader.optional_long()?.map(SimTime);
     let event = ArrivalEvent {
         station_id,
         train_id,

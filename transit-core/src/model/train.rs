@@ -59,17 +59,29 @@ impl FromStr for TrainId {
     type Err = InvalidTrainId;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let invalid = || InvalidTrainId(s.to_string());
-        let (prefix, number) = s.split_at_checked(2).ok_or_else(invalid)?;
+        Self::from_text(s.as_bytes()).ok_or_else(|| InvalidTrainId(s.to_string()))
+    }
+}
+
+impl TrainId {
+    /// Reads an id's text (`BL007`): a line's prefix, then digits making a `u16`. The
+    /// decoders read ids from records' bytes with it, no string needed.
+    pub(crate) fn from_text(text: &[u8]) -> Option<Self> {
+        let (prefix, digits) = text.split_at_checked(2)?;
         let line = LineColor::ALL
             .into_iter()
-            .find(|line| line.train_prefix() == prefix)
-            .ok_or_else(invalid)?;
-        if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(invalid());
+            .find(|line| line.train_prefix().as_bytes() == prefix)?;
+        if digits.is_empty() {
+            return None;
         }
-        let number = number.parse().map_err(|_| invalid())?;
-        Ok(TrainId { line, number })
+        let mut number: u16 = 0;
+        for digit in digits {
+            if !digit.is_ascii_digit() {
+                return None;
+            }
+            number = number.checked_mul(10)?.checked_add(u16::from(digit - b'0'))?;
+        }
+        Some(TrainId { line, number })
     }
 }
 

@@ -10,6 +10,19 @@ use crate::model::{LineColor, StationId};
 use crate::network::{DayType, Network, Ridership};
 
 const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 24 * HOUR_MS;
+
+/// The day type (0 weekday, 1 Saturday, 2 Sunday) and the hour of the day of a moment (ms),
+/// by arithmetic: 1970-01-01 was a Thursday. Every train's every stop asks, and a calendar
+/// date per question showed in profiles.
+fn day_and_hour(at: i64) -> (usize, usize) {
+    let day = match (at.div_euclid(DAY_MS) + 3).rem_euclid(7) {
+        5 => 1,
+        6 => 2,
+        _ => 0,
+    };
+    (day, (at.rem_euclid(DAY_MS) / HOUR_MS) as usize)
+}
 
 #[derive(Debug, Clone)]
 struct Gate {
@@ -88,13 +101,8 @@ impl TurnstileModel {
         while at < to.0 {
             let hour_end = (at.div_euclid(HOUR_MS) + 1) * HOUR_MS;
             let end = hour_end.min(to.0);
-            let time = SimTime(at);
-            let day = match time.date().map(DayType::of) {
-                Some(DayType::Weekday) | None => 0,
-                Some(DayType::Saturday) => 1,
-                Some(DayType::Sunday) => 2,
-            };
-            let share = self.hour_shares[time.hour() as usize % 24];
+            let (day, hour) = day_and_hour(at);
+            let share = self.hour_shares[hour % 24];
             weights[day] += share * (end - at) as f64 / HOUR_MS as f64;
             at = end;
         }
@@ -120,6 +128,27 @@ impl TurnstileModel {
                 station_name: Arc::clone(&gate.name),
                 line: gate.line,
             }));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_types_and_hours_by_arithmetic_are_the_calendars() {
+        // Every hour over several years on both sides of 1970, and odd minutes within them.
+        let start = -3 * 366 * DAY_MS;
+        let end = 60 * 366 * DAY_MS;
+        for at in (start..end).step_by(HOUR_MS as usize * 7 + 61_000) {
+            let time = SimTime(at);
+            let day = match time.date().map(DayType::of) {
+                Some(DayType::Weekday) | None => 0,
+                Some(DayType::Saturday) => 1,
+                Some(DayType::Sunday) => 2,
+            };
+            assert_eq!(day_and_hour(at), (day, time.hour() as usize), "{time}");
         }
     }
 }
