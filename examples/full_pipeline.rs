@@ -278,7 +278,11 @@ async fn report_until_finished(running: &RunningPipeline, every: Duration) -> Op
     let metrics = running.metrics();
     let mut reported = Instant::now();
     while !running.simulation_finished() {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Woken at once when the simulation ends, so a short run's wall time is its own.
+        tokio::select! {
+            () = running.simulation_stopped() => {}
+            () = tokio::time::sleep(Duration::from_millis(100)) => {}
+        }
         if let Some(part) = running.failed_consumer() {
             return Some(part);
         }

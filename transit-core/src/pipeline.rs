@@ -110,6 +110,8 @@ pub struct RunningPipeline {
     /// Stops the read model, after the processors that feed it have stopped.
     stop_board: CancellationToken,
     tasks: TaskTracker,
+    /// Cancelled when the simulation stops, so a caller can wait for it rather than poll.
+    simulation_stopped: CancellationToken,
     driver: JoinHandle<Result<DriverStats, DriverError>>,
     stations: JoinHandle<Result<StationStats, ProcessorError>>,
     counts: JoinHandle<Result<CountStats, ProcessorError>>,
@@ -241,7 +243,11 @@ pub async fn start(
     let status = tasks.spawn(status.run(stop_board.child_token()));
     let driver_config = config.driver.clone();
     let driver_bus = Arc::clone(&bus);
+    let simulation_stopped = CancellationToken::new();
+    let stopped = simulation_stopped.clone();
     let driver = tasks.spawn(async move {
+        // Dropped however the task ends (a panic too), so waiters never hang.
+        let _stopped = stopped.drop_guard();
         driver::run(
             driver_bus.as_ref(),
             &mut sim,
@@ -258,6 +264,7 @@ pub async fn start(
         stop,
         stop_board,
         tasks,
+        simulation_stopped,
         driver,
         stations,
         counts,
@@ -280,6 +287,11 @@ impl RunningPipeline {
     /// Whether the simulation has stopped (shut down, or reached its end time).
     pub fn simulation_finished(&self) -> bool {
         self.driver.is_finished()
+    }
+
+    /// Waits until the simulation has stopped (shut down, or reached its end time).
+    pub async fn simulation_stopped(&self) {
+        self.simulation_stopped.cancelled().await;
     }
 
     /// The first consumer that has stopped on its own (it failed: consumers only stop when

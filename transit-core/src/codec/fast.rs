@@ -7,7 +7,10 @@
 //! write (an id beyond an Avro int), leaving it to the serde writer to report. Tests check
 //! their bytes against apache-avro's for arbitrary values.
 
+use std::cell::RefCell;
 use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
 
 use crate::event::{ArrivalEvent, StationKey, TurnstileEvent};
 use crate::model::{Direction, LineColor, StationId, TrainId, TrainStatus};
@@ -354,11 +357,38 @@ pub(super) fn read_arrival(body: &[u8]) -> Option<(ArrivalEvent, usize)> {
     Some((event, reader.at))
 }
 
+/// Most station names [`shared_name`] keeps per thread before it starts over.
+const NAMES_KEPT: usize = 4096;
+
+/// `name` as a shared string, the same one for every record that names it (per thread).
+///
+/// Every turnstile entry carries its station's name: a new string per entry cost an
+/// allocation and a copy, where a few hundred names recur.
+fn shared_name(name: &str) -> Arc<str> {
+    thread_local! {
+        static NAMES: RefCell<FxHashMap<Box<str>, Arc<str>>> = RefCell::new(FxHashMap::default());
+    }
+    NAMES.with(|names| {
+        let Ok(mut names) = names.try_borrow_mut() else {
+            return Arc::from(name);
+        };
+        if let Some(shared) = names.get(name) {
+            return Arc::clone(shared);
+        }
+        if names.len() >= NAMES_KEPT {
+            names.clear();
+        }
+        let shared: Arc<str> = Arc::from(name);
+        names.insert(Box::from(name), Arc::clone(&shared));
+        shared
+    })
+}
+
 /// Reads what [`turnstile`] writes.
 pub(super) fn read_turnstile(body: &[u8]) -> Option<(TurnstileEvent, usize)> {
     let mut reader = Reader { body, at: 0 };
     let station_id = reader.station()?;
-    let station_name = Arc::from(reader.str()?);
+    let station_name = shared_name(reader.str()?);
     let line = reader.line()?;
     let event = TurnstileEvent {
         station_id,

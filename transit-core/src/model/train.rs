@@ -79,7 +79,9 @@ impl TrainId {
             if !digit.is_ascii_digit() {
                 return None;
             }
-            number = number.checked_mul(10)?.checked_add(u16::from(digit - b'0'))?;
+            number = number
+                .checked_mul(10)?
+                .checked_add(u16::from(digit - b'0'))?;
         }
         Some(TrainId { line, number })
     }

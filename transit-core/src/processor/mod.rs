@@ -22,7 +22,7 @@ pub mod turnstile_counts;
 
 mod table;
 
-use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use table::{read_table, read_topic};
@@ -105,18 +105,28 @@ impl ProcessorError {
 
 /// The positions to commit after processing `batch`: the next offset of each partition.
 pub(crate) fn commit_positions(batch: &[Delivery]) -> Vec<RecordPosition> {
-    let mut next: BTreeMap<(&str, u32), RecordPosition> = BTreeMap::new();
+    // A batch holds a handful of partitions and thousands of records: the last offset of each
+    // partition is found by comparing the topic's shared name by address (the same `Arc` for
+    // every record a partition delivered) before by text, and positions are made once.
+    let mut last: Vec<(&Arc<str>, u32, u64)> = Vec::new();
     for delivery in batch {
-        let position = delivery.position().next();
-        next.entry((&delivery.topic, delivery.partition))
-            .and_modify(|p| {
-                if position.offset > p.offset {
-                    *p = position.clone();
-                }
-            })
-            .or_insert(position);
+        let found = last.iter_mut().find(|(topic, partition, _)| {
+            *partition == delivery.partition
+                && (Arc::ptr_eq(topic, &delivery.topic) || ***topic == *delivery.topic)
+        });
+        match found {
+            Some((_, _, offset)) => *offset = (*offset).max(delivery.offset),
+            None => last.push((&delivery.topic, delivery.partition, delivery.offset)),
+        }
     }
-    next.into_values().collect()
+    last.sort_by(|a, b| (&**a.0, a.1).cmp(&(&**b.0, b.1)));
+    last.into_iter()
+        .map(|(topic, partition, offset)| RecordPosition {
+            topic: Arc::clone(topic),
+            partition,
+            offset: offset + 1,
+        })
+        .collect()
 }
 
 /// The value of `delivery` decoded by `codec` (the cached fast path first), or `None` when it

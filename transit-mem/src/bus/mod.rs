@@ -315,7 +315,9 @@ impl State {
                 self.readers
                     .values()
                     .flatten()
-                    .filter(|(t, p, _)| **t == *topic && *p as usize == partition)
+                    .filter(|(t, p, _)| {
+                        *p as usize == partition && (Arc::ptr_eq(t, &target.name) || **t == *topic)
+                    })
                     // A reader that has read everything lets even a batch bigger than
                     // retention in: waiting would not make room for it.
                     .all(|&(_, _, next)| next >= oldest_after || next >= end)
