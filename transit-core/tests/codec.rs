@@ -192,6 +192,15 @@ proptest! {
         assert_fast_matches_serde(&event);
         assert_fast_matches_serde(&StationKey { station_id: event.station_id });
         assert_fast_matches_serde(&TurnstileEvent { station_id: event.station_id, station_name: Arc::from(name.as_str()), line });
+        assert_fast_matches_serde(&StationLineKey { station_id: event.station_id, line });
+        let count = TurnstileCount {
+            station_id: event.station_id,
+            line,
+            entries: event.arrival_time.map_or(0, |t| t.0.unsigned_abs() >> 1),
+            source_partition: u32::from(event.train_id.number),
+            source_offset: event.scheduled_time.map_or(0, |t| t.0.unsigned_abs() >> 1),
+        };
+        assert_fast_matches_serde(&count);
         // Every corruption and truncation of a valid body: the readers agree or defer.
         let mut body = Vec::new();
         assert!(event.write_body_fast(&mut body));
@@ -208,6 +217,8 @@ proptest! {
         assert_fast_reader_agrees::<ArrivalEvent>(&bytes);
         assert_fast_reader_agrees::<TurnstileEvent>(&bytes);
         assert_fast_reader_agrees::<StationKey>(&bytes);
+        assert_fast_reader_agrees::<StationLineKey>(&bytes);
+        assert_fast_reader_agrees::<TurnstileCount>(&bytes);
         let registry = MemRegistry::new();
         registry.register_schema("s", ArrivalEvent::schema_json()).unwrap();
         let decoder = Decoder::<ArrivalEvent>::new(Arc::new(registry)).unwrap();

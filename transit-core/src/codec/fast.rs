@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use crate::event::{ArrivalEvent, StationKey, TurnstileEvent};
+use crate::event::{ArrivalEvent, StationKey, StationLineKey, TurnstileCount, TurnstileEvent};
 use crate::model::{Direction, LineColor, StationId, TrainId, TrainStatus};
 use crate::sim::SimTime;
 
@@ -193,6 +193,45 @@ pub(super) fn turnstile(event: &TurnstileEvent, buf: &mut Vec<u8>) -> bool {
     )
 }
 
+/// `StationLineKey`: station_id int, line enum.
+pub(super) fn station_line_key(key: &StationLineKey, buf: &mut Vec<u8>) -> bool {
+    let Some(id) = station(key.station_id) else {
+        return false;
+    };
+    write(
+        buf,
+        |out| {
+            out.long(id);
+            out.long(key.line as i64);
+        },
+        0,
+    )
+}
+
+/// `TurnstileCount`: station_id int, line enum, entries long, source_partition int,
+/// source_offset long.
+pub(super) fn turnstile_count(count: &TurnstileCount, buf: &mut Vec<u8>) -> bool {
+    let (Some(id), Ok(entries), Ok(partition), Ok(offset)) = (
+        station(count.station_id),
+        i64::try_from(count.entries),
+        i32::try_from(count.source_partition),
+        i64::try_from(count.source_offset),
+    ) else {
+        return false;
+    };
+    write(
+        buf,
+        |out| {
+            out.long(id);
+            out.long(count.line as i64);
+            out.long(entries);
+            out.long(i64::from(partition));
+            out.long(offset);
+        },
+        0,
+    )
+}
+
 /// A cursor over an Avro body; every read fails (`None`) rather than read past the end.
 struct Reader<'a> {
     body: &'a [u8],
@@ -232,13 +271,14 @@ impl<'a> Reader<'a> {
         i32::try_from(self.long()?).ok()
     }
 
+    /// Avro `bytes` (or a string's bytes, unchecked).
     #[inline(always)]
-    fn str(&mut self) -> Option<&'a str> {
+    fn raw_bytes(&mut self) -> Option<&'a [u8]> {
         let len = usize::try_from(self.long()?).ok()?;
         let end = self.at.checked_add(len)?;
         let bytes = self.body.get(self.at..end)?;
         self.at = end;
-        std::str::from_utf8(bytes).ok()
+        Some(bytes)
     }
 
     /// A train id's text, read as the id.
@@ -357,30 +397,58 @@ pub(super) fn read_arrival(body: &[u8]) -> Option<(ArrivalEvent, usize)> {
     Some((event, reader.at))
 }
 
+/// Reads what [`station_line_key`] writes.
+pub(super) fn read_station_line_key(body: &[u8]) -> Option<(StationLineKey, usize)> {
+    let mut reader = Reader { body, at: 0 };
+    let station_id = reader.station()?;
+    let line = reader.line()?;
+    Some((StationLineKey { station_id, line }, reader.at))
+}
+
+/// Reads what [`turnstile_count`] writes.
+pub(super) fn read_turnstile_count(body: &[u8]) -> Option<(TurnstileCount, usize)> {
+    let mut reader = Reader { body, at: 0 };
+    let station_id = reader.station()?;
+    let line = reader.line()?;
+    let entries = u64::try_from(reader.long()?).ok()?;
+    let source_partition = u32::try_from(reader.int()?).ok()?;
+    let source_offset = u64::try_from(reader.long()?).ok()?;
+    let count = TurnstileCount {
+        station_id,
+        line,
+        entries,
+        source_partition,
+        source_offset,
+    };
+    Some((count, reader.at))
+}
+
 /// Most station names [`shared_name`] keeps per thread before it starts over.
 const NAMES_KEPT: usize = 4096;
 
-/// `name` as a shared string, the same one for every record that names it (per thread).
+/// The UTF-8 `name` as a shared string, the same one for every record that names it (per
+/// thread); `None` if it is not UTF-8.
 ///
-/// Every turnstile entry carries its station's name: a new string per entry cost an
+/// Every turnstile entry carries its station's name: a new string per entry cost a check, an
 /// allocation and a copy, where a few hundred names recur.
-fn shared_name(name: &str) -> Arc<str> {
+fn shared_name(name: &[u8]) -> Option<Arc<str>> {
     thread_local! {
-        static NAMES: RefCell<FxHashMap<Box<str>, Arc<str>>> = RefCell::new(FxHashMap::default());
+        static NAMES: RefCell<FxHashMap<Box<[u8]>, Arc<str>>> =
+            RefCell::new(FxHashMap::default());
     }
     NAMES.with(|names| {
         let Ok(mut names) = names.try_borrow_mut() else {
-            return Arc::from(name);
+            return std::str::from_utf8(name).ok().map(Arc::from);
         };
         if let Some(shared) = names.get(name) {
-            return Arc::clone(shared);
+            return Some(Arc::clone(shared));
         }
+        let shared: Arc<str> = Arc::from(std::str::from_utf8(name).ok()?);
         if names.len() >= NAMES_KEPT {
             names.clear();
         }
-        let shared: Arc<str> = Arc::from(name);
         names.insert(Box::from(name), Arc::clone(&shared));
-        shared
+        Some(shared)
     })
 }
 
@@ -388,7 +456,7 @@ fn shared_name(name: &str) -> Arc<str> {
 pub(super) fn read_turnstile(body: &[u8]) -> Option<(TurnstileEvent, usize)> {
     let mut reader = Reader { body, at: 0 };
     let station_id = reader.station()?;
-    let station_name = shared_name(reader.str()?);
+    let station_name = shared_name(reader.raw_bytes()?)?;
     let line = reader.line()?;
     let event = TurnstileEvent {
         station_id,

@@ -83,9 +83,9 @@ avro_record! {
     WeatherKey => "weather_key.avsc";
     WeatherEvent => "weather.avsc";
     StationRow => "station_row.avsc";
-    StationLineKey => "station_line_key.avsc";
+    StationLineKey => "station_line_key.avsc", fast: super::fast::station_line_key, super::fast::read_station_line_key;
     StationEvent => "station.avsc";
-    TurnstileCount => "turnstile_count.avsc";
+    TurnstileCount => "turnstile_count.avsc", fast: super::fast::turnstile_count, super::fast::read_turnstile_count;
     HeadwayKey => "headway_key.avsc";
     HeadwayEvent => "headway.avsc";
 }
