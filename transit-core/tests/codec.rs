@@ -10,8 +10,8 @@ use transit_core::codec::{
     AvroRecord, DecodeError, Decoder, Encoder, SchemaId, SchemaRegistry, TopicCodec,
 };
 use transit_core::event::{
-    ArrivalEvent, HeadwayEvent, HeadwayState, StationEvent, StationKey, StationLineKey, StationRow,
-    TurnstileCount, TurnstileEvent, WeatherEvent, WeatherKey, WeatherStatus,
+    ArrivalEvent, HeadwayEvent, HeadwayKey, HeadwayState, StationEvent, StationKey, StationLineKey,
+    StationRow, TurnstileCount, TurnstileEvent, WeatherEvent, WeatherKey, WeatherStatus,
 };
 use transit_core::model::{Direction, LineColor, StationId, TrainId, TrainStatus};
 use transit_core::sim::SimTime;
@@ -201,6 +201,23 @@ proptest! {
             source_offset: event.scheduled_time.map_or(0, |t| t.0.unsigned_abs() >> 1),
         };
         assert_fast_matches_serde(&count);
+        let states = [HeadwayState::Unknown, HeadwayState::OnTime, HeadwayState::Bunched, HeadwayState::Gapped];
+        let headway = HeadwayEvent {
+            line: event.line,
+            station_id: event.station_id,
+            direction: event.direction,
+            train_id: event.train_id,
+            run_number: event.run_number,
+            arrival_time: event.arrival_time.unwrap_or_default(),
+            headway_s: event.delay_s,
+            scheduled_headway_s: event.scheduled_headway_s,
+            state: states[usize::from(event.train_id.number) % states.len()],
+            delay_s: event.delay_s.map(|d| d.wrapping_neg()),
+            source_partition: u32::from(event.train_id.number),
+            source_offset: count.source_offset,
+        };
+        assert_fast_matches_serde(&headway);
+        assert_fast_matches_serde(&headway.key());
         // Every corruption and truncation of a valid body: the readers agree or defer.
         let mut body = Vec::new();
         assert!(event.write_body_fast(&mut body));
@@ -219,6 +236,8 @@ proptest! {
         assert_fast_reader_agrees::<StationKey>(&bytes);
         assert_fast_reader_agrees::<StationLineKey>(&bytes);
         assert_fast_reader_agrees::<TurnstileCount>(&bytes);
+        assert_fast_reader_agrees::<HeadwayEvent>(&bytes);
+        assert_fast_reader_agrees::<HeadwayKey>(&bytes);
         let registry = MemRegistry::new();
         registry.register_schema("s", ArrivalEvent::schema_json()).unwrap();
         let decoder = Decoder::<ArrivalEvent>::new(Arc::new(registry)).unwrap();

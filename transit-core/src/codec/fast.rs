@@ -1,5 +1,5 @@
-//! Hand-written Avro writers and readers for the records on the hot path (arrivals, turnstile entries and
-//! their key).
+//! Hand-written Avro writers and readers for the records on the hot path: arrivals, turnstile
+//! entries, the count and headway tables, and their keys.
 //!
 //! apache-avro's schema-aware serde writer looks every field up by name and every named type
 //! up in a map, which costs most of its ~300 ns per arrival. These writers follow the schemas
@@ -12,7 +12,10 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use crate::event::{ArrivalEvent, StationKey, StationLineKey, TurnstileCount, TurnstileEvent};
+use crate::event::{
+    ArrivalEvent, HeadwayEvent, HeadwayKey, HeadwayState, StationKey, StationLineKey,
+    TurnstileCount, TurnstileEvent,
+};
 use crate::model::{Direction, LineColor, StationId, TrainId, TrainStatus};
 use crate::sim::SimTime;
 
@@ -232,6 +235,52 @@ pub(super) fn turnstile_count(count: &TurnstileCount, buf: &mut Vec<u8>) -> bool
     )
 }
 
+/// `HeadwayKey`: line enum, station_id int, direction enum.
+pub(super) fn headway_key(key: &HeadwayKey, buf: &mut Vec<u8>) -> bool {
+    let Some(id) = station(key.station_id) else {
+        return false;
+    };
+    write(
+        buf,
+        |out| {
+            out.long(key.line as i64);
+            out.long(id);
+            out.long(key.direction as i64);
+        },
+        0,
+    )
+}
+
+/// `HeadwayEvent`: line, station_id, direction, train_id, run_number?, arrival_time,
+/// headway_s?, scheduled_headway_s?, state, delay_s?, source_partition, source_offset.
+pub(super) fn headway(event: &HeadwayEvent, buf: &mut Vec<u8>) -> bool {
+    let (Some(id), Ok(partition), Ok(offset)) = (
+        station(event.station_id),
+        i32::try_from(event.source_partition),
+        i64::try_from(event.source_offset),
+    ) else {
+        return false;
+    };
+    write(
+        buf,
+        |out| {
+            out.long(event.line as i64);
+            out.long(id);
+            out.long(event.direction as i64);
+            out.train(event.train_id);
+            out.optional_long(event.run_number.map(i64::from));
+            out.long(event.arrival_time.0);
+            out.optional_long(event.headway_s.map(i64::from));
+            out.optional_long(event.scheduled_headway_s.map(i64::from));
+            out.long(event.state as i64);
+            out.optional_long(event.delay_s.map(i64::from));
+            out.long(i64::from(partition));
+            out.long(offset);
+        },
+        0,
+    )
+}
+
 /// A cursor over an Avro body; every read fails (`None`) rather than read past the end.
 struct Reader<'a> {
     body: &'a [u8],
@@ -421,6 +470,59 @@ pub(super) fn read_turnstile_count(body: &[u8]) -> Option<(TurnstileCount, usize
         source_offset,
     };
     Some((count, reader.at))
+}
+
+/// Reads what [`headway_key`] writes.
+pub(super) fn read_headway_key(body: &[u8]) -> Option<(HeadwayKey, usize)> {
+    let mut reader = Reader { body, at: 0 };
+    let line = reader.line()?;
+    let station_id = reader.station()?;
+    let direction = reader.direction()?;
+    let key = HeadwayKey {
+        line,
+        station_id,
+        direction,
+    };
+    Some((key, reader.at))
+}
+
+/// Reads what [`headway`] writes.
+pub(super) fn read_headway(body: &[u8]) -> Option<(HeadwayEvent, usize)> {
+    let mut reader = Reader { body, at: 0 };
+    let line = reader.line()?;
+    let station_id = reader.station()?;
+    let direction = reader.direction()?;
+    let train_id = reader.train()?;
+    let run_number = reader.optional_int()?;
+    let arrival_time = SimTime(reader.long()?);
+    let headway_s = reader.optional_int()?;
+    let scheduled_headway_s = reader.optional_int()?;
+    let state = [
+        HeadwayState::Unknown,
+        HeadwayState::OnTime,
+        HeadwayState::Bunched,
+        HeadwayState::Gapped,
+    ]
+    .get(reader.index()?)
+    .copied()?;
+    let delay_s = reader.optional_int()?;
+    let source_partition = u32::try_from(reader.int()?).ok()?;
+    let source_offset = u64::try_from(reader.long()?).ok()?;
+    let event = HeadwayEvent {
+        line,
+        station_id,
+        direction,
+        train_id,
+        run_number,
+        arrival_time,
+        headway_s,
+        scheduled_headway_s,
+        state,
+        delay_s,
+        source_partition,
+        source_offset,
+    };
+    Some((event, reader.at))
 }
 
 /// Most station names [`shared_name`] keeps per thread before it starts over.

@@ -86,8 +86,8 @@ avro_record! {
     StationLineKey => "station_line_key.avsc", fast: super::fast::station_line_key, super::fast::read_station_line_key;
     StationEvent => "station.avsc";
     TurnstileCount => "turnstile_count.avsc", fast: super::fast::turnstile_count, super::fast::read_turnstile_count;
-    HeadwayKey => "headway_key.avsc";
-    HeadwayEvent => "headway.avsc";
+    HeadwayKey => "headway_key.avsc", fast: super::fast::headway_key, super::fast::read_headway_key;
+    HeadwayEvent => "headway.avsc", fast: super::fast::headway, super::fast::read_headway;
 }
 
 impl Keyed for ArrivalEvent {

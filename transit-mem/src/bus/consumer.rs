@@ -191,7 +191,9 @@ impl MemConsumer {
                     }
                 });
             self.assigned.push(Assigned {
-                topic: tp.topic,
+                // A copy of the name of its own: every delivery clones it, and a count shared
+                // with the producer's (and other readers') clones would bounce between cores.
+                topic: Arc::from(&*tp.topic),
                 partition: tp.partition,
                 next,
             });
