@@ -1,16 +1,29 @@
 //! A consumer of the in-memory bus: its assignment, its positions, and waiting for records.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::future::Future;
 use std::sync::Arc;
+use std::task::Poll;
 
 use async_trait::async_trait;
 use regex::Regex;
+use tokio::sync::Notify;
 use transit_core::bus::{
     AssignmentChange, Consumer, Delivery, Error, PartitionPosition, Record, RecordPosition, Result,
     StartFrom, TopicPartition, TopicSelector,
 };
 
 use super::{Shared, State, BACKEND};
+
+/// What a look for records found.
+enum Taken {
+    /// This many records.
+    Some(usize),
+    /// None, and the bus is closed.
+    Closed,
+    /// None yet: these topics' appends (and any change of the bus) are worth waking for.
+    Watch(Vec<Arc<Notify>>),
+}
 
 /// Records `recv` takes at a time into its own buffer.
 const RECV_BUFFER: usize = 256;
@@ -234,6 +247,31 @@ impl MemConsumer {
         }
     }
 
+    /// Takes what is available, or says which topics to watch for more.
+    fn take_or_watch(&mut self, shared: &Shared, out: &mut Vec<Delivery>, max: usize) -> Taken {
+        let mut state = shared.lock();
+        if state.closed {
+            return Taken::Closed;
+        }
+        self.refresh(&state);
+        let taken = self.fetch(&state, out, max);
+        self.report_position(&mut state);
+        if taken > 0 {
+            let generation = self.generation(&state);
+            self.fetched_in.get_or_insert(generation);
+            return Taken::Some(taken);
+        }
+        let mut topics: Vec<Arc<Notify>> = Vec::new();
+        for assigned in &self.assigned {
+            if let Some(appended) = state.appended(&assigned.topic) {
+                if !topics.iter().any(|t| Arc::ptr_eq(t, &appended)) {
+                    topics.push(appended);
+                }
+            }
+        }
+        Taken::Watch(topics)
+    }
+
     /// Takes up to `max` available records, visiting partitions round-robin.
     fn fetch(&mut self, state: &State, out: &mut Vec<Delivery>, max: usize) -> usize {
         let before = out.len();
@@ -289,26 +327,37 @@ impl Consumer for MemConsumer {
         }
         let shared = Arc::clone(&self.shared);
         loop {
-            // Registered before looking, so a publish between the look and the wait still
-            // wakes us.
+            // Registered before looking, so a change between the look and the wait still
+            // wakes us: any change of the bus, or records appended to a topic this consumer
+            // reads (not to the others, which would wake every reader on every publish).
             let changed = shared.changed.notified();
             tokio::pin!(changed);
             changed.as_mut().enable();
-            {
-                let mut state = shared.lock();
-                if state.closed {
-                    return Ok(0);
-                }
-                self.refresh(&state);
-                let taken = self.fetch(&state, out, max);
-                self.report_position(&mut state);
-                if taken > 0 {
-                    let generation = self.generation(&state);
-                    self.fetched_in.get_or_insert(generation);
-                    return Ok(taken);
-                }
+            let topics = match self.take_or_watch(&shared, out, max) {
+                Taken::Some(taken) => return Ok(taken),
+                Taken::Closed => return Ok(0),
+                Taken::Watch(topics) => topics,
+            };
+            let mut appended: Vec<_> = topics.iter().map(|t| Box::pin(t.notified())).collect();
+            for notified in &mut appended {
+                notified.as_mut().enable();
             }
-            changed.await;
+            // Looked again once the topics are watched: a publish in between is seen here.
+            match self.take_or_watch(&shared, out, max) {
+                Taken::Some(taken) => return Ok(taken),
+                Taken::Closed => return Ok(0),
+                Taken::Watch(_) => {}
+            }
+            std::future::poll_fn(|cx| {
+                if changed.as_mut().poll(cx).is_ready()
+                    || appended.iter_mut().any(|n| n.as_mut().poll(cx).is_ready())
+                {
+                    Poll::Ready(())
+                } else {
+                    Poll::Pending
+                }
+            })
+            .await;
         }
     }
 
@@ -357,6 +406,7 @@ impl Consumer for MemConsumer {
             });
         };
         let shared = Arc::clone(&self.shared);
+        let mut appended = Vec::new();
         {
             let mut state = shared.lock();
             let current = state.groups.get(&group).map(|g| g.generation);
@@ -388,6 +438,7 @@ impl Consumer for MemConsumer {
             state.check_positions(positions)?;
             for (topic, records) in outputs {
                 state.append(&topic, records);
+                appended.extend(state.appended(&topic));
             }
             let committed = &mut state.groups.entry(group).or_default().committed;
             for position in positions {
@@ -398,7 +449,9 @@ impl Consumer for MemConsumer {
             }
         }
         self.fetched_in = None;
-        shared.changed.notify_waiters();
+        for topic in appended {
+            topic.notify_waiters();
+        }
         Ok(())
     }
 

@@ -90,7 +90,8 @@ pub struct MemBus {
 #[derive(Debug)]
 struct Shared {
     state: Mutex<State>,
-    /// Woken on every publish, topic creation, group change and close.
+    /// Woken on topic creation, group change and close; a publish wakes its topic's readers
+    /// (`Topic::appended`).
     changed: Notify,
     /// Woken when a reader moves on or goes, and on close: what a publish waiting for readers
     /// ([`MemBus::wait_for_readers`]) waits on. Apart from `changed`, so that readers telling
@@ -122,6 +123,8 @@ struct Topic {
     partitions: Vec<PartitionLog>,
     /// Where the next record without key or partition goes.
     round_robin: u32,
+    /// Woken when records are appended to the topic: readers of other topics sleep on.
+    appended: Arc<Notify>,
 }
 
 /// A consumer group: its members in join order and what it committed.
@@ -224,8 +227,11 @@ impl MemBus {
             return Ok(Err(records));
         }
         let positions = state.append(topic, records);
+        let appended = state.appended(topic);
         drop(state);
-        self.shared.changed.notify_waiters();
+        if let Some(appended) = appended {
+            appended.notify_waiters();
+        }
         Ok(Ok(positions))
     }
 }
@@ -322,6 +328,11 @@ impl State {
                     // retention in: waiting would not make room for it.
                     .all(|&(_, _, next)| next >= oldest_after || next >= end)
             })
+    }
+
+    /// What wakes the readers of `topic` when records are appended to it.
+    pub(crate) fn appended(&self, topic: &str) -> Option<Arc<Notify>> {
+        self.topics.get(topic).map(|t| Arc::clone(&t.appended))
     }
 
     /// Appends records [`State::check_publish`] accepted, each to its partition (named, by
@@ -423,6 +434,7 @@ impl EventBus for MemBus {
                     name,
                     partitions,
                     round_robin: 0,
+                    appended: Arc::new(Notify::new()),
                 },
             );
             state.topics_version += 1;
