@@ -59,20 +59,32 @@ pub const TRAIN_CAPACITY: f64 = 880.0;
 /// Time (s) at a terminal between arriving on one platform and arriving on the other: the
 /// operator changes ends and the train crosses over.
 pub const TURNAROUND_S: f64 = 240.0;
-/// Longest a train that reaches a terminal waits there for a departure the other way; with
-/// no departure that soon it leaves service.
+/// Longest a train's layover at a terminal may run past its earliest departure (its arrival,
+/// turn and recovery): the block plan turns a trip for the first departure the other way
+/// within this, and otherwise the train pulls in and a later departure pulls out of the yard.
 pub const MAX_LAYOVER_S: f64 = 900.0;
-/// Trains that may be committed to a terminal's next departures, not yet about to leave: one.
-/// A train finding one there goes to the yard (each terminal of the three lines has one)
-/// rather than queue at the signals behind it; with two, late trains queued into the Red
-/// Line's 95th/Dan Ryan in the late morning, up to half an hour late.
-pub const TERMINAL_WAITING: usize = 1;
+/// Recovery time planned at a terminal, as a share of the trip just run (at least
+/// [`MIN_RECOVERY_S`]). CTA's timetables, like most operators', put recovery at the terminals
+/// so a late train can still leave on time; 15 % of the trip covers rain (10 % longer runs),
+/// most of snow (20 %) and the chance on runs and dwells: a late train leaves late and the
+/// recovery absorbs it over its next trips.
+pub const RECOVERY_SHARE: f64 = 0.15;
+/// Shortest recovery (s) planned at a terminal.
+pub const MIN_RECOVERY_S: f64 = 180.0;
+/// How long before its departure a train laying over at a terminal (or pulling out of the
+/// yard) pulls onto the departure platform, so riders board before it leaves.
+pub const PLATFORM_LEAD_S: f64 = 60.0;
 /// Time (s) a train held at a signal takes to pull into the platform once it clears.
 pub const PULL_IN_S: f64 = 15.0;
 /// Standard deviation of the logarithm of the random factor on run times.
 pub const RUN_NOISE_SIGMA: f64 = 0.04;
 /// Mean (s) of the random extra on dwells.
 pub const DWELL_NOISE_MEAN_S: f64 = 3.0;
+
+/// Recovery (s) planned after a trip of `trip_s` seconds.
+pub fn recovery_s(trip_s: f64) -> f64 {
+    (RECOVERY_SHARE * trip_s).max(MIN_RECOVERY_S)
+}
 
 /// Seconds to run `distance_m` from a stand to a stand under the speed model.
 pub fn run_time_s(distance_m: f64) -> f64 {
