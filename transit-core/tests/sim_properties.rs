@@ -268,14 +268,13 @@ proptest! {
                         );
                     }
                     (Some(_), None) => prop_assert!(false, "{} came from nowhere", arrival.train_id),
-                    (Some(_), Some(&(before, index, direction))) if arrival.train_status == TrainStatus::OutOfService => {
-                        // Out of service (to the yard) where it stands: a terminal's arrival
-                        // platform, later; its next arrival starts a new entry into service.
-                        prop_assert!(time > before);
-                        prop_assert_eq!(arrival.prev_station_id, Some(ids[index]));
-                        prop_assert_eq!(here, (index, direction));
-                        prop_assert!(here == (n - 1, Direction::A) || here == (0, Direction::B), "left service at {:?}", here);
-                        last.remove(&arrival.train_id);
+                    (Some(_), Some(&(before, index, direction))) if arrival.train_status == TrainStatus::OutOfService && arrival.prev_station_id == Some(arrival.station_id) && here == (index, direction) => {
+                        // Out of service where it stands, later: to the yard from a
+                        // terminal's arrival platform (its next arrival starts a new entry
+                        // into service), or anywhere taken out of service by a controller
+                        // for running late past its run's end (it runs on empty to its
+                        // terminal).
+                        prop_assert!(time >= before);
                         continue;
                     }
                     (Some(_), Some(&(before, index, direction))) => {
@@ -634,7 +633,7 @@ fn trains_and_runs_each_hour(seed: u64, line: LineColor, start: SimTime) -> Vec<
             sim.advance(hour, &around, &mut out);
             out.clear();
             let scheduled = sim.scheduled_runs(hour).expect("a schedule") as i64;
-            (hour, sim.in_service() as i64, scheduled)
+            (hour, sim.in_passenger_service() as i64, scheduled)
         })
         .collect()
 }
@@ -642,15 +641,14 @@ fn trains_and_runs_each_hour(seed: u64, line: LineColor, start: SimTime) -> Vec<
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(24))]
 
-    // Does not hold yet in rain and snow: the lateness a trip gathers on its way (10 % longer
-    // runs in rain, 20 % in snow) cannot be recovered on a run's last trip, so when two runs
-    // end within that lateness of an hour (both directions' last trips of the night, the end
-    // of a peak) both are still in service at the hour. Over 90 days of any line, start and
-    // season, 4 hours of 2 160 were off by two (e.g. seed 9786690365953516142, Green, Monday
-    // 2026-11-02 from 12:29: 2 trains at 02:00 against none scheduled, in rain, each last trip
-    // 4 minutes late). Run with `--ignored`.
+    // Any seed, line, day and start, in the weather the model draws (rain, snow, cold): the
+    // trains carrying riders are the plan's runs under way within one. A train whose run ends
+    // stands at its last terminal until the run's end, so none is gone early; a train late on
+    // its run's last trip (rain's 10 % and snow's 20 % longer runs, a held dwell) carries on,
+    // and of two such trains a controller takes one out of service. 5 000 cases passed; over
+    // 2 000 sampled days 1 321 of 48 000 hours were off by one, none by more, with about 1.8
+    // trains a line a day taken out of service so.
     #[test]
-    #[ignore = "off by two in about one hour in 500 under rain or snow: see the comment"]
     fn the_trains_in_service_are_the_schedules_within_one_at_every_hour(
         seed in any::<u64>(),
         line in prop::sample::select(LineColor::ALL.to_vec()),
@@ -682,7 +680,7 @@ fn a_day_of_ctas_schedule_keeps_its_runs_in_service_within_one_train() {
             let at = start + hour * 3_600_000;
             assert_eq!(sim.now().0, at);
             for line in sim.lines() {
-                let actual = line.in_service() as i64;
+                let actual = line.in_passenger_service() as i64;
                 let scheduled = line.scheduled_runs(at).expect("a schedule") as i64;
                 assert!(
                     (actual - scheduled).abs() <= 1,

@@ -62,6 +62,9 @@ struct TripRun {
     direction: Direction,
     slot: i64,
     arrivals_ms: Vec<i64>,
+    /// The end of its run (ms), when this is the run's last trip: its scheduled arrival at
+    /// the far terminal and alighting dwell. The train pulls in no earlier.
+    run_ends: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
@@ -309,8 +312,13 @@ impl Timetable {
         out
     }
 
-    /// The scheduled arrivals of a trip at each of its stops, as offsets from its departure.
-    fn trip_run(&self, d: Direction, slot: i64) -> TripRun {
+    /// The scheduled arrivals of a trip at each of its stops, as offsets from its departure,
+    /// and the end of its run if the plan pulls its train in after it.
+    fn trip_run(&self, plan: &mut Plan, d: Direction, slot: i64) -> TripRun {
+        let run_ends = plan
+            .trip(self, d, slot)
+            .filter(|planned| planned.next.is_none())
+            .map(|planned| planned.arrival + seconds_to_ms(service::MIN_DWELL_S));
         TripRun {
             direction: d,
             slot,
@@ -319,6 +327,7 @@ impl Timetable {
                 .iter()
                 .map(|o| o.arrival_ms)
                 .collect(),
+            run_ends,
         }
     }
 
@@ -528,13 +537,17 @@ impl Scheduled {
 /// absorbs it. The trains laying over at a terminal take its departures in order, the first
 /// ready first (a late train swaps runs with one laying over, as controllers do); a departure
 /// no trip turns for pulls a train out of the yard, and a train taken out of service is
-/// replaced by one from the yard when it leaves. So the trains in service are the runs of the
-/// plan under way, give or take the late ones about to pull in ([`LineSim::scheduled_runs`]).
+/// replaced by one from the yard when it leaves. A train whose run ends stands at its last
+/// terminal until the run's scheduled end; of the trains running late past their run's end a
+/// controller keeps at most one carrying riders, and takes the other out of service. So the
+/// trains carrying riders are the runs of the plan under way within one
+/// ([`LineSim::in_passenger_service`], [`LineSim::scheduled_runs`]).
 /// A train keeps its number across trips, and a train from the yard takes the lowest number
 /// free.
 ///
 /// Time is in simulated milliseconds, not ticks: [`LineSim::advance`] processes every move due
-/// up to a moment, in order of time (ties: the yard first, then by train number), and draws
+/// up to a moment, in order of time (ties: the yard first, then by train number, then the
+/// ends of runs), and draws
 /// from the line's random stream in that order, so stopping at other moments (other tick
 /// lengths) gives the same moves.
 #[derive(Debug, Clone)]
@@ -556,6 +569,15 @@ pub struct LineSim {
     /// Holds injected by [`LineSim::delay_at`] for the next train to reach a station
     /// (index, direction or either): (station, direction, ms), oldest first.
     holds: Vec<(usize, Option<Direction>, i64)>,
+    /// The ends of the runs whose last trip a train runs: (end, train index, trip's slot),
+    /// earliest first. See [`LineSim::run_ended`].
+    run_ends: BinaryHeap<Reverse<(i64, usize, i64)>>,
+    /// Trains still carrying riders on their run's last trip after the run's end, by index
+    /// and trip slot (some may have pulled in since).
+    overrunning: Vec<(usize, i64)>,
+    /// Trains a controller took out of service for running past their run's end while
+    /// another did.
+    discharged: u64,
     rng: ChaCha8Rng,
 }
 
@@ -659,6 +681,9 @@ impl LineSim {
             scheduled: None,
             departures: Default::default(),
             holds: Vec::new(),
+            run_ends: BinaryHeap::new(),
+            overrunning: Vec::new(),
+            discharged: 0,
             rng,
         })
     }
@@ -793,7 +818,7 @@ impl LineSim {
                     continue;
                 }
                 if start.0 < planned.arrival + alight {
-                    let trip = timetable.trip_run(d, slot);
+                    let trip = timetable.trip_run(&mut plan, d, slot);
                     let elapsed = start.0 - slot;
                     let k = trip
                         .arrivals_ms
@@ -810,9 +835,17 @@ impl LineSim {
         on_line.sort_by_key(|(slot, p, _, _)| (Reverse(*slot), *p));
         for (_, p, trip, next) in on_line {
             let d = trip.direction;
-            if sim.place(p, start.0, Some(trip)).is_none() {
-                if let Some(next) = next {
-                    laying_over.push((next, other(d)));
+            let ends = trip.run_ends.map(|end| (end, trip.slot));
+            match sim.place(p, start.0, Some(trip)) {
+                Some(k) => {
+                    if let Some((end, slot)) = ends {
+                        sim.run_ends.push(Reverse((end, k, slot)));
+                    }
+                }
+                None => {
+                    if let Some(next) = next {
+                        laying_over.push((next, other(d)));
+                    }
                 }
             }
         }
@@ -843,6 +876,22 @@ impl LineSim {
         self.trains
             .iter()
             .filter(|t| t.cell.is_some() || t.layover.is_some())
+            .count()
+    }
+
+    /// Trains carrying riders now: in service ([`LineSim::in_service`]) but not running empty
+    /// to the yard. On a scheduled line these are the plan's runs under way
+    /// ([`LineSim::scheduled_runs`]) within one: a train whose run ends stands at its last
+    /// terminal until the run's scheduled end, and of the trains running past their run's end
+    /// a controller keeps at most one carrying riders.
+    pub fn in_passenger_service(&self) -> usize {
+        self.trains
+            .iter()
+            .filter(|t| {
+                (t.cell.is_some() || t.layover.is_some())
+                    && t.status != TrainStatus::OutOfService
+                    && !matches!(t.broken, Some((_, TrainStatus::OutOfService)))
+            })
             .count()
     }
 
@@ -959,19 +1008,75 @@ impl LineSim {
                     .min()
             });
             let train = self.next_at.earliest().map(|(at, k)| (at, 1, k));
-            let next = match (yard, train) {
-                (Some(y), Some(t)) => Some(y.min(t)),
-                (y, t) => y.or(t),
-            };
+            // A run's end comes after the moves at that moment (its train may pull in then).
+            let end = self.run_ends.peek().map(|Reverse((at, k, _))| (*at, 2, *k));
+            let next = [yard, train, end].into_iter().flatten().min();
             match next {
                 Some((at, 0, d)) if at <= until => {
                     let d = if d == 0 { Direction::A } else { Direction::B };
                     self.pull_out(d, at);
                 }
-                Some((at, _, k)) if at <= until => self.move_train(k, at, around, out),
+                Some((at, 1, k)) if at <= until => self.move_train(k, at, around, out),
+                Some((at, _, _)) if at <= until => {
+                    if let Some(Reverse((_, k, slot))) = self.run_ends.pop() {
+                        self.run_ended(k, slot, at, out);
+                    }
+                }
                 _ => break,
             }
         }
+    }
+
+    /// The run whose last trip (leaving at `slot`) train `k` ran ends at `at`. If the train is
+    /// still on that trip it runs late, past its run's end; if another train already does, a
+    /// controller takes one of the two out of service (the one with fewer stops to go: its
+    /// riders have the least left to ride on the train behind), so the trains in service never
+    /// run more than one over the plan's runs. It says so at once, alights its riders at the
+    /// next platform and runs empty to its terminal and the yard.
+    fn run_ended(&mut self, k: usize, slot: i64, at: i64, out: &mut Vec<ArrivalEvent>) {
+        let n = self.stations.len();
+        let trains = &self.trains;
+        let still_on = |&(k, slot): &(usize, i64)| {
+            let train = &trains[k];
+            train.cell.is_some()
+                && train.status != TrainStatus::OutOfService
+                && train.trip.as_ref().is_some_and(|trip| trip.slot == slot)
+        };
+        if !still_on(&(k, slot)) {
+            return;
+        }
+        self.overrunning.retain(still_on);
+        self.overrunning.push((k, slot));
+        if self.overrunning.len() < 2 {
+            return;
+        }
+        // Stops to go: ring cells to the trip's last platform.
+        let to_go = |k: usize| {
+            let train = &trains[k];
+            let last = train
+                .trip
+                .as_ref()
+                .map_or(0, |trip| trip_start_position(trip.direction, n) + n - 1);
+            (2 * last).saturating_sub(train.cell.unwrap_or(0))
+        };
+        let Some(i) = (0..self.overrunning.len()).min_by_key(|i| to_go(self.overrunning[*i].0))
+        else {
+            return;
+        };
+        let (j, _) = self.overrunning.remove(i);
+        let train = &mut self.trains[j];
+        match &mut train.broken {
+            Some((_, before)) => *before = TrainStatus::OutOfService,
+            None => train.status = TrainStatus::OutOfService,
+        }
+        self.discharged += 1;
+        self.status_event(j, at, out);
+    }
+
+    /// Trains a controller took out of service since the start for running past their
+    /// run's end while another did (see [`LineSim::in_passenger_service`]).
+    pub fn discharged(&self) -> u64 {
+        self.discharged
     }
 
     /// The yard's turn at a pull-out in `d`: a train comes out onto the terminal's layover
@@ -1042,7 +1147,11 @@ impl LineSim {
             return;
         }
         scheduled.pending[i].pop_front();
-        let trip = scheduled.timetable.trip_run(d, slot);
+        let trip = scheduled.timetable.trip_run(&mut scheduled.plan, d, slot);
+        // A train that leaves so late that its run's end has passed is already late past it.
+        if let Some(end) = trip.run_ends {
+            self.run_ends.push(Reverse((end.max(at), k, slot)));
+        }
         self.blocks[p] = Some(k as u16);
         let arrival_block = self.arrival_block(d);
         let train = &mut self.trains[k];
@@ -1259,8 +1368,14 @@ impl LineSim {
         } else {
             0.0
         };
-        let extra = Exp::new(1.0 / service::DWELL_NOISE_MEAN_S)
+        let mut extra = Exp::new(1.0 / service::DWELL_NOISE_MEAN_S)
             .map_or(0.0, |exp| exp.sample(&mut self.rng));
+        // Now and then a dwell is held: doors held, a rider who needs help.
+        if rand::Rng::random_bool(&mut self.rng, service::HELD_DWELL_CHANCE) {
+            let held = Normal::new(0.0, service::HELD_DWELL_SIGMA)
+                .map_or(0.0, |normal| normal.sample(&mut self.rng));
+            extra += (service::HELD_DWELL_MEDIAN_S * held.exp()).min(service::HELD_DWELL_MAX_S);
+        }
         let dwell = service::dwell_s(boarders) * conditions.dwell + extra;
         let mut ready = at + seconds_to_ms(dwell);
         // A delay injected at this platform holds the first train to reach it.
@@ -1275,10 +1390,16 @@ impl LineSim {
         }
         self.trains[k].ready_at = ready;
         let mut leave = ready;
-        // At its terminal a scheduled train waits for its departure.
+        // At its terminal a scheduled train waits for its departure; at the far terminal of
+        // its run's last trip it pulls in no earlier than the run's end (the yard's move is
+        // booked then).
         if let Some(trip) = &self.trains[k].trip {
-            if position == trip_start_position(trip.direction, n) {
+            let first = trip_start_position(trip.direction, n);
+            if position == first {
                 leave = leave.max(trip.slot);
+            }
+            if let Some(end) = trip.run_ends.filter(|_| position == first + n - 1) {
+                leave = leave.max(end);
             }
         }
         self.trains[k].arrived_at = Some(at);

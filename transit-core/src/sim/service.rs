@@ -33,7 +33,13 @@
 //! 10 % longer, in snow (precipitation at or below 32 °F) 20 %; cold slows switches and doors:
 //! 5 % below 20 °F, 15 % below 0 °F. Boarding in precipitation takes 10 % longer. Every run
 //! time is then multiplied by a log-normal factor (σ = 0.04) and every dwell gets an exponential
-//! extra (mean 3 s: a held door, a slow rider), drawn from the line's own seeded stream.
+//! extra (mean 3 s: a slow rider), drawn from the line's own seeded stream. One dwell in 40
+//! ([`HELD_DWELL_CHANCE`]) is held longer: someone holds the doors, a rider needs help; the
+//! extra time is log-normal, a minute at the median ([`HELD_DWELL_MEDIAN_S`]), one in sixteen
+//! over four minutes ([`HELD_DWELL_SIGMA`]), at most 15 minutes. A held train falls behind,
+//! finds more riders at each stop after and falls further behind, and the train behind it
+//! finds fewer and closes up: gaps and bunches arise, as on the real line, from where and
+//! when chance strikes and how many ride.
 
 use crate::event::{WeatherEvent, WeatherStatus};
 
@@ -80,6 +86,17 @@ pub const PULL_IN_S: f64 = 15.0;
 pub const RUN_NOISE_SIGMA: f64 = 0.04;
 /// Mean (s) of the random extra on dwells.
 pub const DWELL_NOISE_MEAN_S: f64 = 3.0;
+/// Chance that a dwell is held: someone holds the doors, a rider needs help or falls ill, a
+/// disturbance on board. One dwell in 40.
+pub const HELD_DWELL_CHANCE: f64 = 0.025;
+/// Median (s) of a held dwell's extra time: a minute.
+pub const HELD_DWELL_MEDIAN_S: f64 = 60.0;
+/// Standard deviation of the logarithm of a held dwell's extra time: with the median of a
+/// minute, over one hold in four is over 100 s and one in sixteen over four minutes.
+pub const HELD_DWELL_SIGMA: f64 = 0.9;
+/// Longest a held dwell's extra time runs (s): beyond that a controller would take the train
+/// out of service.
+pub const HELD_DWELL_MAX_S: f64 = 900.0;
 
 /// Recovery (s) planned after a trip of `trip_s` seconds.
 pub fn recovery_s(trip_s: f64) -> f64 {
