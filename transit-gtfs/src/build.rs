@@ -188,12 +188,6 @@ pub fn build(sources: &Sources, options: &FeedOptions) -> Result<Feed, GtfsError
     let mut stop_times = Vec::new();
     for scheduled in sources.trips.trips() {
         let line = sources.network.line(scheduled.line);
-        let timetable = sources
-            .trips
-            .timetable(scheduled.line)
-            .ok_or(GtfsError::NoTimetable {
-                line: scheduled.line,
-            })?;
         let n = line.len();
         // Direction A calls at the stations first to last, B last to first.
         let station_at = |k: usize| match scheduled.direction {
@@ -208,7 +202,7 @@ pub fn build(sources: &Sources, options: &FeedOptions) -> Result<Feed, GtfsError
             trip_headsign: headsign.map(|s| s.name.clone()).unwrap_or_default(),
             direction_id: scheduled.direction as u8,
         });
-        let offsets = timetable.stop_offsets(scheduled.direction);
+        let offsets = &scheduled.stop_offsets;
         if offsets.len() != n {
             return Err(GtfsError::NoTimetable {
                 line: scheduled.line,

@@ -9,9 +9,10 @@
 //! - **Position**: between the platform of `from` and that of `to` (the stops of the static
 //!   feed, at CTA's platform coordinates), `progress` of the way; at the platform while it
 //!   stands there. The bearing is the course from the station before to the station after.
-//! - **Trip**: a train's `scheduled_time` at `from` less the timetable's nominal offset of that
-//!   stop is the scheduled departure of its trip from the terminal: the nearest terminal
-//!   departure of the timetable within [`SLOT_TOLERANCE_MS`] is the simulated departure, and
+//! - **Trip**: a train's `scheduled_time` at `from` is a trip's departure from its terminal
+//!   plus that trip's scheduled offset of the stop (offsets differ from trip to trip with the
+//!   riders expected): of the terminal departures early enough, the latest whose own offset
+//!   puts it within [`SLOT_TOLERANCE_MS`] of that time is the simulated departure, and
 //!   [`ScheduledTrips::trip_of_departure`] names its trip and service day.
 //! - **Predictions**: the board's own prediction where the train is the next one due at a
 //!   platform (the snapshot's `next_a` / `next_b`), and beyond that the timetable's nominal
@@ -35,7 +36,7 @@ pub const SLOT_TOLERANCE_MS: i64 = 60_000;
 pub const APPROACHING_S: i64 = 60;
 
 /// The network the realtime feeds describe: the static feed's sources and, per line and
-/// direction, the nominal offsets of a trip's stops.
+/// direction, the shortest offsets of a trip's stops (for a train whose trip is not known).
 #[derive(Debug, Clone)]
 pub struct LiveNetwork {
     sources: Sources,
@@ -148,7 +149,7 @@ impl LiveNetwork {
                 sources
                     .trips
                     .timetable(line)
-                    .map(|t| t.stop_offsets(d))
+                    .map(|t| t.shortest_offsets(d))
                     .unwrap_or_default()
             })
         });
@@ -249,12 +250,21 @@ impl LiveNetwork {
             .run
             .or_else(|| train.id.get(2..).and_then(|n| n.parse().ok()))
             .unwrap_or(0);
-        let offsets = &self.offsets[line.index()][d as usize];
         let order = |index: usize| match d {
             Direction::A => index,
             Direction::B => n - 1 - index,
         };
-        let trip = self.trip(line, d, train, offsets.get(order(from)));
+        let trip = self.trip(line, d, train, order(from));
+        // The trip's own scheduled offsets; a train without one, the shortest.
+        let trip_offsets = trip.as_ref().and_then(|trip| {
+            self.sources
+                .trips
+                .timetable(line)
+                .map(|t| t.stop_offsets(d, trip.departure.0))
+        });
+        let offsets = trip_offsets
+            .as_deref()
+            .unwrap_or(&self.offsets[line.index()][d as usize]);
         let calls = now
             .map(|now| self.calls(view, train, from, to, progress, now, offsets, trip.as_ref()))
             .unwrap_or_default();
@@ -275,26 +285,32 @@ impl LiveNetwork {
         })
     }
 
-    /// The trip `train` runs: its scheduled time at its last stop less that stop's offset is
-    /// its departure from the terminal.
+    /// The trip `train` runs: its scheduled time at its last stop (the `stop`th of its trip)
+    /// less that stop's offset in the trip is its departure from the terminal.
     fn trip(
         &self,
         line: LineColor,
         d: Direction,
         train: &TrainPosition,
-        offset: Option<&StopOffset>,
+        stop: usize,
     ) -> Option<LiveTrip> {
         let scheduled: SimTime = train.scheduled_time.as_deref()?.parse().ok()?;
         let timetable = self.sources.trips.timetable(line)?;
-        let estimate = scheduled.0 - offset?.arrival_ms;
-        let slot = timetable
-            .terminal_departures(
-                d,
-                estimate - SLOT_TOLERANCE_MS,
-                estimate + SLOT_TOLERANCE_MS + 1,
-            )
-            .into_iter()
-            .min_by_key(|slot| (slot - estimate).abs())?;
+        // No trip reaches the stop sooner than the shortest offset: look back from there, the
+        // latest departure first, over the longest a trip's dwells could add (two hours).
+        let latest = scheduled.0 - timetable.shortest_offsets(d).get(stop)?.arrival_ms;
+        let mut candidates = timetable.terminal_departures(
+            d,
+            latest - 2 * 3_600_000,
+            latest + SLOT_TOLERANCE_MS + 1,
+        );
+        candidates.reverse();
+        let slot = candidates.into_iter().find(|slot| {
+            timetable
+                .stop_offsets(d, *slot)
+                .get(stop)
+                .is_some_and(|o| (slot + o.arrival_ms - scheduled.0).abs() <= SLOT_TOLERANCE_MS)
+        })?;
         let trip = self
             .sources
             .trips
@@ -464,7 +480,7 @@ mod tests {
             .trips
             .trip_of_departure(LineColor::Blue, Direction::B, SimTime(slot))
             .unwrap();
-        let offsets = blue.stop_offsets(Direction::B);
+        let offsets = blue.stop_offsets(Direction::B, slot);
         let network = LiveNetwork::new(sources.clone());
         let stations = network.stations(LineColor::Blue).to_vec();
         let n = stations.len();

@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{Datelike, Days, NaiveDate, Weekday};
 use transit_core::model::{Direction, LineColor};
 use transit_core::network::DayType;
-use transit_core::sim::{NominalTimetable, SimTime};
+use transit_core::sim::{NominalTimetable, SimTime, StopOffset};
 
 use crate::GtfsError;
 
@@ -36,6 +36,10 @@ const DAY_MS: i64 = 24 * HOUR_MS;
 
 /// Days of the week as a set: bit `Weekday::num_days_from_monday`.
 pub(crate) type DaySet = u8;
+
+/// A trip as one week's departures find it: line, direction, ms into the service day, and its
+/// (arrival, departure) offsets at each stop.
+type TripKey = (LineColor, u8, i64, Vec<(i64, i64)>);
 
 const WEEKDAYS: DaySet = 0b001_1111;
 const SATURDAY: DaySet = 0b010_0000;
@@ -56,6 +60,9 @@ pub struct ScheduledTrip {
     /// When it leaves its terminal, in ms since midnight of its service day (the start of
     /// the day; GTFS's noon minus 12 h, the same without daylight-saving shifts).
     pub departure_ms: i64,
+    /// Its scheduled offsets at each stop, in calling order (they depend on the riders
+    /// expected then: see [`NominalTimetable::stop_offsets`]).
+    pub stop_offsets: Vec<StopOffset>,
     /// The days of the week it runs on.
     pub(crate) days: DaySet,
 }
@@ -89,7 +96,9 @@ impl ScheduledTrips {
             message: "the reference week is not a date".into(),
         })?;
         let start = day_start(monday)?;
-        let mut found: BTreeMap<(LineColor, u8, i64), DaySet> = BTreeMap::new();
+        // Trips leaving at one time of the service day are one trip on the days their stop
+        // times agree.
+        let mut found: BTreeMap<TripKey, DaySet> = BTreeMap::new();
         for (line, timetable) in &timetables {
             for direction in [Direction::A, Direction::B] {
                 // A service day's trips leave on its date or the next one.
@@ -97,14 +106,20 @@ impl ScheduledTrips {
                     let (date, offset) = service_day(timetable, direction, slot)?;
                     let day = date.signed_duration_since(monday).num_days();
                     if (0..7).contains(&day) {
-                        *found.entry((*line, direction as u8, offset)).or_default() |=
-                            1 << date.weekday().num_days_from_monday();
+                        let stops = timetable
+                            .stop_offsets(direction, slot)
+                            .iter()
+                            .map(|o| (o.arrival_ms, o.departure_ms))
+                            .collect();
+                        *found
+                            .entry((*line, direction as u8, offset, stops))
+                            .or_default() |= 1 << date.weekday().num_days_from_monday();
                     }
                 }
             }
         }
         let mut trips = Vec::new();
-        for ((line, direction, offset), days) in found {
+        for ((line, direction, offset, stops), days) in found {
             let direction = if direction == 0 {
                 Direction::A
             } else {
@@ -124,6 +139,13 @@ impl ScheduledTrips {
                     service_id,
                     trip_id,
                     departure_ms: offset,
+                    stop_offsets: stops
+                        .iter()
+                        .map(|(arrival_ms, departure_ms)| StopOffset {
+                            arrival_ms: *arrival_ms,
+                            departure_ms: *departure_ms,
+                        })
+                        .collect(),
                     days,
                 });
             }

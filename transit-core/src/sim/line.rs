@@ -1,6 +1,7 @@
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 
+use chrono::NaiveDate;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp, Normal};
 
@@ -43,23 +44,47 @@ pub enum Position {
         /// The direction of the platform it left.
         direction: Direction,
     },
+    /// Laying over at a terminal (a station at either end of the line), off the signal blocks
+    /// of the line (on a tail or yard track), in service: turning, or waiting for a departure
+    /// in `direction`, or just out of the yard for one.
+    Layover {
+        /// The terminal's index on the line.
+        station: usize,
+        /// The direction of the departure it waits for.
+        direction: Direction,
+    },
+}
+
+/// A trip a train runs: its direction, its scheduled departure from its terminal, and the
+/// scheduled offsets of its arrivals at each stop (in the order it calls).
+#[derive(Debug, Clone)]
+struct TripRun {
+    direction: Direction,
+    slot: i64,
+    arrivals_ms: Vec<i64>,
+    /// The end of its run (ms), when this is the run's last trip: its scheduled arrival at
+    /// the far terminal and alighting dwell. The train pulls in no earlier.
+    run_ends: Option<i64>,
 }
 
 #[derive(Debug, Clone)]
 struct Train {
     id: TrainId,
     status: TrainStatus,
-    /// The cell of the ring it holds; `None` while out of service (in the yard).
+    /// The cell of the ring it holds; `None` while off the ring (laying over, or in the yard).
     cell: Option<usize>,
+    /// Laying over at the terminal where trips in this direction start (in service, off the
+    /// ring); `None` on the ring or in the yard.
+    layover: Option<Direction>,
     /// When it last arrived anywhere since it entered service (ms).
     arrived_at: Option<i64>,
-    /// The scheduled departure of its trip from its terminal; `None` without a schedule.
-    trip_start: Option<i64>,
-    /// The slot it claimed for its next trip while turning at a terminal.
-    next_trip: Option<i64>,
+    /// The trip it runs (or, at the departure platform, is about to); `None` without a
+    /// schedule, or between trips.
+    trip: Option<TripRun>,
     /// Placed at a platform, its arrival there still to come.
     entering: bool,
-    /// When its dwell at the platform it stands at is over (its riders on board).
+    /// When its dwell at the platform it stands at is over (its riders on board); laying
+    /// over, when it has turned.
     ready_at: i64,
     /// Broken down until then (ms), and the status it had before: it makes no move before.
     broken: Option<(i64, TrainStatus)>,
@@ -68,35 +93,121 @@ struct Train {
     disturbed: bool,
 }
 
-/// The terminal departures of a scheduled line.
-///
-/// The schedule gives departures per hour at one reference station per direction. A trip
-/// leaves its terminal that station's scheduled time minus the nominal running time from the
-/// terminal (runs, and the shortest dwell at each stop between), so the reference station's
-/// headways hold, in the schedule's terms, along the whole line; the departures of an hour are
-/// spread evenly over it. Every trip runs terminal to terminal (CTA's short turns, such as
-/// UIC-Halsted or Jefferson Park, run the whole line here).
-#[derive(Debug, Clone)]
-struct Timetable {
-    schedule: LineSchedule,
-    /// Nominal ms from a trip's departure from its terminal to its arrival at each ring
-    /// position (0 for the terminal itself).
-    offset_ms: Vec<i64>,
-    /// Nominal ms from each direction's terminal to the reference station.
-    reference_ms: [i64; 2],
-    /// The next slot the yard looks at, per direction: a train enters there unless one
-    /// turning at the terminal claimed the slot.
-    yard_next: [Option<i64>; 2],
-    /// The slots claimed by turning trains, oldest first, per direction.
-    claimed: [VecDeque<i64>; 2],
+/// The opposite direction.
+fn other(d: Direction) -> Direction {
+    match d {
+        Direction::A => Direction::B,
+        Direction::B => Direction::A,
+    }
 }
 
 const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 24 * HOUR_MS;
 
-/// How long before its departure a train from the yard pulls onto the terminal's platform.
-const YARD_LEAD_MS: i64 = 60_000;
+/// How far back of its start a line's block plan begins, so the runs under way at the start
+/// (and the hours before it) are paired as on any other day.
+const PLAN_LEAD_MS: i64 = DAY_MS;
+
+/// The terminal departures of a scheduled line, and the scheduled times of each trip.
+///
+/// The schedule gives departures per hour at one reference station per direction. A trip
+/// leaves its terminal that station's scheduled time minus the shortest running time from the
+/// terminal (runs, and the shortest dwell at each stop between), the departures of an hour
+/// spread evenly over it. Every trip runs terminal to terminal (CTA's short turns, such as
+/// UIC-Halsted or Jefferson Park, run the whole line here).
+///
+/// A trip's scheduled times at its stops allow the dwell riders are expected to need: at each
+/// stop, the riders expected to enter since the trip before it left (half of them for each
+/// direction), boarding at [`service::dwell_s`], plus the mean of chance's extra
+/// ([`service::DWELL_NOISE_MEAN_S`]). So on a fair day trips run on time on average, and the
+/// reference station's times are the schedule's plus the extra dwell before it.
+#[derive(Debug, Clone)]
+struct Timetable {
+    schedule: LineSchedule,
+    stations: usize,
+    /// Nominal seconds of each track cell's run, by ring position.
+    run_s: Vec<f64>,
+    /// Shortest ms from a trip's departure from its terminal to its arrival at each ring
+    /// position (0 for the terminal itself): runs, and the shortest dwell at each stop between.
+    offset_ms: Vec<i64>,
+    /// Shortest ms from each direction's terminal to the reference station.
+    reference_ms: [i64; 2],
+    /// Riders expected to enter each station (both directions) per hour, by day type
+    /// (weekday, Saturday, Sunday) and hour of the day.
+    riders: Vec<[[f64; 24]; 3]>,
+}
+
+/// Milliseconds of `seconds`, at least one.
+fn seconds_to_ms(seconds: f64) -> i64 {
+    (seconds * 1000.0).round().max(1.0) as i64
+}
+
+/// The ring position where a trip in `d` starts (its terminal's departure platform).
+fn trip_start_position(d: Direction, n: usize) -> usize {
+    match d {
+        Direction::A => 0,
+        Direction::B => n,
+    }
+}
+
+fn day_index(day: DayType) -> usize {
+    match day {
+        DayType::Weekday => 0,
+        DayType::Saturday => 1,
+        DayType::Sunday => 2,
+    }
+}
 
 impl Timetable {
+    /// The timetable of `schedule` on a line whose track cells run `run_s`, with riders as
+    /// `riders` expects them (its conditions are not used: a timetable does not know the
+    /// weather).
+    fn new(schedule: LineSchedule, run_s: Vec<f64>, riders: &dyn Surroundings) -> Self {
+        let ring = run_s.len();
+        let n = ring / 2;
+        let mut offset_ms = vec![0; ring];
+        for d in [Direction::A, Direction::B] {
+            let first = trip_start_position(d, n);
+            let mut at = 0.0;
+            for p in first + 1..first + n {
+                let dwell = if p > first + 1 {
+                    service::MIN_DWELL_S
+                } else {
+                    0.0
+                };
+                at += run_s[p - 1] + dwell;
+                offset_ms[p] = seconds_to_ms(at);
+            }
+        }
+        let reference = schedule.station.min(n - 1);
+        let reference_ms = [offset_ms[reference], offset_ms[2 * n - 1 - reference]];
+        // Riders depend on the day type and the hour: read them off one week (Wednesday 3,
+        // Saturday 6 and Sunday 7 January 2024).
+        let day_starts = [3, 6, 7].map(|day| {
+            NaiveDate::from_ymd_opt(2024, 1, day)
+                .and_then(|d| d.and_hms_opt(0, 0, 0))
+                .map_or(0, |t| SimTime::from_naive(t).0)
+        });
+        let riders = (0..n)
+            .map(|station| {
+                day_starts.map(|start| {
+                    std::array::from_fn(|hour| {
+                        let from = start + hour as i64 * HOUR_MS;
+                        riders.entries(station, from, from + HOUR_MS).max(0.0)
+                    })
+                })
+            })
+            .collect();
+        Self {
+            schedule,
+            stations: n,
+            run_s,
+            offset_ms,
+            reference_ms,
+            riders,
+        }
+    }
+
     /// Departures at the reference station in direction `d` during the calendar hour that
     /// starts at `hour_start` (ms): the service day's own hour plus the previous service day's
     /// hours past midnight.
@@ -123,12 +234,287 @@ impl Timetable {
         })
     }
 
+    /// The last departure from `d`'s terminal before `before` (ms), within two days.
+    fn previous_slot(&self, d: Direction, before: i64) -> Option<i64> {
+        let shift = self.reference_ms[d as usize];
+        let last_hour = (before - 1 + shift).div_euclid(HOUR_MS);
+        (0..48).find_map(|back| {
+            let hour = last_hour - back;
+            let count = i64::from(self.departures_in_hour(d, hour * HOUR_MS));
+            (0..count)
+                .rev()
+                .map(|i| hour * HOUR_MS + i * HOUR_MS / count - shift)
+                .find(|slot| *slot < before)
+        })
+    }
+
     /// The scheduled headway (ms) at `d`'s reference station for a trip leaving its terminal
     /// at `slot`.
     fn headway_ms(&self, d: Direction, slot: i64) -> Option<i64> {
         let at = slot + self.reference_ms[d as usize];
         let count = i64::from(self.departures_in_hour(d, at.div_euclid(HOUR_MS) * HOUR_MS));
         (count > 0).then(|| HOUR_MS / count)
+    }
+
+    /// Riders expected to enter station `station` between two moments (ms).
+    fn expected_riders(&self, station: usize, from: i64, to: i64) -> f64 {
+        let Some(rates) = self.riders.get(station) else {
+            return 0.0;
+        };
+        let mut riders = 0.0;
+        let mut at = from;
+        while at < to {
+            let end = ((at.div_euclid(HOUR_MS) + 1) * HOUR_MS).min(to);
+            let time = SimTime(at);
+            let day = time.date().map_or(0, |date| day_index(DayType::of(date)));
+            riders += rates[day][time.hour() as usize % 24] * (end - at) as f64 / HOUR_MS as f64;
+            at = end;
+        }
+        riders
+    }
+
+    /// The scheduled offsets of a trip in `d` leaving its terminal at `slot`, at each of its
+    /// stops in the order it calls (see the type's doc).
+    fn trip_offsets(&self, d: Direction, slot: i64) -> Vec<StopOffset> {
+        let n = self.stations;
+        let first = trip_start_position(d, n);
+        // Riders waiting at a stop came since the trip before passed; after a day without
+        // service a train holds as many as board at once anyway.
+        let gap = self
+            .previous_slot(d, slot)
+            .map_or(DAY_MS, |previous| (slot - previous).clamp(0, DAY_MS));
+        let mut out = Vec::with_capacity(n);
+        out.push(StopOffset {
+            arrival_ms: 0,
+            departure_ms: 0,
+        });
+        let mut at = 0.0;
+        for k in 1..n {
+            let p = first + k;
+            at += self.run_s[p - 1];
+            let arrival_ms = seconds_to_ms(at);
+            if k + 1 == n {
+                out.push(StopOffset {
+                    arrival_ms,
+                    departure_ms: arrival_ms,
+                });
+                break;
+            }
+            let (station, _) = ring_slot(p, n);
+            let reached = slot + arrival_ms;
+            let boarders = 0.5 * self.expected_riders(station, reached - gap, reached);
+            at += service::dwell_s(boarders) + service::DWELL_NOISE_MEAN_S;
+            out.push(StopOffset {
+                arrival_ms,
+                departure_ms: seconds_to_ms(at),
+            });
+        }
+        out
+    }
+
+    /// The scheduled arrivals of a trip at each of its stops, as offsets from its departure,
+    /// and the end of its run if the plan pulls its train in after it.
+    fn trip_run(&self, plan: &mut Plan, d: Direction, slot: i64) -> TripRun {
+        let run_ends = plan
+            .trip(self, d, slot)
+            .filter(|planned| planned.next.is_none())
+            .map(|planned| planned.arrival + seconds_to_ms(service::MIN_DWELL_S));
+        TripRun {
+            direction: d,
+            slot,
+            arrivals_ms: self
+                .trip_offsets(d, slot)
+                .iter()
+                .map(|o| o.arrival_ms)
+                .collect(),
+            run_ends,
+        }
+    }
+
+    /// The shortest a trip in `d` can take from departure to its arrival at the other end.
+    fn shortest_trip_ms(&self, d: Direction) -> i64 {
+        let n = self.stations;
+        let first = trip_start_position(d, n);
+        self.run_s[first..first + n - 1]
+            .iter()
+            .map(|s| seconds_to_ms(*s))
+            .sum()
+    }
+}
+
+/// One trip in the block plan: when it arrives at the other end (ms, scheduled), and the
+/// departure the other way its train turns for (`None`: it pulls in to the yard).
+#[derive(Debug, Clone, Copy)]
+struct Planned {
+    arrival: i64,
+    next: Option<i64>,
+}
+
+/// The block plan (the runs) of a scheduled line: which trip each trip's train runs next.
+///
+/// Built from the timetable alone, as an operator's crew and vehicle schedule is: the trips in
+/// each direction, in order of departure, each pair their arrival at the other end with the
+/// first departure the other way not yet paired, at or after the arrival plus the shortest
+/// alighting dwell, the turn ([`service::TURNAROUND_S`]), the lead onto the departure platform
+/// ([`service::PLATFORM_LEAD_S`]) and the recovery ([`service::recovery_s`]), if it is within
+/// [`service::MAX_LAYOVER_S`] of that; otherwise the train pulls in after it. A departure no
+/// trip pairs with pulls out of the yard. A run is such a chain of trips, from a pull-out to
+/// a pull-in; the plan pairs lazily as time goes on, every decision final, so it is the same
+/// plan however far and in what steps it was taken.
+#[derive(Debug, Clone)]
+struct Plan {
+    /// Per direction: the trips paired so far, by departure.
+    trips: [BTreeMap<i64, Planned>; 2],
+    /// Per direction: the departures some trip the other way turns for.
+    claimed: [BTreeSet<i64>; 2],
+    /// Per direction: every trip leaving at or before this is paired.
+    paired_through: [i64; 2],
+    /// Per direction: the last departure claimed.
+    last_claimed: [Option<i64>; 2],
+}
+
+impl Plan {
+    fn new(origin: i64) -> Self {
+        Self {
+            trips: Default::default(),
+            claimed: Default::default(),
+            paired_through: [origin; 2],
+            last_claimed: [None; 2],
+        }
+    }
+
+    /// The ms from a trip's scheduled arrival to the first departure its train may take.
+    fn turn_ms(trip_ms: i64) -> i64 {
+        seconds_to_ms(
+            service::MIN_DWELL_S
+                + service::TURNAROUND_S
+                + service::PLATFORM_LEAD_S
+                + service::recovery_s(trip_ms as f64 / 1000.0),
+        )
+    }
+
+    /// Pairs every trip in `d` leaving up to `upto`.
+    fn pair_through(&mut self, timetable: &Timetable, d: Direction, upto: i64) {
+        let i = d as usize;
+        let back = other(d);
+        let n = timetable.stations;
+        while self.paired_through[i] < upto {
+            let slot = match timetable.next_slot(d, self.paired_through[i] + 1) {
+                Some(slot) if slot <= upto => slot,
+                Some(_) => {
+                    self.paired_through[i] = upto;
+                    break;
+                }
+                // Nothing within two days: look on from there.
+                None => {
+                    self.paired_through[i] = (self.paired_through[i] + 2 * DAY_MS).min(upto);
+                    continue;
+                }
+            };
+            let offsets = timetable.trip_offsets(d, slot);
+            let trip_ms = offsets.get(n - 1).map_or(0, |o| o.arrival_ms);
+            let arrival = slot + trip_ms;
+            let earliest = arrival + Self::turn_ms(trip_ms);
+            let from = self.last_claimed[back as usize].map_or(earliest, |c| earliest.max(c + 1));
+            let next = timetable
+                .next_slot(back, from)
+                .filter(|at| *at - earliest <= seconds_to_ms(service::MAX_LAYOVER_S));
+            if let Some(at) = next {
+                self.claimed[back as usize].insert(at);
+                self.last_claimed[back as usize] = Some(at);
+            }
+            self.trips[i].insert(slot, Planned { arrival, next });
+            self.paired_through[i] = slot;
+        }
+    }
+
+    /// The trip in `d` leaving at `slot`, paired.
+    fn trip(&mut self, timetable: &Timetable, d: Direction, slot: i64) -> Option<Planned> {
+        self.pair_through(timetable, d, slot);
+        self.trips[d as usize].get(&slot).copied()
+    }
+
+    /// Whether the departure in `d` at `slot` is a pull-out: no trip the other way turns for
+    /// it. Pairs the trips the other way that could.
+    fn pulls_out(&mut self, timetable: &Timetable, d: Direction, slot: i64) -> bool {
+        let back = other(d);
+        // Rounding aside (a second), no trip leaving later than this arrives in time for it.
+        let soonest = timetable.shortest_trip_ms(back) + Self::turn_ms(0) - 1_000;
+        self.pair_through(timetable, back, slot - soonest + 1);
+        !self.claimed[d as usize].contains(&slot)
+    }
+
+    /// The first pull-out in `d` at or after `after`, within two days.
+    fn next_pull_out(&mut self, timetable: &Timetable, d: Direction, after: i64) -> Option<i64> {
+        let mut at = after;
+        loop {
+            let slot = timetable.next_slot(d, at)?;
+            if slot > after + 2 * DAY_MS {
+                return None;
+            }
+            if self.pulls_out(timetable, d, slot) {
+                return Some(slot);
+            }
+            at = slot + 1;
+        }
+    }
+
+    /// When the trip in `d` leaving at `slot` holds a run (train) of the plan: from its
+    /// departure (a pull-out: [`service::PLATFORM_LEAD_S`] before it, out of the yard) to the
+    /// departure of its run's next trip, or to its arrival and alighting dwell if its train
+    /// pulls in after it.
+    fn holds(&mut self, timetable: &Timetable, d: Direction, slot: i64) -> Option<(i64, i64)> {
+        let planned = self.trip(timetable, d, slot)?;
+        let start = if self.pulls_out(timetable, d, slot) {
+            slot - seconds_to_ms(service::PLATFORM_LEAD_S)
+        } else {
+            slot
+        };
+        let end = planned
+            .next
+            .unwrap_or(planned.arrival + seconds_to_ms(service::MIN_DWELL_S));
+        Some((start, end))
+    }
+
+    /// Forgets the trips and claims of departures before `before`.
+    fn forget(&mut self, before: i64) {
+        for trips in &mut self.trips {
+            *trips = trips.split_off(&before);
+        }
+        for claimed in &mut self.claimed {
+            *claimed = claimed.split_off(&before);
+        }
+    }
+}
+
+/// A scheduled line's timetable, plan and terminals.
+#[derive(Debug, Clone)]
+struct Scheduled {
+    timetable: Timetable,
+    plan: Plan,
+    /// The simulation's start (ms): nothing happens before it.
+    start: i64,
+    /// Per direction: departures no train has taken yet, oldest first, up to `fed_through`.
+    pending: [VecDeque<i64>; 2],
+    /// Per direction: every departure up to this is in `pending` or taken.
+    fed_through: [i64; 2],
+    /// Per direction: the next departure that pulls out of the yard.
+    yard_next: [Option<i64>; 2],
+}
+
+impl Scheduled {
+    /// Puts the departures in `d` due onto the platform by `at` into `pending`.
+    fn feed(&mut self, d: Direction, at: i64) {
+        let i = d as usize;
+        let upto = at + seconds_to_ms(service::PLATFORM_LEAD_S);
+        while let Some(slot) = self
+            .timetable
+            .next_slot(d, self.fed_through[i] + 1)
+            .filter(|slot| *slot <= upto)
+        {
+            self.pending[i].push_back(slot);
+            self.fed_through[i] = slot;
+        }
     }
 }
 
@@ -142,15 +528,26 @@ impl Timetable {
 /// pulls in when the block clears. So trains on one track never pass each other, a platform
 /// never holds two trains, and the platform each train last arrived at is its own.
 ///
-/// A scheduled line ([`LineSim::scheduled`]) puts trains into service at the terminals at the
-/// scheduled departures: a train that reaches a terminal turns for the first free departure
-/// the other way if it can make it within [`service::MAX_LAYOVER_S`] and fewer than
-/// [`service::TERMINAL_WAITING`] trains are already waiting to leave there, and otherwise
-/// leaves service; a departure no train turned for gets a train from the yard. A train keeps its
-/// number (its run) across trips, and a train from the yard takes the lowest number free.
+/// A scheduled line ([`LineSim::scheduled`]) runs a block plan of its timetable (see `Plan`):
+/// a train that ends a trip at a terminal pulls in to the yard if its run ends there, and
+/// otherwise leaves the arrival platform for the terminal's layover tracks (off the blocks,
+/// still in service), turns ([`service::TURNAROUND_S`]), and pulls onto the departure platform
+/// [`service::PLATFORM_LEAD_S`] before the next departure there, or as soon as it has turned if
+/// that departure is already due: a late train leaves late, and the recovery in the plan
+/// absorbs it. The trains laying over at a terminal take its departures in order, the first
+/// ready first (a late train swaps runs with one laying over, as controllers do); a departure
+/// no trip turns for pulls a train out of the yard, and a train taken out of service is
+/// replaced by one from the yard when it leaves. A train whose run ends stands at its last
+/// terminal until the run's scheduled end; of the trains running late past their run's end a
+/// controller keeps at most one carrying riders, and takes the other out of service. So the
+/// trains carrying riders are the runs of the plan under way within one
+/// ([`LineSim::in_passenger_service`], [`LineSim::scheduled_runs`]).
+/// A train keeps its number across trips, and a train from the yard takes the lowest number
+/// free.
 ///
 /// Time is in simulated milliseconds, not ticks: [`LineSim::advance`] processes every move due
-/// up to a moment, in order of time (ties: the yard first, then by train number), and draws
+/// up to a moment, in order of time (ties: the yard first, then by train number, then the
+/// ends of runs), and draws
 /// from the line's random stream in that order, so stopping at other moments (other tick
 /// lengths) gives the same moves.
 #[derive(Debug, Clone)]
@@ -166,12 +563,21 @@ pub struct LineSim {
     next_at: NextMoves,
     /// When a train last left each platform (by ring position), for the riders waiting.
     last_departure: Vec<Option<i64>>,
-    timetable: Option<Timetable>,
+    scheduled: Option<Scheduled>,
     /// When trains left each direction's terminal (a few hundred a day).
     departures: [Vec<i64>; 2],
     /// Holds injected by [`LineSim::delay_at`] for the next train to reach a station
     /// (index, direction or either): (station, direction, ms), oldest first.
     holds: Vec<(usize, Option<Direction>, i64)>,
+    /// The ends of the runs whose last trip a train runs: (end, train index, trip's slot),
+    /// earliest first. See [`LineSim::run_ended`].
+    run_ends: BinaryHeap<Reverse<(i64, usize, i64)>>,
+    /// Trains still carrying riders on their run's last trip after the run's end, by index
+    /// and trip slot (some may have pulled in since).
+    overrunning: Vec<(usize, i64)>,
+    /// Trains a controller took out of service for running past their run's end while
+    /// another did.
+    discharged: u64,
     rng: ChaCha8Rng,
 }
 
@@ -241,18 +647,6 @@ impl Surroundings for Empty {
     }
 }
 
-fn seconds_to_ms(seconds: f64) -> i64 {
-    (seconds * 1000.0).round().max(1.0) as i64
-}
-
-/// The ring position where a trip in `d` starts (its terminal's departure platform).
-fn trip_start_position(d: Direction, n: usize) -> usize {
-    match d {
-        Direction::A => 0,
-        Direction::B => n,
-    }
-}
-
 impl LineSim {
     fn empty(
         line: LineColor,
@@ -284,16 +678,19 @@ impl LineSim {
             trains: Vec::new(),
             next_at: NextMoves::default(),
             last_departure: vec![None; ring],
-            timetable: None,
+            scheduled: None,
             departures: Default::default(),
             holds: Vec::new(),
+            run_ends: BinaryHeap::new(),
+            overrunning: Vec::new(),
+            discharged: 0,
             rng,
         })
     }
 
     /// Puts a new train (or the lowest-numbered one in the yard) at the platform of ring
     /// position `p`, arriving there at `at`. `None` if that block is taken.
-    fn place(&mut self, p: usize, at: i64, trip_start: Option<i64>) -> Option<usize> {
+    fn place(&mut self, p: usize, at: i64, trip: Option<TripRun>) -> Option<usize> {
         if self.blocks[p].is_some() {
             return None;
         }
@@ -302,17 +699,29 @@ impl LineSim {
         let train = &mut self.trains[k];
         train.cell = Some(2 * p);
         train.entering = true;
+        train.trip = trip;
         self.next_at.set(k, Some(at));
-        train.arrived_at = None;
-        train.trip_start = trip_start;
-        train.next_trip = None;
-        train.status = TrainStatus::InService;
         Some(k)
     }
 
-    /// The lowest-numbered train in the yard, or a new one.
+    /// Puts a new train (or the lowest-numbered one in the yard) on the layover tracks of the
+    /// terminal where trips in `d` start, ready to pull onto the platform from `at`.
+    fn lay_over(&mut self, d: Direction, at: i64) -> usize {
+        let k = self.allocate();
+        let train = &mut self.trains[k];
+        train.layover = Some(d);
+        train.ready_at = at;
+        self.next_at.set(k, Some(at));
+        k
+    }
+
+    /// The lowest-numbered train in the yard (made ready for service), or a new one.
     fn allocate(&mut self) -> usize {
-        match self.trains.iter().position(|t| t.cell.is_none()) {
+        let k = match self
+            .trains
+            .iter()
+            .position(|t| t.cell.is_none() && t.layover.is_none())
+        {
             Some(k) => k,
             None => {
                 self.trains.push(Train {
@@ -322,9 +731,9 @@ impl LineSim {
                     },
                     status: TrainStatus::InService,
                     cell: None,
+                    layover: None,
                     arrived_at: None,
-                    trip_start: None,
-                    next_trip: None,
+                    trip: None,
                     entering: false,
                     ready_at: 0,
                     broken: None,
@@ -333,7 +742,15 @@ impl LineSim {
                 self.next_at.push();
                 self.trains.len() - 1
             }
-        }
+        };
+        let train = &mut self.trains[k];
+        train.status = TrainStatus::InService;
+        train.arrived_at = None;
+        train.trip = None;
+        train.entering = false;
+        train.broken = None;
+        train.disturbed = false;
+        k
     }
 
     /// `trains` trains spread evenly along a line of `stations` (at least 2), in both
@@ -362,73 +779,90 @@ impl LineSim {
         Some(sim)
     }
 
-    /// A line run by `schedule`, from `start`: the trips that left their terminals in the
-    /// scheduled time before `start` are on the line where the schedule puts them (each
-    /// arriving at that platform at `start`; a trip whose block another already holds is left
-    /// out), and trains enter and leave service by the schedule from then on. `None` if the
-    /// line is too short or the distances don't match.
+    /// A line run by `schedule`, from `start`, with the riders `riders` expects (its
+    /// [`Surroundings::entries`]; the timetable allows the dwell they need, see
+    /// [`NominalTimetable`]). The runs of the block plan under way at `start` are there: the
+    /// trips that left their terminals before `start` and have not arrived are on the line
+    /// where their scheduled times put them (each arriving at that platform at `start`; a trip
+    /// whose block another already holds starts its run's next trip from the yard instead),
+    /// and the trains between two trips lay over at their terminal. `None` if the line is too
+    /// short or the distances don't match.
     pub fn scheduled(
         line: LineColor,
         stations: Vec<StationId>,
         distances_m: &[f64],
         schedule: LineSchedule,
+        riders: &dyn Surroundings,
         start: SimTime,
         rng: ChaCha8Rng,
     ) -> Option<Self> {
         let mut sim = Self::empty(line, stations, distances_m, rng)?;
         let n = sim.stations.len();
-        let ring = 2 * n;
-        let mut offset_ms = vec![0; ring];
+        let timetable = Timetable::new(schedule, sim.run_s.clone(), riders);
+        let mut plan = Plan::new(start.0 - PLAN_LEAD_MS);
+        let alight = seconds_to_ms(service::MIN_DWELL_S);
+        let mut on_line = Vec::new();
+        let mut laying_over = Vec::new();
         for d in [Direction::A, Direction::B] {
-            let first = trip_start_position(d, n);
-            let mut at = 0.0;
-            let trip = offset_ms
-                .iter_mut()
-                .enumerate()
-                .take(first + n)
-                .skip(first + 1);
-            for (p, offset) in trip {
-                let dwell = if p > first + 1 {
-                    service::MIN_DWELL_S
-                } else {
-                    0.0
+            // A run holds a trip from its departure to the next trip's, half a day at most.
+            let mut at = start.0 - DAY_MS / 2;
+            while let Some(slot) = timetable.next_slot(d, at).filter(|slot| *slot <= start.0) {
+                at = slot + 1;
+                let Some((_, end)) = plan.holds(&timetable, d, slot) else {
+                    continue;
                 };
-                at += sim.run_s[p - 1] + dwell;
-                *offset = seconds_to_ms(at);
+                let Some(planned) = plan.trip(&timetable, d, slot) else {
+                    continue;
+                };
+                if end <= start.0 {
+                    continue;
+                }
+                if start.0 < planned.arrival + alight {
+                    let trip = timetable.trip_run(&mut plan, d, slot);
+                    let elapsed = start.0 - slot;
+                    let k = trip
+                        .arrivals_ms
+                        .iter()
+                        .rposition(|offset| *offset <= elapsed)
+                        .unwrap_or(0);
+                    on_line.push((slot, trip_start_position(d, n) + k, trip, planned.next));
+                } else if let Some(next) = planned.next {
+                    laying_over.push((next, other(d)));
+                }
             }
         }
-        let reference = schedule.station.min(n - 1);
-        let reference_ms = [offset_ms[reference], offset_ms[2 * n - 1 - reference]];
-        let mut timetable = Timetable {
-            schedule,
-            offset_ms,
-            reference_ms,
-            yard_next: [None; 2],
-            claimed: Default::default(),
-        };
-        // The trips under way at the start, latest first, each where its nominal times put it.
-        let mut under_way = Vec::new();
-        for d in [Direction::A, Direction::B] {
-            let first = trip_start_position(d, n);
-            let trip_ms = timetable.offset_ms[first + n - 1];
-            let mut slot = timetable.next_slot(d, start.0 - trip_ms);
-            // A departure too soon for the yard (before its lead) starts at the terminal too.
-            while let Some(at) = slot.filter(|at| *at < start.0 + YARD_LEAD_MS) {
-                let elapsed = start.0 - at;
-                let p = (first..first + n)
-                    .rev()
-                    .find(|p| timetable.offset_ms[*p] <= elapsed)
-                    .unwrap_or(first);
-                under_way.push((at, p));
-                slot = timetable.next_slot(d, at + 1);
+        // Latest first, so numbers run from the front of the line.
+        on_line.sort_by_key(|(slot, p, _, _)| (Reverse(*slot), *p));
+        for (_, p, trip, next) in on_line {
+            let d = trip.direction;
+            let ends = trip.run_ends.map(|end| (end, trip.slot));
+            match sim.place(p, start.0, Some(trip)) {
+                Some(k) => {
+                    if let Some((end, slot)) = ends {
+                        sim.run_ends.push(Reverse((end, k, slot)));
+                    }
+                }
+                None => {
+                    if let Some(next) = next {
+                        laying_over.push((next, other(d)));
+                    }
+                }
             }
-            timetable.yard_next[d as usize] = slot;
         }
-        under_way.sort_by_key(|(at, p)| (std::cmp::Reverse(*at), *p));
-        for (at, p) in under_way {
-            sim.place(p, start.0, Some(at));
+        laying_over.sort_by_key(|(next, d)| (*next, *d as usize));
+        for (_, d) in laying_over {
+            sim.lay_over(d, start.0);
         }
-        sim.timetable = Some(timetable);
+        let yard_next =
+            [Direction::A, Direction::B].map(|d| plan.next_pull_out(&timetable, d, start.0 + 1));
+        sim.scheduled = Some(Scheduled {
+            timetable,
+            plan,
+            start: start.0,
+            pending: Default::default(),
+            fed_through: [start.0; 2],
+            yard_next,
+        });
         Some(sim)
     }
 
@@ -437,15 +871,65 @@ impl LineSim {
         self.line
     }
 
-    /// Trains in service now.
+    /// Trains in service now: on the line, or laying over at a terminal.
     pub fn in_service(&self) -> usize {
-        self.trains.iter().filter(|t| t.cell.is_some()).count()
+        self.trains
+            .iter()
+            .filter(|t| t.cell.is_some() || t.layover.is_some())
+            .count()
+    }
+
+    /// Trains carrying riders now: in service ([`LineSim::in_service`]) but not running empty
+    /// to the yard. On a scheduled line these are the plan's runs under way
+    /// ([`LineSim::scheduled_runs`]) within one: a train whose run ends stands at its last
+    /// terminal until the run's scheduled end, and of the trains running past their run's end
+    /// a controller keeps at most one carrying riders.
+    pub fn in_passenger_service(&self) -> usize {
+        self.trains
+            .iter()
+            .filter(|t| {
+                (t.cell.is_some() || t.layover.is_some())
+                    && t.status != TrainStatus::OutOfService
+                    && !matches!(t.broken, Some((_, TrainStatus::OutOfService)))
+            })
+            .count()
+    }
+
+    /// The runs of the block plan under way at `at` (ms): the trains the schedule has in
+    /// service then, each from [`service::PLATFORM_LEAD_S`] before its pull-out to its last
+    /// trip's arrival and alighting dwell. `None` without a schedule.
+    pub fn scheduled_runs(&self, at: i64) -> Option<usize> {
+        let scheduled = self.scheduled.as_ref()?;
+        let timetable = &scheduled.timetable;
+        let mut plan = scheduled.plan.clone();
+        let lead = seconds_to_ms(service::PLATFORM_LEAD_S);
+        let mut runs = 0;
+        for d in [Direction::A, Direction::B] {
+            let mut from = at - DAY_MS / 2;
+            while let Some(slot) = timetable
+                .next_slot(d, from)
+                .filter(|slot| *slot <= at + lead)
+            {
+                from = slot + 1;
+                if let Some((start, end)) = plan.holds(timetable, d, slot) {
+                    runs += usize::from(start <= at && at < end);
+                }
+            }
+        }
+        Some(runs)
     }
 
     /// Where each train in service is.
     pub fn positions(&self) -> impl Iterator<Item = (TrainId, Position)> + '_ {
         let n = self.stations.len();
         self.trains.iter().filter_map(move |train| {
+            if let Some(direction) = train.layover {
+                let station = match direction {
+                    Direction::A => 0,
+                    Direction::B => n - 1,
+                };
+                return Some((train.id, Position::Layover { station, direction }));
+            }
             let cell = train.cell?;
             let p = cell / 2;
             let (station, direction) = ring_slot(p, n);
@@ -468,7 +952,7 @@ impl LineSim {
         self.positions()
             .filter_map(|(train, position)| match position {
                 Position::Platform { station, direction } => Some((train, station, direction)),
-                Position::Track { .. } => None,
+                _ => None,
             })
     }
 
@@ -480,9 +964,10 @@ impl LineSim {
     /// The scheduled departures from the terminal of direction `d` in `[from, to)` (ms); empty
     /// for a line without a schedule.
     pub fn scheduled_departures(&self, d: Direction, from: i64, to: i64) -> Vec<i64> {
-        let Some(timetable) = &self.timetable else {
+        let Some(scheduled) = &self.scheduled else {
             return Vec::new();
         };
+        let timetable = &scheduled.timetable;
         std::iter::successors(timetable.next_slot(d, from), |at| {
             timetable.next_slot(d, at + 1)
         })
@@ -490,11 +975,11 @@ impl LineSim {
         .collect()
     }
 
-    /// The nominal time (ms) of a trip in direction `d`, from its terminal's departure to its
+    /// The shortest time (ms) of a trip in direction `d`, from its terminal's departure to its
     /// arrival at the other terminal (runs, and the shortest dwell at each stop between);
     /// `None` without a schedule.
     pub fn nominal_trip_ms(&self, d: Direction) -> Option<i64> {
-        let timetable = self.timetable.as_ref()?;
+        let timetable = &self.scheduled.as_ref()?.timetable;
         let n = self.stations.len();
         timetable
             .offset_ms
@@ -505,81 +990,228 @@ impl LineSim {
     /// The scheduled headway (ms) for a trip leaving `d`'s terminal at `slot`, at the
     /// reference station; `None` without a schedule.
     pub fn scheduled_headway_ms(&self, d: Direction, slot: i64) -> Option<i64> {
-        self.timetable.as_ref()?.headway_ms(d, slot)
+        self.scheduled.as_ref()?.timetable.headway_ms(d, slot)
     }
 
     /// Moves every train whose move is due at or before `until` (ms), in order of time, and
     /// appends each arrival to `out`.
     pub fn advance(&mut self, until: i64, around: &dyn Surroundings, out: &mut Vec<ArrivalEvent>) {
+        let lead = seconds_to_ms(service::PLATFORM_LEAD_S);
         loop {
-            let yard = self.timetable.as_ref().and_then(|t| {
+            let yard = self.scheduled.as_ref().and_then(|s| {
                 [Direction::A, Direction::B]
                     .into_iter()
                     .filter_map(|d| {
-                        t.yard_next[d as usize].map(|slot| (slot - YARD_LEAD_MS, 0, d as usize))
+                        s.yard_next[d as usize]
+                            .map(|slot| ((slot - lead).max(s.start), 0, d as usize))
                     })
                     .min()
             });
             let train = self.next_at.earliest().map(|(at, k)| (at, 1, k));
-            let next = match (yard, train) {
-                (Some(y), Some(t)) => Some(y.min(t)),
-                (y, t) => y.or(t),
-            };
+            // A run's end comes after the moves at that moment (its train may pull in then).
+            let end = self.run_ends.peek().map(|Reverse((at, k, _))| (*at, 2, *k));
+            let next = [yard, train, end].into_iter().flatten().min();
             match next {
                 Some((at, 0, d)) if at <= until => {
                     let d = if d == 0 { Direction::A } else { Direction::B };
-                    self.dispatch(d, at + YARD_LEAD_MS, around, out);
+                    self.pull_out(d, at);
                 }
-                Some((at, _, k)) if at <= until => self.move_train(k, at, around, out),
+                Some((at, 1, k)) if at <= until => self.move_train(k, at, around, out),
+                Some((at, _, _)) if at <= until => {
+                    if let Some(Reverse((_, k, slot))) = self.run_ends.pop() {
+                        self.run_ended(k, slot, at, out);
+                    }
+                }
                 _ => break,
             }
         }
     }
 
-    /// The yard's turn at the scheduled departure `slot`, [`YARD_LEAD_MS`] before it: a train
-    /// pulls in from the yard to leave at the slot, unless one turning at the terminal claimed
-    /// it, or one stands at the platform for a later departure (it takes this one and gives
-    /// its own back). With the platform taken otherwise, the departure is lost.
-    fn dispatch(
-        &mut self,
-        d: Direction,
-        slot: i64,
-        around: &dyn Surroundings,
-        out: &mut Vec<ArrivalEvent>,
-    ) {
-        let at = slot - YARD_LEAD_MS;
-        let Some(timetable) = self.timetable.as_mut() else {
+    /// The run whose last trip (leaving at `slot`) train `k` ran ends at `at`. If the train is
+    /// still on that trip it runs late, past its run's end; if another train already does, a
+    /// controller takes one of the two out of service (the one with fewer stops to go: its
+    /// riders have the least left to ride on the train behind), so the trains in service never
+    /// run more than one over the plan's runs. It says so at once, alights its riders at the
+    /// next platform and runs empty to its terminal and the yard.
+    fn run_ended(&mut self, k: usize, slot: i64, at: i64, out: &mut Vec<ArrivalEvent>) {
+        let n = self.stations.len();
+        let trains = &self.trains;
+        let still_on = |&(k, slot): &(usize, i64)| {
+            let train = &trains[k];
+            train.cell.is_some()
+                && train.status != TrainStatus::OutOfService
+                && train.trip.as_ref().is_some_and(|trip| trip.slot == slot)
+        };
+        if !still_on(&(k, slot)) {
+            return;
+        }
+        self.overrunning.retain(still_on);
+        self.overrunning.push((k, slot));
+        if self.overrunning.len() < 2 {
+            return;
+        }
+        // Stops to go: ring cells to the trip's last platform.
+        let to_go = |k: usize| {
+            let train = &trains[k];
+            let last = train
+                .trip
+                .as_ref()
+                .map_or(0, |trip| trip_start_position(trip.direction, n) + n - 1);
+            (2 * last).saturating_sub(train.cell.unwrap_or(0))
+        };
+        let Some(i) = (0..self.overrunning.len()).min_by_key(|i| to_go(self.overrunning[*i].0))
+        else {
+            return;
+        };
+        let (j, _) = self.overrunning.remove(i);
+        let train = &mut self.trains[j];
+        match &mut train.broken {
+            Some((_, before)) => *before = TrainStatus::OutOfService,
+            None => train.status = TrainStatus::OutOfService,
+        }
+        self.discharged += 1;
+        self.status_event(j, at, out);
+    }
+
+    /// Trains a controller took out of service since the start for running past their
+    /// run's end while another did (see [`LineSim::in_passenger_service`]).
+    pub fn discharged(&self) -> u64 {
+        self.discharged
+    }
+
+    /// The yard's turn at a pull-out in `d`: a train comes out onto the terminal's layover
+    /// tracks at `at`, [`service::PLATFORM_LEAD_S`] before the departure, and pulls onto the
+    /// platform for the first departure due there.
+    fn pull_out(&mut self, d: Direction, at: i64) {
+        let Some(scheduled) = self.scheduled.as_mut() else {
             return;
         };
         let i = d as usize;
-        timetable.yard_next[i] = timetable.next_slot(d, slot + 1);
-        if timetable.claimed[i].front() == Some(&slot) {
-            timetable.claimed[i].pop_front();
+        let Some(slot) = scheduled.yard_next[i] else {
             return;
-        }
-        let p = trip_start_position(d, self.stations.len());
-        if let Some(j) = self.blocks[p] {
-            let train = &mut self.trains[usize::from(j)];
-            let waiting = train.cell == Some(2 * p) && train.trip_start.is_some_and(|s| s > slot);
-            if waiting {
-                if let Some(later) = train.trip_start.replace(slot) {
-                    self.next_at
-                        .set(usize::from(j), Some(train.ready_at.max(slot)));
-                    timetable.claimed[i].retain(|claimed| *claimed != later);
-                }
+        };
+        scheduled.yard_next[i] = scheduled
+            .plan
+            .next_pull_out(&scheduled.timetable, d, slot + 1);
+        // The plan need not remember more than the last two days.
+        scheduled.plan.forget(at - 2 * DAY_MS);
+        self.lay_over(d, at);
+    }
+
+    /// The ring position of the arrival platform at the terminal where trips in `d` start.
+    fn arrival_block(&self, d: Direction) -> usize {
+        let ring = self.blocks.len();
+        (trip_start_position(d, self.stations.len()) + ring - 1) % ring
+    }
+
+    /// Train `k`, laying over at the terminal where trips in `d` start, pulls onto the
+    /// departure platform for the first departure due there, once it has turned and that
+    /// departure is [`service::PLATFORM_LEAD_S`] away, if the platform is free; otherwise it
+    /// waits for the time (or for the platform to clear, which wakes it).
+    fn pull_on(
+        &mut self,
+        k: usize,
+        d: Direction,
+        at: i64,
+        around: &dyn Surroundings,
+        out: &mut Vec<ArrivalEvent>,
+    ) {
+        let n = self.stations.len();
+        let lead = seconds_to_ms(service::PLATFORM_LEAD_S);
+        let ready = self.trains[k].ready_at;
+        let Some(scheduled) = self.scheduled.as_mut() else {
+            return;
+        };
+        let i = d as usize;
+        scheduled.feed(d, at);
+        let Some(&slot) = scheduled.pending[i].front() else {
+            // No departure due yet: wake for the next one; with none in two days, go to the
+            // yard.
+            match scheduled
+                .timetable
+                .next_slot(d, scheduled.fed_through[i] + 1)
+            {
+                Some(next) => self.next_at.set(k, Some((next - lead).max(ready).max(at))),
+                None => self.leave_service(k, at, out),
             }
             return;
+        };
+        let due = ready.max(slot - lead);
+        if at < due {
+            self.next_at.set(k, Some(due));
+            return;
         }
-        let k = self.allocate();
+        let p = trip_start_position(d, n);
+        if self.blocks[p].is_some() {
+            self.next_at.set(k, None);
+            return;
+        }
+        scheduled.pending[i].pop_front();
+        let trip = scheduled.timetable.trip_run(&mut scheduled.plan, d, slot);
+        // A train that leaves so late that its run's end has passed is already late past it.
+        if let Some(end) = trip.run_ends {
+            self.run_ends.push(Reverse((end.max(at), k, slot)));
+        }
         self.blocks[p] = Some(k as u16);
+        let arrival_block = self.arrival_block(d);
         let train = &mut self.trains[k];
+        train.layover = None;
         train.cell = Some(2 * p);
-        train.arrived_at = None;
-        train.entering = false;
-        train.trip_start = Some(slot);
-        train.next_trip = None;
-        train.status = TrainStatus::InService;
-        self.arrive(k, at, None, around, out);
+        train.trip = Some(trip);
+        let previous = train.arrived_at.map(|time| {
+            let (station, direction) = ring_slot(arrival_block, n);
+            (station, direction, time)
+        });
+        self.arrive(k, at, previous, around, out);
+    }
+
+    /// Train `k` ends its trip at the arrival platform of a terminal (ring position `block`)
+    /// at `at`: it pulls in if its run ends here or it is out of service (then a train from
+    /// the yard takes its run's next trip), and otherwise lays over to turn.
+    fn end_trip(
+        &mut self,
+        k: usize,
+        block: usize,
+        at: i64,
+        around: &dyn Surroundings,
+        out: &mut Vec<ArrivalEvent>,
+    ) {
+        let n = self.stations.len();
+        let Some(scheduled) = self.scheduled.as_mut() else {
+            return;
+        };
+        let next_d = if block == n - 1 {
+            Direction::B
+        } else {
+            Direction::A
+        };
+        let next = self.trains[k]
+            .trip
+            .as_ref()
+            .map(|trip| (trip.direction, trip.slot))
+            .and_then(|(d, slot)| scheduled.plan.trip(&scheduled.timetable, d, slot))
+            .and_then(|planned| planned.next);
+        if next.is_none() {
+            self.leave_service(k, at, out);
+            return;
+        }
+        if self.trains[k].status == TrainStatus::OutOfService {
+            self.leave_service(k, at, out);
+            self.lay_over(next_d, at);
+            return;
+        }
+        let chance = Normal::new(0.0, service::RUN_NOISE_SIGMA)
+            .map_or(1.0, |normal| normal.sample(&mut self.rng).exp());
+        let turn = service::TURNAROUND_S * around.conditions().run * chance;
+        self.blocks[block] = None;
+        self.last_departure[block] = Some(at);
+        let train = &mut self.trains[k];
+        train.cell = None;
+        train.layover = Some(next_d);
+        train.trip = None;
+        train.ready_at = at + seconds_to_ms(turn);
+        self.next_at.set(k, Some(train.ready_at));
+        self.free_block(block, at);
     }
 
     fn move_train(
@@ -591,10 +1223,6 @@ impl LineSim {
     ) {
         let n = self.stations.len();
         let ring = 2 * n;
-        let Some(from) = self.trains[k].cell else {
-            self.next_at.set(k, None);
-            return;
-        };
         // Broken down: no move until repaired (a train woken at the signal waits too); then
         // it carries on with the status it had.
         if let Some((until, before)) = self.trains[k].broken {
@@ -605,6 +1233,14 @@ impl LineSim {
             self.trains[k].broken = None;
             self.trains[k].status = before;
         }
+        if let Some(d) = self.trains[k].layover {
+            self.pull_on(k, d, at, around, out);
+            return;
+        }
+        let Some(from) = self.trains[k].cell else {
+            self.next_at.set(k, None);
+            return;
+        };
         if std::mem::take(&mut self.trains[k].entering) {
             self.arrive(k, at, None, around, out);
             return;
@@ -612,44 +1248,15 @@ impl LineSim {
         let to = (from + 1) % (2 * ring);
         let (block, next_block) = (from / 2, to / 2);
         // At a terminal's arrival platform a train taken out of service leaves service; a
-        // scheduled train turns for a departure the other way, or leaves service.
+        // scheduled train ends its trip (and lays over, or pulls in).
         let terminal = from % 2 == 0 && (block == n - 1 || block == ring - 1);
+        if terminal && self.scheduled.is_some() {
+            self.end_trip(k, block, at, around, out);
+            return;
+        }
         if terminal && self.trains[k].status == TrainStatus::OutOfService {
             self.leave_service(k, at, out);
             return;
-        }
-        if terminal {
-            if let Some(timetable) = self.timetable.as_mut() {
-                let d = if block == n - 1 {
-                    Direction::B
-                } else {
-                    Direction::A
-                };
-                let i = d as usize;
-                let ready = at + seconds_to_ms(self.run_s[block] + service::MIN_DWELL_S);
-                let free_from = [
-                    Some(ready),
-                    timetable.claimed[i].back().map(|c| c + 1),
-                    timetable.yard_next[i],
-                ]
-                .into_iter()
-                .flatten()
-                .max()
-                .unwrap_or(ready);
-                // One train may wait for the terminal's next departures; another goes to the
-                // yard rather than queue on the line.
-                let room = timetable.claimed[i].len() < service::TERMINAL_WAITING;
-                match timetable.next_slot(d, free_from) {
-                    Some(slot) if room && slot - ready <= seconds_to_ms(service::MAX_LAYOVER_S) => {
-                        timetable.claimed[i].push_back(slot);
-                        self.trains[k].next_trip = Some(slot);
-                    }
-                    _ => {
-                        self.leave_service(k, at, out);
-                        return;
-                    }
-                }
-            }
         }
         if block != next_block {
             if self.blocks[next_block].is_some() {
@@ -669,17 +1276,11 @@ impl LineSim {
                 && self.trains[k].status == TrainStatus::OutOfService
             {
                 // Taken out of service while turning: it leaves here rather than run a trip.
-                self.release_trip(k);
                 self.leave_service(k, at, out);
                 if block != next_block {
-                    self.wake_behind(block, at);
+                    self.free_block(block, at);
                 }
                 return;
-            }
-            if position == 0 || position == n {
-                if let Some(slot) = self.trains[k].next_trip.take() {
-                    self.trains[k].trip_start = Some(slot);
-                }
             }
             let previous = self.trains[k].arrived_at.map(|time| {
                 let (station, direction) = ring_slot(from / 2, n);
@@ -698,7 +1299,7 @@ impl LineSim {
             self.next_at.set(k, Some(at + seconds_to_ms(run)));
         }
         if block != next_block {
-            self.wake_behind(block, at);
+            self.free_block(block, at);
         }
     }
 
@@ -721,21 +1322,17 @@ impl LineSim {
         let conditions = around.conditions();
         let train = &self.trains[k];
         let (station, direction) = ring_slot(position, n);
-        let trip = self
-            .timetable
-            .as_ref()
-            .zip(train.trip_start)
-            .map(|(timetable, start)| {
-                let direction = if position < n {
-                    Direction::A
-                } else {
-                    Direction::B
-                };
-                (
-                    start + timetable.offset_ms[position],
-                    timetable.headway_ms(direction, start),
-                )
-            });
+        let trip =
+            self.scheduled
+                .as_ref()
+                .zip(train.trip.as_ref())
+                .and_then(|(scheduled, trip)| {
+                    let stop = position.checked_sub(trip_start_position(trip.direction, n))?;
+                    Some((
+                        trip.slot + trip.arrivals_ms.get(stop)?,
+                        scheduled.timetable.headway_ms(trip.direction, trip.slot),
+                    ))
+                });
         let seconds = |ms: i64| i32::try_from(ms.div_euclid(1000)).ok();
         out.push(ArrivalEvent {
             station_id: self.stations[station],
@@ -771,8 +1368,14 @@ impl LineSim {
         } else {
             0.0
         };
-        let extra = Exp::new(1.0 / service::DWELL_NOISE_MEAN_S)
+        let mut extra = Exp::new(1.0 / service::DWELL_NOISE_MEAN_S)
             .map_or(0.0, |exp| exp.sample(&mut self.rng));
+        // Now and then a dwell is held: doors held, a rider who needs help.
+        if rand::Rng::random_bool(&mut self.rng, service::HELD_DWELL_CHANCE) {
+            let held = Normal::new(0.0, service::HELD_DWELL_SIGMA)
+                .map_or(0.0, |normal| normal.sample(&mut self.rng));
+            extra += (service::HELD_DWELL_MEDIAN_S * held.exp()).min(service::HELD_DWELL_MAX_S);
+        }
         let dwell = service::dwell_s(boarders) * conditions.dwell + extra;
         let mut ready = at + seconds_to_ms(dwell);
         // A delay injected at this platform holds the first train to reach it.
@@ -787,10 +1390,16 @@ impl LineSim {
         }
         self.trains[k].ready_at = ready;
         let mut leave = ready;
-        // At its terminal a scheduled train waits for its departure.
-        if position == 0 || position == n {
-            if let Some(slot) = self.trains[k].trip_start {
-                leave = leave.max(slot);
+        // At its terminal a scheduled train waits for its departure; at the far terminal of
+        // its run's last trip it pulls in no earlier than the run's end (the yard's move is
+        // booked then).
+        if let Some(trip) = &self.trains[k].trip {
+            let first = trip_start_position(trip.direction, n);
+            if position == first {
+                leave = leave.max(trip.slot);
+            }
+            if let Some(end) = trip.run_ends.filter(|_| position == first + n - 1) {
+                leave = leave.max(end);
             }
         }
         self.trains[k].arrived_at = Some(at);
@@ -798,35 +1407,35 @@ impl LineSim {
     }
 
     /// Takes train `k` out of service at `at` (into the yard), freeing its block, and says so:
-    /// an event at the platform it stands at with the status [`TrainStatus::OutOfService`]
-    /// (running empty to the yard), so readers stop showing it there.
+    /// an event at the platform it stands at (laying over, the terminal's arrival platform)
+    /// with the status [`TrainStatus::OutOfService`] (running empty to the yard), so readers
+    /// stop showing it there.
     fn leave_service(&mut self, k: usize, at: i64, out: &mut Vec<ArrivalEvent>) {
-        let Some(cell) = self.trains[k].cell.take() else {
-            return;
+        let block = match (self.trains[k].cell.take(), self.trains[k].layover.take()) {
+            (Some(cell), _) => {
+                let block = cell / 2;
+                self.blocks[block] = None;
+                Some(block)
+            }
+            (None, Some(d)) => {
+                let block = self.arrival_block(d);
+                out.push(self.event_at_block(k, block, TrainStatus::OutOfService, at));
+                None
+            }
+            (None, None) => return,
         };
-        let block = cell / 2;
-        self.blocks[block] = None;
         self.next_at.set(k, None);
-        out.push(self.event_at_block(k, block, TrainStatus::OutOfService, at));
+        if let Some(block) = block {
+            out.push(self.event_at_block(k, block, TrainStatus::OutOfService, at));
+        }
         let train = &mut self.trains[k];
         train.arrived_at = None;
-        train.trip_start = None;
-        train.next_trip = None;
+        train.trip = None;
         train.broken = None;
         train.disturbed = false;
         train.status = TrainStatus::InService;
-        self.wake_behind(block, at);
-    }
-
-    /// Gives back the departure train `k` claimed or waits for, so the yard sends a train
-    /// for it (if its time to pull in has not passed).
-    fn release_trip(&mut self, k: usize) {
-        let train = &mut self.trains[k];
-        let slots = [train.next_trip.take(), train.trip_start.take()];
-        if let Some(timetable) = self.timetable.as_mut() {
-            for claimed in &mut timetable.claimed {
-                claimed.retain(|c| !slots.contains(&Some(*c)));
-            }
+        if let Some(block) = block {
+            self.free_block(block, at);
         }
     }
 
@@ -834,16 +1443,20 @@ impl LineSim {
     fn in_service_index(&self, train: TrainId) -> Option<usize> {
         self.trains
             .iter()
-            .position(|t| t.id == train && t.cell.is_some())
+            .position(|t| t.id == train && (t.cell.is_some() || t.layover.is_some()))
     }
 
     /// Says at once that train `k`'s status changed at `at`: an event at the platform it last
-    /// reached (its block's), from that platform, with the new status. Not in service, so
-    /// readers learn no run time from it.
+    /// reached (its block's; laying over, its terminal's arrival platform), from that
+    /// platform, with the new status. Not in service, so readers learn no run time from it.
     fn status_event(&self, k: usize, at: i64, out: &mut Vec<ArrivalEvent>) {
         let train = &self.trains[k];
-        let Some(cell) = train.cell else { return };
-        out.push(self.event_at_block(k, cell / 2, train.status, at));
+        let block = match (train.cell, train.layover) {
+            (Some(cell), _) => cell / 2,
+            (None, Some(d)) => self.arrival_block(d),
+            (None, None) => return,
+        };
+        out.push(self.event_at_block(k, block, train.status, at));
     }
 
     /// An event of train `k` with `status` at `at`, at the platform of `block` and from it
@@ -885,8 +1498,10 @@ impl LineSim {
 
     /// Takes train `train` out of service at `at` (call after [`LineSim::advance`] up to
     /// `at`): it carries no more riders (its arrivals say out of service) and leaves service
-    /// at the next terminal it reaches; one standing at a terminal's departure platform
-    /// leaves at once. An event says so at once. `false` if the train is not in service.
+    /// at the next terminal it reaches; one laying over, or standing at a terminal's departure
+    /// platform, leaves at once. An event says so at once. On a scheduled line a train from
+    /// the yard takes its place when it leaves (its departure, if it had taken one, goes back
+    /// to the terminal's next). `false` if the train is not in service.
     pub fn take_out_of_service(
         &mut self,
         train: TrainId,
@@ -904,15 +1519,35 @@ impl LineSim {
         if let Some((_, before)) = &mut train.broken {
             // Broken down, it stays so; repaired, it runs out of service.
             *before = TrainStatus::OutOfService;
-        } else {
-            train.status = TrainStatus::OutOfService;
-            if train.cell.is_some_and(|cell| cell == 0 || cell == 2 * n) {
-                self.release_trip(k);
-                self.leave_service(k, at, out);
-                return true;
-            }
+            self.status_event(k, at, out);
+            return true;
         }
-        self.status_event(k, at, out);
+        train.status = TrainStatus::OutOfService;
+        // Where it stands to leave at once: laying over, or at a departure platform (the
+        // departure it took given back).
+        let leaves_from = match (train.layover, train.cell) {
+            (Some(d), _) => Some((d, None)),
+            (None, Some(cell)) if cell == 0 || cell == 2 * n => {
+                let d = if cell == 0 {
+                    Direction::A
+                } else {
+                    Direction::B
+                };
+                Some((d, train.trip.as_ref().map(|trip| trip.slot)))
+            }
+            _ => None,
+        };
+        let Some((d, departure)) = leaves_from else {
+            self.status_event(k, at, out);
+            return true;
+        };
+        self.leave_service(k, at, out);
+        if let Some(scheduled) = self.scheduled.as_mut() {
+            if let Some(slot) = departure {
+                scheduled.pending[d as usize].push_front(slot);
+            }
+            self.lay_over(d, at);
+        }
         true
     }
 
@@ -939,7 +1574,8 @@ impl LineSim {
         t.status = TrainStatus::BrokenDown;
         t.disturbed = true;
         // Running between stations, its arrival comes that much later; at a platform (or at
-        // the signal) it makes no move before it is repaired (see `move_train`).
+        // the signal, or laying over) it makes no move before it is repaired (see
+        // `move_train`).
         if t.cell.is_some_and(|cell| cell % 2 == 1) {
             let next = self.next_at.get(k).map(|next| next.max(at) + stop_ms);
             self.next_at.set(k, next);
@@ -948,47 +1584,61 @@ impl LineSim {
         true
     }
 
-    /// Wakes the train held at the signal of `block`, just freed.
-    fn wake_behind(&mut self, block: usize, at: i64) {
+    /// `block` was just freed at `at`: wakes the train held at its signal, and at a terminal's
+    /// departure platform the trains laying over there for it.
+    fn free_block(&mut self, block: usize, at: i64) {
+        let n = self.stations.len();
         let ring = self.blocks.len();
+        let pull_in = at + seconds_to_ms(service::PULL_IN_S);
         if let Some(j) = self.blocks[(block + ring - 1) % ring] {
             let j = usize::from(j);
             if self.next_at.get(j).is_none() && self.trains[j].cell.is_some() {
-                self.next_at
-                    .set(j, Some(at + seconds_to_ms(service::PULL_IN_S)));
+                self.next_at.set(j, Some(pull_in));
+            }
+        }
+        if self.scheduled.is_some() && (block == 0 || block == n) {
+            let d = if block == 0 {
+                Direction::A
+            } else {
+                Direction::B
+            };
+            for j in 0..self.trains.len() {
+                if self.trains[j].layover == Some(d) && self.next_at.get(j).is_none() {
+                    self.next_at.set(j, Some(pull_in));
+                }
             }
         }
     }
 }
 
-/// A scheduled line's nominal timetable, read-only: when trips leave the terminals and the
-/// nominal times from a trip's departure to each of its stops, as [`LineSim`] dispatches them.
+/// A scheduled line's timetable, read-only: when trips leave the terminals and their
+/// scheduled times at each stop, as [`LineSim`] runs them.
 ///
 /// For the feeds that publish the simulation's schedule (static GTFS and what refers to it),
-/// so they take the very slots the simulation uses rather than a copy of its rules. Times are
-/// simulated ms ([`SimTime`]); the stops of a trip in direction A are the line's stations
-/// first to last, in direction B last to first, each at its platform for that direction.
+/// so they take the very slots and times the simulation uses rather than a copy of its rules.
+/// Times are simulated ms ([`SimTime`]); the stops of a trip in direction A are the line's
+/// stations first to last, in direction B last to first, each at its platform for that
+/// direction.
 #[derive(Debug, Clone)]
 pub struct NominalTimetable {
     timetable: Timetable,
-    stations: usize,
 }
 
-/// Nominal ms from a trip's departure from its terminal to one of its stops.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Scheduled ms from a trip's departure from its terminal to one of its stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct StopOffset {
     /// To its arrival at the stop (0 at the terminal it leaves).
     pub arrival_ms: i64,
-    /// To its departure from the stop: the arrival plus the shortest dwell
-    /// ([`service::MIN_DWELL_S`]), except at the first stop (it leaves at 0) and the last
-    /// (the trip ends there).
+    /// To its departure from the stop: the arrival plus the dwell its expected riders need
+    /// (at least [`service::MIN_DWELL_S`], plus the mean extra by chance), except at the first
+    /// stop (it leaves at 0) and the last (the trip ends there).
     pub departure_ms: i64,
 }
 
 impl NominalTimetable {
     /// The stations of the line.
     pub fn stations(&self) -> usize {
-        self.stations
+        self.timetable.stations
     }
 
     /// The schedule the departures come from.
@@ -1006,17 +1656,25 @@ impl NominalTimetable {
         .collect()
     }
 
-    /// Nominal ms from the departure of a trip in direction `d` to its departure from the
-    /// schedule's reference station: a trip leaving at `slot` is the reference station's
-    /// departure at `slot + reference_offset_ms(d)`.
+    /// Shortest ms from the departure of a trip in direction `d` to its departure from the
+    /// schedule's reference station (with the shortest dwells): a trip leaving at `slot`
+    /// counts as the reference station's departure at `slot + reference_offset_ms(d)`.
     pub fn reference_offset_ms(&self, d: Direction) -> i64 {
         self.timetable.reference_ms[d as usize]
     }
 
-    /// The nominal offsets of a trip in direction `d` at each of its stops, in the order it
-    /// calls at them (one per station).
-    pub fn stop_offsets(&self, d: Direction) -> Vec<StopOffset> {
-        let n = self.stations;
+    /// The scheduled offsets of the trip in direction `d` leaving its terminal at `slot`, at
+    /// each of its stops, in the order it calls at them (one per station). They depend on
+    /// the riders expected at that time of day, so trips differ.
+    pub fn stop_offsets(&self, d: Direction, slot: i64) -> Vec<StopOffset> {
+        self.timetable.trip_offsets(d, slot)
+    }
+
+    /// The shortest offsets of a trip in direction `d` at each of its stops (runs, and the
+    /// shortest dwell at each stop between): no trip's [`NominalTimetable::stop_offsets`] are
+    /// shorter.
+    pub fn shortest_offsets(&self, d: Direction) -> Vec<StopOffset> {
+        let n = self.timetable.stations;
         let first = trip_start_position(d, n);
         let dwell = seconds_to_ms(service::MIN_DWELL_S);
         (0..n)
@@ -1043,12 +1701,11 @@ impl NominalTimetable {
 }
 
 impl LineSim {
-    /// The nominal timetable of a line run by a schedule; `None` for a fixed fleet
+    /// The timetable of a line run by a schedule; `None` for a fixed fleet
     /// ([`LineSim::new`]).
     pub fn nominal_timetable(&self) -> Option<NominalTimetable> {
-        self.timetable.as_ref().map(|timetable| NominalTimetable {
-            timetable: timetable.clone(),
-            stations: self.stations.len(),
+        self.scheduled.as_ref().map(|scheduled| NominalTimetable {
+            timetable: scheduled.timetable.clone(),
         })
     }
 }

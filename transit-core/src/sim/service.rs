@@ -33,7 +33,13 @@
 //! 10 % longer, in snow (precipitation at or below 32 °F) 20 %; cold slows switches and doors:
 //! 5 % below 20 °F, 15 % below 0 °F. Boarding in precipitation takes 10 % longer. Every run
 //! time is then multiplied by a log-normal factor (σ = 0.04) and every dwell gets an exponential
-//! extra (mean 3 s: a held door, a slow rider), drawn from the line's own seeded stream.
+//! extra (mean 3 s: a slow rider), drawn from the line's own seeded stream. One dwell in 40
+//! ([`HELD_DWELL_CHANCE`]) is held longer: someone holds the doors, a rider needs help; the
+//! extra time is log-normal, a minute at the median ([`HELD_DWELL_MEDIAN_S`]), one in sixteen
+//! over four minutes ([`HELD_DWELL_SIGMA`]), at most 15 minutes. A held train falls behind,
+//! finds more riders at each stop after and falls further behind, and the train behind it
+//! finds fewer and closes up: gaps and bunches arise, as on the real line, from where and
+//! when chance strikes and how many ride.
 
 use crate::event::{WeatherEvent, WeatherStatus};
 
@@ -59,20 +65,43 @@ pub const TRAIN_CAPACITY: f64 = 880.0;
 /// Time (s) at a terminal between arriving on one platform and arriving on the other: the
 /// operator changes ends and the train crosses over.
 pub const TURNAROUND_S: f64 = 240.0;
-/// Longest a train that reaches a terminal waits there for a departure the other way; with
-/// no departure that soon it leaves service.
+/// Longest a train's layover at a terminal may run past its earliest departure (its arrival,
+/// turn and recovery): the block plan turns a trip for the first departure the other way
+/// within this, and otherwise the train pulls in and a later departure pulls out of the yard.
 pub const MAX_LAYOVER_S: f64 = 900.0;
-/// Trains that may be committed to a terminal's next departures, not yet about to leave: one.
-/// A train finding one there goes to the yard (each terminal of the three lines has one)
-/// rather than queue at the signals behind it; with two, late trains queued into the Red
-/// Line's 95th/Dan Ryan in the late morning, up to half an hour late.
-pub const TERMINAL_WAITING: usize = 1;
+/// Recovery time planned at a terminal, as a share of the trip just run (at least
+/// [`MIN_RECOVERY_S`]). CTA's timetables, like most operators', put recovery at the terminals
+/// so a late train can still leave on time; 15 % of the trip covers rain (10 % longer runs),
+/// most of snow (20 %) and the chance on runs and dwells: a late train leaves late and the
+/// recovery absorbs it over its next trips.
+pub const RECOVERY_SHARE: f64 = 0.15;
+/// Shortest recovery (s) planned at a terminal.
+pub const MIN_RECOVERY_S: f64 = 180.0;
+/// How long before its departure a train laying over at a terminal (or pulling out of the
+/// yard) pulls onto the departure platform, so riders board before it leaves.
+pub const PLATFORM_LEAD_S: f64 = 60.0;
 /// Time (s) a train held at a signal takes to pull into the platform once it clears.
 pub const PULL_IN_S: f64 = 15.0;
 /// Standard deviation of the logarithm of the random factor on run times.
 pub const RUN_NOISE_SIGMA: f64 = 0.04;
 /// Mean (s) of the random extra on dwells.
 pub const DWELL_NOISE_MEAN_S: f64 = 3.0;
+/// Chance that a dwell is held: someone holds the doors, a rider needs help or falls ill, a
+/// disturbance on board. One dwell in 40.
+pub const HELD_DWELL_CHANCE: f64 = 0.025;
+/// Median (s) of a held dwell's extra time: a minute.
+pub const HELD_DWELL_MEDIAN_S: f64 = 60.0;
+/// Standard deviation of the logarithm of a held dwell's extra time: with the median of a
+/// minute, over one hold in four is over 100 s and one in sixteen over four minutes.
+pub const HELD_DWELL_SIGMA: f64 = 0.9;
+/// Longest a held dwell's extra time runs (s): beyond that a controller would take the train
+/// out of service.
+pub const HELD_DWELL_MAX_S: f64 = 900.0;
+
+/// Recovery (s) planned after a trip of `trip_s` seconds.
+pub fn recovery_s(trip_s: f64) -> f64 {
+    (RECOVERY_SHARE * trip_s).max(MIN_RECOVERY_S)
+}
 
 /// Seconds to run `distance_m` from a stand to a stand under the speed model.
 pub fn run_time_s(distance_m: f64) -> f64 {

@@ -183,9 +183,19 @@ impl Simulation {
         // neighbours.
         let places = StationLocations::embedded().unwrap_or_default();
         let schedule = Schedule::embedded().unwrap_or_default();
+        let gate_base: Vec<usize> = network
+            .lines()
+            .scan(0, |base, line| {
+                let this = *base;
+                *base += line.len();
+                Some(this)
+            })
+            .collect();
+        let turnstiles = TurnstileModel::new(&network, &ridership);
         let lines = network
             .lines()
-            .map(|line| {
+            .zip(&gate_base)
+            .map(|(line, base)| {
                 let ids: Vec<_> = line.stations().iter().map(|s| s.id).collect();
                 let distances: Vec<f64> = ids
                     .windows(2)
@@ -201,11 +211,19 @@ impl Simulation {
                         let timetable = schedule
                             .for_line(line)
                             .ok_or(SimError::NoSchedule { line: line.color() })?;
+                        // The timetable allows the dwell the turnstiles' expected riders
+                        // need.
+                        let riders = Platforms {
+                            turnstiles: &turnstiles,
+                            base: *base,
+                            conditions: Conditions::default(),
+                        };
                         LineSim::scheduled(
                             line.color(),
                             ids,
                             &distances,
                             timetable,
+                            &riders,
                             config.start,
                             rng,
                         )
@@ -222,15 +240,6 @@ impl Simulation {
                 }
             })
             .collect::<Result<_, _>>()?;
-        let gate_base = network
-            .lines()
-            .scan(0, |base, line| {
-                let this = *base;
-                *base += line.len();
-                Some(this)
-            })
-            .collect();
-        let turnstiles = TurnstileModel::new(&network, &ridership);
         let mut weather_rng = rng(config.seed, WEATHER_STREAM);
         let weather = WeatherModel::new(month(config.start), &mut weather_rng);
         Ok(Self {
