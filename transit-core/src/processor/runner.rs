@@ -47,6 +47,11 @@ const MAX_FAILED_TRANSACTIONS: u32 = 5;
 /// How often a running processor logs what it has done.
 pub const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
+/// How long a batch that came smaller than [`BATCH`] waits for more records before it is
+/// processed: the latency it adds is well below the board's refresh, and flat out it turns
+/// thousands of one-tick transactions into a few.
+const LINGER: Duration = Duration::from_millis(5);
+
 /// How long a stopping loop waits for more records before it calls its input drained.
 const DRAIN_WAIT: Duration = Duration::from_millis(200);
 
@@ -278,6 +283,9 @@ impl ProcessorLoop {
                     received = self.next_batch(consumer.as_mut(), &mut batch) => received,
                 },
             };
+            if drain_to.is_none() && matches!(received, Ok(Received::Batch)) {
+                self.linger(consumer.as_mut(), &mut batch).await;
+            }
             match received.map_err(ProcessorError::bus("reading", inputs.as_str()))? {
                 Received::Closed => break,
                 Received::Idle => {
@@ -399,6 +407,26 @@ impl ProcessorLoop {
         } else {
             Received::Batch
         })
+    }
+
+    /// Lets a batch that came small wait a moment for more, as a Kafka consumer's
+    /// `fetch.max.wait.ms` does: a producer running flat out publishes a tick at a time, and a
+    /// transaction (and a table row per key changed) per tick cost more than the records.
+    ///
+    /// Not cancel-safe (records in hand would be dropped): it is awaited outside any
+    /// `select!`, after [`ProcessorLoop::next_batch`] returned a batch.
+    async fn linger(&self, consumer: &mut dyn Consumer, batch: &mut Vec<Delivery>) {
+        let deadline = tokio::time::Instant::now() + LINGER;
+        while batch.len() < BATCH {
+            match tokio::time::timeout_at(deadline, consumer.recv_batch(batch, BATCH - batch.len()))
+                .await
+            {
+                Ok(Ok(n)) if n > 0 => {}
+                // Time is up, the bus closed (the next read says so), or an error that the
+                // next read reports: process what is in hand first.
+                _ => break,
+            }
+        }
     }
 
     /// Hands the consumer's assignment changes to the processor, in the order they happened.
