@@ -250,8 +250,24 @@ proptest! {
                 .filter(|(_, a)| a.prev_station_id.is_none())
                 .map(|(_, a)| a.train_id)
                 .collect();
+            // A train that reached a terminal's departure platform in the tick may have come
+            // from the terminal's layover tracks, which trains leave in the order of their
+            // departures, not of their arrivals (a late train swaps runs with one waiting):
+            // passing is only possible there, off the signal blocks. Compare the others.
+            let turned: Vec<TrainId> = arrivals
+                .iter()
+                .filter(|(_, a)| {
+                    let here = (index_of[&a.station_id], a.direction);
+                    here == (0, Direction::A) || here == (n - 1, Direction::B)
+                })
+                .map(|(_, a)| a.train_id)
+                .collect();
             let now = ring_order(&line, n);
-            let stayed: Vec<TrainId> = now.iter().filter(|t| !entered.contains(t)).copied().collect();
+            let stayed: Vec<TrainId> = now
+                .iter()
+                .filter(|t| !entered.contains(t) && !turned.contains(t))
+                .copied()
+                .collect();
             prop_assert_eq!(cyclic(&stayed, &order), cyclic(&order, &stayed));
             order = now;
             for (time, arrival) in arrivals {
