@@ -97,27 +97,11 @@ impl Out<'_> {
         }
     }
 
-    /// A train id as its text (`BL007`: the line's prefix, at least three digits).
+    /// A train id as its text (`BL007`).
     #[inline(always)]
     fn train(&mut self, id: TrainId) {
-        let mut n = id.number;
-        let digits = match n {
-            0..=999 => 3,
-            1000..=9999 => 4,
-            _ => 5,
-        };
-        self.long(2 + digits as i64);
-        let Some(room) = self.bytes.get_mut(self.len..self.len + 2 + digits) else {
-            self.overflow = true;
-            return;
-        };
-        let (prefix, number) = room.split_at_mut(2);
-        prefix.copy_from_slice(id.line.train_prefix().as_bytes());
-        for slot in number.iter_mut().rev() {
-            *slot = b'0' + (n % 10) as u8;
-            n /= 10;
-        }
-        self.len += 2 + digits;
+        let (text, len) = id.text_bytes();
+        self.bytes(&text[..len]);
     }
 
     /// A `["null", "long"]` or `["null", "int"]` union (an int is written as a long).

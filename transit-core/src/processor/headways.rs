@@ -30,7 +30,7 @@ use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
 use super::runner::{Output, Processor, ProcessorLoop, Transactions};
-use super::{decode_or_reject, publish_rows, read_table, ProcessorError};
+use super::{decode_or_reject, publish_rows, read_table, ChangedKeys, ProcessorError};
 use crate::bus::{Delivery, EventBus, SubscribeOptions, TopicPartition, TopicSpec};
 use crate::codec::{SchemaRegistry, TopicCodec};
 use crate::event::{ArrivalEvent, HeadwayEvent, HeadwayKey, HeadwayState};
@@ -319,7 +319,7 @@ impl Processor for HeadwayProcessor {
         output: &mut Output,
         stats: &mut HeadwayStats,
     ) -> Result<(), ProcessorError> {
-        let mut changed: Vec<HeadwayKey> = Vec::new();
+        let mut changed = ChangedKeys::new();
         for delivery in batch {
             stats.arrivals += 1;
             let Some(codec) = self.arrivals.iter().find(|c| c.topic() == &*delivery.topic) else {
@@ -337,9 +337,7 @@ impl Processor for HeadwayProcessor {
             match self.apply(&arrival, delivery) {
                 Some(key) => {
                     stats.applied += 1;
-                    if !changed.contains(&key) {
-                        changed.push(key);
-                    }
+                    changed.insert(key);
                 }
                 None => stats.replayed += 1,
             }

@@ -22,8 +22,11 @@ pub mod turnstile_counts;
 
 mod table;
 
+use std::hash::Hash;
 use std::sync::Arc;
 use std::time::Duration;
+
+use rustc_hash::FxHashSet;
 
 pub use table::{read_table, read_topic};
 
@@ -100,6 +103,35 @@ impl ProcessorError {
     pub(crate) fn publish(topic: impl Into<String>) -> impl FnOnce(PublishError) -> Self {
         let topic = topic.into();
         move |source| Self::Publish { topic, source }
+    }
+}
+
+/// The keys a batch changed, each once, in the order first changed: the table rows a batch
+/// publishes. A set beside the list, as a batch of thousands of records touches a hundred keys.
+#[derive(Debug)]
+pub(crate) struct ChangedKeys<K> {
+    order: Vec<K>,
+    seen: FxHashSet<K>,
+}
+
+impl<K: Copy + Eq + Hash> ChangedKeys<K> {
+    pub(crate) fn new() -> Self {
+        Self {
+            order: Vec::new(),
+            seen: FxHashSet::default(),
+        }
+    }
+
+    /// Notes that `key` changed.
+    pub(crate) fn insert(&mut self, key: K) {
+        if self.seen.insert(key) {
+            self.order.push(key);
+        }
+    }
+
+    /// The keys changed, in the order first changed.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &K> {
+        self.order.iter()
     }
 }
 

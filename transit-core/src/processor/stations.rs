@@ -20,7 +20,7 @@ use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
 use super::runner::{partitions_of, Output, Processor, ProcessorLoop, Transactions};
-use super::{decode_or_reject, publish_rows, read_topic, ProcessorError};
+use super::{decode_or_reject, publish_rows, read_topic, ChangedKeys, ProcessorError};
 use crate::bus::{Delivery, EventBus, TopicPartition, TopicSpec};
 use crate::codec::{SchemaRegistry, TopicCodec};
 use crate::event::{StationEvent, StationLineKey, StationRow};
@@ -201,7 +201,7 @@ impl Processor for StationProcessor {
         output: &mut Output,
         stats: &mut StationStats,
     ) -> Result<(), ProcessorError> {
-        let mut changed: Vec<StationLineKey> = Vec::new();
+        let mut changed = ChangedKeys::new();
         for delivery in batch {
             stats.rows += 1;
             let Some(row) = decode_or_reject(&self.rows, delivery, output, "a station row").await?
@@ -210,11 +210,7 @@ impl Processor for StationProcessor {
                 continue;
             };
             match self.file(delivery.partition, row) {
-                Ok(key) => {
-                    if !changed.contains(&key) {
-                        changed.push(key);
-                    }
-                }
+                Ok(key) => changed.insert(key),
                 Err(Refusal::OffLine(reason)) => {
                     stats.off_line += 1;
                     output.reject(delivery, reason);
@@ -226,11 +222,11 @@ impl Processor for StationProcessor {
             }
         }
         let timestamp = batch.last().map_or(0, |d| d.timestamp_ms);
-        for key in changed {
-            let Some(known) = self.stations.get_mut(&key) else {
+        for key in changed.iter() {
+            let Some(known) = self.stations.get_mut(key) else {
                 continue;
             };
-            let station = clean_station(key, &known.rows);
+            let station = clean_station(*key, &known.rows);
             if known.published.as_ref() == Some(&station) {
                 continue;
             }

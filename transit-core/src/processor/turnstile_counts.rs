@@ -20,14 +20,14 @@
 
 use std::collections::BTreeSet;
 
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
 use super::runner::{partitions_of, Output, Processor, ProcessorLoop, Transactions};
-use super::{decode_or_reject, publish_rows, read_table, ProcessorError};
+use super::{decode_or_reject, publish_rows, read_table, ChangedKeys, ProcessorError};
 use crate::bus::{Delivery, EventBus, TopicPartition, TopicSpec};
 use crate::codec::{SchemaRegistry, TopicCodec};
 use crate::event::{StationLineKey, TurnstileCount, TurnstileEvent};
@@ -190,10 +190,7 @@ impl Processor for TurnstileCounter {
         output: &mut Output,
         stats: &mut CountStats,
     ) -> Result<(), ProcessorError> {
-        // The keys this batch changed, in the order first changed: a set beside the list, as
-        // a batch of thousands of entries touches a hundred keys.
-        let mut changed: Vec<StationLineKey> = Vec::new();
-        let mut seen_keys: FxHashSet<StationLineKey> = FxHashSet::default();
+        let mut changed = ChangedKeys::new();
         for delivery in batch {
             stats.entries += 1;
             let Some(entry) =
@@ -224,9 +221,7 @@ impl Processor for TurnstileCounter {
             count.source_partition = delivery.partition;
             count.source_offset = delivery.offset;
             stats.counted += 1;
-            if seen_keys.insert(key) {
-                changed.push(key);
-            }
+            changed.insert(key);
         }
         let timestamp = batch.last().map_or(0, |d| d.timestamp_ms);
         let rows = changed.iter().filter_map(|key| self.counts.get(key));
