@@ -1661,9 +1661,12 @@ async fn faults_kill_9_a_processor_mid_batch_three_times_and_restart_it() {
         let mut run = Run::start(
             "kill-9",
             logs,
+            // Three hours at 60x: three minutes of production, so three strikes fit in it
+            // however many tries catching a member inside a transaction takes (its batches
+            // wait a moment to fill, so it spends less of its time inside one than it did).
             Plan {
                 members: 2,
-                speed: 90,
+                speed: 60,
             },
         )
         .await;
