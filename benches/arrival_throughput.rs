@@ -17,14 +17,14 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use tokio::runtime::Runtime;
 use transit_core::bus::{Consumer, Delivery, EventBus, Record, SubscribeOptions, TopicSpec};
 use transit_core::codec::{SchemaRegistry, TopicCodec};
-use transit_core::driver::SimulationCodecs;
 use transit_core::event::ArrivalEvent;
 use transit_core::model::{Direction, LineColor, StationId, TrainId};
 use transit_core::network::{Network, Ridership};
-use transit_core::sim::{SimConfig, Simulation, TickEvents};
 use transit_core::status::StatusModel;
 use transit_core::topics::Topics;
 use transit_mem::{MemBus, MemRegistry};
+use transit_sim::driver::SimulationCodecs;
+use transit_sim::{SimConfig, Simulation, TickEvents};
 
 /// mimalloc: the pipeline allocates and frees millions of small records a second, where
 /// glibc's allocator spends more time than the encoding itself.
@@ -116,12 +116,12 @@ fn codec_benches(c: &mut Criterion) {
         train_status: Default::default(),
         prev_station_id: Some(StationId(40_370)),
         prev_direction: Some(Direction::A),
-        arrival_time: Some(transit_core::sim::SimTime(1_793_595_600_000)),
-        scheduled_time: Some(transit_core::sim::SimTime(1_793_595_540_000)),
+        arrival_time: Some(transit_core::time::SimTime(1_793_595_600_000)),
+        scheduled_time: Some(transit_core::time::SimTime(1_793_595_540_000)),
         scheduled_headway_s: Some(360),
         delay_s: Some(60),
         run_number: Some(7),
-        prev_arrival_time: Some(transit_core::sim::SimTime(1_793_595_500_000)),
+        prev_arrival_time: Some(transit_core::time::SimTime(1_793_595_500_000)),
     };
     let record = encode_arrival(codec, &event, 0);
     let delivery = Delivery {

@@ -14,8 +14,8 @@ use std::sync::Arc;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use transit_core::event::{ArrivalEvent, StationEvent, TurnstileCount};
 use transit_core::network::{Network, Ridership};
-use transit_core::sim::{SimConfig, Simulation, TickEvents};
 use transit_core::status::StatusModel;
+use transit_sim::{SimConfig, Simulation, TickEvents};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -74,10 +74,10 @@ use transit_core::bus::{Consumer, EventBus, Record, SubscribeOptions, TopicSpec}
 use transit_core::codec::{SchemaRegistry, TopicCodec};
 use transit_core::event::ArrivalEvent;
 use transit_core::network::{Network, Ridership};
-use transit_core::sim::{SimConfig, Simulation, TickEvents};
 use transit_core::testing::unique_name;
 use transit_kafka::{KafkaBus, KafkaConfig};
 use transit_mem::MemRegistry;
+use transit_sim::{SimConfig, Simulation, TickEvents};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use transit_core::driver::{DriverConfig, Pace};
 use transit_core::event::StationRow;
 use transit_core::network::{embedded_station_rows, parse_station_rows, Network, Ridership};
-use transit_core::sim::{ScheduledWhatIf, SimConfig, SimTime, Simulation, WhatIf};
+use transit_sim::driver::{DriverConfig, Pace};
+use transit_sim::{ScheduledWhatIf, SimConfig, SimTime, Simulation, WhatIf};
 
 /// How to run the simulation: data, seed, trains, clock and pace.
 #[derive(Debug, Clone, Args)]

@@ -22,7 +22,7 @@ use clap::{Parser, Subcommand};
 use serde::Serialize;
 use transit::processes::{board, gtfs, processors, producer, registry, stations};
 use transit::settings::SimulationArgs;
-use transit_core::sim::{Simulation, TickEvents};
+use transit_sim::{Simulation, TickEvents};
 
 /// mimalloc: the pipeline allocates and frees millions of small records a second, where
 /// glibc's allocator spends more time than the encoding itself.

@@ -12,10 +12,10 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 use transit_core::network::{embedded_station_rows, Network, Ridership};
-use transit_core::pipeline::{self, PipelineConfig};
-use transit_core::sim::{SimConfig, Simulation};
 use transit_http::dashboard::{self, Dashboard};
 use transit_mem::{MemBus, MemRegistry};
+use transit_sim::pipeline::{self, PipelineConfig};
+use transit_sim::{SimConfig, Simulation};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {

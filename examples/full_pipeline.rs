@@ -42,16 +42,16 @@ use transit::processes::registry::start_services;
 use transit::settings::{KafkaArgs, SimulationArgs};
 use transit_core::bus::EventBus;
 use transit_core::codec::SchemaRegistry;
-use transit_core::pipeline::{self, PipelineConfig, PipelineReport, RunningPipeline};
-use transit_core::registry;
-use transit_core::sim::Simulation;
+use transit_sim::pipeline::{self, PipelineConfig, PipelineReport, RunningPipeline};
+
 use transit_core::topics::Topics;
-use transit_core::what_if::WhatIfs;
 use transit_http::dashboard::{self, Dashboard};
 use transit_http::rest_proxy::{self, RestProxyClient, RestProxyWeather};
 use transit_http::what_if::WhatIfControl;
 use transit_kafka::KafkaBus;
 use transit_mem::{MemBus, MemBusConfig};
+use transit_sim::what_if::WhatIfs;
+use transit_sim::Simulation;
 
 /// mimalloc: the pipeline allocates and frees millions of small records a second, where
 /// glibc's allocator spends more time than the encoding itself.
@@ -94,7 +94,7 @@ struct Args {
     topic_prefix: String,
 
     /// The topic the schema registry keeps its schemas in.
-    #[arg(long, env = "TRANSIT_REGISTRY_TOPIC", default_value = registry::DEFAULT_TOPIC)]
+    #[arg(long, env = "TRANSIT_REGISTRY_TOPIC", default_value = transit_registry::DEFAULT_TOPIC)]
     registry_topic: String,
 
     /// Partitions of the arrivals and turnstile topics.

@@ -9,8 +9,8 @@ use anyhow::Context;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 use transit_core::codec::SchemaRegistry;
-use transit_core::driver::{self, SimulationCodecs};
-use transit_core::sim::Simulation;
+use transit_sim::driver::{self, SimulationCodecs};
+use transit_sim::Simulation;
 
 use crate::settings::{ClusterArgs, SimulationArgs};
 use transit_http::rest_proxy::{RestProxyClient, RestProxyWeather};

@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use transit_core::bus::EventBus;
 use transit_core::codec::SchemaRegistry;
-use transit_core::registry::{BusRegistry, DEFAULT_TOPIC};
+use transit_registry::{BusRegistry, DEFAULT_TOPIC};
 
 use super::{join, Tasks};
 use crate::settings::KafkaArgs;

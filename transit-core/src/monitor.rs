@@ -131,7 +131,7 @@ where
 
 /// Per-topic rates over wall-clock periods: what the driver and the monitor log.
 #[derive(Debug)]
-pub(crate) struct RateMeter {
+pub struct RateMeter {
     every: Duration,
     last_at: Instant,
     last: BTreeMap<String, u64>,
@@ -139,15 +139,16 @@ pub(crate) struct RateMeter {
 
 /// Rates over the last period.
 #[derive(Debug)]
-pub(crate) struct Rates {
+pub struct Rates {
     /// Records per second over all topics.
-    pub(crate) total_per_sec: f64,
+    pub total_per_sec: f64,
     /// `topic=N/s` for each topic, space-separated.
-    pub(crate) per_topic: String,
+    pub per_topic: String,
 }
 
 impl RateMeter {
-    pub(crate) fn new(every: Duration) -> Self {
+    /// A meter that reports at most once per `every`.
+    pub fn new(every: Duration) -> Self {
         Self {
             every,
             last_at: Instant::now(),
@@ -156,10 +157,7 @@ impl RateMeter {
     }
 
     /// The rates since the last report, once a period has passed since it.
-    pub(crate) fn report<'a>(
-        &mut self,
-        counts: impl Iterator<Item = (&'a str, u64)>,
-    ) -> Option<Rates> {
+    pub fn report<'a>(&mut self, counts: impl Iterator<Item = (&'a str, u64)>) -> Option<Rates> {
         let elapsed = self.last_at.elapsed();
         if elapsed < self.every {
             return None;

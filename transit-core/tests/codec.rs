@@ -14,7 +14,7 @@ use transit_core::event::{
     StationRow, TurnstileCount, TurnstileEvent, WeatherEvent, WeatherKey, WeatherStatus,
 };
 use transit_core::model::{Direction, LineColor, StationId, TrainId, TrainStatus};
-use transit_core::sim::SimTime;
+use transit_core::time::SimTime;
 use transit_mem::MemRegistry;
 
 fn registry() -> Arc<dyn SchemaRegistry> {

@@ -10,7 +10,6 @@ use tokio_util::sync::CancellationToken;
 use transit_core::bus::{Delivery, Record, SubscribeOptions};
 use transit_core::codec::{AvroRecord, Decoder, SchemaRegistry};
 use transit_core::deadletter;
-use transit_core::driver::{self, DriverConfig, Pace, SimulationCodecs};
 use transit_core::event::{
     ArrivalEvent, HeadwayEvent, HeadwayKey, HeadwayState, StationEvent, StationLineKey,
     TurnstileCount, TurnstileEvent,
@@ -23,10 +22,11 @@ use transit_core::processor::read_table;
 use transit_core::processor::source::publish_station_rows;
 use transit_core::processor::stations::StationProcessor;
 use transit_core::processor::turnstile_counts::TurnstileCounter;
-use transit_core::sim::{SimConfig, SimTime, Simulation};
 use transit_core::topics::Topics;
 use transit_core::EventBus;
 use transit_mem::{MemBus, MemRegistry};
+use transit_sim::driver::{self, DriverConfig, Pace, SimulationCodecs};
+use transit_sim::{SimConfig, SimTime, Simulation};
 
 struct Bed {
     bus: Arc<dyn EventBus>,

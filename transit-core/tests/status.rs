@@ -10,17 +10,17 @@ use proptest::prelude::*;
 use tokio_util::sync::CancellationToken;
 use transit_core::bus::Record;
 use transit_core::codec::SchemaRegistry;
-use transit_core::driver::{DriverConfig, Pace};
 use transit_core::event::ArrivalEvent;
 use transit_core::model::{Direction, LineColor, StationId, TrainId, TrainStatus};
 use transit_core::network::{embedded_station_rows, Network, Ridership};
-use transit_core::pipeline::{self, PipelineConfig};
-use transit_core::sim::{SimConfig, SimTime, Simulation, TickEvents};
 use transit_core::status::StatusModel;
 use transit_core::testing::wait_for_board;
 use transit_core::topics::Topics;
 use transit_core::EventBus;
 use transit_mem::{MemBus, MemRegistry};
+use transit_sim::driver::{DriverConfig, Pace};
+use transit_sim::pipeline::{self, PipelineConfig};
+use transit_sim::{SimConfig, SimTime, Simulation, TickEvents};
 
 fn arrival(line: LineColor, number: u16, station: u32, direction: Direction) -> ArrivalEvent {
     ArrivalEvent {
@@ -223,10 +223,10 @@ async fn the_board_counts_every_entry_published_and_shows_every_train() {
 /// record time: the board's clock follows the reading's own time, in its key.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_board_clock_follows_the_weather_readings_own_time() {
-    use transit_core::driver::{create_simulation_topics, SimulationCodecs};
     use transit_core::event::{WeatherEvent, WeatherStatus};
     use transit_core::metrics::PipelineMetrics;
     use transit_core::status::StatusService;
+    use transit_sim::driver::{create_simulation_topics, SimulationCodecs};
 
     let bus: Arc<dyn EventBus> = Arc::new(MemBus::new());
     let registry: Arc<dyn SchemaRegistry> = Arc::new(MemRegistry::new());

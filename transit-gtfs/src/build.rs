@@ -6,7 +6,7 @@ use std::sync::Arc;
 use chrono::{Days, NaiveDate, Weekday};
 use transit_core::model::{Direction, LineColor};
 use transit_core::network::{embedded_station_rows, Network, Ridership, StationLocations};
-use transit_core::sim::{SimConfig, Simulation};
+use transit_sim::{SimConfig, Simulation};
 
 use crate::model::{
     Agency, Calendar, Feed, FeedInfo, GtfsDate, LocationType, Route, ServiceTime, Stop, StopTime,
@@ -292,7 +292,7 @@ mod tests {
 
     use chrono::Datelike;
     use transit_core::network::{DayType, Schedule};
-    use transit_core::sim::SimTime;
+    use transit_core::time::SimTime;
 
     use super::*;
 

@@ -2,7 +2,7 @@ use std::path::PathBuf;
 
 use transit_core::model::{LineColor, StationId};
 use transit_core::network::DataError;
-use transit_core::sim::SimError;
+use transit_sim::SimError;
 
 /// Why a feed could not be built or written.
 ///

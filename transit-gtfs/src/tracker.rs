@@ -50,7 +50,7 @@
 use std::fmt::Write as _;
 
 use transit_core::model::{Direction, LineColor};
-use transit_core::sim::SimTime;
+use transit_core::time::SimTime;
 
 use crate::live::{Call, LiveBoard, LiveNetwork, LiveTrain};
 

@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{Datelike, Days, NaiveDate, Weekday};
 use transit_core::model::{Direction, LineColor};
 use transit_core::network::DayType;
-use transit_core::sim::{NominalTimetable, SimTime, StopOffset};
+use transit_sim::{NominalTimetable, SimTime, StopOffset};
 
 use crate::GtfsError;
 
@@ -208,7 +208,7 @@ impl ScheduledTrips {
     ///
     /// ```
     /// use transit_core::model::{Direction, LineColor};
-    /// use transit_core::sim::SimTime;
+    /// use transit_core::time::SimTime;
     /// use transit_gtfs::Sources;
     ///
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -10,12 +10,12 @@ use prost::Message;
 use transit_core::event::StationEvent;
 use transit_core::model::{Direction, TrainStatus};
 use transit_core::network::{Network, Ridership};
-use transit_core::sim::{SimConfig, SimTime, Simulation, TickEvents};
 use transit_core::status::{StatusModel, StatusSnapshot};
 use transit_gtfs::live::LiveNetwork;
 use transit_gtfs::realtime::proto::{vehicle_position::VehicleStopStatus, FeedMessage};
 use transit_gtfs::tracker::{self, Endpoint};
 use transit_gtfs::{build, realtime, FeedOptions, Sources};
+use transit_sim::{SimConfig, SimTime, Simulation, TickEvents};
 
 /// The board of the default simulation at `until`.
 fn board_at(until: &str) -> StatusSnapshot {

@@ -7,9 +7,9 @@
 //! | feature | module | what |
 //! |---|---|---|
 //! | `dashboard` | [`dashboard`] | the board: HTML, server-sent events, `/api/status`, `/healthz`, `/metrics` |
-//! | `dashboard` | [`what_if`] | `POST`/`GET /api/what-if`: what-ifs into a simulation in the same process |
+//! | `what-if` | `what_if` | `POST`/`GET /api/what-if`: what-ifs into a simulation in the same process |
 //! | `gtfs` | [`gtfs`], [`realtime`] | `GET /gtfs/static.zip`, the static GTFS feed; GTFS-realtime and CTA's Train Tracker API over the board (on with `dashboard`, which serves them) |
-//! | `registry` | [`registry`] | the schema registry's server over a [`BusRegistry`](transit_core::registry::BusRegistry) |
+//! | `registry` | [`registry`] | the schema registry's server over a [`BusRegistry`](transit_registry::BusRegistry) |
 //! | `registry-client` | [`registry_client`] | a caching client of any Confluent-compatible registry |
 //! | `rest-proxy` | [`rest_proxy`] | the REST Proxy's `POST /topics/{topic}` over a bus and a registry |
 //! | `rest-proxy-client` | [`rest_proxy`] | its client, and the weather station that posts through it |
@@ -29,8 +29,8 @@
 //!
 //! use tokio_util::sync::CancellationToken;
 //! use transit_core::network::{Network, Ridership};
-//! use transit_core::pipeline::{self, PipelineConfig};
-//! use transit_core::sim::{SimConfig, Simulation};
+//! use transit_sim::pipeline::{self, PipelineConfig};
+//! use transit_sim::{SimConfig, Simulation};
 //! use transit_http::dashboard::{self, Dashboard};
 //! use transit_mem::{MemBus, MemRegistry};
 //!
@@ -55,14 +55,6 @@
 //! # }
 //! ```
 
-#![warn(
-    missing_docs,
-    missing_debug_implementations,
-    unreachable_pub,
-    clippy::future_not_send
-)]
-#![deny(rustdoc::broken_intra_doc_links)]
-
 #[cfg(feature = "dashboard")]
 pub mod dashboard;
 #[cfg(feature = "gtfs")]
@@ -82,7 +74,7 @@ pub mod rest_proxy;
     feature = "rest-proxy"
 ))]
 pub mod server;
-#[cfg(feature = "dashboard")]
+#[cfg(feature = "what-if")]
 pub mod what_if;
 
 #[cfg(feature = "registry-client")]

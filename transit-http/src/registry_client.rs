@@ -25,7 +25,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use tokio::sync::OnceCell;
 use transit_core::codec::{RegistryError, SchemaId, SchemaRegistry};
-use transit_core::registry::{SubjectVersion, VersionSelector};
+use transit_registry::{SubjectVersion, VersionSelector};
 
 /// How long connecting to the registry may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -214,7 +214,7 @@ impl RegistryClient {
     /// use tokio_util::sync::CancellationToken;
     /// use transit_core::codec::AvroRecord;
     /// use transit_core::event::WeatherEvent;
-    /// use transit_core::registry::BusRegistry;
+    /// use transit_registry::BusRegistry;
     /// use transit_http::registry;
     /// use transit_http::RegistryClient;
     /// use transit_mem::MemBus;

@@ -26,9 +26,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use tokio::sync::watch;
 use transit_core::model::TrainStatus;
-use transit_core::sim::{ScheduledWhatIf, WhatIf};
 use transit_core::status::StatusSnapshot;
-use transit_core::what_if::{WhatIfError, WhatIfs};
+use transit_sim::what_if::{WhatIfError, WhatIfs};
+use transit_sim::{ScheduledWhatIf, WhatIf};
 
 /// The path of the what-if controls.
 pub const PATH: &str = "/api/what-if";

@@ -13,15 +13,7 @@
 //! - [`MemRegistry`]: `transit_core`'s in-process schema registry, re-exported so one `use`
 //!   brings both in-memory halves.
 
-#![warn(
-    missing_docs,
-    missing_debug_implementations,
-    unreachable_pub,
-    clippy::future_not_send
-)]
-#![deny(rustdoc::broken_intra_doc_links)]
-
 mod bus;
 
 pub use bus::{MemBus, MemBusConfig};
-pub use transit_core::registry::{Compatibility, MemRegistry, SubjectVersion};
+pub use transit_registry::{Compatibility, MemRegistry, SubjectVersion};

@@ -55,14 +55,6 @@
 //! # }
 //! ```
 
-#![warn(
-    missing_docs,
-    missing_debug_implementations,
-    unreachable_pub,
-    clippy::future_not_send
-)]
-#![deny(rustdoc::broken_intra_doc_links)]
-
 pub mod loader;
 pub mod source;
 

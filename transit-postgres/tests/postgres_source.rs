@@ -319,7 +319,7 @@ fn config(name: &str) -> SourceConfig {
 }
 
 /// Inserts a made-up station row with this `stop_id`.
-async fn insert(client: &impl GenericClient, stop_id: i32) {
+async fn insert(client: &(impl GenericClient + Sync), stop_id: i32) {
     client
         .execute(
             r#"INSERT INTO stations (stop_id, direction_id, stop_name, station_name,

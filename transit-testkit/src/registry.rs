@@ -10,8 +10,8 @@ use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use transit_core::bus::EventBus;
-use transit_core::registry::BusRegistry;
 use transit_http::registry;
+use transit_registry::BusRegistry;
 
 use crate::http::content_type_of;
 

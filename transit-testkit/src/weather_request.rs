@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 use transit_core::bus::Delivery;
 use transit_core::codec::{Decoder, RegistryError, SchemaRegistry};
 use transit_core::event::{WeatherEvent, WeatherKey, WeatherStatus};
-use transit_core::registry::SubjectVersion;
+use transit_registry::SubjectVersion;
 
 use crate::http::content_type_of;
 

@@ -29,18 +29,18 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use transit_core::bus::{EventBus, Record, SubscribeOptions, TopicSpec};
 use transit_core::codec::{Decoder, SchemaRegistry, TopicCodec};
-use transit_core::driver::{DriverConfig, Pace};
 use transit_core::event::{TurnstileCount, TurnstileEvent};
 use transit_core::metrics::PipelineMetrics;
 use transit_core::model::{LineColor, StationId};
 use transit_core::network::{embedded_station_rows, Network, Ridership};
-use transit_core::pipeline::{self, PipelineConfig};
 use transit_core::processor::read_table;
 use transit_core::processor::turnstile_counts::TurnstileCounter;
-use transit_core::registry::BusRegistry;
-use transit_core::sim::{SimConfig, SimTime, Simulation};
 use transit_core::testing::{unique_name, wait_for_board};
 use transit_core::topics::Topics;
+use transit_registry::BusRegistry;
+use transit_sim::driver::{DriverConfig, Pace};
+use transit_sim::pipeline::{self, PipelineConfig};
+use transit_sim::{SimConfig, SimTime, Simulation};
 use transit_testkit::kafka::{broker_settings, brokers, kafka_bus};
 
 /// The environment variable naming the Python with the clients installed.

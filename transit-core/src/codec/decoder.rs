@@ -37,7 +37,7 @@ enum WriterSchema {
 ///
 /// use transit_core::codec::{DecodeError, Decoder, Encoder};
 /// use transit_core::event::{WeatherEvent, WeatherStatus};
-/// use transit_core::registry::MemRegistry;
+/// use transit_registry::MemRegistry;
 ///
 /// let registry = Arc::new(MemRegistry::new());
 /// let encoder = Encoder::<WeatherEvent>::register(registry.as_ref(), "weather-value").await?;

@@ -22,7 +22,7 @@ use super::{AvroRecord, EncodeError, RegistryError, SchemaId, SchemaRegistry};
 ///
 /// use transit_core::codec::{split_header, Decoder, Encoder, MAGIC_BYTE};
 /// use transit_core::event::{WeatherEvent, WeatherStatus};
-/// use transit_core::registry::MemRegistry;
+/// use transit_registry::MemRegistry;
 ///
 /// let registry = Arc::new(MemRegistry::new());
 /// let encoder = Encoder::<WeatherEvent>::register(registry.as_ref(), "weather-value").await?;

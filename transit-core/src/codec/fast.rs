@@ -17,7 +17,7 @@ use crate::event::{
     TurnstileCount, TurnstileEvent,
 };
 use crate::model::{Direction, LineColor, StationId, TrainId, TrainStatus};
-use crate::sim::SimTime;
+use crate::time::SimTime;
 
 /// Avro's `long`/`int` encoding: zigzag, then a little-endian base-128 varint.
 #[cfg(test)]

@@ -27,7 +27,7 @@ const KEY_CACHE_LIMIT: usize = 65_536;
 /// use transit_core::codec::{Keyed, TopicCodec, MAGIC_BYTE};
 /// use transit_core::event::TurnstileEvent;
 /// use transit_core::model::{LineColor, StationId};
-/// use transit_core::registry::MemRegistry;
+/// use transit_registry::MemRegistry;
 /// use transit_mem::MemBus;
 ///
 /// let registry = Arc::new(MemRegistry::new());

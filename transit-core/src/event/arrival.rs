@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Direction, LineColor, StationId, TrainId, TrainStatus};
-use crate::sim::SimTime;
+use crate::time::SimTime;
 
 /// A train arrived at a station (the original's `arrival` value schema, with enums, and the
 /// fields added since, each optional with a default so the schema evolves BACKWARD).

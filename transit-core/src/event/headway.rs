@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::model::{Direction, LineColor, StationId, TrainId};
-use crate::sim::SimTime;
+use crate::time::SimTime;
 
 /// The headway table's key: one platform (a station of a line, in one direction).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

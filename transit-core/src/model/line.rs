@@ -104,6 +104,19 @@ impl fmt::Display for Direction {
     }
 }
 
+/// The slot (station index, direction) of position `position` on the ring of a line with
+/// `stations` stations.
+///
+/// The ring runs (0,A) → (1,A) → … → (n-1,A) → (n-1,B) → (n-2,B) → … → (0,B) → (0,A): a train
+/// moving one position either moves one station or turns back at a terminal.
+pub fn ring_slot(position: usize, stations: usize) -> (usize, Direction) {
+    if position < stations {
+        (position, Direction::A)
+    } else {
+        (2 * stations - 1 - position, Direction::B)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

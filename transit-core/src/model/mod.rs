@@ -1,12 +1,12 @@
 //! The domain: lines, stations, directions, trains.
 //!
 //! These are plain values. How they are parsed from the CTA data sets lives in
-//! [`crate::network`]; how they move lives in [`crate::sim`].
+//! [`crate::network`]; how they move lives in the simulator (`transit-sim`).
 
 mod line;
 mod station;
 mod train;
 
-pub use line::{Direction, LineColor};
+pub use line::{ring_slot, Direction, LineColor};
 pub use station::{Station, StationId};
 pub use train::{InvalidTrainId, TrainId, TrainStatus};

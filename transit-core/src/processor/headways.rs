@@ -36,7 +36,7 @@ use crate::codec::{SchemaRegistry, TopicCodec};
 use crate::event::{ArrivalEvent, HeadwayEvent, HeadwayKey, HeadwayState};
 use crate::metrics::PipelineMetrics;
 use crate::model::{LineColor, TrainStatus};
-use crate::sim::SimTime;
+use crate::time::SimTime;
 use crate::topics::Topics;
 
 /// The consumer group, and the name in metrics and dead letters.

@@ -62,7 +62,7 @@ fn mean(values: &[f64]) -> Option<f64> {
 mod tests {
     use super::*;
     use crate::model::{Direction, LineColor, StationId, TrainId};
-    use crate::sim::SimTime;
+    use crate::time::SimTime;
 
     fn record(headway_s: Option<i32>) -> HeadwayEvent {
         HeadwayEvent {

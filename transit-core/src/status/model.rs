@@ -12,10 +12,11 @@ use crate::event::{
     ArrivalEvent, HeadwayEvent, HeadwayKey, HeadwayState, StationEvent, StationLineKey,
     TurnstileCount, WeatherEvent,
 };
+use crate::model::ring_slot;
 use crate::model::{Direction, LineColor, StationId, TrainId, TrainStatus};
 use crate::network::StationLocations;
-use crate::sim::service::{self, Conditions};
-use crate::sim::{ring_slot, SimTime};
+use crate::speed::{self, Conditions};
+use crate::time::SimTime;
 
 /// A platform: one station of a line, in one direction. It holds at most one train.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -341,7 +342,7 @@ impl StatusModel {
                     .unwrap_or_else(|| geometry.nominal_s(p, conditions))
             })
             .collect();
-        let dwell_s = service::MIN_DWELL_S * conditions.dwell;
+        let dwell_s = speed::MIN_DWELL_S * conditions.dwell;
         let mut placed: Vec<Placed> = Vec::with_capacity(ids.len());
         let mut on_board: Vec<(TrainId, TrainAt)> = Vec::with_capacity(ids.len());
         for (id, at) in ids {

@@ -4,17 +4,18 @@
 //! as TheTransitClock do, from travel times it has seen: each segment's time (from a train's
 //! arrival at one platform to its arrival at the next) is what the latest train to run it took
 //! (arrival events carry the time of the train's previous arrival), and before any has, the service model's nominal figure: the shortest dwell
-//! ([`service::MIN_DWELL_S`]) plus the run time between the two stations' coordinates
-//! (stretched by the current weather), or [`service::TURNAROUND_S`] to turn at a terminal. A
+//! ([`speed::MIN_DWELL_S`]) plus the run time between the two stations' coordinates
+//! (stretched by the current weather), or [`speed::TURNAROUND_S`] to turn at a terminal. A
 //! train stands at its platform for the shortest dwell, then is drawn along the segment in
 //! proportion to the time left. Trains on one track never pass each other, so the next train
 //! at a platform is the nearest one behind it on the ring of platforms (see [`ring_slot`]): a
 //! train serves the platforms ahead of it up to the next train's position.
 
+use crate::model::ring_slot;
 use crate::model::{Direction, StationId};
 use crate::network::StationLocations;
-use crate::sim::service::{self, Conditions, DEFAULT_SPACING_M};
-use crate::sim::{ring_slot, SimTime};
+use crate::speed::{self, Conditions, DEFAULT_SPACING_M};
+use crate::time::SimTime;
 
 /// The ring position of the platform of station `index` (of `n`) in direction `direction`.
 pub(crate) fn ring_position(index: usize, direction: Direction, n: usize) -> usize {
@@ -40,12 +41,12 @@ impl Geometry {
                 let (from, _) = ring_slot(p, n);
                 let (to, _) = ring_slot((p + 1) % (2 * n), n);
                 if from == to {
-                    service::TURNAROUND_S
+                    speed::TURNAROUND_S
                 } else {
                     let distance = locations
                         .distance_m(stations[from], stations[to])
                         .unwrap_or(DEFAULT_SPACING_M);
-                    service::run_time_s(distance)
+                    speed::run_time_s(distance)
                 }
             })
             .collect();
@@ -66,7 +67,7 @@ impl Geometry {
     /// The nominal time (s) of the segment from ring position `p`: the shortest dwell and the
     /// run, in `conditions`.
     pub(crate) fn nominal_s(&self, p: usize, conditions: Conditions) -> f64 {
-        service::MIN_DWELL_S * conditions.dwell
+        speed::MIN_DWELL_S * conditions.dwell
             + self.run_s.get(p).copied().unwrap_or(0.0) * conditions.run
     }
 }
@@ -198,7 +199,7 @@ mod tests {
         assert!(geometry.turns_after(1) && geometry.turns_after(3) && !geometry.turns_after(0));
         assert_eq!(
             geometry.nominal_s(1, Conditions::default()),
-            service::MIN_DWELL_S + service::TURNAROUND_S
+            speed::MIN_DWELL_S + speed::TURNAROUND_S
         );
     }
 

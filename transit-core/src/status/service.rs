@@ -16,7 +16,7 @@ use crate::metrics::PipelineMetrics;
 use crate::model::LineColor;
 use crate::processor::runner::{Output, Processor, ProcessorLoop};
 use crate::processor::ProcessorError;
-use crate::sim::SimTime;
+use crate::time::SimTime;
 use crate::topics::Topics;
 
 /// The name of the read model's consumer in metrics and dead letters.

@@ -75,6 +75,7 @@ struct Shared {
 pub struct Dashboard {
     shared: Arc<Shared>,
     /// The what-if controls of a simulation in this process, if one runs here.
+    #[cfg(feature = "what-if")]
     what_ifs: Option<crate::what_if::WhatIfControl>,
 }
 
@@ -129,10 +130,12 @@ impl Dashboard {
                 started: Instant::now(),
                 shutdown,
             }),
+            #[cfg(feature = "what-if")]
             what_ifs: None,
         }
     }
 
+    #[cfg(feature = "what-if")]
     /// Serves `POST`/`GET /api/what-if` over `control` (see [`crate::what_if`]); without it
     /// they answer 404.
     pub fn with_what_ifs(mut self, control: crate::what_if::WhatIfControl) -> Self {
@@ -142,7 +145,7 @@ impl Dashboard {
 
     /// The routes.
     pub fn router(&self) -> Router {
-        Router::new()
+        let router = Router::new()
             .route("/", get(index))
             .route("/events", get(events))
             .route("/api/status", get(api_status))
@@ -151,11 +154,13 @@ impl Dashboard {
             .fallback(not_found)
             .with_state(self.clone())
             .merge(crate::gtfs::router())
-            .merge(crate::realtime::router(self.shared.snapshots.clone()))
-            .merge(crate::what_if::router(
-                self.what_ifs.clone(),
-                self.shared.snapshots.clone(),
-            ))
+            .merge(crate::realtime::router(self.shared.snapshots.clone()));
+        #[cfg(feature = "what-if")]
+        let router = router.merge(crate::what_if::router(
+            self.what_ifs.clone(),
+            self.shared.snapshots.clone(),
+        ));
+        router
     }
 
     fn snapshot(&self) -> Arc<StatusSnapshot> {

@@ -45,7 +45,7 @@ impl ApiError {
         Self::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             42202,
-            transit_core::registry::InvalidVersion(text.to_string()).to_string(),
+            transit_registry::InvalidVersion(text.to_string()).to_string(),
         )
     }
 

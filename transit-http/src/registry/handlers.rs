@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use transit_core::codec::SchemaId;
-use transit_core::registry::{BusRegistry, Compatibility, SubjectVersion, VersionSelector};
+use transit_registry::{BusRegistry, Compatibility, SubjectVersion, VersionSelector};
 
 use super::body::JsonBody;
 use super::error::ApiError;

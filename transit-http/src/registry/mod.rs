@@ -39,7 +39,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::server;
 pub use crate::server::ServeError;
-use transit_core::registry::BusRegistry;
+use transit_registry::BusRegistry;
 
 /// The address the registry binds to unless told otherwise: Confluent's port, this machine
 /// only.
@@ -109,7 +109,7 @@ pub async fn bind(address: SocketAddr) -> Result<TcpListener, ServeError> {
 /// use std::sync::Arc;
 ///
 /// use tokio_util::sync::CancellationToken;
-/// use transit_core::registry::BusRegistry;
+/// use transit_registry::BusRegistry;
 /// use transit_http::registry;
 /// use transit_mem::MemBus;
 ///

@@ -3,9 +3,9 @@
 
 use async_trait::async_trait;
 use transit_core::codec::AvroRecord;
-use transit_core::driver::WeatherSink;
 use transit_core::event::{WeatherEvent, WeatherKey};
-use transit_core::sim::SimTime;
+use transit_core::time::SimTime;
+use transit_sim::driver::WeatherSink;
 
 use std::time::Duration;
 

@@ -20,16 +20,16 @@ use transit_core::bus::{
     self, Delivery, EventBus, PartitionPosition, PublishError, Record, SubscribeOptions, TopicSpec,
 };
 use transit_core::codec::{RegistryError, SchemaId, SchemaRegistry};
-use transit_core::driver::{DriverConfig, Pace};
 use transit_core::event::{WeatherEvent, WeatherKey, WeatherStatus};
 use transit_core::network::{embedded_station_rows, Network, Ridership};
-use transit_core::pipeline::{self, PipelineConfig};
-use transit_core::registry::BusRegistry;
-use transit_core::sim::{SimConfig, SimTime, Simulation, TickEvents};
 use transit_core::testing::{unique_name, wait_for_board};
 use transit_core::topics::Topics;
 use transit_http::rest_proxy::RestProxyConfig;
 use transit_http::RegistryClient;
+use transit_registry::BusRegistry;
+use transit_sim::driver::{DriverConfig, Pace};
+use transit_sim::pipeline::{self, PipelineConfig};
+use transit_sim::{SimConfig, SimTime, Simulation, TickEvents};
 
 use transit_testkit::kafka::kafka_bus;
 use transit_testkit::registry::{get, register, RegistryServer, NEXT, OTHER, V1, V2, V3_BREAKS};

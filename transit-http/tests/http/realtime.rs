@@ -20,11 +20,11 @@ use transit_core::event::{HeadwayState, StationEvent};
 use transit_core::metrics::PipelineMetrics;
 use transit_core::model::{Direction, LineColor, StationId, TrainStatus};
 use transit_core::network::{Network, Ridership};
-use transit_core::sim::{SimConfig, SimTime, Simulation, TickEvents};
 use transit_core::status::{
     LineView, NextTrain, StationView, StatusModel, StatusSnapshot, TrainPosition,
 };
 use transit_http::dashboard::{self, Dashboard};
+use transit_sim::{SimConfig, SimTime, Simulation, TickEvents};
 
 struct Server {
     base: String,

@@ -8,9 +8,9 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use transit_core::bus::EventBus;
 use transit_core::codec::{RegistryError, SchemaId, SchemaRegistry};
-use transit_core::registry::{VersionSelector, DEFAULT_TOPIC};
 use transit_http::RegistryClient;
 use transit_mem::MemBus;
+use transit_registry::{VersionSelector, DEFAULT_TOPIC};
 
 use transit_testkit::registry::{
     get, post, register, send_as, Answer, RegistryServer, NEXT, OTHER, V1, V2, V3_BREAKS,

@@ -7,16 +7,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-use transit_core::driver::{DriverConfig, Pace};
 use transit_core::model::TrainStatus;
 use transit_core::network::{embedded_station_rows, Network, Ridership};
-use transit_core::pipeline::{self, PipelineConfig};
-use transit_core::sim::{SimConfig, Simulation};
 use transit_core::status::StatusSnapshot;
-use transit_core::what_if::WhatIfs;
 use transit_http::dashboard::{self, Dashboard};
 use transit_http::what_if::WhatIfControl;
 use transit_mem::{MemBus, MemRegistry};
+use transit_sim::driver::{DriverConfig, Pace};
+use transit_sim::pipeline::{self, PipelineConfig};
+use transit_sim::what_if::WhatIfs;
+use transit_sim::{SimConfig, Simulation};
 
 async fn serve(board: Dashboard, stop: &CancellationToken) -> String {
     let listener = dashboard::bind("127.0.0.1:0".parse().unwrap())

@@ -9,16 +9,16 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use transit_core::bus::{EventBus, SubscribeOptions};
 use transit_core::codec::{Decoder, SchemaRegistry};
-use transit_core::driver::{self, DriverConfig, Pace, SimulationCodecs};
 use transit_core::event::{StationLineKey, TurnstileCount, TurnstileEvent};
 use transit_core::metrics::PipelineMetrics;
 use transit_core::network::{Network, Ridership};
 use transit_core::processor::read_table;
 use transit_core::processor::turnstile_counts::TurnstileCounter;
-use transit_core::sim::{SimConfig, SimTime, Simulation};
 use transit_core::testing::unique_name;
 use transit_core::topics::Topics;
 use transit_mem::MemRegistry;
+use transit_sim::driver::{self, DriverConfig, Pace, SimulationCodecs};
+use transit_sim::{SimConfig, SimTime, Simulation};
 
 const PARTITIONS: u32 = 4;
 

@@ -4,10 +4,10 @@ use std::sync::Arc;
 use rand::Rng;
 use rand_distr::{Distribution, Poisson};
 
-use super::SimTime;
-use crate::event::TurnstileEvent;
-use crate::model::{LineColor, StationId};
-use crate::network::{DayType, Network, Ridership};
+use crate::SimTime;
+use transit_core::event::TurnstileEvent;
+use transit_core::model::{LineColor, StationId};
+use transit_core::network::{DayType, Network, Ridership};
 
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 24 * HOUR_MS;

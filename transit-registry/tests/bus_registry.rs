@@ -4,11 +4,11 @@
 use std::sync::Arc;
 
 use transit_core::bus::{EventBus, Record};
-use transit_core::registry::{BusRegistry, DEFAULT_TOPIC};
+use transit_registry::{BusRegistry, DEFAULT_TOPIC};
 
 use transit_core::codec::SchemaId;
-use transit_core::registry::Compatibility;
 use transit_mem::MemBus;
+use transit_registry::Compatibility;
 
 const V1: &str = r#"{"type":"record","name":"R","fields":[{"name":"a","type":"int"}]}"#;
 const V2_DEFAULT: &str = r#"{"type":"record","name":"R","fields":[{"name":"a","type":"int"},{"name":"b","type":"string","default":"x"}]}"#;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use transit_core::model::StationId;
 use transit_core::network::{DayType, Network, Ridership};
-use transit_core::sim::{SimConfig, SimTime, Simulation, TickEvents, TurnstileModel};
+use transit_sim::{SimConfig, SimTime, Simulation, TickEvents, TurnstileModel};
 
 /// Every station id on the three lines, once.
 fn station_ids(network: &Network) -> Vec<StationId> {

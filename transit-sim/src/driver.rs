@@ -12,15 +12,15 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::bus::{self, Delivery, EventBus, PublishError, Record, TopicSpec};
-use crate::codec::{
+use crate::{SimTime, Simulation, TickEvents};
+use transit_core::bus::{self, Delivery, EventBus, PublishError, Record, TopicSpec};
+use transit_core::codec::{
     DecodeError, Decoder, EncodeError, Encoder, RegistryError, SchemaRegistry, TopicCodec,
 };
-use crate::event::{ArrivalEvent, TurnstileEvent, WeatherEvent, WeatherKey};
-use crate::model::LineColor;
-use crate::monitor::RateMeter;
-use crate::sim::{SimTime, Simulation, TickEvents};
-use crate::topics::Topics;
+use transit_core::event::{ArrivalEvent, TurnstileEvent, WeatherEvent, WeatherKey};
+use transit_core::model::LineColor;
+use transit_core::monitor::RateMeter;
+use transit_core::topics::Topics;
 
 /// How fast simulated time runs.
 #[derive(Debug, Clone, Copy, PartialEq)]

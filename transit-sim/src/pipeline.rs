@@ -13,19 +13,19 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::bus::EventBus;
-use crate::codec::SchemaRegistry;
 use crate::driver::{self, DriverConfig, DriverError, DriverStats, SimulationCodecs};
-use crate::event::StationRow;
-use crate::metrics::PipelineMetrics;
-use crate::processor::headways::{HeadwayProcessor, HeadwayStats};
-use crate::processor::source::publish_station_rows;
-use crate::processor::stations::{StationProcessor, StationStats};
-use crate::processor::turnstile_counts::{CountStats, TurnstileCounter};
-use crate::processor::ProcessorError;
-use crate::sim::Simulation;
-use crate::status::{StatusService, StatusSnapshot, StatusStats};
-use crate::topics::Topics;
+use crate::Simulation;
+use transit_core::bus::EventBus;
+use transit_core::codec::SchemaRegistry;
+use transit_core::event::StationRow;
+use transit_core::metrics::PipelineMetrics;
+use transit_core::processor::headways::{HeadwayProcessor, HeadwayStats};
+use transit_core::processor::source::publish_station_rows;
+use transit_core::processor::stations::{StationProcessor, StationStats};
+use transit_core::processor::turnstile_counts::{CountStats, TurnstileCounter};
+use transit_core::processor::ProcessorError;
+use transit_core::status::{StatusService, StatusSnapshot, StatusStats};
+use transit_core::topics::Topics;
 
 /// How to run the pipeline.
 #[derive(Debug, Clone)]
@@ -136,10 +136,10 @@ pub struct RunningPipeline {
 /// use std::time::Duration;
 ///
 /// use tokio_util::sync::CancellationToken;
-/// use transit_core::driver::{DriverConfig, Pace};
+/// use transit_sim::driver::{DriverConfig, Pace};
 /// use transit_core::network::{embedded_station_rows, Network, Ridership};
-/// use transit_core::pipeline::{self, PipelineConfig};
-/// use transit_core::sim::{SimConfig, SimTime, Simulation};
+/// use transit_sim::pipeline::{self, PipelineConfig};
+/// use transit_sim::{SimConfig, SimTime, Simulation};
 /// use transit_mem::{MemBus, MemRegistry};
 ///
 /// let sim = Simulation::new(

@@ -12,8 +12,8 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use super::{Compatibility, SchemaEntry};
-use crate::codec::SchemaId;
+use crate::{Compatibility, SchemaEntry};
+use transit_core::codec::SchemaId;
 
 /// What one record of the topic says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +59,7 @@ pub(crate) enum RecordError {
     #[error("schema type {0:?} is not supported (only AVRO)")]
     SchemaType(String),
     #[error(transparent)]
-    Level(#[from] super::InvalidCompatibility),
+    Level(#[from] crate::InvalidCompatibility),
 }
 
 #[derive(Serialize)]

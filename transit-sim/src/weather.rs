@@ -1,6 +1,6 @@
 use rand::Rng;
 
-use crate::event::{WeatherEvent, WeatherStatus};
+use transit_core::event::{WeatherEvent, WeatherStatus};
 
 /// Hourly weather: a temperature random walk pulled towards the season's typical value, and a
 /// sky that tends to stay as it is.

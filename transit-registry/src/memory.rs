@@ -4,9 +4,9 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{Compatibility, SchemaCatalog, SubjectVersion};
-use crate::codec::{RegistryError, SchemaId, SchemaRegistry};
+use crate::{Compatibility, SchemaCatalog, SubjectVersion};
 use async_trait::async_trait;
+use transit_core::codec::{RegistryError, SchemaId, SchemaRegistry};
 
 /// An in-memory schema registry. A clone is another handle to the same registry.
 #[derive(Debug, Clone, Default)]

@@ -1,3 +1,6 @@
+//! The simulated clock's time: what records carry as their timestamp, and what the simulator
+//! and everything that reads the bus count in.
+
 use std::fmt;
 use std::str::FromStr;
 

@@ -5,14 +5,14 @@ use chrono::{Datelike, NaiveDate};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
-use super::service::{Conditions, DEFAULT_SPACING_M};
-use super::whatif::{AppliedWhatIf, ScheduledWhatIf, WhatIf, WhatIfOutcome};
-use super::{LineSim, SimTime, Surroundings, TurnstileModel, WeatherModel};
-use crate::event::{ArrivalEvent, TurnstileEvent, WeatherEvent};
-use crate::model::LineColor;
+use crate::whatif::{AppliedWhatIf, ScheduledWhatIf, WhatIf, WhatIfOutcome};
+use crate::{LineSim, SimTime, Surroundings, TurnstileModel, WeatherModel};
+use transit_core::event::{ArrivalEvent, TurnstileEvent, WeatherEvent};
+use transit_core::model::LineColor;
 #[cfg(test)]
-use crate::model::TrainStatus;
-use crate::network::{Network, Ridership, Schedule, StationLocations};
+use transit_core::model::TrainStatus;
+use transit_core::network::{Network, Ridership, Schedule, StationLocations};
+use transit_core::speed::{Conditions, DEFAULT_SPACING_M};
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -104,7 +104,7 @@ pub struct TickEvents {
 /// use std::sync::Arc;
 ///
 /// use transit_core::network::{Network, Ridership};
-/// use transit_core::sim::{SimConfig, Simulation, TickEvents};
+/// use transit_sim::{SimConfig, Simulation, TickEvents};
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let config = SimConfig::default();
@@ -359,7 +359,7 @@ impl Simulation {
     }
 
     /// Whether `station` is a station of `line` in this simulation's network.
-    pub fn has_station(&self, line: LineColor, station: crate::model::StationId) -> bool {
+    pub fn has_station(&self, line: LineColor, station: transit_core::model::StationId) -> bool {
         self.network
             .line(line)
             .stations()
@@ -422,7 +422,7 @@ impl Surroundings for Platforms<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::ScheduledWhatIf;
+    use crate::ScheduledWhatIf;
 
     fn run(tick_s: u64, what_ifs: &[&str]) -> (Vec<ArrivalEvent>, Vec<AppliedWhatIf>) {
         let config = SimConfig {

@@ -7,12 +7,12 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use transit_core::bus::{Consumer, SubscribeOptions};
 use transit_core::codec::SchemaRegistry;
-use transit_core::driver::{self, DriverConfig, DriverStats, Pace, SimulationCodecs};
 use transit_core::network::{Network, Ridership};
-use transit_core::sim::{SimConfig, SimTime, Simulation};
 use transit_core::topics::Topics;
 use transit_core::EventBus;
 use transit_mem::{MemBus, MemRegistry};
+use transit_sim::driver::{self, DriverConfig, DriverStats, Pace, SimulationCodecs};
+use transit_sim::{SimConfig, SimTime, Simulation};
 
 struct Bed {
     bus: MemBus,
@@ -63,7 +63,7 @@ async fn a_flat_out_run_publishes_every_event_of_the_period() {
     let start = bed.sim.now();
     // The same simulation stepped alone says how many arrivals the period has.
     let mut twin = bed.sim.clone();
-    let mut tick = transit_core::sim::TickEvents::default();
+    let mut tick = transit_sim::TickEvents::default();
     let expected_arrivals: u64 = (0..90)
         .map(|_| {
             twin.step(&mut tick);

@@ -116,7 +116,7 @@ fn can_read(writer: &Schema, reader: &Schema) -> Result<(), String> {
              the writer has"
                 .to_string(),
         ),
-        Err(error) => Err(crate::error_chain(&error)),
+        Err(error) => Err(transit_core::error_chain(&error)),
     }
 }
 

@@ -5,24 +5,11 @@ use chrono::NaiveDate;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp, Normal};
 
-use super::service::{self, Conditions};
-use super::SimTime;
-use crate::event::ArrivalEvent;
-use crate::model::{Direction, LineColor, StationId, TrainId, TrainStatus};
-use crate::network::{DayType, LineSchedule};
-
-/// The slot (station index, direction) of position `position` on the ring of a line with
-/// `stations` stations.
-///
-/// The ring runs (0,A) → (1,A) → … → (n-1,A) → (n-1,B) → (n-2,B) → … → (0,B) → (0,A): a train
-/// moving one position either moves one station or turns back at a terminal.
-pub fn ring_slot(position: usize, stations: usize) -> (usize, Direction) {
-    if position < stations {
-        (position, Direction::A)
-    } else {
-        (2 * stations - 1 - position, Direction::B)
-    }
-}
+use crate::SimTime;
+use transit_core::event::ArrivalEvent;
+use transit_core::model::{ring_slot, Direction, LineColor, StationId, TrainId, TrainStatus};
+use transit_core::network::{DayType, LineSchedule};
+use transit_core::speed::{self, Conditions};
 
 /// Where a train is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -118,8 +105,8 @@ const PLAN_LEAD_MS: i64 = DAY_MS;
 ///
 /// A trip's scheduled times at its stops allow the dwell riders are expected to need: at each
 /// stop, the riders expected to enter since the trip before it left (half of them for each
-/// direction), boarding at [`service::dwell_s`], plus the mean of chance's extra
-/// ([`service::DWELL_NOISE_MEAN_S`]). So on a fair day trips run on time on average, and the
+/// direction), boarding at [`speed::dwell_s`], plus the mean of chance's extra
+/// ([`speed::DWELL_NOISE_MEAN_S`]). So on a fair day trips run on time on average, and the
 /// reference station's times are the schedule's plus the extra dwell before it.
 #[derive(Debug, Clone)]
 struct Timetable {
@@ -171,7 +158,7 @@ impl Timetable {
             let mut at = 0.0;
             for p in first + 1..first + n {
                 let dwell = if p > first + 1 {
-                    service::MIN_DWELL_S
+                    speed::MIN_DWELL_S
                 } else {
                     0.0
                 };
@@ -303,7 +290,7 @@ impl Timetable {
             let (station, _) = ring_slot(p, n);
             let reached = slot + arrival_ms;
             let boarders = 0.5 * self.expected_riders(station, reached - gap, reached);
-            at += service::dwell_s(boarders) + service::DWELL_NOISE_MEAN_S;
+            at += speed::dwell_s(boarders) + speed::DWELL_NOISE_MEAN_S;
             out.push(StopOffset {
                 arrival_ms,
                 departure_ms: seconds_to_ms(at),
@@ -318,7 +305,7 @@ impl Timetable {
         let run_ends = plan
             .trip(self, d, slot)
             .filter(|planned| planned.next.is_none())
-            .map(|planned| planned.arrival + seconds_to_ms(service::MIN_DWELL_S));
+            .map(|planned| planned.arrival + seconds_to_ms(speed::MIN_DWELL_S));
         TripRun {
             direction: d,
             slot,
@@ -355,9 +342,9 @@ struct Planned {
 /// Built from the timetable alone, as an operator's crew and vehicle schedule is: the trips in
 /// each direction, in order of departure, each pair their arrival at the other end with the
 /// first departure the other way not yet paired, at or after the arrival plus the shortest
-/// alighting dwell, the turn ([`service::TURNAROUND_S`]), the lead onto the departure platform
-/// ([`service::PLATFORM_LEAD_S`]) and the recovery ([`service::recovery_s`]), if it is within
-/// [`service::MAX_LAYOVER_S`] of that; otherwise the train pulls in after it. A departure no
+/// alighting dwell, the turn ([`speed::TURNAROUND_S`]), the lead onto the departure platform
+/// ([`speed::PLATFORM_LEAD_S`]) and the recovery ([`speed::recovery_s`]), if it is within
+/// [`speed::MAX_LAYOVER_S`] of that; otherwise the train pulls in after it. A departure no
 /// trip pairs with pulls out of the yard. A run is such a chain of trips, from a pull-out to
 /// a pull-in; the plan pairs lazily as time goes on, every decision final, so it is the same
 /// plan however far and in what steps it was taken.
@@ -386,10 +373,10 @@ impl Plan {
     /// The ms from a trip's scheduled arrival to the first departure its train may take.
     fn turn_ms(trip_ms: i64) -> i64 {
         seconds_to_ms(
-            service::MIN_DWELL_S
-                + service::TURNAROUND_S
-                + service::PLATFORM_LEAD_S
-                + service::recovery_s(trip_ms as f64 / 1000.0),
+            speed::MIN_DWELL_S
+                + speed::TURNAROUND_S
+                + speed::PLATFORM_LEAD_S
+                + speed::recovery_s(trip_ms as f64 / 1000.0),
         )
     }
 
@@ -418,7 +405,7 @@ impl Plan {
             let from = self.last_claimed[back as usize].map_or(earliest, |c| earliest.max(c + 1));
             let next = timetable
                 .next_slot(back, from)
-                .filter(|at| *at - earliest <= seconds_to_ms(service::MAX_LAYOVER_S));
+                .filter(|at| *at - earliest <= seconds_to_ms(speed::MAX_LAYOVER_S));
             if let Some(at) = next {
                 self.claimed[back as usize].insert(at);
                 self.last_claimed[back as usize] = Some(at);
@@ -460,19 +447,19 @@ impl Plan {
     }
 
     /// When the trip in `d` leaving at `slot` holds a run (train) of the plan: from its
-    /// departure (a pull-out: [`service::PLATFORM_LEAD_S`] before it, out of the yard) to the
+    /// departure (a pull-out: [`speed::PLATFORM_LEAD_S`] before it, out of the yard) to the
     /// departure of its run's next trip, or to its arrival and alighting dwell if its train
     /// pulls in after it.
     fn holds(&mut self, timetable: &Timetable, d: Direction, slot: i64) -> Option<(i64, i64)> {
         let planned = self.trip(timetable, d, slot)?;
         let start = if self.pulls_out(timetable, d, slot) {
-            slot - seconds_to_ms(service::PLATFORM_LEAD_S)
+            slot - seconds_to_ms(speed::PLATFORM_LEAD_S)
         } else {
             slot
         };
         let end = planned
             .next
-            .unwrap_or(planned.arrival + seconds_to_ms(service::MIN_DWELL_S));
+            .unwrap_or(planned.arrival + seconds_to_ms(speed::MIN_DWELL_S));
         Some((start, end))
     }
 
@@ -506,7 +493,7 @@ impl Scheduled {
     /// Puts the departures in `d` due onto the platform by `at` into `pending`.
     fn feed(&mut self, d: Direction, at: i64) {
         let i = d as usize;
-        let upto = at + seconds_to_ms(service::PLATFORM_LEAD_S);
+        let upto = at + seconds_to_ms(speed::PLATFORM_LEAD_S);
         while let Some(slot) = self
             .timetable
             .next_slot(d, self.fed_through[i] + 1)
@@ -531,8 +518,8 @@ impl Scheduled {
 /// A scheduled line ([`LineSim::scheduled`]) runs a block plan of its timetable (see `Plan`):
 /// a train that ends a trip at a terminal pulls in to the yard if its run ends there, and
 /// otherwise leaves the arrival platform for the terminal's layover tracks (off the blocks,
-/// still in service), turns ([`service::TURNAROUND_S`]), and pulls onto the departure platform
-/// [`service::PLATFORM_LEAD_S`] before the next departure there, or as soon as it has turned if
+/// still in service), turns ([`speed::TURNAROUND_S`]), and pulls onto the departure platform
+/// [`speed::PLATFORM_LEAD_S`] before the next departure there, or as soon as it has turned if
 /// that departure is already due: a late train leaves late, and the recovery in the plan
 /// absorbs it. The trains laying over at a terminal take its departures in order, the first
 /// ready first (a late train swaps runs with one laying over, as controllers do); a departure
@@ -664,9 +651,9 @@ impl LineSim {
                 let (from, _) = ring_slot(p, n);
                 let (to, _) = ring_slot((p + 1) % ring, n);
                 if from == to {
-                    service::TURNAROUND_S
+                    speed::TURNAROUND_S
                 } else {
-                    service::run_time_s(distances_m[from.min(to)])
+                    speed::run_time_s(distances_m[from.min(to)])
                 }
             })
             .collect();
@@ -800,7 +787,7 @@ impl LineSim {
         let n = sim.stations.len();
         let timetable = Timetable::new(schedule, sim.run_s.clone(), riders);
         let mut plan = Plan::new(start.0 - PLAN_LEAD_MS);
-        let alight = seconds_to_ms(service::MIN_DWELL_S);
+        let alight = seconds_to_ms(speed::MIN_DWELL_S);
         let mut on_line = Vec::new();
         let mut laying_over = Vec::new();
         for d in [Direction::A, Direction::B] {
@@ -896,13 +883,13 @@ impl LineSim {
     }
 
     /// The runs of the block plan under way at `at` (ms): the trains the schedule has in
-    /// service then, each from [`service::PLATFORM_LEAD_S`] before its pull-out to its last
+    /// service then, each from [`speed::PLATFORM_LEAD_S`] before its pull-out to its last
     /// trip's arrival and alighting dwell. `None` without a schedule.
     pub fn scheduled_runs(&self, at: i64) -> Option<usize> {
         let scheduled = self.scheduled.as_ref()?;
         let timetable = &scheduled.timetable;
         let mut plan = scheduled.plan.clone();
-        let lead = seconds_to_ms(service::PLATFORM_LEAD_S);
+        let lead = seconds_to_ms(speed::PLATFORM_LEAD_S);
         let mut runs = 0;
         for d in [Direction::A, Direction::B] {
             let mut from = at - DAY_MS / 2;
@@ -996,7 +983,7 @@ impl LineSim {
     /// Moves every train whose move is due at or before `until` (ms), in order of time, and
     /// appends each arrival to `out`.
     pub fn advance(&mut self, until: i64, around: &dyn Surroundings, out: &mut Vec<ArrivalEvent>) {
-        let lead = seconds_to_ms(service::PLATFORM_LEAD_S);
+        let lead = seconds_to_ms(speed::PLATFORM_LEAD_S);
         loop {
             let yard = self.scheduled.as_ref().and_then(|s| {
                 [Direction::A, Direction::B]
@@ -1080,7 +1067,7 @@ impl LineSim {
     }
 
     /// The yard's turn at a pull-out in `d`: a train comes out onto the terminal's layover
-    /// tracks at `at`, [`service::PLATFORM_LEAD_S`] before the departure, and pulls onto the
+    /// tracks at `at`, [`speed::PLATFORM_LEAD_S`] before the departure, and pulls onto the
     /// platform for the first departure due there.
     fn pull_out(&mut self, d: Direction, at: i64) {
         let Some(scheduled) = self.scheduled.as_mut() else {
@@ -1106,7 +1093,7 @@ impl LineSim {
 
     /// Train `k`, laying over at the terminal where trips in `d` start, pulls onto the
     /// departure platform for the first departure due there, once it has turned and that
-    /// departure is [`service::PLATFORM_LEAD_S`] away, if the platform is free; otherwise it
+    /// departure is [`speed::PLATFORM_LEAD_S`] away, if the platform is free; otherwise it
     /// waits for the time (or for the platform to clear, which wakes it).
     fn pull_on(
         &mut self,
@@ -1117,7 +1104,7 @@ impl LineSim {
         out: &mut Vec<ArrivalEvent>,
     ) {
         let n = self.stations.len();
-        let lead = seconds_to_ms(service::PLATFORM_LEAD_S);
+        let lead = seconds_to_ms(speed::PLATFORM_LEAD_S);
         let ready = self.trains[k].ready_at;
         let Some(scheduled) = self.scheduled.as_mut() else {
             return;
@@ -1200,9 +1187,9 @@ impl LineSim {
             self.lay_over(next_d, at);
             return;
         }
-        let chance = Normal::new(0.0, service::RUN_NOISE_SIGMA)
+        let chance = Normal::new(0.0, speed::RUN_NOISE_SIGMA)
             .map_or(1.0, |normal| normal.sample(&mut self.rng).exp());
-        let turn = service::TURNAROUND_S * around.conditions().run * chance;
+        let turn = speed::TURNAROUND_S * around.conditions().run * chance;
         self.blocks[block] = None;
         self.last_departure[block] = Some(at);
         let train = &mut self.trains[k];
@@ -1293,7 +1280,7 @@ impl LineSim {
             if block == 0 || block == n {
                 self.departures[usize::from(block != 0)].push(at);
             }
-            let chance = Normal::new(0.0, service::RUN_NOISE_SIGMA)
+            let chance = Normal::new(0.0, speed::RUN_NOISE_SIGMA)
                 .map_or(1.0, |normal| normal.sample(&mut self.rng).exp());
             let run = self.run_s[position] * conditions.run * chance;
             self.next_at.set(k, Some(at + seconds_to_ms(run)));
@@ -1368,15 +1355,15 @@ impl LineSim {
         } else {
             0.0
         };
-        let mut extra = Exp::new(1.0 / service::DWELL_NOISE_MEAN_S)
-            .map_or(0.0, |exp| exp.sample(&mut self.rng));
+        let mut extra =
+            Exp::new(1.0 / speed::DWELL_NOISE_MEAN_S).map_or(0.0, |exp| exp.sample(&mut self.rng));
         // Now and then a dwell is held: doors held, a rider who needs help.
-        if rand::Rng::random_bool(&mut self.rng, service::HELD_DWELL_CHANCE) {
-            let held = Normal::new(0.0, service::HELD_DWELL_SIGMA)
+        if rand::Rng::random_bool(&mut self.rng, speed::HELD_DWELL_CHANCE) {
+            let held = Normal::new(0.0, speed::HELD_DWELL_SIGMA)
                 .map_or(0.0, |normal| normal.sample(&mut self.rng));
-            extra += (service::HELD_DWELL_MEDIAN_S * held.exp()).min(service::HELD_DWELL_MAX_S);
+            extra += (speed::HELD_DWELL_MEDIAN_S * held.exp()).min(speed::HELD_DWELL_MAX_S);
         }
-        let dwell = service::dwell_s(boarders) * conditions.dwell + extra;
+        let dwell = speed::dwell_s(boarders) * conditions.dwell + extra;
         let mut ready = at + seconds_to_ms(dwell);
         // A delay injected at this platform holds the first train to reach it.
         if let Some(i) = self
@@ -1589,7 +1576,7 @@ impl LineSim {
     fn free_block(&mut self, block: usize, at: i64) {
         let n = self.stations.len();
         let ring = self.blocks.len();
-        let pull_in = at + seconds_to_ms(service::PULL_IN_S);
+        let pull_in = at + seconds_to_ms(speed::PULL_IN_S);
         if let Some(j) = self.blocks[(block + ring - 1) % ring] {
             let j = usize::from(j);
             if self.next_at.get(j).is_none() && self.trains[j].cell.is_some() {
@@ -1630,7 +1617,7 @@ pub struct StopOffset {
     /// To its arrival at the stop (0 at the terminal it leaves).
     pub arrival_ms: i64,
     /// To its departure from the stop: the arrival plus the dwell its expected riders need
-    /// (at least [`service::MIN_DWELL_S`], plus the mean extra by chance), except at the first
+    /// (at least [`speed::MIN_DWELL_S`], plus the mean extra by chance), except at the first
     /// stop (it leaves at 0) and the last (the trip ends there).
     pub departure_ms: i64,
 }
@@ -1676,7 +1663,7 @@ impl NominalTimetable {
     pub fn shortest_offsets(&self, d: Direction) -> Vec<StopOffset> {
         let n = self.timetable.stations;
         let first = trip_start_position(d, n);
-        let dwell = seconds_to_ms(service::MIN_DWELL_S);
+        let dwell = seconds_to_ms(speed::MIN_DWELL_S);
         (0..n)
             .map(|k| {
                 let arrival_ms = self.timetable.offset_ms[first + k];

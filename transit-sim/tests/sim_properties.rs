@@ -13,8 +13,8 @@ use transit_core::model::{Direction, LineColor, StationId, TrainId, TrainStatus}
 use transit_core::network::{
     LineSchedule, Network, Ridership, Schedule, StationLocations, SERVICE_HOURS,
 };
-use transit_core::sim::service::Conditions;
-use transit_core::sim::{
+use transit_core::speed::Conditions;
+use transit_sim::{
     LineSim, Position, ScheduledWhatIf, SimConfig, SimTime, Simulation, Surroundings, TickEvents,
     TurnstileModel, WeatherModel, WhatIf,
 };

@@ -1,7 +1,7 @@
 //! What-if controls: incidents injected into a running simulation, for testing apps that read
 //! its feeds (a delay at a station, a train taken out of service, a breakdown).
 //!
-//! A what-if takes effect at a simulated time; [`Simulation`](super::Simulation) applies it
+//! A what-if takes effect at a simulated time; [`Simulation`](crate::Simulation) applies it
 //! between the moves before and after that moment, so the same what-ifs at the same times give
 //! the same events at any tick length. The text form (`--what-if`) is
 //! `delay:LINE:STATION[:a|b]:SECONDS`, `out-of-service:TRAIN`, `break-down:TRAIN:MINUTES`,
@@ -12,8 +12,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::SimTime;
-use crate::model::{Direction, LineColor, StationId, TrainId};
+use crate::SimTime;
+use transit_core::model::{Direction, LineColor, StationId, TrainId};
 
 /// The longest delay or breakdown accepted: a day. Longer is a typo, not a test.
 pub const MAX_WHAT_IF_SECONDS: u32 = 86_400;
@@ -112,7 +112,7 @@ pub struct ScheduledWhatIf {
 mod local_time {
     use serde::{Deserialize, Deserializer, Serializer};
 
-    use crate::sim::SimTime;
+    use crate::SimTime;
 
     pub(super) fn serialize<S: Serializer>(at: &Option<SimTime>, s: S) -> Result<S::Ok, S::Error> {
         match at.and_then(|t| t.to_naive()) {

@@ -1,4 +1,4 @@
-//! A way into a running simulation for what-ifs ([`crate::sim::WhatIf`]): a handle that
+//! A way into a running simulation for what-ifs ([`crate::WhatIf`]): a handle that
 //! accepts them from anywhere in the process (an HTTP endpoint, a test) and a list of what the
 //! simulation did with them.
 //!
@@ -11,11 +11,9 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::mpsc;
 
-use crate::model::LineColor;
-use crate::network::Network;
-use crate::sim::{
-    AppliedWhatIf, InvalidWhatIf, ScheduledWhatIf, Simulation, WhatIf, WhatIfOutcome,
-};
+use crate::{AppliedWhatIf, InvalidWhatIf, ScheduledWhatIf, Simulation, WhatIf, WhatIfOutcome};
+use transit_core::model::LineColor;
+use transit_core::network::Network;
 
 /// What-ifs waiting for the next tick at most; more is a client flooding the endpoint.
 const QUEUE: usize = 1024;

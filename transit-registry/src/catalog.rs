@@ -7,8 +7,8 @@ use std::str::FromStr;
 
 use apache_avro::Schema;
 
-use super::Compatibility;
-use crate::codec::{RegistryError, SchemaId};
+use crate::Compatibility;
+use transit_core::codec::{RegistryError, SchemaId};
 
 /// A registered version of a subject.
 #[derive(Debug, Clone, PartialEq, Eq)]

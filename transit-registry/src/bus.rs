@@ -7,12 +7,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use bytes::Bytes;
 
-use super::record::{self, StoredRecord};
-use super::{Compatibility, CompatibilityReport, Registration, SchemaCatalog};
-use super::{SubjectVersion, VersionSelector};
-use crate::bus::{self, Delivery, EventBus, PublishError, Record, TopicSpec};
-use crate::codec::{RegistryError, SchemaId, SchemaRegistry};
-use crate::processor::{read_table, ProcessorError};
+use crate::record::{self, StoredRecord};
+use crate::{Compatibility, CompatibilityReport, Registration, SchemaCatalog};
+use crate::{SubjectVersion, VersionSelector};
+use transit_core::bus::{self, Delivery, EventBus, PublishError, Record, TopicSpec};
+use transit_core::codec::{RegistryError, SchemaId, SchemaRegistry};
+use transit_core::processor::{read_table, ProcessorError};
 
 /// The topic Confluent's registry keeps its schemas in (`kafkastore.topic`).
 pub const DEFAULT_TOPIC: &str = "_schemas";
@@ -248,7 +248,7 @@ impl BusRegistry {
                     what,
                     source,
                 };
-                tracing::error!(error = %crate::error_chain(&error), "schema registry store failed");
+                tracing::error!(error = %transit_core::error_chain(&error), "schema registry store failed");
                 Err(RegistryError::Backend {
                     source: Box::new(error),
                 })
@@ -319,7 +319,7 @@ fn restore(rows: &[Delivery]) -> (SchemaCatalog, RestoreSummary) {
                 topic = %row.topic,
                 partition = row.partition,
                 offset = row.offset,
-                reason = %crate::error_chain(reason),
+                reason = %transit_core::error_chain(reason),
                 "skipping a record of the schemas topic"
             );
         };
@@ -374,7 +374,7 @@ impl SchemaRegistry for BusRegistry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::registry::SchemaEntry;
+    use crate::SchemaEntry;
 
     fn row(offset: u64, key: &[u8], value: Option<&[u8]>) -> Delivery {
         Delivery {
