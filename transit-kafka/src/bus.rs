@@ -10,7 +10,6 @@ use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Header as KafkaHeader, OwnedHeaders};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer as _};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use tokio::sync::Mutex as AsyncMutex;
@@ -435,7 +434,7 @@ impl KafkaBus {
             })?;
             future_record = future_record.partition(number);
         }
-        if let Some(headers) = headers(record) {
+        if let Some(headers) = crate::headers::to_kafka(record) {
             future_record = future_record.headers(headers);
         }
         loop {
@@ -519,22 +518,6 @@ fn private_group() -> String {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
     format!("transit-reader-{}-{nanos}", std::process::id())
-}
-
-pub(crate) fn headers(record: &Record) -> Option<OwnedHeaders> {
-    if record.headers.is_empty() {
-        return None;
-    }
-    let headers = record.headers.iter().fold(
-        OwnedHeaders::new_with_capacity(record.headers.len()),
-        |headers, header| {
-            headers.insert(KafkaHeader {
-                key: &header.name,
-                value: Some(header.value.as_ref()),
-            })
-        },
-    );
-    Some(headers)
 }
 
 #[async_trait]

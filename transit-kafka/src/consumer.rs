@@ -15,11 +15,11 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
-use rdkafka::message::{Headers as _, Message as _};
+use rdkafka::message::Message as _;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 use transit_core::bus::{
-    AssignmentChange, Consumer, Delivery, Error, Header, PartitionPosition, Record, RecordPosition,
+    AssignmentChange, Consumer, Delivery, Error, PartitionPosition, Record, RecordPosition,
     Result, StartFrom, TopicPartition,
 };
 
@@ -232,18 +232,7 @@ fn poll_loop(
                     state.first_polled.entry(key).or_insert(offset);
                     epoch
                 };
-                let headers = message
-                    .headers()
-                    .map(|headers| {
-                        headers
-                            .iter()
-                            .map(|header| Header {
-                                name: header.key.to_string(),
-                                value: header.value.map(Bytes::copy_from_slice).unwrap_or_default(),
-                            })
-                            .collect()
-                    })
-                    .unwrap_or_default();
+                let headers = crate::headers::from_kafka(message.headers());
                 let delivery = Delivery {
                     topic,
                     partition,

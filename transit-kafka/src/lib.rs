@@ -9,7 +9,9 @@
 //!   properties file, `TRANSIT_RDKAFKA_*` environment variables and overrides, so the same programs run
 //!   against a local broker and a managed cluster (SASL, TLS).
 //! - `consumer`: a librdkafka consumer polled on its own thread, handing records to the async
-//!   side; `context`: librdkafka's logs into `tracing`, rebalances into the assignment.
+//!   side; `context`: librdkafka's logs into `tracing`, rebalances into the assignment;
+//!   `transaction`: a group member's transactional producer; `headers`: record headers to and
+//!   from librdkafka's, for both producers and the consumer.
 //!
 //! The schema registry's client is `transit_http::registry_client`: it speaks HTTP, not Kafka.
 //!
@@ -21,6 +23,7 @@ mod config;
 mod consumer;
 mod context;
 mod error;
+mod headers;
 mod transaction;
 
 pub use bus::{KafkaBus, KafkaBusError};

@@ -153,7 +153,7 @@ fn send(
         .map(i32::try_from)
         .transpose()
         .map_err(|_| KafkaError::MessageProduction(RDKafkaErrorCode::UnknownPartition))?;
-    let headers = crate::bus::headers(record);
+    let headers = crate::headers::to_kafka(record);
     loop {
         let mut base: BaseRecord<'_, [u8], [u8]> =
             BaseRecord::to(topic).timestamp(record.timestamp_ms);

@@ -5,8 +5,7 @@
 //! result for random incidence: bunched service makes the average wait longer than half the
 //! mean headway, evenly spaced service makes it exactly half).
 
-use super::model::round_to;
-use super::snapshot::HeadwayPanel;
+use super::snapshot::{round_to, HeadwayPanel};
 use crate::event::{HeadwayEvent, HeadwayState};
 
 /// Headways older than this (ms of simulated time) are left out of a line's figures: a

@@ -5,7 +5,7 @@ use rustc_hash::FxHashMap;
 use super::headways::{line_panel, RECENT_MS};
 use super::motion::{self, ring_position, Geometry, Placed};
 use super::snapshot::{
-    LineView, NextTrain, PlatformHeadway, StationView, StatusSnapshot, Totals, TrainPosition,
+    round_to, LineView, NextTrain, PlatformHeadway, StationView, StatusSnapshot, Totals, TrainPosition,
     TrainView, WeatherView,
 };
 use crate::event::{
@@ -45,12 +45,6 @@ struct TrainAt {
     delay_s: Option<i32>,
     run: Option<i32>,
     scheduled: Option<SimTime>,
-}
-
-/// `value` to `decimals` places: short decimals survive a JSON round trip exactly.
-pub(crate) fn round_to(value: f64, decimals: i32) -> f64 {
-    let scale = 10f64.powi(decimals);
-    (value * scale).round() / scale
 }
 
 /// A segment longer than this (s) was a stop in service, not a trip: left out.

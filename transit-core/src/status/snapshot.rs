@@ -188,3 +188,9 @@ pub struct Totals {
     /// Turnstile entries counted.
     pub entries: u64,
 }
+
+/// `value` to `decimals` places: short decimals survive a JSON round trip exactly.
+pub(crate) fn round_to(value: f64, decimals: i32) -> f64 {
+    let scale = 10f64.powi(decimals);
+    (value * scale).round() / scale
+}
