@@ -12,6 +12,7 @@ mod model;
 mod motion;
 mod service;
 mod snapshot;
+mod view;
 
 pub use model::{Slot, StatusModel};
 pub use service::{StatusService, StatusStats, CONSUMER, SNAPSHOT_EVERY};

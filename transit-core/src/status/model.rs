@@ -2,20 +2,13 @@ use std::sync::{Arc, OnceLock};
 
 use rustc_hash::FxHashMap;
 
-use super::headways::{line_panel, RECENT_MS};
-use super::motion::{self, ring_position, Geometry, Placed};
-use super::snapshot::{
-    round_to, LineView, NextTrain, PlatformHeadway, StationView, StatusSnapshot, Totals, TrainPosition,
-    TrainView, WeatherView,
-};
+use super::motion::Geometry;
 use crate::event::{
-    ArrivalEvent, HeadwayEvent, HeadwayKey, HeadwayState, StationEvent, StationLineKey,
-    TurnstileCount, WeatherEvent,
+    ArrivalEvent, HeadwayEvent, HeadwayKey, StationEvent, StationLineKey, TurnstileCount,
+    WeatherEvent,
 };
-use crate::model::ring_slot;
 use crate::model::{Direction, LineColor, StationId, TrainId, TrainStatus};
 use crate::network::StationLocations;
-use crate::speed::{self, Conditions};
 use crate::time::SimTime;
 
 /// A platform: one station of a line, in one direction. It holds at most one train.
@@ -30,21 +23,21 @@ pub struct Slot {
 }
 
 #[derive(Debug, Clone)]
-struct KnownStation {
-    id: StationId,
-    name: Arc<str>,
-    order: u32,
+pub(super) struct KnownStation {
+    pub(super) id: StationId,
+    pub(super) name: Arc<str>,
+    pub(super) order: u32,
 }
 
 /// What the board knows of a train: its latest arrival.
 #[derive(Debug, Clone, Copy)]
-struct TrainAt {
-    slot: Slot,
-    time: Option<SimTime>,
-    status: TrainStatus,
-    delay_s: Option<i32>,
-    run: Option<i32>,
-    scheduled: Option<SimTime>,
+pub(super) struct TrainAt {
+    pub(super) slot: Slot,
+    pub(super) time: Option<SimTime>,
+    pub(super) status: TrainStatus,
+    pub(super) delay_s: Option<i32>,
+    pub(super) run: Option<i32>,
+    pub(super) scheduled: Option<SimTime>,
 }
 
 /// A segment longer than this (s) was a stop in service, not a trip: left out.
@@ -68,27 +61,28 @@ fn locations() -> &'static StationLocations {
 /// for stations not yet in the table are kept and show once the station arrives.
 ///
 /// Between arrivals a train's place is estimated from the board's clock (the latest event
-/// time) and the service model's run times (see the `motion` module): the snapshot shows
+/// time) and the service model's run times (see the `motion` module): the snapshot (drawn by
+/// the `view` module) shows
 /// trains between stations and the minutes until the next train at each platform. A train
 /// out of service (bound for the yard) shows where it left service for one dwell, then leaves
 /// the board. Headways come from the headway table, one record per platform.
 #[derive(Debug, Clone, Default)]
 pub struct StatusModel {
-    stations: [Vec<KnownStation>; 3],
+    pub(super) stations: [Vec<KnownStation>; 3],
     /// Run times along each line, rebuilt when its stations change.
-    geometry: [Geometry; 3],
+    pub(super) geometry: [Geometry; 3],
     // Fx hashing: the keys are a few small integers, hashed several times per arrival, and
     // they come from our own records, so SipHash's resistance to chosen keys buys nothing.
-    trains: FxHashMap<TrainId, TrainAt>,
-    slots: FxHashMap<Slot, (TrainId, TrainStatus)>,
+    pub(super) trains: FxHashMap<TrainId, TrainAt>,
+    pub(super) slots: FxHashMap<Slot, (TrainId, TrainStatus)>,
     /// Seconds from an arrival at a platform to the same train's arrival at the next one, as
     /// the latest trip over it took (and when that trip arrived).
-    segments: FxHashMap<Slot, (SimTime, f64)>,
-    counts: FxHashMap<StationLineKey, u64>,
-    headways: FxHashMap<HeadwayKey, HeadwayEvent>,
-    weather: Option<WeatherEvent>,
-    simulated_time: Option<SimTime>,
-    version: u64,
+    pub(super) segments: FxHashMap<Slot, (SimTime, f64)>,
+    pub(super) counts: FxHashMap<StationLineKey, u64>,
+    pub(super) headways: FxHashMap<HeadwayKey, HeadwayEvent>,
+    pub(super) weather: Option<WeatherEvent>,
+    pub(super) simulated_time: Option<SimTime>,
+    pub(super) version: u64,
 }
 
 impl StatusModel {
@@ -258,245 +252,12 @@ impl StatusModel {
             .copied()
             .unwrap_or(0)
     }
-
-    fn conditions(&self) -> Conditions {
-        self.weather
-            .as_ref()
-            .map(Conditions::of)
-            .unwrap_or_default()
-    }
-
-    /// The board as the dashboard shows it.
-    pub fn snapshot(&self) -> StatusSnapshot {
-        let mut totals = Totals::default();
-        let lines = LineColor::ALL
-            .into_iter()
-            .map(|line| {
-                let view = self.line_view(line);
-                totals.stations += view.stations.len() as u64;
-                totals.entries += view.stations.iter().map(|s| s.entries).sum::<u64>();
-                totals.trains += view
-                    .stations
-                    .iter()
-                    .map(|s| u64::from(s.train_a.is_some()) + u64::from(s.train_b.is_some()))
-                    .sum::<u64>();
-                totals.in_service += view
-                    .trains
-                    .iter()
-                    .filter(|t| t.status == TrainStatus::InService)
-                    .count() as u64;
-                totals.bunched += u64::from(view.headways.bunched);
-                totals.gapped += u64::from(view.headways.gapped);
-                view
-            })
-            .collect();
-        StatusSnapshot {
-            version: self.version,
-            simulated_time: self.simulated_time.map(|t| t.to_string()),
-            weather: self.weather.map(|w| WeatherView {
-                temperature: w.temperature,
-                status: w.status,
-            }),
-            lines,
-            totals,
-        }
-    }
-
-    /// One line: its stations, its trains where they are now, and its headways.
-    fn line_view(&self, line: LineColor) -> LineView {
-        let known = &self.stations[line.index()];
-        let geometry = &self.geometry[line.index()];
-        let n = known.len();
-        let index_of: FxHashMap<StationId, usize> =
-            known.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
-        let conditions = self.conditions();
-        let now = self.simulated_time;
-
-        // Every train of the line at a known station, placed on the ring; trains out of
-        // service leave the board once they have pulled out.
-        let mut ids: Vec<(TrainId, TrainAt)> = self
-            .trains
-            .iter()
-            .filter(|(_, at)| at.slot.line == line && index_of.contains_key(&at.slot.station_id))
-            .map(|(id, at)| (*id, *at))
-            .collect();
-        ids.sort_by_key(|(id, _)| *id);
-        // Each segment's time: what trains took lately, else the nominal figure.
-        let segment_s: Vec<f64> = (0..geometry.ring())
-            .map(|p| {
-                let (index, direction) = ring_slot(p, n);
-                let slot = Slot {
-                    line,
-                    station_id: known[index].id,
-                    direction,
-                };
-                self.segments
-                    .get(&slot)
-                    .map(|(_, seconds)| *seconds)
-                    .unwrap_or_else(|| geometry.nominal_s(p, conditions))
-            })
-            .collect();
-        let dwell_s = speed::MIN_DWELL_S * conditions.dwell;
-        let mut placed: Vec<Placed> = Vec::with_capacity(ids.len());
-        let mut on_board: Vec<(TrainId, TrainAt)> = Vec::with_capacity(ids.len());
-        for (id, at) in ids {
-            let index = index_of[&at.slot.station_id];
-            let ring = ring_position(index, at.slot.direction, n);
-            // A broken-down train stands where its latest event put it until it moves again.
-            let since = if at.status == TrainStatus::BrokenDown {
-                now
-            } else {
-                at.time
-            };
-            let spot = motion::place(ring, segment_s[ring], dwell_s, since, now);
-            if at.status == TrainStatus::OutOfService && !spot.at_platform {
-                continue;
-            }
-            // A train turning at a terminal is drawn at the terminal until it arrives on the
-            // other platform.
-            let spot = if geometry.turns_after(ring) && !spot.at_platform {
-                Placed {
-                    at_platform: true,
-                    ..spot
-                }
-            } else {
-                spot
-            };
-            placed.push(spot);
-            on_board.push((id, at));
-        }
-        let due = motion::next_due(&segment_s, &placed);
-
-        // A train's headway is that of its latest arrival the table still holds (the table's
-        // rows, not the order they came in: a reader that rebuilt from a compacted table
-        // shows the same).
-        let mut latest_of: FxHashMap<TrainId, &HeadwayEvent> = FxHashMap::default();
-        for record in self.headways.values().filter(|h| h.line == line) {
-            let newer = latest_of
-                .get(&record.train_id)
-                .is_none_or(|known| known.arrival_time < record.arrival_time);
-            if newer {
-                latest_of.insert(record.train_id, record);
-            }
-        }
-        let headway_of = |id: &TrainId| latest_of.get(id).copied();
-        let trains: Vec<TrainPosition> = on_board
-            .iter()
-            .zip(&placed)
-            .map(|((id, at), spot)| {
-                let to = (!spot.at_platform).then(|| {
-                    let (next, _) = ring_slot((spot.ring + 1) % (2 * n), n);
-                    known[next].id
-                });
-                let latest = headway_of(id);
-                TrainPosition {
-                    id: id.to_string(),
-                    run: at.run,
-                    direction: at.slot.direction,
-                    from: at.slot.station_id,
-                    to,
-                    progress: if spot.at_platform {
-                        0.0
-                    } else {
-                        // Four decimals: finer than any screen, and a short decimal reads back
-                        // from the JSON as the same number.
-                        round_to(spot.progress.min(TrainPosition::MAX_PROGRESS), 4)
-                    },
-                    status: at.status,
-                    headway: latest.map_or(HeadwayState::Unknown, |h| h.state),
-                    headway_s: latest.and_then(|h| h.headway_s),
-                    delay_s: at.delay_s,
-                    scheduled_time: at.scheduled.map(|t| t.to_string()),
-                }
-            })
-            .collect();
-
-        let stations = known
-            .iter()
-            .enumerate()
-            .map(|(index, station)| {
-                let standing = |direction| {
-                    let ring = ring_position(index, direction, n);
-                    on_board
-                        .iter()
-                        .zip(&placed)
-                        .find(|(_, spot)| spot.ring == ring && spot.at_platform)
-                        .map(|((id, at), _)| TrainView {
-                            id: id.to_string(),
-                            status: at.status,
-                            headway: headway_of(id).map_or(HeadwayState::Unknown, |h| h.state),
-                        })
-                };
-                let next = |direction| {
-                    let ring = ring_position(index, direction, n);
-                    due.get(ring).copied().flatten().map(|(train, seconds)| {
-                        let seconds = seconds.max(0.0).round() as u32;
-                        NextTrain {
-                            id: on_board[train].0.to_string(),
-                            seconds,
-                            minutes: seconds / 60,
-                        }
-                    })
-                };
-                let headway = |direction| {
-                    let key = HeadwayKey {
-                        line,
-                        station_id: station.id,
-                        direction,
-                    };
-                    self.headways.get(&key).map(|h| PlatformHeadway {
-                        train: h.train_id.to_string(),
-                        headway_s: h.headway_s,
-                        scheduled_headway_s: h.scheduled_headway_s,
-                        state: h.state,
-                    })
-                };
-                StationView {
-                    station_id: station.id,
-                    name: station.name.to_string(),
-                    order: station.order,
-                    train_a: standing(Direction::A),
-                    train_b: standing(Direction::B),
-                    entries: self.entries(station.id, line),
-                    next_a: next(Direction::A),
-                    next_b: next(Direction::B),
-                    headway_a: headway(Direction::A),
-                    headway_b: headway(Direction::B),
-                }
-            })
-            .collect();
-
-        let recent = |time: SimTime| now.is_none_or(|now| now.0 - time.0 <= RECENT_MS);
-        let platform_headways = known.iter().flat_map(|station| {
-            [Direction::A, Direction::B]
-                .into_iter()
-                .filter_map(move |direction| {
-                    self.headways.get(&HeadwayKey {
-                        line,
-                        station_id: station.id,
-                        direction,
-                    })
-                })
-        });
-        let headways = line_panel(
-            platform_headways.filter(|h| recent(h.arrival_time)),
-            trains
-                .iter()
-                .filter(|t| t.status == TrainStatus::InService)
-                .map(|t| t.headway),
-        );
-        LineView {
-            line,
-            stations,
-            trains,
-            headways,
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::HeadwayState;
 
     fn arrival(number: u16, station: u32, direction: Direction) -> ArrivalEvent {
         ArrivalEvent {
