@@ -218,7 +218,7 @@ fn end_to_end(c: &mut Criterion) {
     let rt = runtime();
     let mut bed = rt.block_on(bed());
     let mut sim = arrivals_only_simulation();
-    let mut status = StatusModel::new();
+    let mut status = StatusModel::new(Arc::clone(sim.network().locations()));
     let mut tick = TickEvents::default();
     let mut buffer = Vec::with_capacity(BATCH);
     const TICKS: usize = 60;

@@ -75,7 +75,8 @@ fn day() -> Day {
 }
 
 fn model_with_stations(day: &Day) -> StatusModel {
-    let mut model = StatusModel::new();
+    let network = Network::embedded().expect("the embedded network");
+    let mut model = StatusModel::new(Arc::clone(network.locations()));
     for station in &day.stations {
         model.apply_station(station);
     }

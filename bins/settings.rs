@@ -1,6 +1,6 @@
 //! Command-line settings shared by the programs that run the simulation.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,14 +62,20 @@ pub struct SimulationArgs {
     pub what_if: Vec<ScheduledWhatIf>,
 }
 
+/// The network of the stations CSV at `stations` (placed by its own coordinates, if it has
+/// them), or the embedded CTA network.
+pub fn load_network(stations: Option<&Path>) -> anyhow::Result<Network> {
+    match stations {
+        Some(path) => Network::from_path(path)
+            .with_context(|| format!("loading stations from {}", path.display())),
+        None => Network::embedded().context("parsing the embedded CTA stations"),
+    }
+}
+
 impl SimulationArgs {
     /// The network: the embedded CTA data or the file given, with its data quirks logged.
     pub fn network(&self) -> anyhow::Result<Arc<Network>> {
-        let network = match &self.stations {
-            Some(path) => Network::from_path(path)
-                .with_context(|| format!("loading stations from {}", path.display()))?,
-            None => Network::embedded().context("parsing the embedded CTA stations")?,
-        };
+        let network = load_network(self.stations.as_deref())?;
         for line in network.lines() {
             tracing::info!(line = %line.color(), stations = line.len(), "line loaded");
         }

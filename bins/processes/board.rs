@@ -1,6 +1,7 @@
 //! `transit dashboard`: the status read model and the dashboard that renders it.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -12,7 +13,7 @@ use transit_core::metrics::PipelineMetrics;
 use transit_core::status::StatusService;
 
 use super::{join, Tasks};
-use crate::settings::ClusterArgs;
+use crate::settings::{load_network, ClusterArgs};
 use transit_http::dashboard::{self, Dashboard};
 
 /// Settings of `transit dashboard`.
@@ -22,6 +23,11 @@ pub struct BoardArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
 
+    /// The stations CSV the simulation runs on, if not the embedded CTA data (the producer's
+    /// `--stations`): its coordinates place the trains between stations.
+    #[arg(long, env = "TRANSIT_STATIONS_CSV")]
+    pub stations: Option<PathBuf>,
+
     /// Where the dashboard listens.
     #[arg(long, env = "TRANSIT_ADDRESS", default_value = dashboard::DEFAULT_ADDRESS)]
     pub address: SocketAddr,
@@ -29,6 +35,7 @@ pub struct BoardArgs {
 
 /// Serves the dashboard until `shutdown`.
 pub async fn run(args: BoardArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let network = load_network(args.stations.as_deref())?;
     let listener = dashboard::bind(args.address).await?;
     let address = listener.local_addr().context("the dashboard's address")?;
     let bus: Arc<dyn EventBus> = Arc::new(args.cluster.bus().await?);
@@ -38,6 +45,7 @@ pub async fn run(args: BoardArgs, shutdown: CancellationToken) -> anyhow::Result
         Arc::clone(&bus),
         registry,
         &args.cluster.topics(),
+        Arc::clone(network.locations()),
         Arc::clone(&metrics),
     )?;
     let board = Dashboard::new(snapshots, metrics, shutdown.clone());

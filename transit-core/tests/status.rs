@@ -71,7 +71,7 @@ proptest! {
     fn any_arrivals_leave_each_train_on_at_most_one_platform(
         arrivals in prop::collection::vec((0u16..6, 0u32..5, prop::bool::ANY), 0..200),
     ) {
-        let mut model = StatusModel::new();
+        let mut model = StatusModel::default();
         for (number, station, a) in arrivals {
             let direction = if a { Direction::A } else { Direction::B };
             let event = arrival(LineColor::Red, number, station, direction);
@@ -88,7 +88,7 @@ proptest! {
         seed in any::<u64>(), trains in 1u16..20, ticks in 1usize..80,
     ) {
         let mut sim = simulation(seed, trains);
-        let mut model = StatusModel::new();
+        let mut model = StatusModel::default();
         let mut tick = TickEvents::default();
         let mut last: HashMap<TrainId, (StationId, Direction)> = HashMap::new();
         for _ in 0..ticks {
@@ -251,8 +251,14 @@ async fn the_board_clock_follows_the_weather_readings_own_time() {
     bus.publish_batch(&topics.weather(), vec![record])
         .await
         .unwrap();
-    let (service, mut snapshots) =
-        StatusService::new(Arc::clone(&bus), registry, &topics, PipelineMetrics::new()).unwrap();
+    let (service, mut snapshots) = StatusService::new(
+        Arc::clone(&bus),
+        registry,
+        &topics,
+        Arc::default(),
+        PipelineMetrics::new(),
+    )
+    .unwrap();
     let stop = CancellationToken::new();
     let task = tokio::spawn(service.run(stop.clone()));
     let expected = reading_time.to_string();

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use chrono::{Days, NaiveDate, Weekday};
 use transit_core::model::{Direction, LineColor};
-use transit_core::network::{embedded_station_rows, Network, Ridership, StationLocations};
+use transit_core::network::{embedded_station_rows, Network, Ridership};
 use transit_sim::{SimConfig, Simulation};
 
 use crate::model::{
@@ -53,10 +53,9 @@ impl Default for FeedOptions {
 /// What a feed is made of: the network, its platforms and the lines' timetables.
 #[derive(Debug, Clone)]
 pub struct Sources {
-    /// The three lines and their stations.
+    /// The three lines, their stations and where they are (the parent stations'
+    /// coordinates: [`Network::locations`]).
     pub network: Arc<Network>,
-    /// The stations' coordinates (the parent stations').
-    pub places: StationLocations,
     /// Each station's platform per direction, with its coordinates.
     pub platforms: Platforms,
     /// The scheduled trips, from the simulation's timetables.
@@ -68,11 +67,10 @@ impl Sources {
     /// schedule over the run-time model), taken from a [`Simulation`] itself.
     pub fn embedded() -> Result<Self, GtfsError> {
         let network = Arc::new(Network::embedded()?);
-        let places = StationLocations::embedded()?;
         let platforms = Platforms::new(
             &network,
             &embedded_station_rows()?,
-            &places,
+            network.locations(),
             &PlatformLocations::embedded()?,
         )?;
         let simulation = Simulation::new(
@@ -91,7 +89,6 @@ impl Sources {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             network,
-            places,
             platforms,
             trips: ScheduledTrips::new(timetables)?,
         })
@@ -146,9 +143,14 @@ pub fn build(sources: &Sources, options: &FeedOptions) -> Result<Feed, GtfsError
         if !seen.insert(station.id) {
             continue;
         }
-        let (lat, lon) = sources.places.get(station.id).ok_or(GtfsError::NotPlaced {
-            station: station.id,
-        })?;
+        let (lat, lon) =
+            sources
+                .network
+                .locations()
+                .get(station.id)
+                .ok_or(GtfsError::NotPlaced {
+                    station: station.id,
+                })?;
         stops.push(Stop {
             stop_id: station.id.0.to_string(),
             stop_name: station.name.clone(),

@@ -415,7 +415,11 @@ impl LiveNetwork {
     fn course(&self, line: LineColor, index: usize, direction: Direction) -> f64 {
         let stations = self.stations(line);
         let n = stations.len();
-        let place = |i: usize| stations.get(i).and_then(|s| self.sources.places.get(s.id));
+        let place = |i: usize| {
+            stations
+                .get(i)
+                .and_then(|s| self.sources.network.locations().get(s.id))
+        };
         let (before, after) = (
             index.saturating_sub(1),
             (index + 1).min(n.saturating_sub(1)),

@@ -29,7 +29,7 @@ fn board_at(until: &str) -> StatusSnapshot {
         },
     )
     .unwrap();
-    let mut model = StatusModel::new();
+    let mut model = StatusModel::new(Arc::clone(network.locations()));
     for line in network.lines() {
         for station in line.stations() {
             model.apply_station(&StationEvent {

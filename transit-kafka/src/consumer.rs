@@ -19,8 +19,8 @@ use rdkafka::message::Message as _;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use tokio::sync::mpsc;
 use transit_core::bus::{
-    AssignmentChange, Consumer, Delivery, Error, PartitionPosition, Record, RecordPosition,
-    Result, StartFrom, TopicPartition,
+    AssignmentChange, Consumer, Delivery, Error, PartitionPosition, Record, RecordPosition, Result,
+    StartFrom, TopicPartition,
 };
 
 use crate::context::{ConsumerState, TracingContext};

@@ -230,6 +230,7 @@ pub async fn start(
         Arc::clone(&bus),
         Arc::clone(&registry),
         topics,
+        Arc::clone(sim.network().locations()),
         Arc::clone(&metrics),
     )
     .map_err(processor("status read model"))?;

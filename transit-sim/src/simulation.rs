@@ -11,7 +11,7 @@ use transit_core::event::{ArrivalEvent, TurnstileEvent, WeatherEvent};
 use transit_core::model::LineColor;
 #[cfg(test)]
 use transit_core::model::TrainStatus;
-use transit_core::network::{Network, Ridership, Schedule, StationLocations};
+use transit_core::network::{Network, Ridership, Schedule};
 use transit_core::speed::{Conditions, DEFAULT_SPACING_M};
 
 const HOUR_MS: i64 = 3_600_000;
@@ -178,10 +178,10 @@ impl Simulation {
         if tick_ms == 0 {
             return Err(SimError::ZeroTick);
         }
-        // The embedded coordinates cover every station of the embedded network; a station of
-        // another network they do not place is taken to be the usual spacing from its
+        // The network's own coordinates (the embedded ones cover every station of the embedded
+        // network); a station they do not place is taken to be the usual spacing from its
         // neighbours.
-        let places = StationLocations::embedded().unwrap_or_default();
+        let places = Arc::clone(network.locations());
         let schedule = Schedule::embedded().unwrap_or_default();
         let gate_base: Vec<usize> = network
             .lines()

@@ -1,7 +1,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
-use super::{embedded_station_rows, parse_station_rows, DataError};
+use super::{embedded_station_rows, parse_station_rows, DataError, StationLocations};
 use crate::event::StationRow;
 use crate::model::{LineColor, Station, StationId};
 
@@ -75,32 +76,60 @@ impl NetworkReport {
     }
 }
 
-/// The Blue, Red and Green lines.
+/// The Blue, Red and Green lines, and where their stations are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Network {
     lines: [Line; 3],
     report: NetworkReport,
+    /// The stations' coordinates: run times come from them, in the simulation and on the
+    /// board. Shared, as every read model of the network holds them.
+    locations: Arc<StationLocations>,
 }
 
 impl Network {
-    /// The network of the embedded CTA data.
+    /// The network of the embedded CTA data, with the embedded coordinates of its stations.
     pub fn embedded() -> Result<Self, DataError> {
-        Self::from_rows_named("cta_stations.csv", embedded_station_rows()?)
+        Ok(
+            Self::from_rows_named("cta_stations.csv", embedded_station_rows()?)?
+                .with_locations(StationLocations::embedded()?),
+        )
     }
 
-    /// The network of a stations CSV file.
+    /// The network of a stations CSV file (the columns of `cta_stations.csv`), placed by its
+    /// own `latitude` and `longitude` columns if it has them. A file without them gives a
+    /// network without coordinates (said once, in a warning): its runs are all taken to be the
+    /// usual spacing, never the embedded CTA geometry, which need not be this network's.
     pub fn from_path(path: &Path) -> Result<Self, DataError> {
         let name = path.display().to_string();
-        let file = std::fs::File::open(path).map_err(|source| DataError::Io {
+        let csv = std::fs::read(path).map_err(|source| DataError::Io {
             source_name: name.clone(),
             source,
         })?;
-        Self::from_rows_named(&name, parse_station_rows(&name, file)?)
+        let network = Self::from_rows_named(&name, parse_station_rows(&name, csv.as_slice())?)?;
+        let locations = match StationLocations::from_stations_csv(&name, &csv)? {
+            Some(locations) => locations,
+            None => {
+                tracing::warn!(
+                    file = %name,
+                    "the stations file has no latitude and longitude columns: its stations are \
+                     placed nowhere, so run times and the board use the usual station spacing"
+                );
+                StationLocations::default()
+            }
+        };
+        Ok(network.with_locations(locations))
     }
 
-    /// The network of station rows from anywhere (a database, a topic).
+    /// The network of station rows from anywhere (a database, a topic). Rows carry no
+    /// coordinates: place the stations with [`Network::with_locations`].
     pub fn from_rows(rows: impl IntoIterator<Item = StationRow>) -> Result<Self, DataError> {
         Self::from_rows_named("station rows", rows)
+    }
+
+    /// The same network with its stations at `locations`.
+    pub fn with_locations(mut self, locations: StationLocations) -> Self {
+        self.locations = Arc::new(locations);
+        self
     }
 
     fn from_rows_named(
@@ -171,7 +200,11 @@ impl Network {
         let lines: [Line; 3] = lines
             .try_into()
             .map_err(|_| invalid("expected exactly three lines".into()))?;
-        Ok(Self { lines, report })
+        Ok(Self {
+            lines,
+            report,
+            locations: Arc::default(),
+        })
     }
 
     /// One line.
@@ -182,6 +215,12 @@ impl Network {
     /// The three lines, Blue, Red, Green.
     pub fn lines(&self) -> impl Iterator<Item = &Line> {
         self.lines.iter()
+    }
+
+    /// Where its stations are (empty when its data gives no coordinates). Clone the `Arc` to
+    /// share them, as the status read model does.
+    pub fn locations(&self) -> &Arc<StationLocations> {
+        &self.locations
     }
 
     /// What was decided about the data's quirks.
@@ -252,4 +291,59 @@ fn agreed_name_as_written(rows: &[StationRow]) -> (String, Vec<String>) {
         .map(|name| name.to_string())
         .collect();
     (chosen, rejected)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::EMBEDDED_STATIONS;
+
+    /// Writes `text` to a file of its own under the system's temporary directory.
+    fn file(name: &str, text: &str) -> std::path::PathBuf {
+        let path = std::env::temp_dir().join(format!("transit-{}-{name}", std::process::id()));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn the_embedded_network_carries_the_embedded_coordinates() {
+        let network = Network::embedded().unwrap();
+        assert_eq!(**network.locations(), StationLocations::embedded().unwrap());
+    }
+
+    #[test]
+    fn a_stations_file_is_placed_by_its_own_coordinates_or_not_at_all() {
+        // The embedded rows as a custom file: no coordinate columns, so no coordinates (never
+        // the embedded ones, which need not be this network's).
+        let bare = file("bare.csv", EMBEDDED_STATIONS);
+        let network = Network::from_path(&bare).unwrap();
+        std::fs::remove_file(&bare).unwrap();
+        assert!(network.locations().is_empty());
+        assert_eq!(network.lines, Network::embedded().unwrap().lines);
+
+        // The same rows with latitude and longitude: placed by them.
+        let mut lines = EMBEDDED_STATIONS.lines();
+        let mut text = format!("{},latitude,longitude\n", lines.next().unwrap());
+        for (index, row) in lines.enumerate() {
+            let (latitude, longitude) = (41.0 + index as f64 / 1000.0, -87.5);
+            text.push_str(&format!("{row},{latitude},{longitude}\n"));
+        }
+        let placed = file("placed.csv", &text);
+        let network = Network::from_path(&placed).unwrap();
+        std::fs::remove_file(&placed).unwrap();
+        let first = network.line(LineColor::Blue).stations()[0].id;
+        let (latitude, longitude) = network.locations().get(first).unwrap();
+        assert!((41.0..42.0).contains(&latitude) && longitude == -87.5);
+        for station in network.lines().flat_map(|line| line.stations()) {
+            assert!(network.locations().get(station.id).is_some(), "{station:?}");
+        }
+    }
+
+    #[test]
+    fn rows_carry_no_coordinates_until_given_some() {
+        let network = Network::from_rows(embedded_station_rows().unwrap()).unwrap();
+        assert!(network.locations().is_empty());
+        let placed = network.with_locations(StationLocations::embedded().unwrap());
+        assert!(!placed.locations().is_empty());
+    }
 }

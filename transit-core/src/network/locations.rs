@@ -21,10 +21,16 @@ struct LocationRow {
 }
 
 /// The coordinates (latitude, longitude in degrees) of stations.
+///
+/// Empty (the [`Default`]) for a network whose data gives none: then every run between two
+/// stations is taken to be the usual spacing ([`crate::speed::DEFAULT_SPACING_M`]).
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct StationLocations {
     at: HashMap<StationId, (f64, f64)>,
 }
+
+// Every coordinate is finite (the parser refuses the rest), so equality is an equivalence.
+impl Eq for StationLocations {}
 
 impl StationLocations {
     /// The embedded CTA coordinates of the Blue, Red and Green lines' stations.
@@ -63,6 +69,28 @@ impl StationLocations {
             at.insert(StationId(id), (latitude, longitude));
         }
         Ok(Self { at })
+    }
+
+    /// The coordinates in a stations file (the columns of `cta_stations.csv`) that also has
+    /// `latitude` and `longitude` columns, one station per row or per direction (the last row
+    /// of a station places it); `None` when the file has no such columns.
+    pub fn from_stations_csv(source: &str, csv: &[u8]) -> Result<Option<Self>, DataError> {
+        let mut reader = csv::Reader::from_reader(csv);
+        let headers = reader.headers().map_err(|error| DataError::Row {
+            source_name: source.to_string(),
+            line: 1,
+            message: error.to_string(),
+        })?;
+        let named = |column: &str| headers.iter().any(|h| h.trim() == column);
+        if !(named("latitude") && named("longitude")) {
+            return Ok(None);
+        }
+        Self::from_reader(source, csv).map(Some)
+    }
+
+    /// Whether no station is placed.
+    pub fn is_empty(&self) -> bool {
+        self.at.is_empty()
     }
 
     /// A station's latitude and longitude; `None` if the data does not place it.

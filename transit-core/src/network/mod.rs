@@ -1,4 +1,9 @@
-//! The CTA data sets, parsed: the three lines and their stations, and the riders per station.
+//! The CTA data sets, parsed: the three lines and their stations, where the stations are, and
+//! the riders per station.
+//!
+//! A [`Network`] carries its stations' coordinates ([`Network::locations`]), loaded with it:
+//! the simulation's run times and the status board's estimates between arrivals come from
+//! them, so a network of another stations file is never drawn with the embedded geometry.
 //!
 //! The data is embedded in the library, so the default run needs no file; every loader also
 //! takes a path or a reader. Errors name the file and line of the bad row. The real data's

@@ -1,4 +1,4 @@
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
@@ -43,12 +43,6 @@ pub(super) struct TrainAt {
 /// A segment longer than this (s) was a stop in service, not a trip: left out.
 const SEGMENT_LIMIT_S: f64 = 1_800.0;
 
-/// The coordinates the board estimates run times from, read once per process.
-fn locations() -> &'static StationLocations {
-    static LOCATIONS: OnceLock<StationLocations> = OnceLock::new();
-    LOCATIONS.get_or_init(|| StationLocations::embedded().unwrap_or_default())
-}
-
 /// The status board's state, built by applying events in any order.
 ///
 /// Trains and slots are kept as two maps that are each other's inverse, so a train is never on
@@ -66,8 +60,14 @@ fn locations() -> &'static StationLocations {
 /// trains between stations and the minutes until the next train at each platform. A train
 /// out of service (bound for the yard) shows where it left service for one dwell, then leaves
 /// the board. Headways come from the headway table, one record per platform.
+///
+/// The nominal run times come from the coordinates of the network the board shows
+/// ([`crate::network::Network::locations`]); the [`Default`] board has none, so it takes every
+/// run to be the usual station spacing until trains have run it.
 #[derive(Debug, Clone, Default)]
 pub struct StatusModel {
+    /// Where the stations are: the nominal run times between them.
+    locations: Arc<StationLocations>,
     pub(super) stations: [Vec<KnownStation>; 3],
     /// Run times along each line, rebuilt when its stations change.
     pub(super) geometry: [Geometry; 3],
@@ -86,9 +86,13 @@ pub struct StatusModel {
 }
 
 impl StatusModel {
-    /// An empty board.
-    pub fn new() -> Self {
-        Self::default()
+    /// An empty board of a network whose stations are at `locations` (its
+    /// [`Network::locations`](crate::network::Network::locations)).
+    pub fn new(locations: Arc<StationLocations>) -> Self {
+        Self {
+            locations,
+            ..Self::default()
+        }
     }
 
     /// Grows with every change applied.
@@ -116,7 +120,7 @@ impl StatusModel {
         }
         line.sort_by_key(|s| (s.order, s.id));
         let ids: Vec<StationId> = line.iter().map(|s| s.id).collect();
-        self.geometry[index] = Geometry::new(&ids, locations());
+        self.geometry[index] = Geometry::new(&ids, &self.locations);
         self.version += 1;
     }
 
@@ -291,7 +295,7 @@ mod tests {
 
     #[test]
     fn an_arrival_clears_the_previous_platform() {
-        let mut model = StatusModel::new();
+        let mut model = StatusModel::default();
         model.apply_station(&station(1, 2, "One"));
         model.apply_station(&station(2, 1, "Two"));
         model.apply_arrival(&arrival(7, 1, Direction::A));
@@ -309,7 +313,7 @@ mod tests {
 
     #[test]
     fn a_train_arriving_at_an_occupied_platform_displaces_the_other() {
-        let mut model = StatusModel::new();
+        let mut model = StatusModel::default();
         model.apply_arrival(&arrival(1, 5, Direction::A));
         model.apply_arrival(&arrival(2, 5, Direction::A));
         let slot = model.train_slot(TrainId {
@@ -329,7 +333,7 @@ mod tests {
 
     #[test]
     fn an_arrival_older_than_the_trains_latest_is_left_out() {
-        let mut model = StatusModel::new();
+        let mut model = StatusModel::default();
         let at = |number, station, time| ArrivalEvent {
             arrival_time: Some(SimTime(time)),
             ..arrival(number, station, Direction::A)
@@ -358,7 +362,7 @@ mod tests {
 
     #[test]
     fn counts_and_trains_wait_for_their_station() {
-        let mut model = StatusModel::new();
+        let mut model = StatusModel::default();
         model.apply_arrival(&arrival(3, 9, Direction::A));
         model.apply_count(&TurnstileCount {
             station_id: StationId(9),
@@ -376,7 +380,7 @@ mod tests {
 
     #[test]
     fn time_never_goes_back_and_versions_grow() {
-        let mut model = StatusModel::new();
+        let mut model = StatusModel::default();
         model.observe_time(SimTime(2_000));
         let version = model.version();
         model.observe_time(SimTime(1_000));
@@ -389,7 +393,7 @@ mod tests {
 
     #[test]
     fn trains_run_between_stations_by_the_segment_times_seen_and_leave_when_out_of_service() {
-        let mut model = StatusModel::new();
+        let mut model = StatusModel::default();
         for (id, order) in [(1, 0), (2, 1), (3, 2)] {
             model.apply_station(&station(id, order, "S"));
         }
@@ -435,7 +439,7 @@ mod tests {
 
     #[test]
     fn headways_colour_their_trains_and_make_the_line_figures() {
-        let mut model = StatusModel::new();
+        let mut model = StatusModel::default();
         model.apply_station(&station(1, 0, "One"));
         model.apply_arrival(&arrival(7, 1, Direction::A));
         let headway = |number, time, headway_s, state| HeadwayEvent {
@@ -474,7 +478,7 @@ mod tests {
 
     #[test]
     fn a_broken_down_train_stands_where_it_broke_down_and_teaches_no_run_time() {
-        let mut model = StatusModel::new();
+        let mut model = StatusModel::default();
         for (id, order) in [(1, 0), (2, 1)] {
             model.apply_station(&station(id, order, "S"));
         }

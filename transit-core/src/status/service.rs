@@ -14,6 +14,7 @@ use crate::event::{
 };
 use crate::metrics::PipelineMetrics;
 use crate::model::LineColor;
+use crate::network::StationLocations;
 use crate::processor::runner::{Output, Processor, ProcessorLoop};
 use crate::processor::ProcessorError;
 use crate::time::SimTime;
@@ -70,11 +71,14 @@ pub struct StatusService {
 }
 
 impl StatusService {
-    /// A service over `bus`, and the receiving end of its snapshots (which starts empty).
+    /// A service over `bus`, and the receiving end of its snapshots (which starts empty). The
+    /// board's stations are at `locations`: those of the network it shows
+    /// ([`Network::locations`](crate::network::Network::locations)).
     pub fn new(
         bus: Arc<dyn EventBus>,
         registry: Arc<dyn SchemaRegistry>,
         topics: &Topics,
+        locations: Arc<StationLocations>,
         metrics: Arc<PipelineMetrics>,
     ) -> Result<(Self, watch::Receiver<Arc<StatusSnapshot>>), ProcessorError> {
         let mut sources: Vec<(String, Source)> = LineColor::ALL
@@ -85,7 +89,7 @@ impl StatusService {
         sources.push((topics.turnstile_counts(), Source::Counts));
         sources.push((topics.headways(), Source::Headways));
         sources.push((topics.weather(), Source::Weather));
-        let model = StatusModel::new();
+        let model = StatusModel::new(locations);
         let (snapshots, receiver) = watch::channel(Arc::new(model.snapshot()));
         let service = Self {
             bus,

@@ -164,7 +164,7 @@ fn simulated_snapshot() -> StatusSnapshot {
         },
     )
     .unwrap();
-    let mut model = StatusModel::new();
+    let mut model = StatusModel::new(Arc::clone(network.locations()));
     for line in network.lines() {
         for station in line.stations() {
             model.apply_station(&StationEvent {
