@@ -23,16 +23,17 @@
 //! arrival at or before the stored offset is a replay and skipped. The table is restored for
 //! the partitions gained at every assignment and dropped for those revoked.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use super::runner::{Output, Processor, ProcessorLoop, Transactions};
-use super::{decode_or_reject, publish_rows, read_table, ChangedKeys, ProcessorError};
-use crate::bus::{Delivery, EventBus, SubscribeOptions, TopicPartition, TopicSpec};
-use crate::codec::{SchemaRegistry, TopicCodec};
+use super::base::{InputPartitions, TableBase, TableSetup};
+use super::runner::{Output, Processor, Transactions};
+use super::{decode_or_reject, read_table, ChangedKeys, ProcessorError};
+use crate::bus::{Delivery, EventBus, TopicPartition, TopicSpec};
+use crate::codec::SchemaRegistry;
 use crate::event::{ArrivalEvent, HeadwayEvent, HeadwayKey, HeadwayState};
 use crate::metrics::PipelineMetrics;
 use crate::model::{LineColor, TrainStatus};
@@ -115,14 +116,9 @@ pub struct HeadwayStats {
 /// The headway processor of one deployment.
 #[derive(Debug)]
 pub struct HeadwayProcessor {
-    bus: Arc<dyn EventBus>,
-    /// The arrivals codec of each line, in [`LineColor::ALL`] order.
-    arrivals: Vec<TopicCodec<ArrivalEvent>>,
-    table: TopicCodec<HeadwayEvent>,
-    dead_letter_topic: String,
-    metrics: Arc<PipelineMetrics>,
-    group: String,
-    transactions: Transactions,
+    /// Each line's arrivals in (its inputs in [`LineColor::ALL`] order, so a line's input is
+    /// its index), the headway table out.
+    base: TableBase<ArrivalEvent, HeadwayEvent>,
     rules: HeadwayRules,
     platforms: HashMap<HeadwayKey, HeadwayEvent>,
 }
@@ -136,24 +132,15 @@ impl HeadwayProcessor {
         topics: &Topics,
         metrics: Arc<PipelineMetrics>,
     ) -> Result<Self, ProcessorError> {
-        let mut arrivals = Vec::new();
-        for line in LineColor::ALL {
-            arrivals
-                .push(TopicCodec::register(Arc::clone(&registry), topics.arrivals(line)).await?);
-        }
-        let table = TopicCodec::register(registry, topics.headways()).await?;
-        let spec = TopicSpec::new(topics.headways(), 1).compacted();
-        bus.create_topic(&spec)
-            .await
-            .map_err(ProcessorError::bus("creating", spec.name.as_str()))?;
-        Ok(Self {
-            bus,
-            arrivals,
-            table,
+        let setup = TableSetup {
+            inputs: LineColor::ALL.map(|line| topics.arrivals(line)).to_vec(),
+            table: topics.headways(),
+            create: vec![TopicSpec::new(topics.headways(), 1).compacted()],
             dead_letter_topic: topics.dead_letter(),
-            metrics,
-            group: CONSUMER.to_string(),
-            transactions: Transactions::default(),
+            group: CONSUMER,
+        };
+        Ok(Self {
+            base: TableBase::new(bus, registry, setup, metrics).await?,
             rules: HeadwayRules::default(),
             platforms: HashMap::new(),
         })
@@ -161,13 +148,13 @@ impl HeadwayProcessor {
 
     /// The same processor in another consumer group (default [`CONSUMER`]).
     pub fn in_group(mut self, group: impl Into<String>) -> Self {
-        self.group = group.into();
+        self.base.set_group(group.into());
         self
     }
 
     /// Whether output and input commits go in one transaction (see [`Transactions`]).
     pub fn transactions(mut self, transactions: Transactions) -> Self {
-        self.transactions = transactions;
+        self.base.set_transactions(transactions);
         self
     }
 
@@ -185,53 +172,23 @@ impl HeadwayProcessor {
     /// Computes headways until `shutdown` is cancelled or the bus closes; the batch in hand is
     /// published and committed before it returns.
     pub async fn run(self, shutdown: CancellationToken) -> Result<HeadwayStats, ProcessorError> {
-        let inputs: Vec<String> = self
-            .arrivals
-            .iter()
-            .map(|c| c.topic().to_string())
-            .collect();
-        ProcessorLoop::new(
-            Arc::clone(&self.bus),
-            SubscribeOptions::topics(inputs).in_group(self.group.clone()),
-            self.group.clone(),
-            self.dead_letter_topic.clone(),
-            Arc::clone(&self.metrics),
-        )
-        .transactions(self.transactions)
-        .run(self, shutdown)
-        .await
-    }
-
-    /// The arrivals topic of `line`.
-    fn input_of(&self, line: LineColor) -> &str {
-        self.arrivals[line.index()].topic()
-    }
-
-    /// The (topic, partition) a platform's record was computed from.
-    fn source_of(&self, record: &HeadwayEvent) -> (String, u32) {
-        (
-            self.input_of(record.line).to_string(),
-            record.source_partition,
-        )
+        self.base.processor_loop().run(self, shutdown).await
     }
 
     /// Reads the table back for the platforms fed by `partitions`. Returns how many.
     async fn restore(
         &mut self,
         bus: &dyn EventBus,
-        partitions: &BTreeSet<(String, u32)>,
+        partitions: &InputPartitions,
     ) -> Result<u64, ProcessorError> {
-        let held = std::mem::take(&mut self.platforms);
-        self.platforms = held
-            .into_iter()
-            .filter(|(_, record)| !partitions.contains(&self.source_of(record)))
-            .collect();
-        let rows = read_table(bus, self.table.topic()).await?;
+        self.platforms
+            .retain(|_, record| !computed_from(record, partitions));
+        let rows = read_table(bus, self.base.table().topic()).await?;
         let mut restored = 0;
         for delivery in &rows {
-            match self.table.decode(delivery).await {
+            match self.base.table().decode(delivery).await {
                 Ok((key, record)) => {
-                    if partitions.contains(&self.source_of(&record)) {
+                    if computed_from(&record, partitions) {
                         self.platforms.insert(key, record);
                         restored += 1;
                     }
@@ -297,7 +254,7 @@ impl Processor for HeadwayProcessor {
         partitions: &[TopicPartition],
         stats: &mut HeadwayStats,
     ) -> Result<(), ProcessorError> {
-        let gained = inputs_of(&self.arrivals, partitions);
+        let gained = self.base.inputs_among(partitions);
         if !gained.is_empty() {
             stats.restored += self.restore(bus, &gained).await?;
         }
@@ -305,12 +262,9 @@ impl Processor for HeadwayProcessor {
     }
 
     fn revoked(&mut self, partitions: &[TopicPartition]) {
-        let lost = inputs_of(&self.arrivals, partitions);
-        let held = std::mem::take(&mut self.platforms);
-        self.platforms = held
-            .into_iter()
-            .filter(|(_, record)| !lost.contains(&self.source_of(record)))
-            .collect();
+        let lost = self.base.inputs_among(partitions);
+        self.platforms
+            .retain(|_, record| !computed_from(record, &lost));
     }
 
     async fn process(
@@ -322,7 +276,7 @@ impl Processor for HeadwayProcessor {
         let mut changed = ChangedKeys::new();
         for delivery in batch {
             stats.arrivals += 1;
-            let Some(codec) = self.arrivals.iter().find(|c| c.topic() == &*delivery.topic) else {
+            let Some(codec) = self.base.input_named(&delivery.topic) else {
                 continue;
             };
             let Some(arrival) = decode_or_reject(codec, delivery, output, "an arrival").await?
@@ -344,21 +298,15 @@ impl Processor for HeadwayProcessor {
         }
         let timestamp = batch.last().map_or(0, |d| d.timestamp_ms);
         let rows = changed.iter().filter_map(|key| self.platforms.get(key));
-        stats.published += publish_rows(&self.table, rows, timestamp, output)?;
+        stats.published += self.base.publish(rows, timestamp, output)?;
         Ok(())
     }
 }
 
-/// The (topic, partition) pairs of `partitions` that are arrival topics.
-fn inputs_of(
-    arrivals: &[TopicCodec<ArrivalEvent>],
-    partitions: &[TopicPartition],
-) -> BTreeSet<(String, u32)> {
-    partitions
-        .iter()
-        .filter(|p| arrivals.iter().any(|c| c.topic() == &*p.topic))
-        .map(|p| (p.topic.to_string(), p.partition))
-        .collect()
+/// Whether a platform's record was computed from one of `partitions`: from its line's
+/// arrivals (the line's input), at its source partition.
+fn computed_from(record: &HeadwayEvent, partitions: &InputPartitions) -> bool {
+    partitions.contains(record.line.index(), record.source_partition)
 }
 
 #[cfg(test)]

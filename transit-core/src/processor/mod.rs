@@ -8,7 +8,9 @@
 //!   on time, bunched or gapped, on a compacted table topic, exact across restarts.
 //! - [`source`]: publishes station rows onto the raw topic, the path a database source feeds.
 //!
-//! Every processor runs on the one loop of [`runner`]: take a batch, process it, publish what
+//! The three table processors hold one `base` each (their codecs, group, transactions, set-up
+//! and partition filters), so each file keeps only its own logic. Every processor runs on the
+//! one loop of [`runner`]: take a batch, process it, publish what
 //! it produced (and the dead letters), then commit the batch's offsets; drop the state of a
 //! partition lost, restore it for a partition gained. A crash between publishing and
 //! committing replays the batch; each processor makes that replay harmless in its own way.
@@ -20,6 +22,7 @@ pub mod source;
 pub mod stations;
 pub mod turnstile_counts;
 
+mod base;
 mod table;
 
 use std::hash::Hash;

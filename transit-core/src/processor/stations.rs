@@ -19,10 +19,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use super::runner::{partitions_of, Output, Processor, ProcessorLoop, Transactions};
-use super::{decode_or_reject, publish_rows, read_topic, ChangedKeys, ProcessorError};
+use super::base::{TableBase, TableSetup};
+use super::runner::{Output, Processor, Transactions};
+use super::{decode_or_reject, read_topic, ChangedKeys, ProcessorError};
 use crate::bus::{Delivery, EventBus, TopicPartition, TopicSpec};
-use crate::codec::{SchemaRegistry, TopicCodec};
+use crate::codec::SchemaRegistry;
 use crate::event::{StationEvent, StationLineKey, StationRow};
 use crate::metrics::PipelineMetrics;
 use crate::model::LineColor;
@@ -62,13 +63,8 @@ struct Known {
 /// The station processor of one deployment.
 #[derive(Debug)]
 pub struct StationProcessor {
-    bus: Arc<dyn EventBus>,
-    rows: TopicCodec<StationRow>,
-    table: TopicCodec<StationEvent>,
-    dead_letter_topic: String,
-    metrics: Arc<PipelineMetrics>,
-    group: String,
-    transactions: Transactions,
+    /// Raw rows in, the station table out.
+    base: TableBase<StationRow, StationEvent>,
     stations: HashMap<StationLineKey, Known>,
 }
 
@@ -80,24 +76,18 @@ impl StationProcessor {
         topics: &Topics,
         metrics: Arc<PipelineMetrics>,
     ) -> Result<Self, ProcessorError> {
-        let rows = TopicCodec::register(Arc::clone(&registry), topics.station_rows()).await?;
-        let table = TopicCodec::register(registry, topics.stations()).await?;
-        for spec in [
-            TopicSpec::new(topics.station_rows(), 1),
-            TopicSpec::new(topics.stations(), 1).compacted(),
-        ] {
-            bus.create_topic(&spec)
-                .await
-                .map_err(ProcessorError::bus("creating", spec.name.as_str()))?;
-        }
-        Ok(Self {
-            bus,
-            rows,
-            table,
+        let setup = TableSetup {
+            inputs: vec![topics.station_rows()],
+            table: topics.stations(),
+            create: vec![
+                TopicSpec::new(topics.station_rows(), 1),
+                TopicSpec::new(topics.stations(), 1).compacted(),
+            ],
             dead_letter_topic: topics.dead_letter(),
-            metrics,
-            group: CONSUMER.to_string(),
-            transactions: Transactions::default(),
+            group: CONSUMER,
+        };
+        Ok(Self {
+            base: TableBase::new(bus, registry, setup, metrics).await?,
             stations: HashMap::new(),
         })
     }
@@ -105,29 +95,20 @@ impl StationProcessor {
     /// The same processor in another consumer group (default [`CONSUMER`]): a group is one
     /// logical processor whose members share the input's partitions and its committed offsets.
     pub fn in_group(mut self, group: impl Into<String>) -> Self {
-        self.group = group.into();
+        self.base.set_group(group.into());
         self
     }
 
     /// Whether its output and input commits go in one transaction (by default, when the bus
     /// supports them; see [`Transactions`]).
     pub fn transactions(mut self, transactions: Transactions) -> Self {
-        self.transactions = transactions;
+        self.base.set_transactions(transactions);
         self
     }
 
     /// Processes rows until `shutdown` is cancelled or the bus closes.
     pub async fn run(self, shutdown: CancellationToken) -> Result<StationStats, ProcessorError> {
-        ProcessorLoop::group_member(
-            Arc::clone(&self.bus),
-            self.rows.topic(),
-            &self.group,
-            self.dead_letter_topic.clone(),
-            Arc::clone(&self.metrics),
-        )
-        .transactions(self.transactions)
-        .run(self, shutdown)
-        .await
+        self.base.processor_loop().run(self, shutdown).await
     }
 
     /// Files `row` under its station and line; `None` (with the reason) for a row on none or
@@ -165,22 +146,22 @@ impl Processor for StationProcessor {
         partitions: &[TopicPartition],
         stats: &mut StationStats,
     ) -> Result<(), ProcessorError> {
-        let gained = partitions_of(self.rows.topic(), partitions);
+        let gained = self.base.inputs_among(partitions);
         if gained.is_empty() {
             return Ok(());
         }
         self.stations
-            .retain(|_, known| !gained.contains(&known.partition));
+            .retain(|_, known| !gained.contains(0, known.partition));
         let mut deliveries = Vec::new();
-        read_topic(bus, self.rows.topic(), |delivery| {
-            if gained.contains(&delivery.partition) {
+        read_topic(bus, self.base.input().topic(), |delivery| {
+            if gained.contains(0, delivery.partition) {
                 deliveries.push(delivery);
             }
         })
         .await?;
         for delivery in &deliveries {
             // A row that does not decode or is on no line is refused when it is processed.
-            if let Ok((_, row)) = self.rows.decode(delivery).await {
+            if let Ok((_, row)) = self.base.input().decode(delivery).await {
                 if self.file(delivery.partition, row).is_ok() {
                     stats.restored += 1;
                 }
@@ -190,9 +171,9 @@ impl Processor for StationProcessor {
     }
 
     fn revoked(&mut self, partitions: &[TopicPartition]) {
-        let lost = partitions_of(self.rows.topic(), partitions);
+        let lost = self.base.inputs_among(partitions);
         self.stations
-            .retain(|_, known| !lost.contains(&known.partition));
+            .retain(|_, known| !lost.contains(0, known.partition));
     }
 
     async fn process(
@@ -204,7 +185,8 @@ impl Processor for StationProcessor {
         let mut changed = ChangedKeys::new();
         for delivery in batch {
             stats.rows += 1;
-            let Some(row) = decode_or_reject(&self.rows, delivery, output, "a station row").await?
+            let Some(row) =
+                decode_or_reject(self.base.input(), delivery, output, "a station row").await?
             else {
                 stats.undecodable += 1;
                 continue;
@@ -230,7 +212,7 @@ impl Processor for StationProcessor {
             if known.published.as_ref() == Some(&station) {
                 continue;
             }
-            stats.published += publish_rows(&self.table, [&station], timestamp, output)?;
+            stats.published += self.base.publish([&station], timestamp, output)?;
             known.published = Some(station);
         }
         Ok(())

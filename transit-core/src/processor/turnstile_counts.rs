@@ -18,18 +18,17 @@
 //! stations, not to the history. When a partition is revoked its counts are dropped, so
 //! nothing stale is ever published over a newer count.
 
-use std::collections::BTreeSet;
-
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
-use super::runner::{partitions_of, Output, Processor, ProcessorLoop, Transactions};
-use super::{decode_or_reject, publish_rows, read_table, ChangedKeys, ProcessorError};
+use super::base::{InputPartitions, TableBase, TableSetup};
+use super::runner::{Output, Processor, Transactions};
+use super::{decode_or_reject, read_table, ChangedKeys, ProcessorError};
 use crate::bus::{Delivery, EventBus, TopicPartition, TopicSpec};
-use crate::codec::{SchemaRegistry, TopicCodec};
+use crate::codec::SchemaRegistry;
 use crate::event::{StationLineKey, TurnstileCount, TurnstileEvent};
 use crate::metrics::PipelineMetrics;
 use crate::topics::Topics;
@@ -57,13 +56,8 @@ pub struct CountStats {
 /// The turnstile-count processor of one deployment.
 #[derive(Debug)]
 pub struct TurnstileCounter {
-    bus: Arc<dyn EventBus>,
-    entries: TopicCodec<TurnstileEvent>,
-    table: TopicCodec<TurnstileCount>,
-    dead_letter_topic: String,
-    metrics: Arc<PipelineMetrics>,
-    group: String,
-    transactions: Transactions,
+    /// Entries in, the count table out.
+    base: TableBase<TurnstileEvent, TurnstileCount>,
     counts: FxHashMap<StationLineKey, TurnstileCount>,
 }
 
@@ -76,21 +70,15 @@ impl TurnstileCounter {
         topics: &Topics,
         metrics: Arc<PipelineMetrics>,
     ) -> Result<Self, ProcessorError> {
-        let entries =
-            TopicCodec::register(Arc::clone(&registry), topics.turnstile_entries()).await?;
-        let table = TopicCodec::register(registry, topics.turnstile_counts()).await?;
-        let spec = TopicSpec::new(topics.turnstile_counts(), 1).compacted();
-        bus.create_topic(&spec)
-            .await
-            .map_err(ProcessorError::bus("creating", spec.name.as_str()))?;
-        Ok(Self {
-            bus,
-            entries,
-            table,
+        let setup = TableSetup {
+            inputs: vec![topics.turnstile_entries()],
+            table: topics.turnstile_counts(),
+            create: vec![TopicSpec::new(topics.turnstile_counts(), 1).compacted()],
             dead_letter_topic: topics.dead_letter(),
-            metrics,
-            group: CONSUMER.to_string(),
-            transactions: Transactions::default(),
+            group: CONSUMER,
+        };
+        Ok(Self {
+            base: TableBase::new(bus, registry, setup, metrics).await?,
             counts: FxHashMap::default(),
         })
     }
@@ -98,14 +86,14 @@ impl TurnstileCounter {
     /// The same processor in another consumer group (default [`CONSUMER`]): a group is one
     /// logical processor whose members share the input's partitions and its committed offsets.
     pub fn in_group(mut self, group: impl Into<String>) -> Self {
-        self.group = group.into();
+        self.base.set_group(group.into());
         self
     }
 
     /// Whether its output and input commits go in one transaction (by default, when the bus
     /// supports them; see [`Transactions`]).
     pub fn transactions(mut self, transactions: Transactions) -> Self {
-        self.transactions = transactions;
+        self.base.set_transactions(transactions);
         self
     }
 
@@ -117,32 +105,23 @@ impl TurnstileCounter {
     /// Counts entries until `shutdown` is cancelled or the bus closes; the batch in hand is
     /// published and committed before it returns.
     pub async fn run(self, shutdown: CancellationToken) -> Result<CountStats, ProcessorError> {
-        ProcessorLoop::group_member(
-            Arc::clone(&self.bus),
-            self.entries.topic(),
-            &self.group,
-            self.dead_letter_topic.clone(),
-            Arc::clone(&self.metrics),
-        )
-        .transactions(self.transactions)
-        .run(self, shutdown)
-        .await
+        self.base.processor_loop().run(self, shutdown).await
     }
 
     /// Reads the count table back for the keys counted from `partitions`. Returns how many.
     async fn restore(
         &mut self,
         bus: &dyn EventBus,
-        partitions: &BTreeSet<u32>,
+        partitions: &InputPartitions,
     ) -> Result<u64, ProcessorError> {
         self.counts
-            .retain(|_, count| !partitions.contains(&count.source_partition));
-        let rows = read_table(bus, self.table.topic()).await?;
+            .retain(|_, count| !partitions.contains(0, count.source_partition));
+        let rows = read_table(bus, self.base.table().topic()).await?;
         let mut restored = 0;
         for delivery in &rows {
-            match self.table.decode(delivery).await {
+            match self.base.table().decode(delivery).await {
                 Ok((key, count)) => {
-                    if !partitions.contains(&count.source_partition) {
+                    if !partitions.contains(0, count.source_partition) {
                         continue;
                     }
                     self.counts.insert(key, count);
@@ -171,7 +150,7 @@ impl Processor for TurnstileCounter {
         partitions: &[TopicPartition],
         stats: &mut CountStats,
     ) -> Result<(), ProcessorError> {
-        let gained = partitions_of(self.entries.topic(), partitions);
+        let gained = self.base.inputs_among(partitions);
         if !gained.is_empty() {
             stats.restored += self.restore(bus, &gained).await?;
         }
@@ -179,9 +158,9 @@ impl Processor for TurnstileCounter {
     }
 
     fn revoked(&mut self, partitions: &[TopicPartition]) {
-        let lost = partitions_of(self.entries.topic(), partitions);
+        let lost = self.base.inputs_among(partitions);
         self.counts
-            .retain(|_, count| !lost.contains(&count.source_partition));
+            .retain(|_, count| !lost.contains(0, count.source_partition));
     }
 
     async fn process(
@@ -194,7 +173,7 @@ impl Processor for TurnstileCounter {
         for delivery in batch {
             stats.entries += 1;
             let Some(entry) =
-                decode_or_reject(&self.entries, delivery, output, "a turnstile entry").await?
+                decode_or_reject(self.base.input(), delivery, output, "a turnstile entry").await?
             else {
                 stats.undecodable += 1;
                 continue;
@@ -225,7 +204,7 @@ impl Processor for TurnstileCounter {
         }
         let timestamp = batch.last().map_or(0, |d| d.timestamp_ms);
         let rows = changed.iter().filter_map(|key| self.counts.get(key));
-        stats.published += publish_rows(&self.table, rows, timestamp, output)?;
+        stats.published += self.base.publish(rows, timestamp, output)?;
         Ok(())
     }
 }
