@@ -91,7 +91,8 @@ pub enum ProcessorError {
 }
 
 impl ProcessorError {
-    pub(crate) fn bus(
+    /// A [`ProcessorError::Bus`] of `operation` on `topic`, for `map_err`.
+    pub fn bus(
         operation: &'static str,
         topic: impl Into<String>,
     ) -> impl FnOnce(bus::Error) -> Self {
@@ -103,7 +104,8 @@ impl ProcessorError {
         }
     }
 
-    pub(crate) fn publish(topic: impl Into<String>) -> impl FnOnce(PublishError) -> Self {
+    /// A [`ProcessorError::Publish`] to `topic`, for `map_err`.
+    pub fn publish(topic: impl Into<String>) -> impl FnOnce(PublishError) -> Self {
         let topic = topic.into();
         move |source| Self::Publish { topic, source }
     }

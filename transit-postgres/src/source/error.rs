@@ -1,7 +1,6 @@
 //! Why the station source stops. Database trouble is not here: the source retries it.
 
-use transit_core::bus::{self, PublishError};
-use transit_core::codec::{EncodeError, RegistryError};
+use transit_core::codec::RegistryError;
 use transit_core::processor::ProcessorError;
 
 use transit_core::error_chain;
@@ -14,38 +13,11 @@ pub enum SourceError {
     /// The connection settings do not parse.
     #[error("invalid PostgreSQL connection settings")]
     Config(#[source] tokio_postgres::Error),
-    /// Registering the raw station schemas failed.
-    #[error("registering the station row schemas")]
-    Registry(#[from] RegistryError),
-    /// A bus operation failed.
-    #[error("{operation} {topic}")]
-    Bus {
-        /// What was being done, e.g. `creating`.
-        operation: &'static str,
-        /// The topic.
-        topic: String,
-        /// What the bus said.
-        #[source]
-        source: bus::Error,
-    },
-    /// Publishing rows or the position failed; the records not stored are in the error.
-    #[error("publishing to {topic}")]
-    Publish {
-        /// The topic.
-        topic: String,
-        /// What the bus said.
-        #[source]
-        source: PublishError,
-    },
-    /// A row could not be encoded (a bug in the schema or the row type).
-    #[error("encoding a station row for {topic}")]
-    Encode {
-        /// The topic.
-        topic: String,
-        /// What the encoder said.
-        #[source]
-        source: EncodeError,
-    },
+    /// The bus or the registry failed while registering the schemas, creating a topic,
+    /// publishing rows or the position, or flushing: the failures a processor stops for, in
+    /// the processors' own terms.
+    #[error(transparent)]
+    Pipeline(#[from] ProcessorError),
     /// Reading a topic back at start failed.
     #[error("restoring the source's position from {topic}")]
     Restore {
@@ -57,17 +29,9 @@ pub enum SourceError {
     },
 }
 
-impl SourceError {
-    pub(super) fn bus(
-        operation: &'static str,
-        topic: impl Into<String>,
-    ) -> impl FnOnce(bus::Error) -> Self {
-        let topic = topic.into();
-        move |source| Self::Bus {
-            operation,
-            topic,
-            source,
-        }
+impl From<RegistryError> for SourceError {
+    fn from(error: RegistryError) -> Self {
+        Self::Pipeline(error.into())
     }
 }
 

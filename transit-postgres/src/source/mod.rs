@@ -53,6 +53,7 @@ use tokio_util::sync::CancellationToken;
 use transit_core::bus::{Record, TopicSpec};
 use transit_core::codec::{SchemaRegistry, TopicCodec};
 use transit_core::event::StationRow;
+use transit_core::processor::ProcessorError;
 use transit_core::topics::Topics;
 use transit_core::EventBus;
 
@@ -193,14 +194,14 @@ impl StationSource {
             self.bus
                 .create_topic(&spec)
                 .await
-                .map_err(SourceError::bus("creating", spec.name.as_str()))?;
+                .map_err(ProcessorError::bus("creating", spec.name.as_str()))?;
         }
         let mut run = Run::restore(self, codec).await?;
         run.poll_until(&shutdown).await?;
         self.bus
             .flush()
             .await
-            .map_err(SourceError::bus("flushing", self.raw_topic.as_str()))?;
+            .map_err(ProcessorError::bus("flushing", self.raw_topic.as_str()))?;
         tracing::info!(
             source = %self.config.name,
             published = run.stats.published,
@@ -476,7 +477,7 @@ impl<'a> Run<'a> {
             let record = self
                 .codec
                 .record(&row, timestamp_ms)
-                .map_err(|source| SourceError::Encode {
+                .map_err(|source| ProcessorError::Encode {
                     topic: topic.to_string(),
                     source,
                 })?
@@ -492,10 +493,7 @@ impl<'a> Run<'a> {
             .bus
             .publish_batch(topic, records)
             .await
-            .map_err(|source| SourceError::Publish {
-                topic: topic.to_string(),
-                source,
-            })?;
+            .map_err(ProcessorError::publish(topic))?;
         let count = ids.len() as u64;
         self.published.extend(ids);
         self.stats.published += count;
@@ -516,10 +514,7 @@ impl<'a> Run<'a> {
             .bus
             .publish_batch(topic, vec![record])
             .await
-            .map_err(|source| SourceError::Publish {
-                topic: topic.to_string(),
-                source,
-            })?;
+            .map_err(ProcessorError::publish(topic))?;
         self.stored = Some(position);
         Ok(())
     }
