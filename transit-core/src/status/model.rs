@@ -504,4 +504,39 @@ mod tests {
         assert!(blue.trains[0].to.is_none(), "{:?}", blue.trains[0]);
         assert!(model.segments.is_empty());
     }
+
+    #[test]
+    fn the_board_times_runs_by_the_coordinates_it_is_given() {
+        use crate::speed::{self, DEFAULT_SPACING_M};
+        // O'Hare to Rosemont, the first run of the Blue Line.
+        let (ohare, rosemont) = (StationId(40890), StationId(40820));
+        let locations = StationLocations::embedded().unwrap();
+        let distance = locations.distance_m(ohare, rosemont).unwrap();
+        let next_at_rosemont = |mut model: StatusModel| {
+            model.apply_station(&station(ohare.0, 0, "O'Hare"));
+            model.apply_station(&station(rosemont.0, 1, "Rosemont"));
+            model.apply_arrival(&ArrivalEvent {
+                arrival_time: Some(SimTime(0)),
+                ..arrival(1, ohare.0, Direction::A)
+            });
+            model.observe_time(SimTime(0));
+            let snapshot = model.snapshot();
+            snapshot.lines[0].stations[1]
+                .next_a
+                .as_ref()
+                .unwrap()
+                .seconds
+        };
+        let nominal = |metres| (speed::MIN_DWELL_S + speed::run_time_s(metres)).round() as u32;
+        assert_eq!(
+            next_at_rosemont(StatusModel::new(Arc::new(locations))),
+            nominal(distance)
+        );
+        // Without coordinates, the usual spacing.
+        assert_eq!(
+            next_at_rosemont(StatusModel::default()),
+            nominal(DEFAULT_SPACING_M)
+        );
+        assert_ne!(nominal(distance), nominal(DEFAULT_SPACING_M));
+    }
 }
