@@ -52,9 +52,12 @@
 //! let page = format!("http://{}/", listener.local_addr()?);
 //! let server = tokio::spawn(dashboard::serve(listener, board, shutdown.clone()));
 //!
-//! // The stations' rows reach the board within moments of the start.
+//! // The stations' rows reach the board within moments of the start, the trains with the
+//! // first tick: all 94 stations of the three lines, and the page shows them.
 //! let mut snapshots = running.snapshots();
-//! snapshots.wait_for(|board| board.lines.len() == 3).await?;
+//! snapshots
+//!     .wait_for(|board| board.totals.stations == 94 && board.totals.in_service > 0)
+//!     .await?;
 //! let html = reqwest::get(&page).await?.text().await?;
 //! assert!(html.contains("Clark/Lake"));
 //!
