@@ -86,6 +86,8 @@ if grep -Eq '(rdkafka|postgres|prost|zip|clap|mimalloc) v' <<<"$embed_tree"; the
   exit 1
 fi
 echo "transit-http (dashboard) + transit-mem: $(grep -c . <<<"$embed_tree") lines of dependency tree, no rdkafka, no PostgreSQL, no prost, no zip"
+# The workspace builds transit-http with every feature; the board alone must build too.
+cargo check --locked --quiet -p transit-http --no-default-features --features dashboard
 # apache-avro takes rand for its container files' sync markers (not something transit-core
 # uses or can turn off): the check is that transit-core itself depends on no rand crate and
 # that none of the simulator's (rand_chacha, rand_distr) is anywhere in its tree.
