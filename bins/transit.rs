@@ -1,6 +1,6 @@
 //! `transit`: the processes of the production pipeline, and tools for the data.
 //!
-//! The production pipeline is a few processes around Kafka (see the README's runbook):
+//! The production pipeline is a few processes around Kafka (see `docs/runbook.md`):
 //! `transit stations load` (the CTA stations CSV into PostgreSQL), `transit registry` (schema
 //! registry + REST Proxy), `transit process` (station processor and turnstile counter; run it
 //! twice to scale out), `transit stations source` (the table's rows onto Kafka, as they

@@ -1,6 +1,6 @@
 //! The smallest program that embeds transit: the whole pipeline on the in-memory bus and its
-//! dashboard, from the library crates alone (`transit-core`, `transit-mem`, and `transit-http`
-//! with only its `dashboard` feature: no Kafka client, no PostgreSQL).
+//! dashboard, from the library crates alone (`transit-sim`, `transit-mem`, and `transit-http`
+//! with only its `dashboard` feature: no Kafka client, no PostgreSQL, no feeds).
 //!
 //! ```sh
 //! cargo run --example embed_dashboard            # http://127.0.0.1:3000/, Ctrl+C stops it
@@ -11,7 +11,6 @@ use std::error::Error;
 use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
-use transit_core::network::{embedded_station_rows, Network, Ridership};
 use transit_http::dashboard::{self, Dashboard};
 use transit_mem::{MemBus, MemRegistry};
 use transit_sim::pipeline::{self, PipelineConfig};
@@ -24,21 +23,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .unwrap_or_else(|| dashboard::DEFAULT_ADDRESS.to_string())
         .parse()?;
     let shutdown = CancellationToken::new();
-    let sim = Simulation::new(
-        Arc::new(Network::embedded()?),
-        Arc::new(Ridership::embedded()?),
-        SimConfig::default(),
-    )?;
-    let config = PipelineConfig {
-        station_rows: Some(embedded_station_rows()?),
-        ..PipelineConfig::default()
-    };
     let bus = MemBus::new();
     let running = pipeline::start(
         Arc::new(bus.clone()),
         Arc::new(MemRegistry::new()),
-        sim,
-        config,
+        Simulation::embedded(SimConfig::default())?,
+        PipelineConfig::embedded()?,
         shutdown.clone(),
     )
     .await?;

@@ -14,7 +14,7 @@
 //! - the status read model, and the dashboard that renders it on http://127.0.0.1:3000, with
 //!   the what-if controls (`POST /api/what-if`) into this process's simulation.
 //!
-//! With `--kafka host:port` the same parts run on a Kafka cluster instead (see the README for
+//! With `--kafka host:port` the same parts run on a Kafka cluster instead (see `docs/kafka.md` for
 //! its settings).
 //!
 //! ```text

@@ -75,16 +75,31 @@ cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 step "docs (cargo doc -D warnings)"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked
 
-# An embedder of the dashboard over the in-memory bus takes neither the Kafka client nor
-# PostgreSQL: checked on the dependency tree, not assumed.
-step "embedding the dashboard needs neither rdkafka nor PostgreSQL (cargo tree)"
+# An embedder of the dashboard over the in-memory bus takes neither the Kafka client, nor
+# PostgreSQL, nor the feeds (prost, zip: the `gtfs` feature); the read model's crate takes
+# none of the simulator's random streams. Checked on the dependency tree, not assumed.
+step "embedding the dashboard needs neither rdkafka, PostgreSQL nor the feeds; transit-core has no rand (cargo tree)"
 embed_tree=$(cargo tree --locked -e normal -p transit-http --no-default-features --features dashboard -p transit-mem)
-if grep -Eq '^.*(rdkafka|postgres|clap|mimalloc) v' <<<"$embed_tree"; then
-  grep -E '(rdkafka|postgres|clap|mimalloc) v' <<<"$embed_tree" >&2
+if grep -Eq '(rdkafka|postgres|prost|zip|clap|mimalloc) v' <<<"$embed_tree"; then
+  grep -E '(rdkafka|postgres|prost|zip|clap|mimalloc) v' <<<"$embed_tree" >&2
   echo "transit-http's dashboard pulls in a dependency an embedder should not need" >&2
   exit 1
 fi
-echo "transit-http (dashboard) + transit-mem: $(grep -c . <<<"$embed_tree") lines of dependency tree, no rdkafka, no PostgreSQL"
+echo "transit-http (dashboard) + transit-mem: $(grep -c . <<<"$embed_tree") lines of dependency tree, no rdkafka, no PostgreSQL, no prost, no zip"
+# The workspace builds transit-http with every feature; the board alone must build too.
+cargo check --locked --quiet -p transit-http --no-default-features --features dashboard
+# apache-avro takes rand for its container files' sync markers (not something transit-core
+# uses or can turn off): the check is that transit-core itself depends on no rand crate and
+# that none of the simulator's (rand_chacha, rand_distr) is anywhere in its tree.
+core_direct=$(cargo tree --locked -e normal -p transit-core --depth 1)
+core_tree=$(cargo tree --locked -e normal -p transit-core)
+if grep -Eq '^[^ ]*── rand[a-z_]* v' <<<"$core_direct" || grep -Eq '(rand_chacha|rand_distr) v' <<<"$core_tree"; then
+  grep -E 'rand' <<<"$core_direct" >&2
+  grep -E '(rand_chacha|rand_distr) v' <<<"$core_tree" >&2
+  echo "transit-core (the read model's crate) depends on a random number crate" >&2
+  exit 1
+fi
+echo "transit-core: no rand crate among its own dependencies, no rand_chacha or rand_distr in its tree"
 
 step "starting Apache Kafka (KRaft, one node, loopback)"
 start_kafka

@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | `dashboard` | [`dashboard`] | the board: HTML, server-sent events, `/api/status`, `/healthz`, `/metrics` |
 //! | `what-if` | `what_if` | `POST`/`GET /api/what-if`: what-ifs into a simulation in the same process |
-//! | `gtfs` | [`gtfs`], [`realtime`] | `GET /gtfs/static.zip`, the static GTFS feed; GTFS-realtime and CTA's Train Tracker API over the board (on with `dashboard`, which serves them) |
+//! | `gtfs` | [`gtfs`], [`realtime`] | `GET /gtfs/static.zip`, the static GTFS feed; GTFS-realtime and CTA's Train Tracker API over the board (the dashboard's router serves them when both are on; without it, merge their routers into yours) |
 //! | `registry` | [`registry`] | the schema registry's server over a [`BusRegistry`](transit_registry::BusRegistry) |
 //! | `registry-client` | [`registry_client`] | a caching client of any Confluent-compatible registry |
 //! | `rest-proxy` | [`rest_proxy`] | the REST Proxy's `POST /topics/{topic}` over a bus and a registry |
@@ -18,41 +18,56 @@
 //! server) and serving until a [`CancellationToken`](tokio_util::sync::CancellationToken) is
 //! cancelled, requests in flight finishing first.
 //!
+//! `dashboard` alone serves the board without the feeds: it takes neither prost, zip nor the
+//! GTFS crate (`scripts/test.sh` checks the dependency tree).
+//!
 //! # Embedding the dashboard
 //!
-//! The whole pipeline on the in-memory bus, and its board on a port of your choosing:
+//! The whole pipeline over the embedded CTA data on the in-memory bus, and its board on a
+//! port of your choosing (port 0 here: any free one), asked for its page:
 //!
-//! ```no_run
+//! ```
 //! # #[cfg(feature = "dashboard")]
-//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! use std::sync::Arc;
 //!
 //! use tokio_util::sync::CancellationToken;
-//! use transit_core::network::{Network, Ridership};
-//! use transit_sim::pipeline::{self, PipelineConfig};
-//! use transit_sim::{SimConfig, Simulation};
 //! use transit_http::dashboard::{self, Dashboard};
 //! use transit_mem::{MemBus, MemRegistry};
+//! use transit_sim::pipeline::{self, PipelineConfig};
+//! use transit_sim::{SimConfig, Simulation};
 //!
 //! let shutdown = CancellationToken::new();
-//! let sim = Simulation::new(
-//!     Arc::new(Network::embedded()?),
-//!     Arc::new(Ridership::embedded()?),
-//!     SimConfig::default(),
-//! )?;
 //! let running = pipeline::start(
 //!     Arc::new(MemBus::new()),
 //!     Arc::new(MemRegistry::new()),
-//!     sim,
-//!     PipelineConfig::default(),
+//!     Simulation::embedded(SimConfig::default())?,
+//!     PipelineConfig::embedded()?,
 //!     shutdown.clone(),
 //! )
 //! .await?;
 //! let board = Dashboard::new(running.snapshots(), running.metrics(), shutdown.clone());
-//! let listener = dashboard::bind("127.0.0.1:3000".parse()?).await?;
-//! dashboard::serve(listener, board, shutdown).await?;
+//! let listener = dashboard::bind("127.0.0.1:0".parse()?).await?;
+//! let page = format!("http://{}/", listener.local_addr()?);
+//! let server = tokio::spawn(dashboard::serve(listener, board, shutdown.clone()));
+//!
+//! // The stations' rows reach the board within moments of the start, the trains with the
+//! // first tick: all 94 stations of the three lines, and the page shows them.
+//! let mut snapshots = running.snapshots();
+//! snapshots
+//!     .wait_for(|board| board.totals.stations == 94 && board.totals.in_service > 0)
+//!     .await?;
+//! let html = reqwest::get(&page).await?.text().await?;
+//! assert!(html.contains("Clark/Lake"));
+//!
+//! shutdown.cancel(); // stops the simulation, then `stop` the rest, and the server
+//! running.stop().await?;
+//! server.await??;
 //! # Ok(())
 //! # }
+//! # #[cfg(not(feature = "dashboard"))]
+//! # fn main() {}
 //! ```
 
 #[cfg(feature = "dashboard")]

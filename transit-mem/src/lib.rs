@@ -10,7 +10,7 @@
 //! # Layout
 //!
 //! - [`MemBus`]: the bus: per-partition logs with retention, groups, committed offsets.
-//! - [`MemRegistry`]: `transit_core`'s in-process schema registry, re-exported so one `use`
+//! - [`MemRegistry`]: `transit_registry`'s in-process schema registry, re-exported so one `use`
 //!   brings both in-memory halves.
 
 mod bus;

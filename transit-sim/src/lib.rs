@@ -21,6 +21,55 @@
 //! streams and the simulated clock; nothing reads the wall clock or does I/O. Each component
 //! draws from its own random stream derived from the seed, so a change in one (say, the
 //! weather) does not shift the draws of another.
+//!
+//! # Example
+//!
+//! The embedded CTA network and its riders ([`Simulation::embedded`]) with the processors and
+//! the read model on the in-memory bus
+//! ([`PipelineConfig::embedded`](pipeline::PipelineConfig::embedded) publishes the stations'
+//! rows), flat out for ten simulated minutes:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::sync::Arc;
+//!
+//! use tokio_util::sync::CancellationToken;
+//! use transit_mem::{MemBus, MemRegistry};
+//! use transit_sim::driver::{DriverConfig, Pace};
+//! use transit_sim::pipeline::{self, PipelineConfig};
+//! use transit_sim::{SimConfig, SimTime, Simulation};
+//!
+//! let sim = Simulation::embedded(SimConfig::default())?;
+//! let until = SimTime(sim.now().0 + 10 * 60 * 1000);
+//! let config = PipelineConfig {
+//!     driver: DriverConfig {
+//!         pace: Pace::FlatOut,
+//!         until: Some(until),
+//!         ..DriverConfig::default()
+//!     },
+//!     ..PipelineConfig::embedded()?
+//! };
+//! let running = pipeline::start(
+//!     Arc::new(MemBus::new()),
+//!     Arc::new(MemRegistry::new()),
+//!     sim,
+//!     config,
+//!     CancellationToken::new(),
+//! )
+//! .await?;
+//! let board = running.snapshots();
+//! let report = running.stop().await?; // waits for `until`, then stops the rest
+//! assert_eq!(report.driver.simulated_until, Some(until));
+//! // Every station of the three lines is on the board, trains among them.
+//! let snapshot = board.borrow();
+//! assert_eq!(snapshot.lines.len(), 3);
+//! for line in &snapshot.lines {
+//!     assert!(!line.stations.is_empty() && !line.trains.is_empty());
+//! }
+//! # Ok(())
+//! # }
+//! ```
 
 pub mod driver;
 mod line;
@@ -33,7 +82,7 @@ pub mod whatif;
 
 pub use line::{Empty, LineSim, Position, Surroundings};
 pub use line::{NominalTimetable, StopOffset};
-pub use simulation::{SimConfig, SimError, Simulation, TickEvents};
+pub use simulation::{EmbeddedError, SimConfig, SimError, Simulation, TickEvents};
 pub use turnstile::TurnstileModel;
 pub use weather::WeatherModel;
 pub use whatif::{AppliedWhatIf, InvalidWhatIf, ScheduledWhatIf, WhatIf, WhatIfOutcome};

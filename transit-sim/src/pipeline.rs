@@ -5,6 +5,10 @@
 //! transit runs over a bus of its own. Each part is an independent task talking only through
 //! the bus, exactly as the separate processes of a Kafka deployment do; this module only
 //! starts them in a sensible order and collects how they ended.
+//!
+//! To run it over the CTA data shipped with the crates, give [`start`]
+//! [`Simulation::embedded`] and [`PipelineConfig::embedded`] (the stations' rows, so the board
+//! fills without a database); [`start`] shows a whole run.
 
 use std::sync::Arc;
 
@@ -19,6 +23,7 @@ use transit_core::bus::EventBus;
 use transit_core::codec::SchemaRegistry;
 use transit_core::event::StationRow;
 use transit_core::metrics::PipelineMetrics;
+use transit_core::network::{embedded_station_rows, DataError};
 use transit_core::processor::headways::{HeadwayProcessor, HeadwayStats};
 use transit_core::processor::source::publish_station_rows;
 use transit_core::processor::stations::{StationProcessor, StationStats};
@@ -28,6 +33,18 @@ use transit_core::status::{StatusService, StatusSnapshot, StatusStats};
 use transit_core::topics::Topics;
 
 /// How to run the pipeline.
+///
+/// Two ways to make one, by where the station rows come from (there is deliberately no
+/// `Default`: a pipeline without station rows shows an empty board unless something else
+/// publishes them, and that should be a choice, not a default):
+///
+/// - [`PipelineConfig::embedded`]: everything in one process, the CTA's station rows
+///   published at start (pair it with [`Simulation::embedded`]);
+/// - [`PipelineConfig::without_station_rows`]: a station source elsewhere (the PostgreSQL
+///   connector of a deployment) publishes them.
+///
+/// Either way the fields are public, so a struct update changes the rest:
+/// `PipelineConfig { partitions: 1, ..PipelineConfig::embedded()? }`.
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {
     /// The topic names.
@@ -41,11 +58,29 @@ pub struct PipelineConfig {
     pub station_rows: Option<Vec<StationRow>>,
 }
 
-impl Default for PipelineConfig {
-    /// The default topic names, 4 partitions, the simulation at 60x real time, and no station
-    /// rows (pass the embedded ones with `network::embedded_station_rows` to run in one
-    /// process without a database).
-    fn default() -> Self {
+impl PipelineConfig {
+    /// Everything in one process over the embedded CTA data: the default topic names, 4
+    /// partitions, the simulation at 60x real time, and the embedded stations' rows published
+    /// at start, so the board fills without a database.
+    ///
+    /// ```
+    /// use transit_sim::pipeline::PipelineConfig;
+    ///
+    /// let config = PipelineConfig::embedded()?;
+    /// assert!(config.station_rows.is_some_and(|rows| !rows.is_empty()));
+    /// # Ok::<(), transit_core::network::DataError>(())
+    /// ```
+    pub fn embedded() -> Result<Self, DataError> {
+        Ok(Self {
+            station_rows: Some(embedded_station_rows()?),
+            ..Self::without_station_rows()
+        })
+    }
+
+    /// The same settings as [`PipelineConfig::embedded`] but no station rows: for a
+    /// pipeline whose station rows some other source publishes (the board stays empty until
+    /// one does).
+    pub fn without_station_rows() -> Self {
         Self {
             topics: Topics::default(),
             partitions: 4,
@@ -126,8 +161,8 @@ pub struct RunningPipeline {
 ///
 /// # Example
 ///
-/// One simulated hour, flat out, on the in-memory bus and registry (`transit_mem`), with the
-/// embedded station rows:
+/// One simulated hour of the embedded CTA network, flat out, on the in-memory bus and
+/// registry (`transit_mem`):
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")]
@@ -136,17 +171,12 @@ pub struct RunningPipeline {
 /// use std::time::Duration;
 ///
 /// use tokio_util::sync::CancellationToken;
+/// use transit_mem::{MemBus, MemRegistry};
 /// use transit_sim::driver::{DriverConfig, Pace};
-/// use transit_core::network::{embedded_station_rows, Network, Ridership};
 /// use transit_sim::pipeline::{self, PipelineConfig};
 /// use transit_sim::{SimConfig, SimTime, Simulation};
-/// use transit_mem::{MemBus, MemRegistry};
 ///
-/// let sim = Simulation::new(
-///     Arc::new(Network::embedded()?),
-///     Arc::new(Ridership::embedded()?),
-///     SimConfig::default(),
-/// )?;
+/// let sim = Simulation::embedded(SimConfig::default())?;
 /// let until = SimTime(sim.now().0 + 60 * 60 * 1000);
 /// let config = PipelineConfig {
 ///     driver: DriverConfig {
@@ -154,8 +184,7 @@ pub struct RunningPipeline {
 ///         until: Some(until),
 ///         ..DriverConfig::default()
 ///     },
-///     station_rows: Some(embedded_station_rows()?),
-///     ..PipelineConfig::default()
+///     ..PipelineConfig::embedded()?
 /// };
 /// let running = pipeline::start(
 ///     Arc::new(MemBus::new()),

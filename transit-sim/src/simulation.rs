@@ -11,7 +11,7 @@ use transit_core::event::{ArrivalEvent, TurnstileEvent, WeatherEvent};
 use transit_core::model::LineColor;
 #[cfg(test)]
 use transit_core::model::TrainStatus;
-use transit_core::network::{Network, Ridership, Schedule};
+use transit_core::network::{DataError, Network, Ridership, Schedule};
 use transit_core::speed::{Conditions, DEFAULT_SPACING_M};
 
 const HOUR_MS: i64 = 3_600_000;
@@ -79,6 +79,18 @@ pub enum SimError {
         /// The line.
         line: LineColor,
     },
+}
+
+/// Why [`Simulation::embedded`] could not build the simulation of the embedded CTA data.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EmbeddedError {
+    /// The embedded network or riders did not load (a bug in the data shipped with the crate).
+    #[error("the embedded CTA data did not load")]
+    Data(#[from] DataError),
+    /// The settings do not fit the embedded network.
+    #[error("the simulation settings do not fit the embedded CTA network")]
+    Settings(#[from] SimError),
 }
 
 /// One tick's events.
@@ -168,6 +180,27 @@ fn month(time: SimTime) -> u32 {
 }
 
 impl Simulation {
+    /// A simulation of the CTA's Blue, Red and Green lines and their riders, from the data
+    /// embedded in the crates, at `config.start`: what [`Simulation::new`] gives with
+    /// [`Network::embedded`] and [`Ridership::embedded`].
+    ///
+    /// To run it with the processors and the board, pair it with
+    /// [`PipelineConfig::embedded`](crate::pipeline::PipelineConfig::embedded), which
+    /// publishes the same stations' rows (see [`crate::pipeline`]).
+    ///
+    /// ```
+    /// use transit_sim::{SimConfig, Simulation};
+    ///
+    /// let sim = Simulation::embedded(SimConfig::default())?;
+    /// assert_eq!(sim.network().lines().count(), 3);
+    /// # Ok::<(), transit_sim::EmbeddedError>(())
+    /// ```
+    pub fn embedded(config: SimConfig) -> Result<Self, EmbeddedError> {
+        let network = Arc::new(Network::embedded()?);
+        let ridership = Arc::new(Ridership::embedded()?);
+        Ok(Self::new(network, ridership, config)?)
+    }
+
     /// A simulation of `network` at `config.start`.
     pub fn new(
         network: Arc<Network>,

@@ -15,6 +15,9 @@ use crate::http::{free_address, request};
 
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+/// The environment variable that asks the browser tests for a screenshot of the board, and
+/// where to save it ([`Browser::save_screenshot_if_asked`]).
+pub const SCREENSHOT_ENV: &str = "TRANSIT_SCREENSHOT";
 
 /// A binary cargo built beside this test: `target/<profile>/<relative>` (e.g.
 /// `examples/full_pipeline`, or `transit`). Fails, saying how to build it (`build`, a cargo
@@ -154,6 +157,41 @@ impl Browser {
         self.eval("window.transitTestMarker = 'same page'; return null;")
             .await;
         self.eval(READ_BOARD).await
+    }
+
+    /// A PNG of what the browser shows (its window, 1400 × 1000).
+    pub async fn screenshot(&self) -> Vec<u8> {
+        use base64::Engine as _;
+        let path = format!("/session/{}/screenshot", self.session);
+        let value = Self::call(self.driver, "GET", &path, None).await;
+        let encoded = value
+            .as_str()
+            .expect("WebDriver's screenshot as base64 text");
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .unwrap_or_else(|error| panic!("WebDriver's screenshot: {error}"))
+    }
+
+    /// Saves a [`Browser::screenshot`] where the environment variable [`SCREENSHOT_ENV`]
+    /// says (a path relative to the test's package, e.g. `docs/board.png` from the root
+    /// package's tests), if it is set; the README's picture of the board is made this way.
+    pub async fn save_screenshot_if_asked(&self) {
+        let Some(path) = std::env::var_os(SCREENSHOT_ENV) else {
+            return;
+        };
+        let png = self.screenshot().await;
+        let path = PathBuf::from(path);
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)
+                .unwrap_or_else(|error| panic!("creating {}: {error}", parent.display()));
+        }
+        std::fs::write(&path, &png)
+            .unwrap_or_else(|error| panic!("writing the screenshot {}: {error}", path.display()));
+        eprintln!(
+            "screenshot of the board: {} ({} bytes)",
+            path.display(),
+            png.len()
+        );
     }
 
     /// Ends the session (closing the browser).

@@ -144,5 +144,7 @@ async fn the_dashboard_in_a_real_browser_shows_the_lines_and_changes_live() {
         .filter(|t| !strings(&before["trains"]).contains(t))
         .collect();
     assert!(!moved.is_empty(), "trains moved: {after}");
+    // The README's picture: the morning peak, bunching outlined (TRANSIT_SCREENSHOT).
+    browser.save_screenshot_if_asked().await;
     browser.close().await;
 }

@@ -33,7 +33,7 @@
 //! `TRANSIT_TEST_KAFKA_CONTROL` for the broker restart), and the `transit` binary built
 //! (`cargo build --bin transit`). No database: the raw station rows are published by the test
 //! the way a database source publishes them. Run:
-//! `scripts/kafka.sh cargo test -p transit --test end_to_end faults -- --nocapture --test-threads 1`.
+//! `scripts/kafka.sh cargo test -p transit --test faults -- --nocapture --test-threads 1`.
 //! The scenarios take turns (one at a time even without `--test-threads 1`), but the broker's
 //! restart disturbs any other test using the broker meanwhile. `TRANSIT_FAULTS_SEED` replays
 //! the random moments a failed run chose (each scenario prints its seed).

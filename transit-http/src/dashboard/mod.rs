@@ -11,6 +11,8 @@
 //! - `GET /api/status`: the read model's snapshot as JSON.
 //! - `GET /healthz`: `200` while the read model runs, `503` once it stopped.
 //! - `GET /metrics`: Prometheus text: records in per consumer and topic, dead letters, lag.
+//! - with the `gtfs` feature on too, the feeds over the same board: `GET /gtfs/static.zip`
+//!   (module `gtfs`), GTFS-realtime and Train Tracker (module `realtime`).
 //!
 //! The page and the JSON are rendered once per snapshot version and then served from memory,
 //! and each update's events once for every viewer, so the cost of a request does not grow
@@ -152,7 +154,9 @@ impl Dashboard {
             .route("/healthz", get(healthz))
             .route("/metrics", get(metrics_text))
             .fallback(not_found)
-            .with_state(self.clone())
+            .with_state(self.clone());
+        #[cfg(feature = "gtfs")]
+        let router = router
             .merge(crate::gtfs::router())
             .merge(crate::realtime::router(self.shared.snapshots.clone()));
         #[cfg(feature = "what-if")]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use transit_core::model::TrainStatus;
-use transit_core::network::{embedded_station_rows, Network, Ridership};
+use transit_core::network::{Network, Ridership};
 use transit_core::status::StatusSnapshot;
 use transit_http::dashboard::{self, Dashboard};
 use transit_http::what_if::WhatIfControl;
@@ -68,8 +68,7 @@ async fn what_ifs_are_refused_checked_and_shown_on_the_board() {
             what_ifs: Some(what_ifs.clone()),
             ..DriverConfig::default()
         },
-        station_rows: Some(embedded_station_rows().unwrap()),
-        ..PipelineConfig::default()
+        ..PipelineConfig::embedded().unwrap()
     };
     let running = pipeline::start(
         Arc::new(MemBus::new()),
