@@ -32,7 +32,6 @@ pub mod what_if;
 pub mod whatif;
 
 pub use line::{Empty, LineSim, Position, Surroundings};
-pub use line::{NominalTimetable, StopOffset};
 pub use simulation::{SimConfig, SimError, Simulation, TickEvents};
 pub use turnstile::TurnstileModel;
 pub use weather::WeatherModel;

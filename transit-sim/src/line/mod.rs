@@ -1,15 +1,17 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 
-use chrono::NaiveDate;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp, Normal};
 
 use crate::SimTime;
 use transit_core::event::ArrivalEvent;
-use transit_core::model::{ring_slot, Direction, LineColor, StationId, TrainId, TrainStatus};
-use transit_core::network::{DayType, LineSchedule};
-use transit_core::speed::{self, Conditions};
+use transit_core::model::{
+    ring_slot, trip_start, Direction, LineColor, StationId, TrainId, TrainStatus,
+};
+use transit_core::network::timetable::NominalTimetable;
+use transit_core::network::LineSchedule;
+use transit_core::speed::{self, seconds_to_ms, Conditions};
 
 /// Where a train is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -95,237 +97,22 @@ const DAY_MS: i64 = 24 * HOUR_MS;
 /// (and the hours before it) are paired as on any other day.
 const PLAN_LEAD_MS: i64 = DAY_MS;
 
-/// The terminal departures of a scheduled line, and the scheduled times of each trip.
-///
-/// The schedule gives departures per hour at one reference station per direction. A trip
-/// leaves its terminal that station's scheduled time minus the shortest running time from the
-/// terminal (runs, and the shortest dwell at each stop between), the departures of an hour
-/// spread evenly over it. Every trip runs terminal to terminal (CTA's short turns, such as
-/// UIC-Halsted or Jefferson Park, run the whole line here).
-///
-/// A trip's scheduled times at its stops allow the dwell riders are expected to need: at each
-/// stop, the riders expected to enter since the trip before it left (half of them for each
-/// direction), boarding at [`speed::dwell_s`], plus the mean of chance's extra
-/// ([`speed::DWELL_NOISE_MEAN_S`]). So on a fair day trips run on time on average, and the
-/// reference station's times are the schedule's plus the extra dwell before it.
-#[derive(Debug, Clone)]
-struct Timetable {
-    schedule: LineSchedule,
-    stations: usize,
-    /// Nominal seconds of each track cell's run, by ring position.
-    run_s: Vec<f64>,
-    /// Shortest ms from a trip's departure from its terminal to its arrival at each ring
-    /// position (0 for the terminal itself): runs, and the shortest dwell at each stop between.
-    offset_ms: Vec<i64>,
-    /// Shortest ms from each direction's terminal to the reference station.
-    reference_ms: [i64; 2],
-    /// Riders expected to enter each station (both directions) per hour, by day type
-    /// (weekday, Saturday, Sunday) and hour of the day.
-    riders: Vec<[[f64; 24]; 3]>,
-}
-
-/// Milliseconds of `seconds`, at least one.
-fn seconds_to_ms(seconds: f64) -> i64 {
-    (seconds * 1000.0).round().max(1.0) as i64
-}
-
-/// The ring position where a trip in `d` starts (its terminal's departure platform).
-fn trip_start_position(d: Direction, n: usize) -> usize {
-    match d {
-        Direction::A => 0,
-        Direction::B => n,
-    }
-}
-
-fn day_index(day: DayType) -> usize {
-    match day {
-        DayType::Weekday => 0,
-        DayType::Saturday => 1,
-        DayType::Sunday => 2,
-    }
-}
-
-impl Timetable {
-    /// The timetable of `schedule` on a line whose track cells run `run_s`, with riders as
-    /// `riders` expects them (its conditions are not used: a timetable does not know the
-    /// weather).
-    fn new(schedule: LineSchedule, run_s: Vec<f64>, riders: &dyn Surroundings) -> Self {
-        let ring = run_s.len();
-        let n = ring / 2;
-        let mut offset_ms = vec![0; ring];
-        for d in [Direction::A, Direction::B] {
-            let first = trip_start_position(d, n);
-            let mut at = 0.0;
-            for p in first + 1..first + n {
-                let dwell = if p > first + 1 {
-                    speed::MIN_DWELL_S
-                } else {
-                    0.0
-                };
-                at += run_s[p - 1] + dwell;
-                offset_ms[p] = seconds_to_ms(at);
-            }
-        }
-        let reference = schedule.station.min(n - 1);
-        let reference_ms = [offset_ms[reference], offset_ms[2 * n - 1 - reference]];
-        // Riders depend on the day type and the hour: read them off one week (Wednesday 3,
-        // Saturday 6 and Sunday 7 January 2024).
-        let day_starts = [3, 6, 7].map(|day| {
-            NaiveDate::from_ymd_opt(2024, 1, day)
-                .and_then(|d| d.and_hms_opt(0, 0, 0))
-                .map_or(0, |t| SimTime::from_naive(t).0)
-        });
-        let riders = (0..n)
-            .map(|station| {
-                day_starts.map(|start| {
-                    std::array::from_fn(|hour| {
-                        let from = start + hour as i64 * HOUR_MS;
-                        riders.entries(station, from, from + HOUR_MS).max(0.0)
-                    })
-                })
-            })
-            .collect();
-        Self {
-            schedule,
-            stations: n,
-            run_s,
-            offset_ms,
-            reference_ms,
-            riders,
-        }
-    }
-
-    /// Departures at the reference station in direction `d` during the calendar hour that
-    /// starts at `hour_start` (ms): the service day's own hour plus the previous service day's
-    /// hours past midnight.
-    fn departures_in_hour(&self, d: Direction, hour_start: i64) -> u16 {
-        let time = SimTime(hour_start);
-        let Some(date) = time.date() else { return 0 };
-        let hour = time.hour() as usize;
-        let today = self.schedule.departures(d, DayType::of(date), hour);
-        let yesterday = date.pred_opt().map_or(0, |day| {
-            self.schedule.departures(d, DayType::of(day), hour + 24)
-        });
-        today + yesterday
-    }
-
-    /// The first departure from `d`'s terminal at or after `after` (ms), within two days.
-    fn next_slot(&self, d: Direction, after: i64) -> Option<i64> {
-        let shift = self.reference_ms[d as usize];
-        let first_hour = (after + shift).div_euclid(HOUR_MS);
-        (first_hour..first_hour + 48).find_map(|hour| {
-            let count = i64::from(self.departures_in_hour(d, hour * HOUR_MS));
-            (0..count)
-                .map(|i| hour * HOUR_MS + i * HOUR_MS / count - shift)
-                .find(|slot| *slot >= after)
-        })
-    }
-
-    /// The last departure from `d`'s terminal before `before` (ms), within two days.
-    fn previous_slot(&self, d: Direction, before: i64) -> Option<i64> {
-        let shift = self.reference_ms[d as usize];
-        let last_hour = (before - 1 + shift).div_euclid(HOUR_MS);
-        (0..48).find_map(|back| {
-            let hour = last_hour - back;
-            let count = i64::from(self.departures_in_hour(d, hour * HOUR_MS));
-            (0..count)
-                .rev()
-                .map(|i| hour * HOUR_MS + i * HOUR_MS / count - shift)
-                .find(|slot| *slot < before)
-        })
-    }
-
-    /// The scheduled headway (ms) at `d`'s reference station for a trip leaving its terminal
-    /// at `slot`.
-    fn headway_ms(&self, d: Direction, slot: i64) -> Option<i64> {
-        let at = slot + self.reference_ms[d as usize];
-        let count = i64::from(self.departures_in_hour(d, at.div_euclid(HOUR_MS) * HOUR_MS));
-        (count > 0).then(|| HOUR_MS / count)
-    }
-
-    /// Riders expected to enter station `station` between two moments (ms).
-    fn expected_riders(&self, station: usize, from: i64, to: i64) -> f64 {
-        let Some(rates) = self.riders.get(station) else {
-            return 0.0;
-        };
-        let mut riders = 0.0;
-        let mut at = from;
-        while at < to {
-            let end = ((at.div_euclid(HOUR_MS) + 1) * HOUR_MS).min(to);
-            let time = SimTime(at);
-            let day = time.date().map_or(0, |date| day_index(DayType::of(date)));
-            riders += rates[day][time.hour() as usize % 24] * (end - at) as f64 / HOUR_MS as f64;
-            at = end;
-        }
-        riders
-    }
-
-    /// The scheduled offsets of a trip in `d` leaving its terminal at `slot`, at each of its
-    /// stops in the order it calls (see the type's doc).
-    fn trip_offsets(&self, d: Direction, slot: i64) -> Vec<StopOffset> {
-        let n = self.stations;
-        let first = trip_start_position(d, n);
-        // Riders waiting at a stop came since the trip before passed; after a day without
-        // service a train holds as many as board at once anyway.
-        let gap = self
-            .previous_slot(d, slot)
-            .map_or(DAY_MS, |previous| (slot - previous).clamp(0, DAY_MS));
-        let mut out = Vec::with_capacity(n);
-        out.push(StopOffset {
-            arrival_ms: 0,
-            departure_ms: 0,
-        });
-        let mut at = 0.0;
-        for k in 1..n {
-            let p = first + k;
-            at += self.run_s[p - 1];
-            let arrival_ms = seconds_to_ms(at);
-            if k + 1 == n {
-                out.push(StopOffset {
-                    arrival_ms,
-                    departure_ms: arrival_ms,
-                });
-                break;
-            }
-            let (station, _) = ring_slot(p, n);
-            let reached = slot + arrival_ms;
-            let boarders = 0.5 * self.expected_riders(station, reached - gap, reached);
-            at += speed::dwell_s(boarders) + speed::DWELL_NOISE_MEAN_S;
-            out.push(StopOffset {
-                arrival_ms,
-                departure_ms: seconds_to_ms(at),
-            });
-        }
-        out
-    }
-
-    /// The scheduled arrivals of a trip at each of its stops, as offsets from its departure,
-    /// and the end of its run if the plan pulls its train in after it.
-    fn trip_run(&self, plan: &mut Plan, d: Direction, slot: i64) -> TripRun {
-        let run_ends = plan
-            .trip(self, d, slot)
-            .filter(|planned| planned.next.is_none())
-            .map(|planned| planned.arrival + seconds_to_ms(speed::MIN_DWELL_S));
-        TripRun {
-            direction: d,
-            slot,
-            arrivals_ms: self
-                .trip_offsets(d, slot)
-                .iter()
-                .map(|o| o.arrival_ms)
-                .collect(),
-            run_ends,
-        }
-    }
-
-    /// The shortest a trip in `d` can take from departure to its arrival at the other end.
-    fn shortest_trip_ms(&self, d: Direction) -> i64 {
-        let n = self.stations;
-        let first = trip_start_position(d, n);
-        self.run_s[first..first + n - 1]
+/// The scheduled arrivals of a trip at each of its stops, as offsets from its departure,
+/// and the end of its run if the plan pulls its train in after it.
+fn trip_run(timetable: &NominalTimetable, plan: &mut Plan, d: Direction, slot: i64) -> TripRun {
+    let run_ends = plan
+        .trip(timetable, d, slot)
+        .filter(|planned| planned.next.is_none())
+        .map(|planned| planned.arrival + seconds_to_ms(speed::MIN_DWELL_S));
+    TripRun {
+        direction: d,
+        slot,
+        arrivals_ms: timetable
+            .stop_offsets(d, slot)
             .iter()
-            .map(|s| seconds_to_ms(*s))
-            .sum()
+            .map(|o| o.arrival_ms)
+            .collect(),
+        run_ends,
     }
 }
 
@@ -381,10 +168,10 @@ impl Plan {
     }
 
     /// Pairs every trip in `d` leaving up to `upto`.
-    fn pair_through(&mut self, timetable: &Timetable, d: Direction, upto: i64) {
+    fn pair_through(&mut self, timetable: &NominalTimetable, d: Direction, upto: i64) {
         let i = d as usize;
         let back = other(d);
-        let n = timetable.stations;
+        let n = timetable.stations();
         while self.paired_through[i] < upto {
             let slot = match timetable.next_slot(d, self.paired_through[i] + 1) {
                 Some(slot) if slot <= upto => slot,
@@ -398,7 +185,7 @@ impl Plan {
                     continue;
                 }
             };
-            let offsets = timetable.trip_offsets(d, slot);
+            let offsets = timetable.stop_offsets(d, slot);
             let trip_ms = offsets.get(n - 1).map_or(0, |o| o.arrival_ms);
             let arrival = slot + trip_ms;
             let earliest = arrival + Self::turn_ms(trip_ms);
@@ -416,23 +203,28 @@ impl Plan {
     }
 
     /// The trip in `d` leaving at `slot`, paired.
-    fn trip(&mut self, timetable: &Timetable, d: Direction, slot: i64) -> Option<Planned> {
+    fn trip(&mut self, timetable: &NominalTimetable, d: Direction, slot: i64) -> Option<Planned> {
         self.pair_through(timetable, d, slot);
         self.trips[d as usize].get(&slot).copied()
     }
 
     /// Whether the departure in `d` at `slot` is a pull-out: no trip the other way turns for
     /// it. Pairs the trips the other way that could.
-    fn pulls_out(&mut self, timetable: &Timetable, d: Direction, slot: i64) -> bool {
+    fn pulls_out(&mut self, timetable: &NominalTimetable, d: Direction, slot: i64) -> bool {
         let back = other(d);
         // Rounding aside (a second), no trip leaving later than this arrives in time for it.
-        let soonest = timetable.shortest_trip_ms(back) + Self::turn_ms(0) - 1_000;
+        let soonest = timetable.shortest_run_ms(back) + Self::turn_ms(0) - 1_000;
         self.pair_through(timetable, back, slot - soonest + 1);
         !self.claimed[d as usize].contains(&slot)
     }
 
     /// The first pull-out in `d` at or after `after`, within two days.
-    fn next_pull_out(&mut self, timetable: &Timetable, d: Direction, after: i64) -> Option<i64> {
+    fn next_pull_out(
+        &mut self,
+        timetable: &NominalTimetable,
+        d: Direction,
+        after: i64,
+    ) -> Option<i64> {
         let mut at = after;
         loop {
             let slot = timetable.next_slot(d, at)?;
@@ -450,7 +242,12 @@ impl Plan {
     /// departure (a pull-out: [`speed::PLATFORM_LEAD_S`] before it, out of the yard) to the
     /// departure of its run's next trip, or to its arrival and alighting dwell if its train
     /// pulls in after it.
-    fn holds(&mut self, timetable: &Timetable, d: Direction, slot: i64) -> Option<(i64, i64)> {
+    fn holds(
+        &mut self,
+        timetable: &NominalTimetable,
+        d: Direction,
+        slot: i64,
+    ) -> Option<(i64, i64)> {
         let planned = self.trip(timetable, d, slot)?;
         let start = if self.pulls_out(timetable, d, slot) {
             slot - seconds_to_ms(speed::PLATFORM_LEAD_S)
@@ -477,7 +274,7 @@ impl Plan {
 /// A scheduled line's timetable, plan and terminals.
 #[derive(Debug, Clone)]
 struct Scheduled {
-    timetable: Timetable,
+    timetable: NominalTimetable,
     plan: Plan,
     /// The simulation's start (ms): nothing happens before it.
     start: i64,
@@ -635,28 +432,19 @@ impl Surroundings for Empty {
 }
 
 impl LineSim {
+    /// A line of `stations` whose ring positions run `run_s` (see [`speed::ring_run_s`]),
+    /// without trains. `None` unless there are two runs per station.
     fn empty(
         line: LineColor,
         stations: Vec<StationId>,
-        distances_m: &[f64],
+        run_s: Vec<f64>,
         rng: ChaCha8Rng,
     ) -> Option<Self> {
         let n = stations.len();
         let ring = 2 * n;
-        if n < 2 || distances_m.len() != n - 1 {
+        if n < 2 || run_s.len() != ring {
             return None;
         }
-        let run_s = (0..ring)
-            .map(|p| {
-                let (from, _) = ring_slot(p, n);
-                let (to, _) = ring_slot((p + 1) % ring, n);
-                if from == to {
-                    speed::TURNAROUND_S
-                } else {
-                    speed::run_time_s(distances_m[from.min(to)])
-                }
-            })
-            .collect();
         Some(Self {
             line,
             stations,
@@ -754,7 +542,10 @@ impl LineSim {
         start: SimTime,
         rng: ChaCha8Rng,
     ) -> Option<Self> {
-        let mut sim = Self::empty(line, stations, distances_m, rng)?;
+        if distances_m.len() + 1 != stations.len() {
+            return None;
+        }
+        let mut sim = Self::empty(line, stations, speed::ring_run_s(distances_m)?, rng)?;
         let ring = sim.blocks.len();
         let count = usize::from(trains);
         if count >= ring {
@@ -783,9 +574,31 @@ impl LineSim {
         start: SimTime,
         rng: ChaCha8Rng,
     ) -> Option<Self> {
-        let mut sim = Self::empty(line, stations, distances_m, rng)?;
+        if distances_m.len() + 1 != stations.len() {
+            return None;
+        }
+        let timetable = NominalTimetable::new(schedule, distances_m, |station, from, to| {
+            riders.entries(station, from.0, to.0)
+        })?;
+        Self::with_timetable(line, stations, timetable, start, rng)
+    }
+
+    /// A line run by `timetable` (built for a line of these stations, as
+    /// [`NominalTimetable::for_line`] builds it from the network), from `start`: as
+    /// [`LineSim::scheduled`]. `None` if the timetable is of a line with another number of
+    /// stations.
+    pub fn with_timetable(
+        line: LineColor,
+        stations: Vec<StationId>,
+        timetable: NominalTimetable,
+        start: SimTime,
+        rng: ChaCha8Rng,
+    ) -> Option<Self> {
+        if timetable.stations() != stations.len() {
+            return None;
+        }
+        let mut sim = Self::empty(line, stations, timetable.run_s().to_vec(), rng)?;
         let n = sim.stations.len();
-        let timetable = Timetable::new(schedule, sim.run_s.clone(), riders);
         let mut plan = Plan::new(start.0 - PLAN_LEAD_MS);
         let alight = seconds_to_ms(speed::MIN_DWELL_S);
         let mut on_line = Vec::new();
@@ -805,14 +618,14 @@ impl LineSim {
                     continue;
                 }
                 if start.0 < planned.arrival + alight {
-                    let trip = timetable.trip_run(&mut plan, d, slot);
+                    let trip = trip_run(&timetable, &mut plan, d, slot);
                     let elapsed = start.0 - slot;
                     let k = trip
                         .arrivals_ms
                         .iter()
                         .rposition(|offset| *offset <= elapsed)
                         .unwrap_or(0);
-                    on_line.push((slot, trip_start_position(d, n) + k, trip, planned.next));
+                    on_line.push((slot, trip_start(d, n) + k, trip, planned.next));
                 } else if let Some(next) = planned.next {
                     laying_over.push((next, other(d)));
                 }
@@ -954,12 +767,7 @@ impl LineSim {
         let Some(scheduled) = &self.scheduled else {
             return Vec::new();
         };
-        let timetable = &scheduled.timetable;
-        std::iter::successors(timetable.next_slot(d, from), |at| {
-            timetable.next_slot(d, at + 1)
-        })
-        .take_while(|at| *at < to)
-        .collect()
+        scheduled.timetable.terminal_departures(d, from, to)
     }
 
     /// The shortest time (ms) of a trip in direction `d`, from its terminal's departure to its
@@ -967,11 +775,7 @@ impl LineSim {
     /// `None` without a schedule.
     pub fn nominal_trip_ms(&self, d: Direction) -> Option<i64> {
         let timetable = &self.scheduled.as_ref()?.timetable;
-        let n = self.stations.len();
-        timetable
-            .offset_ms
-            .get(trip_start_position(d, n) + n - 1)
-            .copied()
+        Some(timetable.nominal_trip_ms(d))
     }
 
     /// The scheduled headway (ms) for a trip leaving `d`'s terminal at `slot`, at the
@@ -1043,7 +847,7 @@ impl LineSim {
             let last = train
                 .trip
                 .as_ref()
-                .map_or(0, |trip| trip_start_position(trip.direction, n) + n - 1);
+                .map_or(0, |trip| trip_start(trip.direction, n) + n - 1);
             (2 * last).saturating_sub(train.cell.unwrap_or(0))
         };
         let Some(i) = (0..self.overrunning.len()).min_by_key(|i| to_go(self.overrunning[*i].0))
@@ -1088,7 +892,7 @@ impl LineSim {
     /// The ring position of the arrival platform at the terminal where trips in `d` start.
     fn arrival_block(&self, d: Direction) -> usize {
         let ring = self.blocks.len();
-        (trip_start_position(d, self.stations.len()) + ring - 1) % ring
+        (trip_start(d, self.stations.len()) + ring - 1) % ring
     }
 
     /// Train `k`, laying over at the terminal where trips in `d` start, pulls onto the
@@ -1128,13 +932,13 @@ impl LineSim {
             self.next_at.set(k, Some(due));
             return;
         }
-        let p = trip_start_position(d, n);
+        let p = trip_start(d, n);
         if self.blocks[p].is_some() {
             self.next_at.set(k, None);
             return;
         }
         scheduled.pending[i].pop_front();
-        let trip = scheduled.timetable.trip_run(&mut scheduled.plan, d, slot);
+        let trip = trip_run(&scheduled.timetable, &mut scheduled.plan, d, slot);
         // A train that leaves so late that its run's end has passed is already late past it.
         if let Some(end) = trip.run_ends {
             self.run_ends.push(Reverse((end.max(at), k, slot)));
@@ -1314,7 +1118,7 @@ impl LineSim {
                 .as_ref()
                 .zip(train.trip.as_ref())
                 .and_then(|(scheduled, trip)| {
-                    let stop = position.checked_sub(trip_start_position(trip.direction, n))?;
+                    let stop = position.checked_sub(trip_start(trip.direction, n))?;
                     Some((
                         trip.slot + trip.arrivals_ms.get(stop)?,
                         scheduled.timetable.headway_ms(trip.direction, trip.slot),
@@ -1381,7 +1185,7 @@ impl LineSim {
         // its run's last trip it pulls in no earlier than the run's end (the yard's move is
         // booked then).
         if let Some(trip) = &self.trains[k].trip {
-            let first = trip_start_position(trip.direction, n);
+            let first = trip_start(trip.direction, n);
             if position == first {
                 leave = leave.max(trip.slot);
             }
@@ -1598,102 +1402,13 @@ impl LineSim {
     }
 }
 
-/// A scheduled line's timetable, read-only: when trips leave the terminals and their
-/// scheduled times at each stop, as [`LineSim`] runs them.
-///
-/// For the feeds that publish the simulation's schedule (static GTFS and what refers to it),
-/// so they take the very slots and times the simulation uses rather than a copy of its rules.
-/// Times are simulated ms ([`SimTime`]); the stops of a trip in direction A are the line's
-/// stations first to last, in direction B last to first, each at its platform for that
-/// direction.
-#[derive(Debug, Clone)]
-pub struct NominalTimetable {
-    timetable: Timetable,
-}
-
-/// Scheduled ms from a trip's departure from its terminal to one of its stops.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct StopOffset {
-    /// To its arrival at the stop (0 at the terminal it leaves).
-    pub arrival_ms: i64,
-    /// To its departure from the stop: the arrival plus the dwell its expected riders need
-    /// (at least [`speed::MIN_DWELL_S`], plus the mean extra by chance), except at the first
-    /// stop (it leaves at 0) and the last (the trip ends there).
-    pub departure_ms: i64,
-}
-
-impl NominalTimetable {
-    /// The stations of the line.
-    pub fn stations(&self) -> usize {
-        self.timetable.stations
-    }
-
-    /// The schedule the departures come from.
-    pub fn schedule(&self) -> &LineSchedule {
-        &self.timetable.schedule
-    }
-
-    /// The scheduled departures from the terminal of direction `d` in `[from, to)` (ms),
-    /// oldest first: the slots the simulation dispatches trains at.
-    pub fn terminal_departures(&self, d: Direction, from: i64, to: i64) -> Vec<i64> {
-        std::iter::successors(self.timetable.next_slot(d, from), |at| {
-            self.timetable.next_slot(d, at + 1)
-        })
-        .take_while(|at| *at < to)
-        .collect()
-    }
-
-    /// Shortest ms from the departure of a trip in direction `d` to its departure from the
-    /// schedule's reference station (with the shortest dwells): a trip leaving at `slot`
-    /// counts as the reference station's departure at `slot + reference_offset_ms(d)`.
-    pub fn reference_offset_ms(&self, d: Direction) -> i64 {
-        self.timetable.reference_ms[d as usize]
-    }
-
-    /// The scheduled offsets of the trip in direction `d` leaving its terminal at `slot`, at
-    /// each of its stops, in the order it calls at them (one per station). They depend on
-    /// the riders expected at that time of day, so trips differ.
-    pub fn stop_offsets(&self, d: Direction, slot: i64) -> Vec<StopOffset> {
-        self.timetable.trip_offsets(d, slot)
-    }
-
-    /// The shortest offsets of a trip in direction `d` at each of its stops (runs, and the
-    /// shortest dwell at each stop between): no trip's [`NominalTimetable::stop_offsets`] are
-    /// shorter.
-    pub fn shortest_offsets(&self, d: Direction) -> Vec<StopOffset> {
-        let n = self.timetable.stations;
-        let first = trip_start_position(d, n);
-        let dwell = seconds_to_ms(speed::MIN_DWELL_S);
-        (0..n)
-            .map(|k| {
-                let arrival_ms = self.timetable.offset_ms[first + k];
-                let departure_ms = if k == 0 || k + 1 == n {
-                    arrival_ms
-                } else {
-                    arrival_ms + dwell
-                };
-                StopOffset {
-                    arrival_ms,
-                    departure_ms,
-                }
-            })
-            .collect()
-    }
-
-    /// The scheduled headway (ms) at the reference station for a trip leaving `d`'s terminal
-    /// at `slot`; `None` in an hour without service.
-    pub fn headway_ms(&self, d: Direction, slot: i64) -> Option<i64> {
-        self.timetable.headway_ms(d, slot)
-    }
-}
-
 impl LineSim {
     /// The timetable of a line run by a schedule; `None` for a fixed fleet
     /// ([`LineSim::new`]).
-    pub fn nominal_timetable(&self) -> Option<NominalTimetable> {
-        self.scheduled.as_ref().map(|scheduled| NominalTimetable {
-            timetable: scheduled.timetable.clone(),
-        })
+    pub fn nominal_timetable(&self) -> Option<&NominalTimetable> {
+        self.scheduled
+            .as_ref()
+            .map(|scheduled| &scheduled.timetable)
     }
 }
 
