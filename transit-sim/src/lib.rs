@@ -4,6 +4,10 @@
 //!
 //! Nothing that reads the bus depends on this crate: the processors, the read model and the
 //! feeds (in `transit-core`, `transit-gtfs`, `transit-http`) see only the records it publishes.
+//! What both sides need is network data in `transit-core`: the scheduled timetable the trains
+//! run by and the feeds publish (`transit_core::network::timetable`), and the riders expected
+//! at each station (`transit_core::network::ExpectedRiders`), around which the turnstiles
+//! draw.
 //!
 //! # Layout
 //!
