@@ -332,3 +332,113 @@ impl NominalTimetable {
             .sum()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::network::{Network, Ridership, Schedule, SERVICE_HOURS};
+
+    /// Wednesday 2026-11-04 00:00 (after a weekday).
+    fn wednesday() -> i64 {
+        NaiveDate::from_ymd_opt(2026, 11, 4)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| SimTime::from_naive(t).0)
+            .unwrap()
+    }
+
+    fn embedded() -> Vec<NominalTimetable> {
+        let network = Network::embedded().unwrap();
+        let riders = ExpectedRiders::new(&network, &Ridership::embedded().unwrap());
+        let places = StationLocations::embedded().unwrap();
+        let schedule = Schedule::embedded().unwrap();
+        network
+            .lines()
+            .map(|line| {
+                let schedule = schedule.for_line(line).unwrap();
+                NominalTimetable::for_line(line, schedule, &places, &riders).unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_line_needs_two_stations() {
+        let schedule = LineSchedule {
+            station: 0,
+            departures: [[[4; SERVICE_HOURS]; 3]; 2],
+        };
+        assert!(NominalTimetable::new(schedule.clone(), &[], |_, _, _| 0.0).is_none());
+        let two = NominalTimetable::new(schedule, &[1_000.0], |_, _, _| 0.0).unwrap();
+        assert_eq!(two.stations(), 2);
+        assert_eq!(two.run_s().len(), 4);
+    }
+
+    #[test]
+    fn departures_per_hour_at_the_reference_station_are_the_schedules() {
+        let day = wednesday();
+        for timetable in embedded() {
+            for d in [Direction::A, Direction::B] {
+                let shift = timetable.reference_offset_ms(d);
+                for hour in 0..24 {
+                    let from = day + hour * HOUR_MS - shift;
+                    let found = timetable.terminal_departures(d, from, from + HOUR_MS).len();
+                    let schedule = timetable.schedule();
+                    let hour = hour as usize;
+                    let expected = schedule.departures(d, DayType::Weekday, hour)
+                        + schedule.departures(d, DayType::Weekday, hour + 24);
+                    assert_eq!(found, usize::from(expected), "{d} at {hour}:00");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn no_trip_runs_faster_than_the_shortest_offsets_and_riders_lengthen_dwells() {
+        let day = wednesday();
+        for timetable in embedded() {
+            let n = timetable.stations();
+            for d in [Direction::A, Direction::B] {
+                let shortest = timetable.shortest_offsets(d);
+                assert_eq!(shortest.len(), n);
+                assert_eq!(
+                    timetable.nominal_trip_ms(d),
+                    shortest[n - 1].arrival_ms,
+                    "{d}"
+                );
+                assert!(timetable.shortest_run_ms(d) <= timetable.nominal_trip_ms(d));
+                let slots = timetable.terminal_departures(d, day, day + DAY_MS);
+                assert!(slots.len() > 50, "{d}: {} trips", slots.len());
+                for slot in slots {
+                    let offsets = timetable.stop_offsets(d, slot);
+                    assert_eq!(offsets.len(), n);
+                    assert_eq!(offsets[0].arrival_ms, 0);
+                    assert_eq!(offsets[0].departure_ms, 0);
+                    for (k, (o, s)) in offsets.iter().zip(&shortest).enumerate() {
+                        assert!(o.arrival_ms >= s.arrival_ms, "{d} stop {k}");
+                        assert!(o.departure_ms >= s.departure_ms, "{d} stop {k}");
+                        assert!(o.departure_ms >= o.arrival_ms, "{d} stop {k}");
+                    }
+                }
+            }
+        }
+        // The same line with more riders waiting: every stop after the first reached or left
+        // later.
+        let schedule = LineSchedule {
+            station: 1,
+            departures: [[[6; SERVICE_HOURS]; 3]; 2],
+        };
+        let distances = [800.0, 1_200.0, 900.0];
+        let quiet = NominalTimetable::new(schedule.clone(), &distances, |_, _, _| 0.0).unwrap();
+        let busy = NominalTimetable::new(schedule, &distances, |_, from, to| {
+            (to.0 - from.0) as f64 / 1_000.0
+        })
+        .unwrap();
+        let slot = quiet.next_slot(Direction::A, day).unwrap();
+        let (quiet, busy) = (
+            quiet.stop_offsets(Direction::A, slot),
+            busy.stop_offsets(Direction::A, slot),
+        );
+        for k in 1..4 {
+            assert!(busy[k].departure_ms > quiet[k].departure_ms, "stop {k}");
+        }
+    }
+}
