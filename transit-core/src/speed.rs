@@ -42,6 +42,7 @@
 //! when chance strikes and how many ride.
 
 use crate::event::{WeatherEvent, WeatherStatus};
+use crate::model::ring_slot;
 
 /// Acceleration (m/s²) of a CTA 5000-series car: 2.0 mph/s.
 pub const ACCELERATION: f64 = 0.9;
@@ -97,6 +98,36 @@ pub const HELD_DWELL_SIGMA: f64 = 0.9;
 /// Longest a held dwell's extra time runs (s): beyond that a controller would take the train
 /// out of service.
 pub const HELD_DWELL_MAX_S: f64 = 900.0;
+
+/// Milliseconds of `seconds`, at least one: how the simulated clock, counting in ms, takes a
+/// duration of the model.
+pub fn seconds_to_ms(seconds: f64) -> i64 {
+    (seconds * 1000.0).round().max(1.0) as i64
+}
+
+/// Nominal seconds of each ring position's run on a line whose stations are `distances_m`
+/// apart (`distances_m[i]` from station `i` to station `i + 1`): from each platform to the next
+/// one ([`run_time_s`]), and at a terminal's arrival platform the turn ([`TURNAROUND_S`]). Ring
+/// positions are [`ring_slot`]'s. `None` for a line of fewer than two stations.
+pub fn ring_run_s(distances_m: &[f64]) -> Option<Vec<f64>> {
+    let n = distances_m.len() + 1;
+    if n < 2 {
+        return None;
+    }
+    let ring = 2 * n;
+    let run_s = (0..ring)
+        .map(|p| {
+            let (from, _) = ring_slot(p, n);
+            let (to, _) = ring_slot((p + 1) % ring, n);
+            if from == to {
+                TURNAROUND_S
+            } else {
+                run_time_s(distances_m[from.min(to)])
+            }
+        })
+        .collect();
+    Some(run_s)
+}
 
 /// Recovery (s) planned after a trip of `trip_s` seconds.
 pub fn recovery_s(trip_s: f64) -> f64 {

@@ -1,12 +1,13 @@
-//! The feed, built from the network, its platforms and the simulation's timetables.
+//! The feed, built from the network, its platforms and the lines' scheduled timetables (the
+//! ones the simulation runs by).
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{Days, NaiveDate, Weekday};
 use transit_core::model::{Direction, LineColor};
-use transit_core::network::{embedded_station_rows, Network, Ridership};
-use transit_sim::{SimConfig, Simulation};
+use transit_core::network::timetable::NominalTimetable;
+use transit_core::network::{embedded_station_rows, ExpectedRiders, Network, Ridership, Schedule};
 
 use crate::model::{
     Agency, Calendar, Feed, FeedInfo, GtfsDate, LocationType, Route, ServiceTime, Stop, StopTime,
@@ -18,6 +19,12 @@ use crate::GtfsError;
 
 /// The agency's id, the only agency of the feed.
 pub const AGENCY_ID: &str = "CTA";
+
+/// The first day of service by default: the day the simulation starts on by default (Monday
+/// 2026-11-02).
+fn default_start_date() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 2).unwrap_or(NaiveDate::MIN)
+}
 
 /// What the feed says about itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,7 +45,7 @@ impl Default for FeedOptions {
     /// A year from the simulation's default start (Monday 2026-11-02), versioned by this
     /// crate's version.
     fn default() -> Self {
-        let start_date = SimConfig::default().start.date().unwrap_or(NaiveDate::MIN);
+        let start_date = default_start_date();
         Self {
             start_date,
             end_date: start_date
@@ -58,13 +65,14 @@ pub struct Sources {
     pub network: Arc<Network>,
     /// Each station's platform per direction, with its coordinates.
     pub platforms: Platforms,
-    /// The scheduled trips, from the simulation's timetables.
+    /// The scheduled trips, from the lines' timetables.
     pub trips: ScheduledTrips,
 }
 
 impl Sources {
-    /// The embedded CTA data, and the timetables the simulation runs by default (CTA's
-    /// schedule over the run-time model), taken from a [`Simulation`] itself.
+    /// The embedded CTA data, and the lines' timetables by CTA's schedule over the run-time
+    /// model, with the riders expected at the stations: the timetables the simulation runs
+    /// by default.
     pub fn embedded() -> Result<Self, GtfsError> {
         let network = Arc::new(Network::embedded()?);
         let platforms = Platforms::new(
@@ -73,18 +81,18 @@ impl Sources {
             network.locations(),
             &PlatformLocations::embedded()?,
         )?;
-        let simulation = Simulation::new(
-            Arc::clone(&network),
-            Arc::new(Ridership::embedded()?),
-            SimConfig::default(),
-        )?;
-        let timetables = simulation
+        let riders = ExpectedRiders::new(&network, &Ridership::embedded()?);
+        let schedule = Schedule::embedded()?;
+        let timetables = network
             .lines()
-            .iter()
             .map(|line| {
-                line.nominal_timetable()
-                    .map(|timetable| (line.line(), timetable))
-                    .ok_or(GtfsError::NoTimetable { line: line.line() })
+                schedule
+                    .for_line(line)
+                    .and_then(|schedule| {
+                        NominalTimetable::for_line(line, schedule, network.locations(), &riders)
+                    })
+                    .map(|timetable| (line.color(), timetable))
+                    .ok_or(GtfsError::NoTimetable { line: line.color() })
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
@@ -310,6 +318,32 @@ mod tests {
 
     fn seconds(time: ServiceTime) -> i64 {
         i64::from(time.0)
+    }
+
+    /// The feed publishes the timetables the simulation runs by, and its service starts the
+    /// day the simulation does.
+    #[test]
+    fn the_timetables_and_the_first_day_are_the_simulations() {
+        use transit_sim::{SimConfig, Simulation};
+
+        let simulation = Simulation::new(
+            Arc::clone(&sources().network),
+            Arc::new(Ridership::embedded().unwrap()),
+            SimConfig::default(),
+        )
+        .unwrap();
+        for line in simulation.lines() {
+            assert_eq!(
+                line.nominal_timetable(),
+                sources().trips.timetable(line.line()),
+                "{}",
+                line.line()
+            );
+        }
+        assert_eq!(
+            Some(FeedOptions::default().start_date),
+            SimConfig::default().start.date()
+        );
     }
 
     #[test]

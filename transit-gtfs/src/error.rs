@@ -2,7 +2,6 @@ use std::path::PathBuf;
 
 use transit_core::model::{LineColor, StationId};
 use transit_core::network::DataError;
-use transit_sim::SimError;
 
 /// Why a feed could not be built or written.
 ///
@@ -24,10 +23,7 @@ pub enum GtfsError {
         /// What is wrong.
         message: String,
     },
-    /// The simulation that holds the timetables could not be set up.
-    #[error("setting up the simulation for its timetables")]
-    Simulation(#[from] SimError),
-    /// A line runs without a schedule, so it has no trips to publish.
+    /// A line has no schedule (or too few stations to run one), so it has no trips to publish.
     #[error("the {line} line has no scheduled timetable")]
     NoTimetable {
         /// The line.

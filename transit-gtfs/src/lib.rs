@@ -5,8 +5,9 @@
 //! # Layout
 //!
 //! - [`model`]: the feed as data, one struct per GTFS file ([`Feed`]).
-//! - [`build()`]: the feed from its [`Sources`] (network, platforms, the simulation's
-//!   timetables): a pure function.
+//! - [`build()`]: the feed from its [`Sources`] (network, platforms, the lines' scheduled
+//!   timetables, `transit_core::network::timetable`, the very ones the simulation runs by):
+//!   a pure function. No simulation is run to build it.
 //! - [`Platforms`]: which of a station's two CTA platforms serves which direction of a line,
 //!   and where it is.
 //! - [`ScheduledTrips`]: the simulation's scheduled departures as GTFS trips and services,
@@ -30,7 +31,7 @@
 //! | `calendar.txt` | `WKDY`, `SAT`, `SUN`, and the night services that differ by the day before or after |
 //! | `feed_info.txt` | publisher, language, dates, version |
 //!
-//! Run times come from the simulation's speed model over the stations' coordinates (no public
+//! Run times come from the speed model (`transit_core::speed`) over the stations' coordinates (no public
 //! copy of CTA's run times exists), so the times are the simulation's, not CTA's; the number
 //! of trips per hour at each line's reference station is CTA's.
 //!

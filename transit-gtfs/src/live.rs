@@ -20,8 +20,9 @@
 
 use chrono::{NaiveDateTime, TimeZone};
 use transit_core::model::{Direction, LineColor, StationId, TrainStatus};
+use transit_core::network::timetable::StopOffset;
 use transit_core::status::{LineView, StatusSnapshot, TrainPosition};
-use transit_sim::{SimTime, StopOffset};
+use transit_core::time::SimTime;
 
 use crate::model::ServiceTime;
 use crate::{ScheduledTrips, Sources};

@@ -26,8 +26,9 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Datelike, Days, NaiveDate, Weekday};
 use transit_core::model::{Direction, LineColor};
+use transit_core::network::timetable::{NominalTimetable, StopOffset};
 use transit_core::network::DayType;
-use transit_sim::{NominalTimetable, SimTime, StopOffset};
+use transit_core::time::SimTime;
 
 use crate::GtfsError;
 

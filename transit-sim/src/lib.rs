@@ -4,6 +4,10 @@
 //!
 //! Nothing that reads the bus depends on this crate: the processors, the read model and the
 //! feeds (in `transit-core`, `transit-gtfs`, `transit-http`) see only the records it publishes.
+//! What both sides need is network data in `transit-core`: the scheduled timetable the trains
+//! run by and the feeds publish (`transit_core::network::timetable`), and the riders expected
+//! at each station (`transit_core::network::ExpectedRiders`), around which the turnstiles
+//! draw.
 //!
 //! # Layout
 //!
@@ -81,7 +85,6 @@ pub mod what_if;
 pub mod whatif;
 
 pub use line::{Empty, LineSim, Position, Surroundings};
-pub use line::{NominalTimetable, StopOffset};
 pub use simulation::{EmbeddedError, SimConfig, SimError, Simulation, TickEvents};
 pub use turnstile::TurnstileModel;
 pub use weather::WeatherModel;

@@ -11,8 +11,9 @@ use transit_core::event::{ArrivalEvent, TurnstileEvent, WeatherEvent};
 use transit_core::model::LineColor;
 #[cfg(test)]
 use transit_core::model::TrainStatus;
+use transit_core::network::timetable::{spacings_m, NominalTimetable};
 use transit_core::network::{DataError, Network, Ridership, Schedule};
-use transit_core::speed::{Conditions, DEFAULT_SPACING_M};
+use transit_core::speed::Conditions;
 
 const HOUR_MS: i64 = 3_600_000;
 
@@ -227,42 +228,30 @@ impl Simulation {
         let turnstiles = TurnstileModel::new(&network, &ridership);
         let lines = network
             .lines()
-            .zip(&gate_base)
-            .map(|(line, base)| {
+            .map(|line| {
                 let ids: Vec<_> = line.stations().iter().map(|s| s.id).collect();
-                let distances: Vec<f64> = ids
-                    .windows(2)
-                    .map(|pair| {
-                        places
-                            .distance_m(pair[0], pair[1])
-                            .unwrap_or(DEFAULT_SPACING_M)
-                    })
-                    .collect();
                 let rng = rng(config.seed, LINE_STREAM + line.color().index() as u64);
                 match config.trains_per_line {
                     None => {
-                        let timetable = schedule
-                            .for_line(line)
-                            .ok_or(SimError::NoSchedule { line: line.color() })?;
+                        let no_schedule = SimError::NoSchedule { line: line.color() };
                         // The timetable allows the dwell the turnstiles' expected riders
                         // need.
-                        let riders = Platforms {
-                            turnstiles: &turnstiles,
-                            base: *base,
-                            conditions: Conditions::default(),
-                        };
-                        LineSim::scheduled(
-                            line.color(),
-                            ids,
-                            &distances,
-                            timetable,
-                            &riders,
-                            config.start,
-                            rng,
-                        )
-                        .ok_or(SimError::NoSchedule { line: line.color() })
+                        let timetable = schedule
+                            .for_line(line)
+                            .and_then(|schedule| {
+                                NominalTimetable::for_line(
+                                    line,
+                                    schedule,
+                                    &places,
+                                    turnstiles.riders(),
+                                )
+                            })
+                            .ok_or_else(|| no_schedule.clone())?;
+                        LineSim::with_timetable(line.color(), ids, timetable, config.start, rng)
+                            .ok_or(no_schedule)
                     }
                     Some(trains) => {
+                        let distances = spacings_m(line, &places);
                         LineSim::new(line.color(), ids, &distances, trains, config.start, rng)
                             .ok_or(SimError::TooManyTrains {
                                 line: line.color(),

@@ -117,6 +117,15 @@ pub fn ring_slot(position: usize, stations: usize) -> (usize, Direction) {
     }
 }
 
+/// The ring position (see [`ring_slot`]) where a trip in `direction` starts on a line with
+/// `stations` stations: its first terminal's departure platform.
+pub fn trip_start(direction: Direction, stations: usize) -> usize {
+    match direction {
+        Direction::A => 0,
+        Direction::B => stations,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

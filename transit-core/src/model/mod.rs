@@ -7,6 +7,6 @@ mod line;
 mod station;
 mod train;
 
-pub use line::{ring_slot, Direction, LineColor};
+pub use line::{ring_slot, trip_start, Direction, LineColor};
 pub use station::{Station, StationId};
 pub use train::{InvalidTrainId, TrainId, TrainStatus};

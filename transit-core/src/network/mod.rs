@@ -11,15 +11,22 @@
 //! rows on none of the three lines (Brown, Purple... only) are left out, rows on several are
 //! left out and reported, two rows of a station that disagree on its name are reconciled by
 //! the stop names, and runs of spaces in names are collapsed.
+//!
+//! Built from them, and still data rather than simulation: the riders expected at each station
+//! ([`ExpectedRiders`]) and each line's scheduled timetable ([`timetable`]), which the
+//! simulator runs by and the feeds publish.
 
 mod error;
+mod expected;
 mod lines;
 mod locations;
 mod ridership;
 mod rows;
 mod schedule;
+pub mod timetable;
 
 pub use error::DataError;
+pub use expected::ExpectedRiders;
 pub(crate) use lines::agreed_name;
 pub use lines::{Line, Network, NetworkReport};
 pub use locations::{StationLocations, EMBEDDED_STATION_LOCATIONS};
