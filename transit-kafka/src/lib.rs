@@ -24,4 +24,4 @@ mod error;
 mod transaction;
 
 pub use bus::{KafkaBus, KafkaBusError};
-pub use config::{ConfigError, KafkaConfig, ENV_PREFIX};
+pub use config::{is_secret, ConfigError, KafkaConfig, ENV_PREFIX};
