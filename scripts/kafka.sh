@@ -437,6 +437,8 @@ PROPS
 
 # Launches one node from its control file, without waiting.
 kafka_node_launch() {
+  # A node's settings in locals: a single broker's globals (start_kafka) stay as they were.
+  local KAFKA_RUN_DIR KAFKA_PORT KAFKA_CONTROLLER_PORT KAFKA_PID KAFKA_LOG_DIR KAFKA_LOG KAFKA_COMMAND KAFKA_HEAP_OPTS KAFKA_READY_BY
   KAFKA_RUN_DIR="$KAFKA_CLUSTER_DIR/nodes/$1"
   # shellcheck source=/dev/null
   source "$KAFKA_RUN_DIR/control.env"
@@ -453,6 +455,7 @@ kafka_node_launch() {
 
 # Waits until node $1 has started: its log says so since the launch.
 kafka_node_wait() {
+  local KAFKA_RUN_DIR KAFKA_PORT KAFKA_CONTROLLER_PORT KAFKA_PID KAFKA_LOG_DIR KAFKA_LOG KAFKA_COMMAND KAFKA_HEAP_OPTS KAFKA_READY_BY
   local deadline=$((SECONDS + KAFKA_START_TIMEOUT)) offset
   KAFKA_RUN_DIR="$KAFKA_CLUSTER_DIR/nodes/$1"
   # shellcheck source=/dev/null
@@ -467,7 +470,19 @@ kafka_node_wait() {
   done
 }
 
+# Sends a signal to node $1, if it runs, without waiting.
+kafka_node_signal() {
+  local KAFKA_RUN_DIR="$KAFKA_CLUSTER_DIR/nodes/$1" KAFKA_PID
+  [ -f "$KAFKA_RUN_DIR/control.env" ] || return 0
+  KAFKA_PID="$(sed -n 's/^KAFKA_PID=//p' "$KAFKA_RUN_DIR/control.env")"
+  if [ -n "$KAFKA_PID" ] && kafka_alive "$KAFKA_PID" \
+    && grep -qF "$KAFKA_RUN_DIR/server.properties" "/proc/$KAFKA_PID/cmdline" 2>/dev/null; then
+    kill -s "$2" "$KAFKA_PID" 2>/dev/null || true
+  fi
+}
+
 kafka_node_stop() {  # $1 node, $2 signal (TERM unless given)
+  local KAFKA_RUN_DIR KAFKA_PORT KAFKA_CONTROLLER_PORT KAFKA_PID KAFKA_LOG_DIR KAFKA_LOG KAFKA_COMMAND KAFKA_HEAP_OPTS KAFKA_READY_BY
   KAFKA_RUN_DIR="$KAFKA_CLUSTER_DIR/nodes/$1"
   stop_kafka "${2:-TERM}"
 }
@@ -491,6 +506,7 @@ kafka_cluster_exports() {
 
 start_kafka_cluster() {
   local nodes="${1:-3}" security="${2:-${KAFKA_SECURITY:-plaintext}}" id name port voters=""
+  local KAFKA_RUN_DIR KAFKA_PORT KAFKA_CONTROLLER_PORT KAFKA_PID KAFKA_LOG_DIR KAFKA_LOG KAFKA_COMMAND KAFKA_HEAP_OPTS KAFKA_READY_BY
   case "$nodes" in [1-9]) ;; *) kafka_fail "a cluster has 1 to 9 nodes, not '$nodes'" ;; esac
   install_kafka
   KAFKA_CLUSTER_DIR="$(mktemp -d "${TMPDIR:-/tmp}/transit-kafka-cluster.XXXXXX")"
@@ -524,16 +540,19 @@ start_kafka_cluster() {
   [ "$(grep -c '^KAFKA_NODE' "$KAFKA_CLUSTER_DIR/cluster.env")" = "$(grep '^KAFKA_NODE' "$KAFKA_CLUSTER_DIR/cluster.env" | cut -d= -f2 | sort -u | wc -l)" ] \
     || kafka_fail "two listeners got the same free port; try again"
 
-  local scram=()
+  # The format's arguments in a java @-file of mode 600: the SCRAM passwords stay out of the
+  # process list.
+  local format_args="$KAFKA_CLUSTER_DIR/secrets/format.args"
+  (umask 077 && : >"$format_args")
   if [ "$security" != plaintext ]; then
     for name in keystore client-key transit broker; do kafka_secret "$KAFKA_CLUSTER_DIR/secrets/$name.password"; done
     kafka_make_certificates
     local transit_pw broker_pw
     transit_pw="$(cat "$KAFKA_CLUSTER_DIR/secrets/transit.password")"
     broker_pw="$(cat "$KAFKA_CLUSTER_DIR/secrets/broker.password")"
-    scram=(--add-scram "SCRAM-SHA-512=[name=transit,password=$transit_pw]"
-      --add-scram "SCRAM-SHA-256=[name=transit,password=$transit_pw]"
-      --add-scram "SCRAM-SHA-512=[name=broker,password=$broker_pw]")
+    printf '%s\n' --add-scram "SCRAM-SHA-512=[name=transit,password=$transit_pw]" \
+      --add-scram "SCRAM-SHA-256=[name=transit,password=$transit_pw]" \
+      --add-scram "SCRAM-SHA-512=[name=broker,password=$broker_pw]" >>"$format_args"
   fi
   KAFKA_RUN_DIR="$KAFKA_CLUSTER_DIR"
   kafka_write_log4j
@@ -544,8 +563,11 @@ print(u)')"
   for id in $(seq 1 "$nodes"); do
     mkdir -p "$KAFKA_CLUSTER_DIR/nodes/$id"
     kafka_write_node_config "$id"
-    "$KAFKA_JAVA" -Xmx256m -cp "$KAFKA_CACHE/libs/*" kafka.tools.StorageTool format \
-      -t "$cluster_id" -c "$KAFKA_CLUSTER_DIR/nodes/$id/server.properties" "${scram[@]}" \
+    # (The @-file holds the main class and its arguments: java expands it before reading them.)
+    { printf '%s\n' kafka.tools.StorageTool format -t "$cluster_id" -c "$KAFKA_CLUSTER_DIR/nodes/$id/server.properties"
+      cat "$format_args"; } >"$KAFKA_CLUSTER_DIR/secrets/format-$id.args"
+    chmod 600 "$KAFKA_CLUSTER_DIR/secrets/format-$id.args"
+    "$KAFKA_JAVA" -Xmx256m -cp "$KAFKA_CACHE/libs/*" "@$KAFKA_CLUSTER_DIR/secrets/format-$id.args" \
       >>"$KAFKA_CLUSTER_DIR/nodes/$id/format.log" 2>&1 \
       || kafka_fail "formatting node $id failed" "$KAFKA_CLUSTER_DIR/nodes/$id/format.log"
     # The node's control file, as start_kafka writes it for a single broker.
@@ -598,8 +620,13 @@ remove_kafka_cluster() {
   local id
   [ -n "${KAFKA_CLUSTER_DIR:-}" ] && [ -f "$KAFKA_CLUSTER_DIR/cluster.env" ] || return 0
   kafka_load_cluster "$KAFKA_CLUSTER_DIR/cluster.env"
+  # SIGTERM to every node at once, then wait for each: one by one, the last nodes would wait
+  # for a controller quorum that is gone. The data goes away, so a short wait is enough.
   for id in $(seq 1 "$KAFKA_NODES"); do
-    [ -f "$KAFKA_CLUSTER_DIR/nodes/$id/control.env" ] && kafka_node_stop "$id"
+    kafka_node_signal "$id" TERM
+  done
+  for id in $(seq 1 "$KAFKA_NODES"); do
+    [ -f "$KAFKA_CLUSTER_DIR/nodes/$id/control.env" ] && KAFKA_STOP_TIMEOUT=15 kafka_node_stop "$id"
   done
   case "$KAFKA_CLUSTER_DIR" in
     */transit-kafka-cluster.*) rm -rf "$KAFKA_CLUSTER_DIR" ;;
