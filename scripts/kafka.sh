@@ -87,7 +87,7 @@ EOF
 }
 
 kafka_alive() {  # running and not a zombie
-  [ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" | cut -c1)" != Z ]
+  [ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)" != Z ]
 }
 
 # The control file: everything a restart needs, readable by `source` from another process.

@@ -133,11 +133,24 @@ cargo run --locked --example full_pipeline -- --flat-out --days 1 --report-every
 # Three KRaft nodes with a SASL_SSL listener (SCRAM users) and an mTLS listener, their CA and
 # certificates made here; the one-node broker stops first to leave them its memory. In a
 # subshell: its EXIT trap stops the cluster and removes its directory, also when a test fails.
-step "the Kafka bus on three brokers over SASL_SSL and mTLS: conformance, the documented settings, Confluent's Python client, brokers lost mid-run"
+step "the Kafka bus on three brokers over SASL_SSL and mTLS: conformance, the documented settings, Confluent's Python client, brokers lost mid-run, full_pipeline with the SASL_SSL settings"
 stop_kafka
 (
   start_kafka_cluster 3 secure
   cargo test --locked -p transit-kafka --test secure --test broker_loss -- --ignored 2>&1 | tee -a "$log"
+  # The example as an operator runs it: the cluster's SASL_SSL properties file, which holds the
+  # password; none of its output may show it.
+  out="$(mktemp)"
+  cargo run --locked --example full_pipeline -- --flat-out --days 0.1 --report-every 5 \
+    --address 127.0.0.1:0 --registry-address 127.0.0.1:0 --rest-proxy-address 127.0.0.1:0 \
+    --kafka "$TRANSIT_TEST_KAFKA" --kafka-config "$TRANSIT_TEST_KAFKA_SASL_SSL" \
+    --topic-prefix "secure.$$" --registry-topic "_schemas.secure.$$" 2>&1 | tee "$out"
+  if grep -qF -f "$KAFKA_CLUSTER_DIR/secrets/transit.password" "$out"; then
+    echo "full_pipeline's output shows the SASL password" >&2
+    exit 1
+  fi
+  rm -f "$out"
+  echo "full_pipeline ran over SASL_SSL on three brokers; its output holds no password"
 )
 
 if [ -n "${TRANSIT_TEST_TANSU:-}" ]; then

@@ -103,6 +103,22 @@ pub fn properties_file(var: &str) -> PathBuf {
     PathBuf::from(path)
 }
 
+/// The `transit` binary's arguments for the test broker: `--kafka` with its address,
+/// `--kafka-config` with its properties file when it has one ([`CONFIG_VAR`]), and a `-X` flag
+/// for each of [`broker_settings`].
+pub fn process_args() -> Vec<String> {
+    let mut args = vec!["--kafka".to_string(), brokers()];
+    if let Some(path) = std::env::var_os(CONFIG_VAR) {
+        args.push("--kafka-config".into());
+        args.push(PathBuf::from(path).display().to_string());
+    }
+    for (key, value) in broker_settings() {
+        args.push("-X".into());
+        args.push(format!("{key}={value}"));
+    }
+    args
+}
+
 /// Settings from the properties file named by `var` alone (it holds the bootstrap servers).
 pub fn config_from(var: &str) -> KafkaConfig {
     init_logging();
