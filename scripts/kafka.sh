@@ -6,6 +6,9 @@
 #   source scripts/kafka.sh && start_kafka   # sets TRANSIT_TEST_KAFKA=127.0.0.1:<port>
 #   restart_kafka                            # same ports, same log directory: a broker restart
 #   scripts/kafka.sh cargo test --test kafka # runs a command with a broker, then stops it
+#   scripts/kafka.sh --brokers 3 --security secure cargo test ...
+#                                            # the same with a cluster of three, SASL_SSL and
+#                                            # mTLS listeners (start_kafka_cluster, below)
 #
 # start_kafka exports TRANSIT_TEST_KAFKA, TRANSIT_TEST_KAFKA_CONTROL, KAFKA_PID, KAFKA_RUN_DIR
 # (config, logs, data), KAFKA_LOG_DIR (the broker's log.dirs) and KAFKA_LOG (its own log file),
@@ -16,6 +19,8 @@
 # TRANSIT_TEST_KAFKA_CONTROL, which start_kafka exports:
 #
 #   scripts/kafka.sh restart | stop | start | kill   # kill = SIGKILL (a crash), then start
+#   scripts/kafka.sh kill 2 | start 2 | stop 2       # on a cluster: one node by its node.id
+#   scripts/kafka.sh restart                         # on a cluster: a rolling restart
 #
 # The jars come from Maven Central through scripts/kafka/pom.xml, once per machine (a few
 # seconds, ~45 MB), into ${TRANSIT_KAFKA_HOME:-~/.cache/transit/kafka-<version>}/libs; later
