@@ -145,12 +145,15 @@ stop_kafka
     --address 127.0.0.1:0 --registry-address 127.0.0.1:0 --rest-proxy-address 127.0.0.1:0 \
     --kafka "$TRANSIT_TEST_KAFKA" --kafka-config "$TRANSIT_TEST_KAFKA_SASL_SSL" \
     --topic-prefix "secure.$$" --registry-topic "_schemas.secure.$$" 2>&1 | tee "$out"
-  if grep -qF -f "$KAFKA_CLUSTER_DIR/secrets/transit.password" "$out"; then
-    echo "full_pipeline's output shows the SASL password" >&2
-    exit 1
-  fi
+  # Nor may the brokers' logs (Kafka prints its settings, passwords [hidden]) or the tests'.
+  for secret in "$KAFKA_CLUSTER_DIR"/secrets/*.password; do
+    if grep -lF -f "$secret" "$out" "$log" "$KAFKA_CLUSTER_DIR"/nodes/*/kafka.log >&2; then
+      echo "the files above show the secret of $(basename "$secret")" >&2
+      exit 1
+    fi
+  done
   rm -f "$out"
-  echo "full_pipeline ran over SASL_SSL on three brokers; its output holds no password"
+  echo "full_pipeline ran over SASL_SSL on three brokers; no password in its output, the tests' or the brokers' logs"
 )
 
 if [ -n "${TRANSIT_TEST_TANSU:-}" ]; then
