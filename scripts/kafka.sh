@@ -6,6 +6,9 @@
 #   source scripts/kafka.sh && start_kafka   # sets TRANSIT_TEST_KAFKA=127.0.0.1:<port>
 #   restart_kafka                            # same ports, same log directory: a broker restart
 #   scripts/kafka.sh cargo test --test kafka # runs a command with a broker, then stops it
+#   scripts/kafka.sh --brokers 3 --security secure cargo test ...
+#                                            # the same with a cluster of three, SASL_SSL and
+#                                            # mTLS listeners (start_kafka_cluster, below)
 #
 # start_kafka exports TRANSIT_TEST_KAFKA, TRANSIT_TEST_KAFKA_CONTROL, KAFKA_PID, KAFKA_RUN_DIR
 # (config, logs, data), KAFKA_LOG_DIR (the broker's log.dirs) and KAFKA_LOG (its own log file),
@@ -16,6 +19,8 @@
 # TRANSIT_TEST_KAFKA_CONTROL, which start_kafka exports:
 #
 #   scripts/kafka.sh restart | stop | start | kill   # kill = SIGKILL (a crash), then start
+#   scripts/kafka.sh kill 2 | start 2 | stop 2       # on a cluster: one node by its node.id
+#   scripts/kafka.sh restart                         # on a cluster: a rolling restart
 #
 # The jars come from Maven Central through scripts/kafka/pom.xml, once per machine (a few
 # seconds, ~45 MB), into ${TRANSIT_KAFKA_HOME:-~/.cache/transit/kafka-<version>}/libs; later
@@ -87,7 +92,7 @@ EOF
 }
 
 kafka_alive() {  # running and not a zombie
-  [ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" | cut -c1)" != Z ]
+  [ -r "/proc/$1/stat" ] && [ "$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1)" != Z ]
 }
 
 # The control file: everything a restart needs, readable by `source` from another process.
@@ -98,6 +103,8 @@ kafka_write_control() {
       "$KAFKA_RUN_DIR" "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "${KAFKA_PID:-}"
     printf 'KAFKA_LOG_DIR=%q\nKAFKA_LOG=%q\nKAFKA_COMMAND=%q\n' \
       "$KAFKA_LOG_DIR" "$KAFKA_LOG" "${KAFKA_CMD[*]}"
+    # A node of a cluster (start_kafka_cluster): its heap, and how to tell it is ready.
+    printf 'KAFKA_HEAP_OPTS=%q\nKAFKA_READY_BY=%q\n' "$KAFKA_HEAP_OPTS" "${KAFKA_READY_BY:-metadata}"
   } >"$KAFKA_RUN_DIR/control.env.new"
   mv "$KAFKA_RUN_DIR/control.env.new" "$KAFKA_RUN_DIR/control.env"
 }
@@ -135,6 +142,12 @@ share.coordinator.state.topic.replication.factor=1
 share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 EOF
+  kafka_write_log4j
+}
+
+# The broker's logging (to stdout, which the start sends to kafka.log) and the tools' (to stderr,
+# warnings only).
+kafka_write_log4j() {
   cat >"$KAFKA_RUN_DIR/log4j2.properties" <<'EOF'
 # To stdout, which start_kafka sends to kafka.log.
 appender.out.type = Console
@@ -255,12 +268,393 @@ remove_kafka() {
   esac
 }
 
+# ---------------------------------------------------------------------------------------------
+# Clusters: several combined KRaft nodes (broker + controller) on loopback, plaintext or secured.
+#
+#   start_kafka_cluster 3                   # three nodes, PLAINTEXT
+#   start_kafka_cluster 3 sasl_ssl          # SASL_SSL (SCRAM-SHA-256/512, PLAIN, OAUTHBEARER)
+#   start_kafka_cluster 3 mtls              # SSL with ssl.client.auth=required
+#   start_kafka_cluster 3 secure            # both listeners on every node
+#
+# Each node has a heap of KAFKA_NODE_HEAP_OPTS (-Xmx384m unless set), so three fit beside the
+# tests on two cores. Topics get replication factor min(3, nodes) and min.insync.replicas
+# min(2, nodes); the internal topics (groups, transactions) too.
+#
+# A secured cluster makes its own CA and certificates with openssl (nothing is downloaded):
+# one broker certificate for 127.0.0.1/localhost, one client certificate for mTLS (its key
+# encrypted), and random passwords, in files of mode 600 under $KAFKA_CLUSTER_DIR/secrets. The
+# SCRAM users (`transit` for clients, `broker` between brokers) go into the metadata log when
+# the nodes are formatted (`kafka-storage format --add-scram`). Secrets are in files only: none
+# is printed, logged or put in an environment variable.
+#
+# It exports:
+#   TRANSIT_TEST_KAFKA            the first secured listener of every node (SASL_SSL if there is
+#                                 one), or the PLAINTEXT one
+#   TRANSIT_TEST_KAFKA_CONFIG     the librdkafka properties for it (bootstrap servers, security
+#                                 protocol, CA, SCRAM-SHA-512 credentials); unset on PLAINTEXT
+#   TRANSIT_TEST_KAFKA_SASL_SSL, TRANSIT_TEST_KAFKA_MTLS   the properties file of each listener
+#   TRANSIT_TEST_KAFKA_CONTROL    the cluster's control file, for `scripts/kafka.sh <command> <node>`
+#   TRANSIT_TEST_KAFKA_NODES      how many nodes
+#   KAFKA_CLUSTER_DIR             everything: nodes/<n>/ (config, data, log), tls/, secrets/
+# and sets an EXIT trap (remove_kafka_cluster).
+#
+# The controller quorum talks PLAINTEXT on loopback (a listener of its own, which clients never
+# see); brokers talk to each other over SASL_SSL with SCRAM-SHA-512 (mtls: SSL, each broker's
+# certificate its client certificate).
+
+KAFKA_NODE_HEAP_OPTS="${KAFKA_NODE_HEAP_OPTS:--Xmx384m -Xms128m}"
+
+# A random password into a file only its owner reads.
+kafka_secret() {
+  (umask 077 && openssl rand -hex 24 >"$1")
+}
+
+# The CA, the broker's keystore (PKCS12) and the client's certificate and encrypted key.
+kafka_make_certificates() {
+  local tls="$KAFKA_CLUSTER_DIR/tls" secrets="$KAFKA_CLUSTER_DIR/secrets"
+  mkdir -p "$tls"
+  {
+    openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj "/CN=transit test CA" \
+      -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+      -keyout "$tls/ca.key" -out "$tls/ca.pem"
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+      -keyout "$tls/broker.key" -out "$tls/broker.csr"
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth,clientAuth\n' >"$tls/broker.ext"
+    openssl x509 -req -days 7 -in "$tls/broker.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" \
+      -CAcreateserial -extfile "$tls/broker.ext" -out "$tls/broker.pem"
+    openssl pkcs12 -export -in "$tls/broker.pem" -inkey "$tls/broker.key" -certfile "$tls/ca.pem" \
+      -name broker -passout "file:$secrets/keystore.password" -out "$tls/broker.p12"
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=transit-client" \
+      -keyout "$tls/client.plain.key" -out "$tls/client.csr"
+    printf 'extendedKeyUsage=clientAuth\n' >"$tls/client.ext"
+    openssl x509 -req -days 7 -in "$tls/client.csr" -CA "$tls/ca.pem" -CAkey "$tls/ca.key" \
+      -CAcreateserial -extfile "$tls/client.ext" -out "$tls/client.pem"
+    openssl pkcs8 -topk8 -v2 aes-256-cbc -in "$tls/client.plain.key" \
+      -passout "file:$secrets/client-key.password" -out "$tls/client.key"
+  } >>"$KAFKA_CLUSTER_DIR/tls.log" 2>&1 || kafka_fail "making the test CA and certificates failed" "$KAFKA_CLUSTER_DIR/tls.log"
+  rm -f "$tls/client.plain.key" "$tls/broker.key" "$tls/ca.key" "$tls"/*.csr
+  chmod 600 "$tls/client.key" "$tls/broker.p12"
+}
+
+# One node's server.properties: $1 node id, then the cluster's settings in globals.
+kafka_write_node_config() {
+  local id="$1" dir="$KAFKA_CLUSTER_DIR/nodes/$1" listeners="" advertised="" map="CONTROLLER:PLAINTEXT"
+  local replicas=$((KAFKA_NODES < 3 ? KAFKA_NODES : 3)) min_isr=$((KAFKA_NODES < 2 ? KAFKA_NODES : 2))
+  local port name
+  for name in $KAFKA_LISTENERS; do
+    port="$(kafka_node_port "$id" "$name")"
+    listeners+="$name://127.0.0.1:$port,"
+    advertised+="$name://127.0.0.1:$port,"
+    map+=",$name:$name"
+  done
+  local secrets="$KAFKA_CLUSTER_DIR/secrets" tls="$KAFKA_CLUSTER_DIR/tls"
+  (umask 077 && cat >"$dir/server.properties") <<PROPS
+# Node $id of a cluster of $KAFKA_NODES combined KRaft nodes (start_kafka_cluster).
+process.roles=broker,controller
+node.id=$id
+controller.quorum.voters=$KAFKA_VOTERS
+listeners=${listeners}CONTROLLER://127.0.0.1:$(kafka_node_port "$id" CONTROLLER)
+advertised.listeners=${advertised%,}
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=$KAFKA_INTER_BROKER
+listener.security.protocol.map=$map
+log.dirs=$dir/data
+num.partitions=1
+default.replication.factor=$replicas
+min.insync.replicas=$min_isr
+offsets.topic.replication.factor=$replicas
+offsets.topic.num.partitions=3
+transaction.state.log.replication.factor=$replicas
+transaction.state.log.min.isr=$min_isr
+transaction.state.log.num.partitions=3
+share.coordinator.state.topic.replication.factor=$replicas
+share.coordinator.state.topic.min.isr=$min_isr
+group.initial.rebalance.delay.ms=0
+# A node that was killed is back in the ISR soon after its restart.
+replica.lag.time.max.ms=10000
+PROPS
+  if [ "$KAFKA_SECURITY" != plaintext ]; then
+    cat >>"$dir/server.properties" <<PROPS
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$tls/broker.p12
+ssl.keystore.password=$(cat "$secrets/keystore.password")
+ssl.key.password=$(cat "$secrets/keystore.password")
+ssl.truststore.type=PEM
+ssl.truststore.location=$tls/ca.pem
+PROPS
+  fi
+  case " $KAFKA_LISTENERS " in *" SASL_SSL "*)
+    cat >>"$dir/server.properties" <<PROPS
+sasl.enabled.mechanisms=SCRAM-SHA-512,SCRAM-SHA-256,PLAIN,OAUTHBEARER
+sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="broker" password="$(cat "$secrets/broker.password")";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_transit="$(cat "$secrets/transit.password")";
+# OAUTHBEARER with Kafka's unsecured validator (unsigned tokens: a test of the client's SASL
+# path only; a real deployment validates signed tokens against its identity provider).
+listener.name.sasl_ssl.oauthbearer.sasl.jaas.config=org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required;
+PROPS
+  esac
+  case " $KAFKA_LISTENERS " in *" SSL "*)
+    echo "listener.name.ssl.ssl.client.auth=required" >>"$dir/server.properties"
+  esac
+  cp "$KAFKA_CLUSTER_DIR/log4j2.properties" "$dir/log4j2.properties"
+}
+
+# The port of a node's listener, from the cluster's control file.
+kafka_node_port() {
+  local var="KAFKA_NODE$1_$2"
+  printf '%s' "${!var}"
+}
+
+# A librdkafka properties file for one listener, for clients (transit, Confluent's Python).
+kafka_write_client_config() {
+  local name="$1" file="$2" servers="" id
+  for id in $(seq 1 "$KAFKA_NODES"); do
+    servers+="127.0.0.1:$(kafka_node_port "$id" "$name"),"
+  done
+  local secrets="$KAFKA_CLUSTER_DIR/secrets" tls="$KAFKA_CLUSTER_DIR/tls"
+  case "$name" in
+    SASL_SSL)
+      (umask 077 && cat >"$file") <<PROPS
+# The test cluster's SASL_SSL listener, SCRAM-SHA-512 (start_kafka_cluster).
+bootstrap.servers=${servers%,}
+security.protocol=SASL_SSL
+sasl.mechanisms=SCRAM-SHA-512
+sasl.username=transit
+sasl.password=$(cat "$secrets/transit.password")
+ssl.ca.location=$tls/ca.pem
+PROPS
+      ;;
+    SSL)
+      (umask 077 && cat >"$file") <<PROPS
+# The test cluster's mTLS listener (ssl.client.auth=required; start_kafka_cluster).
+bootstrap.servers=${servers%,}
+security.protocol=SSL
+ssl.ca.location=$tls/ca.pem
+ssl.certificate.location=$tls/client.pem
+ssl.key.location=$tls/client.key
+ssl.key.password=$(cat "$secrets/client-key.password")
+PROPS
+      ;;
+  esac
+}
+
+# Launches one node from its control file, without waiting.
+kafka_node_launch() {
+  # A node's settings in locals: a single broker's globals (start_kafka) stay as they were.
+  local KAFKA_RUN_DIR KAFKA_PORT KAFKA_CONTROLLER_PORT KAFKA_PID KAFKA_LOG_DIR KAFKA_LOG KAFKA_COMMAND KAFKA_HEAP_OPTS KAFKA_READY_BY
+  KAFKA_RUN_DIR="$KAFKA_CLUSTER_DIR/nodes/$1"
+  # shellcheck source=/dev/null
+  source "$KAFKA_RUN_DIR/control.env"
+  if [ -n "$KAFKA_PID" ] && kafka_alive "$KAFKA_PID"; then
+    kafka_fail "node $1 is already running (pid $KAFKA_PID)"
+  fi
+  # Where its log stands now: ready means "started" written after this.
+  if [ -f "$KAFKA_LOG" ]; then wc -c <"$KAFKA_LOG"; else echo 0; fi >"$KAFKA_RUN_DIR/log.offset"
+  kafka_command
+  "${KAFKA_CMD[@]}" </dev/null >>"$KAFKA_LOG" 2>&1 &
+  KAFKA_PID=$!
+  kafka_write_control
+}
+
+# Waits until node $1 has started: its log says so since the launch.
+kafka_node_wait() {
+  local KAFKA_RUN_DIR KAFKA_PORT KAFKA_CONTROLLER_PORT KAFKA_PID KAFKA_LOG_DIR KAFKA_LOG KAFKA_COMMAND KAFKA_HEAP_OPTS KAFKA_READY_BY
+  local deadline=$((SECONDS + KAFKA_START_TIMEOUT)) offset
+  KAFKA_RUN_DIR="$KAFKA_CLUSTER_DIR/nodes/$1"
+  # shellcheck source=/dev/null
+  source "$KAFKA_RUN_DIR/control.env"
+  offset="$(cat "$KAFKA_RUN_DIR/log.offset")"
+  until [ "$(tail -c +"$((offset + 1))" "$KAFKA_LOG" | grep -c 'Kafka Server started')" -gt 0 ]; do
+    kafka_alive "$KAFKA_PID" || kafka_fail "node $1 exited during start" "$KAFKA_LOG"
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      kafka_fail "node $1 did not start within ${KAFKA_START_TIMEOUT}s" "$KAFKA_LOG"
+    fi
+    sleep 0.25
+  done
+}
+
+# Sends a signal to node $1, if it runs, without waiting.
+kafka_node_signal() {
+  local KAFKA_RUN_DIR="$KAFKA_CLUSTER_DIR/nodes/$1" KAFKA_PID
+  [ -f "$KAFKA_RUN_DIR/control.env" ] || return 0
+  KAFKA_PID="$(sed -n 's/^KAFKA_PID=//p' "$KAFKA_RUN_DIR/control.env")"
+  if [ -n "$KAFKA_PID" ] && kafka_alive "$KAFKA_PID" \
+    && grep -qF "$KAFKA_RUN_DIR/server.properties" "/proc/$KAFKA_PID/cmdline" 2>/dev/null; then
+    kill -s "$2" "$KAFKA_PID" 2>/dev/null || true
+  fi
+}
+
+kafka_node_stop() {  # $1 node, $2 signal (TERM unless given)
+  local KAFKA_RUN_DIR KAFKA_PORT KAFKA_CONTROLLER_PORT KAFKA_PID KAFKA_LOG_DIR KAFKA_LOG KAFKA_COMMAND KAFKA_HEAP_OPTS KAFKA_READY_BY
+  KAFKA_RUN_DIR="$KAFKA_CLUSTER_DIR/nodes/$1"
+  stop_kafka "${2:-TERM}"
+}
+
+kafka_cluster_exports() {
+  local id servers="" first=""
+  for id in $(seq 1 "$KAFKA_NODES"); do
+    servers+="127.0.0.1:$(kafka_node_port "$id" "${KAFKA_LISTENERS%% *}"),"
+  done
+  export TRANSIT_TEST_KAFKA="${servers%,}" TRANSIT_TEST_KAFKA_NODES="$KAFKA_NODES"
+  export TRANSIT_TEST_KAFKA_CONTROL="$KAFKA_CLUSTER_DIR/cluster.env" KAFKA_CLUSTER_DIR
+  unset TRANSIT_TEST_KAFKA_CONFIG TRANSIT_TEST_KAFKA_SASL_SSL TRANSIT_TEST_KAFKA_MTLS
+  [ -f "$KAFKA_CLUSTER_DIR/client-sasl-ssl.properties" ] \
+    && export TRANSIT_TEST_KAFKA_SASL_SSL="$KAFKA_CLUSTER_DIR/client-sasl-ssl.properties" \
+    && first="${first:-$TRANSIT_TEST_KAFKA_SASL_SSL}"
+  [ -f "$KAFKA_CLUSTER_DIR/client-mtls.properties" ] \
+    && export TRANSIT_TEST_KAFKA_MTLS="$KAFKA_CLUSTER_DIR/client-mtls.properties" \
+    && first="${first:-$TRANSIT_TEST_KAFKA_MTLS}"
+  if [ -n "$first" ]; then export TRANSIT_TEST_KAFKA_CONFIG="$first"; fi
+}
+
+start_kafka_cluster() {
+  local nodes="${1:-3}" security="${2:-${KAFKA_SECURITY:-plaintext}}" id name port voters=""
+  local KAFKA_RUN_DIR KAFKA_PORT KAFKA_CONTROLLER_PORT KAFKA_PID KAFKA_LOG_DIR KAFKA_LOG KAFKA_COMMAND KAFKA_HEAP_OPTS KAFKA_READY_BY
+  case "$nodes" in [1-9]) ;; *) kafka_fail "a cluster has 1 to 9 nodes, not '$nodes'" ;; esac
+  install_kafka
+  KAFKA_CLUSTER_DIR="$(mktemp -d "${TMPDIR:-/tmp}/transit-kafka-cluster.XXXXXX")"
+  KAFKA_NODES="$nodes"
+  KAFKA_SECURITY="$security"
+  case "$security" in
+    plaintext) KAFKA_LISTENERS="PLAINTEXT"; KAFKA_INTER_BROKER=PLAINTEXT ;;
+    sasl_ssl) KAFKA_LISTENERS="SASL_SSL"; KAFKA_INTER_BROKER=SASL_SSL ;;
+    mtls) KAFKA_LISTENERS="SSL"; KAFKA_INTER_BROKER=SSL ;;
+    secure) KAFKA_LISTENERS="SASL_SSL SSL"; KAFKA_INTER_BROKER=SASL_SSL ;;
+    *) kafka_fail "unknown security mode '$security' (plaintext, sasl_ssl, mtls or secure)" ;;
+  esac
+  trap remove_kafka_cluster EXIT
+  mkdir -p "$KAFKA_CLUSTER_DIR/secrets"
+  chmod 700 "$KAFKA_CLUSTER_DIR" "$KAFKA_CLUSTER_DIR/secrets"
+  {
+    printf 'KAFKA_CLUSTER_DIR=%q\nKAFKA_NODES=%q\nKAFKA_SECURITY=%q\n' "$KAFKA_CLUSTER_DIR" "$nodes" "$security"
+    printf 'KAFKA_LISTENERS=%q\nKAFKA_INTER_BROKER=%q\n' "$KAFKA_LISTENERS" "$KAFKA_INTER_BROKER"
+    for id in $(seq 1 "$nodes"); do
+      for name in $KAFKA_LISTENERS CONTROLLER; do
+        port="$(kafka_free_port)"
+        printf 'KAFKA_NODE%s_%s=%q\n' "$id" "$name" "$port"
+        declare -g "KAFKA_NODE${id}_${name}=$port"
+      done
+      voters+="$id@127.0.0.1:$(kafka_node_port "$id" CONTROLLER),"
+    done
+  } >"$KAFKA_CLUSTER_DIR/cluster.env"
+  KAFKA_VOTERS="${voters%,}"
+  echo "KAFKA_VOTERS=$KAFKA_VOTERS" >>"$KAFKA_CLUSTER_DIR/cluster.env"
+  # Ports were taken one at a time: make sure no two are the same.
+  [ "$(grep -c '^KAFKA_NODE' "$KAFKA_CLUSTER_DIR/cluster.env")" = "$(grep '^KAFKA_NODE' "$KAFKA_CLUSTER_DIR/cluster.env" | cut -d= -f2 | sort -u | wc -l)" ] \
+    || kafka_fail "two listeners got the same free port; try again"
+
+  # The format's arguments in a java @-file of mode 600: the SCRAM passwords stay out of the
+  # process list.
+  local format_args="$KAFKA_CLUSTER_DIR/secrets/format.args"
+  (umask 077 && : >"$format_args")
+  if [ "$security" != plaintext ]; then
+    for name in keystore client-key transit broker; do kafka_secret "$KAFKA_CLUSTER_DIR/secrets/$name.password"; done
+    kafka_make_certificates
+    local transit_pw broker_pw
+    transit_pw="$(cat "$KAFKA_CLUSTER_DIR/secrets/transit.password")"
+    broker_pw="$(cat "$KAFKA_CLUSTER_DIR/secrets/broker.password")"
+    printf '%s\n' --add-scram "SCRAM-SHA-512=[name=transit,password=$transit_pw]" \
+      --add-scram "SCRAM-SHA-256=[name=transit,password=$transit_pw]" \
+      --add-scram "SCRAM-SHA-512=[name=broker,password=$broker_pw]" >>"$format_args"
+  fi
+  KAFKA_RUN_DIR="$KAFKA_CLUSTER_DIR"
+  kafka_write_log4j
+  local cluster_id
+  cluster_id="$(python3 -c 'import base64, os
+while (u := base64.urlsafe_b64encode(os.urandom(16)).decode().rstrip("=")).startswith("-"): pass
+print(u)')"
+  for id in $(seq 1 "$nodes"); do
+    mkdir -p "$KAFKA_CLUSTER_DIR/nodes/$id"
+    kafka_write_node_config "$id"
+    # (The @-file holds the main class and its arguments: java expands it before reading them.)
+    { printf '%s\n' kafka.tools.StorageTool format -t "$cluster_id" -c "$KAFKA_CLUSTER_DIR/nodes/$id/server.properties"
+      cat "$format_args"; } >"$KAFKA_CLUSTER_DIR/secrets/format-$id.args"
+    chmod 600 "$KAFKA_CLUSTER_DIR/secrets/format-$id.args"
+    "$KAFKA_JAVA" -Xmx256m -cp "$KAFKA_CACHE/libs/*" "@$KAFKA_CLUSTER_DIR/secrets/format-$id.args" \
+      >>"$KAFKA_CLUSTER_DIR/nodes/$id/format.log" 2>&1 \
+      || kafka_fail "formatting node $id failed" "$KAFKA_CLUSTER_DIR/nodes/$id/format.log"
+    # The node's control file, as start_kafka writes it for a single broker.
+    KAFKA_RUN_DIR="$KAFKA_CLUSTER_DIR/nodes/$id"
+    KAFKA_PORT="$(kafka_node_port "$id" "${KAFKA_LISTENERS%% *}")"
+    KAFKA_CONTROLLER_PORT="$(kafka_node_port "$id" CONTROLLER)"
+    KAFKA_LOG_DIR="$KAFKA_RUN_DIR/data" KAFKA_LOG="$KAFKA_RUN_DIR/kafka.log" KAFKA_PID=""
+    KAFKA_READY_BY=log KAFKA_HEAP_OPTS="$KAFKA_NODE_HEAP_OPTS" kafka_write_control
+  done
+  for name in $KAFKA_LISTENERS; do
+    case "$name" in
+      SASL_SSL) kafka_write_client_config SASL_SSL "$KAFKA_CLUSTER_DIR/client-sasl-ssl.properties" ;;
+      SSL) kafka_write_client_config SSL "$KAFKA_CLUSTER_DIR/client-mtls.properties" ;;
+    esac
+  done
+  # All at once: a node has no quorum alone.
+  for id in $(seq 1 "$nodes"); do kafka_node_launch "$id"; done
+  for id in $(seq 1 "$nodes"); do kafka_node_wait "$id"; done
+  kafka_cluster_exports
+  echo "Apache Kafka $KAFKA_VERSION: $nodes nodes ($security) ready on $TRANSIT_TEST_KAFKA (dir $KAFKA_CLUSTER_DIR)"
+}
+
+# Loads a cluster's control file (a cluster another shell started).
+kafka_load_cluster() {
+  # shellcheck source=/dev/null
+  source "$1"
+}
+
+# `scripts/kafka.sh stop|kill|start|restart <node>` on a cluster; restart without a node
+# restarts every node in turn (a rolling restart), each back before the next goes down.
+kafka_cluster_command() {
+  local command="$1" node="${2:-}" id
+  case "$command" in
+    stop) [ -n "$node" ] || kafka_fail "stop needs a node (1..$KAFKA_NODES)"; kafka_node_stop "$node" ;;
+    kill) [ -n "$node" ] || kafka_fail "kill needs a node (1..$KAFKA_NODES)"; kafka_node_stop "$node" KILL ;;
+    start) [ -n "$node" ] || kafka_fail "start needs a node (1..$KAFKA_NODES)"; kafka_node_launch "$node"; kafka_node_wait "$node" ;;
+    restart)
+      for id in ${node:-$(seq 1 "$KAFKA_NODES")}; do
+        kafka_node_stop "$id"
+        kafka_node_launch "$id"
+        kafka_node_wait "$id"
+      done
+      ;;
+  esac
+  echo "kafka: $command ${node:-all nodes} done"
+}
+
+# The EXIT trap of the shell that started the cluster: stop every node, remove the directory.
+remove_kafka_cluster() {
+  local id
+  [ -n "${KAFKA_CLUSTER_DIR:-}" ] && [ -f "$KAFKA_CLUSTER_DIR/cluster.env" ] || return 0
+  kafka_load_cluster "$KAFKA_CLUSTER_DIR/cluster.env"
+  # SIGTERM to every node at once, then wait for each: one by one, the last nodes would wait
+  # for a controller quorum that is gone. The data goes away, so a short wait is enough.
+  for id in $(seq 1 "$KAFKA_NODES"); do
+    kafka_node_signal "$id" TERM
+  done
+  for id in $(seq 1 "$KAFKA_NODES"); do
+    [ -f "$KAFKA_CLUSTER_DIR/nodes/$id/control.env" ] && KAFKA_STOP_TIMEOUT=15 kafka_node_stop "$id"
+  done
+  case "$KAFKA_CLUSTER_DIR" in
+    */transit-kafka-cluster.*) rm -rf "$KAFKA_CLUSTER_DIR" ;;
+  esac
+}
+
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   set -euo pipefail
   cd "$(dirname "$0")/.."
+  brokers="" security=""
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --brokers) brokers="$2"; shift 2 ;;
+      --brokers=*) brokers="${1#*=}"; shift ;;
+      --security) security="$2"; shift 2 ;;
+      --security=*) security="${1#*=}"; shift ;;
+      *) break ;;
+    esac
+  done
   case "${1:-}" in
     "")
-      echo "usage: scripts/kafka.sh <command...> | install | start | stop | restart | kill" >&2
+      echo "usage: scripts/kafka.sh [--brokers N] [--security plaintext|sasl_ssl|mtls|secure] <command...>" >&2
+      echo "       scripts/kafka.sh install | start | stop | restart | kill [node]" >&2
       exit 2
       ;;
     install)
@@ -268,9 +662,14 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
       echo "Apache Kafka $KAFKA_VERSION is in $KAFKA_CACHE/libs"
       ;;
     start | stop | restart | kill)
-      # Control the broker that another shell started (see TRANSIT_TEST_KAFKA_CONTROL).
+      # Control the broker or cluster that another shell started (TRANSIT_TEST_KAFKA_CONTROL).
       [ -f "${TRANSIT_TEST_KAFKA_CONTROL:-}" ] \
         || kafka_fail "'$1' needs TRANSIT_TEST_KAFKA_CONTROL, the control file of a running start_kafka (got '${TRANSIT_TEST_KAFKA_CONTROL:-}')"
+      if [ "$(basename "$TRANSIT_TEST_KAFKA_CONTROL")" = cluster.env ]; then
+        kafka_load_cluster "$TRANSIT_TEST_KAFKA_CONTROL"
+        kafka_cluster_command "$1" "${2:-}"
+        exit 0
+      fi
       KAFKA_RUN_DIR="$(dirname "$TRANSIT_TEST_KAFKA_CONTROL")"
       case "$1" in
         start) start_kafka ;;
@@ -280,8 +679,12 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
       esac
       ;;
     *)
-      # Run the arguments with a fresh broker, which the EXIT trap then stops.
-      start_kafka
+      # Run the arguments with a fresh broker (or cluster), which the EXIT trap then stops.
+      if [ -n "$brokers$security" ]; then
+        start_kafka_cluster "${brokers:-1}" "${security:-plaintext}"
+      else
+        start_kafka
+      fi
       "$@"
       ;;
   esac

@@ -14,7 +14,9 @@
 # with Confluent's client, a GTFS validator, GTFS-realtime's bindings and a Train Tracker client
 # (PyPI, scripts/python/requirements.txt). It starts PostgreSQL, and
 # Apache Kafka (KRaft, one node) on free loopback ports for the Kafka tests
-# (TRANSIT_TEST_KAFKA), and stops the broker when it ends.
+# (TRANSIT_TEST_KAFKA), and stops the broker when it ends; then a secured cluster of three
+# (SASL_SSL and mTLS listeners, its own CA) for the Kafka bus's secured and replicated tests,
+# stopped when they end. (libssl-dev and pkg-config come from apt-get when missing.)
 #
 # It stops at the first failing step and says which one. CI (.ci/run) calls exactly this.
 set -euo pipefail
@@ -45,6 +47,22 @@ need_chromium() {
     || { echo "chromium or chromedriver still missing after apt-get install" >&2; exit 1; }
 }
 need_chromium
+
+# librdkafka is built with OpenSSL (TLS, SASL): its headers and pkg-config.
+need_openssl_dev() {
+  if pkg-config --exists openssl 2>/dev/null; then
+    return
+  fi
+  step "installing libssl-dev and pkg-config (Debian packages) to build librdkafka with TLS"
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  command -v apt-get >/dev/null || { echo "apt-get not found: install OpenSSL's headers and pkg-config yourself" >&2; exit 1; }
+  $sudo apt-get update -qq || true
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libssl-dev pkg-config >/dev/null
+  pkg-config --exists openssl \
+    || { echo "OpenSSL's pkg-config file still missing after apt-get install" >&2; exit 1; }
+}
+need_openssl_dev
 
 # shellcheck source=scripts/postgres.sh
 source scripts/postgres.sh
@@ -126,6 +144,32 @@ step "full_pipeline example on Apache Kafka: one simulated weekday flat out"
 cargo run --locked --example full_pipeline -- --flat-out --days 1 --report-every 5 \
   --address 127.0.0.1:0 --registry-address 127.0.0.1:0 --rest-proxy-address 127.0.0.1:0 \
   --kafka "$TRANSIT_TEST_KAFKA" --topic-prefix "smoke.$$" --registry-topic "_schemas.smoke.$$"
+
+# Three KRaft nodes with a SASL_SSL listener (SCRAM users) and an mTLS listener, their CA and
+# certificates made here; the one-node broker stops first to leave them its memory. In a
+# subshell: its EXIT trap stops the cluster and removes its directory, also when a test fails.
+step "the Kafka bus on three brokers over SASL_SSL and mTLS: conformance, the documented settings, Confluent's Python client, brokers lost mid-run, full_pipeline with the SASL_SSL settings"
+stop_kafka
+(
+  start_kafka_cluster 3 secure
+  cargo test --locked -p transit-kafka --test secure --test broker_loss -- --ignored 2>&1 | tee -a "$log"
+  # The example as an operator runs it: the cluster's SASL_SSL properties file, which holds the
+  # password; none of its output may show it.
+  out="$(mktemp)"
+  cargo run --locked --example full_pipeline -- --flat-out --days 0.1 --report-every 5 \
+    --address 127.0.0.1:0 --registry-address 127.0.0.1:0 --rest-proxy-address 127.0.0.1:0 \
+    --kafka "$TRANSIT_TEST_KAFKA" --kafka-config "$TRANSIT_TEST_KAFKA_SASL_SSL" \
+    --topic-prefix "secure.$$" --registry-topic "_schemas.secure.$$" 2>&1 | tee "$out"
+  # Nor may the brokers' logs (Kafka prints its settings, passwords [hidden]) or the tests'.
+  for secret in "$KAFKA_CLUSTER_DIR"/secrets/*.password; do
+    if grep -lF -f "$secret" "$out" "$log" "$KAFKA_CLUSTER_DIR"/nodes/*/kafka.log >&2; then
+      echo "the files above show the secret of $(basename "$secret")" >&2
+      exit 1
+    fi
+  done
+  rm -f "$out"
+  echo "full_pipeline ran over SASL_SSL on three brokers; no password in its output, the tests' or the brokers' logs"
+)
 
 if [ -n "${TRANSIT_TEST_TANSU:-}" ]; then
   # shellcheck source=scripts/tansu.sh

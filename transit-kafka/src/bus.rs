@@ -68,7 +68,9 @@ pub enum KafkaBusError {
 /// through librdkafka.
 ///
 /// - Topics are created with the admin API (`cleanup.policy=compact` for tables); a topic that
-///   exists is left alone.
+///   exists is left alone. They get min(3, brokers) replicas and, with three,
+///   `min.insync.replicas=2`, unless `transit.replication.factor` or
+///   `transit.min.insync.replicas` say otherwise.
 /// - One idempotent producer (`acks=all`) per bus; a publish returns when the broker has
 ///   acknowledged every record, and a record it refused comes back in the error.
 /// - A subscription in a group is a Kafka consumer-group member; one without a group reads
@@ -93,6 +95,8 @@ struct Inner {
     admin: AdminClient<TracingContext>,
     timeout: Duration,
     replication: i32,
+    /// `min.insync.replicas` of the topics it creates, when set (2 with three replicas).
+    min_insync: Option<String>,
     /// Whether group members use transactions (`transit.transactions`, on unless false).
     transactions: bool,
     /// `retention.ms` of the topics it creates (`transit.topic.retention.ms`, -1 unless set).
@@ -148,7 +152,8 @@ impl KafkaBus {
     /// ```
     pub async fn connect(config: KafkaConfig) -> Result<Self, KafkaBusError> {
         let timeout = config.operation_timeout()?;
-        let replication = config.replication_factor()?;
+        let chosen_replication = config.replication_factor()?;
+        let chosen_min_insync = config.min_insync_replicas()?;
         let transactions = config.transactions()?;
         let retention_ms = config.topic_retention_ms()?.to_string();
         let servers = config.bootstrap_servers().to_string();
@@ -160,6 +165,26 @@ impl KafkaBus {
                 servers: servers.clone(),
                 source,
             })?;
+        // The cluster answers, and says how many brokers it has: the topics' replicas unless set.
+        let (producer, brokers) = tokio::task::spawn_blocking(move || {
+            let brokers = producer
+                .client()
+                .fetch_metadata(None, timeout)
+                .map(|metadata| metadata.brokers().len());
+            (producer, brokers)
+        })
+        .await
+        .map_err(|_| KafkaBusError::Unreachable {
+            servers: servers.clone(),
+            source: KafkaError::Canceled,
+        })?;
+        let brokers = brokers.map_err(|source| KafkaBusError::Unreachable {
+            servers: servers.clone(),
+            source,
+        })?;
+        let replication =
+            chosen_replication.unwrap_or_else(|| i32::try_from(brokers.clamp(1, 3)).unwrap_or(1));
+        let min_insync = chosen_min_insync.or((replication >= 3).then_some(2));
         let watermarks: BaseConsumer<TracingContext> = non_producer_config(&config)
             .set("group.id", private_group())
             .set("isolation.level", "read_uncommitted")
@@ -184,6 +209,7 @@ impl KafkaBus {
                 admin,
                 timeout,
                 replication,
+                min_insync: min_insync.map(|n| n.to_string()),
                 transactions,
                 retention_ms,
                 known_topics: Mutex::new(HashSet::new()),
@@ -193,8 +219,29 @@ impl KafkaBus {
         bus.topics_in_cluster()
             .await
             .map_err(|source| KafkaBusError::Unreachable { servers, source })?;
-        tracing::info!(bus = %bus, "connected");
+        tracing::info!(
+            bus = %bus,
+            brokers,
+            replication,
+            min_insync_replicas = ?min_insync,
+            "connected"
+        );
         Ok(bus)
+    }
+
+    /// Replicas per partition of the topics this bus creates: `transit.replication.factor`,
+    /// or min(3, the brokers the cluster had when the bus connected).
+    pub fn replication_factor(&self) -> i32 {
+        self.inner.replication
+    }
+
+    /// `min.insync.replicas` of the topics this bus creates, when it sets one:
+    /// `transit.min.insync.replicas`, or 2 on topics with three replicas or more.
+    pub fn min_insync_replicas(&self) -> Option<i32> {
+        self.inner
+            .min_insync
+            .as_deref()
+            .and_then(|n| n.parse().ok())
     }
 
     /// The settings this bus was made with.
@@ -545,6 +592,9 @@ impl EventBus for KafkaBus {
         topic = topic.set("retention.ms", self.inner.retention_ms.as_str());
         if let Some(bytes) = &retention_bytes {
             topic = topic.set("retention.bytes", bytes);
+        }
+        if let Some(min_insync) = &self.inner.min_insync {
+            topic = topic.set("min.insync.replicas", min_insync);
         }
         let options = AdminOptions::new().operation_timeout(Some(self.inner.timeout));
         let results = self

@@ -26,13 +26,14 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    /// A line is not `key=value`.
-    #[error("{origin}: expected key=value, got {line:?}")]
+    /// A line is not `key=value`. The line itself is not repeated: it may hold a secret
+    /// (a password pasted alone, or written `key: value`).
+    #[error(
+        "{origin}: expected key=value, got a line without `=` (not shown: it may hold a secret)"
+    )]
     Malformed {
         /// Which file and line, or which override.
         origin: String,
-        /// The text that was given.
-        line: String,
     },
     /// A setting this crate reads itself has a value it cannot use.
     #[error("Kafka setting {key}={value:?}: {reason}")]
@@ -51,6 +52,7 @@ pub const ENV_PREFIX: &str = "TRANSIT_RDKAFKA_";
 
 /// Properties read by transit itself, not handed to librdkafka.
 const REPLICATION_FACTOR: &str = "transit.replication.factor";
+const MIN_INSYNC_REPLICAS: &str = "transit.min.insync.replicas";
 const OPERATION_TIMEOUT_MS: &str = "transit.operation.timeout.ms";
 const TRANSACTIONS: &str = "transit.transactions";
 const TOPIC_RETENTION_MS: &str = "transit.topic.retention.ms";
@@ -152,11 +154,22 @@ impl KafkaConfig {
         self.get("bootstrap.servers").unwrap_or_default()
     }
 
-    /// Replicas per partition of the topics transit creates (`transit.replication.factor`,
-    /// 1 unless set; a production cluster wants 3).
-    pub fn replication_factor(&self) -> Result<i32, ConfigError> {
-        self.number(REPLICATION_FACTOR, 1)
-            .and_then(|n| positive(REPLICATION_FACTOR, n))
+    /// Replicas per partition of the topics transit creates (`transit.replication.factor`),
+    /// or `None` when not set: the bus then takes min(3, the brokers in the cluster).
+    pub fn replication_factor(&self) -> Result<Option<i32>, ConfigError> {
+        self.optional_number(REPLICATION_FACTOR)?
+            .map(|n| positive(REPLICATION_FACTOR, n))
+            .transpose()
+    }
+
+    /// `min.insync.replicas` of the topics transit creates (`transit.min.insync.replicas`), or
+    /// `None` when not set: the bus then sets 2 on topics with three replicas or more (an
+    /// acknowledged record is on two brokers, and one broker may be down), and leaves the
+    /// broker's default on smaller ones.
+    pub fn min_insync_replicas(&self) -> Result<Option<i32>, ConfigError> {
+        self.optional_number(MIN_INSYNC_REPLICAS)?
+            .map(|n| positive(MIN_INSYNC_REPLICAS, n))
+            .transpose()
     }
 
     /// How long an admin or metadata request may take (`transit.operation.timeout.ms`,
@@ -208,29 +221,50 @@ impl KafkaConfig {
             .map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
-    /// The properties with secrets masked, for logs.
+    /// The properties with secrets masked, for logs, errors and `Debug`: see [`is_secret`].
     pub fn redacted(&self) -> BTreeMap<&str, &str> {
         self.properties
             .iter()
-            .map(|(k, v)| {
-                let secret = ["password", "secret", "key", "token"]
-                    .iter()
-                    .any(|word| k.contains(word));
-                (k.as_str(), if secret { "***" } else { v.as_str() })
-            })
+            .map(|(k, v)| (k.as_str(), if is_secret(k) { "***" } else { v.as_str() }))
             .collect()
     }
 
-    fn number(&self, key: &str, default: i32) -> Result<i32, ConfigError> {
-        match self.get(key) {
-            None => Ok(default),
-            Some(value) => value.trim().parse().map_err(|_| ConfigError::Invalid {
-                key: key.into(),
-                value: value.into(),
-                reason: "expected a whole number",
-            }),
-        }
+    fn optional_number(&self, key: &str) -> Result<Option<i32>, ConfigError> {
+        self.get(key)
+            .map(|value| {
+                value.trim().parse().map_err(|_| ConfigError::Invalid {
+                    key: key.into(),
+                    value: value.into(),
+                    reason: "expected a whole number",
+                })
+            })
+            .transpose()
     }
+
+    fn number(&self, key: &str, default: i32) -> Result<i32, ConfigError> {
+        Ok(self.optional_number(key)?.unwrap_or(default))
+    }
+}
+
+/// Whether a property's value is a secret, which [`KafkaConfig::redacted`] masks: passwords
+/// (`sasl.password`, `ssl.key.password`, `ssl.keystore.password`, `ssl.truststore.password`),
+/// secrets and tokens (`sasl.oauthbearer.client.secret`), keys inline (`ssl.key.pem`) and
+/// anything with "key" in its name, JAAS lines, and `sasl.oauthbearer.config` (which may carry
+/// a token's claims). Masking more than needed only hides a file's path in a log.
+pub fn is_secret(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    [
+        "password",
+        "secret",
+        "key",
+        "token",
+        "jaas",
+        "credential",
+        "oauthbearer.config",
+        "user.info",
+    ]
+    .iter()
+    .any(|word| key.contains(word))
 }
 
 fn positive(key: &str, n: i32) -> Result<i32, ConfigError> {
@@ -252,7 +286,6 @@ fn split_property(line: &str, origin: &str) -> Result<(String, String), ConfigEr
         }
         _ => Err(ConfigError::Malformed {
             origin: origin.into(),
-            line: line.into(),
         }),
     }
 }
@@ -297,7 +330,8 @@ mod tests {
             None,
             "other KAFKA_ variables are not librdkafka's"
         );
-        assert_eq!(config.replication_factor().unwrap(), 3);
+        assert_eq!(config.replication_factor().unwrap(), Some(3));
+        assert_eq!(config.min_insync_replicas().unwrap(), None);
         assert!(config
             .client_properties()
             .all(|(k, _)| !k.starts_with("transit.")));
@@ -307,6 +341,62 @@ mod tests {
             Some(&"murmur2_random")
         );
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn every_secret_is_masked_and_no_error_repeats_one() {
+        let mut config = KafkaConfig::new("b:9093");
+        let secrets = [
+            "sasl.password",
+            "ssl.key.password",
+            "ssl.keystore.password",
+            "ssl.truststore.password",
+            "ssl.key.pem",
+            "sasl.oauthbearer.client.secret",
+            "sasl.oauthbearer.config",
+            "sasl.jaas.config",
+            "SASL.PASSWORD",
+        ];
+        for key in secrets {
+            config = config.set(key, format!("hunter2-{key}"));
+        }
+        let config = config.set("sasl.username", "ann");
+        let redacted = config.redacted();
+        for key in secrets {
+            assert_eq!(redacted.get(key), Some(&"***"), "{key} is masked");
+        }
+        assert_eq!(redacted.get("sasl.username"), Some(&"ann"));
+        let shown = format!("{redacted:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+
+        // A line without `=` (a password pasted alone, or `key: value`) is not echoed.
+        let dir = std::env::temp_dir().join(format!("transit-kafka-secret-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("client.properties");
+        std::fs::write(&file, "sasl.username=ann\nsasl.password: hunter2\n").unwrap();
+        let error = KafkaConfig::new("b").with_file(&file).unwrap_err();
+        let message = error.to_string();
+        assert!(message.contains(":2:"), "names the line: {message}");
+        assert!(!message.contains("hunter2"), "{message}");
+        let error = KafkaConfig::new("b")
+            .with_overrides(["hunter2"])
+            .unwrap_err();
+        assert!(!format!("{error} {error:?}").contains("hunter2"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn replication_is_chosen_unless_set() {
+        let config = KafkaConfig::new("b");
+        assert_eq!(config.replication_factor().unwrap(), None);
+        assert_eq!(config.min_insync_replicas().unwrap(), None);
+        let config = config
+            .set(REPLICATION_FACTOR, "2")
+            .set(MIN_INSYNC_REPLICAS, "1");
+        assert_eq!(config.replication_factor().unwrap(), Some(2));
+        assert_eq!(config.min_insync_replicas().unwrap(), Some(1));
+        let config = KafkaConfig::new("b").set(MIN_INSYNC_REPLICAS, "0");
+        assert!(config.min_insync_replicas().is_err());
     }
 
     #[test]

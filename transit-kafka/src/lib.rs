@@ -4,10 +4,13 @@
 //!
 //! - [`KafkaBus`] (`bus`): topics through the admin API, one idempotent `acks=all` producer,
 //!   consumers in groups or by assignment, over librdkafka (the `rdkafka` crate's bundled
-//!   build).
+//!   build, with OpenSSL: TLS, mTLS, SASL PLAIN, SCRAM-SHA-256/512 and OAUTHBEARER's unsecured
+//!   JWT; see `docs/security.md` for what is out). Topics get min(3, brokers) replicas and,
+//!   with three, `min.insync.replicas=2`, unless set.
 //! - [`KafkaConfig`] (`config`): the bootstrap servers and any librdkafka property, from a
 //!   properties file, `TRANSIT_RDKAFKA_*` environment variables and overrides, so the same programs run
-//!   against a local broker and a managed cluster (SASL, TLS).
+//!   against a local broker and a managed cluster (SASL, TLS); secrets are masked wherever
+//!   settings are shown ([`is_secret`]).
 //! - `consumer`: a librdkafka consumer polled on its own thread, handing records to the async
 //!   side; `context`: librdkafka's logs into `tracing`, rebalances into the assignment;
 //!   `transaction`: a group member's transactional producer; `headers`: record headers to and
@@ -27,4 +30,4 @@ mod headers;
 mod transaction;
 
 pub use bus::{KafkaBus, KafkaBusError};
-pub use config::{ConfigError, KafkaConfig, ENV_PREFIX};
+pub use config::{is_secret, ConfigError, KafkaConfig, ENV_PREFIX};

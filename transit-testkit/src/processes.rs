@@ -360,10 +360,10 @@ pub fn field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
     Some(rest[..end].trim_matches('"'))
 }
 
-/// Runs `scripts/kafka.sh <command>` (`restart`, `stop`, `start`, `kill`) from `root` (the
-/// package root) on the broker `scripts/kafka.sh` started for the tests, named by
-/// `TRANSIT_TEST_KAFKA_CONTROL`; fails after `limit` or if the script fails. Returns what it
-/// printed.
+/// Runs `scripts/kafka.sh <command>` (`restart`, `stop`, `start`, `kill`; on a cluster with
+/// the node after it, `kill 2`) from `root` (the package root) on the broker `scripts/kafka.sh`
+/// started for the tests, named by `TRANSIT_TEST_KAFKA_CONTROL`; fails after `limit` or if the
+/// script fails. Returns what it printed.
 pub async fn control_broker(root: &Path, command: &str, limit: Duration) -> String {
     let control = std::env::var("TRANSIT_TEST_KAFKA_CONTROL").unwrap_or_else(|_| {
         panic!(
@@ -374,7 +374,7 @@ pub async fn control_broker(root: &Path, command: &str, limit: Duration) -> Stri
     let script = root.join("scripts/kafka.sh");
     let run = Command::new("bash")
         .arg(&script)
-        .arg(command)
+        .args(command.split_whitespace())
         .current_dir(root)
         .env("TRANSIT_TEST_KAFKA_CONTROL", &control)
         .stdin(Stdio::null())
