@@ -21,11 +21,9 @@ pub async fn connect(url: &str) -> (Config, Client) {
     let client = transit_postgres::connect(&config)
         .await
         .unwrap_or_else(|error| {
-            let cause = std::error::Error::source(&error)
-                .map(|cause| format!(": {cause}"))
-                .unwrap_or_default();
+            let error = transit_core::error_chain(&error);
             panic!(
-                "PostgreSQL is not reachable at {url}: {error}{cause}. These tests need a \
+                "PostgreSQL is not reachable at {url}: {error}. These tests need a \
                  real PostgreSQL and do not skip: start the local cluster with \
                  `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` \
                  or point {POSTGRES_VAR} at one."
