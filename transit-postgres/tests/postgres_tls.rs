@@ -200,12 +200,14 @@ async fn sslmode_verify_full_with_the_ca_loads_and_sources() {
     }
 }
 
+/// `channel_binding=require`: SCRAM-SHA-256-PLUS, bound to the server's certificate, so a
+/// man in the middle with a certificate of its own cannot relay the password exchange.
 #[tokio::test]
 async fn key_value_strings_and_the_source_url_work_too() {
     let tls = Tls::load();
     let text = format!(
         "host=localhost port=5432 user={ROLE} password='{}' dbname=postgres sslmode=verify-full \
-         sslrootcert='{}'",
+         sslrootcert='{}' channel_binding=require",
         tls.password,
         tls.ca()
     );
