@@ -188,6 +188,17 @@ mod tests {
     }
 
     #[test]
+    fn help_never_shows_the_url_from_the_environment() {
+        use clap::CommandFactory;
+        // The only test here that reads the variable (the others give --database-url).
+        std::env::set_var("TRANSIT_DATABASE_URL", "postgres://ann:env-secret@db/cta");
+        let help = Cli::command().render_long_help().to_string();
+        std::env::remove_var("TRANSIT_DATABASE_URL");
+        assert!(help.contains("TRANSIT_DATABASE_URL"), "{help}");
+        assert!(!help.contains("env-secret"), "{help}");
+    }
+
+    #[test]
     fn the_password_file_wins() {
         let path = std::env::temp_dir().join(format!("transit-pw-{}", std::process::id()));
         std::fs::write(&path, "from-file\n").unwrap();

@@ -24,7 +24,7 @@ use transit_core::EventBus;
 use transit_gtfs::realtime::proto::FeedMessage;
 use transit_http::dashboard::{self, Dashboard};
 use transit_http::rest_proxy::RestProxyConfig;
-use transit_http::what_if::WhatIfControl;
+use transit_http::what_if::{WhatIfControl, WhatIfToken};
 use transit_mem::{MemBus, MemRegistry};
 use transit_registry::DEFAULT_TOPIC;
 use transit_sim::driver::{DriverConfig, Pace};
@@ -219,6 +219,8 @@ fn random_body(rng: &mut Rng) -> Vec<u8> {
 /// The servers under test.
 struct Servers {
     dashboard: SocketAddr,
+    /// A dashboard whose what-ifs act as off loopback: a bearer token needed.
+    guarded: SocketAddr,
     registry: RegistryServer,
     proxy: ProxyServer,
 }
@@ -233,204 +235,79 @@ struct Route {
 const DASHBOARD: usize = 0;
 const REGISTRY: usize = 1;
 const PROXY: usize = 2;
+const GUARDED: usize = 3;
+
+/// The guarded dashboard's what-if token.
+const TOKEN: &str = "fuzz-what-if-token-0123456789";
 
 const ROUTES: &[Route] = &[
-    Route {
-        server: DASHBOARD,
-        method: "GET",
-        path: "/",
-    },
-    Route {
-        server: DASHBOARD,
-        method: "GET",
-        path: "/api/status",
-    },
-    Route {
-        server: DASHBOARD,
-        method: "GET",
-        path: "/healthz",
-    },
-    Route {
-        server: DASHBOARD,
-        method: "GET",
-        path: "/metrics",
-    },
-    Route {
-        server: DASHBOARD,
-        method: "GET",
-        path: "/gtfs/static.zip",
-    },
-    Route {
-        server: DASHBOARD,
-        method: "GET",
-        path: "/gtfs-rt/vehicle-positions",
-    },
-    Route {
-        server: DASHBOARD,
-        method: "GET",
-        path: "/gtfs-rt/trip-updates",
-    },
-    Route {
-        server: DASHBOARD,
-        method: "GET",
-        path: "/api/1.0/ttarrivals.aspx",
-    },
-    Route {
-        server: DASHBOARD,
-        method: "GET",
-        path: "/api/1.0/ttpositions.aspx",
-    },
-    Route {
-        server: DASHBOARD,
-        method: "GET",
-        path: "/api/1.0/ttfollow.aspx",
-    },
-    Route {
-        server: DASHBOARD,
-        method: "GET",
-        path: "/api/1.0/ttfollow.aspx",
-    },
-    Route {
-        server: DASHBOARD,
-        method: "GET",
-        path: "/api/1.0/ttarrivals.aspx",
-    },
-    Route {
-        server: DASHBOARD,
-        method: "GET",
-        path: "/api/what-if",
-    },
-    Route {
-        server: DASHBOARD,
-        method: "POST",
-        path: "/api/what-if",
-    },
-    Route {
-        server: DASHBOARD,
-        method: "POST",
-        path: "/api/what-if",
-    },
-    Route {
-        server: DASHBOARD,
-        method: "GET",
-        path: "/{}",
-    },
-    Route {
-        server: DASHBOARD,
-        method: "DELETE",
-        path: "/api/status",
-    },
-    Route {
-        server: REGISTRY,
-        method: "GET",
-        path: "/",
-    },
-    Route {
-        server: REGISTRY,
-        method: "GET",
-        path: "/schemas/types",
-    },
-    Route {
-        server: REGISTRY,
-        method: "GET",
-        path: "/schemas/ids/{}",
-    },
-    Route {
-        server: REGISTRY,
-        method: "GET",
-        path: "/schemas/ids/{}/schema",
-    },
-    Route {
-        server: REGISTRY,
-        method: "GET",
-        path: "/schemas/ids/{}/versions",
-    },
-    Route {
-        server: REGISTRY,
-        method: "GET",
-        path: "/subjects",
-    },
-    Route {
-        server: REGISTRY,
-        method: "POST",
-        path: "/subjects/{}",
-    },
-    Route {
-        server: REGISTRY,
-        method: "GET",
-        path: "/subjects/{}/versions",
-    },
-    Route {
-        server: REGISTRY,
-        method: "POST",
-        path: "/subjects/{}/versions",
-    },
-    Route {
-        server: REGISTRY,
-        method: "GET",
-        path: "/subjects/{}/versions/{}",
-    },
-    Route {
-        server: REGISTRY,
-        method: "GET",
-        path: "/subjects/{}/versions/{}/schema",
-    },
-    Route {
-        server: REGISTRY,
-        method: "POST",
-        path: "/compatibility/subjects/{}/versions",
-    },
-    Route {
-        server: REGISTRY,
-        method: "POST",
-        path: "/compatibility/subjects/{}/versions/{}",
-    },
-    Route {
-        server: REGISTRY,
-        method: "GET",
-        path: "/config",
-    },
-    Route {
-        server: REGISTRY,
-        method: "PUT",
-        path: "/config",
-    },
-    Route {
-        server: REGISTRY,
-        method: "GET",
-        path: "/config/{}",
-    },
-    Route {
-        server: REGISTRY,
-        method: "PUT",
-        path: "/config/{}",
-    },
-    Route {
-        server: REGISTRY,
-        method: "DELETE",
-        path: "/subjects/{}",
-    },
-    Route {
-        server: REGISTRY,
-        method: "DELETE",
-        path: "/subjects/{}/versions/{}",
-    },
-    Route {
-        server: PROXY,
-        method: "POST",
-        path: "/topics/{}",
-    },
-    Route {
-        server: PROXY,
-        method: "POST",
-        path: "/topics/org.chicago.cta.weather.v1",
-    },
-    Route {
-        server: PROXY,
-        method: "GET",
-        path: "/topics/{}",
-    },
+    route(DASHBOARD, "GET", "/"),
+    route(DASHBOARD, "GET", "/api/status"),
+    route(DASHBOARD, "GET", "/healthz"),
+    route(DASHBOARD, "GET", "/metrics"),
+    route(DASHBOARD, "GET", "/gtfs/static.zip"),
+    route(DASHBOARD, "GET", "/gtfs-rt/vehicle-positions"),
+    route(DASHBOARD, "GET", "/gtfs-rt/trip-updates"),
+    route(DASHBOARD, "GET", "/api/1.0/ttarrivals.aspx"),
+    route(DASHBOARD, "GET", "/api/1.0/ttpositions.aspx"),
+    route(DASHBOARD, "GET", "/api/1.0/ttfollow.aspx"),
+    route(DASHBOARD, "GET", "/api/1.0/ttfollow.aspx"),
+    route(DASHBOARD, "GET", "/api/1.0/ttarrivals.aspx"),
+    route(DASHBOARD, "GET", "/api/what-if"),
+    route(DASHBOARD, "POST", "/api/what-if"),
+    route(DASHBOARD, "POST", "/api/what-if"),
+    route(DASHBOARD, "GET", "/{}"),
+    route(DASHBOARD, "DELETE", "/api/status"),
+    route(REGISTRY, "GET", "/"),
+    route(REGISTRY, "GET", "/schemas/types"),
+    route(REGISTRY, "GET", "/schemas/ids/{}"),
+    route(REGISTRY, "GET", "/schemas/ids/{}/schema"),
+    route(REGISTRY, "GET", "/schemas/ids/{}/versions"),
+    route(REGISTRY, "GET", "/subjects"),
+    route(REGISTRY, "POST", "/subjects/{}"),
+    route(REGISTRY, "GET", "/subjects/{}/versions"),
+    route(REGISTRY, "POST", "/subjects/{}/versions"),
+    route(REGISTRY, "GET", "/subjects/{}/versions/{}"),
+    route(REGISTRY, "GET", "/subjects/{}/versions/{}/schema"),
+    route(REGISTRY, "POST", "/compatibility/subjects/{}/versions"),
+    route(REGISTRY, "POST", "/compatibility/subjects/{}/versions/{}"),
+    route(REGISTRY, "GET", "/config"),
+    route(REGISTRY, "PUT", "/config"),
+    route(REGISTRY, "GET", "/config/{}"),
+    route(REGISTRY, "PUT", "/config/{}"),
+    route(REGISTRY, "DELETE", "/subjects/{}"),
+    route(REGISTRY, "DELETE", "/subjects/{}/versions/{}"),
+    route(PROXY, "POST", "/topics/{}"),
+    route(PROXY, "POST", "/topics/org.chicago.cta.weather.v1"),
+    route(PROXY, "GET", "/topics/{}"),
+    route(GUARDED, "POST", "/api/what-if"),
+    route(GUARDED, "POST", "/api/what-if"),
+    route(GUARDED, "GET", "/api/what-if"),
 ];
+
+const fn route(server: usize, method: &'static str, path: &'static str) -> Route {
+    Route {
+        server,
+        method,
+        path,
+    }
+}
+
+/// `Authorization` headers for the what-if routes: none, wrong ones, and the right one.
+fn random_authorization(rng: &mut Rng) -> Option<String> {
+    match rng.below(6) {
+        0 => None,
+        1 => Some(format!("Bearer {TOKEN}")),
+        2 => Some(format!("Bearer {}", &TOKEN[..rng.below(TOKEN.len())])),
+        3 => Some(format!("Basic {TOKEN}")),
+        4 => Some(format!("Bearer {TOKEN}{}", rng.below(10))),
+        _ => Some(
+            (0..rng.below(40))
+                .map(|_| char::from(b' ' + (rng.below(95) as u8)))
+                .collect(),
+        ),
+    }
+}
 
 const CONTENT_TYPES: &[&str] = &[
     "application/json",
@@ -447,6 +324,7 @@ impl Servers {
     fn address(&self, server: usize) -> SocketAddr {
         match server {
             DASHBOARD => self.dashboard,
+            GUARDED => self.guarded,
             REGISTRY => self.registry.address,
             _ => self.proxy.address,
         }
@@ -605,9 +483,19 @@ async fn every_route_answers_random_requests_well_formed_and_below_500() {
         .await
         .unwrap();
     let dashboard_address = listener.local_addr().unwrap();
-    let board = Dashboard::new(running.snapshots(), running.metrics(), stop.clone())
-        .with_what_ifs(WhatIfControl::new(what_ifs, dashboard_address, None));
+    let board = Dashboard::new(running.snapshots(), running.metrics(), stop.clone()).with_what_ifs(
+        WhatIfControl::new(what_ifs.clone(), dashboard_address, None),
+    );
     tokio::spawn(dashboard::serve(listener, board, stop.clone()));
+    let guarded_listener = dashboard::bind("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let guarded = guarded_listener.local_addr().unwrap();
+    let token = WhatIfToken::new(TOKEN, "the fuzz test").unwrap();
+    let public: SocketAddr = "0.0.0.0:3000".parse().unwrap();
+    let board = Dashboard::new(running.snapshots(), running.metrics(), stop.clone())
+        .with_what_ifs(WhatIfControl::new(what_ifs, public, Some(token)));
+    tokio::spawn(dashboard::serve(guarded_listener, board, stop.clone()));
     let registry_bus: Arc<dyn EventBus> = Arc::new(MemBus::new());
     let registry = RegistryServer::start(Arc::clone(&registry_bus), DEFAULT_TOPIC).await;
     let proxy_bus = Arc::new(MemBus::new());
@@ -623,6 +511,7 @@ async fn every_route_answers_random_requests_well_formed_and_below_500() {
     .await;
     let servers = Servers {
         dashboard: dashboard_address,
+        guarded,
         registry,
         proxy,
     };
@@ -669,6 +558,11 @@ async fn every_route_answers_random_requests_well_formed_and_below_500() {
                 request = request.header("content-type", content_type);
             }
             request = request.body(random_body(&mut rng));
+        }
+        if route.server == GUARDED {
+            if let Some(value) = random_authorization(&mut rng) {
+                request = request.header("authorization", value);
+            }
         }
         let response = request
             .send()
@@ -730,9 +624,9 @@ async fn every_route_answers_random_requests_well_formed_and_below_500() {
     }
 
     // Still answering, every one of them.
-    for server in [DASHBOARD, REGISTRY, PROXY] {
+    for server in [DASHBOARD, GUARDED, REGISTRY, PROXY] {
         let path = match server {
-            DASHBOARD => "/healthz",
+            DASHBOARD | GUARDED => "/healthz",
             REGISTRY => "/subjects",
             _ => "/topics/org.chicago.cta.weather.v1",
         };
