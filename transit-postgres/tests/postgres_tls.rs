@@ -1,11 +1,9 @@
 //! The loader and the station source over TLS with a SCRAM password, against the local cluster
 //! as `scripts/postgres.sh` sets it up: `ssl=on` with a certificate for localhost and 127.0.0.1
 //! signed by the script's CA, and the role `transit_tls`, which may only log in over TLS with
-//! its SCRAM-SHA-256 password. The script's files are in `TRANSIT_TEST_POSTGRES_TLS_DIR`
-//! (`/var/lib/postgresql/transit-tls` by default): `ca.crt`, `wrong-ca.crt`, `password`.
-//! Without them the tests fail saying how to make them: they never skip.
+//! its SCRAM-SHA-256 password (see [`Tls`]). Without the script's files the tests fail saying
+//! how to make them: they never skip.
 
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,54 +18,10 @@ use transit_mem::{MemBus, MemRegistry};
 use transit_postgres::loader::{create_table, load_csv};
 use transit_postgres::source::{SourceConfig, StationSource};
 use transit_postgres::{connect, ConnectError, ConnectOptions, SslMode};
-use transit_testkit::postgres;
+use transit_testkit::postgres::{self, Tls, TLS_ROLE as ROLE};
 
 const ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-const ROLE: &str = "transit_tls";
 const CSV_ROWS: u64 = 230;
-
-/// The script's TLS files.
-struct Tls {
-    dir: PathBuf,
-    password: String,
-}
-
-impl Tls {
-    fn load() -> Self {
-        let dir = PathBuf::from(
-            std::env::var("TRANSIT_TEST_POSTGRES_TLS_DIR")
-                .unwrap_or_else(|_| "/var/lib/postgresql/transit-tls".to_string()),
-        );
-        let password = std::fs::read_to_string(dir.join("password")).unwrap_or_else(|e| {
-            panic!(
-                "{}: {e}. These tests need PostgreSQL with TLS and the role {ROLE}: run \
-                 `scripts/postgres.sh` (it makes the certificates and the role); they do not \
-                 skip.",
-                dir.join("password").display()
-            )
-        });
-        Self {
-            dir,
-            password: password.trim().to_string(),
-        }
-    }
-
-    fn ca(&self) -> String {
-        self.dir.join("ca.crt").display().to_string()
-    }
-
-    fn wrong_ca(&self) -> String {
-        self.dir.join("wrong-ca.crt").display().to_string()
-    }
-
-    /// A URL for the TLS role, with `query` appended.
-    fn url(&self, host: &str, query: &str) -> String {
-        format!(
-            "postgres://{ROLE}:{}@{host}:5432/postgres?{query}",
-            self.password
-        )
-    }
-}
 
 /// A schema of the test's own, owned by the TLS role, dropped at the end.
 struct Schema {
