@@ -82,7 +82,8 @@ make_postgres_tls_files() {
   rm -f "$log"
 }
 
-# The role with its SCRAM password (set again each time, so the file and the role agree).
+# The role with its SCRAM password (set again each time, so the file and the role agree). It
+# owns nothing and may create nothing: tests give it a schema of their own.
 make_postgres_tls_role() {
   local password
   password="$(cat "$TRANSIT_TEST_POSTGRES_TLS_DIR/password")"
@@ -91,9 +92,8 @@ make_postgres_tls_role() {
 DO \$\$ BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '%s') THEN CREATE ROLE %s LOGIN; END IF;
 END \$\$;
-ALTER ROLE %s LOGIN PASSWORD '%s';
-GRANT CREATE ON DATABASE postgres TO %s;\n" \
-    "$POSTGRES_TLS_ROLE" "$POSTGRES_TLS_ROLE" "$POSTGRES_TLS_ROLE" "$password" "$POSTGRES_TLS_ROLE" \
+ALTER ROLE %s LOGIN PASSWORD '%s';\n" \
+    "$POSTGRES_TLS_ROLE" "$POSTGRES_TLS_ROLE" "$POSTGRES_TLS_ROLE" "$password" \
     | psql "$TRANSIT_TEST_POSTGRES_URL" -q -v ON_ERROR_STOP=1 >/dev/null \
     || postgres_fail "creating the role $POSTGRES_TLS_ROLE failed"
 }
