@@ -47,7 +47,7 @@ use transit_sim::pipeline::{self, PipelineConfig, PipelineReport, RunningPipelin
 use transit_core::topics::Topics;
 use transit_http::dashboard::{self, Dashboard};
 use transit_http::rest_proxy::{self, RestProxyClient, RestProxyWeather};
-use transit_http::what_if::WhatIfControl;
+use transit_http::what_if::{WhatIfControl, WhatIfToken};
 use transit_kafka::KafkaBus;
 use transit_mem::{MemBus, MemBusConfig};
 use transit_sim::what_if::WhatIfs;
@@ -76,10 +76,12 @@ struct Args {
     #[arg(long, env = "TRANSIT_ADDRESS", default_value = dashboard::DEFAULT_ADDRESS)]
     address: SocketAddr,
 
-    /// Accept `POST /api/what-if` when the dashboard listens on an address other than
-    /// loopback (it is refused there otherwise: anyone reaching the board could use it).
-    #[arg(long)]
-    allow_what_if: bool,
+    /// A file holding the bearer token that `POST /api/what-if` needs when the dashboard
+    /// listens on an address other than loopback (or the token itself in the environment
+    /// variable TRANSIT_WHAT_IF_TOKEN). Without one, what-ifs are refused off loopback: anyone
+    /// reaching the board could use them.
+    #[arg(long, env = "TRANSIT_WHAT_IF_TOKEN_FILE")]
+    what_if_token_file: Option<std::path::PathBuf>,
 
     /// Where the schema registry listens (Confluent's API).
     #[arg(long, env = "TRANSIT_REGISTRY_ADDRESS", default_value = transit_http::registry::DEFAULT_ADDRESS)]
@@ -229,7 +231,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     let board =
         Dashboard::new(running.snapshots(), running.metrics(), stop_serving.clone()).with_what_ifs(
-            WhatIfControl::new(what_ifs, board_address, args.allow_what_if),
+            WhatIfControl::new(what_ifs, board_address, what_if_token(&args)?),
         );
     let board_server = services.tasks.spawn(
         "dashboard",
@@ -345,4 +347,12 @@ fn summarise(report: &PipelineReport, elapsed: Duration) {
         "status read model: {} records applied, {} dead-lettered",
         report.status.applied, report.status.dead_lettered
     );
+}
+
+/// The what-if token: the file's, else the environment's, else none.
+fn what_if_token(args: &Args) -> anyhow::Result<Option<WhatIfToken>> {
+    Ok(match &args.what_if_token_file {
+        Some(path) => Some(WhatIfToken::from_file(path)?),
+        None => WhatIfToken::from_env()?,
+    })
 }

@@ -11,8 +11,8 @@ use transit_core::bus::EventBus;
 use transit_core::codec::SchemaRegistry;
 
 use crate::settings::ClusterArgs;
-use transit_postgres::loader;
 use transit_postgres::source::{SourceConfig, StationSource};
+use transit_postgres::{loader, ConnectOptions};
 
 /// The default database: the local cluster's `postgres` database.
 const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -29,9 +29,44 @@ pub enum StationsCommand {
 /// The database to use.
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
-    /// A `postgres://user[:password]@host[:port]/database` URL.
-    #[arg(long, env = "TRANSIT_DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    /// libpq's connection URL or `key=value` string, TLS included:
+    /// `postgres://user[:password]@host[:port]/database?sslmode=verify-full&sslrootcert=ca.pem`
+    /// (sslmode: disable, prefer, require, verify-ca, verify-full).
+    // `hide_env_values`: the variable may hold a password, which `--help` would print.
+    #[arg(
+        long,
+        env = "TRANSIT_DATABASE_URL",
+        default_value = DEFAULT_DATABASE_URL,
+        hide_env_values = true
+    )]
     pub database_url: String,
+
+    /// A file holding the database password (its first line), used instead of one in the URL.
+    #[arg(long, env = "TRANSIT_DATABASE_PASSWORD_FILE")]
+    pub database_password_file: Option<PathBuf>,
+}
+
+impl DatabaseArgs {
+    /// The connection settings: the URL's, with the password file's password if one is given.
+    pub fn options(&self) -> anyhow::Result<ConnectOptions> {
+        let mut options: ConnectOptions = self
+            .database_url
+            .parse()
+            .context("the database URL (--database-url)")?;
+        if let Some(path) = &self.database_password_file {
+            let text = std::fs::read_to_string(path).with_context(|| {
+                format!("reading the database password file {}", path.display())
+            })?;
+            let password = text.lines().next().unwrap_or_default();
+            anyhow::ensure!(
+                !password.is_empty(),
+                "the database password file {} is empty",
+                path.display()
+            );
+            options.set_password(password);
+        }
+        Ok(options)
+    }
 }
 
 /// Settings of `transit stations load`.
@@ -89,14 +124,8 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
             transit_core::network::EMBEDDED_STATIONS.as_bytes().to_vec(),
         ),
     };
-    let config: tokio_postgres::Config = args
-        .database
-        .database_url
-        .parse()
-        .context("the database URL")?;
-    let mut client = transit_postgres::connect(&config)
-        .await
-        .with_context(|| format!("connecting to {}", redacted(&args.database.database_url)))?;
+    let options = args.database.options()?;
+    let mut client = transit_postgres::connect(&options).await?;
     loader::create_table(&client).await?;
     let report = loader::load_csv(&mut client, &name, text.as_slice()).await?;
     for rejected in &report.rejected {
@@ -122,48 +151,66 @@ async fn source(args: SourceArgs, shutdown: CancellationToken) -> anyhow::Result
         rescan_every: (args.rescan_seconds > 0).then(|| Duration::from_secs(args.rescan_seconds)),
         ..SourceConfig::default()
     };
-    let source = StationSource::from_url(
-        &args.database.database_url,
-        bus,
-        registry,
-        &args.cluster.topics(),
-        config,
-    )
-    .context("the database URL")?;
+    let options = args.database.options()?;
     tracing::info!(
-        database = %redacted(&args.database.database_url),
+        database = %options,
         name = %args.name,
         "station source polling"
     );
+    let source = StationSource::new(options, bus, registry, &args.cluster.topics(), config);
     let stats = source.run(shutdown).await?;
     tracing::info!(?stats, "station source stopped; position stored");
     Ok(())
 }
 
-/// The URL without its password, for messages.
-fn redacted(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let credentials = &url[scheme + 3..at];
-            match credentials.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::redacted;
+    use clap::Parser;
+
+    use super::DatabaseArgs;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        database: DatabaseArgs,
+    }
 
     #[test]
     fn passwords_stay_out_of_messages() {
-        assert_eq!(
-            redacted("postgres://ann:secret@db:5432/cta"),
-            "postgres://ann:***@db:5432/cta"
-        );
-        assert_eq!(redacted("postgres://ann@db/cta"), "postgres://ann@db/cta");
+        let cli = Cli::parse_from([
+            "t",
+            "--database-url",
+            "postgres://ann:secret@db:5432/cta?sslmode=verify-full&sslrootcert=/ca.pem",
+        ]);
+        let options = cli.database.options().unwrap();
+        assert_eq!(options.to_string(), "ann@db:5432/cta (sslmode=verify-full)");
+        assert!(!format!("{options:?}").contains("secret"));
+    }
+
+    #[test]
+    fn help_never_shows_the_url_from_the_environment() {
+        use clap::CommandFactory;
+        // The only test here that reads the variable (the others give --database-url).
+        std::env::set_var("TRANSIT_DATABASE_URL", "postgres://ann:env-secret@db/cta");
+        let help = Cli::command().render_long_help().to_string();
+        std::env::remove_var("TRANSIT_DATABASE_URL");
+        assert!(help.contains("TRANSIT_DATABASE_URL"), "{help}");
+        assert!(!help.contains("env-secret"), "{help}");
+    }
+
+    #[test]
+    fn the_password_file_wins() {
+        let path = std::env::temp_dir().join(format!("transit-pw-{}", std::process::id()));
+        std::fs::write(&path, "from-file\n").unwrap();
+        let cli = Cli::parse_from([
+            "t",
+            "--database-url",
+            "postgres://ann:in-url@db/cta",
+            "--database-password-file",
+            path.to_str().unwrap(),
+        ]);
+        let options = cli.database.options().unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(options.config().get_password(), Some(&b"from-file"[..]));
     }
 }

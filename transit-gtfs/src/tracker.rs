@@ -629,6 +629,12 @@ fn json(node: &Node, out: &mut String) {
     }
 }
 
+/// Escapes `s` for XML text and double-quoted attributes. Values can echo the request (an
+/// unknown `runnumber`, a bad parameter's name), so any character is possible: those XML 1.0
+/// cannot hold at all (C0 controls other than tab, LF and CR; U+FFFE and U+FFFF) become U+FFFD,
+/// as invalid UTF-8 in the query already has; tab, LF and CR are written as character
+/// references, which parsers keep as they are (a raw CR would be read as LF, and all three as
+/// spaces in an attribute). `>` is always escaped, so `]]>` cannot appear.
 fn escape(s: &str, out: &mut String) {
     for c in s.chars() {
         match c {
@@ -637,6 +643,10 @@ fn escape(s: &str, out: &mut String) {
             '>' => out.push_str("&gt;"),
             // Values go in text and in double-quoted attributes: an apostrophe needs no escape.
             '"' => out.push_str("&quot;"),
+            '\t' => out.push_str("&#9;"),
+            '\n' => out.push_str("&#10;"),
+            '\r' => out.push_str("&#13;"),
+            c if c < ' ' || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }
@@ -724,6 +734,16 @@ mod tests {
         assert_eq!(
             out,
             r#"{"@name":"o'hare","staNm":"A & B <C>","flags":null}"#
+        );
+    }
+
+    #[test]
+    fn characters_xml_cannot_hold_are_replaced_and_line_breaks_kept() {
+        let mut out = String::new();
+        escape("a\u{0}\u{1}\u{1b}b\r\n\tc]]>\u{FFFF}\u{7f}é", &mut out);
+        assert_eq!(
+            out,
+            "a\u{FFFD}\u{FFFD}\u{FFFD}b&#13;&#10;&#9;c]]&gt;\u{FFFD}\u{7f}é"
         );
     }
 }

@@ -9,18 +9,27 @@
 //!
 //! Answers: `202` accepted (it takes effect at `at`, or at the next tick); `400` a body that
 //! is not a what-if, a station not on the line, a train not on the board (for one that takes
-//! effect at once); `403` when the server listens on an address other than loopback and was not
-//! told to allow what-ifs there (anyone who reaches the board could disturb the simulation);
-//! `404` when no simulation runs in this process (`transit dashboard` reads Kafka: give
-//! `transit produce --what-if` instead); `503` when the simulation stopped or too many wait.
-//! Every error is JSON, `{"error": "..."}`.
+//! effect at once); `401` off loopback without the right bearer token (see below); `403` when
+//! the server listens on an address other than loopback and was given no token (anyone who
+//! reaches the board could disturb the simulation); `404` when no simulation runs in this
+//! process (`transit dashboard` reads Kafka: give `transit produce --what-if` instead); `503`
+//! when the simulation stopped or too many wait. Every error is JSON, `{"error": "..."}`.
+//!
+//! # Off loopback: a bearer token
+//!
+//! A server bound to a loopback address takes what-ifs from anyone (only this machine reaches
+//! it). Bound elsewhere, `POST` needs `Authorization: Bearer <token>` with the
+//! [`WhatIfToken`] the server was given (from a file or the environment, never a command-line
+//! value, never logged), compared in constant time; without a token configured the controls
+//! stay refused (403). `GET` (the list) stays open: it changes nothing.
 
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -33,28 +42,154 @@ use transit_sim::{ScheduledWhatIf, WhatIf};
 /// The path of the what-if controls.
 pub const PATH: &str = "/api/what-if";
 
+/// The environment variable [`WhatIfToken::from_env`] reads.
+pub const TOKEN_VAR: &str = "TRANSIT_WHAT_IF_TOKEN";
+
+/// Fewest characters of a token: short ones can be guessed.
+pub const MIN_TOKEN_LEN: usize = 16;
+
+/// The bearer token that opens the what-if controls off loopback. Its `Debug` never shows it.
+#[derive(Clone)]
+pub struct WhatIfToken(Arc<[u8]>);
+
+impl std::fmt::Debug for WhatIfToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WhatIfToken(<redacted>)")
+    }
+}
+
+/// Why a token is refused. No variant holds the token.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// The token file could not be read.
+    #[error("reading the what-if token file {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// What the file system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Too short, or with characters a bearer token cannot hold.
+    #[error(
+        "the what-if token from {origin} must be at least {MIN_TOKEN_LEN} visible ASCII \
+         characters, without spaces"
+    )]
+    Invalid {
+        /// Where it came from (a file's path or the variable's name).
+        origin: String,
+    },
+}
+
+impl WhatIfToken {
+    /// A token of at least [`MIN_TOKEN_LEN`] visible ASCII characters (no spaces); `origin`
+    /// names where it came from, for the error.
+    pub fn new(token: &str, origin: &str) -> Result<Self, TokenError> {
+        let valid = token.len() >= MIN_TOKEN_LEN && token.bytes().all(|b| b.is_ascii_graphic());
+        if !valid {
+            return Err(TokenError::Invalid {
+                origin: origin.to_string(),
+            });
+        }
+        Ok(Self(Arc::from(token.as_bytes())))
+    }
+
+    /// The token in the first line of `path` (a trailing newline is not part of it).
+    pub fn from_file(path: &Path) -> Result<Self, TokenError> {
+        let text = std::fs::read_to_string(path).map_err(|source| TokenError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::new(
+            text.lines().next().unwrap_or_default(),
+            &path.display().to_string(),
+        )
+    }
+
+    /// The token in [`TOKEN_VAR`], if it is set.
+    pub fn from_env() -> Result<Option<Self>, TokenError> {
+        match std::env::var(TOKEN_VAR) {
+            Ok(token) => Self::new(token.trim_end(), TOKEN_VAR).map(Some),
+            Err(_) => Ok(None),
+        }
+    }
+
+    /// Whether `header` is `Bearer <this token>`, compared in constant time (the time taken
+    /// does not depend on where the first wrong byte is).
+    fn accepts(&self, header: &[u8]) -> bool {
+        const SCHEME: &[u8] = b"bearer ";
+        let Some(scheme) = header.get(..SCHEME.len()) else {
+            return false;
+        };
+        if !scheme.eq_ignore_ascii_case(SCHEME) {
+            return false;
+        }
+        constant_time_eq(header[SCHEME.len()..].trim_ascii(), &self.0)
+    }
+}
+
+/// Equal bytes, looking at every byte of the longer input whatever differs.
+fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
+    let mut difference = u8::from(given.len() != expected.len());
+    for i in 0..given.len().max(expected.len()) {
+        let a = given.get(i).copied().unwrap_or(0);
+        let b = expected.get(i).copied().unwrap_or(0);
+        difference |= std::hint::black_box(a ^ b);
+    }
+    difference == 0
+}
+
 /// The controls of a simulation in this process, and who may use them.
 #[derive(Debug, Clone)]
 pub struct WhatIfControl {
     what_ifs: WhatIfs,
-    /// The address the server listens on: off loopback, what-ifs need `allow_remote`.
+    /// The address the server listens on: off loopback, what-ifs need the token.
     bound: SocketAddr,
-    allow_remote: bool,
+    token: Option<WhatIfToken>,
+}
+
+/// Whether a request may use the controls.
+enum Access {
+    Allowed,
+    /// Off loopback with no token configured.
+    Closed,
+    /// Off loopback, and the request has no token or a wrong one.
+    Unauthorized,
 }
 
 impl WhatIfControl {
-    /// Controls over `what_ifs` for a server bound to `bound`; `allow_remote` lets clients use
-    /// them when `bound` is not a loopback address.
-    pub fn new(what_ifs: WhatIfs, bound: SocketAddr, allow_remote: bool) -> Self {
+    /// Controls over `what_ifs` for a server bound to `bound`. Off loopback, clients need
+    /// `token` as a bearer token; without one they are refused there.
+    pub fn new(what_ifs: WhatIfs, bound: SocketAddr, token: Option<WhatIfToken>) -> Self {
         Self {
             what_ifs,
             bound,
-            allow_remote,
+            token,
         }
     }
 
-    fn allowed(&self) -> bool {
-        self.allow_remote || self.bound.ip().is_loopback()
+    /// Whether clients can use the controls at all (loopback, or a token configured).
+    fn open(&self) -> bool {
+        self.bound.ip().is_loopback() || self.token.is_some()
+    }
+
+    fn access(&self, headers: &HeaderMap) -> Access {
+        if self.bound.ip().is_loopback() {
+            return Access::Allowed;
+        }
+        let Some(token) = &self.token else {
+            return Access::Closed;
+        };
+        let authorized = headers
+            .get_all(header::AUTHORIZATION)
+            .iter()
+            .any(|value| token.accepts(value.as_bytes()));
+        if authorized {
+            Access::Allowed
+        } else {
+            Access::Unauthorized
+        }
     }
 }
 
@@ -91,24 +226,42 @@ async fn list(State(controls): State<Controls>) -> Response {
         return error(StatusCode::NOT_FOUND, NO_SIMULATION);
     };
     Json(serde_json::json!({
-        "allowed": control.allowed(),
+        "allowed": control.open(),
+        "needs_token": !control.bound.ip().is_loopback(),
         "applied": control.what_ifs.applied(),
     }))
     .into_response()
 }
 
-async fn submit(State(controls): State<Controls>, body: Bytes) -> Response {
+async fn submit(State(controls): State<Controls>, headers: HeaderMap, body: Bytes) -> Response {
     let Some(control) = controls.control else {
         return error(StatusCode::NOT_FOUND, NO_SIMULATION);
     };
-    if !control.allowed() {
-        return error(
-            StatusCode::FORBIDDEN,
-            format!(
-                "what-ifs are refused on {}, not a loopback address: start with --allow-what-if to allow them",
-                control.bound
-            ),
-        );
+    match control.access(&headers) {
+        Access::Allowed => {}
+        Access::Closed => {
+            return error(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "what-ifs are refused on {}, not a loopback address: give the server a \
+                     what-if token (--what-if-token-file or {TOKEN_VAR}) and send it as \
+                     `Authorization: Bearer <token>`",
+                    control.bound
+                ),
+            )
+        }
+        Access::Unauthorized => {
+            let mut response = error(
+                StatusCode::UNAUTHORIZED,
+                "what-ifs off loopback need `Authorization: Bearer <token>` with the server's \
+                 what-if token",
+            );
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"transit what-if\""),
+            );
+            return response;
+        }
     }
     let what_if: ScheduledWhatIf = match serde_json::from_slice(&body) {
         Ok(what_if) => what_if,
@@ -142,5 +295,40 @@ async fn submit(State(controls): State<Controls>, body: Bytes) -> Response {
             error(StatusCode::SERVICE_UNAVAILABLE, e)
         }
         Err(e) => error(StatusCode::BAD_REQUEST, e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_are_checked_whole_and_never_shown() {
+        let token = WhatIfToken::new("0123456789abcdef-token", "test").unwrap();
+        assert!(token.accepts(b"Bearer 0123456789abcdef-token"));
+        assert!(token.accepts(b"bearer 0123456789abcdef-token"));
+        for wrong in [
+            &b""[..],
+            b"Bearer",
+            b"Bearer ",
+            b"Basic 0123456789abcdef-token",
+            b"Bearer 0123456789abcdef-toke",
+            b"Bearer 0123456789abcdef-tokenX",
+            b"Bearer 0123456789abcdef-tokeN",
+            b"0123456789abcdef-token",
+        ] {
+            assert!(!token.accepts(wrong), "{}", String::from_utf8_lossy(wrong));
+        }
+        assert!(!format!("{token:?}").contains("0123"));
+    }
+
+    #[test]
+    fn short_or_spaced_tokens_are_refused_without_being_quoted() {
+        for bad in ["short", "sixteen chars ok", "", "0123456789abcdef\u{e9}"] {
+            let error = WhatIfToken::new(bad, "TRANSIT_WHAT_IF_TOKEN").unwrap_err();
+            let message = error.to_string();
+            assert!(message.contains("TRANSIT_WHAT_IF_TOKEN"), "{message}");
+            assert!(bad.is_empty() || !message.contains(bad), "{message}");
+        }
     }
 }

@@ -5,7 +5,9 @@
 //! - [`source`]: the JDBC source in incrementing mode on `stop_id`: it polls the table for rows
 //!   above its position, publishes them to the raw station topic and stores its position on the
 //!   bus, surviving restarts, crashes and database outages without duplicates or gaps.
-//! - [`connect`]: a `tokio-postgres` connection whose driver runs on its own task.
+//! - [`connection`]: libpq's connection strings, TLS included (`sslmode` up to `verify-full`,
+//!   `sslrootcert`, rustls), and [`connect`], a `tokio-postgres` connection whose driver runs
+//!   on its own task.
 //!
 //! `tokio-postgres` rather than the synchronous `postgres` crate: the latter starts a runtime of
 //! its own and panics when called from inside tokio, where all of transit runs.
@@ -55,9 +57,10 @@
 //! # }
 //! ```
 
+pub mod connection;
 pub mod loader;
 pub mod source;
 
 mod table;
 
-pub use table::connect;
+pub use connection::{connect, ConnectError, ConnectOptions, SslMode};

@@ -1,26 +1,13 @@
-//! The `stations` table as the loader and the source both see it: its name, its columns, a
-//! connection helper, and a database row turned into a validated [`StationRow`].
+//! The `stations` table as the loader and the source both see it: its name, its columns, and
+//! a database row turned into a validated [`StationRow`].
 
-use tokio_postgres::{Client, NoTls, Row};
+use tokio_postgres::Row;
 use transit_core::event::StationRow;
 use transit_core::model::StationId;
 
 /// The table's columns in the order of `cta_stations.csv` (`order` is an SQL keyword, hence
 /// the quotes).
 pub(crate) const COLUMNS: &str = r#"stop_id, direction_id, stop_name, station_name, station_descriptive_name, station_id, "order", red, blue, green"#;
-
-/// Connects to PostgreSQL and drives the connection on a task of its own, as `tokio-postgres`
-/// requires; when the connection breaks, the client's calls fail and the caller reconnects.
-pub async fn connect(config: &tokio_postgres::Config) -> Result<Client, tokio_postgres::Error> {
-    let (client, connection) = config.connect(NoTls).await?;
-    tokio::spawn(async move {
-        if let Err(error) = connection.await {
-            // The client's next call fails with this too, and whoever holds it reports it.
-            tracing::debug!(error = %transit_core::error_chain(&error), "PostgreSQL connection ended");
-        }
-    });
-    Ok(client)
-}
 
 /// A row read from the table: its `stop_id` (always readable, it is what positions are made
 /// of) and the row itself, or why it cannot be published.

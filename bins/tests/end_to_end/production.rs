@@ -14,6 +14,10 @@
 //! `chromedriver`, and the `transit` binary built beside the test (`cargo test --all-targets`
 //! builds it). A missing piece fails the test with what to do; it never passes silently.
 //!
+//! PostgreSQL is reached as production should reach it: over TLS with the server's certificate
+//! checked (`sslmode=verify-full` against `scripts/postgres.sh`'s CA) as a role that may only
+//! log in that way, with its SCRAM password given in a file (`--database-password-file`).
+//!
 //! Isolation: a schema of its own (the processes reach it through the URL's
 //! `options=-c search_path=...`), a topic prefix and a registry topic of its own, and free
 //! loopback ports, so it shares the broker and the database with other tests and runs. Every
@@ -73,24 +77,36 @@ const LINE_CHARS: usize = 400;
 
 struct Db {
     schema: String,
-    /// The URL the processes use: the base URL with the schema as `search_path`.
+    /// The URL the processes use: the TLS role's, with the schema as `search_path`.
     url: String,
+    /// The file holding the role's password.
+    password_file: PathBuf,
     admin: Arc<Client>,
 }
 
 impl Db {
     async fn create() -> Self {
-        let base = postgres::url(DEFAULT_POSTGRES);
-        let (_, admin) = postgres::connect(&base).await;
+        let (_, admin) = postgres::connect(&postgres::url(DEFAULT_POSTGRES)).await;
         let schema = unique_name("transit_prod").replace('-', "_");
-        postgres::create_schema(&admin, &schema).await;
-        let separator = if base.contains('?') { '&' } else { '?' };
+        admin
+            .batch_execute(&format!(
+                "CREATE SCHEMA {schema} AUTHORIZATION {}",
+                postgres::TLS_ROLE
+            ))
+            .await
+            .unwrap_or_else(|e| panic!("creating schema {schema}: {e}"));
+        // The password is not in the URL: the processes read it from the set-up's file.
+        let tls = postgres::Tls::load();
         let url = format!(
-            "{base}{separator}options=-c%20search_path%3D{schema}&application_name={schema}"
+            "postgres://{}@localhost:5432/postgres?sslmode=verify-full&sslrootcert={}\
+             &options=-c%20search_path%3D{schema}&application_name={schema}",
+            postgres::TLS_ROLE,
+            tls.ca()
         );
         Self {
             schema,
             url,
+            password_file: tls.dir.join("password"),
             admin: Arc::new(admin),
         }
     }
@@ -310,6 +326,7 @@ struct Setup {
     logs: Logs,
     schema: String,
     database_url: String,
+    database_password_file: PathBuf,
     admin: Arc<Client>,
 }
 
@@ -326,6 +343,7 @@ async fn the_production_pipeline_runs_as_processes_and_shows_in_a_real_browser()
         logs: logs.clone(),
         schema: db.schema.clone(),
         database_url: db.url.clone(),
+        database_password_file: db.password_file.clone(),
         admin: Arc::clone(&db.admin),
     };
     // The scenario runs as a task so that its failure still drops the schema and shows the
@@ -358,7 +376,12 @@ async fn scenario(setup: Setup) {
         logs: setup.logs.clone(),
         processes: Vec::new(),
     };
-    let db = ["--database-url".to_string(), setup.database_url.clone()];
+    let db = [
+        "--database-url".to_string(),
+        setup.database_url.clone(),
+        "--database-password-file".to_string(),
+        setup.database_password_file.display().to_string(),
+    ];
 
     // 1. The table, loaded by `transit stations load`.
     let loaded = pipeline
@@ -489,6 +512,27 @@ async fn scenario(setup: Setup) {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
+    // The station source's connection, as the server sees it: encrypted, the TLS role's.
+    let connections: Vec<(bool, String)> = setup
+        .admin
+        .query(
+            "SELECT s.ssl, a.usename::text FROM pg_stat_activity a \
+             JOIN pg_stat_ssl s ON s.pid = a.pid WHERE a.application_name = $1",
+            &[&setup.schema],
+        )
+        .await
+        .unwrap_or_else(|e| panic!("reading the source's connection: {e}"))
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    assert!(
+        !connections.is_empty()
+            && connections
+                .iter()
+                .all(|(ssl, user)| *ssl && user == postgres::TLS_ROLE),
+        "the station source reaches PostgreSQL over TLS as {}: {connections:?}",
+        postgres::TLS_ROLE
+    );
     // Exactly the table's stations: each station of a row on one of the three lines.
     let mut expected: Vec<(String, i64)> = setup
         .admin

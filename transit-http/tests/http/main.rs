@@ -2,6 +2,7 @@
 //! registry and the REST Proxy over the in-memory bus, and the registry and proxy over a real Kafka broker.
 
 mod dashboard;
+mod fuzz;
 mod gtfs;
 mod on_kafka;
 mod realtime;

@@ -1,6 +1,6 @@
 //! The what-if controls over real HTTP against a running pipeline on the in-memory bus:
-//! refused off loopback unless allowed, every bad request a 400 with a JSON error, and an
-//! accepted breakdown on the board.
+//! refused off loopback without the server's bearer token, every bad request a 400 with a JSON
+//! error, and an accepted breakdown on the board.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use transit_core::model::TrainStatus;
 use transit_core::network::{Network, Ridership};
 use transit_core::status::StatusSnapshot;
 use transit_http::dashboard::{self, Dashboard};
-use transit_http::what_if::WhatIfControl;
+use transit_http::what_if::{WhatIfControl, WhatIfToken};
 use transit_mem::{MemBus, MemRegistry};
 use transit_sim::driver::{DriverConfig, Pace};
 use transit_sim::pipeline::{self, PipelineConfig};
@@ -28,14 +28,30 @@ async fn serve(board: Dashboard, stop: &CancellationToken) -> String {
 }
 
 async fn post(url: &str, body: &str) -> (u16, serde_json::Value) {
-    let response = reqwest::Client::new()
+    post_with(url, body, None).await
+}
+
+/// A POST with an `Authorization` header when `authorization` is given.
+async fn post_with(url: &str, body: &str, authorization: Option<&str>) -> (u16, serde_json::Value) {
+    let mut request = reqwest::Client::new()
         .post(url)
         .header("content-type", "application/json")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap();
+        .body(body.to_string());
+    if let Some(value) = authorization {
+        request = request.header("authorization", value);
+    }
+    let response = request.send().await.unwrap();
     let status = response.status().as_u16();
+    if status == 401 {
+        assert_eq!(
+            response
+                .headers()
+                .get("www-authenticate")
+                .and_then(|v| v.to_str().ok()),
+            Some("Bearer realm=\"transit what-if\""),
+            "a 401 says which scheme"
+        );
+    }
     (status, response.json().await.unwrap())
 }
 
@@ -83,25 +99,49 @@ async fn what_ifs_are_refused_checked_and_shown_on_the_board() {
     let board = || Dashboard::new(running.snapshots(), running.metrics(), stop.clone());
     let public: SocketAddr = "0.0.0.0:3000".parse().unwrap();
 
-    // Off loopback: refused, unless allowed.
+    // Off loopback without a token: refused, whatever the request sends.
     let refused = serve(
-        board().with_what_ifs(WhatIfControl::new(what_ifs.clone(), public, false)),
+        board().with_what_ifs(WhatIfControl::new(what_ifs.clone(), public, None)),
         &stop,
     )
     .await;
-    let (status, body) = post(&refused, r#"{"kind":"out_of_service","train":"BL001"}"#).await;
-    assert_eq!(status, 403, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("--allow-what-if"));
-    let allowed = serve(
-        board().with_what_ifs(WhatIfControl::new(what_ifs.clone(), public, true)),
+    let out_of_service = r#"{"kind":"out_of_service","train":"BL001"}"#;
+    for authorization in [None, Some("Bearer anything-at-all-goes-here")] {
+        let (status, body) = post_with(&refused, out_of_service, authorization).await;
+        assert_eq!(status, 403, "{body}");
+        assert!(body["error"].as_str().unwrap().contains("what-if token"));
+    }
+    // Off loopback with a token: only the right bearer token gets through.
+    const TOKEN: &str = "what-if-token-0123456789";
+    let token = WhatIfToken::new(TOKEN, "test").unwrap();
+    let guarded = serve(
+        board().with_what_ifs(WhatIfControl::new(what_ifs.clone(), public, Some(token))),
         &stop,
     )
     .await;
-    assert_eq!(
-        post(&allowed, "{}").await.0,
-        400,
-        "allowed: checked, not refused"
-    );
+    for wrong in [
+        None,
+        Some(TOKEN),
+        Some("Bearer"),
+        Some("Bearer what-if-token-012345678"),
+        Some("Bearer what-if-token-0123456789x"),
+        Some("Bearer WHAT-IF-TOKEN-0123456789"),
+        Some("Basic d2hhdDppZg=="),
+    ] {
+        let (status, body) = post_with(&guarded, out_of_service, wrong).await;
+        assert_eq!(status, 401, "{wrong:?}: {body}");
+        assert!(!body.to_string().contains(TOKEN), "{body}");
+    }
+    for right in [format!("Bearer {TOKEN}"), format!("bearer {TOKEN}")] {
+        assert_eq!(
+            post_with(&guarded, "{}", Some(&right)).await.0,
+            400,
+            "with the token: checked, not refused"
+        );
+    }
+    let listed: serde_json::Value = reqwest::get(&guarded).await.unwrap().json().await.unwrap();
+    assert_eq!(listed["allowed"], true);
+    assert_eq!(listed["needs_token"], true);
     // No simulation in the process (`transit dashboard`): 404, said why.
     let (status, body) = post(&serve(board(), &stop).await, "{}").await;
     assert_eq!(status, 404);
@@ -109,7 +149,7 @@ async fn what_ifs_are_refused_checked_and_shown_on_the_board() {
 
     let local: SocketAddr = "127.0.0.1:3000".parse().unwrap();
     let url = serve(
-        board().with_what_ifs(WhatIfControl::new(what_ifs.clone(), local, false)),
+        board().with_what_ifs(WhatIfControl::new(what_ifs.clone(), local, None)),
         &stop,
     )
     .await;

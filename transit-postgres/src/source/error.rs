@@ -5,6 +5,8 @@ use transit_core::processor::ProcessorError;
 
 use transit_core::error_chain;
 
+use crate::connection::ConnectError;
+
 /// A fatal error of the station source: the bus or the registry failed, so its position could
 /// no longer be kept exact. (PostgreSQL being unreachable is not fatal: the source retries.)
 #[derive(Debug, thiserror::Error)]
@@ -12,7 +14,7 @@ use transit_core::error_chain;
 pub enum SourceError {
     /// The connection settings do not parse.
     #[error("invalid PostgreSQL connection settings")]
-    Config(#[source] tokio_postgres::Error),
+    Config(#[source] crate::connection::OptionsError),
     /// The bus or the registry failed while registering the schemas, creating a topic,
     /// publishing rows or the position, or flushing: the failures a processor stops for, in
     /// the processors' own terms.
@@ -45,10 +47,23 @@ pub(super) enum DbError {
         operation: &'static str,
         source: tokio_postgres::Error,
     },
+    /// Connecting failed (the message names the server, never the password).
+    #[error("connecting: {}", connect_message(.0))]
+    Connect(ConnectError),
     /// PostgreSQL did not answer in time.
     #[error("{operation}: no answer within {after:?}")]
     Timeout {
         operation: &'static str,
         after: std::time::Duration,
     },
+}
+
+/// What went wrong first, then where: `connection refused (to ann@db:5432/cta (sslmode=...))`.
+fn connect_message(error: &ConnectError) -> String {
+    match error {
+        ConnectError::Postgres { target, source } => {
+            format!("{} (to {target})", error_chain(source))
+        }
+        other => error_chain(other),
+    }
 }

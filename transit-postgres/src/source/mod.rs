@@ -60,7 +60,8 @@ use transit_core::EventBus;
 use self::backoff::Backoff;
 use self::error::DbError;
 pub use self::error::SourceError;
-use super::table::{connect, TableRow};
+use super::connection::{connect, ConnectOptions};
+use super::table::TableRow;
 
 /// Header naming the source that published a raw station record.
 pub const HEADER_SOURCE: &str = "transit.source";
@@ -129,7 +130,7 @@ pub struct SourceStats {
 /// The station source. See the [module documentation](self).
 #[derive(Debug)]
 pub struct StationSource {
-    pg: tokio_postgres::Config,
+    pg: ConnectOptions,
     bus: Arc<dyn EventBus>,
     registry: Arc<dyn SchemaRegistry>,
     raw_topic: String,
@@ -138,24 +139,27 @@ pub struct StationSource {
 }
 
 impl StationSource {
-    /// A source reading the `stations` table through `pg` (the table is looked up on the
-    /// connection's `search_path`) and publishing onto `bus`. Without an `application_name` in
-    /// `pg`, the connection is named `transit-<source name>`, so an operator can find it in
+    /// A source reading the `stations` table through `pg` (a [`ConnectOptions`], TLS
+    /// included, or a `tokio-postgres` `Config`; the table is looked up on the connection's
+    /// `search_path`) and publishing onto `bus`. Without an `application_name` in `pg`, the
+    /// connection is named `transit-<source name>`, so an operator can find it in
     /// `pg_stat_activity`.
     pub fn new(
-        mut pg: tokio_postgres::Config,
+        pg: impl Into<ConnectOptions>,
         bus: Arc<dyn EventBus>,
         registry: Arc<dyn SchemaRegistry>,
         topics: &Topics,
         config: SourceConfig,
     ) -> Self {
-        if pg.get_application_name().is_none() {
-            pg.application_name(format!("transit-{}", config.name));
+        let mut pg = pg.into();
+        let settings = pg.config_mut();
+        if settings.get_application_name().is_none() {
+            settings.application_name(format!("transit-{}", config.name));
         }
         // Bounds a connection attempt to a host that does not answer; a query's own bound is
         // `query_timeout`.
-        if pg.get_connect_timeout().is_none() {
-            pg.connect_timeout(config.query_timeout);
+        if settings.get_connect_timeout().is_none() {
+            settings.connect_timeout(config.query_timeout);
         }
         Self {
             pg,
@@ -167,8 +171,9 @@ impl StationSource {
         }
     }
 
-    /// [`StationSource::new`] with the connection given as a URL
-    /// (`postgres://user@host:port/db?application_name=…`) or a `key=value` string.
+    /// [`StationSource::new`] with the connection given as libpq's URL
+    /// (`postgres://user:password@host:port/db?sslmode=verify-full&sslrootcert=…`) or
+    /// `key=value` string (see [`ConnectOptions`]).
     pub fn from_url(
         url: &str,
         bus: Arc<dyn EventBus>,
@@ -176,7 +181,7 @@ impl StationSource {
         topics: &Topics,
         config: SourceConfig,
     ) -> Result<Self, SourceError> {
-        let pg = url.parse().map_err(SourceError::Config)?;
+        let pg: ConnectOptions = url.parse().map_err(SourceError::Config)?;
         Ok(Self::new(pg, bus, registry, topics, config))
     }
 
@@ -344,9 +349,7 @@ impl<'a> Run<'a> {
                         "PostgreSQL connection lost; reconnecting"
                     );
                 }
-                let client = self
-                    .db(shutdown, "connecting", connect(&self.source.pg))
-                    .await?;
+                let client = self.connect(shutdown).await?;
                 if self.backoff.attempts() > 0 {
                     tracing::info!(source = %self.source.config.name, "PostgreSQL reachable again");
                 }
@@ -517,6 +520,22 @@ impl<'a> Run<'a> {
             .map_err(ProcessorError::publish(topic))?;
         self.stored = Some(position);
         Ok(())
+    }
+
+    /// Connects with the query timeout, giving up on shutdown.
+    async fn connect(&self, shutdown: &CancellationToken) -> Result<Client, Stop> {
+        let after = self.source.config.query_timeout;
+        tokio::select! {
+            () = shutdown.cancelled() => Err(Stop::Shutdown),
+            outcome = tokio::time::timeout(after, connect(&self.source.pg)) => match outcome {
+                Ok(Ok(client)) => Ok(client),
+                Ok(Err(source)) => Err(Stop::Database(DbError::Connect(source))),
+                Err(_elapsed) => Err(Stop::Database(DbError::Timeout {
+                    operation: "connecting",
+                    after,
+                })),
+            },
+        }
     }
 
     /// Runs a database call with the query timeout, giving up on shutdown.
