@@ -28,11 +28,18 @@ need_feeds() {
     return
   fi
   printf '\n==> downloading the test GTFS feeds into %s (once per machine)\n' "$dir"
+  # In a subshell, so its temporary folder goes however it ends and a failure does not end a
+  # shell that sourced this file.
+  (feeds_download "$dir") || { echo "feeds: downloading the test feeds failed" >&2; return 1; }
+  export TRANSIT_TEST_FEEDS="$dir"
+}
+
+feeds_download() {
+  local dir="$1" tmp
   mkdir -p "$dir"
-  local tmp
   tmp="$(mktemp -d)"
   # shellcheck disable=SC2064
-  trap "rm -rf '$tmp'" RETURN
+  trap "rm -rf '$tmp'" EXIT
 
   # gtfs-kit's sdist (the wheel does not carry the data folder).
   local pip=()
@@ -81,7 +88,6 @@ need_feeds() {
   cp "$root/data/sample_gtfs.zip" "$dir/sample_gtfs.zip"
   cp "$tmp/npm/package/gtfs.zip" "$dir/sample-gtfs-feed.zip"
   cp "$root/data/nyc_subway_gtfs.zip" "$dir/nyc_subway_gtfs.zip"
-  export TRANSIT_TEST_FEEDS="$dir"
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then

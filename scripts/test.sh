@@ -56,6 +56,11 @@ source scripts/python.sh
 step "Python venv with Confluent's client (confluent-kafka, fastavro), the GTFS validator, gtfs-realtime-bindings and python-cta"
 need_python_venv
 
+# shellcheck source=scripts/feeds.sh
+source scripts/feeds.sh
+step "real GTFS feeds for transit-gtfs-reader's tests (gtfs-kit's sdist from PyPI, sample-gtfs-feed from npm; once per machine)"
+need_feeds
+
 # shellcheck source=scripts/kafka.sh
 source scripts/kafka.sh
 step "Apache Kafka's jars (Maven, once per machine)"
