@@ -12,7 +12,8 @@
 # clippy (rustup); Debian's postgresql (a cluster on 127.0.0.1:5432, local trust), chromium and
 # chromium-driver (apt-get); Apache Kafka's jars (Maven, scripts/kafka/pom.xml); a Python venv
 # with Confluent's client, a GTFS validator, GTFS-realtime's bindings and a Train Tracker client
-# (PyPI, scripts/python/requirements.txt). It starts PostgreSQL, and
+# (PyPI, scripts/python/requirements.txt); the real GTFS feeds transit-gtfs-reader's tests read
+# (scripts/feeds.sh: gtfs-kit's sdist from PyPI, sample-gtfs-feed from npm). It starts PostgreSQL, and
 # Apache Kafka (KRaft, one node) on free loopback ports for the Kafka tests
 # (TRANSIT_TEST_KAFKA), and stops the broker when it ends.
 #

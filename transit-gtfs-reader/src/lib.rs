@@ -22,8 +22,9 @@
 //! fields holding commas are accepted. A feed that cannot be read gets one [`GtfsError`]
 //! naming the file, the line and the field.
 //!
-//! Only the routes of the types asked for are kept ([`ReadOptions`]; rail by default), with
-//! their trips, stop times, frequencies and shapes; every stop is kept.
+//! Only the trips of the route types asked for are kept ([`ReadOptions`]; rail by default),
+//! with their stop times, frequencies and shapes; every agency, route, stop and service is
+//! kept.
 //!
 //! Memory: stop times dominate a feed, so each is 20 bytes (indices into the stop and trip
 //! tables, `u32` times) in one flat vector, each trip holding its range; ids are kept once.
@@ -127,7 +128,7 @@ impl Feed {
         self.agencies.first().map_or(chrono_tz::UTC, |a| a.timezone)
     }
 
-    /// The routes kept, in file order.
+    /// Every route, in file order (whatever its type: only trips are left out by type).
     pub fn routes(&self) -> &[Route] {
         &self.routes
     }
@@ -182,7 +183,7 @@ impl Feed {
         self.blocks.len()
     }
 
-    /// The route with this `route_id`, if kept.
+    /// The route with this `route_id`.
     pub fn route_by_id(&self, id: &str) -> Option<RouteIdx> {
         self.route_ids.get(id).copied()
     }

@@ -139,11 +139,17 @@ impl Feed {
                 d = shift(day, -7);
             }
         }
+        let mut has_trips = vec![false; self.services.len()];
+        for t in &self.trips {
+            if let Some(h) = has_trips.get_mut(t.service.index()) {
+                *h = true;
+            }
+        }
         let with_trips = candidates.iter().copied().find(|d| {
             self.services
                 .iter()
-                .enumerate()
-                .any(|(i, s)| s.runs_on(*d) && self.trips.iter().any(|t| t.service.index() == i))
+                .zip(&has_trips)
+                .any(|(s, has)| *has && s.runs_on(*d))
         });
         let nearest_end = if requested < first { first } else { last };
         let taken = with_trips
