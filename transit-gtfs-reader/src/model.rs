@@ -46,8 +46,8 @@ index!(
     ShapeIdx
 );
 index!(
-    /// A block (the trips one vehicle runs): a position in
-    /// [`Feed::blocks`](crate::Feed::blocks).
+    /// A block (the trips one vehicle runs in turn), named by
+    /// [`Feed::block_id`](crate::Feed::block_id).
     BlockIdx
 );
 
