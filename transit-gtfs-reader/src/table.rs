@@ -11,10 +11,44 @@ use crate::error::{GtfsError, Result};
 /// file (an unclosed quote swallowing the rest of it, say).
 pub const MAX_FIELD_BYTES: usize = 1 << 20;
 
+/// The longest line read before giving up: the csv crate holds a whole record in memory, so
+/// a file without line ends (or with one endless quoted field) is stopped here, not when the
+/// memory runs out.
+const MAX_LINE_BYTES: usize = 16 * MAX_FIELD_BYTES;
+
+/// A reader that fails on a line longer than [`MAX_LINE_BYTES`].
+struct LineLimit<R> {
+    inner: R,
+    since_newline: usize,
+}
+
+impl<R: Read> Read for LineLimit<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let chunk = buf.get(..n).unwrap_or_default();
+        self.since_newline = match chunk.iter().rposition(|&b| b == b'\n') {
+            Some(last) => n - last - 1,
+            None => self.since_newline + n,
+        };
+        if self.since_newline > MAX_LINE_BYTES {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                LineTooLong,
+            ));
+        }
+        Ok(n)
+    }
+}
+
+/// The error [`LineLimit`] gives, told apart from the input's own errors.
+#[derive(Debug, thiserror::Error)]
+#[error("a line longer than {MAX_LINE_BYTES} bytes")]
+struct LineTooLong;
+
 /// One file being read, a record at a time.
 pub(crate) struct Table<'r> {
     pub(crate) file: &'static str,
-    reader: csv::Reader<&'r mut dyn Read>,
+    reader: csv::Reader<LineLimit<&'r mut dyn Read>>,
     headers: csv::StringRecord,
     record: csv::StringRecord,
 }
@@ -30,7 +64,10 @@ impl<'r> Table<'r> {
             .flexible(true)
             .trim(csv::Trim::All)
             .buffer_capacity(1 << 16)
-            .from_reader(input);
+            .from_reader(LineLimit {
+                inner: input,
+                since_newline: 0,
+            });
         let headers = reader
             .headers()
             .map_err(|e| csv_error(file, None, e))?
@@ -63,7 +100,19 @@ impl<'r> Table<'r> {
                 }
                 Ok(more)
             }
-            Err(e) => Err(csv_error(self.file, Some(&self.headers), e)),
+            Err(e) => {
+                if let csv::ErrorKind::Io(io) = e.kind() {
+                    if io.get_ref().is_some_and(|inner| inner.is::<LineTooLong>()) {
+                        return Err(GtfsError::Field {
+                            file: self.file,
+                            line: self.reader.position().line(),
+                            field: "(record)".to_owned(),
+                            message: LineTooLong.to_string(),
+                        });
+                    }
+                }
+                Err(csv_error(self.file, Some(&self.headers), e))
+            }
         }
     }
 

@@ -368,6 +368,16 @@ fn a_ten_megabyte_field() {
 }
 
 #[test]
+fn an_endless_line() {
+    // 20 MiB without a line end: stopped at 16 MiB, not read to the end.
+    let mut stops = b"stop_id,stop_name,stop_lat,stop_lon\nP1,\"".to_vec();
+    stops.extend(std::iter::repeat_n(b'x', 20 << 20));
+    let (file, line, field, text) = field_error(&with(minimal(), "stops.txt", stops));
+    assert_eq!((file, line, field.as_str()), ("stops.txt", 2, "(record)"));
+    assert!(text.contains("a line longer than"), "{text}");
+}
+
+#[test]
 fn non_utf8() {
     let routes = b"route_id,agency_id,route_short_name,route_long_name,route_type\n\
                    R1,A,1,One,1\nB1,A,B,Bus \xe9t\xe9,3\n"
