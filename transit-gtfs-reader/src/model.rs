@@ -161,7 +161,8 @@ pub struct Trip {
 pub struct StopTime {
     /// The trip.
     pub trip: TripIdx,
-    /// The stop (a platform, in a feed with stations).
+    /// The stop: a platform in a feed with stations, though some feeds (sample-gtfs-feed
+    /// among them) name the station itself, which is accepted.
     pub stop: StopIdx,
     /// `stop_sequence`.
     pub sequence: u32,

@@ -751,12 +751,29 @@ fn finish_stop_times(feed: &mut Feed) -> Result<()> {
             return Err(err(trip, "its first and last stops need times".to_owned()));
         }
         interpolate(times);
+        if let Some(w) = times.windows(2).find(|w| w[1].arrival < w[0].departure) {
+            return Err(err(
+                trip,
+                format!(
+                    "stop_sequence {} arrives at {} before stop_sequence {} departs at {}",
+                    w[1].sequence,
+                    clock(w[1].arrival),
+                    w[0].sequence,
+                    clock(w[0].departure)
+                ),
+            ));
+        }
         start = end;
     }
     if let Some(trip) = feed.trips.iter().find(|t| t.stop_time_count == 0) {
         return Err(err(trip, "no stop times".to_owned()));
     }
     Ok(())
+}
+
+/// Seconds as GTFS writes them, `25:10:00`.
+fn clock(secs: u32) -> String {
+    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
 /// Fills untimed stops linearly by position between the timed ones around them.

@@ -314,6 +314,22 @@ fn a_time_with_61_minutes() {
 }
 
 #[test]
+fn times_going_back_along_a_trip() {
+    let times = "trip_id,arrival_time,departure_time,stop_id,stop_sequence\n\
+                 T1,08:00:00,08:05:00,P1,1\nT1,08:04:00,08:06:00,P2,2\n";
+    let err = read(&with(minimal(), "stop_times.txt", times)).expect_err("backwards");
+    let text = err.to_string();
+    assert!(
+        text.contains("stop_times.txt")
+            && text.contains("\"T1\"")
+            && text.contains(
+                "stop_sequence 2 arrives at 08:04:00 before stop_sequence 1 departs at 08:05:00"
+            ),
+        "{text}"
+    );
+}
+
+#[test]
 fn a_departure_before_its_arrival() {
     let times = "trip_id,arrival_time,departure_time,stop_id,stop_sequence\n\
                  T1,08:00:00,07:59:00,P1,1\nT1,08:10:00,08:10:00,P2,2\n";
