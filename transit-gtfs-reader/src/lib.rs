@@ -148,7 +148,8 @@ impl Feed {
         &self.stop_times
     }
 
-    /// A trip's stop times, in stop sequence order.
+    /// A trip's stop times, in stop sequence order (none for a trip stop_times.txt leaves
+    /// out, which is logged as a warning).
     pub fn trip_stop_times(&self, trip: TripIdx) -> &[StopTime] {
         self.trips.get(trip.index()).map_or(&[], |t| {
             let start = t.first_stop_time as usize;

@@ -765,8 +765,20 @@ fn finish_stop_times(feed: &mut Feed) -> Result<()> {
         }
         start = end;
     }
-    if let Some(trip) = feed.trips.iter().find(|t| t.stop_time_count == 0) {
-        return Err(err(trip, "no stop times".to_owned()));
+    // GTFS's validator only warns about such a trip, and real feeds have them: kept, with no
+    // stop times, for the caller to leave out.
+    let empty: Vec<&str> = feed
+        .trips
+        .iter()
+        .filter(|t| t.stop_time_count == 0)
+        .map(|t| &*t.id)
+        .collect();
+    if let Some(first) = empty.first() {
+        tracing::warn!(
+            trips = empty.len(),
+            first,
+            "trips without stop times in stop_times.txt"
+        );
     }
     Ok(())
 }

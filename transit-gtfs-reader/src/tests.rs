@@ -536,3 +536,65 @@ fn a_service_day_starts_at_noon_minus_twelve_hours() {
 fn stop_idx_is_a_position() {
     assert_eq!(StopIdx(3).index(), 3);
 }
+
+#[test]
+fn files_in_a_folder_of_the_zip() {
+    let nested: Files = minimal()
+        .into_iter()
+        .map(|(name, content)| {
+            let leaked: &'static str = Box::leak(format!("feed/{name}").into_boxed_str());
+            (leaked, content)
+        })
+        .collect();
+    assert_eq!(read(&nested).expect("reads").stop_times().len(), 5);
+}
+
+#[test]
+fn a_calendar_shorter_than_a_week() {
+    let one_day = with(
+        without(minimal(), "calendar.txt"),
+        "calendar_dates.txt",
+        "service_id,date,exception_type\nWK,20250120,1\nWE,20250120,2\n",
+    );
+    let feed = read(&one_day).expect("reads");
+    assert_eq!(
+        feed.calendar_range(),
+        Some((date(2025, 1, 20), date(2025, 1, 20)))
+    );
+    // A Wednesday: no Wednesday in the calendar, so its one day.
+    let day = feed.service_date(date(2026, 12, 9)).expect("date");
+    assert_eq!(day.taken, date(2025, 1, 20));
+    assert!(day.is_substitute());
+}
+
+#[test]
+fn a_stop_sequence_twice() {
+    let times = "trip_id,arrival_time,departure_time,stop_id,stop_sequence\n\
+                 T1,08:00:00,08:00:00,P1,1\nT1,08:10:00,08:10:00,P2,1\n";
+    let err = read(&with(minimal(), "stop_times.txt", times)).expect_err("twice");
+    let text = err.to_string();
+    assert!(
+        text.contains("stop_times.txt") && text.contains("stop_sequence 1 appears twice"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_shape_shapes_txt_lacks_and_a_trip_without_stop_times_kept() {
+    let err = read(&without(minimal(), "shapes.txt")).expect_err("no shape");
+    assert!(
+        err.to_string()
+            .contains("shape_id \"SH\" is not in shapes.txt"),
+        "{err}"
+    );
+    let times = "trip_id,arrival_time,departure_time,stop_id,stop_sequence\n\
+                 T1,08:00:00,08:00:00,P1,1\nT1,08:10:00,08:10:00,P2,2\n";
+    let feed = read(&with(minimal(), "stop_times.txt", times)).expect("T2 has none: a warning");
+    let t2 = feed.trip_by_id("T2").expect("T2 kept");
+    assert!(feed.trip_stop_times(t2).is_empty());
+    assert_eq!(
+        feed.trip_stop_times(feed.trip_by_id("T1").expect("T1"))
+            .len(),
+        2
+    );
+}
