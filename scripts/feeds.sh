@@ -54,7 +54,7 @@ feeds_download() {
     "gtfs-kit==$FEEDS_GTFS_KIT_VERSION" \
     || feeds_fail "pip download gtfs-kit==$FEEDS_GTFS_KIT_VERSION failed"
   local sdist
-  sdist="$(find "$tmp/pypi" -maxdepth 1 -name 'gtfs_kit-*.tar.gz' -o -maxdepth 1 -name 'gtfs-kit-*.tar.gz' | head -n 1)"
+  sdist="$(find "$tmp/pypi" -maxdepth 1 \( -name 'gtfs_kit-*.tar.gz' -o -name 'gtfs-kit-*.tar.gz' \) | head -n 1)"
   [ -n "$sdist" ] || feeds_fail "gtfs-kit's sdist not found after pip download"
   mkdir -p "$tmp/sdist"
   tar -xzf "$sdist" -C "$tmp/sdist" || feeds_fail "cannot extract $sdist"
