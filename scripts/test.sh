@@ -12,7 +12,8 @@
 # clippy (rustup); Debian's postgresql (a cluster on 127.0.0.1:5432, local trust), chromium and
 # chromium-driver (apt-get); Apache Kafka's jars (Maven, scripts/kafka/pom.xml); a Python venv
 # with Confluent's client, a GTFS validator, GTFS-realtime's bindings and a Train Tracker client
-# (PyPI, scripts/python/requirements.txt). It starts PostgreSQL, and
+# (PyPI, scripts/python/requirements.txt); the real GTFS feeds transit-gtfs-reader's tests read
+# (scripts/feeds.sh: gtfs-kit's sdist from PyPI, sample-gtfs-feed from npm). It starts PostgreSQL, and
 # Apache Kafka (KRaft, one node) on free loopback ports for the Kafka tests
 # (TRANSIT_TEST_KAFKA), and stops the broker when it ends; then a secured cluster of three
 # (SASL_SSL and mTLS listeners, its own CA) for the Kafka bus's secured and replicated tests,
@@ -73,6 +74,11 @@ start_postgres
 source scripts/python.sh
 step "Python venv with Confluent's client (confluent-kafka, fastavro), the GTFS validator, gtfs-realtime-bindings and python-cta"
 need_python_venv
+
+# shellcheck source=scripts/feeds.sh
+source scripts/feeds.sh
+step "real GTFS feeds for transit-gtfs-reader's tests (gtfs-kit's sdist from PyPI, sample-gtfs-feed from npm; once per machine)"
+need_feeds
 
 # shellcheck source=scripts/kafka.sh
 source scripts/kafka.sh
