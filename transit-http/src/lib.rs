@@ -55,6 +55,8 @@
 //! # }
 //! ```
 
+#[cfg(feature = "client-tls")]
+pub mod client_security;
 #[cfg(feature = "dashboard")]
 pub mod dashboard;
 #[cfg(feature = "gtfs")]
@@ -77,5 +79,7 @@ pub mod server;
 #[cfg(feature = "what-if")]
 pub mod what_if;
 
+#[cfg(feature = "client-tls")]
+pub use client_security::{ClientSecurity, ClientSecurityError, UserInfo};
 #[cfg(feature = "registry-client")]
 pub use registry_client::{RegistryClient, RegistryClientError};

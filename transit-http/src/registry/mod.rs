@@ -140,6 +140,52 @@ pub async fn serve(
     server::serve(SERVER, listener, router(registry), shutdown).await
 }
 
+/// Serves `registry` on `listener` as `security` says (HTTPS, HTTP basic auth: a read-only
+/// user may read, look a schema up and check compatibility; registering, configuring and
+/// deleting need a read-write user) until `shutdown` is cancelled.
+pub async fn serve_secured(
+    listener: TcpListener,
+    registry: BusRegistry,
+    security: &server::Security,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    if let Ok(address) = listener.local_addr() {
+        tracing::info!(
+            %address,
+            topic = registry.topic(),
+            tls = security.is_tls(),
+            users = security.users.as_ref().map_or(0, server::Users::len),
+            "schema registry listening"
+        );
+    }
+    server::serve_secured(
+        SERVER,
+        listener,
+        router(registry),
+        security,
+        is_write,
+        CONTENT_TYPE,
+        shutdown,
+    )
+    .await
+}
+
+/// Whether a request changes the registry: every `PUT`, `DELETE` and `POST` but a lookup
+/// (`POST /subjects/{subject}`) and a compatibility check (`POST /compatibility/...`).
+pub fn is_write(method: &axum::http::Method, path: &str) -> bool {
+    use axum::http::Method;
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return false;
+    }
+    if *method == Method::POST {
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let lookup = segments.len() == 2 && segments[0] == "subjects";
+        let check = segments.first() == Some(&"compatibility");
+        return !(lookup || check);
+    }
+    true
+}
+
 /// A JSON answer with the registry's content type.
 fn json(status: StatusCode, body: &impl Serialize) -> Response {
     server::json_response(status, CONTENT_TYPE, body)
