@@ -211,7 +211,10 @@ mod tests {
         .unwrap();
         assert_eq!(security.user_info.unwrap().user(), "bob");
         assert_eq!(security.ca_file.unwrap(), PathBuf::from("/tmp/ca.pem"));
-        assert!(ClientSecurity::from_confluent([("basic.auth.credentials.source", "SASL_INHERIT")])
-            .is_err());
+        assert!(ClientSecurity::from_confluent([(
+            "basic.auth.credentials.source",
+            "SASL_INHERIT"
+        )])
+        .is_err());
     }
 }

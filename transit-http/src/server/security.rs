@@ -126,7 +126,11 @@ impl TlsIdentity {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
-            .and_then(|builder| builder.with_no_client_auth().with_single_cert(chain, private))
+            .and_then(|builder| {
+                builder
+                    .with_no_client_auth()
+                    .with_single_cert(chain, private)
+            })
             .map_err(|source| SecurityError::Tls {
                 cert: cert.to_path_buf(),
                 key: key.to_path_buf(),
@@ -469,7 +473,10 @@ mod tests {
             None
         );
         let shown = format!("{users:?}");
-        assert!(shown.contains("alice") && !shown.contains("s3cret"), "{shown}");
+        assert!(
+            shown.contains("alice") && !shown.contains("s3cret"),
+            "{shown}"
+        );
     }
 
     #[test]
