@@ -125,8 +125,9 @@ impl ClientSecurity {
         self
     }
 
-    /// A builder of an HTTP client trusting what this says for `https://`.
-    pub(crate) fn client_builder(&self) -> Result<reqwest::ClientBuilder, ClientSecurityError> {
+    /// A builder of an HTTP client trusting what this says for `https://` (the credentials
+    /// are added per request, by [`Self::authorize`]).
+    pub fn client_builder(&self) -> Result<reqwest::ClientBuilder, ClientSecurityError> {
         // reqwest is built without a crypto provider of its own (aws-lc needs a C build the
         // project avoids): ring is the process's, set once; a provider some other part set
         // first is kept. rustls deprecates ring only for lacking post-quantum key exchange.
@@ -151,7 +152,7 @@ impl ClientSecurity {
     }
 
     /// `request` with the credentials, if any.
-    pub(crate) fn authorize(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    pub fn authorize(&self, request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         match &self.user_info {
             Some(info) => request.basic_auth(&info.user, Some(&info.password)),
             None => request,

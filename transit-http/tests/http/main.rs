@@ -7,4 +7,5 @@ mod on_kafka;
 mod realtime;
 mod registry;
 mod rest_proxy;
+mod secured;
 mod what_if;
