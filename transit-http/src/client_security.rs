@@ -128,11 +128,6 @@ impl ClientSecurity {
     /// A builder of an HTTP client trusting what this says for `https://` (the credentials
     /// are added per request, by [`Self::authorize`]).
     pub fn client_builder(&self) -> Result<reqwest::ClientBuilder, ClientSecurityError> {
-        // reqwest is built without a crypto provider of its own (aws-lc needs a C build the
-        // project avoids): ring is the process's, set once; a provider some other part set
-        // first is kept. rustls deprecates ring only for lacking post-quantum key exchange.
-        #[allow(deprecated)]
-        let _ = rustls::crypto::ring::default_provider().install_default();
         let builder = reqwest::Client::builder();
         let Some(path) = &self.ca_file else {
             return Ok(builder);

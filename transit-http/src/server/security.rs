@@ -1,5 +1,5 @@
 //! HTTPS and HTTP basic auth for the schema registry and the REST Proxy, as Confluent runs
-//! them: a certificate and key in PEM files (rustls, ring), and users from a Jetty-style file
+//! them: a certificate and key in PEM files (rustls, aws-lc-rs), and users from a Jetty-style file
 //! (`name: password,role`, as Confluent's `basic.auth` realm reads) or the environment, each
 //! with read-only or read-write rights.
 //!
@@ -120,10 +120,8 @@ impl TlsIdentity {
         // The key's own error could quote nothing secret, but say only what kind it is.
         let private = PrivateKeyDer::from_pem_slice(&key_pem)
             .map_err(|_| pem_error(key, "no PEM private key in the file".into()))?;
-        // ring, as the clients use (aws-lc needs a C build); rustls deprecates it only for
-        // lacking post-quantum key exchange.
-        #[allow(deprecated)]
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        // aws-lc-rs, the provider reqwest's rustls (the clients) uses too.
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .and_then(|builder| {
