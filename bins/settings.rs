@@ -242,7 +242,7 @@ pub struct ClusterArgs {
 
     /// How the schema registry is reached: credentials and the CA for `https://`.
     #[command(flatten)]
-    pub registry_security: RegistrySecurityArgs,
+    pub registry_security: Box<RegistrySecurityArgs>,
 
     /// Prefix of every topic name.
     #[arg(long, env = "TRANSIT_TOPIC_PREFIX", default_value = transit_core::topics::DEFAULT_PREFIX)]

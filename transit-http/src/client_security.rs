@@ -163,12 +163,12 @@ impl ClientSecurity {
         let mut security = Self::none();
         for (key, value) in pairs {
             match key.trim() {
-                "basic.auth.credentials.source" => {
-                    if !value.trim().eq_ignore_ascii_case("USER_INFO") {
-                        return Err(ClientSecurityError::CredentialsSource(
-                            value.trim().to_string(),
-                        ));
-                    }
+                "basic.auth.credentials.source"
+                    if !value.trim().eq_ignore_ascii_case("USER_INFO") =>
+                {
+                    return Err(ClientSecurityError::CredentialsSource(
+                        value.trim().to_string(),
+                    ));
                 }
                 "basic.auth.user.info" => {
                     security.user_info = Some(UserInfo::parse(value, "basic.auth.user.info")?);
