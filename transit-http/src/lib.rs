@@ -13,6 +13,8 @@
 //! | `registry-client` | [`registry_client`] | a caching client of any Confluent-compatible registry |
 //! | `rest-proxy` | [`rest_proxy`] | the REST Proxy's `POST /topics/{topic}` over a bus and a registry |
 //! | `rest-proxy-client` | [`rest_proxy`] | its client, and the weather station that posts through it |
+//! | `tls` | [`server`] | HTTPS (rustls) and HTTP basic auth with read and write users for the registry and the REST Proxy (on with either) |
+//! | `client-tls` | [`client_security`] | `https://` and Confluent's `basic.auth.user.info` / `ssl.ca.location` in both clients (on with either) |
 //!
 //! All are on by default. The servers share [`server`]: binding (an address in use names the
 //! server) and serving until a [`CancellationToken`](tokio_util::sync::CancellationToken) is

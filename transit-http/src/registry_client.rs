@@ -661,10 +661,11 @@ mod tests {
     #[test]
     fn unusable_urls_are_refused() {
         for url in [
-            "https://registry",
+            "ftp://registry",
             "registry:8081",
             "not a url",
             "http://h/?q=1",
+            "https://user:s3cret@registry",
         ] {
             assert!(
                 matches!(
@@ -674,5 +675,8 @@ mod tests {
                 "{url}"
             );
         }
+        let error = RegistryClient::new("https://user:s3cret@registry").unwrap_err();
+        assert!(!error.to_string().contains("s3cret"), "{error}");
+        assert!(RegistryClient::new("https://registry:8081").is_ok());
     }
 }
