@@ -181,6 +181,27 @@ impl ClientSecurity {
     }
 }
 
+/// Whether a request failed in the TLS handshake (an untrusted certificate, a wrong name):
+/// rustls's errors come up as an `InvalidData` I/O error, wrapped in another I/O error (whose
+/// `source` skips it, hence the look inside). Asking again cannot help.
+pub(crate) fn is_tls_refusal(error: &reqwest::Error) -> bool {
+    fn invalid_data(error: &(dyn std::error::Error + 'static)) -> bool {
+        match error.downcast_ref::<std::io::Error>() {
+            Some(io) if io.kind() == std::io::ErrorKind::InvalidData => true,
+            Some(io) => io.get_ref().is_some_and(|inner| invalid_data(inner)),
+            None => false,
+        }
+    }
+    let mut source = std::error::Error::source(error);
+    while let Some(error) = source {
+        if invalid_data(error) {
+            return true;
+        }
+        source = error.source();
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

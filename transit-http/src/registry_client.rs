@@ -30,7 +30,7 @@ use tokio::sync::OnceCell;
 use transit_core::codec::{RegistryError, SchemaId, SchemaRegistry};
 use transit_registry::{SubjectVersion, VersionSelector};
 
-use crate::client_security::{ClientSecurity, ClientSecurityError};
+use crate::client_security::{is_tls_refusal, ClientSecurity, ClientSecurityError};
 
 /// How long connecting to the registry may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -108,7 +108,8 @@ impl RegistryClientError {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Http { source, .. } => {
-                source.is_connect() || source.is_timeout() || source.is_request()
+                (source.is_connect() || source.is_timeout() || source.is_request())
+                    && !is_tls_refusal(source)
             }
             Self::Status { status, .. } => *status >= 500,
             _ => false,
