@@ -246,9 +246,125 @@ pub struct ClusterArgs {
     )]
     pub registry_url: String,
 
+    /// How the schema registry is reached: credentials and the CA for `https://`.
+    #[command(flatten)]
+    pub registry_security: Box<RegistrySecurityArgs>,
+
     /// Prefix of every topic name.
     #[arg(long, env = "TRANSIT_TOPIC_PREFIX", default_value = transit_core::topics::DEFAULT_PREFIX)]
     pub topic_prefix: String,
+}
+
+/// Confluent's client settings for a secured schema registry. The password never goes on the
+/// command line (where `ps` shows it): it comes from a file or the environment.
+#[derive(Debug, Clone, Args)]
+pub struct RegistrySecurityArgs {
+    /// A properties file with Confluent's schema registry client settings:
+    /// `basic.auth.credentials.source=USER_INFO`, `basic.auth.user.info=user:password` and
+    /// `ssl.ca.location=FILE` (the `schema.registry.` prefix is taken too).
+    #[arg(long, env = "TRANSIT_REGISTRY_CONFIG", value_name = "FILE")]
+    pub registry_config: Option<PathBuf>,
+
+    /// `user:password` for the registry's HTTP basic auth (Confluent's
+    /// `basic.auth.user.info`); environment only.
+    #[arg(
+        long = "registry-user-info-env-only",
+        env = "TRANSIT_REGISTRY_USER_INFO",
+        hide = true,
+        hide_env_values = true
+    )]
+    pub registry_user_info: Option<Secret>,
+
+    /// A file whose first line is `user:password` for the registry's HTTP basic auth
+    /// (Confluent's `basic.auth.user.info`; or set TRANSIT_REGISTRY_USER_INFO).
+    #[arg(long, env = "TRANSIT_REGISTRY_USER_INFO_FILE", value_name = "FILE")]
+    pub registry_user_info_file: Option<PathBuf>,
+
+    /// The CA certificate(s) (PEM) to trust for an `https://` registry, instead of the
+    /// system's (Confluent's `ssl.ca.location`).
+    #[arg(long, env = "TRANSIT_REGISTRY_CA", value_name = "FILE")]
+    pub registry_ca: Option<PathBuf>,
+}
+
+impl RegistrySecurityArgs {
+    /// The client settings: the properties file first, then the variable, the file and the CA
+    /// flag over it.
+    pub fn security(&self) -> anyhow::Result<transit_http::ClientSecurity> {
+        client_security(
+            self.registry_config.as_deref(),
+            self.registry_user_info.as_ref().map(Secret::expose),
+            "TRANSIT_REGISTRY_USER_INFO",
+            self.registry_user_info_file.as_deref(),
+            self.registry_ca.as_deref(),
+        )
+    }
+}
+
+/// A secret from the environment (a password, `user:password`): shown as `***` by `Debug`, so
+/// settings can be logged whole.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    /// The secret's text, for where it is used and nowhere else.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(Self(text.to_string()))
+    }
+}
+
+/// Confluent's client settings from a properties file, a `user:password` variable, a user info
+/// file and a CA file, later ones winning. Errors name files and variables, never values.
+pub fn client_security(
+    properties: Option<&std::path::Path>,
+    user_info: Option<&str>,
+    user_info_var: &str,
+    user_info_file: Option<&std::path::Path>,
+    ca: Option<&std::path::Path>,
+) -> anyhow::Result<transit_http::ClientSecurity> {
+    let mut security = transit_http::ClientSecurity::none();
+    if let Some(path) = properties {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let pairs: Vec<(&str, &str)> = text
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with('#'))
+            .filter_map(|line| line.split_once('='))
+            .map(|(key, value)| {
+                let key = key.trim();
+                (
+                    key.strip_prefix("schema.registry.").unwrap_or(key),
+                    value.trim(),
+                )
+            })
+            .collect();
+        security = transit_http::ClientSecurity::from_confluent(pairs)
+            .with_context(|| format!("the client settings in {}", path.display()))?;
+    }
+    if let Some(text) = user_info {
+        security.user_info = Some(transit_http::UserInfo::parse(text, user_info_var)?);
+    }
+    if let Some(path) = user_info_file {
+        security.user_info = Some(transit_http::UserInfo::from_file(path)?);
+    }
+    if let Some(path) = ca {
+        security.ca_file = Some(path.to_path_buf());
+    }
+    Ok(security)
 }
 
 impl ClusterArgs {
@@ -259,8 +375,20 @@ impl ClusterArgs {
 
     /// The schema registry's client.
     pub fn registry(&self) -> anyhow::Result<transit_http::RegistryClient> {
-        transit_http::RegistryClient::new(&self.registry_url)
-            .with_context(|| format!("schema registry URL {:?}", self.registry_url))
+        let security = self.registry_security.security()?;
+        if security.user_info.is_some() && self.registry_url.starts_with("http://") {
+            tracing::warn!(
+                url = %self.registry_url,
+                "the schema registry's password goes over plain http: use https://"
+            );
+        }
+        transit_http::RegistryClient::with_security(
+            &self.registry_url,
+            security,
+            transit_http::registry_client::CONNECT_TIMEOUT,
+            transit_http::registry_client::REQUEST_TIMEOUT,
+        )
+        .context("the schema registry's client")
     }
 
     /// The topic names.

@@ -2,6 +2,7 @@
 //! with their schemas in the registry; each weather reading is posted to the REST Proxy, as
 //! the original weather hardware did.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +13,7 @@ use transit_core::codec::SchemaRegistry;
 use transit_sim::driver::{self, SimulationCodecs};
 use transit_sim::Simulation;
 
-use crate::settings::{ClusterArgs, SimulationArgs};
+use crate::settings::{client_security, ClusterArgs, Secret, SimulationArgs};
 use transit_http::rest_proxy::{RestProxyClient, RestProxyWeather};
 
 /// Settings of `transit produce`.
@@ -33,6 +34,29 @@ pub struct ProducerArgs {
         default_value = "http://127.0.0.1:8082"
     )]
     pub rest_proxy_url: String,
+
+    /// A properties file with Confluent's client settings for the REST Proxy
+    /// (`basic.auth.credentials.source=USER_INFO`, `basic.auth.user.info`, `ssl.ca.location`).
+    #[arg(long, env = "TRANSIT_REST_PROXY_CONFIG", value_name = "FILE")]
+    pub rest_proxy_config: Option<PathBuf>,
+
+    /// `user:password` for the REST Proxy's HTTP basic auth; environment only.
+    #[arg(
+        long = "rest-proxy-user-info-env-only",
+        env = "TRANSIT_REST_PROXY_USER_INFO",
+        hide = true,
+        hide_env_values = true
+    )]
+    pub rest_proxy_user_info: Option<Secret>,
+
+    /// A file whose first line is `user:password` for the REST Proxy's HTTP basic auth (or set
+    /// TRANSIT_REST_PROXY_USER_INFO).
+    #[arg(long, env = "TRANSIT_REST_PROXY_USER_INFO_FILE", value_name = "FILE")]
+    pub rest_proxy_user_info_file: Option<PathBuf>,
+
+    /// The CA certificate(s) (PEM) to trust for an `https://` REST Proxy.
+    #[arg(long, env = "TRANSIT_REST_PROXY_CA", value_name = "FILE")]
+    pub rest_proxy_ca: Option<PathBuf>,
 
     /// Partitions of the arrivals and turnstile topics, when this creates them.
     #[arg(long, env = "TRANSIT_PARTITIONS", default_value_t = 4)]
@@ -64,8 +88,19 @@ pub async fn run(args: ProducerArgs, shutdown: CancellationToken) -> anyhow::Res
     let codecs = SimulationCodecs::register(registry, &topics)
         .await
         .with_context(|| format!("registering schemas at {}", args.cluster.registry_url))?;
-    let proxy = RestProxyClient::new(&args.rest_proxy_url)
-        .with_context(|| format!("REST Proxy URL {:?}", args.rest_proxy_url))?;
+    let proxy_security = client_security(
+        args.rest_proxy_config.as_deref(),
+        args.rest_proxy_user_info.as_ref().map(Secret::expose),
+        "TRANSIT_REST_PROXY_USER_INFO",
+        args.rest_proxy_user_info_file.as_deref(),
+        args.rest_proxy_ca.as_deref(),
+    )?;
+    let proxy = RestProxyClient::with_security(
+        &args.rest_proxy_url,
+        proxy_security,
+        transit_http::rest_proxy::DEFAULT_TIMEOUT,
+    )
+    .context("the REST Proxy's client")?;
     config.weather_sink = Some(Arc::new(RestProxyWeather::new(proxy, topics.weather())));
     let stats = driver::run(&bus, &mut sim, &codecs, &config, shutdown).await?;
     tracing::info!(

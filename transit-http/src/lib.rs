@@ -13,6 +13,8 @@
 //! | `registry-client` | [`registry_client`] | a caching client of any Confluent-compatible registry |
 //! | `rest-proxy` | [`rest_proxy`] | the REST Proxy's `POST /topics/{topic}` over a bus and a registry |
 //! | `rest-proxy-client` | [`rest_proxy`] | its client, and the weather station that posts through it |
+//! | `tls` | [`server`] | HTTPS (rustls) and HTTP basic auth with read and write users for the registry and the REST Proxy (on with either) |
+//! | `client-tls` | [`client_security`] | `https://` and Confluent's `basic.auth.user.info` / `ssl.ca.location` in both clients (on with either) |
 //!
 //! All are on by default. The servers share [`server`]: binding (an address in use names the
 //! server) and serving until a [`CancellationToken`](tokio_util::sync::CancellationToken) is
@@ -70,6 +72,8 @@
 //! # fn main() {}
 //! ```
 
+#[cfg(feature = "client-tls")]
+pub mod client_security;
 #[cfg(feature = "dashboard")]
 pub mod dashboard;
 #[cfg(feature = "gtfs")]
@@ -92,5 +96,7 @@ pub mod server;
 #[cfg(feature = "what-if")]
 pub mod what_if;
 
+#[cfg(feature = "client-tls")]
+pub use client_security::{ClientSecurity, ClientSecurityError, UserInfo};
 #[cfg(feature = "registry-client")]
 pub use registry_client::{RegistryClient, RegistryClientError};

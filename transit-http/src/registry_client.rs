@@ -10,8 +10,11 @@
 //! A registry that cannot be reached, or answers 5xx, is asked again with a growing pause
 //! (100 ms up to 2 s) for up to [`RETRY_FOR`]: a registry restarting does not stop a producer
 //! registering a new schema or a consumer looking up a new id, it delays them. Past that, the
-//! call fails with the URL in the error. Limits: plain `http://` only (no TLS, no
-//! authentication).
+//! call fails with the URL in the error.
+//!
+//! `https://` and HTTP basic auth take Confluent's client settings, as a
+//! [`ClientSecurity`]: `basic.auth.user.info` and `ssl.ca.location`
+//! ([`RegistryClient::with_security`]).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -26,6 +29,8 @@ use serde::Deserialize;
 use tokio::sync::OnceCell;
 use transit_core::codec::{RegistryError, SchemaId, SchemaRegistry};
 use transit_registry::{SubjectVersion, VersionSelector};
+
+use crate::client_security::{is_tls_refusal, ClientSecurity, ClientSecurityError};
 
 /// How long connecting to the registry may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -45,7 +50,7 @@ const ACCEPTED: &str =
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RegistryClientError {
-    /// The base URL is not a usable `http://` URL.
+    /// The base URL is not a usable `http://` or `https://` URL.
     #[error("invalid schema registry URL {url:?}: {reason}")]
     InvalidUrl {
         /// The URL given.
@@ -56,6 +61,9 @@ pub enum RegistryClientError {
     /// The HTTP client could not be built.
     #[error("building the schema registry's HTTP client")]
     Build(#[source] reqwest::Error),
+    /// The security settings (CA file, user info) are not usable.
+    #[error("the schema registry client's security settings")]
+    Security(#[source] ClientSecurityError),
     /// The request failed: connection refused, timeout...
     #[error("{method} {url}")]
     Http {
@@ -100,11 +108,26 @@ impl RegistryClientError {
     pub fn is_transient(&self) -> bool {
         match self {
             Self::Http { source, .. } => {
-                source.is_connect() || source.is_timeout() || source.is_request()
+                (source.is_connect() || source.is_timeout() || source.is_request())
+                    && !is_tls_refusal(source)
             }
             Self::Status { status, .. } => *status >= 500,
             _ => false,
         }
+    }
+}
+
+/// `url` with any password in it replaced by `***`, to quote in an error.
+fn redacted(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_string(),
+        // Unparsable: it may still hold `user:password@`; quote only what precedes `//`.
+        Err(_) if url.contains('@') => "(an unparsable URL with credentials)".to_string(),
+        Err(_) => url.to_string(),
     }
 }
 
@@ -185,6 +208,7 @@ impl From<VersionBody> for SubjectVersion {
 pub struct RegistryClient {
     base: Url,
     http: reqwest::Client,
+    security: Arc<ClientSecurity>,
     caches: Arc<Caches>,
 }
 
@@ -192,6 +216,7 @@ impl fmt::Debug for RegistryClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RegistryClient")
             .field("base", &self.base.as_str())
+            .field("user_info", &self.security.user_info)
             .finish_non_exhaustive()
     }
 }
@@ -203,7 +228,7 @@ impl RegistryClient {
     /// # Example
     ///
     /// A client of transit's own registry server (over the in-memory bus, on a free port): it
-    /// registers a schema and lists the subjects. Only plain `http://` URLs are taken.
+    /// registers a schema and lists the subjects. `http://` and `https://` URLs are taken.
     ///
     /// ```
     /// # #[cfg(feature = "registry")]
@@ -232,7 +257,7 @@ impl RegistryClient {
     /// assert_eq!(client.subjects().await?, ["weather-value"]);
     /// assert_eq!(client.latest("weather-value").await?.id, id);
     ///
-    /// assert!(RegistryClient::new("https://registry.example.com").is_err());
+    /// assert!(RegistryClient::new("ftp://registry.example.com").is_err());
     ///
     /// shutdown.cancel();
     /// server.await??;
@@ -251,21 +276,40 @@ impl RegistryClient {
         connect: Duration,
         request: Duration,
     ) -> Result<Self, RegistryClientError> {
+        Self::with_security(base_url, ClientSecurity::none(), connect, request)
+    }
+
+    /// A client sending `security`'s credentials and trusting its CA for `https://`.
+    pub fn with_security(
+        base_url: &str,
+        security: ClientSecurity,
+        connect: Duration,
+        request: Duration,
+    ) -> Result<Self, RegistryClientError> {
         let invalid = |reason: String| RegistryClientError::InvalidUrl {
-            url: base_url.to_string(),
+            url: redacted(base_url),
             reason,
         };
         let base = Url::parse(base_url).map_err(|error| invalid(error.to_string()))?;
-        if base.scheme() != "http" {
+        if !matches!(base.scheme(), "http" | "https") {
             return Err(invalid(format!(
-                "scheme {:?} is not supported: this client speaks plain http",
+                "scheme {:?} is not supported: use http:// or https://",
                 base.scheme()
             )));
+        }
+        if !base.username().is_empty() || base.password().is_some() {
+            // Credentials in a URL end up in logs and errors; Confluent's settings keep them
+            // apart.
+            return Err(invalid(
+                "credentials in the URL are not taken: use basic.auth.user.info".into(),
+            ));
         }
         if base.cannot_be_a_base() || base.query().is_some() {
             return Err(invalid("expected a base URL without a query".into()));
         }
-        let http = reqwest::Client::builder()
+        let http = security
+            .client_builder()
+            .map_err(RegistryClientError::Security)?
             .connect_timeout(connect)
             .timeout(request)
             .build()
@@ -273,8 +317,14 @@ impl RegistryClient {
         Ok(Self {
             base,
             http,
+            security: Arc::new(security),
             caches: Arc::default(),
         })
+    }
+
+    /// The security settings (credentials shown as `user:***`).
+    pub fn security(&self) -> &ClientSecurity {
+        &self.security
     }
 
     /// The registry's base URL.
@@ -345,8 +395,8 @@ impl RegistryClient {
             }),
         };
         let mut request = self
-            .http
-            .request(method.clone(), url.clone())
+            .security
+            .authorize(self.http.request(method.clone(), url.clone()))
             .header(ACCEPT, HeaderValue::from_static(ACCEPTED));
         if let Some(body) = body {
             request = request
@@ -612,10 +662,11 @@ mod tests {
     #[test]
     fn unusable_urls_are_refused() {
         for url in [
-            "https://registry",
+            "ftp://registry",
             "registry:8081",
             "not a url",
             "http://h/?q=1",
+            "https://user:s3cret@registry",
         ] {
             assert!(
                 matches!(
@@ -625,5 +676,8 @@ mod tests {
                 "{url}"
             );
         }
+        let error = RegistryClient::new("https://user:s3cret@registry").unwrap_err();
+        assert!(!error.to_string().contains("s3cret"), "{error}");
+        assert!(RegistryClient::new("https://registry:8081").is_ok());
     }
 }

@@ -9,6 +9,11 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+#[cfg(feature = "tls")]
+mod security;
+#[cfg(feature = "tls")]
+pub use security::{IsWrite, Role, Security, SecurityError, TlsIdentity, Users, HANDSHAKE_TIMEOUT};
+
 /// Why a server could not serve.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -74,6 +79,41 @@ pub async fn serve(
     router: Router,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .map_err(|source| ServeError::Serve { server, source })
+}
+
+/// Serves `router` on `listener` as `security` says (HTTPS, basic auth of its users, a
+/// read-only user refused what `is_write` calls a write) until `shutdown` is cancelled;
+/// requests in flight finish first. Refusals are Confluent's error JSON in `content_type`.
+#[cfg(feature = "tls")]
+pub async fn serve_secured(
+    server: &'static str,
+    listener: TcpListener,
+    router: Router,
+    security: &Security,
+    is_write: IsWrite,
+    content_type: &'static str,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    let router = match &security.users {
+        Some(users) => router.layer(axum::middleware::from_fn_with_state(
+            security::AuthState {
+                users: users.clone(),
+                is_write,
+                content_type,
+            },
+            security::authorize,
+        )),
+        None => router,
+    };
+    let Some(identity) = &security.tls else {
+        return serve(server, listener, router, shutdown).await;
+    };
+    let listener = security::TlsListener::new(server, listener, identity, shutdown.clone())
+        .map_err(|source| ServeError::Serve { server, source })?;
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await

@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use crate::record::{self, StoredRecord};
-use crate::{Compatibility, CompatibilityReport, Registration, SchemaCatalog};
+use crate::{
+    Change, Compatibility, CompatibilityReport, Mode, Refusal, Registration, SchemaCatalog,
+};
 use crate::{SubjectVersion, VersionSelector};
 use transit_core::bus::{self, Delivery, EventBus, PublishError, Record, TopicSpec};
 use transit_core::codec::{RegistryError, SchemaId, SchemaRegistry};
@@ -203,6 +205,11 @@ impl BusRegistry {
             Registration::Existing(version) => return Ok(version.id),
             Registration::New(entry) => entry,
         };
+        if let Err(refusal) = self.catalog().check_writable(Some(subject)) {
+            return Err(RegistryError::Backend {
+                source: Box::new(refusal),
+            });
+        }
         let what = format!("version {} of {:?}", entry.version, entry.subject);
         let (key, value) = record::schema_record(&entry);
         self.store(key, value, what).await?;
@@ -234,13 +241,192 @@ impl BusRegistry {
         })?
     }
 
+    /// Registers as a request of the HTTP API does: with an id (and maybe a version) given,
+    /// an import (IMPORT mode only, Confluent's rule); else as [`Self::register_schema`], refused
+    /// when the subject is read-only.
+    pub async fn register_request(
+        &self,
+        subject: &str,
+        schema: &str,
+        id: Option<SchemaId>,
+        version: Option<u32>,
+    ) -> Result<SchemaId, Refusal> {
+        let Some(id) = id else {
+            return self
+                .register_schema(subject, schema)
+                .await
+                .map_err(|error| match error {
+                    RegistryError::Backend { source } => match source.downcast::<Refusal>() {
+                        Ok(refusal) => *refusal,
+                        Err(source) => Refusal::Registry(RegistryError::Backend { source }),
+                    },
+                    other => Refusal::Registry(other),
+                });
+        };
+        let (subject, schema) = (subject.to_string(), schema.to_string());
+        let what = format!("an import of id {id} into {subject:?}");
+        self.commit(what, move |catalog| {
+            let entry = catalog.prepare_import(&subject, &schema, id, version)?;
+            Ok((id, entry.map(Change::Schema).into_iter().collect()))
+        })
+        .await
+    }
+
+    /// Sets (`Some`) or removes (`None`: back to the global level) `subject`'s own
+    /// compatibility level, once stored. Removing a level the subject does not have is 40408.
+    pub async fn set_subject_compatibility(
+        &self,
+        subject: &str,
+        level: Option<Compatibility>,
+    ) -> Result<(), Refusal> {
+        let subject = subject.to_string();
+        let what = format!("the compatibility level of {subject:?}");
+        self.commit(what, move |catalog| {
+            if level.is_none() && catalog.own_compatibility(&subject).is_none() {
+                return Err(Refusal::NoSubjectCompatibility(subject));
+            }
+            Ok((
+                (),
+                vec![Change::Config {
+                    subject: Some(subject),
+                    compatibility: level,
+                }],
+            ))
+        })
+        .await
+    }
+
+    /// Sets the global mode (`subject: None`) or a subject's; IMPORT needs an empty registry
+    /// (or subject) unless `force`d.
+    pub async fn set_mode(
+        &self,
+        subject: Option<&str>,
+        mode: Mode,
+        force: bool,
+    ) -> Result<(), Refusal> {
+        let subject = subject.map(str::to_string);
+        self.commit(format!("mode {mode}"), move |catalog| {
+            Ok((
+                (),
+                vec![catalog.prepare_mode(subject.as_deref(), mode, force)?],
+            ))
+        })
+        .await
+    }
+
+    /// Removes `subject`'s own mode (back to the global one); 40409 if it has none.
+    pub async fn delete_subject_mode(&self, subject: &str) -> Result<(), Refusal> {
+        let subject = subject.to_string();
+        self.commit(format!("the mode of {subject:?}"), move |catalog| {
+            if catalog.own_mode(&subject).is_none() {
+                return Err(Refusal::NoSubjectMode(subject));
+            }
+            Ok((
+                (),
+                vec![Change::Mode {
+                    subject: Some(subject),
+                    mode: None,
+                }],
+            ))
+        })
+        .await
+    }
+
+    /// Soft-deletes every version of `subject`, or with `permanent` deletes the soft-deleted
+    /// ones for good; the versions deleted.
+    pub async fn delete_subject(
+        &self,
+        subject: &str,
+        permanent: bool,
+    ) -> Result<Vec<u32>, Refusal> {
+        let subject = subject.to_string();
+        let what = format!("a delete of {subject:?}");
+        self.commit(what, move |catalog| {
+            catalog.prepare_delete_subject(&subject, permanent)
+        })
+        .await
+    }
+
+    /// Soft-deletes one version of `subject`, or with `permanent` deletes a soft-deleted one
+    /// for good; the version deleted.
+    pub async fn delete_version(
+        &self,
+        subject: &str,
+        version: VersionSelector,
+        permanent: bool,
+    ) -> Result<u32, Refusal> {
+        let subject = subject.to_string();
+        let what = format!("a delete of version {version} of {subject:?}");
+        self.commit(what, move |catalog| {
+            let (version, change) = catalog.prepare_delete_version(&subject, version, permanent)?;
+            Ok((version, vec![change]))
+        })
+        .await
+    }
+
+    /// Decides on the current state under the writer, stores the changes decided (one batch),
+    /// then applies them: the memory never runs ahead of the topic. Runs in a task of its
+    /// own, so it completes even if the caller stops waiting.
+    async fn commit<T, F>(&self, what: String, decide: F) -> Result<T, Refusal>
+    where
+        T: Send + 'static,
+        F: FnOnce(&SchemaCatalog) -> Result<(T, Vec<Change>), Refusal> + Send + 'static,
+    {
+        let this = self.clone();
+        tokio::spawn(async move {
+            let _writer = this.inner.writer.lock().await;
+            let (answer, changes) = {
+                let catalog = this.catalog();
+                decide(&catalog)?
+            };
+            if changes.is_empty() {
+                return Ok(answer);
+            }
+            let records = changes.iter().map(record::change_record).collect();
+            this.store_all(records, what.clone()).await?;
+            let mut catalog = this.catalog_mut();
+            for change in changes {
+                catalog
+                    .apply_change(change)
+                    .map_err(|error| RegistryError::Backend {
+                        source: Box::new(error),
+                    })?;
+            }
+            drop(catalog);
+            tracing::info!(topic = %this.inner.topic, change = %what, "schema registry changed");
+            Ok(answer)
+        })
+        .await
+        .map_err(|error| {
+            Refusal::Registry(RegistryError::Backend {
+                source: Box::new(error),
+            })
+        })?
+    }
+
     async fn store(&self, key: Bytes, value: Bytes, what: String) -> Result<(), RegistryError> {
+        self.store_all(vec![(key, Some(value))], what).await
+    }
+
+    /// Stores records (a `None` value is a tombstone) in one batch.
+    async fn store_all(
+        &self,
+        records: Vec<(Bytes, Option<Bytes>)>,
+        what: String,
+    ) -> Result<(), RegistryError> {
         let timestamp_ms = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |elapsed| elapsed.as_millis() as i64);
-        let record = Record::new(key, value, timestamp_ms).with_partition(0);
+        let records = records
+            .into_iter()
+            .map(|(key, value)| {
+                let mut record = Record::new(key, Bytes::new(), timestamp_ms).with_partition(0);
+                record.value = value;
+                record
+            })
+            .collect();
         let topic = &self.inner.topic;
-        match self.inner.bus.publish_batch(topic, vec![record]).await {
+        match self.inner.bus.publish_batch(topic, records).await {
             Ok(_) => Ok(()),
             Err(source) => {
                 let error = StoreError {
@@ -254,6 +440,11 @@ impl BusRegistry {
                 })
             }
         }
+    }
+
+    /// The global mode.
+    pub fn mode(&self) -> Mode {
+        self.catalog().mode()
     }
 
     /// The global compatibility level.
@@ -306,6 +497,13 @@ impl BusRegistry {
     }
 }
 
+/// Applies a change that cannot fail (levels, modes, subject deletes).
+fn apply_change(catalog: &mut SchemaCatalog, change: Change) {
+    if let Err(error) = catalog.apply_change(change) {
+        tracing::warn!(error = %error, "skipping a change of the schemas topic");
+    }
+}
+
 /// Replays the table's records into a catalog, skipping (and logging) what cannot be used.
 fn restore(rows: &[Delivery]) -> (SchemaCatalog, RestoreSummary) {
     let mut catalog = SchemaCatalog::new();
@@ -336,15 +534,19 @@ fn restore(rows: &[Delivery]) -> (SchemaCatalog, RestoreSummary) {
             }) => catalog.set_compatibility(compatibility.unwrap_or_default()),
             Ok(StoredRecord::Config {
                 subject: Some(subject),
-                ..
-            }) => {
-                tracing::warn!(
-                    topic = %row.topic,
-                    partition = row.partition,
-                    offset = row.offset,
-                    subject,
-                    "ignoring a per-subject compatibility level: only the global level is kept"
-                );
+                compatibility,
+            }) => apply_change(
+                &mut catalog,
+                Change::Config {
+                    subject: Some(subject),
+                    compatibility,
+                },
+            ),
+            Ok(StoredRecord::Mode { subject, mode }) => {
+                apply_change(&mut catalog, Change::Mode { subject, mode });
+            }
+            Ok(StoredRecord::DeleteSubject { subject, version }) => {
+                apply_change(&mut catalog, Change::DeleteSubject { subject, version });
             }
             Ok(StoredRecord::Ignored { keytype }) => {
                 tracing::debug!(topic = %row.topic, offset = row.offset, keytype, "ignored");

@@ -147,21 +147,27 @@ pub enum ApplyError {
 }
 
 #[derive(Debug)]
-struct Stored {
+pub(crate) struct Stored {
     /// The text as first registered: what clients get back for the id.
-    text: String,
-    parsed: Schema,
+    pub(crate) text: String,
+    pub(crate) parsed: Schema,
     /// The identity key (see [`identity`]).
-    identity: String,
+    pub(crate) identity: String,
 }
 
 #[derive(Debug, Default)]
-struct Subject {
+pub(crate) struct Subject {
     /// Live versions, by number.
-    versions: BTreeMap<u32, SchemaId>,
-    /// The highest version ever stored, deleted ones included: version numbers are never
-    /// reused, as in Confluent.
-    highest: u32,
+    pub(crate) versions: BTreeMap<u32, SchemaId>,
+    /// Soft-deleted versions: not listed, their ids still resolve, until deleted for good.
+    pub(crate) deleted: BTreeMap<u32, SchemaId>,
+    /// The highest version stored, soft-deleted ones included: version numbers are not
+    /// reused until a permanent delete, as in Confluent.
+    pub(crate) highest: u32,
+    /// The subject's own compatibility level, over the global one.
+    pub(crate) compatibility: Option<Compatibility>,
+    /// The subject's own mode, over the global one.
+    pub(crate) mode: Option<crate::Mode>,
 }
 
 /// The registry's state: schemas by global id, subjects with versions, the compatibility
@@ -174,15 +180,19 @@ struct Subject {
 /// merge schemas that resolve data differently).
 #[derive(Debug, Default)]
 pub struct SchemaCatalog {
-    schemas: BTreeMap<SchemaId, Stored>,
-    ids_by_identity: HashMap<String, SchemaId>,
-    subjects: BTreeMap<String, Subject>,
-    compatibility: Compatibility,
+    pub(crate) schemas: BTreeMap<SchemaId, Stored>,
+    pub(crate) ids_by_identity: HashMap<String, SchemaId>,
+    pub(crate) subjects: BTreeMap<String, Subject>,
+    pub(crate) compatibility: Compatibility,
+    pub(crate) mode: crate::Mode,
+    /// The highest id ever handed out, so a permanently deleted id is not given again while
+    /// the registry runs.
+    pub(crate) highest_id: u32,
 }
 
 /// Parses `schema`, with its identity key: the full JSON apache-avro writes for it, which
 /// ignores whitespace, key order and `"int"` versus `{"type":"int"}`, but keeps defaults.
-fn parse(schema: &str) -> Result<(Schema, String), String> {
+pub(crate) fn parse(schema: &str) -> Result<(Schema, String), String> {
     let parsed = Schema::parse_str(schema).map_err(|error| error.to_string())?;
     let identity = identity(&parsed);
     Ok((parsed, identity))
@@ -240,7 +250,7 @@ impl SchemaCatalog {
                 return self.version(subject, version).map(Registration::Existing);
             }
         }
-        let report = self.check_against(&parsed, self.checked_versions(subject));
+        let report = self.check_against(subject, &parsed, self.checked_versions(subject));
         if let Some(message) = report.messages.into_iter().next() {
             return Err(RegistryError::Incompatible {
                 subject: subject.to_string(),
@@ -322,11 +332,14 @@ impl SchemaCatalog {
                 );
             }
         }
+        self.highest_id = self.highest_id.max(id.0);
         let entry = self.subjects.entry(subject).or_default();
         entry.highest = entry.highest.max(version);
         if deleted {
             entry.versions.remove(&version);
+            entry.deleted.insert(version, id);
         } else {
+            entry.deleted.remove(&version);
             entry.versions.insert(version, id);
         }
         Ok(())
@@ -443,7 +456,7 @@ impl SchemaCatalog {
     ) -> Result<CompatibilityReport, RegistryError> {
         let (parsed, _) = parse(schema).map_err(invalid)?;
         let old = self.select(subject, against)?;
-        Ok(self.check_against(&parsed, vec![(old.version, old.id)]))
+        Ok(self.check_against(subject, &parsed, vec![(old.version, old.id)]))
     }
 
     /// Checks `schema` against the versions the catalog's level names (the latest, or all for a
@@ -454,7 +467,15 @@ impl SchemaCatalog {
         schema: &str,
     ) -> Result<CompatibilityReport, RegistryError> {
         let (parsed, _) = parse(schema).map_err(invalid)?;
-        Ok(self.check_against(&parsed, self.checked_versions(subject)))
+        Ok(self.check_against(subject, &parsed, self.checked_versions(subject)))
+    }
+
+    /// The level `subject` is checked at: its own, else the global one.
+    pub fn subject_compatibility(&self, subject: &str) -> Compatibility {
+        self.subjects
+            .get(subject)
+            .and_then(|s| s.compatibility)
+            .unwrap_or(self.compatibility)
     }
 
     /// The versions a new schema of `subject` is checked against, newest first.
@@ -463,26 +484,33 @@ impl SchemaCatalog {
             return Vec::new();
         };
         let newest_first = entry.versions.iter().rev().map(|(&v, &id)| (v, id));
-        if self.compatibility.is_transitive() {
+        if self.subject_compatibility(subject).is_transitive() {
             newest_first.collect()
         } else {
             newest_first.take(1).collect()
         }
     }
 
-    fn check_against(&self, new: &Schema, versions: Vec<(u32, SchemaId)>) -> CompatibilityReport {
+    fn check_against(
+        &self,
+        subject: &str,
+        new: &Schema,
+        versions: Vec<(u32, SchemaId)>,
+    ) -> CompatibilityReport {
+        let level = self.subject_compatibility(subject);
         let messages = versions
             .into_iter()
             .filter_map(|(version, id)| {
                 let old = &self.schemas.get(&id)?.parsed;
-                self.compatibility.check(new, old, version).err()
+                level.check(new, old, version).err()
             })
             .collect();
         CompatibilityReport { messages }
     }
 
-    fn next_id(&self) -> SchemaId {
-        SchemaId(self.schemas.last_key_value().map_or(0, |(id, _)| id.0) + 1)
+    pub(crate) fn next_id(&self) -> SchemaId {
+        let stored = self.schemas.last_key_value().map_or(0, |(id, _)| id.0);
+        SchemaId(stored.max(self.highest_id) + 1)
     }
 }
 

@@ -8,7 +8,9 @@
 //!   record format), so it restarts without losing a schema; what the registry's HTTP server
 //!   serves.
 //! - [`MemRegistry`]: the catalog behind a lock, for one process (no topic, no restart).
-//! - [`Compatibility`]: Confluent's levels (BACKWARD by default).
+//! - [`Compatibility`]: Confluent's levels (BACKWARD by default), global or per subject.
+//! - [`Mode`], [`Change`], [`Refusal`]: what operators change besides registering (levels,
+//!   soft and permanent deletes, modes, imports), with Confluent's rules and error codes.
 //!
 //! # Why the catalog is separate from its storage
 //!
@@ -16,12 +18,14 @@
 //! check), stored second, and applied last ([`SchemaCatalog::apply`]), so the state in memory
 //! never runs ahead of what is stored; restoring is applying the stored entries again.
 
+mod admin;
 mod bus;
 mod catalog;
 mod compatibility;
 mod memory;
 mod record;
 
+pub use admin::{Change, InvalidMode, Mode, Refusal};
 pub use bus::{BusRegistry, OpenError, RestoreSummary, StoreError, DEFAULT_TOPIC};
 pub use catalog::{
     ApplyError, CompatibilityReport, InvalidVersion, Registration, SchemaCatalog, SchemaEntry,

@@ -3,8 +3,13 @@
 //!
 //! - schema: key `{"keytype":"SCHEMA","subject":"s","version":1,"magic":1}`, value
 //!   `{"subject":"s","version":1,"id":7,"schema":"...","deleted":false}`;
-//! - global compatibility: key `{"keytype":"CONFIG","subject":null,"magic":0}`, value
-//!   `{"compatibilityLevel":"BACKWARD"}`.
+//! - compatibility, global or of a subject: key `{"keytype":"CONFIG","subject":null,"magic":0}`
+//!   (or `"subject":"s"`), value `{"compatibilityLevel":"BACKWARD"}`, a tombstone once removed;
+//! - mode, the same way: key `{"keytype":"MODE","subject":null,"magic":0}`, value
+//!   `{"mode":"READONLY"}`;
+//! - a subject soft-deleted: key `{"keytype":"DELETE_SUBJECT","subject":"s","magic":0}`, value
+//!   `{"subject":"s","version":3}` (every version up to 3 is deleted);
+//! - a version deleted for good: a tombstone of its `SCHEMA` key.
 //!
 //! Keys are written field by field in that order, always the same bytes for the same key,
 //! because compaction keeps the last record per key *bytes*.
@@ -12,7 +17,7 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::{Compatibility, SchemaEntry};
+use crate::{Change, Compatibility, Mode, SchemaEntry};
 use transit_core::codec::SchemaId;
 
 /// What one record of the topic says.
@@ -26,8 +31,14 @@ pub(crate) enum StoredRecord {
         subject: Option<String>,
         compatibility: Option<Compatibility>,
     },
-    /// A record kind this registry has no use for (Confluent's `NOOP`, `MODE`, deletes of a
-    /// whole subject...), or a tombstone.
+    /// A mode of a subject, or the global one.
+    Mode {
+        subject: Option<String>,
+        mode: Option<Mode>,
+    },
+    /// Every version of a subject up to `version` soft-deleted.
+    DeleteSubject { subject: String, version: u32 },
+    /// A record kind this registry has no use for (Confluent's `NOOP`, ...), or a tombstone.
     Ignored { keytype: String },
 }
 
@@ -60,6 +71,8 @@ pub(crate) enum RecordError {
     SchemaType(String),
     #[error(transparent)]
     Level(#[from] crate::InvalidCompatibility),
+    #[error(transparent)]
+    Mode(#[from] crate::InvalidMode),
 }
 
 #[derive(Serialize)]
@@ -90,6 +103,29 @@ struct ConfigKeyOut {
 struct ConfigValueOut {
     #[serde(rename = "compatibilityLevel")]
     compatibility_level: &'static str,
+}
+
+#[derive(Serialize)]
+struct ModeValueOut {
+    mode: &'static str,
+}
+
+#[derive(Serialize)]
+struct DeleteSubjectValueOut<'a> {
+    subject: &'a str,
+    version: u32,
+}
+
+#[derive(Deserialize)]
+struct ModeValueIn {
+    #[serde(default)]
+    mode: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct DeleteSubjectValueIn {
+    subject: String,
+    version: u32,
 }
 
 #[derive(Deserialize)]
@@ -154,6 +190,55 @@ pub(crate) fn config_record(compatibility: Compatibility) -> (Bytes, Bytes) {
         compatibility_level: compatibility.name(),
     };
     (to_bytes(&key), to_bytes(&value))
+}
+
+/// Key and value (`None`: a tombstone) of the record storing `change`.
+pub(crate) fn change_record(change: &Change) -> (Bytes, Option<Bytes>) {
+    let keyed = |keytype: &'static str, subject: Option<&str>| {
+        to_bytes(&ConfigKeyOut {
+            keytype,
+            subject: subject.map(str::to_string),
+            magic: 0,
+        })
+    };
+    match change {
+        Change::Schema(entry) => {
+            let (key, value) = schema_record(entry);
+            (key, Some(value))
+        }
+        Change::RemoveVersion { subject, version } => {
+            let key = SchemaKeyOut {
+                keytype: "SCHEMA",
+                subject,
+                version: *version,
+                magic: 1,
+            };
+            (to_bytes(&key), None)
+        }
+        Change::DeleteSubject { subject, version } => (
+            keyed("DELETE_SUBJECT", Some(subject)),
+            Some(to_bytes(&DeleteSubjectValueOut {
+                subject,
+                version: *version,
+            })),
+        ),
+        Change::ForgetDeleteSubject { subject } => (keyed("DELETE_SUBJECT", Some(subject)), None),
+        Change::Config {
+            subject,
+            compatibility,
+        } => (
+            keyed("CONFIG", subject.as_deref()),
+            compatibility.map(|level| {
+                to_bytes(&ConfigValueOut {
+                    compatibility_level: level.name(),
+                })
+            }),
+        ),
+        Change::Mode { subject, mode } => (
+            keyed("MODE", subject.as_deref()),
+            mode.map(|mode| to_bytes(&ModeValueOut { mode: mode.name() })),
+        ),
+    }
 }
 
 /// Reads one record of the topic.
@@ -223,6 +308,39 @@ pub(crate) fn decode(
                 compatibility,
             })
         }
+        "MODE" => {
+            let mode = match value {
+                None => None,
+                Some(value) => {
+                    let value: ModeValueIn =
+                        serde_json::from_slice(value).map_err(|source| RecordError::Value {
+                            keytype: key.keytype.clone(),
+                            source,
+                        })?;
+                    value.mode.map(|mode| mode.parse()).transpose()?
+                }
+            };
+            Ok(StoredRecord::Mode {
+                subject: key.subject,
+                mode,
+            })
+        }
+        "DELETE_SUBJECT" => {
+            let Some(value) = value else {
+                return Ok(StoredRecord::Ignored {
+                    keytype: key.keytype,
+                });
+            };
+            let value: DeleteSubjectValueIn =
+                serde_json::from_slice(value).map_err(|source| RecordError::Value {
+                    keytype: key.keytype.clone(),
+                    source,
+                })?;
+            Ok(StoredRecord::DeleteSubject {
+                subject: value.subject,
+                version: value.version,
+            })
+        }
         _ => Ok(StoredRecord::Ignored {
             keytype: key.keytype,
         }),
@@ -273,6 +391,84 @@ mod tests {
             StoredRecord::Config {
                 subject: None,
                 compatibility: Some(Compatibility::FullTransitive)
+            }
+        );
+    }
+
+    #[test]
+    fn subject_configs_modes_and_deletes_use_confluents_keys() {
+        let cases = [
+            (
+                Change::Config {
+                    subject: Some("s".into()),
+                    compatibility: Some(Compatibility::None),
+                },
+                r#"{"keytype":"CONFIG","subject":"s","magic":0}"#,
+                Some(r#"{"compatibilityLevel":"NONE"}"#),
+            ),
+            (
+                Change::Mode {
+                    subject: None,
+                    mode: Some(Mode::ReadOnly),
+                },
+                r#"{"keytype":"MODE","subject":null,"magic":0}"#,
+                Some(r#"{"mode":"READONLY"}"#),
+            ),
+            (
+                Change::DeleteSubject {
+                    subject: "s".into(),
+                    version: 3,
+                },
+                r#"{"keytype":"DELETE_SUBJECT","subject":"s","magic":0}"#,
+                Some(r#"{"subject":"s","version":3}"#),
+            ),
+            (
+                Change::RemoveVersion {
+                    subject: "s".into(),
+                    version: 2,
+                },
+                r#"{"keytype":"SCHEMA","subject":"s","version":2,"magic":1}"#,
+                None,
+            ),
+            (
+                Change::Config {
+                    subject: Some("s".into()),
+                    compatibility: None,
+                },
+                r#"{"keytype":"CONFIG","subject":"s","magic":0}"#,
+                None,
+            ),
+        ];
+        for (change, key, value) in cases {
+            let (got_key, got_value) = change_record(&change);
+            assert_eq!(std::str::from_utf8(&got_key).unwrap(), key);
+            assert_eq!(
+                got_value
+                    .as_deref()
+                    .map(|v| std::str::from_utf8(v).unwrap()),
+                value
+            );
+        }
+        assert_eq!(
+            decode(
+                Some(br#"{"keytype":"MODE","subject":"s","magic":0}"#),
+                Some(br#"{"mode":"IMPORT"}"#)
+            )
+            .unwrap(),
+            StoredRecord::Mode {
+                subject: Some("s".into()),
+                mode: Some(Mode::Import)
+            }
+        );
+        assert_eq!(
+            decode(
+                Some(br#"{"keytype":"DELETE_SUBJECT","subject":"s","magic":0}"#),
+                Some(br#"{"subject":"s","version":3}"#)
+            )
+            .unwrap(),
+            StoredRecord::DeleteSubject {
+                subject: "s".into(),
+                version: 3
             }
         );
     }

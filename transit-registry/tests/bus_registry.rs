@@ -75,3 +75,76 @@ async fn concurrent_registrations_get_distinct_ids_and_versions() {
         (1..=8).collect::<Vec<u32>>()
     );
 }
+
+#[tokio::test]
+async fn deletes_subject_levels_and_modes_survive_a_restart() {
+    use transit_registry::{Mode, VersionSelector};
+    let bus: Arc<dyn EventBus> = Arc::new(MemBus::new());
+    let first = BusRegistry::open(Arc::clone(&bus), DEFAULT_TOPIC)
+        .await
+        .unwrap();
+    let id1 = first.register_schema("s", V1).await.unwrap();
+    first.register_schema("s", V2_DEFAULT).await.unwrap();
+    first.register_schema("gone", V1).await.unwrap();
+    first.register_schema("soft", V2_DEFAULT).await.unwrap();
+    // Version 1 of s soft-deleted; "soft" soft-deleted whole; "gone" deleted for good.
+    assert_eq!(
+        first
+            .delete_version("s", VersionSelector::Number(1), false)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(first.delete_subject("soft", false).await.unwrap(), vec![1]);
+    first.delete_subject("gone", false).await.unwrap();
+    first.delete_subject("gone", true).await.unwrap();
+    first
+        .set_subject_compatibility("s", Some(Compatibility::None))
+        .await
+        .unwrap();
+    first
+        .set_mode(Some("frozen"), Mode::ReadOnly, false)
+        .await
+        .unwrap();
+
+    let again = BusRegistry::open(Arc::clone(&bus), DEFAULT_TOPIC)
+        .await
+        .unwrap();
+    assert_eq!(again.subjects(), vec!["s"]);
+    assert_eq!(again.versions("s").unwrap(), vec![2]);
+    assert_eq!(
+        again.read(|c| c.subjects_with_deleted(true)),
+        vec!["s", "soft"]
+    );
+    // The soft-deleted version still decodes old records by id.
+    assert_eq!(again.schema(id1).unwrap(), V1);
+    assert_eq!(
+        again.read(|c| c.subject_compatibility("s")),
+        Compatibility::None
+    );
+    assert_eq!(
+        again.read(|c| c.subject_compatibility("t")),
+        Compatibility::Backward
+    );
+    assert_eq!(again.read(|c| c.subject_mode("frozen")), Mode::ReadOnly);
+    assert_eq!(
+        again
+            .delete_subject("soft", false)
+            .await
+            .unwrap_err()
+            .code(),
+        40404
+    );
+    assert_eq!(
+        again.delete_subject("gone", true).await.unwrap_err().code(),
+        40401
+    );
+    // Under the subject's own NONE level an incompatible schema is taken.
+    again.register_schema("s", V2_NO_DEFAULT).await.unwrap();
+    // A read-only subject takes nothing new.
+    let refused = again
+        .register_request("frozen", V1, None, None)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), 42205, "{refused}");
+}

@@ -10,7 +10,9 @@
 //! - [`processes`]: processes of the `transit` binary with their logs, the signals a fault
 //!   test sends them (`kill -9`, `SIGSTOP`/`SIGCONT`, Ctrl+C), and the test broker restarted;
 //! - [`registry`], [`rest_proxy`], [`weather_request`]: the schema registry and the REST
-//!   Proxy served for a test, and the original weather hardware's request.
+//!   Proxy served for a test (over HTTPS with users too), and the original weather hardware's
+//!   request;
+//! - [`tls`]: a test CA and server certificate, made with `openssl`.
 //!
 //! Each service that is missing fails the test with how to start it: a test that quietly
 //! passes without its broker or database would prove nothing.
@@ -24,4 +26,5 @@ pub mod postgres;
 pub mod processes;
 pub mod registry;
 pub mod rest_proxy;
+pub mod tls;
 pub mod weather_request;

@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use transit_core::bus::EventBus;
 use transit_http::registry;
+use transit_http::server::Security;
 use transit_registry::BusRegistry;
 
 use crate::http::content_type_of;
@@ -31,6 +32,8 @@ pub const REGISTRY_TYPE: &str = "application/vnd.schemaregistry.v1+json";
 #[derive(Debug)]
 pub struct RegistryServer {
     pub address: SocketAddr,
+    /// `http` or `https`.
+    pub scheme: &'static str,
     shutdown: CancellationToken,
     task: JoinHandle<Result<(), transit_http::server::ServeError>>,
 }
@@ -38,6 +41,11 @@ pub struct RegistryServer {
 impl RegistryServer {
     /// Opens the registry in `topic` of `bus` and serves it on a free port.
     pub async fn start(bus: Arc<dyn EventBus>, topic: &str) -> Self {
+        Self::start_secured(bus, topic, Security::open()).await
+    }
+
+    /// [`Self::start`] with HTTPS and users as `security` says.
+    pub async fn start_secured(bus: Arc<dyn EventBus>, topic: &str, security: Security) -> Self {
         let registry = BusRegistry::open(bus, topic)
             .await
             .unwrap_or_else(|error| panic!("opening the registry on {topic}: {error:?}"));
@@ -46,9 +54,14 @@ impl RegistryServer {
             .expect("binding the registry");
         let address = listener.local_addr().expect("the registry's address");
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(registry::serve(listener, registry, shutdown.clone()));
+        let scheme = if security.is_tls() { "https" } else { "http" };
+        let stop = shutdown.clone();
+        let task = tokio::spawn(async move {
+            registry::serve_secured(listener, registry, &security, stop).await
+        });
         Self {
             address,
+            scheme,
             shutdown,
             task,
         }
@@ -65,7 +78,7 @@ impl RegistryServer {
     }
 
     pub fn url(&self) -> String {
-        format!("http://{}", self.address)
+        format!("{}://{}", self.scheme, self.address)
     }
 }
 

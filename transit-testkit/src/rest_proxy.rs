@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 use transit_core::codec::SchemaRegistry;
 use transit_core::EventBus;
 use transit_http::rest_proxy::{self, RestProxy, RestProxyConfig, ServeError};
+use transit_http::server::Security;
 
 /// A running proxy; dropping it shuts it down.
 #[derive(Debug)]
@@ -31,13 +32,26 @@ impl ProxyServer {
         registry: Arc<dyn SchemaRegistry>,
         config: RestProxyConfig,
     ) -> Self {
+        Self::start_secured(bus, registry, config, Security::open()).await
+    }
+
+    /// [`Self::start`] with HTTPS and users as `security` says.
+    pub async fn start_secured(
+        bus: Arc<dyn EventBus>,
+        registry: Arc<dyn SchemaRegistry>,
+        config: RestProxyConfig,
+        security: Security,
+    ) -> Self {
         let listener = rest_proxy::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
             .await
             .expect("binding the proxy");
         let address = listener.local_addr().expect("the proxy's address");
         let proxy = RestProxy::new(bus, registry, config);
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(rest_proxy::serve(listener, proxy, shutdown.clone()));
+        let stop = shutdown.clone();
+        let task = tokio::spawn(async move {
+            rest_proxy::serve_secured(listener, proxy, &security, stop).await
+        });
         Self {
             address,
             shutdown,

@@ -43,6 +43,11 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bootstrap", required=True, help="Kafka bootstrap servers, host:port")
     parser.add_argument("--registry-url", required=True, help="the schema registry's URL")
+    parser.add_argument(
+        "--registry-ca",
+        help="the CA file to trust for an https:// registry (ssl.ca.location); "
+        "basic.auth.user.info comes from REGISTRY_USER_INFO when set",
+    )
     parser.add_argument("--topic", action="append", required=True, help="a topic (repeatable)")
     parser.add_argument(
         "--config",
@@ -209,7 +214,12 @@ def read_topic(consumer, topic, key_deserializer, value_deserializer, timeout, s
 
 def main():
     args = parse_args()
-    registry = SchemaRegistryClient({"url": args.registry_url})
+    registry_config = {"url": args.registry_url}
+    if args.registry_ca:
+        registry_config["ssl.ca.location"] = args.registry_ca
+    if os.environ.get("REGISTRY_USER_INFO"):
+        registry_config["basic.auth.user.info"] = os.environ["REGISTRY_USER_INFO"]
+    registry = SchemaRegistryClient(registry_config)
     # No schema given: the writer's schema comes from the registry, by id.
     key_deserializer = AvroDeserializer(registry)
     value_deserializer = AvroDeserializer(registry)

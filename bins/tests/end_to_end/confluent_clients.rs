@@ -1,8 +1,10 @@
 //! A real third-party client against transit on Apache Kafka: Python's `confluent-kafka` from
 //! PyPI, with its `SchemaRegistryClient`, `AvroDeserializer` and `AvroSerializer`.
 //!
-//! - It reads every transit topic with only the registry's URL and decodes every record
-//!   (`bins/tests/clients/read_topics.py`), as the design's contract promises Confluent clients.
+//! - It reads every transit topic with only Confluent's registry settings and decodes every
+//!   record (`bins/tests/clients/read_topics.py`), as the design's contract promises Confluent
+//!   clients: the registry is served over HTTPS (a test CA) with basic auth, and the reader
+//!   takes `url`, `ssl.ca.location` and a read-only user's `basic.auth.user.info`.
 //! - Entries it writes with its `AvroSerializer`, registering transit's own schema files
 //!   through transit's registry, are counted by transit's turnstile counter, exactly
 //!   (`bins/tests/clients/produce_entries.py`).
@@ -37,11 +39,16 @@ use transit_core::processor::read_table;
 use transit_core::processor::turnstile_counts::TurnstileCounter;
 use transit_core::testing::{unique_name, wait_for_board};
 use transit_core::topics::Topics;
+use transit_http::server::{Security, Users};
 use transit_registry::BusRegistry;
 use transit_sim::driver::{DriverConfig, Pace};
 use transit_sim::pipeline::{self, PipelineConfig};
 use transit_sim::{SimConfig, SimTime, Simulation};
 use transit_testkit::kafka::{broker_settings, brokers, kafka_bus};
+use transit_testkit::tls::TestCertificates;
+
+/// The read-only user's password of the HTTPS registry (a test value, searched for in output).
+const READER_PASSWORD: &str = "r3ader-Pa55-e2e";
 
 /// The environment variable naming the Python with the clients installed.
 const PYTHON_VAR: &str = "TRANSIT_TEST_PYTHON";
@@ -121,8 +128,14 @@ impl ScriptRun {
 /// Runs `script` with the clients' Python from the package root, with the broker settings the
 /// test broker needs as `--config` flags, and reads what it printed.
 async fn run_script(script: &str, args: &[String]) -> ScriptRun {
+    run_script_with(script, args, &[]).await
+}
+
+/// [`run_script`] with variables set (secrets stay off the command line).
+async fn run_script_with(script: &str, args: &[String], env: &[(&str, &str)]) -> ScriptRun {
     let mut command = Command::new(python());
     command
+        .envs(env.iter().copied())
         .arg(script)
         .args(args)
         .current_dir(root())
@@ -176,12 +189,18 @@ fn unique_topic(prefix: &str) -> String {
 struct ServedRegistry {
     registry: BusRegistry,
     address: SocketAddr,
+    scheme: &'static str,
     shutdown: CancellationToken,
     task: JoinHandle<Result<(), transit_http::server::ServeError>>,
 }
 
 impl ServedRegistry {
     async fn start(bus: Arc<dyn EventBus>) -> Self {
+        Self::start_secured(bus, Security::open()).await
+    }
+
+    /// Served as `security` says: HTTPS and users, as Confluent runs its registry.
+    async fn start_secured(bus: Arc<dyn EventBus>, security: Security) -> Self {
         let topic = unique_topic("schemas");
         // A few tries: on a broker that has just started, the watermark query right after
         // creating the topic may meet a partition whose leader is not known yet
@@ -205,21 +224,22 @@ impl ServedRegistry {
             .expect("binding the registry to a free port");
         let address = listener.local_addr().expect("the registry's address");
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(transit_http::registry::serve(
-            listener,
-            registry.clone(),
-            shutdown.clone(),
-        ));
+        let scheme = if security.is_tls() { "https" } else { "http" };
+        let (served, stop) = (registry.clone(), shutdown.clone());
+        let task = tokio::spawn(async move {
+            transit_http::registry::serve_secured(listener, served, &security, stop).await
+        });
         Self {
             registry,
             address,
+            scheme,
             shutdown,
             task,
         }
     }
 
     fn url(&self) -> String {
-        format!("http://{}", self.address)
+        format!("{}://{}", self.scheme, self.address)
     }
 
     fn shared(&self) -> Arc<dyn SchemaRegistry> {
@@ -311,7 +331,16 @@ async fn confluent_kafka_reads_and_decodes_every_transit_topic_with_only_the_reg
     let python = python();
     let began = Instant::now();
     let bus = kafka_bus().await;
-    let served = ServedRegistry::start(Arc::clone(&bus)).await;
+    // The registry as Confluent runs it: HTTPS from a test CA, a read-only user for the
+    // reader; the reader gets only Confluent's documented settings.
+    let certs = TestCertificates::generate();
+    let users = Users::parse("test users", &format!("reader: {READER_PASSWORD},read"))
+        .expect("the test users");
+    let security = Security {
+        tls: Some(certs.identity()),
+        users: Some(users),
+    };
+    let served = ServedRegistry::start_secured(Arc::clone(&bus), security).await;
     let topics = Topics::new(unique_topic("confluent_read"));
     let sim = simulation();
     let until = SimTime(sim.now().0 + HOURS * 3_600_000);
@@ -395,13 +424,26 @@ async fn confluent_kafka_reads_and_decodes_every_transit_topic_with_only_the_reg
         brokers(),
         "--registry-url".to_string(),
         served.url(),
+        "--registry-ca".to_string(),
+        certs.ca.display().to_string(),
         "--sum".to_string(),
         format!("{}=entries", topics.turnstile_counts()),
     ];
     for (topic, _) in &to_read {
         args.extend(["--topic".to_string(), topic.clone()]);
     }
-    let run = run_script(READ_TOPICS, &args).await;
+    let user_info = format!("reader:{READER_PASSWORD}");
+    let run = run_script_with(
+        READ_TOPICS,
+        &args,
+        &[("REGISTRY_USER_INFO", user_info.as_str())],
+    )
+    .await;
+    assert!(
+        !run.stdout.contains(READER_PASSWORD) && !run.stderr.contains(READER_PASSWORD),
+        "the reader printed the password\n{}",
+        run.describe()
+    );
     eprintln!("{}", run.stdout.trim_end());
     assert!(
         run.success,

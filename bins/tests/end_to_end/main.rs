@@ -7,3 +7,4 @@ mod confluent_clients;
 mod feeds;
 mod gtfs_export;
 mod production;
+mod secured_services;

@@ -107,6 +107,19 @@ impl From<RegistryError> for ApiError {
     }
 }
 
+impl From<transit_registry::Refusal> for ApiError {
+    fn from(refusal: transit_registry::Refusal) -> Self {
+        match refusal {
+            transit_registry::Refusal::Registry(error) => error.into(),
+            other => {
+                let status = StatusCode::from_u16(other.status())
+                    .unwrap_or(StatusCode::UNPROCESSABLE_ENTITY);
+                Self::new(status, other.code(), other.to_string())
+            }
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         json(

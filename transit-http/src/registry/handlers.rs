@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use transit_core::codec::SchemaId;
-use transit_registry::{BusRegistry, Compatibility, SubjectVersion, VersionSelector};
+use transit_registry::{BusRegistry, Compatibility, Mode, SubjectVersion, VersionSelector};
 
 use super::body::JsonBody;
 use super::error::ApiError;
@@ -21,6 +21,12 @@ pub(crate) struct SchemaRequest {
     schema_type: Option<String>,
     #[serde(default)]
     references: Option<Vec<serde_json::Value>>,
+    /// The id to register under: IMPORT mode only.
+    #[serde(default)]
+    id: Option<u32>,
+    /// The version to register as: IMPORT mode only.
+    #[serde(default)]
+    version: Option<u32>,
 }
 
 impl SchemaRequest {
@@ -127,15 +133,21 @@ pub(crate) async fn versions_of_id(
     ok(&body)
 }
 
-pub(crate) async fn subjects(State(registry): State<BusRegistry>) -> Answer {
-    ok(&registry.subjects())
+pub(crate) async fn subjects(
+    State(registry): State<BusRegistry>,
+    RawQuery(query): RawQuery,
+) -> Answer {
+    let deleted = flag(query.as_deref(), "deleted");
+    ok(&registry.read(|catalog| catalog.subjects_with_deleted(deleted)))
 }
 
 pub(crate) async fn versions(
     State(registry): State<BusRegistry>,
     Path(subject): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> Answer {
-    ok(&registry.versions(&subject)?)
+    let deleted = flag(query.as_deref(), "deleted");
+    ok(&registry.read(|catalog| catalog.versions_with_deleted(&subject, deleted))?)
 }
 
 pub(crate) async fn register(
@@ -143,8 +155,44 @@ pub(crate) async fn register(
     Path(subject): Path<String>,
     JsonBody(request): JsonBody<SchemaRequest>,
 ) -> Answer {
-    let id = registry.register_schema(&subject, request.avro()?).await?;
+    let schema = request.avro()?;
+    let id = registry
+        .register_request(&subject, schema, request.id.map(SchemaId), request.version)
+        .await?;
     ok(&serde_json::json!({ "id": id.0 }))
+}
+
+/// `DELETE /subjects/{subject}` (`?permanent=true` after a soft delete): the versions deleted.
+pub(crate) async fn delete_subject(
+    State(registry): State<BusRegistry>,
+    Path(subject): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Answer {
+    let permanent = flag(query.as_deref(), "permanent");
+    ok(&registry.delete_subject(&subject, permanent).await?)
+}
+
+/// `DELETE /subjects/{subject}/versions/{version}`: the version deleted.
+pub(crate) async fn delete_version(
+    State(registry): State<BusRegistry>,
+    Path((subject, version)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Answer {
+    let selector = version_selector(&version)?;
+    let permanent = flag(query.as_deref(), "permanent");
+    ok(&registry
+        .delete_version(&subject, selector, permanent)
+        .await?)
+}
+
+/// `GET /subjects/{subject}/versions/{version}/referencedby`: the ids of schemas referring to
+/// this version. References are refused at registration, so no schema refers to another.
+pub(crate) async fn referenced_by(
+    State(registry): State<BusRegistry>,
+    Path((subject, version)): Path<(String, String)>,
+) -> Answer {
+    registry.version(&subject, version_selector(&version)?)?;
+    ok(&Vec::<u32>::new())
 }
 
 pub(crate) async fn lookup(
@@ -174,10 +222,17 @@ pub(crate) async fn version_schema(
 
 /// Whether `?verbose=true` is among the query's pairs.
 fn verbose(query: Option<&str>) -> bool {
+    flag(query, "verbose")
+}
+
+/// Whether `name=true` is among the query's pairs.
+fn flag(query: Option<&str>, name: &str) -> bool {
     query.is_some_and(|query| {
-        query
-            .split('&')
-            .any(|pair| pair.eq_ignore_ascii_case("verbose=true"))
+        query.split('&').any(|pair| {
+            pair.split_once('=').is_some_and(|(key, value)| {
+                key.eq_ignore_ascii_case(name) && value.eq_ignore_ascii_case("true")
+            })
+        })
     })
 }
 
@@ -221,20 +276,140 @@ pub(crate) async fn get_config(State(registry): State<BusRegistry>) -> Answer {
     ok(&serde_json::json!({ "compatibilityLevel": registry.compatibility().name() }))
 }
 
-pub(crate) async fn put_config(
-    State(registry): State<BusRegistry>,
-    JsonBody(request): JsonBody<ConfigRequest>,
-) -> Answer {
-    let level: Compatibility = request.compatibility.parse().map_err(|_| {
+fn level(request: &ConfigRequest) -> Result<Compatibility, ApiError> {
+    request.compatibility.parse().map_err(|_| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             42203,
             "Invalid compatibility level. Valid values are none, backward, forward, full, \
              backward_transitive, forward_transitive, and full_transitive",
         )
-    })?;
+    })
+}
+
+pub(crate) async fn put_config(
+    State(registry): State<BusRegistry>,
+    JsonBody(request): JsonBody<ConfigRequest>,
+) -> Answer {
+    let level = level(&request)?;
     registry.set_compatibility(level).await?;
     ok(&serde_json::json!({ "compatibility": level.name() }))
+}
+
+/// `DELETE /config`: the global level back to BACKWARD; answers the level it had.
+pub(crate) async fn delete_config(State(registry): State<BusRegistry>) -> Answer {
+    let previous = registry.compatibility();
+    registry.set_compatibility(Compatibility::default()).await?;
+    ok(&serde_json::json!({ "compatibilityLevel": previous.name() }))
+}
+
+/// `GET /config/{subject}`: the subject's own level (40408 without one), or with
+/// `?defaultToGlobal=true` the level it is checked at.
+pub(crate) async fn get_subject_config(
+    State(registry): State<BusRegistry>,
+    Path(subject): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Answer {
+    let own = registry.read(|catalog| catalog.own_compatibility(&subject));
+    let level = match own {
+        Some(level) => level,
+        None if flag(query.as_deref(), "defaultToGlobal") => registry.compatibility(),
+        None => return Err(transit_registry::Refusal::NoSubjectCompatibility(subject).into()),
+    };
+    ok(&serde_json::json!({ "compatibilityLevel": level.name() }))
+}
+
+pub(crate) async fn put_subject_config(
+    State(registry): State<BusRegistry>,
+    Path(subject): Path<String>,
+    JsonBody(request): JsonBody<ConfigRequest>,
+) -> Answer {
+    let level = level(&request)?;
+    registry
+        .set_subject_compatibility(&subject, Some(level))
+        .await?;
+    ok(&serde_json::json!({ "compatibility": level.name() }))
+}
+
+/// `DELETE /config/{subject}`: back to the global level; answers the level it had.
+pub(crate) async fn delete_subject_config(
+    State(registry): State<BusRegistry>,
+    Path(subject): Path<String>,
+) -> Answer {
+    let own = registry.read(|catalog| catalog.own_compatibility(&subject));
+    registry.set_subject_compatibility(&subject, None).await?;
+    let previous = own.unwrap_or_else(|| registry.compatibility());
+    ok(&serde_json::json!({ "compatibilityLevel": previous.name() }))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ModeRequest {
+    mode: String,
+}
+
+fn mode(request: &ModeRequest) -> Result<Mode, ApiError> {
+    request
+        .mode
+        .parse()
+        .map_err(|error: transit_registry::InvalidMode| {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, 42204, error.to_string())
+        })
+}
+
+pub(crate) async fn get_mode(State(registry): State<BusRegistry>) -> Answer {
+    ok(&serde_json::json!({ "mode": registry.mode().name() }))
+}
+
+/// `PUT /mode` (`?force=true` to import into a registry that has subjects).
+pub(crate) async fn put_mode(
+    State(registry): State<BusRegistry>,
+    RawQuery(query): RawQuery,
+    JsonBody(request): JsonBody<ModeRequest>,
+) -> Answer {
+    let mode = mode(&request)?;
+    registry
+        .set_mode(None, mode, flag(query.as_deref(), "force"))
+        .await?;
+    ok(&serde_json::json!({ "mode": mode.name() }))
+}
+
+/// `GET /mode/{subject}`: its own mode (40409 without one), or with `?defaultToGlobal=true`
+/// the mode it is in.
+pub(crate) async fn get_subject_mode(
+    State(registry): State<BusRegistry>,
+    Path(subject): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Answer {
+    let mode = match registry.read(|catalog| catalog.own_mode(&subject)) {
+        Some(mode) => mode,
+        None if flag(query.as_deref(), "defaultToGlobal") => registry.mode(),
+        None => return Err(transit_registry::Refusal::NoSubjectMode(subject).into()),
+    };
+    ok(&serde_json::json!({ "mode": mode.name() }))
+}
+
+pub(crate) async fn put_subject_mode(
+    State(registry): State<BusRegistry>,
+    Path(subject): Path<String>,
+    RawQuery(query): RawQuery,
+    JsonBody(request): JsonBody<ModeRequest>,
+) -> Answer {
+    let mode = mode(&request)?;
+    registry
+        .set_mode(Some(&subject), mode, flag(query.as_deref(), "force"))
+        .await?;
+    ok(&serde_json::json!({ "mode": mode.name() }))
+}
+
+/// `DELETE /mode/{subject}`: back to the global mode; answers the mode it had.
+pub(crate) async fn delete_subject_mode(
+    State(registry): State<BusRegistry>,
+    Path(subject): Path<String>,
+) -> Answer {
+    let own = registry.read(|catalog| catalog.own_mode(&subject));
+    registry.delete_subject_mode(&subject).await?;
+    let previous = own.unwrap_or_else(|| registry.mode());
+    ok(&serde_json::json!({ "mode": previous.name() }))
 }
 
 pub(crate) async fn not_found() -> ApiError {

@@ -14,13 +14,22 @@
 //! - `POST /compatibility/subjects/{subject}/versions/{version}` (and without a version:
 //!   against what registering would check) → `{"is_compatible":…}`, with `?verbose=true`
 //!   the reasons;
-//! - `GET /config`, `PUT /config` `{"compatibility":"FULL"}`: the global level;
+//! - `GET /config`, `PUT /config` `{"compatibility":"FULL"}`, `DELETE /config`: the global
+//!   level; `GET`/`PUT`/`DELETE /config/{subject}` a subject's own (`GET` with
+//!   `?defaultToGlobal=true` the level it is checked at; 40408 without a level of its own);
+//! - `DELETE /subjects/{subject}` and `DELETE /subjects/{subject}/versions/{version}`: a soft
+//!   delete, then with `?permanent=true` for good (40401, 40402, 40404, 40405, 40406, 40407 as
+//!   Confluent); a soft-deleted version's id still resolves; `GET /subjects?deleted=true` and
+//!   `.../versions?deleted=true` list soft-deleted ones too;
+//! - `GET`/`PUT /mode` and `GET`/`PUT`/`DELETE /mode/{subject}`: READWRITE, READONLY (42205 for
+//!   any change), IMPORT (a registration gives `id` and `version`; `?force=true` to import into
+//!   a registry with subjects);
+//! - `GET /subjects/{subject}/versions/{version}/referencedby` → `[]`;
 //! - `GET /schemas/types` → `["AVRO"]`, `GET /` → `{}`.
 //!
-//! Not served: deletes, per-subject configuration, modes, contexts, schema references and
-//! schema types other than Avro (refused with 42201). Run one server per schemas topic (see
-//! [`BusRegistry`]'s contract); there is no TLS or authentication: bind it to a private
-//! address.
+//! Not served: contexts, schema references (refused with 42201, so nothing is ever referenced)
+//! and schema types other than Avro (42201). Run one server per schemas topic (see
+//! [`BusRegistry`]'s contract). [`serve_secured`] adds HTTPS and HTTP basic auth.
 
 mod body;
 mod error;
@@ -65,12 +74,22 @@ pub fn router(registry: BusRegistry) -> Router {
         .route("/schemas/ids/{id}/schema", get(h::raw_schema_by_id))
         .route("/schemas/ids/{id}/versions", get(h::versions_of_id))
         .route("/subjects", get(h::subjects))
-        .route("/subjects/{subject}", post(h::lookup))
+        .route(
+            "/subjects/{subject}",
+            post(h::lookup).delete(h::delete_subject),
+        )
         .route(
             "/subjects/{subject}/versions",
             get(h::versions).post(h::register),
         )
-        .route("/subjects/{subject}/versions/{version}", get(h::version))
+        .route(
+            "/subjects/{subject}/versions/{version}",
+            get(h::version).delete(h::delete_version),
+        )
+        .route(
+            "/subjects/{subject}/versions/{version}/referencedby",
+            get(h::referenced_by),
+        )
         .route(
             "/subjects/{subject}/versions/{version}/schema",
             get(h::version_schema),
@@ -83,7 +102,25 @@ pub fn router(registry: BusRegistry) -> Router {
             "/compatibility/subjects/{subject}/versions/{version}",
             post(h::compatibility_with_version),
         )
-        .route("/config", get(h::get_config).put(h::put_config))
+        .route(
+            "/config",
+            get(h::get_config)
+                .put(h::put_config)
+                .delete(h::delete_config),
+        )
+        .route(
+            "/config/{subject}",
+            get(h::get_subject_config)
+                .put(h::put_subject_config)
+                .delete(h::delete_subject_config),
+        )
+        .route("/mode", get(h::get_mode).put(h::put_mode))
+        .route(
+            "/mode/{subject}",
+            get(h::get_subject_mode)
+                .put(h::put_subject_mode)
+                .delete(h::delete_subject_mode),
+        )
         .fallback(h::not_found)
         .method_not_allowed_fallback(h::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -138,6 +175,52 @@ pub async fn serve(
         tracing::info!(%address, topic = registry.topic(), "schema registry listening");
     }
     server::serve(SERVER, listener, router(registry), shutdown).await
+}
+
+/// Serves `registry` on `listener` as `security` says (HTTPS, HTTP basic auth: a read-only
+/// user may read, look a schema up and check compatibility; registering, configuring and
+/// deleting need a read-write user) until `shutdown` is cancelled.
+pub async fn serve_secured(
+    listener: TcpListener,
+    registry: BusRegistry,
+    security: &server::Security,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    if let Ok(address) = listener.local_addr() {
+        tracing::info!(
+            %address,
+            topic = registry.topic(),
+            tls = security.is_tls(),
+            users = security.users.as_ref().map_or(0, server::Users::len),
+            "schema registry listening"
+        );
+    }
+    server::serve_secured(
+        SERVER,
+        listener,
+        router(registry),
+        security,
+        is_write,
+        CONTENT_TYPE,
+        shutdown,
+    )
+    .await
+}
+
+/// Whether a request changes the registry: every `PUT`, `DELETE` and `POST` but a lookup
+/// (`POST /subjects/{subject}`) and a compatibility check (`POST /compatibility/...`).
+pub fn is_write(method: &axum::http::Method, path: &str) -> bool {
+    use axum::http::Method;
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return false;
+    }
+    if *method == Method::POST {
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let lookup = segments.len() == 2 && segments[0] == "subjects";
+        let check = segments.first() == Some(&"compatibility");
+        return !(lookup || check);
+    }
+    true
 }
 
 /// A JSON answer with the registry's content type.

@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::Value as Json;
 
 use super::api::{ErrorBody, ProduceResponse, AVRO_V2, V2_JSON};
+use crate::client_security::{ClientSecurity, ClientSecurityError};
 
 /// How long a request may take, connection included, unless configured otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -35,6 +36,9 @@ pub enum RestProxyError {
     /// The HTTP client could not be built.
     #[error("building the HTTP client")]
     Client(#[source] reqwest::Error),
+    /// The security settings (CA file, user info) are not usable.
+    #[error("the REST proxy client's security settings")]
+    Security(#[source] ClientSecurityError),
     /// The request body could not be written as JSON (strings and JSON values always can;
     /// this keeps the client free of panics).
     #[error("encoding the produce request")]
@@ -102,6 +106,7 @@ struct RecordBody<'a> {
 pub struct RestProxyClient {
     http: reqwest::Client,
     base: Url,
+    security: std::sync::Arc<ClientSecurity>,
 }
 
 impl RestProxyClient {
@@ -167,25 +172,57 @@ impl RestProxyClient {
         base_url: impl AsRef<str>,
         timeout: Duration,
     ) -> Result<Self, RestProxyError> {
+        Self::with_security(base_url, ClientSecurity::none(), timeout)
+    }
+
+    /// A client sending `security`'s credentials (`basic.auth.user.info`) and trusting its CA
+    /// (`ssl.ca.location`) for `https://`.
+    pub fn with_security(
+        base_url: impl AsRef<str>,
+        security: ClientSecurity,
+        timeout: Duration,
+    ) -> Result<Self, RestProxyError> {
         let text = base_url.as_ref();
         let invalid = |reason: String| RestProxyError::InvalidUrl {
             url: text.to_string(),
             reason,
         };
-        let mut base = Url::parse(text).map_err(|error| invalid(error.to_string()))?;
+        let mut base = Url::parse(text).map_err(|_| RestProxyError::InvalidUrl {
+            url: if text.contains('@') {
+                "(an unparsable URL with credentials)".to_string()
+            } else {
+                text.to_string()
+            },
+            reason: "not a URL".to_string(),
+        })?;
         if base.cannot_be_a_base() || !matches!(base.scheme(), "http" | "https") {
-            return Err(invalid("use an http:// URL".to_string()));
+            return Err(invalid("use an http:// or https:// URL".to_string()));
+        }
+        if !base.username().is_empty() || base.password().is_some() {
+            let _ = base.set_password(None);
+            let _ = base.set_username("");
+            return Err(RestProxyError::InvalidUrl {
+                url: base.to_string(),
+                reason: "credentials in the URL are not taken: use basic.auth.user.info"
+                    .to_string(),
+            });
         }
         // A base without a trailing slash would lose its last segment when joined.
         if !base.path().ends_with('/') {
             let path = format!("{}/", base.path());
             base.set_path(&path);
         }
-        let http = reqwest::Client::builder()
+        let http = security
+            .client_builder()
+            .map_err(RestProxyError::Security)?
             .timeout(timeout)
             .build()
             .map_err(RestProxyError::Client)?;
-        Ok(Self { http, base })
+        Ok(Self {
+            http,
+            base,
+            security: std::sync::Arc::new(security),
+        })
     }
 
     /// Publishes `records` (key and value in Avro's JSON encoding) to `topic`, with the key
@@ -217,8 +254,8 @@ impl RestProxyClient {
         };
         let body = serde_json::to_vec(&body).map_err(RestProxyError::Encode)?;
         let response = self
-            .http
-            .post(url.clone())
+            .security
+            .authorize(self.http.post(url.clone()))
             .header(CONTENT_TYPE, AVRO_V2)
             .header(ACCEPT, V2_JSON)
             .body(body)

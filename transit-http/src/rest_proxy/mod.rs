@@ -54,7 +54,7 @@ pub use api::{ErrorBody, PartitionOffset, ProduceResponse, AVRO_V2, BINARY_V2, J
 pub use client::{RestProxyClient, RestProxyError, DEFAULT_TIMEOUT};
 #[cfg(feature = "rest-proxy")]
 pub use server::{
-    bind, serve, RestProxy, RestProxyConfig, DEFAULT_ADDRESS, DEFAULT_MAX_BODY_BYTES,
+    bind, serve, serve_secured, RestProxy, RestProxyConfig, DEFAULT_ADDRESS, DEFAULT_MAX_BODY_BYTES,
 };
 #[cfg(feature = "rest-proxy-client")]
 pub use weather::RestProxyWeather;

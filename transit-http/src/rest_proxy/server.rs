@@ -141,6 +141,34 @@ pub async fn serve(
     server::serve(SERVER, listener, proxy.router(), shutdown).await
 }
 
+/// Serves `proxy` on `listener` as `security` says (HTTPS, HTTP basic auth; producing needs a
+/// read-write user) until `shutdown` is cancelled.
+pub async fn serve_secured(
+    listener: TcpListener,
+    proxy: RestProxy,
+    security: &server::Security,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    if let Ok(address) = listener.local_addr() {
+        tracing::info!(
+            %address,
+            tls = security.is_tls(),
+            users = security.users.as_ref().map_or(0, server::Users::len),
+            "REST Proxy listening"
+        );
+    }
+    server::serve_secured(
+        SERVER,
+        listener,
+        proxy.router(),
+        security,
+        |method, _| !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS),
+        super::api::V2_JSON,
+        shutdown,
+    )
+    .await
+}
+
 async fn produce(
     State(proxy): State<RestProxy>,
     topic: Result<Path<String>, axum::extract::rejection::PathRejection>,

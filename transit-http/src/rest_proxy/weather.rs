@@ -17,7 +17,8 @@ const RETRY_FOR: Duration = Duration::from_secs(120);
 /// Whether sending again may succeed: the proxy was not reached, or failed on its side.
 fn is_transient(error: &RestProxyError) -> bool {
     match error {
-        RestProxyError::Transport { .. } => true,
+        // An untrusted certificate is not a proxy restarting.
+        RestProxyError::Transport { source, .. } => !crate::client_security::is_tls_refusal(source),
         RestProxyError::Rejected { status, .. } => *status >= 500,
         _ => false,
     }

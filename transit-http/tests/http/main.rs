@@ -7,5 +7,7 @@ mod gtfs;
 mod on_kafka;
 mod realtime;
 mod registry;
+mod registry_admin;
 mod rest_proxy;
+mod secured;
 mod what_if;

@@ -1,0 +1,698 @@
+//! What operators change besides registering, with Confluent's rules: per-subject
+//! compatibility levels, soft then permanent deletes, modes (READWRITE, READONLY, IMPORT) and
+//! imports with their own ids.
+//!
+//! Each operation is decided first on the catalog as it is (returning the [`Change`]s to store,
+//! or a [`Refusal`] with Confluent's error code), stored, then applied with
+//! [`SchemaCatalog::apply_change`], as registrations are.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::catalog::parse;
+use crate::{Compatibility, SchemaCatalog, SchemaEntry, VersionSelector};
+use transit_core::codec::{RegistryError, SchemaId};
+
+/// Confluent's modes: whether a subject (or the registry) takes writes, and imports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Mode {
+    /// Registrations, deletes and configuration changes are taken (the default).
+    #[default]
+    ReadWrite,
+    /// Nothing changes but the mode itself.
+    ReadOnly,
+    /// Registrations give their own id and version (copying another registry); no
+    /// compatibility check.
+    Import,
+}
+
+impl Mode {
+    /// Confluent's name, e.g. `READWRITE`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::ReadWrite => "READWRITE",
+            Self::ReadOnly => "READONLY",
+            Self::Import => "IMPORT",
+        }
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A mode name that is not one of Confluent's.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Invalid mode. Valid values are READWRITE, READONLY, and IMPORT, not {0:?}")]
+pub struct InvalidMode(pub String);
+
+impl FromStr for Mode {
+    type Err = InvalidMode;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text.trim().to_ascii_uppercase().as_str() {
+            "READWRITE" => Ok(Self::ReadWrite),
+            "READONLY" => Ok(Self::ReadOnly),
+            "IMPORT" => Ok(Self::Import),
+            _ => Err(InvalidMode(text.to_string())),
+        }
+    }
+}
+
+/// One stored change of the registry, as a record of the schemas topic holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A version, new or soft-deleted (`deleted`): a `SCHEMA` record.
+    Schema(SchemaEntry),
+    /// A soft-deleted version deleted for good: a tombstone of its `SCHEMA` key.
+    RemoveVersion {
+        /// The subject.
+        subject: String,
+        /// The version.
+        version: u32,
+    },
+    /// Every version of `subject` up to `version` soft-deleted: a `DELETE_SUBJECT` record.
+    DeleteSubject {
+        /// The subject.
+        subject: String,
+        /// The highest version deleted.
+        version: u32,
+    },
+    /// The subject's `DELETE_SUBJECT` record removed (a tombstone), once its versions are
+    /// deleted for good.
+    ForgetDeleteSubject {
+        /// The subject.
+        subject: String,
+    },
+    /// A compatibility level set (`Some`) or removed (`None`), of a subject or the global one
+    /// (`subject: None`): a `CONFIG` record or its tombstone.
+    Config {
+        /// The subject, or `None` for the global level.
+        subject: Option<String>,
+        /// The level.
+        compatibility: Option<Compatibility>,
+    },
+    /// A mode set or removed, of a subject or the global one: a `MODE` record or its
+    /// tombstone.
+    Mode {
+        /// The subject, or `None` for the global mode.
+        subject: Option<String>,
+        /// The mode.
+        mode: Option<Mode>,
+    },
+}
+
+/// Why an operation is refused, with Confluent's error code ([`Refusal::code`]) and HTTP
+/// status ([`Refusal::status`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// What a registration or a lookup can fail with (40401, 40402, 40403, 409, 42201...).
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// 40404: the subject's versions are all soft-deleted already.
+    #[error("Subject '{0}' was soft deleted.Set permanent=true to delete permanently")]
+    SubjectSoftDeleted(String),
+    /// 40405: a permanent delete of a subject with live versions.
+    #[error("Subject '{0}' was not deleted first before being permanently deleted")]
+    SubjectNotSoftDeleted(String),
+    /// 40406: the version is soft-deleted already.
+    #[error("Subject '{subject}' Version {version} was soft deleted.Set permanent=true to delete permanently")]
+    VersionSoftDeleted {
+        /// The subject.
+        subject: String,
+        /// The version.
+        version: u32,
+    },
+    /// 40407: a permanent delete of a live version.
+    #[error("Subject '{subject}' Version {version} was not deleted first before being permanently deleted")]
+    VersionNotSoftDeleted {
+        /// The subject.
+        subject: String,
+        /// The version.
+        version: u32,
+    },
+    /// 40408: no level of the subject's own.
+    #[error("Subject '{0}' does not have subject-level compatibility configured")]
+    NoSubjectCompatibility(String),
+    /// 40409: no mode of the subject's own.
+    #[error("Subject '{0}' does not have subject-level mode configured")]
+    NoSubjectMode(String),
+    /// 42205: the subject (or registry) is read-only, or the operation needs another mode.
+    #[error("{0}")]
+    NotPermitted(String),
+}
+
+impl Refusal {
+    /// Confluent's error code.
+    pub fn code(&self) -> u32 {
+        match self {
+            Self::Registry(RegistryError::SubjectNotFound { .. }) => 40401,
+            Self::Registry(RegistryError::VersionNotFound { .. }) => 40402,
+            Self::Registry(RegistryError::SchemaNotFound { .. }) => 40403,
+            Self::Registry(RegistryError::Incompatible { .. }) => 409,
+            Self::Registry(RegistryError::InvalidSchema { .. }) => 42201,
+            Self::Registry(_) => 50001,
+            Self::SubjectSoftDeleted(_) => 40404,
+            Self::SubjectNotSoftDeleted(_) => 40405,
+            Self::VersionSoftDeleted { .. } => 40406,
+            Self::VersionNotSoftDeleted { .. } => 40407,
+            Self::NoSubjectCompatibility(_) => 40408,
+            Self::NoSubjectMode(_) => 40409,
+            Self::NotPermitted(_) => 42205,
+        }
+    }
+
+    /// The HTTP status Confluent answers with: the code's first three digits.
+    pub fn status(&self) -> u16 {
+        let code = self.code();
+        if code >= 10_000 {
+            (code / 100) as u16
+        } else {
+            code as u16
+        }
+    }
+}
+
+fn subject_not_found(subject: &str) -> Refusal {
+    Refusal::Registry(RegistryError::SubjectNotFound {
+        subject: subject.to_string(),
+    })
+}
+
+fn version_not_found(subject: &str, version: u32) -> Refusal {
+    Refusal::Registry(RegistryError::VersionNotFound {
+        subject: subject.to_string(),
+        version,
+    })
+}
+
+impl SchemaCatalog {
+    /// The global mode.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// The mode `subject` is in: its own, else the global one.
+    pub fn subject_mode(&self, subject: &str) -> Mode {
+        self.subjects
+            .get(subject)
+            .and_then(|s| s.mode)
+            .unwrap_or(self.mode)
+    }
+
+    /// The subject's own mode, if it has one.
+    pub fn own_mode(&self, subject: &str) -> Option<Mode> {
+        self.subjects.get(subject).and_then(|s| s.mode)
+    }
+
+    /// The subject's own compatibility level, if it has one.
+    pub fn own_compatibility(&self, subject: &str) -> Option<Compatibility> {
+        self.subjects.get(subject).and_then(|s| s.compatibility)
+    }
+
+    /// Refused unless `subject` takes changes (not READONLY).
+    pub fn check_writable(&self, subject: Option<&str>) -> Result<(), Refusal> {
+        let mode = subject.map_or(self.mode, |s| self.subject_mode(s));
+        if mode == Mode::ReadOnly {
+            return Err(Refusal::NotPermitted(match subject {
+                Some(subject) => format!("Subject {subject} is in read-only mode"),
+                None => "The registry is in read-only mode".to_string(),
+            }));
+        }
+        Ok(())
+    }
+
+    /// Every subject with a live version, and with `deleted` those with soft-deleted ones
+    /// only too, sorted.
+    pub fn subjects_with_deleted(&self, deleted: bool) -> Vec<String> {
+        self.subjects
+            .iter()
+            .filter(|(_, s)| !s.versions.is_empty() || (deleted && !s.deleted.is_empty()))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    /// The versions of `subject`, soft-deleted ones too with `deleted`, ascending.
+    pub fn versions_with_deleted(
+        &self,
+        subject: &str,
+        deleted: bool,
+    ) -> Result<Vec<u32>, RegistryError> {
+        let entry = self
+            .subjects
+            .get(subject)
+            .filter(|s| !s.versions.is_empty() || (deleted && !s.deleted.is_empty()))
+            .ok_or_else(|| RegistryError::SubjectNotFound {
+                subject: subject.to_string(),
+            })?;
+        let mut versions: Vec<u32> = entry.versions.keys().copied().collect();
+        if deleted {
+            versions.extend(entry.deleted.keys().copied());
+            versions.sort_unstable();
+        }
+        Ok(versions)
+    }
+
+    /// Decides `DELETE /subjects/{subject}` (`permanent`: `?permanent=true`): the versions it
+    /// deletes and the changes to store.
+    pub fn prepare_delete_subject(
+        &self,
+        subject: &str,
+        permanent: bool,
+    ) -> Result<(Vec<u32>, Vec<Change>), Refusal> {
+        let entry = self
+            .subjects
+            .get(subject)
+            .filter(|s| !s.versions.is_empty() || !s.deleted.is_empty())
+            .ok_or_else(|| subject_not_found(subject))?;
+        self.check_writable(Some(subject))?;
+        if permanent {
+            if !entry.versions.is_empty() {
+                return Err(Refusal::SubjectNotSoftDeleted(subject.to_string()));
+            }
+            let versions: Vec<u32> = entry.deleted.keys().copied().collect();
+            let mut changes: Vec<Change> = versions
+                .iter()
+                .map(|&version| Change::RemoveVersion {
+                    subject: subject.to_string(),
+                    version,
+                })
+                .collect();
+            changes.push(Change::ForgetDeleteSubject {
+                subject: subject.to_string(),
+            });
+            return Ok((versions, changes));
+        }
+        let Some((&latest, _)) = entry.versions.last_key_value() else {
+            return Err(Refusal::SubjectSoftDeleted(subject.to_string()));
+        };
+        let versions: Vec<u32> = entry.versions.keys().copied().collect();
+        // As Confluent: the subject's own level and mode go with it.
+        let mut changes = vec![Change::DeleteSubject {
+            subject: subject.to_string(),
+            version: latest,
+        }];
+        if entry.compatibility.is_some() {
+            changes.push(Change::Config {
+                subject: Some(subject.to_string()),
+                compatibility: None,
+            });
+        }
+        if entry.mode.is_some() {
+            changes.push(Change::Mode {
+                subject: Some(subject.to_string()),
+                mode: None,
+            });
+        }
+        Ok((versions, changes))
+    }
+
+    /// Decides `DELETE /subjects/{subject}/versions/{version}`: the version it deletes and the
+    /// change to store. `latest` names the latest live version, or with `permanent` the latest
+    /// of all.
+    pub fn prepare_delete_version(
+        &self,
+        subject: &str,
+        selector: VersionSelector,
+        permanent: bool,
+    ) -> Result<(u32, Change), Refusal> {
+        let entry = self
+            .subjects
+            .get(subject)
+            .filter(|s| !s.versions.is_empty() || !s.deleted.is_empty())
+            .ok_or_else(|| subject_not_found(subject))?;
+        self.check_writable(Some(subject))?;
+        let version = match selector {
+            VersionSelector::Number(n) => n,
+            VersionSelector::Latest if permanent => entry
+                .versions
+                .keys()
+                .chain(entry.deleted.keys())
+                .copied()
+                .max()
+                .unwrap_or(0),
+            VersionSelector::Latest => entry
+                .versions
+                .last_key_value()
+                .map(|(&v, _)| v)
+                .ok_or_else(|| version_not_found(subject, 0))?,
+        };
+        let live = entry.versions.get(&version).copied();
+        let soft = entry.deleted.get(&version).copied();
+        match (live, soft, permanent) {
+            (None, None, _) => Err(version_not_found(subject, version)),
+            (Some(_), _, true) => Err(Refusal::VersionNotSoftDeleted {
+                subject: subject.to_string(),
+                version,
+            }),
+            (None, Some(_), false) => Err(Refusal::VersionSoftDeleted {
+                subject: subject.to_string(),
+                version,
+            }),
+            (None, Some(_), true) => Ok((
+                version,
+                Change::RemoveVersion {
+                    subject: subject.to_string(),
+                    version,
+                },
+            )),
+            (Some(id), _, false) => Ok((
+                version,
+                Change::Schema(SchemaEntry {
+                    subject: subject.to_string(),
+                    version,
+                    id,
+                    schema: self.schema(id)?.to_string(),
+                    deleted: true,
+                }),
+            )),
+        }
+    }
+
+    /// Decides a registration in IMPORT mode: the id (and version, else the next one) are the
+    /// request's; no compatibility check, as Confluent. The same schema at that id and version
+    /// is no change.
+    pub fn prepare_import(
+        &self,
+        subject: &str,
+        schema: &str,
+        id: SchemaId,
+        version: Option<u32>,
+    ) -> Result<Option<SchemaEntry>, Refusal> {
+        if self.subject_mode(subject) != Mode::Import {
+            return Err(Refusal::NotPermitted(format!(
+                "Subject {subject} is not in import mode: an id can only be given in IMPORT mode"
+            )));
+        }
+        let (_, identity) =
+            parse(schema).map_err(|message| RegistryError::InvalidSchema { message })?;
+        if id.0 == 0 {
+            return Err(Refusal::NotPermitted("Schema ids start at 1".to_string()));
+        }
+        if let Some(stored) = self.schemas.get(&id) {
+            if stored.identity != identity {
+                return Err(Refusal::NotPermitted(format!(
+                    "Overwrite new schema with id {id} is not permitted: the id names another schema"
+                )));
+            }
+        }
+        let entry = self.subjects.get(subject);
+        let version = version.unwrap_or_else(|| entry.map_or(0, |e| e.highest) + 1);
+        if version == 0 {
+            return Err(Refusal::NotPermitted("Versions start at 1".to_string()));
+        }
+        let existing = entry.and_then(|e| e.versions.get(&version).or(e.deleted.get(&version)));
+        match existing {
+            Some(&existing) if existing == id => Ok(None),
+            Some(_) => Err(Refusal::NotPermitted(format!(
+                "Version {version} of subject {subject} already holds another schema"
+            ))),
+            None => Ok(Some(SchemaEntry {
+                subject: subject.to_string(),
+                version,
+                id,
+                schema: schema.to_string(),
+                deleted: false,
+            })),
+        }
+    }
+
+    /// Decides setting the global mode: IMPORT only on an empty registry unless `force`d, as
+    /// Confluent.
+    pub fn prepare_mode(
+        &self,
+        subject: Option<&str>,
+        mode: Mode,
+        force: bool,
+    ) -> Result<Change, Refusal> {
+        if mode == Mode::Import && !force {
+            let has_versions = match subject {
+                Some(subject) => self
+                    .subjects
+                    .get(subject)
+                    .is_some_and(|s| !s.versions.is_empty()),
+                None => self.subjects.values().any(|s| !s.versions.is_empty()),
+            };
+            if has_versions {
+                return Err(Refusal::NotPermitted(
+                    "Cannot import since found existing subjects (set force=true to override)"
+                        .to_string(),
+                ));
+            }
+        }
+        Ok(Change::Mode {
+            subject: subject.map(str::to_string),
+            mode: Some(mode),
+        })
+    }
+
+    /// Applies a stored change as it is, as [`Self::apply`] does a version.
+    pub fn apply_change(&mut self, change: Change) -> Result<(), crate::ApplyError> {
+        match change {
+            Change::Schema(entry) => return self.apply(entry),
+            Change::RemoveVersion { subject, version } => {
+                if let Some(entry) = self.subjects.get_mut(&subject) {
+                    entry.versions.remove(&version);
+                    entry.deleted.remove(&version);
+                    entry.highest = entry
+                        .versions
+                        .keys()
+                        .chain(entry.deleted.keys())
+                        .copied()
+                        .max()
+                        .unwrap_or(0);
+                }
+                self.forget_unused_schemas();
+            }
+            Change::DeleteSubject { subject, version } => {
+                if let Some(entry) = self.subjects.get_mut(&subject) {
+                    let kept = entry.versions.split_off(&version.saturating_add(1));
+                    let gone = std::mem::replace(&mut entry.versions, kept);
+                    entry.deleted.extend(gone);
+                }
+            }
+            Change::ForgetDeleteSubject { .. } => {}
+            Change::Config {
+                subject: None,
+                compatibility,
+            } => self.compatibility = compatibility.unwrap_or_default(),
+            Change::Config {
+                subject: Some(subject),
+                compatibility,
+            } => self.subjects.entry(subject).or_default().compatibility = compatibility,
+            Change::Mode {
+                subject: None,
+                mode,
+            } => self.mode = mode.unwrap_or_default(),
+            Change::Mode {
+                subject: Some(subject),
+                mode,
+            } => self.subjects.entry(subject).or_default().mode = mode,
+        }
+        Ok(())
+    }
+
+    /// Drops schemas no version (live or soft-deleted) holds any more: what a permanent delete
+    /// leaves.
+    fn forget_unused_schemas(&mut self) {
+        let used: std::collections::HashSet<SchemaId> = self
+            .subjects
+            .values()
+            .flat_map(|s| s.versions.values().chain(s.deleted.values()))
+            .copied()
+            .collect();
+        let unused: Vec<SchemaId> = self
+            .schemas
+            .keys()
+            .filter(|id| !used.contains(id))
+            .copied()
+            .collect();
+        for id in unused {
+            if let Some(stored) = self.schemas.remove(&id) {
+                if self.ids_by_identity.get(&stored.identity) == Some(&id) {
+                    self.ids_by_identity.remove(&stored.identity);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const V1: &str = r#"{"type":"record","name":"R","fields":[{"name":"a","type":"int"}]}"#;
+    const V2: &str = r#"{"type":"record","name":"R","fields":[{"name":"a","type":"int"},{"name":"b","type":"string","default":"x"}]}"#;
+    const V3: &str = r#"{"type":"record","name":"R","fields":[{"name":"a","type":"int"},{"name":"c","type":"long"}]}"#;
+
+    fn apply_all(catalog: &mut SchemaCatalog, changes: Vec<Change>) {
+        for change in changes {
+            catalog.apply_change(change).unwrap();
+        }
+    }
+
+    #[test]
+    fn soft_then_permanent_deletes_follow_confluents_rules() {
+        let mut catalog = SchemaCatalog::new();
+        let id1 = catalog.register("s", V1).unwrap();
+        let id2 = catalog.register("s", V2).unwrap();
+        // A permanent delete needs a soft one first.
+        assert_eq!(
+            catalog
+                .prepare_delete_version("s", VersionSelector::Number(1), true)
+                .unwrap_err()
+                .code(),
+            40407
+        );
+        let (version, change) = catalog
+            .prepare_delete_version("s", VersionSelector::Number(1), false)
+            .unwrap();
+        assert_eq!(version, 1);
+        catalog.apply_change(change).unwrap();
+        assert_eq!(catalog.versions("s").unwrap(), vec![2]);
+        // Still decodes old records by id.
+        assert_eq!(catalog.schema(id1).unwrap(), V1);
+        for (selector, permanent, code) in [
+            (VersionSelector::Number(1), false, 40406),
+            (VersionSelector::Number(9), false, 40402),
+        ] {
+            let refusal = catalog
+                .prepare_delete_version("s", selector, permanent)
+                .unwrap_err();
+            assert_eq!(refusal.code(), code, "{refusal}");
+        }
+        assert_eq!(
+            catalog
+                .prepare_delete_subject("s", true)
+                .unwrap_err()
+                .code(),
+            40405
+        );
+        let (deleted, changes) = catalog.prepare_delete_subject("s", false).unwrap();
+        assert_eq!(deleted, vec![2]);
+        apply_all(&mut catalog, changes);
+        assert!(catalog.subjects().is_empty());
+        assert_eq!(catalog.subjects_with_deleted(true), vec!["s"]);
+        assert_eq!(
+            catalog
+                .prepare_delete_subject("s", false)
+                .unwrap_err()
+                .code(),
+            40404
+        );
+        assert_eq!(
+            catalog
+                .prepare_delete_subject("t", false)
+                .unwrap_err()
+                .code(),
+            40401
+        );
+        // Registering again takes the next version, with the same id for the same schema.
+        let Registration::New(entry) = catalog.prepare("s", V2).unwrap() else {
+            panic!("the subject's versions are deleted");
+        };
+        assert_eq!((entry.version, entry.id), (3, id2));
+        let (deleted, changes) = catalog.prepare_delete_subject("s", true).unwrap();
+        assert_eq!(deleted, vec![1, 2]);
+        apply_all(&mut catalog, changes);
+        assert!(catalog.schema(id1).is_err());
+        assert_eq!(
+            catalog
+                .prepare_delete_subject("s", true)
+                .unwrap_err()
+                .code(),
+            40401
+        );
+        // Ids are not handed out again.
+        assert_eq!(catalog.register("s", V1).unwrap(), SchemaId(3));
+    }
+
+    use crate::Registration;
+
+    #[test]
+    fn per_subject_levels_override_the_global_one_until_removed() {
+        let mut catalog = SchemaCatalog::new();
+        catalog.register("s", V1).unwrap();
+        catalog.register("s", V2).unwrap();
+        assert!(!catalog.check_registration("s", V3).unwrap().is_compatible());
+        catalog
+            .apply_change(Change::Config {
+                subject: Some("s".into()),
+                compatibility: Some(Compatibility::None),
+            })
+            .unwrap();
+        assert_eq!(catalog.subject_compatibility("s"), Compatibility::None);
+        assert_eq!(catalog.subject_compatibility("t"), Compatibility::Backward);
+        assert!(catalog.check_registration("s", V3).unwrap().is_compatible());
+        catalog
+            .apply_change(Change::Config {
+                subject: Some("s".into()),
+                compatibility: None,
+            })
+            .unwrap();
+        assert!(!catalog.check_registration("s", V3).unwrap().is_compatible());
+    }
+
+    #[test]
+    fn modes_refuse_writes_and_import_takes_ids() {
+        let mut catalog = SchemaCatalog::new();
+        catalog.register("s", V1).unwrap();
+        catalog
+            .apply_change(Change::Mode {
+                subject: Some("s".into()),
+                mode: Some(Mode::ReadOnly),
+            })
+            .unwrap();
+        assert_eq!(catalog.check_writable(Some("s")).unwrap_err().code(), 42205);
+        assert!(catalog.check_writable(Some("t")).is_ok());
+        assert_eq!(
+            catalog
+                .prepare_delete_subject("s", false)
+                .unwrap_err()
+                .code(),
+            42205
+        );
+        assert_eq!(
+            catalog
+                .prepare_mode(None, Mode::Import, false)
+                .unwrap_err()
+                .code(),
+            42205
+        );
+        let change = catalog
+            .prepare_mode(Some("imported"), Mode::Import, false)
+            .unwrap();
+        catalog.apply_change(change).unwrap();
+        let entry = catalog
+            .prepare_import("imported", V3, SchemaId(40), Some(7))
+            .unwrap()
+            .unwrap();
+        catalog.apply(entry).unwrap();
+        assert_eq!(catalog.version("imported", 7).unwrap().id, SchemaId(40));
+        assert_eq!(
+            catalog
+                .prepare_import("imported", V3, SchemaId(40), Some(7))
+                .unwrap(),
+            None
+        );
+        assert_eq!(
+            catalog
+                .prepare_import("imported", V2, SchemaId(40), None)
+                .unwrap_err()
+                .code(),
+            42205
+        );
+        assert_eq!(
+            catalog
+                .prepare_import("s", V2, SchemaId(41), None)
+                .unwrap_err()
+                .code(),
+            42205
+        );
+        // New ids continue after the imported ones.
+        assert_eq!(catalog.register("u", V2).unwrap(), SchemaId(41));
+    }
+}
