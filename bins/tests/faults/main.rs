@@ -64,16 +64,15 @@ use transit_core::bus::{Delivery, EventBus, StartFrom, SubscribeOptions};
 use transit_core::codec::{SchemaRegistry, TopicCodec};
 use transit_core::event::{StationEvent, TurnstileCount, TurnstileEvent};
 use transit_core::model::LineColor;
-use transit_core::network::{embedded_station_rows, Network, Ridership};
+use transit_core::network::{embedded_station_rows, Network};
 use transit_core::processor::source::publish_station_rows;
 use transit_core::processor::{read_table, read_topic};
 use transit_core::status::StatusSnapshot;
 use transit_core::testing::{unique_name, wait_for_board};
 use transit_core::topics::Topics;
 use transit_http::RegistryClient;
-use transit_sim::driver::{DriverConfig, Pace};
-use transit_sim::pipeline::{self, PipelineConfig};
-use transit_sim::{SimConfig, SimTime, Simulation, TickEvents};
+use transit_sim::testing::FlatOutRun;
+use transit_sim::{SimConfig, SimTime, TickEvents};
 
 use transit_testkit::browser::built_binary;
 use transit_testkit::http::{free_address, request};
@@ -141,20 +140,9 @@ impl Expected {
     }
 }
 
-fn simulation() -> Simulation {
-    Simulation::new(
-        Arc::new(Network::embedded().expect("the embedded network")),
-        Arc::new(Ridership::embedded().expect("the embedded ridership")),
-        SimConfig {
-            seed: SEED,
-            ..SimConfig::default()
-        },
-    )
-    .expect("a simulation")
-}
-
-fn until(sim: &Simulation) -> SimTime {
-    SimTime(sim.now().0 + i64::from(HOURS) * 3_600_000)
+/// The undisturbed run every scenario is compared with: [`SEED`] over [`HOURS`].
+fn undisturbed() -> FlatOutRun {
+    FlatOutRun::new(SEED, None, i64::from(HOURS))
 }
 
 /// Computed once per test binary: every scenario compares against it.
@@ -169,8 +157,9 @@ async fn expected() -> Arc<Expected> {
 
 async fn compute_expected() -> Expected {
     // The simulation stepped alone: every event it makes.
-    let mut twin = simulation();
-    let end = until(&twin);
+    let run = undisturbed();
+    let mut twin = run.simulation();
+    let end = run.until();
     let mut tick = TickEvents::default();
     let (mut entries, mut arrivals, mut weather) = (0u64, [0u64; 3], 0u64);
     let mut per_key: BTreeMap<(u32, LineColor), u64> = BTreeMap::new();
@@ -207,28 +196,16 @@ async fn compute_expected() -> Expected {
         retention_records: u64::MAX,
         retention_bytes: u64::MAX,
     });
-    let sim = simulation();
-    let end = until(&sim);
     let mem_topics = Topics::default();
-    let running = pipeline::start(
-        Arc::new(mem.clone()),
-        Arc::new(transit_mem::MemRegistry::new()),
-        sim,
-        PipelineConfig {
-            topics: mem_topics.clone(),
-            partitions: 1,
-            driver: DriverConfig {
-                pace: Pace::FlatOut,
-                until: Some(end),
-                progress_every: Duration::from_secs(60),
-                ..DriverConfig::default()
-            },
-            station_rows: Some(rows),
-        },
-        CancellationToken::new(),
-    )
-    .await
-    .expect("starting the in-memory pipeline");
+    let running = run
+        .clone()
+        .on(mem_topics.clone())
+        .partitions(1)
+        .start(
+            Arc::new(mem.clone()),
+            Arc::new(transit_mem::MemRegistry::new()),
+        )
+        .await;
     let mut snapshots = running.snapshots();
     let station_count = stations.len() as u64;
     let at = last_tick.clone();
@@ -761,7 +738,7 @@ impl Run {
             Arc::clone(&registry_client),
             &settings.topics,
             &rows,
-            simulation().now().0,
+            undisturbed().simulation().now().0,
         )
         .await
         .expect("publishing the raw station rows");
@@ -1104,7 +1081,7 @@ impl Run {
 
     /// Waits until the dashboard's clock reaches `hours` after the simulation's start.
     async fn wait_board_hours(&mut self, hours: i64) -> StatusSnapshot {
-        let at = SimTime(simulation().now().0 + hours * 3_600_000).to_string();
+        let at = SimTime(undisturbed().simulation().now().0 + hours * 3_600_000).to_string();
         self.wait_board(
             |board| {
                 board
