@@ -296,7 +296,8 @@ impl RunningPipeline {
         Arc::clone(&self.metrics)
     }
 
-    /// Whether the simulation has stopped (shut down, or reached its end time).
+    /// Whether the simulation has stopped (shut down, or reached its end time). To wait for
+    /// it, rather than poll this, use [`RunningPipeline::simulation_ended`].
     pub fn simulation_finished(&self) -> bool {
         self.driver.is_finished()
     }
