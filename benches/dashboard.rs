@@ -13,9 +13,8 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use transit_core::event::{ArrivalEvent, StationEvent, TurnstileCount};
-use transit_core::network::{Network, Ridership};
 use transit_core::status::StatusModel;
-use transit_sim::{SimConfig, Simulation, TickEvents};
+use transit_sim::{SimConfig, TickEvents};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -32,10 +31,8 @@ struct Day {
 /// A simulated day: the network's stations, every arrival, and a count update per station and
 /// tick (what the counter publishes).
 fn day() -> Day {
-    let network = Arc::new(Network::embedded().expect("the embedded network"));
-    let ridership = Arc::new(Ridership::embedded().expect("the embedded ridership"));
-    let mut sim = Simulation::new(Arc::clone(&network), ridership, SimConfig::default())
-        .expect("the simulation");
+    let network = transit_sim::testing::network();
+    let mut sim = transit_sim::testing::simulation_of(Arc::clone(&network), SimConfig::default());
     let stations: Vec<StationEvent> = network
         .lines()
         .flat_map(|line| {
@@ -75,7 +72,7 @@ fn day() -> Day {
 }
 
 fn model_with_stations(day: &Day) -> StatusModel {
-    let network = Network::embedded().expect("the embedded network");
+    let network = transit_sim::testing::network();
     let mut model = StatusModel::new(Arc::clone(network.locations()));
     for station in &day.stations {
         model.apply_station(station);

@@ -73,11 +73,10 @@ use tokio::task::JoinSet;
 use transit_core::bus::{Consumer, EventBus, Record, SubscribeOptions, TopicSpec};
 use transit_core::codec::{SchemaRegistry, TopicCodec};
 use transit_core::event::ArrivalEvent;
-use transit_core::network::{Network, Ridership};
 use transit_core::testing::unique_name;
 use transit_kafka::{KafkaBus, KafkaConfig};
 use transit_mem::MemRegistry;
-use transit_sim::{SimConfig, Simulation, TickEvents};
+use transit_sim::{SimConfig, TickEvents};
 
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -1034,12 +1033,7 @@ impl Bench {
 /// Apache Kafka 4 refuses timestamps more than an hour ahead (`log.message.timestamp.after.max.ms`),
 /// and a million arrivals are weeks of simulated service.
 fn arrivals(n: usize) -> Vec<(ArrivalEvent, i64)> {
-    let mut sim = Simulation::new(
-        Arc::new(Network::embedded().expect("embedded network")),
-        Arc::new(Ridership::embedded().expect("embedded ridership")),
-        SimConfig::default(),
-    )
-    .expect("a simulation");
+    let mut sim = transit_sim::testing::simulation(SimConfig::default());
     let mut tick = TickEvents::default();
     let mut out = Vec::with_capacity(n);
     while out.len() < n {

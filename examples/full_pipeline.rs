@@ -279,14 +279,11 @@ async fn report_until_finished(running: &RunningPipeline, every: Duration) -> Op
     let snapshots = running.snapshots();
     let metrics = running.metrics();
     let mut reported = Instant::now();
-    while !running.simulation_finished() {
+    loop {
         // Woken at once when the simulation ends, so a short run's wall time is its own.
         tokio::select! {
-            () = running.simulation_stopped() => {}
-            () = tokio::time::sleep(Duration::from_millis(100)) => {}
-        }
-        if let Some(part) = running.failed_consumer() {
-            return Some(part);
+            ended = running.simulation_ended() => return ended.err(),
+            () = tokio::time::sleep(every.saturating_sub(reported.elapsed())) => {}
         }
         if reported.elapsed() >= every {
             reported = Instant::now();
@@ -304,7 +301,6 @@ async fn report_until_finished(running: &RunningPipeline, every: Duration) -> Op
             );
         }
     }
-    None
 }
 
 fn summarise(report: &PipelineReport, elapsed: Duration) {

@@ -20,6 +20,7 @@
 //!   over one bus, started and stopped together. It lives here because it is the one place
 //!   that wires the simulator to what reads it; a deployment on Kafka runs the same parts as
 //!   separate processes instead.
+//! - `testing` (feature `testing`): fixtures over the embedded data for every crate's tests.
 //!
 //! The simulation is pure and deterministic: [`Simulation::step`] is a function of the state, the seeded random
 //! streams and the simulated clock; nothing reads the wall clock or does I/O. Each component
@@ -79,6 +80,8 @@ pub mod driver;
 mod line;
 pub mod pipeline;
 mod simulation;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod turnstile;
 mod weather;
 pub mod what_if;

@@ -147,6 +147,9 @@ pub struct RunningPipeline {
     tasks: TaskTracker,
     /// Cancelled when the simulation stops, so a caller can wait for it rather than poll.
     simulation_stopped: CancellationToken,
+    /// The first consumer whose task ended, set as it ends, so a caller waiting for the
+    /// simulation hears of a failed consumer at once rather than by polling.
+    consumer_ended: watch::Receiver<Option<&'static str>>,
     driver: JoinHandle<Result<DriverStats, DriverError>>,
     stations: JoinHandle<Result<StationStats, ProcessorError>>,
     counts: JoinHandle<Result<CountStats, ProcessorError>>,
@@ -267,10 +270,18 @@ pub async fn start(
     let stop = CancellationToken::new();
     let stop_board = CancellationToken::new();
     let tasks = TaskTracker::new();
-    let stations = tasks.spawn(stations.run(stop.child_token()));
-    let counts = tasks.spawn(counter.run(stop.child_token()));
-    let headways = tasks.spawn(headways.run(stop.child_token()));
-    let status = tasks.spawn(status.run(stop_board.child_token()));
+    let (ended, consumer_ended) = watch::channel(None);
+    let consumer = |part: &'static str| ConsumerEnded {
+        part,
+        ended: ended.clone(),
+    };
+    let stations =
+        tasks.spawn(consumer("station processor").watch(stations.run(stop.child_token())));
+    let counts = tasks.spawn(consumer("turnstile counter").watch(counter.run(stop.child_token())));
+    let headways =
+        tasks.spawn(consumer("headway processor").watch(headways.run(stop.child_token())));
+    let status =
+        tasks.spawn(consumer("status read model").watch(status.run(stop_board.child_token())));
     let driver_config = config.driver.clone();
     let driver_bus = Arc::clone(&bus);
     let simulation_stopped = CancellationToken::new();
@@ -295,6 +306,7 @@ pub async fn start(
         stop_board,
         tasks,
         simulation_stopped,
+        consumer_ended,
         driver,
         stations,
         counts,
@@ -314,7 +326,8 @@ impl RunningPipeline {
         Arc::clone(&self.metrics)
     }
 
-    /// Whether the simulation has stopped (shut down, or reached its end time).
+    /// Whether the simulation has stopped (shut down, or reached its end time). To wait for
+    /// it, rather than poll this, use [`RunningPipeline::simulation_ended`].
     pub fn simulation_finished(&self) -> bool {
         self.driver.is_finished()
     }
@@ -322,6 +335,29 @@ impl RunningPipeline {
     /// Waits until the simulation has stopped (shut down, or reached its end time).
     pub async fn simulation_stopped(&self) {
         self.simulation_stopped.cancelled().await;
+    }
+
+    /// Waits until the simulation has ended (its end time, or shut down), or until a consumer
+    /// stopped on its own before it (a consumer only stops by itself when it fails): then the
+    /// error names that consumer, and [`RunningPipeline::stop`] says why it failed.
+    ///
+    /// Woken by the parts themselves as they end: no polling, so a short run's wall time is
+    /// its own. Bound it with `tokio::time::timeout` to give up on a run that never ends.
+    pub async fn simulation_ended(&self) -> Result<(), &'static str> {
+        let mut ended = self.consumer_ended.clone();
+        tokio::select! {
+            // A simulation that ended and a consumer that failed at the same moment: the end
+            // of the simulation is what the caller waited for.
+            biased;
+            () = self.simulation_stopped.cancelled() => Ok(()),
+            part = async move {
+                match ended.wait_for(Option::is_some).await {
+                    Ok(part) => *part,
+                    // The pipeline holds the sender until `stop`: not reached while borrowed.
+                    Err(_) => None,
+                }
+            } => Err(part.unwrap_or("consumer")),
+        }
     }
 
     /// The first consumer that has stopped on its own (it failed: consumers only stop when
@@ -371,6 +407,33 @@ impl RunningPipeline {
             headways: headways?,
             status: status?,
         })
+    }
+}
+
+/// Records, whenever a consumer's task ends (a panic too), that it ended, for
+/// [`RunningPipeline::simulation_ended`]; the first to end is the one named.
+struct ConsumerEnded {
+    part: &'static str,
+    ended: watch::Sender<Option<&'static str>>,
+}
+
+impl ConsumerEnded {
+    async fn watch<T>(self, consumer: impl std::future::Future<Output = T>) -> T {
+        let _ended = self;
+        consumer.await
+    }
+}
+
+impl Drop for ConsumerEnded {
+    fn drop(&mut self) {
+        let part = self.part;
+        self.ended.send_if_modified(|first| {
+            let unset = first.is_none();
+            if unset {
+                *first = Some(part);
+            }
+            unset
+        });
     }
 }
 

@@ -34,16 +34,13 @@ use transit_core::codec::{Decoder, SchemaRegistry, TopicCodec};
 use transit_core::event::{TurnstileCount, TurnstileEvent};
 use transit_core::metrics::PipelineMetrics;
 use transit_core::model::{LineColor, StationId};
-use transit_core::network::{embedded_station_rows, Network, Ridership};
 use transit_core::processor::read_table;
 use transit_core::processor::turnstile_counts::TurnstileCounter;
 use transit_core::testing::{unique_name, wait_for_board};
 use transit_core::topics::Topics;
 use transit_http::server::{Security, Users};
 use transit_registry::BusRegistry;
-use transit_sim::driver::{DriverConfig, Pace};
-use transit_sim::pipeline::{self, PipelineConfig};
-use transit_sim::{SimConfig, SimTime, Simulation};
+use transit_sim::testing::{until_ended, FlatOutRun};
 use transit_testkit::kafka::{broker_settings, brokers, kafka_bus};
 use transit_testkit::tls::TestCertificates;
 
@@ -313,19 +310,6 @@ fn ids(line: &Value, field: &str) -> Vec<u64> {
 // ---------------------------------------------------------------------------------------------
 // 1. Every transit topic, read by confluent-kafka with only the registry's URL.
 
-fn simulation() -> Simulation {
-    Simulation::new(
-        Arc::new(Network::embedded().expect("the embedded network")),
-        Arc::new(Ridership::embedded().expect("the embedded ridership")),
-        SimConfig {
-            seed: SEED,
-            trains_per_line: Some(TRAINS_PER_LINE),
-            ..SimConfig::default()
-        },
-    )
-    .expect("a simulation")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn confluent_kafka_reads_and_decodes_every_transit_topic_with_only_the_registry_url() {
     let python = python();
@@ -341,43 +325,13 @@ async fn confluent_kafka_reads_and_decodes_every_transit_topic_with_only_the_reg
         users: Some(users),
     };
     let served = ServedRegistry::start_secured(Arc::clone(&bus), security).await;
-    let topics = Topics::new(unique_topic("confluent_read"));
-    let sim = simulation();
-    let until = SimTime(sim.now().0 + HOURS * 3_600_000);
-    let config = PipelineConfig {
-        topics: topics.clone(),
-        partitions: PARTITIONS,
-        driver: DriverConfig {
-            pace: Pace::FlatOut,
-            until: Some(until),
-            progress_every: Duration::from_secs(60),
-            ..DriverConfig::default()
-        },
-        station_rows: Some(embedded_station_rows().expect("the embedded station rows")),
-    };
-    let running = pipeline::start(
-        Arc::clone(&bus),
-        served.shared(),
-        sim,
-        config,
-        CancellationToken::new(),
-    )
-    .await
-    .expect("starting the pipeline on Kafka");
+    let run = FlatOutRun::new(SEED, Some(TRAINS_PER_LINE), HOURS)
+        .on(Topics::new(unique_topic("confluent_read")))
+        .partitions(PARTITIONS);
+    let topics = run.topics.clone();
+    let running = run.start(Arc::clone(&bus), served.shared()).await;
     let mut snapshots = running.snapshots();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while !running.simulation_finished() {
-        assert!(
-            running.failed_consumer().is_none(),
-            "the {} stopped while the simulation ran",
-            running.failed_consumer().unwrap_or_default()
-        );
-        assert!(
-            Instant::now() < deadline,
-            "the simulation of {HOURS} h did not finish within 120 s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_ended(&running, Duration::from_secs(120)).await;
     let entries_topic = topics.turnstile_entries();
     let published = held(bus.as_ref(), &entries_topic).await;
     assert!(published > 0, "the simulation published turnstile entries");

@@ -23,7 +23,7 @@ pub trait AvroRecord: Serialize + DeserializeOwned + Send + Sync + 'static {
 
     /// Appends the Avro body with a hand-written writer, for the hot record types; `false`
     /// (the default) means "use apache-avro's schema-aware serde writer". A hand-written writer
-    /// must produce exactly the bytes apache-avro does, which `transit-mem/tests/codec.rs`
+    /// must produce exactly the bytes apache-avro does, which `transit-core/tests/it/codec.rs`
     /// checks for arbitrary values.
     fn write_body_fast(&self, _buf: &mut Vec<u8>) -> bool {
         false

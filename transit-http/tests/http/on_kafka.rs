@@ -15,21 +15,18 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use reqwest::StatusCode;
 use serde_json::json;
-use tokio_util::sync::CancellationToken;
 use transit_core::bus::{
     self, Delivery, EventBus, PartitionPosition, PublishError, Record, SubscribeOptions, TopicSpec,
 };
 use transit_core::codec::{RegistryError, SchemaId, SchemaRegistry};
 use transit_core::event::{WeatherEvent, WeatherKey, WeatherStatus};
-use transit_core::network::{embedded_station_rows, Network, Ridership};
+use transit_core::network::{embedded_station_rows, Network};
 use transit_core::testing::{unique_name, wait_for_board};
 use transit_core::topics::Topics;
 use transit_http::rest_proxy::RestProxyConfig;
 use transit_http::RegistryClient;
 use transit_registry::BusRegistry;
-use transit_sim::driver::{DriverConfig, Pace};
-use transit_sim::pipeline::{self, PipelineConfig};
-use transit_sim::{SimConfig, SimTime, Simulation, TickEvents};
+use transit_sim::testing::{until_ended, FlatOutRun};
 
 use transit_testkit::kafka::kafka_bus;
 use transit_testkit::registry::{get, register, RegistryServer, NEXT, OTHER, V1, V2, V3_BREAKS};
@@ -105,19 +102,6 @@ const SEED: u64 = 11;
 const TRAINS_PER_LINE: u16 = 10;
 const PARTITIONS: u32 = 4;
 
-fn simulation() -> Simulation {
-    Simulation::new(
-        Arc::new(Network::embedded().expect("the embedded network")),
-        Arc::new(Ridership::embedded().expect("the embedded ridership")),
-        SimConfig {
-            seed: SEED,
-            trains_per_line: Some(TRAINS_PER_LINE),
-            ..SimConfig::default()
-        },
-    )
-    .expect("a simulation")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_whole_pipeline_runs_on_kafka_and_the_board_shows_everything_published() {
     let began = Instant::now();
@@ -126,46 +110,16 @@ async fn the_whole_pipeline_runs_on_kafka_and_the_board_shows_everything_publish
         .await
         .expect("opening the registry on Kafka");
     let registry: Arc<dyn SchemaRegistry> = Arc::new(registry);
-    let topics = Topics::new(unique_topic("pipeline"));
-    let rows = embedded_station_rows().expect("the embedded station rows");
-    let station_rows = rows.len();
-    let sim = simulation();
-    let until = SimTime(sim.now().0 + HOURS * 3_600_000);
-    let config = PipelineConfig {
-        topics: topics.clone(),
-        partitions: PARTITIONS,
-        driver: DriverConfig {
-            pace: Pace::FlatOut,
-            until: Some(until),
-            progress_every: Duration::from_secs(60),
-            ..DriverConfig::default()
-        },
-        station_rows: Some(rows),
-    };
-    let running = pipeline::start(
-        Arc::clone(&bus),
-        registry,
-        sim,
-        config,
-        CancellationToken::new(),
-    )
-    .await
-    .expect("starting the pipeline on Kafka");
+    let run = FlatOutRun::new(SEED, Some(TRAINS_PER_LINE), HOURS)
+        .on(Topics::new(unique_topic("pipeline")))
+        .partitions(PARTITIONS);
+    let topics = run.topics.clone();
+    let station_rows = embedded_station_rows()
+        .expect("the embedded station rows")
+        .len();
+    let running = run.start(Arc::clone(&bus), registry).await;
     let mut snapshots = running.snapshots();
-
-    let deadline = Instant::now() + Duration::from_secs(900);
-    while !running.simulation_finished() {
-        assert!(
-            running.failed_consumer().is_none(),
-            "the {} stopped while the simulation ran",
-            running.failed_consumer().unwrap_or_default()
-        );
-        assert!(
-            Instant::now() < deadline,
-            "the simulation of {HOURS} h did not finish within 900 s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    until_ended(&running, Duration::from_secs(900)).await;
     let simulated = began.elapsed();
     let entries_topic = topics.turnstile_entries();
     let published: u64 = end_offsets(bus.as_ref(), &entries_topic, PARTITIONS)
@@ -175,12 +129,7 @@ async fn the_whole_pipeline_runs_on_kafka_and_the_board_shows_everything_publish
     assert!(published > 0, "the simulation published turnstile entries");
 
     // The same simulation stepped alone says when its last tick was.
-    let mut twin = simulation();
-    let mut tick = TickEvents::default();
-    while twin.now() < until {
-        twin.step(&mut tick);
-    }
-    let last_tick = tick.time.to_string();
+    let last_tick = run.last_tick().time.to_string();
 
     let network = Network::embedded().expect("the embedded network");
     let expected_stations: usize = network.lines().map(|l| l.stations().len()).sum();
@@ -254,26 +203,14 @@ async fn the_whole_pipeline_runs_on_kafka_and_the_board_shows_everything_publish
         retention_records: u64::MAX,
         retention_bytes: u64::MAX,
     });
-    let mem_topics = Topics::default();
-    let mem_running = pipeline::start(
-        Arc::new(mem.clone()),
-        Arc::new(transit_mem::MemRegistry::new()),
-        simulation(),
-        PipelineConfig {
-            topics: mem_topics,
-            partitions: PARTITIONS,
-            driver: DriverConfig {
-                pace: Pace::FlatOut,
-                until: Some(until),
-                progress_every: Duration::from_secs(60),
-                ..DriverConfig::default()
-            },
-            station_rows: Some(embedded_station_rows().expect("the embedded station rows")),
-        },
-        CancellationToken::new(),
-    )
-    .await
-    .expect("starting the pipeline in memory");
+    let mem_running = run
+        .clone()
+        .on(Topics::default())
+        .start(
+            Arc::new(mem.clone()),
+            Arc::new(transit_mem::MemRegistry::new()),
+        )
+        .await;
     let mut mem_snapshots = mem_running.snapshots();
     let mem_board = wait_for_board(
         &mut mem_snapshots,

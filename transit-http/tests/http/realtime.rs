@@ -16,15 +16,13 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
-use transit_core::event::{HeadwayState, StationEvent};
+use transit_core::event::HeadwayState;
 use transit_core::metrics::PipelineMetrics;
 use transit_core::model::{Direction, LineColor, StationId, TrainStatus};
-use transit_core::network::{Network, Ridership};
-use transit_core::status::{
-    LineView, NextTrain, StationView, StatusModel, StatusSnapshot, TrainPosition,
-};
+use transit_core::network::Network;
+use transit_core::status::{LineView, NextTrain, StationView, StatusSnapshot, TrainPosition};
 use transit_http::dashboard::{self, Dashboard};
-use transit_sim::{SimConfig, SimTime, Simulation, TickEvents};
+use transit_sim::SimConfig;
 
 struct Server {
     base: String,
@@ -154,37 +152,11 @@ fn fixed_snapshot() -> StatusSnapshot {
 /// The board of the default simulation (the schedule, seed 2026) at 08:14 on Monday: every
 /// arrival since 05:00 applied to the read model, as the dashboard's model does.
 fn simulated_snapshot() -> StatusSnapshot {
-    let network = Arc::new(Network::embedded().unwrap());
-    let mut sim = Simulation::new(
-        Arc::clone(&network),
-        Arc::new(Ridership::embedded().unwrap()),
-        SimConfig {
-            tick: Duration::from_secs(30),
-            ..SimConfig::default()
-        },
-    )
-    .unwrap();
-    let mut model = StatusModel::new(Arc::clone(network.locations()));
-    for line in network.lines() {
-        for station in line.stations() {
-            model.apply_station(&StationEvent {
-                station_id: station.id,
-                station_name: Arc::from(station.name.as_str()),
-                order: station.order,
-                line: line.color(),
-            });
-        }
-    }
-    let until: SimTime = "2026-11-02 08:14:00".parse().unwrap();
-    let mut events = TickEvents::default();
-    while sim.now() < until {
-        sim.step(&mut events);
-        for arrival in &events.arrivals {
-            model.apply_arrival(arrival);
-        }
-        model.observe_time(events.time);
-    }
-    model.snapshot()
+    let config = SimConfig {
+        tick: Duration::from_secs(30),
+        ..SimConfig::default()
+    };
+    transit_sim::testing::board_at(config, "2026-11-02 08:14:00".parse().unwrap())
 }
 
 fn golden_dir() -> PathBuf {

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 use transit_core::model::TrainStatus;
-use transit_core::network::{Network, Ridership};
 use transit_core::status::StatusSnapshot;
 use transit_http::dashboard::{self, Dashboard};
 use transit_http::what_if::{WhatIfControl, WhatIfToken};
@@ -16,7 +15,7 @@ use transit_mem::{MemBus, MemRegistry};
 use transit_sim::driver::{DriverConfig, Pace};
 use transit_sim::pipeline::{self, PipelineConfig};
 use transit_sim::what_if::WhatIfs;
-use transit_sim::{SimConfig, Simulation};
+use transit_sim::SimConfig;
 
 async fn serve(board: Dashboard, stop: &CancellationToken) -> String {
     let listener = dashboard::bind("127.0.0.1:0".parse().unwrap())
@@ -66,17 +65,15 @@ fn train_status(snapshot: &StatusSnapshot, id: &str) -> Option<TrainStatus> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn what_ifs_are_refused_checked_and_shown_on_the_board() {
-    let network = Arc::new(Network::embedded().unwrap());
+    let network = transit_sim::testing::network();
     let what_ifs = WhatIfs::new(Arc::clone(&network));
-    let sim = Simulation::new(
+    let sim = transit_sim::testing::simulation_of(
         network,
-        Arc::new(Ridership::embedded().unwrap()),
         SimConfig {
             tick: Duration::from_secs(15),
             ..SimConfig::default()
         },
-    )
-    .unwrap();
+    );
     let shutdown = CancellationToken::new();
     let config = PipelineConfig {
         driver: DriverConfig {

@@ -11,7 +11,6 @@ use transit_core::bus::{EventBus, SubscribeOptions};
 use transit_core::codec::{Decoder, SchemaRegistry};
 use transit_core::event::{StationLineKey, TurnstileCount, TurnstileEvent};
 use transit_core::metrics::PipelineMetrics;
-use transit_core::network::{Network, Ridership};
 use transit_core::processor::read_table;
 use transit_core::processor::turnstile_counts::TurnstileCounter;
 use transit_core::testing::unique_name;
@@ -120,12 +119,7 @@ async fn two_counters_share_the_partitions_and_one_takes_over_exactly() {
     driver::create_simulation_topics(bus.as_ref(), &topics, PARTITIONS)
         .await
         .expect("creating the topics");
-    let mut sim = Simulation::new(
-        Arc::new(Network::embedded().expect("the embedded network")),
-        Arc::new(Ridership::embedded().expect("the embedded ridership")),
-        SimConfig::default(),
-    )
-    .expect("a simulation");
+    let mut sim = transit_sim::testing::simulation(SimConfig::default());
 
     let counter = || async {
         TurnstileCounter::new(

@@ -16,7 +16,7 @@ use transit_core::event::{
 };
 use transit_core::metrics::PipelineMetrics;
 use transit_core::model::{LineColor, TrainId, TrainStatus};
-use transit_core::network::{embedded_station_rows, Network, Ridership};
+use transit_core::network::{embedded_station_rows, Network};
 use transit_core::processor::headways::{self, HeadwayProcessor, HeadwayRules};
 use transit_core::processor::read_table;
 use transit_core::processor::source::publish_station_rows;
@@ -26,6 +26,7 @@ use transit_core::topics::Topics;
 use transit_core::EventBus;
 use transit_mem::{MemBus, MemRegistry};
 use transit_sim::driver::{self, DriverConfig, Pace, SimulationCodecs};
+use transit_sim::testing::simulation;
 use transit_sim::{SimConfig, SimTime, Simulation};
 
 struct Bed {
@@ -367,19 +368,10 @@ async fn run_until_caught_up(
     task.await.unwrap().unwrap()
 }
 
-fn simulation() -> Simulation {
-    Simulation::new(
-        Arc::new(Network::embedded().unwrap()),
-        Arc::new(Ridership::embedded().unwrap()),
-        SimConfig::default(),
-    )
-    .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counts_equal_the_entries_published_across_a_restart() {
     let bed = bed();
-    let mut sim = simulation();
+    let mut sim = simulation(SimConfig::default());
     let start = sim.now();
     let first = simulate(&bed, &mut sim, SimTime(start.0 + 3_600_000)).await;
     assert!(first > 1_000, "an hour of entries: {first}");
@@ -406,7 +398,7 @@ async fn counts_equal_the_entries_published_across_a_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_before_the_commit_replays_entries_without_counting_them_twice() {
     let bed = bed();
-    let mut sim = simulation();
+    let mut sim = simulation(SimConfig::default());
     let start = sim.now();
     let first = simulate(&bed, &mut sim, SimTime(start.0 + 3_600_000)).await;
     run_until_caught_up(&bed, counter(&bed, "before-crash").await, "before-crash").await;
@@ -426,7 +418,7 @@ async fn a_crash_before_the_commit_replays_entries_without_counting_them_twice()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_entry_that_does_not_decode_is_dead_lettered_and_counting_goes_on() {
     let bed = bed();
-    let mut sim = simulation();
+    let mut sim = simulation(SimConfig::default());
     let start = sim.now();
     let published = simulate(&bed, &mut sim, SimTime(start.0 + 1_800_000)).await;
     bed.bus
@@ -562,7 +554,7 @@ fn watch_counts(bed: &Bed) -> (CancellationToken, tokio::task::JoinHandle<Vec<St
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_partition_lost_and_handed_back_between_two_batches_is_restored_not_stale() {
     let bed = bed();
-    let mut sim = simulation();
+    let mut sim = simulation(SimConfig::default());
     let start = sim.now();
     let hour = |n: i64| SimTime(start.0 + n * 3_600_000);
     let group = "regained";
@@ -859,7 +851,7 @@ fn assert_table_matches(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn headways_are_exact_across_a_restart_and_a_crash_before_the_commit() {
     let bed = bed();
-    let mut sim = simulation();
+    let mut sim = simulation(SimConfig::default());
     let start = sim.now();
     // The morning peak of a weekday: 05:00 to 09:00.
     simulate(&bed, &mut sim, SimTime(start.0 + 3 * 3_600_000)).await;

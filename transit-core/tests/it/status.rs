@@ -12,15 +12,14 @@ use transit_core::bus::Record;
 use transit_core::codec::SchemaRegistry;
 use transit_core::event::ArrivalEvent;
 use transit_core::model::{Direction, LineColor, StationId, TrainId, TrainStatus};
-use transit_core::network::{embedded_station_rows, Network, Ridership};
+use transit_core::network::Network;
 use transit_core::status::StatusModel;
 use transit_core::testing::wait_for_board;
 use transit_core::topics::Topics;
 use transit_core::EventBus;
 use transit_mem::{MemBus, MemRegistry};
-use transit_sim::driver::{DriverConfig, Pace};
-use transit_sim::pipeline::{self, PipelineConfig};
-use transit_sim::{SimConfig, SimTime, Simulation, TickEvents};
+use transit_sim::testing::{seeded, until_ended, FlatOutRun};
+use transit_sim::{SimTime, TickEvents};
 
 fn arrival(line: LineColor, number: u16, station: u32, direction: Direction) -> ArrivalEvent {
     ArrivalEvent {
@@ -50,20 +49,6 @@ fn assert_consistent(model: &StatusModel) {
     }
 }
 
-fn simulation(seed: u64, trains_per_line: u16) -> Simulation {
-    let trains_per_line = Some(trains_per_line);
-    Simulation::new(
-        Arc::new(Network::embedded().unwrap()),
-        Arc::new(Ridership::embedded().unwrap()),
-        SimConfig {
-            seed,
-            trains_per_line,
-            ..SimConfig::default()
-        },
-    )
-    .unwrap()
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
@@ -87,7 +72,7 @@ proptest! {
     fn the_simulations_arrivals_put_every_train_on_exactly_one_platform(
         seed in any::<u64>(), trains in 1u16..20, ticks in 1usize..80,
     ) {
-        let mut sim = simulation(seed, trains);
+        let mut sim = seeded(seed, Some(trains));
         let mut model = StatusModel::default();
         let mut tick = TickEvents::default();
         let mut last: HashMap<TrainId, (StationId, Direction)> = HashMap::new();
@@ -117,34 +102,12 @@ async fn the_board_counts_every_entry_published_and_shows_every_train() {
     let mem = MemBus::new();
     let bus: Arc<dyn EventBus> = Arc::new(mem.clone());
     let registry: Arc<dyn SchemaRegistry> = Arc::new(MemRegistry::new());
-    let topics = Topics::default();
-    let sim = simulation(7, 10);
-    let start = sim.now();
-    let until = SimTime(start.0 + 4 * 3_600_000);
-    let config = PipelineConfig {
-        topics: topics.clone(),
-        partitions: 4,
-        driver: DriverConfig {
-            pace: Pace::FlatOut,
-            until: Some(until),
-            progress_every: Duration::from_secs(60),
-            ..DriverConfig::default()
-        },
-        station_rows: Some(embedded_station_rows().unwrap()),
-    };
-    let running = pipeline::start(
-        Arc::clone(&bus),
-        registry,
-        sim,
-        config,
-        CancellationToken::new(),
-    )
-    .await
-    .unwrap();
+    let run = FlatOutRun::new(7, Some(10), 4);
+    let topics = run.topics.clone();
+    let start = run.simulation().now();
+    let running = run.start(Arc::clone(&bus), registry).await;
     let mut snapshots = running.snapshots();
-    while !running.simulation_finished() {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    until_ended(&running, Duration::from_secs(120)).await;
     // A record on an arrivals topic that is not an arrival: dead-lettered, the board goes on.
     bus.publish_batch(
         &topics.arrivals(LineColor::Blue),
@@ -161,12 +124,7 @@ async fn the_board_counts_every_entry_published_and_shows_every_train() {
         .map(|p| mem.offsets(&entries_topic, p).map_or(0, |(_, end)| end))
         .sum();
     // The same simulation stepped alone says when its last tick was.
-    let mut twin = simulation(7, 10);
-    let mut tick = TickEvents::default();
-    while twin.now() < until {
-        twin.step(&mut tick);
-    }
-    let last_tick = tick.time.to_string();
+    let last_tick = run.last_tick().time.to_string();
     let snapshot = wait_for_board(
         &mut snapshots,
         BOARD_WAIT,

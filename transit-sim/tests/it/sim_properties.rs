@@ -376,12 +376,7 @@ fn simulation(seed: u64, trains: Option<u16>, tick: Duration) -> Simulation {
         tick,
         ..SimConfig::default()
     };
-    Simulation::new(
-        Arc::new(Network::embedded().unwrap()),
-        Arc::new(Ridership::embedded().unwrap()),
-        config,
-    )
-    .unwrap()
+    transit_sim::testing::simulation(config)
 }
 
 fn run(sim: &mut Simulation, ticks: usize) -> Vec<TickEvents> {
@@ -575,7 +570,7 @@ fn too_many_trains_is_refused() {
         ..SimConfig::default()
     };
     let result = Simulation::new(
-        Arc::new(Network::embedded().unwrap()),
+        transit_sim::testing::network(),
         Arc::new(Ridership::embedded().unwrap()),
         config,
     );

@@ -7,11 +7,11 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use transit_core::bus::{Consumer, SubscribeOptions};
 use transit_core::codec::SchemaRegistry;
-use transit_core::network::{Network, Ridership};
 use transit_core::topics::Topics;
 use transit_core::EventBus;
 use transit_mem::{MemBus, MemRegistry};
 use transit_sim::driver::{self, DriverConfig, DriverStats, Pace, SimulationCodecs};
+use transit_sim::testing::simulation;
 use transit_sim::{SimConfig, SimTime, Simulation};
 
 struct Bed {
@@ -29,12 +29,7 @@ async fn bed() -> Bed {
         .await
         .unwrap();
     let codecs = Arc::new(SimulationCodecs::register(registry, &topics).await.unwrap());
-    let sim = Simulation::new(
-        Arc::new(Network::embedded().unwrap()),
-        Arc::new(Ridership::embedded().unwrap()),
-        SimConfig::default(),
-    )
-    .unwrap();
+    let sim = simulation(SimConfig::default());
     let consumer = bus
         .subscribe(SubscribeOptions::topics(codecs.topic_names()))
         .await

@@ -1,12 +1,11 @@
 //! Turnstile and weather models over whole simulated days.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use transit_core::model::StationId;
 use transit_core::network::{DayType, Network, Ridership};
-use transit_sim::{SimConfig, SimTime, Simulation, TickEvents, TurnstileModel};
+use transit_sim::{SimConfig, SimTime, TickEvents, TurnstileModel};
 
 /// Every station id on the three lines, once.
 fn station_ids(network: &Network) -> Vec<StationId> {
@@ -20,14 +19,12 @@ fn station_ids(network: &Network) -> Vec<StationId> {
 }
 
 fn day(date: &str, tick_seconds: u64) -> (HashMap<StationId, u64>, Vec<TickEvents>) {
-    let network = Arc::new(Network::embedded().unwrap());
-    let ridership = Arc::new(Ridership::embedded().unwrap());
     let config = SimConfig {
         tick: Duration::from_secs(tick_seconds),
         start: format!("{date}T00:00").parse().unwrap(),
         ..SimConfig::default()
     };
-    let mut sim = Simulation::new(network, ridership, config).unwrap();
+    let mut sim = transit_sim::testing::simulation(config);
     let mut per_station = HashMap::new();
     let mut ticks = Vec::new();
     for _ in 0..86_400 / tick_seconds {

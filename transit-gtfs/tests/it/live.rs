@@ -4,52 +4,23 @@
 //! service runs a scheduled trip; predictions run forward in time along the trip.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
 use prost::Message;
-use transit_core::event::StationEvent;
 use transit_core::model::{Direction, TrainStatus};
-use transit_core::network::{Network, Ridership};
-use transit_core::status::{StatusModel, StatusSnapshot};
+use transit_core::status::StatusSnapshot;
 use transit_gtfs::live::LiveNetwork;
 use transit_gtfs::realtime::proto::{vehicle_position::VehicleStopStatus, FeedMessage};
 use transit_gtfs::tracker::{self, Endpoint};
 use transit_gtfs::{build, realtime, FeedOptions, Sources};
-use transit_sim::{SimConfig, SimTime, Simulation, TickEvents};
+use transit_sim::SimConfig;
 
-/// The board of the default simulation at `until`.
+/// The board of the default simulation (ticks of 30 s) at `until`.
 fn board_at(until: &str) -> StatusSnapshot {
-    let network = Arc::new(Network::embedded().unwrap());
-    let mut sim = Simulation::new(
-        Arc::clone(&network),
-        Arc::new(Ridership::embedded().unwrap()),
-        SimConfig {
-            tick: std::time::Duration::from_secs(30),
-            ..SimConfig::default()
-        },
-    )
-    .unwrap();
-    let mut model = StatusModel::new(Arc::clone(network.locations()));
-    for line in network.lines() {
-        for station in line.stations() {
-            model.apply_station(&StationEvent {
-                station_id: station.id,
-                station_name: Arc::from(station.name.as_str()),
-                order: station.order,
-                line: line.color(),
-            });
-        }
-    }
-    let until: SimTime = until.parse().unwrap();
-    let mut events = TickEvents::default();
-    while sim.now() < until {
-        sim.step(&mut events);
-        for arrival in &events.arrivals {
-            model.apply_arrival(arrival);
-        }
-        model.observe_time(events.time);
-    }
-    model.snapshot()
+    let config = SimConfig {
+        tick: std::time::Duration::from_secs(30),
+        ..SimConfig::default()
+    };
+    transit_sim::testing::board_at(config, until.parse().unwrap())
 }
 
 #[test]
