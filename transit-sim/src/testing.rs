@@ -1,6 +1,7 @@
 //! Test fixtures over the embedded CTA data, shared by the tests and benchmarks of every crate
 //! (feature `testing`): the simulation, a board simulated up to a time, a flat-out run of the
-//! whole pipeline, and waiting for such a run to end.
+//! whole pipeline, waiting for such a run to end, and the accounting of what a run published
+//! (the entries on the topic against the count table).
 //!
 //! They live here rather than in `transit-testkit` because `transit-sim`'s own tests use them,
 //! and `transit-testkit` depends on crates that depend on this one: as a dev-dependency of
@@ -11,18 +12,20 @@
 //! The embedded data is compiled in, so failing to load it is a bug of this crate: the
 //! fixtures panic rather than return errors.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
-use transit_core::bus::EventBus;
-use transit_core::codec::SchemaRegistry;
-use transit_core::event::StationEvent;
+use transit_core::bus::{EventBus, SubscribeOptions};
+use transit_core::codec::{Decoder, SchemaRegistry};
+use transit_core::event::{StationEvent, StationLineKey, TurnstileCount, TurnstileEvent};
+use transit_core::processor::read_table;
 use transit_core::network::{embedded_station_rows, Network, Ridership};
 use transit_core::status::{StatusModel, StatusSnapshot};
 use transit_core::topics::Topics;
 
-use crate::driver::{DriverConfig, Pace};
+use crate::driver::{self, DriverConfig, Pace, SimulationCodecs};
 use crate::pipeline::{self, PipelineConfig, RunningPipeline};
 use crate::{SimConfig, SimTime, Simulation, TickEvents};
 
@@ -215,5 +218,113 @@ pub async fn until_ended(running: &RunningPipeline, limit: Duration) {
         Ok(Ok(())) => {}
         Ok(Err(part)) => panic!("the {part} stopped while the simulation ran"),
         Err(_) => panic!("the simulation did not end within {limit:?}"),
+    }
+}
+
+/// Publishes `minutes` more of `sim` flat out onto `bus`, and returns how many turnstile
+/// entries the bus acknowledged.
+///
+/// # Panics
+///
+/// If publishing fails.
+pub async fn publish_minutes(
+    bus: &dyn EventBus,
+    sim: &mut Simulation,
+    codecs: &SimulationCodecs,
+    topics: &Topics,
+    minutes: i64,
+) -> u64 {
+    let config = DriverConfig {
+        pace: Pace::FlatOut,
+        until: Some(SimTime(sim.now().0 + minutes * 60_000)),
+        progress_every: Duration::from_secs(60),
+        ..DriverConfig::default()
+    };
+    let stats = driver::run(bus, sim, codecs, &config, CancellationToken::new())
+        .await
+        .unwrap_or_else(|error| panic!("publishing {minutes} minutes: {error}"));
+    stats
+        .published
+        .get(&topics.turnstile_entries())
+        .copied()
+        .unwrap_or_default()
+}
+
+/// The turnstile entries on `topics`' entries topic, counted per station and line straight
+/// from the topic: `total` of them, then (with a non-zero `then_quiet`) nothing more for that
+/// long, so a duplicate shows.
+///
+/// # Panics
+///
+/// If fewer than `total` arrive, more arrive within `then_quiet`, or one does not decode.
+pub async fn entries_on_topic(
+    bus: &dyn EventBus,
+    registry: &Arc<dyn SchemaRegistry>,
+    topics: &Topics,
+    total: u64,
+    then_quiet: Duration,
+) -> HashMap<StationLineKey, u64> {
+    let decoder = Decoder::<TurnstileEvent>::new(Arc::clone(registry)).expect("a decoder");
+    let mut consumer = bus
+        .subscribe(SubscribeOptions::topics([topics.turnstile_entries()]))
+        .await
+        .expect("subscribing");
+    let mut counts = HashMap::new();
+    for delivery in transit_core::testing::receive(consumer.as_mut(), total as usize).await {
+        let value = delivery.value.expect("entries have values");
+        let entry = decoder.decode(&value).await.expect("an entry decodes");
+        *counts
+            .entry(StationLineKey {
+                station_id: entry.station_id,
+                line: entry.line,
+            })
+            .or_insert(0) += 1;
+    }
+    if !then_quiet.is_zero() {
+        transit_core::testing::receive_nothing(consumer.as_mut(), then_quiet).await;
+    }
+    counts
+}
+
+/// The count table's rows once their entries add up to `total`, read back from the table
+/// every half second.
+///
+/// # Panics
+///
+/// If the table does not reach `total` within `within`, or a row does not decode.
+pub async fn count_table_when_complete(
+    bus: &dyn EventBus,
+    registry: &Arc<dyn SchemaRegistry>,
+    topics: &Topics,
+    total: u64,
+    within: Duration,
+) -> HashMap<StationLineKey, u64> {
+    let decoder = Decoder::<TurnstileCount>::new(Arc::clone(registry)).expect("a decoder");
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let rows = read_table(bus, &topics.turnstile_counts())
+            .await
+            .expect("reading the count table");
+        let mut table = HashMap::new();
+        for row in rows {
+            let value = row.value.expect("count rows have values");
+            let count = decoder.decode(&value).await.expect("a count decodes");
+            table.insert(
+                StationLineKey {
+                    station_id: count.station_id,
+                    line: count.line,
+                },
+                count.entries,
+            );
+        }
+        let counted: u64 = table.values().sum();
+        if counted >= total {
+            return table;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the table counts {counted} of {total} entries"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }

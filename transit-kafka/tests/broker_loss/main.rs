@@ -26,19 +26,16 @@ use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use tokio::sync::Mutex;
 use tokio_util::sync::CancellationToken;
-use transit_core::bus::{EventBus, SubscribeOptions};
-use transit_core::codec::{Decoder, SchemaRegistry};
-use transit_core::event::{StationLineKey, TurnstileCount, TurnstileEvent};
+use transit_core::bus::EventBus;
+use transit_core::codec::SchemaRegistry;
 use transit_core::metrics::PipelineMetrics;
-use transit_core::network::{Network, Ridership};
-use transit_core::processor::read_table;
 use transit_core::processor::turnstile_counts::TurnstileCounter;
 use transit_core::testing::unique_name;
 use transit_core::topics::Topics;
 use transit_kafka::{KafkaBus, KafkaConfig};
 use transit_mem::MemRegistry;
-use transit_sim::driver::{self, DriverConfig, Pace, SimulationCodecs};
-use transit_sim::{SimConfig, SimTime, Simulation};
+use transit_sim::driver::{self, SimulationCodecs};
+use transit_sim::{testing, SimConfig};
 use transit_testkit::kafka::{config_from, connect_with, nodes, SASL_SSL_VAR};
 use transit_testkit::processes::control_broker;
 
@@ -165,37 +162,20 @@ impl Run {
             let registry = Arc::clone(&self.registry);
             let topics = self.topics.clone();
             tokio::spawn(async move {
-                let mut sim = Simulation::new(
-                    Arc::new(Network::embedded().expect("the embedded network")),
-                    Arc::new(Ridership::embedded().expect("the embedded ridership")),
-                    SimConfig::default(),
-                )
-                .expect("a simulation");
+                let mut sim = testing::simulation(SimConfig::default());
                 let codecs = SimulationCodecs::register(registry, &topics)
                     .await
                     .expect("registering the simulation's schemas");
                 let mut published = 0;
                 for chunk in 1..=CHUNKS {
-                    let config = DriverConfig {
-                        pace: Pace::FlatOut,
-                        until: Some(SimTime(sim.now().0 + CHUNK_MINUTES * 60_000)),
-                        progress_every: Duration::from_secs(60),
-                        ..DriverConfig::default()
-                    };
-                    let stats = driver::run(
+                    published += testing::publish_minutes(
                         bus.as_ref(),
                         &mut sim,
                         &codecs,
-                        &config,
-                        CancellationToken::new(),
+                        &topics,
+                        CHUNK_MINUTES,
                     )
-                    .await
-                    .unwrap_or_else(|e| panic!("publishing chunk {chunk}: {e}"));
-                    published += stats
-                        .published
-                        .get(&topics.turnstile_entries())
-                        .copied()
-                        .unwrap_or_default();
+                    .await;
                     let _ = progress.send(chunk);
                 }
                 published
@@ -209,13 +189,28 @@ impl Run {
         let published = publishing.await.expect("the publisher");
         assert!(published > 1_000, "entries published: {published}");
 
-        let table = self.table_when_complete(published).await;
+        let table = testing::count_table_when_complete(
+            self.bus.as_ref(),
+            &self.registry,
+            &self.topics,
+            published,
+            Duration::from_secs(180),
+        )
+        .await;
         stop.cancel();
         let stats = counting
             .await
             .expect("the counter's task")
             .expect("the counter ran to its end");
-        let expected = self.entries_on_topic(published).await;
+        // Nothing beyond `published` within 2 s: a duplicate would show.
+        let expected = testing::entries_on_topic(
+            self.bus.as_ref(),
+            &self.registry,
+            &self.topics,
+            published,
+            Duration::from_secs(2),
+        )
+        .await;
         assert_eq!(
             expected.values().sum::<u64>(),
             published,
@@ -224,64 +219,6 @@ impl Run {
         assert_eq!(table, expected, "every station's count is exact");
         eprintln!("{published} entries published and counted exactly ({stats:?})");
         published
-    }
-
-    /// The entries on the topic, counted directly from it.
-    async fn entries_on_topic(&self, total: u64) -> HashMap<StationLineKey, u64> {
-        let decoder =
-            Decoder::<TurnstileEvent>::new(Arc::clone(&self.registry)).expect("a decoder");
-        let mut consumer = self
-            .bus
-            .subscribe(SubscribeOptions::topics([self.topics.turnstile_entries()]))
-            .await
-            .expect("subscribing");
-        let mut counts = HashMap::new();
-        for delivery in transit_core::testing::receive(consumer.as_mut(), total as usize).await {
-            let value = delivery.value.expect("entries have values");
-            let entry = decoder.decode(&value).await.expect("an entry decodes");
-            *counts
-                .entry(StationLineKey {
-                    station_id: entry.station_id,
-                    line: entry.line,
-                })
-                .or_insert(0) += 1;
-        }
-        // Nothing beyond `total`: a duplicate would show here.
-        transit_core::testing::receive_nothing(consumer.as_mut(), Duration::from_secs(2)).await;
-        counts
-    }
-
-    /// The count table's rows once their entries add up to `total`.
-    async fn table_when_complete(&self, total: u64) -> HashMap<StationLineKey, u64> {
-        let decoder =
-            Decoder::<TurnstileCount>::new(Arc::clone(&self.registry)).expect("a decoder");
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
-        loop {
-            let rows = read_table(self.bus.as_ref(), &self.topics.turnstile_counts())
-                .await
-                .expect("reading the count table");
-            let mut table = HashMap::new();
-            for row in rows {
-                let value = row.value.expect("count rows have values");
-                let count = decoder.decode(&value).await.expect("a count decodes");
-                table.insert(
-                    StationLineKey {
-                        station_id: count.station_id,
-                        line: count.line,
-                    },
-                    count.entries,
-                );
-            }
-            let counted: u64 = table.values().sum();
-            if counted >= total {
-                return table;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the table counts {counted} of {total} entries"
-            );
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
     }
 
     /// The node leading most partitions of the count table.
