@@ -14,6 +14,20 @@ mod security;
 #[cfg(feature = "tls")]
 pub use security::{IsWrite, Role, Security, SecurityError, TlsIdentity, Users, HANDSHAKE_TIMEOUT};
 
+/// Whether a secret someone sent equals the one expected, looking at every byte of the longer
+/// of the two whatever differs, so the time taken tells nothing of how much of a guess was
+/// right (what the basic-auth passwords and the what-if token are checked with).
+#[cfg(any(feature = "tls", feature = "what-if"))]
+pub(crate) fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
+    let mut difference = u8::from(given.len() != expected.len());
+    for i in 0..given.len().max(expected.len()) {
+        let a = given.get(i).copied().unwrap_or(0);
+        let b = expected.get(i).copied().unwrap_or(0);
+        difference |= std::hint::black_box(a ^ b);
+    }
+    difference == 0
+}
+
 /// Why a server could not serve.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -125,19 +125,8 @@ impl WhatIfToken {
         if !scheme.eq_ignore_ascii_case(SCHEME) {
             return false;
         }
-        constant_time_eq(header[SCHEME.len()..].trim_ascii(), &self.0)
+        crate::server::constant_time_eq(header[SCHEME.len()..].trim_ascii(), &self.0)
     }
-}
-
-/// Equal bytes, looking at every byte of the longer input whatever differs.
-fn constant_time_eq(given: &[u8], expected: &[u8]) -> bool {
-    let mut difference = u8::from(given.len() != expected.len());
-    for i in 0..given.len().max(expected.len()) {
-        let a = given.get(i).copied().unwrap_or(0);
-        let b = expected.get(i).copied().unwrap_or(0);
-        difference |= std::hint::black_box(a ^ b);
-    }
-    difference == 0
 }
 
 /// The controls of a simulation in this process, and who may use them.
