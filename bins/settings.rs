@@ -337,21 +337,13 @@ pub fn client_security(
 ) -> anyhow::Result<transit_http::ClientSecurity> {
     let mut security = transit_http::ClientSecurity::none();
     if let Some(path) = properties {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let pairs: Vec<(&str, &str)> = text
-            .lines()
-            .map(str::trim)
-            .filter(|line| !line.is_empty() && !line.starts_with('#'))
-            .filter_map(|line| line.split_once('='))
-            .map(|(key, value)| {
-                let key = key.trim();
-                (
-                    key.strip_prefix("schema.registry.").unwrap_or(key),
-                    value.trim(),
-                )
-            })
-            .collect();
+        let lines = key_values(path, "the client settings file")?;
+        let pairs = lines.iter().map(|(_, key, value)| {
+            (
+                key.strip_prefix("schema.registry.").unwrap_or(key),
+                value.as_str(),
+            )
+        });
         security = transit_http::ClientSecurity::from_confluent(pairs)
             .with_context(|| format!("the client settings in {}", path.display()))?;
     }
@@ -397,6 +389,26 @@ impl ClusterArgs {
     }
 }
 
+/// The `KEY=VALUE` lines of a settings or properties file, each with its line number: blank
+/// lines and `#` comments skipped, keys and values trimmed. A line without `=` is an error
+/// naming the file and the line, not the line's text (it may hold a secret).
+fn key_values(path: &Path, what: &str) -> anyhow::Result<Vec<(usize, String, String)>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading {what} {}", path.display()))?;
+    let mut pairs = Vec::new();
+    for (index, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (key, value) = line
+            .split_once('=')
+            .with_context(|| format!("{}:{}: expected KEY=VALUE", path.display(), index + 1))?;
+        pairs.push((index + 1, key.trim().to_string(), value.trim().to_string()));
+    }
+    Ok(pairs)
+}
+
 /// Reads `KEY=VALUE` lines of a settings file into the environment, for every key not already
 /// set there, so the precedence is: flags, then environment, then the file, then defaults.
 ///
@@ -418,27 +430,10 @@ pub fn load_config_file(args: &[std::ffi::OsString]) -> anyhow::Result<Option<Pa
     let Some(path) = named else {
         return Ok(None);
     };
-    let text = std::fs::read_to_string(&path)
-        .with_context(|| format!("reading the settings file {}", path.display()))?;
-    for (number, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') {
-            continue;
-        }
-        let (key, value) = line.split_once('=').with_context(|| {
-            format!(
-                "{}:{}: expected KEY=VALUE, got {line:?}",
-                path.display(),
-                number + 1
-            )
-        })?;
-        let (key, value) = (key.trim(), value.trim().trim_matches('"'));
+    for (number, key, value) in key_values(&path, "the settings file")? {
+        let (key, value) = (key.as_str(), value.trim_matches('"'));
         if key.is_empty() || key.contains(char::is_whitespace) {
-            anyhow::bail!(
-                "{}:{}: {key:?} is not a setting name",
-                path.display(),
-                number + 1
-            );
+            anyhow::bail!("{}:{number}: {key:?} is not a setting name", path.display());
         }
         if std::env::var_os(key).is_none() {
             std::env::set_var(key, value);
