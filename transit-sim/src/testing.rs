@@ -20,8 +20,8 @@ use tokio_util::sync::CancellationToken;
 use transit_core::bus::{EventBus, SubscribeOptions};
 use transit_core::codec::{Decoder, SchemaRegistry};
 use transit_core::event::{StationEvent, StationLineKey, TurnstileCount, TurnstileEvent};
-use transit_core::processor::read_table;
 use transit_core::network::{embedded_station_rows, Network, Ridership};
+use transit_core::processor::read_table;
 use transit_core::status::{StatusModel, StatusSnapshot};
 use transit_core::topics::Topics;
 

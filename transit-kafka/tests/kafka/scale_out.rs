@@ -50,7 +50,8 @@ async fn two_counters_share_the_partitions_and_one_takes_over_exactly() {
     tokio::time::sleep(Duration::from_secs(8)).await;
 
     // Half an hour at a time: tansu takes a few hundred records a second one per batch.
-    let mut published = testing::publish_minutes(bus.as_ref(), &mut sim, &codecs, &topics, 30).await;
+    let mut published =
+        testing::publish_minutes(bus.as_ref(), &mut sim, &codecs, &topics, 30).await;
     assert!(published > 1_000, "an early morning: {published} entries");
     // Let both count part of it, then stop one mid-stream; the other takes its partitions.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -78,14 +79,9 @@ async fn two_counters_share_the_partitions_and_one_takes_over_exactly() {
         first.counted > 0 && second.counted > 0,
         "both instances counted: {first:?} / {second:?}"
     );
-    let expected = testing::entries_on_topic(
-        bus.as_ref(),
-        &registry,
-        &topics,
-        published,
-        Duration::ZERO,
-    )
-    .await;
+    let expected =
+        testing::entries_on_topic(bus.as_ref(), &registry, &topics, published, Duration::ZERO)
+            .await;
     assert_eq!(expected.values().sum::<u64>(), published);
     assert_eq!(table, expected, "every station's count is exact");
 }
