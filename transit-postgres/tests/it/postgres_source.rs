@@ -716,17 +716,22 @@ impl Drop for Proxy {
 
 /// Log lines, captured from a subscriber set for the test's (single) thread.
 #[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
+pub(super) struct Logs(Arc<Mutex<Vec<u8>>>);
 
 impl Logs {
     /// Captures the log of this thread (the default current-thread runtime runs the source's
     /// task here too) until the returned guard is dropped.
     fn capture() -> CapturedLogs {
+        Self::capture_at(tracing::Level::INFO)
+    }
+
+    /// [`Logs::capture`], of the lines at `level` and above.
+    pub(super) fn capture_at(level: tracing::Level) -> CapturedLogs {
         let logs = Logs::default();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(logs.clone())
             .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
+            .with_max_level(level)
             .finish();
         CapturedLogs {
             _guard: tracing::subscriber::set_default(subscriber),
@@ -734,13 +739,13 @@ impl Logs {
         }
     }
 
-    fn text(&self) -> String {
+    pub(super) fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
 }
 
 /// Logs being captured, and the guard that keeps capturing them.
-struct CapturedLogs {
+pub(super) struct CapturedLogs {
     _guard: tracing::subscriber::DefaultGuard,
     logs: Logs,
 }

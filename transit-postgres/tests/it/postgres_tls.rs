@@ -267,34 +267,7 @@ async fn the_role_cannot_log_in_without_tls() {
 
 #[tokio::test]
 async fn the_source_logs_a_wrong_password_without_it() {
-    use std::io::Write;
-    use std::sync::Mutex;
-
-    #[derive(Clone, Default)]
-    struct Logs(Arc<Mutex<Vec<u8>>>);
-    impl Write for Logs {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
-        type Writer = Logs;
-        fn make_writer(&'a self) -> Logs {
-            self.clone()
-        }
-    }
-
-    let logs = Logs::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(logs.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::DEBUG)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let logs = super::postgres_source::Logs::capture_at(tracing::Level::DEBUG);
 
     let tls = Tls::load();
     let wrong = "not-the-Password-42";
@@ -324,7 +297,7 @@ async fn the_source_logs_a_wrong_password_without_it() {
     });
     let deadline = Instant::now() + Duration::from_secs(10);
     let text = loop {
-        let text = String::from_utf8_lossy(&logs.0.lock().unwrap()).into_owned();
+        let text = logs.text();
         if text.contains("password authentication failed") {
             break text;
         }
