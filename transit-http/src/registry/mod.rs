@@ -171,10 +171,7 @@ pub async fn serve(
     registry: BusRegistry,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
-    if let Ok(address) = listener.local_addr() {
-        tracing::info!(%address, topic = registry.topic(), "schema registry listening");
-    }
-    server::serve(SERVER, listener, router(registry), shutdown).await
+    serve_secured(listener, registry, &server::Security::open(), shutdown).await
 }
 
 /// Serves `registry` on `listener` as `security` says (HTTPS, HTTP basic auth: a read-only

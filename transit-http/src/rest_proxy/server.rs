@@ -138,7 +138,7 @@ pub async fn serve(
     proxy: RestProxy,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
-    server::serve(SERVER, listener, proxy.router(), shutdown).await
+    serve_secured(listener, proxy, &server::Security::open(), shutdown).await
 }
 
 /// Serves `proxy` on `listener` as `security` says (HTTPS, HTTP basic auth; producing needs a
