@@ -4,7 +4,7 @@ use std::io::Read;
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Deserialize;
 
 use crate::error::{GtfsError, Result};
@@ -39,7 +39,7 @@ pub(crate) fn read_feed(mut src: Source, options: &ReadOptions) -> Result<Feed> 
             file: "calendar.txt",
         });
     }
-    let mut skipped = FxHashMap::default();
+    let mut skipped = FxHashSet::default();
     let mut shape_ids = FxHashMap::default();
     required(&mut src, "trips.txt", |t| {
         read_trips(t, &mut feed, &kept_routes, &mut skipped, &mut shape_ids)
@@ -537,7 +537,7 @@ fn read_trips(
     input: &mut dyn Read,
     feed: &mut Feed,
     kept_routes: &[bool],
-    skipped: &mut FxHashMap<Box<str>, ()>,
+    skipped: &mut FxHashSet<Box<str>>,
     shape_ids: &mut FxHashMap<Box<str>, ShapeIdx>,
 ) -> Result<()> {
     let mut t = Table::new("trips.txt", input, &["route_id", "service_id", "trip_id"])?;
@@ -557,11 +557,11 @@ fn read_trips(
                 format!("{service_id:?} is in neither calendar.txt nor calendar_dates.txt"),
             )
         })?;
-        if feed.trip_ids.contains_key(id) || skipped.contains_key(id) {
+        if feed.trip_ids.contains_key(id) || skipped.contains(id) {
             return Err(t.error("trip_id", format!("{id:?} appears twice")));
         }
         if !kept_routes[route.index()] {
-            skipped.insert(id.into(), ());
+            skipped.insert(id.into());
             continue;
         }
         let direction = match raw.direction_id.unwrap_or("") {
@@ -642,7 +642,7 @@ fn time_field(t: &Table<'_>, field: &str, value: Option<&str>) -> Result<u32> {
 fn read_stop_times(
     input: &mut dyn Read,
     feed: &mut Feed,
-    skipped: &FxHashMap<Box<str>, ()>,
+    skipped: &FxHashSet<Box<str>>,
 ) -> Result<()> {
     let mut t = Table::new(
         "stop_times.txt",
@@ -659,7 +659,7 @@ fn read_stop_times(
             _ => {
                 let trip = match feed.trip_ids.get(trip_id) {
                     Some(&idx) => Some(idx),
-                    None if skipped.contains_key(trip_id) => None,
+                    None if skipped.contains(trip_id) => None,
                     None => {
                         return Err(t.error(
                             "trip_id",
@@ -826,7 +826,7 @@ struct RawFrequency<'a> {
 fn read_frequencies(
     input: &mut dyn Read,
     feed: &mut Feed,
-    skipped: &FxHashMap<Box<str>, ()>,
+    skipped: &FxHashSet<Box<str>>,
 ) -> Result<()> {
     let mut t = Table::new(
         "frequencies.txt",
@@ -838,7 +838,7 @@ fn read_frequencies(
         let trip_id = t.required("trip_id", raw.trip_id)?;
         let trip = match feed.trip_ids.get(trip_id) {
             Some(&idx) => idx,
-            None if skipped.contains_key(trip_id) => continue,
+            None if skipped.contains(trip_id) => continue,
             None => {
                 return Err(t.error(
                     "trip_id",
