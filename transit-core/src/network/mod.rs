@@ -23,6 +23,7 @@ mod locations;
 mod ridership;
 mod rows;
 mod schedule;
+pub mod service_day;
 pub mod timetable;
 
 pub use error::DataError;
