@@ -9,8 +9,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::catalog::parse;
-use crate::{Compatibility, SchemaCatalog, SchemaEntry, VersionSelector};
+use crate::{Compatibility, SchemaCatalog, SchemaEntry, SchemaReference, VersionSelector};
 use transit_core::codec::{RegistryError, SchemaId};
 
 /// Confluent's modes: whether a subject (or the registry) takes writes, and imports.
@@ -143,6 +142,15 @@ pub enum Refusal {
     /// 42205: the subject (or registry) is read-only, or the operation needs another mode.
     #[error("{0}")]
     NotPermitted(String),
+    /// 42206: other schemas reference this version, so it cannot be deleted (Confluent names
+    /// the version by its key).
+    #[error("One or more references exist to the schema {{magic=1,keytype=SCHEMA,subject={subject},version={version}}}.")]
+    ReferenceExists {
+        /// The subject.
+        subject: String,
+        /// The version referenced.
+        version: u32,
+    },
 }
 
 impl Refusal {
@@ -162,6 +170,7 @@ impl Refusal {
             Self::NoSubjectCompatibility(_) => 40408,
             Self::NoSubjectMode(_) => 40409,
             Self::NotPermitted(_) => 42205,
+            Self::ReferenceExists { .. } => 42206,
         }
     }
 
@@ -270,8 +279,19 @@ impl SchemaCatalog {
             .ok_or_else(|| subject_not_found(subject))?;
         self.check_writable(Some(subject))?;
         if permanent {
-            if !entry.versions.is_empty() {
-                return Err(Refusal::SubjectNotSoftDeleted(subject.to_string()));
+            // As Confluent, version by version: referenced from another subject, then live.
+            let mut all: Vec<u32> = entry
+                .versions
+                .keys()
+                .chain(entry.deleted.keys())
+                .copied()
+                .collect();
+            all.sort_unstable();
+            for version in all {
+                self.check_unreferenced_by_others(subject, version, true)?;
+                if entry.versions.contains_key(&version) {
+                    return Err(Refusal::SubjectNotSoftDeleted(subject.to_string()));
+                }
             }
             let versions: Vec<u32> = entry.deleted.keys().copied().collect();
             let mut changes: Vec<Change> = versions
@@ -290,6 +310,9 @@ impl SchemaCatalog {
             return Err(Refusal::SubjectSoftDeleted(subject.to_string()));
         };
         let versions: Vec<u32> = entry.versions.keys().copied().collect();
+        for &version in &versions {
+            self.check_unreferenced_by_others(subject, version, false)?;
+        }
         // As Confluent: the subject's own level and mode go with it.
         let mut changes = vec![Change::DeleteSubject {
             subject: subject.to_string(),
@@ -342,6 +365,16 @@ impl SchemaCatalog {
         };
         let live = entry.versions.get(&version).copied();
         let soft = entry.deleted.get(&version).copied();
+        // Confluent refuses a referenced version before saying it is (not) soft-deleted; a
+        // soft delete minds the referencing schemas that are live, a permanent one all.
+        if (live.is_some() || (soft.is_some() && permanent))
+            && !self.referenced_by(subject, version, permanent).is_empty()
+        {
+            return Err(Refusal::ReferenceExists {
+                subject: subject.to_string(),
+                version,
+            });
+        }
         match (live, soft, permanent) {
             (None, None, _) => Err(version_not_found(subject, version)),
             (Some(_), _, true) => Err(Refusal::VersionNotSoftDeleted {
@@ -366,6 +399,7 @@ impl SchemaCatalog {
                     version,
                     id,
                     schema: self.schema(id)?.to_string(),
+                    references: self.schema_references(id)?.to_vec(),
                     deleted: true,
                 }),
             )),
@@ -379,6 +413,7 @@ impl SchemaCatalog {
         &self,
         subject: &str,
         schema: &str,
+        references: &[SchemaReference],
         id: SchemaId,
         version: Option<u32>,
     ) -> Result<Option<SchemaEntry>, Refusal> {
@@ -387,8 +422,11 @@ impl SchemaCatalog {
                 "Subject {subject} is not in import mode: an id can only be given in IMPORT mode"
             )));
         }
-        let (_, identity) =
-            parse(schema).map_err(|message| RegistryError::InvalidSchema { message })?;
+        let (_, identity) = self
+            .parse_referencing(schema, references, true)
+            .map_err(|error| RegistryError::InvalidSchema {
+                message: error.message(),
+            })?;
         if id.0 == 0 {
             return Err(Refusal::NotPermitted("Schema ids start at 1".to_string()));
         }
@@ -415,9 +453,37 @@ impl SchemaCatalog {
                 version,
                 id,
                 schema: schema.to_string(),
+                references: references.to_vec(),
                 deleted: false,
             })),
         }
+    }
+
+    /// Refused (42206) if a schema held by another subject references version `version` of
+    /// `subject`: a live one, or with `include_deleted` a soft-deleted one too.
+    fn check_unreferenced_by_others(
+        &self,
+        subject: &str,
+        version: u32,
+        include_deleted: bool,
+    ) -> Result<(), Refusal> {
+        let elsewhere = self
+            .referenced_by(subject, version, include_deleted)
+            .into_iter()
+            .any(|id| {
+                self.subjects.iter().any(|(name, held)| {
+                    name != subject
+                        && (held.versions.values().any(|&v| v == id)
+                            || (include_deleted && held.deleted.values().any(|&v| v == id)))
+                })
+            });
+        if elsewhere {
+            return Err(Refusal::ReferenceExists {
+                subject: subject.to_string(),
+                version,
+            });
+        }
+        Ok(())
     }
 
     /// Decides setting the global mode: IMPORT only on an empty registry unless `force`d, as
@@ -591,7 +657,7 @@ mod tests {
             40401
         );
         // Registering again takes the next version, with the same id for the same schema.
-        let Registration::New(entry) = catalog.prepare("s", V2).unwrap() else {
+        let Registration::New(entry) = catalog.prepare("s", V2, &[]).unwrap() else {
             panic!("the subject's versions are deleted");
         };
         assert_eq!((entry.version, entry.id), (3, id2));
@@ -617,7 +683,10 @@ mod tests {
         let mut catalog = SchemaCatalog::new();
         catalog.register("s", V1).unwrap();
         catalog.register("s", V2).unwrap();
-        assert!(!catalog.check_registration("s", V3).unwrap().is_compatible());
+        assert!(!catalog
+            .check_registration("s", V3, &[])
+            .unwrap()
+            .is_compatible());
         catalog
             .apply_change(Change::Config {
                 subject: Some("s".into()),
@@ -626,14 +695,20 @@ mod tests {
             .unwrap();
         assert_eq!(catalog.subject_compatibility("s"), Compatibility::None);
         assert_eq!(catalog.subject_compatibility("t"), Compatibility::Backward);
-        assert!(catalog.check_registration("s", V3).unwrap().is_compatible());
+        assert!(catalog
+            .check_registration("s", V3, &[])
+            .unwrap()
+            .is_compatible());
         catalog
             .apply_change(Change::Config {
                 subject: Some("s".into()),
                 compatibility: None,
             })
             .unwrap();
-        assert!(!catalog.check_registration("s", V3).unwrap().is_compatible());
+        assert!(!catalog
+            .check_registration("s", V3, &[])
+            .unwrap()
+            .is_compatible());
     }
 
     #[test]
@@ -667,27 +742,27 @@ mod tests {
             .unwrap();
         catalog.apply_change(change).unwrap();
         let entry = catalog
-            .prepare_import("imported", V3, SchemaId(40), Some(7))
+            .prepare_import("imported", V3, &[], SchemaId(40), Some(7))
             .unwrap()
             .unwrap();
         catalog.apply(entry).unwrap();
         assert_eq!(catalog.version("imported", 7).unwrap().id, SchemaId(40));
         assert_eq!(
             catalog
-                .prepare_import("imported", V3, SchemaId(40), Some(7))
+                .prepare_import("imported", V3, &[], SchemaId(40), Some(7))
                 .unwrap(),
             None
         );
         assert_eq!(
             catalog
-                .prepare_import("imported", V2, SchemaId(40), None)
+                .prepare_import("imported", V2, &[], SchemaId(40), None)
                 .unwrap_err()
                 .code(),
             42205
         );
         assert_eq!(
             catalog
-                .prepare_import("s", V2, SchemaId(41), None)
+                .prepare_import("s", V2, &[], SchemaId(41), None)
                 .unwrap_err()
                 .code(),
             42205

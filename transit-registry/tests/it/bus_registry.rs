@@ -143,7 +143,7 @@ async fn deletes_subject_levels_and_modes_survive_a_restart() {
     again.register_schema("s", V2_NO_DEFAULT).await.unwrap();
     // A read-only subject takes nothing new.
     let refused = again
-        .register_request("frozen", V1, None, None)
+        .register_request("frozen", V1, &[], None, None)
         .await
         .unwrap_err();
     assert_eq!(refused.code(), 42205, "{refused}");
