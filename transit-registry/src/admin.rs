@@ -678,6 +678,246 @@ mod tests {
 
     use crate::Registration;
 
+    const ADDRESS: &str = r#"{"type":"record","name":"Address","namespace":"org.example","fields":[{"name":"street","type":"string"}]}"#;
+    const ADDRESS_V2: &str = r#"{"type":"record","name":"Address","namespace":"org.example","fields":[{"name":"street","type":"string"},{"name":"zip","type":"string","default":""}]}"#;
+    const PERSON: &str = r#"{"type":"record","name":"Person","namespace":"org.example","fields":[{"name":"home","type":"Address"}]}"#;
+    const COMPANY: &str = r#"{"type":"record","name":"Company","namespace":"org.example","fields":[{"name":"boss","type":"Person"},{"name":"office","type":"Address"}]}"#;
+
+    fn reference(name: &str, subject: &str, version: u32) -> SchemaReference {
+        SchemaReference {
+            name: name.into(),
+            subject: subject.into(),
+            version,
+        }
+    }
+
+    fn address_ref(version: u32) -> Vec<SchemaReference> {
+        vec![reference("org.example.Address", "address", version)]
+    }
+
+    #[test]
+    fn schemas_use_the_types_of_their_references_transitively() {
+        let mut catalog = SchemaCatalog::new();
+        let address = catalog.register("address", ADDRESS).unwrap();
+        // Alone, a schema naming a type it does not define is not valid.
+        assert!(matches!(
+            catalog.register("person", PERSON),
+            Err(RegistryError::InvalidSchema { .. })
+        ));
+        let person = catalog
+            .register_with_references("person", PERSON, &address_ref(1))
+            .unwrap();
+        assert_ne!(person, address);
+        // Company uses Person's types and, through Person's references, Address's.
+        let company = catalog
+            .register_with_references(
+                "company",
+                COMPANY,
+                &[reference("org.example.Person", "person", 1)],
+            )
+            .unwrap();
+        let version = catalog.version("person", 1).unwrap();
+        assert_eq!(version.references, address_ref(1));
+        assert_eq!(catalog.schema(person).unwrap(), PERSON);
+        assert_eq!(catalog.schema_references(address).unwrap(), &[]);
+        // Decoders get one self-contained text.
+        let standalone = catalog.standalone_schema(company).unwrap();
+        let parsed = apache_avro::Schema::parse_str(&standalone).unwrap();
+        assert!(parsed.canonical_form().contains("street"), "{standalone}");
+        assert_eq!(catalog.standalone_schema(address).unwrap(), ADDRESS);
+        // Registering again, or looking up, needs the same references.
+        assert_eq!(
+            catalog
+                .register_with_references("person", PERSON, &address_ref(1))
+                .unwrap(),
+            person
+        );
+        assert_eq!(
+            catalog
+                .lookup("person", PERSON, &address_ref(1))
+                .unwrap()
+                .id,
+            person
+        );
+        assert!(catalog.lookup("person", PERSON, &[]).is_err());
+        assert_eq!(catalog.referenced_by("address", 1, false), vec![person]);
+        assert_eq!(catalog.referenced_by("person", 1, false), vec![company]);
+        assert!(catalog.referenced_by("company", 1, false).is_empty());
+    }
+
+    #[test]
+    fn the_same_text_with_other_references_is_another_schema() {
+        let mut catalog = SchemaCatalog::with_compatibility(Compatibility::None);
+        catalog.register("address", ADDRESS).unwrap();
+        catalog.register("address", ADDRESS_V2).unwrap();
+        let first = catalog
+            .register_with_references("person", PERSON, &address_ref(1))
+            .unwrap();
+        let second = catalog
+            .register_with_references("person", PERSON, &address_ref(2))
+            .unwrap();
+        assert_ne!(first, second);
+        assert_eq!(catalog.versions("person").unwrap(), vec![1, 2]);
+        assert_eq!(catalog.latest("person").unwrap().references, address_ref(2));
+    }
+
+    #[test]
+    fn a_missing_reference_is_an_invalid_schema() {
+        let mut catalog = SchemaCatalog::new();
+        catalog.register("address", ADDRESS).unwrap();
+        for missing in [
+            address_ref(2),
+            vec![reference("org.example.Address", "nope", 1)],
+        ] {
+            match catalog.register_with_references("person", PERSON, &missing) {
+                Err(RegistryError::InvalidSchema { message }) => {
+                    assert!(message.contains("No schema reference found"), "{message}")
+                }
+                other => panic!("expected InvalidSchema, got {other:?}"),
+            }
+        }
+        // A reference to a soft-deleted version does not register anew.
+        let (_, change) = catalog
+            .prepare_delete_version("address", VersionSelector::Number(1), false)
+            .unwrap();
+        catalog.apply_change(change).unwrap();
+        assert!(catalog
+            .register_with_references("person", PERSON, &address_ref(1))
+            .is_err());
+    }
+
+    #[test]
+    fn compatibility_is_checked_with_the_referenced_types() {
+        let mut catalog = SchemaCatalog::new();
+        catalog.register("address", ADDRESS).unwrap();
+        catalog.register("address", ADDRESS_V2).unwrap();
+        catalog
+            .register_with_references("person", PERSON, &address_ref(2))
+            .unwrap();
+        // A Person whose Address adds a field without a default cannot read the data of the
+        // registered Person (BACKWARD): the check sees through the reference.
+        const ADDRESS_STRICT: &str = r#"{"type":"record","name":"Address","namespace":"org.example","fields":[{"name":"street","type":"string"},{"name":"zip","type":"string"},{"name":"city","type":"string"}]}"#;
+        catalog
+            .apply_change(Change::Config {
+                subject: Some("address".into()),
+                compatibility: Some(Compatibility::None),
+            })
+            .unwrap();
+        catalog.register("address", ADDRESS_STRICT).unwrap();
+        let report = catalog
+            .check_registration("person", PERSON, &address_ref(3))
+            .unwrap();
+        assert!(!report.is_compatible());
+        assert!(report.messages[0].contains("city"), "{:?}", report.messages);
+        assert!(catalog
+            .check_registration("person", PERSON, &address_ref(1))
+            .unwrap()
+            .is_compatible());
+    }
+
+    #[test]
+    fn referenced_versions_are_not_deleted_while_referenced() {
+        let mut catalog = SchemaCatalog::new();
+        catalog.register("address", ADDRESS).unwrap();
+        let person = catalog
+            .register_with_references("person", PERSON, &address_ref(1))
+            .unwrap();
+        let refusal = catalog
+            .prepare_delete_version("address", VersionSelector::Number(1), false)
+            .unwrap_err();
+        assert_eq!(refusal.code(), 42206);
+        assert_eq!(refusal.status(), 422);
+        assert_eq!(
+            refusal.to_string(),
+            "One or more references exist to the schema {magic=1,keytype=SCHEMA,subject=address,version=1}."
+        );
+        assert_eq!(
+            catalog
+                .prepare_delete_subject("address", false)
+                .unwrap_err()
+                .code(),
+            42206
+        );
+        // Once the referrer is soft-deleted, a soft delete of the referenced version goes
+        // ahead; a permanent one still waits for the referrer to go for good.
+        let (_, changes) = catalog.prepare_delete_subject("person", false).unwrap();
+        apply_all(&mut catalog, changes);
+        assert!(catalog.referenced_by("address", 1, false).is_empty());
+        assert_eq!(catalog.referenced_by("address", 1, true), vec![person]);
+        let (_, changes) = catalog.prepare_delete_subject("address", false).unwrap();
+        apply_all(&mut catalog, changes);
+        for refusal in [
+            catalog
+                .prepare_delete_version("address", VersionSelector::Number(1), true)
+                .unwrap_err(),
+            catalog.prepare_delete_subject("address", true).unwrap_err(),
+        ] {
+            assert_eq!(refusal.code(), 42206, "{refusal}");
+        }
+        // The soft-deleted referrer still decodes: its references resolve.
+        assert!(catalog
+            .standalone_schema(person)
+            .unwrap()
+            .contains("street"));
+        let (_, changes) = catalog.prepare_delete_subject("person", true).unwrap();
+        apply_all(&mut catalog, changes);
+        let (_, changes) = catalog.prepare_delete_subject("address", true).unwrap();
+        apply_all(&mut catalog, changes);
+        assert!(catalog.subjects_with_deleted(true).is_empty());
+    }
+
+    #[test]
+    fn a_subject_referencing_itself_deletes_as_a_whole() {
+        let mut catalog = SchemaCatalog::with_compatibility(Compatibility::None);
+        catalog.register("both", ADDRESS).unwrap();
+        catalog
+            .register_with_references(
+                "both",
+                PERSON,
+                &[reference("org.example.Address", "both", 1)],
+            )
+            .unwrap();
+        // Version 1 alone is referenced; the subject as a whole is not referenced from
+        // elsewhere.
+        assert_eq!(
+            catalog
+                .prepare_delete_version("both", VersionSelector::Number(1), false)
+                .unwrap_err()
+                .code(),
+            42206
+        );
+        let (versions, _) = catalog.prepare_delete_subject("both", false).unwrap();
+        assert_eq!(versions, vec![1, 2]);
+    }
+
+    #[test]
+    fn imports_take_references() {
+        let mut catalog = SchemaCatalog::new();
+        catalog
+            .apply_change(Change::Mode {
+                subject: None,
+                mode: Some(Mode::Import),
+            })
+            .unwrap();
+        let entry = catalog
+            .prepare_import("address", ADDRESS, &[], SchemaId(10), Some(1))
+            .unwrap()
+            .unwrap();
+        catalog.apply(entry).unwrap();
+        let entry = catalog
+            .prepare_import("person", PERSON, &address_ref(1), SchemaId(20), Some(1))
+            .unwrap()
+            .unwrap();
+        catalog.apply(entry).unwrap();
+        assert_eq!(
+            catalog.referenced_by("address", 1, false),
+            vec![SchemaId(20)]
+        );
+        assert!(catalog
+            .prepare_import("person2", PERSON, &address_ref(7), SchemaId(21), Some(1))
+            .is_err());
+    }
+
     #[test]
     fn per_subject_levels_override_the_global_one_until_removed() {
         let mut catalog = SchemaCatalog::new();

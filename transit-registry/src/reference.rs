@@ -119,11 +119,12 @@ const PRIMITIVES: [&str; 8] = [
 
 fn qualify(json: &mut Value, enclosing: &str) {
     match json {
-        Value::String(name) => {
-            if !enclosing.is_empty() && !name.contains('.') && !PRIMITIVES.contains(&name.as_str())
-            {
-                name.insert(0, '.');
-            }
+        Value::String(name)
+            if !enclosing.is_empty()
+                && !name.contains('.')
+                && !PRIMITIVES.contains(&name.as_str()) =>
+        {
+            name.insert(0, '.');
         }
         Value::Array(variants) => {
             for variant in variants {
