@@ -594,6 +594,37 @@ impl SchemaCatalog {
         })
     }
 
+    /// Version `version` of `subject`, live or soft-deleted (what a referrer's references
+    /// name).
+    pub fn version_including_deleted(
+        &self,
+        subject: &str,
+        version: u32,
+    ) -> Result<SubjectVersion, RegistryError> {
+        let entry = self
+            .subjects
+            .get(subject)
+            .filter(|s| !s.versions.is_empty() || !s.deleted.is_empty())
+            .ok_or_else(|| RegistryError::SubjectNotFound {
+                subject: subject.to_string(),
+            })?;
+        let id = *entry
+            .versions
+            .get(&version)
+            .or_else(|| entry.deleted.get(&version))
+            .ok_or_else(|| RegistryError::VersionNotFound {
+                subject: subject.to_string(),
+                version,
+            })?;
+        Ok(SubjectVersion {
+            subject: subject.to_string(),
+            version,
+            id,
+            schema: self.schema(id)?.to_string(),
+            references: self.schema_references(id)?.to_vec(),
+        })
+    }
+
     /// The latest version of `subject`.
     pub fn latest(&self, subject: &str) -> Result<SubjectVersion, RegistryError> {
         let (&version, _) = self
