@@ -265,7 +265,8 @@ pub(crate) async fn delete_version(
 
 /// `GET /subjects/{subject}/versions/{version}/referencedby`: the ids of the schemas that
 /// reference this version (a soft-deleted one too), ascending; those held by live versions
-/// only, unless `?deleted=true`.
+/// only, unless `?deleted=true`; `?offset=` and `?limit=` (negative: all) page them, as
+/// Confluent.
 pub(crate) async fn referenced_by(
     State(registry): State<BusRegistry>,
     Path((subject, version)): Path<(String, String)>,
@@ -289,7 +290,22 @@ pub(crate) async fn referenced_by(
         };
         Ok(catalog.referenced_by(&subject, version, deleted))
     })?;
-    ok(&ids.iter().map(|id| id.0).collect::<Vec<u32>>())
+    let offset = number(query.as_deref(), "offset").unwrap_or(0).max(0) as usize;
+    let limit = number(query.as_deref(), "limit")
+        .and_then(|limit| usize::try_from(limit).ok())
+        .unwrap_or(usize::MAX);
+    let page: Vec<u32> = ids.iter().skip(offset).take(limit).map(|id| id.0).collect();
+    ok(&page)
+}
+
+/// The integer `name=` among the query's pairs, if there is one.
+fn number(query: Option<&str>, name: &str) -> Option<i64> {
+    query?.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        key.eq_ignore_ascii_case(name)
+            .then(|| value.parse().ok())
+            .flatten()
+    })
 }
 
 pub(crate) async fn lookup(
@@ -533,6 +549,14 @@ pub(crate) async fn method_not_allowed() -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_are_read_from_the_query() {
+        assert_eq!(number(Some("offset=2&limit=-1"), "limit"), Some(-1));
+        assert_eq!(number(Some("offset=2&limit=-1"), "offset"), Some(2));
+        assert_eq!(number(Some("offset=x"), "offset"), None);
+        assert_eq!(number(None, "offset"), None);
+    }
 
     #[test]
     fn verbose_is_read_from_the_query() {

@@ -141,6 +141,10 @@ async fn schemas_with_references_register_answer_and_survive_a_restart() {
                 json!([])
             );
             assert_eq!(
+                get("/subjects/address/versions/1/referencedby?offset=1&limit=-1".into()).await,
+                json!([])
+            );
+            assert_eq!(
                 get(format!("/schemas/ids/{person}/versions")).await,
                 json!([{ "subject": "person", "version": 1 }])
             );
@@ -308,5 +312,78 @@ async fn a_record_whose_schema_has_references_decodes_through_the_client() {
     assert!(standalone.contains("forecast"), "{standalone}");
     let decoder = Decoder::<WeatherEvent>::new(Arc::new(client)).unwrap();
     assert_eq!(decoder.decode(&record).await.unwrap(), value);
+    server.stop().await;
+}
+
+/// Runs `tests/python/registry_references_client.py` (Confluent's Python client) against `url`.
+async fn python_references_client(url: &str) -> Value {
+    const VAR: &str = "TRANSIT_TEST_PYTHON";
+    let python = std::env::var_os(VAR).unwrap_or_else(|| {
+        panic!(
+            "{VAR} is not set: this test runs Confluent's Python client. Run scripts/test.sh, or \
+             `source scripts/python.sh; need_python_venv` first"
+        )
+    });
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python/registry_references_client.py");
+    let output = tokio::time::timeout(
+        std::time::Duration::from_secs(120),
+        tokio::process::Command::new(python)
+            .arg(&script)
+            .arg(url)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the Python client took over two minutes")
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert!(
+        output.status.success(),
+        "{}:\n{stdout}\n{stderr}",
+        script.display()
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|error| panic!("{error}: {stdout}"))
+}
+
+#[tokio::test]
+async fn confluents_python_client_registers_reads_and_decodes_references() {
+    let bus: Arc<dyn EventBus> = Arc::new(MemBus::new());
+    let server = RegistryServer::start(Arc::clone(&bus), DEFAULT_TOPIC).await;
+    let report = python_references_client(&server.url()).await;
+    let person = report["person_id"].clone();
+    let references = json!([{ "name": "org.example.Address", "subject": "address", "version": 1 }]);
+    assert_ne!(person, report["address_id"], "{report}");
+    assert_eq!(report["by_id"]["references"], references, "{report}");
+    assert_eq!(
+        report["by_version"],
+        json!({ "id": person, "version": 1, "references": references }),
+        "{report}"
+    );
+    assert_eq!(
+        report["looked_up"],
+        json!({ "id": person, "version": 1 }),
+        "{report}"
+    );
+    assert_eq!(report["referenced_by"], json!([person]), "{report}");
+    assert_eq!(
+        report["delete_refused"],
+        json!({ "status": 422, "code": 42206 }),
+        "{report}"
+    );
+    assert_eq!(report["record_schema_id"], person, "{report}");
+    assert_eq!(
+        report["decoded"],
+        json!({ "name": "Ada", "home": { "street": "W Madison St" } }),
+        "{report}"
+    );
+    // What the Python client registered is what transit's own client reads after a restart.
+    server.stop().await;
+    let server = RegistryServer::start(Arc::clone(&bus), DEFAULT_TOPIC).await;
+    let client = RegistryClient::new(&server.url()).unwrap();
+    let id = SchemaId(person.as_u64().unwrap() as u32);
+    let standalone = client.schema(id).await.unwrap();
+    assert!(standalone.contains("street"), "{standalone}");
     server.stop().await;
 }
