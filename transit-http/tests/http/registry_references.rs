@@ -44,8 +44,13 @@ async fn delete(server: &RegistryServer, path: &str) -> Answer {
 
 #[tokio::test]
 async fn schemas_with_references_register_answer_and_survive_a_restart() {
-    let bus: Arc<dyn EventBus> = Arc::new(MemBus::new());
-    let server = RegistryServer::start(Arc::clone(&bus), DEFAULT_TOPIC).await;
+    references_survive_a_restart(Arc::new(MemBus::new()), DEFAULT_TOPIC).await;
+}
+
+/// Registers schemas with references in a registry kept in `topic` of `bus`, checks every
+/// answer, restarts the registry and checks them again (also run on Kafka, in `on_kafka`).
+pub(crate) async fn references_survive_a_restart(bus: Arc<dyn EventBus>, topic: &str) {
+    let server = RegistryServer::start(Arc::clone(&bus), topic).await;
     let address = register(&server, "address", ADDRESS).await.body["id"].clone();
     register(&server, "address", ADDRESS_V2).await;
 
@@ -182,7 +187,7 @@ async fn schemas_with_references_register_answer_and_survive_a_restart() {
     );
 
     server.stop().await;
-    let server = RegistryServer::start(Arc::clone(&bus), DEFAULT_TOPIC).await;
+    let server = RegistryServer::start(Arc::clone(&bus), topic).await;
     check(&server).await;
     server.stop().await;
 }
