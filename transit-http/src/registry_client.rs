@@ -15,6 +15,10 @@
 //! `https://` and HTTP basic auth take Confluent's client settings, as a
 //! [`ClientSecurity`]: `basic.auth.user.info` and `ssl.ca.location`
 //! ([`RegistryClient::with_security`]).
+//!
+//! A schema with references (types other registered versions define, as Confluent's registry
+//! allows) is handed to decoders as one self-contained text: the client fetches the
+//! referenced versions too and writes their types out ([`RegistryClient::schema`]).
 
 use std::collections::HashMap;
 use std::fmt;

@@ -196,7 +196,8 @@ pub(crate) struct Subject {
 /// second subject a schema that is already known gives the same id (and a version of its own
 /// in that subject). Two texts are the same schema when they parse to the same Avro schema,
 /// defaults, docs and aliases included (the Parsing Canonical Form drops defaults, which would
-/// merge schemas that resolve data differently).
+/// merge schemas that resolve data differently), and with the same references (a schema may
+/// use the named types of other registered versions: see [`SchemaReference`]).
 #[derive(Debug, Default)]
 pub struct SchemaCatalog {
     pub(crate) schemas: BTreeMap<SchemaId, Stored>,
