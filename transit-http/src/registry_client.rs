@@ -15,6 +15,10 @@
 //! `https://` and HTTP basic auth take Confluent's client settings, as a
 //! [`ClientSecurity`]: `basic.auth.user.info` and `ssl.ca.location`
 //! ([`RegistryClient::with_security`]).
+//!
+//! A schema with references (types other registered versions define, as Confluent's registry
+//! allows) is handed to decoders as one self-contained text: the client fetches the
+//! referenced versions too and writes their types out ([`RegistryClient::schema`]).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -28,7 +32,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use tokio::sync::OnceCell;
 use transit_core::codec::{RegistryError, SchemaId, SchemaRegistry};
-use transit_registry::{SubjectVersion, VersionSelector};
+use transit_registry::{SchemaReference, SubjectVersion, VersionSelector};
 
 use crate::client_security::{is_tls_refusal, ClientSecurity, ClientSecurityError};
 
@@ -178,6 +182,9 @@ struct IdBody {
 #[derive(Deserialize)]
 struct SchemaBody {
     schema: String,
+    /// Absent (or null) for a schema without references, as Confluent answers.
+    #[serde(default)]
+    references: Option<Vec<SchemaReference>>,
 }
 
 #[derive(Deserialize)]
@@ -186,6 +193,8 @@ struct VersionBody {
     version: u32,
     id: u32,
     schema: String,
+    #[serde(default)]
+    references: Option<Vec<SchemaReference>>,
 }
 
 impl From<VersionBody> for SubjectVersion {
@@ -195,6 +204,7 @@ impl From<VersionBody> for SubjectVersion {
             version: body.version,
             id: SchemaId(body.id),
             schema: body.schema,
+            references: body.references.unwrap_or_default(),
         }
     }
 }
@@ -450,7 +460,11 @@ impl RegistryClient {
         Ok(id)
     }
 
-    /// The schema with this id; fetched once for the life of the client.
+    /// The schema with this id as one self-contained text; fetched once for the life of the
+    /// client. A schema with references (types defined by other registered schemas) comes
+    /// with those types written out where first used, the referenced versions fetched too
+    /// (soft-deleted ones included, as old records still name them), so a decoder can parse
+    /// it alone.
     pub async fn schema(&self, id: SchemaId) -> Result<String, RegistryError> {
         let cell = self.caches.schema_cell(id);
         let schema = cell
@@ -461,10 +475,67 @@ impl RegistryClient {
                     ..About::default()
                 };
                 let answer: SchemaBody = self.call(Method::GET, url, None, about).await?;
-                Ok::<_, RegistryError>(answer.schema)
+                let references = answer.references.unwrap_or_default();
+                if references.is_empty() {
+                    return Ok::<_, RegistryError>(answer.schema);
+                }
+                let texts = self.referenced_texts(references).await?;
+                transit_registry::standalone_schema(&answer.schema, &texts).map_err(|message| {
+                    RegistryError::InvalidSchema {
+                        message: format!("schema {id} with its references: {message}"),
+                    }
+                })
             })
             .await?;
         Ok(schema.clone())
+    }
+
+    /// The texts of the schemas `references` name, transitively, each one's own references
+    /// before it and each reference name once: the order the registry itself parses them in.
+    async fn referenced_texts(
+        &self,
+        references: Vec<SchemaReference>,
+    ) -> Result<Vec<String>, RegistryError> {
+        let mut texts = Vec::new();
+        let mut visited = std::collections::HashSet::new();
+        // Depth first without recursion: each frame is a list of references, how far it got,
+        // and the text of the schema they belong to (written once its references are).
+        let mut stack: Vec<(Vec<SchemaReference>, usize, Option<String>)> =
+            vec![(references, 0, None)];
+        while let Some((references, next, _)) = stack.last_mut() {
+            let Some(reference) = references.get(*next).cloned() else {
+                if let Some((_, _, Some(text))) = stack.pop() {
+                    texts.push(text);
+                }
+                continue;
+            };
+            *next += 1;
+            if !visited.insert(reference.name.clone()) {
+                continue;
+            }
+            let version = self
+                .version_including_deleted(&reference.subject, reference.version)
+                .await?;
+            stack.push((version.references, 0, Some(version.schema)));
+        }
+        Ok(texts)
+    }
+
+    /// Version `version` of `subject`, soft-deleted or not (`?deleted=true`); not cached.
+    async fn version_including_deleted(
+        &self,
+        subject: &str,
+        version: u32,
+    ) -> Result<SubjectVersion, RegistryError> {
+        let mut url = self.url(&["subjects", subject, "versions", &version.to_string()]);
+        url.query_pairs_mut().append_pair("deleted", "true");
+        let about = About {
+            subject: Some(subject),
+            version: Some(version),
+            ..About::default()
+        };
+        let answer: VersionBody = self.call(Method::GET, url, None, about).await?;
+        Ok(answer.into())
     }
 
     /// Every subject (not cached: it changes).

@@ -9,8 +9,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::catalog::parse;
-use crate::{Compatibility, SchemaCatalog, SchemaEntry, VersionSelector};
+use crate::{Compatibility, SchemaCatalog, SchemaEntry, SchemaReference, VersionSelector};
 use transit_core::codec::{RegistryError, SchemaId};
 
 /// Confluent's modes: whether a subject (or the registry) takes writes, and imports.
@@ -143,6 +142,15 @@ pub enum Refusal {
     /// 42205: the subject (or registry) is read-only, or the operation needs another mode.
     #[error("{0}")]
     NotPermitted(String),
+    /// 42206: other schemas reference this version, so it cannot be deleted (Confluent names
+    /// the version by its key).
+    #[error("One or more references exist to the schema {{magic=1,keytype=SCHEMA,subject={subject},version={version}}}.")]
+    ReferenceExists {
+        /// The subject.
+        subject: String,
+        /// The version referenced.
+        version: u32,
+    },
 }
 
 impl Refusal {
@@ -162,6 +170,7 @@ impl Refusal {
             Self::NoSubjectCompatibility(_) => 40408,
             Self::NoSubjectMode(_) => 40409,
             Self::NotPermitted(_) => 42205,
+            Self::ReferenceExists { .. } => 42206,
         }
     }
 
@@ -270,8 +279,19 @@ impl SchemaCatalog {
             .ok_or_else(|| subject_not_found(subject))?;
         self.check_writable(Some(subject))?;
         if permanent {
-            if !entry.versions.is_empty() {
-                return Err(Refusal::SubjectNotSoftDeleted(subject.to_string()));
+            // As Confluent, version by version: referenced from another subject, then live.
+            let mut all: Vec<u32> = entry
+                .versions
+                .keys()
+                .chain(entry.deleted.keys())
+                .copied()
+                .collect();
+            all.sort_unstable();
+            for version in all {
+                self.check_unreferenced_by_others(subject, version, true)?;
+                if entry.versions.contains_key(&version) {
+                    return Err(Refusal::SubjectNotSoftDeleted(subject.to_string()));
+                }
             }
             let versions: Vec<u32> = entry.deleted.keys().copied().collect();
             let mut changes: Vec<Change> = versions
@@ -290,6 +310,9 @@ impl SchemaCatalog {
             return Err(Refusal::SubjectSoftDeleted(subject.to_string()));
         };
         let versions: Vec<u32> = entry.versions.keys().copied().collect();
+        for &version in &versions {
+            self.check_unreferenced_by_others(subject, version, false)?;
+        }
         // As Confluent: the subject's own level and mode go with it.
         let mut changes = vec![Change::DeleteSubject {
             subject: subject.to_string(),
@@ -342,6 +365,16 @@ impl SchemaCatalog {
         };
         let live = entry.versions.get(&version).copied();
         let soft = entry.deleted.get(&version).copied();
+        // Confluent refuses a referenced version before saying it is (not) soft-deleted; a
+        // soft delete minds the referencing schemas that are live, a permanent one all.
+        if (live.is_some() || (soft.is_some() && permanent))
+            && !self.referenced_by(subject, version, permanent).is_empty()
+        {
+            return Err(Refusal::ReferenceExists {
+                subject: subject.to_string(),
+                version,
+            });
+        }
         match (live, soft, permanent) {
             (None, None, _) => Err(version_not_found(subject, version)),
             (Some(_), _, true) => Err(Refusal::VersionNotSoftDeleted {
@@ -366,6 +399,7 @@ impl SchemaCatalog {
                     version,
                     id,
                     schema: self.schema(id)?.to_string(),
+                    references: self.schema_references(id)?.to_vec(),
                     deleted: true,
                 }),
             )),
@@ -379,6 +413,7 @@ impl SchemaCatalog {
         &self,
         subject: &str,
         schema: &str,
+        references: &[SchemaReference],
         id: SchemaId,
         version: Option<u32>,
     ) -> Result<Option<SchemaEntry>, Refusal> {
@@ -387,8 +422,11 @@ impl SchemaCatalog {
                 "Subject {subject} is not in import mode: an id can only be given in IMPORT mode"
             )));
         }
-        let (_, identity) =
-            parse(schema).map_err(|message| RegistryError::InvalidSchema { message })?;
+        let (_, identity) = self
+            .parse_referencing(schema, references, true)
+            .map_err(|error| RegistryError::InvalidSchema {
+                message: error.message(),
+            })?;
         if id.0 == 0 {
             return Err(Refusal::NotPermitted("Schema ids start at 1".to_string()));
         }
@@ -415,9 +453,37 @@ impl SchemaCatalog {
                 version,
                 id,
                 schema: schema.to_string(),
+                references: references.to_vec(),
                 deleted: false,
             })),
         }
+    }
+
+    /// Refused (42206) if a schema held by another subject references version `version` of
+    /// `subject`: a live one, or with `include_deleted` a soft-deleted one too.
+    fn check_unreferenced_by_others(
+        &self,
+        subject: &str,
+        version: u32,
+        include_deleted: bool,
+    ) -> Result<(), Refusal> {
+        let elsewhere = self
+            .referenced_by(subject, version, include_deleted)
+            .into_iter()
+            .any(|id| {
+                self.subjects.iter().any(|(name, held)| {
+                    name != subject
+                        && (held.versions.values().any(|&v| v == id)
+                            || (include_deleted && held.deleted.values().any(|&v| v == id)))
+                })
+            });
+        if elsewhere {
+            return Err(Refusal::ReferenceExists {
+                subject: subject.to_string(),
+                version,
+            });
+        }
+        Ok(())
     }
 
     /// Decides setting the global mode: IMPORT only on an empty registry unless `force`d, as
@@ -591,7 +657,7 @@ mod tests {
             40401
         );
         // Registering again takes the next version, with the same id for the same schema.
-        let Registration::New(entry) = catalog.prepare("s", V2).unwrap() else {
+        let Registration::New(entry) = catalog.prepare("s", V2, &[]).unwrap() else {
             panic!("the subject's versions are deleted");
         };
         assert_eq!((entry.version, entry.id), (3, id2));
@@ -612,12 +678,255 @@ mod tests {
 
     use crate::Registration;
 
+    const ADDRESS: &str = r#"{"type":"record","name":"Address","namespace":"org.example","fields":[{"name":"street","type":"string"}]}"#;
+    const ADDRESS_V2: &str = r#"{"type":"record","name":"Address","namespace":"org.example","fields":[{"name":"street","type":"string"},{"name":"zip","type":"string","default":""}]}"#;
+    const PERSON: &str = r#"{"type":"record","name":"Person","namespace":"org.example","fields":[{"name":"home","type":"Address"}]}"#;
+    const COMPANY: &str = r#"{"type":"record","name":"Company","namespace":"org.example","fields":[{"name":"boss","type":"Person"},{"name":"office","type":"Address"}]}"#;
+
+    fn reference(name: &str, subject: &str, version: u32) -> SchemaReference {
+        SchemaReference {
+            name: name.into(),
+            subject: subject.into(),
+            version,
+        }
+    }
+
+    fn address_ref(version: u32) -> Vec<SchemaReference> {
+        vec![reference("org.example.Address", "address", version)]
+    }
+
+    #[test]
+    fn schemas_use_the_types_of_their_references_transitively() {
+        let mut catalog = SchemaCatalog::new();
+        let address = catalog.register("address", ADDRESS).unwrap();
+        // Alone, a schema naming a type it does not define is not valid.
+        assert!(matches!(
+            catalog.register("person", PERSON),
+            Err(RegistryError::InvalidSchema { .. })
+        ));
+        let person = catalog
+            .register_with_references("person", PERSON, &address_ref(1))
+            .unwrap();
+        assert_ne!(person, address);
+        // Company uses Person's types and, through Person's references, Address's.
+        let company = catalog
+            .register_with_references(
+                "company",
+                COMPANY,
+                &[reference("org.example.Person", "person", 1)],
+            )
+            .unwrap();
+        let version = catalog.version("person", 1).unwrap();
+        assert_eq!(version.references, address_ref(1));
+        assert_eq!(catalog.schema(person).unwrap(), PERSON);
+        assert_eq!(catalog.schema_references(address).unwrap(), &[]);
+        // Decoders get one self-contained text.
+        let standalone = catalog.standalone_schema(company).unwrap();
+        let parsed = apache_avro::Schema::parse_str(&standalone).unwrap();
+        assert!(parsed.canonical_form().contains("street"), "{standalone}");
+        assert_eq!(catalog.standalone_schema(address).unwrap(), ADDRESS);
+        // Registering again, or looking up, needs the same references.
+        assert_eq!(
+            catalog
+                .register_with_references("person", PERSON, &address_ref(1))
+                .unwrap(),
+            person
+        );
+        assert_eq!(
+            catalog
+                .lookup("person", PERSON, &address_ref(1))
+                .unwrap()
+                .id,
+            person
+        );
+        assert!(catalog.lookup("person", PERSON, &[]).is_err());
+        assert_eq!(catalog.referenced_by("address", 1, false), vec![person]);
+        assert_eq!(catalog.referenced_by("person", 1, false), vec![company]);
+        assert!(catalog.referenced_by("company", 1, false).is_empty());
+    }
+
+    #[test]
+    fn the_same_text_with_other_references_is_another_schema() {
+        let mut catalog = SchemaCatalog::with_compatibility(Compatibility::None);
+        catalog.register("address", ADDRESS).unwrap();
+        catalog.register("address", ADDRESS_V2).unwrap();
+        let first = catalog
+            .register_with_references("person", PERSON, &address_ref(1))
+            .unwrap();
+        let second = catalog
+            .register_with_references("person", PERSON, &address_ref(2))
+            .unwrap();
+        assert_ne!(first, second);
+        assert_eq!(catalog.versions("person").unwrap(), vec![1, 2]);
+        assert_eq!(catalog.latest("person").unwrap().references, address_ref(2));
+    }
+
+    #[test]
+    fn a_missing_reference_is_an_invalid_schema() {
+        let mut catalog = SchemaCatalog::new();
+        catalog.register("address", ADDRESS).unwrap();
+        for missing in [
+            address_ref(2),
+            vec![reference("org.example.Address", "nope", 1)],
+        ] {
+            match catalog.register_with_references("person", PERSON, &missing) {
+                Err(RegistryError::InvalidSchema { message }) => {
+                    assert!(message.contains("No schema reference found"), "{message}")
+                }
+                other => panic!("expected InvalidSchema, got {other:?}"),
+            }
+        }
+        // A reference to a soft-deleted version does not register anew.
+        let (_, change) = catalog
+            .prepare_delete_version("address", VersionSelector::Number(1), false)
+            .unwrap();
+        catalog.apply_change(change).unwrap();
+        assert!(catalog
+            .register_with_references("person", PERSON, &address_ref(1))
+            .is_err());
+    }
+
+    #[test]
+    fn compatibility_is_checked_with_the_referenced_types() {
+        let mut catalog = SchemaCatalog::new();
+        catalog.register("address", ADDRESS).unwrap();
+        catalog.register("address", ADDRESS_V2).unwrap();
+        catalog
+            .register_with_references("person", PERSON, &address_ref(2))
+            .unwrap();
+        // A Person whose Address adds a field without a default cannot read the data of the
+        // registered Person (BACKWARD): the check sees through the reference.
+        const ADDRESS_STRICT: &str = r#"{"type":"record","name":"Address","namespace":"org.example","fields":[{"name":"street","type":"string"},{"name":"zip","type":"string"},{"name":"city","type":"string"}]}"#;
+        catalog
+            .apply_change(Change::Config {
+                subject: Some("address".into()),
+                compatibility: Some(Compatibility::None),
+            })
+            .unwrap();
+        catalog.register("address", ADDRESS_STRICT).unwrap();
+        let report = catalog
+            .check_registration("person", PERSON, &address_ref(3))
+            .unwrap();
+        assert!(!report.is_compatible());
+        assert!(report.messages[0].contains("city"), "{:?}", report.messages);
+        assert!(catalog
+            .check_registration("person", PERSON, &address_ref(1))
+            .unwrap()
+            .is_compatible());
+    }
+
+    #[test]
+    fn referenced_versions_are_not_deleted_while_referenced() {
+        let mut catalog = SchemaCatalog::new();
+        catalog.register("address", ADDRESS).unwrap();
+        let person = catalog
+            .register_with_references("person", PERSON, &address_ref(1))
+            .unwrap();
+        let refusal = catalog
+            .prepare_delete_version("address", VersionSelector::Number(1), false)
+            .unwrap_err();
+        assert_eq!(refusal.code(), 42206);
+        assert_eq!(refusal.status(), 422);
+        assert_eq!(
+            refusal.to_string(),
+            "One or more references exist to the schema {magic=1,keytype=SCHEMA,subject=address,version=1}."
+        );
+        assert_eq!(
+            catalog
+                .prepare_delete_subject("address", false)
+                .unwrap_err()
+                .code(),
+            42206
+        );
+        // Once the referrer is soft-deleted, a soft delete of the referenced version goes
+        // ahead; a permanent one still waits for the referrer to go for good.
+        let (_, changes) = catalog.prepare_delete_subject("person", false).unwrap();
+        apply_all(&mut catalog, changes);
+        assert!(catalog.referenced_by("address", 1, false).is_empty());
+        assert_eq!(catalog.referenced_by("address", 1, true), vec![person]);
+        let (_, changes) = catalog.prepare_delete_subject("address", false).unwrap();
+        apply_all(&mut catalog, changes);
+        for refusal in [
+            catalog
+                .prepare_delete_version("address", VersionSelector::Number(1), true)
+                .unwrap_err(),
+            catalog.prepare_delete_subject("address", true).unwrap_err(),
+        ] {
+            assert_eq!(refusal.code(), 42206, "{refusal}");
+        }
+        // The soft-deleted referrer still decodes: its references resolve.
+        assert!(catalog
+            .standalone_schema(person)
+            .unwrap()
+            .contains("street"));
+        let (_, changes) = catalog.prepare_delete_subject("person", true).unwrap();
+        apply_all(&mut catalog, changes);
+        let (_, changes) = catalog.prepare_delete_subject("address", true).unwrap();
+        apply_all(&mut catalog, changes);
+        assert!(catalog.subjects_with_deleted(true).is_empty());
+    }
+
+    #[test]
+    fn a_subject_referencing_itself_deletes_as_a_whole() {
+        let mut catalog = SchemaCatalog::with_compatibility(Compatibility::None);
+        catalog.register("both", ADDRESS).unwrap();
+        catalog
+            .register_with_references(
+                "both",
+                PERSON,
+                &[reference("org.example.Address", "both", 1)],
+            )
+            .unwrap();
+        // Version 1 alone is referenced; the subject as a whole is not referenced from
+        // elsewhere.
+        assert_eq!(
+            catalog
+                .prepare_delete_version("both", VersionSelector::Number(1), false)
+                .unwrap_err()
+                .code(),
+            42206
+        );
+        let (versions, _) = catalog.prepare_delete_subject("both", false).unwrap();
+        assert_eq!(versions, vec![1, 2]);
+    }
+
+    #[test]
+    fn imports_take_references() {
+        let mut catalog = SchemaCatalog::new();
+        catalog
+            .apply_change(Change::Mode {
+                subject: None,
+                mode: Some(Mode::Import),
+            })
+            .unwrap();
+        let entry = catalog
+            .prepare_import("address", ADDRESS, &[], SchemaId(10), Some(1))
+            .unwrap()
+            .unwrap();
+        catalog.apply(entry).unwrap();
+        let entry = catalog
+            .prepare_import("person", PERSON, &address_ref(1), SchemaId(20), Some(1))
+            .unwrap()
+            .unwrap();
+        catalog.apply(entry).unwrap();
+        assert_eq!(
+            catalog.referenced_by("address", 1, false),
+            vec![SchemaId(20)]
+        );
+        assert!(catalog
+            .prepare_import("person2", PERSON, &address_ref(7), SchemaId(21), Some(1))
+            .is_err());
+    }
+
     #[test]
     fn per_subject_levels_override_the_global_one_until_removed() {
         let mut catalog = SchemaCatalog::new();
         catalog.register("s", V1).unwrap();
         catalog.register("s", V2).unwrap();
-        assert!(!catalog.check_registration("s", V3).unwrap().is_compatible());
+        assert!(!catalog
+            .check_registration("s", V3, &[])
+            .unwrap()
+            .is_compatible());
         catalog
             .apply_change(Change::Config {
                 subject: Some("s".into()),
@@ -626,14 +935,20 @@ mod tests {
             .unwrap();
         assert_eq!(catalog.subject_compatibility("s"), Compatibility::None);
         assert_eq!(catalog.subject_compatibility("t"), Compatibility::Backward);
-        assert!(catalog.check_registration("s", V3).unwrap().is_compatible());
+        assert!(catalog
+            .check_registration("s", V3, &[])
+            .unwrap()
+            .is_compatible());
         catalog
             .apply_change(Change::Config {
                 subject: Some("s".into()),
                 compatibility: None,
             })
             .unwrap();
-        assert!(!catalog.check_registration("s", V3).unwrap().is_compatible());
+        assert!(!catalog
+            .check_registration("s", V3, &[])
+            .unwrap()
+            .is_compatible());
     }
 
     #[test]
@@ -667,27 +982,27 @@ mod tests {
             .unwrap();
         catalog.apply_change(change).unwrap();
         let entry = catalog
-            .prepare_import("imported", V3, SchemaId(40), Some(7))
+            .prepare_import("imported", V3, &[], SchemaId(40), Some(7))
             .unwrap()
             .unwrap();
         catalog.apply(entry).unwrap();
         assert_eq!(catalog.version("imported", 7).unwrap().id, SchemaId(40));
         assert_eq!(
             catalog
-                .prepare_import("imported", V3, SchemaId(40), Some(7))
+                .prepare_import("imported", V3, &[], SchemaId(40), Some(7))
                 .unwrap(),
             None
         );
         assert_eq!(
             catalog
-                .prepare_import("imported", V2, SchemaId(40), None)
+                .prepare_import("imported", V2, &[], SchemaId(40), None)
                 .unwrap_err()
                 .code(),
             42205
         );
         assert_eq!(
             catalog
-                .prepare_import("s", V2, SchemaId(41), None)
+                .prepare_import("s", V2, &[], SchemaId(41), None)
                 .unwrap_err()
                 .code(),
             42205

@@ -9,9 +9,10 @@ use bytes::Bytes;
 
 use crate::record::{self, StoredRecord};
 use crate::{
-    Change, Compatibility, CompatibilityReport, Mode, Refusal, Registration, SchemaCatalog,
+    ApplyError, Change, Compatibility, CompatibilityReport, Mode, Refusal, Registration,
+    SchemaCatalog, SchemaEntry,
 };
-use crate::{SubjectVersion, VersionSelector};
+use crate::{SchemaReference, SubjectVersion, VersionSelector};
 use transit_core::bus::{self, Delivery, EventBus, PublishError, Record, TopicSpec};
 use transit_core::codec::{RegistryError, SchemaId, SchemaRegistry};
 use transit_core::processor::{read_table, ProcessorError};
@@ -185,23 +186,42 @@ impl BusRegistry {
         subject: &str,
         schema: &str,
     ) -> Result<SchemaId, RegistryError> {
+        self.register_with_references(subject, schema, &[]).await
+    }
+
+    /// Registers `schema`, using the types of `references` (registered versions), under
+    /// `subject`, as [`Self::register_schema`].
+    pub async fn register_with_references(
+        &self,
+        subject: &str,
+        schema: &str,
+        references: &[SchemaReference],
+    ) -> Result<SchemaId, RegistryError> {
         // The common case (a producer starting up) needs neither the writer nor the bus.
-        if let Registration::Existing(version) = self.catalog().prepare(subject, schema)? {
+        if let Registration::Existing(version) =
+            self.catalog().prepare(subject, schema, references)?
+        {
             return Ok(version.id);
         }
         let this = self.clone();
         let (subject, schema) = (subject.to_string(), schema.to_string());
-        tokio::spawn(async move { this.register_now(&subject, &schema).await })
+        let references = references.to_vec();
+        tokio::spawn(async move { this.register_now(&subject, &schema, &references).await })
             .await
             .map_err(|error| RegistryError::Backend {
                 source: Box::new(error),
             })?
     }
 
-    async fn register_now(&self, subject: &str, schema: &str) -> Result<SchemaId, RegistryError> {
+    async fn register_now(
+        &self,
+        subject: &str,
+        schema: &str,
+        references: &[SchemaReference],
+    ) -> Result<SchemaId, RegistryError> {
         let _writer = self.inner.writer.lock().await;
         // Decided again under the writer: another registration may have come first.
-        let entry = match self.catalog().prepare(subject, schema)? {
+        let entry = match self.catalog().prepare(subject, schema, references)? {
             Registration::Existing(version) => return Ok(version.id),
             Registration::New(entry) => entry,
         };
@@ -248,12 +268,13 @@ impl BusRegistry {
         &self,
         subject: &str,
         schema: &str,
+        references: &[SchemaReference],
         id: Option<SchemaId>,
         version: Option<u32>,
     ) -> Result<SchemaId, Refusal> {
         let Some(id) = id else {
             return self
-                .register_schema(subject, schema)
+                .register_with_references(subject, schema, references)
                 .await
                 .map_err(|error| match error {
                     RegistryError::Backend { source } => match source.downcast::<Refusal>() {
@@ -264,9 +285,10 @@ impl BusRegistry {
                 });
         };
         let (subject, schema) = (subject.to_string(), schema.to_string());
+        let references = references.to_vec();
         let what = format!("an import of id {id} into {subject:?}");
         self.commit(what, move |catalog| {
-            let entry = catalog.prepare_import(&subject, &schema, id, version)?;
+            let entry = catalog.prepare_import(&subject, &schema, &references, id, version)?;
             Ok((id, entry.map(Change::Schema).into_iter().collect()))
         })
         .await
@@ -481,19 +503,27 @@ impl BusRegistry {
         self.catalog().latest(subject)
     }
 
-    /// The version of `subject` holding `schema`, if registered there.
-    pub fn lookup(&self, subject: &str, schema: &str) -> Result<SubjectVersion, RegistryError> {
-        self.catalog().lookup(subject, schema)
+    /// The version of `subject` holding `schema` with these references, if registered there.
+    pub fn lookup(
+        &self,
+        subject: &str,
+        schema: &str,
+        references: &[SchemaReference],
+    ) -> Result<SubjectVersion, RegistryError> {
+        self.catalog().lookup(subject, schema, references)
     }
 
-    /// Checks `schema` against one version of `subject`, registering nothing.
+    /// Checks `schema` (with these references) against one version of `subject`, registering
+    /// nothing.
     pub fn check_compatibility(
         &self,
         subject: &str,
         against: VersionSelector,
         schema: &str,
+        references: &[SchemaReference],
     ) -> Result<CompatibilityReport, RegistryError> {
-        self.catalog().check_compatibility(subject, against, schema)
+        self.catalog()
+            .check_compatibility(subject, against, schema, references)
     }
 }
 
@@ -511,23 +541,24 @@ fn restore(rows: &[Delivery]) -> (SchemaCatalog, RestoreSummary) {
         records: rows.len(),
         ..RestoreSummary::default()
     };
+    // A referenced version's record can come after its referrer's (the referenced version was
+    // soft-deleted later, or imported out of order): such entries wait until the rest is
+    // applied.
+    let mut waiting: Vec<(&Delivery, SchemaEntry, ApplyError)> = Vec::new();
+    let mut subject_deletes = Vec::new();
     for row in rows {
-        let skip = |reason: &dyn std::error::Error| {
-            tracing::warn!(
-                topic = %row.topic,
-                partition = row.partition,
-                offset = row.offset,
-                reason = %transit_core::error_chain(reason),
-                "skipping a record of the schemas topic"
-            );
-        };
+        let skip = |reason: &dyn std::error::Error| skip_record(row, reason);
         match record::decode(row.key.as_deref(), row.value.as_deref()) {
-            Ok(StoredRecord::Schema(entry)) => {
-                if let Err(error) = catalog.apply(entry) {
+            Ok(StoredRecord::Schema(entry)) => match catalog.apply(entry.clone()) {
+                Ok(()) => {}
+                Err(error @ ApplyError::MissingReference { .. }) => {
+                    waiting.push((row, entry, error));
+                }
+                Err(error) => {
                     skip(&error);
                     summary.skipped += 1;
                 }
-            }
+            },
             Ok(StoredRecord::Config {
                 subject: None,
                 compatibility,
@@ -546,6 +577,7 @@ fn restore(rows: &[Delivery]) -> (SchemaCatalog, RestoreSummary) {
                 apply_change(&mut catalog, Change::Mode { subject, mode });
             }
             Ok(StoredRecord::DeleteSubject { subject, version }) => {
+                subject_deletes.push((subject.clone(), version));
                 apply_change(&mut catalog, Change::DeleteSubject { subject, version });
             }
             Ok(StoredRecord::Ignored { keytype }) => {
@@ -557,9 +589,48 @@ fn restore(rows: &[Delivery]) -> (SchemaCatalog, RestoreSummary) {
             }
         }
     }
+    let mut applied_late = false;
+    loop {
+        let before = waiting.len();
+        let mut still = Vec::new();
+        for (row, entry, _) in waiting {
+            match catalog.apply(entry.clone()) {
+                Ok(()) => applied_late = true,
+                Err(error @ ApplyError::MissingReference { .. }) => still.push((row, entry, error)),
+                Err(error) => {
+                    skip_record(row, &error);
+                    summary.skipped += 1;
+                }
+            }
+        }
+        if still.is_empty() || still.len() == before {
+            for (row, _, error) in &still {
+                skip_record(row, error);
+                summary.skipped += 1;
+            }
+            break;
+        }
+        waiting = still;
+    }
+    if applied_late {
+        // A subject's soft delete covers the versions applied late too.
+        for (subject, version) in subject_deletes {
+            apply_change(&mut catalog, Change::DeleteSubject { subject, version });
+        }
+    }
     summary.schemas = catalog.schema_count();
     summary.subjects = catalog.subjects().len();
     (catalog, summary)
+}
+
+fn skip_record(row: &Delivery, reason: &dyn std::error::Error) {
+    tracing::warn!(
+        topic = %row.topic,
+        partition = row.partition,
+        offset = row.offset,
+        reason = %transit_core::error_chain(reason),
+        "skipping a record of the schemas topic"
+    );
 }
 
 #[async_trait]
@@ -568,15 +639,15 @@ impl SchemaRegistry for BusRegistry {
         self.register_schema(subject, schema).await
     }
 
+    /// Self-contained: a schema with references comes with their types written out.
     async fn schema_by_id(&self, id: SchemaId) -> Result<String, RegistryError> {
-        self.schema(id)
+        self.catalog().standalone_schema(id)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::SchemaEntry;
 
     fn row(offset: u64, key: &[u8], value: Option<&[u8]>) -> Delivery {
         Delivery {
@@ -596,6 +667,7 @@ mod tests {
             version,
             id: SchemaId(id),
             schema: schema.into(),
+            references: Vec::new(),
             deleted: false,
         });
         row(offset, &key, Some(&value))

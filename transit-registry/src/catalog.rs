@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use apache_avro::Schema;
 
+use crate::reference::{self, SchemaReference};
 use crate::Compatibility;
 use transit_core::codec::{RegistryError, SchemaId};
 
@@ -21,6 +22,8 @@ pub struct SubjectVersion {
     pub id: SchemaId,
     /// The schema, as registered.
     pub schema: String,
+    /// The registered schemas whose types it uses (empty for most schemas).
+    pub references: Vec<SchemaReference>,
 }
 
 /// One stored fact of the registry: version `version` of `subject` is schema `id`. It is what
@@ -35,6 +38,8 @@ pub struct SchemaEntry {
     pub id: SchemaId,
     /// The schema (Avro JSON).
     pub schema: String,
+    /// The registered schemas whose types it uses.
+    pub references: Vec<SchemaReference>,
     /// Soft-deleted by a Confluent registry: the id still resolves, the version is not listed.
     pub deleted: bool,
 }
@@ -134,6 +139,17 @@ pub enum ApplyError {
         /// The id.
         id: SchemaId,
     },
+    /// The entry references a version that is not there (yet: restoring retries it once the
+    /// other entries are applied).
+    #[error("version {version} of {subject:?}: {message}")]
+    MissingReference {
+        /// The subject.
+        subject: String,
+        /// The version.
+        version: u32,
+        /// Which reference is missing.
+        message: String,
+    },
     /// The id already names a different schema.
     #[error("id {id} already names another schema than version {version} of {subject:?}")]
     IdConflict {
@@ -150,7 +166,10 @@ pub enum ApplyError {
 pub(crate) struct Stored {
     /// The text as first registered: what clients get back for the id.
     pub(crate) text: String,
+    /// Self-contained: the types of its references written out.
     pub(crate) parsed: Schema,
+    /// The schemas whose types it uses.
+    pub(crate) references: Vec<SchemaReference>,
     /// The identity key (see [`identity`]).
     pub(crate) identity: String,
 }
@@ -177,7 +196,8 @@ pub(crate) struct Subject {
 /// second subject a schema that is already known gives the same id (and a version of its own
 /// in that subject). Two texts are the same schema when they parse to the same Avro schema,
 /// defaults, docs and aliases included (the Parsing Canonical Form drops defaults, which would
-/// merge schemas that resolve data differently).
+/// merge schemas that resolve data differently), and with the same references (a schema may
+/// use the named types of other registered versions: see [`SchemaReference`]).
 #[derive(Debug, Default)]
 pub struct SchemaCatalog {
     pub(crate) schemas: BTreeMap<SchemaId, Stored>,
@@ -190,12 +210,30 @@ pub struct SchemaCatalog {
     pub(crate) highest_id: u32,
 }
 
-/// Parses `schema`, with its identity key: the full JSON apache-avro writes for it, which
-/// ignores whitespace, key order and `"int"` versus `{"type":"int"}`, but keeps defaults.
+/// Parses `schema` (without references), with its identity key: the full JSON apache-avro
+/// writes for it, which ignores whitespace, key order and `"int"` versus `{"type":"int"}`, but
+/// keeps defaults.
 pub(crate) fn parse(schema: &str) -> Result<(Schema, String), String> {
     let parsed = Schema::parse_str(schema).map_err(|error| error.to_string())?;
     let identity = identity(&parsed);
     Ok((parsed, identity))
+}
+
+/// Why a schema with references does not parse.
+#[derive(Debug)]
+pub(crate) enum ParseError {
+    /// A reference names a version that is not there.
+    MissingReference(String),
+    /// The schema (with its references' types) is not valid Avro.
+    Invalid(String),
+}
+
+impl ParseError {
+    pub(crate) fn message(self) -> String {
+        match self {
+            Self::MissingReference(message) | Self::Invalid(message) => message,
+        }
+    }
 }
 
 fn identity(schema: &Schema) -> String {
@@ -206,6 +244,10 @@ fn identity(schema: &Schema) -> String {
 
 fn invalid(message: String) -> RegistryError {
     RegistryError::InvalidSchema { message }
+}
+
+fn invalid_parse(error: ParseError) -> RegistryError {
+    invalid(error.message())
 }
 
 impl SchemaCatalog {
@@ -237,12 +279,83 @@ impl SchemaCatalog {
         self.schemas.len()
     }
 
-    /// Decides what registering `schema` under `subject` comes to, without changing anything:
-    /// the existing version if the subject has the schema already, else a new entry (next
-    /// version, the schema's id if known under another subject, else the next id) once the
-    /// schema passed the compatibility check.
-    pub fn prepare(&self, subject: &str, schema: &str) -> Result<Registration, RegistryError> {
-        let (parsed, identity) = parse(schema).map_err(invalid)?;
+    /// The texts of the schemas `references` name, transitively, each one's own references
+    /// before it, once per reference name (as Confluent resolves them). Soft-deleted versions
+    /// count with `include_deleted` (reading what is stored), not for a new registration.
+    pub(crate) fn referenced_texts(
+        &self,
+        references: &[SchemaReference],
+        include_deleted: bool,
+    ) -> Result<Vec<String>, ParseError> {
+        let mut texts = Vec::new();
+        let mut visited = std::collections::HashSet::new();
+        self.collect_referenced(references, include_deleted, &mut visited, &mut texts)?;
+        Ok(texts)
+    }
+
+    fn collect_referenced(
+        &self,
+        references: &[SchemaReference],
+        include_deleted: bool,
+        visited: &mut std::collections::HashSet<String>,
+        texts: &mut Vec<String>,
+    ) -> Result<(), ParseError> {
+        for reference in references {
+            let id = self.subjects.get(&reference.subject).and_then(|subject| {
+                subject.versions.get(&reference.version).or_else(|| {
+                    include_deleted
+                        .then(|| subject.deleted.get(&reference.version))
+                        .flatten()
+                })
+            });
+            let stored = id.and_then(|id| self.schemas.get(id)).ok_or_else(|| {
+                ParseError::MissingReference(format!(
+                    "No schema reference found for subject \"{}\" and version {}",
+                    reference.subject, reference.version
+                ))
+            })?;
+            // Marked before recursing, so a cycle of references ends.
+            if !visited.insert(reference.name.clone()) {
+                continue;
+            }
+            self.collect_referenced(&stored.references, include_deleted, visited, texts)?;
+            texts.push(stored.text.clone());
+        }
+        Ok(())
+    }
+
+    /// Parses `schema` with the types of its references: the self-contained schema and its
+    /// identity key (the schema's own form and its references: the same text with other
+    /// references is another schema, as in Confluent).
+    pub(crate) fn parse_referencing(
+        &self,
+        schema: &str,
+        references: &[SchemaReference],
+        include_deleted: bool,
+    ) -> Result<(Schema, String), ParseError> {
+        if references.is_empty() {
+            return parse(schema).map_err(ParseError::Invalid);
+        }
+        let texts = self.referenced_texts(references, include_deleted)?;
+        let parsed = reference::parse(schema, &texts).map_err(ParseError::Invalid)?;
+        let listed = serde_json::to_string(references).unwrap_or_default();
+        let identity = format!("{}\u{0}{listed}", identity(&parsed.own));
+        Ok((parsed.standalone, identity))
+    }
+
+    /// Decides what registering `schema` (using the types of `references`) under `subject`
+    /// comes to, without changing anything: the existing version if the subject has the schema
+    /// already, else a new entry (next version, the schema's id if known under another
+    /// subject, else the next id) once the schema passed the compatibility check.
+    pub fn prepare(
+        &self,
+        subject: &str,
+        schema: &str,
+        references: &[SchemaReference],
+    ) -> Result<Registration, RegistryError> {
+        let (parsed, identity) = self
+            .parse_referencing(schema, references, false)
+            .map_err(invalid_parse)?;
         let known = self.ids_by_identity.get(&identity).copied();
         let entry = self.subjects.get(subject);
         if let (Some(id), Some(entry)) = (known, entry) {
@@ -263,13 +376,25 @@ impl SchemaCatalog {
             version: entry.map_or(0, |e| e.highest) + 1,
             id,
             schema: schema.to_string(),
+            references: references.to_vec(),
             deleted: false,
         }))
     }
 
-    /// Registers `schema` under `subject` in memory: [`Self::prepare`] then [`Self::apply`].
+    /// Registers `schema` (without references) under `subject` in memory.
     pub fn register(&mut self, subject: &str, schema: &str) -> Result<SchemaId, RegistryError> {
-        match self.prepare(subject, schema)? {
+        self.register_with_references(subject, schema, &[])
+    }
+
+    /// Registers `schema` using the types of `references` under `subject` in memory:
+    /// [`Self::prepare`] then [`Self::apply`].
+    pub fn register_with_references(
+        &mut self,
+        subject: &str,
+        schema: &str,
+        references: &[SchemaReference],
+    ) -> Result<SchemaId, RegistryError> {
+        match self.prepare(subject, schema, references)? {
             Registration::Existing(version) => Ok(version.id),
             Registration::New(entry) => {
                 let id = entry.id;
@@ -290,6 +415,7 @@ impl SchemaCatalog {
             version,
             id,
             schema,
+            references,
             deleted,
         } = entry;
         if version == 0 || id.0 == 0 {
@@ -299,10 +425,17 @@ impl SchemaCatalog {
                 id,
             });
         }
-        let (parsed, identity) = match parse(&schema) {
+        let (parsed, identity) = match self.parse_referencing(&schema, &references, true) {
             Ok(parsed) => parsed,
-            Err(message) => {
+            Err(ParseError::Invalid(message)) => {
                 return Err(ApplyError::InvalidSchema {
+                    subject,
+                    version,
+                    message,
+                })
+            }
+            Err(ParseError::MissingReference(message)) => {
+                return Err(ApplyError::MissingReference {
                     subject,
                     version,
                     message,
@@ -327,6 +460,7 @@ impl SchemaCatalog {
                     Stored {
                         text: schema,
                         parsed,
+                        references,
                         identity,
                     },
                 );
@@ -351,6 +485,56 @@ impl SchemaCatalog {
             .get(&id)
             .map(|stored| stored.text.as_str())
             .ok_or(RegistryError::SchemaNotFound { id })
+    }
+
+    /// The references of the schema with this id (empty for most).
+    pub fn schema_references(&self, id: SchemaId) -> Result<&[SchemaReference], RegistryError> {
+        self.schemas
+            .get(&id)
+            .map(|stored| stored.references.as_slice())
+            .ok_or(RegistryError::SchemaNotFound { id })
+    }
+
+    /// The schema with this id as one self-contained text: as registered without references;
+    /// with them, with the types they define written out where first used (what a decoder
+    /// parses, having no registry to ask for the references).
+    pub fn standalone_schema(&self, id: SchemaId) -> Result<String, RegistryError> {
+        let stored = self
+            .schemas
+            .get(&id)
+            .ok_or(RegistryError::SchemaNotFound { id })?;
+        if stored.references.is_empty() {
+            return Ok(stored.text.clone());
+        }
+        Ok(reference::standalone_text(&stored.parsed))
+    }
+
+    /// The ids of the schemas that reference version `version` of `subject`, ascending: those
+    /// with a live version, and with `include_deleted` those with soft-deleted ones only too.
+    pub fn referenced_by(
+        &self,
+        subject: &str,
+        version: u32,
+        include_deleted: bool,
+    ) -> Vec<SchemaId> {
+        self.schemas
+            .iter()
+            .filter(|(_, stored)| {
+                stored
+                    .references
+                    .iter()
+                    .any(|r| r.subject == subject && r.version == version)
+            })
+            .map(|(&id, _)| id)
+            .filter(|&id| include_deleted || self.is_live(id))
+            .collect()
+    }
+
+    /// Whether some subject holds the schema with this id in a live version.
+    fn is_live(&self, id: SchemaId) -> bool {
+        self.subjects
+            .values()
+            .any(|subject| subject.versions.values().any(|&v| v == id))
     }
 
     /// Every (subject, version) that holds the schema with this id.
@@ -407,6 +591,38 @@ impl SchemaCatalog {
             version,
             id,
             schema: self.schema(id)?.to_string(),
+            references: self.schema_references(id)?.to_vec(),
+        })
+    }
+
+    /// Version `version` of `subject`, live or soft-deleted (what a referrer's references
+    /// name).
+    pub fn version_including_deleted(
+        &self,
+        subject: &str,
+        version: u32,
+    ) -> Result<SubjectVersion, RegistryError> {
+        let entry = self
+            .subjects
+            .get(subject)
+            .filter(|s| !s.versions.is_empty() || !s.deleted.is_empty())
+            .ok_or_else(|| RegistryError::SubjectNotFound {
+                subject: subject.to_string(),
+            })?;
+        let id = *entry
+            .versions
+            .get(&version)
+            .or_else(|| entry.deleted.get(&version))
+            .ok_or_else(|| RegistryError::VersionNotFound {
+                subject: subject.to_string(),
+                version,
+            })?;
+        Ok(SubjectVersion {
+            subject: subject.to_string(),
+            version,
+            id,
+            schema: self.schema(id)?.to_string(),
+            references: self.schema_references(id)?.to_vec(),
         })
     }
 
@@ -434,10 +650,18 @@ impl SchemaCatalog {
         }
     }
 
-    /// The version of `subject` holding `schema`, if it is registered there; otherwise
-    /// [`RegistryError::SchemaNotFound`] (with id 0: the schema has no id here).
-    pub fn lookup(&self, subject: &str, schema: &str) -> Result<SubjectVersion, RegistryError> {
-        let (_, identity) = parse(schema).map_err(invalid)?;
+    /// The version of `subject` holding `schema` with these references, if it is registered
+    /// there; otherwise [`RegistryError::SchemaNotFound`] (with id 0: the schema has no id
+    /// here).
+    pub fn lookup(
+        &self,
+        subject: &str,
+        schema: &str,
+        references: &[SchemaReference],
+    ) -> Result<SubjectVersion, RegistryError> {
+        let (_, identity) = self
+            .parse_referencing(schema, references, true)
+            .map_err(invalid_parse)?;
         let versions = &self.subject(subject)?.versions;
         let id = self.ids_by_identity.get(&identity);
         match versions.iter().find(|(_, v)| Some(*v) == id) {
@@ -453,8 +677,11 @@ impl SchemaCatalog {
         subject: &str,
         against: VersionSelector,
         schema: &str,
+        references: &[SchemaReference],
     ) -> Result<CompatibilityReport, RegistryError> {
-        let (parsed, _) = parse(schema).map_err(invalid)?;
+        let (parsed, _) = self
+            .parse_referencing(schema, references, false)
+            .map_err(invalid_parse)?;
         let old = self.select(subject, against)?;
         Ok(self.check_against(subject, &parsed, vec![(old.version, old.id)]))
     }
@@ -465,8 +692,11 @@ impl SchemaCatalog {
         &self,
         subject: &str,
         schema: &str,
+        references: &[SchemaReference],
     ) -> Result<CompatibilityReport, RegistryError> {
-        let (parsed, _) = parse(schema).map_err(invalid)?;
+        let (parsed, _) = self
+            .parse_referencing(schema, references, false)
+            .map_err(invalid_parse)?;
         Ok(self.check_against(subject, &parsed, self.checked_versions(subject)))
     }
 
@@ -558,7 +788,7 @@ mod tests {
         catalog.register("s", V2).unwrap();
         assert_eq!(catalog.register("s", V1).unwrap(), id1);
         assert_eq!(catalog.versions("s").unwrap(), vec![1, 2]);
-        assert_eq!(catalog.lookup("s", V1).unwrap().version, 1);
+        assert_eq!(catalog.lookup("s", V1, &[]).unwrap().version, 1);
         assert_eq!(catalog.latest("s").unwrap().version, 2);
     }
 
@@ -592,10 +822,12 @@ mod tests {
             catalog.register("s", V2).unwrap();
         }
         assert!(latest_only
-            .check_registration("s", V3_B_REQUIRED)
+            .check_registration("s", V3_B_REQUIRED, &[])
             .unwrap()
             .is_compatible());
-        let report = transitive.check_registration("s", V3_B_REQUIRED).unwrap();
+        let report = transitive
+            .check_registration("s", V3_B_REQUIRED, &[])
+            .unwrap();
         assert_eq!(report.messages.len(), 1, "{:?}", report.messages);
         assert!(
             report.messages[0].contains("version 1"),
@@ -615,19 +847,19 @@ mod tests {
         catalog.register("s", V1).unwrap();
         catalog.register("s", V2).unwrap();
         let ok = catalog
-            .check_compatibility("s", VersionSelector::Number(1), V2_OTHER_DEFAULT)
+            .check_compatibility("s", VersionSelector::Number(1), V2_OTHER_DEFAULT, &[])
             .unwrap();
         assert!(ok.is_compatible());
         let bad = catalog
-            .check_compatibility("s", VersionSelector::Latest, V3_DROPS_B_ADDS_C)
+            .check_compatibility("s", VersionSelector::Latest, V3_DROPS_B_ADDS_C, &[])
             .unwrap();
         assert!(!bad.is_compatible());
         assert!(matches!(
-            catalog.check_compatibility("s", VersionSelector::Number(9), V1),
+            catalog.check_compatibility("s", VersionSelector::Number(9), V1, &[]),
             Err(RegistryError::VersionNotFound { version: 9, .. })
         ));
         assert!(matches!(
-            catalog.check_compatibility("nope", VersionSelector::Latest, V1),
+            catalog.check_compatibility("nope", VersionSelector::Latest, V1, &[]),
             Err(RegistryError::SubjectNotFound { .. })
         ));
     }
@@ -635,14 +867,14 @@ mod tests {
     #[test]
     fn prepare_changes_nothing_until_applied() {
         let mut catalog = SchemaCatalog::new();
-        let Registration::New(entry) = catalog.prepare("s", V1).unwrap() else {
+        let Registration::New(entry) = catalog.prepare("s", V1, &[]).unwrap() else {
             panic!("a new subject's first schema is new");
         };
         assert_eq!((entry.version, entry.id), (1, SchemaId(1)));
         assert!(catalog.subjects().is_empty());
         catalog.apply(entry).unwrap();
         assert!(matches!(
-            catalog.prepare("s", V1).unwrap(),
+            catalog.prepare("s", V1, &[]).unwrap(),
             Registration::Existing(SubjectVersion { version: 1, .. })
         ));
     }
@@ -657,6 +889,7 @@ mod tests {
                     version,
                     id: SchemaId(id),
                     schema: schema.into(),
+                    references: Vec::new(),
                     deleted: false,
                 })
                 .unwrap();
@@ -681,12 +914,13 @@ mod tests {
                 version: 2,
                 id: SchemaId(2),
                 schema: V2.into(),
+                references: Vec::new(),
                 deleted: true,
             })
             .unwrap();
         assert_eq!(catalog.versions("s").unwrap(), vec![1]);
         assert_eq!(catalog.schema(SchemaId(2)).unwrap(), V2);
-        let Registration::New(entry) = catalog.prepare("s", V2_OTHER_DEFAULT).unwrap() else {
+        let Registration::New(entry) = catalog.prepare("s", V2_OTHER_DEFAULT, &[]).unwrap() else {
             panic!("not registered yet");
         };
         assert_eq!(entry.version, 3);
@@ -701,6 +935,7 @@ mod tests {
             version,
             id: SchemaId(id),
             schema: schema.into(),
+            references: Vec::new(),
             deleted: false,
         };
         assert!(matches!(
@@ -740,7 +975,7 @@ mod tests {
             Err(RegistryError::VersionNotFound { .. })
         ));
         assert!(matches!(
-            catalog.lookup("s", V2),
+            catalog.lookup("s", V2, &[]),
             Err(RegistryError::SchemaNotFound { .. })
         ));
         assert!(matches!(

@@ -11,6 +11,9 @@
 //! - [`Compatibility`]: Confluent's levels (BACKWARD by default), global or per subject.
 //! - [`Mode`], [`Change`], [`Refusal`]: what operators change besides registering (levels,
 //!   soft and permanent deletes, modes, imports), with Confluent's rules and error codes.
+//! - [`SchemaReference`]: a schema may use the named types of other registered schemas, as
+//!   in Confluent; a referenced version cannot be deleted while referenced (42206), and
+//!   [`standalone_schema`] writes such a schema out as one text for decoders.
 //!
 //! # Why the catalog is separate from its storage
 //!
@@ -24,6 +27,7 @@ mod catalog;
 mod compatibility;
 mod memory;
 mod record;
+mod reference;
 
 pub use admin::{Change, InvalidMode, Mode, Refusal};
 pub use bus::{BusRegistry, OpenError, RestoreSummary, StoreError, DEFAULT_TOPIC};
@@ -33,3 +37,4 @@ pub use catalog::{
 };
 pub use compatibility::{Compatibility, InvalidCompatibility};
 pub use memory::MemRegistry;
+pub use reference::{standalone_schema, SchemaReference};

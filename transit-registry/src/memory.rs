@@ -4,7 +4,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::{Compatibility, SchemaCatalog, SubjectVersion};
+use crate::{Compatibility, SchemaCatalog, SchemaReference, SubjectVersion};
 use async_trait::async_trait;
 use transit_core::codec::{RegistryError, SchemaId, SchemaRegistry};
 
@@ -37,6 +37,17 @@ impl MemRegistry {
         self.lock().register(subject, schema)
     }
 
+    /// Registers `schema`, using the types of `references`, under `subject`.
+    pub fn register_with_references(
+        &self,
+        subject: &str,
+        schema: &str,
+        references: &[SchemaReference],
+    ) -> Result<SchemaId, RegistryError> {
+        self.lock()
+            .register_with_references(subject, schema, references)
+    }
+
     /// The schema with this global id.
     pub fn schema(&self, id: SchemaId) -> Result<String, RegistryError> {
         self.lock().schema(id).map(str::to_string)
@@ -62,9 +73,10 @@ impl MemRegistry {
         self.lock().latest(subject)
     }
 
-    /// The version of `subject` holding `schema`, if it is registered there.
+    /// The version of `subject` holding `schema` (without references), if it is registered
+    /// there.
     pub fn lookup(&self, subject: &str, schema: &str) -> Result<SubjectVersion, RegistryError> {
-        self.lock().lookup(subject, schema)
+        self.lock().lookup(subject, schema, &[])
     }
 
     /// Runs `read` on the current state: every query of [`SchemaCatalog`] is available.
@@ -79,8 +91,9 @@ impl SchemaRegistry for MemRegistry {
         self.register_schema(subject, schema)
     }
 
+    /// Self-contained: a schema with references comes with their types written out.
     async fn schema_by_id(&self, id: SchemaId) -> Result<String, RegistryError> {
-        self.schema(id)
+        self.lock().standalone_schema(id)
     }
 }
 

@@ -2,7 +2,8 @@
 //! Confluent registry and this one can read each other's topic.
 //!
 //! - schema: key `{"keytype":"SCHEMA","subject":"s","version":1,"magic":1}`, value
-//!   `{"subject":"s","version":1,"id":7,"schema":"...","deleted":false}`;
+//!   `{"subject":"s","version":1,"id":7,"schema":"...","deleted":false}`, with
+//!   `"references":[{"name":"…","subject":"…","version":1}]` before `schema` when it has any;
 //! - compatibility, global or of a subject: key `{"keytype":"CONFIG","subject":null,"magic":0}`
 //!   (or `"subject":"s"`), value `{"compatibilityLevel":"BACKWARD"}`, a tombstone once removed;
 //! - mode, the same way: key `{"keytype":"MODE","subject":null,"magic":0}`, value
@@ -17,7 +18,7 @@
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::{Change, Compatibility, Mode, SchemaEntry};
+use crate::{Change, Compatibility, Mode, SchemaEntry, SchemaReference};
 use transit_core::codec::SchemaId;
 
 /// What one record of the topic says.
@@ -88,6 +89,8 @@ struct SchemaValueOut<'a> {
     subject: &'a str,
     version: u32,
     id: u32,
+    #[serde(skip_serializing_if = "<[SchemaReference]>::is_empty")]
+    references: &'a [SchemaReference],
     schema: &'a str,
     deleted: bool,
 }
@@ -144,6 +147,8 @@ struct SchemaValueIn {
     id: u32,
     schema: String,
     #[serde(default)]
+    references: Option<Vec<SchemaReference>>,
+    #[serde(default)]
     deleted: bool,
     #[serde(default, rename = "schemaType")]
     schema_type: Option<String>,
@@ -173,6 +178,7 @@ pub(crate) fn schema_record(entry: &SchemaEntry) -> (Bytes, Bytes) {
         subject: &entry.subject,
         version: entry.version,
         id: entry.id.0,
+        references: &entry.references,
         schema: &entry.schema,
         deleted: entry.deleted,
     };
@@ -285,6 +291,7 @@ pub(crate) fn decode(
                 version: value.version,
                 id: SchemaId(value.id),
                 schema: value.schema,
+                references: value.references.unwrap_or_default(),
                 deleted: value.deleted,
             }))
         }
@@ -357,6 +364,7 @@ mod tests {
             version: 3,
             id: SchemaId(7),
             schema: r#"{"type":"string"}"#.into(),
+            references: Vec::new(),
             deleted: false,
         }
     }
@@ -376,6 +384,38 @@ mod tests {
             decode(Some(&key), Some(&value)).unwrap(),
             StoredRecord::Schema(entry())
         );
+    }
+
+    #[test]
+    fn references_are_kept_as_confluent_writes_them() {
+        let mut referencing = entry();
+        referencing.references = vec![SchemaReference {
+            name: "org.example.Address".into(),
+            subject: "address".into(),
+            version: 2,
+        }];
+        let (_, value) = schema_record(&referencing);
+        assert_eq!(
+            std::str::from_utf8(&value).unwrap(),
+            r#"{"subject":"org.chicago.cta.weather.v1-value","version":3,"id":7,"references":[{"name":"org.example.Address","subject":"address","version":2}],"schema":"{\"type\":\"string\"}","deleted":false}"#
+        );
+        let (key, _) = schema_record(&referencing);
+        assert_eq!(
+            decode(Some(&key), Some(&value)).unwrap(),
+            StoredRecord::Schema(referencing)
+        );
+        // Confluent writes an empty list, or null, for a schema without references.
+        let key = br#"{"keytype":"SCHEMA","subject":"s","version":1,"magic":1}"#;
+        for references in ["[]", "null"] {
+            let value = format!(
+                r#"{{"subject":"s","version":1,"id":1,"schema":"\"int\"","references":{references}}}"#
+            );
+            let StoredRecord::Schema(entry) = decode(Some(key), Some(value.as_bytes())).unwrap()
+            else {
+                panic!("a schema record");
+            };
+            assert!(entry.references.is_empty());
+        }
     }
 
     #[test]

@@ -5,7 +5,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use transit_core::codec::SchemaId;
-use transit_registry::{BusRegistry, Compatibility, Mode, SubjectVersion, VersionSelector};
+use transit_registry::{
+    BusRegistry, Compatibility, Mode, SchemaReference, SubjectVersion, VersionSelector,
+};
 
 use super::body::JsonBody;
 use super::error::ApiError;
@@ -20,13 +22,25 @@ pub(crate) struct SchemaRequest {
     #[serde(default, rename = "schemaType")]
     schema_type: Option<String>,
     #[serde(default)]
-    references: Option<Vec<serde_json::Value>>,
+    references: Option<Vec<ReferenceRequest>>,
     /// The id to register under: IMPORT mode only.
     #[serde(default)]
     id: Option<u32>,
     /// The version to register as: IMPORT mode only.
     #[serde(default)]
     version: Option<u32>,
+}
+
+/// One reference of a request, as Confluent takes it: every field is needed, and version
+/// `-1` is the subject's latest.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ReferenceRequest {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    subject: Option<String>,
+    #[serde(default)]
+    version: Option<i64>,
 }
 
 impl SchemaRequest {
@@ -41,12 +55,50 @@ impl SchemaRequest {
                 "schema type {kind} is not supported, only AVRO"
             )));
         }
-        if self.references.as_ref().is_some_and(|r| !r.is_empty()) {
-            return Err(ApiError::invalid_schema(
-                "schema references are not supported",
-            ));
-        }
         Ok(&self.schema)
+    }
+
+    /// The references, each version a number (`-1` pinned to the subject's latest now, as
+    /// Confluent stores it); a reference missing a field or naming no version is an invalid
+    /// schema (42201), as Confluent answers.
+    fn references(&self, registry: &BusRegistry) -> Result<Vec<SchemaReference>, ApiError> {
+        let Some(references) = &self.references else {
+            return Ok(Vec::new());
+        };
+        references
+            .iter()
+            .map(|reference| {
+                let (Some(name), Some(subject), Some(version)) =
+                    (&reference.name, &reference.subject, reference.version)
+                else {
+                    return Err(ApiError::invalid_schema(format!(
+                        "Invalid reference: {{name='{}', subject='{}', version={}}}",
+                        reference.name.as_deref().unwrap_or("null"),
+                        reference.subject.as_deref().unwrap_or("null"),
+                        reference
+                            .version
+                            .map_or("null".to_string(), |v| v.to_string()),
+                    )));
+                };
+                let not_found = || {
+                    ApiError::invalid_schema(format!(
+                        "No schema reference found for subject \"{subject}\" and version {version}"
+                    ))
+                };
+                let version = match version {
+                    -1 => registry.latest(subject).map_err(|_| not_found())?.version,
+                    n => u32::try_from(n)
+                        .ok()
+                        .filter(|&n| n >= 1)
+                        .ok_or_else(not_found)?,
+                };
+                Ok(SchemaReference {
+                    name: name.clone(),
+                    subject: subject.clone(),
+                    version,
+                })
+            })
+            .collect()
     }
 }
 
@@ -55,6 +107,8 @@ struct VersionBody<'a> {
     subject: &'a str,
     version: u32,
     id: u32,
+    #[serde(skip_serializing_if = "<[SchemaReference]>::is_empty")]
+    references: &'a [SchemaReference],
     schema: &'a str,
 }
 
@@ -64,9 +118,18 @@ impl<'a> From<&'a SubjectVersion> for VersionBody<'a> {
             subject: &version.subject,
             version: version.version,
             id: version.id.0,
+            references: &version.references,
             schema: &version.schema,
         }
     }
+}
+
+/// `GET /schemas/ids/{id}`'s answer: the schema, and its references when it has any.
+#[derive(Serialize)]
+struct SchemaBody<'a> {
+    schema: &'a str,
+    #[serde(skip_serializing_if = "<[SchemaReference]>::is_empty")]
+    references: &'a [SchemaReference],
 }
 
 fn ok(body: &impl Serialize) -> Answer {
@@ -109,8 +172,16 @@ pub(crate) async fn schema_by_id(
     State(registry): State<BusRegistry>,
     Path(id): Path<String>,
 ) -> Answer {
-    let schema = registry.schema(schema_id(&id)?)?;
-    ok(&serde_json::json!({ "schema": schema }))
+    let id = schema_id(&id)?;
+    let (schema, references) = registry.read(|catalog| {
+        let schema = catalog.schema(id)?.to_string();
+        let references = catalog.schema_references(id)?.to_vec();
+        Ok::<_, transit_core::codec::RegistryError>((schema, references))
+    })?;
+    ok(&SchemaBody {
+        schema: &schema,
+        references: &references,
+    })
 }
 
 pub(crate) async fn raw_schema_by_id(
@@ -156,8 +227,15 @@ pub(crate) async fn register(
     JsonBody(request): JsonBody<SchemaRequest>,
 ) -> Answer {
     let schema = request.avro()?;
+    let references = request.references(&registry)?;
     let id = registry
-        .register_request(&subject, schema, request.id.map(SchemaId), request.version)
+        .register_request(
+            &subject,
+            schema,
+            &references,
+            request.id.map(SchemaId),
+            request.version,
+        )
         .await?;
     ok(&serde_json::json!({ "id": id.0 }))
 }
@@ -185,14 +263,49 @@ pub(crate) async fn delete_version(
         .await?)
 }
 
-/// `GET /subjects/{subject}/versions/{version}/referencedby`: the ids of schemas referring to
-/// this version. References are refused at registration, so no schema refers to another.
+/// `GET /subjects/{subject}/versions/{version}/referencedby`: the ids of the schemas that
+/// reference this version (a soft-deleted one too), ascending; those held by live versions
+/// only, unless `?deleted=true`; `?offset=` and `?limit=` (negative: all) page them, as
+/// Confluent.
 pub(crate) async fn referenced_by(
     State(registry): State<BusRegistry>,
     Path((subject, version)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
 ) -> Answer {
-    registry.version(&subject, version_selector(&version)?)?;
-    ok(&Vec::<u32>::new())
+    let selector = version_selector(&version)?;
+    let deleted = flag(query.as_deref(), "deleted");
+    let ids = registry.read(|catalog| {
+        let version = match selector {
+            VersionSelector::Latest => catalog.latest(&subject)?.version,
+            VersionSelector::Number(n) => {
+                let versions = catalog.versions_with_deleted(&subject, true)?;
+                if !versions.contains(&n) {
+                    return Err(transit_core::codec::RegistryError::VersionNotFound {
+                        subject: subject.clone(),
+                        version: n,
+                    });
+                }
+                n
+            }
+        };
+        Ok(catalog.referenced_by(&subject, version, deleted))
+    })?;
+    let offset = number(query.as_deref(), "offset").unwrap_or(0).max(0) as usize;
+    let limit = number(query.as_deref(), "limit")
+        .and_then(|limit| usize::try_from(limit).ok())
+        .unwrap_or(usize::MAX);
+    let page: Vec<u32> = ids.iter().skip(offset).take(limit).map(|id| id.0).collect();
+    ok(&page)
+}
+
+/// The integer `name=` among the query's pairs, if there is one.
+fn number(query: Option<&str>, name: &str) -> Option<i64> {
+    query?.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=')?;
+        key.eq_ignore_ascii_case(name)
+            .then(|| value.parse().ok())
+            .flatten()
+    })
 }
 
 pub(crate) async fn lookup(
@@ -200,15 +313,25 @@ pub(crate) async fn lookup(
     Path(subject): Path<String>,
     JsonBody(request): JsonBody<SchemaRequest>,
 ) -> Answer {
-    let version = registry.lookup(&subject, request.avro()?)?;
+    let references = request.references(&registry)?;
+    let version = registry.lookup(&subject, request.avro()?, &references)?;
     ok(&VersionBody::from(&version))
 }
 
+/// `GET /subjects/{subject}/versions/{version}`; with `?deleted=true` a soft-deleted version
+/// too, as Confluent.
 pub(crate) async fn version(
     State(registry): State<BusRegistry>,
     Path((subject, version)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
 ) -> Answer {
-    let version = registry.version(&subject, version_selector(&version)?)?;
+    let selector = version_selector(&version)?;
+    let version = match selector {
+        VersionSelector::Number(n) if flag(query.as_deref(), "deleted") => {
+            registry.read(|catalog| catalog.version_including_deleted(&subject, n))?
+        }
+        _ => registry.version(&subject, selector)?,
+    };
     ok(&VersionBody::from(&version))
 }
 
@@ -251,7 +374,8 @@ pub(crate) async fn compatibility_with_version(
     JsonBody(request): JsonBody<SchemaRequest>,
 ) -> Answer {
     let against = version_selector(&version)?;
-    let report = registry.check_compatibility(&subject, against, request.avro()?)?;
+    let references = request.references(&registry)?;
+    let report = registry.check_compatibility(&subject, against, request.avro()?, &references)?;
     compatibility_answer(report.messages, verbose(query.as_deref()))
 }
 
@@ -263,7 +387,9 @@ pub(crate) async fn compatibility_with_subject(
     JsonBody(request): JsonBody<SchemaRequest>,
 ) -> Answer {
     let schema = request.avro()?;
-    let report = registry.read(|catalog| catalog.check_registration(&subject, schema))?;
+    let references = request.references(&registry)?;
+    let report =
+        registry.read(|catalog| catalog.check_registration(&subject, schema, &references))?;
     compatibility_answer(report.messages, verbose(query.as_deref()))
 }
 
@@ -423,6 +549,14 @@ pub(crate) async fn method_not_allowed() -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_are_read_from_the_query() {
+        assert_eq!(number(Some("offset=2&limit=-1"), "limit"), Some(-1));
+        assert_eq!(number(Some("offset=2&limit=-1"), "offset"), Some(2));
+        assert_eq!(number(Some("offset=x"), "offset"), None);
+        assert_eq!(number(None, "offset"), None);
+    }
 
     #[test]
     fn verbose_is_read_from_the_query() {

@@ -5,12 +5,16 @@
 //! Routes (Confluent's paths, status codes and `{"error_code":…, "message":…}` errors, all
 //! answered as `application/vnd.schemaregistry.v1+json`):
 //! - `POST /subjects/{subject}/versions` `{"schema":"…"}` → `{"id":N}` (409 when incompatible,
-//!   naming the field and the rule; 422/42201 for an invalid schema);
-//! - `POST /subjects/{subject}`: is this schema registered here → the version;
+//!   naming the field and the rule; 422/42201 for an invalid schema), with
+//!   `"references":[{"name":"…","subject":"…","version":N}]` a schema using the named types of
+//!   other registered versions (`-1`: the latest; a missing one is 42201, as Confluent);
+//! - `POST /subjects/{subject}`: is this schema (with these references) registered here → the
+//!   version;
 //! - `GET /subjects`, `GET /subjects/{subject}/versions`,
-//!   `GET /subjects/{subject}/versions/{version}` (a number, `latest` or `-1`) and its
-//!   `/schema`;
-//! - `GET /schemas/ids/{id}` → `{"schema":"…"}`, its `/schema` and its `/versions`;
+//!   `GET /subjects/{subject}/versions/{version}` (a number, `latest` or `-1`; with
+//!   `?deleted=true` a soft-deleted one too; `references` when it has any) and its `/schema`;
+//! - `GET /schemas/ids/{id}` → `{"schema":"…"}` (and `references`), its `/schema` and its
+//!   `/versions`;
 //! - `POST /compatibility/subjects/{subject}/versions/{version}` (and without a version:
 //!   against what registering would check) → `{"is_compatible":…}`, with `?verbose=true`
 //!   the reasons;
@@ -19,16 +23,17 @@
 //!   `?defaultToGlobal=true` the level it is checked at; 40408 without a level of its own);
 //! - `DELETE /subjects/{subject}` and `DELETE /subjects/{subject}/versions/{version}`: a soft
 //!   delete, then with `?permanent=true` for good (40401, 40402, 40404, 40405, 40406, 40407 as
-//!   Confluent); a soft-deleted version's id still resolves; `GET /subjects?deleted=true` and
-//!   `.../versions?deleted=true` list soft-deleted ones too;
+//!   Confluent; 42206 while other schemas reference the version); a soft-deleted version's id
+//!   still resolves; `GET /subjects?deleted=true` and `.../versions?deleted=true` list
+//!   soft-deleted ones too;
 //! - `GET`/`PUT /mode` and `GET`/`PUT`/`DELETE /mode/{subject}`: READWRITE, READONLY (42205 for
 //!   any change), IMPORT (a registration gives `id` and `version`; `?force=true` to import into
 //!   a registry with subjects);
-//! - `GET /subjects/{subject}/versions/{version}/referencedby` → `[]`;
+//! - `GET /subjects/{subject}/versions/{version}/referencedby` → the ids of the schemas
+//!   referencing it (held by live versions; with `?deleted=true` soft-deleted ones too);
 //! - `GET /schemas/types` → `["AVRO"]`, `GET /` → `{}`.
 //!
-//! Not served: contexts, schema references (refused with 42201, so nothing is ever referenced)
-//! and schema types other than Avro (42201). Run one server per schemas topic (see
+//! Not served: contexts and schema types other than Avro (42201). Run one server per schemas topic (see
 //! [`BusRegistry`]'s contract). [`serve_secured`] adds HTTPS and HTTP basic auth.
 
 mod body;

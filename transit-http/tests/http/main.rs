@@ -8,6 +8,7 @@ mod on_kafka;
 mod realtime;
 mod registry;
 mod registry_admin;
+mod registry_references;
 mod rest_proxy;
 mod secured;
 mod what_if;

@@ -258,6 +258,12 @@ async fn settled(
 // 2. The schema registry.
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_registry_on_kafka_keeps_schema_references_across_a_restart() {
+    let topic = unique_topic("schemas");
+    crate::registry_references::references_survive_a_restart(kafka_bus().await, &topic).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_registry_on_kafka_keeps_every_schema_across_a_restart_on_a_new_connection() {
     let topic = unique_topic("schemas");
     let server = RegistryServer::start(kafka_bus().await, &topic).await;

@@ -143,8 +143,68 @@ async fn deletes_subject_levels_and_modes_survive_a_restart() {
     again.register_schema("s", V2_NO_DEFAULT).await.unwrap();
     // A read-only subject takes nothing new.
     let refused = again
-        .register_request("frozen", V1, None, None)
+        .register_request("frozen", V1, &[], None, None)
         .await
         .unwrap_err();
     assert_eq!(refused.code(), 42205, "{refused}");
+}
+
+#[tokio::test]
+async fn references_survive_a_restart_even_when_stored_after_their_referrer() {
+    use transit_core::codec::SchemaRegistry;
+    use transit_registry::{SchemaReference, VersionSelector};
+    const ADDRESS: &str = r#"{"type":"record","name":"Address","namespace":"org.example","fields":[{"name":"street","type":"string"}]}"#;
+    const PERSON: &str = r#"{"type":"record","name":"Person","namespace":"org.example","fields":[{"name":"home","type":"Address"}]}"#;
+    let references = vec![SchemaReference {
+        name: "org.example.Address".into(),
+        subject: "address".into(),
+        version: 1,
+    }];
+    let bus: Arc<dyn EventBus> = Arc::new(MemBus::new());
+    let first = BusRegistry::open(Arc::clone(&bus), DEFAULT_TOPIC)
+        .await
+        .unwrap();
+    first.register_schema("address", ADDRESS).await.unwrap();
+    let person = first
+        .register_with_references("person", PERSON, &references)
+        .await
+        .unwrap();
+    first.register_schema("other", V1).await.unwrap();
+    // The referrer soft-deleted, then the version it references: the latter's record now
+    // comes after the referrer's in the table.
+    first
+        .delete_version("person", VersionSelector::Number(1), false)
+        .await
+        .unwrap();
+    first
+        .delete_version("address", VersionSelector::Number(1), false)
+        .await
+        .unwrap();
+    first.delete_subject("other", false).await.unwrap();
+
+    let again = BusRegistry::open(Arc::clone(&bus), DEFAULT_TOPIC)
+        .await
+        .unwrap();
+    assert_eq!(
+        again.read(|c| c.schema_references(person).unwrap().to_vec()),
+        references
+    );
+    assert_eq!(
+        again.read(|c| c.referenced_by("address", 1, true)),
+        vec![person]
+    );
+    assert_eq!(
+        again.read(|c| c.versions_with_deleted("person", true).unwrap()),
+        vec![1]
+    );
+    assert!(again.subjects().is_empty());
+    // Old records of the referrer still decode: its id gives a self-contained schema.
+    let standalone = again.schema_by_id(person).await.unwrap();
+    assert!(standalone.contains("street"), "{standalone}");
+    // And the referenced version cannot go for good while the referrer may come back.
+    let refused = again
+        .delete_version("address", VersionSelector::Number(1), true)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), 42206, "{refused}");
 }

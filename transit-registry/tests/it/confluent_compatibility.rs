@@ -191,7 +191,7 @@ fn every_level_agrees_with_confluents_test_cases() {
     for &(level, new, earlier, compatible, what) in CASES {
         let mut catalog = with_versions(earlier);
         catalog.set_compatibility(level);
-        let report = catalog.check_registration("s", new).unwrap();
+        let report = catalog.check_registration("s", new, &[]).unwrap();
         assert_eq!(
             report.is_compatible(),
             compatible,
@@ -213,7 +213,7 @@ fn every_subject_level_agrees_with_confluents_test_cases_over_another_global_one
                 compatibility: Some(level),
             })
             .unwrap();
-        let report = catalog.check_registration("s", new).unwrap();
+        let report = catalog.check_registration("s", new, &[]).unwrap();
         assert_eq!(
             report.is_compatible(),
             compatible,
