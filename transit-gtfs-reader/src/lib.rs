@@ -29,6 +29,7 @@
 //! Memory: stop times dominate a feed, so each is 20 bytes (indices into the stop and trip
 //! tables, `u32` times) in one flat vector, each trip holding its range; ids are kept once.
 
+mod day;
 mod error;
 mod model;
 mod read;
@@ -40,6 +41,7 @@ use std::path::Path;
 
 use rustc_hash::FxHashMap;
 
+pub use day::{ServiceDayOptions, DEFAULT_MAX_LAYOVER_S, DEFAULT_MIN_LAYOVER_S, MIN_TEXT_CONTRAST};
 pub use error::{GtfsError, Result};
 pub use model::{
     Agency, AgencyIdx, BlockIdx, Frequency, LocationType, Rgb, Route, RouteIdx, Service,
