@@ -330,16 +330,24 @@ struct DayRoutes {
 }
 
 /// A trip's stops with its times moved by `offset` (a frequency instance) and `shift` (its
-/// agency's zone); `None` if a time falls outside `u32` seconds from the day start.
+/// agency's zone); `None` if a time falls outside `u32` seconds from the day start. The first
+/// stop's arrival alone may be brought up to the day's start (an instance leaving at 00:00:00
+/// of a pattern that waits at its first stop): riders board at the departure.
 fn scheduled_stops(times: &[StopTime], offset: i64, shift: i64) -> Option<Vec<ScheduledStop>> {
     let at = |t: u32| u32::try_from(i64::from(t) + offset + shift).ok();
     times
         .iter()
-        .map(|st| {
+        .enumerate()
+        .map(|(i, st)| {
+            let departure_s = at(st.departure)?;
+            let arrival_s = match at(st.arrival) {
+                None if i == 0 => 0,
+                arrival => arrival?,
+            };
             Some(ScheduledStop {
                 stop: StopIndex(st.stop.0),
-                arrival_s: at(st.arrival)?,
-                departure_s: at(st.departure)?,
+                arrival_s,
+                departure_s,
             })
         })
         .collect()

@@ -3,8 +3,7 @@
 
 use transit_gtfs_reader::{Feed, ReadOptions};
 
-use crate::nyc::check_day;
-use crate::{date, feed_path};
+use crate::{check_day, date, feed_path};
 
 #[test]
 fn a_bus_feed_has_no_rail() {

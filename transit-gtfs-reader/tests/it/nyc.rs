@@ -128,47 +128,6 @@ fn other_route_types_change_nothing_on_a_subway_feed() {
     assert!(buses.trips().is_empty() && buses.stop_times().is_empty() && buses.shapes().is_empty());
 }
 
-/// Checks what every service day must hold: trips by first departure, times never going
-/// back, each trip run by exactly one vehicle, and no vehicle running two trips at once.
-pub(crate) fn check_day(day: &transit_core::network::service_day::ServiceDay) {
-    assert!(day
-        .trips
-        .windows(2)
-        .all(|w| w[0].first_departure_s() <= w[1].first_departure_s()));
-    for trip in &day.trips {
-        assert!(trip.stops.len() >= 2, "{}", trip.trip_id);
-        assert!(trip.stops.iter().all(|s| s.arrival_s <= s.departure_s));
-        assert!(trip
-            .stops
-            .windows(2)
-            .all(|w| w[0].departure_s <= w[1].arrival_s));
-        assert!(trip.stops.iter().all(|s| day.stop(s.stop).is_some()));
-    }
-    let mut runs = vec![0u32; day.trips.len()];
-    for (v, vehicle) in day.vehicles.iter().enumerate() {
-        assert!(!vehicle.trips.is_empty());
-        for t in &vehicle.trips {
-            runs[t.0 as usize] += 1;
-            assert_eq!(day.trips[t.0 as usize].vehicle.0, v as u32);
-        }
-        for w in vehicle.trips.windows(2) {
-            let (a, b) = (&day.trips[w[0].0 as usize], &day.trips[w[1].0 as usize]);
-            assert!(
-                a.last_arrival_s() <= b.first_departure_s(),
-                "vehicle {} runs {} and {} at once",
-                vehicle.id,
-                a.trip_id,
-                b.trip_id
-            );
-        }
-    }
-    assert!(runs.iter().all(|&n| n == 1), "every trip has one vehicle");
-    let mut ids: Vec<&str> = day.vehicles.iter().map(|v| v.id.as_str()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    assert_eq!(ids.len(), day.vehicles.len(), "vehicle ids are unique");
-}
-
 /// The most trips running at one time.
 fn peak_running(day: &transit_core::network::service_day::ServiceDay) -> usize {
     let mut events: Vec<(u32, i32)> = day
@@ -201,7 +160,7 @@ fn a_weekday_service_day() {
     // Times past 24:00 are kept as more seconds.
     let latest = day.trips.iter().map(|t| t.last_arrival_s()).max();
     assert!(latest.is_some_and(|t| t > 24 * 3600), "{latest:?}");
-    check_day(&day);
+    crate::check_day(&day);
     // No block_id: runs are paired at the terminals. At least as many vehicles as trips
     // running at the peak, and each runs several trips.
     let peak = peak_running(&day);
@@ -241,5 +200,5 @@ fn a_date_out_of_range_runs_the_same_weekday_on_the_date_simulated() {
     // Midnight of 2026-12-07 in New York (EST, UTC-5).
     assert_eq!(day.start_unix_s, 1_796_619_600);
     assert_eq!(day.trips.len(), feed.trips_on(date(2025, 1, 13)).len());
-    check_day(&day);
+    crate::check_day(&day);
 }

@@ -5,8 +5,7 @@
 use chrono::TimeZone;
 use transit_gtfs_reader::{service_day_start, Feed, LocationType, ReadOptions};
 
-use crate::nyc::check_day;
-use crate::{date, feed_path};
+use crate::{check_day, date, feed_path};
 
 fn sample(options: &ReadOptions) -> Feed {
     Feed::read(feed_path("sample-gtfs-feed.zip"), options).expect("sample-gtfs-feed reads")
