@@ -88,8 +88,9 @@ impl ScheduledTrip {
 /// A vehicle: the trips it runs one after another through the day.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Vehicle {
-    /// Its id in the feeds: the trips' `block_id` where the feed has one, otherwise one made
-    /// from the route and its first trip.
+    /// Its id in the feeds: the trips' `block_id` where the feed has one (`<block_id>~2`,
+    /// `~3`... for trips of a block that overlap in time, a fault of the feed), otherwise
+    /// `<route_id>-<n>`, the route's vehicles numbered from 1 by first departure.
     pub id: String,
     /// Its trips in the order it runs them (each starts after the one before ends).
     pub trips: Vec<TripIndex>,

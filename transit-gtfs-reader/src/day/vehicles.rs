@@ -70,7 +70,7 @@ pub(super) fn assign(
             Some(c) => c,
             None => {
                 let name = feed.block_id(block).unwrap_or_default();
-                if !subs.is_empty() && overlapping.last() != Some(&name) {
+                if !subs.is_empty() {
                     overlapping.push(name);
                 }
                 let block_id = match subs.len() {
@@ -91,6 +91,8 @@ pub(super) fn assign(
         chains[c].last_arrival = trip.last_arrival_s();
         chain_of[i] = Some(c);
     }
+    overlapping.sort_unstable();
+    overlapping.dedup();
     if let Some(first) = overlapping.first() {
         tracing::warn!(
             blocks = overlapping.len(),
