@@ -273,3 +273,14 @@ fn the_night_clocks_go_forward_in_real_seconds_and_two_zones() {
     assert_eq!(day.unix_s(c.first_departure_s()), local(berlin, 30, 15, 24));
     assert_eq!(day.trips.len(), 3 + 2 + 12 + 6 + 1);
 }
+
+#[test]
+fn a_stop_turns_at_its_root_station() {
+    let feed = sample(&ReadOptions::default());
+    let id = |s: &str| feed.stop_by_id(s).expect(s);
+    // Boarding area -> platform -> station; a station and a lone stop are their own.
+    assert_eq!(feed.root_station(id("airport-2-boarding")), id("airport"));
+    assert_eq!(feed.root_station(id("airport-1")), id("airport"));
+    assert_eq!(feed.root_station(id("airport")), id("airport"));
+    assert_eq!(feed.root_station(id("museum")), id("museum"));
+}
