@@ -6,8 +6,9 @@
 //! trips and pairs trips into vehicles), and it names everything by the feed's own ids so the
 //! live feeds can be used beside the static one.
 //!
-//! Times are counted as GTFS counts them: seconds from "noon minus 12 h" of the service date
-//! in the agency's time zone ([`ServiceDay::start_unix_s`] is that instant). So a stop time
+//! Times are counted as GTFS counts them: seconds from "noon minus 12 h" of the date simulated
+//! in the agency's time zone ([`ServiceDay::start_unix_s`] is that instant; the service run
+//! may be another date's, [`ServiceDay::date`], when the feed's calendar does not cover it). So a stop time
 //! past 24:00 is simply more seconds, and on a daylight-saving day the seconds are still real
 //! elapsed seconds: 02:30 on the night clocks go forward is 01:30 + 1 h as GTFS defines.
 
@@ -87,8 +88,9 @@ impl ScheduledTrip {
 /// A vehicle: the trips it runs one after another through the day.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Vehicle {
-    /// Its id in the feeds: the trips' `block_id` where the feed has one, otherwise one made
-    /// from the route and its first trip.
+    /// Its id in the feeds: the trips' `block_id` where the feed has one (`<block_id>~2`,
+    /// `~3`... for trips of a block that overlap in time, a fault of the feed), otherwise
+    /// `<route_id>-<n>`, the route's vehicles numbered from 1 by first departure.
     pub id: String,
     /// Its trips in the order it runs them (each starts after the one before ends).
     pub trips: Vec<TripIndex>,
@@ -104,7 +106,10 @@ pub struct ServiceDay {
     /// The feed's date whose service runs: the one asked for, or, when the feed's calendar does
     /// not cover it, the same weekday within the feed's range.
     pub date: NaiveDate,
-    /// The instant the date's times count from ("noon minus 12 h" local), Unix seconds.
+    /// The instant the day's times count from, Unix seconds: "noon minus 12 h" local of
+    /// [`ServiceDay::requested`], the date simulated, so the service of [`ServiceDay::date`]
+    /// runs on it in wall-clock time (with the simulated date's daylight-saving change, if it
+    /// has one).
     pub start_unix_s: i64,
     /// The routes, in the feed's order.
     pub routes: Vec<Route>,
