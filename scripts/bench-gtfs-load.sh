@@ -2,7 +2,12 @@
 # Load time and peak memory of transit's GTFS reader against gtfs-structures on a feed of
 # about 10 million stop_times, both reading the same file in the same run.
 #
-#   scripts/bench-gtfs-load.sh [STOP_TIMES]   # default 10000000
+#   scripts/bench-gtfs-load.sh [STOP_TIMES] [--service-day YYYY-MM-DD] [--transit-only]
+#
+# STOP_TIMES defaults to 10000000. With --service-day, transit's runs also build that date's
+# ServiceDay (the conversion a simulation starts with: the date's trips, frequency instances,
+# vehicles) and print its time; its memory is in the same peak RSS. --transit-only leaves
+# gtfs-structures out.
 #
 # It measures NYC's subway feed (lines 1 and 2, from scripts/feeds.sh) as published, then
 # tiled: its trips copied under new trip_ids until the stop_times reach the count asked for
@@ -14,7 +19,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-target_rows="${1:-10000000}"
+target_rows=10000000
+service_day=""
+transit_only=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --service-day) service_day="${2:?--service-day wants a date YYYY-MM-DD}"; shift 2 ;;
+    --transit-only) transit_only=1; shift ;;
+    *) target_rows="$1"; shift ;;
+  esac
+done
+transit_args=(--all-route-types)
+[ -z "$service_day" ] || transit_args+=(--service-day "$service_day")
 cache="${XDG_CACHE_HOME:-$HOME/.cache}/transit/bench-gtfs"
 mkdir -p "$cache"
 
@@ -80,6 +96,7 @@ cargo build --release --locked -p transit-gtfs-reader --example load_gtfs
 transit_bin="${CARGO_TARGET_DIR:-target}/release/examples/load_gtfs"
 
 peer="$cache/gtfs-structures-peer"
+if [ -z "$transit_only" ]; then
 mkdir -p "$peer/src"
 cat > "$peer/Cargo.toml" <<'TOML'
 [package]
@@ -117,6 +134,7 @@ fn main() {
 RS
 printf '==> building the gtfs-structures peer (release, in %s)\n' "$peer"
 (cd "$peer" && CARGO_TARGET_DIR="$peer/target" cargo build --release --quiet)
+fi
 peer_bin="$peer/target/release/gtfs-structures-peer"
 
 measure() {
@@ -133,9 +151,9 @@ measure() {
 }
 
 printf '\nfeed: %s (NYC as published, 86 150 stop_times)\n' "$TRANSIT_TEST_FEEDS/nyc_subway_gtfs.zip"
-measure transit-gtfs-reader "$transit_bin" "$TRANSIT_TEST_FEEDS/nyc_subway_gtfs.zip" --all-route-types
-measure gtfs-structures "$peer_bin" "$TRANSIT_TEST_FEEDS/nyc_subway_gtfs.zip"
+measure transit-gtfs-reader "$transit_bin" "$TRANSIT_TEST_FEEDS/nyc_subway_gtfs.zip" "${transit_args[@]}"
+[ -n "$transit_only" ] || measure gtfs-structures "$peer_bin" "$TRANSIT_TEST_FEEDS/nyc_subway_gtfs.zip"
 
 printf '\nfeed: %s (%d MB)\n' "$feed" "$(( $(stat -c %s "$feed") / 1024 / 1024 ))"
-measure transit-gtfs-reader "$transit_bin" "$feed" --all-route-types
-measure gtfs-structures "$peer_bin" "$feed"
+measure transit-gtfs-reader "$transit_bin" "$feed" "${transit_args[@]}"
+[ -n "$transit_only" ] || measure gtfs-structures "$peer_bin" "$feed"

@@ -49,6 +49,14 @@ pub enum GtfsError {
         /// What is wrong with it.
         message: String,
     },
+    /// A date has no "noon minus 12 h" in a time zone (a date at the end of chrono's range).
+    #[error("{date} has no day start in {timezone}")]
+    NoDayStart {
+        /// The date.
+        date: chrono::NaiveDate,
+        /// The zone's IANA name.
+        timezone: &'static str,
+    },
     /// The feed has no service at all on which a date could be chosen.
     #[error("the feed's calendar has no service on any date")]
     NoService,

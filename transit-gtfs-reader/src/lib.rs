@@ -10,13 +10,17 @@
 //! let requested = chrono::NaiveDate::from_ymd_opt(2026, 12, 7).unwrap_or_default();
 //! let day = feed.service_date(requested)?;
 //! tracing::info!(%day, trips = feed.trips_on(day.taken).len(), "service date");
+//! // What a simulation runs: the date's trips and vehicles, in the agency's wall-clock time.
+//! let service = feed.service_day(requested)?;
+//! tracing::info!(trips = service.trips.len(), vehicles = service.vehicles.len(), "service day");
 //! # Ok(())
 //! # }
 //! ```
 //!
 //! What it reads: `agency.txt` (the time zone), `routes.txt`, `stops.txt` (stations,
 //! platforms and their parents, checked), `trips.txt` (with `block_id` where present),
-//! `stop_times.txt` (times past 24:00 kept as seconds since the service day's noon minus 12 h),
+//! `stop_times.txt` (times past 24:00 kept as seconds since the service day's noon minus 12 h;
+//! the times of untimed stops interpolated by `shape_dist_traveled`, else by position),
 //! `calendar.txt` and `calendar_dates.txt`, `frequencies.txt` and `shapes.txt`. Columns are
 //! found by header name and unknown ones ignored; a byte-order mark, CRLF line ends and quoted
 //! fields holding commas are accepted. A feed that cannot be read gets one [`GtfsError`]
@@ -26,9 +30,31 @@
 //! with their stop times, frequencies and shapes; every agency, route, stop and service is
 //! kept.
 //!
+//! A date's service as a simulation runs it, [`Feed::service_day`] (a
+//! [`ServiceDay`](transit_core::network::service_day::ServiceDay)):
+//! - the date: the one asked for, or when the feed's calendar does not cover it (every old feed),
+//!   the same weekday within it, logged ("the feed's calendar covers A to B; running the
+//!   service of ..."), or the one [`ServiceDayOptions::service_date`] chooses; the times count
+//!   from the date asked for's noon minus 12 h in the agency's zone, so the service runs on
+//!   the date simulated, daylight-saving days included;
+//! - routes with GTFS's default colours (white, black text) and a text colour that reads
+//!   (WCAG contrast at least [`MIN_TEXT_CONTRAST`], else black or white, logged);
+//! - every trip of the date once, a frequency trip once per instance (`start_time + k x
+//!   headway_secs` before `end_time`, for `exact_times` 1 and 0 alike: the schedule says no
+//!   better), sorted by first departure;
+//! - vehicles: a block's trips chained (overlapping ones, a fault of the feed, split off and
+//!   logged); without `block_id`, runs paired at the terminals after a layover, as CTA's block
+//!   plan does (see [`DEFAULT_MIN_LAYOVER_S`]).
+//!
+//! Bad input: a trip whose times go back along it is refused when the feed is read (the
+//! error names stop_times.txt, the trip and the two stops), as every other fault of a feed;
+//! what the service day leaves out (trips of one stop time) or changes (unreadable text
+//! colours, overlapping blocks) it logs as a warning.
+//!
 //! Memory: stop times dominate a feed, so each is 20 bytes (indices into the stop and trip
 //! tables, `u32` times) in one flat vector, each trip holding its range; ids are kept once.
 
+mod day;
 mod error;
 mod model;
 mod read;
@@ -40,6 +66,7 @@ use std::path::Path;
 
 use rustc_hash::FxHashMap;
 
+pub use day::{ServiceDayOptions, DEFAULT_MAX_LAYOVER_S, DEFAULT_MIN_LAYOVER_S, MIN_TEXT_CONTRAST};
 pub use error::{GtfsError, Result};
 pub use model::{
     Agency, AgencyIdx, BlockIdx, Frequency, LocationType, Rgb, Route, RouteIdx, Service,

@@ -166,7 +166,8 @@ pub struct StopTime {
     pub stop: StopIdx,
     /// `stop_sequence`.
     pub sequence: u32,
-    /// `arrival_time` (interpolated by position between timed stops when the feed left it out).
+    /// `arrival_time` (when the feed left it out, interpolated between the timed stops around
+    /// it by `shape_dist_traveled` where the feed gives it, else by position).
     pub arrival: u32,
     /// `departure_time`, at or after `arrival`.
     pub departure: u32,

@@ -44,10 +44,13 @@ pub(crate) fn read_feed(mut src: Source, options: &ReadOptions) -> Result<Feed> 
     required(&mut src, "trips.txt", |t| {
         read_trips(t, &mut feed, &kept_routes, &mut skipped, &mut shape_ids)
     })?;
+    // Each stop time's shape_dist_traveled, only while the untimed stops are interpolated (and
+    // only if the feed gives any): 4 bytes a stop time the model does not keep.
+    let mut distances = Vec::new();
     required(&mut src, "stop_times.txt", |t| {
-        read_stop_times(t, &mut feed, &skipped)
+        read_stop_times(t, &mut feed, &skipped, &mut distances)
     })?;
-    finish_stop_times(&mut feed)?;
+    finish_stop_times(&mut feed, distances)?;
     optional(&mut src, "frequencies.txt", |t| {
         read_frequencies(t, &mut feed, &skipped)
     })?;
@@ -609,6 +612,8 @@ struct RawStopTime<'a> {
     stop_id: Option<&'a str>,
     #[serde(borrow)]
     stop_sequence: Option<&'a str>,
+    #[serde(borrow)]
+    shape_dist_traveled: Option<&'a str>,
 }
 
 /// `H:MM:SS` or `HH:MM:SS`, hours past 24 allowed, as seconds; `None` if malformed.
@@ -639,10 +644,14 @@ fn time_field(t: &Table<'_>, field: &str, value: Option<&str>) -> Result<u32> {
     }
 }
 
+/// A stop time without `shape_dist_traveled`, in the distances kept while reading.
+const NO_DISTANCE: f32 = f32::NAN;
+
 fn read_stop_times(
     input: &mut dyn Read,
     feed: &mut Feed,
     skipped: &FxHashSet<Box<str>>,
+    distances: &mut Vec<f32>,
 ) -> Result<()> {
     let mut t = Table::new(
         "stop_times.txt",
@@ -701,6 +710,19 @@ fn read_stop_times(
                 ),
             ));
         }
+        match raw.shape_dist_traveled.filter(|v| !v.is_empty()) {
+            Some(v) => {
+                let d: f32 = t.parse("shape_dist_traveled", v, "a distance (a number)")?;
+                if !d.is_finite() || d < 0.0 {
+                    return Err(t.error("shape_dist_traveled", format!("{v} is not a distance")));
+                }
+                // The first distance of the file: the stop times before it had none.
+                distances.resize(feed.stop_times.len(), NO_DISTANCE);
+                distances.push(d);
+            }
+            None if !distances.is_empty() => distances.push(NO_DISTANCE),
+            None => {}
+        }
         feed.stop_times.push(StopTime {
             trip,
             stop,
@@ -713,15 +735,27 @@ fn read_stop_times(
 }
 
 /// Sorts the stop times by trip and sequence, gives each trip its range, fills in the times a
-/// feed may leave out between timed stops.
-fn finish_stop_times(feed: &mut Feed) -> Result<()> {
+/// feed may leave out between timed stops (by `shape_dist_traveled` where the feed gives it,
+/// else by position).
+fn finish_stop_times(feed: &mut Feed, mut distances: Vec<f32>) -> Result<()> {
     let sorted = feed
         .stop_times
         .windows(2)
         .all(|w| (w[0].trip, w[0].sequence) < (w[1].trip, w[1].sequence));
     if !sorted {
-        feed.stop_times
-            .sort_unstable_by_key(|st| (st.trip, st.sequence));
+        if distances.is_empty() {
+            feed.stop_times
+                .sort_unstable_by_key(|st| (st.trip, st.sequence));
+        } else {
+            distances.resize(feed.stop_times.len(), NO_DISTANCE);
+            let mut paired: Vec<(StopTime, f32)> =
+                feed.stop_times.drain(..).zip(distances).collect();
+            paired.sort_unstable_by_key(|(st, _)| (st.trip, st.sequence));
+            (feed.stop_times, distances) = paired.into_iter().unzip();
+        }
+    }
+    if !distances.is_empty() {
+        distances.resize(feed.stop_times.len(), NO_DISTANCE);
     }
     feed.stop_times.shrink_to_fit();
     let err = |trip: &Trip, message: String| GtfsError::File {
@@ -750,7 +784,7 @@ fn finish_stop_times(feed: &mut Feed) -> Result<()> {
         if untimed_end(times.first()) || untimed_end(times.last()) {
             return Err(err(trip, "its first and last stops need times".to_owned()));
         }
-        interpolate(times);
+        interpolate(times, distances.get(start..end));
         if let Some(w) = times.windows(2).find(|w| w[1].arrival < w[0].departure) {
             return Err(err(
                 trip,
@@ -788,8 +822,9 @@ fn clock(secs: u32) -> String {
     format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
 }
 
-/// Fills untimed stops linearly by position between the timed ones around them.
-fn interpolate(times: &mut [StopTime]) {
+/// Fills untimed stops linearly between the timed ones around them: by `shape_dist_traveled`
+/// when every stop between has one and they do not go back, else by position.
+fn interpolate(times: &mut [StopTime], distances: Option<&[f32]>) {
     let mut prev = 0usize;
     for i in 1..times.len() {
         if times[i].arrival == NO_TIME {
@@ -798,9 +833,21 @@ fn interpolate(times: &mut [StopTime]) {
         let gap = i - prev;
         if gap > 1 {
             let (a, b) = (times[prev].departure, times[i].arrival);
+            let span = u64::from(b.saturating_sub(a));
+            let along = distances.and_then(|d| d.get(prev..=i)).filter(|d| {
+                d.iter().all(|x| x.is_finite())
+                    && d.windows(2).all(|w| w[0] <= w[1])
+                    && d[d.len() - 1] > d[0]
+            });
             for (k, st) in times[prev + 1..i].iter_mut().enumerate() {
-                let at =
-                    a + ((u64::from(b.saturating_sub(a)) * (k as u64 + 1)) / gap as u64) as u32;
+                let offset = match along {
+                    Some(d) => {
+                        let share = f64::from(d[k + 1] - d[0]) / f64::from(d[gap] - d[0]);
+                        (span as f64 * share).round() as u64
+                    }
+                    None => span * (k as u64 + 1) / gap as u64,
+                };
+                let at = a + offset.min(span) as u32;
                 st.arrival = at;
                 st.departure = at;
             }

@@ -6,9 +6,9 @@ use chrono::NaiveDate;
 
 use crate::{Feed, GtfsError, LocationType, ReadOptions, Rgb, StopIdx};
 
-type Files = Vec<(&'static str, Vec<u8>)>;
+pub(crate) type Files = Vec<(&'static str, Vec<u8>)>;
 
-fn minimal() -> Files {
+pub(crate) fn minimal() -> Files {
     let files: [(&str, &str); 9] = [
         (
             "agency.txt",
@@ -62,7 +62,7 @@ fn minimal() -> Files {
         .collect()
 }
 
-fn with(mut files: Files, name: &'static str, content: impl Into<Vec<u8>>) -> Files {
+pub(crate) fn with(mut files: Files, name: &'static str, content: impl Into<Vec<u8>>) -> Files {
     files.retain(|(n, _)| *n != name);
     files.push((name, content.into()));
     files
@@ -73,7 +73,7 @@ fn without(mut files: Files, name: &str) -> Files {
     files
 }
 
-fn zip(files: &Files) -> Vec<u8> {
+pub(crate) fn zip(files: &Files) -> Vec<u8> {
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for (name, content) in files {
         w.start_file(*name, zip::write::SimpleFileOptions::default())
@@ -83,7 +83,7 @@ fn zip(files: &Files) -> Vec<u8> {
     w.finish().expect("zip finish").into_inner()
 }
 
-fn read(files: &Files) -> Result<Feed, GtfsError> {
+pub(crate) fn read(files: &Files) -> Result<Feed, GtfsError> {
     Feed::from_zip_bytes(zip(files), &ReadOptions::default())
 }
 
@@ -104,7 +104,7 @@ fn field_error(files: &Files) -> (&'static str, u64, String, String) {
     }
 }
 
-fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+pub(crate) fn date(y: i32, m: u32, d: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
 }
 
@@ -596,5 +596,57 @@ fn a_shape_shapes_txt_lacks_and_a_trip_without_stop_times_kept() {
         feed.trip_stop_times(feed.trip_by_id("T1").expect("T1"))
             .len(),
         2
+    );
+}
+
+#[test]
+fn untimed_stops_are_interpolated_by_distance_where_the_feed_gives_it() {
+    // T1 by distance (written out of order, so sorted with its distances); T2's distances go
+    // back, so by position.
+    let files = with(
+        minimal(),
+        "stop_times.txt",
+        "trip_id,arrival_time,departure_time,stop_id,stop_sequence,shape_dist_traveled\n\
+         T1,,,P2,2,1.0\nT1,08:00:00,08:00:00,P1,1,0\nT1,,,P3,3,3\nT1,08:08:00,08:08:00,P1,4,4.0\n\
+         T2,10:00:00,10:00:00,P1,1,\nT2,,,P2,2,\nT2,,,P3,3,\nT2,10:06:00,10:06:00,P1,4,\n",
+    );
+    let feed = read(&files).expect("reads");
+    let arrivals = |id: &str| -> Vec<u32> {
+        feed.trip_stop_times(feed.trip_by_id(id).expect("trip"))
+            .iter()
+            .map(|st| st.arrival)
+            .collect()
+    };
+    let at = |h: u32, m: u32| h * 3600 + m * 60;
+    assert_eq!(
+        arrivals("T1"),
+        [at(8, 0), at(8, 2), at(8, 6), at(8, 8)],
+        "by distance"
+    );
+    assert_eq!(
+        arrivals("T2"),
+        [at(10, 0), at(10, 2), at(10, 4), at(10, 6)],
+        "by position"
+    );
+    let backwards = with(
+        minimal(),
+        "stop_times.txt",
+        "trip_id,arrival_time,departure_time,stop_id,stop_sequence,shape_dist_traveled\n\
+         T1,08:00:00,08:00:00,P1,1,2\nT1,,,P2,2,1\nT1,08:08:00,08:08:00,P3,3,4\n",
+    );
+    let feed = read(&backwards).expect("reads");
+    let t1 = feed.trip_stop_times(feed.trip_by_id("T1").expect("T1"));
+    assert_eq!(t1[1].arrival, at(8, 4), "distances going back: by position");
+
+    let bad = with(
+        minimal(),
+        "stop_times.txt",
+        "trip_id,arrival_time,departure_time,stop_id,stop_sequence,shape_dist_traveled\n\
+         T1,08:00:00,08:00:00,P1,1,-1\n",
+    );
+    let (file, line, field, _) = field_error(&bad);
+    assert_eq!(
+        (file, line, field.as_str()),
+        ("stop_times.txt", 2, "shape_dist_traveled")
     );
 }

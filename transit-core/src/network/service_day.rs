@@ -6,8 +6,9 @@
 //! trips and pairs trips into vehicles), and it names everything by the feed's own ids so the
 //! live feeds can be used beside the static one.
 //!
-//! Times are counted as GTFS counts them: seconds from "noon minus 12 h" of the service date
-//! in the agency's time zone ([`ServiceDay::start_unix_s`] is that instant). So a stop time
+//! Times are counted as GTFS counts them: seconds from "noon minus 12 h" of the date simulated
+//! in the agency's time zone ([`ServiceDay::start_unix_s`] is that instant; the service run
+//! may be another date's, [`ServiceDay::date`], when the feed's calendar does not cover it). So a stop time
 //! past 24:00 is simply more seconds, and on a daylight-saving day the seconds are still real
 //! elapsed seconds: 02:30 on the night clocks go forward is 01:30 + 1 h as GTFS defines.
 
@@ -104,7 +105,10 @@ pub struct ServiceDay {
     /// The feed's date whose service runs: the one asked for, or, when the feed's calendar does
     /// not cover it, the same weekday within the feed's range.
     pub date: NaiveDate,
-    /// The instant the date's times count from ("noon minus 12 h" local), Unix seconds.
+    /// The instant the day's times count from, Unix seconds: "noon minus 12 h" local of
+    /// [`ServiceDay::requested`], the date simulated, so the service of [`ServiceDay::date`]
+    /// runs on it in wall-clock time (with the simulated date's daylight-saving change, if it
+    /// has one).
     pub start_unix_s: i64,
     /// The routes, in the feed's order.
     pub routes: Vec<Route>,

@@ -127,3 +127,78 @@ fn other_route_types_change_nothing_on_a_subway_feed() {
     .expect("reads");
     assert!(buses.trips().is_empty() && buses.stop_times().is_empty() && buses.shapes().is_empty());
 }
+
+/// The most trips running at one time.
+fn peak_running(day: &transit_core::network::service_day::ServiceDay) -> usize {
+    let mut events: Vec<(u32, i32)> = day
+        .trips
+        .iter()
+        .flat_map(|t| [(t.first_departure_s(), 1), (t.last_arrival_s(), -1)])
+        .collect();
+    // Ends before starts at the same second: a vehicle may leave as it arrives.
+    events.sort_unstable();
+    let mut running = 0i32;
+    let mut peak = 0i32;
+    for (_, d) in events {
+        running += d;
+        peak = peak.max(running);
+    }
+    peak as usize
+}
+
+#[test]
+fn a_weekday_service_day() {
+    let feed = nyc();
+    // A Wednesday of the feed's range.
+    let day = feed.service_day(date(2025, 1, 8)).expect("a day");
+    assert_eq!(day.date, date(2025, 1, 8));
+    assert_eq!(day.timezone, "America/New_York");
+    assert_eq!(day.trips.len(), feed.trips_on(date(2025, 1, 8)).len());
+    assert_eq!(day.trips.len(), 786);
+    assert_eq!(day.routes.len(), 2);
+    assert_eq!(day.stops.len(), 273);
+    // Times past 24:00 are kept as more seconds.
+    let latest = day.trips.iter().map(|t| t.last_arrival_s()).max();
+    assert!(latest.is_some_and(|t| t > 24 * 3600), "{latest:?}");
+    crate::check_day(&day);
+    // No block_id: runs are paired at the terminals. At least as many vehicles as trips
+    // running at the peak, and each runs several trips.
+    let peak = peak_running(&day);
+    eprintln!(
+        "NYC weekday: {} trips, {} vehicles, peak {peak} trips running",
+        day.trips.len(),
+        day.vehicles.len()
+    );
+    assert!(
+        day.vehicles.len() >= peak,
+        "{} < {peak}",
+        day.vehicles.len()
+    );
+    assert!(
+        day.vehicles.len() <= peak * 2,
+        "{} > 2 x {peak}",
+        day.vehicles.len()
+    );
+    assert!(day
+        .vehicles
+        .iter()
+        .all(|v| v.id.starts_with("1-") || v.id.starts_with("2-")));
+    // The 1 line's colour as given, its text the default black, which reads on it.
+    let one = day
+        .route(transit_core::model::LineId::new("1").expect("id"))
+        .expect("route 1");
+    assert_eq!(one.color, transit_core::model::Rgb([0xEE, 0x35, 0x2E]));
+    assert_eq!(one.text_color, transit_core::model::Rgb::BLACK);
+}
+
+#[test]
+fn a_date_out_of_range_runs_the_same_weekday_on_the_date_simulated() {
+    let feed = nyc();
+    let day = feed.service_day(date(2026, 12, 7)).expect("a day");
+    assert_eq!(day.requested, date(2026, 12, 7));
+    assert_eq!(day.date, date(2025, 1, 13));
+    // Midnight of 2026-12-07 in New York (EST, UTC-5).
+    assert_eq!(day.start_unix_s, 1_796_619_600);
+    assert_eq!(day.trips.len(), feed.trips_on(date(2025, 1, 13)).len());
+    crate::check_day(&day);
+}

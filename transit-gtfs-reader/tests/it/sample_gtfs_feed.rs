@@ -5,7 +5,7 @@
 use chrono::TimeZone;
 use transit_gtfs_reader::{service_day_start, Feed, LocationType, ReadOptions};
 
-use crate::{date, feed_path};
+use crate::{check_day, date, feed_path};
 
 fn sample(options: &ReadOptions) -> Feed {
     Feed::read(feed_path("sample-gtfs-feed.zip"), options).expect("sample-gtfs-feed reads")
@@ -172,4 +172,104 @@ fn service_on_dates() {
     assert_eq!(names(date(2019, 6, 15)).len(), 7);
     let day = feed.service_date(date(2026, 12, 6)).expect("a date");
     assert_eq!(day.taken, date(2019, 8, 18), "the calendar's last Sunday");
+}
+
+#[test]
+fn a_working_day_with_frequencies_exact_and_not() {
+    let feed = sample(&ReadOptions::default());
+    // A Thursday.
+    let day = feed.service_day(date(2019, 5, 2)).expect("a day");
+    check_day(&day);
+    assert_eq!(day.timezone, "Europe/Warsaw");
+    let starts = |id: &str| -> Vec<Option<u32>> {
+        day.trips
+            .iter()
+            .filter(|t| t.trip_id == id)
+            .map(|t| t.frequency_start_s)
+            .collect()
+    };
+    // exact_times 1: every 300 s from 08:00, the last before 08:59.
+    let downtown: Vec<Option<u32>> = (0..12).map(|k| Some(8 * 3600 + 300 * k)).collect();
+    assert_eq!(starts("b-downtown-on-working-days"), downtown);
+    // exact_times 0: the same instances, every 600 s from 15:00, the last before 16:00.
+    let outbound: Vec<Option<u32>> = (0..6).map(|k| Some(15 * 3600 + 600 * k)).collect();
+    assert_eq!(starts("b-outbound-on-working-days"), outbound);
+    assert_eq!(starts("c-downtown-all-day"), [None]);
+    assert_eq!(day.trips.len(), 12 + 6 + 2);
+    // Each instance keeps the pattern: it leaves the airport at its start (arriving a minute
+    // before) and reaches the centre 16 min later.
+    let first = day
+        .trips
+        .iter()
+        .find(|t| t.trip_id == "b-downtown-on-working-days")
+        .expect("an instance");
+    let times: Vec<(u32, u32)> = first
+        .stops
+        .iter()
+        .map(|s| (s.arrival_s, s.departure_s))
+        .collect();
+    let at = |h: u32, m: u32| h * 3600 + m * 60;
+    assert_eq!(
+        times,
+        [
+            (at(7, 59), at(8, 0)),
+            (at(8, 6), at(8, 8)),
+            (at(8, 16), at(8, 17))
+        ]
+    );
+    // Route B's white text does not read on its red (4:1): black instead. C and D have no
+    // colours: white, black text.
+    let route = |id: &str| {
+        day.route(transit_core::model::LineId::new(id).expect("id"))
+            .expect("route")
+    };
+    let rgb = transit_core::model::Rgb;
+    assert_eq!(
+        (route("B").color, route("B").text_color),
+        (rgb([0xFF, 0, 0]), rgb([0, 0, 0]))
+    );
+    assert_eq!(
+        (route("C").color, route("C").text_color),
+        (rgb([0xFF; 3]), rgb([0; 3]))
+    );
+    // The bus route A is left out with its trips; on request it comes.
+    assert!(day.routes.iter().all(|r| r.id.as_str() != "A"));
+    let all = sample(&ReadOptions::all_route_types())
+        .service_day(date(2019, 5, 2))
+        .expect("a day");
+    assert_eq!(all.routes.len(), 4);
+    assert_eq!(all.trips.len(), 22);
+}
+
+#[test]
+fn the_night_clocks_go_forward_in_real_seconds_and_two_zones() {
+    let feed = sample(&ReadOptions::default());
+    let day = feed.service_day(date(2019, 3, 30)).expect("a day");
+    check_day(&day);
+    let warsaw = chrono_tz::Europe::Warsaw;
+    let local = |tz: chrono_tz::Tz, d: u32, h: u32, m: u32| {
+        tz.with_ymd_and_hms(2019, 3, d, h, m, 0)
+            .single()
+            .expect("a time")
+            .timestamp()
+    };
+    assert_eq!(day.start_unix_s, local(warsaw, 30, 0, 0));
+    // during-dst-1: 25:55 is 01:55 CET, 26:03 is 03:03 CEST, eight minutes later.
+    let dst = day
+        .trips
+        .iter()
+        .find(|t| t.trip_id == "during-dst-1")
+        .expect("the DST trip");
+    assert_eq!(day.unix_s(dst.stops[0].arrival_s), local(warsaw, 31, 1, 55));
+    assert_eq!(day.unix_s(dst.stops[1].arrival_s), local(warsaw, 31, 3, 3));
+    assert_eq!(dst.stops[1].arrival_s - dst.stops[0].arrival_s, 8 * 60);
+    // Route C is MTA's, in Europe/Berlin: its times are Berlin's (the same clock as Warsaw's).
+    let c = day
+        .trips
+        .iter()
+        .find(|t| t.trip_id == "c-downtown-all-day")
+        .expect("trip");
+    let berlin = chrono_tz::Europe::Berlin;
+    assert_eq!(day.unix_s(c.first_departure_s()), local(berlin, 30, 15, 24));
+    assert_eq!(day.trips.len(), 3 + 2 + 12 + 6 + 1);
 }
