@@ -41,16 +41,22 @@ impl DwellModel {
     }
 
     /// The dwell of a stop whose scheduled dwell is `scheduled_s`, for `boarded` and
-    /// `alighted` riders where `expected` board on average.
+    /// `alighted` riders where `expected` (boarding, alighting) do on average.
     ///
     /// A timetable that gives one time for arrival and departure (no dwell of its own) folds an
     /// ordinary dwell into its run times: there a vehicle stands only for what exceeds the
     /// dwell of an average exchange. A timetable that gives a dwell keeps it, or the riders'
     /// dwell when longer.
-    pub fn dwell_s(&self, scheduled_s: u32, boarded: u32, alighted: u32, expected: f64) -> u32 {
+    pub fn dwell_s(
+        &self,
+        scheduled_s: u32,
+        boarded: u32,
+        alighted: u32,
+        expected: (f64, f64),
+    ) -> u32 {
         let riders = self.seconds(f64::from(boarded), f64::from(alighted));
         let allowed = if scheduled_s == 0 {
-            self.seconds(expected, expected)
+            self.seconds(expected.0, expected.1)
         } else {
             0.0
         };
@@ -66,20 +72,24 @@ mod tests {
     #[test]
     fn crowds_stand_longer_up_to_the_cap() {
         let bus = DwellModel::BUS;
-        assert_eq!(bus.dwell_s(30, 0, 0, 3.0), 30, "a scheduled dwell is kept");
-        assert_eq!(bus.dwell_s(30, 10, 2, 3.0), 38, "4 + 30 + 4");
         assert_eq!(
-            bus.dwell_s(0, 3, 3, 3.0),
+            bus.dwell_s(30, 0, 0, (3.0, 3.0)),
+            30,
+            "a scheduled dwell is kept"
+        );
+        assert_eq!(bus.dwell_s(30, 10, 2, (3.0, 3.0)), 38, "4 + 30 + 4");
+        assert_eq!(
+            bus.dwell_s(0, 3, 3, (3.0, 3.0)),
             0,
             "an average exchange is in the run times"
         );
         assert_eq!(
-            bus.dwell_s(0, 13, 3, 3.0),
+            bus.dwell_s(0, 13, 3, (3.0, 3.0)),
             30,
             "ten more riders than average"
         );
         assert_eq!(
-            bus.dwell_s(0, 1_000, 0, 3.0),
+            bus.dwell_s(0, 1_000, 0, (3.0, 3.0)),
             101,
             "capped at 120 s less the allowance"
         );

@@ -71,6 +71,8 @@ pub(crate) struct Riders {
     /// flattened: trip `t`'s stops start at `offsets[t]`.
     offsets: Vec<u32>,
     keys: Vec<u32>,
+    /// Each stop time's expected alightings, by the same index.
+    expected_alightings: Vec<f32>,
     /// Scheduled departures of each wait key by hour of the service day.
     departures: Vec<[u16; HOURS]>,
     /// When a vehicle last left each wait key's stop (riders arriving since wait for the next).
@@ -84,19 +86,31 @@ pub(crate) struct Exchange {
     pub alighted: u32,
     /// The riders a departure here boards on average (the load the timetable's run times
     /// are taken to allow for).
-    pub expected: f64,
+    pub expected_boarded: f64,
+    /// The riders who get off here on average.
+    pub expected_alighted: f64,
 }
 
 impl Riders {
-    pub(crate) fn new(day: &ServiceDay, model: RidersModel) -> Self {
+    /// The riders of `day`, whose trips run on rail where `rail` says.
+    pub(crate) fn new(day: &ServiceDay, rail: &[bool], model: RidersModel) -> Self {
+        let day_type = DayType::of(day.date);
         let mut index: FxHashMap<WaitKey, u32> = FxHashMap::default();
         let mut offsets = Vec::with_capacity(day.trips.len());
         let mut keys = Vec::new();
+        let mut expected_alightings = Vec::new();
         let mut departures: Vec<[u16; HOURS]> = Vec::new();
-        for trip in &day.trips {
+        for (trip, &rail) in day.trips.iter().zip(rail) {
             offsets.push(keys.len() as u32);
             let last = trip.stops.len().saturating_sub(1);
+            // Each stop's boarders leave at any stop ahead with equal chance.
+            let mut alighting = 0.0;
             for (seq, stop) in trip.stops.iter().enumerate() {
+                expected_alightings.push(alighting as f32);
+                if seq < last {
+                    let load = model.load(rail, hour_of(stop.departure_s), day_type);
+                    alighting += load / (last - seq) as f64;
+                }
                 if seq == last {
                     keys.push(u32::MAX);
                     continue;
@@ -115,18 +129,18 @@ impl Riders {
         let last_departure = vec![None; departures.len()];
         Self {
             model,
-            day: DayType::of(day.date),
+            day: day_type,
             offsets,
             keys,
+            expected_alightings,
             departures,
             last_departure,
         }
     }
 
     fn key(&self, trip: usize, seq: usize) -> Option<usize> {
-        let at = *self.offsets.get(trip)? as usize + seq;
         self.keys
-            .get(at)
+            .get(self.at(trip, seq)?)
             .filter(|key| **key != u32::MAX)
             .map(|key| *key as usize)
     }
@@ -149,11 +163,16 @@ impl Riders {
         let left = (stops - seq) as f64;
         let alighted = Binomial::new(u64::from(on_board), 1.0 / left)
             .map_or(on_board, |binomial| binomial.sample(rng) as u32);
+        let expected_alighted = self
+            .at(trip, seq)
+            .and_then(|at| self.expected_alightings.get(at))
+            .map_or(0.0, |expected| f64::from(*expected));
         let Some(key) = self.key(trip, seq) else {
             return Exchange {
                 boarded: 0,
                 alighted,
-                expected: 0.0,
+                expected_boarded: 0.0,
+                expected_alighted,
             };
         };
         let hour = hour_of(scheduled_departure_s);
@@ -172,7 +191,8 @@ impl Riders {
         Exchange {
             boarded,
             alighted,
-            expected: load,
+            expected_boarded: load,
+            expected_alighted,
         }
     }
 
@@ -182,6 +202,13 @@ impl Riders {
             let last = &mut self.last_departure[key];
             *last = Some(last.map_or(now, |before| before.max(now)));
         }
+    }
+}
+
+impl Riders {
+    /// Where trip `trip`'s stop `seq` is in the flattened stop times.
+    fn at(&self, trip: usize, seq: usize) -> Option<usize> {
+        Some(*self.offsets.get(trip)? as usize + seq)
     }
 }
 
