@@ -6,5 +6,6 @@
 
 mod driver;
 mod sim_properties;
+mod timetabled_nyc;
 mod timetabled_properties;
 mod turnstiles_and_weather;

@@ -197,20 +197,24 @@ fn run(
     (arrivals, sim)
 }
 
-/// Which way a platform faces, as the simulation keys rail platforms.
-fn platform(day: &ServiceDay, arrival: &StopArrival) -> (u32, i64) {
-    let stops = &day.trips[arrival.trip.0 as usize].stops;
-    let seq = arrival.stop_sequence as usize;
-    let toward = match stops.get(seq + 1) {
+/// A rail platform as the simulation keys them: a stop, toward the trip's next stop (a stop
+/// index), or at its last stop from its previous one (-1 - the stop index).
+pub(crate) fn platform_of(trip: &ScheduledTrip, seq: usize) -> (u32, i64) {
+    let toward = match trip.stops.get(seq + 1) {
         Some(next) => i64::from(next.stop.0),
-        None => -1 - seq.checked_sub(1).map_or(0, |b| i64::from(stops[b].stop.0)),
+        None => {
+            -1 - seq
+                .checked_sub(1)
+                .map_or(0, |b| i64::from(trip.stops[b].stop.0))
+        }
     };
-    (arrival.stop.0, toward)
+    (trip.stops[seq].stop.0, toward)
 }
 
 /// Every trip ran, stopping at every stop in order, never leaving early, each vehicle running
-/// its trips in order; rail trains never passed nor shared a platform.
-fn check_day(day: &ServiceDay, arrivals: &[StopArrival], clearance_s: u32) {
+/// its trips in order; with `rail_rules` (`Some(clearance)`), rail trains never passed nor
+/// shared a platform.
+pub(crate) fn check_day(day: &ServiceDay, arrivals: &[StopArrival], rail_rules: Option<u32>) {
     let mut by_trip: HashMap<u32, Vec<&StopArrival>> = HashMap::new();
     for arrival in arrivals {
         by_trip.entry(arrival.trip.0).or_default().push(arrival);
@@ -268,12 +272,18 @@ fn check_day(day: &ServiceDay, arrivals: &[StopArrival], clearance_s: u32) {
             assert!(started >= ended, "{}: its trips in order", vehicle.id);
         }
     }
+    let Some(clearance_s) = rail_rules else {
+        return;
+    };
     let rail = |arrival: &StopArrival| day.route(arrival.route).is_some_and(Route::is_rail);
     let mut platforms: HashMap<(u32, i64), Vec<&StopArrival>> = HashMap::new();
     let mut stretches: HashMap<(u32, u32), Vec<(u32, u32)>> = HashMap::new();
     for arrival in arrivals.iter().filter(|a| rail(a)) {
         platforms
-            .entry(platform(day, arrival))
+            .entry(platform_of(
+                &day.trips[arrival.trip.0 as usize],
+                arrival.stop_sequence as usize,
+            ))
             .or_default()
             .push(arrival);
         if arrival.stop_sequence > 0 {
@@ -320,7 +330,7 @@ proptest! {
         let clearance = config.rail_clearance_s;
         let (arrivals, sim) = run(&day, config);
         prop_assert!(sim.is_finished());
-        check_day(&day, &arrivals, clearance);
+        check_day(&day, &arrivals, Some(clearance));
     }
 
     #[test]
@@ -332,7 +342,25 @@ proptest! {
         let config = config(seed, true, 60);
         let clearance = config.rail_clearance_s;
         let (arrivals, _) = run(&day, config);
-        check_day(&day, &arrivals, clearance);
+        check_day(&day, &arrivals, Some(clearance));
+        for arrival in &arrivals {
+            prop_assert_eq!(
+                (arrival.arrival_s, arrival.departure_s),
+                (arrival.scheduled_arrival_s, arrival.scheduled_departure_s),
+                "{:?}", arrival
+            );
+        }
+    }
+
+    #[test]
+    fn undisturbed_without_rail_rules_any_timetable_runs_as_written(
+        specs in specs(true),
+        seed in any::<u64>(),
+    ) {
+        let day = Arc::new(build(&specs));
+        let config = TimetabledConfig { rail_blocks: false, ..config(seed, true, 60) };
+        let (arrivals, _) = run(&day, config);
+        check_day(&day, &arrivals, None);
         for arrival in &arrivals {
             prop_assert_eq!(
                 (arrival.arrival_s, arrival.departure_s),
@@ -403,7 +431,7 @@ fn crowds_make_buses_late_and_bunch() {
     let mut config = config(11, false, 60);
     config.riders.bus_load = 12.0;
     let (arrivals, _) = run(&day, config);
-    check_day(&day, &arrivals, 0);
+    check_day(&day, &arrivals, None);
     let late = arrivals.iter().filter(|a| a.delay_s() > 0).count();
     assert!(
         late > arrivals.len() / 2,
