@@ -29,7 +29,8 @@
 //! the hour times a per-departure load ([`RidersModel::load`]):
 //!
 //! - **load** = base × day type × √(24 × hour share): the base is 4 riders a bus and 20 a
-//!   train (at an hour of average demand on a weekday); Saturday's departures carry 0.75 and
+//!   train (at an hour of average demand on a weekday); the day type is that of the service
+//!   run ([`ServiceDay::date`]); Saturday's departures carry 0.75 and
 //!   Sunday's 0.65 of a weekday's (the CTA's weekend riders are 55 % and 46 % of its weekday
 //!   riders, `ridership_seed.csv`, on roughly three quarters and two thirds of the weekday
 //!   service); the hour shares are the CTA's daily curve (`ridership_curve.csv`), whose peaks
@@ -37,7 +38,9 @@
 //!   with the square root of the hour's demand (about 1.7 × at 08:00, 0.5 × at 03:00).
 //! - **boarding**: a vehicle reaching a stop boards a Poisson draw (seeded, as the CTA's
 //!   turnstiles draw) with mean load × (time since the route's last vehicle left the stop ÷ the
-//!   scheduled headway in that hour), the wait counted at most an hour. A vehicle close behind
+//!   scheduled headway, an hour over the route's departures from the stop in the hour of the
+//!   stop time), the wait counted at most an hour (the day's first vehicle finds the riders of
+//!   one scheduled headway). A vehicle close behind
 //!   another finds few riders, one far behind many: so a late vehicle gets later, and bunching
 //!   and gaps arise. Nobody boards at a trip's last stop; vehicles have no capacity limit.
 //! - **alighting**: each rider on board is bound for any of the trip's stops ahead with equal
@@ -53,9 +56,11 @@
 //! dwell, whichever is longer; where the timetable gives no dwell (arrival equals departure)
 //! its run times already allow for an average exchange (the load boarding, and alighting the
 //! riders expected to leave there: the loads of the stops before, each shared among the stops
-//! ahead of it), so only what exceeds the dwell of one ([`DwellModel::dwell_s`]) is added. [`TimetabledConfig::undisturbed`] keeps the scheduled
-//! dwell whatever the riders: then every vehicle keeps to the timetable to the second (rail's
-//! rules aside, where a timetable itself would put two trains in one block).
+//! ahead of it), so only what exceeds the dwell of one ([`DwellModel::dwell_s`]) is added.
+//! Run times are never shortened, so lateness is made up only at the layovers between trips.
+//! [`TimetabledConfig::undisturbed`] keeps the scheduled dwell whatever the riders: then every
+//! vehicle keeps to the timetable to the second (rail's rules aside, where a timetable itself
+//! would put two trains in one block).
 //!
 //! # Determinism
 //!
@@ -107,8 +112,10 @@ pub struct TimetabledConfig {
 }
 
 impl TimetabledConfig {
-    /// Seed `seed`, 10-second ticks, riders disturbing the timetable, a 1-second clearance on
-    /// rail, and the stated riders and dwell models with the CTA's hourly curve.
+    /// Seed `seed`, 10-second ticks, riders disturbing the timetable, and the stated riders and
+    /// dwell models with the CTA's hourly curve; rail's rules with a 1-second clearance, the
+    /// least that keeps two trains from one platform in one second (the spacing of trains
+    /// beyond it is the timetable's).
     pub fn embedded(seed: u64) -> Result<Self, DataError> {
         Ok(Self {
             seed,

@@ -438,6 +438,12 @@ fn crowds_make_buses_late_and_bunch() {
         "{late} of {} late",
         arrivals.len()
     );
+    assert!(
+        arrivals
+            .iter()
+            .any(|a| a.stop_sequence == 0 && a.delay_s() > 0),
+        "a late bus starts its next trip late"
+    );
     let most = arrivals.iter().map(StopArrival::delay_s).max().unwrap_or(0);
     assert!(most > 300, "a bus a headway late somewhere: {most} s");
     // Bunching: at the far end of the outward trips the gaps between buses vary far more than
