@@ -40,7 +40,8 @@
 //!   turnstiles draw) with mean load × (time since the route's last vehicle left the stop ÷ the
 //!   scheduled headway, an hour over the route's departures from the stop in the hour of the
 //!   stop time), the wait counted at most an hour (the day's first vehicle finds the riders of
-//!   one scheduled headway). A vehicle close behind
+//!   one scheduled headway; those who come while a vehicle stands at the stop board it
+//!   without drawing, and one that comes meanwhile finds nobody). A vehicle close behind
 //!   another finds few riders, one far behind many: so a late vehicle gets later, and bunching
 //!   and gaps arise. Nobody boards at a trip's last stop; vehicles have no capacity limit.
 //! - **alighting**: each rider on board is bound for any of the trip's stops ahead with equal
@@ -610,6 +611,7 @@ impl TimetabledSimulation {
         };
         let departs = scheduled.departure_s.max(now.saturating_add(dwell));
         state.phase = Phase::AtStop { departs };
+        self.riders.departed(trip_index, seq, departs);
         out.push(StopArrival {
             vehicle: VehicleIndex(vehicle),
             trip: TripIndex(trip_index as u32),
@@ -633,7 +635,6 @@ impl TimetabledSimulation {
         };
         let now = self.now;
         let seq = self.vehicles[vehicle as usize].seq;
-        self.riders.departed(trip, seq, now);
         let rail = self.rail[trip] && self.config.rail_blocks;
         if rail {
             let platform = self.platform(trip, seq);

@@ -196,7 +196,8 @@ impl Riders {
         }
     }
 
-    /// A vehicle of trip `trip` left its stop `seq` at `now`: the riders there start anew.
+    /// A vehicle of trip `trip` leaves its stop `seq` at `now` (decided as it arrives): the
+    /// riders there until then board it, and those after wait for the next.
     pub(crate) fn departed(&mut self, trip: usize, seq: usize, now: u32) {
         if let Some(key) = self.key(trip, seq) {
             let last = &mut self.last_departure[key];

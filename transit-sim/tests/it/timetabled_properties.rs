@@ -444,6 +444,22 @@ fn crowds_make_buses_late_and_bunch() {
             .any(|a| a.stop_sequence == 0 && a.delay_s() > 0),
         "a late bus starts its next trip late"
     );
+    // Buses pass: a trip reaches some stop before the trip that left the first stop ahead of it.
+    let outward = |a: &&StopArrival| day.trips[a.trip.0 as usize].direction_id == Some(0);
+    let order_at = |seq: u32| -> Vec<u32> {
+        let mut visits: Vec<(u32, u32)> = arrivals
+            .iter()
+            .filter(outward)
+            .filter(|a| a.stop_sequence == seq)
+            .map(|a| (a.arrival_s, a.trip.0))
+            .collect();
+        visits.sort_unstable();
+        visits.into_iter().map(|(_, trip)| trip).collect()
+    };
+    assert!(
+        (1..=30).any(|seq| order_at(seq) != order_at(0)),
+        "no bus passed another"
+    );
     let most = arrivals.iter().map(StopArrival::delay_s).max().unwrap_or(0);
     assert!(most > 300, "a bus a headway late somewhere: {most} s");
     // Bunching: at the far end of the outward trips the gaps between buses vary far more than
