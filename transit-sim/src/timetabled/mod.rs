@@ -307,7 +307,12 @@ struct Event {
 ///
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let route = LineId::new("M1")?;
-/// let stop = |id: &str| StopPlace { id: id.into(), name: id.into(), location: None, parent: None };
+/// let stop = |id: &str| StopPlace {
+///     id: id.into(),
+///     name: id.into(),
+///     location: None,
+///     parent: None,
+/// };
 /// let at = |stop, s| ScheduledStop { stop: StopIndex(stop), arrival_s: s, departure_s: s };
 /// let date = NaiveDate::from_ymd_opt(2026, 12, 7).ok_or("a date")?;
 /// let day = ServiceDay {

@@ -390,13 +390,22 @@ proptest! {
     }
 
     #[test]
-    fn positions_follow_the_arrivals(specs in specs(true), seed in any::<u64>(), at in 4 * 3_600u32..24 * 3_600) {
+    fn positions_follow_the_arrivals(
+        specs in specs(true),
+        seed in any::<u64>(),
+        at in 4 * 3_600u32..24 * 3_600,
+    ) {
         let day = Arc::new(build(&specs));
-        let mut sim = TimetabledSimulation::new(day.clone(), config(seed, false, 60)).expect("a valid day");
+        let mut sim = TimetabledSimulation::new(day.clone(), config(seed, false, 60))
+            .expect("a valid day");
         let mut arrivals = Vec::new();
         sim.advance_to(at, &mut arrivals);
         for position in sim.positions() {
-            let last = arrivals.iter().rev().find(|a| a.vehicle == position.vehicle).expect("arrived somewhere");
+            let last = arrivals
+                .iter()
+                .rev()
+                .find(|a| a.vehicle == position.vehicle)
+                .expect("arrived somewhere");
             prop_assert_eq!(last.trip, position.trip);
             match position.place {
                 Place::AtStop { stop_sequence, stop } => {
