@@ -16,11 +16,12 @@
 //! its previous one) only when the train before has left it and
 //! [`TimetabledConfig::rail_clearance_s`] has passed, waiting on the track before it until
 //! then; and trains leave a stretch of track between two stops in the order they entered it,
-//! so they never pass. Between two trips a train lays over off the platforms. Buses pass one
-//! another and share stops. A real timetable may itself put two trains at one platform in the
-//! same second (NYC's lines 1 and 2 do, some 40 times on a weekday, where both run local):
-//! then the second waits, and [`TimetabledConfig::rail_blocks`] off runs such a timetable as
-//! written.
+//! so they never pass. The blocks are the platforms: a stretch between two stops holds the
+//! trains queued on it in order, however many. Between two trips a train lays over off the
+//! platforms. Buses pass one another and share stops. A real timetable may itself put two
+//! trains at one platform in the same second (NYC's lines 1 and 2 do, some 40 times on a
+//! weekday, where both run local): then the second waits, and
+//! [`TimetabledConfig::rail_blocks`] off runs such a timetable as written.
 //!
 //! # Riders (the stated model, for a feed without ridership)
 //!
@@ -368,7 +369,8 @@ pub struct TimetabledSimulation {
 
 impl TimetabledSimulation {
     /// The day `day`, its clock at the service day's start (0), every vehicle due at its first
-    /// trip's first stop.
+    /// trip's first stop. To start later in the day (at the wall-clock time), advance to that
+    /// time and set aside the arrivals: a whole day takes some tens of milliseconds.
     pub fn new(day: Arc<ServiceDay>, config: TimetabledConfig) -> Result<Self, InvalidServiceDay> {
         let rail = validate(&day)?;
         let riders = Riders::new(&day, &rail, config.riders.clone());
