@@ -252,7 +252,9 @@ pub(crate) fn check_day(day: &ServiceDay, arrivals: &[StopArrival], rail_rules: 
             assert!(done.departure_s >= done.arrival_s);
             if seq > 0 {
                 let before = stops[seq - 1];
-                let run = scheduled.arrival_s - trip.stops[seq - 1].departure_s;
+                let run = scheduled
+                    .arrival_s
+                    .saturating_sub(trip.stops[seq - 1].departure_s);
                 assert!(
                     done.arrival_s >= before.departure_s + run,
                     "no faster than the timetable"
@@ -368,6 +370,29 @@ proptest! {
                 "{:?}", arrival
             );
         }
+    }
+
+    #[test]
+    fn a_day_with_its_times_out_of_order_still_runs_every_trip(
+        specs in specs(true),
+        seed in any::<u64>(),
+        times in prop::collection::vec((0u32..DAY_END_S / 2, 0u32..DAY_END_S / 2), 1..64),
+    ) {
+        let mut day = build(&specs);
+        let mut times = times.iter().cycle();
+        for stop in day.trips.iter_mut().flat_map(|trip| trip.stops.iter_mut()) {
+            if let Some(&(arrival_s, departure_s)) = times.next() {
+                (stop.arrival_s, stop.departure_s) = (arrival_s, departure_s);
+            }
+        }
+        let day = Arc::new(day);
+        let config = config(seed, false, 600);
+        let clearance = config.rail_clearance_s;
+        let mut sim = TimetabledSimulation::new(day.clone(), config).expect("a valid day");
+        let mut arrivals = Vec::new();
+        sim.advance_to(u32::MAX, &mut arrivals);
+        prop_assert!(sim.is_finished());
+        check_day(&day, &arrivals, Some(clearance));
     }
 
     #[test]
