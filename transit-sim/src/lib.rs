@@ -13,6 +13,8 @@
 //!
 //! - [`Simulation`]: the lines ([`LineSim`]), turnstiles ([`TurnstileModel`]) and weather
 //!   ([`WeatherModel`]) stepped together; a pure, seeded [`Simulation::step`].
+//! - [`timetabled`]: any agency's [`ServiceDay`](transit_core::network::service_day::ServiceDay)
+//!   simulated: its trips run by their vehicles, riders, dwell and rail's one train per block.
 //! - [`whatif`]: what-ifs (a delay, a train out of service, a breakdown) and their outcomes.
 //! - [`driver`]: runs the simulation against any bus, paced or flat out, until shut down.
 //! - [`what_if`]: the way into a running simulation for what-ifs from outside.
@@ -82,6 +84,7 @@ pub mod pipeline;
 mod simulation;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod timetabled;
 mod turnstile;
 mod weather;
 pub mod what_if;

@@ -1,0 +1,720 @@
+//! Any agency's day of service ([`ServiceDay`]) simulated: every trip run by its vehicle,
+//! riders boarding and alighting, dwell that grows with them, and the lateness that follows.
+//!
+//! # Motion
+//!
+//! A vehicle runs its trips in order. It appears at a trip's first stop at the trip's scheduled
+//! arrival there, or when it finishes its previous trip if that is later (so a late vehicle
+//! starts its next trip late; the move between the two trips takes no time). Between two stops
+//! it takes the timetable's run time (the scheduled arrival at the next less the scheduled
+//! departure from the one before). At a stop it stands for its dwell and never leaves before
+//! the scheduled departure, holding when early. Times are whole seconds from the service day's
+//! start, as [`ServiceDay`] counts them.
+//!
+//! Rail ([`Route::is_rail`](transit_core::model::Route::is_rail)) keeps one train per block: a
+//! train enters a platform (a stop, toward the trip's next stop; at a trip's last stop, from
+//! its previous one) only when the train before has left it and
+//! [`TimetabledConfig::rail_clearance_s`] has passed, waiting on the track before it until
+//! then; and trains leave a stretch of track between two stops in the order they entered it,
+//! so they never pass. The blocks are the platforms: a stretch between two stops holds the
+//! trains queued on it in order, however many. Between two trips a train lays over off the
+//! platforms. Buses pass one another and share stops. A real timetable may itself put two
+//! trains at one platform in the same second (NYC's lines 1 and 2 do, some 40 times on a
+//! weekday, where both run local): then the second waits, and
+//! [`TimetabledConfig::rail_blocks`] off runs such a timetable as written.
+//!
+//! # Riders (the stated model, for a feed without ridership)
+//!
+//! Riders wait at a stop for a route. The timetable's own density says how many: at a stop,
+//! riders for a route arrive at the rate of the route's scheduled departures from the stop in
+//! the hour times a per-departure load ([`RidersModel::load`]):
+//!
+//! - **load** = base × day type × √(24 × hour share): the base is 4 riders a bus and 20 a
+//!   train (at an hour of average demand on a weekday); the day type is that of the service
+//!   run ([`ServiceDay::date`]); Saturday's departures carry 0.75 and
+//!   Sunday's 0.65 of a weekday's (the CTA's weekend riders are 55 % and 46 % of its weekday
+//!   riders, `ridership_seed.csv`, on roughly three quarters and two thirds of the weekday
+//!   service); the hour shares are the CTA's daily curve (`ridership_curve.csv`), whose peaks
+//!   the timetable already meets with more departures, so the load per departure rises only
+//!   with the square root of the hour's demand (about 1.7 × at 08:00, 0.5 × at 03:00).
+//! - **boarding**: a vehicle reaching a stop boards a Poisson draw (seeded, as the CTA's
+//!   turnstiles draw) with mean load × (time since the route's last vehicle left the stop ÷ the
+//!   scheduled headway, an hour over the route's departures from the stop in the hour of the
+//!   stop time), the wait counted at most an hour (the day's first vehicle finds the riders of
+//!   one scheduled headway; those who come while a vehicle stands at the stop board it
+//!   without drawing, and one that comes meanwhile finds nobody). A vehicle close behind
+//!   another finds few riders, one far behind many: so a late vehicle gets later, and bunching
+//!   and gaps arise. Nobody boards at a trip's last stop; vehicles have no capacity limit.
+//! - **alighting**: each rider on board is bound for any of the trip's stops ahead with equal
+//!   chance (a binomial draw at each stop); everyone leaves at the last.
+//!
+//! # Dwell
+//!
+//! A stop's dwell is a fixed part plus seconds per rider ([`DwellModel`]), capped: a bus
+//! 4 s + 3 s per boarder + 2 s per alighter, at most 120 s (one door, paying on board: the
+//! per-rider times are of the order the Transit Capacity and Quality of Service Manual, TCRP
+//! Report 165, gives for a bus); a train 15 s + 0.25 s per boarder + 0.2 s per alighter, at
+//! most 90 s (many doors at once). A vehicle stands for the scheduled dwell or the riders'
+//! dwell, whichever is longer; where the timetable gives no dwell (arrival equals departure)
+//! its run times already allow for an average exchange (the load boarding, and alighting the
+//! riders expected to leave there: the loads of the stops before, each shared among the stops
+//! ahead of it), so only what exceeds the dwell of one ([`DwellModel::dwell_s`]) is added.
+//! Run times are never shortened, so lateness is made up only at the layovers between trips.
+//! [`TimetabledConfig::undisturbed`] keeps the scheduled dwell whatever the riders: then every
+//! vehicle keeps to the timetable to the second (rail's rules aside, where a timetable itself
+//! would put two trains in one block).
+//!
+//! # Determinism
+//!
+//! Everything happens at events (a vehicle reaching a stop, a vehicle leaving one) taken from
+//! one queue in order of time and then of scheduling, and each vehicle draws its riders from
+//! its own random stream of the seed. [`TimetabledSimulation::advance_to`] takes every event up
+//! to a time, so the events are the same whatever the steps the day is advanced in, and the
+//! same seed gives the same events.
+
+mod dwell;
+mod motion;
+mod riders;
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use transit_core::model::LineId;
+use transit_core::network::service_day::{ServiceDay, StopIndex, TripIndex, VehicleIndex};
+use transit_core::network::DataError;
+
+pub use dwell::DwellModel;
+use motion::{Entry, Interlocking, PlatformKey, SegmentKey, Toward};
+use riders::Riders;
+pub use riders::RidersModel;
+
+/// How a [`TimetabledSimulation`] runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimetabledConfig {
+    /// Seed of every random draw: the same seed gives the same events.
+    pub seed: u64,
+    /// Simulated seconds per [`TimetabledSimulation::tick`]; the events do not depend on it.
+    pub tick_s: u32,
+    /// Keep every scheduled dwell whatever the riders (who are still drawn and counted).
+    pub undisturbed: bool,
+    /// Keep rail's rules, one train per block and no passing (on by default). Off, trains run
+    /// as buses do, through whatever a timetable says, even two trains in one block.
+    pub rail_blocks: bool,
+    /// Seconds a platform stays closed after a train leaves it before the next may enter.
+    pub rail_clearance_s: u32,
+    /// Riders per departure.
+    pub riders: RidersModel,
+    /// A bus's dwell.
+    pub bus_dwell: DwellModel,
+    /// A train's dwell.
+    pub rail_dwell: DwellModel,
+}
+
+impl TimetabledConfig {
+    /// Seed `seed`, 10-second ticks, riders disturbing the timetable, and the stated riders and
+    /// dwell models with the CTA's hourly curve; rail's rules with a 1-second clearance, the
+    /// least that keeps two trains from one platform in one second (the spacing of trains
+    /// beyond it is the timetable's).
+    pub fn embedded(seed: u64) -> Result<Self, DataError> {
+        Ok(Self {
+            seed,
+            tick_s: 10,
+            undisturbed: false,
+            rail_blocks: true,
+            rail_clearance_s: 1,
+            riders: RidersModel::embedded()?,
+            bus_dwell: DwellModel::BUS,
+            rail_dwell: DwellModel::RAIL,
+        })
+    }
+}
+
+/// A [`ServiceDay`] that cannot be run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidServiceDay {
+    /// A vehicle lists a trip the day does not have.
+    #[error("vehicle {vehicle:?} lists trip {trip}, but the day has {trips} trips")]
+    NoSuchTrip {
+        /// The vehicle's id.
+        vehicle: String,
+        /// The index it lists.
+        trip: u32,
+        /// How many trips the day has.
+        trips: usize,
+    },
+    /// A trip is run by no vehicle, by more than one, or not by the one it names.
+    #[error("trip {trip_id:?} names vehicle {named}, but is listed by {listed:?}")]
+    TripVehicle {
+        /// The trip's id.
+        trip_id: String,
+        /// The vehicle the trip names.
+        named: u32,
+        /// The vehicles listing it.
+        listed: Vec<u32>,
+    },
+    /// A trip without stops.
+    #[error("trip {0:?} has no stops")]
+    NoStops(String),
+    /// A trip stops at a stop the day does not have.
+    #[error("trip {trip_id:?} stops at stop {stop}, but the day has {stops} stops")]
+    NoSuchStop {
+        /// The trip's id.
+        trip_id: String,
+        /// The index it names.
+        stop: u32,
+        /// How many stops the day has.
+        stops: usize,
+    },
+    /// A trip's route is not among the day's routes.
+    #[error("trip {trip_id:?} runs on route {route}, which the day does not have")]
+    NoSuchRoute {
+        /// The trip's id.
+        trip_id: String,
+        /// Its route.
+        route: LineId,
+    },
+}
+
+/// A vehicle at a stop: when it came and went, against the timetable, and who rode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StopArrival {
+    /// The vehicle.
+    pub vehicle: VehicleIndex,
+    /// The trip it runs.
+    pub trip: TripIndex,
+    /// The stop's place in the trip (0 for the first).
+    pub stop_sequence: u32,
+    /// The stop.
+    pub stop: StopIndex,
+    /// The trip's route.
+    pub route: LineId,
+    /// When it arrived, seconds from the service day's start.
+    pub arrival_s: u32,
+    /// When it leaves (decided on arrival).
+    pub departure_s: u32,
+    /// When it was due to arrive.
+    pub scheduled_arrival_s: u32,
+    /// When it was due to leave.
+    pub scheduled_departure_s: u32,
+    /// Riders who got on.
+    pub boarded: u32,
+    /// Riders who got off.
+    pub alighted: u32,
+}
+
+impl StopArrival {
+    /// Seconds late arriving (vehicles never run early, so never negative; signed as the
+    /// feeds' delays are).
+    pub fn delay_s(&self) -> i64 {
+        i64::from(self.arrival_s) - i64::from(self.scheduled_arrival_s)
+    }
+}
+
+/// Where a vehicle in service is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct VehiclePosition {
+    /// The vehicle.
+    pub vehicle: VehicleIndex,
+    /// The trip it runs.
+    pub trip: TripIndex,
+    /// The trip's route.
+    pub route: LineId,
+    /// At a stop or between two.
+    pub place: Place,
+    /// Riders on board.
+    pub on_board: u32,
+}
+
+/// A vehicle's place along its trip.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Place {
+    /// Standing at the trip's stop `stop_sequence`.
+    AtStop {
+        /// The stop's place in the trip.
+        stop_sequence: u32,
+        /// The stop.
+        stop: StopIndex,
+    },
+    /// On the way from the trip's stop `from_sequence` to the next.
+    Between {
+        /// The stop left's place in the trip.
+        from_sequence: u32,
+        /// The stop left.
+        from: StopIndex,
+        /// The stop ahead.
+        to: StopIndex,
+        /// How far along, 0 to 1, by time (1 while held outside the stop ahead).
+        fraction: f64,
+    },
+}
+
+/// What a vehicle is doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Before a trip (the first of the day, or between two): due at its first stop.
+    Waiting,
+    /// On the way to the current stop, having left the one before at `left`, due at `due`.
+    Running { left: u32, due: u32 },
+    /// Standing at the current stop.
+    AtStop { departs: u32 },
+    /// Its day is over.
+    Done,
+}
+
+#[derive(Debug, Clone)]
+struct VehicleState {
+    /// Position in its vehicle's trip list.
+    trip_at: usize,
+    /// The trip's stop it is at or heading for.
+    seq: usize,
+    phase: Phase,
+    /// Held before its stop by rail's rules, to be woken when the way is clear.
+    held: bool,
+    on_board: u32,
+    rng: ChaCha8Rng,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Kind {
+    Reach,
+    Depart,
+}
+
+/// An event in the queue: ordered by time, then by when it was scheduled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Event {
+    time: u32,
+    order: u64,
+    vehicle: u32,
+    kind: Kind,
+}
+
+/// One service day simulated, event by event.
+///
+/// # Example
+///
+/// A bus route of two stops and one trip, undisturbed:
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use chrono::NaiveDate;
+/// use transit_core::model::{LineId, Rgb, Route};
+/// use transit_core::network::service_day::*;
+/// use transit_sim::timetabled::{TimetabledConfig, TimetabledSimulation};
+///
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let route = LineId::new("M1")?;
+/// let stop = |id: &str| StopPlace {
+///     id: id.into(),
+///     name: id.into(),
+///     location: None,
+///     parent: None,
+/// };
+/// let at = |stop, s| ScheduledStop { stop: StopIndex(stop), arrival_s: s, departure_s: s };
+/// let date = NaiveDate::from_ymd_opt(2026, 12, 7).ok_or("a date")?;
+/// let day = ServiceDay {
+///     timezone: "America/New_York".into(),
+///     requested: date,
+///     date,
+///     start_unix_s: 1_796_619_600,
+///     routes: vec![Route {
+///         id: route,
+///         short_name: "M1".into(),
+///         long_name: String::new(),
+///         route_type: 3,
+///         color: Rgb::WHITE,
+///         text_color: Rgb::BLACK,
+///     }],
+///     stops: vec![stop("a"), stop("b")],
+///     trips: vec![ScheduledTrip {
+///         trip_id: "t1".into(),
+///         route,
+///         direction_id: Some(0),
+///         frequency_start_s: None,
+///         shape_id: None,
+///         vehicle: VehicleIndex(0),
+///         stops: vec![at(0, 8 * 3_600), at(1, 8 * 3_600 + 300)],
+///     }],
+///     vehicles: vec![Vehicle { id: "bus".into(), trips: vec![TripIndex(0)] }],
+/// };
+/// let config = TimetabledConfig { undisturbed: true, ..TimetabledConfig::embedded(7)? };
+/// let mut sim = TimetabledSimulation::new(Arc::new(day), config)?;
+/// let mut arrivals = Vec::new();
+/// sim.advance_to(8 * 3_600 + 60, &mut arrivals);
+/// assert_eq!(arrivals.len(), 1);
+/// assert_eq!(sim.positions().len(), 1, "between a and b");
+/// sim.advance_to(9 * 3_600, &mut arrivals);
+/// assert_eq!(arrivals[1].arrival_s, 8 * 3_600 + 300, "on time, undisturbed");
+/// assert!(sim.is_finished());
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct TimetabledSimulation {
+    day: Arc<ServiceDay>,
+    config: TimetabledConfig,
+    /// Whether each trip runs on rail.
+    rail: Vec<bool>,
+    riders: Riders,
+    rails: Interlocking,
+    vehicles: Vec<VehicleState>,
+    queue: BinaryHeap<Reverse<Event>>,
+    scheduled: u64,
+    now: u32,
+}
+
+impl TimetabledSimulation {
+    /// The day `day`, its clock at the service day's start (0), every vehicle due at its first
+    /// trip's first stop. To start later in the day (at the wall-clock time), advance to that
+    /// time and set aside the arrivals: a whole day takes some tens of milliseconds.
+    pub fn new(day: Arc<ServiceDay>, config: TimetabledConfig) -> Result<Self, InvalidServiceDay> {
+        let rail = validate(&day)?;
+        let riders = Riders::new(&day, &rail, config.riders.clone());
+        let vehicles = (0..day.vehicles.len())
+            .map(|index| {
+                let mut rng = ChaCha8Rng::seed_from_u64(config.seed);
+                rng.set_stream(index as u64);
+                VehicleState {
+                    trip_at: 0,
+                    seq: 0,
+                    phase: Phase::Waiting,
+                    held: false,
+                    on_board: 0,
+                    rng,
+                }
+            })
+            .collect();
+        let mut sim = Self {
+            rails: Interlocking::new(config.rail_clearance_s),
+            day,
+            config,
+            rail,
+            riders,
+            vehicles,
+            queue: BinaryHeap::new(),
+            scheduled: 0,
+            now: 0,
+        };
+        for vehicle in 0..sim.vehicles.len() {
+            sim.start_trip(vehicle as u32, 0);
+        }
+        Ok(sim)
+    }
+
+    /// The day simulated.
+    pub fn day(&self) -> &Arc<ServiceDay> {
+        &self.day
+    }
+
+    /// The simulated clock, seconds from the service day's start.
+    pub fn now(&self) -> u32 {
+        self.now
+    }
+
+    /// Whether every vehicle has run all its trips.
+    pub fn is_finished(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    /// When the next event happens, if any is left.
+    pub fn next_event_s(&self) -> Option<u32> {
+        self.queue.peek().map(|Reverse(event)| event.time)
+    }
+
+    /// Advances one tick ([`TimetabledConfig::tick_s`]), adding the tick's arrivals to `out`.
+    pub fn tick(&mut self, out: &mut Vec<StopArrival>) {
+        let until = self.now.saturating_add(self.config.tick_s.max(1));
+        self.advance_to(until, out);
+    }
+
+    /// Advances the clock to `until` (seconds from the service day's start; an earlier time
+    /// leaves it where it is), adding every arrival up to and at it to `out` in the order they
+    /// happen.
+    pub fn advance_to(&mut self, until: u32, out: &mut Vec<StopArrival>) {
+        while let Some(Reverse(event)) = self.queue.peek().copied() {
+            if event.time > until {
+                break;
+            }
+            self.queue.pop();
+            self.now = event.time;
+            match event.kind {
+                Kind::Reach => self.reach(event.vehicle, out),
+                Kind::Depart => self.depart(event.vehicle),
+            }
+        }
+        self.now = self.now.max(until);
+    }
+
+    /// Where every vehicle in service is now (those between trips, not yet out or done are
+    /// left out), by vehicle.
+    pub fn positions(&self) -> Vec<VehiclePosition> {
+        self.vehicles
+            .iter()
+            .enumerate()
+            .filter_map(|(index, state)| {
+                let trip_index = *self.day.vehicles[index].trips.get(state.trip_at)?;
+                let trip = &self.day.trips[trip_index.0 as usize];
+                let place = match state.phase {
+                    Phase::Waiting | Phase::Done => return None,
+                    Phase::AtStop { .. } => Place::AtStop {
+                        stop_sequence: state.seq as u32,
+                        stop: trip.stops[state.seq].stop,
+                    },
+                    Phase::Running { left, due } => {
+                        let fraction = if due > left {
+                            f64::from(self.now.saturating_sub(left)) / f64::from(due - left)
+                        } else {
+                            1.0
+                        };
+                        Place::Between {
+                            from_sequence: state.seq as u32 - 1,
+                            from: trip.stops[state.seq - 1].stop,
+                            to: trip.stops[state.seq].stop,
+                            fraction: fraction.clamp(0.0, 1.0),
+                        }
+                    }
+                };
+                Some(VehiclePosition {
+                    vehicle: VehicleIndex(index as u32),
+                    trip: trip_index,
+                    route: trip.route,
+                    place,
+                    on_board: state.on_board,
+                })
+            })
+            .collect()
+    }
+
+    fn push(&mut self, time: u32, vehicle: u32, kind: Kind) {
+        self.scheduled += 1;
+        self.queue.push(Reverse(Event {
+            time,
+            order: self.scheduled,
+            vehicle,
+            kind,
+        }));
+    }
+
+    /// The trip `vehicle` runs now.
+    fn trip_index(&self, vehicle: u32) -> Option<usize> {
+        let state = &self.vehicles[vehicle as usize];
+        self.day.vehicles[vehicle as usize]
+            .trips
+            .get(state.trip_at)
+            .map(|trip| trip.0 as usize)
+    }
+
+    /// `vehicle` starts its trip `trip_at` (in its list), free from `free_at`.
+    fn start_trip(&mut self, vehicle: u32, free_at: u32) {
+        let state = &mut self.vehicles[vehicle as usize];
+        let Some(trip) = self.day.vehicles[vehicle as usize].trips.get(state.trip_at) else {
+            state.phase = Phase::Done;
+            return;
+        };
+        state.seq = 0;
+        state.phase = Phase::Waiting;
+        let due = self.day.trips[trip.0 as usize].stops[0].arrival_s;
+        self.push(due.max(free_at), vehicle, Kind::Reach);
+    }
+
+    /// `vehicle`, if held before its stop, asks again at `at`.
+    fn wake(&mut self, vehicle: u32, at: u32) {
+        let state = &mut self.vehicles[vehicle as usize];
+        if state.held {
+            state.held = false;
+            self.push(at, vehicle, Kind::Reach);
+        }
+    }
+
+    fn platform(&self, trip: usize, seq: usize) -> PlatformKey {
+        let stops = &self.day.trips[trip].stops;
+        let toward = match (stops.get(seq + 1), seq.checked_sub(1)) {
+            (Some(next), _) => Toward::Next(next.stop.0),
+            (None, Some(before)) => Toward::EndFrom(stops[before].stop.0),
+            (None, None) => Toward::Alone,
+        };
+        (stops[seq].stop.0, toward)
+    }
+
+    fn segment(&self, trip: usize, seq: usize) -> Option<SegmentKey> {
+        let stops = &self.day.trips[trip].stops;
+        let before = stops.get(seq.checked_sub(1)?)?;
+        Some((before.stop.0, stops[seq].stop.0))
+    }
+
+    /// `vehicle` reaches its current stop (or asks again to enter it).
+    fn reach(&mut self, vehicle: u32, out: &mut Vec<StopArrival>) {
+        let Some(trip) = self.trip_index(vehicle) else {
+            return;
+        };
+        let state = &mut self.vehicles[vehicle as usize];
+        let seq = state.seq;
+        state.held = false;
+        let now = self.now;
+        if self.rail[trip] && self.config.rail_blocks {
+            let segment = self.segment(trip, seq);
+            if let Some(segment) = segment {
+                // Behind a train still on the stretch: woken when that one enters.
+                if !self.rails.first_on_segment(segment, vehicle) {
+                    self.vehicles[vehicle as usize].held = true;
+                    return;
+                }
+            }
+            match self.rails.request(self.platform(trip, seq), vehicle, now) {
+                Entry::Enter => {}
+                Entry::RetryAt(time) => return self.push(time, vehicle, Kind::Reach),
+                Entry::Wait => {
+                    self.vehicles[vehicle as usize].held = true;
+                    return;
+                }
+            }
+            if let Some(segment) = segment {
+                if let Some(next) = self.rails.leave_segment(segment, vehicle) {
+                    self.wake(next, now);
+                }
+            }
+        }
+        self.arrive(vehicle, trip, seq, out);
+    }
+
+    /// `vehicle` enters its trip's stop `seq` now: riders get off and on, and its departure is
+    /// set.
+    fn arrive(&mut self, vehicle: u32, trip_index: usize, seq: usize, out: &mut Vec<StopArrival>) {
+        let now = self.now;
+        let rail = self.rail[trip_index];
+        let trip = &self.day.trips[trip_index];
+        let scheduled = trip.stops[seq];
+        let state = &mut self.vehicles[vehicle as usize];
+        let exchange = self.riders.exchange(
+            &mut state.rng,
+            trip_index,
+            seq,
+            trip.stops.len(),
+            rail,
+            now,
+            scheduled.departure_s,
+            state.on_board,
+        );
+        state.on_board = state.on_board - exchange.alighted.min(state.on_board) + exchange.boarded;
+        let scheduled_dwell = scheduled.departure_s.saturating_sub(scheduled.arrival_s);
+        let dwell = if self.config.undisturbed {
+            scheduled_dwell
+        } else {
+            let model = if rail {
+                &self.config.rail_dwell
+            } else {
+                &self.config.bus_dwell
+            };
+            model.dwell_s(
+                scheduled_dwell,
+                exchange.boarded,
+                exchange.alighted,
+                (exchange.expected_boarded, exchange.expected_alighted),
+            )
+        };
+        let departs = scheduled.departure_s.max(now.saturating_add(dwell));
+        state.phase = Phase::AtStop { departs };
+        self.riders.departed(trip_index, seq, departs);
+        out.push(StopArrival {
+            vehicle: VehicleIndex(vehicle),
+            trip: TripIndex(trip_index as u32),
+            stop_sequence: seq as u32,
+            stop: scheduled.stop,
+            route: trip.route,
+            arrival_s: now,
+            departure_s: departs,
+            scheduled_arrival_s: scheduled.arrival_s,
+            scheduled_departure_s: scheduled.departure_s,
+            boarded: exchange.boarded,
+            alighted: exchange.alighted,
+        });
+        self.push(departs, vehicle, Kind::Depart);
+    }
+
+    /// `vehicle` leaves its current stop: on to the next, or to its next trip.
+    fn depart(&mut self, vehicle: u32) {
+        let Some(trip) = self.trip_index(vehicle) else {
+            return;
+        };
+        let now = self.now;
+        let seq = self.vehicles[vehicle as usize].seq;
+        let rail = self.rail[trip] && self.config.rail_blocks;
+        if rail {
+            let platform = self.platform(trip, seq);
+            if let Some((next, at)) = self.rails.leave_platform(platform, vehicle, now) {
+                self.wake(next, at.max(now));
+            }
+        }
+        let stops = &self.day.trips[trip].stops;
+        if let Some(ahead) = stops.get(seq + 1) {
+            let run = ahead.arrival_s.saturating_sub(stops[seq].departure_s);
+            let due = now.saturating_add(run);
+            let state = &mut self.vehicles[vehicle as usize];
+            state.seq = seq + 1;
+            state.phase = Phase::Running { left: now, due };
+            if let Some(segment) = self.segment(trip, seq + 1).filter(|_| rail) {
+                self.rails.enter_segment(segment, vehicle);
+            }
+            self.push(due, vehicle, Kind::Reach);
+        } else {
+            self.vehicles[vehicle as usize].trip_at += 1;
+            self.start_trip(vehicle, now);
+        }
+    }
+}
+
+/// Checks that every trip is run by the one vehicle it names and its stops and route exist;
+/// returns whether each trip runs on rail.
+fn validate(day: &ServiceDay) -> Result<Vec<bool>, InvalidServiceDay> {
+    let mut listed: Vec<Vec<u32>> = vec![Vec::new(); day.trips.len()];
+    for (index, vehicle) in day.vehicles.iter().enumerate() {
+        for trip in &vehicle.trips {
+            let slot =
+                listed
+                    .get_mut(trip.0 as usize)
+                    .ok_or_else(|| InvalidServiceDay::NoSuchTrip {
+                        vehicle: vehicle.id.clone(),
+                        trip: trip.0,
+                        trips: day.trips.len(),
+                    })?;
+            slot.push(index as u32);
+        }
+    }
+    day.trips
+        .iter()
+        .zip(listed)
+        .map(|(trip, listed)| {
+            if listed != [trip.vehicle.0] {
+                return Err(InvalidServiceDay::TripVehicle {
+                    trip_id: trip.trip_id.clone(),
+                    named: trip.vehicle.0,
+                    listed,
+                });
+            }
+            if trip.stops.is_empty() {
+                return Err(InvalidServiceDay::NoStops(trip.trip_id.clone()));
+            }
+            if let Some(stop) = trip
+                .stops
+                .iter()
+                .find(|stop| stop.stop.0 as usize >= day.stops.len())
+            {
+                return Err(InvalidServiceDay::NoSuchStop {
+                    trip_id: trip.trip_id.clone(),
+                    stop: stop.stop.0,
+                    stops: day.stops.len(),
+                });
+            }
+            day.route(trip.route)
+                .map(|route| route.is_rail())
+                .ok_or_else(|| InvalidServiceDay::NoSuchRoute {
+                    trip_id: trip.trip_id.clone(),
+                    route: trip.route,
+                })
+        })
+        .collect()
+}

@@ -1,0 +1,564 @@
+//! Property tests of the timetabled simulation (any agency's service day) on synthetic days:
+//! routes of buses and trains running out and back by a regular headway, some sharing stops.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use proptest::prelude::*;
+use transit_core::model::{LineId, Rgb, Route};
+use transit_core::network::service_day::{
+    ScheduledStop, ScheduledTrip, ServiceDay, StopIndex, StopPlace, TripIndex, Vehicle,
+    VehicleIndex,
+};
+use transit_sim::timetabled::{Place, StopArrival, TimetabledConfig, TimetabledSimulation};
+
+/// The end of any synthetic day (GTFS times run to 47:59).
+const DAY_END_S: u32 = 48 * 3_600;
+/// The shortest layover between a vehicle's trips.
+const LAYOVER_S: u32 = 60;
+
+/// One synthetic route: a line of stops run out and back.
+#[derive(Debug, Clone)]
+struct RouteSpec {
+    rail: bool,
+    /// Run time between consecutive stops, outward.
+    runs_s: Vec<u32>,
+    /// Scheduled dwell at each stop but the ends (0: the timetable gives one time).
+    dwells_s: Vec<u32>,
+    headway_s: u32,
+    first_s: u32,
+    /// Trips each way.
+    trips: u32,
+    /// How many of its first stops are the previous route's first stops.
+    shared: usize,
+}
+
+/// A synthetic service day (Monday 2026-12-07, New York): each route's outward trips leave
+/// every headway from its first time, each run by a vehicle that comes back after a layover and
+/// goes out again as many headways later as it takes to be back.
+fn build(specs: &[RouteSpec]) -> ServiceDay {
+    let date = NaiveDate::from_ymd_opt(2026, 12, 7).unwrap_or_default();
+    let mut day = ServiceDay {
+        timezone: "America/New_York".into(),
+        requested: date,
+        date,
+        start_unix_s: 1_796_619_600,
+        routes: Vec::new(),
+        stops: Vec::new(),
+        trips: Vec::new(),
+        vehicles: Vec::new(),
+    };
+    let mut previous: Vec<u32> = Vec::new();
+    for (r, spec) in specs.iter().enumerate() {
+        let id = LineId::new(&format!("R{r}")).unwrap_or(LineId::from_static("R"));
+        day.routes.push(Route {
+            id,
+            short_name: format!("R{r}"),
+            long_name: String::new(),
+            route_type: if spec.rail { 1 } else { 3 },
+            color: Rgb::WHITE,
+            text_color: Rgb::BLACK,
+        });
+        let count = spec.runs_s.len() + 1;
+        let mut stops: Vec<u32> = previous.iter().copied().take(spec.shared).collect();
+        while stops.len() < count {
+            stops.push(day.stops.len() as u32);
+            day.stops.push(StopPlace {
+                id: format!("S{}", day.stops.len()),
+                name: format!("Stop {}", day.stops.len()),
+                location: None,
+                parent: None,
+            });
+        }
+        previous = stops.clone();
+        let dwell = |i: usize| {
+            if i == 0 || i + 1 == count {
+                0
+            } else {
+                spec.dwells_s[i]
+            }
+        };
+        let duration: u32 = spec.runs_s.iter().sum::<u32>() + (0..count).map(dwell).sum::<u32>();
+        let vehicles = (2 * (duration + LAYOVER_S)).div_ceil(spec.headway_s).max(1);
+        let cycle = vehicles * spec.headway_s;
+        let trip = |outward: bool, start: u32, vehicle: usize, n: u32| {
+            let order: Vec<usize> = if outward {
+                (0..count).collect()
+            } else {
+                (0..count).rev().collect()
+            };
+            let mut time = start;
+            let mut scheduled = Vec::with_capacity(count);
+            for (k, &i) in order.iter().enumerate() {
+                if k > 0 {
+                    let run = if outward { i - 1 } else { i };
+                    time += spec.runs_s[run];
+                }
+                let arrival_s = time;
+                time += dwell(i);
+                scheduled.push(ScheduledStop {
+                    stop: StopIndex(stops[i]),
+                    arrival_s,
+                    departure_s: time,
+                });
+            }
+            ScheduledTrip {
+                trip_id: format!("R{r}-{}-{n}", if outward { "out" } else { "back" }),
+                route: id,
+                direction_id: Some(u8::from(!outward)),
+                frequency_start_s: None,
+                shape_id: None,
+                vehicle: VehicleIndex(vehicle as u32),
+                stops: scheduled,
+            }
+        };
+        for v in 0..vehicles {
+            let vehicle = day.vehicles.len();
+            let mut trips = Vec::new();
+            let mut n = v;
+            while n < spec.trips {
+                let start = spec.first_s + n * spec.headway_s;
+                for (outward, at) in [(true, start), (false, start + cycle / 2)] {
+                    trips.push(TripIndex(day.trips.len() as u32));
+                    day.trips.push(trip(outward, at, vehicle, n));
+                }
+                n += vehicles;
+            }
+            if !trips.is_empty() {
+                day.vehicles.push(Vehicle {
+                    id: format!("R{r}-V{v}"),
+                    trips,
+                });
+            }
+        }
+    }
+    day
+}
+
+/// Any route; `rail_shares`: whether a rail route may share stops with the one before (which
+/// can make a timetable put two trains in one block).
+fn route_spec(rail_shares: bool) -> impl Strategy<Value = RouteSpec> {
+    (any::<bool>(), 2usize..9).prop_flat_map(move |(rail, stops)| {
+        (
+            prop::collection::vec(30u32..240, stops - 1),
+            prop::collection::vec(prop_oneof![Just(0u32), 1u32..40], stops),
+            120u32..900,
+            4 * 3_600u32..20 * 3_600,
+            1u32..8,
+            0usize..3,
+        )
+            .prop_map(
+                move |(runs_s, dwells_s, headway_s, first_s, trips, shared)| RouteSpec {
+                    rail,
+                    runs_s,
+                    dwells_s,
+                    headway_s,
+                    first_s,
+                    trips,
+                    shared: if rail && !rail_shares { 0 } else { shared },
+                },
+            )
+    })
+}
+
+fn specs(rail_shares: bool) -> impl Strategy<Value = Vec<RouteSpec>> {
+    prop::collection::vec(route_spec(rail_shares), 1..5).prop_map(move |mut specs| {
+        // A rail route shares no stops with a bus route before it, nor the reverse, when rail
+        // may not share: keep sharing between buses only.
+        for i in 1..specs.len() {
+            if !rail_shares && (specs[i].rail || specs[i - 1].rail) {
+                specs[i].shared = 0;
+            }
+        }
+        specs
+    })
+}
+
+fn config(seed: u64, undisturbed: bool, tick_s: u32) -> TimetabledConfig {
+    TimetabledConfig {
+        undisturbed,
+        tick_s,
+        ..TimetabledConfig::embedded(seed).expect("the embedded hourly curve")
+    }
+}
+
+/// The whole day in ticks, and the simulation at its end.
+fn run(
+    day: &Arc<ServiceDay>,
+    config: TimetabledConfig,
+) -> (Vec<StopArrival>, TimetabledSimulation) {
+    let mut sim = TimetabledSimulation::new(day.clone(), config).expect("a valid day");
+    let mut arrivals = Vec::new();
+    while sim.now() < DAY_END_S {
+        sim.tick(&mut arrivals);
+    }
+    (arrivals, sim)
+}
+
+/// A rail platform as the simulation keys them: a stop, toward the trip's next stop (a stop
+/// index), or at its last stop from its previous one (-1 - the stop index).
+pub(crate) fn platform_of(trip: &ScheduledTrip, seq: usize) -> (u32, i64) {
+    let toward = match trip.stops.get(seq + 1) {
+        Some(next) => i64::from(next.stop.0),
+        None => {
+            -1 - seq
+                .checked_sub(1)
+                .map_or(0, |b| i64::from(trip.stops[b].stop.0))
+        }
+    };
+    (trip.stops[seq].stop.0, toward)
+}
+
+/// Every trip ran, stopping at every stop in order, never leaving early, each vehicle running
+/// its trips in order; with `rail_rules` (`Some(clearance)`), rail trains never passed nor
+/// shared a platform.
+pub(crate) fn check_day(day: &ServiceDay, arrivals: &[StopArrival], rail_rules: Option<u32>) {
+    let mut by_trip: HashMap<u32, Vec<&StopArrival>> = HashMap::new();
+    for arrival in arrivals {
+        by_trip.entry(arrival.trip.0).or_default().push(arrival);
+    }
+    assert_eq!(by_trip.len(), day.trips.len(), "every trip runs");
+    for (index, trip) in day.trips.iter().enumerate() {
+        let stops = &by_trip[&(index as u32)];
+        assert_eq!(
+            stops.len(),
+            trip.stops.len(),
+            "{}: every stop",
+            trip.trip_id
+        );
+        for (seq, (done, scheduled)) in stops.iter().zip(&trip.stops).enumerate() {
+            assert_eq!(
+                done.stop_sequence as usize, seq,
+                "{}: in order",
+                trip.trip_id
+            );
+            assert_eq!(done.stop, scheduled.stop);
+            assert_eq!(done.route, trip.route);
+            assert_eq!(done.vehicle, trip.vehicle);
+            assert_eq!(
+                (done.scheduled_arrival_s, done.scheduled_departure_s),
+                (scheduled.arrival_s, scheduled.departure_s)
+            );
+            assert!(
+                done.arrival_s >= scheduled.arrival_s,
+                "never early: {done:?}"
+            );
+            assert!(
+                done.departure_s >= scheduled.departure_s,
+                "never leaves early: {done:?}"
+            );
+            assert!(done.departure_s >= done.arrival_s);
+            if seq > 0 {
+                let before = stops[seq - 1];
+                let run = scheduled
+                    .arrival_s
+                    .saturating_sub(trip.stops[seq - 1].departure_s);
+                assert!(
+                    done.arrival_s >= before.departure_s + run,
+                    "no faster than the timetable"
+                );
+            }
+        }
+        assert_eq!(
+            stops.iter().map(|s| s.boarded).sum::<u32>(),
+            stops.iter().map(|s| s.alighted).sum::<u32>(),
+            "everyone gets off"
+        );
+    }
+    for vehicle in &day.vehicles {
+        for pair in vehicle.trips.windows(2) {
+            let ended = by_trip[&pair[0].0].last().map(|s| s.departure_s);
+            let started = by_trip[&pair[1].0].first().map(|s| s.arrival_s);
+            assert!(started >= ended, "{}: its trips in order", vehicle.id);
+        }
+    }
+    let Some(clearance_s) = rail_rules else {
+        return;
+    };
+    let rail = |arrival: &StopArrival| day.route(arrival.route).is_some_and(Route::is_rail);
+    let mut platforms: HashMap<(u32, i64), Vec<&StopArrival>> = HashMap::new();
+    let mut stretches: HashMap<(u32, u32), Vec<(u32, u32)>> = HashMap::new();
+    for arrival in arrivals.iter().filter(|a| rail(a)) {
+        platforms
+            .entry(platform_of(
+                &day.trips[arrival.trip.0 as usize],
+                arrival.stop_sequence as usize,
+            ))
+            .or_default()
+            .push(arrival);
+        if arrival.stop_sequence > 0 {
+            let stops = &by_trip[&arrival.trip.0];
+            let before = stops[arrival.stop_sequence as usize - 1];
+            stretches
+                .entry((before.stop.0, arrival.stop.0))
+                .or_default()
+                .push((before.departure_s, arrival.arrival_s));
+        }
+    }
+    for (key, mut visits) in platforms {
+        visits.sort_by_key(|a| a.arrival_s);
+        for pair in visits.windows(2) {
+            assert!(
+                pair[1].arrival_s >= pair[0].departure_s + clearance_s,
+                "one train at platform {key:?}: {:?} then {:?}",
+                pair[0],
+                pair[1]
+            );
+        }
+    }
+    for (key, mut runs) in stretches {
+        runs.sort();
+        for pair in runs.windows(2) {
+            assert!(
+                pair[1].1 >= pair[0].1,
+                "no passing between stops {key:?}: {runs:?}"
+            );
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn every_trip_runs_in_order_never_early_and_rail_keeps_its_blocks(
+        specs in specs(true),
+        seed in any::<u64>(),
+    ) {
+        let day = Arc::new(build(&specs));
+        let config = config(seed, false, 60);
+        let clearance = config.rail_clearance_s;
+        let (arrivals, sim) = run(&day, config);
+        prop_assert!(sim.is_finished());
+        check_day(&day, &arrivals, Some(clearance));
+    }
+
+    #[test]
+    fn undisturbed_arrivals_are_the_timetable_to_the_second(
+        specs in specs(false),
+        seed in any::<u64>(),
+    ) {
+        let day = Arc::new(build(&specs));
+        let config = config(seed, true, 60);
+        let clearance = config.rail_clearance_s;
+        let (arrivals, _) = run(&day, config);
+        check_day(&day, &arrivals, Some(clearance));
+        for arrival in &arrivals {
+            prop_assert_eq!(
+                (arrival.arrival_s, arrival.departure_s),
+                (arrival.scheduled_arrival_s, arrival.scheduled_departure_s),
+                "{:?}", arrival
+            );
+        }
+    }
+
+    #[test]
+    fn undisturbed_without_rail_rules_any_timetable_runs_as_written(
+        specs in specs(true),
+        seed in any::<u64>(),
+    ) {
+        let day = Arc::new(build(&specs));
+        let config = TimetabledConfig { rail_blocks: false, ..config(seed, true, 60) };
+        let (arrivals, _) = run(&day, config);
+        check_day(&day, &arrivals, None);
+        for arrival in &arrivals {
+            prop_assert_eq!(
+                (arrival.arrival_s, arrival.departure_s),
+                (arrival.scheduled_arrival_s, arrival.scheduled_departure_s),
+                "{:?}", arrival
+            );
+        }
+    }
+
+    #[test]
+    fn a_day_with_its_times_out_of_order_still_runs_every_trip(
+        specs in specs(true),
+        seed in any::<u64>(),
+        times in prop::collection::vec((0u32..DAY_END_S / 2, 0u32..DAY_END_S / 2), 1..64),
+    ) {
+        let mut day = build(&specs);
+        let mut times = times.iter().cycle();
+        for stop in day.trips.iter_mut().flat_map(|trip| trip.stops.iter_mut()) {
+            if let Some(&(arrival_s, departure_s)) = times.next() {
+                (stop.arrival_s, stop.departure_s) = (arrival_s, departure_s);
+            }
+        }
+        let day = Arc::new(day);
+        let config = config(seed, false, 600);
+        let clearance = config.rail_clearance_s;
+        let mut sim = TimetabledSimulation::new(day.clone(), config).expect("a valid day");
+        let mut arrivals = Vec::new();
+        sim.advance_to(u32::MAX, &mut arrivals);
+        prop_assert!(sim.is_finished());
+        check_day(&day, &arrivals, Some(clearance));
+    }
+
+    #[test]
+    fn the_same_arrivals_at_any_tick_and_for_the_same_seed(
+        specs in specs(true),
+        seed in any::<u64>(),
+        undisturbed in any::<bool>(),
+    ) {
+        let day = Arc::new(build(&specs));
+        let (each_second, _) = run(&day, config(seed, undisturbed, 1));
+        for tick in [7, 60, 3_600] {
+            let (arrivals, _) = run(&day, config(seed, undisturbed, tick));
+            prop_assert_eq!(&arrivals, &each_second, "tick {} s", tick);
+        }
+        let mut once = TimetabledSimulation::new(day.clone(), config(seed, undisturbed, 60))
+            .expect("a valid day");
+        let mut arrivals = Vec::new();
+        once.advance_to(DAY_END_S, &mut arrivals);
+        prop_assert_eq!(&arrivals, &each_second, "in one step");
+    }
+
+    #[test]
+    fn positions_follow_the_arrivals(
+        specs in specs(true),
+        seed in any::<u64>(),
+        at in 4 * 3_600u32..24 * 3_600,
+    ) {
+        let day = Arc::new(build(&specs));
+        let mut sim = TimetabledSimulation::new(day.clone(), config(seed, false, 60))
+            .expect("a valid day");
+        let mut arrivals = Vec::new();
+        sim.advance_to(at, &mut arrivals);
+        for position in sim.positions() {
+            let last = arrivals
+                .iter()
+                .rev()
+                .find(|a| a.vehicle == position.vehicle)
+                .expect("arrived somewhere");
+            prop_assert_eq!(last.trip, position.trip);
+            match position.place {
+                Place::AtStop { stop_sequence, stop } => {
+                    prop_assert_eq!((stop_sequence, stop), (last.stop_sequence, last.stop));
+                    // A departure due by `at` has happened.
+                    prop_assert!(last.departure_s > at);
+                }
+                Place::Between { from_sequence, from, fraction, .. } => {
+                    prop_assert_eq!((from_sequence, from), (last.stop_sequence, last.stop));
+                    prop_assert!(last.departure_s <= at);
+                    prop_assert!((0.0..=1.0).contains(&fraction));
+                }
+            }
+        }
+    }
+}
+
+/// One crowded bus route: riders make buses late, lateness carries into the next trips, and
+/// the buses bunch.
+#[test]
+fn crowds_make_buses_late_and_bunch() {
+    let spec = RouteSpec {
+        rail: false,
+        runs_s: vec![90; 30],
+        dwells_s: vec![0; 31],
+        headway_s: 300,
+        first_s: 6 * 3_600,
+        trips: 40,
+        shared: 0,
+    };
+    let day = Arc::new(build(&[spec]));
+    let mut config = config(11, false, 60);
+    config.riders.bus_load = 12.0;
+    let (arrivals, _) = run(&day, config);
+    check_day(&day, &arrivals, None);
+    let late = arrivals.iter().filter(|a| a.delay_s() > 0).count();
+    assert!(
+        late > arrivals.len() / 2,
+        "{late} of {} late",
+        arrivals.len()
+    );
+    assert!(
+        arrivals
+            .iter()
+            .any(|a| a.stop_sequence == 0 && a.delay_s() > 0),
+        "a late bus starts its next trip late"
+    );
+    // Buses pass: a trip reaches some stop before the trip that left the first stop ahead of it.
+    let outward = |a: &&StopArrival| day.trips[a.trip.0 as usize].direction_id == Some(0);
+    let order_at = |seq: u32| -> Vec<u32> {
+        let mut visits: Vec<(u32, u32)> = arrivals
+            .iter()
+            .filter(outward)
+            .filter(|a| a.stop_sequence == seq)
+            .map(|a| (a.arrival_s, a.trip.0))
+            .collect();
+        visits.sort_unstable();
+        visits.into_iter().map(|(_, trip)| trip).collect()
+    };
+    assert!(
+        (1..=30).any(|seq| order_at(seq) != order_at(0)),
+        "no bus passed another"
+    );
+    let most = arrivals.iter().map(StopArrival::delay_s).max().unwrap_or(0);
+    assert!(most > 300, "a bus a headway late somewhere: {most} s");
+    // Bunching: at the far end of the outward trips the gaps between buses vary far more than
+    // the timetable's even 300 s.
+    let mut far: Vec<u32> = arrivals
+        .iter()
+        .filter(|a| a.stop_sequence == 30 && day.trips[a.trip.0 as usize].direction_id == Some(0))
+        .map(|a| a.arrival_s)
+        .collect();
+    far.sort_unstable();
+    let gaps: Vec<u32> = far.windows(2).map(|w| w[1] - w[0]).collect();
+    let (short, long) = (
+        gaps.iter().min().copied().unwrap_or(0),
+        gaps.iter().max().copied().unwrap_or(0),
+    );
+    assert!(short < 200 && long > 400, "gaps from {short} to {long} s");
+}
+
+/// A day of about NYC's size (some 2 000 trips, 86 000 stop times) simulated flat out.
+#[test]
+fn a_day_of_nyc_size_runs_flat_out() {
+    let specs: Vec<RouteSpec> = (0..25)
+        .map(|r| RouteSpec {
+            rail: true,
+            runs_s: (0..42).map(|i| 60 + (i * 37 + r * 11) % 120).collect(),
+            dwells_s: vec![0; 43],
+            headway_s: 360 + 24 * r,
+            first_s: 5 * 3_600,
+            trips: 40,
+            shared: 0,
+        })
+        .collect();
+    let day = Arc::new(build(&specs));
+    let stop_times: usize = day.trips.iter().map(|t| t.stops.len()).sum();
+    assert_eq!((day.trips.len(), stop_times), (2_000, 86_000));
+    let started = Instant::now();
+    let mut sim =
+        TimetabledSimulation::new(day.clone(), config(2026, false, 60)).expect("a valid day");
+    let mut arrivals = Vec::with_capacity(stop_times);
+    sim.advance_to(DAY_END_S, &mut arrivals);
+    let took = started.elapsed();
+    println!(
+        "{} trips, {stop_times} stop times, {} vehicles: a day flat out in {took:?}",
+        day.trips.len(),
+        day.vehicles.len()
+    );
+    assert!(sim.is_finished());
+    assert_eq!(arrivals.len(), stop_times);
+}
+
+#[test]
+fn a_day_that_cannot_run_is_refused() {
+    let spec = RouteSpec {
+        rail: false,
+        runs_s: vec![60],
+        dwells_s: vec![0, 0],
+        headway_s: 600,
+        first_s: 3_600,
+        trips: 2,
+        shared: 0,
+    };
+    let mut day = build(&[spec]);
+    day.vehicles[0].trips.push(TripIndex(99));
+    assert!(TimetabledSimulation::new(Arc::new(day.clone()), config(1, false, 60)).is_err());
+    day.vehicles[0].trips.pop();
+    day.trips[0].stops[1].stop = StopIndex(500);
+    assert!(TimetabledSimulation::new(Arc::new(day), config(1, false, 60)).is_err());
+}
