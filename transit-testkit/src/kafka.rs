@@ -141,14 +141,19 @@ pub fn secrets() -> Vec<(String, String)> {
 }
 
 /// librdkafka settings for the test's own rdkafka clients (probes, metadata): the test
-/// broker's ([`config`]), security included, without transit's own settings.
+/// broker's ([`config`]: its address, security included), without transit's own settings and
+/// defaults (some are a producer's, which a consumer would warn about).
 pub fn rdkafka_settings() -> Vec<(String, String)> {
     let config = config();
+    let defaults = KafkaConfig::new("");
     config
         .redacted()
         .into_keys()
         .filter(|key| !key.starts_with("transit."))
-        .filter_map(|key| Some((key.to_string(), config.get(key)?.to_string())))
+        .filter_map(|key| {
+            let value = config.get(key)?;
+            (defaults.get(key) != Some(value)).then(|| (key.to_string(), value.to_string()))
+        })
         .collect()
 }
 

@@ -73,9 +73,10 @@ const BOARD_STATIONS: u64 = 94;
 const TRAINS: usize = 30;
 
 /// How long a server may take to answer on its port.
-const STARTUP: Duration = Duration::from_secs(30);
-/// How long the board may take to fill once everything runs.
-const FILL: Duration = Duration::from_secs(30);
+const STARTUP: Duration = Duration::from_secs(60);
+/// How long the board may take to fill once everything runs: on the three-node cluster the
+/// topics are made with three replicas and every connection is TLS, on two busy cores.
+const FILL: Duration = Duration::from_secs(90);
 /// How long a row inserted into the table may take to show on the dashboard.
 const NEW_ROW: Duration = Duration::from_secs(15);
 /// How long a process may take to exit after Ctrl+C.
