@@ -479,7 +479,7 @@ impl Consumer for KafkaConsumer {
         }
         let outcome = tokio::task::spawn_blocking(move || {
             let mut producer = transactions.lock().unwrap_or_else(|e| e.into_inner());
-            producer.run(outputs, &offsets, &metadata)
+            producer.run(outputs, offsets, metadata)
         })
         .await
         .map_err(backend)?;
