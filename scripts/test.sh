@@ -5,7 +5,9 @@
 #                              # conformance tests on both buses, HTTP, Kafka, PostgreSQL and
 #                              # Confluent-client tests, the end-to-end tests in a real headless
 #                              # Chromium, the benchmarks once each as tests, and smoke runs of
-#                              # the full_pipeline example on both buses
+#                              # the full_pipeline example on both buses; then, on a secured
+#                              # cluster of three brokers, the production end-to-end test and
+#                              # the fault suite, and every log searched for the passwords
 #   TRANSIT_TEST_TANSU=1 scripts/test.sh   # also runs the bus conformance suite on tansu
 #
 # What it installs when missing (each cached on the machine after the first run): rustfmt and
@@ -17,7 +19,9 @@
 # Apache Kafka (KRaft, one node) on free loopback ports for the Kafka tests
 # (TRANSIT_TEST_KAFKA), and stops the broker when it ends; then a secured cluster of three
 # (SASL_SSL and mTLS listeners, its own CA) for the Kafka bus's secured and replicated tests,
-# stopped when they end. (libssl-dev and pkg-config come from apt-get when missing.)
+# the production end-to-end test and the fault suite (their processes on SASL_SSL, the schema
+# registry and REST Proxy on HTTPS with basic auth, PostgreSQL on TLS), stopped when they end.
+# (libssl-dev and pkg-config come from apt-get when missing.)
 #
 # It stops at the first failing step and says which one. CI (.ci/run) calls exactly this.
 set -euo pipefail
@@ -154,11 +158,25 @@ cargo run --locked --example full_pipeline -- --flat-out --days 1 --report-every
 # Three KRaft nodes with a SASL_SSL listener (SCRAM users) and an mTLS listener, their CA and
 # certificates made here; the one-node broker stops first to leave them its memory. In a
 # subshell: its EXIT trap stops the cluster and removes its directory, also when a test fails.
-step "the Kafka bus on three brokers over SASL_SSL and mTLS: conformance, the documented settings, Confluent's Python client, brokers lost mid-run, full_pipeline with the SASL_SSL settings"
+step "on three brokers over SASL_SSL and mTLS: the Kafka bus's conformance, the documented settings, Confluent's Python client, brokers lost mid-run; the production end-to-end test and the fault suite (brokers killed, stopped and restarted under the processes); full_pipeline with the SASL_SSL settings; no password in any log"
 stop_kafka
 (
   start_kafka_cluster 3 secure
+  # The tests' processes keep their logs here, and the registry users' passwords the tests make
+  # are kept here (each alone in a *.password file), for the search below; both go at the end.
+  run_dir="$(mktemp -d "${TMPDIR:-/tmp}/transit-secured-run.XXXXXX")"
+  trap 'rm -rf "$run_dir"; remove_kafka_cluster' EXIT
+  mkdir -p "$run_dir/logs" "$run_dir/secrets"
+  chmod 700 "$run_dir/secrets"
+  export TRANSIT_TEST_LOG_DIR="$run_dir/logs" TRANSIT_TEST_SECRETS_DIR="$run_dir/secrets"
   cargo test --locked -p transit-kafka --test secure --test broker_loss -- --ignored 2>&1 | tee -a "$log"
+  # The production processes as OS processes (ignored in the workspace run, on one plaintext
+  # broker): the end-to-end test with PostgreSQL and Chromium, then the fault suite, whose
+  # scenarios take turns and take brokers away (kill -9 of the count table's leader, one node
+  # stopped for good, a rolling restart), each ending in its exact accounting.
+  suite_started=$SECONDS
+  cargo test --locked -p transit --test end_to_end --test faults -- --ignored --test-threads 1 2>&1 | tee -a "$log"
+  echo "the production end-to-end test and the fault suite took $((SECONDS - suite_started)) s on the cluster"
   # The example as an operator runs it: the cluster's SASL_SSL properties file, which holds the
   # password; none of its output may show it.
   out="$(mktemp)"
@@ -166,15 +184,23 @@ stop_kafka
     --address 127.0.0.1:0 --registry-address 127.0.0.1:0 --rest-proxy-address 127.0.0.1:0 \
     --kafka "$TRANSIT_TEST_KAFKA" --kafka-config "$TRANSIT_TEST_KAFKA_SASL_SSL" \
     --topic-prefix "secure.$$" --registry-topic "_schemas.secure.$$" 2>&1 | tee "$out"
-  # Nor may the brokers' logs (Kafka prints its settings, passwords [hidden]) or the tests'.
-  for secret in "$KAFKA_CLUSTER_DIR"/secrets/*.password; do
-    if grep -lF -f "$secret" "$out" "$log" "$KAFKA_CLUSTER_DIR"/nodes/*/kafka.log >&2; then
-      echo "the files above show the secret of $(basename "$secret")" >&2
+  # Nor may the brokers' logs (Kafka prints its settings, passwords [hidden]), the tests'
+  # output, or any log of the processes the tests ran: the Kafka users' and keys' passwords, the
+  # registry users' (made by the tests), PostgreSQL's TLS role's.
+  secrets=("$KAFKA_CLUSTER_DIR"/secrets/*.password)
+  mapfile -t -O "${#secrets[@]}" secrets < <(find "$run_dir/secrets" -name '*.password' -type f)
+  if [ -s "${TRANSIT_TEST_POSTGRES_TLS_DIR:-}/password" ]; then
+    secrets+=("$TRANSIT_TEST_POSTGRES_TLS_DIR/password")
+  fi
+  for secret in "${secrets[@]}"; do
+    if grep -rlF -f "$secret" "$out" "$log" "$run_dir/logs" "$KAFKA_CLUSTER_DIR"/nodes/*/kafka.log >&2; then
+      echo "the files above show the secret of $secret" >&2
       exit 1
     fi
   done
+  logs_searched=$(find "$out" "$log" "$run_dir/logs" "$KAFKA_CLUSTER_DIR"/nodes/*/kafka.log -type f | wc -l)
   rm -f "$out"
-  echo "full_pipeline ran over SASL_SSL on three brokers; no password in its output, the tests' or the brokers' logs"
+  echo "full_pipeline ran over SASL_SSL on three brokers; none of ${#secrets[@]} passwords in its output, the tests', the brokers' or the tests' processes' logs ($logs_searched files)"
 )
 
 if [ -n "${TRANSIT_TEST_TANSU:-}" ]; then

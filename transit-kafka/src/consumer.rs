@@ -272,7 +272,9 @@ fn poll_loop(
 }
 
 /// A partition's low and high watermarks, asked again while its leader is still being elected
-/// (a topic just created, a broker just restarted).
+/// (a topic just created, a broker just restarted), or while this client's metadata does not
+/// know the partition yet (a topic just created on a cluster: the broker asked may learn of it
+/// after the controller said it was made).
 fn fetch_watermarks(
     client: &BaseConsumer<TracingContext>,
     topic: &str,
@@ -290,6 +292,8 @@ fn fetch_watermarks(
                             RDKafkaErrorCode::NotLeaderForPartition
                                 | RDKafkaErrorCode::LeaderNotAvailable
                                 | RDKafkaErrorCode::UnknownTopicOrPartition
+                                | RDKafkaErrorCode::UnknownPartition
+                                | RDKafkaErrorCode::UnknownTopic
                         )
                     ) =>
             {
@@ -475,7 +479,7 @@ impl Consumer for KafkaConsumer {
         }
         let outcome = tokio::task::spawn_blocking(move || {
             let mut producer = transactions.lock().unwrap_or_else(|e| e.into_inner());
-            producer.run(outputs, &offsets, &metadata)
+            producer.run(outputs, offsets, metadata)
         })
         .await
         .map_err(backend)?;

@@ -28,7 +28,8 @@ pub(crate) enum Aborted {
 /// error (a fenced producer cannot be used again).
 pub(crate) struct TransactionalProducer {
     config: ClientConfig,
-    producer: Option<ThreadedProducer<TracingContext>>,
+    /// Shared with the thread that sends a transaction's offsets (see [`send_offsets`]).
+    producer: Option<Arc<ThreadedProducer<TracingContext>>>,
     timeout: Duration,
 }
 
@@ -68,15 +69,30 @@ impl TransactionalProducer {
     pub(crate) fn run(
         &mut self,
         outputs: Vec<(String, Vec<Record>)>,
-        offsets: &TopicPartitionList,
-        metadata: &ConsumerGroupMetadata,
+        offsets: TopicPartitionList,
+        metadata: ConsumerGroupMetadata,
     ) -> Result<(), Aborted> {
         let timeout = self.timeout;
-        let producer = self.ready()?;
-        let outcome = transact(producer, &outputs, offsets, metadata, timeout);
-        let Err(error) = outcome else {
-            return Ok(());
+        let producer = Arc::clone(self.ready()?);
+        let outcome = transact(&producer, &outputs, offsets, metadata, timeout);
+        let error = match outcome {
+            Ok(()) => return Ok(()),
+            Err(Failure::Kafka(error)) => error,
+            Err(Failure::Stuck) => {
+                // Left to its thread, which may never return: a new producer with the same
+                // transactional id fences it, and the broker aborts what it had begun.
+                self.producer = None;
+                tracing::warn!(
+                    limit = ?timeout * 2,
+                    "sending the offsets to the transaction did not return in time; the \
+                     producer is made anew and the batch runs again"
+                );
+                return Err(Aborted::Failed(Error::Timeout {
+                    operation: "sending the consumer's offsets to a Kafka transaction",
+                }));
+            }
         };
+        let producer = producer.as_ref();
         let (mut fatal, mut fenced) = classify(&error);
         if fatal {
             // A fatal producer (fenced by a newer one, or broken) is dropped and made anew.
@@ -96,7 +112,7 @@ impl TransactionalProducer {
         }
     }
 
-    fn ready(&mut self) -> Result<&ThreadedProducer<TracingContext>, Aborted> {
+    fn ready(&mut self) -> Result<&Arc<ThreadedProducer<TracingContext>>, Aborted> {
         if self.producer.is_none() {
             let producer: ThreadedProducer<TracingContext> = self
                 .config
@@ -109,7 +125,7 @@ impl TransactionalProducer {
                 transactional_id = self.config.get("transactional.id").unwrap_or_default(),
                 "transactional producer ready"
             );
-            self.producer = Some(producer);
+            self.producer = Some(Arc::new(producer));
         }
         self.producer
             .as_ref()
@@ -117,20 +133,35 @@ impl TransactionalProducer {
     }
 }
 
+/// Why a transaction did not commit.
+enum Failure {
+    /// librdkafka said why.
+    Kafka(KafkaError),
+    /// A call into librdkafka did not return in time, or its thread could not start (see
+    /// [`send_offsets`]): the producer is not to be used again.
+    Stuck,
+}
+
+impl From<KafkaError> for Failure {
+    fn from(error: KafkaError) -> Self {
+        Self::Kafka(error)
+    }
+}
+
 fn transact(
-    producer: &ThreadedProducer<TracingContext>,
+    producer: &Arc<ThreadedProducer<TracingContext>>,
     outputs: &[(String, Vec<Record>)],
-    offsets: &TopicPartitionList,
-    metadata: &ConsumerGroupMetadata,
+    offsets: TopicPartitionList,
+    metadata: ConsumerGroupMetadata,
     timeout: Duration,
-) -> Result<(), KafkaError> {
+) -> Result<(), Failure> {
     producer.begin_transaction()?;
     for (topic, records) in outputs {
         for record in records {
             send(producer, topic, record)?;
         }
     }
-    producer.send_offsets_to_transaction(offsets, metadata, timeout)?;
+    send_offsets(producer, offsets, metadata, timeout)?;
     // The commit flushes first, and rdkafka's flush sleeps in a 100 ms poll whenever anything
     // is still in flight, even though the producer's own thread serves the deliveries: wait
     // for the acknowledgements here, in 1 ms steps, so the flush finds nothing to wait for.
@@ -139,7 +170,31 @@ fn transact(
         std::thread::sleep(Duration::from_millis(1));
     }
     // A record the broker refused fails the commit.
-    producer.commit_transaction(timeout)
+    Ok(producer.commit_transaction(timeout)?)
+}
+
+/// `send_offsets_to_transaction`, given up on after twice `timeout`: librdkafka's can block
+/// for good, past its timeout, when the group coordinator's broker went away and came back (a
+/// rolling restart): confluentinc/librdkafka#5456 and #5511. It runs on a thread of its own,
+/// which keeps the producer alive until it returns, if it ever does.
+fn send_offsets(
+    producer: &Arc<ThreadedProducer<TracingContext>>,
+    offsets: TopicPartitionList,
+    metadata: ConsumerGroupMetadata,
+    timeout: Duration,
+) -> Result<(), Failure> {
+    let (done, outcome) = std::sync::mpsc::channel();
+    let sender = Arc::clone(producer);
+    std::thread::Builder::new()
+        .name("txn offsets".into())
+        .spawn(move || {
+            let _ = done.send(sender.send_offsets_to_transaction(&offsets, &metadata, timeout));
+        })
+        .map_err(|_| Failure::Stuck)?;
+    match outcome.recv_timeout(timeout * 2) {
+        Ok(sent) => Ok(sent?),
+        Err(_) => Err(Failure::Stuck),
+    }
 }
 
 /// Queues one record, waiting while the queue is full.

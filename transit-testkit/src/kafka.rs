@@ -119,6 +119,44 @@ pub fn process_args() -> Vec<String> {
     args
 }
 
+/// The secrets in the test broker's properties file ([`CONFIG_VAR`]): each setting's name
+/// and value whose name says it holds a password or a secret (none on a plaintext broker),
+/// for a test that searches logs and pages for them.
+pub fn secrets() -> Vec<(String, String)> {
+    let Some(path) = std::env::var_os(CONFIG_VAR) else {
+        return Vec::new();
+    };
+    let config = KafkaConfig::new("")
+        .with_file(Path::new(&path))
+        .unwrap_or_else(|error| panic!("{CONFIG_VAR}: {error}"));
+    config
+        .redacted()
+        .into_keys()
+        .filter(|key| key.contains("password") || key.contains("secret"))
+        .filter_map(|key| {
+            let value = config.get(key)?.trim();
+            (!value.is_empty()).then(|| (format!("the Kafka setting {key}"), value.to_string()))
+        })
+        .collect()
+}
+
+/// librdkafka settings for the test's own rdkafka clients (probes, metadata): the test
+/// broker's ([`config`]: its address, security included), without transit's own settings and
+/// defaults (some are a producer's, which a consumer would warn about).
+pub fn rdkafka_settings() -> Vec<(String, String)> {
+    let config = config();
+    let defaults = KafkaConfig::new("");
+    config
+        .redacted()
+        .into_keys()
+        .filter(|key| !key.starts_with("transit."))
+        .filter_map(|key| {
+            let value = config.get(key)?;
+            (defaults.get(key) != Some(value)).then(|| (key.to_string(), value.to_string()))
+        })
+        .collect()
+}
+
 /// Settings from the properties file named by `var` alone (it holds the bootstrap servers).
 pub fn config_from(var: &str) -> KafkaConfig {
     init_logging();

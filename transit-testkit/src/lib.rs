@@ -12,6 +12,8 @@
 //! - [`registry`], [`rest_proxy`], [`weather_request`]: the schema registry and the REST
 //!   Proxy served for a test (over HTTPS with users too), and the original weather hardware's
 //!   request;
+//! - [`secured`]: `transit registry`'s HTTPS certificate and users, and its clients' flags,
+//!   with every secret in a file;
 //! - [`tls`]: a test CA and server certificate, made with `openssl`.
 //!
 //! Each service that is missing fails the test with how to start it: a test that quietly
@@ -26,5 +28,6 @@ pub mod postgres;
 pub mod processes;
 pub mod registry;
 pub mod rest_proxy;
+pub mod secured;
 pub mod tls;
 pub mod weather_request;

@@ -22,6 +22,10 @@ const LINE_CHARS: usize = 400;
 /// How often log files and exits are looked at while waiting.
 const POLL: Duration = Duration::from_millis(100);
 
+/// Where the processes' log directories go, and stay after a test that passed:
+/// `scripts/test.sh` sets it to search every log of the run for secrets.
+pub const LOG_DIR_VAR: &str = "TRANSIT_TEST_LOG_DIR";
+
 /// A directory for the logs of a test's processes.
 #[derive(Debug, Clone)]
 pub struct LogDir {
@@ -29,9 +33,13 @@ pub struct LogDir {
 }
 
 impl LogDir {
-    /// A new directory under the system's temporary directory, named after `name`.
+    /// A new directory named after `name`, under [`LOG_DIR_VAR`]'s directory when it is set,
+    /// else under the system's temporary directory.
     pub fn create(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(transit_core::testing::unique_name(name));
+        let base = std::env::var_os(LOG_DIR_VAR)
+            .map(PathBuf::from)
+            .unwrap_or_else(std::env::temp_dir);
+        let dir = base.join(transit_core::testing::unique_name(name));
         std::fs::create_dir_all(&dir)
             .unwrap_or_else(|e| panic!("creating the log directory {}: {e}", dir.display()));
         Self { dir }
@@ -73,9 +81,30 @@ impl LogDir {
         out
     }
 
-    /// Removes the directory (after a test that passed).
+    /// Removes the directory (after a test that passed), unless [`LOG_DIR_VAR`] asks for the
+    /// logs to stay.
     pub fn remove(&self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
+        if std::env::var_os(LOG_DIR_VAR).is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    /// Fails if a file in the directory shows one of `secrets` (passwords), naming the file
+    /// and the secret's `what`, never the secret.
+    pub fn assert_no_secret(&self, secrets: &[(String, String)]) {
+        let files: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default();
+        for path in files {
+            let text = read_lossy(&path);
+            for (what, secret) in secrets {
+                assert!(
+                    secret.is_empty() || !text.contains(secret.as_str()),
+                    "{} shows {what}",
+                    path.display()
+                );
+            }
+        }
     }
 }
 

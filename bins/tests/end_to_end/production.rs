@@ -7,16 +7,27 @@
 //! and checks in the page the three lines, the stations read from the database, trains,
 //! turnstile counts and the weather, changing as the simulation runs. It then inserts a station
 //! into the table and waits for it on the dashboard, and stops every process with Ctrl+C
-//! (SIGINT): each must exit 0.
+//! (SIGINT): each must exit 0. No log of theirs, nor the dashboard's `/api/status` and
+//! `/metrics`, may show a password.
 //!
-//! Needs: the broker named by `TRANSIT_TEST_KAFKA` (`host:port`; scripts/test.sh starts
-//! tansu), PostgreSQL (the local cluster, or `TRANSIT_TEST_POSTGRES_URL`), `chromium` and
-//! `chromedriver`, and the `transit` binary built beside the test (`cargo test --all-targets`
-//! builds it). A missing piece fails the test with what to do; it never passes silently.
+//! Needs: the broker named by `TRANSIT_TEST_KAFKA` (`scripts/kafka.sh` starts one), with its
+//! properties file in `TRANSIT_TEST_KAFKA_CONFIG` when it is secured, PostgreSQL (the local
+//! cluster, or `TRANSIT_TEST_POSTGRES_URL`), `chromium` and `chromedriver`, and the `transit`
+//! binary built beside the test (`cargo test --all-targets` builds it). A missing piece fails
+//! the test with what to do; it never passes silently. Ignored in the workspace's test run (one
+//! plaintext broker): `scripts/test.sh` runs it on the secured three-node cluster, as
+//! `scripts/kafka.sh --brokers 3 --security secure cargo test -p transit --test end_to_end
+//! production -- --ignored` (on one plaintext broker: `scripts/kafka.sh cargo test ...`).
 //!
-//! PostgreSQL is reached as production should reach it: over TLS with the server's certificate
-//! checked (`sslmode=verify-full` against `scripts/postgres.sh`'s CA) as a role that may only
-//! log in that way, with its SCRAM password given in a file (`--database-password-file`).
+//! Every connection is secured as production should secure it:
+//! - Kafka with the test broker's settings (on the cluster, SASL_SSL: SCRAM-SHA-512 over TLS,
+//!   the password in the properties file);
+//! - the schema registry and the REST Proxy on HTTPS (a test CA's certificate) with basic auth
+//!   (users in a file); every process logs in as the read-write user, `user:password` in a
+//!   file, and trusts the CA;
+//! - PostgreSQL over TLS with the server's certificate checked (`sslmode=verify-full` against
+//!   `scripts/postgres.sh`'s CA) as a role that may only log in that way, with its SCRAM
+//!   password given in a file (`--database-password-file`).
 //!
 //! Isolation: a schema of its own (the processes reach it through the URL's
 //! `options=-c search_path=...`), a topic prefix and a registry topic of its own, and free
@@ -41,8 +52,10 @@ use transit_testkit::browser::{
     wait_for_page_change, Browser, READ_BOARD,
 };
 use transit_testkit::http::{free_address, request};
-use transit_testkit::kafka::{broker_settings, brokers};
+use transit_testkit::kafka::process_args;
 use transit_testkit::postgres;
+use transit_testkit::processes::LogDir;
+use transit_testkit::secured::SecuredServices;
 
 /// The test database unless `TRANSIT_TEST_POSTGRES_URL` names another.
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -60,9 +73,10 @@ const BOARD_STATIONS: u64 = 94;
 const TRAINS: usize = 30;
 
 /// How long a server may take to answer on its port.
-const STARTUP: Duration = Duration::from_secs(30);
-/// How long the board may take to fill once everything runs.
-const FILL: Duration = Duration::from_secs(30);
+const STARTUP: Duration = Duration::from_secs(60);
+/// How long the board may take to fill once everything runs: on the three-node cluster the
+/// topics are made with three replicas and every connection is TLS, on two busy cores.
+const FILL: Duration = Duration::from_secs(90);
 /// How long a row inserted into the table may take to show on the dashboard.
 const NEW_ROW: Duration = Duration::from_secs(15);
 /// How long a process may take to exit after Ctrl+C.
@@ -125,25 +139,25 @@ impl Db {
 /// A directory for the processes' output; `<name>.stderr` and `<name>.stdout` per process.
 #[derive(Clone)]
 struct Logs {
-    dir: PathBuf,
+    dir: LogDir,
 }
 
 impl Logs {
     fn create() -> Self {
-        let dir = std::env::temp_dir().join(unique_name("transit-production"));
-        std::fs::create_dir_all(&dir)
-            .unwrap_or_else(|e| panic!("creating the log directory {}: {e}", dir.display()));
-        Self { dir }
+        Self {
+            dir: LogDir::create("transit-production"),
+        }
     }
 
     fn file(&self, name: &str, stream: &str) -> PathBuf {
         self.dir
+            .path()
             .join(format!("{}.{stream}", name.replace(' ', "-")))
     }
 
     /// The last lines of every process's stderr, for a failure message.
     fn tails(&self) -> String {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.dir.path())
             .map(|entries| {
                 entries
                     .filter_map(|entry| entry.ok().map(|e| e.path()))
@@ -152,7 +166,7 @@ impl Logs {
             })
             .unwrap_or_default();
         files.sort();
-        let mut out = format!("the processes' logs are in {}", self.dir.display());
+        let mut out = format!("the processes' logs are in {}", self.dir.path().display());
         for path in files {
             let text = std::fs::read(&path)
                 .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
@@ -261,6 +275,32 @@ impl Pipeline {
         }
     }
 
+    /// Polls `path` of the registry or the REST Proxy at `address`, over HTTPS as the writer,
+    /// until it answers (200 if `ok_only`), failing if a process exits or after [`STARTUP`].
+    async fn wait_https(
+        &mut self,
+        services: &SecuredServices,
+        address: SocketAddr,
+        path: &str,
+        ok_only: bool,
+    ) {
+        let deadline = Instant::now() + STARTUP;
+        loop {
+            self.check_alive();
+            match services.status(address, path).await {
+                Some(200) => return,
+                Some(_) if !ok_only => return,
+                _ => {}
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nothing answered on {}{path} within {STARTUP:?}",
+                SecuredServices::url(address)
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// The dashboard's `/api/status`.
     async fn status(&mut self, dashboard: SocketAddr) -> Value {
         self.check_alive();
@@ -322,7 +362,8 @@ impl Pipeline {
 /// What the scenario needs from the test.
 struct Setup {
     binary: PathBuf,
-    brokers: String,
+    /// The `--kafka` flags of the test broker, its properties file included.
+    kafka: Vec<String>,
     logs: Logs,
     schema: String,
     database_url: String,
@@ -331,15 +372,16 @@ struct Setup {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "run by scripts/test.sh on the secured three-node cluster (see the module's doc)"]
 async fn the_production_pipeline_runs_as_processes_and_shows_in_a_real_browser() {
-    let brokers = brokers();
+    let kafka = process_args();
     require_chromium();
     let binary = built_binary("transit", "cargo build --bin transit");
     let db = Db::create().await;
     let logs = Logs::create();
     let setup = Setup {
         binary,
-        brokers,
+        kafka,
         logs: logs.clone(),
         schema: db.schema.clone(),
         database_url: db.url.clone(),
@@ -351,9 +393,7 @@ async fn the_production_pipeline_runs_as_processes_and_shows_in_a_real_browser()
     let outcome = tokio::spawn(scenario(setup)).await;
     db.drop_schema().await;
     match outcome {
-        Ok(()) => {
-            let _ = std::fs::remove_dir_all(&logs.dir);
-        }
+        Ok(()) => logs.dir.remove(),
         Err(error) => {
             let message = match error.try_into_panic() {
                 Ok(payload) => payload
@@ -413,18 +453,13 @@ async fn scenario(setup: Setup) {
     let registry = free_address();
     let rest_proxy = free_address();
     let dashboard = free_address();
-    let mut kafka: Vec<String> = vec!["--kafka".into(), setup.brokers.clone()];
-    for (key, value) in broker_settings() {
-        kafka.extend(["-X".into(), format!("{key}={value}")]);
-    }
+    // The registry's certificate and users, and the files the processes log in with.
+    let services = SecuredServices::generate();
+    let kafka = &setup.kafka;
     let cluster: Vec<String> = [
         &kafka[..],
-        &[
-            "--registry-url".into(),
-            format!("http://{registry}"),
-            "--topic-prefix".into(),
-            prefix.clone(),
-        ],
+        &services.registry_client_args(registry),
+        &["--topic-prefix".into(), prefix.clone()],
     ]
     .concat();
     let args = |head: &[&str], tail: &[String]| -> Vec<String> {
@@ -448,12 +483,15 @@ async fn scenario(setup: Setup) {
                     "--registry-topic".into(),
                     format!("{prefix}._schemas"),
                 ],
+                &services.server_args(),
             ]
             .concat(),
         ),
     );
-    pipeline.wait_http(registry, "/subjects", true).await;
-    pipeline.wait_http(rest_proxy, "/", false).await;
+    pipeline
+        .wait_https(&services, registry, "/subjects", true)
+        .await;
+    pipeline.wait_https(&services, rest_proxy, "/", false).await;
     phase("registry and REST Proxy serving");
     // Its own consumer groups, so runs sharing the broker do not rebalance each other.
     pipeline.start(
@@ -486,10 +524,8 @@ async fn scenario(setup: Setup) {
                 "10",
                 "--speed",
                 SPEED,
-                "--rest-proxy-url",
-                &format!("http://{rest_proxy}"),
             ],
-            &cluster,
+            &[&cluster[..], &services.rest_proxy_client_args(rest_proxy)].concat(),
         ),
     );
 
@@ -703,11 +739,43 @@ async fn scenario(setup: Setup) {
     phase("inserted station in the page");
     browser.close().await;
 
-    // 5. Ctrl+C: the simulation first, then its readers, the registry last; each exits 0.
+    // 5. No password on the dashboard's pages (Kafka's, the registry users', the database
+    // role's).
+    let mut secrets = transit_testkit::kafka::secrets();
+    let database_password = std::fs::read_to_string(&setup.database_password_file)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", setup.database_password_file.display()));
+    secrets.push((
+        "the database role's password".to_string(),
+        database_password.trim().to_string(),
+    ));
+    secrets.extend(
+        services
+            .passwords()
+            .map(|p| ("a registry user's password".to_string(), p.to_string())),
+    );
+    for path in ["/api/status", "/metrics"] {
+        let page = request(dashboard, "GET", path, None)
+            .await
+            .unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        for (what, secret) in &secrets {
+            assert!(
+                !page.body.contains(secret.as_str()),
+                "the dashboard's {path} shows {what}"
+            );
+        }
+    }
+
+    // 6. Ctrl+C: the simulation first, then its readers, the registry last; each exits 0. No
+    // log of theirs shows a password.
     pipeline.stop(&["produce"]).await;
     pipeline
         .stop(&["stations source", "dashboard", "process"])
         .await;
     pipeline.stop(&["registry"]).await;
     phase("all stopped");
+    setup.logs.dir.assert_no_secret(&secrets);
+    phase(&format!(
+        "no log shows a password ({} looked for)",
+        secrets.len()
+    ));
 }

@@ -381,7 +381,19 @@ impl Run {
             problems.join("\n")
         );
 
-        // 8. Everything stops cleanly.
+        // 8. No password on the dashboard's metrics.
+        let secrets = self.secrets();
+        let metrics = request(self.settings.dashboard_address, "GET", "/metrics", None)
+            .await
+            .unwrap_or_else(|e| panic!("GET /metrics: {e}"));
+        for (what, secret) in &secrets {
+            assert!(
+                !metrics.body.contains(secret.as_str()),
+                "the dashboard's /metrics shows {what}"
+            );
+        }
+
+        // 9. Everything stops cleanly, and no log shows a password.
         self.assert_running();
         let mut stopping: Vec<&mut Proc> = self.members.iter_mut().collect();
         stopping.push(&mut self.dashboard);
@@ -399,11 +411,31 @@ impl Run {
         }
         self.registry.interrupt(STOP).await;
         self.phase("every process stopped cleanly");
+        self.launcher.logs().assert_no_secret(&secrets);
+        self.phase(&format!(
+            "no log shows a password ({} looked for)",
+            secrets.len()
+        ));
         assert!(
             self.findings.is_empty(),
             "the accounting holds, but:\n- {}",
             self.findings.join("\n- ")
         );
+    }
+}
+
+impl Run {
+    /// The passwords no log or page may show, each with what it is: the Kafka client's (from
+    /// the test broker's properties file, if it has one) and the registry users'.
+    pub(crate) fn secrets(&self) -> Vec<(String, String)> {
+        let mut secrets = transit_testkit::kafka::secrets();
+        for password in self.settings.services.passwords() {
+            secrets.push((
+                "a registry user's password".to_string(),
+                password.to_string(),
+            ));
+        }
+        secrets
     }
 }
 

@@ -5,9 +5,14 @@
 //!    another member took its partitions, and what it was writing is fenced;
 //! 3. three members, one frozen while the others take its partitions, thawed, and handed one
 //!    of its old partitions back;
-//! 4. the broker restarted under everything (`scripts/kafka.sh restart`);
-//! 5. the schema registry (and REST Proxy) restarted, twice;
-//! 6. the dashboard killed with `kill -9` and restarted.
+//! 4. the brokers restarted under everything (`scripts/kafka.sh restart`): on the three-node
+//!    cluster a rolling restart of all three, one after another (on one broker, its restart);
+//! 5. `kill -9` of the node leading the count table's partitions mid-run, then its restart
+//!    (three nodes);
+//! 6. one node stopped for good, the run finishing on the other two (three nodes; the node is
+//!    started again when the scenario ends, also when it fails);
+//! 7. the schema registry (and REST Proxy) restarted, twice;
+//! 8. the dashboard killed with `kill -9` and restarted.
 //!
 //! "Inside a batch" is checked, not hoped for: the member is frozen at random moments just
 //! after the producer's entries reach it, each time only long enough to see whether a count of
@@ -27,16 +32,29 @@
 //! - the dashboard process shows the board of an in-memory run of the same seed at the same
 //!   end time: its stations, counts, weather and clock first (what the faults could break),
 //!   then where the trains stand;
-//! - every process still running stops cleanly on Ctrl+C (exit 0).
+//! - every process still running stops cleanly on Ctrl+C (exit 0), and no log of theirs, nor
+//!   the dashboard's `/metrics`, shows a password (Kafka's, the registry users').
+//!
+//! Security as production runs it: the processes reach Kafka with the test broker's settings
+//! (`TRANSIT_TEST_KAFKA_CONFIG`, on the secured cluster its SASL_SSL properties file: SCRAM
+//! over TLS), and `transit registry` always serves the schema registry and the REST Proxy over
+//! HTTPS (a test CA's certificate) with basic auth; every process logs in as a read-write user
+//! whose `user:password` is in a file (`--registry-user-info-file`, `--rest-proxy-user-info-file`)
+//! and trusts the CA (`--registry-ca`, `--rest-proxy-ca`). The test's own clients (its bus, its
+//! registry client, the probe's rdkafka consumers) use the same settings.
 //!
 //! Needs: Apache Kafka started by `scripts/kafka.sh` (`TRANSIT_TEST_KAFKA`, and
-//! `TRANSIT_TEST_KAFKA_CONTROL` for the broker restart), and the `transit` binary built
+//! `TRANSIT_TEST_KAFKA_CONTROL` for the brokers' faults), and the `transit` binary built
 //! (`cargo build --bin transit`). No database: the raw station rows are published by the test
-//! the way a database source publishes them. Run:
-//! `scripts/kafka.sh cargo test -p transit --test faults -- --nocapture --test-threads 1`.
-//! The scenarios take turns (one at a time even without `--test-threads 1`), but the broker's
-//! restart disturbs any other test using the broker meanwhile. `TRANSIT_FAULTS_SEED` replays
-//! the random moments a failed run chose (each scenario prints its seed).
+//! the way a database source publishes them. The scenarios are ignored in the workspace's test
+//! run (one plaintext broker); `scripts/test.sh` runs them all on the secured three-node
+//! cluster, as
+//! `scripts/kafka.sh --brokers 3 --security secure cargo test -p transit --test faults -- --ignored --nocapture --test-threads 1`.
+//! All but 5 and 6 (which take one of three nodes away) also run on one plaintext broker
+//! (`scripts/kafka.sh cargo test ...` with the same arguments). The scenarios take turns (one
+//! at a time even without `--test-threads 1`), but the brokers' faults disturb any other test
+//! using them meanwhile. `TRANSIT_FAULTS_SEED` replays the random moments a failed run chose
+//! (each scenario prints its seed).
 //!
 //! Members of the processors' groups run with `session.timeout.ms=6000` (the broker's minimum)
 //! and `heartbeat.interval.ms=1000`, so a dead or frozen member is noticed in seconds. A
@@ -81,8 +99,9 @@ use transit_sim::{SimConfig, SimTime, TickEvents};
 
 use transit_testkit::browser::built_binary;
 use transit_testkit::http::{free_address, request};
-use transit_testkit::kafka::{broker_settings, brokers};
+use transit_testkit::kafka::{nodes, process_args, rdkafka_settings};
 use transit_testkit::processes::{control_broker, field, Dice, Launcher, LogDir, Proc};
+use transit_testkit::secured::SecuredServices;
 
 mod accounting;
 mod broker;
@@ -127,3 +146,13 @@ const STOP: Duration = Duration::from_secs(30);
 const SCENARIO_LIMIT: Duration = Duration::from_secs(600);
 /// Lines of each process's log a failure shows.
 const TAIL_LINES: usize = 12;
+
+/// librdkafka settings of the test's own rdkafka clients: the test broker's, security
+/// included.
+fn rdkafka_config() -> ClientConfig {
+    let mut config = ClientConfig::new();
+    for (key, value) in rdkafka_settings() {
+        config.set(key, value);
+    }
+    config
+}

@@ -8,6 +8,7 @@ use super::*;
 /// produces, each time inside a batch (its transaction open, at a random moment), and starts
 /// it again each time; what each killed transaction wrote is never read.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "the fault suite: run by scripts/test.sh on the secured cluster (see its doc)"]
 async fn faults_kill_9_a_processor_mid_batch_three_times_and_restart_it() {
     scenario("kill-9", |logs| async move {
         let mut run = Run::start(
@@ -70,6 +71,7 @@ async fn faults_kill_9_a_processor_mid_batch_three_times_and_restart_it() {
 /// then thaws it: what it was writing is never read (its transaction is aborted), it says so
 /// and rejoins its group, and the counts stay exact.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "the fault suite: run by scripts/test.sh on the secured cluster (see its doc)"]
 async fn faults_sigstop_a_member_past_its_session_timeout_and_its_writes_are_fenced() {
     scenario("sigstop", |logs| async move {
         let mut run = Run::start(
@@ -176,6 +178,7 @@ async fn faults_sigstop_a_member_past_its_session_timeout_and_its_writes_are_fen
 /// second if need be): it restores what the others counted meanwhile, so no count goes
 /// backwards and none is lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "the fault suite: run by scripts/test.sh on the secured cluster (see its doc)"]
 async fn faults_a_partition_handed_back_to_a_thawed_member_never_counts_backwards() {
     scenario("hand-back", |logs| async move {
         // 120x (about 90 s of production): catching member a inside a transaction can take

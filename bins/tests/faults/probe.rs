@@ -140,8 +140,7 @@ pub(crate) struct TableProbe {
 impl TableProbe {
     pub(crate) fn new(topic: &str, codec: Arc<TopicCodec<TurnstileCount>>) -> Self {
         let client = |isolation: &str| -> BaseConsumer {
-            ClientConfig::new()
-                .set("bootstrap.servers", brokers())
+            rdkafka_config()
                 .set("group.id", unique_name("faults-probe"))
                 .set("isolation.level", isolation)
                 .set("enable.auto.commit", "false")

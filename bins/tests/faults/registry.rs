@@ -10,6 +10,7 @@ use super::*;
 /// falls due while the REST Proxy is down, and it must be posted once the proxy is back, not
 /// lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "the fault suite: run by scripts/test.sh on the secured cluster (see its doc)"]
 async fn faults_the_schema_registry_restarts_mid_run() {
     scenario("registry-restart", |logs| async move {
         let mut run = Run::start(

@@ -34,6 +34,8 @@ pub(crate) struct Settings {
     pub(crate) registry_address: SocketAddr,
     pub(crate) proxy_address: SocketAddr,
     pub(crate) dashboard_address: SocketAddr,
+    /// The registry's and REST Proxy's certificate and users, and their clients' files.
+    pub(crate) services: SecuredServices,
 }
 
 /// The processes of one scenario, their settings, and the test's own view of the topics.
@@ -70,12 +72,8 @@ impl Settings {
 
     pub(crate) fn cluster_args(&self) -> Vec<String> {
         let mut args = self.kafka.clone();
-        args.extend([
-            "--registry-url".into(),
-            format!("http://{}", self.registry_address),
-            "--topic-prefix".into(),
-            self.prefix.clone(),
-        ]);
+        args.extend(self.services.registry_client_args(self.registry_address));
+        args.extend(["--topic-prefix".into(), self.prefix.clone()]);
         args
     }
 
@@ -90,6 +88,7 @@ impl Settings {
             "--registry-topic".into(),
             format!("{}._schemas", self.prefix),
         ]);
+        args.extend(self.services.server_args());
         args
     }
 
@@ -123,11 +122,10 @@ impl Settings {
             SEED.to_string(),
             "--days".into(),
             (f64::from(HOURS) / 24.0).to_string(),
-            "--rest-proxy-url".into(),
-            format!("http://{}", self.proxy_address),
             "--report-every".into(),
             "1".into(),
         ];
+        args.extend(self.services.rest_proxy_client_args(self.proxy_address));
         args.extend(["--speed".into(), self.plan.speed.to_string()]);
         // The tick of the undisturbed run it is held against: turnstile entries are drawn per
         // tick, so another tick length draws other riders (the arrivals are the same).
@@ -137,9 +135,30 @@ impl Settings {
         args
     }
 
+    /// Waits until the registry serves its schemas (to the writer, over HTTPS) and the REST
+    /// Proxy answers.
     pub(crate) async fn wait_registry(&self, registry: &mut Proc) {
-        wait_http(registry, self.registry_address, "/subjects", true).await;
-        wait_http(registry, self.proxy_address, "/", false).await;
+        let deadline = Instant::now() + STARTUP;
+        for (address, path, ok_only) in [
+            (self.registry_address, "/subjects", true),
+            (self.proxy_address, "/", false),
+        ] {
+            loop {
+                registry.assert_running();
+                match self.services.status(address, path).await {
+                    Some(200) => break,
+                    Some(_) if !ok_only => break,
+                    _ => {}
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{} never answered on {}{path} within {STARTUP:?}",
+                    registry.label(),
+                    SecuredServices::url(address)
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
     }
 
     pub(crate) async fn wait_dashboard(&self, dashboard: &mut Proc) {
@@ -151,7 +170,6 @@ impl Run {
     /// Starts the registry, the raw station rows, `plan.members` processors, the dashboard and
     /// the producer, in that order, each waited for.
     pub(crate) async fn start(name: &'static str, logs: LogDir, plan: Plan) -> Self {
-        let kafka_brokers = brokers();
         let binary = built_binary("transit", "cargo build --bin transit");
         // The test's own simulation must be the binary's: one rebuilt well after this test
         // (from other sources, by another build sharing the target directory) would publish
@@ -170,20 +188,18 @@ impl Run {
             );
         }
         let prefix = unique_name(&format!("faults_{name}")).replace('-', "_");
-        let mut kafka: Vec<String> = vec!["--kafka".into(), kafka_brokers];
-        for (key, value) in broker_settings() {
-            kafka.extend(["-X".into(), format!("{key}={value}")]);
-        }
         let settings = Settings {
             name,
             started: std::time::Instant::now(),
             plan,
             topics: Topics::new(prefix.clone()),
             prefix,
-            kafka,
+            // The test broker's address and security (its properties file, when it has one).
+            kafka: process_args(),
             registry_address: free_address(),
             proxy_address: free_address(),
             dashboard_address: free_address(),
+            services: SecuredServices::generate(),
         };
         let expected = expected().await;
         settings.phase(&format!(
@@ -195,8 +211,13 @@ impl Run {
         let mut launcher = Launcher::new(binary, logs);
         let bus: Arc<dyn EventBus> = Arc::new(transit_testkit::kafka::connect().await);
         let registry_client: Arc<dyn SchemaRegistry> = Arc::new(
-            RegistryClient::new(&format!("http://{}", settings.registry_address))
-                .expect("a registry client"),
+            RegistryClient::with_security(
+                &SecuredServices::url(settings.registry_address),
+                settings.services.client_security(),
+                transit_http::registry_client::CONNECT_TIMEOUT,
+                transit_http::registry_client::REQUEST_TIMEOUT,
+            )
+            .expect("a registry client"),
         );
 
         let mut registry = launcher.start("registry", &settings.registry_args());
