@@ -74,6 +74,7 @@
 
 mod dwell;
 mod motion;
+pub mod publish;
 mod riders;
 
 use std::cmp::Reverse;
