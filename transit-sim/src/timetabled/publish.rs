@@ -218,7 +218,12 @@ fn catch_up(sim: &mut TimetabledSimulation) -> (Vec<StopArrival>, u64) {
         if sim.now() >= until {
             break;
         }
-        let to = sim.now().saturating_add(CHUNK_S).min(until);
+        // A day over long ago (or a clock far ahead) has nothing left to go through.
+        let to = if sim.is_finished() {
+            until
+        } else {
+            sim.now().saturating_add(CHUNK_S).min(until)
+        };
         chunk.clear();
         sim.advance_to(to, &mut chunk);
         skipped += chunk.len() as u64;
@@ -245,6 +250,10 @@ fn catch_up(sim: &mut TimetabledSimulation) -> (Vec<StopArrival>, u64) {
 
 /// Runs `sim` against `bus` with `config`'s clock until `config.until_s`, the end of the day,
 /// or until `shutdown` is cancelled; publishes through `codec` (see [`register_codec`]).
+///
+/// [`Clock::Live`] starts where the wall clock is in the day, having published the current
+/// state (see the module docs); before the day starts it waits, publishing nothing, and a day
+/// already over returns at once. The other clocks start where `sim` stands.
 ///
 /// Cancel-safe at step granularity: a step's records are either all published or the error
 /// says which were not. The bus is flushed before returning `Ok`.

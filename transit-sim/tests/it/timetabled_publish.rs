@@ -486,3 +486,100 @@ async fn nyc_live_starts_at_the_wall_clock() {
     );
     assert!(stats.current_state > 0, "the subway runs at every hour");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_speed_keeps_simulated_time_to_the_clock() {
+    let day = Arc::new(bus_day(5, 2, 1_796_619_600, 6 * 3_600, 9 * 3_600));
+    let mut bed = bed().await;
+    let mut sim = TimetabledSimulation::new(Arc::clone(&day), config()).unwrap();
+    let mut before = Vec::new();
+    sim.advance_to(7 * 3_600, &mut before);
+    let config = PublishConfig {
+        clock: Clock::Speed(60.0),
+        until_s: Some(7 * 3_600 + 600),
+        ..PublishConfig::default()
+    };
+    let started = tokio::time::Instant::now();
+    let stats = publish::run(
+        bed.bus.as_ref(),
+        &mut sim,
+        &bed.codec,
+        &config,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    // Ten simulated minutes at 60× are ten seconds (of the paused test clock).
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(10) && took < Duration::from_secs(11),
+        "{took:?}"
+    );
+    assert_eq!(stats.started_at_s, 7 * 3_600);
+    assert_eq!(stats.simulated_until_s, 7 * 3_600 + 600);
+    let records = consume_all(&mut bed, &stats).await;
+    let mut twin = TimetabledSimulation::new(Arc::clone(&day), self::config()).unwrap();
+    let mut skipped = Vec::new();
+    twin.advance_to(7 * 3_600, &mut skipped);
+    let mut expected = Vec::new();
+    twin.advance_to(7 * 3_600 + 600, &mut expected);
+    assert_each_once(&day, &expected, &records);
+}
+
+#[tokio::test]
+async fn shutdown_publishes_what_was_simulated_and_flushes() {
+    let day = Arc::new(bus_day(50, 2, 1_796_619_600, 0, 24 * 3_600));
+    let mut bed = bed().await;
+    let mut sim = TimetabledSimulation::new(Arc::clone(&day), config()).unwrap();
+    let shutdown = CancellationToken::new();
+    let config = PublishConfig {
+        clock: Clock::Speed(3_600.0),
+        ..PublishConfig::default()
+    };
+    let cancel = {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            shutdown.cancel();
+        })
+    };
+    let stats = tokio::time::timeout(
+        Duration::from_secs(5),
+        publish::run(bed.bus.as_ref(), &mut sim, &bed.codec, &config, shutdown),
+    )
+    .await
+    .expect("stops when cancelled")
+    .unwrap();
+    cancel.await.unwrap();
+    assert!(!sim.is_finished(), "stopped mid-day");
+    assert!(stats.published > 0);
+    let records = consume_all(&mut bed, &stats).await;
+    let mut twin = TimetabledSimulation::new(Arc::clone(&day), self::config()).unwrap();
+    let mut expected = Vec::new();
+    twin.advance_to(stats.simulated_until_s, &mut expected);
+    assert_each_once(&day, &expected, &records);
+}
+
+#[tokio::test]
+async fn live_on_a_day_already_over_publishes_nothing_and_returns() {
+    let day = Arc::new(bus_day(3, 1, wall_ms() / 1_000 - 3 * 86_400, 0, 24 * 3_600));
+    let mut bed = bed().await;
+    let mut sim = TimetabledSimulation::new(Arc::clone(&day), config()).unwrap();
+    let stats = tokio::time::timeout(
+        Duration::from_secs(5),
+        publish::run(
+            bed.bus.as_ref(),
+            &mut sim,
+            &bed.codec,
+            &PublishConfig::default(),
+            CancellationToken::new(),
+        ),
+    )
+    .await
+    .expect("returns at once")
+    .unwrap();
+    assert!(sim.is_finished());
+    assert_eq!((stats.published, stats.current_state), (0, 0));
+    assert_eq!(stats.skipped, every_arrival(&day).len() as u64);
+    transit_core::testing::receive_nothing(bed.consumer.as_mut(), Duration::from_millis(100)).await;
+}
