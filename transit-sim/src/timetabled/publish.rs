@@ -257,6 +257,75 @@ fn catch_up(sim: &mut TimetabledSimulation) -> (Vec<StopArrival>, u64) {
 ///
 /// Cancel-safe at step granularity: a step's records are either all published or the error
 /// says which were not. The bus is flushed before returning `Ok`.
+///
+/// # Example
+///
+/// One bus trip of two stops, flat out on the in-memory bus, read back:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::sync::Arc;
+///
+/// use chrono::NaiveDate;
+/// use tokio_util::sync::CancellationToken;
+/// use transit_core::bus::{Consumer, EventBus, SubscribeOptions};
+/// use transit_core::model::{LineId, Rgb, Route};
+/// use transit_core::network::service_day::*;
+/// use transit_core::topics::Topics;
+/// use transit_mem::{MemBus, MemRegistry};
+/// use transit_sim::timetabled::publish::{self, Clock, PublishConfig};
+/// use transit_sim::timetabled::{TimetabledConfig, TimetabledSimulation};
+///
+/// let route = LineId::new("M1")?;
+/// let stop = |id: &str| StopPlace { id: id.into(), name: id.into(), location: None, parent: None };
+/// let at = |stop, s| ScheduledStop { stop: StopIndex(stop), arrival_s: s, departure_s: s };
+/// let date = NaiveDate::from_ymd_opt(2026, 12, 7).ok_or("a date")?;
+/// let day = ServiceDay {
+///     timezone: "America/New_York".into(),
+///     requested: date,
+///     date,
+///     start_unix_s: 1_796_619_600,
+///     routes: vec![Route {
+///         id: route,
+///         short_name: "M1".into(),
+///         long_name: String::new(),
+///         route_type: 3,
+///         color: Rgb::WHITE,
+///         text_color: Rgb::BLACK,
+///     }],
+///     stops: vec![stop("a"), stop("b")],
+///     trips: vec![ScheduledTrip {
+///         trip_id: "t1".into(),
+///         route,
+///         direction_id: Some(0),
+///         frequency_start_s: None,
+///         shape_id: None,
+///         vehicle: VehicleIndex(0),
+///         stops: vec![at(0, 8 * 3_600), at(1, 8 * 3_600 + 300)],
+///     }],
+///     vehicles: vec![Vehicle { id: "bus".into(), trips: vec![TripIndex(0)] }],
+/// };
+/// let mut sim = TimetabledSimulation::new(Arc::new(day), TimetabledConfig::embedded(7)?)?;
+///
+/// let bus = MemBus::new();
+/// let topics = Topics::new("gov.example.transit");
+/// publish::create_topic(&bus, &topics, 4).await?;
+/// let codec = publish::register_codec(Arc::new(MemRegistry::new()), &topics).await?;
+/// let config = PublishConfig { clock: Clock::FlatOut, ..PublishConfig::default() };
+/// let stats = publish::run(&bus, &mut sim, &codec, &config, CancellationToken::new()).await?;
+/// assert_eq!(stats.published, 2);
+///
+/// let mut consumer = bus.subscribe(SubscribeOptions::topics([codec.topic()])).await?;
+/// let delivery = consumer.recv().await.ok_or("the bus is open")??;
+/// let (_, arrival) = codec.decode(&delivery).await?;
+/// assert_eq!((&*arrival.route_id, &*arrival.trip_id, &*arrival.stop_id), ("M1", "t1", "a"));
+/// assert_eq!(arrival.start_date, "20261207");
+/// // 08:00 of the day, as a real instant: its start plus the seconds.
+/// assert_eq!(arrival.scheduled_arrival_time, (1_796_619_600 + 8 * 3_600) * 1_000);
+/// # Ok(())
+/// # }
+/// ```
 pub async fn run(
     bus: &dyn EventBus,
     sim: &mut TimetabledSimulation,
