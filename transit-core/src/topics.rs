@@ -40,6 +40,12 @@ impl Topics {
         format!(r"{}\.arrivals\.[a-z]+\.v1", escape(&self.prefix))
     }
 
+    /// Arrivals of every vehicle of any feed, all routes in one topic keyed by vehicle:
+    /// `<prefix>.vehicles.arrivals.v1`.
+    pub fn vehicle_arrivals(&self) -> String {
+        format!("{}.vehicles.arrivals.v1", self.prefix)
+    }
+
     /// Turnstile entries: `<prefix>.turnstile.entries.v1`.
     pub fn turnstile_entries(&self) -> String {
         format!("{}.turnstile.entries.v1", self.prefix)

@@ -8,12 +8,14 @@ mod arrival;
 mod headway;
 mod station;
 mod turnstile;
+mod vehicle_arrival;
 mod weather;
 
 pub use arrival::ArrivalEvent;
 pub use headway::{HeadwayEvent, HeadwayKey, HeadwayState};
 pub use station::{StationEvent, StationLineKey, StationRow};
 pub use turnstile::{TurnstileCount, TurnstileEvent};
+pub use vehicle_arrival::{VehicleArrivalEvent, VehicleKey};
 pub use weather::{WeatherEvent, WeatherKey, WeatherStatus};
 
 use serde::{Deserialize, Serialize};

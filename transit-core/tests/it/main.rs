@@ -8,3 +8,4 @@ mod codec;
 mod network;
 mod processors;
 mod status;
+mod vehicle_arrival;

@@ -1,6 +1,8 @@
 //! Any agency's day of service ([`ServiceDay`]) simulated: every trip run by its vehicle,
 //! riders boarding and alighting, dwell that grows with them, and the lateness that follows.
 //!
+//! [`publish`] runs it on a bus, flat out, at a speed, or live in wall-clock time.
+//!
 //! # Motion
 //!
 //! A vehicle runs its trips in order. It appears at a trip's first stop at the trip's scheduled
@@ -74,6 +76,7 @@
 
 mod dwell;
 mod motion;
+pub mod publish;
 mod riders;
 
 use std::cmp::Reverse;

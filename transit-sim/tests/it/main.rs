@@ -10,4 +10,5 @@ mod driver;
 mod sim_properties;
 mod timetabled_nyc;
 mod timetabled_properties;
+mod timetabled_publish;
 mod turnstiles_and_weather;
