@@ -13,7 +13,8 @@ use transit_core::event::{
     ArrivalEvent, HeadwayEvent, HeadwayKey, HeadwayState, StationEvent, StationKey, StationLineKey,
     StationRow, TurnstileCount, TurnstileEvent, WeatherEvent, WeatherKey, WeatherStatus,
 };
-use transit_core::model::{Direction, LineColor, StationId, TrainId, TrainStatus};
+use transit_core::model::{Direction, LineId, StationId, TrainId, TrainStatus};
+use transit_core::network::cta;
 use transit_core::time::SimTime;
 use transit_mem::MemRegistry;
 
@@ -77,8 +78,8 @@ fn assert_fast_reader_agrees<T: AvroRecord + PartialEq + std::fmt::Debug>(bytes:
     }
 }
 
-fn line() -> impl Strategy<Value = LineColor> {
-    prop::sample::select(LineColor::ALL.to_vec())
+fn line() -> impl Strategy<Value = LineId> {
+    prop::sample::select(cta::LINES.to_vec())
 }
 
 fn direction() -> impl Strategy<Value = Direction> {
@@ -252,11 +253,11 @@ fn sample_arrival() -> ArrivalEvent {
     ArrivalEvent {
         station_id: StationId(40380),
         train_id: TrainId {
-            line: LineColor::Blue,
+            line: cta::BLUE,
             number: 7,
         },
         direction: Direction::B,
-        line: LineColor::Blue,
+        line: cta::BLUE,
         train_status: TrainStatus::InService,
         prev_station_id: Some(StationId(40370)),
         prev_direction: Some(Direction::B),
@@ -383,7 +384,7 @@ fn bad_bytes_are_typed_errors() {
             .encode(&TurnstileEvent {
                 station_id: StationId(1),
                 station_name: Arc::from("x"),
-                line: LineColor::Red,
+                line: cta::RED,
             })
             .unwrap();
         assert!(decoder.decode(&other).await.is_err());
