@@ -138,7 +138,8 @@ pub struct TickEvents {
 /// assert!(tick.arrivals.iter().all(|a| a.arrival_time.is_some_and(|t| t >= start && t <= tick.time)));
 /// assert!(tick.weather.is_some(), "a first reading on the first tick");
 /// for entry in &tick.turnstile_entries {
-///     assert!(sim.network().line(entry.line).stations().iter().any(|s| s.id == entry.station_id));
+///     let line = sim.network().line(entry.line).ok_or("a line of the network")?;
+///     assert!(line.stations().iter().any(|s| s.id == entry.station_id));
 /// }
 ///
 /// // Pure and seeded: the same state steps to the same events.

@@ -182,6 +182,20 @@ mod tests {
     }
 
     #[test]
+    fn a_line_other_than_ctas_prefixes_its_trains_with_its_id() {
+        let id = TrainId {
+            line: LineId::from_static("orange-1"),
+            number: 12,
+        };
+        assert_eq!(id.to_string(), "OR012");
+        let short = TrainId {
+            line: LineId::from_static("1"),
+            number: 3,
+        };
+        assert_eq!(short.to_string(), "1_003");
+    }
+
+    #[test]
     fn malformed_train_ids_are_refused() {
         for bad in ["", "B", "BL", "XX001", "BL-1", "BL1a", "BL99999999"] {
             assert!(bad.parse::<TrainId>().is_err(), "{bad:?}");

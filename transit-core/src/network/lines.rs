@@ -402,4 +402,53 @@ mod tests {
         let placed = network.with_locations(StationLocations::embedded().unwrap());
         assert!(!placed.locations().is_empty());
     }
+
+    #[test]
+    fn cta_lines_are_data_in_the_boards_order() {
+        let network = Network::embedded().unwrap();
+        let ids: Vec<&str> = network.line_ids().map(LineId::as_str).collect();
+        assert_eq!(ids, ["blue", "red", "green"]);
+        let routes: Vec<(String, String, u16, String)> = network
+            .lines()
+            .map(|line| {
+                let route = line.route();
+                let colours = format!("{}/{}", route.color, route.text_color);
+                (
+                    route.name().to_string(),
+                    colours,
+                    route.route_type,
+                    line.id().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            routes,
+            [
+                ("Blue Line".into(), "00A1DE/FFFFFF".into(), 1, "blue".into()),
+                ("Red Line".into(), "C60C30/FFFFFF".into(), 1, "red".into()),
+                (
+                    "Green Line".into(),
+                    "009B3A/FFFFFF".into(),
+                    1,
+                    "green".into()
+                ),
+            ]
+        );
+        assert!(network.lines().all(|line| line.route().is_rail()));
+        assert_eq!(network.position(cta::GREEN), Some(2));
+        assert_eq!(network.position(LineId::from_static("brown")), None);
+        assert!(network.line(LineId::from_static("brown")).is_none());
+    }
+
+    #[test]
+    fn a_line_is_named_in_any_case_and_an_unknown_one_is_answered_with_the_known() {
+        let network = Network::embedded().unwrap();
+        assert_eq!(network.resolve_line("green"), Ok(cta::GREEN));
+        assert_eq!(network.resolve_line(" Blue "), Ok(cta::BLUE));
+        let error = network.resolve_line("brown").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "unknown line \"brown\" (the lines are blue, red, green)"
+        );
+    }
 }

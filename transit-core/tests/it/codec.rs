@@ -7,7 +7,7 @@ use bytes::Bytes;
 use proptest::prelude::*;
 use transit_core::bus::Delivery;
 use transit_core::codec::{
-    AvroRecord, DecodeError, Decoder, Encoder, SchemaId, SchemaRegistry, TopicCodec,
+    split_header, AvroRecord, DecodeError, Decoder, Encoder, SchemaId, SchemaRegistry, TopicCodec,
 };
 use transit_core::event::{
     ArrivalEvent, HeadwayEvent, HeadwayKey, HeadwayState, StationEvent, StationKey, StationLineKey,
@@ -493,4 +493,29 @@ proptest! {
         let key = event.key();
         prop_assert_eq!(round_trip(&key).unwrap(), key);
     }
+}
+
+#[test]
+fn a_line_the_schemas_enum_cannot_carry_is_refused_by_name() {
+    let encoder = Encoder::<ArrivalEvent>::with_id(SchemaId(7)).unwrap();
+    let brown = LineId::new("brown").unwrap();
+    let event = ArrivalEvent {
+        line: brown,
+        ..sample_arrival()
+    };
+    let error = encoder.encode(&event).unwrap_err();
+    let message = format!("{}: {}", error, error.source);
+    assert!(
+        message.contains("\"brown\"") && message.contains("blue, red, green"),
+        "{message}"
+    );
+    // A line it can carry reads back as the same id, and as JSON the symbol's text.
+    let bytes = encoder.encode(&sample_arrival()).unwrap();
+    let (_, body) = split_header(&bytes).unwrap();
+    let (read, _) = ArrivalEvent::read_body_fast(body).unwrap();
+    assert_eq!(read.line, cta::BLUE);
+    let json = serde_json::to_value(sample_arrival()).unwrap();
+    assert_eq!(json["line"], "blue");
+    let back: ArrivalEvent = serde_json::from_value(json).unwrap();
+    assert_eq!(back.line, cta::BLUE);
 }
