@@ -12,10 +12,9 @@ use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
 
-use crate::event::{line_symbol, LINE_SYMBOL_IDS};
 use crate::event::{
-    ArrivalEvent, HeadwayEvent, HeadwayKey, HeadwayState, StationKey, StationLineKey,
-    TurnstileCount, TurnstileEvent,
+    line_symbol, ArrivalEvent, HeadwayEvent, HeadwayKey, HeadwayState, StationKey, StationLineKey,
+    TurnstileCount, TurnstileEvent, LINE_SYMBOL_IDS,
 };
 use crate::model::{Direction, LineId, StationId, TrainId, TrainStatus};
 use crate::time::SimTime;
