@@ -18,8 +18,8 @@ use tokio::runtime::Runtime;
 use transit_core::bus::{Consumer, Delivery, EventBus, Record, SubscribeOptions, TopicSpec};
 use transit_core::codec::{SchemaRegistry, TopicCodec};
 use transit_core::event::ArrivalEvent;
-use transit_core::model::{Direction, LineColor, StationId, TrainId};
-use transit_core::network::{Network, Ridership};
+use transit_core::model::{Direction, StationId, TrainId};
+use transit_core::network::{cta, Network, Ridership};
 use transit_core::status::StatusModel;
 use transit_core::topics::Topics;
 use transit_mem::{MemBus, MemRegistry};
@@ -104,15 +104,15 @@ fn encode_arrival(codec: &TopicCodec<ArrivalEvent>, event: &ArrivalEvent, time: 
 fn codec_benches(c: &mut Criterion) {
     let rt = runtime();
     let bed = rt.block_on(bed());
-    let codec = bed.codecs.arrivals(LineColor::Blue);
+    let codec = bed.codecs.arrivals(cta::BLUE).expect("a Blue codec");
     let event = ArrivalEvent {
         station_id: StationId(40_380),
         train_id: TrainId {
-            line: LineColor::Blue,
+            line: cta::BLUE,
             number: 7,
         },
         direction: Direction::A,
-        line: LineColor::Blue,
+        line: cta::BLUE,
         train_status: Default::default(),
         prev_station_id: Some(StationId(40_370)),
         prev_direction: Some(Direction::A),
@@ -182,15 +182,17 @@ fn encode_publish(c: &mut Criterion) {
 async fn publish_arrivals(bed: &Bed, tick: &TickEvents) -> usize {
     let mut per_line: [Vec<Record>; 3] = Default::default();
     for event in &tick.arrivals {
-        let codec = bed.codecs.arrivals(event.line);
-        per_line[event.line.index()].push(encode_arrival(codec, event, tick.time.0));
+        let codec = bed.codecs.arrivals(event.line).expect("a CTA line");
+        let index = cta::position(event.line).expect("a CTA line");
+        per_line[index].push(encode_arrival(codec, event, tick.time.0));
     }
     let mut published = 0;
-    for line in LineColor::ALL {
-        let records = std::mem::take(&mut per_line[line.index()]);
+    for (index, line) in cta::LINES.into_iter().enumerate() {
+        let records = std::mem::take(&mut per_line[index]);
         published += records.len();
+        let codec = bed.codecs.arrivals(line).expect("a CTA line");
         bed.bus
-            .publish_batch(bed.codecs.arrivals(line).topic(), records)
+            .publish_batch(codec.topic(), records)
             .await
             .expect("publishing arrivals");
     }
@@ -244,12 +246,12 @@ fn end_to_end(c: &mut Criterion) {
                         publish_arrivals(&bed, &tick).await + publish_weather(&bed, &tick).await;
                     let codecs = &bed.codecs;
                     consume(bed.consumer.as_mut(), &mut buffer, published, |delivery| {
-                        if let Some(line) = LineColor::ALL
+                        if let Some(codec) = cta::LINES
                             .into_iter()
-                            .find(|line| *delivery.topic == *codecs.arrivals(*line).topic())
+                            .filter_map(|line| codecs.arrivals(line))
+                            .find(|codec| *delivery.topic == *codec.topic())
                         {
-                            let arrival = codecs
-                                .arrivals(line)
+                            let arrival = codec
                                 .decode_value_cached(delivery)
                                 .expect("decoding an arrival");
                             status.apply_arrival(&arrival);

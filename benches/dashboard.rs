@@ -40,7 +40,7 @@ fn day() -> Day {
                 station_id: s.id,
                 station_name: Arc::from(s.name.as_str()),
                 order: s.order,
-                line: line.color(),
+                line: line.id(),
             })
         })
         .collect();

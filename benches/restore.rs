@@ -21,7 +21,8 @@ use transit_core::bus::{EventBus, Record, TopicSpec};
 use transit_core::codec::{SchemaRegistry, TopicCodec};
 use transit_core::event::{TurnstileCount, TurnstileEvent};
 use transit_core::metrics::PipelineMetrics;
-use transit_core::model::{LineColor, StationId};
+use transit_core::model::StationId;
+use transit_core::network::cta;
 use transit_core::processor::read_table;
 use transit_core::processor::turnstile_counts::TurnstileCounter;
 use transit_core::testing::unique_name;
@@ -63,7 +64,7 @@ async fn prepare(
             table.record(
                 &TurnstileCount {
                     station_id: StationId(100_000 + i),
-                    line: LineColor::Blue,
+                    line: cta::BLUE,
                     entries: 1,
                     source_partition: i % PARTITIONS,
                     source_offset: 0,
@@ -83,7 +84,7 @@ async fn prepare(
                 &TurnstileEvent {
                     station_id: StationId(100_000 + i % keys.max(1)),
                     station_name: Arc::clone(&name),
-                    line: LineColor::Blue,
+                    line: cta::BLUE,
                 },
                 0,
             )

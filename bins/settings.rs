@@ -77,7 +77,7 @@ impl SimulationArgs {
     pub fn network(&self) -> anyhow::Result<Arc<Network>> {
         let network = load_network(self.stations.as_deref())?;
         for line in network.lines() {
-            tracing::info!(line = %line.color(), stations = line.len(), "line loaded");
+            tracing::info!(line = %line.id(), stations = line.len(), "line loaded");
         }
         for note in network.report().notes() {
             tracing::info!("station data: {note}");

@@ -131,7 +131,7 @@ fn show_network(args: &NetworkArgs) -> anyhow::Result<()> {
     let network = args.simulation.network()?;
     let mut out = BufWriter::new(std::io::stdout().lock());
     for line in network.lines() {
-        writeln!(out, "{} line: {} stations", line.color(), line.len())?;
+        writeln!(out, "{} line: {} stations", line.id(), line.len())?;
         for station in line.stations() {
             writeln!(
                 out,

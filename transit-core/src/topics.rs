@@ -1,6 +1,6 @@
 //! Topic names: `<prefix>.<dataset>.<data>.v<N>`, with a configurable prefix.
 
-use crate::model::LineColor;
+use crate::model::LineId;
 
 /// The prefix of every topic unless configured otherwise.
 pub const DEFAULT_PREFIX: &str = "org.chicago.cta";
@@ -31,7 +31,7 @@ impl Topics {
     }
 
     /// Arrivals of one line: `<prefix>.arrivals.<line>.v1`.
-    pub fn arrivals(&self, line: LineColor) -> String {
+    pub fn arrivals(&self, line: LineId) -> String {
         format!("{}.arrivals.{}.v1", self.prefix, line.as_str())
     }
 
@@ -103,12 +103,13 @@ fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::network::cta;
 
     #[test]
     fn names_follow_the_convention() {
         let topics = Topics::default();
         assert_eq!(
-            topics.arrivals(LineColor::Blue),
+            topics.arrivals(cta::BLUE),
             "org.chicago.cta.arrivals.blue.v1"
         );
         assert_eq!(topics.stations(), "org.chicago.cta.stations.table.v1");

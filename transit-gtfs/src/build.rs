@@ -5,9 +5,11 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use chrono::{Days, NaiveDate, Weekday};
-use transit_core::model::{Direction, LineColor};
+use transit_core::model::{Direction, LineId};
 use transit_core::network::timetable::NominalTimetable;
-use transit_core::network::{embedded_station_rows, ExpectedRiders, Network, Ridership, Schedule};
+use transit_core::network::{
+    cta, embedded_station_rows, ExpectedRiders, Network, Ridership, Schedule,
+};
 
 use crate::model::{
     Agency, Calendar, Feed, FeedInfo, GtfsDate, LocationType, Route, ServiceTime, Stop, StopTime,
@@ -91,8 +93,8 @@ impl Sources {
                     .and_then(|schedule| {
                         NominalTimetable::for_line(line, schedule, network.locations(), &riders)
                     })
-                    .map(|timetable| (line.color(), timetable))
-                    .ok_or(GtfsError::NoTimetable { line: line.color() })
+                    .map(|timetable| (line.id(), timetable))
+                    .ok_or(GtfsError::NoTimetable { line: line.id() })
             })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
@@ -103,22 +105,10 @@ impl Sources {
     }
 }
 
-/// CTA's route id of a line (as in its GTFS feed and Train Tracker's `rt`).
-pub fn route_id(line: LineColor) -> &'static str {
-    match line {
-        LineColor::Blue => "Blue",
-        LineColor::Red => "Red",
-        LineColor::Green => "G",
-    }
-}
-
-/// CTA's colour of a line.
-fn route_color(line: LineColor) -> &'static str {
-    match line {
-        LineColor::Blue => "00A1DE",
-        LineColor::Red => "C60C30",
-        LineColor::Green => "009B3A",
-    }
+/// A line's route id: CTA's own for its lines (as in its GTFS feed and Train Tracker's `rt`),
+/// the line's id for any other.
+pub fn route_id(line: LineId) -> &'static str {
+    cta::data(line).map_or(line.as_str(), |data| data.route_id)
 }
 
 /// The static GTFS feed of `sources`' network and trips: a pure function of its inputs.
@@ -168,7 +158,7 @@ pub fn build(sources: &Sources, options: &FeedOptions) -> Result<Feed, GtfsError
             parent_station: None,
         });
     }
-    for line in LineColor::ALL {
+    for line in sources.network.line_ids() {
         for platform in sources.platforms.of_line(line) {
             stops.push(Stop {
                 stop_id: platform.stop_id.to_string(),
@@ -181,23 +171,32 @@ pub fn build(sources: &Sources, options: &FeedOptions) -> Result<Feed, GtfsError
         }
     }
 
-    let routes = LineColor::ALL
-        .into_iter()
-        .map(|line| Route {
-            route_id: route_id(line).into(),
-            agency_id: AGENCY_ID.into(),
-            route_short_name: String::new(),
-            route_long_name: format!("{} Line", capitalised(line.as_str())),
-            route_type: 1,
-            route_color: route_color(line).into(),
-            route_text_color: "FFFFFF".into(),
+    let routes = sources
+        .network
+        .lines()
+        .map(|line| {
+            let route = line.route();
+            Route {
+                route_id: route_id(line.id()).into(),
+                agency_id: AGENCY_ID.into(),
+                route_short_name: route.short_name.clone(),
+                route_long_name: route.long_name.clone(),
+                route_type: route.route_type,
+                route_color: route.color.to_string(),
+                route_text_color: route.text_color.to_string(),
+            }
         })
         .collect();
 
     let mut trips = Vec::with_capacity(sources.trips.trips().len());
     let mut stop_times = Vec::new();
     for scheduled in sources.trips.trips() {
-        let line = sources.network.line(scheduled.line);
+        let line = sources
+            .network
+            .line(scheduled.line)
+            .ok_or(GtfsError::NoTimetable {
+                line: scheduled.line,
+            })?;
         let n = line.len();
         // Direction A calls at the stations first to last, B last to first.
         let station_at = |k: usize| match scheduled.direction {
@@ -285,14 +284,6 @@ pub fn build(sources: &Sources, options: &FeedOptions) -> Result<Feed, GtfsError
         calendar,
         feed_info,
     })
-}
-
-fn capitalised(word: &str) -> String {
-    let mut chars = word.chars();
-    chars
-        .next()
-        .map(|first| first.to_uppercase().chain(chars).collect())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -430,14 +421,14 @@ mod tests {
         }
         assert_eq!(by_trip.len(), feed.trips.len());
         for trip in &feed.trips {
-            let line = LineColor::ALL
+            let line = cta::LINES
                 .into_iter()
                 .find(|l| route_id(*l) == trip.route_id)
                 .unwrap();
             let calls = &by_trip[trip.trip_id.as_str()];
             assert_eq!(
                 calls.len(),
-                sources().network.line(line).len(),
+                sources().network.line(line).unwrap().len(),
                 "{}",
                 trip.trip_id
             );
@@ -505,7 +496,7 @@ mod tests {
                 == 1
         };
         for line in sources().network.lines() {
-            let color = line.color();
+            let color = line.id();
             let timetable = schedule.for_line(line).unwrap();
             for direction in [Direction::A, Direction::B] {
                 let platform = sources()
@@ -571,7 +562,7 @@ mod tests {
         );
         let to = from.0 + 15 * 86_400_000;
         let mut checked = 0;
-        for line in LineColor::ALL {
+        for line in cta::LINES {
             let timetable = sources().trips.timetable(line).unwrap();
             for direction in [Direction::A, Direction::B] {
                 for slot in timetable.terminal_departures(direction, from.0, to) {

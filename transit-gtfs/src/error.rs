@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use transit_core::model::{LineColor, StationId};
+use transit_core::model::{LineId, StationId};
 use transit_core::network::DataError;
 
 /// Why a feed could not be built or written.
@@ -27,7 +27,7 @@ pub enum GtfsError {
     #[error("the {line} line has no scheduled timetable")]
     NoTimetable {
         /// The line.
-        line: LineColor,
+        line: LineId,
     },
     /// A station has no coordinates.
     #[error("station {station} has no coordinates")]
@@ -39,7 +39,7 @@ pub enum GtfsError {
     #[error("the {line} line's station {station}: {message}")]
     Platforms {
         /// The line.
-        line: LineColor,
+        line: LineId,
         /// The station.
         station: StationId,
         /// What is wrong.

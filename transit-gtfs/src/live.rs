@@ -19,7 +19,7 @@
 //!   time between consecutive stops added on, so the feeds and the board never disagree.
 
 use chrono::{NaiveDateTime, TimeZone};
-use transit_core::model::{Direction, LineColor, StationId, TrainStatus};
+use transit_core::model::{Direction, LineId, StationId, TrainStatus};
 use transit_core::network::timetable::StopOffset;
 use transit_core::status::{LineView, StatusSnapshot, TrainPosition};
 use transit_core::time::SimTime;
@@ -41,16 +41,16 @@ pub const APPROACHING_S: i64 = 60;
 #[derive(Debug, Clone)]
 pub struct LiveNetwork {
     sources: Sources,
-    /// Per line (`LineColor::index`), per direction (`Direction as usize`): a trip's offsets
-    /// at its stops, in calling order; empty for a line without a timetable.
-    offsets: [[Vec<StopOffset>; 2]; 3],
+    /// Per line (its position in the network), per direction (`Direction as usize`): a trip's
+    /// offsets at its stops, in calling order; empty for a line without a timetable.
+    offsets: Vec<[Vec<StopOffset>; 2]>,
 }
 
 /// One train in revenue service, as the realtime feeds publish it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LiveTrain {
     /// Its line.
-    pub line: LineColor,
+    pub line: LineId,
     /// Its id on the board, e.g. `BL007`.
     pub id: String,
     /// Its run number (the number of its id when the board has none).
@@ -145,15 +145,19 @@ impl LiveNetwork {
     /// # }
     /// ```
     pub fn new(sources: Sources) -> Self {
-        let offsets = LineColor::ALL.map(|line| {
-            [Direction::A, Direction::B].map(|d| {
-                sources
-                    .trips
-                    .timetable(line)
-                    .map(|t| t.shortest_offsets(d))
-                    .unwrap_or_default()
+        let offsets = sources
+            .network
+            .line_ids()
+            .map(|line| {
+                [Direction::A, Direction::B].map(|d| {
+                    sources
+                        .trips
+                        .timetable(line)
+                        .map(|t| t.shortest_offsets(d))
+                        .unwrap_or_default()
+                })
             })
-        });
+            .collect();
         Self { sources, offsets }
     }
 
@@ -168,17 +172,20 @@ impl LiveNetwork {
     }
 
     /// The stations of `line`, first to last.
-    pub fn stations(&self, line: LineColor) -> &[transit_core::model::Station] {
-        self.sources.network.line(line).stations()
+    pub fn stations(&self, line: LineId) -> &[transit_core::model::Station] {
+        self.sources
+            .network
+            .line(line)
+            .map_or(&[][..], |line| line.stations())
     }
 
     /// The index on `line` of station `id`.
-    pub fn station_index(&self, line: LineColor, id: StationId) -> Option<usize> {
+    pub fn station_index(&self, line: LineId, id: StationId) -> Option<usize> {
         self.stations(line).iter().position(|s| s.id == id)
     }
 
     /// The platform stop id of station `index` of `line` in `direction`.
-    pub fn stop_id(&self, line: LineColor, index: usize, direction: Direction) -> Option<u32> {
+    pub fn stop_id(&self, line: LineId, index: usize, direction: Direction) -> Option<u32> {
         self.sources
             .platforms
             .get(line, index, direction)
@@ -186,7 +193,7 @@ impl LiveNetwork {
     }
 
     /// The last station of a trip of `line` in `direction`.
-    pub fn terminal(&self, line: LineColor, direction: Direction) -> usize {
+    pub fn terminal(&self, line: LineId, direction: Direction) -> usize {
         match direction {
             Direction::A => self.stations(line).len().saturating_sub(1),
             Direction::B => 0,
@@ -207,7 +214,9 @@ impl LiveNetwork {
                 }
             }
         }
-        trains.sort_by(|a, b| (a.line, &a.id).cmp(&(b.line, &b.id)));
+        // Lines in the network's order, not by id.
+        let place = |line| self.sources.network.position(line);
+        trains.sort_by(|a, b| (place(a.line), &a.id).cmp(&(place(b.line), &b.id)));
         LiveBoard { now, trains }
     }
 
@@ -263,9 +272,13 @@ impl LiveNetwork {
                 .timetable(line)
                 .map(|t| t.stop_offsets(d, trip.departure.0))
         });
-        let offsets = trip_offsets
-            .as_deref()
-            .unwrap_or(&self.offsets[line.index()][d as usize]);
+        let offsets = trip_offsets.as_deref().unwrap_or_else(|| {
+            self.sources
+                .network
+                .position(line)
+                .and_then(|i| self.offsets.get(i))
+                .map_or(&[][..], |offsets| &offsets[d as usize][..])
+        });
         let calls = now
             .map(|now| self.calls(view, train, from, to, progress, now, offsets, trip.as_ref()))
             .unwrap_or_default();
@@ -290,7 +303,7 @@ impl LiveNetwork {
     /// less that stop's offset in the trip is its departure from the terminal.
     fn trip(
         &self,
-        line: LineColor,
+        line: LineId,
         d: Direction,
         train: &TrainPosition,
         stop: usize,
@@ -413,7 +426,7 @@ impl LiveNetwork {
 
     /// The course of `line` at station `index` in `direction`, from the station before to the
     /// station after (itself at a terminal), degrees clockwise from north.
-    fn course(&self, line: LineColor, index: usize, direction: Direction) -> f64 {
+    fn course(&self, line: LineId, index: usize, direction: Direction) -> f64 {
         let stations = self.stations(line);
         let n = stations.len();
         let place = |i: usize| {
@@ -463,6 +476,7 @@ pub fn posix_seconds(time: SimTime) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use transit_core::network::cta;
 
     #[test]
     fn bearings_point_the_way() {
@@ -478,16 +492,16 @@ mod tests {
         use transit_core::status::{LineView, StatusSnapshot};
 
         let sources = Sources::embedded().unwrap();
-        let blue = sources.trips.timetable(LineColor::Blue).unwrap().clone();
+        let blue = sources.trips.timetable(cta::BLUE).unwrap().clone();
         let five: SimTime = "2026-11-02 05:00:00".parse().unwrap();
         let slot = blue.terminal_departures(Direction::B, five.0, five.0 + 3_600_000)[0];
         let expected = sources
             .trips
-            .trip_of_departure(LineColor::Blue, Direction::B, SimTime(slot))
+            .trip_of_departure(cta::BLUE, Direction::B, SimTime(slot))
             .unwrap();
         let offsets = blue.stop_offsets(Direction::B, slot);
         let network = LiveNetwork::new(sources.clone());
-        let stations = network.stations(LineColor::Blue).to_vec();
+        let stations = network.stations(cta::BLUE).to_vec();
         let n = stations.len();
         // Direction B calls at the last station first: its fourth stop is station n - 4.
         let index = n - 4;
@@ -509,7 +523,7 @@ mod tests {
         let snapshot = StatusSnapshot {
             simulated_time: Some(SimTime(scheduled.0 + 60_000).to_string()),
             lines: vec![LineView {
-                line: LineColor::Blue,
+                line: cta::BLUE,
                 stations: Vec::new(),
                 trains: vec![train],
                 headways: Default::default(),
@@ -530,7 +544,7 @@ mod tests {
         let lat = |i: usize| {
             sources
                 .platforms
-                .get(LineColor::Blue, i, Direction::B)
+                .get(cta::BLUE, i, Direction::B)
                 .unwrap()
                 .location
         };

@@ -70,7 +70,7 @@ pub struct Route {
     /// `route_long_name`: `Blue Line`.
     pub route_long_name: String,
     /// `route_type`: 1, subway or metro (CTA's choice for the 'L').
-    pub route_type: u8,
+    pub route_type: u16,
     /// `route_color`: CTA's colour of the line, hex without `#`.
     pub route_color: String,
     /// `route_text_color`.

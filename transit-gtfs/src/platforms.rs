@@ -13,7 +13,7 @@ use std::io::Read;
 
 use serde::Deserialize;
 use transit_core::event::StationRow;
-use transit_core::model::{Direction, LineColor, StationId};
+use transit_core::model::{Direction, LineId, StationId};
 use transit_core::network::{Network, StationLocations};
 
 use crate::GtfsError;
@@ -35,11 +35,12 @@ pub struct Platform {
     pub location: (f64, f64),
 }
 
-/// The platforms of the three lines, by line, station index and direction.
+/// The platforms of the network's lines, by line, station index and direction.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Platforms {
-    /// Per line (`LineColor::index`), per station index, per direction (`Direction as usize`).
-    by_line: [Vec<[Platform; 2]>; 3],
+    /// Per line (in the network's order), per station index, per direction
+    /// (`Direction as usize`).
+    by_line: Vec<(LineId, Vec<[Platform; 2]>)>,
 }
 
 impl Platforms {
@@ -53,8 +54,9 @@ impl Platforms {
         platform_places: &PlatformLocations,
     ) -> Result<Self, GtfsError> {
         let by_stop: HashMap<u32, &StationRow> = rows.iter().map(|r| (r.stop_id, r)).collect();
-        let mut by_line: [Vec<[Platform; 2]>; 3] = Default::default();
+        let mut by_line: Vec<(LineId, Vec<[Platform; 2]>)> = Vec::new();
         for line in network.lines() {
+            by_line.push((line.id(), Vec::new()));
             let stations = line.stations();
             let place = |i: usize| {
                 let id = stations[i].id;
@@ -73,7 +75,7 @@ impl Platforms {
                 let mut scored = Vec::with_capacity(2);
                 for stop in station.stop_ids {
                     let bad = |message: String| GtfsError::Platforms {
-                        line: line.color(),
+                        line: line.id(),
                         station: station.id,
                         message,
                     };
@@ -102,7 +104,7 @@ impl Platforms {
                 }
                 let [(a_score, first), (b_score, second)]: [(f64, Platform); 2] =
                     scored.try_into().map_err(|_| GtfsError::Platforms {
-                        line: line.color(),
+                        line: line.id(),
                         station: station.id,
                         message: "expected two platforms".into(),
                     })?;
@@ -110,7 +112,7 @@ impl Platforms {
                 // (or two rows with the same direction) leaves nothing to go by.
                 if (a_score - b_score).abs() < 1e-9 {
                     return Err(GtfsError::Platforms {
-                        line: line.color(),
+                        line: line.id(),
                         station: station.id,
                         message: format!(
                             "stops {} and {} head the same way along the line",
@@ -123,22 +125,31 @@ impl Platforms {
                 } else {
                     [second, first]
                 };
-                by_line[line.color().index()].push(pair);
+                if let Some((_, platforms)) = by_line.last_mut() {
+                    platforms.push(pair);
+                }
             }
         }
         Ok(Self { by_line })
     }
 
     /// The platform of station `station` (index on the line) for direction `direction`.
-    pub fn get(&self, line: LineColor, station: usize, direction: Direction) -> Option<&Platform> {
-        self.by_line[line.index()]
+    pub fn get(&self, line: LineId, station: usize, direction: Direction) -> Option<&Platform> {
+        self.platforms(line)?
             .get(station)
             .map(|pair| &pair[direction as usize])
     }
 
     /// Every platform of `line`, station by station, direction A then B.
-    pub fn of_line(&self, line: LineColor) -> impl Iterator<Item = &Platform> {
-        self.by_line[line.index()].iter().flatten()
+    pub fn of_line(&self, line: LineId) -> impl Iterator<Item = &Platform> {
+        self.platforms(line).into_iter().flatten().flatten()
+    }
+
+    fn platforms(&self, line: LineId) -> Option<&[[Platform; 2]]> {
+        self.by_line
+            .iter()
+            .find(|(id, _)| *id == line)
+            .map(|(_, platforms)| &platforms[..])
     }
 }
 
@@ -206,6 +217,7 @@ impl PlatformLocations {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use transit_core::network::cta;
     use transit_core::network::{embedded_station_rows, Schedule};
 
     fn platforms() -> (Network, Platforms) {
@@ -225,8 +237,8 @@ mod tests {
         let (network, platforms) = platforms();
         for line in network.lines() {
             for (i, station) in line.stations().iter().enumerate() {
-                let a = platforms.get(line.color(), i, Direction::A).unwrap();
-                let b = platforms.get(line.color(), i, Direction::B).unwrap();
+                let a = platforms.get(line.id(), i, Direction::A).unwrap();
+                let b = platforms.get(line.id(), i, Direction::B).unwrap();
                 assert_ne!(a.stop_id, b.stop_id);
                 assert!(station.stop_ids.contains(&a.stop_id));
                 assert!(station.stop_ids.contains(&b.stop_id));
@@ -241,16 +253,19 @@ mod tests {
         // station is B.
         let schedule = Schedule::embedded().unwrap();
         for (line, b_stop) in [
-            (LineColor::Blue, 30072),  // Washington (O'Hare-bound)
-            (LineColor::Red, 30064),   // Grand/State (Howard-bound)
-            (LineColor::Green, 30381), // Cermak-McCormick Place (Harlem-bound)
+            (cta::BLUE, 30072),  // Washington (O'Hare-bound)
+            (cta::RED, 30064),   // Grand/State (Howard-bound)
+            (cta::GREEN, 30381), // Cermak-McCormick Place (Harlem-bound)
         ] {
-            let reference = schedule.for_line(network.line(line)).unwrap().station;
+            let reference = schedule
+                .for_line(network.line(line).unwrap())
+                .unwrap()
+                .station;
             let b = platforms.get(line, reference, Direction::B).unwrap();
             assert_eq!(b.stop_id, b_stop, "{line}");
         }
         // Trains bound for the first station end their trips on its arrival platform.
-        let harlem = platforms.get(LineColor::Green, 0, Direction::B).unwrap();
+        let harlem = platforms.get(cta::GREEN, 0, Direction::B).unwrap();
         assert_eq!(harlem.name, "Harlem (Terminal arrival)");
         // Every "-bound" name in direction B is bound for where B goes: not the last station.
         for line in network.lines() {
@@ -260,11 +275,11 @@ mod tests {
                 .next()
                 .unwrap();
             for i in 0..line.len() {
-                let b = platforms.get(line.color(), i, Direction::B).unwrap();
+                let b = platforms.get(line.id(), i, Direction::B).unwrap();
                 assert!(
                     !b.name.contains(&format!("({last}-bound)")),
                     "{} at {i}: {}",
-                    line.color(),
+                    line.id(),
                     b.name
                 );
             }
@@ -275,14 +290,13 @@ mod tests {
     fn platforms_have_their_own_coordinates() {
         let (network, platforms) = platforms();
         let roosevelt = network
-            .line(LineColor::Green)
+            .line(cta::GREEN)
+            .unwrap()
             .stations()
             .iter()
             .position(|s| s.id == StationId(41400))
             .unwrap();
-        let green = platforms
-            .get(LineColor::Green, roosevelt, Direction::A)
-            .unwrap();
+        let green = platforms.get(cta::GREEN, roosevelt, Direction::A).unwrap();
         let station = StationLocations::embedded()
             .unwrap()
             .get(StationId(41400))

@@ -49,7 +49,8 @@
 
 use std::fmt::Write as _;
 
-use transit_core::model::{Direction, LineColor};
+use transit_core::model::{Direction, LineId};
+use transit_core::network::cta;
 use transit_core::time::SimTime;
 
 use crate::live::{Call, LiveBoard, LiveNetwork, LiveTrain};
@@ -176,13 +177,14 @@ impl ErrorCode {
 }
 
 /// CTA's route code of a line in answers (`rt`).
-pub fn route_code(line: LineColor) -> &'static str {
+pub fn route_code(line: LineId) -> &'static str {
     crate::route_id(line)
 }
 
-/// The line a route code names (any case); `None` for codes the simulation does not run.
-pub fn line_of_route(code: &str) -> Option<LineColor> {
-    LineColor::ALL
+/// The line of `lines` (a network's) a route code names (any case); `None` for codes the
+/// simulation does not run.
+pub fn line_of_route(lines: impl IntoIterator<Item = LineId>, code: &str) -> Option<LineId> {
+    lines
         .into_iter()
         .find(|line| route_code(*line).eq_ignore_ascii_case(code.trim()))
 }
@@ -195,17 +197,13 @@ pub fn train_direction(direction: Direction) -> &'static str {
     }
 }
 
-/// The hundreds of a line's run numbers.
-fn run_base(line: LineColor) -> i32 {
-    match line {
-        LineColor::Blue => 100,
-        LineColor::Red => 800,
-        LineColor::Green => 600,
-    }
+/// The hundreds of a line's run numbers: CTA's for its lines, none for another's.
+fn run_base(line: LineId) -> i32 {
+    cta::data(line).map_or(0, |data| data.run_base)
 }
 
 /// CTA's three-digit run number of a train of `line` with run `run`.
-pub fn run_number(line: LineColor, run: i32) -> i32 {
+pub fn run_number(line: LineId, run: i32) -> i32 {
     run_base(line) + run.rem_euclid(100)
 }
 
@@ -346,10 +344,11 @@ fn check_known(params: &[(String, String)], known: &[&str]) -> Result<(), ErrorC
 }
 
 /// Parses route codes; `None` when none were given.
-fn routes(values: &[String]) -> Result<Vec<LineColor>, ErrorCode> {
+fn routes(network: &LiveNetwork, values: &[String]) -> Result<Vec<LineId>, ErrorCode> {
+    let lines = network.sources().network.line_ids();
     values
         .iter()
-        .map(|v| line_of_route(v).ok_or_else(|| ErrorCode::InvalidRoute(v.clone())))
+        .map(|v| line_of_route(lines.clone(), v).ok_or_else(|| ErrorCode::InvalidRoute(v.clone())))
         .collect()
 }
 
@@ -370,8 +369,10 @@ fn arrivals(
     if stpids.len() > MAX_STATIONS {
         return Err(ErrorCode::TooManyStpids);
     }
-    let all_stations: Vec<(u32, u32)> = LineColor::ALL
-        .into_iter()
+    let all_stations: Vec<(u32, u32)> = network
+        .sources()
+        .network
+        .line_ids()
         .flat_map(|line| {
             network
                 .stations(line)
@@ -404,7 +405,7 @@ fn arrivals(
     if rt.len() > 1 {
         return Err(ErrorCode::TooManyRoutes);
     }
-    let lines = routes(&rt)?;
+    let lines = routes(network, &rt)?;
     let max = match values(params, "max").last() {
         None => None,
         Some(v) => match v.parse::<i64>() {
@@ -421,7 +422,8 @@ fn arrivals(
         .flat_map(|t| t.calls.iter().map(move |c| (t, c)))
         .filter(|(_, c)| stations.contains(&c.station_id.0) || stops.contains(&c.stop_id))
         .collect();
-    found.sort_by_key(|(t, c)| (c.arrival, t.line, t.id.clone()));
+    let place = |line| network.sources().network.position(line);
+    found.sort_by_key(|(t, c)| (c.arrival, place(t.line), t.id.clone()));
     if let Some(max) = max {
         found.truncate(max);
     }
@@ -519,7 +521,7 @@ fn positions(
     if rt.len() > 8 {
         return Err(ErrorCode::TooManyRoutes);
     }
-    let lines = routes(&rt)?;
+    let lines = routes(network, &rt)?;
     let now = board.now.ok_or(ErrorCode::Server)?;
     let route = rt
         .iter()
@@ -694,19 +696,19 @@ mod tests {
 
     #[test]
     fn run_numbers_carry_the_line_in_their_hundreds() {
-        assert_eq!(run_number(LineColor::Blue, 7), 107);
-        assert_eq!(run_number(LineColor::Red, 12), 812);
-        assert_eq!(run_number(LineColor::Green, 3), 603);
+        assert_eq!(run_number(cta::BLUE, 7), 107);
+        assert_eq!(run_number(cta::RED, 12), 812);
+        assert_eq!(run_number(cta::GREEN, 3), 603);
         assert_eq!(train_direction(Direction::A), "5");
         assert_eq!(train_direction(Direction::B), "1");
     }
 
     #[test]
     fn route_codes_are_ctas_in_any_case() {
-        assert_eq!(line_of_route("red"), Some(LineColor::Red));
-        assert_eq!(line_of_route("BLUE"), Some(LineColor::Blue));
-        assert_eq!(line_of_route("g"), Some(LineColor::Green));
-        assert_eq!(line_of_route("Brn"), None);
+        assert_eq!(line_of_route(cta::LINES, "red"), Some(cta::RED));
+        assert_eq!(line_of_route(cta::LINES, "BLUE"), Some(cta::BLUE));
+        assert_eq!(line_of_route(cta::LINES, "g"), Some(cta::GREEN));
+        assert_eq!(line_of_route(cta::LINES, "Brn"), None);
     }
 
     #[test]

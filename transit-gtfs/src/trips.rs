@@ -25,7 +25,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Datelike, Days, NaiveDate, Weekday};
-use transit_core::model::{Direction, LineColor};
+use transit_core::model::{Direction, LineId};
+use transit_core::network::cta;
 use transit_core::network::timetable::{NominalTimetable, StopOffset};
 use transit_core::network::DayType;
 use transit_core::time::SimTime;
@@ -38,9 +39,9 @@ const DAY_MS: i64 = 24 * HOUR_MS;
 /// Days of the week as a set: bit `Weekday::num_days_from_monday`.
 pub(crate) type DaySet = u8;
 
-/// A trip as one week's departures find it: line, direction, ms into the service day, and its
-/// (arrival, departure) offsets at each stop.
-type TripKey = (LineColor, u8, i64, Vec<(i64, i64)>);
+/// A trip as one week's departures find it: line (its place among the timetables, then its
+/// id), direction, ms into the service day, and its (arrival, departure) offsets at each stop.
+type TripKey = (usize, LineId, u8, i64, Vec<(i64, i64)>);
 
 const WEEKDAYS: DaySet = 0b001_1111;
 const SATURDAY: DaySet = 0b010_0000;
@@ -51,7 +52,7 @@ const SUNDAY: DaySet = 0b100_0000;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ScheduledTrip {
     /// The line.
-    pub line: LineColor,
+    pub line: LineId,
     /// The direction.
     pub direction: Direction,
     /// Its GTFS `service_id`.
@@ -81,16 +82,16 @@ pub struct TripRef {
 /// The scheduled trips of the three lines, and the way from a simulated departure to its trip.
 #[derive(Debug, Clone)]
 pub struct ScheduledTrips {
-    timetables: Vec<(LineColor, NominalTimetable)>,
+    timetables: Vec<(LineId, NominalTimetable)>,
     trips: Vec<ScheduledTrip>,
     /// (line, direction, ms into the service day) → indexes into `trips`.
-    index: HashMap<(LineColor, Direction, i64), Vec<usize>>,
+    index: HashMap<(LineId, Direction, i64), Vec<usize>>,
 }
 
 impl ScheduledTrips {
     /// The trips of the lines run by `timetables`, from the departures of one week (any week
     /// is every week).
-    pub fn new(timetables: Vec<(LineColor, NominalTimetable)>) -> Result<Self, GtfsError> {
+    pub fn new(timetables: Vec<(LineId, NominalTimetable)>) -> Result<Self, GtfsError> {
         // Monday 2024-01-01; the simulation's time starts at 1970 and runs to chrono's limit,
         // so any week does.
         let monday = NaiveDate::from_ymd_opt(2024, 1, 1).ok_or(GtfsError::Dates {
@@ -100,7 +101,7 @@ impl ScheduledTrips {
         // Trips leaving at one time of the service day are one trip on the days their stop
         // times agree.
         let mut found: BTreeMap<TripKey, DaySet> = BTreeMap::new();
-        for (line, timetable) in &timetables {
+        for (place, (line, timetable)) in timetables.iter().enumerate() {
             for direction in [Direction::A, Direction::B] {
                 // A service day's trips leave on its date or the next one.
                 for slot in timetable.terminal_departures(direction, start, start + 8 * DAY_MS) {
@@ -113,14 +114,14 @@ impl ScheduledTrips {
                             .map(|o| (o.arrival_ms, o.departure_ms))
                             .collect();
                         *found
-                            .entry((*line, direction as u8, offset, stops))
+                            .entry((place, *line, direction as u8, offset, stops))
                             .or_default() |= 1 << date.weekday().num_days_from_monday();
                     }
                 }
             }
         }
         let mut trips = Vec::new();
-        for ((line, direction, offset, stops), days) in found {
+        for ((_, line, direction, offset, stops), days) in found {
             let direction = if direction == 0 {
                 Direction::A
             } else {
@@ -151,15 +152,17 @@ impl ScheduledTrips {
                 });
             }
         }
+        // Lines in the timetables' order (the network's), not by id.
+        let place = |line: LineId| timetables.iter().position(|(id, _)| *id == line);
         trips.sort_by(|a, b| {
             (
-                a.line,
+                place(a.line),
                 a.direction as u8,
                 service_rank(a.days),
                 a.departure_ms,
             )
                 .cmp(&(
-                    b.line,
+                    place(b.line),
                     b.direction as u8,
                     service_rank(b.days),
                     b.departure_ms,
@@ -185,7 +188,7 @@ impl ScheduledTrips {
     }
 
     /// The timetable of `line`.
-    pub fn timetable(&self, line: LineColor) -> Option<&NominalTimetable> {
+    pub fn timetable(&self, line: LineId) -> Option<&NominalTimetable> {
         self.timetables
             .iter()
             .find(|(color, _)| *color == line)
@@ -208,19 +211,20 @@ impl ScheduledTrips {
     /// at `slot` runs, and its service day; `None` if `slot` is not a scheduled departure.
     ///
     /// ```
-    /// use transit_core::model::{Direction, LineColor};
+    /// use transit_core::model::Direction;
+    /// use transit_core::network::cta;
     /// use transit_core::time::SimTime;
     /// use transit_gtfs::Sources;
     ///
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let sources = Sources::embedded()?;
-    /// let blue = sources.trips.timetable(LineColor::Blue).ok_or("no Blue timetable")?;
+    /// let blue = sources.trips.timetable(cta::BLUE).ok_or("no Blue timetable")?;
     /// // The first Blue Line departure towards Forest Park after 05:00 on Monday 2026-11-02.
     /// let five: SimTime = "2026-11-02T05:00".parse()?;
     /// let slot = blue.terminal_departures(Direction::A, five.0, five.0 + 3_600_000)[0];
     /// let trip = sources
     ///     .trips
-    ///     .trip_of_departure(LineColor::Blue, Direction::A, SimTime(slot))
+    ///     .trip_of_departure(cta::BLUE, Direction::A, SimTime(slot))
     ///     .ok_or("not a scheduled departure")?;
     /// assert!(trip.trip_id.starts_with("BL-A-WKDY-05"));
     /// assert_eq!(trip.start_date.to_string(), "2026-11-02");
@@ -229,7 +233,7 @@ impl ScheduledTrips {
     /// ```
     pub fn trip_of_departure(
         &self,
-        line: LineColor,
+        line: LineId,
         direction: Direction,
         slot: SimTime,
     ) -> Option<TripRef> {
@@ -346,16 +350,11 @@ pub(crate) fn whole_seconds(ms: i64) -> i64 {
 /// the terminal (service-day time, to the second), as `BL-A-WKDY-051243`; a departure after
 /// midnight reads `BL-B-FRI-243015`. Unique, since a line's departures each way are minutes
 /// apart, and stable as long as the schedule and the run-time model are.
-pub fn trip_id(
-    line: LineColor,
-    direction: Direction,
-    service_id: &str,
-    departure_ms: i64,
-) -> String {
+pub fn trip_id(line: LineId, direction: Direction, service_id: &str, departure_ms: i64) -> String {
     let s = whole_seconds(departure_ms);
     format!(
         "{}-{}-{service_id}-{:02}{:02}{:02}",
-        line.train_prefix(),
+        cta::data(line).map_or(line.as_str(), |data| data.train_prefix),
         match direction {
             Direction::A => "A",
             Direction::B => "B",
@@ -388,16 +387,11 @@ mod tests {
     fn trip_ids_read_as_line_direction_service_and_departure() {
         let at = (5 * 3600 + 12 * 60 + 43) * 1000 + 400;
         assert_eq!(
-            trip_id(LineColor::Blue, Direction::A, "WKDY", at),
+            trip_id(cta::BLUE, Direction::A, "WKDY", at),
             "BL-A-WKDY-051243"
         );
         assert_eq!(
-            trip_id(
-                LineColor::Red,
-                Direction::B,
-                "FRI",
-                (24 * 3600 + 30 * 60) * 1000
-            ),
+            trip_id(cta::RED, Direction::B, "FRI", (24 * 3600 + 30 * 60) * 1000),
             "RL-B-FRI-243000"
         );
     }

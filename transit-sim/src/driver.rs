@@ -18,8 +18,9 @@ use transit_core::codec::{
     DecodeError, Decoder, EncodeError, Encoder, RegistryError, SchemaRegistry, TopicCodec,
 };
 use transit_core::event::{ArrivalEvent, TurnstileEvent, WeatherEvent, WeatherKey};
-use transit_core::model::LineColor;
+use transit_core::model::LineId;
 use transit_core::monitor::RateMeter;
+use transit_core::network::cta;
 use transit_core::topics::Topics;
 
 /// How fast simulated time runs.
@@ -105,6 +106,13 @@ pub enum DriverError {
         #[source]
         source: PublishError,
     },
+    /// An arrival of a line the simulation has no arrivals topic for (its topics are CTA's
+    /// lines').
+    #[error("no arrivals topic for line {line}")]
+    NoTopic {
+        /// The line.
+        line: LineId,
+    },
     /// The weather sink refused a reading.
     #[error("sending the weather reading of {time}")]
     Weather {
@@ -150,7 +158,7 @@ impl SimulationCodecs {
         registry: Arc<dyn SchemaRegistry>,
         topics: &Topics,
     ) -> Result<Self, RegistryError> {
-        let [blue, red, green] = LineColor::ALL;
+        let [blue, red, green] = cta::LINES;
         let weather_topic = topics.weather();
         let weather_key =
             Encoder::register(registry.as_ref(), &format!("{weather_topic}-key")).await?;
@@ -176,9 +184,9 @@ impl SimulationCodecs {
         })
     }
 
-    /// The codec of one line's arrivals topic.
-    pub fn arrivals(&self, line: LineColor) -> &TopicCodec<ArrivalEvent> {
-        &self.arrivals[line.index()]
+    /// The codec of one line's arrivals topic; `None` for a line that is not CTA's.
+    pub fn arrivals(&self, line: LineId) -> Option<&TopicCodec<ArrivalEvent>> {
+        self.arrivals.get(cta::position(line)?)
     }
 
     /// The codec of the turnstile entries topic.
@@ -243,7 +251,7 @@ pub async fn create_simulation_topics(
     topics: &Topics,
     partitions: u32,
 ) -> Result<(), DriverError> {
-    let mut specs: Vec<TopicSpec> = LineColor::ALL
+    let mut specs: Vec<TopicSpec> = cta::LINES
         .into_iter()
         .map(|line| TopicSpec::new(topics.arrivals(line), partitions))
         .collect();
@@ -354,11 +362,17 @@ impl TickBatches {
     ) -> Result<(), DriverError> {
         let time = tick.time.0;
         for arrival in &tick.arrivals {
-            let codec = codecs.arrivals(arrival.line);
+            let line = arrival.line;
+            let (Some(codec), Some(records)) = (
+                codecs.arrivals(line),
+                cta::position(line).and_then(|i| self.arrivals.get_mut(i)),
+            ) else {
+                return Err(DriverError::NoTopic { line });
+            };
             let record = codec
                 .record(arrival, time)
                 .map_err(|source| encode_error(codec.topic(), source))?;
-            self.arrivals[arrival.line.index()].push(record);
+            records.push(record);
         }
         let codec = codecs.turnstile();
         for entry in &tick.turnstile_entries {
@@ -387,9 +401,9 @@ impl TickBatches {
         sink: Option<&dyn WeatherSink>,
         stats: &mut DriverStats,
     ) -> Result<(), DriverError> {
-        for line in LineColor::ALL {
-            let records = take_sized(&mut self.arrivals[line.index()]);
-            publish_batch(bus, codecs.arrivals(line).topic(), records, stats).await?;
+        for (records, codec) in self.arrivals.iter_mut().zip(&codecs.arrivals) {
+            let records = take_sized(records);
+            publish_batch(bus, codec.topic(), records, stats).await?;
         }
         let records = take_sized(&mut self.turnstile);
         publish_batch(bus, codecs.turnstile().topic(), records, stats).await?;

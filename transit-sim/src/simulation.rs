@@ -8,7 +8,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::whatif::{AppliedWhatIf, ScheduledWhatIf, WhatIf, WhatIfOutcome};
 use crate::{LineSim, SimTime, Surroundings, TurnstileModel, WeatherModel};
 use transit_core::event::{ArrivalEvent, TurnstileEvent, WeatherEvent};
-use transit_core::model::LineColor;
+use transit_core::model::LineId;
 #[cfg(test)]
 use transit_core::model::TrainStatus;
 use transit_core::network::timetable::{spacings_m, NominalTimetable};
@@ -20,7 +20,7 @@ const HOUR_MS: i64 = 3_600_000;
 /// Random stream numbers, one per component.
 const TURNSTILE_STREAM: u64 = 1;
 const WEATHER_STREAM: u64 = 2;
-/// The first line's stream; the others follow in [`LineColor::ALL`] order.
+/// The first line's stream; the others follow in the network's order of its lines.
 const LINE_STREAM: u64 = 16;
 
 /// How a simulation runs.
@@ -67,7 +67,7 @@ pub enum SimError {
     #[error("the {line} line has {stations} stations: at most {} trains fit, not {trains}", 2 * stations - 1)]
     TooManyTrains {
         /// The line.
-        line: LineColor,
+        line: LineId,
         /// Its stations.
         stations: usize,
         /// The trains asked for.
@@ -78,7 +78,7 @@ pub enum SimError {
     #[error("the schedule has no station of the {line} line: set the trains per line")]
     NoSchedule {
         /// The line.
-        line: LineColor,
+        line: LineId,
     },
 }
 
@@ -138,7 +138,8 @@ pub struct TickEvents {
 /// assert!(tick.arrivals.iter().all(|a| a.arrival_time.is_some_and(|t| t >= start && t <= tick.time)));
 /// assert!(tick.weather.is_some(), "a first reading on the first tick");
 /// for entry in &tick.turnstile_entries {
-///     assert!(sim.network().line(entry.line).stations().iter().any(|s| s.id == entry.station_id));
+///     let line = sim.network().line(entry.line).ok_or("a line of the network")?;
+///     assert!(line.stations().iter().any(|s| s.id == entry.station_id));
 /// }
 ///
 /// // Pure and seeded: the same state steps to the same events.
@@ -228,12 +229,13 @@ impl Simulation {
         let turnstiles = TurnstileModel::new(&network, &ridership);
         let lines = network
             .lines()
-            .map(|line| {
+            .enumerate()
+            .map(|(index, line)| {
                 let ids: Vec<_> = line.stations().iter().map(|s| s.id).collect();
-                let rng = rng(config.seed, LINE_STREAM + line.color().index() as u64);
+                let rng = rng(config.seed, LINE_STREAM + index as u64);
                 match config.trains_per_line {
                     None => {
-                        let no_schedule = SimError::NoSchedule { line: line.color() };
+                        let no_schedule = SimError::NoSchedule { line: line.id() };
                         // The timetable allows the dwell the turnstiles' expected riders
                         // need.
                         let timetable = schedule
@@ -247,17 +249,18 @@ impl Simulation {
                                 )
                             })
                             .ok_or_else(|| no_schedule.clone())?;
-                        LineSim::with_timetable(line.color(), ids, timetable, config.start, rng)
+                        LineSim::with_timetable(line.id(), ids, timetable, config.start, rng)
                             .ok_or(no_schedule)
                     }
                     Some(trains) => {
                         let distances = spacings_m(line, &places);
-                        LineSim::new(line.color(), ids, &distances, trains, config.start, rng)
-                            .ok_or(SimError::TooManyTrains {
-                                line: line.color(),
+                        LineSim::new(line.id(), ids, &distances, trains, config.start, rng).ok_or(
+                            SimError::TooManyTrains {
+                                line: line.id(),
                                 stations: line.len(),
                                 trains,
-                            })
+                            },
+                        )
                     }
                 }
             })
@@ -381,12 +384,10 @@ impl Simulation {
     }
 
     /// Whether `station` is a station of `line` in this simulation's network.
-    pub fn has_station(&self, line: LineColor, station: transit_core::model::StationId) -> bool {
+    pub fn has_station(&self, line: LineId, station: transit_core::model::StationId) -> bool {
         self.network
             .line(line)
-            .stations()
-            .iter()
-            .any(|s| s.id == station)
+            .is_some_and(|line| line.stations().iter().any(|s| s.id == station))
     }
 
     /// Moves every line's trains up to `until` (ms) under the current weather.
@@ -417,7 +418,7 @@ impl Simulation {
         &self.network
     }
 
-    /// The trains of each line, in [`LineColor::ALL`] order.
+    /// The trains of each line, in the network's order of its lines.
     pub fn lines(&self) -> &[LineSim] {
         &self.lines
     }

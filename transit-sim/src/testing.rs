@@ -95,7 +95,7 @@ pub fn board_at(config: SimConfig, until: SimTime) -> StatusSnapshot {
                 station_id: station.id,
                 station_name: Arc::from(station.name.as_str()),
                 order: station.order,
-                line: line.color(),
+                line: line.id(),
             });
         }
     }

@@ -5,14 +5,14 @@ use rand_distr::{Distribution, Poisson};
 
 use crate::SimTime;
 use transit_core::event::TurnstileEvent;
-use transit_core::model::{LineColor, StationId};
+use transit_core::model::{LineId, StationId};
 use transit_core::network::{ExpectedRiders, Network, Ridership};
 
 #[derive(Debug, Clone)]
 struct Gate {
     station_id: StationId,
     name: Arc<str>,
-    line: LineColor,
+    line: LineId,
 }
 
 /// Turnstile entries: for each station and tick, a Poisson draw whose mean is the riders

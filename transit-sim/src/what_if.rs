@@ -12,8 +12,8 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 use crate::{AppliedWhatIf, InvalidWhatIf, ScheduledWhatIf, Simulation, WhatIf, WhatIfOutcome};
-use transit_core::model::LineColor;
-use transit_core::network::Network;
+use transit_core::model::LineId;
+use transit_core::network::{Network, UnknownLine};
 
 /// What-ifs waiting for the next tick at most; more is a client flooding the endpoint.
 const QUEUE: usize = 1024;
@@ -28,11 +28,14 @@ pub enum WhatIfError {
     /// The what-if itself is wrong.
     #[error(transparent)]
     Invalid(#[from] InvalidWhatIf),
+    /// The line is not one of the network's.
+    #[error(transparent)]
+    UnknownLine(#[from] UnknownLine),
     /// The station is not on the line.
     #[error("station {station} is not on the {line} line")]
     UnknownStation {
         /// The line.
-        line: LineColor,
+        line: LineId,
         /// The station id asked for.
         station: u32,
     },
@@ -79,10 +82,13 @@ impl WhatIfs {
     pub fn submit(&self, what_if: ScheduledWhatIf) -> Result<(), WhatIfError> {
         what_if.what.check()?;
         if let WhatIf::Delay { line, station, .. } = what_if.what {
-            let known = self
-                .shared
-                .network
+            let network = &self.shared.network;
+            let known = network
                 .line(line)
+                .ok_or_else(|| UnknownLine {
+                    given: line.to_string(),
+                    known: network.line_ids().map(LineId::as_str).collect(),
+                })?
                 .stations()
                 .iter()
                 .any(|s| s.id == station);

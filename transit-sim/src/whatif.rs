@@ -13,7 +13,8 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 use crate::SimTime;
-use transit_core::model::{Direction, LineColor, StationId, TrainId};
+use transit_core::model::{Direction, LineId, StationId, TrainId};
+use transit_core::network::{cta, resolve_line};
 
 /// The longest delay or breakdown accepted: a day. Longer is a typo, not a test.
 pub const MAX_WHAT_IF_SECONDS: u32 = 86_400;
@@ -26,7 +27,7 @@ pub enum WhatIf {
     /// longer at its platform.
     Delay {
         /// The line.
-        line: LineColor,
+        line: LineId,
         /// The station (its id on the line, e.g. 40380).
         station: StationId,
         /// The platform's direction; `None`: whichever train comes first.
@@ -52,7 +53,7 @@ pub enum WhatIf {
 
 impl WhatIf {
     /// The line it concerns.
-    pub fn line(&self) -> LineColor {
+    pub fn line(&self) -> LineId {
         match self {
             WhatIf::Delay { line, .. } => *line,
             WhatIf::OutOfService { train } | WhatIf::BreakDown { train, .. } => train.line,
@@ -192,8 +193,8 @@ impl FromStr for ScheduledWhatIf {
         let fields: Vec<&str> = body.split(':').collect();
         let what = match fields.as_slice() {
             ["delay", line, station, rest @ ..] if matches!(rest.len(), 1 | 2) => {
-                let line = line
-                    .parse::<LineColor>()
+                // The text form names CTA's lines, as its train ids do.
+                let line = resolve_line(cta::LINES.into_iter(), line)
                     .map_err(|error| part(line, error.to_string()))?;
                 let station = StationId(number(station)?);
                 let direction = match rest {

@@ -33,7 +33,8 @@ use transit_core::bus::{EventBus, Record, SubscribeOptions, TopicSpec};
 use transit_core::codec::{Decoder, SchemaRegistry, TopicCodec};
 use transit_core::event::{TurnstileCount, TurnstileEvent};
 use transit_core::metrics::PipelineMetrics;
-use transit_core::model::{LineColor, StationId};
+use transit_core::model::{LineId, StationId};
+use transit_core::network::cta;
 use transit_core::processor::read_table;
 use transit_core::processor::turnstile_counts::TurnstileCounter;
 use transit_core::testing::{unique_name, wait_for_board};
@@ -76,7 +77,7 @@ const TRAINS_PER_LINE: u16 = 10;
 /// Entries the Python producer writes, and for which station.
 const ENTRIES: u64 = 500;
 const STATION: u32 = 40380;
-const LINE: LineColor = LineColor::Blue;
+const LINE: LineId = cta::BLUE;
 
 // ---------------------------------------------------------------------------------------------
 // The Python clients.
@@ -350,7 +351,7 @@ async fn confluent_kafka_reads_and_decodes_every_transit_topic_with_only_the_reg
     // Every topic transit writes, with whether it is plain (written by a plain producer and
     // never compacted: the simulation's topics and the raw station rows) rather than a
     // processor's output (the tables and the dead letters).
-    let mut to_read: Vec<(String, bool)> = LineColor::ALL
+    let mut to_read: Vec<(String, bool)> = cta::LINES
         .into_iter()
         .map(|line| (topics.arrivals(line), true))
         .collect();

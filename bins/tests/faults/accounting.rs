@@ -8,7 +8,7 @@ use super::*;
 #[derive(Debug, Default)]
 pub(crate) struct Watched {
     /// Per station and line: the last count seen and the offset of its record.
-    pub(crate) last: HashMap<(u32, LineColor), (u64, u64)>,
+    pub(crate) last: HashMap<(u32, LineId), (u64, u64)>,
     /// Counts that went backwards (or did not decode).
     pub(crate) problems: Vec<String>,
     /// Count records seen per input partition they count (`source_partition`).
@@ -204,14 +204,10 @@ impl Run {
             expected.entries
         );
         let mut total = entries;
-        for line in LineColor::ALL {
+        for (index, line) in cta::LINES.into_iter().enumerate() {
             let topic = self.settings.topics.arrivals(line);
             let (arrivals, _) = self.end_offsets(&topic).await;
-            assert_eq!(
-                arrivals,
-                expected.arrivals[line.index()],
-                "arrivals on {topic}"
-            );
+            assert_eq!(arrivals, expected.arrivals[index], "arrivals on {topic}");
             total += arrivals;
         }
         let (weather, _) = self.end_offsets(&self.settings.topics.weather()).await;
@@ -227,7 +223,7 @@ impl Run {
             TopicCodec::register(Arc::clone(&self.registry_client), entries_topic.clone())
                 .await
                 .expect("the entries' codec");
-        let mut counted: BTreeMap<(u32, LineColor), u64> = BTreeMap::new();
+        let mut counted: BTreeMap<(u32, LineId), u64> = BTreeMap::new();
         let mut undecodable = 0u64;
         let read = read_topic(
             self.bus.as_ref(),
@@ -248,7 +244,7 @@ impl Run {
         let table = read_table(self.bus.as_ref(), &self.settings.topics.turnstile_counts())
             .await
             .expect("reading the count table");
-        let mut counts: BTreeMap<(u32, LineColor), u64> = BTreeMap::new();
+        let mut counts: BTreeMap<(u32, LineId), u64> = BTreeMap::new();
         for delivery in &table {
             let count = self
                 .counts
@@ -294,7 +290,7 @@ impl Run {
         )
         .await
         .expect("reading the station table");
-        let mut stations: BTreeMap<(u32, LineColor), Vec<String>> = BTreeMap::new();
+        let mut stations: BTreeMap<(u32, LineId), Vec<String>> = BTreeMap::new();
         for station in &records {
             stations
                 .entry((station.station_id.0, station.line))
@@ -309,7 +305,7 @@ impl Run {
             twice.is_empty(),
             "stations on the table more than once: {twice:?}"
         );
-        let names: BTreeMap<(u32, LineColor), String> = stations
+        let names: BTreeMap<(u32, LineId), String> = stations
             .into_iter()
             .map(|(key, mut names)| (key, names.remove(0)))
             .collect();

@@ -15,9 +15,9 @@ pub(crate) struct Expected {
     /// Weather readings made.
     pub(crate) weather: u64,
     /// Entries per station and line.
-    pub(crate) per_key: BTreeMap<(u32, LineColor), u64>,
+    pub(crate) per_key: BTreeMap<(u32, LineId), u64>,
     /// The stations of the three lines, by station and line: their names.
-    pub(crate) stations: BTreeMap<(u32, LineColor), String>,
+    pub(crate) stations: BTreeMap<(u32, LineId), String>,
     /// Raw station rows on none or several of the three lines: the dead letters.
     pub(crate) dead_letters: u64,
     /// The board of an in-memory run, version zeroed.
@@ -52,11 +52,11 @@ pub(crate) async fn compute_expected() -> Expected {
     let end = run.until();
     let mut tick = TickEvents::default();
     let (mut entries, mut arrivals, mut weather) = (0u64, [0u64; 3], 0u64);
-    let mut per_key: BTreeMap<(u32, LineColor), u64> = BTreeMap::new();
+    let mut per_key: BTreeMap<(u32, LineId), u64> = BTreeMap::new();
     while twin.now() < end {
         twin.step(&mut tick);
         for arrival in &tick.arrivals {
-            arrivals[arrival.line.index()] += 1;
+            arrivals[cta::position(arrival.line).expect("a CTA line")] += 1;
         }
         for entry in &tick.turnstile_entries {
             entries += 1;
@@ -66,12 +66,12 @@ pub(crate) async fn compute_expected() -> Expected {
     }
     let last_tick = tick.time.to_string();
     let network = Network::embedded().expect("the embedded network");
-    let stations: BTreeMap<(u32, LineColor), String> = network
+    let stations: BTreeMap<(u32, LineId), String> = network
         .lines()
         .flat_map(|line| {
             line.stations()
                 .iter()
-                .map(move |s| ((s.id.0, line.color()), s.name.clone()))
+                .map(move |s| ((s.id.0, line.id()), s.name.clone()))
         })
         .collect();
     let rows = embedded_station_rows().expect("the embedded station rows");
@@ -110,7 +110,7 @@ pub(crate) async fn compute_expected() -> Expected {
     // every station's last count); the last arrivals may still be on their way to the read
     // model. Once it has taken every arrival and reading, stopping it finishes the batch in
     // hand and publishes its last board.
-    let read: Vec<String> = LineColor::ALL
+    let read: Vec<String> = cta::LINES
         .into_iter()
         .map(|line| mem_topics.arrivals(line))
         .chain([mem_topics.weather()])

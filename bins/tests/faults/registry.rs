@@ -165,7 +165,7 @@ async fn faults_the_schema_registry_restarts_mid_run() {
         // arrivals from now on say how far the producer got.
         let mut arrivals = run
             .bus
-            .subscribe(latest(run.settings.topics.arrivals(LineColor::Blue)))
+            .subscribe(latest(run.settings.topics.arrivals(cta::BLUE)))
             .await
             .expect("subscribing to the arrivals");
         let next = tokio::time::timeout(RECOVERY, arrivals.recv())

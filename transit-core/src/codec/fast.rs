@@ -13,10 +13,10 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 
 use crate::event::{
-    ArrivalEvent, HeadwayEvent, HeadwayKey, HeadwayState, StationKey, StationLineKey,
-    TurnstileCount, TurnstileEvent,
+    line_symbol, ArrivalEvent, HeadwayEvent, HeadwayKey, HeadwayState, StationKey, StationLineKey,
+    TurnstileCount, TurnstileEvent, LINE_SYMBOL_IDS,
 };
-use crate::model::{Direction, LineColor, StationId, TrainId, TrainStatus};
+use crate::model::{Direction, LineId, StationId, TrainId, TrainStatus};
 use crate::time::SimTime;
 
 /// Avro's `long`/`int` encoding: zigzag, then a little-endian base-128 varint.
@@ -57,7 +57,8 @@ fn write(buf: &mut Vec<u8>, body: impl FnOnce(&mut Out<'_>), extra: usize) -> bo
 struct Out<'a> {
     bytes: &'a mut [u8],
     len: usize,
-    /// A write found no room: the body is not written (the serde writer takes over).
+    /// A write found no room, or a line the schemas' enum lacks: the body is not written (the
+    /// serde writer takes over, and reports the line).
     overflow: bool,
 }
 
@@ -93,6 +94,15 @@ impl Out<'_> {
                 room.copy_from_slice(bytes);
                 self.len += bytes.len();
             }
+            None => self.overflow = true,
+        }
+    }
+
+    /// A line as its symbol in the schemas' `Line` enum.
+    #[inline(always)]
+    fn line(&mut self, line: LineId) {
+        match line_symbol(line) {
+            Some(symbol) => self.long(i64::from(symbol)),
             None => self.overflow = true,
         }
     }
@@ -148,7 +158,7 @@ pub(super) fn arrival(event: &ArrivalEvent, buf: &mut Vec<u8>) -> bool {
             out.long(id);
             out.train(event.train_id);
             out.long(event.direction as i64);
-            out.long(event.line as i64);
+            out.line(event.line);
             out.long(event.train_status as i64);
             out.optional_long(previous);
             out.optional_long(event.prev_direction.map(|d| d as i64));
@@ -174,7 +184,7 @@ pub(super) fn turnstile(event: &TurnstileEvent, buf: &mut Vec<u8>) -> bool {
         |out| {
             out.long(id);
             out.bytes(name);
-            out.long(event.line as i64);
+            out.line(event.line);
         },
         name.len(),
     )
@@ -189,7 +199,7 @@ pub(super) fn station_line_key(key: &StationLineKey, buf: &mut Vec<u8>) -> bool 
         buf,
         |out| {
             out.long(id);
-            out.long(key.line as i64);
+            out.line(key.line);
         },
         0,
     )
@@ -210,7 +220,7 @@ pub(super) fn turnstile_count(count: &TurnstileCount, buf: &mut Vec<u8>) -> bool
         buf,
         |out| {
             out.long(id);
-            out.long(count.line as i64);
+            out.line(count.line);
             out.long(entries);
             out.long(i64::from(partition));
             out.long(offset);
@@ -227,7 +237,7 @@ pub(super) fn headway_key(key: &HeadwayKey, buf: &mut Vec<u8>) -> bool {
     write(
         buf,
         |out| {
-            out.long(key.line as i64);
+            out.line(key.line);
             out.long(id);
             out.long(key.direction as i64);
         },
@@ -248,7 +258,7 @@ pub(super) fn headway(event: &HeadwayEvent, buf: &mut Vec<u8>) -> bool {
     write(
         buf,
         |out| {
-            out.long(event.line as i64);
+            out.line(event.line);
             out.long(id);
             out.long(event.direction as i64);
             out.train(event.train_id);
@@ -340,8 +350,8 @@ impl<'a> Reader<'a> {
     }
 
     #[inline(always)]
-    fn line(&mut self) -> Option<LineColor> {
-        LineColor::ALL.get(self.index()?).copied()
+    fn line(&mut self) -> Option<LineId> {
+        LINE_SYMBOL_IDS.get(self.index()?).copied()
     }
 
     /// A `["null", "long"]` union: `Some(None)` for null.

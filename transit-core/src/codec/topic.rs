@@ -26,7 +26,8 @@ const KEY_CACHE_LIMIT: usize = 65_536;
 /// use transit_core::bus::{Consumer, EventBus, EventBusExt, SubscribeOptions, TopicSpec};
 /// use transit_core::codec::{Keyed, TopicCodec, MAGIC_BYTE};
 /// use transit_core::event::TurnstileEvent;
-/// use transit_core::model::{LineColor, StationId};
+/// use transit_core::model::StationId;
+/// use transit_core::network::cta;
 /// use transit_registry::MemRegistry;
 /// use transit_mem::MemBus;
 ///
@@ -37,7 +38,7 @@ const KEY_CACHE_LIMIT: usize = 65_536;
 /// let entry = TurnstileEvent {
 ///     station_id: StationId(40380),
 ///     station_name: "Clark/Lake".into(),
-///     line: LineColor::Blue,
+///     line: cta::BLUE,
 /// };
 /// let record = codec.record(&entry, 1_700_000_000_000)?;
 /// assert_eq!(record.value.as_ref().map(|v| v[0]), Some(MAGIC_BYTE));

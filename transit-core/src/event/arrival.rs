@@ -1,6 +1,6 @@
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Direction, LineColor, StationId, TrainId, TrainStatus};
+use crate::model::{Direction, LineId, StationId, TrainId, TrainStatus};
 use crate::time::SimTime;
 
 /// A train arrived at a station (the original's `arrival` value schema, with enums, and the
@@ -14,7 +14,8 @@ pub struct ArrivalEvent {
     /// The direction it arrived in.
     pub direction: Direction,
     /// Its line.
-    pub line: LineColor,
+    #[serde(with = "super::avro_line")]
+    pub line: LineId,
     /// Its status on arrival.
     pub train_status: TrainStatus,
     /// The station it came from; `None` for its first arrival.

@@ -1,13 +1,14 @@
 use serde::{Deserialize, Serialize};
 
-use crate::model::{Direction, LineColor, StationId, TrainId};
+use crate::model::{Direction, LineId, StationId, TrainId};
 use crate::time::SimTime;
 
 /// The headway table's key: one platform (a station of a line, in one direction).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct HeadwayKey {
     /// The line.
-    pub line: LineColor,
+    #[serde(with = "super::avro_line")]
+    pub line: LineId,
     /// The station.
     pub station_id: StationId,
     /// The platform's direction.
@@ -51,7 +52,8 @@ impl HeadwayState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeadwayEvent {
     /// The line.
-    pub line: LineColor,
+    #[serde(with = "super::avro_line")]
+    pub line: LineId,
     /// The station.
     pub station_id: StationId,
     /// The platform's direction.

@@ -2,7 +2,8 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{LineColor, StationId};
+use crate::model::{LineId, StationId};
+use crate::network::cta;
 
 /// A raw row of the `stations` table (the columns of `cta_stations.csv`), as the station source
 /// publishes it.
@@ -33,13 +34,15 @@ pub struct StationRow {
 }
 
 impl StationRow {
-    /// The lines among the three this row is flagged for, in board order.
-    pub fn lines(&self) -> impl Iterator<Item = LineColor> + '_ {
-        LineColor::ALL.into_iter().filter(|line| match line {
-            LineColor::Blue => self.blue,
-            LineColor::Red => self.red,
-            LineColor::Green => self.green,
-        })
+    /// The lines among CTA's three this row is flagged for, in board order.
+    pub fn lines(&self) -> impl Iterator<Item = LineId> + '_ {
+        [
+            (cta::BLUE, self.blue),
+            (cta::RED, self.red),
+            (cta::GREEN, self.green),
+        ]
+        .into_iter()
+        .filter_map(|(line, flagged)| flagged.then_some(line))
     }
 }
 
@@ -50,7 +53,8 @@ pub struct StationLineKey {
     /// The station.
     pub station_id: StationId,
     /// The line.
-    pub line: LineColor,
+    #[serde(with = "super::avro_line")]
+    pub line: LineId,
 }
 
 /// A clean station, one per station and line: the station table's value (the original Faust
@@ -65,5 +69,6 @@ pub struct StationEvent {
     #[serde(with = "super::avro_int")]
     pub order: u32,
     /// Its line.
-    pub line: LineColor,
+    #[serde(with = "super::avro_line")]
+    pub line: LineId,
 }

@@ -2,7 +2,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::{LineColor, StationId};
+use crate::model::{LineId, StationId};
 
 /// One rider entered a station through a turnstile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -12,7 +12,8 @@ pub struct TurnstileEvent {
     /// Its name, so a consumer needs no station table to show it.
     pub station_name: Arc<str>,
     /// The line whose platform the rider entered for.
-    pub line: LineColor,
+    #[serde(with = "super::avro_line")]
+    pub line: LineId,
 }
 
 /// The turnstile-count table's value (the original's KSQL `TURNSTILE_SUMMARY`, per line).
@@ -25,7 +26,8 @@ pub struct TurnstileCount {
     /// The station.
     pub station_id: StationId,
     /// The line.
-    pub line: LineColor,
+    #[serde(with = "super::avro_line")]
+    pub line: LineId,
     /// Entries counted so far.
     #[serde(with = "super::avro_long")]
     pub entries: u64,

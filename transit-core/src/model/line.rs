@@ -1,71 +1,6 @@
 use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-
-/// One of the three 'L' lines this board shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LineColor {
-    /// The Blue Line (O'Hare - Forest Park).
-    Blue,
-    /// The Red Line (Howard - 95th/Dan Ryan).
-    Red,
-    /// The Green Line (Harlem/Lake - Ashland/63rd, Cottage Grove).
-    Green,
-}
-
-impl LineColor {
-    /// Every line, in the order the board shows them.
-    pub const ALL: [LineColor; 3] = [LineColor::Blue, LineColor::Red, LineColor::Green];
-
-    /// The lowercase name used in topics, events and the CSV header (`blue`, `red`, `green`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LineColor::Blue => "blue",
-            LineColor::Red => "red",
-            LineColor::Green => "green",
-        }
-    }
-
-    /// The two-letter prefix of this line's train ids (`BL`, `RL`, `GL`).
-    pub fn train_prefix(self) -> &'static str {
-        match self {
-            LineColor::Blue => "BL",
-            LineColor::Red => "RL",
-            LineColor::Green => "GL",
-        }
-    }
-
-    /// Position in [`LineColor::ALL`], for arrays indexed by line.
-    pub fn index(self) -> usize {
-        self as usize
-    }
-}
-
-impl fmt::Display for LineColor {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A name that is not one of the three lines.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown line {0:?} (expected blue, red or green)")]
-pub struct UnknownLine(pub String);
-
-impl FromStr for LineColor {
-    type Err = UnknownLine;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "blue" => Ok(LineColor::Blue),
-            "red" => Ok(LineColor::Red),
-            "green" => Ok(LineColor::Green),
-            _ => Err(UnknownLine(s.to_string())),
-        }
-    }
-}
 
 /// Which way a train runs along its line.
 ///
@@ -129,16 +64,6 @@ pub fn trip_start(direction: Direction, stations: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn line_names_round_trip() {
-        for line in LineColor::ALL {
-            assert_eq!(line.as_str().parse::<LineColor>(), Ok(line));
-            assert_eq!(LineColor::ALL[line.index()], line);
-        }
-        assert_eq!(" Blue ".parse::<LineColor>(), Ok(LineColor::Blue));
-        assert!("brown".parse::<LineColor>().is_err());
-    }
 
     #[test]
     fn directions_reverse() {

@@ -8,7 +8,7 @@ mod route;
 mod station;
 mod train;
 
-pub use line::{ring_slot, trip_start, Direction, LineColor};
+pub use line::{ring_slot, trip_start, Direction};
 pub use route::{InvalidLineId, InvalidRgb, LineId, Rgb, Route, MAX_LINE_IDS, MAX_LINE_ID_LEN};
 pub use station::{Station, StationId};
 pub use train::{InvalidTrainId, TrainId, TrainStatus};

@@ -2,7 +2,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::LineColor;
+use super::LineId;
 
 /// The CTA's id of a station (the parent of its two directional stops), e.g. `40380` for
 /// Clark/Lake. A station served by two lines has one id on both.
@@ -46,7 +46,7 @@ pub struct Station {
     /// Its position along the line, from 0.
     pub order: u32,
     /// The line this entry belongs to.
-    pub line: LineColor,
+    pub line: LineId,
     /// The stop (platform) ids for direction a and direction b.
     pub stop_ids: [u32; 2],
 }

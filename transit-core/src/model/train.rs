@@ -3,20 +3,22 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::LineColor;
+use super::LineId;
+use crate::network::cta;
 
 /// A train's id: its line's prefix and a number, e.g. `BL007`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TrainId {
     /// The line it runs on.
-    pub line: LineColor,
+    pub line: LineId,
     /// Its number on that line, from 0.
     pub number: u16,
 }
 
 impl fmt::Display for TrainId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{:03}", self.line.train_prefix(), self.number)
+        let (buf, len) = self.text_bytes();
+        f.write_str(std::str::from_utf8(&buf[..len]).map_err(|_| fmt::Error)?)
     }
 }
 
@@ -68,9 +70,10 @@ impl TrainId {
     /// decoders read ids from records' bytes with it, no string needed.
     pub(crate) fn from_text(text: &[u8]) -> Option<Self> {
         let (prefix, digits) = text.split_at_checked(2)?;
-        let line = LineColor::ALL
-            .into_iter()
-            .find(|line| line.train_prefix().as_bytes() == prefix)?;
+        let line = cta::DATA
+            .iter()
+            .find(|line| line.train_prefix.as_bytes() == prefix)?
+            .id;
         if digits.is_empty() {
             return None;
         }
@@ -92,7 +95,7 @@ impl TrainId {
     /// a `String` per event shows.
     pub(crate) fn text_bytes(&self) -> ([u8; 7], usize) {
         let mut buf = [0u8; 7];
-        buf[..2].copy_from_slice(self.line.train_prefix().as_bytes());
+        buf[..2].copy_from_slice(&train_prefix(self.line));
         let mut digits = [0u8; 5];
         let mut n = self.number;
         let mut len = 0;
@@ -117,6 +120,25 @@ impl TrainId {
     }
 }
 
+/// The two letters a line's train ids start with: CTA's (`BL`), else the id's first two
+/// letters or digits in upper case (`_` for any missing). Ids read back name CTA's lines only.
+#[inline(always)]
+fn train_prefix(line: LineId) -> [u8; 2] {
+    if let Some(data) = cta::data(line) {
+        let prefix = data.train_prefix.as_bytes();
+        return [prefix[0], prefix[1]];
+    }
+    let mut letters = line
+        .as_str()
+        .bytes()
+        .filter(u8::is_ascii_alphanumeric)
+        .map(|b| b.to_ascii_uppercase());
+    [
+        letters.next().unwrap_or(b'_'),
+        letters.next().unwrap_or(b'_'),
+    ]
+}
+
 impl Serialize for TrainId {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let (buf, len) = self.text_bytes();
@@ -139,7 +161,7 @@ mod tests {
     #[test]
     fn train_ids_read_like_the_originals() {
         let id = TrainId {
-            line: LineColor::Blue,
+            line: cta::BLUE,
             number: 7,
         };
         assert_eq!(id.to_string(), "BL007");
@@ -150,13 +172,27 @@ mod tests {
     fn train_ids_serialize_like_they_display() {
         for number in [0, 7, 42, 999, 1000, u16::MAX] {
             let id = TrainId {
-                line: LineColor::Green,
+                line: cta::GREEN,
                 number,
             };
             let json = serde_json::to_string(&id).unwrap();
             assert_eq!(json, format!("\"{id}\""));
             assert_eq!(serde_json::from_str::<TrainId>(&json).unwrap(), id);
         }
+    }
+
+    #[test]
+    fn a_line_other_than_ctas_prefixes_its_trains_with_its_id() {
+        let id = TrainId {
+            line: LineId::from_static("orange-1"),
+            number: 12,
+        };
+        assert_eq!(id.to_string(), "OR012");
+        let short = TrainId {
+            line: LineId::from_static("1"),
+            number: 3,
+        };
+        assert_eq!(short.to_string(), "1_003");
     }
 
     #[test]

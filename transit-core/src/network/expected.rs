@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::{DayType, Network, Ridership};
-use crate::model::{LineColor, StationId};
+use crate::model::{LineId, StationId};
 use crate::time::SimTime;
 
 const HOUR_MS: i64 = 3_600_000;
@@ -24,7 +24,7 @@ fn day_and_hour(at: i64) -> (usize, usize) {
 #[derive(Debug, Clone, PartialEq)]
 struct Gate {
     station: StationId,
-    line: LineColor,
+    line: LineId,
     /// Riders per day for weekday, Saturday, Sunday, already split between the station's lines.
     riders: [f64; 3],
 }
@@ -71,12 +71,12 @@ impl ExpectedRiders {
     }
 
     /// The stations, in network order: each with its line.
-    pub fn stations(&self) -> impl Iterator<Item = (StationId, LineColor)> + '_ {
+    pub fn stations(&self) -> impl Iterator<Item = (StationId, LineId)> + '_ {
         self.gates.iter().map(|gate| (gate.station, gate.line))
     }
 
     /// Where `line`'s stations start in network order; `None` for a line without stations.
-    pub fn line_start(&self, line: LineColor) -> Option<usize> {
+    pub fn line_start(&self, line: LineId) -> Option<usize> {
         self.gates.iter().position(|gate| gate.line == line)
     }
 

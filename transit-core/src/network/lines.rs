@@ -2,21 +2,26 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{embedded_station_rows, parse_station_rows, DataError, StationLocations};
+use super::{cta, embedded_station_rows, parse_station_rows, DataError, StationLocations};
 use crate::event::StationRow;
-use crate::model::{LineColor, Station, StationId};
+use crate::model::{LineId, Route, Station, StationId};
 
-/// One line: its stations in order (a station's index is its position).
+/// One line: its route and its stations in order (a station's index is its position).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {
-    color: LineColor,
+    route: Route,
     stations: Vec<Station>,
 }
 
 impl Line {
     /// Which line.
-    pub fn color(&self) -> LineColor {
-        self.color
+    pub fn id(&self) -> LineId {
+        self.route.id
+    }
+
+    /// What riders see of it: names, kind, colours.
+    pub fn route(&self) -> &Route {
+        &self.route
     }
 
     /// Its stations, first to last.
@@ -76,10 +81,11 @@ impl NetworkReport {
     }
 }
 
-/// The Blue, Red and Green lines, and where their stations are.
+/// A network's lines, in the order the board shows them (CTA's: Blue, Red, Green), and where
+/// their stations are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Network {
-    lines: [Line; 3],
+    lines: Vec<Line>,
     report: NetworkReport,
     /// The stations' coordinates: run times come from them, in the simulation and on the
     /// board. Shared, as every read model of the network holds them.
@@ -143,18 +149,24 @@ impl Network {
         let mut report = NetworkReport::default();
         let mut by_line: [BTreeMap<StationId, Vec<StationRow>>; 3] = Default::default();
         for row in rows {
-            let lines: Vec<LineColor> = row.lines().collect();
+            let lines: Vec<LineId> = row.lines().collect();
             match lines.as_slice() {
                 [] => report.off_line_rows += 1,
-                [line] => by_line[line.index()]
-                    .entry(row.station_id)
-                    .or_default()
-                    .push(row),
+                [line] => {
+                    if let Some(position) = cta::position(*line) {
+                        by_line[position]
+                            .entry(row.station_id)
+                            .or_default()
+                            .push(row);
+                    }
+                }
                 _ => report.multi_line_stops.push(row.stop_id),
             }
         }
         let mut lines = Vec::with_capacity(3);
-        for (color, stations) in LineColor::ALL.into_iter().zip(by_line) {
+        // The rows' flag columns are CTA's lines: the network's lines are those, with their data.
+        for (data, stations) in cta::DATA.iter().zip(by_line) {
+            let color = data.id;
             let mut built = Vec::with_capacity(stations.len());
             for (id, mut rows) in stations {
                 if rows.len() != 2 {
@@ -193,13 +205,10 @@ impl Network {
                 )));
             }
             lines.push(Line {
-                color,
+                route: cta::route(data),
                 stations: built,
             });
         }
-        let lines: [Line; 3] = lines
-            .try_into()
-            .map_err(|_| invalid("expected exactly three lines".into()))?;
         Ok(Self {
             lines,
             report,
@@ -207,14 +216,30 @@ impl Network {
         })
     }
 
-    /// One line.
-    pub fn line(&self, color: LineColor) -> &Line {
-        &self.lines[color.index()]
+    /// One line; `None` for a line not in this network.
+    pub fn line(&self, id: LineId) -> Option<&Line> {
+        self.lines.iter().find(|line| line.id() == id)
     }
 
-    /// The three lines, Blue, Red, Green.
-    pub fn lines(&self) -> impl Iterator<Item = &Line> {
+    /// Its lines, in the board's order (CTA's: Blue, Red, Green).
+    pub fn lines(&self) -> impl ExactSizeIterator<Item = &Line> + Clone {
         self.lines.iter()
+    }
+
+    /// Its lines' ids, in the board's order.
+    pub fn line_ids(&self) -> impl ExactSizeIterator<Item = LineId> + Clone + '_ {
+        self.lines.iter().map(Line::id)
+    }
+
+    /// The position of line `id` among [`Network::lines`], for tables indexed by line.
+    pub fn position(&self, id: LineId) -> Option<usize> {
+        self.lines.iter().position(|line| line.id() == id)
+    }
+
+    /// The line a user names (`blue`, ` Blue `: any case, spaces around); an unknown name is
+    /// answered with the ids this network knows.
+    pub fn resolve_line(&self, name: &str) -> Result<LineId, UnknownLine> {
+        resolve_line(self.line_ids(), name)
     }
 
     /// Where its stations are (empty when its data gives no coordinates). Clone the `Arc` to
@@ -227,6 +252,37 @@ impl Network {
     pub fn report(&self) -> &NetworkReport {
         &self.report
     }
+}
+
+/// A line name that is none of a network's lines.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown line {given:?} (the lines are {})", known.join(", "))]
+pub struct UnknownLine {
+    /// The name given.
+    pub given: String,
+    /// The ids of the lines there are, in the board's order.
+    pub known: Vec<&'static str>,
+}
+
+/// The line of `lines` that `name` names: its id exactly, else in any case, spaces around
+/// trimmed.
+pub fn resolve_line(
+    lines: impl Iterator<Item = LineId> + Clone,
+    name: &str,
+) -> Result<LineId, UnknownLine> {
+    let trimmed = name.trim();
+    lines
+        .clone()
+        .find(|id| id.as_str() == trimmed)
+        .or_else(|| {
+            lines
+                .clone()
+                .find(|id| id.as_str().eq_ignore_ascii_case(trimmed))
+        })
+        .ok_or_else(|| UnknownLine {
+            given: name.to_string(),
+            known: lines.map(LineId::as_str).collect(),
+        })
 }
 
 /// The name a station's rows agree on; when they disagree, the one that begins the most of its
@@ -331,7 +387,7 @@ mod tests {
         let placed = file("placed.csv", &text);
         let network = Network::from_path(&placed).unwrap();
         std::fs::remove_file(&placed).unwrap();
-        let first = network.line(LineColor::Blue).stations()[0].id;
+        let first = network.line(cta::BLUE).unwrap().stations()[0].id;
         let (latitude, longitude) = network.locations().get(first).unwrap();
         assert!((41.0..42.0).contains(&latitude) && longitude == -87.5);
         for station in network.lines().flat_map(|line| line.stations()) {
@@ -345,5 +401,54 @@ mod tests {
         assert!(network.locations().is_empty());
         let placed = network.with_locations(StationLocations::embedded().unwrap());
         assert!(!placed.locations().is_empty());
+    }
+
+    #[test]
+    fn cta_lines_are_data_in_the_boards_order() {
+        let network = Network::embedded().unwrap();
+        let ids: Vec<&str> = network.line_ids().map(LineId::as_str).collect();
+        assert_eq!(ids, ["blue", "red", "green"]);
+        let routes: Vec<(String, String, u16, String)> = network
+            .lines()
+            .map(|line| {
+                let route = line.route();
+                let colours = format!("{}/{}", route.color, route.text_color);
+                (
+                    route.name().to_string(),
+                    colours,
+                    route.route_type,
+                    line.id().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            routes,
+            [
+                ("Blue Line".into(), "00A1DE/FFFFFF".into(), 1, "blue".into()),
+                ("Red Line".into(), "C60C30/FFFFFF".into(), 1, "red".into()),
+                (
+                    "Green Line".into(),
+                    "009B3A/FFFFFF".into(),
+                    1,
+                    "green".into()
+                ),
+            ]
+        );
+        assert!(network.lines().all(|line| line.route().is_rail()));
+        assert_eq!(network.position(cta::GREEN), Some(2));
+        assert_eq!(network.position(LineId::from_static("brown")), None);
+        assert!(network.line(LineId::from_static("brown")).is_none());
+    }
+
+    #[test]
+    fn a_line_is_named_in_any_case_and_an_unknown_one_is_answered_with_the_known() {
+        let network = Network::embedded().unwrap();
+        assert_eq!(network.resolve_line("green"), Ok(cta::GREEN));
+        assert_eq!(network.resolve_line(" Blue "), Ok(cta::BLUE));
+        let error = network.resolve_line("brown").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "unknown line \"brown\" (the lines are blue, red, green)"
+        );
     }
 }

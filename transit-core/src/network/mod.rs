@@ -16,6 +16,7 @@
 //! ([`ExpectedRiders`]) and each line's scheduled timetable ([`timetable`]), which the
 //! simulator runs by and the feeds publish.
 
+pub mod cta;
 mod error;
 mod expected;
 mod lines;
@@ -29,7 +30,7 @@ pub mod timetable;
 pub use error::DataError;
 pub use expected::ExpectedRiders;
 pub(crate) use lines::agreed_name;
-pub use lines::{Line, Network, NetworkReport};
+pub use lines::{resolve_line, Line, Network, NetworkReport, UnknownLine};
 pub use locations::{StationLocations, EMBEDDED_STATION_LOCATIONS};
 pub use ridership::{DayType, Ridership, EMBEDDED_RIDERSHIP_CURVE, EMBEDDED_RIDERSHIP_SEED};
 pub use rows::{

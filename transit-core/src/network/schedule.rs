@@ -3,8 +3,8 @@ use std::io::Read;
 use serde::Deserialize;
 
 use super::ridership::rows;
-use super::{DataError, DayType, Line};
-use crate::model::{Direction, LineColor, StationId};
+use super::{cta, resolve_line, DataError, DayType, Line};
+use crate::model::{Direction, LineId, StationId};
 
 /// CTA's scheduled departures per hour at one station per line
 /// (`cta_scheduled_departures_by_hour.csv`), embedded.
@@ -26,7 +26,7 @@ struct ScheduleRow {
 
 #[derive(Debug, Clone, PartialEq)]
 struct Entry {
-    line: LineColor,
+    line: LineId,
     station: StationId,
     stop_name: String,
     day: DayType,
@@ -85,10 +85,9 @@ impl Schedule {
                 line,
                 message,
             };
-            let color = row
-                .line
-                .parse::<LineColor>()
-                .map_err(|e| bad(e.to_string()))?;
+            // The schedule file is CTA's: its lines are CTA's.
+            let color =
+                resolve_line(cta::LINES.into_iter(), &row.line).map_err(|e| bad(e.to_string()))?;
             let station = row
                 .station_id
                 .trim()
@@ -147,7 +146,7 @@ impl Schedule {
     pub fn for_line(&self, line: &Line) -> Option<LineSchedule> {
         let first = line.station(0)?.name.split('/').next()?.trim().to_string();
         let mut schedule: Option<LineSchedule> = None;
-        for entry in self.entries.iter().filter(|e| e.line == line.color()) {
+        for entry in self.entries.iter().filter(|e| e.line == line.id()) {
             let Some(index) = line.stations().iter().position(|s| s.id == entry.station) else {
                 continue;
             };
@@ -177,6 +176,7 @@ impl Schedule {
 #[cfg(test)]
 mod tests {
     use super::*;
+
     use crate::network::Network;
 
     #[test]
@@ -191,16 +191,18 @@ mod tests {
                 assert!(
                     rush >= 5 && rush > night,
                     "{} {direction}: {rush} at 8, {night} at 3",
-                    line.color()
+                    line.id()
                 );
             }
         }
         // Blue at Washington, 8-9 on a weekday: 9 to O'Hare (B), 11 to Forest Park (A).
-        let blue = schedule.for_line(network.line(LineColor::Blue)).unwrap();
+        let blue = schedule.for_line(network.line(cta::BLUE).unwrap()).unwrap();
         assert_eq!(blue.departures(Direction::B, DayType::Weekday, 8), 9);
         assert_eq!(blue.departures(Direction::A, DayType::Weekday, 8), 11);
         // Green has no trains between 2 and 4.
-        let green = schedule.for_line(network.line(LineColor::Green)).unwrap();
+        let green = schedule
+            .for_line(network.line(cta::GREEN).unwrap())
+            .unwrap();
         assert_eq!(green.departures(Direction::A, DayType::Sunday, 3), 0);
     }
 }

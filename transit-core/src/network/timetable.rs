@@ -94,7 +94,7 @@ impl NominalTimetable {
         places: &StationLocations,
         riders: &ExpectedRiders,
     ) -> Option<Self> {
-        let start = riders.line_start(line.color());
+        let start = riders.line_start(line.id());
         Self::new(schedule, &spacings_m(line, places), |station, from, to| {
             start.map_or(0.0, |start| riders.expected_at(start + station, from, to))
         })

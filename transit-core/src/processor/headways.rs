@@ -36,7 +36,8 @@ use crate::bus::{Delivery, EventBus, TopicPartition, TopicSpec};
 use crate::codec::SchemaRegistry;
 use crate::event::{ArrivalEvent, HeadwayEvent, HeadwayKey, HeadwayState};
 use crate::metrics::PipelineMetrics;
-use crate::model::{LineColor, TrainStatus};
+use crate::model::TrainStatus;
+use crate::network::cta;
 use crate::time::SimTime;
 use crate::topics::Topics;
 
@@ -116,7 +117,7 @@ pub struct HeadwayStats {
 /// The headway processor of one deployment.
 #[derive(Debug)]
 pub struct HeadwayProcessor {
-    /// Each line's arrivals in (its inputs in [`LineColor::ALL`] order, so a line's input is
+    /// Each line's arrivals in (its inputs in [`cta::LINES`] order, so a line's input is
     /// its index), the headway table out.
     base: TableBase<ArrivalEvent, HeadwayEvent>,
     rules: HeadwayRules,
@@ -133,7 +134,7 @@ impl HeadwayProcessor {
         metrics: Arc<PipelineMetrics>,
     ) -> Result<Self, ProcessorError> {
         let setup = TableSetup {
-            inputs: LineColor::ALL.map(|line| topics.arrivals(line)).to_vec(),
+            inputs: cta::LINES.map(|line| topics.arrivals(line)).to_vec(),
             table: topics.headways(),
             create: vec![TopicSpec::new(topics.headways(), 1).compacted()],
             dead_letter_topic: topics.dead_letter(),
@@ -306,7 +307,8 @@ impl Processor for HeadwayProcessor {
 /// Whether a platform's record was computed from one of `partitions`: from its line's
 /// arrivals (the line's input), at its source partition.
 fn computed_from(record: &HeadwayEvent, partitions: &InputPartitions) -> bool {
-    partitions.contains(record.line.index(), record.source_partition)
+    cta::position(record.line)
+        .is_some_and(|input| partitions.contains(input, record.source_partition))
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use crate::bus::{Delivery, EventBus, TopicPartition, TopicSpec};
 use crate::codec::SchemaRegistry;
 use crate::event::{StationEvent, StationLineKey, StationRow};
 use crate::metrics::PipelineMetrics;
-use crate::model::LineColor;
+use crate::model::LineId;
 use crate::topics::Topics;
 
 /// The consumer group, and the name in metrics and dead letters.
@@ -114,7 +114,7 @@ impl StationProcessor {
     /// Files `row` under its station and line; `None` (with the reason) for a row on none or
     /// several of the three lines.
     fn file(&mut self, partition: u32, row: StationRow) -> Result<StationLineKey, Refusal> {
-        let lines: Vec<LineColor> = row.lines().collect();
+        let lines: Vec<LineId> = row.lines().collect();
         let line = match lines.as_slice() {
             [line] => *line,
             [] => return Err(Refusal::OffLine(off_line_reason(&row))),
@@ -239,7 +239,7 @@ fn off_line_reason(row: &StationRow) -> String {
     )
 }
 
-fn multi_line_reason(row: &StationRow, lines: &[LineColor]) -> String {
+fn multi_line_reason(row: &StationRow, lines: &[LineId]) -> String {
     let lines: Vec<&str> = lines.iter().map(|l| l.as_str()).collect();
     format!(
         "stop {} ({}) of station {} is flagged for several lines ({}); a stop belongs to one",

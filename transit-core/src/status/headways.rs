@@ -60,16 +60,17 @@ fn mean(values: &[f64]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Direction, LineColor, StationId, TrainId};
+    use crate::model::{Direction, StationId, TrainId};
+    use crate::network::cta;
     use crate::time::SimTime;
 
     fn record(headway_s: Option<i32>) -> HeadwayEvent {
         HeadwayEvent {
-            line: LineColor::Red,
+            line: cta::RED,
             station_id: StationId(1),
             direction: Direction::A,
             train_id: TrainId {
-                line: LineColor::Red,
+                line: cta::RED,
                 number: 1,
             },
             run_number: Some(1),

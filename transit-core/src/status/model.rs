@@ -7,15 +7,15 @@ use crate::event::{
     ArrivalEvent, HeadwayEvent, HeadwayKey, StationEvent, StationLineKey, TurnstileCount,
     WeatherEvent,
 };
-use crate::model::{Direction, LineColor, StationId, TrainId, TrainStatus};
-use crate::network::StationLocations;
+use crate::model::{Direction, LineId, StationId, TrainId, TrainStatus};
+use crate::network::{cta, StationLocations};
 use crate::time::SimTime;
 
 /// A platform: one station of a line, in one direction. It holds at most one train.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Slot {
     /// The line.
-    pub line: LineColor,
+    pub line: LineId,
     /// The station.
     pub station_id: StationId,
     /// The direction of the platform.
@@ -102,7 +102,10 @@ impl StatusModel {
 
     /// Adds a station to its line, or updates its name and order.
     pub fn apply_station(&mut self, station: &StationEvent) {
-        let index = station.line.index();
+        // The board shows CTA's lines; a station of another line has no place on it.
+        let Some(index) = cta::position(station.line) else {
+            return;
+        };
         let line = &mut self.stations[index];
         match line.iter_mut().find(|s| s.id == station.station_id) {
             Some(known) => {
@@ -250,7 +253,7 @@ impl StatusModel {
     }
 
     /// Entries counted at a station for a line.
-    pub fn entries(&self, station_id: StationId, line: LineColor) -> u64 {
+    pub fn entries(&self, station_id: StationId, line: LineId) -> u64 {
         self.counts
             .get(&StationLineKey { station_id, line })
             .copied()
@@ -267,11 +270,11 @@ mod tests {
         ArrivalEvent {
             station_id: StationId(station),
             train_id: TrainId {
-                line: LineColor::Blue,
+                line: cta::BLUE,
                 number,
             },
             direction,
-            line: LineColor::Blue,
+            line: cta::BLUE,
             train_status: TrainStatus::InService,
             prev_station_id: None,
             prev_direction: None,
@@ -289,7 +292,7 @@ mod tests {
             station_id: StationId(id),
             station_name: Arc::from(name),
             order,
-            line: LineColor::Blue,
+            line: cta::BLUE,
         }
     }
 
@@ -317,13 +320,13 @@ mod tests {
         model.apply_arrival(&arrival(1, 5, Direction::A));
         model.apply_arrival(&arrival(2, 5, Direction::A));
         let slot = model.train_slot(TrainId {
-            line: LineColor::Blue,
+            line: cta::BLUE,
             number: 2,
         });
         assert!(slot.is_some());
         assert_eq!(
             model.train_slot(TrainId {
-                line: LineColor::Blue,
+                line: cta::BLUE,
                 number: 1
             }),
             None
@@ -343,7 +346,7 @@ mod tests {
         model.apply_arrival(&at(7, 1, 1_000));
         assert_eq!(model.version(), version, "nothing changed");
         let train = TrainId {
-            line: LineColor::Blue,
+            line: cta::BLUE,
             number: 7,
         };
         assert_eq!(
@@ -366,7 +369,7 @@ mod tests {
         model.apply_arrival(&arrival(3, 9, Direction::A));
         model.apply_count(&TurnstileCount {
             station_id: StationId(9),
-            line: LineColor::Blue,
+            line: cta::BLUE,
             entries: 12,
             source_partition: 0,
             source_offset: 40,
@@ -443,11 +446,11 @@ mod tests {
         model.apply_station(&station(1, 0, "One"));
         model.apply_arrival(&arrival(7, 1, Direction::A));
         let headway = |number, time, headway_s, state| HeadwayEvent {
-            line: LineColor::Blue,
+            line: cta::BLUE,
             station_id: StationId(1),
             direction: Direction::A,
             train_id: TrainId {
-                line: LineColor::Blue,
+                line: cta::BLUE,
                 number,
             },
             run_number: Some(i32::from(number)),

@@ -13,8 +13,7 @@ use crate::event::{
     ArrivalEvent, HeadwayEvent, StationEvent, TurnstileCount, WeatherEvent, WeatherKey,
 };
 use crate::metrics::PipelineMetrics;
-use crate::model::LineColor;
-use crate::network::StationLocations;
+use crate::network::{cta, StationLocations};
 use crate::processor::runner::{Output, Processor, ProcessorLoop};
 use crate::processor::ProcessorError;
 use crate::time::SimTime;
@@ -81,7 +80,7 @@ impl StatusService {
         locations: Arc<StationLocations>,
         metrics: Arc<PipelineMetrics>,
     ) -> Result<(Self, watch::Receiver<Arc<StatusSnapshot>>), ProcessorError> {
-        let mut sources: Vec<(String, Source)> = LineColor::ALL
+        let mut sources: Vec<(String, Source)> = cta::LINES
             .into_iter()
             .map(|line| (topics.arrivals(line), Source::Arrivals))
             .collect();

@@ -1,7 +1,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::event::{HeadwayState, WeatherStatus};
-use crate::model::{Direction, LineColor, StationId, TrainStatus};
+use crate::model::{Direction, LineId, StationId, TrainStatus};
 
 /// The status board at one moment: what `/` renders and `/api/status` returns.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -31,7 +31,7 @@ pub struct WeatherView {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LineView {
     /// Which line.
-    pub line: LineColor,
+    pub line: LineId,
     /// Its stations, by their order along the line.
     pub stations: Vec<StationView>,
     /// Its trains in service, where they are now (at a platform or between two stations).

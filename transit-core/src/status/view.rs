@@ -18,7 +18,8 @@ use super::snapshot::{
 };
 use crate::event::{HeadwayEvent, HeadwayKey, HeadwayState};
 use crate::model::ring_slot;
-use crate::model::{Direction, LineColor, StationId, TrainId, TrainStatus};
+use crate::model::{Direction, LineId, StationId, TrainId, TrainStatus};
+use crate::network::cta;
 use crate::speed::{self, Conditions};
 use crate::time::SimTime;
 
@@ -26,10 +27,11 @@ impl StatusModel {
     /// The board as the dashboard shows it.
     pub fn snapshot(&self) -> StatusSnapshot {
         let mut totals = Totals::default();
-        let lines = LineColor::ALL
+        let lines = cta::LINES
             .into_iter()
-            .map(|line| {
-                let view = LineDraft::new(self, line).view();
+            .enumerate()
+            .map(|(index, line)| {
+                let view = LineDraft::new(self, index, line).view();
                 totals.add(&view);
                 view
             })
@@ -56,7 +58,7 @@ impl StatusModel {
     /// Every train of `line` at one of its known stations (`index_of`), by id.
     fn trains_on(
         &self,
-        line: LineColor,
+        line: LineId,
         index_of: &FxHashMap<StationId, usize>,
     ) -> Vec<(TrainId, TrainAt)> {
         let mut trains: Vec<(TrainId, TrainAt)> = self
@@ -73,7 +75,7 @@ impl StatusModel {
     /// figure.
     fn segment_times(
         &self,
-        line: LineColor,
+        line: LineId,
         known: &[KnownStation],
         geometry: &Geometry,
         conditions: Conditions,
@@ -97,7 +99,7 @@ impl StatusModel {
 
     /// Each train's latest headway record the table still holds (the table's rows, not the
     /// order they came in: a reader that rebuilt from a compacted table shows the same).
-    fn latest_headways(&self, line: LineColor) -> FxHashMap<TrainId, &HeadwayEvent> {
+    fn latest_headways(&self, line: LineId) -> FxHashMap<TrainId, &HeadwayEvent> {
         let mut latest_of: FxHashMap<TrainId, &HeadwayEvent> = FxHashMap::default();
         for record in self.headways.values().filter(|h| h.line == line) {
             let newer = latest_of
@@ -113,7 +115,7 @@ impl StatusModel {
     /// The headway record of a platform, if the table has one.
     fn platform_headway(
         &self,
-        line: LineColor,
+        line: LineId,
         station_id: StationId,
         direction: Direction,
     ) -> Option<&HeadwayEvent> {
@@ -148,7 +150,7 @@ impl Totals {
 /// One line placed at the board's time: what its view is drawn from.
 struct LineDraft<'a> {
     model: &'a StatusModel,
-    line: LineColor,
+    line: LineId,
     /// Its known stations, in order.
     known: &'a [KnownStation],
     /// The trains on the board, by id; `placed` says where each is.
@@ -163,9 +165,9 @@ struct LineDraft<'a> {
 impl<'a> LineDraft<'a> {
     /// Places every train of `line` on its ring at the model's time; trains out of service
     /// leave the board once they have pulled out.
-    fn new(model: &'a StatusModel, line: LineColor) -> Self {
-        let known = &model.stations[line.index()][..];
-        let geometry = &model.geometry[line.index()];
+    fn new(model: &'a StatusModel, index: usize, line: LineId) -> Self {
+        let known = model.stations.get(index).map_or(&[][..], |s| &s[..]);
+        let geometry = &model.geometry[index];
         let n = known.len();
         let index_of: FxHashMap<StationId, usize> =
             known.iter().enumerate().map(|(i, s)| (s.id, i)).collect();

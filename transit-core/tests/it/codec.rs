@@ -7,13 +7,14 @@ use bytes::Bytes;
 use proptest::prelude::*;
 use transit_core::bus::Delivery;
 use transit_core::codec::{
-    AvroRecord, DecodeError, Decoder, Encoder, SchemaId, SchemaRegistry, TopicCodec,
+    split_header, AvroRecord, DecodeError, Decoder, Encoder, SchemaId, SchemaRegistry, TopicCodec,
 };
 use transit_core::event::{
     ArrivalEvent, HeadwayEvent, HeadwayKey, HeadwayState, StationEvent, StationKey, StationLineKey,
     StationRow, TurnstileCount, TurnstileEvent, WeatherEvent, WeatherKey, WeatherStatus,
 };
-use transit_core::model::{Direction, LineColor, StationId, TrainId, TrainStatus};
+use transit_core::model::{Direction, LineId, StationId, TrainId, TrainStatus};
+use transit_core::network::cta;
 use transit_core::time::SimTime;
 use transit_mem::MemRegistry;
 
@@ -77,8 +78,8 @@ fn assert_fast_reader_agrees<T: AvroRecord + PartialEq + std::fmt::Debug>(bytes:
     }
 }
 
-fn line() -> impl Strategy<Value = LineColor> {
-    prop::sample::select(LineColor::ALL.to_vec())
+fn line() -> impl Strategy<Value = LineId> {
+    prop::sample::select(cta::LINES.to_vec())
 }
 
 fn direction() -> impl Strategy<Value = Direction> {
@@ -252,11 +253,11 @@ fn sample_arrival() -> ArrivalEvent {
     ArrivalEvent {
         station_id: StationId(40380),
         train_id: TrainId {
-            line: LineColor::Blue,
+            line: cta::BLUE,
             number: 7,
         },
         direction: Direction::B,
-        line: LineColor::Blue,
+        line: cta::BLUE,
         train_status: TrainStatus::InService,
         prev_station_id: Some(StationId(40370)),
         prev_direction: Some(Direction::B),
@@ -383,7 +384,7 @@ fn bad_bytes_are_typed_errors() {
             .encode(&TurnstileEvent {
                 station_id: StationId(1),
                 station_name: Arc::from("x"),
-                line: LineColor::Red,
+                line: cta::RED,
             })
             .unwrap();
         assert!(decoder.decode(&other).await.is_err());
@@ -492,4 +493,29 @@ proptest! {
         let key = event.key();
         prop_assert_eq!(round_trip(&key).unwrap(), key);
     }
+}
+
+#[test]
+fn a_line_the_schemas_enum_cannot_carry_is_refused_by_name() {
+    let encoder = Encoder::<ArrivalEvent>::with_id(SchemaId(7)).unwrap();
+    let brown = LineId::new("brown").unwrap();
+    let event = ArrivalEvent {
+        line: brown,
+        ..sample_arrival()
+    };
+    let error = encoder.encode(&event).unwrap_err();
+    let message = format!("{}: {}", error, error.source);
+    assert!(
+        message.contains("\"brown\"") && message.contains("blue, red, green"),
+        "{message}"
+    );
+    // A line it can carry reads back as the same id, and as JSON the symbol's text.
+    let bytes = encoder.encode(&sample_arrival()).unwrap();
+    let (_, body) = split_header(&bytes).unwrap();
+    let (read, _) = ArrivalEvent::read_body_fast(body).unwrap();
+    assert_eq!(read.line, cta::BLUE);
+    let json = serde_json::to_value(sample_arrival()).unwrap();
+    assert_eq!(json["line"], "blue");
+    let back: ArrivalEvent = serde_json::from_value(json).unwrap();
+    assert_eq!(back.line, cta::BLUE);
 }

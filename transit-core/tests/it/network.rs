@@ -1,32 +1,26 @@
 //! The CTA data as the simulation sees it, with its quirks.
 
-use transit_core::model::{LineColor, StationId};
+use transit_core::model::{LineId, StationId};
+use transit_core::network::cta;
 use transit_core::network::{parse_station_rows, Network};
 
 #[test]
 fn the_three_lines_of_the_embedded_data() {
     let network = Network::embedded().unwrap();
-    let sizes: Vec<(LineColor, usize)> = network.lines().map(|l| (l.color(), l.len())).collect();
-    assert_eq!(
-        sizes,
-        [
-            (LineColor::Blue, 33),
-            (LineColor::Red, 33),
-            (LineColor::Green, 28)
-        ]
-    );
+    let sizes: Vec<(LineId, usize)> = network.lines().map(|l| (l.id(), l.len())).collect();
+    assert_eq!(sizes, [(cta::BLUE, 33), (cta::RED, 33), (cta::GREEN, 28)]);
     for line in network.lines() {
         let orders: Vec<u32> = line.stations().iter().map(|s| s.order).collect();
         assert_eq!(orders, (0..line.len() as u32).collect::<Vec<_>>());
-        assert!(line.stations().iter().all(|s| s.line == line.color()));
+        assert!(line.stations().iter().all(|s| s.line == line.id()));
         // No two stations of a line look alike on a board.
         let mut names: Vec<&str> = line.stations().iter().map(|s| s.name.as_str()).collect();
         names.sort();
         let before = names.len();
         names.dedup();
-        assert_eq!(names.len(), before, "{} line", line.color());
+        assert_eq!(names.len(), before, "{} line", line.id());
     }
-    let blue = network.line(LineColor::Blue);
+    let blue = network.line(cta::BLUE).unwrap();
     let name = |id| {
         blue.stations()
             .iter()
@@ -47,7 +41,7 @@ fn rows_on_none_of_the_lines_are_counted_and_left_out() {
     let on_lines: usize = network.lines().map(|l| l.len() * 2).sum();
     assert_eq!(on_lines + 42, 230);
     // Belmont 41320 has Red rows and Brown-only rows: only the Red ones count.
-    let red = network.line(LineColor::Red);
+    let red = network.line(cta::RED).unwrap();
     assert_eq!(
         red.stations()
             .iter()
@@ -61,7 +55,8 @@ fn rows_on_none_of_the_lines_are_counted_and_left_out() {
 fn the_misspelt_duplicate_name_is_reconciled_by_the_stop_names() {
     let network = Network::embedded().unwrap();
     let station = network
-        .line(LineColor::Red)
+        .line(cta::RED)
+        .unwrap()
         .stations()
         .iter()
         .find(|s| s.id == StationId(40450))
@@ -81,12 +76,12 @@ fn the_misspelt_duplicate_name_is_reconciled_by_the_stop_names() {
 fn a_station_on_two_lines_is_on_both() {
     let network = Network::embedded().unwrap();
     for (line, id, order) in [
-        (LineColor::Blue, 40380, 16),
-        (LineColor::Green, 40380, 14),
-        (LineColor::Red, 41400, 23),
-        (LineColor::Green, 41400, 18),
+        (cta::BLUE, 40380, 16),
+        (cta::GREEN, 40380, 14),
+        (cta::RED, 41400, 23),
+        (cta::GREEN, 41400, 18),
     ] {
-        let station = network.line(line).station(order).unwrap();
+        let station = network.line(line).unwrap().station(order).unwrap();
         assert_eq!(station.id, StationId(id), "{line} order {order}");
     }
 }
@@ -118,7 +113,7 @@ const GOOD: &str = "\
 #[test]
 fn a_small_valid_network_builds() {
     let network = network(GOOD).unwrap();
-    assert_eq!(network.line(LineColor::Red).len(), 2);
+    assert_eq!(network.line(cta::RED).unwrap().len(), 2);
 }
 
 #[test]

@@ -15,7 +15,8 @@ use transit_core::event::{
     TurnstileCount, TurnstileEvent,
 };
 use transit_core::metrics::PipelineMetrics;
-use transit_core::model::{LineColor, TrainId, TrainStatus};
+use transit_core::model::{TrainId, TrainStatus};
+use transit_core::network::cta;
 use transit_core::network::{embedded_station_rows, Network};
 use transit_core::processor::headways::{self, HeadwayProcessor, HeadwayRules};
 use transit_core::processor::read_table;
@@ -153,7 +154,7 @@ async fn the_station_table_has_one_station_per_line_and_reports_the_rest() {
         for station in line.stations() {
             let key = StationLineKey {
                 station_id: station.id,
-                line: line.color(),
+                line: line.id(),
             };
             let got = &table[&key];
             assert_eq!(&*got.station_name, station.name, "{key:?}");
@@ -732,7 +733,7 @@ async fn station_rows_of_a_partition_lost_and_handed_back_are_restored_not_stale
 async fn arrivals_by_partition(bed: &Bed) -> Vec<(String, u32, Vec<ArrivalEvent>)> {
     let decoder = Decoder::<ArrivalEvent>::new(Arc::clone(&bed.registry)).unwrap();
     let mut out = Vec::new();
-    for line in LineColor::ALL {
+    for line in cta::LINES {
         let topic = bed.topics.arrivals(line);
         let total: u64 = (0..4)
             .map(|p| bed.mem.offsets(&topic, p).map_or(0, |(_, end)| end))
@@ -814,7 +815,7 @@ async fn run_headways_until_caught_up(bed: &Bed, group: &str) -> headways::Headw
     let stop = CancellationToken::new();
     let task = tokio::spawn(processor.run(stop.clone()));
     eventually("the headway processor caught up", || async {
-        let ends: u64 = LineColor::ALL
+        let ends: u64 = cta::LINES
             .into_iter()
             .flat_map(|line| {
                 let topic = bed.topics.arrivals(line);

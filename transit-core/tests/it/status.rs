@@ -11,7 +11,8 @@ use tokio_util::sync::CancellationToken;
 use transit_core::bus::Record;
 use transit_core::codec::SchemaRegistry;
 use transit_core::event::ArrivalEvent;
-use transit_core::model::{Direction, LineColor, StationId, TrainId, TrainStatus};
+use transit_core::model::{Direction, LineId, StationId, TrainId, TrainStatus};
+use transit_core::network::cta;
 use transit_core::network::Network;
 use transit_core::status::StatusModel;
 use transit_core::testing::wait_for_board;
@@ -21,7 +22,7 @@ use transit_mem::{MemBus, MemRegistry};
 use transit_sim::testing::{seeded, until_ended, FlatOutRun};
 use transit_sim::{SimTime, TickEvents};
 
-fn arrival(line: LineColor, number: u16, station: u32, direction: Direction) -> ArrivalEvent {
+fn arrival(line: LineId, number: u16, station: u32, direction: Direction) -> ArrivalEvent {
     ArrivalEvent {
         station_id: StationId(station),
         train_id: TrainId { line, number },
@@ -59,7 +60,7 @@ proptest! {
         let mut model = StatusModel::default();
         for (number, station, a) in arrivals {
             let direction = if a { Direction::A } else { Direction::B };
-            let event = arrival(LineColor::Red, number, station, direction);
+            let event = arrival(cta::RED, number, station, direction);
             model.apply_arrival(&event);
             // The train that just arrived is where it arrived.
             let train = event.train_id;
@@ -110,7 +111,7 @@ async fn the_board_counts_every_entry_published_and_shows_every_train() {
     until_ended(&running, Duration::from_secs(120)).await;
     // A record on an arrivals topic that is not an arrival: dead-lettered, the board goes on.
     bus.publish_batch(
-        &topics.arrivals(LineColor::Blue),
+        &topics.arrivals(cta::BLUE),
         vec![Record::new(
             "k",
             Bytes::from_static(b"\x00\x00\x00\x00\x01\xff"),
@@ -142,10 +143,10 @@ async fn the_board_counts_every_entry_published_and_shows_every_train() {
     let network = Network::embedded().unwrap();
     assert_eq!(snapshot.lines.len(), 3);
     for (view, line) in snapshot.lines.iter().zip(network.lines()) {
-        assert_eq!(view.line, line.color());
+        assert_eq!(view.line, line.id());
         let names: Vec<&str> = view.stations.iter().map(|s| s.name.as_str()).collect();
         let expected: Vec<&str> = line.stations().iter().map(|s| s.name.as_str()).collect();
-        assert_eq!(names, expected, "{} line in order", line.color());
+        assert_eq!(names, expected, "{} line in order", line.id());
     }
     // Each train once, from the platform it last arrived at (its arrivals at two stations may
     // come from two partitions in either order: the board keeps the latest by arrival time),

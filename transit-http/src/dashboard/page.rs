@@ -3,6 +3,8 @@
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
 use transit_core::event::HeadwayState;
+use transit_core::model::LineId;
+use transit_core::network::cta;
 use transit_core::status::{
     HeadwayPanel, LineView, NextTrain, PlatformHeadway, StationView, StatusSnapshot, TrainView,
 };
@@ -78,7 +80,7 @@ fn line_section(line: &LineView) -> Markup {
         section class={ "line line-" (name) } id={ "line-" (name) }
             data-stations=(station_ids(line)) {
             h2 {
-                span.swatch {} (title_case(name)) " Line "
+                span.swatch {} (display_name(line.line)) " "
                 small {
                     (line.stations.len()) " stations · "
                     span.line-entries id={ "entries-" (name) } { (thousands(entries)) } " riders"
@@ -214,6 +216,15 @@ fn weather_status(snapshot: &StatusSnapshot) -> String {
         .weather
         .map(|w| w.status.as_str().replace('_', " "))
         .unwrap_or_default()
+}
+
+/// A line's name on the board: its route's long name from the network's data (CTA's `Blue
+/// Line`), else its id, title-cased, and `Line`.
+fn display_name(line: LineId) -> String {
+    cta::data(line).map_or_else(
+        || format!("{} Line", title_case(line.as_str())),
+        |data| data.long_name.to_string(),
+    )
 }
 
 fn title_case(name: &str) -> String {

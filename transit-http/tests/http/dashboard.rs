@@ -13,7 +13,8 @@ use tokio_util::sync::CancellationToken;
 use transit_core::event::HeadwayState;
 use transit_core::event::WeatherStatus;
 use transit_core::metrics::PipelineMetrics;
-use transit_core::model::{Direction, LineColor, StationId, TrainStatus};
+use transit_core::model::{Direction, StationId, TrainStatus};
+use transit_core::network::cta;
 use transit_core::status::{
     HeadwayPanel, LineView, NextTrain, StationView, StatusSnapshot, Totals, TrainPosition,
     TrainView, WeatherView,
@@ -75,7 +76,7 @@ fn snapshot(version: u64) -> StatusSnapshot {
         }),
         lines: vec![
             LineView {
-                line: LineColor::Blue,
+                line: cta::BLUE,
                 stations: vec![
                     station(40890, "O'Hare", 0, Some("BL001"), 1_234),
                     station(40820, "Rosemont", 1, None, 5),
@@ -93,13 +94,13 @@ fn snapshot(version: u64) -> StatusSnapshot {
                 },
             },
             LineView {
-                line: LineColor::Red,
+                line: cta::RED,
                 stations: vec![station(1, "<script>alert(\"x\")</script> & co", 0, None, 0)],
                 trains: Vec::new(),
                 headways: HeadwayPanel::default(),
             },
             LineView {
-                line: LineColor::Green,
+                line: cta::GREEN,
                 stations: vec![station(40020, "Harlem/Lake", 0, Some("GL003"), 7)],
                 trains: Vec::new(),
                 headways: HeadwayPanel::default(),

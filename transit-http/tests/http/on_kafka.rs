@@ -156,14 +156,14 @@ async fn the_whole_pipeline_runs_on_kafka_and_the_board_shows_everything_publish
 
     assert_eq!(snapshot.lines.len(), 3, "three lines on the board");
     for (view, line) in snapshot.lines.iter().zip(network.lines()) {
-        assert_eq!(view.line, line.color());
+        assert_eq!(view.line, line.id());
         let names: Vec<&str> = view.stations.iter().map(|s| s.name.as_str()).collect();
         let expected: Vec<&str> = line.stations().iter().map(|s| s.name.as_str()).collect();
         assert_eq!(
             names,
             expected,
             "{} line: every station, in order",
-            line.color()
+            line.id()
         );
     }
     assert_eq!(

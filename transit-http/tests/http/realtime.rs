@@ -18,7 +18,8 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use transit_core::event::HeadwayState;
 use transit_core::metrics::PipelineMetrics;
-use transit_core::model::{Direction, LineColor, StationId, TrainStatus};
+use transit_core::model::{Direction, LineId, StationId, TrainStatus};
+use transit_core::network::cta;
 use transit_core::network::Network;
 use transit_core::status::{LineView, NextTrain, StationView, StatusSnapshot, TrainPosition};
 use transit_http::dashboard::{self, Dashboard};
@@ -103,10 +104,11 @@ fn train(
 /// Morgan towards Harlem/Lake.
 fn fixed_snapshot() -> StatusSnapshot {
     let network = Network::embedded().unwrap();
-    let view = |line: LineColor, trains: Vec<TrainPosition>| LineView {
+    let view = |line: LineId, trains: Vec<TrainPosition>| LineView {
         line,
         stations: network
             .line(line)
+            .unwrap()
             .stations()
             .iter()
             .enumerate()
@@ -116,7 +118,7 @@ fn fixed_snapshot() -> StatusSnapshot {
         headways: Default::default(),
     };
     let mut blue = view(
-        LineColor::Blue,
+        cta::BLUE,
         vec![
             train("BL005", Direction::A, 40380, None, 0.0),
             train("BL012", Direction::B, 40370, Some(40380), 0.5),
@@ -138,7 +140,7 @@ fn fixed_snapshot() -> StatusSnapshot {
         }
     }
     let green = view(
-        LineColor::Green,
+        cta::GREEN,
         vec![train("GR003", Direction::B, 41160, Some(41510), 0.4)],
     );
     StatusSnapshot {

@@ -35,7 +35,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::SimTime;
 use transit_core::event::ArrivalEvent;
-use transit_core::model::{ring_slot, Direction, LineColor, StationId, TrainId, TrainStatus};
+use transit_core::model::{ring_slot, Direction, LineId, StationId, TrainId, TrainStatus};
 use transit_core::network::timetable::NominalTimetable;
 use transit_core::speed::{self, seconds_to_ms, Conditions};
 
@@ -156,7 +156,7 @@ const DAY_MS: i64 = 24 * HOUR_MS;
 /// lengths) gives the same moves.
 #[derive(Debug, Clone)]
 pub struct LineSim {
-    line: LineColor,
+    line: LineId,
     stations: Vec<StationId>,
     /// Nominal seconds of each track cell's run, by ring position (turnarounds included).
     run_s: Vec<f64>,
@@ -209,7 +209,7 @@ impl Surroundings for Empty {
 
 impl LineSim {
     /// The line.
-    pub fn line(&self) -> LineColor {
+    pub fn line(&self) -> LineId {
         self.line
     }
 
@@ -382,6 +382,7 @@ impl LineSim {
 mod tests {
     use super::*;
     use rand::SeedableRng;
+    use transit_core::network::cta;
 
     #[test]
     fn the_ring_turns_at_terminals() {
@@ -403,7 +404,7 @@ mod tests {
         let ids = (0..stations).map(StationId).collect::<Vec<_>>();
         let distances = vec![1_000.0; (stations as usize).saturating_sub(1)];
         LineSim::new(
-            LineColor::Red,
+            cta::RED,
             ids,
             &distances,
             trains,
@@ -414,7 +415,7 @@ mod tests {
 
     pub(super) fn id(number: u16) -> TrainId {
         TrainId {
-            line: LineColor::Red,
+            line: cta::RED,
             number,
         }
     }

@@ -10,7 +10,7 @@ use super::motion::NextMoves;
 use super::plan::{trip_run, Plan, Scheduled, PLAN_LEAD_MS};
 use super::{other, LineSim, Surroundings, Train, TripRun, DAY_MS};
 use crate::SimTime;
-use transit_core::model::{trip_start, Direction, LineColor, StationId, TrainId, TrainStatus};
+use transit_core::model::{trip_start, Direction, LineId, StationId, TrainId, TrainStatus};
 use transit_core::network::timetable::NominalTimetable;
 use transit_core::network::LineSchedule;
 use transit_core::speed::{self, seconds_to_ms};
@@ -19,7 +19,7 @@ impl LineSim {
     /// A line of `stations` whose ring positions run `run_s` (see [`speed::ring_run_s`]),
     /// without trains. `None` unless there are two runs per station.
     pub(super) fn empty(
-        line: LineColor,
+        line: LineId,
         stations: Vec<StationId>,
         run_s: Vec<f64>,
         rng: ChaCha8Rng,
@@ -119,7 +119,7 @@ impl LineSim {
     /// stations). `None` if the line is too short, the distances don't match, or the trains
     /// don't fit: one block must stay free for any to move, so at most `2 × stations - 1`.
     pub fn new(
-        line: LineColor,
+        line: LineId,
         stations: Vec<StationId>,
         distances_m: &[f64],
         trains: u16,
@@ -150,7 +150,7 @@ impl LineSim {
     /// and the trains between two trips lay over at their terminal. `None` if the line is too
     /// short or the distances don't match.
     pub fn scheduled(
-        line: LineColor,
+        line: LineId,
         stations: Vec<StationId>,
         distances_m: &[f64],
         schedule: LineSchedule,
@@ -172,7 +172,7 @@ impl LineSim {
     /// [`LineSim::scheduled`]. `None` if the timetable is of a line with another number of
     /// stations.
     pub fn with_timetable(
-        line: LineColor,
+        line: LineId,
         stations: Vec<StationId>,
         timetable: NominalTimetable,
         start: SimTime,

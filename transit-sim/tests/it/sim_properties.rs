@@ -9,9 +9,9 @@ use proptest::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use transit_core::event::ArrivalEvent;
-use transit_core::model::{Direction, LineColor, StationId, TrainId, TrainStatus};
+use transit_core::model::{Direction, LineId, StationId, TrainId, TrainStatus};
 use transit_core::network::{
-    LineSchedule, Network, Ridership, Schedule, StationLocations, SERVICE_HOURS,
+    cta, LineSchedule, Network, Ridership, Schedule, StationLocations, SERVICE_HOURS,
 };
 use transit_core::speed::Conditions;
 use transit_sim::{
@@ -116,11 +116,9 @@ fn line_sim(spacings: &[f64], service: &Service, around: &Steady, seed: u64) -> 
     let ids = ids(spacings.len() + 1);
     let rng = ChaCha8Rng::seed_from_u64(seed);
     match service {
-        Service::Fleet(trains) => {
-            LineSim::new(LineColor::Green, ids, spacings, *trains, START, rng)
-        }
+        Service::Fleet(trains) => LineSim::new(cta::GREEN, ids, spacings, *trains, START, rng),
         Service::Schedule(schedule) => LineSim::scheduled(
-            LineColor::Green,
+            cta::GREEN,
             ids,
             spacings,
             (**schedule).clone(),
@@ -272,7 +270,7 @@ proptest! {
             order = now;
             for (time, arrival) in arrivals {
                 prop_assert!(time.0 <= until);
-                prop_assert_eq!(arrival.line, LineColor::Green);
+                prop_assert_eq!(arrival.line, cta::GREEN);
                 let here = (index_of[&arrival.station_id], arrival.direction);
                 match (arrival.prev_station_id, last.get(&arrival.train_id)) {
                     (None, _) => {
@@ -394,7 +392,8 @@ fn arrivals_by_line(ticks: &[TickEvents]) -> [Vec<(SimTime, ArrivalEvent)>; 3] {
     let mut lines: [Vec<_>; 3] = Default::default();
     for tick in ticks {
         for arrival in &tick.arrivals {
-            lines[arrival.line.index()].push((arrival.arrival_time.expect("a time"), *arrival));
+            let index = cta::position(arrival.line).expect("a CTA line");
+            lines[index].push((arrival.arrival_time.expect("a time"), *arrival));
         }
     }
     lines
@@ -465,9 +464,17 @@ proptest! {
 /// stations.
 fn what_if() -> impl Strategy<Value = ScheduledWhatIf> {
     let network = Network::embedded().unwrap();
-    let stations: Vec<Vec<StationId>> = LineColor::ALL
+    let stations: Vec<Vec<StationId>> = cta::LINES
         .into_iter()
-        .map(|line| network.line(line).stations().iter().map(|s| s.id).collect())
+        .map(|line| {
+            network
+                .line(line)
+                .unwrap()
+                .stations()
+                .iter()
+                .map(|s| s.id)
+                .collect()
+        })
         .collect();
     (
         0usize..3,
@@ -478,7 +485,7 @@ fn what_if() -> impl Strategy<Value = ScheduledWhatIf> {
         0i64..7_200,
     )
         .prop_map(move |(line, kind, number, station, seconds, at_s)| {
-            let color = LineColor::ALL[line];
+            let color = cta::LINES[line];
             let train = TrainId {
                 line: color,
                 number,
@@ -599,24 +606,30 @@ impl Surroundings for Real<'_> {
 /// Runs one embedded line by CTA's schedule for a day from `start`, under the turnstile
 /// model's riders and the weather model (a new reading each hour, as the simulation draws
 /// them), and gives the trains in service and the runs the plan has under way at each hour.
-fn trains_and_runs_each_hour(seed: u64, line: LineColor, start: SimTime) -> Vec<(i64, i64, i64)> {
+fn trains_and_runs_each_hour(seed: u64, line: LineId, start: SimTime) -> Vec<(i64, i64, i64)> {
     let network = Network::embedded().unwrap();
     let ridership = Ridership::embedded().unwrap();
     let places = StationLocations::embedded().unwrap();
     let turnstiles = TurnstileModel::new(&network, &ridership);
     let base: usize = network
         .lines()
-        .take_while(|l| l.color() != line)
+        .take_while(|l| l.id() != line)
         .map(|l| l.len())
         .sum();
-    let stations: Vec<StationId> = network.line(line).stations().iter().map(|s| s.id).collect();
+    let stations: Vec<StationId> = network
+        .line(line)
+        .unwrap()
+        .stations()
+        .iter()
+        .map(|s| s.id)
+        .collect();
     let distances: Vec<f64> = stations
         .windows(2)
         .map(|pair| places.distance_m(pair[0], pair[1]).unwrap())
         .collect();
     let schedule = Schedule::embedded()
         .unwrap()
-        .for_line(network.line(line))
+        .for_line(network.line(line).unwrap())
         .unwrap();
     let month = |at: i64| {
         SimTime(at)
@@ -671,7 +684,7 @@ proptest! {
     #[test]
     fn the_trains_in_service_are_the_schedules_within_one_at_every_hour(
         seed in any::<u64>(),
-        line in prop::sample::select(LineColor::ALL.to_vec()),
+        line in prop::sample::select(cta::LINES.to_vec()),
         day in 0i64..365,
         minute in 0i64..1_440,
     ) {
