@@ -12,6 +12,8 @@ use rdkafka::producer::{DeliveryResult, ProducerContext};
 use rdkafka::topic_partition_list::TopicPartitionList;
 use transit_core::bus::{AssignmentChange, TopicPartition};
 
+use crate::log_limit;
+
 /// Sends librdkafka's own log lines and errors to `tracing` (target `librdkafka`), where the
 /// programs' log filter applies to them like to everything else.
 #[derive(Debug, Clone, Copy, Default)]
@@ -48,14 +50,28 @@ fn log_error(error: &KafkaError, reason: &str) {
     let unknown_topic = error.rdkafka_error_code()
         == Some(rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition)
         || reason.contains("Unknown topic or partition");
+    let level = if unknown_topic { "info" } else { "warn" };
+    let Some(held_back) = log_limit::admit(level, "error", reason) else {
+        return;
+    };
     if unknown_topic {
-        tracing::info!(target: "librdkafka", "waiting for a subscribed topic to be created: {reason}");
+        tracing::info!(target: "librdkafka", held_back, "waiting for a subscribed topic to be created: {reason}");
     } else {
-        tracing::warn!(target: "librdkafka", %error, "{reason}");
+        tracing::warn!(target: "librdkafka", %error, held_back, "{reason}");
     }
 }
 
+/// librdkafka's log line at its level; repeats are held back ([`log_limit`]), and a line let
+/// through after some says how many (`held_back`).
 fn log_line(level: RDKafkaLogLevel, facility: &str, message: &str) {
+    if !matches!(level, RDKafkaLogLevel::Debug) {
+        let Some(held_back) = log_limit::admit(&format!("{level:?}"), facility, message) else {
+            return;
+        };
+        if held_back > 0 {
+            return log_repeated(level, facility, message, held_back);
+        }
+    }
     match level {
         RDKafkaLogLevel::Emerg
         | RDKafkaLogLevel::Alert
@@ -66,6 +82,22 @@ fn log_line(level: RDKafkaLogLevel, facility: &str, message: &str) {
             tracing::info!(target: "librdkafka", facility, "{message}")
         }
         RDKafkaLogLevel::Debug => tracing::debug!(target: "librdkafka", facility, "{message}"),
+    }
+}
+
+/// A line let through after `held_back` repeats of it were held back.
+fn log_repeated(level: RDKafkaLogLevel, facility: &str, message: &str, held_back: u64) {
+    match level {
+        RDKafkaLogLevel::Emerg
+        | RDKafkaLogLevel::Alert
+        | RDKafkaLogLevel::Critical
+        | RDKafkaLogLevel::Error => {
+            tracing::error!(target: "librdkafka", facility, held_back, "{message}")
+        }
+        RDKafkaLogLevel::Warning => {
+            tracing::warn!(target: "librdkafka", facility, held_back, "{message}")
+        }
+        _ => tracing::info!(target: "librdkafka", facility, held_back, "{message}"),
     }
 }
 
