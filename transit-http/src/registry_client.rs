@@ -473,6 +473,19 @@ impl RegistryClient {
         self.call(Method::GET, url, None, About::default()).await
     }
 
+    /// Asks the registry once, without retrying, whether it answers and takes this client's
+    /// credentials (`GET /subjects`): for a process to tell, before it starts, a registry
+    /// that is down (a [`RegistryError::Backend`] whose [`RegistryClientError`] is
+    /// [transient](RegistryClientError::is_transient)) from settings that can never work
+    /// (a refusal such as 401, a URL that is not the registry's).
+    pub async fn check(&self) -> Result<(), RegistryError> {
+        let url = self.url(&["subjects"]);
+        let _: Vec<String> = self
+            .call_once(Method::GET, url, None, About::default())
+            .await?;
+        Ok(())
+    }
+
     /// The versions of `subject` (not cached).
     pub async fn versions(&self, subject: &str) -> Result<Vec<u32>, RegistryError> {
         let url = self.url(&["subjects", subject, "versions"]);

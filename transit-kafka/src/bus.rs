@@ -64,6 +64,28 @@ pub enum KafkaBusError {
     },
 }
 
+impl KafkaBusError {
+    /// Whether trying again cannot help until a setting changes: an unusable setting, a
+    /// configuration librdkafka refuses, or a cluster that refused the credentials or the TLS
+    /// handshake. A cluster that does not answer is an outage, not a mistake.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            Self::Config(_) | Self::Client { .. } => true,
+            Self::Unreachable { source, .. } => matches!(
+                source.rdkafka_error_code(),
+                Some(
+                    RDKafkaErrorCode::Authentication
+                        | RDKafkaErrorCode::SaslAuthenticationFailed
+                        | RDKafkaErrorCode::SSL
+                        | RDKafkaErrorCode::TopicAuthorizationFailed
+                        | RDKafkaErrorCode::ClusterAuthorizationFailed
+                        | RDKafkaErrorCode::UnsupportedSASLMechanism
+                )
+            ),
+        }
+    }
+}
+
 /// An [`EventBus`] over a Kafka cluster (Apache Kafka, Redpanda, tansu or a managed service),
 /// through librdkafka.
 ///

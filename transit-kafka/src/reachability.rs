@@ -3,6 +3,7 @@
 //! while a broker that refuses connections or does not answer is an outage to wait out.
 //! librdkafka tells the two apart only in its log lines, after its metadata request timed out.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use tokio::net::TcpStream;
@@ -112,6 +113,25 @@ pub fn bootstrap_servers(list: &str) -> Result<Vec<BootstrapServer>, Reachabilit
 /// librdkafka's to check, when [`KafkaBus::connect`](crate::KafkaBus::connect) runs.
 pub async fn check_reachable(config: &KafkaConfig) -> Result<(), ReachabilityError> {
     let list = config.bootstrap_servers();
+    let addresses = resolve(config).await?;
+    let mut reason = String::new();
+    for address in addresses {
+        match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address)).await {
+            Ok(Ok(_stream)) => return Ok(()),
+            Ok(Err(error)) => reason = format!("{address}: {error}"),
+            Err(_elapsed) => reason = format!("{address}: no answer within {CONNECT_TIMEOUT:?}"),
+        }
+    }
+    Err(ReachabilityError::Unreachable {
+        servers: list.to_string(),
+        reason,
+    })
+}
+
+/// The addresses of the bootstrap servers of `config`: an error only when the list does not
+/// parse or none of its names resolves (those that do not are logged).
+pub async fn resolve(config: &KafkaConfig) -> Result<Vec<SocketAddr>, ReachabilityError> {
+    let list = config.bootstrap_servers();
     let servers = bootstrap_servers(list)?;
     let mut addresses = Vec::new();
     let mut unresolved = None;
@@ -139,18 +159,7 @@ pub async fn check_reachable(config: &KafkaConfig) -> Result<(), ReachabilityErr
             "a Kafka bootstrap server's name does not resolve; using the others"
         );
     }
-    let mut reason = String::new();
-    for address in addresses {
-        match tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address)).await {
-            Ok(Ok(_stream)) => return Ok(()),
-            Ok(Err(error)) => reason = format!("{address}: {error}"),
-            Err(_elapsed) => reason = format!("{address}: no answer within {CONNECT_TIMEOUT:?}"),
-        }
-    }
-    Err(ReachabilityError::Unreachable {
-        servers: list.to_string(),
-        reason,
-    })
+    Ok(addresses)
 }
 
 #[cfg(test)]
@@ -181,7 +190,16 @@ mod tests {
 
     #[test]
     fn malformed_lists_are_mistakes() {
-        for list in ["", " , ", "a:notaport", "a:0", "a:99999", ":9092", "a::b:1", "[::1"] {
+        for list in [
+            "",
+            " , ",
+            "a:notaport",
+            "a:0",
+            "a:99999",
+            ":9092",
+            "a::b:1",
+            "[::1",
+        ] {
             let error = bootstrap_servers(list).unwrap_err();
             assert!(error.is_permanent(), "{list:?}: {error}");
         }

@@ -33,7 +33,9 @@
 //! warning saying why and when it retries, waits with exponential backoff
 //! ([`SourceConfig::retry_min`] doubling up to [`SourceConfig::retry_max`]), reconnects and
 //! goes on from its position. Bus and registry failures are fatal ([`SourceError`]): without
-//! the bus, the position cannot be kept.
+//! the bus, the position cannot be kept. So is PostgreSQL's refusal of what the settings ask
+//! (a wrong password, a database or table that does not exist: [`SourceError::Refused`]),
+//! which no retry mends.
 //!
 //! One instance per source name: two running with the same name would both publish.
 
@@ -309,6 +311,11 @@ impl<'a> Run<'a> {
                 Ok(Polled::CaughtUp) => self.source.config.poll_interval,
                 Err(Stop::Shutdown) => break,
                 Err(Stop::Fatal(error)) => return Err(error),
+                Err(Stop::Database(error)) if error.is_permanent() => {
+                    return Err(SourceError::Refused {
+                        message: error.to_string(),
+                    });
+                }
                 Err(Stop::Database(error)) => {
                     // Whatever broke, a fresh connection is the way back.
                     self.client = None;
