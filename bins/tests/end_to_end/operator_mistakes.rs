@@ -3,7 +3,7 @@
 //! is waited for, said once per change of state rather than at every attempt; and Ctrl+C
 //! stops a process in every state within 2 s, saying what it stopped before finishing.
 //!
-//! No broker: these test its absence. The schema registry, where one must answer, is served
+//! No broker, but for the last test: these test its absence. The schema registry, where one must answer, is served
 //! in the test (on the in-memory bus, with basic auth when credentials are tested), and
 //! PostgreSQL is the test cluster (`scripts/postgres.sh`'s TLS role for a wrong password).
 
@@ -98,31 +98,21 @@ async fn assert_mistake(proc: &mut Proc, setting: &[&str], what: &[&str]) -> Str
     last
 }
 
-/// Ctrl+C: the process stops within [`CTRL_C`], with status `status` and a line saying what it
-/// stopped (`stopped`).
+/// Ctrl+C: the process stops within [`CTRL_C`], with status `status` and, after the Ctrl+C, a
+/// line with every one of `stopped` (what it stopped, or what it finished); returns the line.
 async fn assert_ctrl_c(proc: &mut Proc, status: i32, stopped: &[&str]) -> String {
+    let before = proc.log().lines().count();
     let since = Instant::now();
     proc.signal("INT");
-    let (exit, took, last) = ended(proc, since, CTRL_C * 5).await;
+    let (exit, took, _) = ended(proc, since, CTRL_C * 5).await;
     let log = proc.log();
-    assert!(
-        took <= CTRL_C,
-        "{} took {took:?} to stop:\n{log}",
-        proc.label()
-    );
-    assert_eq!(
-        exit.code(),
-        Some(status),
-        "{}: {exit}:\n{log}",
-        proc.label()
-    );
-    for needle in stopped {
-        assert!(
-            last.contains(needle),
-            "{needle:?} is not in {last:?}:\n{log}"
-        );
-    }
-    last
+    assert!(took <= CTRL_C, "{} took {took:?} to stop:\n{log}", proc.label());
+    assert_eq!(exit.code(), Some(status), "{}: {exit}:\n{log}", proc.label());
+    log.lines()
+        .skip(before)
+        .find(|line| stopped.iter().all(|needle| line.contains(needle)))
+        .unwrap_or_else(|| panic!("no line with {stopped:?} after Ctrl+C:\n{log}"))
+        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -463,5 +453,78 @@ async fn database_down_is_waited_for_and_ctrl_c_stops_the_wait() {
         &["stopped by Ctrl+C while waiting for PostgreSQL at"],
     )
     .await;
+    launcher.logs().remove();
+}
+
+/// With the test broker (`TRANSIT_TEST_KAFKA`): Ctrl+C while the processors wait for their
+/// input topics to be created, and while they process (a transaction open most of the time),
+/// each a clean stop within 2 s, its output committed: status 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_processors_waiting_for_topics_and_mid_transaction() {
+    let kafka = transit_testkit::kafka::brokers();
+    let prefix = transit_core::testing::unique_name("ctrl_c");
+    let mut launcher = launcher("ctrl-c-with-broker");
+    let mut kafka_args = args(&["--kafka", &kafka]);
+    for (key, value) in transit_testkit::kafka::broker_settings() {
+        kafka_args.extend(["-X".to_string(), format!("{key}={value}")]);
+    }
+    let registry_address = free_address();
+    let proxy_address = free_address();
+    let mut registry_args = args(&[
+        "registry",
+        "--registry-address",
+        &registry_address.to_string(),
+        "--rest-proxy-address",
+        &proxy_address.to_string(),
+        "--registry-topic",
+        &format!("{prefix}_schemas"),
+    ]);
+    registry_args.extend(kafka_args.clone());
+    let mut registry = launcher.start("registry", &registry_args);
+    registry
+        .wait_for_line(&["schema registry listening"], Duration::from_secs(60))
+        .await;
+    let mut cluster = kafka_args;
+    cluster.extend(args(&[
+        "--registry-url",
+        &format!("http://{registry_address}"),
+        "--topic-prefix",
+        &prefix,
+    ]));
+    let process_args = {
+        let mut list = args(&["process", "--group-prefix", &prefix]);
+        list.extend(cluster.clone());
+        list
+    };
+
+    // Nothing produces yet: the processors wait for their input topics.
+    let mut waiting = launcher.start("process-waiting", &process_args);
+    waiting
+        .wait_for_line(
+            &["a subscribed topic does not exist yet"],
+            Duration::from_secs(60),
+        )
+        .await;
+    assert_ctrl_c(&mut waiting, 0, &["processors stopped; output flushed"]).await;
+
+    // The simulation flat out: the processors are inside a transaction most of the time.
+    let mut produce_args = args(&[
+        "produce",
+        "--flat-out",
+        "--rest-proxy-url",
+        &format!("http://{proxy_address}"),
+    ]);
+    produce_args.extend(cluster.clone());
+    let mut producer = launcher.start("produce", &produce_args);
+    let mut working = launcher.start("process-working", &process_args);
+    working
+        .wait_for_line(
+            &["processing", "turnstile-counter", "records="],
+            Duration::from_secs(120),
+        )
+        .await;
+    assert_ctrl_c(&mut working, 0, &["processors stopped; output flushed"]).await;
+    assert_ctrl_c(&mut producer, 0, &["producer stopped"]).await;
+    registry.interrupt(Duration::from_secs(30)).await;
     launcher.logs().remove();
 }
