@@ -15,9 +15,23 @@ use transit_core::bus::{AssignmentChange, TopicPartition};
 use crate::log_limit;
 
 /// Sends librdkafka's own log lines and errors to `tracing` (target `librdkafka`), where the
-/// programs' log filter applies to them like to everything else.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct TracingContext;
+/// programs' log filter applies to them like to everything else, and keeps the last refusal of
+/// the cluster (credentials, TLS), which librdkafka reports only here: a clone shares it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TracingContext {
+    refusal: Arc<Mutex<Option<String>>>,
+}
+
+impl TracingContext {
+    /// What the cluster last refused, if it did: librdkafka's reason (never a secret: it names
+    /// the mechanism and the broker, not the credentials).
+    pub(crate) fn refusal(&self) -> Option<String> {
+        self.refusal
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
 
 impl ClientContext for TracingContext {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
@@ -25,8 +39,36 @@ impl ClientContext for TracingContext {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
+        if is_refusal(&error) || is_certificate_refusal(reason) {
+            *self.refusal.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason.to_string());
+        }
         log_error(&error, reason);
     }
+}
+
+/// Whether librdkafka's reason for a failed connection is a TLS handshake that failed over a
+/// certificate (theirs unknown to us, ours missing or refused): librdkafka reports some of
+/// those as a transport failure, so only OpenSSL's words in the reason tell them apart.
+fn is_certificate_refusal(reason: &str) -> bool {
+    reason.contains("SSL")
+        && ["certificate", "unknown ca", "handshake failure"]
+            .iter()
+            .any(|words| reason.contains(words))
+}
+
+/// Whether librdkafka's error is the cluster refusing this client's settings: credentials,
+/// the SASL mechanism, or the TLS handshake (an unknown CA, a missing client certificate).
+pub(crate) fn is_refusal(error: &KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode as Code;
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            Code::Authentication
+                | Code::SaslAuthenticationFailed
+                | Code::UnsupportedSASLMechanism
+                | Code::SSL
+        )
+    )
 }
 
 /// The bus's watermark client is a consumer that never joins a group or fetches.
@@ -50,8 +92,7 @@ fn log_error(error: &KafkaError, reason: &str) {
     let unknown_topic = error.rdkafka_error_code()
         == Some(rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition)
         || reason.contains("Unknown topic or partition");
-    let level = if unknown_topic { "info" } else { "warn" };
-    let Some(held_back) = log_limit::admit(level, "error", reason) else {
+    let Some(held_back) = log_limit::admit(reason) else {
         return;
     };
     if unknown_topic {
@@ -65,7 +106,7 @@ fn log_error(error: &KafkaError, reason: &str) {
 /// through after some says how many (`held_back`).
 fn log_line(level: RDKafkaLogLevel, facility: &str, message: &str) {
     if !matches!(level, RDKafkaLogLevel::Debug) {
-        let Some(held_back) = log_limit::admit(&format!("{level:?}"), facility, message) else {
+        let Some(held_back) = log_limit::admit(message) else {
             return;
         };
         if held_back > 0 {

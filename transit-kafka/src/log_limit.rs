@@ -6,7 +6,8 @@
 //! saying how many were held back; a line not seen for 10 minutes starts afresh.
 //!
 //! Lines count as repeats when they differ only in their digits (a client's number, a
-//! connection's milliseconds), per level and facility.
+//! connection's milliseconds) and in the thread that logged them; a log line and the error
+//! librdkafka reports with the same words are one.
 
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
@@ -34,18 +35,20 @@ struct Seen {
 
 static SEEN: LazyLock<Mutex<HashMap<String, Seen>>> = LazyLock::new(Mutex::default);
 
-/// Whether the line keyed by `level`, `facility` and `message` is to be logged now: `Some`
-/// with the number of repeats held back since it last was, or `None` to hold it back.
-pub(crate) fn admit(level: &str, facility: &str, message: &str) -> Option<u64> {
-    admit_at(&SEEN, key(level, facility, message), Instant::now())
+/// Whether librdkafka's line `message` is to be logged now: `Some` with the number of
+/// repeats held back since it last was, or `None` to hold it back.
+pub(crate) fn admit(message: &str) -> Option<u64> {
+    admit_at(&SEEN, key(message), Instant::now())
 }
 
-fn key(level: &str, facility: &str, message: &str) -> String {
-    let mut key = String::with_capacity(level.len() + facility.len() + message.len() + 2);
-    key.push_str(level);
-    key.push('|');
-    key.push_str(facility);
-    key.push('|');
+/// The line with its digits collapsed, and without the `[thrd:...]: ` prefix of librdkafka's
+/// log lines: its error callback reports the same event without it, and one line says it.
+fn key(message: &str) -> String {
+    let message = match message.strip_prefix("[thrd:") {
+        Some(rest) => rest.split_once("]: ").map_or(message, |(_, text)| text),
+        None => message,
+    };
+    let mut key = String::with_capacity(message.len());
     let mut in_number = false;
     for c in message.chars() {
         if c.is_ascii_digit() {
@@ -108,7 +111,7 @@ mod tests {
         // One line a second for 60 s, as librdkafka's "brokers are down" comes.
         for second in 0..60 {
             let message = format!("{}/1 brokers are down (after {second}ms)", second % 2);
-            let key = key("warn", "FAIL", &message);
+            let key = key(&message);
             if let Some(held) = admit_at(&seen, key, start + Duration::from_secs(second)) {
                 let_through.push((second, held));
             }
@@ -117,15 +120,17 @@ mod tests {
     }
 
     #[test]
-    fn other_lines_and_levels_are_their_own() {
+    fn other_lines_are_their_own_and_threads_do_not_count() {
         let seen = Mutex::default();
         let now = Instant::now();
-        assert_eq!(admit_at(&seen, key("warn", "FAIL", "a"), now), Some(0));
-        assert_eq!(admit_at(&seen, key("error", "FAIL", "a"), now), Some(0));
-        assert_eq!(admit_at(&seen, key("warn", "FAIL", "b"), now), Some(0));
-        assert_eq!(admit_at(&seen, key("warn", "FAIL", "a"), now), None);
+        let logged = "[thrd:ssl://h:1/bootstrap]: ssl://h:1/bootstrap: SSL handshake failed";
+        let reported = "ssl://h:1/bootstrap: SSL handshake failed";
+        assert_eq!(admit_at(&seen, key(logged), now), Some(0));
+        assert_eq!(admit_at(&seen, key(reported), now), None);
+        assert_eq!(admit_at(&seen, key("b"), now), Some(0));
+        assert_eq!(admit_at(&seen, key("b"), now), None);
         // Quiet for long enough, a line is news again.
         let later = now + FORGET_AFTER;
-        assert_eq!(admit_at(&seen, key("warn", "FAIL", "a"), later), Some(0));
+        assert_eq!(admit_at(&seen, key("b"), later), Some(0));
     }
 }

@@ -106,8 +106,17 @@ async fn assert_ctrl_c(proc: &mut Proc, status: i32, stopped: &[&str]) -> String
     proc.signal("INT");
     let (exit, took, _) = ended(proc, since, CTRL_C * 5).await;
     let log = proc.log();
-    assert!(took <= CTRL_C, "{} took {took:?} to stop:\n{log}", proc.label());
-    assert_eq!(exit.code(), Some(status), "{}: {exit}:\n{log}", proc.label());
+    assert!(
+        took <= CTRL_C,
+        "{} took {took:?} to stop:\n{log}",
+        proc.label()
+    );
+    assert_eq!(
+        exit.code(),
+        Some(status),
+        "{}: {exit}:\n{log}",
+        proc.label()
+    );
     log.lines()
         .skip(before)
         .find(|line| stopped.iter().all(|needle| line.contains(needle)))
