@@ -352,8 +352,10 @@ impl RegistryClient {
         body: Option<String>,
         about: About<'_>,
     ) -> Result<T, RegistryError> {
-        let deadline = tokio::time::Instant::now() + RETRY_FOR;
+        let started = tokio::time::Instant::now();
+        let deadline = started + RETRY_FOR;
         let mut pause = Duration::from_millis(100);
+        let mut failed: u32 = 0;
         loop {
             let outcome = self
                 .call_once(method.clone(), url.clone(), body.clone(), about)
@@ -365,17 +367,32 @@ impl RegistryClient {
                             .downcast_ref::<RegistryClientError>()
                             .is_some_and(RegistryClientError::is_transient) =>
                 {
-                    tracing::warn!(
-                        %method,
-                        %url,
-                        error = %transit_core::error_chain(source.as_ref()),
-                        retry_in_ms = pause.as_millis() as u64,
-                        "the schema registry is not answering; asking again"
-                    );
+                    failed += 1;
+                    // Said at attempts 1, 2, 4, 8...: a registry down for two minutes is a
+                    // handful of lines, not one every two seconds.
+                    if failed.is_power_of_two() {
+                        tracing::warn!(
+                            %method,
+                            %url,
+                            error = %transit_core::error_chain(source.as_ref()),
+                            attempt = failed,
+                            waited_s = started.elapsed().as_secs(),
+                            "the schema registry is not answering; asking again"
+                        );
+                    }
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(2));
                 }
-                outcome => return outcome,
+                outcome => {
+                    if failed > 0 && outcome.is_ok() {
+                        tracing::info!(
+                            %url,
+                            waited_s = started.elapsed().as_secs(),
+                            "the schema registry answers again after {failed} attempts"
+                        );
+                    }
+                    return outcome;
+                }
             }
         }
     }
