@@ -130,9 +130,9 @@ pub async fn database(options: &ConnectOptions) -> anyhow::Result<()> {
         }
         match transit_postgres::connect(options.clone()).await {
             Ok(_client) => Ok(()),
-            Err(error) if error.is_permanent() => Err(Failure::Permanent(
-                Mistake::new(DATABASE, "PostgreSQL refused the connection", &error).into(),
-            )),
+            Err(error) if error.is_permanent() => {
+                Err(Failure::Permanent(Mistake::of(DATABASE, &error).into()))
+            }
             Err(error) => Err(Failure::Outage(retry::error_line(&error))),
         }
     })

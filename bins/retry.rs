@@ -43,6 +43,16 @@ impl Mistake {
     }
 }
 
+impl Mistake {
+    /// A mistake in `setting` that `error` tells whole (its causes in one line).
+    pub fn of(setting: &'static str, error: &(dyn std::error::Error + 'static)) -> Self {
+        Self {
+            message: error_line(error),
+            setting,
+        }
+    }
+}
+
 impl std::fmt::Display for Mistake {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}; check {}", self.message, self.setting)

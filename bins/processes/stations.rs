@@ -52,7 +52,9 @@ impl DatabaseArgs {
         let mut options: ConnectOptions = self
             .database_url
             .parse()
-            .context("the database URL (--database-url)")?;
+            .map_err(|error| {
+                crate::retry::Mistake::new(crate::reach::DATABASE, "the database URL", &error)
+            })?;
         if let Some(path) = &self.database_password_file {
             let text = std::fs::read_to_string(path).with_context(|| {
                 format!("reading the database password file {}", path.display())
