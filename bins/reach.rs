@@ -1,6 +1,7 @@
 //! Reaching the services a process needs (Kafka, the schema registry, PostgreSQL) before it
-//! starts: each waited for while it is down ([`retry::wait_for`]), and a setting that can
-//! never work reported at once as a [`Mistake`] naming the flag and variable to change.
+//! starts: Kafka and PostgreSQL waited for while they are down ([`retry::wait_for`]), the
+//! registry checked once, and a setting that can never work reported at once as a
+//! [`Mistake`] naming the flag and variable to change.
 
 use transit_core::codec::RegistryError;
 use transit_http::registry_client::RegistryClientError;
@@ -68,45 +69,49 @@ pub async fn kafka_names(config: &KafkaConfig) -> anyhow::Result<()> {
         .map(drop)
 }
 
-/// Waits until the schema registry of `client` (at `url`) answers and takes its credentials;
-/// a host that does not resolve, refused credentials or any other refusal end it at once.
+/// Asks the schema registry of `client` (at `url`) once: a host that does not resolve,
+/// refused credentials or any other refusal end the process at once. A registry that is down
+/// is not waited for here: a process starts without it (a dashboard serves, a processor
+/// consumes), and its calls to the registry wait for it (`transit_http::registry_client`).
 pub async fn registry(url: &str, client: &RegistryClient) -> anyhow::Result<()> {
-    let host = host_and_port(url);
-    retry::wait_for("the schema registry", url, || {
-        let host = host.clone();
-        async move {
-            if let Some((host, port)) = host {
-                if let Err(error) = tokio::net::lookup_host((host.as_str(), port)).await {
-                    let message = format!("the schema registry at {url}: cannot resolve {host}");
-                    return Err(Failure::Permanent(
-                        Mistake::new(REGISTRY, message, &error).into(),
-                    ));
+    if let Some((host, port)) = host_and_port(url) {
+        if let Err(error) = tokio::net::lookup_host((host.as_str(), port)).await {
+            let message = format!("the schema registry at {url}: cannot resolve {host}");
+            return Err(Mistake::new(REGISTRY, message, &error).into());
+        }
+    }
+    let refused = |setting, error: &(dyn std::error::Error + 'static)| {
+        let message = format!("the schema registry at {url}");
+        anyhow::Error::new(Mistake::new(setting, message, error))
+    };
+    let checked = tokio::select! {
+        checked = client.check() => checked,
+        () = crate::shutdown::cancelled() => {
+            return Err(crate::shutdown::Interrupted::current().into());
+        }
+    };
+    match checked {
+        Ok(()) => Ok(()),
+        Err(RegistryError::Backend { source }) => {
+            match source.downcast_ref::<RegistryClientError>() {
+                Some(error) if error.is_transient() => {
+                    tracing::warn!(
+                        reason = %retry::error_line(error),
+                        "the schema registry is unreachable at {url}; starting without it: \
+                         what needs it waits for it"
+                    );
+                    Ok(())
                 }
-            }
-            let refused = |setting, error: &(dyn std::error::Error + 'static)| {
-                let message = format!("the schema registry at {url}");
-                Failure::Permanent(Mistake::new(setting, message, error).into())
-            };
-            match client.check().await {
-                Ok(()) => Ok(()),
-                Err(RegistryError::Backend { source }) => {
-                    match source.downcast_ref::<RegistryClientError>() {
-                        Some(error) if error.is_transient() => {
-                            Err(Failure::Outage(retry::error_line(error)))
-                        }
-                        Some(
-                            error @ RegistryClientError::Status {
-                                status: 401 | 403, ..
-                            },
-                        ) => Err(refused(REGISTRY_CREDENTIALS, error)),
-                        _ => Err(refused(REGISTRY, source.as_ref())),
-                    }
-                }
-                Err(other) => Err(refused(REGISTRY, &other)),
+                Some(
+                    error @ RegistryClientError::Status {
+                        status: 401 | 403, ..
+                    },
+                ) => Err(refused(REGISTRY_CREDENTIALS, error)),
+                _ => Err(refused(REGISTRY, source.as_ref())),
             }
         }
-    })
-    .await
+        Err(other) => Err(refused(REGISTRY, &other)),
+    }
 }
 
 /// Waits until PostgreSQL takes a connection with `options`; a host that does not resolve,

@@ -91,6 +91,11 @@ where
         };
         match outcome {
             Ok(value) => {
+                // What follows (topics, schemas, restoring state) is still getting ready.
+                shutdown::enter(
+                    "starting (topics, schemas, restoring state)",
+                    "the process had not started its work",
+                );
                 if failed > 0 {
                     tracing::info!(
                         waited_s = started.elapsed().as_secs(),

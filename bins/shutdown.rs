@@ -38,7 +38,8 @@ pub fn on_ctrl_c() -> CancellationToken {
         tracing::info!("Ctrl+C: stopping (press again to force)");
         cancel.cancel();
         if signal().await.is_ok() {
-            eprintln!("{}: second Ctrl+C: exiting at once", Interrupted::current());
+            let Interrupted { doing, unfinished } = Interrupted::current();
+            eprintln!("second Ctrl+C: stopped at once while {doing}: {unfinished}");
             std::process::exit(i32::from(INTERRUPTED_EXIT_CODE));
         }
     });
@@ -128,7 +129,25 @@ where
 pub fn exit_status(error: &anyhow::Error) -> (u8, String) {
     match error.downcast_ref::<Interrupted>() {
         Some(interrupted) => (INTERRUPTED_EXIT_CODE, interrupted.to_string()),
-        None => (1, format!("error: {}", crate::retry::one_line(error))),
+        None => (
+            1,
+            format!("error: {}{}", crate::retry::one_line(error), hint(error)),
+        ),
+    }
+}
+
+/// What to check after an error that is not a [`crate::retry::Mistake`] but comes from a
+/// service a setting names: the registry that never came back, say.
+fn hint(error: &anyhow::Error) -> &'static str {
+    let registry = error.chain().any(|cause| {
+        cause
+            .downcast_ref::<transit_http::registry_client::RegistryClientError>()
+            .is_some()
+    });
+    if registry {
+        "; check that the schema registry is up, and --registry-url (TRANSIT_REGISTRY_URL)"
+    } else {
+        ""
     }
 }
 

@@ -49,12 +49,9 @@ pub struct DatabaseArgs {
 impl DatabaseArgs {
     /// The connection settings: the URL's, with the password file's password if one is given.
     pub fn options(&self) -> anyhow::Result<ConnectOptions> {
-        let mut options: ConnectOptions = self
-            .database_url
-            .parse()
-            .map_err(|error| {
-                crate::retry::Mistake::new(crate::reach::DATABASE, "the database URL", &error)
-            })?;
+        let mut options: ConnectOptions = self.database_url.parse().map_err(|error| {
+            crate::retry::Mistake::new(crate::reach::DATABASE, "the database URL", &error)
+        })?;
         if let Some(path) = &self.database_password_file {
             let text = std::fs::read_to_string(path).with_context(|| {
                 format!("reading the database password file {}", path.display())
