@@ -457,7 +457,8 @@ async fn database_down_is_waited_for_and_ctrl_c_stops_the_wait() {
 /// With the test broker (`TRANSIT_TEST_KAFKA`): Ctrl+C while the processors wait for their
 /// input topics to be created, and while they process (a transaction open most of the time),
 /// each a clean stop within 2 s, its output committed: status 0; and while one waits for the
-/// registry to register its schemas, a stop within 2 s saying it had not started: status 130.
+/// registry to register its schemas, a stop within 2 s saying it had not started: status 130,
+/// and at once on a second Ctrl+C.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_stops_processors_waiting_for_topics_or_the_registry_and_mid_transaction() {
     let kafka = transit_testkit::kafka::brokers();
@@ -530,6 +531,38 @@ async fn ctrl_c_stops_processors_waiting_for_topics_or_the_registry_and_mid_tran
         &["stopped by Ctrl+C while starting"],
     )
     .await;
+
+    // Again, and a second Ctrl+C while the first waits for the registration: out at once.
+    let mut forced = {
+        let mut list = args(&["process", "--group-prefix", &prefix]);
+        list.extend(cluster.clone());
+        let at = list
+            .iter()
+            .position(|arg| arg == "--registry-url")
+            .expect("the cluster's arguments name the registry");
+        list[at + 1] = format!("http://{}", closed());
+        launcher.start("process-forced", &list)
+    };
+    forced
+        .wait_for_line(
+            &["the schema registry is not answering; asking again"],
+            Duration::from_secs(60),
+        )
+        .await;
+    forced.signal("INT");
+    forced.wait_for_line(&["Ctrl+C: stopping"], CTRL_C).await;
+    let second = Instant::now();
+    forced.signal("INT");
+    let (status, took, last) = ended(&mut forced, second, CTRL_C).await;
+    assert_eq!(status.code(), Some(INTERRUPTED), "{}", forced.log());
+    assert!(
+        took < Duration::from_millis(500),
+        "forced out after {took:?}"
+    );
+    assert!(
+        last.starts_with("second Ctrl+C: stopped at once while starting"),
+        "{last:?}"
+    );
 
     // The simulation flat out: the processors are inside a transaction most of the time.
     let mut produce_args = args(&[
