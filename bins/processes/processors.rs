@@ -112,9 +112,9 @@ pub async fn run(args: ProcessorArgs, shutdown: CancellationToken) -> anyhow::Re
     tasks.wait().await;
     bus.flush().await?;
     tracing::info!(
-        stations = ?stations?,
-        counts = ?counts?,
-        headways = ?headways?,
+        stations = %stations?,
+        counts = %counts?,
+        headways = %headways?,
         "processors stopped; output flushed"
     );
     Ok(())

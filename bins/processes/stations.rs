@@ -159,7 +159,7 @@ async fn source(args: SourceArgs, shutdown: CancellationToken) -> anyhow::Result
     );
     let source = StationSource::new(options, bus, registry, &args.cluster.topics(), config);
     let stats = source.run(shutdown).await?;
-    tracing::info!(?stats, "station source stopped; position stored");
+    tracing::info!(%stats, "station source stopped; position stored");
     Ok(())
 }
 

@@ -250,7 +250,8 @@ fn poll_loop(
             ))) => {
                 // A subscribed topic its producer has not created yet: librdkafka picks it up
                 // once it exists.
-                tracing::info!("a subscribed topic does not exist yet; waiting for it");
+                // (The client's context logs which one, once per topic.)
+                tracing::debug!("a subscribed topic does not exist yet; waiting for it");
                 continue;
             }
             Some(Err(error)) => {

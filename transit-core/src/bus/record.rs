@@ -74,6 +74,47 @@ pub struct TopicPartition {
     pub partition: u32,
 }
 
+impl std::fmt::Display for TopicPartition {
+    /// `topic[partition]`, as logs show it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}[{}]", self.topic, self.partition)
+    }
+}
+
+/// Partitions in plain words for a log line: `a[0,1,2] b[0]`, each topic once with its
+/// partitions in the order given.
+#[derive(Debug, Clone, Copy)]
+pub struct PartitionList<'a>(pub &'a [TopicPartition]);
+
+impl std::fmt::Display for PartitionList<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("none");
+        }
+        let mut topics: Vec<(&str, Vec<u32>)> = Vec::new();
+        for tp in self.0 {
+            match topics.iter_mut().find(|(topic, _)| *topic == &*tp.topic) {
+                Some((_, partitions)) => partitions.push(tp.partition),
+                None => topics.push((&tp.topic, vec![tp.partition])),
+            }
+        }
+        for (index, (topic, partitions)) in topics.iter().enumerate() {
+            if index > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{topic}[")?;
+            for (n, partition) in partitions.iter().enumerate() {
+                if n > 0 {
+                    f.write_str(",")?;
+                }
+                write!(f, "{partition}")?;
+            }
+            f.write_str("]")?;
+        }
+        Ok(())
+    }
+}
+
 /// A change of the partitions a consumer reads, as it happened.
 ///
 /// A group member sees `Revoked` for what it lost and `Assigned` for what it gained at each

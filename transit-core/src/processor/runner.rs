@@ -27,7 +27,7 @@
 //!    [`PROGRESS_EVERY`].
 
 use std::collections::BTreeMap;
-use std::fmt::Debug;
+use std::fmt::{Debug, Display};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,8 +35,8 @@ use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
 use super::{commit_positions, publish, ProcessorError, BATCH, LAG_EVERY};
-use crate::bus::TopicPartition;
 use crate::bus::{AssignmentChange, Consumer, Delivery, EventBus, Record, SubscribeOptions};
+use crate::bus::{PartitionList, TopicPartition};
 use crate::deadletter::DeadLetters;
 use crate::metrics::PipelineMetrics;
 
@@ -70,8 +70,9 @@ async fn drained(consumer: &mut dyn Consumer, ends: &BTreeMap<(Arc<str>, u32), u
 #[async_trait]
 pub trait Processor: Send {
     /// What the processor counts while it runs; returned by [`ProcessorLoop::run`]. Cloned
-    /// before each batch, so a batch whose transaction was aborted is not counted.
-    type Stats: Clone + Debug + Default + Send;
+    /// before each batch, so a batch whose transaction was aborted is not counted. Logged
+    /// with its `Display` form, in plain words.
+    type Stats: Clone + Debug + Display + Default + Send;
 
     /// Restores what the processor keeps for `partitions`, just assigned to it (at start,
     /// after a rebalance, or handed back after another member had them).
@@ -109,6 +110,8 @@ pub trait Processor: Send {
 pub struct Output {
     records: BTreeMap<String, Vec<Record>>,
     rejected: Vec<(Delivery, String)>,
+    /// How many of `rejected` are refusals the pipeline expects of good data.
+    by_design: usize,
 }
 
 impl Output {
@@ -125,6 +128,14 @@ impl Output {
     /// Sends a copy of `delivery` to the dead-letter topic, with `reason`.
     pub fn reject(&mut self, delivery: &Delivery, reason: impl Into<String>) {
         self.rejected.push((delivery.clone(), reason.into()));
+    }
+
+    /// Sends a copy of `delivery` to the dead-letter topic, with `reason`, as a refusal the
+    /// pipeline expects of good data (a row of a line it does not show): logged at info
+    /// level, not as a warning.
+    pub fn reject_by_design(&mut self, delivery: &Delivery, reason: impl Into<String>) {
+        self.reject(delivery, reason);
+        self.by_design += 1;
     }
 
     /// How many input records were refused so far.
@@ -305,8 +316,14 @@ impl ProcessorLoop {
                             .commit_transaction(consumer.as_mut(), output, &positions)
                             .await
                         {
-                            Ok(()) => failed_transactions = 0,
+                            Ok(()) => {
+                                failed_transactions = 0;
+                                self.metrics.record_commit(&self.name);
+                            }
                             Err(crate::bus::Error::Fenced { reason }) => {
+                                self.metrics.record_aborted_transaction(&self.name);
+                                self.metrics
+                                    .record_error(&self.name, &format!("fenced: {reason}"));
                                 tracing::warn!(
                                     processor = %self.name,
                                     %reason,
@@ -319,6 +336,9 @@ impl ProcessorLoop {
                             }
                             Err(error) => {
                                 failed_transactions += 1;
+                                self.metrics.record_aborted_transaction(&self.name);
+                                self.metrics
+                                    .record_retry(&self.name, &crate::error_chain(&error));
                                 if failed_transactions >= MAX_FAILED_TRANSACTIONS {
                                     return Err(ProcessorError::bus(
                                         "committing a transaction on",
@@ -346,6 +366,7 @@ impl ProcessorLoop {
                                 .commit(&commit_positions(&batch))
                                 .await
                                 .map_err(ProcessorError::bus("committing", inputs.as_str()))?;
+                            self.metrics.record_commit(&self.name);
                         }
                     }
                     processed_since_log += batch.len() as u64;
@@ -372,7 +393,7 @@ impl ProcessorLoop {
                     processor = %self.name,
                     records = processed_since_log,
                     lag,
-                    totals = ?stats,
+                    totals = %stats,
                     "processing"
                 );
                 processed_since_log = 0;
@@ -381,7 +402,7 @@ impl ProcessorLoop {
         processor.finish(&mut stats);
         tracing::info!(
             processor = %self.name,
-            totals = ?stats,
+            totals = %stats,
             "processor stopped; its output is published and its inputs committed"
         );
         Ok(stats)
@@ -439,7 +460,7 @@ impl ProcessorLoop {
         for change in consumer.assignment_changes() {
             match change {
                 AssignmentChange::Revoked(partitions) => {
-                    tracing::info!(processor = %self.name, partitions = ?names(&partitions), "partitions revoked; their state dropped");
+                    tracing::info!(processor = %self.name, partitions = %PartitionList(&partitions), "partitions revoked; their state dropped");
                     processor.revoked(&partitions);
                 }
                 AssignmentChange::Assigned(partitions) => {
@@ -449,10 +470,13 @@ impl ProcessorLoop {
                         .await?;
                     tracing::info!(
                         processor = %self.name,
-                        partitions = ?names(&partitions),
+                        partitions = %PartitionList(&partitions),
                         millis = started.elapsed().as_millis() as u64,
                         "partitions assigned; their state restored"
                     );
+                    if !partitions.is_empty() {
+                        self.metrics.record_restored(&self.name);
+                    }
                 }
             }
         }
@@ -475,7 +499,8 @@ impl ProcessorLoop {
         if !output.rejected.is_empty() {
             outputs.push((
                 self.dead_letters.topic().to_string(),
-                self.dead_letters.records(&output.rejected),
+                self.dead_letters
+                    .records(&output.rejected, output.by_design),
             ));
         }
         consumer.publish_and_commit(outputs, positions).await?;
@@ -492,7 +517,7 @@ impl ProcessorLoop {
             self.metrics.record_published(&topic, count);
         }
         self.dead_letters
-            .send(self.bus.as_ref(), &output.rejected)
+            .send(self.bus.as_ref(), &output.rejected, output.by_design)
             .await
             .map_err(ProcessorError::publish(self.dead_letters.topic()))
     }
@@ -511,6 +536,17 @@ pub fn partitions_of(
         .collect()
 }
 
+/// Writes counters as `name value, name value`: a processor's stats in a log line.
+pub fn write_counts(f: &mut std::fmt::Formatter<'_>, counts: &[(&str, u64)]) -> std::fmt::Result {
+    for (index, (name, value)) in counts.iter().enumerate() {
+        if index > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "{name} {value}")?;
+    }
+    Ok(())
+}
+
 enum Received {
     Batch,
     Idle,
@@ -522,11 +558,4 @@ fn describe(subscription: &SubscribeOptions) -> String {
         crate::bus::TopicSelector::Names(names) => names.join(", "),
         crate::bus::TopicSelector::Pattern(pattern) => format!("/{pattern}/"),
     }
-}
-
-fn names(partitions: &[TopicPartition]) -> Vec<String> {
-    partitions
-        .iter()
-        .map(|tp| format!("{}[{}]", tp.topic, tp.partition))
-        .collect()
 }

@@ -127,6 +127,26 @@ pub struct SourceStats {
     pub connections: u64,
 }
 
+impl std::fmt::Display for SourceStats {
+    /// The counters in plain words, for logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let position = |p: Option<i64>| p.map_or_else(|| "none".to_string(), |p| p.to_string());
+        write!(
+            f,
+            "restored position {}, position {}, published {}, rescanned {}, rejected {}, \
+             polls {}, retries {}, connections {}",
+            position(self.restored_position),
+            position(self.position),
+            self.published,
+            self.rescanned,
+            self.rejected,
+            self.polls,
+            self.retries,
+            self.connections
+        )
+    }
+}
+
 /// The station source. See the [module documentation](self).
 #[derive(Debug)]
 pub struct StationSource {
