@@ -12,7 +12,8 @@
 //! - [`registry`], [`rest_proxy`], [`weather_request`]: the schema registry and the REST
 //!   Proxy served for a test (over HTTPS with users too), and the original weather hardware's
 //!   request;
-//! - [`tls`]: a test CA and server certificate, made with `openssl`.
+//! - [`tls`]: a test CA and server certificate, made with `openssl`;
+//! - [`prometheus`]: a strict check of a `/metrics` page with `prometheus_client`'s parser.
 //!
 //! Each service that is missing fails the test with how to start it: a test that quietly
 //! passes without its broker or database would prove nothing.
@@ -24,6 +25,7 @@ pub mod http;
 pub mod kafka;
 pub mod postgres;
 pub mod processes;
+pub mod prometheus;
 pub mod registry;
 pub mod rest_proxy;
 pub mod tls;

@@ -474,9 +474,9 @@ impl ProcessorLoop {
                         millis = started.elapsed().as_millis() as u64,
                         "partitions assigned; their state restored"
                     );
-                    if !partitions.is_empty() {
-                        self.metrics.record_restored(&self.name);
-                    }
+                    // Ready from its first assignment on, an empty one too (a member its
+                    // group gave nothing has nothing to restore).
+                    self.metrics.record_restored(&self.name);
                 }
             }
         }
