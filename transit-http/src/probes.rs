@@ -72,8 +72,27 @@ type Watch = Box<dyn Fn() -> Result<(), String> + Send + Sync>;
 /// others computed at each probe ([`Readiness::watch`]). Shared behind an `Arc`.
 #[derive(Default)]
 pub struct Readiness {
-    set: Mutex<BTreeMap<String, Option<String>>>,
+    set: Mutex<BTreeMap<String, CheckState>>,
     watches: Mutex<Vec<(String, Watch)>>,
+}
+
+/// A check set by the process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum CheckState {
+    /// Not passed yet since the start, with the reason: its first pass is no news.
+    Pending(String),
+    /// Failing after it passed (or failing as checked), with the reason.
+    Failing(String),
+    Passing,
+}
+
+impl CheckState {
+    fn reason(&self) -> Option<&String> {
+        match self {
+            Self::Pending(reason) | Self::Failing(reason) => Some(reason),
+            Self::Passing => None,
+        }
+    }
 }
 
 impl std::fmt::Debug for Readiness {
@@ -119,7 +138,7 @@ impl Readiness {
         Arc::new(Self::default())
     }
 
-    fn lock_set(&self) -> MutexGuard<'_, BTreeMap<String, Option<String>>> {
+    fn lock_set(&self) -> MutexGuard<'_, BTreeMap<String, CheckState>> {
         // Nothing panics while holding the lock; a poisoned one still holds valid checks.
         self.set.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -129,15 +148,17 @@ impl Readiness {
     pub fn expect(&self, name: &str, reason: impl Display) {
         self.lock_set()
             .entry(name.to_string())
-            .or_insert_with(|| Some(reason.to_string()));
+            .or_insert_with(|| CheckState::Pending(reason.to_string()));
     }
 
     /// The check `name` passes (it is added if new). A check that was failing logs that it
-    /// passes now.
+    /// passes again.
     pub fn pass(&self, name: &str) {
-        let before = self.lock_set().insert(name.to_string(), None);
-        if let Some(Some(reason)) = before {
-            tracing::info!(check = name, was = %reason, "readiness check passes");
+        let before = self
+            .lock_set()
+            .insert(name.to_string(), CheckState::Passing);
+        if let Some(CheckState::Failing(reason)) = before {
+            tracing::info!(check = name, was = %reason, "readiness check passes again");
         }
     }
 
@@ -145,10 +166,15 @@ impl Readiness {
     /// that it fails now.
     pub fn fail(&self, name: &str, reason: impl Display) {
         let reason = reason.to_string();
-        let before = self
-            .lock_set()
-            .insert(name.to_string(), Some(reason.clone()));
-        if let Some(None) = before {
+        let mut set = self.lock_set();
+        let state = match set.get(name) {
+            // Still on its way up: a failed attempt is not news either.
+            Some(CheckState::Pending(_)) => CheckState::Pending(reason.clone()),
+            _ => CheckState::Failing(reason.clone()),
+        };
+        let before = set.insert(name.to_string(), state);
+        drop(set);
+        if matches!(before, None | Some(CheckState::Passing)) {
             tracing::warn!(check = name, %reason, "readiness check fails: not ready");
         }
     }
@@ -178,12 +204,12 @@ impl Readiness {
         let mut checks: BTreeMap<String, CheckReport> = self
             .lock_set()
             .iter()
-            .map(|(name, reason)| {
+            .map(|(name, state)| {
                 (
                     name.clone(),
                     CheckReport {
-                        ok: reason.is_none(),
-                        reason: reason.clone(),
+                        ok: state.reason().is_none(),
+                        reason: state.reason().cloned(),
                     },
                 )
             })

@@ -473,6 +473,15 @@ impl RegistryClient {
         self.call(Method::GET, url, None, About::default()).await
     }
 
+    /// Whether the registry answers now: one `GET /subjects`, not retried (a readiness
+    /// probe asks again on its own schedule, and must not wait out the retries of a call).
+    pub async fn ping(&self) -> Result<(), RegistryError> {
+        let url = self.url(&["subjects"]);
+        self.call_once::<Vec<String>>(Method::GET, url, None, About::default())
+            .await
+            .map(drop)
+    }
+
     /// The versions of `subject` (not cached).
     pub async fn versions(&self, subject: &str) -> Result<Vec<u32>, RegistryError> {
         let url = self.url(&["subjects", subject, "versions"]);

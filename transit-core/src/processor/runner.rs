@@ -8,7 +8,9 @@
 //!
 //! # Order of a turn
 //!
-//! 1. Wait for a batch (or shutdown, or `idle_every` without records).
+//! 1. Wait for a batch (or shutdown, or `idle_every` without records; without `idle_every`,
+//!    a quiet second applies the assignment changes, so a member restores what it was given
+//!    without waiting for a record).
 //! 2. Apply the assignment changes the consumer reports, in order: [`Processor::revoked`]
 //!    drops state, [`Processor::assigned`] restores it. They are taken after the batch
 //!    arrived and before it is processed, so the batch is always processed against state that
@@ -51,6 +53,10 @@ pub const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 /// processed: the latency it adds is well below the board's refresh, and flat out it turns
 /// thousands of one-tick transactions into a few.
 const LINGER: Duration = Duration::from_millis(5);
+
+/// How long a loop without `idle_every` waits for records before it applies the assignment
+/// changes that came meanwhile.
+const QUIET: Duration = Duration::from_secs(1);
 
 /// How long a stopping loop waits for more records before it calls its input drained.
 const DRAIN_WAIT: Duration = Duration::from_millis(200);
@@ -299,6 +305,13 @@ impl ProcessorLoop {
             }
             match received.map_err(ProcessorError::bus("reading", inputs.as_str()))? {
                 Received::Closed => break,
+                Received::Quiet => {
+                    // Partitions assigned while no record comes are restored now, not at the
+                    // first record: the member is ready (and says so) as soon as it can be.
+                    self.apply_changes(consumer.as_mut(), &mut processor, &mut stats)
+                        .await?;
+                    continue;
+                }
                 Received::Idle => {
                     self.apply_changes(consumer.as_mut(), &mut processor, &mut stats)
                         .await?;
@@ -408,7 +421,7 @@ impl ProcessorLoop {
         Ok(stats)
     }
 
-    /// Waits for the next batch, or for `idle_every` to pass without one.
+    /// Waits for the next batch, or for `idle_every` (else [`QUIET`]) to pass without one.
     async fn next_batch(
         &self,
         consumer: &mut dyn Consumer,
@@ -421,7 +434,10 @@ impl ProcessorLoop {
                     Ok(received) => received?,
                 }
             }
-            None => consumer.recv_batch(batch, BATCH).await?,
+            None => match tokio::time::timeout(QUIET, consumer.recv_batch(batch, BATCH)).await {
+                Err(_quiet) => return Ok(Received::Quiet),
+                Ok(received) => received?,
+            },
         };
         Ok(if received == 0 {
             Received::Closed
@@ -549,7 +565,10 @@ pub fn write_counts(f: &mut std::fmt::Formatter<'_>, counts: &[(&str, u64)]) -> 
 
 enum Received {
     Batch,
+    /// No record for `idle_every`: the processor's `after_batch` runs.
     Idle,
+    /// No record for [`QUIET`] (a loop without `idle_every`): assignment changes are applied.
+    Quiet,
     Closed,
 }
 
