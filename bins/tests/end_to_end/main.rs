@@ -6,5 +6,6 @@ mod browser;
 mod confluent_clients;
 mod feeds;
 mod gtfs_export;
+mod probes;
 mod production;
 mod secured_services;
