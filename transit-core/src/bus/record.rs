@@ -81,8 +81,8 @@ impl std::fmt::Display for TopicPartition {
     }
 }
 
-/// Partitions in plain words for a log line: `a[0,1,2] b[0]`, each topic once with its
-/// partitions in the order given.
+/// Partitions in plain words for a log line: `a[0] a[1] b[0]`, each as `topic[partition]`
+/// (what the fault suite and people's `grep` look for), in the order given; `none` when empty.
 #[derive(Debug, Clone, Copy)]
 pub struct PartitionList<'a>(pub &'a [TopicPartition]);
 
@@ -91,25 +91,11 @@ impl std::fmt::Display for PartitionList<'_> {
         if self.0.is_empty() {
             return f.write_str("none");
         }
-        let mut topics: Vec<(&str, Vec<u32>)> = Vec::new();
-        for tp in self.0 {
-            match topics.iter_mut().find(|(topic, _)| *topic == &*tp.topic) {
-                Some((_, partitions)) => partitions.push(tp.partition),
-                None => topics.push((&tp.topic, vec![tp.partition])),
-            }
-        }
-        for (index, (topic, partitions)) in topics.iter().enumerate() {
+        for (index, partition) in self.0.iter().enumerate() {
             if index > 0 {
                 f.write_str(" ")?;
             }
-            write!(f, "{topic}[")?;
-            for (n, partition) in partitions.iter().enumerate() {
-                if n > 0 {
-                    f.write_str(",")?;
-                }
-                write!(f, "{partition}")?;
-            }
-            f.write_str("]")?;
+            write!(f, "{partition}")?;
         }
         Ok(())
     }
@@ -208,5 +194,21 @@ impl PartitionPosition {
     /// Records published but not yet handed out.
     pub fn lag(&self) -> u64 {
         self.end_offset.saturating_sub(self.next_offset)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_read_as_topic_and_number() {
+        let tp = |topic: &str, partition| TopicPartition {
+            topic: Arc::from(topic),
+            partition,
+        };
+        let list = [tp("a", 0), tp("a", 1), tp("b", 0)];
+        assert_eq!(PartitionList(&list).to_string(), "a[0] a[1] b[0]");
+        assert_eq!(PartitionList(&[]).to_string(), "none");
     }
 }
