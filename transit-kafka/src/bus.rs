@@ -223,7 +223,7 @@ impl KafkaBus {
             bus = %bus,
             brokers,
             replication,
-            min_insync_replicas = ?min_insync,
+            min_insync_replicas = %min_insync.map_or_else(|| "the broker's".to_string(), |n| n.to_string()),
             "connected"
         );
         Ok(bus)
