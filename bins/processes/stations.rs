@@ -176,7 +176,8 @@ async fn source(args: SourceArgs, shutdown: CancellationToken) -> anyhow::Result
         name = %args.name,
         "station source polling"
     );
-    let source = StationSource::new(options, bus, registry, &args.cluster.topics(), config);
+    let source = StationSource::new(options, bus, registry, &args.cluster.topics(), config)
+        .with_metrics(Arc::clone(&health.metrics));
     let stats = source.run(shutdown).await?;
     health.stop().await?;
     tracing::info!(%stats, "station source stopped; position stored");

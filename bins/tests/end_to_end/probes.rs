@@ -252,6 +252,17 @@ async fn every_long_running_subcommand_answers_readyz_and_metrics_on_its_metrics
     wait_readyz(&mut board, board_at, 200, |_| true).await;
     let samples = live_with_metrics(&board, board_at).await;
     assert_eq!(value(&samples, "transit_board_stations"), Some(94.0));
+    // The source's page: the rows it published.
+    let raw = format!("{prefix}.stations.raw.v1");
+    let samples = live_with_metrics(&source, probes[2]).await;
+    assert!(
+        samples
+            .iter()
+            .any(|s| s.name == "transit_records_published_total"
+                && s.label("topic") == Some(raw.as_str())
+                && s.value == Some(230.0)),
+        "no 230 rows published to {raw} on the source's /metrics: {samples:?}"
+    );
     // The processor's page: lag per partition and commits, once records went through.
     let deadline = Instant::now() + LIMIT;
     loop {

@@ -156,6 +156,7 @@ pub struct StationSource {
     raw_topic: String,
     offsets_topic: String,
     config: SourceConfig,
+    metrics: Option<Arc<transit_core::metrics::PipelineMetrics>>,
 }
 
 impl StationSource {
@@ -188,7 +189,15 @@ impl StationSource {
             raw_topic: topics.station_rows(),
             offsets_topic: topics.connect_offsets(),
             config,
+            metrics: None,
         }
+    }
+
+    /// Counts what the source publishes, and its retries with their last error, in `metrics`
+    /// (a process's `/metrics`), under the source's name.
+    pub fn with_metrics(mut self, metrics: Arc<transit_core::metrics::PipelineMetrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// [`StationSource::new`] with the connection given as libpq's URL
@@ -333,6 +342,9 @@ impl<'a> Run<'a> {
                     // Whatever broke, a fresh connection is the way back.
                     self.client = None;
                     self.stats.retries += 1;
+                    if let Some(metrics) = &self.source.metrics {
+                        metrics.record_retry(&self.source.config.name, &error.to_string());
+                    }
                     let delay = self.backoff.next_delay();
                     tracing::warn!(
                         source = %self.source.config.name,
@@ -520,6 +532,9 @@ impl<'a> Run<'a> {
         let count = ids.len() as u64;
         self.published.extend(ids);
         self.stats.published += count;
+        if let Some(metrics) = &self.source.metrics {
+            metrics.record_published(topic, count);
+        }
         Ok(count)
     }
 
