@@ -182,3 +182,83 @@ async fn station_rows(options: &transit_postgres::ConnectOptions) -> Result<(), 
     }
     Ok(())
 }
+
+/// A bus that counts what it publishes in a process's metrics: the producer's `/metrics`
+/// shows `transit_records_published_total` per topic as the processors' do.
+#[derive(Debug)]
+pub struct CountedBus<B> {
+    inner: B,
+    metrics: Arc<PipelineMetrics>,
+}
+
+impl<B> CountedBus<B> {
+    /// `inner`, counting into `metrics`.
+    pub fn new(inner: B, metrics: Arc<PipelineMetrics>) -> Self {
+        Self { inner, metrics }
+    }
+}
+
+impl<B: std::fmt::Display> std::fmt::Display for CountedBus<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.inner.fmt(f)
+    }
+}
+
+#[deny(clippy::missing_trait_methods)]
+#[async_trait::async_trait]
+impl<B: transit_core::EventBus> transit_core::EventBus for CountedBus<B> {
+    async fn create_topic(
+        &self,
+        spec: &transit_core::bus::TopicSpec,
+    ) -> transit_core::bus::Result<()> {
+        self.inner.create_topic(spec).await
+    }
+
+    async fn publish_batch(
+        &self,
+        topic: &str,
+        records: Vec<transit_core::bus::Record>,
+    ) -> Result<Vec<transit_core::bus::RecordPosition>, transit_core::bus::PublishError> {
+        let positions = self.inner.publish_batch(topic, records).await?;
+        self.metrics.record_published(topic, positions.len() as u64);
+        Ok(positions)
+    }
+
+    async fn subscribe(
+        &self,
+        options: transit_core::bus::SubscribeOptions,
+    ) -> transit_core::bus::Result<Box<dyn transit_core::bus::Consumer>> {
+        self.inner.subscribe(options).await
+    }
+
+    async fn flush(&self) -> transit_core::bus::Result<()> {
+        self.inner.flush().await
+    }
+
+    fn supports_transactions(&self) -> bool {
+        self.inner.supports_transactions()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use transit_core::bus::Record;
+    use transit_core::EventBus;
+
+    #[tokio::test]
+    async fn a_counted_bus_counts_what_it_published_per_topic() {
+        let metrics = PipelineMetrics::new();
+        let bus = CountedBus::new(transit_mem::MemBus::new(), Arc::clone(&metrics));
+        bus.create_topic(&transit_core::bus::TopicSpec::new("t", 1))
+            .await
+            .unwrap();
+        let record = || Record::new("k", "v", 1);
+        bus.publish_batch("t", vec![record(), record()])
+            .await
+            .unwrap();
+        bus.publish_batch("t", vec![record()]).await.unwrap();
+        assert_eq!(metrics.snapshot().published["t"], 3);
+        assert_eq!(bus.to_string(), transit_mem::MemBus::new().to_string());
+    }
+}

@@ -96,8 +96,9 @@ pub async fn run(args: ProducerArgs, shutdown: CancellationToken) -> anyhow::Res
     health
         .readiness
         .expect("schemas", "the simulation's schemas are not registered yet");
-    let bus = args.cluster.bus().await?;
-    health.watch_broker(&bus);
+    let kafka = args.cluster.bus().await?;
+    health.watch_broker(&kafka);
+    let bus = crate::probes::CountedBus::new(kafka, Arc::clone(&health.metrics));
     let client = args.cluster.registry()?;
     health.watch_registry(&client);
     let registry: Arc<dyn SchemaRegistry> = Arc::new(client);

@@ -263,6 +263,17 @@ async fn every_long_running_subcommand_answers_readyz_and_metrics_on_its_metrics
                 && s.value == Some(230.0)),
         "no 230 rows published to {raw} on the source's /metrics: {samples:?}"
     );
+    // The producer's page: what it published, per topic.
+    let entries = format!("{prefix}.turnstile.entries.v1");
+    let samples = live_with_metrics(&produce, probes[3]).await;
+    assert!(
+        samples
+            .iter()
+            .any(|s| s.name == "transit_records_published_total"
+                && s.label("topic") == Some(entries.as_str())
+                && s.value.is_some_and(|n| n > 0.0)),
+        "nothing published to {entries} on the producer's /metrics: {samples:?}"
+    );
     // The processor's page: lag per partition and commits, once records went through.
     let deadline = Instant::now() + LIMIT;
     loop {
