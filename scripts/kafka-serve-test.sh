@@ -9,6 +9,9 @@
 # 3. `scripts/kafka.sh serve` without a data directory, stopped with SIGINT: nothing left, and
 #    its temporary directory is gone.
 #
+# 4. `scripts/kafka.sh sleep 600` in the background, SIGINT: the command and the broker stop,
+#    it exits 130, nothing is left; `scripts/kafka.sh sh -c 'exit 3'` exits 3.
+#
 #   scripts/kafka-serve-test.sh          # a minute or so; exits non-zero on a failure
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -83,4 +86,31 @@ run_dir="$(sed -n 's/.*dir \(.*\), new).*/\1/p' "$work/serve.3.log")"
 [ -d "$run_dir" ] || fail "no temporary directory in its start line"
 stop_and_check INT "$run_dir/server.properties"
 [ ! -e "$run_dir" ] || fail "the temporary directory $run_dir is left"
+# 4. The command form.
+set +e
+"$repo/scripts/kafka.sh" sh -c 'exit 3' >"$work/serve.4.log" 2>&1
+status=$?
+set -e
+[ "$status" = 3 ] || fail "scripts/kafka.sh sh -c 'exit 3' exited $status, not 3"
+"$repo/scripts/kafka.sh" sleep 600 >"$work/serve.5.log" 2>&1 &
+pid=$!
+for _ in $(seq 240); do
+  grep -q 'is ready on' "$work/serve.5.log" && break
+  kill -0 "$pid" 2>/dev/null || fail "scripts/kafka.sh sleep 600 exited during its start"
+  sleep 0.5
+done
+run_dir="$(sed -n 's/.*dir \(.*\), new).*/\1/p' "$work/serve.5.log")"
+[ -d "$run_dir" ] || fail "no temporary directory in the start line of scripts/kafka.sh sleep 600"
+kill -s INT "$pid"
+for _ in $(seq 120); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+kill -0 "$pid" 2>/dev/null && fail "scripts/kafka.sh sleep 600 still runs 60 s after SIGINT"
+set +e
+wait "$pid"
+status=$?
+set -e
+pid=""
+[ "$status" = 130 ] || fail "scripts/kafka.sh sleep 600 exited $status after SIGINT, not 130"
+pgrep -f -- "$run_dir/server.properties" >/dev/null && fail "a JVM is left after SIGINT to scripts/kafka.sh sleep 600"
+[ ! -e "$run_dir" ] || fail "the temporary directory $run_dir is left"
+echo "kafka-serve-test: SIGINT stopped scripts/kafka.sh sleep 600, its command and its broker"
 echo "kafka-serve-test: ok"

@@ -31,8 +31,8 @@
 # and sets an EXIT trap (remove_kafka; it replaces an earlier EXIT trap, so a caller that sets
 # its own calls remove_kafka in it).
 #
-# (`scripts/kafka.sh <command...>` stops its broker on SIGINT and SIGTERM as well, once the
-# command ends; for a broker alone, under a supervisor or in the background, use `serve`.)
+# (`scripts/kafka.sh <command...>` passes SIGINT and SIGTERM on to its command, as SIGTERM, and
+# stops its broker once the command ended; for a broker alone, use `serve`.)
 #
 # A separate process (a fault test) controls the broker through the env file named by
 # TRANSIT_TEST_KAFKA_CONTROL, which start_kafka exports:
@@ -732,13 +732,14 @@ remove_kafka_cluster() {
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   set -euo pipefail
   # A script's background job starts with SIGINT ignored, and bash cannot trap a signal ignored
-  # on entry: `serve` starts itself again with SIGINT and SIGQUIT at their defaults first.
-  if [ -z "${KAFKA_SIGNALS_RESET:-}" ] && [[ " $* " == *" serve "* ]]; then
+  # on entry: the script starts itself again with SIGINT and SIGQUIT at their defaults first.
+  if [ -z "${KAFKA_SIGNALS_RESET:-}" ]; then
     KAFKA_SIGNALS_RESET=1 exec python3 -c 'import os, signal, sys
 signal.signal(signal.SIGINT, signal.SIG_DFL)
 signal.signal(signal.SIGQUIT, signal.SIG_DFL)
 os.execv(sys.argv[1], sys.argv[1:])' "$BASH" "$0" "$@"
   fi
+  unset KAFKA_SIGNALS_RESET  # a kafka.sh this one runs resets its own
   cd "$(dirname "$0")/.."
   brokers="" security=""
   KAFKA_DATA_DIR="${TRANSIT_KAFKA_DATA_DIR:-}"
@@ -796,10 +797,22 @@ os.execv(sys.argv[1], sys.argv[1:])' "$BASH" "$0" "$@"
       else
         start_kafka
       fi
-      # A signal ends the script once the command ends, and the EXIT trap stops the broker.
-      trap 'exit 130' INT
-      trap 'exit 143' TERM
-      "$@"
+      # The command runs in the background so a signal to this script is handled at once: it
+      # is passed on to the command (as SIGTERM: a background job of a script ignores SIGINT),
+      # and once the command ended the EXIT trap stops the broker. Its stdin stays this
+      # script's. At a terminal, Ctrl+C reaches this script, which passes it on.
+      "$@" <&0 &
+      command_pid=$!
+      signalled=""
+      trap 'signalled=130; kill -s TERM "$command_pid" 2>/dev/null || true' INT
+      trap 'signalled=143; kill -s TERM "$command_pid" 2>/dev/null || true' TERM
+      status=0
+      # `wait` returns early when a trapped signal comes: wait again until the command ended.
+      while true; do
+        wait "$command_pid" && status=0 || status=$?
+        kill -0 "$command_pid" 2>/dev/null || break
+      done
+      exit "${signalled:-$status}"
       ;;
   esac
 fi
