@@ -9,8 +9,8 @@
 //! # Order of a turn
 //!
 //! 1. Wait for a batch (or shutdown, or `idle_every` without records; without `idle_every`,
-//!    a quiet second applies the assignment changes, so a member restores what it was given
-//!    without waiting for a record).
+//!    until the first assignment, a quiet second applies the assignment changes, so a member
+//!    restores what it was first given, and is ready, without waiting for a record).
 //! 2. Apply the assignment changes the consumer reports, in order: [`Processor::revoked`]
 //!    drops state, [`Processor::assigned`] restores it. They are taken after the batch
 //!    arrived and before it is processed, so the batch is always processed against state that
@@ -54,8 +54,8 @@ pub const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 /// thousands of one-tick transactions into a few.
 const LINGER: Duration = Duration::from_millis(5);
 
-/// How long a loop without `idle_every` waits for records before it applies the assignment
-/// changes that came meanwhile.
+/// How long a loop without `idle_every`, before its first assignment, waits for records
+/// before it applies the assignment changes that came meanwhile.
 const QUIET: Duration = Duration::from_secs(1);
 
 /// How long a stopping loop waits for more records before it calls its input drained.
@@ -249,7 +249,10 @@ impl ProcessorLoop {
         let mut progress_logged = Instant::now();
         let mut processed_since_log = 0u64;
         let mut failed_transactions = 0u32;
-        self.apply_changes(consumer.as_mut(), &mut processor, &mut stats)
+        // Until its first assignment is applied, a quiet second applies the changes (see
+        // `Received::Quiet`); from then on it reads as it always did.
+        let mut assigned = self
+            .apply_changes(consumer.as_mut(), &mut processor, &mut stats)
             .await?;
         tracing::info!(
             processor = %self.name,
@@ -297,7 +300,7 @@ impl ProcessorLoop {
                         );
                         continue;
                     }
-                    received = self.next_batch(consumer.as_mut(), &mut batch) => received,
+                    received = self.next_batch(consumer.as_mut(), &mut batch, assigned) => received,
                 },
             };
             if drain_to.is_none() && matches!(received, Ok(Received::Batch)) {
@@ -306,18 +309,22 @@ impl ProcessorLoop {
             match received.map_err(ProcessorError::bus("reading", inputs.as_str()))? {
                 Received::Closed => break,
                 Received::Quiet => {
-                    // Partitions assigned while no record comes are restored now, not at the
-                    // first record: the member is ready (and says so) as soon as it can be.
-                    self.apply_changes(consumer.as_mut(), &mut processor, &mut stats)
+                    // Its first partitions, assigned while no record comes, are restored now,
+                    // not at the first record: the member is ready (and says so) as soon as it
+                    // can be.
+                    assigned |= self
+                        .apply_changes(consumer.as_mut(), &mut processor, &mut stats)
                         .await?;
                     continue;
                 }
                 Received::Idle => {
-                    self.apply_changes(consumer.as_mut(), &mut processor, &mut stats)
+                    assigned |= self
+                        .apply_changes(consumer.as_mut(), &mut processor, &mut stats)
                         .await?;
                 }
                 Received::Batch => {
-                    self.apply_changes(consumer.as_mut(), &mut processor, &mut stats)
+                    assigned |= self
+                        .apply_changes(consumer.as_mut(), &mut processor, &mut stats)
                         .await?;
                     self.metrics.record_consumed(&self.name, &batch);
                     let before = stats.clone();
@@ -421,11 +428,13 @@ impl ProcessorLoop {
         Ok(stats)
     }
 
-    /// Waits for the next batch, or for `idle_every` (else [`QUIET`]) to pass without one.
+    /// Waits for the next batch, or for `idle_every` to pass without one; without
+    /// `idle_every`, before the first assignment was `assigned`, for [`QUIET`].
     async fn next_batch(
         &self,
         consumer: &mut dyn Consumer,
         batch: &mut Vec<Delivery>,
+        assigned: bool,
     ) -> crate::bus::Result<Received> {
         let received = match self.idle_every {
             Some(every) => {
@@ -434,10 +443,13 @@ impl ProcessorLoop {
                     Ok(received) => received?,
                 }
             }
-            None => match tokio::time::timeout(QUIET, consumer.recv_batch(batch, BATCH)).await {
-                Err(_quiet) => return Ok(Received::Quiet),
-                Ok(received) => received?,
-            },
+            None if !assigned => {
+                match tokio::time::timeout(QUIET, consumer.recv_batch(batch, BATCH)).await {
+                    Err(_quiet) => return Ok(Received::Quiet),
+                    Ok(received) => received?,
+                }
+            }
+            None => consumer.recv_batch(batch, BATCH).await?,
         };
         Ok(if received == 0 {
             Received::Closed
@@ -466,13 +478,15 @@ impl ProcessorLoop {
         }
     }
 
-    /// Hands the consumer's assignment changes to the processor, in the order they happened.
+    /// Hands the consumer's assignment changes to the processor, in the order they happened;
+    /// whether one was an assignment.
     async fn apply_changes<P: Processor>(
         &self,
         consumer: &mut dyn Consumer,
         processor: &mut P,
         stats: &mut P::Stats,
-    ) -> Result<(), ProcessorError> {
+    ) -> Result<bool, ProcessorError> {
+        let mut assigned = false;
         for change in consumer.assignment_changes() {
             match change {
                 AssignmentChange::Revoked(partitions) => {
@@ -493,10 +507,11 @@ impl ProcessorLoop {
                     // Ready from its first assignment on, an empty one too (a member its
                     // group gave nothing has nothing to restore).
                     self.metrics.record_restored(&self.name);
+                    assigned = true;
                 }
             }
         }
-        Ok(())
+        Ok(assigned)
     }
 
     /// Publishes `output` with its dead letters and commits `positions`, in one transaction.
@@ -567,7 +582,8 @@ enum Received {
     Batch,
     /// No record for `idle_every`: the processor's `after_batch` runs.
     Idle,
-    /// No record for [`QUIET`] (a loop without `idle_every`): assignment changes are applied.
+    /// No record for [`QUIET`] (a loop without `idle_every`, before its first assignment):
+    /// assignment changes are applied.
     Quiet,
     Closed,
 }
