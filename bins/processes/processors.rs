@@ -83,8 +83,8 @@ pub async fn run(args: ProcessorArgs, shutdown: CancellationToken) -> anyhow::Re
                 Ok(())
             } else {
                 Err(
-                    "no partitions assigned and restored yet (a member restores its state \
-                     when its first records come)"
+                    "no partitions assigned and restored yet (its group has not assigned \
+                     them: are its input topics created yet?)"
                         .into(),
                 )
             }
