@@ -7,6 +7,7 @@
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 pub mod logging;
+pub mod probes;
 pub mod processes;
 pub mod reach;
 pub mod retry;

@@ -7,7 +7,8 @@
 //! appear), `transit produce` (the simulation; weather through the REST Proxy) and
 //! `transit dashboard`. Each takes flags, `TRANSIT_*` environment
 //! variables, and a settings file of `KEY=VALUE` lines (`--config FILE`), in that order of
-//! precedence.
+//! precedence. Each long-running one serves `/healthz`, `/readyz` and `/metrics` for its
+//! supervisor and Prometheus on `--metrics-address`.
 //!
 //! `transit network` shows the three lines as parsed from the CTA data (embedded, or a CSV you
 //! pass), with every data quirk it handled. `transit simulate` prints the simulation's events as

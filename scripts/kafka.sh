@@ -6,6 +6,22 @@
 #   source scripts/kafka.sh && start_kafka   # sets TRANSIT_TEST_KAFKA=127.0.0.1:<port>
 #   restart_kafka                            # same ports, same log directory: a broker restart
 #   scripts/kafka.sh cargo test --test kafka # runs a command with a broker, then stops it
+#
+# A broker for people and supervisors (the runbook's): `serve` runs one in the foreground until
+# SIGINT (Ctrl+C) or SIGTERM, then stops it cleanly and leaves nothing running, also when it was
+# started in the background from a script (where bash starts it with SIGINT ignored):
+#
+#   scripts/kafka.sh serve                          # data in a temporary directory, removed at
+#                                                   # the stop; port 9092 if free, else any
+#   scripts/kafka.sh --data-dir ~/transit-kafka serve   # (9092 too, if free)
+#                                                   # data kept in that directory: stop and
+#                                                   # serve again, and topics, offsets and
+#                                                   # schemas are still there, on the same port
+#   scripts/kafka.sh --data-dir DIR --port 9093 serve   # a port of your choice (first run)
+#
+# (or TRANSIT_KAFKA_DATA_DIR and TRANSIT_KAFKA_PORT.) Once ready it prints the line for your
+# settings file, `TRANSIT_KAFKA_BROKERS=127.0.0.1:<port>`, and with --data-dir writes it to
+# DIR/transit-kafka.env too. A directory in use by a running broker is refused.
 #   scripts/kafka.sh --brokers 3 --security secure cargo test ...
 #                                            # the same with a cluster of three, SASL_SSL and
 #                                            # mTLS listeners (start_kafka_cluster, below)
@@ -14,6 +30,9 @@
 # (config, logs, data), KAFKA_LOG_DIR (the broker's log.dirs) and KAFKA_LOG (its own log file),
 # and sets an EXIT trap (remove_kafka; it replaces an earlier EXIT trap, so a caller that sets
 # its own calls remove_kafka in it).
+#
+# (`scripts/kafka.sh <command...>` passes SIGINT and SIGTERM on to its command, as SIGTERM, and
+# stops its broker once the command ended; for a broker alone, use `serve`.)
 #
 # A separate process (a fault test) controls the broker through the env file named by
 # TRANSIT_TEST_KAFKA_CONTROL, which start_kafka exports:
@@ -168,21 +187,52 @@ kafka_tool() {
     -cp "$KAFKA_CACHE/libs/*" "$@"
 }
 
+# Whether `pid` is a broker started with the config in KAFKA_RUN_DIR (never a reused pid).
+kafka_ours() {
+  [ -n "$1" ] && kafka_alive "$1" \
+    && grep -qF "$KAFKA_RUN_DIR/server.properties" "/proc/$1/cmdline" 2>/dev/null
+}
+
+# Whether 127.0.0.1:$1 is free to listen on.
+kafka_port_free() {
+  python3 -c 'import socket, sys
+s = socket.socket()
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(1)' "$1"
+}
+
 # Starts a new broker, or, when KAFKA_RUN_DIR holds a control file (restart_kafka, or
 # `scripts/kafka.sh start` after `stop`), the same broker again on its ports and log directory.
+# KAFKA_DATA_DIR names a directory to keep the broker in (made if missing; never removed), and
+# KAFKA_WANTED_PORT the port a new one listens on (else a free one).
 start_kafka() {
   install_kafka
   local owner="" deadline
+  if [ -n "${KAFKA_DATA_DIR:-}" ]; then
+    mkdir -p "$KAFKA_DATA_DIR" || kafka_fail "cannot make the data directory $KAFKA_DATA_DIR"
+    KAFKA_RUN_DIR="$(cd "$KAFKA_DATA_DIR" && pwd)"
+    KAFKA_KEEP_DIR=1
+  fi
   if [ -n "${KAFKA_RUN_DIR:-}" ] && [ -f "$KAFKA_RUN_DIR/control.env" ]; then
     # shellcheck source=/dev/null
     source "$KAFKA_RUN_DIR/control.env"
-    if [ -n "$KAFKA_PID" ] && kafka_alive "$KAFKA_PID"; then
-      kafka_fail "a broker is already running on 127.0.0.1:$KAFKA_PORT (pid $KAFKA_PID)"
+    if kafka_ours "$KAFKA_PID"; then
+      kafka_fail "a broker is already running on 127.0.0.1:$KAFKA_PORT (pid $KAFKA_PID, dir $KAFKA_RUN_DIR)"
+    fi
+    if [ -n "${KAFKA_WANTED_PORT:-}" ] && [ "$KAFKA_WANTED_PORT" != "$KAFKA_PORT" ]; then
+      # Another client port for a kept broker: its controller's port stays (the metadata log
+      # names it).
+      KAFKA_PORT="$KAFKA_WANTED_PORT"
+      kafka_write_config
     fi
   else
     owner=1
-    KAFKA_RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/transit-kafka.XXXXXX")"
-    KAFKA_PORT="$(kafka_free_port)"
+    if [ -z "${KAFKA_DATA_DIR:-}" ]; then
+      KAFKA_RUN_DIR="$(mktemp -d "${TMPDIR:-/tmp}/transit-kafka.XXXXXX")"
+    fi
+    KAFKA_PORT="${KAFKA_WANTED_PORT:-$(kafka_free_port)}"
     KAFKA_CONTROLLER_PORT="$(kafka_free_port)"
     while [ "$KAFKA_CONTROLLER_PORT" = "$KAFKA_PORT" ]; do KAFKA_CONTROLLER_PORT="$(kafka_free_port)"; done
     KAFKA_LOG_DIR="$KAFKA_RUN_DIR/data"
@@ -191,6 +241,9 @@ start_kafka() {
     kafka_write_config
     # Stop and clean up when the starting shell exits, also when the start below fails.
     trap remove_kafka EXIT
+  fi
+  if [ -n "${KAFKA_WANTED_PORT:-}" ] && ! kafka_port_free "$KAFKA_PORT"; then
+    kafka_fail "127.0.0.1:$KAFKA_PORT is in use: choose another port (--port)"
   fi
   if [ ! -f "$KAFKA_LOG_DIR/meta.properties" ]; then
     # A cluster id as `kafka-storage random-uuid` makes it (base64url of 16 random bytes, not
@@ -260,12 +313,50 @@ restart_kafka() {
   start_kafka
 }
 
-# The EXIT trap of the shell that started the broker: stop it and remove its directory.
+# The EXIT trap of the shell that started the broker: stop it and remove its directory (not a
+# data directory the user named: that one is kept).
 remove_kafka() {
   stop_kafka
+  [ -z "${KAFKA_KEEP_DIR:-}" ] || return 0
   case "${KAFKA_RUN_DIR:-}" in
     */transit-kafka.*) rm -rf "$KAFKA_RUN_DIR" ;;
   esac
+}
+
+# `scripts/kafka.sh serve`: one broker in the foreground until SIGINT or SIGTERM, then stopped
+# (and its directory removed, unless it is a kept data directory).
+serve_kafka() {
+  local stopping=""
+  # The traps first: a signal during the start stops what was started.
+  trap 'stopping=INT' INT
+  trap 'stopping=TERM' TERM
+  trap remove_kafka EXIT
+  # A new broker listens on Kafka's usual port when it is free (a kept one on its own port).
+  if [ -z "${KAFKA_WANTED_PORT:-}" ] && [ ! -f "${KAFKA_DATA_DIR:-/nonexistent}/control.env" ] \
+    && kafka_port_free 9092; then
+    KAFKA_WANTED_PORT=9092
+  fi
+  start_kafka
+  trap remove_kafka EXIT  # start_kafka sets it only for a new directory
+  echo "Put this line in your settings file (transit.env):"
+  echo "TRANSIT_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT"
+  if [ -n "${KAFKA_KEEP_DIR:-}" ]; then
+    echo "TRANSIT_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT" >"$KAFKA_RUN_DIR/transit-kafka.env"
+    echo "(also in $KAFKA_RUN_DIR/transit-kafka.env; the data stays in $KAFKA_RUN_DIR)"
+  fi
+  echo "Ctrl+C (SIGINT) or SIGTERM stops it."
+  # `wait` returns at once when a trapped signal comes; the broker's own end ends it too.
+  while [ -z "$stopping" ] && kafka_ours "$KAFKA_PID"; do
+    sleep 1 &
+    wait $! 2>/dev/null || true
+  done
+  if [ -z "$stopping" ]; then
+    kafka_fail "the broker on 127.0.0.1:$KAFKA_PORT exited by itself" "$KAFKA_LOG"
+  fi
+  echo "kafka: SIG$stopping: stopping the broker on 127.0.0.1:$KAFKA_PORT"
+  remove_kafka
+  trap - EXIT
+  echo "kafka: stopped${KAFKA_KEEP_DIR:+; its data is kept in $KAFKA_RUN_DIR}"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -640,10 +731,25 @@ remove_kafka_cluster() {
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   set -euo pipefail
+  # A script's background job starts with SIGINT ignored, and bash cannot trap a signal ignored
+  # on entry: the script starts itself again with SIGINT and SIGQUIT at their defaults first.
+  if [ -z "${KAFKA_SIGNALS_RESET:-}" ]; then
+    KAFKA_SIGNALS_RESET=1 exec python3 -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+os.execv(sys.argv[1], sys.argv[1:])' "$BASH" "$0" "$@"
+  fi
+  unset KAFKA_SIGNALS_RESET  # a kafka.sh this one runs resets its own
   cd "$(dirname "$0")/.."
   brokers="" security=""
+  KAFKA_DATA_DIR="${TRANSIT_KAFKA_DATA_DIR:-}"
+  KAFKA_WANTED_PORT="${TRANSIT_KAFKA_PORT:-}"
   while [ $# -gt 0 ]; do
     case "$1" in
+      --data-dir) KAFKA_DATA_DIR="$2"; shift 2 ;;
+      --data-dir=*) KAFKA_DATA_DIR="${1#*=}"; shift ;;
+      --port) KAFKA_WANTED_PORT="$2"; shift 2 ;;
+      --port=*) KAFKA_WANTED_PORT="${1#*=}"; shift ;;
       --brokers) brokers="$2"; shift 2 ;;
       --brokers=*) brokers="${1#*=}"; shift ;;
       --security) security="$2"; shift 2 ;;
@@ -654,8 +760,14 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
   case "${1:-}" in
     "")
       echo "usage: scripts/kafka.sh [--brokers N] [--security plaintext|sasl_ssl|mtls|secure] <command...>" >&2
+      echo "       scripts/kafka.sh [--data-dir DIR] [--port PORT] serve" >&2
       echo "       scripts/kafka.sh install | start | stop | restart | kill [node]" >&2
       exit 2
+      ;;
+    serve)
+      [ -z "$brokers$security" ] || kafka_fail "serve runs one plaintext broker (no --brokers, --security)"
+      case "$KAFKA_WANTED_PORT" in "" | [0-9]*) ;; *) kafka_fail "--port takes a number, not '$KAFKA_WANTED_PORT'" ;; esac
+      serve_kafka
       ;;
     install)
       install_kafka
@@ -685,7 +797,22 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
       else
         start_kafka
       fi
-      "$@"
+      # The command runs in the background so a signal to this script is handled at once: it
+      # is passed on to the command (as SIGTERM: a background job of a script ignores SIGINT),
+      # and once the command ended the EXIT trap stops the broker. Its stdin stays this
+      # script's. At a terminal, Ctrl+C reaches this script, which passes it on.
+      "$@" <&0 &
+      command_pid=$!
+      signalled=""
+      trap 'signalled=130; kill -s TERM "$command_pid" 2>/dev/null || true' INT
+      trap 'signalled=143; kill -s TERM "$command_pid" 2>/dev/null || true' TERM
+      status=0
+      # `wait` returns early when a trapped signal comes: wait again until the command ended.
+      while true; do
+        wait "$command_pid" && status=0 || status=$?
+        kill -0 "$command_pid" 2>/dev/null || break
+      done
+      exit "${signalled:-$status}"
       ;;
   esac
 fi

@@ -13,6 +13,7 @@ use transit_core::metrics::PipelineMetrics;
 use transit_core::status::StatusService;
 
 use super::{join, Tasks};
+use crate::probes::{ProbeArgs, ProcessHealth};
 use crate::settings::{load_network, ClusterArgs};
 use transit_http::dashboard::{self, Dashboard};
 
@@ -28,9 +29,13 @@ pub struct BoardArgs {
     #[arg(long, env = "TRANSIT_STATIONS_CSV")]
     pub stations: Option<PathBuf>,
 
-    /// Where the dashboard listens.
+    /// Where the dashboard listens (its own `/healthz`, `/readyz` and `/metrics` too).
     #[arg(long, env = "TRANSIT_ADDRESS", default_value = dashboard::DEFAULT_ADDRESS)]
     pub address: SocketAddr,
+
+    /// Where the probes and metrics are served besides the dashboard's address.
+    #[command(flatten)]
+    pub probes: ProbeArgs,
 }
 
 /// Serves the dashboard until `shutdown`.
@@ -38,8 +43,10 @@ pub async fn run(args: BoardArgs, shutdown: CancellationToken) -> anyhow::Result
     let network = load_network(args.stations.as_deref())?;
     let listener = dashboard::bind(args.address).await?;
     let address = listener.local_addr().context("the dashboard's address")?;
-    let bus: Arc<dyn EventBus> = Arc::new(args.cluster.bus().await?);
-    let registry: Arc<dyn SchemaRegistry> = Arc::new(args.cluster.registry()?);
+    let kafka = args.cluster.bus().await?;
+    let client = args.cluster.registry()?;
+    let bus: Arc<dyn EventBus> = Arc::new(kafka.clone());
+    let registry: Arc<dyn SchemaRegistry> = Arc::new(client.clone());
     let metrics = PipelineMetrics::new();
     let (status, snapshots) = StatusService::new(
         Arc::clone(&bus),
@@ -48,7 +55,19 @@ pub async fn run(args: BoardArgs, shutdown: CancellationToken) -> anyhow::Result
         Arc::clone(network.locations()),
         Arc::clone(&metrics),
     )?;
-    let board = Dashboard::new(snapshots, metrics, shutdown.clone());
+    let board = Dashboard::new(snapshots, Arc::clone(&metrics), shutdown.clone());
+    // The board's own checks (read model restored, stations on it), the broker's and the
+    // registry's: on the dashboard's /readyz and on --metrics-address alike.
+    let mut health = ProcessHealth::start(
+        &args.probes,
+        "dashboard",
+        board.readiness(),
+        metrics,
+        &shutdown,
+    )
+    .await?;
+    health.watch_broker(&kafka);
+    health.watch_registry(&client);
     crate::shutdown::enter(
         "serving the dashboard",
         "the dead letters in flight were not flushed",
@@ -66,7 +85,9 @@ pub async fn run(args: BoardArgs, shutdown: CancellationToken) -> anyhow::Result
     tasks.wait().await;
     // The read model publishes dead letters: they are flushed like any producer's output.
     bus.flush().await.context("flushing the bus")?;
+    health.stop().await?;
     served?;
     status?;
+    tracing::info!(%address, "dashboard stopped");
     Ok(())
 }

@@ -16,6 +16,7 @@ use transit_core::processor::stations::StationProcessor;
 use transit_core::processor::turnstile_counts::TurnstileCounter;
 
 use super::{join, Tasks};
+use crate::probes::{ProbeArgs, ProcessHealth};
 use crate::settings::ClusterArgs;
 
 /// Settings of `transit process`.
@@ -24,6 +25,10 @@ pub struct ProcessorArgs {
     /// The cluster, registry and topic names.
     #[command(flatten)]
     pub cluster: ClusterArgs,
+
+    /// Where the probes and metrics are served.
+    #[command(flatten)]
+    pub probes: ProbeArgs,
 
     /// Prefix of the consumer groups (`<prefix>-station-processor`,
     /// `<prefix>-turnstile-counter`, `<prefix>-headways`): instances with the same prefix share the work; another
@@ -60,10 +65,39 @@ pub enum Switch {
 
 /// Runs the processors until `shutdown`; each commits what it processed before returning.
 pub async fn run(args: ProcessorArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let bus: Arc<dyn EventBus> = Arc::new(args.cluster.bus().await?);
-    let registry: Arc<dyn SchemaRegistry> = Arc::new(args.cluster.registry()?);
+    let mut health = ProcessHealth::start(
+        &args.probes,
+        "process",
+        transit_http::probes::Readiness::new(),
+        PipelineMetrics::new(),
+        &shutdown,
+    )
+    .await?;
+    health.readiness.expect(crate::probes::BROKER, "connecting");
+    let groups = ["station-processor", "turnstile-counter", "headways"]
+        .map(|name| format!("{}-{name}", args.group_prefix));
+    for group in &groups {
+        let (metrics, group) = (Arc::clone(&health.metrics), group.clone());
+        health.readiness.watch(&group.clone(), move || {
+            if metrics.has_restored(&group) {
+                Ok(())
+            } else {
+                Err(
+                    "no partitions assigned and restored yet (its group has not assigned \
+                     them: are its input topics created yet?)"
+                        .into(),
+                )
+            }
+        });
+    }
+    let kafka = args.cluster.bus().await?;
+    health.watch_broker(&kafka);
+    let client = args.cluster.registry()?;
+    health.watch_registry(&client);
+    let bus: Arc<dyn EventBus> = Arc::new(kafka);
+    let registry: Arc<dyn SchemaRegistry> = Arc::new(client);
     let topics = args.cluster.topics();
-    let metrics = PipelineMetrics::new();
+    let metrics = Arc::clone(&health.metrics);
     let transactions = match args.transactions {
         Switch::On => Transactions::WhenSupported,
         Switch::Off => Transactions::Off,
@@ -75,7 +109,7 @@ pub async fn run(args: ProcessorArgs, shutdown: CancellationToken) -> anyhow::Re
         Arc::clone(&metrics),
     )
     .await?
-    .in_group(format!("{}-station-processor", args.group_prefix))
+    .in_group(groups[0].clone())
     .transactions(transactions);
     let counter = TurnstileCounter::new(
         Arc::clone(&bus),
@@ -84,7 +118,7 @@ pub async fn run(args: ProcessorArgs, shutdown: CancellationToken) -> anyhow::Re
         Arc::clone(&metrics),
     )
     .await?
-    .in_group(format!("{}-turnstile-counter", args.group_prefix))
+    .in_group(groups[1].clone())
     .transactions(transactions);
     let rules = HeadwayRules {
         bunched_share: args.bunched_share,
@@ -99,7 +133,7 @@ pub async fn run(args: ProcessorArgs, shutdown: CancellationToken) -> anyhow::Re
     }
     let headways = HeadwayProcessor::new(Arc::clone(&bus), registry, &topics, metrics)
         .await?
-        .in_group(format!("{}-headways", args.group_prefix))
+        .in_group(groups[2].clone())
         .transactions(transactions)
         .rules(rules);
     crate::shutdown::enter(
@@ -116,10 +150,11 @@ pub async fn run(args: ProcessorArgs, shutdown: CancellationToken) -> anyhow::Re
     let headways = join(headways).await;
     tasks.wait().await;
     bus.flush().await?;
+    health.stop().await?;
     tracing::info!(
-        stations = ?stations?,
-        counts = ?counts?,
-        headways = ?headways?,
+        stations = %stations?,
+        counts = %counts?,
+        headways = %headways?,
         "processors stopped; output flushed"
     );
     Ok(())

@@ -13,6 +13,7 @@ use transit_core::codec::SchemaRegistry;
 use transit_sim::driver::{self, SimulationCodecs};
 use transit_sim::Simulation;
 
+use crate::probes::{ProbeArgs, ProcessHealth};
 use crate::settings::{client_security, ClusterArgs, Secret, SimulationArgs};
 use transit_http::rest_proxy::{RestProxyClient, RestProxyWeather};
 
@@ -26,6 +27,10 @@ pub struct ProducerArgs {
     /// The simulation: data, seed, trains, clock and pace.
     #[command(flatten)]
     pub simulation: SimulationArgs,
+
+    /// Where the probes and metrics are served.
+    #[command(flatten)]
+    pub probes: ProbeArgs,
 
     /// The REST Proxy the weather readings are posted to.
     #[arg(
@@ -79,8 +84,24 @@ pub async fn run(args: ProducerArgs, shutdown: CancellationToken) -> anyhow::Res
     )
     .context("setting up the simulation")?;
     args.simulation.schedule_what_ifs(&mut sim)?;
-    let bus = args.cluster.bus().await?;
-    let registry: Arc<dyn SchemaRegistry> = Arc::new(args.cluster.registry()?);
+    let mut health = ProcessHealth::start(
+        &args.probes,
+        "produce",
+        transit_http::probes::Readiness::new(),
+        transit_core::metrics::PipelineMetrics::new(),
+        &shutdown,
+    )
+    .await?;
+    health.readiness.expect(crate::probes::BROKER, "connecting");
+    health
+        .readiness
+        .expect("schemas", "the simulation's schemas are not registered yet");
+    let kafka = args.cluster.bus().await?;
+    health.watch_broker(&kafka);
+    let bus = crate::probes::CountedBus::new(kafka, Arc::clone(&health.metrics));
+    let client = args.cluster.registry()?;
+    health.watch_registry(&client);
+    let registry: Arc<dyn SchemaRegistry> = Arc::new(client);
     let topics = args.cluster.topics();
     driver::create_simulation_topics(&bus, &topics, args.partitions)
         .await
@@ -88,6 +109,7 @@ pub async fn run(args: ProducerArgs, shutdown: CancellationToken) -> anyhow::Res
     let codecs = SimulationCodecs::register(registry, &topics)
         .await
         .with_context(|| format!("registering schemas at {}", args.cluster.registry_url))?;
+    health.readiness.pass("schemas");
     let proxy_security = client_security(
         args.rest_proxy_config.as_deref(),
         args.rest_proxy_user_info.as_ref().map(Secret::expose),
@@ -104,6 +126,7 @@ pub async fn run(args: ProducerArgs, shutdown: CancellationToken) -> anyhow::Res
     config.weather_sink = Some(Arc::new(RestProxyWeather::new(proxy, topics.weather())));
     crate::shutdown::enter("producing", "the records in flight were not all flushed");
     let stats = driver::run(&bus, &mut sim, &codecs, &config, shutdown).await?;
+    health.stop().await?;
     tracing::info!(
         published = stats.total(),
         ticks = stats.ticks,

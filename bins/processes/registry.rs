@@ -14,6 +14,7 @@ use transit_core::codec::SchemaRegistry;
 use transit_registry::{BusRegistry, DEFAULT_TOPIC};
 
 use super::{join, Tasks};
+use crate::probes::{ProbeArgs, ProcessHealth};
 use crate::settings::{KafkaArgs, Secret};
 use transit_http::registry as registry_server;
 use transit_http::rest_proxy::{self, RestProxy, RestProxyConfig};
@@ -33,6 +34,10 @@ pub struct RegistryArgs {
     /// Where the REST Proxy listens (Confluent's v2 produce API).
     #[arg(long, env = "TRANSIT_REST_PROXY_ADDRESS", default_value = rest_proxy::DEFAULT_ADDRESS)]
     pub rest_proxy_address: SocketAddr,
+
+    /// Where the probes and metrics are served.
+    #[command(flatten)]
+    pub probes: ProbeArgs,
 
     /// The compacted topic the registry keeps its schemas in.
     #[arg(long, env = "TRANSIT_REGISTRY_TOPIC", default_value = DEFAULT_TOPIC)]
@@ -180,7 +185,21 @@ pub async fn run(args: RegistryArgs, shutdown: CancellationToken) -> anyhow::Res
         schemas_topic = %args.registry_topic,
         "schema registry and REST Proxy starting"
     );
-    let bus: Arc<dyn EventBus> = Arc::new(args.kafka.connect().await?);
+    let mut health = ProcessHealth::start(
+        &args.probes,
+        "registry",
+        transit_http::probes::Readiness::new(),
+        transit_core::metrics::PipelineMetrics::new(),
+        &shutdown,
+    )
+    .await?;
+    health.readiness.expect(crate::probes::BROKER, "connecting");
+    health
+        .readiness
+        .expect("schemas", "the schemas topic is not read yet");
+    let kafka = args.kafka.connect().await?;
+    health.watch_broker(&kafka);
+    let bus: Arc<dyn EventBus> = Arc::new(kafka);
     let services = start_secured_services(
         Arc::clone(&bus),
         &args.registry_topic,
@@ -190,6 +209,7 @@ pub async fn run(args: RegistryArgs, shutdown: CancellationToken) -> anyhow::Res
         shutdown,
     )
     .await?;
+    health.readiness.pass("schemas");
     crate::shutdown::enter(
         "serving the schema registry and the REST Proxy",
         "the requests in progress were cut off",
@@ -199,5 +219,7 @@ pub async fn run(args: RegistryArgs, shutdown: CancellationToken) -> anyhow::Res
     }
     services.tasks.wait().await;
     bus.flush().await.context("flushing the bus")?;
+    health.stop().await?;
+    tracing::info!("schema registry and REST Proxy stopped");
     Ok(())
 }

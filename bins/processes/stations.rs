@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use transit_core::bus::EventBus;
 use transit_core::codec::SchemaRegistry;
 
+use crate::probes::{ProbeArgs, ProcessHealth};
 use crate::settings::ClusterArgs;
 use transit_postgres::source::{SourceConfig, StationSource};
 use transit_postgres::{loader, ConnectOptions};
@@ -91,6 +92,10 @@ pub struct SourceArgs {
     #[command(flatten)]
     pub cluster: ClusterArgs,
 
+    /// Where the probes and metrics are served.
+    #[command(flatten)]
+    pub probes: ProbeArgs,
+
     /// Milliseconds between polls of the table.
     #[arg(long, env = "TRANSIT_POLL_MS", default_value_t = 1000)]
     pub poll_ms: u64,
@@ -149,8 +154,21 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
 async fn source(args: SourceArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     // The database first: a mistake in its settings is found without Kafka.
     crate::reach::database(&args.database.options()?).await?;
-    let bus: Arc<dyn EventBus> = Arc::new(args.cluster.bus().await?);
-    let registry: Arc<dyn SchemaRegistry> = Arc::new(args.cluster.registry()?);
+    let mut health = ProcessHealth::start(
+        &args.probes,
+        "stations source",
+        transit_http::probes::Readiness::new(),
+        transit_core::metrics::PipelineMetrics::new(),
+        &shutdown,
+    )
+    .await?;
+    health.readiness.expect(crate::probes::BROKER, "connecting");
+    let kafka = args.cluster.bus().await?;
+    health.watch_broker(&kafka);
+    let client = args.cluster.registry()?;
+    health.watch_registry(&client);
+    let bus: Arc<dyn EventBus> = Arc::new(kafka);
+    let registry: Arc<dyn SchemaRegistry> = Arc::new(client);
     let config = SourceConfig {
         name: args.name.clone(),
         poll_interval: Duration::from_millis(args.poll_ms.max(10)),
@@ -158,12 +176,14 @@ async fn source(args: SourceArgs, shutdown: CancellationToken) -> anyhow::Result
         ..SourceConfig::default()
     };
     let options = args.database.options()?;
+    health.watch_database(options.clone());
     tracing::info!(
         database = %options,
         name = %args.name,
         "station source polling"
     );
-    let source = StationSource::new(options, bus, registry, &args.cluster.topics(), config);
+    let source = StationSource::new(options, bus, registry, &args.cluster.topics(), config)
+        .with_metrics(Arc::clone(&health.metrics));
     crate::shutdown::enter(
         "publishing the station table's rows",
         "the position was not stored; a restart publishes the last rows again",
@@ -174,7 +194,8 @@ async fn source(args: SourceArgs, shutdown: CancellationToken) -> anyhow::Result
         }
         other => anyhow::Error::new(other),
     })?;
-    tracing::info!(?stats, "station source stopped; position stored");
+    health.stop().await?;
+    tracing::info!(%stats, "station source stopped; position stored");
     Ok(())
 }
 

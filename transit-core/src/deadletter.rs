@@ -77,7 +77,8 @@ impl DeadLetters {
         TopicSpec::new(self.topic.clone(), 1)
     }
 
-    /// Logs, counts and publishes the rejection of each `(delivery, reason)`.
+    /// Logs, counts and publishes the rejection of each `(delivery, reason)`; `by_design` of
+    /// them are refusals the pipeline expects (see [`DeadLetters::records`]).
     ///
     /// A record that cannot even be dead-lettered is an error for the caller: it must not
     /// commit past it.
@@ -85,11 +86,12 @@ impl DeadLetters {
         &self,
         bus: &dyn EventBus,
         rejected: &[(Delivery, String)],
+        by_design: usize,
     ) -> Result<(), PublishError> {
         if rejected.is_empty() {
             return Ok(());
         }
-        bus.publish_batch(&self.topic, self.records(rejected))
+        bus.publish_batch(&self.topic, self.records(rejected, by_design))
             .await?;
         self.count(rejected);
         Ok(())
@@ -98,20 +100,38 @@ impl DeadLetters {
     /// Logs the rejection of each `(delivery, reason)` and returns the dead-letter records, for
     /// a caller that publishes them itself (in a transaction with its other output); it calls
     /// [`DeadLetters::count`] once they are stored.
-    pub fn records(&self, rejected: &[(Delivery, String)]) -> Vec<Record> {
+    ///
+    /// `by_design` of them are refusals the pipeline expects of good data (the CTA file's
+    /// stations on other lines): when every one is, the batch is logged at info level, since
+    /// nothing is wrong; any other refusal makes it a warning.
+    pub fn records(&self, rejected: &[(Delivery, String)], by_design: usize) -> Vec<Record> {
         if let Some((first, reason)) = rejected.first() {
             // One line per batch: a data set with many expected rejections (stations of other
             // lines) should not bury the log; each record is logged at debug level.
-            tracing::warn!(
-                consumer = %self.consumer,
-                records = rejected.len(),
-                topic = %first.topic,
-                partition = first.partition,
-                first_offset = first.offset,
-                first_reason = %reason,
-                dead_letter_topic = %self.topic,
-                "records refused; copies with the reason are on the dead-letter topic"
-            );
+            if by_design >= rejected.len() {
+                tracing::info!(
+                    consumer = %self.consumer,
+                    records = rejected.len(),
+                    topic = %first.topic,
+                    partition = first.partition,
+                    first_offset = first.offset,
+                    first_reason = %reason,
+                    dead_letter_topic = %self.topic,
+                    "records left out by design; copies with the reason are on the dead-letter topic"
+                );
+            } else {
+                tracing::warn!(
+                    consumer = %self.consumer,
+                    records = rejected.len(),
+                    by_design,
+                    topic = %first.topic,
+                    partition = first.partition,
+                    first_offset = first.offset,
+                    first_reason = %reason,
+                    dead_letter_topic = %self.topic,
+                    "records refused; copies with the reason are on the dead-letter topic"
+                );
+            }
         }
         rejected
             .iter()

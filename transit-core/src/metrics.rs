@@ -6,7 +6,7 @@
 //! second. This is an explicit value rather than a global recorder so several pipelines (and
 //! tests) in one process keep their own numbers.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::bus::{Delivery, PartitionPosition};
@@ -31,6 +31,28 @@ pub struct MetricsSnapshot {
     pub published: BTreeMap<String, u64>,
     /// Lag per consumer, topic and partition, as last measured.
     pub lag: BTreeMap<(String, Arc<str>, u32), u64>,
+    /// Commits of input positions (transactions committed, for a transactional member), per
+    /// consumer.
+    pub commits: BTreeMap<String, u64>,
+    /// Transactions aborted (fenced or failed; their batch is read again), per consumer.
+    pub aborted_transactions: BTreeMap<String, u64>,
+    /// Operations retried after a failure, per component (a consumer, a source, a client).
+    pub retries: BTreeMap<String, u64>,
+    /// Errors seen (retried or not), per component.
+    pub errors: BTreeMap<String, u64>,
+    /// The last error per component, with when it happened.
+    pub last_error: BTreeMap<String, LastError>,
+    /// Consumers that have restored the state of the partitions first assigned to them.
+    pub restored: BTreeSet<String>,
+}
+
+/// The last error a component saw.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LastError {
+    /// The error and its causes, in one line.
+    pub message: String,
+    /// When, in milliseconds since the Unix epoch.
+    pub at_unix_ms: u64,
 }
 
 impl PipelineMetrics {
@@ -96,10 +118,68 @@ impl PipelineMetrics {
         }
     }
 
+    /// Counts a commit of `consumer`'s input positions (or a committed transaction).
+    pub fn record_commit(&self, consumer: &str) {
+        bump(&mut self.lock().commits, consumer);
+    }
+
+    /// Counts a transaction of `consumer` that was aborted.
+    pub fn record_aborted_transaction(&self, consumer: &str) {
+        bump(&mut self.lock().aborted_transactions, consumer);
+    }
+
+    /// Counts an operation of `component` retried after `error`, which becomes its last error.
+    pub fn record_retry(&self, component: &str, error: &str) {
+        let mut inner = self.lock();
+        bump(&mut inner.retries, component);
+        note_error(&mut inner, component, error);
+    }
+
+    /// Counts an error of `component` (not retried), which becomes its last error.
+    pub fn record_error(&self, component: &str, error: &str) {
+        note_error(&mut self.lock(), component, error);
+    }
+
+    /// Marks `consumer` as having restored the state of its first partitions.
+    pub fn record_restored(&self, consumer: &str) {
+        let mut inner = self.lock();
+        if !inner.restored.contains(consumer) {
+            inner.restored.insert(consumer.to_string());
+        }
+    }
+
+    /// Whether `consumer` has restored the state of its first partitions.
+    pub fn has_restored(&self, consumer: &str) -> bool {
+        self.lock().restored.contains(consumer)
+    }
+
     /// The counters now.
     pub fn snapshot(&self) -> MetricsSnapshot {
         self.lock().clone()
     }
+}
+
+fn bump(map: &mut BTreeMap<String, u64>, name: &str) {
+    match map.get_mut(name) {
+        Some(count) => *count += 1,
+        None => {
+            map.insert(name.to_string(), 1);
+        }
+    }
+}
+
+fn note_error(inner: &mut MetricsSnapshot, component: &str, error: &str) {
+    bump(&mut inner.errors, component);
+    let at_unix_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64);
+    inner.last_error.insert(
+        component.to_string(),
+        LastError {
+            message: error.to_string(),
+            at_unix_ms,
+        },
+    );
 }
 
 fn add(map: &mut BTreeMap<ConsumerTopic, u64>, consumer: &str, topic: &Arc<str>, count: u64) {
@@ -152,6 +232,28 @@ mod tests {
         assert_eq!(snapshot.consumed[&("counter".into(), Arc::clone(&a))], 1);
         assert_eq!(snapshot.dead_lettered[&("status".into(), b)], 1);
         assert_eq!(snapshot.published["out"], 5);
+    }
+
+    #[test]
+    fn commits_aborts_retries_and_the_last_error_per_component() {
+        let metrics = PipelineMetrics::new();
+        metrics.record_commit("c");
+        metrics.record_commit("c");
+        metrics.record_aborted_transaction("c");
+        metrics.record_retry("source", "connection refused");
+        metrics.record_retry("source", "timed out");
+        metrics.record_error("c", "fenced");
+        assert!(!metrics.has_restored("c"));
+        metrics.record_restored("c");
+        let snapshot = metrics.snapshot();
+        assert_eq!(snapshot.commits["c"], 2);
+        assert_eq!(snapshot.aborted_transactions["c"], 1);
+        assert_eq!(snapshot.retries["source"], 2);
+        assert_eq!(snapshot.errors["source"], 2);
+        assert_eq!(snapshot.last_error["source"].message, "timed out");
+        assert!(snapshot.last_error["source"].at_unix_ms > 0);
+        assert_eq!(snapshot.last_error["c"].message, "fenced");
+        assert!(metrics.has_restored("c"));
     }
 
     #[test]

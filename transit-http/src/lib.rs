@@ -6,7 +6,7 @@
 //!
 //! | feature | module | what |
 //! |---|---|---|
-//! | `dashboard` | [`dashboard`] | the board: HTML, server-sent events, `/api/status`, `/healthz`, `/metrics` |
+//! | `dashboard` | [`dashboard`] | the board: HTML, server-sent events, `/api/status`, `/healthz`, `/readyz`, `/metrics` |
 //! | `what-if` | `what_if` | `POST`/`GET /api/what-if`: what-ifs into a simulation in the same process |
 //! | `gtfs` | [`gtfs`], [`realtime`] | `GET /gtfs/static.zip`, the static GTFS feed; GTFS-realtime and CTA's Train Tracker API over the board (the dashboard's router serves them when both are on; without it, merge their routers into yours) |
 //! | `registry` | [`registry`] | the schema registry's server over a [`BusRegistry`](transit_registry::BusRegistry) |
@@ -15,6 +15,9 @@
 //! | `rest-proxy-client` | [`rest_proxy`] | its client, and the weather station that posts through it |
 //! | `tls` | [`server`] | HTTPS (rustls) and HTTP basic auth with read and write users for the registry and the REST Proxy (on with either) |
 //! | `client-tls` | [`client_security`] | `https://` and Confluent's `basic.auth.user.info` / `ssl.ca.location` in both clients (on with either) |
+//!
+//! With any server on, [`probes`] serves `/healthz` (liveness), `/readyz` (readiness, with
+//! its reasons) and `/metrics` (Prometheus) for any process, on an address of its own.
 //!
 //! All are on by default. The servers share [`server`]: binding (an address in use names the
 //! server) and serving until a [`CancellationToken`](tokio_util::sync::CancellationToken) is
@@ -78,6 +81,20 @@ pub mod client_security;
 pub mod dashboard;
 #[cfg(feature = "gtfs")]
 pub mod gtfs;
+#[cfg(any(
+    feature = "dashboard",
+    feature = "gtfs",
+    feature = "registry",
+    feature = "rest-proxy"
+))]
+pub mod probes;
+#[cfg(any(
+    feature = "dashboard",
+    feature = "gtfs",
+    feature = "registry",
+    feature = "rest-proxy"
+))]
+mod prometheus;
 #[cfg(feature = "gtfs")]
 pub mod realtime;
 #[cfg(feature = "registry")]

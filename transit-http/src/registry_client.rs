@@ -565,7 +565,8 @@ impl RegistryClient {
     /// credentials (`GET /subjects`): for a process to tell, before it starts, a registry
     /// that is down (a [`RegistryError::Backend`] whose [`RegistryClientError`] is
     /// [transient](RegistryClientError::is_transient)) from settings that can never work
-    /// (a refusal such as 401, a URL that is not the registry's).
+    /// (a refusal such as 401, a URL that is not the registry's); and for a readiness probe,
+    /// which asks again on its own schedule rather than wait out a call's retries.
     pub async fn check(&self) -> Result<(), RegistryError> {
         let url = self.url(&["subjects"]);
         let _: Vec<String> = self

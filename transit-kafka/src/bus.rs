@@ -290,7 +290,7 @@ impl KafkaBus {
             bus = %bus,
             brokers,
             replication,
-            min_insync_replicas = ?min_insync,
+            min_insync_replicas = %min_insync.map_or_else(|| "the broker's".to_string(), |n| n.to_string()),
             "connected"
         );
         Ok(bus)
@@ -314,6 +314,24 @@ impl KafkaBus {
     /// The settings this bus was made with.
     pub fn config(&self) -> &KafkaConfig {
         &self.inner.config
+    }
+
+    /// Whether the cluster answers now: a fresh metadata request, waiting at most `timeout`;
+    /// the number of brokers it lists. For readiness probes.
+    pub async fn ping(&self, timeout: std::time::Duration) -> Result<usize, KafkaBusError> {
+        let inner = Arc::clone(&self.inner);
+        let servers = inner.config.bootstrap_servers().to_string();
+        let brokers = tokio::task::spawn_blocking(move || {
+            inner
+                .producer
+                .client()
+                .fetch_metadata(None, timeout)
+                .map(|metadata| metadata.brokers().len())
+        })
+        .await
+        .map_err(|_| KafkaError::Canceled)
+        .and_then(|brokers| brokers);
+        brokers.map_err(|source| KafkaBusError::Unreachable { servers, source })
     }
 
     /// Every topic in the cluster with its partition count, from a fresh metadata request.

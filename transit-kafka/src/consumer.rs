@@ -250,10 +250,8 @@ fn poll_loop(
             ))) => {
                 // A subscribed topic its producer has not created yet: librdkafka picks it up
                 // once it exists.
-                let message = "a subscribed topic does not exist yet; waiting for it";
-                if let Some(held_back) = crate::log_limit::admit(message) {
-                    tracing::info!(held_back, "{message}");
-                }
+                // (The client's context logs which one, once per topic.)
+                tracing::debug!("a subscribed topic does not exist yet; waiting for it");
                 continue;
             }
             Some(Err(error)) => {

@@ -10,7 +10,7 @@ use rdkafka::consumer::{BaseConsumer, ConsumerContext, Rebalance};
 use rdkafka::error::KafkaError;
 use rdkafka::producer::{DeliveryResult, ProducerContext};
 use rdkafka::topic_partition_list::TopicPartitionList;
-use transit_core::bus::{AssignmentChange, TopicPartition};
+use transit_core::bus::{AssignmentChange, PartitionList, TopicPartition};
 
 use crate::log_limit;
 
@@ -92,14 +92,25 @@ fn log_error(error: &KafkaError, reason: &str) {
     let unknown_topic = error.rdkafka_error_code()
         == Some(rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition)
         || reason.contains("Unknown topic or partition");
+    if unknown_topic {
+        // librdkafka reports it again at each metadata refresh until the topic exists: once
+        // per topic (and process) says it.
+        if first_time(reason) {
+            tracing::info!(target: "librdkafka", "waiting for a subscribed topic to be created: {reason}");
+        }
+        return;
+    }
     let Some(held_back) = log_limit::admit(reason) else {
         return;
     };
-    if unknown_topic {
-        tracing::info!(target: "librdkafka", held_back, "waiting for a subscribed topic to be created: {reason}");
-    } else {
-        tracing::warn!(target: "librdkafka", %error, held_back, "{reason}");
-    }
+    tracing::warn!(target: "librdkafka", %error, held_back, "{reason}");
+}
+
+/// Whether `message` is logged for the first time in this process.
+fn first_time(message: &str) -> bool {
+    static SEEN: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    seen.insert(message.to_string())
 }
 
 /// librdkafka's log line at its level; repeats are held back ([`log_limit`]), and a line let
@@ -118,6 +129,17 @@ fn log_line(level: RDKafkaLogLevel, facility: &str, message: &str) {
         | RDKafkaLogLevel::Alert
         | RDKafkaLogLevel::Critical
         | RDKafkaLogLevel::Error => tracing::error!(target: "librdkafka", facility, "{message}"),
+        RDKafkaLogLevel::Warning if message.contains("Coordinator load in progress") => {
+            // A broker loads its transaction and group coordinators after it starts (and a
+            // new one creates their topics on first use); librdkafka retries until they are
+            // ready. Nothing is wrong, and nothing is lost.
+            tracing::info!(
+                target: "librdkafka",
+                facility,
+                "the broker is still loading its coordinator (usual in a new or restarted \
+                 broker's first seconds); retrying: {message}"
+            )
+        }
         RDKafkaLogLevel::Warning => tracing::warn!(target: "librdkafka", facility, "{message}"),
         RDKafkaLogLevel::Notice | RDKafkaLogLevel::Info => {
             tracing::info!(target: "librdkafka", facility, "{message}")
@@ -193,7 +215,7 @@ impl ConsumerContext for ConsumerState {
         match rebalance {
             Rebalance::Assign(list) => {
                 let gained = partitions(list);
-                tracing::info!(partitions = ?gained, "partitions assigned");
+                tracing::info!(partitions = %PartitionList(&gained), "partitions assigned");
                 for partition in &gained {
                     *state.epochs.entry(partition.clone()).or_default() += 1;
                 }
@@ -202,7 +224,7 @@ impl ConsumerContext for ConsumerState {
             }
             Rebalance::Revoke(list) => {
                 let lost = partitions(list);
-                tracing::info!(partitions = ?lost, "partitions revoked");
+                tracing::info!(partitions = %PartitionList(&lost), "partitions revoked");
                 for partition in &lost {
                     state.partitions.remove(partition);
                     state.first_polled.remove(partition);

@@ -304,8 +304,11 @@ pub async fn run(
     let mut progress = Progress::new(config.progress_every);
     tracing::info!(
         start = %sim.now(),
-        pace = ?config.pace,
-        until = ?config.until.map(|t| t.to_string()),
+        pace = %match config.pace {
+            Pace::FlatOut => "flat out".to_string(),
+            Pace::Speed(speed) => format!("{speed}x"),
+        },
+        until = %config.until.map_or_else(|| "Ctrl+C".to_string(), |t| t.to_string()),
         "simulation publishing"
     );
     loop {
@@ -337,7 +340,7 @@ pub async fn run(
     tracing::info!(
         ticks = stats.ticks,
         records = stats.total(),
-        simulated_until = ?stats.simulated_until.map(|t| t.to_string()),
+        simulated_until = %stats.simulated_until.map_or_else(|| "start".to_string(), |t| t.to_string()),
         "simulation stopped; everything published is flushed"
     );
     Ok(stats)

@@ -14,7 +14,8 @@
 //!   request;
 //! - [`secured`]: `transit registry`'s HTTPS certificate and users, and its clients' flags,
 //!   with every secret in a file;
-//! - [`tls`]: a test CA and server certificate, made with `openssl`.
+//! - [`tls`]: a test CA and server certificate, made with `openssl`;
+//! - [`prometheus`]: a strict check of a `/metrics` page with `prometheus_client`'s parser.
 //!
 //! Each service that is missing fails the test with how to start it: a test that quietly
 //! passes without its broker or database would prove nothing.
@@ -26,6 +27,7 @@ pub mod http;
 pub mod kafka;
 pub mod postgres;
 pub mod processes;
+pub mod prometheus;
 pub mod registry;
 pub mod rest_proxy;
 pub mod secured;

@@ -7,5 +7,6 @@ mod confluent_clients;
 mod feeds;
 mod gtfs_export;
 mod operator_mistakes;
+mod probes;
 mod production;
 mod secured_services;

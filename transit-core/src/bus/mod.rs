@@ -26,7 +26,8 @@ use async_trait::async_trait;
 pub use error::{Error, PublishError, Result};
 pub use ext::EventBusExt;
 pub use record::{
-    AssignmentChange, Delivery, Header, PartitionPosition, Record, RecordPosition, TopicPartition,
+    AssignmentChange, Delivery, Header, PartitionList, PartitionPosition, Record, RecordPosition,
+    TopicPartition,
 };
 pub use topic::{StartFrom, SubscribeOptions, TopicSelector, TopicSpec};
 

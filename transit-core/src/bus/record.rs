@@ -74,6 +74,33 @@ pub struct TopicPartition {
     pub partition: u32,
 }
 
+impl std::fmt::Display for TopicPartition {
+    /// `topic[partition]`, as logs show it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}[{}]", self.topic, self.partition)
+    }
+}
+
+/// Partitions in plain words for a log line: `a[0] a[1] b[0]`, each as `topic[partition]`
+/// (what the fault suite and people's `grep` look for), in the order given; `none` when empty.
+#[derive(Debug, Clone, Copy)]
+pub struct PartitionList<'a>(pub &'a [TopicPartition]);
+
+impl std::fmt::Display for PartitionList<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("none");
+        }
+        for (index, partition) in self.0.iter().enumerate() {
+            if index > 0 {
+                f.write_str(" ")?;
+            }
+            write!(f, "{partition}")?;
+        }
+        Ok(())
+    }
+}
+
 /// A change of the partitions a consumer reads, as it happened.
 ///
 /// A group member sees `Revoked` for what it lost and `Assigned` for what it gained at each
@@ -167,5 +194,21 @@ impl PartitionPosition {
     /// Records published but not yet handed out.
     pub fn lag(&self) -> u64 {
         self.end_offset.saturating_sub(self.next_offset)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_read_as_topic_and_number() {
+        let tp = |topic: &str, partition| TopicPartition {
+            topic: Arc::from(topic),
+            partition,
+        };
+        let list = [tp("a", 0), tp("a", 1), tp("b", 0)];
+        assert_eq!(PartitionList(&list).to_string(), "a[0] a[1] b[0]");
+        assert_eq!(PartitionList(&[]).to_string(), "none");
     }
 }

@@ -114,6 +114,24 @@ pub struct HeadwayStats {
     pub published: u64,
 }
 
+impl std::fmt::Display for HeadwayStats {
+    /// The counters in plain words, for logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        crate::processor::runner::write_counts(
+            f,
+            &[
+                ("restored", self.restored),
+                ("arrivals", self.arrivals),
+                ("applied", self.applied),
+                ("replayed", self.replayed),
+                ("not in service", self.not_in_service),
+                ("undecodable", self.undecodable),
+                ("published", self.published),
+            ],
+        )
+    }
+}
+
 /// The headway processor of one deployment.
 #[derive(Debug)]
 pub struct HeadwayProcessor {

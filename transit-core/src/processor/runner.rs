@@ -8,7 +8,9 @@
 //!
 //! # Order of a turn
 //!
-//! 1. Wait for a batch (or shutdown, or `idle_every` without records).
+//! 1. Wait for a batch (or shutdown, or `idle_every` without records; without `idle_every`,
+//!    until the first assignment, a quiet second applies the assignment changes, so a member
+//!    restores what it was first given, and is ready, without waiting for a record).
 //! 2. Apply the assignment changes the consumer reports, in order: [`Processor::revoked`]
 //!    drops state, [`Processor::assigned`] restores it. They are taken after the batch
 //!    arrived and before it is processed, so the batch is always processed against state that
@@ -27,7 +29,7 @@
 //!    [`PROGRESS_EVERY`].
 
 use std::collections::BTreeMap;
-use std::fmt::Debug;
+use std::fmt::{Debug, Display};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -35,8 +37,8 @@ use async_trait::async_trait;
 use tokio_util::sync::CancellationToken;
 
 use super::{commit_positions, publish, ProcessorError, BATCH, LAG_EVERY};
-use crate::bus::TopicPartition;
 use crate::bus::{AssignmentChange, Consumer, Delivery, EventBus, Record, SubscribeOptions};
+use crate::bus::{PartitionList, TopicPartition};
 use crate::deadletter::DeadLetters;
 use crate::metrics::PipelineMetrics;
 
@@ -51,6 +53,10 @@ pub const PROGRESS_EVERY: Duration = Duration::from_secs(10);
 /// processed: the latency it adds is well below the board's refresh, and flat out it turns
 /// thousands of one-tick transactions into a few.
 const LINGER: Duration = Duration::from_millis(5);
+
+/// How long a loop without `idle_every`, before its first assignment, waits for records
+/// before it applies the assignment changes that came meanwhile.
+const QUIET: Duration = Duration::from_secs(1);
 
 /// How long a stopping loop waits for more records before it calls its input drained.
 const DRAIN_WAIT: Duration = Duration::from_millis(200);
@@ -70,8 +76,9 @@ async fn drained(consumer: &mut dyn Consumer, ends: &BTreeMap<(Arc<str>, u32), u
 #[async_trait]
 pub trait Processor: Send {
     /// What the processor counts while it runs; returned by [`ProcessorLoop::run`]. Cloned
-    /// before each batch, so a batch whose transaction was aborted is not counted.
-    type Stats: Clone + Debug + Default + Send;
+    /// before each batch, so a batch whose transaction was aborted is not counted. Logged
+    /// with its `Display` form, in plain words.
+    type Stats: Clone + Debug + Display + Default + Send;
 
     /// Restores what the processor keeps for `partitions`, just assigned to it (at start,
     /// after a rebalance, or handed back after another member had them).
@@ -109,6 +116,8 @@ pub trait Processor: Send {
 pub struct Output {
     records: BTreeMap<String, Vec<Record>>,
     rejected: Vec<(Delivery, String)>,
+    /// How many of `rejected` are refusals the pipeline expects of good data.
+    by_design: usize,
 }
 
 impl Output {
@@ -125,6 +134,14 @@ impl Output {
     /// Sends a copy of `delivery` to the dead-letter topic, with `reason`.
     pub fn reject(&mut self, delivery: &Delivery, reason: impl Into<String>) {
         self.rejected.push((delivery.clone(), reason.into()));
+    }
+
+    /// Sends a copy of `delivery` to the dead-letter topic, with `reason`, as a refusal the
+    /// pipeline expects of good data (a row of a line it does not show): logged at info
+    /// level, not as a warning.
+    pub fn reject_by_design(&mut self, delivery: &Delivery, reason: impl Into<String>) {
+        self.reject(delivery, reason);
+        self.by_design += 1;
     }
 
     /// How many input records were refused so far.
@@ -232,7 +249,10 @@ impl ProcessorLoop {
         let mut progress_logged = Instant::now();
         let mut processed_since_log = 0u64;
         let mut failed_transactions = 0u32;
-        self.apply_changes(consumer.as_mut(), &mut processor, &mut stats)
+        // Until its first assignment is applied, a quiet second applies the changes (see
+        // `Received::Quiet`); from then on it reads as it always did.
+        let mut assigned = self
+            .apply_changes(consumer.as_mut(), &mut processor, &mut stats)
             .await?;
         tracing::info!(
             processor = %self.name,
@@ -280,7 +300,7 @@ impl ProcessorLoop {
                         );
                         continue;
                     }
-                    received = self.next_batch(consumer.as_mut(), &mut batch) => received,
+                    received = self.next_batch(consumer.as_mut(), &mut batch, assigned) => received,
                 },
             };
             if drain_to.is_none() && matches!(received, Ok(Received::Batch)) {
@@ -288,12 +308,23 @@ impl ProcessorLoop {
             }
             match received.map_err(ProcessorError::bus("reading", inputs.as_str()))? {
                 Received::Closed => break,
+                Received::Quiet => {
+                    // Its first partitions, assigned while no record comes, are restored now,
+                    // not at the first record: the member is ready (and says so) as soon as it
+                    // can be.
+                    assigned |= self
+                        .apply_changes(consumer.as_mut(), &mut processor, &mut stats)
+                        .await?;
+                    continue;
+                }
                 Received::Idle => {
-                    self.apply_changes(consumer.as_mut(), &mut processor, &mut stats)
+                    assigned |= self
+                        .apply_changes(consumer.as_mut(), &mut processor, &mut stats)
                         .await?;
                 }
                 Received::Batch => {
-                    self.apply_changes(consumer.as_mut(), &mut processor, &mut stats)
+                    assigned |= self
+                        .apply_changes(consumer.as_mut(), &mut processor, &mut stats)
                         .await?;
                     self.metrics.record_consumed(&self.name, &batch);
                     let before = stats.clone();
@@ -305,8 +336,14 @@ impl ProcessorLoop {
                             .commit_transaction(consumer.as_mut(), output, &positions)
                             .await
                         {
-                            Ok(()) => failed_transactions = 0,
+                            Ok(()) => {
+                                failed_transactions = 0;
+                                self.metrics.record_commit(&self.name);
+                            }
                             Err(crate::bus::Error::Fenced { reason }) => {
+                                self.metrics.record_aborted_transaction(&self.name);
+                                self.metrics
+                                    .record_error(&self.name, &format!("fenced: {reason}"));
                                 tracing::warn!(
                                     processor = %self.name,
                                     %reason,
@@ -319,6 +356,9 @@ impl ProcessorLoop {
                             }
                             Err(error) => {
                                 failed_transactions += 1;
+                                self.metrics.record_aborted_transaction(&self.name);
+                                self.metrics
+                                    .record_retry(&self.name, &crate::error_chain(&error));
                                 if failed_transactions >= MAX_FAILED_TRANSACTIONS {
                                     return Err(ProcessorError::bus(
                                         "committing a transaction on",
@@ -346,6 +386,7 @@ impl ProcessorLoop {
                                 .commit(&commit_positions(&batch))
                                 .await
                                 .map_err(ProcessorError::bus("committing", inputs.as_str()))?;
+                            self.metrics.record_commit(&self.name);
                         }
                     }
                     processed_since_log += batch.len() as u64;
@@ -372,7 +413,7 @@ impl ProcessorLoop {
                     processor = %self.name,
                     records = processed_since_log,
                     lag,
-                    totals = ?stats,
+                    totals = %stats,
                     "processing"
                 );
                 processed_since_log = 0;
@@ -381,22 +422,30 @@ impl ProcessorLoop {
         processor.finish(&mut stats);
         tracing::info!(
             processor = %self.name,
-            totals = ?stats,
+            totals = %stats,
             "processor stopped; its output is published and its inputs committed"
         );
         Ok(stats)
     }
 
-    /// Waits for the next batch, or for `idle_every` to pass without one.
+    /// Waits for the next batch, or for `idle_every` to pass without one; without
+    /// `idle_every`, before the first assignment was `assigned`, for [`QUIET`].
     async fn next_batch(
         &self,
         consumer: &mut dyn Consumer,
         batch: &mut Vec<Delivery>,
+        assigned: bool,
     ) -> crate::bus::Result<Received> {
         let received = match self.idle_every {
             Some(every) => {
                 match tokio::time::timeout(every, consumer.recv_batch(batch, BATCH)).await {
                     Err(_quiet) => return Ok(Received::Idle),
+                    Ok(received) => received?,
+                }
+            }
+            None if !assigned => {
+                match tokio::time::timeout(QUIET, consumer.recv_batch(batch, BATCH)).await {
+                    Err(_quiet) => return Ok(Received::Quiet),
                     Ok(received) => received?,
                 }
             }
@@ -429,17 +478,19 @@ impl ProcessorLoop {
         }
     }
 
-    /// Hands the consumer's assignment changes to the processor, in the order they happened.
+    /// Hands the consumer's assignment changes to the processor, in the order they happened;
+    /// whether one was an assignment.
     async fn apply_changes<P: Processor>(
         &self,
         consumer: &mut dyn Consumer,
         processor: &mut P,
         stats: &mut P::Stats,
-    ) -> Result<(), ProcessorError> {
+    ) -> Result<bool, ProcessorError> {
+        let mut assigned = false;
         for change in consumer.assignment_changes() {
             match change {
                 AssignmentChange::Revoked(partitions) => {
-                    tracing::info!(processor = %self.name, partitions = ?names(&partitions), "partitions revoked; their state dropped");
+                    tracing::info!(processor = %self.name, partitions = %PartitionList(&partitions), "partitions revoked; their state dropped");
                     processor.revoked(&partitions);
                 }
                 AssignmentChange::Assigned(partitions) => {
@@ -449,14 +500,18 @@ impl ProcessorLoop {
                         .await?;
                     tracing::info!(
                         processor = %self.name,
-                        partitions = ?names(&partitions),
+                        partitions = %PartitionList(&partitions),
                         millis = started.elapsed().as_millis() as u64,
                         "partitions assigned; their state restored"
                     );
+                    // Ready from its first assignment on, an empty one too (a member its
+                    // group gave nothing has nothing to restore).
+                    self.metrics.record_restored(&self.name);
+                    assigned = true;
                 }
             }
         }
-        Ok(())
+        Ok(assigned)
     }
 
     /// Publishes `output` with its dead letters and commits `positions`, in one transaction.
@@ -475,7 +530,8 @@ impl ProcessorLoop {
         if !output.rejected.is_empty() {
             outputs.push((
                 self.dead_letters.topic().to_string(),
-                self.dead_letters.records(&output.rejected),
+                self.dead_letters
+                    .records(&output.rejected, output.by_design),
             ));
         }
         consumer.publish_and_commit(outputs, positions).await?;
@@ -492,7 +548,7 @@ impl ProcessorLoop {
             self.metrics.record_published(&topic, count);
         }
         self.dead_letters
-            .send(self.bus.as_ref(), &output.rejected)
+            .send(self.bus.as_ref(), &output.rejected, output.by_design)
             .await
             .map_err(ProcessorError::publish(self.dead_letters.topic()))
     }
@@ -511,9 +567,24 @@ pub fn partitions_of(
         .collect()
 }
 
+/// Writes counters as `name value, name value`: a processor's stats in a log line.
+pub fn write_counts(f: &mut std::fmt::Formatter<'_>, counts: &[(&str, u64)]) -> std::fmt::Result {
+    for (index, (name, value)) in counts.iter().enumerate() {
+        if index > 0 {
+            f.write_str(", ")?;
+        }
+        write!(f, "{name} {value}")?;
+    }
+    Ok(())
+}
+
 enum Received {
     Batch,
+    /// No record for `idle_every`: the processor's `after_batch` runs.
     Idle,
+    /// No record for [`QUIET`] (a loop without `idle_every`, before its first assignment):
+    /// assignment changes are applied.
+    Quiet,
     Closed,
 }
 
@@ -522,11 +593,4 @@ fn describe(subscription: &SubscribeOptions) -> String {
         crate::bus::TopicSelector::Names(names) => names.join(", "),
         crate::bus::TopicSelector::Pattern(pattern) => format!("/{pattern}/"),
     }
-}
-
-fn names(partitions: &[TopicPartition]) -> Vec<String> {
-    partitions
-        .iter()
-        .map(|tp| format!("{}[{}]", tp.topic, tp.partition))
-        .collect()
 }

@@ -49,6 +49,23 @@ pub struct StationStats {
     pub restored: u64,
 }
 
+impl std::fmt::Display for StationStats {
+    /// The counters in plain words, for logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        crate::processor::runner::write_counts(
+            f,
+            &[
+                ("rows", self.rows),
+                ("published", self.published),
+                ("off the three lines", self.off_line),
+                ("on several lines", self.multi_line),
+                ("undecodable", self.undecodable),
+                ("restored", self.restored),
+            ],
+        )
+    }
+}
+
 /// What the processor knows of one station and line.
 #[derive(Debug, Default)]
 struct Known {
@@ -195,7 +212,7 @@ impl Processor for StationProcessor {
                 Ok(key) => changed.insert(key),
                 Err(Refusal::OffLine(reason)) => {
                     stats.off_line += 1;
-                    output.reject(delivery, reason);
+                    output.reject_by_design(delivery, reason);
                 }
                 Err(Refusal::MultiLine(reason)) => {
                     stats.multi_line += 1;

@@ -53,6 +53,23 @@ pub struct CountStats {
     pub published: u64,
 }
 
+impl std::fmt::Display for CountStats {
+    /// The counters in plain words, for logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        crate::processor::runner::write_counts(
+            f,
+            &[
+                ("restored", self.restored),
+                ("entries", self.entries),
+                ("counted", self.counted),
+                ("replayed", self.replayed),
+                ("undecodable", self.undecodable),
+                ("published", self.published),
+            ],
+        )
+    }
+}
+
 /// The turnstile-count processor of one deployment.
 #[derive(Debug)]
 pub struct TurnstileCounter {

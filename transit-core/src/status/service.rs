@@ -36,6 +36,20 @@ pub struct StatusStats {
     pub snapshots: u64,
 }
 
+impl std::fmt::Display for StatusStats {
+    /// The counters in plain words, for logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        crate::processor::runner::write_counts(
+            f,
+            &[
+                ("applied", self.applied),
+                ("dead-lettered", self.dead_lettered),
+                ("snapshots", self.snapshots),
+            ],
+        )
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
     Arrivals,

@@ -1,10 +1,11 @@
 //! `/metrics` in the Prometheus text exposition format (version 0.0.4).
 
-use std::fmt::Write;
 use std::time::Duration;
 
 use transit_core::metrics::MetricsSnapshot;
 use transit_core::status::StatusSnapshot;
+
+use crate::prometheus::{self, family, sample};
 
 /// The metrics page.
 pub(crate) fn render(
@@ -13,62 +14,7 @@ pub(crate) fn render(
     uptime: Duration,
 ) -> String {
     let mut out = String::with_capacity(4096);
-    family(
-        &mut out,
-        "transit_records_consumed_total",
-        "counter",
-        "Records received, per consumer and topic.",
-    );
-    for ((consumer, topic), count) in &metrics.consumed {
-        sample(
-            &mut out,
-            "transit_records_consumed_total",
-            &[("consumer", consumer), ("topic", topic)],
-            *count as f64,
-        );
-    }
-    family(&mut out, "transit_records_dead_lettered_total", "counter", "Records refused and sent to the dead-letter topic, per consumer and the topic they came from.");
-    for ((consumer, topic), count) in &metrics.dead_lettered {
-        sample(
-            &mut out,
-            "transit_records_dead_lettered_total",
-            &[("consumer", consumer), ("topic", topic)],
-            *count as f64,
-        );
-    }
-    family(
-        &mut out,
-        "transit_records_published_total",
-        "counter",
-        "Records the processors published, per topic.",
-    );
-    for (topic, count) in &metrics.published {
-        sample(
-            &mut out,
-            "transit_records_published_total",
-            &[("topic", topic)],
-            *count as f64,
-        );
-    }
-    family(
-        &mut out,
-        "transit_consumer_lag_records",
-        "gauge",
-        "Records published but not yet read, per consumer, topic and partition.",
-    );
-    for ((consumer, topic, partition), lag) in &metrics.lag {
-        let partition = partition.to_string();
-        sample(
-            &mut out,
-            "transit_consumer_lag_records",
-            &[
-                ("consumer", consumer),
-                ("topic", topic),
-                ("partition", &partition),
-            ],
-            *lag as f64,
-        );
-    }
+    prometheus::pipeline(&mut out, metrics);
     family(
         &mut out,
         "transit_board_stations",
@@ -174,41 +120,6 @@ pub(crate) fn render(
         uptime.as_secs_f64(),
     );
     out
-}
-
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
-    // Writing to a String cannot fail.
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-}
-
-fn sample(out: &mut String, name: &str, labels: &[(&str, &str)], value: f64) {
-    out.push_str(name);
-    if !labels.is_empty() {
-        out.push('{');
-        for (index, (label, value)) in labels.iter().enumerate() {
-            if index > 0 {
-                out.push(',');
-            }
-            out.push_str(label);
-            out.push_str("=\"");
-            escape_label(out, value);
-            out.push('"');
-        }
-        out.push('}');
-    }
-    let _ = writeln!(out, " {value}");
-}
-
-/// Label values escape backslash, double quote and newline.
-fn escape_label(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -9,8 +9,13 @@
 //!   version: a reconnect with `Last-Event-ID` resumes with a delta when it can. `?full=1`
 //!   sends the whole board every time.
 //! - `GET /api/status`: the read model's snapshot as JSON.
-//! - `GET /healthz`: `200` while the read model runs, `503` once it stopped.
-//! - `GET /metrics`: Prometheus text: records in per consumer and topic, dead letters, lag.
+//! - `GET /healthz`: liveness: `200` while the read model runs, `503` once it stopped.
+//! - `GET /readyz`: readiness (see [`crate::probes`]): `200` once the read model has restored
+//!   its partitions and the board has stations, and every check added to
+//!   [`Dashboard::readiness`] passes (the broker and the registry reachable, for
+//!   `transit dashboard`); else `503` with the reasons as JSON.
+//! - `GET /metrics`: Prometheus text: records in per consumer and topic, dead letters, lag,
+//!   commits, retries, errors, readiness, the board's totals and headways.
 //! - with the `gtfs` feature on too, the feeds over the same board: `GET /gtfs/static.zip`
 //!   (module `gtfs`), GTFS-realtime and Train Tracker (module `realtime`).
 //!
@@ -38,6 +43,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
+use crate::probes::Readiness;
 use crate::server;
 pub use crate::server::ServeError;
 use transit_core::metrics::PipelineMetrics;
@@ -70,6 +76,7 @@ struct Shared {
     feed: OnceLock<watch::Receiver<Arc<feed::Update>>>,
     started: Instant,
     shutdown: CancellationToken,
+    readiness: Arc<Readiness>,
 }
 
 /// The dashboard's state: the read model's snapshots and the pipeline's counters.
@@ -122,8 +129,37 @@ impl Dashboard {
         metrics: Arc<PipelineMetrics>,
         shutdown: CancellationToken,
     ) -> Self {
+        let readiness = Readiness::new();
+        {
+            let metrics = Arc::clone(&metrics);
+            readiness.watch("read model", move || {
+                if metrics.has_restored(transit_core::status::CONSUMER) {
+                    Ok(())
+                } else {
+                    Err("its partitions are not assigned and restored yet".into())
+                }
+            });
+        }
+        {
+            let snapshots = snapshots.clone();
+            readiness.watch("stations", move || {
+                if snapshots.has_changed().is_err() {
+                    Err("the read model stopped".into())
+                } else if snapshots.borrow().totals.stations == 0 {
+                    Err(
+                        "the board has no stations yet: the station table is empty or not \
+                         read yet (is `transit process` running, and `transit stations \
+                         source`?)"
+                            .into(),
+                    )
+                } else {
+                    Ok(())
+                }
+            });
+        }
         Self {
             shared: Arc::new(Shared {
+                readiness,
                 snapshots,
                 metrics,
                 page: Mutex::new(Cached::default()),
@@ -145,6 +181,12 @@ impl Dashboard {
         self
     }
 
+    /// What the board's `/readyz` checks: its own checks (read model restored, stations on the
+    /// board), and whatever checks the caller adds (the broker, the registry).
+    pub fn readiness(&self) -> Arc<Readiness> {
+        Arc::clone(&self.shared.readiness)
+    }
+
     /// The routes.
     pub fn router(&self) -> Router {
         let router = Router::new()
@@ -152,6 +194,7 @@ impl Dashboard {
             .route("/events", get(events))
             .route("/api/status", get(api_status))
             .route("/healthz", get(healthz))
+            .route("/readyz", get(readyz))
             .route("/metrics", get(metrics_text))
             .fallback(not_found)
             .with_state(self.clone());
@@ -264,13 +307,18 @@ async fn healthz(State(dashboard): State<Dashboard>) -> Response {
     (code, axum::Json(body)).into_response()
 }
 
+async fn readyz(State(dashboard): State<Dashboard>) -> Response {
+    crate::probes::readyz_response(&dashboard.shared.readiness)
+}
+
 async fn metrics_text(State(dashboard): State<Dashboard>) -> Response {
     let snapshot = dashboard.snapshot();
-    let text = metrics::render(
+    let mut text = metrics::render(
         &dashboard.shared.metrics.snapshot(),
         &snapshot,
         dashboard.shared.started.elapsed(),
     );
+    crate::probes::readiness_metrics(&mut text, &dashboard.shared.readiness);
     (
         [(
             header::CONTENT_TYPE,
@@ -326,7 +374,7 @@ async fn not_found() -> Response {
         StatusCode::NOT_FOUND,
         axum::Json(serde_json::json!({
             "error": "not found",
-            "routes": ["/", "/events", "/api/status", "/healthz", "/metrics"],
+            "routes": ["/", "/events", "/api/status", "/healthz", "/readyz", "/metrics"],
         })),
     )
         .into_response()

@@ -5,6 +5,7 @@ mod dashboard;
 mod fuzz;
 mod gtfs;
 mod on_kafka;
+mod probes;
 mod realtime;
 mod registry;
 mod registry_admin;

@@ -130,6 +130,26 @@ pub struct SourceStats {
     pub connections: u64,
 }
 
+impl std::fmt::Display for SourceStats {
+    /// The counters in plain words, for logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let position = |p: Option<i64>| p.map_or_else(|| "none".to_string(), |p| p.to_string());
+        write!(
+            f,
+            "restored position {}, position {}, published {}, rescanned {}, rejected {}, \
+             polls {}, retries {}, connections {}",
+            position(self.restored_position),
+            position(self.position),
+            self.published,
+            self.rescanned,
+            self.rejected,
+            self.polls,
+            self.retries,
+            self.connections
+        )
+    }
+}
+
 /// The station source. See the [module documentation](self).
 #[derive(Debug)]
 pub struct StationSource {
@@ -139,6 +159,7 @@ pub struct StationSource {
     raw_topic: String,
     offsets_topic: String,
     config: SourceConfig,
+    metrics: Option<Arc<transit_core::metrics::PipelineMetrics>>,
 }
 
 impl StationSource {
@@ -171,7 +192,15 @@ impl StationSource {
             raw_topic: topics.station_rows(),
             offsets_topic: topics.connect_offsets(),
             config,
+            metrics: None,
         }
+    }
+
+    /// Counts what the source publishes, and its retries with their last error, in `metrics`
+    /// (a process's `/metrics`), under the source's name.
+    pub fn with_metrics(mut self, metrics: Arc<transit_core::metrics::PipelineMetrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     /// [`StationSource::new`] with the connection given as libpq's URL
@@ -321,6 +350,9 @@ impl<'a> Run<'a> {
                     // Whatever broke, a fresh connection is the way back.
                     self.client = None;
                     self.stats.retries += 1;
+                    if let Some(metrics) = &self.source.metrics {
+                        metrics.record_retry(&self.source.config.name, &error.to_string());
+                    }
                     let delay = self.backoff.next_delay();
                     // Said at attempts 1, 2, 4, 8...: an outage is a few lines, however long.
                     if self.backoff.attempts().is_power_of_two() {
@@ -515,6 +547,9 @@ impl<'a> Run<'a> {
         let count = ids.len() as u64;
         self.published.extend(ids);
         self.stats.published += count;
+        if let Some(metrics) = &self.source.metrics {
+            metrics.record_published(topic, count);
+        }
         Ok(count)
     }
 
