@@ -73,6 +73,8 @@
 //! ```
 
 #[cfg(feature = "client-tls")]
+#[cfg(feature = "dashboard")]
+pub mod agency_board;
 pub mod client_security;
 #[cfg(feature = "dashboard")]
 pub mod dashboard;
