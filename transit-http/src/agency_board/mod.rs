@@ -148,6 +148,8 @@ pub(crate) struct Placed {
     pub at_stop: bool,
     /// Runs its pattern backwards.
     pub reversed: bool,
+    /// The name of the stop it arrived at last.
+    pub stop_name: String,
 }
 
 impl AgencyBoard {
@@ -286,9 +288,7 @@ impl AgencyBoard {
             .values()
             .filter_map(|state| self.place(state, now))
             .collect();
-        placed.sort_by(|a, b| {
-            (a.route, &a.state.vehicle_id).cmp(&(b.route, &b.state.vehicle_id))
-        });
+        placed.sort_by(|a, b| (a.route, &a.state.vehicle_id).cmp(&(b.route, &b.state.vehicle_id)));
         (now, placed)
     }
 
@@ -312,6 +312,12 @@ impl AgencyBoard {
         };
         let day = &self.fixed.network.day;
         let trip_stops = day.trips.get(trip.index).map(|t| &t.stops);
+        let stop_name = trip_stops
+            .and_then(|stops| stops.get(sequence))
+            .map_or_else(
+                || state.stop_id.clone(),
+                |stop| view::stop_name(day, stop.stop).to_string(),
+            );
         let point = trip_stops.and_then(|stops| {
             let here = stops.get(sequence)?.stop;
             let next = if at_stop {
@@ -319,7 +325,9 @@ impl AgencyBoard {
             } else {
                 stops.get(sequence + 1).map(|s| s.stop)
             };
-            self.fixed.map.train_point(&self.fixed.network, trip.shape, here, next)
+            self.fixed
+                .map
+                .train_point(&self.fixed.network, trip.shape, here, next)
         });
         Some(Placed {
             state: state.clone(),
@@ -329,6 +337,7 @@ impl AgencyBoard {
             point,
             at_stop,
             reversed: trip.reversed,
+            stop_name,
         })
     }
 
@@ -422,7 +431,10 @@ impl AgencyBoard {
                 .ok_or_else(|| {
                     (
                         StatusCode::NOT_FOUND,
-                        [(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"))],
+                        [(
+                            header::CONTENT_TYPE,
+                            HeaderValue::from_static("text/plain; charset=utf-8"),
+                        )],
                         format!("no route {id} on this board\n"),
                     )
                         .into_response()

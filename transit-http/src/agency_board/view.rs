@@ -81,7 +81,7 @@ fn location(day: &ServiceDay, stop: StopIndex) -> Option<(f64, f64)> {
 }
 
 /// A stop's name as riders know it: its parent station's when it is a platform of one.
-fn stop_name(day: &ServiceDay, stop: StopIndex) -> &str {
+pub(crate) fn stop_name(day: &ServiceDay, stop: StopIndex) -> &str {
     day.stop(stop).map_or("?", |place| {
         place
             .parent
@@ -128,7 +128,11 @@ impl MapBase {
         for stop in sorted_stops {
             let station = day
                 .stop(stop)
-                .and_then(|place| place.parent.filter(|p| day.stop(*p).is_some_and(|s| s.location.is_some())))
+                .and_then(|place| {
+                    place
+                        .parent
+                        .filter(|p| day.stop(*p).is_some_and(|s| s.location.is_some()))
+                })
                 .unwrap_or(stop);
             if let Some(point) = location(day, station) {
                 if seen.insert(station) {
@@ -146,8 +150,12 @@ impl MapBase {
             .flat_map(|(shape, _)| shape.points.iter().copied())
             .chain(stations.iter().map(|(_, point)| *point))
             .filter(|(lat, lon)| lat.is_finite() && lon.is_finite());
-        let (mut min_lat, mut max_lat, mut min_lon, mut max_lon) =
-            (f64::INFINITY, f64::NEG_INFINITY, f64::INFINITY, f64::NEG_INFINITY);
+        let (mut min_lat, mut max_lat, mut min_lon, mut max_lon) = (
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        );
         for (lat, lon) in points {
             min_lat = min_lat.min(lat);
             max_lat = max_lat.max(lat);
@@ -374,7 +382,11 @@ pub(crate) fn diagram(fixed: &Static, route: Option<usize>, placed: &[Placed]) -
 }
 
 fn placed_now(placed: &[Placed]) -> i64 {
-    placed.iter().map(|p| p.state.arrival_time).max().unwrap_or(0)
+    placed
+        .iter()
+        .map(|p| p.state.arrival_time)
+        .max()
+        .unwrap_or(0)
 }
 
 fn train_badge(route: &Route, train: &Placed, toward: &str) -> Markup {
@@ -397,7 +409,7 @@ pub(crate) fn map_trains(fixed: &Static, placed: &[Placed]) -> Markup {
                 circle.train cx=(format!("{x:.1}")) cy=(format!("{y:.1}")) r="7"
                     fill={ "#" (fill) } stroke={ "#" (stroke) } stroke-width="2"
                     data-vehicle=(train.state.vehicle_id) data-route=(route.id.as_str()) {
-                    title { "Train " (train.state.vehicle_id) " of " (route.name()) " at " (train.state.stop_id) }
+                    title { "Train " (train.state.vehicle_id) " of " (route.name()) @if train.at_stop { " at " } @else { " leaving " } (train.stop_name) }
                 }
             }
         }
