@@ -419,8 +419,8 @@ struct RouteQuery {
 }
 
 impl AgencyBoard {
-    /// The route `query` names, else the first; `Err` for one the day does not have.
-    fn chosen_route(&self, query: &RouteQuery) -> Result<Option<usize>, Response> {
+    /// The route `query` names, else the first; `Err` with the id of one the day does not have.
+    fn chosen_route<'q>(&self, query: &'q RouteQuery) -> Result<Option<usize>, &'q str> {
         let routes = &self.fixed.network.day.routes;
         match &query.route {
             None => Ok((!routes.is_empty()).then_some(0)),
@@ -428,19 +428,22 @@ impl AgencyBoard {
                 .iter()
                 .position(|route| route.id.as_str() == id)
                 .map(Some)
-                .ok_or_else(|| {
-                    (
-                        StatusCode::NOT_FOUND,
-                        [(
-                            header::CONTENT_TYPE,
-                            HeaderValue::from_static("text/plain; charset=utf-8"),
-                        )],
-                        format!("no route {id} on this board\n"),
-                    )
-                        .into_response()
-                }),
+                .ok_or(id.as_str()),
         }
     }
+}
+
+/// The answer for a route the board does not have.
+fn no_route(id: &str) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        )],
+        format!("no route {id} on this board\n"),
+    )
+        .into_response()
 }
 
 fn html(body: String) -> Response {
@@ -460,7 +463,7 @@ fn html(body: String) -> Response {
 async fn index(State(board): State<AgencyBoard>, Query(query): Query<RouteQuery>) -> Response {
     match board.chosen_route(&query) {
         Ok(route) => html(view::page(&board.fixed, route, &board.placed()).into_string()),
-        Err(response) => response,
+        Err(id) => no_route(id),
     }
 }
 
@@ -470,7 +473,7 @@ async fn diagram_fragment(
 ) -> Response {
     match board.chosen_route(&query) {
         Ok(route) => html(view::diagram(&board.fixed, route, &board.placed().1).into_string()),
-        Err(response) => response,
+        Err(id) => no_route(id),
     }
 }
 
