@@ -415,8 +415,11 @@ mod agency {
             Some(types) => ReadOptions::route_types(types.iter().copied()),
             None => ReadOptions::default(),
         };
-        let feed = Feed::read(path, &options)
-            .with_context(|| format!("reading the GTFS feed {}", path.display()))?;
+        // The feed's errors name their cause in their own message already: the chain would
+        // say it twice.
+        let feed = Feed::read(path, &options).map_err(|error| {
+            anyhow::anyhow!("reading the GTFS feed {}: {error}", path.display())
+        })?;
         let zone = feed.timezone();
         let sim_start = args.simulation.sim_config()?.start;
         let (requested, start_s) = if args.live {
