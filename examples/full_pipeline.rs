@@ -18,13 +18,14 @@
 //! its settings).
 //!
 //! With `--gtfs PATH` (a zip or a folder) any agency's static GTFS feed is the input instead of
-//! CTA's: the routes of `--route-types` (rail by default: 0, 1, 2, 5, 7, 12), the service of
-//! the simulated start date (or of `--service-date`; a date the feed's calendar does not cover
-//! runs the same weekday of its own range, logged), simulated by the timetabled simulation,
-//! whose arrivals go to the any-feed arrivals topic; the board for that network (its routes,
-//! each route's stop patterns with its trains, a map of its shapes and stations with the trains
-//! on them) is served at the dashboard's address. `--live` starts at the current wall-clock
-//! time in the agency's time zone, on today's date there, and runs at 1×.
+//! CTA's: the routes of `--route-types` (rail by default: 0, 1, 2, 5, 7, 12), from the simulated
+//! start (`--start`, read in the agency's time zone), running the service of that date or of
+//! `--service-date` (a date the feed's calendar does not cover runs the same weekday of its own
+//! range, and the log says which). The timetabled simulation publishes the arrivals on the
+//! any-feed arrivals topic, and the board for that network (its routes, each route's stop
+//! patterns with its trains, a map of its shapes and stations with the trains on them) is
+//! served at the dashboard's address. `--live` starts at the current wall-clock time in the
+//! agency's time zone, on today's date there, and runs at 1x: every timestamp is real time.
 //!
 //! ```text
 //! cargo run --release --example full_pipeline                  # 60x real time, until Ctrl+C
@@ -422,15 +423,15 @@ mod agency {
         })?;
         let zone = feed.timezone();
         let sim_start = args.simulation.sim_config()?.start;
+        // Live: today where the agency is, from the wall clock's time. Otherwise the simulated
+        // start (--start, Monday 2026-11-02 05:00 by default) in the agency's own zone.
         let (requested, start_s) = if args.live {
             (Utc::now().with_timezone(&zone).date_naive(), 0)
-        } else if args.simulation.start.is_some() {
+        } else {
             let local = sim_start
                 .to_naive()
                 .context("the simulated start is out of range")?;
             (local.date(), local.time().num_seconds_from_midnight())
-        } else {
-            (Utc::now().with_timezone(&zone).date_naive(), 5 * 3_600)
         };
         let day = feed
             .service_day_with(
