@@ -467,6 +467,10 @@ mod agency {
                 points: shape.points.iter().map(|p| (p.lat, p.lon)).collect(),
             })
             .collect();
+        let name = feed.agencies().first().map_or_else(
+            || "The network".to_string(),
+            |agency| agency.name.to_string(),
+        );
         let day = Arc::new(day);
         tracing::info!(
             feed = %path.display(),
@@ -502,6 +506,7 @@ mod agency {
         let codec = Arc::new(publish::register_codec(registry, &topics).await?);
 
         let board = AgencyBoard::new(AgencyNetwork {
+            name,
             day: Arc::clone(&day),
             shapes,
         });

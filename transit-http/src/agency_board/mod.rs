@@ -57,6 +57,8 @@ pub struct MapShape {
 /// What the board knows of the network: the service day and the shapes its trips name.
 #[derive(Debug, Clone)]
 pub struct AgencyNetwork {
+    /// The agency's name as riders know it (the page's title).
+    pub name: String,
     /// The day's routes, stops and trips.
     pub day: Arc<ServiceDay>,
     /// The feed's shapes (those the day's trips do not name are left off the map).

@@ -272,13 +272,20 @@ pub(crate) fn page(fixed: &Static, route: Option<usize>, placed: &(i64, Vec<Plac
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "Live status · transit" }
+                title { (fixed.network.name) " live status · transit" }
                 style { (PreEscaped(STYLE)) }
             }
             body {
                 header {
-                    h1 { "Live status of the network" }
-                    p { "Service of " (day.date) " run on " (day.requested) ", times in " (day.timezone) }
+                    h1 { (fixed.network.name) " live status" }
+                    p {
+                        @if day.date == day.requested {
+                            "Service of " (day.date)
+                        } @else {
+                            "The feed's service of " (day.date) " run on " (day.requested)
+                        }
+                        ", times in " (day.timezone)
+                    }
                 }
                 main #board data-route=[chosen.map(|r| r.id.as_str())] data-poll-ms=(POLL_EVERY_MS) {
                     div {

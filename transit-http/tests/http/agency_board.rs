@@ -45,6 +45,7 @@ fn nyc() -> (Feed, AgencyNetwork) {
         })
         .collect();
     let network = AgencyNetwork {
+        name: feed.agencies()[0].name.to_string(),
         day: Arc::new(day),
         shapes,
     };
@@ -201,6 +202,7 @@ async fn nyc_board_shows_its_routes_patterns_and_the_trains_the_bus_carried() {
     // One link is the current page's (the style sheet names the attribute too, in brackets).
     assert_eq!(page.matches(r#"" aria-current="page""#).count(), 1);
     assert!(page.contains(r#"data-route="1""#));
+    assert!(page.contains(&format!("<h1>{} live status</h1>", network.name)));
     assert!(
         !page.contains("http://") && !page.contains("https://"),
         "no outside resources"
