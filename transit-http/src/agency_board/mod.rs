@@ -504,3 +504,6 @@ async fn healthz() -> &'static str {
 async fn not_found() -> Response {
     (StatusCode::NOT_FOUND, "not found\n").into_response()
 }
+
+#[cfg(test)]
+mod tests;
