@@ -24,6 +24,12 @@ use transit_sim::timetabled::{TimetabledConfig, TimetabledSimulation};
 const UNTIL_S: u32 = 8 * 3_600;
 
 fn nyc() -> (Feed, AgencyNetwork) {
+    // A Monday within the feed's calendar.
+    network_of("nyc_subway_gtfs.zip", NaiveDate::from_ymd_opt(2025, 1, 13))
+}
+
+/// The network of the downloaded feed `file`, on `date`.
+fn network_of(file: &str, date: Option<NaiveDate>) -> (Feed, AgencyNetwork) {
     let Some(dir) = std::env::var_os("TRANSIT_TEST_FEEDS") else {
         panic!(
             "TRANSIT_TEST_FEEDS is not set: this test reads a real GTFS feed that is downloaded, \
@@ -31,10 +37,9 @@ fn nyc() -> (Feed, AgencyNetwork) {
              into ~/.cache/transit/feeds and sets TRANSIT_TEST_FEEDS), or scripts/test.sh"
         );
     };
-    let path = std::path::PathBuf::from(dir).join("nyc_subway_gtfs.zip");
-    let feed = Feed::read(&path, &ReadOptions::default()).expect("NYC reads");
-    // A Monday within the feed's calendar.
-    let date = NaiveDate::from_ymd_opt(2025, 1, 13).expect("a date");
+    let path = std::path::PathBuf::from(dir).join(file);
+    let feed = Feed::read(&path, &ReadOptions::default()).expect("the feed reads");
+    let date = date.expect("a date");
     let day = feed.service_day(date).expect("a service day");
     let shapes = feed
         .shapes()
@@ -61,8 +66,9 @@ struct Served {
     server: tokio::task::JoinHandle<Result<(), transit_http::server::ServeError>>,
 }
 
-/// The morning published flat out, read by the board from the bus, the board served.
-async fn serve_morning(network: AgencyNetwork) -> Served {
+/// The day up to `until_s` published flat out, read by the board from the bus, the board
+/// served.
+async fn serve_until(network: AgencyNetwork, until_s: u32) -> Served {
     let bus = Arc::new(MemBus::new());
     let registry: Arc<dyn SchemaRegistry> = Arc::new(MemRegistry::new());
     let topics = Topics::default();
@@ -89,7 +95,7 @@ async fn serve_morning(network: AgencyNetwork) -> Served {
     .unwrap();
     let config = PublishConfig {
         clock: Clock::FlatOut,
-        until_s: Some(UNTIL_S),
+        until_s: Some(until_s),
         progress_every: Duration::from_secs(60),
     };
     let stats = publish::run(
@@ -101,7 +107,7 @@ async fn serve_morning(network: AgencyNetwork) -> Served {
     )
     .await
     .unwrap();
-    assert!(stats.published > 1_000, "a morning's arrivals: {stats:?}");
+    assert!(stats.published > 0, "some arrivals: {stats:?}");
     let deliveries = transit_core::testing::receive(check.as_mut(), stats.published as usize).await;
     let mut records = Vec::new();
     for delivery in &deliveries {
@@ -173,10 +179,20 @@ fn patterns_of(network: &AgencyNetwork, route: &str) -> usize {
     count
 }
 
+/// The text colour the board uses on `route`'s colour.
+fn text_on(route: &transit_core::model::Route) -> transit_core::model::Rgb {
+    if route.text_color.contrast(route.color) >= 4.5 {
+        route.text_color
+    } else {
+        route.color.readable_text()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nyc_board_shows_its_routes_patterns_and_the_trains_the_bus_carried() {
     let (_feed, network) = nyc();
-    let served = serve_morning(network.clone()).await;
+    let served = serve_until(network.clone(), UNTIL_S).await;
+    assert!(served.records.len() > 1_000, "a morning's arrivals");
     let base = &served.base;
 
     // The page: both routes to pick from, in the feed's colours with readable text, the first
@@ -185,11 +201,7 @@ async fn nyc_board_shows_its_routes_patterns_and_the_trains_the_bus_carried() {
     assert_eq!(status, 200);
     assert!(content_type.starts_with("text/html"), "{content_type}");
     for route in &network.day.routes {
-        let text = if route.text_color.contrast(route.color) >= 4.5 {
-            route.text_color
-        } else {
-            route.color.readable_text()
-        };
+        let text = text_on(route);
         assert!(route.color.contrast(text) >= 4.5, "{}", route.id.as_str());
         let link = format!(
             r#"href="/?route={}" style="background:#{};color:#{}""#,
@@ -302,6 +314,86 @@ async fn nyc_board_shows_its_routes_patterns_and_the_trains_the_bus_carried() {
     );
     assert_eq!(served.board.network().day.routes.len(), 2);
 
+    served.shutdown.cancel();
+    served.server.await.unwrap().unwrap();
+}
+
+/// sample-gtfs-feed (npm): two agencies in two zones, frequency trips, a route whose own text
+/// colour does not read on its colour, routes in GTFS's default white.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sample_feed_board_lists_every_route_readably_with_its_patterns() {
+    // A Monday within the feed's calendar.
+    let (_feed, network) = network_of("sample-gtfs-feed.zip", NaiveDate::from_ymd_opt(2019, 8, 19));
+    assert!(!network.day.trips.is_empty());
+    let served = serve_until(network.clone(), 30 * 3_600).await;
+    let base = &served.base;
+    let (status, _, page) = get(&format!("{base}/")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains(&format!("<h1>{} live status</h1>", network.name)));
+    for route in &network.day.routes {
+        let text = text_on(route);
+        assert!(route.color.contrast(text) >= 4.5, "{}", route.id.as_str());
+        let link = format!(
+            r#"href="/?route={}" style="background:#{};color:#{}""#,
+            route.id.as_str(),
+            route.color,
+            text
+        );
+        assert!(page.contains(&link), "no link {link}");
+        let (status, _, diagram) = get(&format!(
+            "{base}/fragment/diagram?route={}",
+            route.id.as_str()
+        ))
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            diagram.matches(r#"<ol class="pattern""#).count(),
+            patterns_of(&network, route.id.as_str()).min(8),
+            "route {}'s patterns",
+            route.id.as_str()
+        );
+    }
+    // Every stop the day's trips call at is on the map.
+    let stations: HashSet<u32> = network
+        .day
+        .trips
+        .iter()
+        .flat_map(|t| t.stops.iter())
+        .map(|s| {
+            let place = &network.day.stops[s.stop.0 as usize];
+            place
+                .parent
+                .filter(|p| network.day.stops[p.0 as usize].location.is_some())
+                .map_or(s.stop.0, |p| p.0)
+        })
+        .collect();
+    assert_eq!(
+        page.matches(r#"<circle class="station""#).count(),
+        stations.len()
+    );
+    // The whole day ran: its trips ended, and left the board but those that ended in the last
+    // two minutes of the board's clock (the last record's instant).
+    let (_, _, json) = get(&format!("{base}/api/trains")).await;
+    let answer: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let now = answer["now_ms"].as_i64().unwrap();
+    assert_eq!(
+        Some(now),
+        served.records.iter().map(|r| r.arrival_time).max()
+    );
+    for train in answer["trains"].as_array().unwrap() {
+        let trip = network
+            .day
+            .trips
+            .iter()
+            .find(|t| train["trip_id"] == t.trip_id.as_str())
+            .unwrap();
+        assert_eq!(
+            train["stop_sequence"].as_u64(),
+            Some(trip.stops.len() as u64 - 1),
+            "{train}"
+        );
+        assert!(now - train["departure_time"].as_i64().unwrap() <= 120_000);
+    }
     served.shutdown.cancel();
     served.server.await.unwrap().unwrap();
 }
