@@ -8,5 +8,7 @@
 
 pub mod logging;
 pub mod processes;
+pub mod reach;
+pub mod retry;
 pub mod settings;
 pub mod shutdown;

@@ -226,7 +226,7 @@ impl KafkaArgs {
         let config = self.config()?.context(
             "no Kafka cluster named: pass --kafka host:port (or set TRANSIT_KAFKA_BROKERS)",
         )?;
-        Ok(transit_kafka::KafkaBus::connect(config).await?)
+        crate::reach::kafka(config).await
     }
 }
 
@@ -360,8 +360,15 @@ pub fn client_security(
 }
 
 impl ClusterArgs {
-    /// Connects to the Kafka cluster; a process of the production pipeline needs one.
+    /// Connects to the Kafka cluster, once the schema registry answers; a process of the
+    /// production pipeline needs both. Waits while either is down; a setting that can never
+    /// work ends it at once (see [`crate::reach`]).
     pub async fn bus(&self) -> anyhow::Result<transit_kafka::KafkaBus> {
+        // Mistakes first: a bootstrap server that cannot resolve is told before any wait.
+        if let Some(config) = self.kafka.config()? {
+            crate::reach::kafka_names(&config).await?;
+        }
+        crate::reach::registry(&self.registry_url, &self.registry()?).await?;
         self.kafka.connect().await
     }
 
@@ -380,7 +387,13 @@ impl ClusterArgs {
             transit_http::registry_client::CONNECT_TIMEOUT,
             transit_http::registry_client::REQUEST_TIMEOUT,
         )
-        .context("the schema registry's client")
+        .map_err(|error| match error {
+            transit_http::registry_client::RegistryClientError::InvalidUrl { .. } => {
+                let message = "the schema registry's URL";
+                crate::retry::Mistake::new(crate::reach::REGISTRY, message, &error).into()
+            }
+            other => anyhow::Error::new(other).context("the schema registry's client"),
+        })
     }
 
     /// The topic names.

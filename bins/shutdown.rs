@@ -1,28 +1,154 @@
 //! Ctrl+C handling: the first press asks every part to finish cleanly (producers flush,
 //! consumers commit); a second press forces the process out.
+//!
+//! The first press is honoured in every state. While a process is still getting ready
+//! (connecting, waiting for the registry, PostgreSQL or a topic) there is nothing to finish,
+//! and it stops at once; once it works, it has [`GRACE`] to finish what it holds, and then
+//! stops anyway. Either way it says what it stopped before finishing: each process names what
+//! it is doing as it goes ([`enter`]).
+
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-/// Exit status of a process stopped by a second Ctrl+C (128 + SIGINT, as shells report it).
-const FORCED_EXIT_CODE: i32 = 130;
+/// Exit status of a process stopped by Ctrl+C before it finished (128 + SIGINT, as shells
+/// report it): by a second press, or by the first when finishing took longer than [`GRACE`].
+pub const INTERRUPTED_EXIT_CODE: u8 = 130;
+
+/// How long the first Ctrl+C leaves a working process to finish cleanly before it stops
+/// anyway: under the 2 s an operator waits before pressing again.
+pub const GRACE: Duration = Duration::from_millis(1500);
+
+/// The process's shutdown token, once [`on_ctrl_c`] made it.
+static TOKEN: OnceLock<CancellationToken> = OnceLock::new();
+
+/// What the process is doing, and what stopping now leaves unfinished.
+static PHASE: Mutex<Option<(String, String)>> = Mutex::new(None);
 
 /// Returns a token cancelled on the first Ctrl+C (or SIGTERM); a second one exits at once.
 pub fn on_ctrl_c() -> CancellationToken {
-    let token = CancellationToken::new();
+    let token = TOKEN.get_or_init(CancellationToken::new).clone();
     let cancel = token.clone();
     tokio::spawn(async move {
         if let Err(error) = signal().await {
             tracing::warn!(%error, "cannot listen for Ctrl+C; stop the process another way");
             return;
         }
-        tracing::info!("Ctrl+C: finishing cleanly (press again to force)");
+        tracing::info!("Ctrl+C: stopping (press again to force)");
         cancel.cancel();
         if signal().await.is_ok() {
-            tracing::warn!("second Ctrl+C: exiting without finishing");
-            std::process::exit(FORCED_EXIT_CODE);
+            let Interrupted { doing, unfinished } = Interrupted::current();
+            eprintln!("second Ctrl+C: stopped at once while {doing}: {unfinished}");
+            std::process::exit(i32::from(INTERRUPTED_EXIT_CODE));
         }
     });
     token
+}
+
+/// Waits until the first Ctrl+C (never, if [`on_ctrl_c`] was not called).
+pub async fn cancelled() {
+    match TOKEN.get() {
+        Some(token) => token.cancelled().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Records what the process is doing now (`waiting for Kafka at host:9092`), and what stopping
+/// during it leaves unfinished (`nothing was started`), for the line a Ctrl+C prints.
+pub fn enter(doing: impl Into<String>, unfinished: impl Into<String>) {
+    let mut phase = PHASE.lock().unwrap_or_else(|e| e.into_inner());
+    *phase = Some((doing.into(), unfinished.into()));
+}
+
+/// A process stopped by Ctrl+C before it finished what it was doing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Interrupted {
+    /// What it was doing.
+    pub doing: String,
+    /// What it left unfinished.
+    pub unfinished: String,
+}
+
+impl Interrupted {
+    /// Stopped now, in the phase last [`enter`]ed.
+    pub fn current() -> Self {
+        let phase = PHASE.lock().unwrap_or_else(|e| e.into_inner());
+        let (doing, unfinished) = phase
+            .clone()
+            .unwrap_or_else(|| ("starting".to_string(), "nothing was started".to_string()));
+        Self { doing, unfinished }
+    }
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "stopped by Ctrl+C while {}: {}",
+            self.doing, self.unfinished
+        )
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// Runs a long-lived process on a new runtime until it ends; on the first Ctrl+C it gets
+/// [`GRACE`] to finish, after which it is abandoned with an [`Interrupted`] error.
+pub fn serve<F, Fut>(process: F) -> anyhow::Result<()>
+where
+    F: FnOnce(CancellationToken) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| anyhow::anyhow!("starting the async runtime: {error}"))?;
+    let result = runtime.block_on(async {
+        let shutdown = on_ctrl_c();
+        let process = process(shutdown.clone());
+        tokio::pin!(process);
+        tokio::select! {
+            result = &mut process => result,
+            () = shutdown.cancelled() => {
+                match tokio::time::timeout(GRACE, &mut process).await {
+                    Ok(result) => result,
+                    Err(_elapsed) => Err(Interrupted::current().into()),
+                }
+            }
+        }
+    });
+    // What was abandoned (a metadata request on a blocking thread, a commit waiting on a
+    // broker) is not waited for: the process is stopping.
+    runtime.shutdown_background();
+    result
+}
+
+/// The exit status and the one line to print for a process that ended in `error`:
+/// [`INTERRUPTED_EXIT_CODE`] and no `error:` prefix for a Ctrl+C, 1 otherwise.
+pub fn exit_status(error: &anyhow::Error) -> (u8, String) {
+    match error.downcast_ref::<Interrupted>() {
+        Some(interrupted) => (INTERRUPTED_EXIT_CODE, interrupted.to_string()),
+        None => (
+            1,
+            format!("error: {}{}", crate::retry::one_line(error), hint(error)),
+        ),
+    }
+}
+
+/// What to check after an error that is not a [`crate::retry::Mistake`] but comes from a
+/// service a setting names: the registry that never came back, say.
+fn hint(error: &anyhow::Error) -> &'static str {
+    let registry = error.chain().any(|cause| {
+        cause
+            .downcast_ref::<transit_http::registry_client::RegistryClientError>()
+            .is_some()
+    });
+    if registry {
+        "; check that the schema registry is up, and --registry-url (TRANSIT_REGISTRY_URL)"
+    } else {
+        ""
+    }
 }
 
 #[cfg(unix)]

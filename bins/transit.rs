@@ -105,26 +105,20 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+            let (status, line) = transit::shutdown::exit_status(&error);
+            eprintln!("{line}");
+            ExitCode::from(status)
         }
     }
 }
 
-/// Runs a long-lived process until it ends or Ctrl+C.
+/// Runs a long-lived process until it ends or Ctrl+C (see `transit::shutdown`).
 fn serve<F, Fut>(process: F) -> anyhow::Result<()>
 where
     F: FnOnce(tokio_util::sync::CancellationToken) -> Fut,
     Fut: std::future::Future<Output = anyhow::Result<()>>,
 {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(async {
-        let shutdown = transit::shutdown::on_ctrl_c();
-        process(shutdown).await
-    })
+    transit::shutdown::serve(process)
 }
 
 fn show_network(args: &NetworkArgs) -> anyhow::Result<()> {

@@ -49,6 +49,10 @@ pub async fn run(args: BoardArgs, shutdown: CancellationToken) -> anyhow::Result
         Arc::clone(&metrics),
     )?;
     let board = Dashboard::new(snapshots, metrics, shutdown.clone());
+    crate::shutdown::enter(
+        "serving the dashboard",
+        "the dead letters in flight were not flushed",
+    );
     let tasks = Tasks::new();
     let status = tasks.spawn("status read model", status.run(shutdown.clone()));
     let server = tasks.spawn(

@@ -102,6 +102,11 @@ pub async fn run(args: ProcessorArgs, shutdown: CancellationToken) -> anyhow::Re
         .in_group(format!("{}-headways", args.group_prefix))
         .transactions(transactions)
         .rules(rules);
+    crate::shutdown::enter(
+        "processing",
+        "the open transactions were not committed; the broker aborts them and their input is \
+         processed again",
+    );
     let tasks = Tasks::new();
     let stations = tasks.spawn("station processor", stations.run(shutdown.clone()));
     let counter = tasks.spawn("turnstile counter", counter.run(shutdown.clone()));

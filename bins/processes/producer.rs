@@ -102,6 +102,7 @@ pub async fn run(args: ProducerArgs, shutdown: CancellationToken) -> anyhow::Res
     )
     .context("the REST Proxy's client")?;
     config.weather_sink = Some(Arc::new(RestProxyWeather::new(proxy, topics.weather())));
+    crate::shutdown::enter("producing", "the records in flight were not all flushed");
     let stats = driver::run(&bus, &mut sim, &codecs, &config, shutdown).await?;
     tracing::info!(
         published = stats.total(),

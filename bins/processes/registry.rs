@@ -190,6 +190,10 @@ pub async fn run(args: RegistryArgs, shutdown: CancellationToken) -> anyhow::Res
         shutdown,
     )
     .await?;
+    crate::shutdown::enter(
+        "serving the schema registry and the REST Proxy",
+        "the requests in progress were cut off",
+    );
     for server in services.servers {
         join(server).await?;
     }

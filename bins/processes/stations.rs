@@ -49,10 +49,9 @@ pub struct DatabaseArgs {
 impl DatabaseArgs {
     /// The connection settings: the URL's, with the password file's password if one is given.
     pub fn options(&self) -> anyhow::Result<ConnectOptions> {
-        let mut options: ConnectOptions = self
-            .database_url
-            .parse()
-            .context("the database URL (--database-url)")?;
+        let mut options: ConnectOptions = self.database_url.parse().map_err(|error| {
+            crate::retry::Mistake::new(crate::reach::DATABASE, "the database URL", &error)
+        })?;
         if let Some(path) = &self.database_password_file {
             let text = std::fs::read_to_string(path).with_context(|| {
                 format!("reading the database password file {}", path.display())
@@ -125,6 +124,11 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
         ),
     };
     let options = args.database.options()?;
+    crate::reach::database(&options).await?;
+    crate::shutdown::enter(
+        "loading the stations table",
+        "the rows loaded so far stay; loading again adds the rest",
+    );
     let mut client = transit_postgres::connect(&options).await?;
     loader::create_table(&client).await?;
     let report = loader::load_csv(&mut client, &name, text.as_slice()).await?;
@@ -143,6 +147,8 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
 }
 
 async fn source(args: SourceArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+    // The database first: a mistake in its settings is found without Kafka.
+    crate::reach::database(&args.database.options()?).await?;
     let bus: Arc<dyn EventBus> = Arc::new(args.cluster.bus().await?);
     let registry: Arc<dyn SchemaRegistry> = Arc::new(args.cluster.registry()?);
     let config = SourceConfig {
@@ -158,7 +164,16 @@ async fn source(args: SourceArgs, shutdown: CancellationToken) -> anyhow::Result
         "station source polling"
     );
     let source = StationSource::new(options, bus, registry, &args.cluster.topics(), config);
-    let stats = source.run(shutdown).await?;
+    crate::shutdown::enter(
+        "publishing the station table's rows",
+        "the position was not stored; a restart publishes the last rows again",
+    );
+    let stats = source.run(shutdown).await.map_err(|error| match error {
+        transit_postgres::source::SourceError::Refused { .. } => {
+            crate::retry::Mistake::new(crate::reach::DATABASE, "the station source", &error).into()
+        }
+        other => anyhow::Error::new(other),
+    })?;
     tracing::info!(?stats, "station source stopped; position stored");
     Ok(())
 }

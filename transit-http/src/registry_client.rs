@@ -362,8 +362,10 @@ impl RegistryClient {
         body: Option<String>,
         about: About<'_>,
     ) -> Result<T, RegistryError> {
-        let deadline = tokio::time::Instant::now() + RETRY_FOR;
+        let started = tokio::time::Instant::now();
+        let deadline = started + RETRY_FOR;
         let mut pause = Duration::from_millis(100);
+        let mut failed: u32 = 0;
         loop {
             let outcome = self
                 .call_once(method.clone(), url.clone(), body.clone(), about)
@@ -375,17 +377,32 @@ impl RegistryClient {
                             .downcast_ref::<RegistryClientError>()
                             .is_some_and(RegistryClientError::is_transient) =>
                 {
-                    tracing::warn!(
-                        %method,
-                        %url,
-                        error = %transit_core::error_chain(source.as_ref()),
-                        retry_in_ms = pause.as_millis() as u64,
-                        "the schema registry is not answering; asking again"
-                    );
+                    failed += 1;
+                    // Said at attempts 1, 2, 4, 8...: a registry down for two minutes is a
+                    // handful of lines, not one every two seconds.
+                    if failed.is_power_of_two() {
+                        tracing::warn!(
+                            %method,
+                            %url,
+                            error = %transit_core::error_chain(source.as_ref()),
+                            attempt = failed,
+                            waited_s = started.elapsed().as_secs(),
+                            "the schema registry is not answering; asking again"
+                        );
+                    }
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(2));
                 }
-                outcome => return outcome,
+                outcome => {
+                    if failed > 0 && outcome.is_ok() {
+                        tracing::info!(
+                            %url,
+                            waited_s = started.elapsed().as_secs(),
+                            "the schema registry answers again after {failed} attempts"
+                        );
+                    }
+                    return outcome;
+                }
             }
         }
     }
@@ -542,6 +559,19 @@ impl RegistryClient {
     pub async fn subjects(&self) -> Result<Vec<String>, RegistryError> {
         let url = self.url(&["subjects"]);
         self.call(Method::GET, url, None, About::default()).await
+    }
+
+    /// Asks the registry once, without retrying, whether it answers and takes this client's
+    /// credentials (`GET /subjects`): for a process to tell, before it starts, a registry
+    /// that is down (a [`RegistryError::Backend`] whose [`RegistryClientError`] is
+    /// [transient](RegistryClientError::is_transient)) from settings that can never work
+    /// (a refusal such as 401, a URL that is not the registry's).
+    pub async fn check(&self) -> Result<(), RegistryError> {
+        let url = self.url(&["subjects"]);
+        let _: Vec<String> = self
+            .call_once(Method::GET, url, None, About::default())
+            .await?;
+        Ok(())
     }
 
     /// The versions of `subject` (not cached).

@@ -53,6 +53,14 @@ pub enum KafkaBusError {
         #[source]
         source: KafkaError,
     },
+    /// The cluster refused this client: its credentials, SASL mechanism or TLS handshake.
+    #[error("the Kafka cluster at {servers} refused the connection: {reason}")]
+    Refused {
+        /// The bootstrap servers.
+        servers: String,
+        /// librdkafka's reason (it names the mechanism or the certificate, not the secret).
+        reason: String,
+    },
     /// The cluster did not answer a metadata request in time.
     #[error("no answer from the Kafka cluster at {servers}")]
     Unreachable {
@@ -62,6 +70,69 @@ pub enum KafkaBusError {
         #[source]
         source: KafkaError,
     },
+}
+
+impl KafkaBusError {
+    /// Whether trying again cannot help until a setting changes: an unusable setting, a
+    /// configuration librdkafka refuses, or a cluster that refused the credentials or the TLS
+    /// handshake. A cluster that does not answer is an outage, not a mistake.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            Self::Config(_) | Self::Client { .. } | Self::Refused { .. } => true,
+            Self::Unreachable { source, .. } => {
+                crate::context::is_refusal(source)
+                    || matches!(
+                        source.rdkafka_error_code(),
+                        Some(
+                            RDKafkaErrorCode::TopicAuthorizationFailed
+                                | RDKafkaErrorCode::ClusterAuthorizationFailed
+                        )
+                    )
+            }
+        }
+    }
+}
+
+/// How often a metadata request that gets no answer gives way to a look at what librdkafka
+/// reported meanwhile: a refusal of the credentials ends the wait at once.
+const REFUSAL_CHECK: Duration = Duration::from_secs(1);
+
+/// The number of brokers in the cluster, from a metadata request answered within `timeout`;
+/// a refusal `context` hears of (credentials, TLS) ends the wait early.
+fn cluster_size(
+    producer: &FutureProducer<TracingContext>,
+    context: &TracingContext,
+    servers: &str,
+    timeout: Duration,
+) -> Result<usize, KafkaBusError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let asked = Instant::now();
+        let left = deadline.saturating_duration_since(asked);
+        match producer
+            .client()
+            .fetch_metadata(None, left.min(REFUSAL_CHECK))
+        {
+            Ok(metadata) => return Ok(metadata.brokers().len()),
+            Err(source) => {
+                if let Some(reason) = context.refusal() {
+                    return Err(KafkaBusError::Refused {
+                        servers: servers.to_string(),
+                        reason,
+                    });
+                }
+                if Instant::now() >= deadline {
+                    return Err(KafkaBusError::Unreachable {
+                        servers: servers.to_string(),
+                        source,
+                    });
+                }
+                // An error at once (no broker up yet) is not to be asked again in a spin.
+                let pause = Duration::from_millis(100).saturating_sub(asked.elapsed());
+                std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+            }
+        }
+    }
 }
 
 /// An [`EventBus`] over a Kafka cluster (Apache Kafka, Redpanda, tansu or a managed service),
@@ -158,19 +229,18 @@ impl KafkaBus {
         let retention_ms = config.topic_retention_ms()?.to_string();
         let servers = config.bootstrap_servers().to_string();
         let producer_config = guaranteed_producer_config(&config);
+        let context = TracingContext::default();
         let producer: FutureProducer<TracingContext> = producer_config
-            .create_with_context(TracingContext)
+            .create_with_context(context.clone())
             .map_err(|source| KafkaBusError::Client {
                 client: "producer",
                 servers: servers.clone(),
                 source,
             })?;
         // The cluster answers, and says how many brokers it has: the topics' replicas unless set.
+        let asked = servers.clone();
         let (producer, brokers) = tokio::task::spawn_blocking(move || {
-            let brokers = producer
-                .client()
-                .fetch_metadata(None, timeout)
-                .map(|metadata| metadata.brokers().len());
+            let brokers = cluster_size(&producer, &context, &asked, timeout);
             (producer, brokers)
         })
         .await
@@ -178,24 +248,21 @@ impl KafkaBus {
             servers: servers.clone(),
             source: KafkaError::Canceled,
         })?;
-        let brokers = brokers.map_err(|source| KafkaBusError::Unreachable {
-            servers: servers.clone(),
-            source,
-        })?;
+        let brokers = brokers?;
         let replication =
             chosen_replication.unwrap_or_else(|| i32::try_from(brokers.clamp(1, 3)).unwrap_or(1));
         let min_insync = chosen_min_insync.or((replication >= 3).then_some(2));
         let watermarks: BaseConsumer<TracingContext> = non_producer_config(&config)
             .set("group.id", private_group())
             .set("isolation.level", "read_uncommitted")
-            .create_with_context(TracingContext)
+            .create_with_context(TracingContext::default())
             .map_err(|source| KafkaBusError::Client {
                 client: "watermark client",
                 servers: servers.clone(),
                 source,
             })?;
         let admin: AdminClient<TracingContext> = non_producer_config(&config)
-            .create_with_context(TracingContext)
+            .create_with_context(TracingContext::default())
             .map_err(|source| KafkaBusError::Client {
                 client: "admin client",
                 servers: servers.clone(),

@@ -250,15 +250,26 @@ fn poll_loop(
             ))) => {
                 // A subscribed topic its producer has not created yet: librdkafka picks it up
                 // once it exists.
-                tracing::info!("a subscribed topic does not exist yet; waiting for it");
+                let message = "a subscribed topic does not exist yet; waiting for it";
+                if let Some(held_back) = crate::log_limit::admit(message) {
+                    tracing::info!(held_back, "{message}");
+                }
                 continue;
             }
             Some(Err(error)) => {
                 // Transport errors and the like are retried by librdkafka itself; only a fatal
                 // error ends the consumer.
                 let fatal = matches!(error, KafkaError::MessageConsumptionFatal(_));
-                tracing::warn!(%error, fatal, "consuming from Kafka");
-                if !fatal {
+                if fatal {
+                    tracing::warn!(%error, fatal, "consuming from Kafka");
+                } else {
+                    // Every poll says it while the brokers are down: its repeats are held back
+                    // like librdkafka's own lines.
+                    if let Some(held_back) =
+                        crate::log_limit::admit(&format!("consuming from Kafka: {error}"))
+                    {
+                        tracing::warn!(%error, fatal, held_back, "consuming from Kafka");
+                    }
                     continue;
                 }
                 Err(backend(error))

@@ -12,10 +12,26 @@ use rdkafka::producer::{DeliveryResult, ProducerContext};
 use rdkafka::topic_partition_list::TopicPartitionList;
 use transit_core::bus::{AssignmentChange, TopicPartition};
 
+use crate::log_limit;
+
 /// Sends librdkafka's own log lines and errors to `tracing` (target `librdkafka`), where the
-/// programs' log filter applies to them like to everything else.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct TracingContext;
+/// programs' log filter applies to them like to everything else, and keeps the last refusal of
+/// the cluster (credentials, TLS), which librdkafka reports only here: a clone shares it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct TracingContext {
+    refusal: Arc<Mutex<Option<String>>>,
+}
+
+impl TracingContext {
+    /// What the cluster last refused, if it did: librdkafka's reason (never a secret: it names
+    /// the mechanism and the broker, not the credentials).
+    pub(crate) fn refusal(&self) -> Option<String> {
+        self.refusal
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
 
 impl ClientContext for TracingContext {
     fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
@@ -23,8 +39,36 @@ impl ClientContext for TracingContext {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
+        if is_refusal(&error) || is_certificate_refusal(reason) {
+            *self.refusal.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason.to_string());
+        }
         log_error(&error, reason);
     }
+}
+
+/// Whether librdkafka's reason for a failed connection is a TLS handshake that failed over a
+/// certificate (theirs unknown to us, ours missing or refused): librdkafka reports some of
+/// those as a transport failure, so only OpenSSL's words in the reason tell them apart.
+fn is_certificate_refusal(reason: &str) -> bool {
+    reason.contains("SSL")
+        && ["certificate", "unknown ca", "handshake failure"]
+            .iter()
+            .any(|words| reason.contains(words))
+}
+
+/// Whether librdkafka's error is the cluster refusing this client's settings: credentials,
+/// the SASL mechanism, or the TLS handshake (an unknown CA, a missing client certificate).
+pub(crate) fn is_refusal(error: &KafkaError) -> bool {
+    use rdkafka::types::RDKafkaErrorCode as Code;
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            Code::Authentication
+                | Code::SaslAuthenticationFailed
+                | Code::UnsupportedSASLMechanism
+                | Code::SSL
+        )
+    )
 }
 
 /// The bus's watermark client is a consumer that never joins a group or fetches.
@@ -48,14 +92,27 @@ fn log_error(error: &KafkaError, reason: &str) {
     let unknown_topic = error.rdkafka_error_code()
         == Some(rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition)
         || reason.contains("Unknown topic or partition");
+    let Some(held_back) = log_limit::admit(reason) else {
+        return;
+    };
     if unknown_topic {
-        tracing::info!(target: "librdkafka", "waiting for a subscribed topic to be created: {reason}");
+        tracing::info!(target: "librdkafka", held_back, "waiting for a subscribed topic to be created: {reason}");
     } else {
-        tracing::warn!(target: "librdkafka", %error, "{reason}");
+        tracing::warn!(target: "librdkafka", %error, held_back, "{reason}");
     }
 }
 
+/// librdkafka's log line at its level; repeats are held back ([`log_limit`]), and a line let
+/// through after some says how many (`held_back`).
 fn log_line(level: RDKafkaLogLevel, facility: &str, message: &str) {
+    if !matches!(level, RDKafkaLogLevel::Debug) {
+        let Some(held_back) = log_limit::admit(message) else {
+            return;
+        };
+        if held_back > 0 {
+            return log_repeated(level, facility, message, held_back);
+        }
+    }
     match level {
         RDKafkaLogLevel::Emerg
         | RDKafkaLogLevel::Alert
@@ -66,6 +123,22 @@ fn log_line(level: RDKafkaLogLevel, facility: &str, message: &str) {
             tracing::info!(target: "librdkafka", facility, "{message}")
         }
         RDKafkaLogLevel::Debug => tracing::debug!(target: "librdkafka", facility, "{message}"),
+    }
+}
+
+/// A line let through after `held_back` repeats of it were held back.
+fn log_repeated(level: RDKafkaLogLevel, facility: &str, message: &str, held_back: u64) {
+    match level {
+        RDKafkaLogLevel::Emerg
+        | RDKafkaLogLevel::Alert
+        | RDKafkaLogLevel::Critical
+        | RDKafkaLogLevel::Error => {
+            tracing::error!(target: "librdkafka", facility, held_back, "{message}")
+        }
+        RDKafkaLogLevel::Warning => {
+            tracing::warn!(target: "librdkafka", facility, held_back, "{message}")
+        }
+        _ => tracing::info!(target: "librdkafka", facility, held_back, "{message}"),
     }
 }
 

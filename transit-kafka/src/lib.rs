@@ -12,9 +12,12 @@
 //!   against a local broker and a managed cluster (SASL, TLS); secrets are masked wherever
 //!   settings are shown ([`is_secret`]).
 //! - `consumer`: a librdkafka consumer polled on its own thread, handing records to the async
-//!   side; `context`: librdkafka's logs into `tracing`, rebalances into the assignment;
+//!   side; `context`: librdkafka's logs into `tracing` (their repeats held back by
+//!   `log_limit`), rebalances into the assignment;
 //!   `transaction`: a group member's transactional producer; `headers`: record headers to and
 //!   from librdkafka's, for both producers and the consumer.
+//! - [`reachability`]: whether the bootstrap servers parse, resolve and accept a connection,
+//!   checked before librdkafka is asked, so that a mistake is told from an outage.
 //!
 //! The schema registry's client is `transit_http::registry_client`: it speaks HTTP, not Kafka.
 //!
@@ -27,7 +30,10 @@ mod consumer;
 mod context;
 mod error;
 mod headers;
+mod log_limit;
+pub mod reachability;
 mod transaction;
 
 pub use bus::{KafkaBus, KafkaBusError};
 pub use config::{is_secret, ConfigError, KafkaConfig, ENV_PREFIX};
+pub use reachability::{check_reachable, ReachabilityError};

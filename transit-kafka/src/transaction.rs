@@ -116,7 +116,7 @@ impl TransactionalProducer {
         if self.producer.is_none() {
             let producer: ThreadedProducer<TracingContext> = self
                 .config
-                .create_with_context(TracingContext)
+                .create_with_context(TracingContext::default())
                 .map_err(|error| Aborted::Failed(bus_error(error, None)))?;
             producer
                 .init_transactions(self.timeout)

@@ -669,6 +669,17 @@ pub enum ConnectError {
 }
 
 impl ConnectError {
+    /// Whether trying again cannot help until a setting changes: a CA certificate missing or
+    /// unusable, refused credentials, a database that does not exist, or a TLS handshake that
+    /// failed. A server that cannot be reached, is starting up or has no connection slot free
+    /// is an outage, not a mistake.
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            Self::NoRootCert { .. } | Self::ReadRootCert { .. } | Self::RootCert { .. } => true,
+            Self::Postgres { source, .. } => is_permanent(source),
+        }
+    }
+
     /// The `tokio-postgres` error, if the server or the network failed.
     pub fn postgres(&self) -> Option<&tokio_postgres::Error> {
         match self {
@@ -676,6 +687,40 @@ impl ConnectError {
             _ => None,
         }
     }
+}
+
+/// Whether a `tokio-postgres` error is one that trying again cannot mend: PostgreSQL's refusal
+/// of the credentials (SQLSTATE class 28), of a database (3D000: it does not exist) or a table
+/// (42P01), of a privilege (42501), or a TLS failure. Errors of the network (refused, reset,
+/// timed out) and a server not ready (57P03, 53300) are passing.
+pub fn is_permanent(error: &tokio_postgres::Error) -> bool {
+    use tokio_postgres::error::SqlState;
+    if let Some(code) = error.code() {
+        return code.code().starts_with("28")
+            || [
+                SqlState::INVALID_CATALOG_NAME,
+                SqlState::UNDEFINED_TABLE,
+                SqlState::INSUFFICIENT_PRIVILEGE,
+            ]
+            .contains(code);
+    }
+    let mut cause = std::error::Error::source(error);
+    while let Some(error) = cause {
+        if error.is::<rustls::Error>() {
+            return true;
+        }
+        if let Some(io) = error.downcast_ref::<std::io::Error>() {
+            // rustls reports a refused certificate as an I/O error wrapping its own.
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<rustls::Error>())
+            {
+                return true;
+            }
+        }
+        cause = error.source();
+    }
+    false
 }
 
 /// Connects to PostgreSQL with the settings' TLS mode and drives the connection on a task of

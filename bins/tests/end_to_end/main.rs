@@ -8,5 +8,6 @@ mod browser;
 mod confluent_clients;
 mod feeds;
 mod gtfs_export;
+mod operator_mistakes;
 mod production;
 mod secured_services;

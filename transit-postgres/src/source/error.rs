@@ -20,6 +20,13 @@ pub enum SourceError {
     /// the processors' own terms.
     #[error(transparent)]
     Pipeline(#[from] ProcessorError),
+    /// PostgreSQL refused what the settings ask for, which no retry mends: the credentials,
+    /// a database or table that does not exist, a privilege, the TLS handshake.
+    #[error("PostgreSQL refused the source: {message}")]
+    Refused {
+        /// What was refused, the server's reason and where (never the password).
+        message: String,
+    },
     /// Reading a topic back at start failed.
     #[error("restoring the source's position from {topic}")]
     Restore {
@@ -56,6 +63,17 @@ pub(super) enum DbError {
         operation: &'static str,
         after: std::time::Duration,
     },
+}
+
+impl DbError {
+    /// Whether retrying cannot help (see [`crate::connection::is_permanent`]).
+    pub(super) fn is_permanent(&self) -> bool {
+        match self {
+            Self::Postgres { source, .. } => crate::connection::is_permanent(source),
+            Self::Connect(error) => error.is_permanent(),
+            Self::Timeout { .. } => false,
+        }
+    }
 }
 
 /// What went wrong first, then where: `connection refused (to ann@db:5432/cta (sslmode=...))`.

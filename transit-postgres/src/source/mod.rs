@@ -30,10 +30,13 @@
 //! # Database outages
 //!
 //! PostgreSQL unreachable at start or failing mid-run is not an error: the source logs a
-//! warning saying why and when it retries, waits with exponential backoff
+//! warning saying why and when it retries (at attempts 1, 2, 4, 8...: a long outage is a few
+//! lines), waits with exponential backoff
 //! ([`SourceConfig::retry_min`] doubling up to [`SourceConfig::retry_max`]), reconnects and
 //! goes on from its position. Bus and registry failures are fatal ([`SourceError`]): without
-//! the bus, the position cannot be kept.
+//! the bus, the position cannot be kept. So is PostgreSQL's refusal of what the settings ask
+//! (a wrong password, a database or table that does not exist: [`SourceError::Refused`]),
+//! which no retry mends.
 //!
 //! One instance per source name: two running with the same name would both publish.
 
@@ -309,19 +312,27 @@ impl<'a> Run<'a> {
                 Ok(Polled::CaughtUp) => self.source.config.poll_interval,
                 Err(Stop::Shutdown) => break,
                 Err(Stop::Fatal(error)) => return Err(error),
+                Err(Stop::Database(error)) if error.is_permanent() => {
+                    return Err(SourceError::Refused {
+                        message: error.to_string(),
+                    });
+                }
                 Err(Stop::Database(error)) => {
                     // Whatever broke, a fresh connection is the way back.
                     self.client = None;
                     self.stats.retries += 1;
                     let delay = self.backoff.next_delay();
-                    tracing::warn!(
-                        source = %self.source.config.name,
-                        %error,
-                        attempt = self.backoff.attempts(),
-                        retry_in_ms = delay.as_millis() as u64,
-                        position = self.position,
-                        "PostgreSQL unavailable; retrying"
-                    );
+                    // Said at attempts 1, 2, 4, 8...: an outage is a few lines, however long.
+                    if self.backoff.attempts().is_power_of_two() {
+                        tracing::warn!(
+                            source = %self.source.config.name,
+                            %error,
+                            attempt = self.backoff.attempts(),
+                            retry_in_ms = delay.as_millis() as u64,
+                            position = self.position,
+                            "PostgreSQL unavailable; retrying"
+                        );
+                    }
                     delay
                 }
             };
@@ -351,7 +362,11 @@ impl<'a> Run<'a> {
                 }
                 let client = self.connect(shutdown).await?;
                 if self.backoff.attempts() > 0 {
-                    tracing::info!(source = %self.source.config.name, "PostgreSQL reachable again");
+                    tracing::info!(
+                        source = %self.source.config.name,
+                        attempts = self.backoff.attempts(),
+                        "PostgreSQL reachable again"
+                    );
                 }
                 self.stats.connections += 1;
                 client

@@ -994,3 +994,49 @@ async fn the_source_rides_out_a_restart_of_the_database_server() {
     drop(client);
     db.drop_schema().await;
 }
+
+/// A table that does not exist, or a database, is a mistake in the settings: the source ends at
+/// once saying so, where an outage would be waited for.
+#[tokio::test]
+async fn a_missing_table_or_database_ends_the_source_at_once() {
+    let db = Db::new("missing").await;
+    let bed = Bed::new();
+    // The schema has no stations table.
+    let running = bed.start(db.config(), config("missing-table"));
+    let ended = tokio::time::timeout(Duration::from_secs(10), running.task)
+        .await
+        .expect("the source ends at once")
+        .expect("the source's task does not panic");
+    match ended {
+        Err(SourceError::Refused { message }) => {
+            assert!(message.contains("does not exist"), "{message}")
+        }
+        other => panic!("not a refusal: {other:?}"),
+    }
+
+    let mut elsewhere = db.config();
+    elsewhere.dbname("transit_no_such_database");
+    let error = transit_postgres::connect(&elsewhere).await.unwrap_err();
+    assert!(error.is_permanent(), "{error:?}");
+    let running = bed.start(elsewhere, config("missing-database"));
+    let ended = tokio::time::timeout(Duration::from_secs(10), running.task)
+        .await
+        .expect("the source ends at once")
+        .expect("the source's task does not panic");
+    assert!(
+        matches!(ended, Err(SourceError::Refused { .. })),
+        "{ended:?}"
+    );
+
+    // Nothing listening is an outage, not a mistake.
+    let mut closed = Config::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    closed.host("127.0.0.1").port(port).user("postgres");
+    let error = transit_postgres::connect(&closed).await.unwrap_err();
+    assert!(!error.is_permanent(), "{error:?}");
+    db.drop_schema().await;
+}
