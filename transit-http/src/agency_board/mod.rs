@@ -283,11 +283,16 @@ impl AgencyBoard {
 
     /// The trains in service now, placed, by route and vehicle.
     pub(crate) fn placed(&self) -> (i64, Vec<Placed>) {
-        let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
-        let now = live.now_ms;
-        let mut placed: Vec<Placed> = live
-            .trains
-            .values()
+        // Copied out, so placing them on the map does not hold the reader up.
+        let (now, states) = {
+            let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+            (
+                live.now_ms,
+                live.trains.values().cloned().collect::<Vec<_>>(),
+            )
+        };
+        let mut placed: Vec<Placed> = states
+            .iter()
             .filter_map(|state| self.place(state, now))
             .collect();
         placed.sort_by(|a, b| (a.route, &a.state.vehicle_id).cmp(&(b.route, &b.state.vehicle_id)));
