@@ -17,12 +17,24 @@
 //! With `--kafka host:port` the same parts run on a Kafka cluster instead (see `docs/kafka.md` for
 //! its settings).
 //!
+//! With `--gtfs PATH` (a zip or a folder) any agency's static GTFS feed is the input instead of
+//! CTA's: the routes of `--route-types` (rail by default: 0, 1, 2, 5, 7, 12), from the simulated
+//! start (`--start`, read in the agency's time zone), running the service of that date or of
+//! `--service-date` (a date the feed's calendar does not cover runs the same weekday of its own
+//! range, and the log says which). The timetabled simulation publishes the arrivals on the
+//! any-feed arrivals topic, and the board for that network (its routes, each route's stop
+//! patterns with its trains, a map of its shapes and stations with the trains on them) is
+//! served at the dashboard's address. `--live` starts at the current wall-clock time in the
+//! agency's time zone, on today's date there, and runs at 1x: every timestamp is real time.
+//!
 //! ```text
 //! cargo run --release --example full_pipeline                  # 60x real time, until Ctrl+C
 //! cargo run --release --example full_pipeline -- --speed 600 --address 0.0.0.0:8080
 //! cargo run --release --example full_pipeline -- --flat-out --days 1
 //! cargo run --release --example full_pipeline -- --kafka 127.0.0.1:9092
 //! cargo run --release --example full_pipeline -- --what-if break-down:BL003:10@2026-11-02T05:30
+//! cargo run --release --example full_pipeline -- --gtfs nyc_subway_gtfs.zip --live
+//! cargo run --release --example full_pipeline -- --gtfs feed.zip --service-date 2025-06-02 --speed 30
 //! cargo run --release --example full_pipeline -- --help
 //! ```
 //!
@@ -111,6 +123,24 @@ struct Args {
     #[arg(long, default_value_t = 5)]
     report_every: u64,
 
+    /// A static GTFS feed (a zip or a folder) to simulate instead of CTA's embedded network.
+    #[arg(long, env = "TRANSIT_GTFS")]
+    gtfs: Option<std::path::PathBuf>,
+
+    /// With --gtfs: the feed's service date to run (YYYY-MM-DD), whatever the date simulated.
+    #[arg(long, requires = "gtfs")]
+    service_date: Option<chrono::NaiveDate>,
+
+    /// With --gtfs: the GTFS route types to read, comma-separated (rail by default: 0,1,2,5,7,12;
+    /// 3 is bus).
+    #[arg(long, requires = "gtfs", value_delimiter = ',')]
+    route_types: Option<Vec<u16>>,
+
+    /// With --gtfs: start at the current wall-clock time in the agency's time zone and run at
+    /// 1x, every timestamp real time.
+    #[arg(long, requires = "gtfs", conflicts_with = "flat_out")]
+    live: bool,
+
     #[command(flatten)]
     kafka: KafkaArgs,
 
@@ -173,6 +203,9 @@ impl Bus {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
+    if let Some(path) = args.gtfs.clone() {
+        return agency::run(args, &path).await;
+    }
     let shutdown = transit::shutdown::on_ctrl_c();
     let network = args.simulation.network()?;
     let ridership = args.simulation.ridership()?;
@@ -351,4 +384,210 @@ fn what_if_token(args: &Args) -> anyhow::Result<Option<WhatIfToken>> {
         Some(path) => Some(WhatIfToken::from_file(path)?),
         None => WhatIfToken::from_env()?,
     })
+}
+
+/// The pipeline over any agency's static GTFS feed (`--gtfs`).
+mod agency {
+    use std::path::Path;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use anyhow::Context;
+    use chrono::{Timelike, Utc};
+    use tokio_util::sync::CancellationToken;
+    use transit::processes::join;
+    use transit::processes::registry::start_services;
+    use transit_core::bus::{StartFrom, SubscribeOptions};
+    use transit_core::codec::SchemaRegistry;
+    use transit_core::topics::Topics;
+    use transit_gtfs_reader::{Feed, ReadOptions, ServiceDayOptions};
+    use transit_http::agency_board::{self, AgencyBoard, AgencyNetwork, MapShape};
+    use transit_http::rest_proxy;
+    use transit_sim::timetabled::publish::{self, Clock, PublishConfig};
+    use transit_sim::timetabled::{TimetabledConfig, TimetabledSimulation};
+
+    use super::{local_address, Args, Bus};
+
+    /// Reads the feed, builds the day, serves its board and publishes the day's arrivals until
+    /// Ctrl+C (or `--days`).
+    pub(super) async fn run(args: Args, path: &Path) -> anyhow::Result<()> {
+        let shutdown = transit::shutdown::on_ctrl_c();
+        let options = match &args.route_types {
+            Some(types) => ReadOptions::route_types(types.iter().copied()),
+            None => ReadOptions::default(),
+        };
+        // The feed's errors name their cause in their own message already: the chain would
+        // say it twice.
+        let feed = Feed::read(path, &options).map_err(|error| {
+            anyhow::anyhow!("reading the GTFS feed {}: {error}", path.display())
+        })?;
+        let zone = feed.timezone();
+        let sim_start = args.simulation.sim_config()?.start;
+        // Live: today where the agency is, from the wall clock's time. Otherwise the simulated
+        // start (--start, Monday 2026-11-02 05:00 by default) in the agency's own zone.
+        let (requested, start_s) = if args.live {
+            (Utc::now().with_timezone(&zone).date_naive(), 0)
+        } else {
+            let local = sim_start
+                .to_naive()
+                .context("the simulated start is out of range")?;
+            (local.date(), local.time().num_seconds_from_midnight())
+        };
+        let day = feed
+            .service_day_with(
+                requested,
+                &ServiceDayOptions {
+                    service_date: args.service_date,
+                    ..ServiceDayOptions::default()
+                },
+            )
+            .with_context(|| {
+                format!(
+                    "building the service day of {requested} from {}",
+                    path.display()
+                )
+            })?;
+        anyhow::ensure!(
+            !day.trips.is_empty(),
+            "the GTFS feed {} runs no trips of the route types read on {} (try --route-types or --service-date)",
+            path.display(),
+            day.date
+        );
+        let used: std::collections::HashSet<&str> = day
+            .trips
+            .iter()
+            .filter_map(|trip| trip.shape_id.as_deref())
+            .collect();
+        let shapes = feed
+            .shapes()
+            .iter()
+            .filter(|shape| used.contains(&*shape.id))
+            .map(|shape| MapShape {
+                id: shape.id.to_string(),
+                points: shape.points.iter().map(|p| (p.lat, p.lon)).collect(),
+            })
+            .collect();
+        let name = feed.agencies().first().map_or_else(
+            || "The network".to_string(),
+            |agency| agency.name.to_string(),
+        );
+        let day = Arc::new(day);
+        tracing::info!(
+            feed = %path.display(),
+            timezone = %day.timezone,
+            requested = %day.requested,
+            service_date = %day.date,
+            routes = day.routes.len(),
+            trips = day.trips.len(),
+            vehicles = day.vehicles.len(),
+            "service day"
+        );
+        drop(feed);
+
+        let board_listener = agency_board::bind(args.address).await?;
+        let registry_listener = transit_http::registry::bind(args.registry_address).await?;
+        let proxy_listener = rest_proxy::bind(args.rest_proxy_address).await?;
+        let board_address = local_address(&board_listener, "board")?;
+
+        let bus = Bus::open(&args).await?;
+        let shared_bus = bus.shared();
+        let stop_serving = CancellationToken::new();
+        let services = start_services(
+            Arc::clone(&shared_bus),
+            &args.registry_topic,
+            registry_listener,
+            proxy_listener,
+            stop_serving.clone(),
+        )
+        .await?;
+        let registry: Arc<dyn SchemaRegistry> = Arc::new(services.registry.clone());
+        let topics = Topics::new(args.topic_prefix.clone());
+        publish::create_topic(shared_bus.as_ref(), &topics, args.partitions).await?;
+        let codec = Arc::new(publish::register_codec(registry, &topics).await?);
+
+        let board = AgencyBoard::new(AgencyNetwork {
+            name,
+            day: Arc::clone(&day),
+            shapes,
+        });
+        let consumer = shared_bus
+            .subscribe(
+                SubscribeOptions::topics([topics.vehicle_arrivals()])
+                    .starting_at(StartFrom::Earliest),
+            )
+            .await
+            .context("subscribing the board to the arrivals")?;
+        let reader = services.tasks.spawn(
+            "agency board read model",
+            agency_board::consume(
+                board.clone(),
+                consumer,
+                Arc::clone(&codec),
+                stop_serving.clone(),
+            ),
+        );
+        let board_server = services.tasks.spawn(
+            "agency board",
+            agency_board::serve(board_listener, board, stop_serving.clone()),
+        );
+        println!("transit board:     http://{board_address}/");
+
+        let mut sim = TimetabledSimulation::new(
+            Arc::clone(&day),
+            TimetabledConfig::embedded(args.simulation.seed)?,
+        )
+        .context("setting up the timetabled simulation")?;
+        if start_s > 0 {
+            // The day before the start is not published: the run starts where --start says.
+            let mut before = Vec::new();
+            sim.advance_to(start_s, &mut before);
+        }
+        let clock = if args.live {
+            Clock::Live
+        } else if args.simulation.flat_out {
+            Clock::FlatOut
+        } else {
+            Clock::Speed(args.simulation.speed)
+        };
+        let until_s = args.simulation.days.map(|days| {
+            let seconds = (days.max(0.0) * 86_400.0) as u64 + u64::from(sim.now());
+            u32::try_from(seconds).unwrap_or(u32::MAX)
+        });
+        let config = PublishConfig {
+            clock,
+            until_s,
+            progress_every: Duration::from_secs(args.report_every.max(1)),
+        };
+        let stats = publish::run(
+            shared_bus.as_ref(),
+            &mut sim,
+            &codec,
+            &config,
+            shutdown.clone(),
+        )
+        .await?;
+        println!(
+            "published {} arrivals of {} ({} routes) up to {} of {}",
+            stats.published,
+            day.date,
+            day.routes.len(),
+            publish::gtfs_time(stats.simulated_until_s),
+            day.requested
+        );
+        if until_s.is_none() && !shutdown.is_cancelled() {
+            println!("the day's service is over; the board stays up until Ctrl+C");
+            shutdown.cancelled().await;
+        }
+        stop_serving.cancel();
+        let applied = join(reader).await?;
+        join(board_server).await?;
+        for server in services.servers {
+            join(server).await?;
+        }
+        services.tasks.wait().await;
+        shared_bus.flush().await.context("flushing the bus")?;
+        bus.close();
+        println!("board read model: {applied} arrivals applied");
+        Ok(())
+    }
 }

@@ -76,6 +76,8 @@
 //! ```
 
 #[cfg(feature = "client-tls")]
+#[cfg(feature = "dashboard")]
+pub mod agency_board;
 pub mod client_security;
 #[cfg(feature = "dashboard")]
 pub mod dashboard;

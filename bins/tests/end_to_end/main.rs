@@ -1,7 +1,9 @@
-//! End to end, as users run it: the example's binary in a real headless Chromium, and the
+//! End to end, as users run it: the example's binary in a real headless Chromium (CTA's board
+//! and another agency's), and the
 //! production processes (`transit` subcommands) against Apache Kafka and PostgreSQL, and
 //! `transit gtfs export`.
 
+mod agency_browser;
 mod browser;
 mod confluent_clients;
 mod feeds;

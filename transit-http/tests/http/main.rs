@@ -1,6 +1,8 @@
-//! The HTTP servers as their clients see them: the dashboard (and its feeds), the schema
+//! The HTTP servers as their clients see them: the dashboard (and its feeds), the board of any
+//! agency's network, the schema
 //! registry and the REST Proxy over the in-memory bus, and the registry and proxy over a real Kafka broker.
 
+mod agency_board;
 mod dashboard;
 mod fuzz;
 mod gtfs;
