@@ -1,6 +1,7 @@
 //! The HTTP servers as their clients see them: the dashboard (and its feeds), the schema
 //! registry and the REST Proxy over the in-memory bus, and the registry and proxy over a real Kafka broker.
 
+mod agency;
 mod dashboard;
 mod fuzz;
 mod gtfs;
