@@ -7,7 +7,7 @@
 //!
 //! - [`AgencyBoard::vehicle_positions`]: each vehicle on a trip, `STOPPED_AT` the stop it last
 //!   arrived at until its departure, then `IN_TRANSIT_TO` (`INCOMING_AT` within
-//!   [`APPROACHING_S`](crate::live::APPROACHING_S) of its predicted arrival) the next stop, at
+//!   [`APPROACHING_S`] of its predicted arrival) the next stop, at
 //!   a place on the straight line between the two stops' coordinates (the service day carries
 //!   no shape geometry) as far along as the time since its departure is of the scheduled run
 //!   time between them.
