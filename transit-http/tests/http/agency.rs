@@ -309,3 +309,168 @@ async fn nyc_flat_out_feeds_follow_the_records_clock() {
     let followed = follower.await.unwrap();
     assert_eq!(followed.applied, stats.published);
 }
+
+/// A day of one trip, A to B, leaving at 08:00 and due at 08:10, its `stop_sequence`s 10 and 20.
+fn one_trip_day() -> Arc<ServiceDay> {
+    use transit_core::model::{LineId, Rgb, Route};
+    use transit_core::network::service_day::{
+        ScheduledStop, ScheduledTrip, StopIndex, StopPlace, TripIndex, Vehicle, VehicleIndex,
+    };
+    let route = LineId::new("R1").unwrap();
+    let date = chrono::NaiveDate::from_ymd_opt(2027, 1, 15).unwrap();
+    let place = |id: &str, lat| StopPlace {
+        id: id.into(),
+        name: id.into(),
+        location: Some((lat, -74.0)),
+        parent: None,
+    };
+    let at = |stop, s, stop_sequence| ScheduledStop {
+        stop: StopIndex(stop),
+        arrival_s: s,
+        departure_s: s,
+        stop_sequence,
+    };
+    Arc::new(ServiceDay {
+        timezone: "America/New_York".into(),
+        requested: date,
+        date,
+        start_unix_s: 1_800_000_000,
+        routes: vec![Route {
+            id: route,
+            short_name: "R1".into(),
+            long_name: String::new(),
+            route_type: 3,
+            color: Rgb::WHITE,
+            text_color: Rgb::BLACK,
+        }],
+        stops: vec![place("A", 40.0), place("B", 40.1)],
+        trips: vec![ScheduledTrip {
+            trip_id: "T".into(),
+            route,
+            direction_id: None,
+            frequency_start_s: None,
+            exact_times: false,
+            shape_id: None,
+            vehicle: VehicleIndex(0),
+            stops: vec![at(0, 8 * 3_600, 10), at(1, 8 * 3_600 + 600, 20)],
+        }],
+        vehicles: vec![Vehicle {
+            id: "bus-1".into(),
+            trips: vec![TripIndex(0)],
+        }],
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folder_feed_and_an_arrival_on_the_bus_are_served() {
+    let day = one_trip_day();
+    let folder = std::env::temp_dir().join(format!("agency-feeds-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("stops.txt"), "stop_id,stop_name\nA,A\nB,B\n").unwrap();
+
+    let bus = Arc::new(MemBus::new());
+    let registry: Arc<dyn SchemaRegistry> = Arc::new(MemRegistry::new());
+    let topics = Topics::default();
+    publish::create_topic(bus.as_ref(), &topics, 1)
+        .await
+        .unwrap();
+    let codec = publish::register_codec(Arc::clone(&registry), &topics)
+        .await
+        .unwrap();
+    let feeds = AgencyFeeds::new(&folder, Arc::clone(&day), FeedClock::Records);
+    // Before any record the feeds are empty, stamped at the day's start.
+    assert!(feeds.vehicle_positions().entity.is_empty());
+    assert_eq!(feeds.now_ms(), day.start_unix_s * 1_000);
+
+    // Left A at 08:00 a minute late; the record is stamped 08:06.
+    let at = |s: u32| day.unix_s(s) * 1_000;
+    let event = transit_core::event::VehicleArrivalEvent {
+        route_id: "R1".into(),
+        trip_id: "T".into(),
+        start_date: "20270115".into(),
+        start_time: None,
+        direction_id: None,
+        stop_id: "A".into(),
+        stop_sequence: 0,
+        vehicle_id: "bus-1".into(),
+        arrival_time: at(8 * 3_600 + 60),
+        departure_time: at(8 * 3_600 + 60),
+        scheduled_arrival_time: at(8 * 3_600),
+        scheduled_departure_time: at(8 * 3_600),
+        boarded: 3,
+        alighted: 0,
+    };
+    let stamped = at(8 * 3_600 + 360);
+    bus.publish_batch(
+        &topics.vehicle_arrivals(),
+        vec![codec.record(&event, stamped).unwrap()],
+    )
+    .await
+    .unwrap();
+    let shutdown = CancellationToken::new();
+    let follower = tokio::spawn({
+        let (feeds, shutdown) = (feeds.clone(), shutdown.clone());
+        let bus: Arc<dyn EventBus> = bus.clone();
+        async move {
+            feeds
+                .follow(bus, registry, &Topics::default(), shutdown)
+                .await
+        }
+    });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while feeds.applied() == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the arrival is read"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(feeds.now_ms(), stamped);
+
+    let (base, stop, server) = serve(&feeds).await;
+    let json: serde_json::Value =
+        reqwest::get(format!("{base}/gtfs-rt/vehicle-positions?format=json"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let vehicle = &json["entity"][0]["vehicle"];
+    assert_eq!(vehicle["trip"]["tripId"], "T");
+    assert_eq!(vehicle["trip"]["startDate"], "20270115");
+    assert_eq!(vehicle["stopId"], "B");
+    assert_eq!(vehicle["currentStopSequence"], 20);
+    assert_eq!(vehicle["currentStatus"], "IN_TRANSIT_TO");
+    // Five of the ten scheduled minutes since it left: half way.
+    let latitude = vehicle["position"]["latitude"].as_f64().unwrap();
+    assert!((latitude - 40.05).abs() < 1e-4, "{latitude}");
+    let updates: serde_json::Value =
+        reqwest::get(format!("{base}/gtfs-rt/trip-updates?format=json"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let update = &updates["entity"][0]["tripUpdate"];
+    assert_eq!(update["stopTimeUpdate"][0]["stopSequence"], 20);
+    assert_eq!(update["stopTimeUpdate"][0]["arrival"]["delay"], 60);
+    assert_eq!(
+        update["stopTimeUpdate"][0]["arrival"]["time"],
+        (day.unix_s(8 * 3_600 + 660)).to_string()
+    );
+
+    // The folder is served zipped.
+    let zip = reqwest::get(format!("{base}/gtfs/static.zip"))
+        .await
+        .unwrap();
+    assert_eq!(zip.headers()["content-type"], "application/zip");
+    let bytes = zip.bytes().await.unwrap();
+    assert_eq!(&bytes[..2], b"PK");
+
+    stop.cancel();
+    server.await.unwrap();
+    shutdown.cancel();
+    let followed = follower.await.unwrap().unwrap();
+    assert_eq!(followed.applied, 1);
+    std::fs::remove_dir_all(&folder).unwrap();
+}
