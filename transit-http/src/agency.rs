@@ -116,11 +116,17 @@ impl AgencyFeeds {
     /// The feeds of the static feed at `feed_path` (a zip or a folder, the simulator's input)
     /// whose service `day` is simulated, computed at `clock`.
     pub fn new(feed_path: impl Into<PathBuf>, day: Arc<ServiceDay>, clock: FeedClock) -> Self {
+        Self::with_board(feed_path, AgencyBoard::new(day), clock)
+    }
+
+    /// The same over a `board` built by the caller: with the feed's shapes
+    /// ([`AgencyBoard::with_shapes`]), so vehicles are placed along them.
+    pub fn with_board(feed_path: impl Into<PathBuf>, board: AgencyBoard, clock: FeedClock) -> Self {
         Self {
             inner: Arc::new(Inner {
                 feed_path: feed_path.into(),
                 clock,
-                board: RwLock::new(AgencyBoard::new(day)),
+                board: RwLock::new(board),
                 static_zip: OnceCell::new(),
             }),
         }
@@ -131,7 +137,7 @@ impl AgencyFeeds {
     pub fn now_ms(&self) -> i64 {
         match self.inner.clock {
             FeedClock::Wall => wall_ms(),
-            FeedClock::Records => self.with_board(|board| {
+            FeedClock::Records => self.read_board(|board| {
                 board
                     .clock_ms()
                     .unwrap_or_else(|| board.day().start_unix_s * 1_000)
@@ -139,7 +145,7 @@ impl AgencyFeeds {
         }
     }
 
-    fn with_board<T>(&self, f: impl FnOnce(&AgencyBoard) -> T) -> T {
+    fn read_board<T>(&self, f: impl FnOnce(&AgencyBoard) -> T) -> T {
         // A writer that panicked left a board that is still whole (each apply is one insert).
         let board = self
             .inner
@@ -152,18 +158,18 @@ impl AgencyFeeds {
     /// The vehicle positions now.
     pub fn vehicle_positions(&self) -> FeedMessage {
         let now = self.now_ms();
-        self.with_board(|board| board.vehicle_positions(now))
+        self.read_board(|board| board.vehicle_positions(now))
     }
 
     /// The trip updates now.
     pub fn trip_updates(&self) -> FeedMessage {
         let now = self.now_ms();
-        self.with_board(|board| board.trip_updates(now))
+        self.read_board(|board| board.trip_updates(now))
     }
 
     /// Arrivals applied so far.
     pub fn applied(&self) -> u64 {
-        self.with_board(AgencyBoard::applied)
+        self.read_board(AgencyBoard::applied)
     }
 
     /// Reads the arrivals topic of `topics` on `bus` from its earliest record into the read

@@ -7,10 +7,11 @@
 //!
 //! - [`AgencyBoard::vehicle_positions`]: each vehicle on a trip, `STOPPED_AT` the stop it last
 //!   arrived at until its departure, then `IN_TRANSIT_TO` (`INCOMING_AT` within
-//!   [`APPROACHING_S`] of its predicted arrival) the next stop, at
-//!   a place on the straight line between the two stops' coordinates (the service day carries
-//!   no shape geometry) as far along as the time since its departure is of the scheduled run
-//!   time between them.
+//!   [`APPROACHING_S`] of its predicted arrival) the next stop, as
+//!   far along the way between the two stops as the time since its departure is of the
+//!   scheduled run time between them: along the trip's shape when the board has it
+//!   ([`AgencyBoard::with_shapes`]; the service day names shapes but does not carry them),
+//!   else on the straight line between the stops' coordinates.
 //! - [`AgencyBoard::trip_updates`]: each trip's stops ahead, predicted at the scheduled times
 //!   plus the vehicle's current delay (its lateness leaving its last stop), never before `now`
 //!   and never decreasing along the trip, each named by the feed's `stop_sequence` and
@@ -103,8 +104,112 @@ pub struct AgencyBoard {
     /// A trip instance by `trip_id` and frequency start (seconds), as the records name them.
     trips: HashMap<(String, Option<u32>), TripIndex>,
     vehicles: BTreeMap<String, VehicleState>,
+    /// The trips' paths by `shape_id`, when given ([`AgencyBoard::with_shapes`]).
+    shapes: HashMap<String, ShapePath>,
     clock_ms: Option<i64>,
     applied: u64,
+}
+
+/// A shape as a path: its points in a local plane (longitude scaled by the cosine of the
+/// latitude, so distances are in the same units both ways) and the distance along it to each.
+#[derive(Debug, Clone)]
+struct ShapePath {
+    /// Latitude, longitude.
+    points: Vec<(f64, f64)>,
+    /// Distance along the path to each point, in scaled degrees.
+    along: Vec<f64>,
+    scale: f64,
+}
+
+impl ShapePath {
+    fn new(points: Vec<(f64, f64)>) -> Option<Self> {
+        let first = *points.first()?;
+        let scale = first.0.to_radians().cos();
+        let mut along = Vec::with_capacity(points.len());
+        let mut total = 0.0;
+        for (i, p) in points.iter().enumerate() {
+            if i > 0 {
+                total += Self::distance(scale, points[i - 1], *p);
+            }
+            along.push(total);
+        }
+        (points.len() >= 2 && total > 0.0).then_some(Self {
+            points,
+            along,
+            scale,
+        })
+    }
+
+    fn distance(scale: f64, a: (f64, f64), b: (f64, f64)) -> f64 {
+        ((b.0 - a.0).powi(2) + ((b.1 - a.1) * scale).powi(2)).sqrt()
+    }
+
+    /// The distance along the path of its point nearest `p`, at `from` or beyond (so a stop
+    /// is found after the one before it on a path that passes a place twice).
+    fn project(&self, p: (f64, f64), from: f64) -> Option<f64> {
+        let mut best: Option<(f64, f64)> = None;
+        for i in 0..self.points.len() - 1 {
+            if self.along[i + 1] < from {
+                continue;
+            }
+            let (a, b) = (self.points[i], self.points[i + 1]);
+            let (dx, dy) = ((b.1 - a.1) * self.scale, b.0 - a.0);
+            let (px, py) = ((p.1 - a.1) * self.scale, p.0 - a.0);
+            let length2 = dx * dx + dy * dy;
+            let t = if length2 > 0.0 {
+                ((px * dx + py * dy) / length2).clamp(0.0, 1.0)
+            } else {
+                0.0
+            };
+            let at = (self.along[i] + t * (self.along[i + 1] - self.along[i])).max(from);
+            let q = self.point_at(at);
+            let d = Self::distance(self.scale, q, p);
+            if best.is_none_or(|(best_d, _)| d < best_d) {
+                best = Some((d, at));
+            }
+        }
+        best.map(|(_, at)| at)
+    }
+
+    /// The segment `at` falls on.
+    fn segment(&self, at: f64) -> usize {
+        self.along
+            .partition_point(|&d| d <= at)
+            .clamp(1, self.points.len() - 1)
+            - 1
+    }
+
+    /// The point `at` along the path.
+    fn point_at(&self, at: f64) -> (f64, f64) {
+        let i = self.segment(at);
+        let (a, b) = (self.points[i], self.points[i + 1]);
+        let length = self.along[i + 1] - self.along[i];
+        let t = if length > 0.0 {
+            ((at - self.along[i]) / length).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t)
+    }
+
+    /// The point `fraction` of the way along the path from `a` to `b` (both projected onto it)
+    /// and the course there; `None` if the path does not run from `a` to `b`.
+    fn between(
+        &self,
+        a: (f64, f64),
+        b: (f64, f64),
+        fraction: f64,
+    ) -> Option<((f64, f64), Option<f64>)> {
+        let from = self.project(a, 0.0)?;
+        let to = self.project(b, from)?;
+        if to <= from {
+            return None;
+        }
+        let at = from + (to - from) * fraction;
+        let i = self.segment(at);
+        let course = between(self.points[i], self.points[i + 1], 0.0).1;
+        Some((self.point_at(at), course))
+    }
 }
 
 /// `HH:MM:SS` (past 24 after midnight) as seconds.
@@ -150,9 +255,25 @@ impl AgencyBoard {
             day,
             trips,
             vehicles: BTreeMap::new(),
+            shapes: HashMap::new(),
             clock_ms: None,
             applied: 0,
         }
+    }
+
+    /// The same board placing vehicles along their trips' shapes (`shape_id` and its points,
+    /// latitude and longitude in sequence order, as `shapes.txt` gives them) rather than on the
+    /// straight line between stops. A trip whose shape is not given, or does not pass its stops
+    /// in order, keeps the straight line.
+    pub fn with_shapes(
+        mut self,
+        shapes: impl IntoIterator<Item = (String, Vec<(f64, f64)>)>,
+    ) -> Self {
+        self.shapes = shapes
+            .into_iter()
+            .filter_map(|(id, points)| Some((id, ShapePath::new(points)?)))
+            .collect();
+        self
     }
 
     /// The service day the board describes.
@@ -295,8 +416,13 @@ impl AgencyBoard {
                             ((now_ms - state.event.departure_time) as f64 / run_ms as f64)
                                 .clamp(0.0, 1.0)
                         };
+                        let shape = trip.shape_id.as_ref().and_then(|id| self.shapes.get(id));
                         let position = match (self.location(here.stop), self.location(next.stop)) {
-                            (Some(a), Some(b)) => Some(between(a, b, fraction)),
+                            (Some(a), Some(b)) => Some(
+                                shape
+                                    .and_then(|path| path.between(a, b, fraction))
+                                    .unwrap_or_else(|| between(a, b, fraction)),
+                            ),
                             (Some(a), None) => Some((a, None)),
                             (None, Some(b)) => Some((b, None)),
                             (None, None) => None,

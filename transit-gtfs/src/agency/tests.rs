@@ -301,3 +301,42 @@ fn a_folder_feed_is_zipped_and_a_zip_served_as_given() {
     ));
     fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_vehicle_follows_its_shape_between_stops() {
+    // The shape runs east from A, then north, then west to B: an arch, not the straight line.
+    let mut day = (*day(false)).clone();
+    day.trips[0].shape_id = Some("arch".into());
+    let day = Arc::new(day);
+    let arch = vec![
+        (40.0, -74.0),
+        (40.0, -73.99),
+        (40.01, -73.99),
+        (40.01, -74.0),
+        (40.02, -74.0),
+    ];
+    let mut board = AgencyBoard::new(Arc::clone(&day)).with_shapes([("arch".into(), arch)]);
+    board.apply(&arrival(&day, 0, 0, 0)).unwrap();
+    // Half the run from A to B: half the arch's length from A, on its northward side.
+    let feed = board.vehicle_positions(ms(&day, 8 * 3_600 + 150));
+    let position = feed.entity[0].vehicle.as_ref().unwrap().position.unwrap();
+    assert!(
+        (f64::from(position.longitude) + 73.99).abs() < 1e-4,
+        "{position:?}"
+    );
+    assert!(
+        (f64::from(position.latitude) - 40.005).abs() < 1e-3,
+        "{position:?}"
+    );
+    assert!(position.bearing.unwrap().abs() < 1e-3, "heading north");
+    // A shape that does not reach the stops in order leaves the straight line.
+    let mut board = AgencyBoard::new(Arc::clone(&day))
+        .with_shapes([("arch".into(), vec![(40.01, -74.0), (40.0, -74.0)])]);
+    board.apply(&arrival(&day, 0, 0, 0)).unwrap();
+    let feed = board.vehicle_positions(ms(&day, 8 * 3_600 + 150));
+    let position = feed.entity[0].vehicle.as_ref().unwrap().position.unwrap();
+    assert!(
+        (f64::from(position.longitude) + 74.0).abs() < 1e-5,
+        "{position:?}"
+    );
+}

@@ -16,6 +16,7 @@ use transit_core::codec::SchemaRegistry;
 use transit_core::network::service_day::ServiceDay;
 use transit_core::topics::Topics;
 use transit_core::EventBus;
+use transit_gtfs::agency::AgencyBoard;
 use transit_gtfs::realtime::proto::FeedMessage;
 use transit_http::agency::{AgencyFeeds, FeedClock};
 use transit_mem::{MemBus, MemRegistry};
@@ -77,7 +78,14 @@ impl Run {
         let codec = publish::register_codec(Arc::clone(&registry), &topics)
             .await
             .unwrap();
-        let feeds = AgencyFeeds::new(nyc_path(), Arc::clone(day), feed_clock);
+        // Vehicles placed along the feed's shapes.
+        let feed = transit_gtfs_reader::Feed::read(nyc_path(), &Default::default()).unwrap();
+        let shapes = feed.shapes().iter().map(|shape| {
+            let points = shape.points.iter().map(|p| (p.lat, p.lon)).collect();
+            (shape.id.to_string(), points)
+        });
+        let board = AgencyBoard::new(Arc::clone(day)).with_shapes(shapes);
+        let feeds = AgencyFeeds::with_board(nyc_path(), board, feed_clock);
         let shutdown = CancellationToken::new();
         let follower = tokio::spawn({
             let feeds = feeds.clone();

@@ -12,6 +12,7 @@ non-zero, naming the first id or rule broken, on failure.
 import csv
 import io
 import json
+import math
 import sys
 import time
 import urllib.request
@@ -55,6 +56,12 @@ def main():
     frequencies = {}
     for f in table(archive, "frequencies.txt"):
         frequencies.setdefault(f["trip_id"], []).append(f)
+    shapes = {}
+    for pt in table(archive, "shapes.txt"):
+        shapes.setdefault(pt["shape_id"], []).append(
+            (int(pt["shape_pt_sequence"]), float(pt["shape_pt_lat"]), float(pt["shape_pt_lon"])))
+    for points in shapes.values():
+        points.sort()
     calls = {}
     for st in table(archive, "stop_times.txt"):
         calls.setdefault(st["trip_id"], {})[int(st["stop_sequence"])] = st["stop_id"]
@@ -120,6 +127,21 @@ def main():
         if calls[trip_id].get(sequence) != stop_id:
             sys.exit(f"{where}: {trip_id} calls at {calls[trip_id].get(sequence)!r} as stop_sequence {sequence}, not {stop_id!r}")
 
+    def metres_from_shape(shape_id, lat, lon):
+        # Equirectangular metres from the nearest segment of the shape (GTFS-realtime
+        # validator's E029 flags a vehicle far from its trip's shape).
+        k = math.cos(math.radians(lat))
+        px, py = lon * k * 111_320, lat * 111_320
+        best = float("inf")
+        points = [(p[2] * k * 111_320, p[1] * 111_320) for p in shapes[shape_id]]
+        for (ax, ay), (bx, by) in zip(points, points[1:]):
+            dx, dy = bx - ax, by - ay
+            length2 = dx * dx + dy * dy
+            t = 0 if length2 == 0 else max(0, min(1, ((px - ax) * dx + (py - ay) * dy) / length2))
+            best = min(best, math.hypot(px - ax - t * dx, py - ay - t * dy))
+        return best
+
+    farthest_from_shape = 0.0
     lats = [float(s["stop_lat"]) for s in stops.values() if s.get("stop_lat")]
     lons = [float(s["stop_lon"]) for s in stops.values() if s.get("stop_lon")]
     positions = feed("/gtfs-rt/vehicle-positions")
@@ -139,6 +161,12 @@ def main():
         p = v.position
         if not (min(lats) - 0.01 <= p.latitude <= max(lats) + 0.01 and min(lons) - 0.01 <= p.longitude <= max(lons) + 0.01):
             sys.exit(f"{where}: at {p.latitude}, {p.longitude}, outside the feed's stops")
+        shape_id = trips[v.trip.trip_id].get("shape_id", "")
+        if shape_id in shapes:
+            metres = metres_from_shape(shape_id, p.latitude, p.longitude)
+            farthest_from_shape = max(farthest_from_shape, metres)
+            if metres > 100:
+                sys.exit(f"{where}: {metres:.0f} m from its trip's shape {shape_id}")
         if p.HasField("bearing") and not 0 <= p.bearing < 360:
             sys.exit(f"{where}: bearing {p.bearing}")
         statuses.add(gtfs_realtime_pb2.VehiclePosition.VehicleStopStatus.Name(v.current_status))
@@ -186,6 +214,7 @@ def main():
         "trip_updates": len(updates.entity),
         "stop_time_updates": stop_time_updates,
         "routes": sorted(seen_routes),
+        "farthest_from_shape_m": round(farthest_from_shape, 1),
         "header_vs_wall_clock_s": round(positions.header.timestamp - time.time(), 1),
     }))
 
