@@ -60,6 +60,14 @@ pub enum AgencyError {
         /// The record's `start_time`.
         start_time: Option<String>,
     },
+    /// An arrival of another service date (an earlier run's record kept on the topic).
+    #[error("the arrival runs on {start_date}, not on the day simulated, {day}")]
+    OtherDay {
+        /// The record's `start_date`.
+        start_date: String,
+        /// The service day's, `YYYYMMDD`.
+        day: String,
+    },
     /// An arrival's stop position is past its trip's last stop.
     #[error("trip {trip_id} has no stop at position {position}")]
     NoSuchStop {
@@ -103,6 +111,8 @@ pub struct AgencyBoard {
     day: Arc<ServiceDay>,
     /// A trip instance by `trip_id` and frequency start (seconds), as the records name them.
     trips: HashMap<(String, Option<u32>), TripIndex>,
+    /// The date simulated as the records name it, `YYYYMMDD`.
+    start_date: String,
     vehicles: BTreeMap<String, VehicleState>,
     /// The trips' paths by `shape_id`, when given ([`AgencyBoard::with_shapes`]).
     shapes: HashMap<String, ShapePath>,
@@ -252,6 +262,7 @@ impl AgencyBoard {
             })
             .collect();
         Self {
+            start_date: day.requested.format("%Y%m%d").to_string(),
             day,
             trips,
             vehicles: BTreeMap::new(),
@@ -302,8 +313,15 @@ impl AgencyBoard {
     }
 
     /// Applies an arrival: it becomes its vehicle's latest, unless the vehicle already has a
-    /// later one (a record replayed out of order changes nothing).
+    /// later one (a record replayed out of order changes nothing). Records of another date
+    /// (an earlier run's, still on the topic) are refused, so they never show as vehicles.
     pub fn apply(&mut self, event: &VehicleArrivalEvent) -> Result<(), AgencyError> {
+        if event.start_date != self.start_date {
+            return Err(AgencyError::OtherDay {
+                start_date: event.start_date.clone(),
+                day: self.start_date.clone(),
+            });
+        }
         let start = match &event.start_time {
             None => None,
             Some(text) => Some(

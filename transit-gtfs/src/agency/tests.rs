@@ -271,6 +271,12 @@ fn records_of_another_day_are_refused() {
     event.start_time = Some("09:00:01".into());
     assert!(board.apply(&event).is_err());
     let mut event = arrival(&day, 0, 0, 0);
+    event.start_date = "20270114".into();
+    assert!(matches!(
+        board.apply(&event),
+        Err(AgencyError::OtherDay { .. })
+    ));
+    let mut event = arrival(&day, 0, 0, 0);
     event.stop_sequence = 3;
     assert!(matches!(
         board.apply(&event),
