@@ -19,6 +19,8 @@
 //! - [`realtime`]: GTFS-realtime `VehiclePositions` and `TripUpdates` (messages generated from
 //!   the official `.proto`).
 //! - [`tracker`]: CTA's Train Tracker API v1.0 (arrivals, positions, follow; XML and JSON).
+//! - [`agency`]: GTFS-realtime of any agency's simulated day (a static GTFS feed as the
+//!   input), in that feed's own ids, from the timetabled simulation's arrivals.
 //!
 //! # The feed
 //!
@@ -51,6 +53,7 @@
 //! # }
 //! ```
 
+pub mod agency;
 mod build;
 mod error;
 pub mod live;

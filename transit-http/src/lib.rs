@@ -8,7 +8,7 @@
 //! |---|---|---|
 //! | `dashboard` | [`dashboard`] | the board: HTML, server-sent events, `/api/status`, `/healthz`, `/readyz`, `/metrics` |
 //! | `what-if` | `what_if` | `POST`/`GET /api/what-if`: what-ifs into a simulation in the same process |
-//! | `gtfs` | [`gtfs`], [`realtime`] | `GET /gtfs/static.zip`, the static GTFS feed; GTFS-realtime and CTA's Train Tracker API over the board (the dashboard's router serves them when both are on; without it, merge their routers into yours) |
+//! | `gtfs` | [`gtfs`], [`realtime`], [`agency`] | `GET /gtfs/static.zip`, the static GTFS feed; GTFS-realtime and CTA's Train Tracker API over the board (the dashboard's router serves them when both are on; without it, merge their routers into yours); for any agency's feed as the input, its own static feed and GTFS-realtime in its ids |
 //! | `registry` | [`registry`] | the schema registry's server over a [`BusRegistry`](transit_registry::BusRegistry) |
 //! | `registry-client` | [`registry_client`] | a caching client of any Confluent-compatible registry |
 //! | `rest-proxy` | [`rest_proxy`] | the REST Proxy's `POST /topics/{topic}` over a bus and a registry |
@@ -75,6 +75,8 @@
 //! # fn main() {}
 //! ```
 
+#[cfg(feature = "gtfs")]
+pub mod agency;
 #[cfg(feature = "client-tls")]
 #[cfg(feature = "dashboard")]
 pub mod agency_board;

@@ -133,6 +133,12 @@ fn rt_format(query: Option<&str>) -> Result<RtFormat, String> {
     Ok(format)
 }
 
+/// Whether the query asks for protobuf's JSON mapping; an unknown `format` is the `400`'s
+/// message.
+pub(crate) fn wants_json(query: Option<&str>) -> Result<bool, String> {
+    rt_format(query).map(|format| format == RtFormat::Json)
+}
+
 type Build = fn(&LiveBoard) -> realtime::proto::FeedMessage;
 
 async fn gtfs_rt(feeds: &Feeds, query: Option<String>, build: Build) -> Response {

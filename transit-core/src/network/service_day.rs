@@ -50,6 +50,9 @@ pub struct ScheduledStop {
     pub arrival_s: u32,
     /// Due to leave (at or after the arrival).
     pub departure_s: u32,
+    /// `stop_sequence` in the feed's `stop_times.txt` (increasing along the trip, not
+    /// necessarily from 0 or by 1), which GTFS-realtime names the stop by.
+    pub stop_sequence: u32,
 }
 
 /// One trip that runs on the service date.
@@ -65,6 +68,10 @@ pub struct ScheduledTrip {
     /// service day's start), which GTFS-realtime names it by with `start_time`; `None` for a
     /// trip of its own schedule.
     pub frequency_start_s: Option<u32>,
+    /// For a frequency instance, whether its `frequencies.txt` row has `exact_times` 1 (a
+    /// schedule, GTFS-realtime's `SCHEDULED`) rather than 0 (a headway only, `UNSCHEDULED`);
+    /// `false` for a trip of its own schedule.
+    pub exact_times: bool,
     /// `shape_id`, when the feed gives it.
     pub shape_id: Option<String>,
     /// The vehicle that runs it.

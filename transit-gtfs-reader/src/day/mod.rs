@@ -257,6 +257,7 @@ impl Feed {
                 route,
                 direction_id: trip.direction,
                 frequency_start_s: None,
+                exact_times: false,
                 shape_id: trip
                     .shape
                     .and_then(|s| self.shapes.get(s.index()))
@@ -286,6 +287,7 @@ impl Feed {
                                 (Some(stops), Ok(begins)) => out.push(DayTrip {
                                     trip: ScheduledTrip {
                                         frequency_start_s: Some(begins),
+                                        exact_times: f.exact_times,
                                         stops,
                                         ..base.clone()
                                     },
@@ -348,6 +350,7 @@ fn scheduled_stops(times: &[StopTime], offset: i64, shift: i64) -> Option<Vec<Sc
                 stop: StopIndex(st.stop.0),
                 arrival_s,
                 departure_s,
+                stop_sequence: st.sequence,
             })
         })
         .collect()

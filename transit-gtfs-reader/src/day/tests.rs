@@ -351,3 +351,33 @@ fn every_route_type_on_request() {
     assert_eq!(day.trips.iter().filter(|t| t.trip_id == "BUS1").count(), 60);
     assert_eq!(day.routes.len(), 2);
 }
+
+#[test]
+fn stops_keep_the_feeds_stop_sequence_and_instances_their_exact_times() {
+    let feed =
+        Feed::from_zip_bytes(zip(&minimal()), &ReadOptions::all_route_types()).expect("reads");
+    let sequences = |day: &ServiceDay, id: &str| -> Vec<(Vec<u32>, bool)> {
+        day.trips
+            .iter()
+            .filter(|t| t.trip_id == id)
+            .map(|t| {
+                (
+                    t.stops.iter().map(|s| s.stop_sequence).collect(),
+                    t.exact_times,
+                )
+            })
+            .collect()
+    };
+    let wednesday = feed.service_day(date(2025, 1, 8)).expect("a day");
+    // T1's instances are on the exact headway; BUS1's `exact_times` is empty, 0.
+    let t1 = sequences(&wednesday, "T1");
+    assert_eq!(t1.len(), 18);
+    assert!(t1.iter().all(|t| *t == (vec![1, 2, 3], true)));
+    let bus = sequences(&wednesday, "BUS1");
+    assert!(bus.iter().all(|t| *t == (vec![1, 2], false)));
+    // T2 (weekends) numbers its stops 3 and 7, listed out of order in the file.
+    let saturday = feed.service_day(date(2025, 1, 11)).expect("a day");
+    let t2 = sequences(&saturday, "T2");
+    assert!(!t2.is_empty());
+    assert!(t2.iter().all(|t| *t == (vec![3, 7], false)));
+}

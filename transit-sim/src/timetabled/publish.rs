@@ -279,7 +279,7 @@ fn catch_up(sim: &mut TimetabledSimulation) -> (Vec<StopArrival>, u64) {
 ///
 /// let route = LineId::new("M1")?;
 /// let stop = |id: &str| StopPlace { id: id.into(), name: id.into(), location: None, parent: None };
-/// let at = |stop, s| ScheduledStop { stop: StopIndex(stop), arrival_s: s, departure_s: s };
+/// let at = |stop, s| ScheduledStop { stop: StopIndex(stop), arrival_s: s, departure_s: s, stop_sequence: stop + 1 };
 /// let date = NaiveDate::from_ymd_opt(2026, 12, 7).ok_or("a date")?;
 /// let day = ServiceDay {
 ///     timezone: "America/New_York".into(),
@@ -300,6 +300,7 @@ fn catch_up(sim: &mut TimetabledSimulation) -> (Vec<StopArrival>, u64) {
 ///         route,
 ///         direction_id: Some(0),
 ///         frequency_start_s: None,
+///         exact_times: false,
 ///         shape_id: None,
 ///         vehicle: VehicleIndex(0),
 ///         stops: vec![at(0, 8 * 3_600), at(1, 8 * 3_600 + 300)],

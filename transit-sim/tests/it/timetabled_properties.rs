@@ -102,6 +102,7 @@ fn build(specs: &[RouteSpec]) -> ServiceDay {
                     stop: StopIndex(stops[i]),
                     arrival_s,
                     departure_s: time,
+                    stop_sequence: k as u32 + 1,
                 });
             }
             ScheduledTrip {
@@ -109,6 +110,7 @@ fn build(specs: &[RouteSpec]) -> ServiceDay {
                 route: id,
                 direction_id: Some(u8::from(!outward)),
                 frequency_start_s: None,
+                exact_times: false,
                 shape_id: None,
                 vehicle: VehicleIndex(vehicle as u32),
                 stops: scheduled,

@@ -72,6 +72,7 @@ fn bus_day(routes: u32, vehicles: u32, start_unix_s: i64, from_s: u32, to_s: u32
                             stop: StopIndex(first_stop + s),
                             arrival_s: at,
                             departure_s: at,
+                            stop_sequence: k + 1,
                         }
                     })
                     .collect();
@@ -80,6 +81,7 @@ fn bus_day(routes: u32, vehicles: u32, start_unix_s: i64, from_s: u32, to_s: u32
                     route: id,
                     direction_id: Some(u8::from(!outbound)),
                     frequency_start_s: (r == 0).then_some(start),
+                    exact_times: false,
                     shape_id: None,
                     vehicle,
                     stops: stop_times,

@@ -1,0 +1,484 @@
+//! Any agency's feeds as their clients see them: NYC's subway (the feed `scripts/feeds.sh`
+//! downloads) simulated by the timetabled simulation on the in-memory bus, read back from the
+//! arrivals topic by [`AgencyFeeds`], served, and decoded by MobilityData's official Python
+//! bindings with every id checked against the input feed, served back by the same server.
+//!
+//! Needs `TRANSIT_TEST_FEEDS` (`source scripts/feeds.sh; need_feeds`) and `TRANSIT_TEST_PYTHON`
+//! (`source scripts/python.sh; need_python_venv`); without them the tests fail and say so.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use transit_core::codec::SchemaRegistry;
+use transit_core::network::service_day::ServiceDay;
+use transit_core::topics::Topics;
+use transit_core::EventBus;
+use transit_gtfs::agency::AgencyBoard;
+use transit_gtfs::realtime::proto::FeedMessage;
+use transit_http::agency::{AgencyFeeds, FeedClock};
+use transit_mem::{MemBus, MemRegistry};
+use transit_sim::timetabled::publish::{self, Clock, PublishConfig};
+use transit_sim::timetabled::{TimetabledConfig, TimetabledSimulation};
+
+fn nyc_path() -> PathBuf {
+    let Some(dir) = std::env::var_os("TRANSIT_TEST_FEEDS") else {
+        panic!(
+            "TRANSIT_TEST_FEEDS is not set: this test reads a real GTFS feed that is downloaded, \
+             not committed. Run `source scripts/feeds.sh && need_feeds`, or scripts/test.sh"
+        );
+    };
+    PathBuf::from(dir).join("nyc_subway_gtfs.zip")
+}
+
+/// NYC's lines 1 and 2 on the date it is in New York now, and the feed it is read from.
+fn nyc_today() -> (transit_gtfs_reader::Feed, Arc<ServiceDay>) {
+    let feed = transit_gtfs_reader::Feed::read(nyc_path(), &Default::default()).expect("NYC reads");
+    // New York is 4 or 5 hours behind UTC: 5 hours back is its date, give or take the hour.
+    let date = (chrono::Utc::now() - chrono::Duration::hours(5)).date_naive();
+    let day = Arc::new(feed.service_day(date).expect("a service day"));
+    (feed, day)
+}
+
+fn python() -> PathBuf {
+    const VAR: &str = "TRANSIT_TEST_PYTHON";
+    let python = std::env::var_os(VAR).unwrap_or_else(|| {
+        panic!(
+            "{VAR} is not set: this test runs Python clients from PyPI. Run scripts/test.sh, or \
+             `source scripts/python.sh; need_python_venv` first"
+        )
+    });
+    PathBuf::from(python)
+}
+
+/// The simulation of `day` publishing on a fresh in-memory bus at `clock` until `until_s` (or
+/// shut down), and the feeds following it.
+struct Run {
+    feeds: AgencyFeeds,
+    shutdown: CancellationToken,
+    publisher: tokio::task::JoinHandle<publish::TimetabledPublishStats>,
+    follower: tokio::task::JoinHandle<transit_http::agency::FollowStats>,
+}
+
+impl Run {
+    async fn start(
+        day: &Arc<ServiceDay>,
+        clock: Clock,
+        feed_clock: FeedClock,
+        until_s: Option<u32>,
+    ) -> Self {
+        let bus = Arc::new(MemBus::new());
+        let registry: Arc<dyn SchemaRegistry> = Arc::new(MemRegistry::new());
+        let topics = Topics::default();
+        publish::create_topic(bus.as_ref(), &topics, 4)
+            .await
+            .unwrap();
+        let codec = publish::register_codec(Arc::clone(&registry), &topics)
+            .await
+            .unwrap();
+        // Vehicles placed along the feed's shapes.
+        let feed = transit_gtfs_reader::Feed::read(nyc_path(), &Default::default()).unwrap();
+        let shapes = feed.shapes().iter().map(|shape| {
+            let points = shape.points.iter().map(|p| (p.lat, p.lon)).collect();
+            (shape.id.to_string(), points)
+        });
+        let board = AgencyBoard::new(Arc::clone(day)).with_shapes(shapes);
+        let feeds = AgencyFeeds::with_board(nyc_path(), board, feed_clock);
+        let shutdown = CancellationToken::new();
+        let follower = tokio::spawn({
+            let feeds = feeds.clone();
+            let shutdown = shutdown.clone();
+            let bus: Arc<dyn EventBus> = bus.clone();
+            async move {
+                feeds
+                    .follow(bus, registry, &Topics::default(), shutdown)
+                    .await
+                    .unwrap()
+            }
+        });
+        let mut sim =
+            TimetabledSimulation::new(Arc::clone(day), TimetabledConfig::embedded(21).unwrap())
+                .unwrap();
+        let config = PublishConfig {
+            clock,
+            until_s,
+            ..PublishConfig::default()
+        };
+        let publisher = tokio::spawn({
+            let shutdown = shutdown.clone();
+            async move {
+                publish::run(bus.as_ref(), &mut sim, &codec, &config, shutdown)
+                    .await
+                    .unwrap()
+            }
+        });
+        Self {
+            feeds,
+            shutdown,
+            publisher,
+            follower,
+        }
+    }
+
+    async fn stop(
+        self,
+    ) -> (
+        publish::TimetabledPublishStats,
+        transit_http::agency::FollowStats,
+    ) {
+        self.shutdown.cancel();
+        (self.publisher.await.unwrap(), self.follower.await.unwrap())
+    }
+}
+
+/// Serves `feeds` on a free port; the base URL and the server's stop.
+async fn serve(feeds: &AgencyFeeds) -> (String, CancellationToken, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let stop = CancellationToken::new();
+    let task = tokio::spawn({
+        let (app, stop) = (feeds.router(), stop.clone());
+        async move {
+            transit_http::server::serve("agency feeds", listener, app, stop)
+                .await
+                .unwrap();
+        }
+    });
+    (base, stop, task)
+}
+
+async fn check_with_python(base: &str, extra: &[&str]) -> serde_json::Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/agency_gtfs_rt_check.py");
+    let output = tokio::time::timeout(
+        Duration::from_secs(120),
+        tokio::process::Command::new(python())
+            .arg(&script)
+            .arg(base)
+            .args(extra)
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the Python client took over two minutes")
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{} failed:\n{stdout}\n{}",
+        script.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout.trim()).unwrap()
+}
+
+/// Every trip, route and stop id of `message` is in the input `feed`.
+fn ids_are_the_feeds(feed: &transit_gtfs_reader::Feed, message: &FeedMessage) {
+    let trips: HashSet<&str> = feed.trips().iter().map(|t| &*t.id).collect();
+    let routes: HashSet<&str> = feed.routes().iter().map(|r| &*r.id).collect();
+    let stops: HashSet<&str> = feed.stops().iter().map(|s| &*s.id).collect();
+    for entity in &message.entity {
+        let (trip, stop_ids): (_, Vec<&str>) = match (&entity.vehicle, &entity.trip_update) {
+            (Some(v), _) => (
+                v.trip.as_ref().unwrap(),
+                v.stop_id.as_deref().into_iter().collect(),
+            ),
+            (_, Some(u)) => (
+                &u.trip,
+                u.stop_time_update
+                    .iter()
+                    .filter_map(|s| s.stop_id.as_deref())
+                    .collect(),
+            ),
+            _ => panic!("entity {} is neither", entity.id),
+        };
+        assert!(trips.contains(trip.trip_id.as_deref().unwrap()), "{trip:?}");
+        assert!(
+            routes.contains(trip.route_id.as_deref().unwrap()),
+            "{trip:?}"
+        );
+        assert!(!stop_ids.is_empty(), "{}", entity.id);
+        for stop in stop_ids {
+            assert!(stops.contains(stop), "{stop}");
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nyc_live_feeds_name_the_input_feeds_ids_at_the_wall_clock() {
+    let (feed, day) = nyc_today();
+    let run = Run::start(&day, Clock::Live, FeedClock::Wall, None).await;
+    // The current state (each train in service's latest arrival) comes first, then 1x.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while run.feeds.applied() == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no arrival read in a minute"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let positions = run.feeds.vehicle_positions();
+    let updates = run.feeds.trip_updates();
+    assert!(!positions.entity.is_empty(), "trains in service");
+    assert!(!updates.entity.is_empty());
+    ids_are_the_feeds(&feed, &positions);
+    ids_are_the_feeds(&feed, &updates);
+
+    let (base, stop, server) = serve(&run.feeds).await;
+    let report = check_with_python(&base, &["--now-within", "5"]).await;
+    eprintln!("NYC live GTFS-realtime: {report}");
+    assert!(report["vehicles"].as_u64().unwrap() > 0);
+    assert!(report["stop_time_updates"].as_u64().unwrap() > 0);
+
+    // The static feed is the input, byte for byte; Train Tracker says it is CTA's.
+    let zip = reqwest::get(format!("{base}/gtfs/static.zip"))
+        .await
+        .unwrap();
+    assert_eq!(zip.status(), 200);
+    assert_eq!(
+        zip.bytes().await.unwrap(),
+        std::fs::read(nyc_path()).unwrap()
+    );
+    let tracker = reqwest::get(format!("{base}/api/1.0/ttarrivals.aspx?mapid=40380"))
+        .await
+        .unwrap();
+    assert_eq!(tracker.status(), 404);
+    assert!(tracker.text().await.unwrap().contains("CTA"));
+    let bad = reqwest::get(format!("{base}/gtfs-rt/trip-updates?format=xml"))
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+
+    stop.cancel();
+    server.await.unwrap();
+    let (published, followed) = run.stop().await;
+    assert_eq!(followed.skipped, 0);
+    assert!(followed.applied <= published.published);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nyc_flat_out_feeds_follow_the_records_clock() {
+    let (feed, day) = nyc_today();
+    // The morning peak: 05:00 to 08:00 of the service day.
+    let run = Run::start(&day, Clock::FlatOut, FeedClock::Records, Some(8 * 3_600)).await;
+    let published = tokio::time::timeout(Duration::from_secs(120), async {
+        loop {
+            if run.publisher.is_finished() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await;
+    assert!(
+        published.is_ok(),
+        "the morning published within two minutes"
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let Run {
+        feeds,
+        shutdown,
+        publisher,
+        follower,
+    } = run;
+    let stats = publisher.await.unwrap();
+    while feeds.applied() < stats.published {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the feeds read every arrival"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let now_ms = feeds.now_ms();
+    // The records' clock: the last arrival's time, near 08:00 of the day.
+    let eight = day.unix_s(8 * 3_600) * 1_000;
+    assert!(
+        (eight - 120_000..=eight).contains(&now_ms),
+        "{now_ms} vs {eight}"
+    );
+    let positions = feeds.vehicle_positions();
+    let updates = feeds.trip_updates();
+    assert!(
+        positions.entity.len() > 10,
+        "{} trains at 08:00",
+        positions.entity.len()
+    );
+    assert_eq!(positions.header.timestamp, Some((now_ms / 1_000) as u64));
+    ids_are_the_feeds(&feed, &positions);
+    ids_are_the_feeds(&feed, &updates);
+    let (base, stop, server) = serve(&feeds).await;
+    let report = check_with_python(&base, &[]).await;
+    eprintln!("NYC at 08:00 GTFS-realtime: {report}");
+    stop.cancel();
+    server.await.unwrap();
+    shutdown.cancel();
+    let followed = follower.await.unwrap();
+    assert_eq!(followed.applied, stats.published);
+}
+
+/// A day of one trip, A to B, leaving at 08:00 and due at 08:10, its `stop_sequence`s 10 and 20.
+fn one_trip_day() -> Arc<ServiceDay> {
+    use transit_core::model::{LineId, Rgb, Route};
+    use transit_core::network::service_day::{
+        ScheduledStop, ScheduledTrip, StopIndex, StopPlace, TripIndex, Vehicle, VehicleIndex,
+    };
+    let route = LineId::new("R1").unwrap();
+    let date = chrono::NaiveDate::from_ymd_opt(2027, 1, 15).unwrap();
+    let place = |id: &str, lat| StopPlace {
+        id: id.into(),
+        name: id.into(),
+        location: Some((lat, -74.0)),
+        parent: None,
+    };
+    let at = |stop, s, stop_sequence| ScheduledStop {
+        stop: StopIndex(stop),
+        arrival_s: s,
+        departure_s: s,
+        stop_sequence,
+    };
+    Arc::new(ServiceDay {
+        timezone: "America/New_York".into(),
+        requested: date,
+        date,
+        start_unix_s: 1_800_000_000,
+        routes: vec![Route {
+            id: route,
+            short_name: "R1".into(),
+            long_name: String::new(),
+            route_type: 3,
+            color: Rgb::WHITE,
+            text_color: Rgb::BLACK,
+        }],
+        stops: vec![place("A", 40.0), place("B", 40.1)],
+        trips: vec![ScheduledTrip {
+            trip_id: "T".into(),
+            route,
+            direction_id: None,
+            frequency_start_s: None,
+            exact_times: false,
+            shape_id: None,
+            vehicle: VehicleIndex(0),
+            stops: vec![at(0, 8 * 3_600, 10), at(1, 8 * 3_600 + 600, 20)],
+        }],
+        vehicles: vec![Vehicle {
+            id: "bus-1".into(),
+            trips: vec![TripIndex(0)],
+        }],
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_folder_feed_and_an_arrival_on_the_bus_are_served() {
+    let day = one_trip_day();
+    let folder = std::env::temp_dir().join(format!("agency-feeds-{}", std::process::id()));
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("stops.txt"), "stop_id,stop_name\nA,A\nB,B\n").unwrap();
+
+    let bus = Arc::new(MemBus::new());
+    let registry: Arc<dyn SchemaRegistry> = Arc::new(MemRegistry::new());
+    let topics = Topics::default();
+    publish::create_topic(bus.as_ref(), &topics, 1)
+        .await
+        .unwrap();
+    let codec = publish::register_codec(Arc::clone(&registry), &topics)
+        .await
+        .unwrap();
+    let feeds = AgencyFeeds::new(&folder, Arc::clone(&day), FeedClock::Records);
+    // Before any record the feeds are empty, stamped at the day's start.
+    assert!(feeds.vehicle_positions().entity.is_empty());
+    assert_eq!(feeds.now_ms(), day.start_unix_s * 1_000);
+
+    // Left A at 08:00 a minute late; the record is stamped 08:06.
+    let at = |s: u32| day.unix_s(s) * 1_000;
+    let event = transit_core::event::VehicleArrivalEvent {
+        route_id: "R1".into(),
+        trip_id: "T".into(),
+        start_date: "20270115".into(),
+        start_time: None,
+        direction_id: None,
+        stop_id: "A".into(),
+        stop_sequence: 0,
+        vehicle_id: "bus-1".into(),
+        arrival_time: at(8 * 3_600 + 60),
+        departure_time: at(8 * 3_600 + 60),
+        scheduled_arrival_time: at(8 * 3_600),
+        scheduled_departure_time: at(8 * 3_600),
+        boarded: 3,
+        alighted: 0,
+    };
+    let stamped = at(8 * 3_600 + 360);
+    bus.publish_batch(
+        &topics.vehicle_arrivals(),
+        vec![codec.record(&event, stamped).unwrap()],
+    )
+    .await
+    .unwrap();
+    let shutdown = CancellationToken::new();
+    let follower = tokio::spawn({
+        let (feeds, shutdown) = (feeds.clone(), shutdown.clone());
+        let bus: Arc<dyn EventBus> = bus.clone();
+        async move {
+            feeds
+                .follow(bus, registry, &Topics::default(), shutdown)
+                .await
+        }
+    });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while feeds.applied() == 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the arrival is read"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(feeds.now_ms(), stamped);
+
+    let (base, stop, server) = serve(&feeds).await;
+    let json: serde_json::Value =
+        reqwest::get(format!("{base}/gtfs-rt/vehicle-positions?format=json"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let vehicle = &json["entity"][0]["vehicle"];
+    assert_eq!(vehicle["trip"]["tripId"], "T");
+    assert_eq!(vehicle["trip"]["startDate"], "20270115");
+    assert_eq!(vehicle["stopId"], "B");
+    assert_eq!(vehicle["currentStopSequence"], 20);
+    assert_eq!(vehicle["currentStatus"], "IN_TRANSIT_TO");
+    // Five of the ten scheduled minutes since it left: half way.
+    let latitude = vehicle["position"]["latitude"].as_f64().unwrap();
+    assert!((latitude - 40.05).abs() < 1e-4, "{latitude}");
+    let updates: serde_json::Value =
+        reqwest::get(format!("{base}/gtfs-rt/trip-updates?format=json"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let update = &updates["entity"][0]["tripUpdate"];
+    assert_eq!(update["stopTimeUpdate"][0]["stopSequence"], 20);
+    assert_eq!(update["stopTimeUpdate"][0]["arrival"]["delay"], 60);
+    assert_eq!(
+        update["stopTimeUpdate"][0]["arrival"]["time"],
+        (day.unix_s(8 * 3_600 + 660)).to_string()
+    );
+
+    // The folder is served zipped.
+    let zip = reqwest::get(format!("{base}/gtfs/static.zip"))
+        .await
+        .unwrap();
+    assert_eq!(zip.headers()["content-type"], "application/zip");
+    let bytes = zip.bytes().await.unwrap();
+    assert_eq!(&bytes[..2], b"PK");
+
+    stop.cancel();
+    server.await.unwrap();
+    shutdown.cancel();
+    let followed = follower.await.unwrap().unwrap();
+    assert_eq!(followed.applied, 1);
+    std::fs::remove_dir_all(&folder).unwrap();
+}
