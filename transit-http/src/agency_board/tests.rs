@@ -21,6 +21,7 @@ fn trip(id: &str, vehicle: u32, stops: &[u32], from_s: u32) -> ScheduledTrip {
         route: LineId::from_static("L"),
         direction_id: None,
         frequency_start_s: None,
+        exact_times: false,
         shape_id: Some("shape".into()),
         vehicle: VehicleIndex(vehicle),
         stops: stops
@@ -30,6 +31,7 @@ fn trip(id: &str, vehicle: u32, stops: &[u32], from_s: u32) -> ScheduledTrip {
                 stop: StopIndex(stop),
                 arrival_s: from_s + 120 * k as u32,
                 departure_s: from_s + 120 * k as u32 + 30,
+                stop_sequence: k as u32 + 1,
             })
             .collect(),
     }
