@@ -401,6 +401,7 @@ mod agency {
     use transit_core::codec::SchemaRegistry;
     use transit_core::topics::Topics;
     use transit_gtfs_reader::{Feed, ReadOptions, ServiceDayOptions};
+    use transit_http::agency::{AgencyFeeds, FeedClock};
     use transit_http::agency_board::{self, AgencyBoard, AgencyNetwork, MapShape};
     use transit_http::rest_proxy;
     use transit_sim::timetabled::publish::{self, Clock, PublishConfig};
@@ -458,7 +459,7 @@ mod agency {
             .iter()
             .filter_map(|trip| trip.shape_id.as_deref())
             .collect();
-        let shapes = feed
+        let shapes: Vec<MapShape> = feed
             .shapes()
             .iter()
             .filter(|shape| used.contains(&*shape.id))
@@ -503,8 +504,23 @@ mod agency {
         let registry: Arc<dyn SchemaRegistry> = Arc::new(services.registry.clone());
         let topics = Topics::new(args.topic_prefix.clone());
         publish::create_topic(shared_bus.as_ref(), &topics, args.partitions).await?;
-        let codec = Arc::new(publish::register_codec(registry, &topics).await?);
+        let codec = Arc::new(publish::register_codec(Arc::clone(&registry), &topics).await?);
 
+        // GTFS-realtime in the input's ids and the input itself as /gtfs/static.zip, stamped
+        // with the wall clock when live, else with the records' own (simulated) time.
+        let feeds = AgencyFeeds::with_board(
+            path,
+            transit_gtfs::agency::AgencyBoard::new(Arc::clone(&day)).with_shapes(
+                shapes
+                    .iter()
+                    .map(|shape: &MapShape| (shape.id.clone(), shape.points.clone())),
+            ),
+            if args.live {
+                FeedClock::Wall
+            } else {
+                FeedClock::Records
+            },
+        );
         let board = AgencyBoard::new(AgencyNetwork {
             name,
             day: Arc::clone(&day),
@@ -526,11 +542,26 @@ mod agency {
                 stop_serving.clone(),
             ),
         );
+        let follower = {
+            let feeds = feeds.clone();
+            let (bus, registry, topics) = (
+                Arc::clone(&shared_bus),
+                Arc::clone(&registry),
+                topics.clone(),
+            );
+            let stop = stop_serving.clone();
+            services
+                .tasks
+                .spawn("GTFS-realtime read model", async move {
+                    feeds.follow(bus, registry, &topics, stop).await
+                })
+        };
         let board_server = services.tasks.spawn(
             "agency board",
-            agency_board::serve(board_listener, board, stop_serving.clone()),
+            agency_board::serve_with(board_listener, board, feeds.router(), stop_serving.clone()),
         );
         println!("transit board:     http://{board_address}/");
+        println!("GTFS-realtime:     http://{board_address}/gtfs-rt/vehicle-positions, /gtfs-rt/trip-updates; static feed /gtfs/static.zip");
 
         let mut sim = TimetabledSimulation::new(
             Arc::clone(&day),
@@ -580,6 +611,7 @@ mod agency {
         }
         stop_serving.cancel();
         let applied = join(reader).await?;
+        let followed = join(follower).await?;
         join(board_server).await?;
         for server in services.servers {
             join(server).await?;
@@ -587,7 +619,10 @@ mod agency {
         services.tasks.wait().await;
         shared_bus.flush().await.context("flushing the bus")?;
         bus.close();
-        println!("board read model: {applied} arrivals applied");
+        println!(
+            "board read model: {applied} arrivals applied; GTFS-realtime read model: {} applied, {} left out",
+            followed.applied, followed.skipped
+        );
         Ok(())
     }
 }

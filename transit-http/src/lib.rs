@@ -77,9 +77,9 @@
 
 #[cfg(feature = "gtfs")]
 pub mod agency;
-#[cfg(feature = "client-tls")]
 #[cfg(feature = "dashboard")]
 pub mod agency_board;
+#[cfg(feature = "client-tls")]
 pub mod client_security;
 #[cfg(feature = "dashboard")]
 pub mod dashboard;

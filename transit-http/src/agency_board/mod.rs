@@ -416,7 +416,19 @@ pub async fn serve(
     board: AgencyBoard,
     shutdown: CancellationToken,
 ) -> Result<(), ServeError> {
-    server::serve(SERVER, listener, board.router(), shutdown).await
+    serve_with(listener, board, Router::new(), shutdown).await
+}
+
+/// Serves `board` and the routes of `feeds` beside it (any agency's static feed and
+/// GTFS-realtime: `transit_http::agency::AgencyFeeds::router`, feature `gtfs`) on `listener`
+/// until `shutdown` is cancelled.
+pub async fn serve_with(
+    listener: TcpListener,
+    board: AgencyBoard,
+    feeds: Router,
+    shutdown: CancellationToken,
+) -> Result<(), ServeError> {
+    server::serve(SERVER, listener, board.router().merge(feeds), shutdown).await
 }
 
 /// `?route=ID`.
