@@ -556,6 +556,7 @@ mod agency {
                     feeds.follow(bus, registry, &topics, stop).await
                 })
         };
+        let board_view = board.clone();
         let board_server = services.tasks.spawn(
             "agency board",
             agency_board::serve_with(board_listener, board, feeds.router(), stop_serving.clone()),
@@ -605,6 +606,25 @@ mod agency {
             publish::gtfs_time(stats.simulated_until_s),
             day.requested
         );
+        if until_s.is_some() && !shutdown.is_cancelled() {
+            // A finite run ends once both read models hold everything published, as the CTA
+            // pipeline's does once its processors caught up.
+            let caught_up =
+                || board_view.applied() >= stats.published && feeds.applied() >= stats.published;
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+            while !caught_up() && tokio::time::Instant::now() < deadline && !shutdown.is_cancelled()
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            if !caught_up() {
+                tracing::warn!(
+                    published = stats.published,
+                    board = board_view.applied(),
+                    feeds = feeds.applied(),
+                    "the read models had not applied every arrival published when the run ended"
+                );
+            }
+        }
         if until_s.is_none() && !shutdown.is_cancelled() {
             println!("the day's service is over; the board stays up until Ctrl+C");
             shutdown.cancelled().await;

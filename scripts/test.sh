@@ -5,7 +5,8 @@
 #                              # conformance tests on both buses, HTTP, Kafka, PostgreSQL and
 #                              # Confluent-client tests, the end-to-end tests in a real headless
 #                              # Chromium, the benchmarks once each as tests, and smoke runs of
-#                              # the full_pipeline example on both buses; then, on a secured
+#                              # the full_pipeline example on both buses and on two real GTFS
+#                              # feeds; scripts/kafka.sh serve's own test; then, on a secured
 #                              # cluster of three brokers, the production end-to-end test and
 #                              # the fault suite, and every log searched for the passwords
 #   TRANSIT_TEST_TANSU=1 scripts/test.sh   # also runs the bus conformance suite on tansu
@@ -14,7 +15,7 @@
 # clippy (rustup); Debian's postgresql (a cluster on 127.0.0.1:5432, local trust), chromium and
 # chromium-driver (apt-get); Apache Kafka's jars (Maven, scripts/kafka/pom.xml); a Python venv
 # with Confluent's client, a GTFS validator, GTFS-realtime's bindings and a Train Tracker client
-# (PyPI, scripts/python/requirements.txt); the real GTFS feeds transit-gtfs-reader's tests read
+# (PyPI, scripts/python/requirements.txt); the real GTFS feeds the any-agency tests read
 # (scripts/feeds.sh: gtfs-kit's sdist from PyPI, sample-gtfs-feed from npm). It starts PostgreSQL, and
 # Apache Kafka (KRaft, one node) on free loopback ports for the Kafka tests
 # (TRANSIT_TEST_KAFKA), and stops the broker when it ends; then a secured cluster of three
@@ -81,7 +82,7 @@ need_python_venv
 
 # shellcheck source=scripts/feeds.sh
 source scripts/feeds.sh
-step "real GTFS feeds for transit-gtfs-reader's tests (gtfs-kit's sdist from PyPI, sample-gtfs-feed from npm; once per machine)"
+step "real GTFS feeds for the any-agency tests: the reader, the timetabled simulation, its feeds and board (gtfs-kit's sdist from PyPI, sample-gtfs-feed from npm; once per machine)"
 need_feeds
 
 # shellcheck source=scripts/kafka.sh
@@ -129,6 +130,9 @@ if grep -Eq '^[^ ]*── rand[a-z_]* v' <<<"$core_direct" || grep -Eq '(rand_ch
 fi
 echo "transit-core: no rand crate among its own dependencies, no rand_chacha or rand_distr in its tree"
 
+step "scripts/kafka.sh serve as the runbook and a supervisor run it: a kept data directory, SIGINT and SIGTERM leave nothing running"
+scripts/kafka-serve-test.sh
+
 step "starting Apache Kafka (KRaft, one node, loopback)"
 start_kafka
 
@@ -149,6 +153,16 @@ cargo test --workspace --all-targets --all-features --locked --no-fail-fast 2>&1
 step "full_pipeline example: one simulated day flat out, processors and dashboard included"
 cargo run --locked --example full_pipeline -- --flat-out --days 1 --report-every 2 \
   --address 127.0.0.1:0 --registry-address 127.0.0.1:0 --rest-proxy-address 127.0.0.1:0
+
+# Any agency's feed as the input, as the README runs it: NYC's lines 1 and 2, and
+# sample-gtfs-feed's two agencies; the service of a Monday flat out, the board and GTFS-realtime
+# following it.
+for feed in nyc_subway_gtfs.zip sample-gtfs-feed.zip; do
+  step "full_pipeline example on a GTFS feed's network ($feed): a Monday's service flat out"
+  cargo run --locked --example full_pipeline -- --gtfs "$TRANSIT_TEST_FEEDS/$feed" --flat-out \
+    --days 1 --report-every 5 --address 127.0.0.1:0 --registry-address 127.0.0.1:0 \
+    --rest-proxy-address 127.0.0.1:0
+done
 
 step "full_pipeline example on Apache Kafka: one simulated weekday flat out"
 cargo run --locked --example full_pipeline -- --flat-out --days 1 --report-every 5 \
