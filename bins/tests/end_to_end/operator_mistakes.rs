@@ -501,7 +501,7 @@ async fn ctrl_c_stops_processors_waiting_for_topics_or_the_registry_and_mid_tran
     let mut waiting = launcher.start("process-waiting", &process_args);
     waiting
         .wait_for_line(
-            &["a subscribed topic does not exist yet"],
+            &["waiting for a subscribed topic to be created"],
             Duration::from_secs(60),
         )
         .await;
