@@ -331,7 +331,7 @@ pub async fn run(
             && held < FLAT_OUT_TICKS
             && batches.records() < FLAT_OUT_RECORDS
             && !batches.has_weather()
-            && !config.until.is_some_and(|until| sim.now() >= until)
+            && config.until.is_none_or(|until| sim.now() < until)
             && !shutdown.is_cancelled();
         if hold_more {
             continue;
