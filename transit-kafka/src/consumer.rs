@@ -7,11 +7,11 @@
 //! bounded channel keeps memory flat when the application is slower than the broker. Records
 //! cross it in batches (`batch`).
 
-mod batch;
+pub(crate) mod batch;
 pub(crate) mod settings;
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -26,7 +26,7 @@ use transit_core::bus::{
     StartFrom, TopicPartition,
 };
 
-use self::batch::{Epoched, Topics};
+use self::batch::{EpochCache, Epoched, Topics};
 use crate::context::{ConsumerState, TracingContext};
 use crate::error::{backend, bus_error};
 use crate::transaction::{Aborted, TransactionalProducer};
@@ -48,6 +48,9 @@ pub(crate) struct KafkaConsumer {
     /// The error that ended the poll thread, kept until the records before it are handed out.
     ended: Option<Error>,
     stop: Arc<AtomicBool>,
+    /// Rewinds so far, bumped before a rewind seeks: the poll thread's [`EpochCache`] looks
+    /// epochs up again after one.
+    rewinds: Arc<AtomicU64>,
     /// Whether it is in a group its user named: only then does it commit, and has committed
     /// offsets to start from.
     commits: bool,
@@ -89,13 +92,15 @@ impl KafkaConsumer {
         let consumer = Arc::new(consumer);
         let (sender, records) = mpsc::channel(batch::CHANNEL_BATCHES);
         let stop = Arc::new(AtomicBool::new(false));
+        let rewinds = Arc::new(AtomicU64::new(0));
         std::thread::Builder::new()
             .name("kafka-consumer".into())
             .spawn({
                 let consumer = Arc::clone(&consumer);
                 let state = state.clone();
                 let stop = Arc::clone(&stop);
-                move || poll_loop(&consumer, &state, &sender, &stop)
+                let epochs = EpochCache::new(Arc::clone(&rewinds));
+                move || poll_loop(&consumer, &state, &sender, &stop, epochs)
             })
             .map_err(backend)?;
         Ok(Self {
@@ -105,6 +110,7 @@ impl KafkaConsumer {
             buffered: VecDeque::new(),
             ended: None,
             stop,
+            rewinds,
             commits,
             start,
             timeout,
@@ -125,6 +131,9 @@ impl KafkaConsumer {
             .committed(self.timeout)
             .map_err(|error| bus_error(error, None))?;
         let mut state = self.state.lock();
+        // Before the seeks: a record the poll thread polls from here on gets its epoch looked
+        // up again, under this lock, so after the epochs below are bumped.
+        self.rewinds.fetch_add(1, Ordering::SeqCst);
         let held: Vec<TopicPartition> = state.partitions.iter().cloned().collect();
         for partition in &held {
             let Ok(number) = i32::try_from(partition.partition) else {
@@ -165,30 +174,43 @@ impl KafkaConsumer {
     /// from the group's committed offset: both are dropped here. One lock for the whole move,
     /// and one look-up per run of records of one partition.
     fn take_buffered(&mut self, out: &mut Vec<Delivery>, max: usize) -> usize {
+        // Decided under the lock, moved after it: the poll thread takes the lock too.
+        let mut runs: Vec<(usize, Option<(TopicPartition, u64)>)> = Vec::new();
+        {
+            let mut state = self.state.lock();
+            let (mut index, mut room) = (0, max);
+            while room > 0 && index < self.buffered.len() {
+                let (first, epoch) = &self.buffered[index];
+                let run = self
+                    .buffered
+                    .range(index..)
+                    .take(room)
+                    .take_while(|(delivery, e)| {
+                        e == epoch && batch::same_partition(delivery, first)
+                    })
+                    .count();
+                let partition = batch::partition_of(first);
+                if let Some(pending) = state.pending.get_mut(&partition) {
+                    *pending = pending.saturating_sub(run as u64);
+                }
+                let current = state.epochs.get(&partition).copied().unwrap_or_default();
+                let kept = state.partitions.contains(&partition) && current == *epoch;
+                if kept {
+                    state.first_polled.remove(&partition);
+                    room -= run;
+                }
+                runs.push((run, kept.then_some((partition, *epoch))));
+                index += run;
+            }
+        }
         let mut added = 0;
-        let mut state = self.state.lock();
-        while added < max {
-            let Some((first, epoch)) = self.buffered.front() else {
-                break;
-            };
-            let epoch = *epoch;
-            let run = self
-                .buffered
-                .iter()
-                .take(max - added)
-                .take_while(|(delivery, e)| *e == epoch && batch::same_partition(delivery, first))
-                .count();
-            let partition = batch::partition_of(first);
-            if let Some(pending) = state.pending.get_mut(&partition) {
-                *pending = pending.saturating_sub(run as u64);
-            }
-            let current = state.epochs.get(&partition).copied().unwrap_or_default();
-            if !state.partitions.contains(&partition) || current != epoch {
-                self.buffered.drain(..run);
+        for (run, kept) in runs {
+            let records = self.buffered.drain(..run);
+            let Some((partition, epoch)) = kept else {
+                drop(records);
                 continue;
-            }
-            state.first_polled.remove(&partition);
-            out.extend(self.buffered.drain(..run).map(|(delivery, _)| delivery));
+            };
+            out.extend(records.map(|(delivery, _)| delivery));
             let next = out.last().map_or(0, |delivery| delivery.offset + 1);
             self.handed_out_epochs.insert(partition.clone(), epoch);
             self.handed_out.insert(partition, next);
@@ -232,6 +254,7 @@ fn poll_loop(
     state: &ConsumerState,
     sender: &mpsc::Sender<Polled>,
     stop: &AtomicBool,
+    mut epochs: EpochCache,
 ) {
     let mut topics = Topics::default();
     let mut records: Vec<Epoched> = Vec::with_capacity(batch::BATCH);
@@ -250,14 +273,7 @@ fn poll_loop(
                     let Some(delivery) = batch::delivery(&message, topic) else {
                         continue;
                     };
-                    // Read record by record: a rebalance runs inside a poll and may have
-                    // assigned the partition again since the record before.
-                    let epoch = state
-                        .lock()
-                        .epochs
-                        .get(&batch::partition_of(&delivery))
-                        .copied()
-                        .unwrap_or_default();
+                    let epoch = epochs.epoch(state, &delivery);
                     records.push((delivery, epoch));
                 }
                 Err(KafkaError::PartitionEOF(_)) => {}

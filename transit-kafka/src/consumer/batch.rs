@@ -7,6 +7,7 @@
 //! done once per run of records of one partition rather than once per record.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
@@ -25,6 +26,67 @@ pub(crate) const CHANNEL_BATCHES: usize = 8;
 
 /// A record polled and the assignment epoch of its partition when it was polled.
 pub(crate) type Epoched = (Delivery, u64);
+
+/// Rebalances of any consumer in this process: a poll thread reuses a partition's epoch from
+/// one record to the next while this (and its consumer's rewinds) stay as they were.
+static REBALANCES: AtomicU64 = AtomicU64::new(0);
+
+/// Notes a rebalance, before its epochs change.
+pub(crate) fn note_rebalance() {
+    REBALANCES.fetch_add(1, Ordering::SeqCst);
+}
+
+/// The assignment epoch of each record's partition, looked up in the shared state once per run
+/// of records of one partition rather than once per record.
+///
+/// Why it stays right: an epoch changes only in a rebalance or a rewind, and both bump a
+/// counter first ([`note_rebalance`], the consumer's rewind count, before the rewind seeks).
+/// A record polled after that bump sees the counter changed and looks its epoch up again
+/// (waiting for the lock the rewind holds); one polled before it was fetched before the seek
+/// and is rightly of the old epoch.
+#[derive(Debug)]
+pub(crate) struct EpochCache {
+    rewinds: Arc<AtomicU64>,
+    last: Option<(Arc<str>, u32, u64)>,
+    seen: (u64, u64),
+}
+
+impl EpochCache {
+    /// A cache for the consumer whose rewinds `rewinds` counts.
+    pub(crate) fn new(rewinds: Arc<AtomicU64>) -> Self {
+        Self {
+            rewinds,
+            last: None,
+            seen: (0, 0),
+        }
+    }
+
+    /// The epoch of `delivery`'s partition now.
+    pub(crate) fn epoch(&mut self, state: &ConsumerState, delivery: &Delivery) -> u64 {
+        let now = (
+            REBALANCES.load(Ordering::SeqCst),
+            self.rewinds.load(Ordering::SeqCst),
+        );
+        if now == self.seen {
+            if let Some((topic, partition, epoch)) = &self.last {
+                if *partition == delivery.partition
+                    && (Arc::ptr_eq(topic, &delivery.topic) || *topic == delivery.topic)
+                {
+                    return *epoch;
+                }
+            }
+        }
+        let epoch = state
+            .lock()
+            .epochs
+            .get(&partition_of(delivery))
+            .copied()
+            .unwrap_or_default();
+        self.seen = now;
+        self.last = Some((Arc::clone(&delivery.topic), delivery.partition, epoch));
+        epoch
+    }
+}
 
 /// The topic names the poll thread has seen, shared by every record of a topic.
 #[derive(Debug, Default)]
