@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use rdkafka::message::{BorrowedMessage, Message as _};
 use transit_core::bus::{Delivery, TopicPartition};
 
@@ -90,49 +90,51 @@ impl EpochCache {
 
 /// The topic names the poll thread has seen, shared by every record of a topic.
 #[derive(Debug, Default)]
-pub(crate) struct Topics(HashMap<String, Arc<str>>);
+pub(crate) struct Topics {
+    names: HashMap<String, Arc<str>>,
+    /// The last one asked for: records come in runs of one partition, so this is nearly
+    /// always the answer, found without hashing.
+    last: Option<Arc<str>>,
+}
 
 impl Topics {
     /// The shared name of `topic`.
     pub(crate) fn get(&mut self, topic: &str) -> Arc<str> {
-        match self.0.get(topic) {
+        if let Some(last) = &self.last {
+            if **last == *topic {
+                return Arc::clone(last);
+            }
+        }
+        let name = match self.names.get(topic) {
             Some(name) => Arc::clone(name),
             None => {
                 let name: Arc<str> = Arc::from(topic);
-                self.0.insert(topic.to_string(), Arc::clone(&name));
+                self.names.insert(topic.to_string(), Arc::clone(&name));
                 name
             }
-        }
+        };
+        self.last = Some(Arc::clone(&name));
+        name
     }
 }
 
 /// `message` as a delivery, or `None` for an offset or partition out of the bus's range.
 ///
-/// The key and the value are copied out of librdkafka's fetch buffer into one allocation,
-/// shared by both. A delivery cannot borrow the buffer instead: rdkafka ties a message's
+/// The key and the value are copied out of librdkafka's fetch buffer (one allocation each; one
+/// shared by both would cost a second allocation for the sharing, the way `Bytes` slices a
+/// buffer). A delivery cannot borrow the buffer instead: rdkafka ties a message's
 /// lifetime to its consumer's (librdkafka must get every message back before the consumer is
 /// destroyed), a processor keeps deliveries as long as it likes, and one message held pins its
 /// whole fetch response (up to `fetch.max.bytes`) in memory.
 pub(crate) fn delivery(message: &BorrowedMessage<'_>, topic: Arc<str>) -> Option<Delivery> {
     let partition = u32::try_from(message.partition()).ok()?;
     let offset = u64::try_from(message.offset()).ok()?;
-    let key = message.key();
-    let value = message.payload();
-    let key_len = key.map_or(0, <[u8]>::len);
-    let mut bytes = BytesMut::with_capacity(key_len + value.map_or(0, <[u8]>::len));
-    if let Some(key) = key {
-        bytes.put_slice(key);
-    }
-    if let Some(value) = value {
-        bytes.put_slice(value);
-    }
-    let bytes: Bytes = bytes.freeze();
     Some(Delivery {
         topic,
         partition,
         offset,
-        key: key.map(|_| bytes.slice(..key_len)),
-        value: value.map(|_| bytes.slice(key_len..)),
+        key: message.key().map(Bytes::copy_from_slice),
+        value: message.payload().map(Bytes::copy_from_slice),
         headers: crate::headers::from_kafka(message.headers()),
         timestamp_ms: message.timestamp().to_millis().unwrap_or_default(),
     })
@@ -231,6 +233,17 @@ mod tests {
         assert_eq!(shared.pending.get(&p1), Some(&1));
         assert_eq!(shared.first_polled.get(&p0), Some(&10));
         assert_eq!(shared.first_polled.get(&p1), Some(&7));
+    }
+
+    #[test]
+    fn a_topic_name_is_shared_by_every_record_of_the_topic() {
+        let mut topics = Topics::default();
+        let a = topics.get("a");
+        let b = topics.get("b");
+        assert!(Arc::ptr_eq(&a, &topics.get("a")));
+        assert!(Arc::ptr_eq(&b, &topics.get("b")));
+        assert!(Arc::ptr_eq(&b, &topics.get("b")));
+        assert_eq!(&*a, "a");
     }
 
     #[test]
