@@ -430,6 +430,7 @@ impl KafkaBus {
         if let Some(group) = group {
             config.set("group.id", group);
         }
+        crate::consumer::settings::apply_defaults(&mut config);
         config
     }
 

@@ -4,15 +4,18 @@
 //! side through a bounded channel. Why a thread: librdkafka runs rebalance callbacks inside
 //! `poll`, and a poll that happens only while the application awaits `recv` would stall the
 //! group (and trip `max.poll.interval.ms`) whenever the application is busy elsewhere. The
-//! bounded channel keeps memory flat when the application is slower than the broker.
+//! bounded channel keeps memory flat when the application is slower than the broker. Records
+//! cross it in batches (`batch`).
 
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+pub(crate) mod batch;
+pub(crate) mod settings;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::Bytes;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message as _;
@@ -23,26 +26,31 @@ use transit_core::bus::{
     StartFrom, TopicPartition,
 };
 
+use self::batch::{EpochCache, Epoched, Topics};
 use crate::context::{ConsumerState, TracingContext};
 use crate::error::{backend, bus_error};
 use crate::transaction::{Aborted, TransactionalProducer};
 
-/// Records polled ahead of the application, at most.
-const CHANNEL: usize = 16_384;
-
 /// How long one librdkafka poll waits; also how soon the poll thread notices a stop.
 const POLL: Duration = Duration::from_millis(100);
 
-/// What the poll thread sends: a record and the assignment epoch of its partition when it was
-/// polled, or the error that ended the consumer.
-type Polled = Result<(Delivery, u64)>;
+/// What the poll thread sends: records, each with the assignment epoch of its partition when
+/// it was polled, or the error that ended the consumer.
+type Polled = Result<Vec<Epoched>>;
 
 /// A consumer of a [`crate::KafkaBus`].
 pub(crate) struct KafkaConsumer {
     consumer: Option<Arc<BaseConsumer<ConsumerState>>>,
     state: ConsumerState,
     records: mpsc::Receiver<Polled>,
+    /// Records taken off the channel and not yet handed out (they still count as pending).
+    buffered: VecDeque<Epoched>,
+    /// The error that ended the poll thread, kept until the records before it are handed out.
+    ended: Option<Error>,
     stop: Arc<AtomicBool>,
+    /// Rewinds so far, bumped before a rewind seeks: the poll thread's [`EpochCache`] looks
+    /// epochs up again after one.
+    rewinds: Arc<AtomicU64>,
     /// Whether it is in a group its user named: only then does it commit, and has committed
     /// offsets to start from.
     commits: bool,
@@ -82,22 +90,27 @@ impl KafkaConsumer {
         transactions: Option<Arc<Mutex<TransactionalProducer>>>,
     ) -> Result<Self> {
         let consumer = Arc::new(consumer);
-        let (sender, records) = mpsc::channel(CHANNEL);
+        let (sender, records) = mpsc::channel(batch::CHANNEL_BATCHES);
         let stop = Arc::new(AtomicBool::new(false));
+        let rewinds = Arc::new(AtomicU64::new(0));
         std::thread::Builder::new()
             .name("kafka-consumer".into())
             .spawn({
                 let consumer = Arc::clone(&consumer);
                 let state = state.clone();
                 let stop = Arc::clone(&stop);
-                move || poll_loop(&consumer, &state, &sender, &stop)
+                let epochs = EpochCache::new(Arc::clone(&rewinds));
+                move || poll_loop(&consumer, &state, &sender, &stop, epochs)
             })
             .map_err(backend)?;
         Ok(Self {
             consumer: Some(consumer),
             state,
             records,
+            buffered: VecDeque::new(),
+            ended: None,
             stop,
+            rewinds,
             commits,
             start,
             timeout,
@@ -118,6 +131,9 @@ impl KafkaConsumer {
             .committed(self.timeout)
             .map_err(|error| bus_error(error, None))?;
         let mut state = self.state.lock();
+        // Before the seeks: a record the poll thread polls from here on gets its epoch looked
+        // up again, under this lock, so after the epochs below are bumped.
+        self.rewinds.fetch_add(1, Ordering::SeqCst);
         let held: Vec<TopicPartition> = state.partitions.iter().cloned().collect();
         for partition in &held {
             let Ok(number) = i32::try_from(partition.partition) else {
@@ -151,32 +167,72 @@ impl KafkaConsumer {
         self.consumer.clone().ok_or(Error::Closed)
     }
 
-    /// Takes a polled record if its partition is still ours, under the same assignment: after
-    /// a rebalance, what was polled from a partition another member now owns is that member's
-    /// to hand out, and what was polled before a partition was lost and handed back is
-    /// replaced by what librdkafka fetches again from the group's committed offset.
-    fn accept(&mut self, polled: Polled) -> Option<Result<Delivery>> {
-        let (delivery, epoch) = match polled {
-            Ok(polled) => polled,
-            Err(error) => return Some(Err(error)),
-        };
-        let partition = TopicPartition {
-            topic: Arc::clone(&delivery.topic),
-            partition: delivery.partition,
-        };
-        let mut state = self.state.lock();
-        if let Some(pending) = state.pending.get_mut(&partition) {
-            *pending = pending.saturating_sub(1);
+    /// Moves up to `max` buffered records whose partition is still ours, under the same
+    /// assignment, into `out`; returns how many. After a rebalance, what was polled from a
+    /// partition another member now owns is that member's to hand out, and what was polled
+    /// before a partition was lost and handed back is replaced by what librdkafka fetches again
+    /// from the group's committed offset: both are dropped here. One lock for the whole move,
+    /// and one look-up per run of records of one partition.
+    fn take_buffered(&mut self, out: &mut Vec<Delivery>, max: usize) -> usize {
+        // Decided under the lock, moved after it: the poll thread takes the lock too.
+        let mut runs: Vec<(usize, Option<(TopicPartition, u64)>)> = Vec::new();
+        {
+            let mut state = self.state.lock();
+            let (mut index, mut room) = (0, max);
+            while room > 0 && index < self.buffered.len() {
+                let (first, epoch) = &self.buffered[index];
+                let run = self
+                    .buffered
+                    .range(index..)
+                    .take(room)
+                    .take_while(|(delivery, e)| {
+                        e == epoch && batch::same_partition(delivery, first)
+                    })
+                    .count();
+                let partition = batch::partition_of(first);
+                if let Some(pending) = state.pending.get_mut(&partition) {
+                    *pending = pending.saturating_sub(run as u64);
+                }
+                let current = state.epochs.get(&partition).copied().unwrap_or_default();
+                let kept = state.partitions.contains(&partition) && current == *epoch;
+                if kept {
+                    state.first_polled.remove(&partition);
+                    room -= run;
+                }
+                runs.push((run, kept.then_some((partition, *epoch))));
+                index += run;
+            }
         }
-        let current = state.epochs.get(&partition).copied().unwrap_or_default();
-        if !state.partitions.contains(&partition) || current != epoch {
-            return None;
+        let mut added = 0;
+        for (run, kept) in runs {
+            let records = self.buffered.drain(..run);
+            let Some((partition, epoch)) = kept else {
+                drop(records);
+                continue;
+            };
+            out.extend(records.map(|(delivery, _)| delivery));
+            let next = out.last().map_or(0, |delivery| delivery.offset + 1);
+            self.handed_out_epochs.insert(partition.clone(), epoch);
+            self.handed_out.insert(partition, next);
+            added += run;
         }
-        state.first_polled.remove(&partition);
-        drop(state);
-        self.handed_out_epochs.insert(partition.clone(), epoch);
-        self.handed_out.insert(partition, delivery.offset + 1);
-        Some(Ok(delivery))
+        added
+    }
+
+    /// Takes what the poll thread sent into the buffer; `false` once it sent an error (kept
+    /// for after the buffer) or stopped.
+    fn take_polled(&mut self, polled: Option<Polled>) -> bool {
+        match polled {
+            Some(Ok(records)) => {
+                self.buffered.extend(records);
+                true
+            }
+            Some(Err(error)) => {
+                self.ended = Some(error);
+                false
+            }
+            None => false,
+        }
     }
 }
 
@@ -198,69 +254,45 @@ fn poll_loop(
     state: &ConsumerState,
     sender: &mpsc::Sender<Polled>,
     stop: &AtomicBool,
+    mut epochs: EpochCache,
 ) {
-    let mut topics: HashMap<String, Arc<str>> = HashMap::new();
+    let mut topics = Topics::default();
+    let mut records: Vec<Epoched> = Vec::with_capacity(batch::BATCH);
     while !stop.load(Ordering::Relaxed) {
-        let polled = match consumer.poll(POLL) {
-            None => {
-                note_idle_positions(consumer, state);
-                continue;
-            }
-            Some(Ok(message)) => {
-                let topic = match topics.get(message.topic()) {
-                    Some(topic) => Arc::clone(topic),
-                    None => {
-                        let topic: Arc<str> = Arc::from(message.topic());
-                        topics.insert(message.topic().to_string(), Arc::clone(&topic));
-                        topic
+        // The first record of a batch is waited for; the rest are what librdkafka has ready.
+        let mut wait = POLL;
+        let mut ended = None;
+        while records.len() < batch::BATCH {
+            let Some(polled) = consumer.poll(wait) else {
+                break;
+            };
+            wait = Duration::ZERO;
+            match polled {
+                Ok(message) => {
+                    let topic = topics.get(message.topic());
+                    let Some(delivery) = batch::delivery(&message, topic) else {
+                        continue;
+                    };
+                    let epoch = epochs.epoch(state, &delivery);
+                    records.push((delivery, epoch));
+                }
+                Err(KafkaError::PartitionEOF(_)) => {}
+                Err(KafkaError::MessageConsumption(
+                    rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition,
+                )) => {
+                    // A subscribed topic its producer has not created yet: librdkafka picks it
+                    // up once it exists. (The client's context logs which one, once per topic.)
+                    tracing::debug!("a subscribed topic does not exist yet; waiting for it");
+                }
+                Err(error) => {
+                    // Transport errors and the like are retried by librdkafka itself; only a
+                    // fatal error ends the consumer.
+                    let fatal = matches!(error, KafkaError::MessageConsumptionFatal(_));
+                    if fatal {
+                        tracing::warn!(%error, fatal, "consuming from Kafka");
+                        ended = Some(backend(error));
+                        break;
                     }
-                };
-                let (Ok(partition), Ok(offset)) = (
-                    u32::try_from(message.partition()),
-                    u64::try_from(message.offset()),
-                ) else {
-                    continue;
-                };
-                let key = TopicPartition {
-                    topic: Arc::clone(&topic),
-                    partition,
-                };
-                let epoch = {
-                    let mut state = state.lock();
-                    let epoch = state.epochs.get(&key).copied().unwrap_or_default();
-                    *state.pending.entry(key.clone()).or_default() += 1;
-                    state.first_polled.entry(key).or_insert(offset);
-                    epoch
-                };
-                let headers = crate::headers::from_kafka(message.headers());
-                let delivery = Delivery {
-                    topic,
-                    partition,
-                    offset,
-                    key: message.key().map(Bytes::copy_from_slice),
-                    value: message.payload().map(Bytes::copy_from_slice),
-                    headers,
-                    timestamp_ms: message.timestamp().to_millis().unwrap_or_default(),
-                };
-                Ok((delivery, epoch))
-            }
-            Some(Err(KafkaError::PartitionEOF(_))) => continue,
-            Some(Err(KafkaError::MessageConsumption(
-                rdkafka::types::RDKafkaErrorCode::UnknownTopicOrPartition,
-            ))) => {
-                // A subscribed topic its producer has not created yet: librdkafka picks it up
-                // once it exists.
-                // (The client's context logs which one, once per topic.)
-                tracing::debug!("a subscribed topic does not exist yet; waiting for it");
-                continue;
-            }
-            Some(Err(error)) => {
-                // Transport errors and the like are retried by librdkafka itself; only a fatal
-                // error ends the consumer.
-                let fatal = matches!(error, KafkaError::MessageConsumptionFatal(_));
-                if fatal {
-                    tracing::warn!(%error, fatal, "consuming from Kafka");
-                } else {
                     // Every poll says it while the brokers are down: its repeats are held back
                     // like librdkafka's own lines.
                     if let Some(held_back) =
@@ -268,13 +300,24 @@ fn poll_loop(
                     {
                         tracing::warn!(%error, fatal, held_back, "consuming from Kafka");
                     }
-                    continue;
                 }
-                Err(backend(error))
             }
-        };
-        let ended = polled.is_err();
-        if !send(sender, polled, stop) || ended {
+        }
+        if records.is_empty() && ended.is_none() {
+            if wait == POLL {
+                note_idle_positions(consumer, state);
+            }
+            continue;
+        }
+        if !records.is_empty() {
+            batch::note_polled(state, &records);
+            let full = std::mem::replace(&mut records, Vec::with_capacity(batch::BATCH));
+            if !send(sender, Ok(full), stop) {
+                return;
+            }
+        }
+        if let Some(error) = ended {
+            send(sender, Err(error), stop);
             return;
         }
     }
@@ -349,7 +392,7 @@ fn send(sender: &mpsc::Sender<Polled>, mut polled: Polled, stop: &AtomicBool) ->
                     return false;
                 }
                 polled = back;
-                std::thread::sleep(Duration::from_millis(2));
+                std::thread::sleep(Duration::from_millis(1));
             }
         }
     }
@@ -358,30 +401,40 @@ fn send(sender: &mpsc::Sender<Polled>, mut polled: Polled, stop: &AtomicBool) ->
 #[async_trait]
 impl Consumer for KafkaConsumer {
     async fn recv(&mut self) -> Option<Result<Delivery>> {
-        loop {
-            let polled = self.records.recv().await?;
-            if let Some(accepted) = self.accept(polled) {
-                return Some(accepted);
-            }
+        let mut out = Vec::with_capacity(1);
+        match self.recv_batch(&mut out, 1).await {
+            Ok(_) => out.pop().map(Ok),
+            Err(error) => Some(Err(error)),
         }
     }
 
     async fn recv_batch(&mut self, out: &mut Vec<Delivery>, max: usize) -> Result<usize> {
-        let mut added = 0;
-        while added == 0 {
-            match self.recv().await {
-                None => return Ok(0),
-                Some(delivery) => out.push(delivery?),
-            }
-            added += 1;
+        if max == 0 {
+            return Ok(0);
         }
+        let mut added = self.take_buffered(out, max);
+        // Waits only while nothing was added; then takes what is in the channel already.
         while added < max {
-            let Ok(polled) = self.records.try_recv() else {
-                break;
+            let open = if added == 0 {
+                if let Some(error) = self.ended.take() {
+                    return Err(error);
+                }
+                let polled = self.records.recv().await;
+                self.take_polled(polled)
+            } else {
+                match self.records.try_recv() {
+                    Ok(polled) => self.take_polled(Some(polled)),
+                    Err(_) => break,
+                }
             };
-            if let Some(accepted) = self.accept(polled) {
-                out.push(accepted?);
-                added += 1;
+            added += self.take_buffered(out, max - added);
+            if !open && self.buffered.is_empty() {
+                break;
+            }
+        }
+        if added == 0 {
+            if let Some(error) = self.ended.take() {
+                return Err(error);
             }
         }
         Ok(added)

@@ -211,6 +211,7 @@ impl ClientContext for ConsumerState {
 
 impl ConsumerContext for ConsumerState {
     fn post_rebalance(&self, _consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        crate::consumer::batch::note_rebalance();
         let mut state = self.lock();
         match rebalance {
             Rebalance::Assign(list) => {

@@ -12,8 +12,10 @@
 //!   against a local broker and a managed cluster (SASL, TLS); secrets are masked wherever
 //!   settings are shown ([`is_secret`]).
 //! - `consumer`: a librdkafka consumer polled on its own thread, handing records to the async
-//!   side; `context`: librdkafka's logs into `tracing` (their repeats held back by
-//!   `log_limit`), rebalances into the assignment;
+//!   side in batches (`consumer::batch`), with the consumer settings transit's workload needs
+//!   where the user set none (`consumer::settings`, listed in `docs/kafka.md`); `context`:
+//!   librdkafka's logs into `tracing` (their repeats held back by `log_limit`), rebalances into
+//!   the assignment;
 //!   `transaction`: a group member's transactional producer; `headers`: record headers to and
 //!   from librdkafka's, for both producers and the consumer.
 //! - [`reachability`]: whether the bootstrap servers parse, resolve and accept a connection,
