@@ -612,6 +612,8 @@ async fn scenario(setup: Setup) {
     phase("page read");
 
     assert_board_page(&before, BOARD_STATIONS as usize, TRAINS..=TRAINS);
+    // WCAG 2.1 AA by axe-core (`TRANSIT_TEST_AXE`: `source scripts/axe.sh && need_axe`).
+    browser.assert_accessible("the dashboard").await;
     // Trains standing at a platform are in the tables too; the others run between stations.
     let chips = strings(&before["chips"]);
     assert!(
