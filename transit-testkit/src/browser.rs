@@ -90,6 +90,11 @@ pub fn require_chromium() {
     require(CHROMEDRIVER, "chromium-driver");
 }
 
+/// Fails unless axe-core's script is at hand ([`axe_script`]), before a test starts anything.
+pub fn require_axe() {
+    axe_script();
+}
+
 /// Polls `path` on `address` until it answers 200, or fails after `limit`; returns the body.
 pub async fn wait_ready(address: SocketAddr, path: &str, limit: Duration, what: &str) -> String {
     let deadline = tokio::time::Instant::now() + limit;

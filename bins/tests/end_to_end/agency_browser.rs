@@ -13,7 +13,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use transit_testkit::browser::{
-    built_binary, require_chromium, spawn, start_chromedriver, strings, wait_ready, Browser,
+    built_binary, require_axe, require_chromium, spawn, start_chromedriver, strings, wait_ready,
+    Browser,
 };
 use transit_testkit::http::free_address;
 
@@ -66,6 +67,7 @@ return {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_agencys_board_in_a_real_browser_shows_its_routes_and_moves_its_trains() {
     require_chromium();
+    require_axe();
     let feed = nyc_feed();
     let board = free_address();
     let _pipeline = spawn(

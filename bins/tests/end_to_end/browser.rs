@@ -14,8 +14,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use transit_testkit::browser::{
-    assert_board_page, built_binary, require_chromium, spawn, start_chromedriver, strings,
-    wait_for_page_change, wait_ready, Browser,
+    assert_board_page, built_binary, require_axe, require_chromium, spawn, start_chromedriver,
+    strings, wait_for_page_change, wait_ready, Browser,
 };
 use transit_testkit::http::free_address;
 
@@ -34,6 +34,7 @@ const START: &str = "2026-11-02T07:00";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_in_a_real_browser_shows_the_lines_and_changes_live() {
     require_chromium();
+    require_axe();
     let dashboard = free_address();
     let _pipeline = spawn(
         &example_binary(),
