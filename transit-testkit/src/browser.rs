@@ -18,6 +18,44 @@ pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// The environment variable that asks the browser tests for a screenshot of the board, and
 /// where to save it ([`Browser::save_screenshot_if_asked`]).
 pub const SCREENSHOT_ENV: &str = "TRANSIT_SCREENSHOT";
+/// The environment variable naming axe-core's `axe.min.js`, which `scripts/axe.sh` downloads
+/// from npm ([`Browser::audit_accessibility`]).
+pub const AXE_ENV: &str = "TRANSIT_TEST_AXE";
+
+/// The rules [`Browser::audit_accessibility`] runs: WCAG 2.0 and 2.1, levels A and AA.
+const AXE_RUN: &str = r#"
+const done = arguments[arguments.length - 1];
+axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] } })
+  .then((results) => done({
+    violations: results.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      help: v.help,
+      nodes: v.nodes.map((n) => ({ target: n.target.map(String).join(" "), summary: n.failureSummary || "" })),
+    })),
+    passes: results.passes.length,
+  }))
+  .catch((error) => done({ error: String(error) }));
+"#;
+
+/// axe-core's script, from the file [`AXE_ENV`] names; fails, saying how to get it, when the
+/// variable is not set or the file cannot be read.
+pub fn axe_script() -> String {
+    let Some(path) = std::env::var_os(AXE_ENV) else {
+        panic!(
+            "{AXE_ENV} is not set: the browser tests audit the pages with axe-core, which is \
+             downloaded from npm, not committed. Run `source scripts/axe.sh && need_axe`, or \
+             scripts/test.sh"
+        );
+    };
+    let path = PathBuf::from(path);
+    std::fs::read_to_string(&path).unwrap_or_else(|error| {
+        panic!(
+            "reading axe-core from {} ({AXE_ENV}): {error}; run `source scripts/axe.sh && need_axe`",
+            path.display()
+        )
+    })
+}
 
 /// A binary cargo built beside this test: `target/<profile>/<relative>` (e.g.
 /// `examples/full_pipeline`, or `transit`). Fails, saying how to build it (`build`, a cargo
@@ -50,6 +88,11 @@ pub fn require(path: &str, package: &str) {
 pub fn require_chromium() {
     require(CHROMIUM, "chromium");
     require(CHROMEDRIVER, "chromium-driver");
+}
+
+/// Fails unless axe-core's script is at hand ([`axe_script`]), before a test starts anything.
+pub fn require_axe() {
+    axe_script();
 }
 
 /// Polls `path` on `address` until it answers 200, or fails after `limit`; returns the body.
@@ -148,6 +191,77 @@ impl Browser {
             Some(json!({ "script": script, "args": [] })),
         )
         .await
+    }
+
+    /// Runs `script` (a function body whose last argument is the callback to call with the
+    /// result) in the page, and returns what it passes to the callback.
+    pub async fn eval_async(&self, script: &str) -> Value {
+        let path = format!("/session/{}/execute/async", self.session);
+        Self::call(
+            self.driver,
+            "POST",
+            &path,
+            Some(json!({ "script": script, "args": [] })),
+        )
+        .await
+    }
+
+    /// Audits the current page with axe-core ([`axe_script`]) against WCAG 2.1 A and AA, and
+    /// returns its violations, each as `{id, impact, help, nodes: [{target, summary}]}`.
+    /// axe-core's text is injected over WebDriver: the page itself never refers to it.
+    pub async fn audit_accessibility(&self) -> Vec<Value> {
+        let axe = axe_script();
+        let timeouts = format!("/session/{}/timeouts", self.session);
+        // A whole board takes axe a few seconds on a shared machine.
+        Self::call(
+            self.driver,
+            "POST",
+            &timeouts,
+            Some(json!({ "script": 120_000 })),
+        )
+        .await;
+        self.eval(&format!("{axe}\nreturn typeof axe;")).await;
+        let result = self.eval_async(AXE_RUN).await;
+        assert!(
+            result["error"].is_null(),
+            "axe-core failed on the page: {}",
+            result["error"]
+        );
+        assert!(
+            result["passes"].as_u64().unwrap_or(0) > 0,
+            "axe-core checked nothing: {result}"
+        );
+        result["violations"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// Audits the current page ([`Browser::audit_accessibility`]) and fails, listing every
+    /// violation (its rule, impact, help and the elements concerned), unless there is none;
+    /// `page` names the page in the message.
+    pub async fn assert_accessible(&self, page: &str) {
+        let violations = self.audit_accessibility().await;
+        if violations.is_empty() {
+            return;
+        }
+        let mut report = String::new();
+        for violation in &violations {
+            report.push_str(&format!(
+                "\n- {} ({}): {}",
+                violation["id"].as_str().unwrap_or("?"),
+                violation["impact"].as_str().unwrap_or("?"),
+                violation["help"].as_str().unwrap_or("?"),
+            ));
+            for node in violation["nodes"].as_array().into_iter().flatten() {
+                report.push_str(&format!(
+                    "\n    {}: {}",
+                    node["target"].as_str().unwrap_or("?"),
+                    node["summary"].as_str().unwrap_or("").replace('\n', " ")
+                ));
+            }
+        }
+        panic!(
+            "{page} fails WCAG 2.1 AA by axe-core ({} rules violated):{report}",
+            violations.len()
+        );
     }
 
     /// Opens the dashboard served at `dashboard`, marks the page (so that a reload would show:

@@ -3,7 +3,9 @@
 //! Chromium. The page must list both routes in their colours with text that reads, draw each
 //! route's stop patterns and the map of shapes and stations, place the trains on both, and
 //! move them as the simulation runs, without a reload; the page's landmarks, names and
-//! contrast are checked in the live DOM.
+//! contrast are checked in the live DOM, and axe-core audits both routes' pages against WCAG
+//! 2.1 A and AA (`TRANSIT_TEST_AXE` names its `axe.min.js`: `source scripts/axe.sh &&
+//! need_axe`, or scripts/test.sh).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -11,7 +13,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use transit_testkit::browser::{
-    built_binary, require_chromium, spawn, start_chromedriver, strings, wait_ready, Browser,
+    built_binary, require_axe, require_chromium, spawn, start_chromedriver, strings, wait_ready,
+    Browser,
 };
 use transit_testkit::http::free_address;
 
@@ -64,6 +67,7 @@ return {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_agencys_board_in_a_real_browser_shows_its_routes_and_moves_its_trains() {
     require_chromium();
+    require_axe();
     let feed = nyc_feed();
     let board = free_address();
     let _pipeline = spawn(
@@ -130,6 +134,7 @@ async fn another_agencys_board_in_a_real_browser_shows_its_routes_and_moves_its_
     let map_trains = strings(&before["mapTrains"]);
     assert!(map_trains.len() >= 20, "{before}");
     assert!(!strings(&before["diagramTrains"]).is_empty(), "{before}");
+    browser.assert_accessible("NYC's board, route 1").await;
 
     // The page polls: the trains move on the map without a reload.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -157,5 +162,6 @@ async fn another_agencys_board_in_a_real_browser_shows_its_routes_and_moves_its_
     assert_eq!(strings(&second["current"]), ["2"]);
     assert!(second["patterns"].as_u64().unwrap_or(0) >= 2, "{second}");
     assert!(strings(&second["lowContrast"]).is_empty(), "{second}");
+    browser.assert_accessible("NYC's board, route 2").await;
     browser.close().await;
 }

@@ -4,7 +4,9 @@
 //!
 //! Needs `chromium` and `chromedriver` (Debian packages `chromium`, `chromium-driver`; the test
 //! script installs them) and the example built (`cargo test --all-targets` builds it). A missing
-//! piece fails the test with what to do; it never passes silently.
+//! piece fails the test with what to do; it never passes silently. The page is audited with
+//! axe-core against WCAG 2.1 A and AA: `TRANSIT_TEST_AXE` names its `axe.min.js`
+//! (`source scripts/axe.sh && need_axe`; scripts/test.sh does).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -12,8 +14,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use transit_testkit::browser::{
-    assert_board_page, built_binary, require_chromium, spawn, start_chromedriver, strings,
-    wait_for_page_change, wait_ready, Browser,
+    assert_board_page, built_binary, require_axe, require_chromium, spawn, start_chromedriver,
+    strings, wait_for_page_change, wait_ready, Browser,
 };
 use transit_testkit::http::free_address;
 
@@ -32,6 +34,7 @@ const START: &str = "2026-11-02T07:00";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_in_a_real_browser_shows_the_lines_and_changes_live() {
     require_chromium();
+    require_axe();
     let dashboard = free_address();
     let _pipeline = spawn(
         &example_binary(),
@@ -100,6 +103,8 @@ async fn the_dashboard_in_a_real_browser_shows_the_lines_and_changes_live() {
     let browser = Browser::start(driver_address).await;
     let before = browser.open_board(dashboard).await;
     assert_board_page(&before, 94, 30..=400);
+    // WCAG 2.1 AA by axe-core, once the board has filled.
+    browser.assert_accessible("the CTA board").await;
     // Trains run between stations, not only at platforms, and every platform without a train
     // says when the next one comes.
     let between = strings(&before["between"]);
@@ -144,6 +149,10 @@ async fn the_dashboard_in_a_real_browser_shows_the_lines_and_changes_live() {
         .filter(|t| !strings(&before["trains"]).contains(t))
         .collect();
     assert!(!moved.is_empty(), "trains moved: {after}");
+    // Again with bunched trains outlined and the header's counts up.
+    browser
+        .assert_accessible("the CTA board, bunching shown")
+        .await;
     // The README's picture: the morning peak, bunching outlined (TRANSIT_SCREENSHOT).
     browser.save_screenshot_if_asked().await;
     browser.close().await;

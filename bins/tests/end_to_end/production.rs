@@ -12,8 +12,9 @@
 //!
 //! Needs: the broker named by `TRANSIT_TEST_KAFKA` (`scripts/kafka.sh` starts one), with its
 //! properties file in `TRANSIT_TEST_KAFKA_CONFIG` when it is secured, PostgreSQL (the local
-//! cluster, or `TRANSIT_TEST_POSTGRES_URL`), `chromium` and `chromedriver`, and the `transit`
-//! binary built beside the test (`cargo test --all-targets` builds it). A missing piece fails
+//! cluster, or `TRANSIT_TEST_POSTGRES_URL`), `chromium` and `chromedriver`, axe-core's script
+//! (`TRANSIT_TEST_AXE`, from `scripts/axe.sh`) that audits the page against WCAG 2.1 AA, and the
+//! `transit` binary built beside the test (`cargo test --all-targets` builds it). A missing piece fails
 //! the test with what to do; it never passes silently. Ignored in the workspace's test run (one
 //! plaintext broker): `scripts/test.sh` runs it on the secured three-node cluster, as
 //! `scripts/kafka.sh --brokers 3 --security secure cargo test -p transit --test end_to_end
@@ -48,8 +49,8 @@ use tokio_postgres::Client;
 use transit_core::testing::unique_name;
 
 use transit_testkit::browser::{
-    assert_board_page, built_binary, page_number, require_chromium, start_chromedriver, strings,
-    wait_for_page_change, Browser, READ_BOARD,
+    assert_board_page, built_binary, page_number, require_axe, require_chromium,
+    start_chromedriver, strings, wait_for_page_change, Browser, READ_BOARD,
 };
 use transit_testkit::http::{free_address, request};
 use transit_testkit::kafka::process_args;
@@ -376,6 +377,7 @@ struct Setup {
 async fn the_production_pipeline_runs_as_processes_and_shows_in_a_real_browser() {
     let kafka = process_args();
     require_chromium();
+    require_axe();
     let binary = built_binary("transit", "cargo build --bin transit");
     let db = Db::create().await;
     let logs = Logs::create();
@@ -612,6 +614,8 @@ async fn scenario(setup: Setup) {
     phase("page read");
 
     assert_board_page(&before, BOARD_STATIONS as usize, TRAINS..=TRAINS);
+    // WCAG 2.1 AA by axe-core (`TRANSIT_TEST_AXE`: `source scripts/axe.sh && need_axe`).
+    browser.assert_accessible("the dashboard").await;
     // Trains standing at a platform are in the tables too; the others run between stations.
     let chips = strings(&before["chips"]);
     assert!(

@@ -108,6 +108,9 @@
     }
   };
 
+  // As the server renders them (diagram.rs's headway_label).
+  const HEADWAY_LABELS = { on_time: "on time", bunched: "bunched", gapped: "gapped", unknown: "no headway yet" };
+
   const headwayCell = (cell, headway) => {
     if (!cell) return;
     if (!headway || headway.headway_s === null || headway.headway_s === undefined) {
@@ -116,6 +119,8 @@
     }
     const span = cell.firstElementChild || cell.appendChild(document.createElement("span"));
     span.className = `hw hw-${headway.state}`;
+    // The state in words as well as in colour, kept in step with the class.
+    span.title = HEADWAY_LABELS[headway.state] || HEADWAY_LABELS.unknown;
     setText(span, clock(headway.headway_s));
   };
 
