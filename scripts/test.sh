@@ -16,7 +16,8 @@
 # chromium-driver (apt-get); Apache Kafka's jars (Maven, scripts/kafka/pom.xml); a Python venv
 # with Confluent's client, a GTFS validator, GTFS-realtime's bindings and a Train Tracker client
 # (PyPI, scripts/python/requirements.txt); the real GTFS feeds the any-agency tests read
-# (scripts/feeds.sh: gtfs-kit's sdist from PyPI, sample-gtfs-feed from npm). It starts PostgreSQL, and
+# (scripts/feeds.sh: gtfs-kit's sdist from PyPI, sample-gtfs-feed from npm); axe-core for the
+# browser tests' accessibility audit (scripts/axe.sh, npm). It starts PostgreSQL, and
 # Apache Kafka (KRaft, one node) on free loopback ports for the Kafka tests
 # (TRANSIT_TEST_KAFKA), and stops the broker when it ends; then a secured cluster of three
 # (SASL_SSL and mTLS listeners, its own CA) for the Kafka bus's secured and replicated tests,
@@ -84,6 +85,11 @@ need_python_venv
 source scripts/feeds.sh
 step "real GTFS feeds for the any-agency tests: the reader, the timetabled simulation, its feeds and board (gtfs-kit's sdist from PyPI, sample-gtfs-feed from npm; once per machine)"
 need_feeds
+
+# shellcheck source=scripts/axe.sh
+source scripts/axe.sh
+step "axe-core for the browser tests' WCAG 2.1 AA audit (npm, once per machine)"
+need_axe
 
 # shellcheck source=scripts/kafka.sh
 source scripts/kafka.sh
