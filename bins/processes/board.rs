@@ -151,17 +151,31 @@ async fn run_agency(
     );
     let feeds = agency.feeds();
     let board = agency.board();
-    let consumer = bus
-        .subscribe(
-            SubscribeOptions::topics([topics.vehicle_arrivals()]).starting_at(StartFrom::Earliest),
-        )
-        .await
-        .context("subscribing the board to the arrivals")?;
     crate::shutdown::enter("serving the board", "nothing was left unsaved");
     let tasks = Tasks::new();
+    // Served at once: the board says it waits for arrivals until the topic exists.
+    let server = tasks.spawn(
+        "agency board",
+        agency_board::serve_with(listener, board.clone(), feeds.router(), shutdown.clone()),
+    );
+    tracing::info!(%address, feed = %agency.path.display(), service_date = %agency.day.date, "board serving");
+    println!("transit board: http://{address}/");
+    println!("GTFS-realtime: http://{address}/gtfs-rt/vehicle-positions, /gtfs-rt/trip-updates; static feed /gtfs/static.zip");
+    let subscribed = tokio::select! {
+        () = shutdown.cancelled() => None,
+        consumer = bus.subscribe(
+            SubscribeOptions::topics([topics.vehicle_arrivals()]).starting_at(StartFrom::Earliest),
+        ) => Some(consumer.context("subscribing the board to the arrivals")?),
+    };
+    let Some(consumer) = subscribed else {
+        join(server).await?;
+        tasks.wait().await;
+        health.stop().await?;
+        return Ok(());
+    };
     let reader = tasks.spawn(
         "agency board read model",
-        agency_board::consume(board.clone(), consumer, codec, shutdown.clone()),
+        agency_board::consume(board, consumer, codec, shutdown.clone()),
     );
     let follower = {
         let (feeds, bus, registry, stop) = (
@@ -174,13 +188,6 @@ async fn run_agency(
             feeds.follow(bus, registry, &topics, stop).await
         })
     };
-    let server = tasks.spawn(
-        "agency board",
-        agency_board::serve_with(listener, board, feeds.router(), shutdown.clone()),
-    );
-    tracing::info!(%address, feed = %agency.path.display(), service_date = %agency.day.date, "board serving");
-    println!("transit board: http://{address}/");
-    println!("GTFS-realtime: http://{address}/gtfs-rt/vehicle-positions, /gtfs-rt/trip-updates; static feed /gtfs/static.zip");
     let served = join(server).await;
     let applied = join(reader).await;
     let followed = join(follower).await;
