@@ -58,7 +58,7 @@ enum Command {
     Process(processors::ProcessorArgs),
     /// Run the simulation's producers against Kafka; weather goes through the REST Proxy.
     /// With --gtfs PATH: any agency's timetabled arrivals instead.
-    Produce(producer::ProducerArgs),
+    Produce(Box<producer::ProducerArgs>),
     /// Serve the dashboard, fed by the status read model. With --gtfs PATH: any agency's
     /// board, GTFS-realtime and static feed.
     Dashboard(board::BoardArgs),
@@ -99,7 +99,7 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate(&args),
         Command::Registry(args) => serve(|shutdown| registry::run(args, shutdown)),
         Command::Process(args) => serve(|shutdown| processors::run(args, shutdown)),
-        Command::Produce(args) => serve(|shutdown| producer::run(args, shutdown)),
+        Command::Produce(args) => serve(|shutdown| producer::run(*args, shutdown)),
         Command::Dashboard(args) => serve(|shutdown| board::run(args, shutdown)),
         Command::Stations(command) => serve(|shutdown| stations::run(command, shutdown)),
         Command::Gtfs(args) => gtfs::run(&args),
