@@ -6,6 +6,7 @@
 
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
+pub mod agency;
 pub mod logging;
 pub mod probes;
 pub mod processes;

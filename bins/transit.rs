@@ -57,15 +57,16 @@ enum Command {
     /// Run the station processor and the turnstile counter (run twice to scale out).
     Process(processors::ProcessorArgs),
     /// Run the simulation's producers against Kafka; weather goes through the REST Proxy.
-    Produce(producer::ProducerArgs),
-    /// Serve the dashboard, fed by the status read model.
+    /// With --gtfs PATH: any agency's timetabled arrivals instead.
+    Produce(Box<producer::ProducerArgs>),
+    /// Serve the dashboard, fed by the status read model. With --gtfs PATH: any agency's
+    /// board, GTFS-realtime and static feed.
     Dashboard(board::BoardArgs),
     /// The PostgreSQL station table: load it, or publish its rows as they appear.
     #[command(subcommand)]
     Stations(stations::StationsCommand),
     /// Standard feeds of the simulated network: `transit gtfs export DIR|FILE.zip`.
-    #[command(subcommand)]
-    Gtfs(gtfs::GtfsCommand),
+    Gtfs(gtfs::GtfsArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -98,10 +99,10 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate(&args),
         Command::Registry(args) => serve(|shutdown| registry::run(args, shutdown)),
         Command::Process(args) => serve(|shutdown| processors::run(args, shutdown)),
-        Command::Produce(args) => serve(|shutdown| producer::run(args, shutdown)),
+        Command::Produce(args) => serve(|shutdown| producer::run(*args, shutdown)),
         Command::Dashboard(args) => serve(|shutdown| board::run(args, shutdown)),
         Command::Stations(command) => serve(|shutdown| stations::run(command, shutdown)),
-        Command::Gtfs(command) => gtfs::run(&command),
+        Command::Gtfs(args) => gtfs::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -123,23 +123,9 @@ struct Args {
     #[arg(long, default_value_t = 5)]
     report_every: u64,
 
-    /// A static GTFS feed (a zip or a folder) to simulate instead of CTA's embedded network.
-    #[arg(long, env = "TRANSIT_GTFS")]
-    gtfs: Option<std::path::PathBuf>,
-
-    /// With --gtfs: the feed's service date to run (YYYY-MM-DD), whatever the date simulated.
-    #[arg(long, requires = "gtfs")]
-    service_date: Option<chrono::NaiveDate>,
-
-    /// With --gtfs: the GTFS route types to read, comma-separated (rail by default: 0,1,2,5,7,12;
-    /// 3 is bus).
-    #[arg(long, requires = "gtfs", value_delimiter = ',')]
-    route_types: Option<Vec<u16>>,
-
-    /// With --gtfs: start at the current wall-clock time in the agency's time zone and run at
-    /// 1x, every timestamp real time.
-    #[arg(long, requires = "gtfs", conflicts_with = "flat_out")]
-    live: bool,
+    /// Any agency's static GTFS feed instead of CTA's network.
+    #[command(flatten)]
+    agency: transit::agency::AgencyArgs,
 
     #[command(flatten)]
     kafka: KafkaArgs,
@@ -203,8 +189,8 @@ impl Bus {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    if let Some(path) = args.gtfs.clone() {
-        return agency::run(args, &path).await;
+    if let Some(day) = args.agency.day(args.simulation.sim_config()?.start)? {
+        return agency::run(args, day).await;
     }
     let shutdown = transit::shutdown::on_ctrl_c();
     let network = args.simulation.network()?;
@@ -388,103 +374,31 @@ fn what_if_token(args: &Args) -> anyhow::Result<Option<WhatIfToken>> {
 
 /// The pipeline over any agency's static GTFS feed (`--gtfs`).
 mod agency {
-    use std::path::Path;
     use std::sync::Arc;
     use std::time::Duration;
 
     use anyhow::Context;
-    use chrono::{Timelike, Utc};
     use tokio_util::sync::CancellationToken;
+    use transit::agency::AgencyDay;
     use transit::processes::join;
     use transit::processes::registry::start_services;
     use transit_core::bus::{StartFrom, SubscribeOptions};
     use transit_core::codec::SchemaRegistry;
     use transit_core::topics::Topics;
-    use transit_gtfs_reader::{Feed, ReadOptions, ServiceDayOptions};
-    use transit_http::agency::{AgencyFeeds, FeedClock};
-    use transit_http::agency_board::{self, AgencyBoard, AgencyNetwork, MapShape};
+    use transit_http::agency_board;
     use transit_http::rest_proxy;
-    use transit_sim::timetabled::publish::{self, Clock, PublishConfig};
-    use transit_sim::timetabled::{TimetabledConfig, TimetabledSimulation};
+    use transit_sim::timetabled::publish::{self, PublishConfig};
 
     use super::{local_address, Args, Bus};
 
     /// Reads the feed, builds the day, serves its board and publishes the day's arrivals until
     /// Ctrl+C (or `--days`).
-    pub(super) async fn run(args: Args, path: &Path) -> anyhow::Result<()> {
+    pub(super) async fn run(args: Args, agency: AgencyDay) -> anyhow::Result<()> {
         let shutdown = transit::shutdown::on_ctrl_c();
-        let options = match &args.route_types {
-            Some(types) => ReadOptions::route_types(types.iter().copied()),
-            None => ReadOptions::default(),
-        };
-        // The feed's errors name their cause in their own message already: the chain would
-        // say it twice.
-        let feed = Feed::read(path, &options).map_err(|error| {
-            anyhow::anyhow!("reading the GTFS feed {}: {error}", path.display())
-        })?;
-        let zone = feed.timezone();
-        let sim_start = args.simulation.sim_config()?.start;
-        // Live: today where the agency is, from the wall clock's time. Otherwise the simulated
-        // start (--start, Monday 2026-11-02 05:00 by default) in the agency's own zone.
-        let (requested, start_s) = if args.live {
-            (Utc::now().with_timezone(&zone).date_naive(), 0)
-        } else {
-            let local = sim_start
-                .to_naive()
-                .context("the simulated start is out of range")?;
-            (local.date(), local.time().num_seconds_from_midnight())
-        };
-        let day = feed
-            .service_day_with(
-                requested,
-                &ServiceDayOptions {
-                    service_date: args.service_date,
-                    ..ServiceDayOptions::default()
-                },
-            )
-            .with_context(|| {
-                format!(
-                    "building the service day of {requested} from {}",
-                    path.display()
-                )
-            })?;
-        anyhow::ensure!(
-            !day.trips.is_empty(),
-            "the GTFS feed {} runs no trips of the route types read on {} (try --route-types or --service-date)",
-            path.display(),
-            day.date
-        );
-        let used: std::collections::HashSet<&str> = day
-            .trips
-            .iter()
-            .filter_map(|trip| trip.shape_id.as_deref())
-            .collect();
-        let shapes: Vec<MapShape> = feed
-            .shapes()
-            .iter()
-            .filter(|shape| used.contains(&*shape.id))
-            .map(|shape| MapShape {
-                id: shape.id.to_string(),
-                points: shape.points.iter().map(|p| (p.lat, p.lon)).collect(),
-            })
-            .collect();
-        let name = feed.agencies().first().map_or_else(
-            || "The network".to_string(),
-            |agency| agency.name.to_string(),
-        );
-        let day = Arc::new(day);
-        tracing::info!(
-            feed = %path.display(),
-            timezone = %day.timezone,
-            requested = %day.requested,
-            service_date = %day.date,
-            routes = day.routes.len(),
-            trips = day.trips.len(),
-            vehicles = day.vehicles.len(),
-            "service day"
-        );
-        drop(feed);
-
+        let clock = args
+            .agency
+            .clock(args.simulation.flat_out, args.simulation.speed)?;
+        let day = Arc::clone(&agency.day);
         let board_listener = agency_board::bind(args.address).await?;
         let registry_listener = transit_http::registry::bind(args.registry_address).await?;
         let proxy_listener = rest_proxy::bind(args.rest_proxy_address).await?;
@@ -506,26 +420,8 @@ mod agency {
         publish::create_topic(shared_bus.as_ref(), &topics, args.partitions).await?;
         let codec = Arc::new(publish::register_codec(Arc::clone(&registry), &topics).await?);
 
-        // GTFS-realtime in the input's ids and the input itself as /gtfs/static.zip, stamped
-        // with the wall clock when live, else with the records' own (simulated) time.
-        let feeds = AgencyFeeds::with_board(
-            path,
-            transit_gtfs::agency::AgencyBoard::new(Arc::clone(&day)).with_shapes(
-                shapes
-                    .iter()
-                    .map(|shape: &MapShape| (shape.id.clone(), shape.points.clone())),
-            ),
-            if args.live {
-                FeedClock::Wall
-            } else {
-                FeedClock::Records
-            },
-        );
-        let board = AgencyBoard::new(AgencyNetwork {
-            name,
-            day: Arc::clone(&day),
-            shapes,
-        });
+        let feeds = agency.feeds();
+        let board = agency.board();
         let consumer = shared_bus
             .subscribe(
                 SubscribeOptions::topics([topics.vehicle_arrivals()])
@@ -564,27 +460,8 @@ mod agency {
         println!("transit board:     http://{board_address}/");
         println!("GTFS-realtime:     http://{board_address}/gtfs-rt/vehicle-positions, /gtfs-rt/trip-updates; static feed /gtfs/static.zip");
 
-        let mut sim = TimetabledSimulation::new(
-            Arc::clone(&day),
-            TimetabledConfig::embedded(args.simulation.seed)?,
-        )
-        .context("setting up the timetabled simulation")?;
-        if start_s > 0 {
-            // The day before the start is not published: the run starts where --start says.
-            let mut before = Vec::new();
-            sim.advance_to(start_s, &mut before);
-        }
-        let clock = if args.live {
-            Clock::Live
-        } else if args.simulation.flat_out {
-            Clock::FlatOut
-        } else {
-            Clock::Speed(args.simulation.speed)
-        };
-        let until_s = args.simulation.days.map(|days| {
-            let seconds = (days.max(0.0) * 86_400.0) as u64 + u64::from(sim.now());
-            u32::try_from(seconds).unwrap_or(u32::MAX)
-        });
+        let mut sim = agency.simulation(args.simulation.seed)?;
+        let until_s = AgencyDay::until(&sim, args.simulation.days);
         let config = PublishConfig {
             clock,
             until_s,

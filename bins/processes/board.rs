@@ -1,4 +1,6 @@
-//! `transit dashboard`: the status read model and the dashboard that renders it.
+//! `transit dashboard`: the status read model and the dashboard that renders it. With
+//! `--gtfs`, any agency's board instead, with its GTFS-realtime and static feed routes, over
+//! the arrivals topic `transit produce --gtfs` publishes.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -7,15 +9,18 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
-use transit_core::bus::EventBus;
+use transit_core::bus::{EventBus, StartFrom, SubscribeOptions};
 use transit_core::codec::SchemaRegistry;
 use transit_core::metrics::PipelineMetrics;
 use transit_core::status::StatusService;
 
 use super::{join, Tasks};
+use crate::agency::{AgencyArgs, AgencyDay};
 use crate::probes::{ProbeArgs, ProcessHealth};
 use crate::settings::{load_network, ClusterArgs};
+use transit_http::agency_board;
 use transit_http::dashboard::{self, Dashboard};
+use transit_sim::{SimConfig, SimTime};
 
 /// Settings of `transit dashboard`.
 #[derive(Debug, Clone, Args)]
@@ -36,10 +41,31 @@ pub struct BoardArgs {
     /// Where the probes and metrics are served besides the dashboard's address.
     #[command(flatten)]
     pub probes: ProbeArgs,
+
+    /// Any agency's static GTFS feed: its board, GTFS-realtime and static feed instead of
+    /// CTA's dashboard (the producer's --gtfs, --service-date, --route-types and --live).
+    #[command(flatten)]
+    pub agency: AgencyArgs,
+
+    /// With --gtfs: the producer's simulated start (its --start), whose date is the service day
+    /// shown; ignored otherwise.
+    #[arg(long, env = "TRANSIT_START")]
+    pub start: Option<String>,
 }
 
 /// Serves the dashboard until `shutdown`.
 pub async fn run(args: BoardArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+    if args.agency.gtfs.is_some() {
+        let start = match &args.start {
+            Some(start) => start.parse::<SimTime>().with_context(|| {
+                format!("--start {start:?} is not a date and time like 2026-11-02T05:00")
+            })?,
+            None => SimConfig::default().start,
+        };
+        if let Some(agency) = args.agency.day(start)? {
+            return run_agency(args, agency, shutdown).await;
+        }
+    }
     let network = load_network(args.stations.as_deref())?;
     let listener = dashboard::bind(args.address).await?;
     let address = listener.local_addr().context("the dashboard's address")?;
@@ -89,5 +115,93 @@ pub async fn run(args: BoardArgs, shutdown: CancellationToken) -> anyhow::Result
     served?;
     status?;
     tracing::info!(%address, "dashboard stopped");
+    Ok(())
+}
+
+/// Serves an agency's board and its feeds' routes (`--gtfs`) until `shutdown`, both read
+/// models following the arrivals topic from its start.
+async fn run_agency(
+    args: BoardArgs,
+    agency: AgencyDay,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let listener = agency_board::bind(args.address).await?;
+    let address = listener.local_addr().context("the board's address")?;
+    let metrics = PipelineMetrics::new();
+    let mut health = ProcessHealth::start(
+        &args.probes,
+        "dashboard",
+        transit_http::probes::Readiness::new(),
+        metrics,
+        &shutdown,
+    )
+    .await?;
+    health.readiness.expect(crate::probes::BROKER, "connecting");
+    let kafka = args.cluster.bus().await?;
+    health.watch_broker(&kafka);
+    let client = args.cluster.registry()?;
+    health.watch_registry(&client);
+    let bus: Arc<dyn EventBus> = Arc::new(kafka.clone());
+    let registry: Arc<dyn SchemaRegistry> = Arc::new(client.clone());
+    let topics = args.cluster.topics();
+    let codec = Arc::new(
+        transit_sim::timetabled::publish::register_codec(Arc::clone(&registry), &topics)
+            .await
+            .with_context(|| format!("registering schemas at {}", args.cluster.registry_url))?,
+    );
+    let feeds = agency.feeds();
+    let board = agency.board();
+    crate::shutdown::enter("serving the board", "nothing was left unsaved");
+    let tasks = Tasks::new();
+    // Served at once: the board says it waits for arrivals until the topic exists.
+    let server = tasks.spawn(
+        "agency board",
+        agency_board::serve_with(listener, board.clone(), feeds.router(), shutdown.clone()),
+    );
+    tracing::info!(%address, feed = %agency.path.display(), service_date = %agency.day.date, "board serving");
+    println!("transit board: http://{address}/");
+    println!("GTFS-realtime: http://{address}/gtfs-rt/vehicle-positions, /gtfs-rt/trip-updates; static feed /gtfs/static.zip");
+    let subscribed = tokio::select! {
+        () = shutdown.cancelled() => None,
+        consumer = bus.subscribe(
+            SubscribeOptions::topics([topics.vehicle_arrivals()]).starting_at(StartFrom::Earliest),
+        ) => Some(consumer.context("subscribing the board to the arrivals")?),
+    };
+    let Some(consumer) = subscribed else {
+        join(server).await?;
+        tasks.wait().await;
+        health.stop().await?;
+        return Ok(());
+    };
+    let reader = tasks.spawn(
+        "agency board read model",
+        agency_board::consume(board, consumer, codec, shutdown.clone()),
+    );
+    let follower = {
+        let (feeds, bus, registry, stop) = (
+            feeds.clone(),
+            Arc::clone(&bus),
+            Arc::clone(&registry),
+            shutdown.clone(),
+        );
+        tasks.spawn("GTFS-realtime read model", async move {
+            feeds.follow(bus, registry, &topics, stop).await
+        })
+    };
+    let served = join(server).await;
+    let applied = join(reader).await;
+    let followed = join(follower).await;
+    tasks.wait().await;
+    health.stop().await?;
+    served?;
+    let applied = applied?;
+    let followed = followed?;
+    tracing::info!(
+        %address,
+        board = applied,
+        feeds = followed.applied,
+        left_out = followed.skipped,
+        "board stopped"
+    );
     Ok(())
 }

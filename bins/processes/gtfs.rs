@@ -1,4 +1,6 @@
-//! `transit gtfs export DIR|FILE.zip`: the static GTFS feed of the simulated network.
+//! `transit gtfs export DIR|FILE.zip`: the static GTFS feed of the simulated network. Another
+//! agency's feed (`--gtfs`) is static GTFS already: `transit dashboard --gtfs` serves it, with
+//! its GTFS-realtime, and `transit gtfs --gtfs` says so.
 
 use std::path::PathBuf;
 
@@ -7,7 +9,25 @@ use chrono::{Days, NaiveDate};
 use clap::{Args, Subcommand};
 use transit_gtfs::{FeedOptions, Sources, Written};
 
-/// `transit gtfs ...`.
+use crate::retry::Mistake;
+
+/// `transit gtfs ...`: a subcommand, or `--gtfs`, which only tells where another agency's
+/// feeds are served.
+#[derive(Debug, Clone, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct GtfsArgs {
+    /// What to do with CTA's simulated network's feeds.
+    #[command(subcommand)]
+    pub command: Option<GtfsCommand>,
+
+    /// Another agency's static GTFS feed: nothing to export (it is one already); `transit
+    /// dashboard --gtfs PATH` serves it at /gtfs/static.zip with its GTFS-realtime, fed by
+    /// `transit produce --gtfs PATH`.
+    #[arg(long, value_name = "PATH")]
+    pub gtfs: Option<PathBuf>,
+}
+
+/// `transit gtfs`'s subcommands.
 #[derive(Debug, Clone, Subcommand)]
 pub enum GtfsCommand {
     /// Write the static GTFS feed of the simulated network: a zip archive if the target ends
@@ -36,9 +56,21 @@ pub struct ExportArgs {
 }
 
 /// Runs `transit gtfs ...`.
-pub fn run(command: &GtfsCommand) -> anyhow::Result<()> {
-    match command {
-        GtfsCommand::Export(args) => export(args),
+pub fn run(args: &GtfsArgs) -> anyhow::Result<()> {
+    match (&args.command, &args.gtfs) {
+        (_, Some(path)) => Err(Mistake {
+            message: format!(
+                "`transit gtfs` exports CTA's simulated network; {} is a static GTFS feed already: \
+                 serve it and its GTFS-realtime with `transit produce --gtfs {0}` and \
+                 `transit dashboard --gtfs {0}` (/gtfs/static.zip, /gtfs-rt/vehicle-positions, \
+                 /gtfs-rt/trip-updates)",
+                path.display()
+            ),
+            setting: crate::agency::GTFS,
+        }
+        .into()),
+        (Some(GtfsCommand::Export(export_args)), None) => export(export_args),
+        (None, None) => anyhow::bail!("`transit gtfs` needs a subcommand: export (see --help)"),
     }
 }
 

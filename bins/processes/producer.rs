@@ -1,6 +1,7 @@
 //! `transit produce`: the simulation's producers. Arrivals and turnstile entries go to Kafka
 //! with their schemas in the registry; each weather reading is posted to the REST Proxy, as
-//! the original weather hardware did.
+//! the original weather hardware did. With `--gtfs`, the timetabled simulation of any
+//! agency's feed publishes its arrivals instead (weather and turnstiles are CTA's alone).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,14 +12,24 @@ use clap::Args;
 use tokio_util::sync::CancellationToken;
 use transit_core::codec::SchemaRegistry;
 use transit_sim::driver::{self, SimulationCodecs};
+use transit_sim::timetabled::publish::{self, PublishConfig};
 use transit_sim::Simulation;
 
+use crate::agency::{AgencyArgs, AgencyDay};
 use crate::probes::{ProbeArgs, ProcessHealth};
 use crate::settings::{client_security, ClusterArgs, Secret, SimulationArgs};
 use transit_http::rest_proxy::{RestProxyClient, RestProxyWeather};
 
 /// Settings of `transit produce`.
 #[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "With --gtfs PATH, the arrivals of the timetabled simulation of that \
+feed's service day go to the arrivals topic instead: CTA's simulation is not run, and its \
+turnstile entries and weather readings (CTA's alone) are not published. --seed, --start, \
+--speed, --flat-out and --days apply; --live starts at the current wall-clock time in the \
+agency's time zone at 1x. Serve it with `transit dashboard --gtfs PATH` (same --gtfs, \
+--service-date, --route-types and --live)."
+)]
 pub struct ProducerArgs {
     /// The cluster, registry and topic names.
     #[command(flatten)]
@@ -27,6 +38,10 @@ pub struct ProducerArgs {
     /// The simulation: data, seed, trains, clock and pace.
     #[command(flatten)]
     pub simulation: SimulationArgs,
+
+    /// Any agency's static GTFS feed instead of CTA's network.
+    #[command(flatten)]
+    pub agency: AgencyArgs,
 
     /// Where the probes and metrics are served.
     #[command(flatten)]
@@ -75,6 +90,9 @@ pub struct ProducerArgs {
 /// Runs the simulation until `shutdown` or its end time; flushes before returning.
 pub async fn run(args: ProducerArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     let sim_config = args.simulation.sim_config()?;
+    if let Some(agency) = args.agency.day(sim_config.start)? {
+        return run_agency(args, agency, shutdown).await;
+    }
     let mut config = args.simulation.driver_config(sim_config.start)?;
     config.progress_every = Duration::from_secs(args.report_every.max(1));
     let mut sim = Simulation::new(
@@ -130,6 +148,65 @@ pub async fn run(args: ProducerArgs, shutdown: CancellationToken) -> anyhow::Res
     tracing::info!(
         published = stats.total(),
         ticks = stats.ticks,
+        "producer stopped; everything published is flushed"
+    );
+    Ok(())
+}
+
+/// Publishes the timetabled simulation of an agency's service day (`--gtfs`) until `shutdown`,
+/// `--days` or the day's end; flushes before returning.
+async fn run_agency(
+    args: ProducerArgs,
+    agency: AgencyDay,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.simulation.what_if.is_empty(),
+        "--what-if runs on CTA's simulation only, not with --gtfs"
+    );
+    let clock = args
+        .agency
+        .clock(args.simulation.flat_out, args.simulation.speed)?;
+    let mut sim = agency.simulation(args.simulation.seed)?;
+    let config = PublishConfig {
+        clock,
+        until_s: AgencyDay::until(&sim, args.simulation.days),
+        progress_every: Duration::from_secs(args.report_every.max(1)),
+    };
+    let mut health = ProcessHealth::start(
+        &args.probes,
+        "produce",
+        transit_http::probes::Readiness::new(),
+        transit_core::metrics::PipelineMetrics::new(),
+        &shutdown,
+    )
+    .await?;
+    health.readiness.expect(crate::probes::BROKER, "connecting");
+    health
+        .readiness
+        .expect("schemas", "the arrivals' schema is not registered yet");
+    let kafka = args.cluster.bus().await?;
+    health.watch_broker(&kafka);
+    let bus = crate::probes::CountedBus::new(kafka, Arc::clone(&health.metrics));
+    let client = args.cluster.registry()?;
+    health.watch_registry(&client);
+    let registry: Arc<dyn SchemaRegistry> = Arc::new(client);
+    let topics = args.cluster.topics();
+    publish::create_topic(&bus, &topics, args.partitions)
+        .await
+        .context("creating the arrivals topic")?;
+    let codec = publish::register_codec(registry, &topics)
+        .await
+        .with_context(|| format!("registering schemas at {}", args.cluster.registry_url))?;
+    health.readiness.pass("schemas");
+    crate::shutdown::enter("producing", "the records in flight were not all flushed");
+    let stats = publish::run(&bus, &mut sim, &codec, &config, shutdown).await?;
+    health.stop().await?;
+    let day = &agency.day;
+    tracing::info!(
+        published = stats.published,
+        service_date = %day.date,
+        simulated_until = %publish::gtfs_time(stats.simulated_until_s),
         "producer stopped; everything published is flushed"
     );
     Ok(())

@@ -4,6 +4,7 @@
 //! `transit gtfs export`.
 
 mod agency_browser;
+mod agency_production;
 mod browser;
 mod confluent_clients;
 mod feeds;
