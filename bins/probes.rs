@@ -78,6 +78,38 @@ impl ProcessHealth {
         })
     }
 
+    /// [`ProcessHealth::start`] with checks and counters of its own, the broker expected
+    /// (`connecting`) until [`ProcessHealth::connect`] or [`ProcessHealth::watch_broker`].
+    pub async fn starting(
+        args: &ProbeArgs,
+        process: &'static str,
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<Self> {
+        let health = Self::start(
+            args,
+            process,
+            Readiness::new(),
+            PipelineMetrics::new(),
+            shutdown,
+        )
+        .await?;
+        health.readiness.expect(BROKER, "connecting");
+        Ok(health)
+    }
+
+    /// Connects to the cluster's broker and registry and watches both (the `broker` and
+    /// `registry` checks).
+    pub async fn connect(
+        &mut self,
+        cluster: &crate::settings::ClusterArgs,
+    ) -> anyhow::Result<(transit_kafka::KafkaBus, transit_http::RegistryClient)> {
+        let kafka = cluster.bus().await?;
+        self.watch_broker(&kafka);
+        let client = cluster.registry()?;
+        self.watch_registry(&client);
+        Ok((kafka, client))
+    }
+
     /// Asks the broker every [`CHECK_EVERY`] whether it answers: the `broker` check.
     pub fn watch_broker(&mut self, bus: &transit_kafka::KafkaBus) {
         let bus = bus.clone();

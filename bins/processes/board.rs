@@ -137,10 +137,7 @@ async fn run_agency(
     )
     .await?;
     health.readiness.expect(crate::probes::BROKER, "connecting");
-    let kafka = args.cluster.bus().await?;
-    health.watch_broker(&kafka);
-    let client = args.cluster.registry()?;
-    health.watch_registry(&client);
+    let (kafka, client) = health.connect(&args.cluster).await?;
     let bus: Arc<dyn EventBus> = Arc::new(kafka.clone());
     let registry: Arc<dyn SchemaRegistry> = Arc::new(client.clone());
     let topics = args.cluster.topics();

@@ -9,7 +9,6 @@ use clap::Args;
 use tokio_util::sync::CancellationToken;
 use transit_core::bus::EventBus;
 use transit_core::codec::SchemaRegistry;
-use transit_core::metrics::PipelineMetrics;
 use transit_core::processor::headways::{HeadwayProcessor, HeadwayRules};
 use transit_core::processor::runner::Transactions;
 use transit_core::processor::stations::StationProcessor;
@@ -65,15 +64,7 @@ pub enum Switch {
 
 /// Runs the processors until `shutdown`; each commits what it processed before returning.
 pub async fn run(args: ProcessorArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let mut health = ProcessHealth::start(
-        &args.probes,
-        "process",
-        transit_http::probes::Readiness::new(),
-        PipelineMetrics::new(),
-        &shutdown,
-    )
-    .await?;
-    health.readiness.expect(crate::probes::BROKER, "connecting");
+    let mut health = ProcessHealth::starting(&args.probes, "process", &shutdown).await?;
     let groups = ["station-processor", "turnstile-counter", "headways"]
         .map(|name| format!("{}-{name}", args.group_prefix));
     for group in &groups {
@@ -90,10 +81,7 @@ pub async fn run(args: ProcessorArgs, shutdown: CancellationToken) -> anyhow::Re
             }
         });
     }
-    let kafka = args.cluster.bus().await?;
-    health.watch_broker(&kafka);
-    let client = args.cluster.registry()?;
-    health.watch_registry(&client);
+    let (kafka, client) = health.connect(&args.cluster).await?;
     let bus: Arc<dyn EventBus> = Arc::new(kafka);
     let registry: Arc<dyn SchemaRegistry> = Arc::new(client);
     let topics = args.cluster.topics();

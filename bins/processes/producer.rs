@@ -102,15 +102,7 @@ pub async fn run(args: ProducerArgs, shutdown: CancellationToken) -> anyhow::Res
     )
     .context("setting up the simulation")?;
     args.simulation.schedule_what_ifs(&mut sim)?;
-    let mut health = ProcessHealth::start(
-        &args.probes,
-        "produce",
-        transit_http::probes::Readiness::new(),
-        transit_core::metrics::PipelineMetrics::new(),
-        &shutdown,
-    )
-    .await?;
-    health.readiness.expect(crate::probes::BROKER, "connecting");
+    let mut health = ProcessHealth::starting(&args.probes, "produce", &shutdown).await?;
     health
         .readiness
         .expect("schemas", "the simulation's schemas are not registered yet");
@@ -173,15 +165,7 @@ async fn run_agency(
         until_s: AgencyDay::until(&sim, args.simulation.days),
         progress_every: Duration::from_secs(args.report_every.max(1)),
     };
-    let mut health = ProcessHealth::start(
-        &args.probes,
-        "produce",
-        transit_http::probes::Readiness::new(),
-        transit_core::metrics::PipelineMetrics::new(),
-        &shutdown,
-    )
-    .await?;
-    health.readiness.expect(crate::probes::BROKER, "connecting");
+    let mut health = ProcessHealth::starting(&args.probes, "produce", &shutdown).await?;
     health
         .readiness
         .expect("schemas", "the arrivals' schema is not registered yet");

@@ -185,15 +185,7 @@ pub async fn run(args: RegistryArgs, shutdown: CancellationToken) -> anyhow::Res
         schemas_topic = %args.registry_topic,
         "schema registry and REST Proxy starting"
     );
-    let mut health = ProcessHealth::start(
-        &args.probes,
-        "registry",
-        transit_http::probes::Readiness::new(),
-        transit_core::metrics::PipelineMetrics::new(),
-        &shutdown,
-    )
-    .await?;
-    health.readiness.expect(crate::probes::BROKER, "connecting");
+    let mut health = ProcessHealth::starting(&args.probes, "registry", &shutdown).await?;
     health
         .readiness
         .expect("schemas", "the schemas topic is not read yet");

@@ -154,19 +154,8 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
 async fn source(args: SourceArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     // The database first: a mistake in its settings is found without Kafka.
     crate::reach::database(&args.database.options()?).await?;
-    let mut health = ProcessHealth::start(
-        &args.probes,
-        "stations source",
-        transit_http::probes::Readiness::new(),
-        transit_core::metrics::PipelineMetrics::new(),
-        &shutdown,
-    )
-    .await?;
-    health.readiness.expect(crate::probes::BROKER, "connecting");
-    let kafka = args.cluster.bus().await?;
-    health.watch_broker(&kafka);
-    let client = args.cluster.registry()?;
-    health.watch_registry(&client);
+    let mut health = ProcessHealth::starting(&args.probes, "stations source", &shutdown).await?;
+    let (kafka, client) = health.connect(&args.cluster).await?;
     let bus: Arc<dyn EventBus> = Arc::new(kafka);
     let registry: Arc<dyn SchemaRegistry> = Arc::new(client);
     let config = SourceConfig {
