@@ -15,19 +15,7 @@ async fn faults_the_brokers_restart_one_after_another_under_the_running_pipeline
     scenario("broker-restart", |logs| async move {
         // 120x: 90 s of production, so that a rolling restart of three nodes over TLS (a
         // minute or so) comes while it produces.
-        let mut run = Run::start(
-            "broker-restart",
-            logs,
-            Plan {
-                members: 2,
-                speed: 120,
-            },
-        )
-        .await;
-        run.wait_counting(0, RECOVERY).await;
-        run.wait_counting(1, RECOVERY).await;
-        run.wait_board_moving().await;
-        run.assert_producing("the broker restart");
+        let mut run = at_work("broker-restart", logs, "the broker restart").await;
         let counted = run.watch().sum();
         let what = if nodes() > 1 {
             format!("a rolling restart of the {} nodes", nodes())
@@ -61,19 +49,7 @@ async fn faults_the_brokers_restart_one_after_another_under_the_running_pipeline
 async fn faults_kill_9_the_count_tables_leader_mid_run_and_restart_it() {
     require_three_nodes("kill -9 of the count table's leader");
     scenario("leader-kill-9", |logs| async move {
-        let mut run = Run::start(
-            "leader-kill-9",
-            logs,
-            Plan {
-                members: 2,
-                speed: 120,
-            },
-        )
-        .await;
-        run.wait_counting(0, RECOVERY).await;
-        run.wait_counting(1, RECOVERY).await;
-        run.wait_board_moving().await;
-        run.assert_producing("the kill");
+        let mut run = at_work("leader-kill-9", logs, "the kill").await;
         let counts = run.settings.topics.turnstile_counts();
         let node = leader_of_most(&counts).await;
         let mut back = NodeBack::new();
@@ -116,19 +92,7 @@ async fn faults_kill_9_the_count_tables_leader_mid_run_and_restart_it() {
 async fn faults_one_node_stopped_for_good_and_the_run_finishes_on_two() {
     require_three_nodes("one node stopped for good");
     scenario("node-stopped", |logs| async move {
-        let mut run = Run::start(
-            "node-stopped",
-            logs,
-            Plan {
-                members: 2,
-                speed: 120,
-            },
-        )
-        .await;
-        run.wait_counting(0, RECOVERY).await;
-        run.wait_counting(1, RECOVERY).await;
-        run.wait_board_moving().await;
-        run.assert_producing("the stop");
+        let mut run = at_work("node-stopped", logs, "the stop").await;
         let counts = run.settings.topics.turnstile_counts();
         let node = leader_of_most(&counts).await;
         let mut back = NodeBack::new();
@@ -274,4 +238,23 @@ impl Run {
             self.watch().sum()
         ));
     }
+}
+
+/// The pipeline of `name` at 120x with two processors, once both count and the board moves,
+/// and still producing: ready for `fault` to strike.
+async fn at_work(name: &'static str, logs: LogDir, fault: &str) -> Run {
+    let mut run = Run::start(
+        name,
+        logs,
+        Plan {
+            members: 2,
+            speed: 120,
+        },
+    )
+    .await;
+    run.wait_counting(0, RECOVERY).await;
+    run.wait_counting(1, RECOVERY).await;
+    run.wait_board_moving().await;
+    run.assert_producing(fault);
+    run
 }
