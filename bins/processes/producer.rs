@@ -103,15 +103,12 @@ pub async fn run(args: ProducerArgs, shutdown: CancellationToken) -> anyhow::Res
     .context("setting up the simulation")?;
     args.simulation.schedule_what_ifs(&mut sim)?;
     let mut health = ProcessHealth::starting(&args.probes, "produce", &shutdown).await?;
-    health
-        .readiness
-        .expect("schemas", "the simulation's schemas are not registered yet");
-    let kafka = args.cluster.bus().await?;
-    health.watch_broker(&kafka);
-    let bus = crate::probes::CountedBus::new(kafka, Arc::clone(&health.metrics));
-    let client = args.cluster.registry()?;
-    health.watch_registry(&client);
-    let registry: Arc<dyn SchemaRegistry> = Arc::new(client);
+    let (bus, registry) = reach_cluster(
+        &mut health,
+        &args.cluster,
+        "the simulation's schemas are not registered yet",
+    )
+    .await?;
     let topics = args.cluster.topics();
     driver::create_simulation_topics(&bus, &topics, args.partitions)
         .await
@@ -166,15 +163,12 @@ async fn run_agency(
         progress_every: Duration::from_secs(args.report_every.max(1)),
     };
     let mut health = ProcessHealth::starting(&args.probes, "produce", &shutdown).await?;
-    health
-        .readiness
-        .expect("schemas", "the arrivals' schema is not registered yet");
-    let kafka = args.cluster.bus().await?;
-    health.watch_broker(&kafka);
-    let bus = crate::probes::CountedBus::new(kafka, Arc::clone(&health.metrics));
-    let client = args.cluster.registry()?;
-    health.watch_registry(&client);
-    let registry: Arc<dyn SchemaRegistry> = Arc::new(client);
+    let (bus, registry) = reach_cluster(
+        &mut health,
+        &args.cluster,
+        "the arrivals' schema is not registered yet",
+    )
+    .await?;
     let topics = args.cluster.topics();
     publish::create_topic(&bus, &topics, args.partitions)
         .await
@@ -194,4 +188,21 @@ async fn run_agency(
         "producer stopped; everything published is flushed"
     );
     Ok(())
+}
+
+/// The cluster as a producer reaches it: its bus, counting what is published on `/metrics`,
+/// and its registry, both watched by `health`, whose `schemas` check fails with `schemas`
+/// until they are registered.
+async fn reach_cluster(
+    health: &mut ProcessHealth,
+    cluster: &crate::settings::ClusterArgs,
+    schemas: &str,
+) -> anyhow::Result<(
+    crate::probes::CountedBus<transit_kafka::KafkaBus>,
+    Arc<dyn SchemaRegistry>,
+)> {
+    health.readiness.expect("schemas", schemas);
+    let (kafka, client) = health.connect(cluster).await?;
+    let bus = crate::probes::CountedBus::new(kafka, Arc::clone(&health.metrics));
+    Ok((bus, Arc::new(client)))
 }
