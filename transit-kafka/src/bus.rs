@@ -625,7 +625,18 @@ fn transactional_id(group: &str) -> String {
     format!("{group}-{}-{nanos}", std::process::id())
 }
 
+/// Initialises OpenSSL, once, before librdkafka's first client does, without the clean-up
+/// OpenSSL otherwise registers to run at exit: that clean-up frees OpenSSL's global state while
+/// librdkafka's threads may still use it (a consumer closing on its own thread, leaving its
+/// group through a coordinator that is down, when the process ends), which crashes the process
+/// at exit (SIGSEGV) after it did all its work. `openssl_sys::init` is the `openssl` crate's own
+/// way to do this.
+fn init_openssl() {
+    openssl_sys::init();
+}
+
 fn client_config(config: &KafkaConfig) -> ClientConfig {
+    init_openssl();
     let mut client = ClientConfig::new();
     for (key, value) in config.client_properties() {
         client.set(key, value);
@@ -635,6 +646,7 @@ fn client_config(config: &KafkaConfig) -> ClientConfig {
 
 /// The settings of a consumer or admin client: everything but the producer's own.
 fn non_producer_config(config: &KafkaConfig) -> ClientConfig {
+    init_openssl();
     let mut client = ClientConfig::new();
     for (key, value) in config.client_properties() {
         if !PRODUCER_ONLY.contains(&key) {
