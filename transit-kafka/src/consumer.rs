@@ -326,7 +326,9 @@ fn poll_loop(
 /// A partition's low and high watermarks, asked again while its leader is still being elected
 /// (a topic just created, a broker just restarted), or while this client's metadata does not
 /// know the partition yet (a topic just created on a cluster: the broker asked may learn of it
-/// after the controller said it was made).
+/// after the controller said it was made), or while the broker asked has just gone away (its
+/// handle destroyed, its connection refused: a node stopped) and the metadata has not yet moved
+/// the partition's leadership to another.
 fn fetch_watermarks(
     client: &BaseConsumer<TracingContext>,
     topic: &str,
@@ -346,6 +348,8 @@ fn fetch_watermarks(
                                 | RDKafkaErrorCode::UnknownTopicOrPartition
                                 | RDKafkaErrorCode::UnknownPartition
                                 | RDKafkaErrorCode::UnknownTopic
+                                | RDKafkaErrorCode::DestroyBroker
+                                | RDKafkaErrorCode::BrokerTransportFailure
                         )
                     ) =>
             {
