@@ -272,7 +272,7 @@ async fn static_zip(State(feeds): State<AgencyFeeds>) -> Response {
                 .await
                 .map_err(|e| format!("reading the feed stopped: {e}"))?
                 .map(Bytes::from)
-                .map_err(|e| chain(&e))
+                .map_err(|e| transit_core::error_chain(&e))
         })
         .await;
     match read {
@@ -354,16 +354,4 @@ async fn not_cta() -> Response {
         ),
     )
         .into_response()
-}
-
-/// An error and its causes, on one line.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(inner) = cause {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        cause = inner.source();
-    }
-    text
 }
