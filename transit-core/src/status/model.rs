@@ -38,6 +38,10 @@ pub(super) struct TrainAt {
     pub(super) delay_s: Option<i32>,
     pub(super) run: Option<i32>,
     pub(super) scheduled: Option<SimTime>,
+    /// Another train has arrived at its platform since: it has left it, and is placed on its
+    /// way to the next (arrivals come from several partitions, so the one that shows the train
+    /// arriving there may come later than the other's).
+    pub(super) left: bool,
 }
 
 /// A segment longer than this (s) was a stop in service, not a trip: left out.
@@ -47,11 +51,14 @@ const SEGMENT_LIMIT_S: f64 = 1_800.0;
 ///
 /// Trains and slots are kept as two maps that are each other's inverse, so a train is never on
 /// two platforms: an arrival clears the train's previous slot (wherever it was, whatever the
-/// event says it came from), and a train arriving at an occupied platform displaces the one
-/// recorded there, whose position is then unknown until its next arrival. An arrival older than
-/// the train's latest applied one (by `arrival_time`) is stale and left out: arrivals are keyed
-/// by station, so one train's arrivals at two stations may come from two partitions in either
-/// order, and a redelivered record may come again. Arrivals and counts
+/// event says it came from). An arrival older than the train's latest applied one (by
+/// `arrival_time`) is stale and left out: arrivals are keyed by station, so one train's
+/// arrivals at two stations may come from two partitions in either order, and a redelivered
+/// record may come again. For the same reason a train may arrive at a platform the board still
+/// holds for another: one train per block, so of the two the one that arrived first has left
+/// it. It stays on the board, placed on its way to the next platform, until its next arrival
+/// comes (without arrival times, the one recorded there is displaced and its position unknown
+/// until its next arrival). Arrivals and counts
 /// for stations not yet in the table are kept and show once the station arrives.
 ///
 /// Between arrivals a train's place is estimated from the board's clock (the latest event
@@ -144,6 +151,7 @@ impl StatusModel {
             delay_s: arrival.delay_s,
             run: arrival.run_number,
             scheduled: arrival.scheduled_time,
+            left: false,
         };
         if let Some(previous) = self.trains.insert(train, at) {
             if previous.time.zip(at.time).is_some_and(|(p, t)| p > t) {
@@ -158,11 +166,33 @@ impl StatusModel {
                 self.slots.remove(&previous.slot);
             }
         }
-        if let Some((displaced, _)) = self.slots.insert(slot, (train, arrival.train_status)) {
-            if displaced != train {
-                self.trains.remove(&displaced);
+        let occupant = self
+            .slots
+            .get(&slot)
+            .map(|(occupant, _)| *occupant)
+            .filter(|occupant| *occupant != train);
+        if let Some(occupant) = occupant {
+            let occupant_time = self.trains.get(&occupant).and_then(|o| o.time);
+            match occupant_time.zip(at.time) {
+                // The other train arrived after this one: this one has left the platform.
+                Some((theirs, ours)) if theirs > ours => {
+                    if let Some(ours) = self.trains.get_mut(&train) {
+                        ours.left = true;
+                    }
+                    self.version += 1;
+                    return;
+                }
+                Some(_) => {
+                    if let Some(theirs) = self.trains.get_mut(&occupant) {
+                        theirs.left = true;
+                    }
+                }
+                None => {
+                    self.trains.remove(&occupant);
+                }
             }
         }
+        self.slots.insert(slot, (train, arrival.train_status));
         self.version += 1;
     }
 
@@ -332,6 +362,64 @@ mod tests {
             None
         );
         assert_eq!(model.occupied().count(), 1);
+    }
+
+    #[test]
+    fn of_two_trains_reported_at_one_platform_the_earlier_has_left_in_either_order() {
+        for later_first in [false, true] {
+            let mut model = StatusModel::default();
+            for (id, order) in [(1, 0), (2, 1), (3, 2)] {
+                model.apply_station(&station(id, order, "S"));
+            }
+            let at = |number, time| ArrivalEvent {
+                arrival_time: Some(SimTime(time)),
+                ..arrival(number, 2, Direction::A)
+            };
+            // Train 1 reached station 2 at 100 s, train 2 at 400 s; their arrivals at the
+            // next stations are still on their way (another partition).
+            let (first, then) = if later_first {
+                (at(2, 400_000), at(1, 100_000))
+            } else {
+                (at(1, 100_000), at(2, 400_000))
+            };
+            model.apply_arrival(&first);
+            model.apply_arrival(&then);
+            model.observe_time(SimTime(400_000));
+            let snapshot = model.snapshot();
+            let blue = &snapshot.lines[0];
+            assert_eq!(blue.trains.len(), 2, "neither is lost: {blue:?}");
+            assert_eq!(
+                blue.stations[1].train_a.as_ref().map(|t| t.id.as_str()),
+                Some("BL002"),
+                "the later arrival holds the platform"
+            );
+            let one = blue.trains.iter().find(|t| t.id == "BL001").unwrap();
+            assert_eq!(one.from, StationId(2));
+            assert_eq!(one.to, Some(StationId(3)), "on its way: {one:?}");
+            assert_eq!(
+                model.train_at(Slot {
+                    line: cta::BLUE,
+                    station_id: StationId(2),
+                    direction: Direction::A
+                }),
+                Some(TrainId {
+                    line: cta::BLUE,
+                    number: 2
+                })
+            );
+            // Its next arrival puts it back where it is.
+            model.apply_arrival(&ArrivalEvent {
+                arrival_time: Some(SimTime(300_000)),
+                ..arrival(1, 3, Direction::A)
+            });
+            let snapshot = model.snapshot();
+            let blue = &snapshot.lines[0];
+            assert_eq!(
+                blue.stations[2].train_a.as_ref().map(|t| t.id.as_str()),
+                Some("BL001")
+            );
+            assert_eq!(snapshot.totals.in_service, 2);
+        }
     }
 
     #[test]

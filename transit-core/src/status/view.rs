@@ -184,7 +184,12 @@ impl<'a> LineDraft<'a> {
             if at.status == TrainStatus::OutOfService && !spot.at_platform {
                 continue;
             }
-            placed.push(drawn_at_terminal(spot, geometry));
+            // One that has left its platform for another train is not drawn back onto it.
+            placed.push(if at.left {
+                spot
+            } else {
+                drawn_at_terminal(spot, geometry)
+            });
             on_board.push((id, at));
         }
         let due = motion::next_due(&segment_s, &placed);
@@ -356,7 +361,17 @@ fn place_train(
     } else {
         at.time
     };
-    motion::place(ring, segment_s, dwell_s, since, now)
+    let spot = motion::place(ring, segment_s, dwell_s, since, now);
+    if at.left && spot.at_platform {
+        // Another train stands at its platform: it has just left, at the start of its run.
+        return Placed {
+            at_platform: false,
+            progress: 0.0,
+            to_next_s: (segment_s - dwell_s.min(segment_s)).max(0.0),
+            ..spot
+        };
+    }
+    spot
 }
 
 /// A train turning at a terminal is drawn at the terminal until it arrives on the other
