@@ -332,6 +332,27 @@ impl Proc {
         );
     }
 
+    /// Ctrl+C (SIGINT), then waits up to `limit` for it to exit: with 0 when it finished what
+    /// it held within its grace, or with 130 when that took longer and it abandoned it, saying
+    /// so on its last line (a transaction left open is aborted by the broker and its input
+    /// processed again: the stop a loaded machine may give). Returns whether it finished.
+    pub async fn interrupt_or_abandon(&mut self, limit: Duration) -> bool {
+        self.signal("INT");
+        let status = self.wait_exit(limit).await;
+        if status.success() {
+            return true;
+        }
+        let said = self.last_lines(3);
+        assert!(
+            status.code() == Some(130) && said.contains("stopped by Ctrl+C while"),
+            "{} exited with {status} after Ctrl+C, neither 0 nor 130 saying what it abandoned; \
+             its last lines:\n{}",
+            self.label,
+            self.last_lines(15)
+        );
+        false
+    }
+
     /// Waits up to `limit` until its log has a line with every one of `needles`, failing if
     /// the process exits first; returns the line.
     pub async fn wait_for_line(&mut self, needles: &[&str], limit: Duration) -> String {

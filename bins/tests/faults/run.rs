@@ -414,9 +414,17 @@ impl Run {
         self.retired.push(dead);
     }
 
-    /// Stops member `index` with Ctrl+C (it must exit 0) and takes it out of the run.
+    /// Stops member `index` with Ctrl+C and takes it out of the run. It exits 0 having
+    /// committed what it held, or, when that took longer than its grace (a rebalance's restore
+    /// on a loaded machine), 130 having abandoned it to the broker's abort: the run's exact
+    /// accounting holds either way, and the phase says which.
     pub(crate) async fn stop_member(&mut self, index: usize) {
-        self.members[index].interrupt(STOP).await;
+        let label = self.members[index].label().to_string();
+        if !self.members[index].interrupt_or_abandon(STOP).await {
+            self.phase(&format!(
+                "{label} abandoned its open transaction on Ctrl+C (past its grace)"
+            ));
+        }
         let stopped = self.members.remove(index);
         self.retired.push(stopped);
     }
