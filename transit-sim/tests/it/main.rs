@@ -8,7 +8,7 @@
 
 mod driver;
 mod sim_properties;
-mod timetabled_nyc;
+mod timetabled_feeds;
 mod timetabled_properties;
 mod timetabled_publish;
 mod turnstiles_and_weather;
