@@ -1,0 +1,80 @@
+//! The real GTFS feeds the tests read: downloaded once by `scripts/feeds.sh` into the folder
+//! [`FEEDS_VAR`] names (not committed, each under its own licence), and unpacked into a folder
+//! for a test that alters one of their files.
+//!
+//! - [`NYC`]: NYC subway lines 1 and 2 (gtfs-kit 13.0.1's `data/nyc_subway_gtfs.zip`);
+//! - [`SAMPLE_GTFS_FEED`]: npm `sample-gtfs-feed` 0.13.0 (two agencies in two time zones,
+//!   frequencies with `exact_times` 0 and 1);
+//! - [`GTFS_KIT_DEMO`]: gtfs-kit's small demo feed (`data/sample_gtfs.zip`, buses only).
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// The variable naming the folder of the downloaded feeds.
+pub const FEEDS_VAR: &str = "TRANSIT_TEST_FEEDS";
+
+/// NYC subway lines 1 and 2.
+pub const NYC: &str = "nyc_subway_gtfs.zip";
+
+/// npm `sample-gtfs-feed`'s `gtfs.zip`.
+pub const SAMPLE_GTFS_FEED: &str = "sample-gtfs-feed.zip";
+
+/// gtfs-kit's demo feed.
+pub const GTFS_KIT_DEMO: &str = "sample_gtfs.zip";
+
+/// The path of the downloaded feed `name` (one of the constants above); fails the test, saying
+/// how to download it, when [`FEEDS_VAR`] is not set or the file is not there.
+pub fn feed(name: &str) -> PathBuf {
+    let Some(dir) = std::env::var_os(FEEDS_VAR) else {
+        panic!(
+            "{FEEDS_VAR} is not set: this test reads real GTFS feeds that are downloaded, not \
+             committed. Run `source scripts/feeds.sh && need_feeds` (it downloads them once \
+             into ~/.cache/transit/feeds and sets {FEEDS_VAR}), or scripts/test.sh"
+        );
+    };
+    let path = PathBuf::from(dir).join(name);
+    assert!(
+        path.is_file(),
+        "{} is missing: run `source scripts/feeds.sh && need_feeds` again",
+        path.display()
+    );
+    path
+}
+
+/// NYC's lines 1 and 2 ([`NYC`]).
+pub fn nyc() -> PathBuf {
+    feed(NYC)
+}
+
+/// Unpacks the downloaded feed `name`'s files into the folder `into` (created if need be), as
+/// a feed a test may alter: `--gtfs` and the reader take a folder as they take a zip.
+pub fn unpack(name: &str, into: &Path) {
+    let path = feed(name);
+    let file =
+        std::fs::File::open(&path).unwrap_or_else(|e| panic!("opening {}: {e}", path.display()));
+    let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file))
+        .unwrap_or_else(|e| panic!("{} as a zip: {e}", path.display()));
+    std::fs::create_dir_all(into).unwrap_or_else(|e| panic!("creating {}: {e}", into.display()));
+    for index in 0..archive.len() {
+        let mut entry = archive
+            .by_index(index)
+            .unwrap_or_else(|e| panic!("entry {index} of {}: {e}", path.display()));
+        if entry.is_dir() {
+            continue;
+        }
+        // The feed's files by their own names, whatever folder the archive keeps them in.
+        let Some(name) = entry
+            .enclosed_name()
+            .and_then(|p| p.file_name().map(PathBuf::from))
+        else {
+            continue;
+        };
+        let mut bytes = Vec::new();
+        entry
+            .read_to_end(&mut bytes)
+            .unwrap_or_else(|e| panic!("reading {} of {}: {e}", name.display(), path.display()));
+        let target = into.join(&name);
+        std::fs::write(&target, bytes)
+            .unwrap_or_else(|e| panic!("writing {}: {e}", target.display()));
+    }
+}
