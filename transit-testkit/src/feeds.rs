@@ -1,6 +1,6 @@
 //! The real GTFS feeds the tests read: downloaded once by `scripts/feeds.sh` into the folder
 //! [`FEEDS_VAR`] names (not committed, each under its own licence), and unpacked into a folder
-//! for a test that alters one of their files.
+//! for a test that alters one of their files (and zipped again).
 //!
 //! - [`NYC`]: NYC subway lines 1 and 2 (gtfs-kit 13.0.1's `data/nyc_subway_gtfs.zip`);
 //! - [`SAMPLE_GTFS_FEED`]: npm `sample-gtfs-feed` 0.13.0 (two agencies in two time zones,
@@ -77,4 +77,34 @@ pub fn unpack(name: &str, into: &Path) {
         std::fs::write(&target, bytes)
             .unwrap_or_else(|e| panic!("writing {}: {e}", target.display()));
     }
+}
+
+/// Packs the files of the folder `dir` (a feed [`unpack`]ed and altered) into the zip archive
+/// `zip`, as a publisher ships a feed.
+pub fn pack(dir: &Path, zip: &Path) {
+    let out =
+        std::fs::File::create(zip).unwrap_or_else(|e| panic!("creating {}: {e}", zip.display()));
+    let mut writer = zip::ZipWriter::new(out);
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("listing {}: {e}", dir.display()))
+        .map(|entry| entry.expect("an entry of the feed's folder").path())
+        .filter(|path| path.is_file())
+        .collect();
+    entries.sort();
+    for path in entries {
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("a file name in UTF-8");
+        writer
+            .start_file(name, zip::write::SimpleFileOptions::default())
+            .unwrap_or_else(|e| panic!("adding {name} to {}: {e}", zip.display()));
+        let bytes =
+            std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        std::io::Write::write_all(&mut writer, &bytes)
+            .unwrap_or_else(|e| panic!("writing {name} into {}: {e}", zip.display()));
+    }
+    writer
+        .finish()
+        .unwrap_or_else(|e| panic!("finishing {}: {e}", zip.display()));
 }

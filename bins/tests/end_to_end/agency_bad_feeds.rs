@@ -3,7 +3,7 @@
 //! one error line, the last of stderr, naming the file, the line and the field (or, for a feed
 //! that is no feed at all, the path or the missing file), without a panic, and publish
 //! nothing. Each bad feed is gtfs-kit's demo feed (the one `scripts/feeds.sh` downloads) with
-//! one file altered. The same feed with a byte-order mark, CRLF line ends and quoted fields
+//! one file altered, in a folder for `full_pipeline` and zipped again for `transit produce`. The same feed with a byte-order mark, CRLF line ends and quoted fields
 //! holding commas is a good feed, and runs.
 
 use std::path::{Path, PathBuf};
@@ -143,6 +143,20 @@ fn bad_feeds() -> Vec<Bad> {
                 dir.to_owned()
             },
             says: &["stops.txt line 6", "field parent_station", "circle"],
+        },
+        Bad {
+            what: "a quote never closed",
+            make: |dir| {
+                set_field(
+                    dir,
+                    "stops.txt",
+                    6,
+                    "stop_name",
+                    "\"North Ave / D Ave N (Demo)",
+                );
+                dir.to_owned()
+            },
+            says: &["stops.txt line 6", "field stop_desc", "never closed"],
         },
         Bad {
             what: "a field that is not UTF-8",
@@ -301,7 +315,13 @@ async fn produce_refuses_each_bad_feed_with_one_line_and_publishes_nothing_on_ka
     launcher.env("RUST_LOG", "info");
     let prefix = unique_name("badfeeds").replace('-', "_");
     for bad in bad_feeds() {
-        let path = (bad.make)(&demo_feed(launcher.logs(), bad.what));
+        // Zipped, as publishers ship feeds (full_pipeline's test reads them as folders).
+        let mut path = (bad.make)(&demo_feed(launcher.logs(), bad.what));
+        if path.is_dir() {
+            let zip = path.with_extension("zip");
+            feeds::pack(&path, &zip);
+            path = zip;
+        }
         let mut args: Vec<String> = ["produce", "--gtfs", &path.display().to_string()]
             .map(String::from)
             .to_vec();
