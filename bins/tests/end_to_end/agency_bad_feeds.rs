@@ -1,10 +1,11 @@
-//! Bad GTFS feeds as an operator meets them: `full_pipeline --gtfs BAD` (in memory) and
-//! `transit produce --gtfs BAD` on Apache Kafka each end at once with a non-zero status and
-//! one error line, the last of stderr, naming the file, the line and the field (or, for a feed
-//! that is no feed at all, the path or the missing file), without a panic, and publish
-//! nothing. Each bad feed is gtfs-kit's demo feed (the one `scripts/feeds.sh` downloads) with
-//! one file altered, in a folder for `full_pipeline` and zipped again for `transit produce`. The same feed with a byte-order mark, CRLF line ends and quoted fields
-//! holding commas is a good feed, and runs.
+//! Bad GTFS feeds as an operator meets them: `full_pipeline --gtfs BAD` (in memory), and
+//! `transit produce --gtfs BAD` and `transit dashboard --gtfs BAD` on Apache Kafka, each end at
+//! once with a non-zero status and one error line, the last of stderr, naming the file, the
+//! line and the field (or, for a feed that is no feed at all, the path or the missing file),
+//! without a panic, and publish nothing. Each bad feed is gtfs-kit's demo feed (the one
+//! `scripts/feeds.sh` downloads) with one file altered, in a folder for `full_pipeline` and
+//! zipped again for `transit`. The same feed with a byte-order mark, CRLF line ends and quoted
+//! fields holding commas is a good feed, and runs as the plain one, from a folder or a zip.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -270,7 +271,7 @@ async fn full_pipeline_refuses_each_bad_feed_with_one_line_naming_file_line_and_
         let started = Instant::now();
         let mut proc = launcher.start("full_pipeline", &args);
         let line = assert_refused(&mut proc, &bad, &path, started).await;
-        println!("{}: {line}", bad.what);
+        println!("{}, in {:?}: {line}", bad.what, started.elapsed());
     }
 }
 
@@ -309,7 +310,7 @@ fn topics_with(prefix: &str) -> Vec<(String, i64)> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn produce_refuses_each_bad_feed_with_one_line_and_publishes_nothing_on_kafka() {
+async fn produce_and_dashboard_refuse_each_bad_feed_with_one_line_and_publish_nothing_on_kafka() {
     let binary = built_binary("transit", "cargo build --bin transit");
     let mut launcher = Launcher::new(binary, LogDir::create("agency-bad-feeds-produce"));
     launcher.env("RUST_LOG", "info");
@@ -322,28 +323,37 @@ async fn produce_refuses_each_bad_feed_with_one_line_and_publishes_nothing_on_ka
             feeds::pack(&path, &zip);
             path = zip;
         }
-        let mut args: Vec<String> = ["produce", "--gtfs", &path.display().to_string()]
-            .map(String::from)
-            .to_vec();
-        args.extend(process_args());
-        args.extend(
-            [
-                "--route-types",
-                BUSES,
-                "--topic-prefix",
-                &prefix,
-                // Nothing may reach the registry either: none answers here.
-                "--registry-url",
-                "http://127.0.0.1:9",
-                "--metrics-address",
-                "127.0.0.1:0",
-            ]
-            .map(String::from),
-        );
-        let started = Instant::now();
-        let mut proc = launcher.start("produce", &args);
-        let line = assert_refused(&mut proc, &bad, &path, started).await;
-        println!("{}: {line}", bad.what);
+        for command in ["produce", "dashboard"] {
+            let mut args: Vec<String> = [command, "--gtfs", &path.display().to_string()]
+                .map(String::from)
+                .to_vec();
+            args.extend(process_args());
+            args.extend(
+                [
+                    "--route-types",
+                    BUSES,
+                    "--topic-prefix",
+                    &prefix,
+                    // Nothing may reach the registry either: none answers here.
+                    "--registry-url",
+                    "http://127.0.0.1:9",
+                    "--metrics-address",
+                    "127.0.0.1:0",
+                ]
+                .map(String::from),
+            );
+            if command == "dashboard" {
+                args.extend(["--address", "127.0.0.1:0"].map(String::from));
+            }
+            let started = Instant::now();
+            let mut proc = launcher.start(command, &args);
+            let line = assert_refused(&mut proc, &bad, &path, started).await;
+            println!(
+                "{command}, {}, in {:?}: {line}",
+                bad.what,
+                started.elapsed()
+            );
+        }
     }
     let published = tokio::task::spawn_blocking(move || topics_with(&prefix))
         .await
@@ -354,7 +364,7 @@ async fn produce_refuses_each_bad_feed_with_one_line_and_publishes_nothing_on_ka
     );
 }
 
-/// `full_pipeline` over the feed in `dir` for a day flat out; what it printed of the arrivals
+/// `full_pipeline` over the feed at `dir` (a folder or a zip) for a day flat out; what it printed of the arrivals
 /// it published, after checking it ended well.
 async fn run_day(launcher: &mut Launcher, name: &str, dir: &Path) -> String {
     let args: Vec<String> = [
@@ -421,8 +431,15 @@ async fn a_feed_with_a_byte_order_mark_crlf_and_quoted_commas_runs_as_the_plain_
         let crlf = text.replace('\n', "\r\n");
         std::fs::write(&path, format!("\u{feff}{crlf}")).expect("writing the feed");
     }
+    let zipped = dir.with_extension("zip");
+    feeds::pack(&dir, &zipped);
     let expected = run_day(&mut launcher, "plain", &plain).await;
-    let odd = run_day(&mut launcher, "bom-crlf-quotes", &dir).await;
     assert!(!expected.starts_with("published 0 "), "{expected}");
-    assert_eq!(odd, expected, "the same day's arrivals");
+    for (name, odd) in [
+        ("bom-crlf-quotes", &dir),
+        ("bom-crlf-quotes-zipped", &zipped),
+    ] {
+        let published = run_day(&mut launcher, name, odd).await;
+        assert_eq!(published, expected, "{name}: the same day's arrivals");
+    }
 }
