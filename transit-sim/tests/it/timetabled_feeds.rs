@@ -209,21 +209,26 @@ fn trips_in_conflict(day: &ServiceDay, clearance_s: u32) -> HashSet<u32> {
 #[test]
 fn every_trip_runs_in_order_never_early_and_rail_never_passes_on_every_feed() {
     for feed in feed_days() {
-        for undisturbed in [false, true] {
-            let config = config(undisturbed, true, 10);
+        // Riders' draws differ by seed; undisturbed, the seed changes nothing that moves.
+        for (undisturbed, seed) in [(false, 2026), (false, 1), (false, 77), (true, 2026)] {
+            let config = TimetabledConfig {
+                seed,
+                ..config(undisturbed, true, 10)
+            };
             let clearance = config.rail_clearance_s;
             let started = Instant::now();
             let arrivals = run(feed, config);
             let late = arrivals.iter().filter(|a| a.delay_s() > 0).count();
             println!(
-                "{} (undisturbed {undisturbed}): {} trips, {} arrivals, {late} late, in {:?}",
+                "{} (undisturbed {undisturbed}, seed {seed}): {} trips, {} arrivals, {late} late, \
+                 in {:?}",
                 feed.what,
                 feed.day.trips.len(),
                 arrivals.len(),
                 started.elapsed()
             );
             check_day(
-                &format!("{} (undisturbed {undisturbed})", feed.what),
+                &format!("{} (undisturbed {undisturbed}, seed {seed})", feed.what),
                 &feed.day,
                 &arrivals,
                 Some(clearance),
@@ -331,7 +336,8 @@ fn nyc_held_a_little_where_its_timetable_breaks_the_rule_and_riders_make_trains_
     );
     let config = config(true, true, 10);
     let conflicts = trips_in_conflict(&feed.day, config.rail_clearance_s);
-    assert!(!conflicts.is_empty(), "NYC's timetable has its conflicts");
+    // The Wednesday's: trips meeting at a platform or overtaking between two stops.
+    assert_eq!(conflicts.len(), 57, "NYC's timetable has its conflicts");
     let held = run(feed, config);
     let most = held.iter().map(StopArrival::delay_s).max().unwrap_or(0);
     assert!(
