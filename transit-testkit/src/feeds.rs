@@ -108,3 +108,31 @@ pub fn pack(dir: &Path, zip: &Path) {
         .finish()
         .unwrap_or_else(|e| panic!("finishing {}: {e}", zip.display()));
 }
+
+/// A temporary folder for feeds a test makes (a 10 MB field among them), removed with it: they
+/// are no logs, and would only weigh on the test's log folder.
+#[derive(Debug)]
+pub struct Scratch {
+    dir: PathBuf,
+}
+
+impl Scratch {
+    /// A new, empty folder named after `name` in the system's temporary folder.
+    pub fn new(name: &str) -> Self {
+        let dir = std::env::temp_dir().join(transit_core::testing::unique_name(name));
+        std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("creating {}: {e}", dir.display()));
+        Self { dir }
+    }
+
+    /// The folder.
+    pub fn path(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        // Best effort: a folder left behind in the temporary folder harms nothing.
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}

@@ -14,7 +14,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::ClientConfig;
 use transit_core::testing::unique_name;
 use transit_testkit::browser::built_binary;
-use transit_testkit::feeds::{self, GTFS_KIT_DEMO};
+use transit_testkit::feeds::{self, Scratch, GTFS_KIT_DEMO};
 use transit_testkit::kafka::{process_args, rdkafka_settings};
 use transit_testkit::processes::{Launcher, LogDir, Proc};
 
@@ -186,9 +186,9 @@ fn bad_feeds() -> Vec<Bad> {
     ]
 }
 
-/// The demo feed unpacked into a new folder under `logs`, named after `what`.
-fn demo_feed(logs: &LogDir, what: &str) -> PathBuf {
-    let dir = logs.path().join(what.replace([' ', ':'], "-"));
+/// The demo feed unpacked into a new folder of `scratch`, named after `what`.
+fn demo_feed(scratch: &Scratch, what: &str) -> PathBuf {
+    let dir = scratch.path().join(what.replace([' ', ':'], "-"));
     feeds::unpack(GTFS_KIT_DEMO, &dir);
     dir
 }
@@ -248,9 +248,10 @@ async fn full_pipeline_refuses_each_bad_feed_with_one_line_naming_file_line_and_
         "cargo build --example full_pipeline",
     );
     let mut launcher = Launcher::new(binary, LogDir::create("agency-bad-feeds-pipeline"));
+    let scratch = Scratch::new("agency-bad-feeds-pipeline");
     launcher.env("RUST_LOG", "info");
     for bad in bad_feeds() {
-        let path = (bad.make)(&demo_feed(launcher.logs(), bad.what));
+        let path = (bad.make)(&demo_feed(&scratch, bad.what));
         let args: Vec<String> = [
             "--gtfs",
             &path.display().to_string(),
@@ -313,11 +314,12 @@ fn topics_with(prefix: &str) -> Vec<(String, i64)> {
 async fn produce_and_dashboard_refuse_each_bad_feed_with_one_line_and_publish_nothing_on_kafka() {
     let binary = built_binary("transit", "cargo build --bin transit");
     let mut launcher = Launcher::new(binary, LogDir::create("agency-bad-feeds-produce"));
+    let scratch = Scratch::new("agency-bad-feeds-produce");
     launcher.env("RUST_LOG", "info");
     let prefix = unique_name("badfeeds").replace('-', "_");
     for bad in bad_feeds() {
         // Zipped, as publishers ship feeds (full_pipeline's test reads them as folders).
-        let mut path = (bad.make)(&demo_feed(launcher.logs(), bad.what));
+        let mut path = (bad.make)(&demo_feed(&scratch, bad.what));
         if path.is_dir() {
             let zip = path.with_extension("zip");
             feeds::pack(&path, &zip);
@@ -407,9 +409,10 @@ async fn a_feed_with_a_byte_order_mark_crlf_and_quoted_commas_runs_as_the_plain_
         "cargo build --example full_pipeline",
     );
     let mut launcher = Launcher::new(binary, LogDir::create("agency-good-odd-feed"));
+    let scratch = Scratch::new("agency-good-odd-feed");
     launcher.env("RUST_LOG", "info");
-    let plain = demo_feed(launcher.logs(), "plain");
-    let dir = demo_feed(launcher.logs(), "bom-crlf-quotes");
+    let plain = demo_feed(&scratch, "plain");
+    let dir = demo_feed(&scratch, "bom-crlf-quotes");
     // Quoted fields holding commas (and a quote), a byte-order mark, CRLF in every file.
     set_field(
         &dir,
