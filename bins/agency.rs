@@ -11,7 +11,7 @@ use anyhow::Context;
 use chrono::{NaiveDate, Timelike, Utc};
 use clap::Args;
 use transit_core::network::service_day::ServiceDay;
-use transit_gtfs_reader::{Feed, ReadOptions, ServiceDayOptions};
+use transit_gtfs_reader::{Feed, GtfsError, ReadOptions, ServiceDayOptions};
 use transit_http::agency::{AgencyFeeds, FeedClock};
 use transit_http::agency_board::{AgencyBoard, AgencyNetwork, MapShape};
 use transit_sim::timetabled::publish::Clock;
@@ -78,11 +78,12 @@ impl AgencyArgs {
             None => ReadOptions::default(),
         };
         let feed = Feed::read(path, &options).map_err(|error| {
-            Mistake::new(
-                GTFS,
-                format!("reading the GTFS feed {}", path.display()),
-                &error,
-            )
+            // A path that is no feed is named by the error itself: once in the line is enough.
+            let what = match error {
+                GtfsError::Io { .. } | GtfsError::NotZip { .. } => "reading the GTFS feed".into(),
+                _ => format!("reading the GTFS feed {}", path.display()),
+            };
+            Mistake::new(GTFS, what, &error)
         })?;
         let zone = feed.timezone();
         let (requested, start_s) = if self.live {

@@ -118,9 +118,48 @@ impl<'r> Table<'r> {
 
     /// The current record as `T`, its fields matched to columns by name.
     pub(crate) fn row<'a, T: Deserialize<'a>>(&'a self) -> Result<T> {
-        self.record
-            .deserialize(Some(&self.headers))
-            .map_err(|e| csv_error(self.file, Some(&self.headers), e))
+        // A quote left open swallows the lines after it into one field: the fields after it
+        // would read as empty and be blamed instead.
+        if self.record.len() < self.headers.len() && self.open_quote() {
+            return Err(self.short_record());
+        }
+        self.record.deserialize(Some(&self.headers)).map_err(|e| {
+            let ended = matches!(
+                e.kind(),
+                csv::ErrorKind::Deserialize { err, .. }
+                    if matches!(err.kind(), csv::DeserializeErrorKind::UnexpectedEndOfRow)
+            );
+            if ended && self.record.len() < self.headers.len() {
+                self.short_record()
+            } else {
+                csv_error(self.file, Some(&self.headers), e)
+            }
+        })
+    }
+
+    /// The current record has fewer fields than the header: the first column it lacks, and
+    /// how many it has (a quote left open makes one field of the rest of the file).
+    fn short_record(&self) -> GtfsError {
+        let open_quote = self.open_quote();
+        self.error(
+            &field_name(Some(&self.headers), Some(self.record.len() as u64)),
+            format!(
+                "the line ends after {} of the header's {} fields{}",
+                self.record.len(),
+                self.headers.len(),
+                if open_quote {
+                    " (a quote opened on it is never closed)"
+                } else {
+                    ""
+                }
+            ),
+        )
+    }
+
+    /// Whether a field of the current record runs over a line end, as one whose quote is
+    /// never closed does.
+    fn open_quote(&self) -> bool {
+        self.record.iter().any(|f| f.contains('\n'))
     }
 
     /// The current record's line (1 is the header).

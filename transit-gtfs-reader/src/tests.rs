@@ -374,6 +374,31 @@ fn a_circle_of_parents() {
 }
 
 #[test]
+fn a_line_shorter_than_the_header() {
+    // A column the reader does not use (stop_headsign) missing from a line.
+    let times = "trip_id,arrival_time,departure_time,stop_id,stop_sequence,stop_headsign\n\
+                 T1,08:00:00,08:00:00,P1,1,Up\nT1,08:05:00,08:05:00,P2,2\n";
+    let (file, line, field, text) = field_error(&with(minimal(), "stop_times.txt", times));
+    assert_eq!(
+        (file, line, field.as_str()),
+        ("stop_times.txt", 3, "stop_headsign")
+    );
+    assert!(
+        text.contains("the line ends after 5 of the header's 6 fields"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_quote_never_closed() {
+    let stops = "stop_id,stop_name,stop_lat,stop_lon\n\
+                 P1,\"Platform 1,41.0,-87.0\nP2,P2,41.0,-87.0\nP3,P3,41.0,-87.0\nS,S,41.0,-87.0\n";
+    let (file, line, field, text) = field_error(&with(minimal(), "stops.txt", stops));
+    assert_eq!((file, line, field.as_str()), ("stops.txt", 2, "stop_lat"));
+    assert!(text.contains("never closed"), "{text}");
+}
+
+#[test]
 fn a_ten_megabyte_field() {
     let mut stops = b"stop_id,stop_name,stop_lat,stop_lon\nP1,".to_vec();
     stops.extend(std::iter::repeat_n(b'x', 10 << 20));

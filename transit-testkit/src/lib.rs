@@ -6,6 +6,7 @@
 //! - [`postgres`]: the test database (the local cluster, or `TRANSIT_TEST_POSTGRES_URL`);
 //! - [`browser`]: built binaries, child processes that die with the test, and a WebDriver
 //!   client for Debian's headless Chromium;
+//! - [`feeds`]: the real GTFS feeds `scripts/feeds.sh` downloads, and one unpacked to alter;
 //! - [`http`]: a bare HTTP/1.1 client and free loopback ports;
 //! - [`processes`]: processes of the `transit` binary with their logs, the signals a fault
 //!   test sends them (`kill -9`, `SIGSTOP`/`SIGCONT`, Ctrl+C), and the test broker restarted;
@@ -23,6 +24,7 @@
 #![allow(missing_docs, clippy::missing_panics_doc)]
 
 pub mod browser;
+pub mod feeds;
 pub mod http;
 pub mod kafka;
 pub mod postgres;

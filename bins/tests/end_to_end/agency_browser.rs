@@ -7,7 +7,6 @@
 //! 2.1 A and AA (`TRANSIT_TEST_AXE` names its `axe.min.js`: `source scripts/axe.sh &&
 //! need_axe`, or scripts/test.sh).
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -16,17 +15,8 @@ use transit_testkit::browser::{
     built_binary, require_axe, require_chromium, spawn, start_chromedriver, strings, wait_ready,
     Browser,
 };
+use transit_testkit::feeds;
 use transit_testkit::http::free_address;
-
-fn nyc_feed() -> PathBuf {
-    let Some(dir) = std::env::var_os("TRANSIT_TEST_FEEDS") else {
-        panic!(
-            "TRANSIT_TEST_FEEDS is not set: this test reads a real GTFS feed that is downloaded, \
-             not committed. Run `source scripts/feeds.sh && need_feeds`, or scripts/test.sh"
-        );
-    };
-    PathBuf::from(dir).join("nyc_subway_gtfs.zip")
-}
 
 /// What the agency board shows, read from the live DOM, with the checks of accessibility a
 /// script can make: WCAG's contrast of every route pill and train badge, names of links and
@@ -68,7 +58,7 @@ return {
 async fn another_agencys_board_in_a_real_browser_shows_its_routes_and_moves_its_trains() {
     require_chromium();
     require_axe();
-    let feed = nyc_feed();
+    let feed = feeds::nyc();
     let board = free_address();
     let _pipeline = spawn(
         &built_binary(

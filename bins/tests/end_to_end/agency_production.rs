@@ -5,13 +5,13 @@
 //! process at once with one line naming `--gtfs`.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use serde_json::Value;
 use tokio::time::Instant;
 use transit_core::testing::unique_name;
 use transit_testkit::browser::built_binary;
+use transit_testkit::feeds;
 use transit_testkit::http::{free_address, request};
 use transit_testkit::kafka::process_args;
 use transit_testkit::processes::{Launcher, LogDir, Proc};
@@ -21,16 +21,6 @@ const LIMIT: Duration = Duration::from_secs(60);
 
 /// NYC's routes in the test feed.
 const NYC_ROUTES: [&str; 2] = ["1", "2"];
-
-fn nyc_feed() -> PathBuf {
-    let Some(dir) = std::env::var_os("TRANSIT_TEST_FEEDS") else {
-        panic!(
-            "TRANSIT_TEST_FEEDS is not set: this test reads a real GTFS feed that is downloaded, \
-             not committed. Run `source scripts/feeds.sh && need_feeds`, or scripts/test.sh"
-        );
-    };
-    PathBuf::from(dir).join("nyc_subway_gtfs.zip")
-}
 
 fn launcher(name: &str) -> Launcher {
     let binary = built_binary("transit", "cargo build --bin transit");
@@ -85,7 +75,7 @@ async fn wait_filled(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn produce_and_dashboard_with_gtfs_show_another_agencys_trains_over_kafka() {
-    let feed = nyc_feed();
+    let feed = feeds::nyc();
     let feed = feed.display().to_string();
     let mut launcher = launcher("agency-production");
     let prefix = unique_name("agency").replace('-', "_");

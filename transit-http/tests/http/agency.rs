@@ -22,20 +22,12 @@ use transit_http::agency::{AgencyFeeds, FeedClock};
 use transit_mem::{MemBus, MemRegistry};
 use transit_sim::timetabled::publish::{self, Clock, PublishConfig};
 use transit_sim::timetabled::{TimetabledConfig, TimetabledSimulation};
-
-fn nyc_path() -> PathBuf {
-    let Some(dir) = std::env::var_os("TRANSIT_TEST_FEEDS") else {
-        panic!(
-            "TRANSIT_TEST_FEEDS is not set: this test reads a real GTFS feed that is downloaded, \
-             not committed. Run `source scripts/feeds.sh && need_feeds`, or scripts/test.sh"
-        );
-    };
-    PathBuf::from(dir).join("nyc_subway_gtfs.zip")
-}
+use transit_testkit::feeds;
 
 /// NYC's lines 1 and 2 on the date it is in New York now, and the feed it is read from.
 fn nyc_today() -> (transit_gtfs_reader::Feed, Arc<ServiceDay>) {
-    let feed = transit_gtfs_reader::Feed::read(nyc_path(), &Default::default()).expect("NYC reads");
+    let feed =
+        transit_gtfs_reader::Feed::read(feeds::nyc(), &Default::default()).expect("NYC reads");
     // New York is 4 or 5 hours behind UTC: 5 hours back is its date, give or take the hour.
     let date = (chrono::Utc::now() - chrono::Duration::hours(5)).date_naive();
     let day = Arc::new(feed.service_day(date).expect("a service day"));
@@ -79,13 +71,13 @@ impl Run {
             .await
             .unwrap();
         // Vehicles placed along the feed's shapes.
-        let feed = transit_gtfs_reader::Feed::read(nyc_path(), &Default::default()).unwrap();
+        let feed = transit_gtfs_reader::Feed::read(feeds::nyc(), &Default::default()).unwrap();
         let shapes = feed.shapes().iter().map(|shape| {
             let points = shape.points.iter().map(|p| (p.lat, p.lon)).collect();
             (shape.id.to_string(), points)
         });
         let board = AgencyBoard::new(Arc::clone(day)).with_shapes(shapes);
-        let feeds = AgencyFeeds::with_board(nyc_path(), board, feed_clock);
+        let feeds = AgencyFeeds::with_board(feeds::nyc(), board, feed_clock);
         let shutdown = CancellationToken::new();
         let follower = tokio::spawn({
             let feeds = feeds.clone();
@@ -239,7 +231,7 @@ async fn nyc_live_feeds_name_the_input_feeds_ids_at_the_wall_clock() {
     assert_eq!(zip.status(), 200);
     assert_eq!(
         zip.bytes().await.unwrap(),
-        std::fs::read(nyc_path()).unwrap()
+        std::fs::read(feeds::nyc()).unwrap()
     );
     let tracker = reqwest::get(format!("{base}/api/1.0/ttarrivals.aspx?mapid=40380"))
         .await

@@ -19,25 +19,19 @@ use transit_http::agency_board::{self, AgencyBoard, AgencyNetwork, MapShape};
 use transit_mem::{MemBus, MemRegistry};
 use transit_sim::timetabled::publish::{self, Clock, PublishConfig};
 use transit_sim::timetabled::{TimetabledConfig, TimetabledSimulation};
+use transit_testkit::feeds;
 
 /// 08:00, seconds from the service day's start: a weekday morning's rush.
 const UNTIL_S: u32 = 8 * 3_600;
 
 fn nyc() -> (Feed, AgencyNetwork) {
     // A Monday within the feed's calendar.
-    network_of("nyc_subway_gtfs.zip", NaiveDate::from_ymd_opt(2025, 1, 13))
+    network_of(feeds::NYC, NaiveDate::from_ymd_opt(2025, 1, 13))
 }
 
 /// The network of the downloaded feed `file`, on `date`.
 fn network_of(file: &str, date: Option<NaiveDate>) -> (Feed, AgencyNetwork) {
-    let Some(dir) = std::env::var_os("TRANSIT_TEST_FEEDS") else {
-        panic!(
-            "TRANSIT_TEST_FEEDS is not set: this test reads a real GTFS feed that is downloaded, \
-             not committed. Run `source scripts/feeds.sh && need_feeds` (it downloads it once \
-             into ~/.cache/transit/feeds and sets TRANSIT_TEST_FEEDS), or scripts/test.sh"
-        );
-    };
-    let path = std::path::PathBuf::from(dir).join(file);
+    let path = feeds::feed(file);
     let feed = Feed::read(&path, &ReadOptions::default()).expect("the feed reads");
     let date = date.expect("a date");
     let day = feed.service_day(date).expect("a service day");
@@ -323,7 +317,10 @@ async fn nyc_board_shows_its_routes_patterns_and_the_trains_the_bus_carried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sample_feed_board_lists_every_route_readably_with_its_patterns() {
     // A Monday within the feed's calendar.
-    let (_feed, network) = network_of("sample-gtfs-feed.zip", NaiveDate::from_ymd_opt(2019, 8, 19));
+    let (_feed, network) = network_of(
+        feeds::SAMPLE_GTFS_FEED,
+        NaiveDate::from_ymd_opt(2019, 8, 19),
+    );
     assert!(!network.day.trips.is_empty());
     let served = serve_until(network.clone(), 30 * 3_600).await;
     let base = &served.base;

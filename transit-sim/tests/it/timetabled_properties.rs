@@ -215,43 +215,53 @@ pub(crate) fn platform_of(trip: &ScheduledTrip, seq: usize) -> (u32, i64) {
 
 /// Every trip ran, stopping at every stop in order, never leaving early, each vehicle running
 /// its trips in order; with `rail_rules` (`Some(clearance)`), rail trains never passed nor
-/// shared a platform.
-pub(crate) fn check_day(day: &ServiceDay, arrivals: &[StopArrival], rail_rules: Option<u32>) {
+/// shared a platform. `what` names the day (a feed and its date) in every failure, beside the
+/// trip or vehicle at fault.
+pub(crate) fn check_day(
+    what: &str,
+    day: &ServiceDay,
+    arrivals: &[StopArrival],
+    rail_rules: Option<u32>,
+) {
     let mut by_trip: HashMap<u32, Vec<&StopArrival>> = HashMap::new();
     for arrival in arrivals {
         by_trip.entry(arrival.trip.0).or_default().push(arrival);
     }
-    assert_eq!(by_trip.len(), day.trips.len(), "every trip runs");
     for (index, trip) in day.trips.iter().enumerate() {
-        let stops = &by_trip[&(index as u32)];
+        let id = &trip.trip_id;
+        let Some(stops) = by_trip.get(&(index as u32)) else {
+            panic!("{what}: trip {id} (index {index}) did not run");
+        };
         assert_eq!(
             stops.len(),
             trip.stops.len(),
-            "{}: every stop",
-            trip.trip_id
+            "{what}: trip {id}: every stop"
         );
         for (seq, (done, scheduled)) in stops.iter().zip(&trip.stops).enumerate() {
             assert_eq!(
                 done.stop_sequence as usize, seq,
-                "{}: in order",
-                trip.trip_id
+                "{what}: trip {id}: stops in order"
             );
-            assert_eq!(done.stop, scheduled.stop);
-            assert_eq!(done.route, trip.route);
-            assert_eq!(done.vehicle, trip.vehicle);
+            assert_eq!(done.stop, scheduled.stop, "{what}: trip {id}: its stops");
+            assert_eq!(done.route, trip.route, "{what}: trip {id}: its route");
+            assert_eq!(done.vehicle, trip.vehicle, "{what}: trip {id}: its vehicle");
             assert_eq!(
                 (done.scheduled_arrival_s, done.scheduled_departure_s),
-                (scheduled.arrival_s, scheduled.departure_s)
+                (scheduled.arrival_s, scheduled.departure_s),
+                "{what}: trip {id}: its timetable"
             );
             assert!(
                 done.arrival_s >= scheduled.arrival_s,
-                "never early: {done:?}"
+                "{what}: trip {id}: never early: {done:?}"
             );
             assert!(
                 done.departure_s >= scheduled.departure_s,
-                "never leaves early: {done:?}"
+                "{what}: trip {id}: never leaves before its scheduled departure: {done:?}"
             );
-            assert!(done.departure_s >= done.arrival_s);
+            assert!(
+                done.departure_s >= done.arrival_s,
+                "{what}: trip {id}: leaves after it arrives: {done:?}"
+            );
             if seq > 0 {
                 let before = stops[seq - 1];
                 let run = scheduled
@@ -259,21 +269,32 @@ pub(crate) fn check_day(day: &ServiceDay, arrivals: &[StopArrival], rail_rules: 
                     .saturating_sub(trip.stops[seq - 1].departure_s);
                 assert!(
                     done.arrival_s >= before.departure_s + run,
-                    "no faster than the timetable"
+                    "{what}: trip {id}: no faster than the timetable: {done:?}"
                 );
             }
         }
         assert_eq!(
             stops.iter().map(|s| s.boarded).sum::<u32>(),
             stops.iter().map(|s| s.alighted).sum::<u32>(),
-            "everyone gets off"
+            "{what}: trip {id}: everyone gets off"
         );
     }
+    assert_eq!(
+        by_trip.len(),
+        day.trips.len(),
+        "{what}: arrivals of trips the day does not have"
+    );
     for vehicle in &day.vehicles {
         for pair in vehicle.trips.windows(2) {
             let ended = by_trip[&pair[0].0].last().map(|s| s.departure_s);
             let started = by_trip[&pair[1].0].first().map(|s| s.arrival_s);
-            assert!(started >= ended, "{}: its trips in order", vehicle.id);
+            assert!(
+                started >= ended,
+                "{what}: vehicle {}: its trips in order ({} then {})",
+                vehicle.id,
+                day.trips[pair[0].0 as usize].trip_id,
+                day.trips[pair[1].0 as usize].trip_id
+            );
         }
     }
     let Some(clearance_s) = rail_rules else {
@@ -281,7 +302,9 @@ pub(crate) fn check_day(day: &ServiceDay, arrivals: &[StopArrival], rail_rules: 
     };
     let rail = |arrival: &StopArrival| day.route(arrival.route).is_some_and(Route::is_rail);
     let mut platforms: HashMap<(u32, i64), Vec<&StopArrival>> = HashMap::new();
-    let mut stretches: HashMap<(u32, u32), Vec<(u32, u32)>> = HashMap::new();
+    // A run's departure, arrival and trip, on each stretch between two stops.
+    type Runs = Vec<(u32, u32, u32)>;
+    let mut stretches: HashMap<(u32, u32), Runs> = HashMap::new();
     for arrival in arrivals.iter().filter(|a| rail(a)) {
         platforms
             .entry(platform_of(
@@ -296,16 +319,19 @@ pub(crate) fn check_day(day: &ServiceDay, arrivals: &[StopArrival], rail_rules: 
             stretches
                 .entry((before.stop.0, arrival.stop.0))
                 .or_default()
-                .push((before.departure_s, arrival.arrival_s));
+                .push((before.departure_s, arrival.arrival_s, arrival.trip.0));
         }
     }
+    let trip_id = |trip: u32| &day.trips[trip as usize].trip_id;
     for (key, mut visits) in platforms {
         visits.sort_by_key(|a| a.arrival_s);
         for pair in visits.windows(2) {
             assert!(
                 pair[1].arrival_s >= pair[0].departure_s + clearance_s,
-                "one train at platform {key:?}: {:?} then {:?}",
+                "{what}: one train at platform {key:?}: trip {} {:?} then trip {} {:?}",
+                trip_id(pair[0].trip.0),
                 pair[0],
+                trip_id(pair[1].trip.0),
                 pair[1]
             );
         }
@@ -315,7 +341,9 @@ pub(crate) fn check_day(day: &ServiceDay, arrivals: &[StopArrival], rail_rules: 
         for pair in runs.windows(2) {
             assert!(
                 pair[1].1 >= pair[0].1,
-                "no passing between stops {key:?}: {runs:?}"
+                "{what}: no passing between stops {key:?}: trip {} passed trip {}",
+                trip_id(pair[1].2),
+                trip_id(pair[0].2)
             );
         }
     }
@@ -334,7 +362,7 @@ proptest! {
         let clearance = config.rail_clearance_s;
         let (arrivals, sim) = run(&day, config);
         prop_assert!(sim.is_finished());
-        check_day(&day, &arrivals, Some(clearance));
+        check_day("synthetic", &day, &arrivals, Some(clearance));
     }
 
     #[test]
@@ -346,7 +374,7 @@ proptest! {
         let config = config(seed, true, 60);
         let clearance = config.rail_clearance_s;
         let (arrivals, _) = run(&day, config);
-        check_day(&day, &arrivals, Some(clearance));
+        check_day("synthetic", &day, &arrivals, Some(clearance));
         for arrival in &arrivals {
             prop_assert_eq!(
                 (arrival.arrival_s, arrival.departure_s),
@@ -364,7 +392,7 @@ proptest! {
         let day = Arc::new(build(&specs));
         let config = TimetabledConfig { rail_blocks: false, ..config(seed, true, 60) };
         let (arrivals, _) = run(&day, config);
-        check_day(&day, &arrivals, None);
+        check_day("synthetic", &day, &arrivals, None);
         for arrival in &arrivals {
             prop_assert_eq!(
                 (arrival.arrival_s, arrival.departure_s),
@@ -394,7 +422,7 @@ proptest! {
         let mut arrivals = Vec::new();
         sim.advance_to(u32::MAX, &mut arrivals);
         prop_assert!(sim.is_finished());
-        check_day(&day, &arrivals, Some(clearance));
+        check_day("synthetic", &day, &arrivals, Some(clearance));
     }
 
     #[test]
@@ -467,7 +495,7 @@ fn crowds_make_buses_late_and_bunch() {
     let mut config = config(11, false, 60);
     config.riders.bus_load = 12.0;
     let (arrivals, _) = run(&day, config);
-    check_day(&day, &arrivals, None);
+    check_day("synthetic", &day, &arrivals, None);
     let late = arrivals.iter().filter(|a| a.delay_s() > 0).count();
     assert!(
         late > arrivals.len() / 2,

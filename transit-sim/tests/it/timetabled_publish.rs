@@ -443,14 +443,7 @@ async fn live_starts_at_the_wall_clock_and_keeps_to_it() {
 
 /// NYC's lines 1 and 2 on the date it is in New York now.
 fn nyc_today() -> Arc<ServiceDay> {
-    let Some(dir) = std::env::var_os("TRANSIT_TEST_FEEDS") else {
-        panic!(
-            "TRANSIT_TEST_FEEDS is not set: this test reads a real GTFS feed that is downloaded, \
-             not committed. Run `source scripts/feeds.sh && need_feeds` (it downloads it once \
-             into ~/.cache/transit/feeds and sets TRANSIT_TEST_FEEDS), or scripts/test.sh"
-        );
-    };
-    let path = std::path::PathBuf::from(dir).join("nyc_subway_gtfs.zip");
+    let path = crate::feed_path("nyc_subway_gtfs.zip");
     let feed = transit_gtfs_reader::Feed::read(&path, &Default::default()).expect("NYC reads");
     // New York is 4 or 5 hours behind UTC: 5 hours back is its date, give or take the hour.
     let date = (chrono::Utc::now() - chrono::Duration::hours(5)).date_naive();
