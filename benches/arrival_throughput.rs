@@ -122,6 +122,7 @@ fn codec_benches(c: &mut Criterion) {
         delay_s: Some(60),
         run_number: Some(7),
         prev_arrival_time: Some(transit_core::time::SimTime(1_793_595_500_000)),
+        route_id: Some(cta::route_id(cta::BLUE)),
     };
     let record = encode_arrival(codec, &event, 0);
     let delivery = Delivery {

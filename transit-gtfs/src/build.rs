@@ -106,9 +106,10 @@ impl Sources {
 }
 
 /// A line's route id: CTA's own for its lines (as in its GTFS feed and Train Tracker's `rt`),
-/// the line's id for any other.
+/// the line's id for any other: [`cta::route_id`], the id the simulation's arrival records
+/// carry.
 pub fn route_id(line: LineId) -> &'static str {
-    cta::data(line).map_or(line.as_str(), |data| data.route_id)
+    cta::route_id(line).as_str()
 }
 
 /// The static GTFS feed of `sources`' network and trips: a pure function of its inputs.

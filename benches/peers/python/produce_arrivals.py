@@ -79,6 +79,7 @@ def synthetic_arrivals(count):
                     "train_status": "in_service",
                     "prev_station_id": 40000 + (i + 1) % 300,
                     "prev_direction": "ab"[i % 2],
+                    "route_id": ("Blue", "Red", "G")[i % 3],
                 },
             )
         )

@@ -500,6 +500,17 @@ async fn confluent_kafka_reads_and_decodes_every_transit_topic_with_only_the_reg
             report.stations
         );
     }
+    // Each line's arrivals name the line's route as data, the static feed's route_id, next
+    // to the line enum their consumers have always read.
+    for line in cta::LINES {
+        let arrival = &line_of(&topics.arrivals(line))["sample"];
+        assert_eq!(arrival["line"].as_str(), Some(line.as_str()), "{arrival}");
+        assert_eq!(
+            arrival["route_id"].as_str(),
+            Some(cta::route_id(line).as_str()),
+            "the route_id union decodes to its string: {arrival}"
+        );
+    }
     let entry = &line_of(&entries_topic)["sample"];
     assert!(
         entry["station_id"].is_u64() && entry["station_name"].is_string(),

@@ -17,6 +17,7 @@ use crate::event::{
     TurnstileCount, TurnstileEvent, LINE_SYMBOL_IDS,
 };
 use crate::model::{Direction, LineId, StationId, TrainId, TrainStatus};
+use crate::network::cta;
 use crate::time::SimTime;
 
 /// Avro's `long`/`int` encoding: zigzag, then a little-endian base-128 varint.
@@ -26,7 +27,8 @@ fn write_long(buf: &mut Vec<u8>, value: i64) {
 }
 
 /// Bytes of the longest body these writers write but for its strings: an arrival, every
-/// optional field set and every number at its widest, is 75.
+/// optional field set and every number at its widest, is 78 (its route id's length included,
+/// not its text).
 const MAX_BODY: usize = 96;
 
 /// Appends what `body` writes to `buf`: `false`, and `buf` as it was, if it did not fit.
@@ -114,6 +116,18 @@ impl Out<'_> {
         self.bytes(&text[..len]);
     }
 
+    /// A `["null", "string"]` union, given the string's bytes.
+    #[inline(always)]
+    fn optional_bytes(&mut self, value: Option<&[u8]>) {
+        match value {
+            Some(value) => {
+                self.long(1);
+                self.bytes(value);
+            }
+            None => self.long(0),
+        }
+    }
+
     /// A `["null", "long"]` or `["null", "int"]` union (an int is written as a long).
     #[inline(always)]
     fn optional_long(&mut self, value: Option<i64>) {
@@ -142,7 +156,7 @@ pub(super) fn station_key(key: &StationKey, buf: &mut Vec<u8>) -> bool {
 
 /// `ArrivalEvent`: station_id, train_id, direction, line, train_status, then the
 /// `["null", …]` unions: prev_station_id, prev_direction, arrival_time, scheduled_time,
-/// scheduled_headway_s, delay_s, run_number, prev_arrival_time.
+/// scheduled_headway_s, delay_s, run_number, prev_arrival_time, route_id.
 pub(super) fn arrival(event: &ArrivalEvent, buf: &mut Vec<u8>) -> bool {
     let Some(id) = station(event.station_id) else {
         return false;
@@ -152,6 +166,7 @@ pub(super) fn arrival(event: &ArrivalEvent, buf: &mut Vec<u8>) -> bool {
         Some(Some(previous)) => Some(previous),
         None => None,
     };
+    let route = event.route_id.map(|route| route.as_str().as_bytes());
     write(
         buf,
         |out| {
@@ -168,8 +183,9 @@ pub(super) fn arrival(event: &ArrivalEvent, buf: &mut Vec<u8>) -> bool {
             out.optional_long(event.delay_s.map(i64::from));
             out.optional_long(event.run_number.map(i64::from));
             out.optional_long(event.prev_arrival_time.map(|t| t.0));
+            out.optional_bytes(route);
         },
-        0,
+        route.map_or(0, <[u8]>::len),
     )
 }
 
@@ -354,6 +370,21 @@ impl<'a> Reader<'a> {
         LINE_SYMBOL_IDS.get(self.index()?).copied()
     }
 
+    /// A route id's text, as the id: CTA's without a lookup (nearly every record carries one
+    /// of them), any other interned. `None` for text that is not an id (apache-avro's reader
+    /// then reports it).
+    #[inline(always)]
+    fn route(&mut self) -> Option<LineId> {
+        let text = self.raw_bytes()?;
+        if let Some(known) = cta::DATA
+            .iter()
+            .find(|line| line.route_id.as_bytes() == text)
+        {
+            return Some(LineId::from_static(known.route_id));
+        }
+        LineId::new(std::str::from_utf8(text).ok()?).ok()
+    }
+
     /// A `["null", "long"]` union: `Some(None)` for null.
     #[inline(always)]
     fn optional_long(&mut self) -> Option<Option<i64>> {
@@ -422,6 +453,11 @@ pub(super) fn read_arrival(body: &[u8]) -> Option<(ArrivalEvent, usize)> {
     let delay_s = reader.optional_int()?;
     let run_number = reader.optional_int()?;
     let prev_arrival_time = reader.optional_long()?.map(SimTime);
+    let route_id = if reader.present()? {
+        Some(reader.route()?)
+    } else {
+        None
+    };
     let event = ArrivalEvent {
         station_id,
         train_id,
@@ -436,6 +472,7 @@ pub(super) fn read_arrival(body: &[u8]) -> Option<(ArrivalEvent, usize)> {
         delay_s,
         run_number,
         prev_arrival_time,
+        route_id,
     };
     Some((event, reader.at))
 }

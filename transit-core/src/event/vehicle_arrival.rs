@@ -1,8 +1,9 @@
 //! A vehicle of any agency's feed at a stop: the record the timetabled simulation publishes.
 //!
 //! Unlike the CTA's [`ArrivalEvent`](super::ArrivalEvent), whose lines are an enum and each
-//! have a topic, the route here is data (the feed's `route_id`), so one topic holds every
-//! route of any feed, keyed by vehicle. The record carries what GTFS-realtime names a trip
+//! have a topic (kept for CTA's consumers; it carries its route's `route_id` too), the route
+//! here is data alone (the feed's `route_id`), so one topic holds every route of any feed,
+//! keyed by vehicle. The record carries what GTFS-realtime names a trip
 //! and a stop by (`trip_id`, `route_id`, `start_date`, `start_time`, `stop_id`), in the
 //! static feed's own ids, and real instants (UTC), so the live feeds built from it sit beside
 //! the static feed as an agency's do.

@@ -72,6 +72,24 @@ pub fn data(line: LineId) -> Option<&'static CtaLine> {
     position(line).and_then(|i| DATA.get(i))
 }
 
+/// `line`'s `route_id` in the static GTFS feed: CTA's own for its lines (`Blue`, `Red`, `G`,
+/// as in its GTFS feed, GTFS-realtime and Train Tracker's `rt`), the line's id for any other
+/// network's line (whose line ids are its feed's route ids).
+///
+/// ```
+/// use transit_core::network::cta;
+/// use transit_core::model::LineId;
+///
+/// assert_eq!(cta::route_id(cta::GREEN).as_str(), "G");
+/// let one = LineId::new("1")?;
+/// assert_eq!(cta::route_id(one), one);
+/// # Ok::<(), transit_core::model::InvalidLineId>(())
+/// ```
+#[inline(always)]
+pub fn route_id(line: LineId) -> LineId {
+    data(line).map_or(line, |data| LineId::from_static(data.route_id))
+}
+
 /// The position of `line` in [`LINES`], if it is one of CTA's.
 #[inline(always)]
 pub fn position(line: LineId) -> Option<usize> {

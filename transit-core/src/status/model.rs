@@ -314,6 +314,7 @@ mod tests {
             delay_s: None,
             run_number: None,
             prev_arrival_time: None,
+            route_id: None,
         }
     }
 

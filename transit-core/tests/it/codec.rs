@@ -90,6 +90,14 @@ fn station_id() -> impl Strategy<Value = StationId> {
     (0..=i32::MAX as u32).prop_map(StationId)
 }
 
+/// A route id: CTA's (what the simulation writes) or any other id a writer may send.
+fn route_id() -> impl Strategy<Value = LineId> {
+    prop_oneof![
+        prop::sample::select(cta::LINES.to_vec()).prop_map(cta::route_id),
+        "\\PC{1,40}".prop_map(|text| LineId::new(&text).unwrap()),
+    ]
+}
+
 fn arrival() -> impl Strategy<Value = ArrivalEvent> {
     (
         station_id(),
@@ -110,9 +118,20 @@ fn arrival() -> impl Strategy<Value = ArrivalEvent> {
             prop::option::of(any::<i32>()),
             prop::option::of(any::<i64>()),
         ),
+        prop::option::of(route_id()),
     )
         .prop_map(
-            |(station_id, line, number, direction, train_status, previous, time, service)| {
+            |(
+                station_id,
+                line,
+                number,
+                direction,
+                train_status,
+                previous,
+                time,
+                service,
+                route,
+            )| {
                 let (scheduled, headway, delay, run, previous_time) = service;
                 ArrivalEvent {
                     station_id,
@@ -128,6 +147,7 @@ fn arrival() -> impl Strategy<Value = ArrivalEvent> {
                     delay_s: delay,
                     run_number: run,
                     prev_arrival_time: previous_time.map(SimTime),
+                    route_id: route,
                 }
             },
         )
@@ -267,6 +287,7 @@ fn sample_arrival() -> ArrivalEvent {
         delay_s: Some(-1),
         run_number: Some(7),
         prev_arrival_time: Some(SimTime(1_793_595_600_000)),
+        route_id: Some(cta::route_id(cta::BLUE)),
     }
 }
 
@@ -293,45 +314,219 @@ fn the_wire_format_byte_for_byte() {
     expected.extend([2, 14]); // run_number: branch 1 (int), 7: zigzag 14
     expected.push(2); // prev_arrival_time: union branch 1 (long)
     expected.extend([0x80, 0xb2, 0x87, 0xaa, 0xb3, 0x68]); // 1_793_595_600_000, zigzag
+    expected.push(2); // route_id: union branch 1 (string)
+    expected.push(8); // length 4, zigzag
+    expected.extend(b"Blue");
     assert_eq!(bytes.as_ref(), expected.as_slice());
 }
 
 /// The arrival schema as first published (before `arrival_time` and the schedule's fields).
 const ARRIVAL_V1: &str = include_str!("data/arrival.v1.avsc");
 
+/// The arrival schemas published since, each the one before with fields added at the end:
+/// `arrival_time` (v2); `scheduled_time`, `scheduled_headway_s`, `delay_s`, `run_number` (v3);
+/// `prev_arrival_time` (v4). The current one adds `route_id`.
+const ARRIVAL_HISTORY: [&str; 4] = [
+    ARRIVAL_V1,
+    include_str!("data/arrival.v2.avsc"),
+    include_str!("data/arrival.v3.avsc"),
+    include_str!("data/arrival.v4.avsc"),
+];
+
+/// The Avro body `schema` (an older arrival schema) writes for `event`: its fields only, as a
+/// writer that predates the others wrote it.
+fn written_with(schema: &str, event: &ArrivalEvent) -> Vec<u8> {
+    let schema = apache_avro::Schema::parse_str(schema).unwrap();
+    let apache_avro::schema::Schema::Record(record) = &schema else {
+        panic!("a record schema")
+    };
+    let apache_avro::types::Value::Record(fields) = apache_avro::to_value(event).unwrap() else {
+        panic!("a record value")
+    };
+    let kept: Vec<_> = fields
+        .into_iter()
+        .filter(|(name, _)| record.fields.iter().any(|field| &field.name == name))
+        .collect();
+    assert_eq!(kept.len(), record.fields.len(), "every field of the schema");
+    let value = apache_avro::types::Value::Record(kept)
+        .resolve(&schema)
+        .unwrap();
+    apache_avro::writer::datum::GenericDatumWriter::builder(&schema)
+        .build()
+        .unwrap()
+        .write_value_to_vec(value)
+        .unwrap()
+}
+
 #[test]
-fn the_arrival_schema_evolves_backward_and_reads_what_the_first_one_wrote() {
+fn the_arrival_schema_evolves_backward_and_reads_what_every_earlier_one_wrote() {
     block_on(async {
-        // The registry checks BACKWARD: the current schema must read what v1 wrote.
+        // The registry checks BACKWARD at each step: every version must read what the one
+        // before wrote, the current one (route_id) included over the previous (v4).
         let registry = MemRegistry::new();
-        let v1 = registry
-            .register_schema("arrivals-value", ARRIVAL_V1)
-            .unwrap();
+        let mut ids = Vec::new();
+        for schema in ARRIVAL_HISTORY {
+            ids.push(registry.register_schema("arrivals-value", schema).unwrap());
+        }
         let current = registry
             .register_schema("arrivals-value", ArrivalEvent::schema_json())
             .unwrap();
-        assert_ne!(v1, current);
-        assert_eq!(registry.versions("arrivals-value").unwrap(), [1, 2]);
-        // A record written with v1 (no arrival_time) decodes, the new field at its default.
-        let mut body = vec![0, 0, 0, 0, v1.0 as u8];
+        assert!(!ids.contains(&current));
+        assert_eq!(
+            registry.versions("arrivals-value").unwrap(),
+            [1, 2, 3, 4, 5]
+        );
+        // What the previous version needs to change into the current one: one optional field
+        // at the end.
+        let previous: serde_json::Value = serde_json::from_str(ARRIVAL_HISTORY[3]).unwrap();
+        let mut now: serde_json::Value = serde_json::from_str(ArrivalEvent::schema_json()).unwrap();
+        let added = now["fields"].as_array_mut().unwrap().pop().unwrap();
+        assert_eq!(now, previous, "the current schema is v4 and one field");
+        assert_eq!(added["name"], "route_id");
+        assert_eq!(added["type"], serde_json::json!(["null", "string"]));
+        assert_eq!(added["default"], serde_json::Value::Null);
+        // The check is real: the same field without its default is refused over v4.
+        let mut no_default =
+            serde_json::from_str::<serde_json::Value>(ArrivalEvent::schema_json()).unwrap();
+        let fields = no_default["fields"].as_array_mut().unwrap();
+        fields
+            .last_mut()
+            .unwrap()
+            .as_object_mut()
+            .unwrap()
+            .remove("default");
+        let strict = MemRegistry::new();
+        strict.register_schema("v", ARRIVAL_HISTORY[3]).unwrap();
+        assert!(matches!(
+            strict.register_schema("v", &no_default.to_string()),
+            Err(transit_core::codec::RegistryError::Incompatible { .. })
+        ));
+        let decoder = Decoder::<ArrivalEvent>::new(Arc::new(registry)).unwrap();
+
+        // A record written with v1 (no arrival_time), byte by byte: the fields added since at
+        // their defaults, the route from its line.
+        let mut body = vec![0, 0, 0, 0, ids[0].0 as u8];
         body.extend([0xf8, 0xf6, 0x04, 10]);
         body.extend(b"BL007");
         body.extend([2, 0, 0, 2, 0xe4, 0xf6, 0x04, 2, 2]);
-        let decoder = Decoder::<ArrivalEvent>::new(Arc::new(registry)).unwrap();
         let decoded = decoder.decode(&body).await.unwrap();
-        assert_eq!(
-            decoded,
+        let v1 = ArrivalEvent {
+            arrival_time: None,
+            scheduled_time: None,
+            scheduled_headway_s: None,
+            delay_s: None,
+            run_number: None,
+            prev_arrival_time: None,
+            route_id: None,
+            ..sample_arrival()
+        };
+        assert_eq!(decoded, v1);
+        assert_eq!(decoded.route(), cta::route_id(cta::BLUE));
+
+        // Records written with each later version, every field it has set.
+        let full = ArrivalEvent {
+            scheduled_time: Some(SimTime(1_793_595_660_000)),
+            ..sample_arrival()
+        };
+        let expected = [
             ArrivalEvent {
-                arrival_time: None,
-                scheduled_time: None,
-                scheduled_headway_s: None,
-                delay_s: None,
-                run_number: None,
+                arrival_time: full.arrival_time,
+                ..v1
+            },
+            ArrivalEvent {
                 prev_arrival_time: None,
-                ..sample_arrival()
-            }
+                route_id: None,
+                ..full
+            },
+            ArrivalEvent {
+                route_id: None,
+                ..full
+            },
+        ];
+        for (version, (schema, expected)) in (2..).zip(ARRIVAL_HISTORY[1..].iter().zip(expected)) {
+            let mut bytes = vec![0, 0, 0, 0, ids[version - 1].0 as u8];
+            bytes.extend(written_with(schema, &full));
+            let decoded = decoder.decode(&bytes).await.unwrap();
+            assert_eq!(decoded, expected, "a record written with v{version}");
+            assert_eq!(
+                decoded.route().as_str(),
+                "Blue",
+                "v{version}: from its line"
+            );
+        }
+        // And the current one, route_id and all.
+        let mut bytes = vec![0, 0, 0, 0, current.0 as u8];
+        bytes.extend(written_with(ArrivalEvent::schema_json(), &full));
+        let encoded = Encoder::<ArrivalEvent>::with_id(current)
+            .unwrap()
+            .encode(&full)
+            .unwrap();
+        assert_eq!(
+            encoded.as_ref(),
+            bytes.as_slice(),
+            "the fast writer's bytes"
         );
+        let decoded = decoder.decode(&bytes).await.unwrap();
+        assert_eq!(decoded, full);
+        assert_eq!(decoded.route_id.map(LineId::as_str), Some("Blue"));
     });
+}
+
+#[test]
+fn an_arrival_names_its_route_by_the_static_feeds_route_id() {
+    // The same ids the static GTFS feed, GTFS-realtime and Train Tracker use.
+    let ids: Vec<_> = cta::LINES
+        .into_iter()
+        .map(|line| cta::route_id(line).as_str())
+        .collect();
+    assert_eq!(ids, ["Blue", "Red", "G"]);
+    for line in cta::LINES {
+        let older = ArrivalEvent {
+            line,
+            route_id: None,
+            ..sample_arrival()
+        };
+        assert_eq!(older.route(), cta::route_id(line), "from the line");
+        let newer = ArrivalEvent {
+            route_id: Some(cta::route_id(line)),
+            ..older
+        };
+        assert_eq!(newer.route(), cta::route_id(line));
+    }
+    // The route as data: whatever id the writer gave, interned once.
+    let other = ArrivalEvent {
+        route_id: Some(LineId::new("Yellow").unwrap()),
+        ..sample_arrival()
+    };
+    assert_eq!(round_trip(&other).unwrap(), other);
+    assert_eq!(other.route().as_str(), "Yellow");
+    let json = serde_json::to_value(sample_arrival()).unwrap();
+    assert_eq!(json["route_id"], "Blue");
+    let mut older_json = json.clone();
+    older_json.as_object_mut().unwrap().remove("route_id");
+    let back: ArrivalEvent = serde_json::from_value(older_json).unwrap();
+    assert_eq!(
+        back.route_id, None,
+        "JSON without the field reads as before"
+    );
+    // A route id that is no id (empty) is refused, by the fast reader and apache-avro alike.
+    let mut body = Vec::new();
+    assert!(sample_arrival().write_body_fast(&mut body));
+    let cut = body.len() - b"Blue".len() - 1;
+    body.truncate(cut);
+    body.push(0); // length 0
+    assert!(ArrivalEvent::read_body_fast(&body).is_none());
+    let mut bytes = vec![0, 0, 0, 0, 1];
+    bytes.extend(&body);
+    let registry = MemRegistry::new();
+    registry
+        .register_schema("a-value", ArrivalEvent::schema_json())
+        .unwrap();
+    let decoder = Decoder::<ArrivalEvent>::new(Arc::new(registry)).unwrap();
+    assert!(matches!(
+        block_on(decoder.decode(&bytes)),
+        Err(DecodeError::Body { .. })
+    ));
 }
 
 #[test]

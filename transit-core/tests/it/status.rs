@@ -37,6 +37,7 @@ fn arrival(line: LineId, number: u16, station: u32, direction: Direction) -> Arr
         delay_s: None,
         run_number: None,
         prev_arrival_time: None,
+        route_id: None,
     }
 }
 

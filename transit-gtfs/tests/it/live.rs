@@ -126,3 +126,24 @@ fn the_feeds_name_the_static_feeds_trips_stops_and_routes() {
     assert_eq!(answer.error, 0);
     assert!(answer.body.contains("<eta>"), "{}", answer.body);
 }
+
+#[test]
+fn the_simulations_arrival_records_name_the_static_feeds_routes() {
+    let sources = Sources::embedded().unwrap();
+    let feed = build(&sources, &FeedOptions::default()).unwrap();
+    let routes: HashSet<&str> = feed.routes.iter().map(|r| r.route_id.as_str()).collect();
+    let mut sim = transit_sim::testing::simulation(SimConfig::default());
+    let mut tick = transit_sim::TickEvents::default();
+    let mut named = HashSet::new();
+    for _ in 0..120 {
+        sim.step(&mut tick);
+        for arrival in &tick.arrivals {
+            // What GTFS-realtime's trip descriptor says for a train of that line.
+            let route = arrival.route_id.expect("every arrival names its route");
+            assert_eq!(route.as_str(), transit_gtfs::route_id(arrival.line));
+            assert!(routes.contains(route.as_str()), "{route} is in routes.txt");
+            named.insert(route.as_str());
+        }
+    }
+    assert_eq!(named, routes, "every route has arrivals");
+}

@@ -767,6 +767,31 @@ mod tests {
             "default null"
         );
 
+        // route_id, the last field: a bare string is its string branch, and left out it is
+        // its default, null (a producer written before the field still posts valid records).
+        let routed = value(ARRIVAL, with("route_id", json!("Blue"))).expect("a route id");
+        let Value::Record(fields) = routed else {
+            panic!("a record")
+        };
+        assert_eq!(
+            fields.last(),
+            Some(&(
+                "route_id".to_string(),
+                Value::Union(1, Box::new(Value::String("Blue".into())))
+            ))
+        );
+        let Value::Record(fields) = round_trip(ARRIVAL, base.clone()) else {
+            panic!("a record")
+        };
+        assert_eq!(
+            fields.last(),
+            Some(&(
+                "route_id".to_string(),
+                Value::Union(0, Box::new(Value::Null))
+            )),
+            "default null"
+        );
+
         let bare = value(ARRIVAL, with("prev_station_id", json!(40820))).expect("bare value");
         let Value::Record(fields) = bare else {
             panic!("a record")

@@ -157,6 +157,8 @@ const DAY_MS: i64 = 24 * HOUR_MS;
 #[derive(Debug, Clone)]
 pub struct LineSim {
     line: LineId,
+    /// The line's `route_id` in the static GTFS feed, carried by its every arrival.
+    route_id: LineId,
     stations: Vec<StationId>,
     /// Nominal seconds of each track cell's run, by ring position (turnarounds included).
     run_s: Vec<f64>,
@@ -364,6 +366,7 @@ impl LineSim {
             delay_s: None,
             run_number: Some(i32::from(train.id.number)),
             prev_arrival_time: train.arrived_at.map(SimTime),
+            route_id: Some(self.route_id),
         }
     }
 }

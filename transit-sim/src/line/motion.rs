@@ -228,6 +228,7 @@ impl LineSim {
             prev_arrival_time: previous
                 .filter(|_| !train.disturbed)
                 .map(|(_, _, time)| SimTime(time)),
+            route_id: Some(self.route_id),
         });
         self.trains[k].disturbed = false;
         // Riders for this platform's direction; a terminal's arrival platform takes none, its

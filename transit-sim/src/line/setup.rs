@@ -11,6 +11,7 @@ use super::plan::{trip_run, Plan, Scheduled, PLAN_LEAD_MS};
 use super::{other, LineSim, Surroundings, Train, TripRun, DAY_MS};
 use crate::SimTime;
 use transit_core::model::{trip_start, Direction, LineId, StationId, TrainId, TrainStatus};
+use transit_core::network::cta;
 use transit_core::network::timetable::NominalTimetable;
 use transit_core::network::LineSchedule;
 use transit_core::speed::{self, seconds_to_ms};
@@ -31,6 +32,7 @@ impl LineSim {
         }
         Some(Self {
             line,
+            route_id: cta::route_id(line),
             stations,
             run_s,
             blocks: vec![None; ring],

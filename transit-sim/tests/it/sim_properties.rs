@@ -416,6 +416,8 @@ proptest! {
             // Every arrival says when, which run, and (by the schedule) how late.
             let time = arrival.arrival_time.expect("a time");
             prop_assert_eq!(arrival.run_number, Some(i32::from(arrival.train_id.number)));
+            // The route as data: the static feed's route_id of its line, on every arrival.
+            prop_assert_eq!(arrival.route_id, Some(cta::route_id(arrival.line)));
             match trains {
                 Some(_) => {
                     prop_assert_eq!(arrival.scheduled_time, None);
@@ -532,6 +534,10 @@ proptest! {
         let (other, applied_other) = with(tick_s);
         prop_assert_eq!(applied.len(), what_ifs.len());
         prop_assert_eq!(&applied, &applied_other);
+        // The events the what-ifs make (a train taken out, broken down) name the route too.
+        for arrival in reference.iter().flat_map(|tick| &tick.arrivals) {
+            prop_assert_eq!(arrival.route_id, Some(cta::route_id(arrival.line)));
+        }
         let end = reference.last().map(|t| t.time).unwrap_or_default();
         let mut other = arrivals_by_line(&other);
         for line in &mut other {
