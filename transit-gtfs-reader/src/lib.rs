@@ -58,6 +58,7 @@ mod day;
 mod error;
 mod model;
 mod read;
+mod redate;
 mod service;
 mod source;
 mod table;
@@ -72,6 +73,7 @@ pub use model::{
     Agency, AgencyIdx, BlockIdx, Frequency, LocationType, Rgb, Route, RouteIdx, Service,
     ServiceIdx, Shape, ShapeIdx, ShapePoint, Stop, StopIdx, StopTime, Trip, TripIdx,
 };
+pub use redate::{redate_zip, Redate};
 pub use service::{service_day_start, ServiceDate};
 pub use table::MAX_FIELD_BYTES;
 
