@@ -51,7 +51,8 @@ pub struct AgencyArgs {
 /// One service day of an agency's feed, with what its board draws.
 #[derive(Debug, Clone)]
 pub struct AgencyDay {
-    /// The feed read (served whole as the static feed).
+    /// The feed read (served as the static feed, re-dated when the day runs another date's
+    /// service).
     pub path: PathBuf,
     /// The agency's name (the first agency's), for the board's title.
     pub name: String,
@@ -181,8 +182,9 @@ impl AgencyDay {
         })
     }
 
-    /// GTFS-realtime in the input's ids and the input itself as `/gtfs/static.zip`, stamped
-    /// with the wall clock when live, else with the records' own (simulated) time.
+    /// GTFS-realtime in the input's ids and the input itself as `/gtfs/static.zip` (re-dated
+    /// to the simulated date when its service is another date's), stamped with the wall clock
+    /// when live, else with the records' own (simulated) time.
     pub fn feeds(&self) -> AgencyFeeds {
         AgencyFeeds::with_board(
             &self.path,
