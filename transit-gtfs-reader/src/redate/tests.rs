@@ -279,3 +279,29 @@ fn a_bad_date_is_refused_naming_the_file_line_and_field() {
     );
     assert!(matches!(not_zip, Err(GtfsError::NotZip { .. })));
 }
+
+#[test]
+fn a_feed_of_calendar_dates_alone_is_re_dated_date_by_date() {
+    let files = crate::tests::minimal()
+        .into_iter()
+        .filter(|(name, _)| *name != "calendar.txt")
+        .collect::<Files>();
+    let files = with(
+        files,
+        "calendar_dates.txt",
+        "service_id,date,exception_type\nWK,20250113,1\nWK,20250114,1\nWE,20250118,1\n",
+    );
+    let before = Feed::from_zip_bytes(zip(&files), &ReadOptions::all_route_types()).unwrap();
+    let redate = Redate::new(date(2025, 1, 14), date(2026, 12, 8));
+    let after =
+        Feed::from_zip_bytes(redated(&files, &redate), &ReadOptions::all_route_types()).unwrap();
+    assert_eq!(
+        after.trips_on(redate.simulated),
+        before.trips_on(redate.source)
+    );
+    assert!(!after.trips_on(redate.simulated).is_empty());
+    for d in [date(2025, 1, 13), date(2025, 1, 18), date(2025, 1, 19)] {
+        let moved = redate.shift(d).unwrap();
+        assert_eq!(services_on(&after, moved), services_on(&before, d), "{d}");
+    }
+}
