@@ -46,6 +46,11 @@
 //!   logged); without `block_id`, runs paired at the terminals after a layover, as CTA's block
 //!   plan does (see [`DEFAULT_MIN_LAYOVER_S`]).
 //!
+//! A feed to serve beside a simulation of a date its calendar does not cover,
+//! [`redate_zip`]: every date moved by whole weeks ([`Redate`]) so the date simulated runs the
+//! service of the date taken, only the dates' digits rewritten and every other file copied as
+//! stored (see the module's doc and `docs/feeds.md`).
+//!
 //! Bad input: a trip whose times go back along it is refused when the feed is read (the
 //! error names stop_times.txt, the trip and the two stops), as every other fault of a feed;
 //! what the service day leaves out (trips of one stop time) or changes (unreadable text
