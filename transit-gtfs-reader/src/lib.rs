@@ -49,7 +49,7 @@
 //! A feed to serve beside a simulation of a date its calendar does not cover,
 //! [`redate_zip`]: every date moved by whole weeks ([`Redate`]) so the date simulated runs the
 //! service of the date taken, only the dates' digits rewritten and every other file copied as
-//! stored (see the module's doc and `docs/feeds.md`).
+//! stored (why, and what happens to holidays: `docs/feeds.md`).
 //!
 //! Bad input: a trip whose times go back along it is refused when the feed is read (the
 //! error names stop_times.txt, the trip and the two stops), as every other fault of a feed;

@@ -75,8 +75,17 @@ impl Redate {
 }
 
 /// The zip feed read from `input`, re-dated by `redate`, written to `output` (returned).
-/// Files are kept in their order with their names and times; the calendar files and
-/// `feed_info.txt` are rewritten (deflated), every other one copied as stored. A folder
+///
+/// Every date of `calendar.txt` (`start_date`, `end_date`), `calendar_dates.txt` (`date`) and
+/// `feed_info.txt` (`feed_start_date`, `feed_end_date`) moves by [`Redate::shift_days`], whole
+/// weeks, so each weekday keeps its services and holiday exceptions move with their week.
+/// Only each date's eight digits change: columns, quotes, line ends and a byte-order mark stay.
+/// When the source is another weekday than the date simulated, the simulated date's rows of
+/// `calendar_dates.txt` are replaced by exceptions giving it exactly the source's services
+/// (in a new `calendar_dates.txt` if the feed has none).
+///
+/// Files are kept in their order with their names and times; those three are rewritten
+/// (deflated), every other one copied as stored, compressed, without being read. A folder
 /// prefix inside the zip (the files under `feed/`) is found as the reader finds it.
 pub fn redate_zip<R: Read + Seek, W: Write + Seek>(
     input: R,
