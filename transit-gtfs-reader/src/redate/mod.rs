@@ -387,8 +387,8 @@ struct Record {
 
 /// A CSV file split into records and fields, as positions in its bytes, so a field can be
 /// changed in place and everything else kept byte for byte. It splits as the csv crate reads:
-/// a byte-order mark skipped, `\n`, `\r\n` or `\r` ending a record outside quotes, `""` a
-/// quote inside quotes, blank lines skipped.
+/// a byte-order mark skipped, `\n`, `\r\n` or `\r` ending a record outside quotes, a quote
+/// opening a quoted field only as its first byte, `""` a quote inside one, blank lines skipped.
 #[derive(Debug)]
 struct Csv<'b> {
     file: &'static str,
@@ -413,19 +413,24 @@ impl<'b> Csv<'b> {
             let (start, start_line) = (at, line);
             let mut fields = Vec::new();
             let mut field_start = at;
+            // A quote opens a quoted field only as its first byte (elsewhere it is text, as
+            // the csv crate reads it); in one, `""` is a quote and a lone `"` closes it.
             let mut quoted = false;
             let end = loop {
                 let Some(&byte) = bytes.get(at) else {
                     break at;
                 };
                 match byte {
-                    b'"' => quoted = !quoted,
-                    b',' if !quoted => {
+                    b'"' if quoted && bytes.get(at + 1) == Some(&b'"') => at += 1,
+                    b'"' if quoted => quoted = false,
+                    b'"' if at == field_start => quoted = true,
+                    b'\n' if quoted => line += 1,
+                    _ if quoted => {}
+                    b',' => {
                         fields.push((field_start, at));
                         field_start = at + 1;
                     }
-                    b'\n' | b'\r' if !quoted => break at,
-                    b'\n' => line += 1,
+                    b'\n' | b'\r' => break at,
                     _ => {}
                 }
                 at += 1;

@@ -98,7 +98,8 @@ fn only_the_dates_digits_change_bom_crlf_quotes_and_columns_kept() {
     let calendar = "\u{feff}service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,\"start_date\",end_date,extra\r\n\
                     \"WK, main\",1,1,1,1,1,0,0,\"20250106\", 20250131 ,\"a \"\"quoted\"\", field\"\r\n\
                     \r\n\
-                    WE,0,0,0,0,0,1,1,20250106,20250131,\"multi\r\nline\"\r\n";
+                    WE,0,0,0,0,0,1,1,20250106,20250131,\"multi\r\nline\"\r\n\
+                    ab\"c,0,0,0,0,0,1,1,20250106,20250131,x\"y\r\n";
     let redate = Redate::new(date(2025, 1, 6), date(2025, 1, 20));
     let out = redate_table(
         "calendar.txt",
