@@ -4,13 +4,14 @@
 //! simulation over that day.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
 use chrono::{NaiveDate, Timelike, Utc};
 use clap::Args;
 use transit_core::network::service_day::ServiceDay;
+use transit_core::topics::Topics;
 use transit_gtfs_reader::{Feed, GtfsError, ReadOptions, ServiceDayOptions};
 use transit_http::agency::{AgencyFeeds, FeedClock};
 use transit_http::agency_board::{AgencyBoard, AgencyNetwork, MapShape};
@@ -29,7 +30,9 @@ const SERVICE_DAY: &str = "--gtfs (TRANSIT_GTFS), --service-date and --route-typ
 /// `--gtfs` and the options of the feed it names.
 #[derive(Debug, Clone, Default, Args)]
 pub struct AgencyArgs {
-    /// A static GTFS feed (a zip or a folder) to run instead of CTA's embedded network.
+    /// A static GTFS feed (a zip or a folder) to run instead of CTA's embedded network. Its
+    /// topics are named after the feed, `gtfs.<agency_id, else the file's name>`, unless
+    /// --topic-prefix names another prefix than CTA's default.
     #[arg(long, env = "TRANSIT_GTFS", value_name = "PATH")]
     pub gtfs: Option<PathBuf>,
 
@@ -51,10 +54,14 @@ pub struct AgencyArgs {
 /// One service day of an agency's feed, with what its board draws.
 #[derive(Debug, Clone)]
 pub struct AgencyDay {
-    /// The feed read (served whole as the static feed).
+    /// The feed read (served as the static feed, re-dated when the day runs another date's
+    /// service).
     pub path: PathBuf,
     /// The agency's name (the first agency's), for the board's title.
     pub name: String,
+    /// The topic prefix of the feed's run when `--topic-prefix` is left at CTA's default
+    /// ([`feed_topic_prefix`]).
+    pub topic_prefix: String,
     /// The day's trips, routes, stops and vehicles.
     pub day: Arc<ServiceDay>,
     /// The shapes the day's trips follow.
@@ -141,6 +148,12 @@ impl AgencyArgs {
             || "The network".to_string(),
             |agency| agency.name.to_string(),
         );
+        let topic_prefix = feed_topic_prefix(
+            feed.agencies()
+                .first()
+                .and_then(|agency| agency.id.as_deref()),
+            path,
+        );
         tracing::info!(
             feed = %path.display(),
             timezone = %day.timezone,
@@ -154,6 +167,7 @@ impl AgencyArgs {
         Ok(Some(AgencyDay {
             path: path.clone(),
             name,
+            topic_prefix,
             day: Arc::new(day),
             shapes,
             start_s,
@@ -172,7 +186,57 @@ impl AgencyArgs {
     }
 }
 
+/// The topic prefix a GTFS feed's run takes by default: `gtfs.` and the feed's first
+/// `agency_id`, or without one the feed's file name without `.zip` (or its folder's name), in
+/// lower case with every character outside `a-z`, `0-9` turned into `-` (runs of them into
+/// one), at most 100 characters; `gtfs.feed` if nothing is left. Kafka's topic names allow
+/// `[a-zA-Z0-9._-]`; no `_` or further `.`, whose mix Kafka warns about (both map to `_` in its
+/// metrics), and the prefix keeps the two parts of `org.chicago.cta`'s form.
+pub fn feed_topic_prefix(agency_id: Option<&str>, path: &Path) -> String {
+    let stem = path.file_name().map(|name| {
+        let name = name.to_string_lossy();
+        let zip = name.len() > 4 && name.to_ascii_lowercase().ends_with(".zip");
+        match name.get(..name.len() - 4) {
+            Some(stem) if zip => stem.to_owned(),
+            _ => name.into_owned(),
+        }
+    });
+    let source = agency_id
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+        .or(stem)
+        .unwrap_or_default();
+    let mut name = String::new();
+    for c in source.chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            name.push(c);
+        } else if !name.is_empty() && !name.ends_with('-') {
+            name.push('-');
+        }
+        if name.len() >= 100 {
+            break;
+        }
+    }
+    let name = name.trim_end_matches('-');
+    format!("gtfs.{}", if name.is_empty() { "feed" } else { name })
+}
+
 impl AgencyDay {
+    /// The run's topics: under `configured` (`--topic-prefix`), or under the feed's own prefix
+    /// ([`AgencyDay::topic_prefix`]) when `configured` is CTA's default, so another agency's
+    /// records never land in CTA's topics unless asked for.
+    pub fn topics(&self, configured: &str) -> Topics {
+        let prefix = if configured == transit_core::topics::DEFAULT_PREFIX {
+            &self.topic_prefix
+        } else {
+            configured
+        };
+        tracing::info!(prefix, feed = %self.path.display(), "topic prefix");
+        Topics::new(prefix)
+    }
+
     /// The board of the day's trips, empty until it reads arrivals.
     pub fn board(&self) -> AgencyBoard {
         AgencyBoard::new(AgencyNetwork {
@@ -182,8 +246,9 @@ impl AgencyDay {
         })
     }
 
-    /// GTFS-realtime in the input's ids and the input itself as `/gtfs/static.zip`, stamped
-    /// with the wall clock when live, else with the records' own (simulated) time.
+    /// GTFS-realtime in the input's ids and the input itself as `/gtfs/static.zip` (re-dated
+    /// to the simulated date when its service is another date's), stamped with the wall clock
+    /// when live, else with the records' own (simulated) time.
     pub fn feeds(&self) -> AgencyFeeds {
         AgencyFeeds::with_board(
             &self.path,
@@ -219,5 +284,38 @@ impl AgencyDay {
             let seconds = (days.max(0.0) * 86_400.0) as u64 + u64::from(sim.now());
             u32::try_from(seconds).unwrap_or(u32::MAX)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::feed_topic_prefix;
+
+    #[test]
+    fn a_feeds_topic_prefix_comes_from_its_agency_id_or_file_in_kafkas_charset() {
+        let nyc = Path::new("/feeds/nyc_subway_gtfs.zip");
+        assert_eq!(feed_topic_prefix(Some("MTA NYCT"), nyc), "gtfs.mta-nyct");
+        assert_eq!(feed_topic_prefix(Some("FTA"), nyc), "gtfs.fta");
+        assert_eq!(feed_topic_prefix(None, nyc), "gtfs.nyc-subway-gtfs");
+        assert_eq!(feed_topic_prefix(Some("  "), nyc), "gtfs.nyc-subway-gtfs");
+        assert_eq!(
+            feed_topic_prefix(None, Path::new("feeds/Bus Feed.2025/")),
+            "gtfs.bus-feed-2025"
+        );
+        assert_eq!(
+            feed_topic_prefix(Some("Société des transports/Zürich, été"), nyc),
+            "gtfs.soci-t-des-transports-z-rich-t"
+        );
+        assert_eq!(feed_topic_prefix(Some("***"), nyc), "gtfs.feed");
+        let long = feed_topic_prefix(Some(&"a".repeat(300)), nyc);
+        assert_eq!(long.len(), "gtfs.".len() + 100);
+        for prefix in [long, feed_topic_prefix(Some("a.b_c"), nyc)] {
+            assert!(prefix
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.'));
+            assert_eq!(prefix.matches('.').count(), 1, "{prefix}");
+        }
     }
 }

@@ -384,7 +384,6 @@ mod agency {
     use transit::processes::registry::start_services;
     use transit_core::bus::{StartFrom, SubscribeOptions};
     use transit_core::codec::SchemaRegistry;
-    use transit_core::topics::Topics;
     use transit_http::agency_board;
     use transit_http::rest_proxy;
     use transit_sim::timetabled::publish::{self, PublishConfig};
@@ -416,7 +415,7 @@ mod agency {
         )
         .await?;
         let registry: Arc<dyn SchemaRegistry> = Arc::new(services.registry.clone());
-        let topics = Topics::new(args.topic_prefix.clone());
+        let topics = agency.topics(&args.topic_prefix);
         publish::create_topic(shared_bus.as_ref(), &topics, args.partitions).await?;
         let codec = Arc::new(publish::register_codec(Arc::clone(&registry), &topics).await?);
 

@@ -140,7 +140,7 @@ async fn run_agency(
     let (kafka, client) = health.connect(&args.cluster).await?;
     let bus: Arc<dyn EventBus> = Arc::new(kafka.clone());
     let registry: Arc<dyn SchemaRegistry> = Arc::new(client.clone());
-    let topics = args.cluster.topics();
+    let topics = agency.topics(&args.cluster.topic_prefix);
     let codec = Arc::new(
         transit_sim::timetabled::publish::register_codec(Arc::clone(&registry), &topics)
             .await

@@ -169,7 +169,7 @@ async fn run_agency(
         "the arrivals' schema is not registered yet",
     )
     .await?;
-    let topics = args.cluster.topics();
+    let topics = agency.topics(&args.cluster.topic_prefix);
     publish::create_topic(&bus, &topics, args.partitions)
         .await
         .context("creating the arrivals topic")?;

@@ -46,6 +46,11 @@
 //!   logged); without `block_id`, runs paired at the terminals after a layover, as CTA's block
 //!   plan does (see [`DEFAULT_MIN_LAYOVER_S`]).
 //!
+//! A feed to serve beside a simulation of a date its calendar does not cover,
+//! [`redate_zip`]: every date moved by whole weeks ([`Redate`]) so the date simulated runs the
+//! service of the date taken, only the dates' digits rewritten and every other file copied as
+//! stored (why, and what happens to holidays: `docs/feeds.md`).
+//!
 //! Bad input: a trip whose times go back along it is refused when the feed is read (the
 //! error names stop_times.txt, the trip and the two stops), as every other fault of a feed;
 //! what the service day leaves out (trips of one stop time) or changes (unreadable text
@@ -58,6 +63,7 @@ mod day;
 mod error;
 mod model;
 mod read;
+mod redate;
 mod service;
 mod source;
 mod table;
@@ -72,6 +78,7 @@ pub use model::{
     Agency, AgencyIdx, BlockIdx, Frequency, LocationType, Rgb, Route, RouteIdx, Service,
     ServiceIdx, Shape, ShapeIdx, ShapePoint, Stop, StopIdx, StopTime, Trip, TripIdx,
 };
+pub use redate::{redate_zip, Redate};
 pub use service::{service_day_start, ServiceDate};
 pub use table::MAX_FIELD_BYTES;
 

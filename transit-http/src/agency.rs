@@ -1,7 +1,11 @@
 //! The standard feeds of any agency's simulated day (a static GTFS feed as the input), in the
 //! input feed's own ids:
 //!
-//! - `GET /gtfs/static.zip`: the input feed's bytes as given (a folder input zipped).
+//! - `GET /gtfs/static.zip`: the input feed (a folder input zipped), describing the date
+//!   simulated: as given when the simulated date runs its own service; re-dated when the
+//!   service was taken from another date (a feed whose calendar does not cover the date
+//!   simulated), every date moved by whole weeks ([`transit_gtfs_reader::redate_zip`]) so that
+//!   each `(trip_id, start_date)` of GTFS-realtime is a trip active on that date in it.
 //! - `GET /gtfs-rt/vehicle-positions`, `GET /gtfs-rt/trip-updates`: GTFS-realtime
 //!   ([`transit_gtfs::agency`]), protobuf or, with `?format=json`, protobuf's JSON mapping.
 //! - Train Tracker's paths: CTA's API describes only CTA's 'L', so for another network they
@@ -35,7 +39,8 @@
 //! # }
 //! ```
 
-use std::path::PathBuf;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -55,6 +60,7 @@ use transit_core::network::service_day::ServiceDay;
 use transit_core::topics::Topics;
 use transit_gtfs::agency::{self, AgencyBoard};
 use transit_gtfs::realtime::proto::FeedMessage;
+use transit_gtfs_reader::{redate_zip, Redate};
 
 use crate::gtfs::STATIC_ZIP_PATH;
 use crate::realtime::{
@@ -114,7 +120,9 @@ pub struct AgencyFeeds {
 
 impl AgencyFeeds {
     /// The feeds of the static feed at `feed_path` (a zip or a folder, the simulator's input)
-    /// whose service `day` is simulated, computed at `clock`.
+    /// whose service `day` is simulated, computed at `clock`. The static feed is served
+    /// re-dated when `day` runs another date's service ([`ServiceDay::date`] is not
+    /// [`ServiceDay::requested`]).
     pub fn new(feed_path: impl Into<PathBuf>, day: Arc<ServiceDay>, clock: FeedClock) -> Self {
         Self::with_board(feed_path, AgencyBoard::new(day), clock)
     }
@@ -262,17 +270,45 @@ fn wall_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// The static feed at `path` as served: zipped, and re-dated by `redate` unless the simulated
+/// date runs its own service.
+fn served_zip(path: &Path, redate: Redate) -> Result<Vec<u8>, String> {
+    let zip = agency::static_zip(path).map_err(|e| transit_core::error_chain(&e))?;
+    if redate.is_identity() {
+        return Ok(zip);
+    }
+    let capacity = zip.len() + 1_024;
+    let redated = redate_zip(
+        Cursor::new(zip),
+        Cursor::new(Vec::with_capacity(capacity)),
+        &redate,
+    )
+    .map_err(|e| format!("re-dating it: {}", transit_core::error_chain(&e)))?
+    .into_inner();
+    tracing::info!(
+        feed = %path.display(),
+        service_of = %redate.source,
+        simulated = %redate.simulated,
+        shift_days = redate.shift_days(),
+        "the static feed is served re-dated, so that the simulated date runs the service taken"
+    );
+    Ok(redated)
+}
+
 async fn static_zip(State(feeds): State<AgencyFeeds>) -> Response {
     let read = feeds
         .inner
         .static_zip
         .get_or_try_init(|| async {
             let path = feeds.inner.feed_path.clone();
-            tokio::task::spawn_blocking(move || agency::static_zip(&path))
+            let redate = feeds.read_board(|board| {
+                let day = board.day();
+                Redate::new(day.date, day.requested)
+            });
+            tokio::task::spawn_blocking(move || served_zip(&path, redate))
                 .await
                 .map_err(|e| format!("reading the feed stopped: {e}"))?
                 .map(Bytes::from)
-                .map_err(|e| transit_core::error_chain(&e))
         })
         .await;
     match read {

@@ -4,6 +4,7 @@
 
 mod gtfs_kit_sample;
 mod nyc;
+mod redate;
 mod sample_gtfs_feed;
 mod synthetic;
 

@@ -18,6 +18,7 @@ use transit_core::topics::Topics;
 use transit_core::EventBus;
 use transit_gtfs::agency::AgencyBoard;
 use transit_gtfs::realtime::proto::FeedMessage;
+use transit_gtfs_reader::ReadOptions;
 use transit_http::agency::{AgencyFeeds, FeedClock};
 use transit_mem::{MemBus, MemRegistry};
 use transit_sim::timetabled::publish::{self, Clock, PublishConfig};
@@ -61,6 +62,26 @@ impl Run {
         feed_clock: FeedClock,
         until_s: Option<u32>,
     ) -> Self {
+        Self::start_feed(
+            &feeds::nyc(),
+            &ReadOptions::default(),
+            day,
+            clock,
+            feed_clock,
+            until_s,
+        )
+        .await
+    }
+
+    /// The same over the feed at `path`, read with `options`.
+    async fn start_feed(
+        path: &Path,
+        options: &ReadOptions,
+        day: &Arc<ServiceDay>,
+        clock: Clock,
+        feed_clock: FeedClock,
+        until_s: Option<u32>,
+    ) -> Self {
         let bus = Arc::new(MemBus::new());
         let registry: Arc<dyn SchemaRegistry> = Arc::new(MemRegistry::new());
         let topics = Topics::default();
@@ -71,13 +92,13 @@ impl Run {
             .await
             .unwrap();
         // Vehicles placed along the feed's shapes.
-        let feed = transit_gtfs_reader::Feed::read(feeds::nyc(), &Default::default()).unwrap();
+        let feed = transit_gtfs_reader::Feed::read(path, options).unwrap();
         let shapes = feed.shapes().iter().map(|shape| {
             let points = shape.points.iter().map(|p| (p.lat, p.lon)).collect();
             (shape.id.to_string(), points)
         });
         let board = AgencyBoard::new(Arc::clone(day)).with_shapes(shapes);
-        let feeds = AgencyFeeds::with_board(feeds::nyc(), board, feed_clock);
+        let feeds = AgencyFeeds::with_board(path, board, feed_clock);
         let shutdown = CancellationToken::new();
         let follower = tokio::spawn({
             let feeds = feeds.clone();
@@ -224,15 +245,13 @@ async fn nyc_live_feeds_name_the_input_feeds_ids_at_the_wall_clock() {
     assert!(report["vehicles"].as_u64().unwrap() > 0);
     assert!(report["stop_time_updates"].as_u64().unwrap() > 0);
 
-    // The static feed is the input, byte for byte; Train Tracker says it is CTA's.
+    // The static feed is the input, re-dated if today is not in its calendar (the Python
+    // client found every trip running on its start_date in it); Train Tracker says it is CTA's.
     let zip = reqwest::get(format!("{base}/gtfs/static.zip"))
         .await
         .unwrap();
     assert_eq!(zip.status(), 200);
-    assert_eq!(
-        zip.bytes().await.unwrap(),
-        std::fs::read(feeds::nyc()).unwrap()
-    );
+    served_is_the_input(&zip.bytes().await.unwrap(), &feeds::nyc(), &day);
     let tracker = reqwest::get(format!("{base}/api/1.0/ttarrivals.aspx?mapid=40380"))
         .await
         .unwrap();
@@ -473,4 +492,249 @@ async fn a_folder_feed_and_an_arrival_on_the_bus_are_served() {
     let followed = follower.await.unwrap().unwrap();
     assert_eq!(followed.applied, 1);
     std::fs::remove_dir_all(&folder).unwrap();
+}
+
+/// The zip entries of `bytes`, by name, uncompressed.
+fn entries(bytes: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
+    use std::io::Read;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    (0..archive.len())
+        .map(|i| {
+            let mut entry = archive.by_index(i).unwrap();
+            let mut content = Vec::new();
+            entry.read_to_end(&mut content).unwrap();
+            (entry.name().unwrap().into_owned(), content)
+        })
+        .collect()
+}
+
+/// `served` is the feed at `input`: the same bytes when `day` runs its own date's service;
+/// otherwise the same files, only the calendar files and feed_info.txt changed, in which the
+/// date simulated runs exactly the trips the day took from the feed's own date.
+fn served_is_the_input(served: &[u8], input: &Path, day: &ServiceDay) {
+    let original = std::fs::read(input).unwrap();
+    if day.date == day.requested {
+        assert_eq!(served, original.as_slice());
+        return;
+    }
+    let (a, b) = (entries(&original), entries(served));
+    assert_eq!(
+        a.keys().collect::<Vec<_>>(),
+        b.keys().collect::<Vec<_>>(),
+        "the same files"
+    );
+    for (name, content) in &a {
+        if !["calendar.txt", "calendar_dates.txt", "feed_info.txt"].contains(&name.as_str()) {
+            assert!(b[name] == *content, "{name} is served as it came");
+        }
+    }
+    let options = ReadOptions::all_route_types();
+    let before = transit_gtfs_reader::Feed::read(input, &options).unwrap();
+    let after = transit_gtfs_reader::Feed::from_zip_bytes(served.to_vec(), &options).unwrap();
+    let taken = after.service_date(day.requested).unwrap();
+    assert!(
+        !taken.is_substitute(),
+        "{taken}: the served feed covers the date simulated"
+    );
+    let ids = |feed: &transit_gtfs_reader::Feed, date| -> Vec<String> {
+        let mut ids: Vec<String> = feed
+            .trips_on(date)
+            .into_iter()
+            .map(|t| feed.trips()[t.index()].id.to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let served_trips = ids(&after, day.requested);
+    assert_eq!(served_trips, ids(&before, day.date));
+    // Every trip the day runs, those past midnight too, is active on its start_date.
+    for trip in &day.trips {
+        assert!(
+            served_trips.binary_search(&trip.trip_id).is_ok(),
+            "{} runs on {} in the served feed",
+            trip.trip_id,
+            day.requested
+        );
+    }
+}
+
+/// The notices MobilityData's rules (`gtfs-validator` from PyPI, as the static feed's own
+/// test runs it) give the feed at `zip` as of `date`: severity, code and count of each kind.
+fn validator_notices(
+    zip: &Path,
+    date: chrono::NaiveDate,
+    out: &Path,
+) -> Vec<(String, String, u64)> {
+    let output = std::process::Command::new(python())
+        .args(["-m", "gtfs_validator.cli", "-i"])
+        .arg(zip)
+        .arg("-o")
+        .arg(out)
+        .args(["-c", "US", "-d", &date.to_string()])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("the validator starts");
+    assert!(
+        output.status.success(),
+        "the validator failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let read = |name: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(out.join(name)).unwrap()).unwrap()
+    };
+    let system = read("system_errors.json");
+    assert_eq!(
+        system["notices"].as_array().map(Vec::len),
+        Some(0),
+        "{system}"
+    );
+    let report = read("report.json");
+    let mut notices: Vec<(String, String, u64)> = report["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            let text = |key: &str| n[key].as_str().unwrap_or_default().to_string();
+            (
+                text("severity"),
+                text("code"),
+                n["totalNotices"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    notices.sort();
+    notices
+}
+
+/// The feed `name` simulated flat out on `simulated`, a date its calendar does not cover,
+/// until `until_s`: the static feed served beside GTFS-realtime is the input re-dated, every
+/// `(trip_id, start_date)` of the trip updates and vehicle positions a trip active on that
+/// date in it (checked by MobilityData's Python bindings and a trip planner's calendar rules),
+/// and it passes the GTFS validator with no error the input does not have.
+async fn realtime_trips_run_in_the_served_feed_on_a_date_outside_its_calendar(
+    name: &str,
+    options: ReadOptions,
+    simulated: chrono::NaiveDate,
+    until_s: u32,
+) {
+    let path = feeds::feed(name);
+    let feed = transit_gtfs_reader::Feed::read(&path, &options).unwrap();
+    let day = Arc::new(feed.service_day(simulated).unwrap());
+    assert_ne!(
+        day.date, day.requested,
+        "{simulated} is outside {name}'s calendar"
+    );
+    let run = Run::start_feed(
+        &path,
+        &options,
+        &day,
+        Clock::FlatOut,
+        FeedClock::Records,
+        Some(until_s),
+    )
+    .await;
+    let Run {
+        feeds,
+        shutdown,
+        publisher,
+        follower,
+    } = run;
+    let stats = tokio::time::timeout(Duration::from_secs(120), publisher)
+        .await
+        .expect("published within two minutes")
+        .unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while feeds.applied() < stats.published {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the feeds read every arrival"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (base, stop, server) = serve(&feeds).await;
+    let report = check_with_python(&base, &[]).await;
+    eprintln!("{name} on {simulated} (service of {}): {report}", day.date);
+    assert!(report["vehicles"].as_u64().unwrap() > 0, "{report}");
+    assert!(report["trip_updates"].as_u64().unwrap() > 0, "{report}");
+    assert_eq!(
+        report["start_dates"],
+        serde_json::json!([simulated.format("%Y%m%d").to_string()])
+    );
+
+    let served = reqwest::get(format!("{base}/gtfs/static.zip"))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    served_is_the_input(&served, &path, &day);
+    let scratch = std::env::temp_dir().join(format!(
+        "agency-redated-{}-{}",
+        std::process::id(),
+        name.trim_end_matches(".zip")
+    ));
+    std::fs::create_dir_all(&scratch).unwrap();
+    let served_path = scratch.join("served.zip");
+    std::fs::write(&served_path, &served).unwrap();
+    let input = validator_notices(&path, day.date, &scratch.join("input"));
+    let served_notices = validator_notices(&served_path, simulated, &scratch.join("served"));
+    let errors = |notices: &[(String, String, u64)]| -> Vec<String> {
+        notices
+            .iter()
+            .filter(|(severity, _, _)| severity == "ERROR")
+            .map(|(_, code, _)| code.clone())
+            .collect()
+    };
+    eprintln!(
+        "{name}: validator errors, input as of {}: {:?}; served as of {simulated}: {:?}",
+        day.date,
+        errors(&input),
+        errors(&served_notices)
+    );
+    for code in errors(&served_notices) {
+        assert!(
+            errors(&input).contains(&code),
+            "the served feed has an error the input has not: {code}"
+        );
+    }
+    // Moved by whole weeks and validated as of the date moved as much, the feed draws the
+    // very notices the input does, warnings and their counts too.
+    assert_eq!(served_notices, input);
+    std::fs::remove_dir_all(&scratch).unwrap();
+
+    stop.cancel();
+    server.await.unwrap();
+    shutdown.cancel();
+    let followed = follower.await.unwrap();
+    assert_eq!(followed.applied, stats.published);
+    assert_eq!(followed.skipped, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nyc_realtime_trips_run_in_the_served_feed_on_a_date_outside_its_calendar() {
+    // A Wednesday two years after the feed: the service of its last Wednesday, 2025-01-15.
+    let simulated = chrono::NaiveDate::from_ymd_opt(2026, 12, 9).unwrap();
+    realtime_trips_run_in_the_served_feed_on_a_date_outside_its_calendar(
+        "nyc_subway_gtfs.zip",
+        ReadOptions::default(),
+        simulated,
+        8 * 3_600,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sample_gtfs_feed_realtime_trips_run_in_the_served_feed_on_a_date_outside_its_calendar() {
+    // Two agencies in two zones, a bus and trams: a Saturday of 2026 runs the feed's last
+    // Saturday with trips (2019-08-17), feed_info's dates moved too; at 15:30 a bus and a tram
+    // are on their way downtown.
+    let simulated = chrono::NaiveDate::from_ymd_opt(2026, 12, 12).unwrap();
+    realtime_trips_run_in_the_served_feed_on_a_date_outside_its_calendar(
+        "sample-gtfs-feed.zip",
+        ReadOptions::all_route_types(),
+        simulated,
+        15 * 3_600 + 30 * 60,
+    )
+    .await;
 }

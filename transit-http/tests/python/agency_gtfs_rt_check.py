@@ -4,12 +4,16 @@ server serves (the input feed itself).
 
     python agency_gtfs_rt_check.py http://127.0.0.1:3000 [--now-within SECONDS]
 
+Every trip a feed names must run in the static feed on its start_date (calendar.txt and
+calendar_dates.txt), as a trip planner matches a trip update to an active trip.
+
 With --now-within, every timestamp (the headers', the vehicles', the trip updates') must be
 within SECONDS of this machine's clock (a live run). Prints a JSON summary on success; exits
 non-zero, naming the first id or rule broken, on failure.
 """
 
 import csv
+import datetime
 import io
 import json
 import math
@@ -62,6 +66,22 @@ def main():
             (int(pt["shape_pt_sequence"]), float(pt["shape_pt_lat"]), float(pt["shape_pt_lon"])))
     for points in shapes.values():
         points.sort()
+    calendar = {c["service_id"].strip(): c for c in table(archive, "calendar.txt")}
+    exceptions = {(d["service_id"].strip(), d["date"].strip()): d["exception_type"].strip()
+                  for d in table(archive, "calendar_dates.txt")}
+    weekdays = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+    def runs_on(service_id, yyyymmdd):
+        exception = exceptions.get((service_id, yyyymmdd))
+        if exception is not None:
+            return exception == "1"
+        c = calendar.get(service_id)
+        if c is None or not c["start_date"].strip() <= yyyymmdd <= c["end_date"].strip():
+            return False
+        weekday = datetime.date(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:])).weekday()
+        return c[weekdays[weekday]].strip() == "1"
+
+    start_dates = set()
     calls = {}
     for st in table(archive, "stop_times.txt"):
         calls.setdefault(st["trip_id"], {})[int(st["stop_sequence"])] = st["stop_id"]
@@ -98,6 +118,10 @@ def main():
             sys.exit(f"{where}: direction_id {trip.direction_id}, not {static_trip['direction_id']}")
         if len(trip.start_date) != 8 or not trip.start_date.isdigit():
             sys.exit(f"{where}: start_date {trip.start_date!r}")
+        if not runs_on(static_trip["service_id"].strip(), trip.start_date):
+            sys.exit(f"{where}: trip {trip.trip_id} (service {static_trip['service_id']}) does not run "
+                     f"on its start_date {trip.start_date} in the static feed's calendar")
+        start_dates.add(trip.start_date)
         runs = frequencies.get(trip.trip_id)
         if runs:
             # Frequency-based: start_time required; exact_times=1 on the headway grid and
@@ -214,6 +238,7 @@ def main():
         "trip_updates": len(updates.entity),
         "stop_time_updates": stop_time_updates,
         "routes": sorted(seen_routes),
+        "start_dates": sorted(start_dates),
         "farthest_from_shape_m": round(farthest_from_shape, 1),
         "header_vs_wall_clock_s": round(positions.header.timestamp - time.time(), 1),
     }))
