@@ -70,10 +70,10 @@ pub async fn run(args: BoardArgs, shutdown: CancellationToken) -> anyhow::Result
     let listener = dashboard::bind(args.address).await?;
     let address = listener.local_addr().context("the dashboard's address")?;
     let kafka = args.cluster.bus().await?;
-    let client = args.cluster.registry()?;
+    let metrics = PipelineMetrics::new();
+    let client = args.cluster.registry()?.with_metrics(Arc::clone(&metrics));
     let bus: Arc<dyn EventBus> = Arc::new(kafka.clone());
     let registry: Arc<dyn SchemaRegistry> = Arc::new(client.clone());
-    let metrics = PipelineMetrics::new();
     let (status, snapshots) = StatusService::new(
         Arc::clone(&bus),
         registry,
