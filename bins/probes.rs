@@ -106,9 +106,7 @@ impl ProcessHealth {
     ) -> anyhow::Result<(transit_kafka::KafkaBus, transit_http::RegistryClient)> {
         let kafka = cluster.bus().await?;
         self.watch_broker(&kafka);
-        let client = cluster
-            .registry()?
-            .with_metrics(Arc::clone(&self.metrics));
+        let client = cluster.registry()?.with_metrics(Arc::clone(&self.metrics));
         self.watch_registry(&client);
         Ok((kafka, client))
     }

@@ -7,6 +7,7 @@
 //! stops anyway. Either way it says what it stopped before finishing: each process names what
 //! it is doing as it goes ([`enter`]).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -25,6 +26,14 @@ static TOKEN: OnceLock<CancellationToken> = OnceLock::new();
 
 /// What the process is doing, and what stopping now leaves unfinished.
 static PHASE: Mutex<Option<(String, String)>> = Mutex::new(None);
+
+/// What the process waits for now, besides its phase (a call to the schema registry while it
+/// is down), newest last, each with its number: while one is outstanding, a Ctrl+C names it
+/// rather than the phase.
+static WAITS: Mutex<Vec<(u64, String, String)>> = Mutex::new(Vec::new());
+
+/// The number of the next [`Waiting`].
+static NEXT_WAIT: AtomicU64 = AtomicU64::new(0);
 
 /// Returns a token cancelled on the first Ctrl+C (or SIGTERM); a second one exits at once.
 pub fn on_ctrl_c() -> CancellationToken {
@@ -61,6 +70,27 @@ pub fn enter(doing: impl Into<String>, unfinished: impl Into<String>) {
     *phase = Some((doing.into(), unfinished.into()));
 }
 
+/// Records that the process waits for something (`waiting for the schema registry at ...`)
+/// until the returned guard drops, and what stopping during the wait leaves unfinished: a
+/// Ctrl+C that cannot wait names the newest wait outstanding rather than the phase.
+pub fn waiting(doing: impl Into<String>, unfinished: impl Into<String>) -> Waiting {
+    let number = NEXT_WAIT.fetch_add(1, Ordering::Relaxed);
+    let mut waits = WAITS.lock().unwrap_or_else(|e| e.into_inner());
+    waits.push((number, doing.into(), unfinished.into()));
+    Waiting(number)
+}
+
+/// A wait recorded by [`waiting`], until it drops.
+#[derive(Debug)]
+pub struct Waiting(u64);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        let mut waits = WAITS.lock().unwrap_or_else(|e| e.into_inner());
+        waits.retain(|(number, _, _)| *number != self.0);
+    }
+}
+
 /// A process stopped by Ctrl+C before it finished what it was doing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Interrupted {
@@ -71,8 +101,17 @@ pub struct Interrupted {
 }
 
 impl Interrupted {
-    /// Stopped now, in the phase last [`enter`]ed.
+    /// Stopped now: in the newest [`waiting`] outstanding, else in the phase last
+    /// [`enter`]ed.
     pub fn current() -> Self {
+        let waits = WAITS.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, doing, unfinished)) = waits.last() {
+            return Self {
+                doing: doing.clone(),
+                unfinished: unfinished.clone(),
+            };
+        }
+        drop(waits);
         let phase = PHASE.lock().unwrap_or_else(|e| e.into_inner());
         let (doing, unfinished) = phase
             .clone()

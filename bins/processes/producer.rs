@@ -249,5 +249,9 @@ async fn reach_cluster(
     health.readiness.expect("schemas", schemas);
     let (kafka, client) = health.connect(cluster).await?;
     let bus = crate::probes::CountedBus::new(kafka, Arc::clone(&health.metrics));
-    Ok((bus, Arc::new(client)))
+    let registry = crate::reach::WaitedRegistry::shared(
+        client,
+        "nothing was published: the schemas were not registered yet",
+    );
+    Ok((bus, registry))
 }

@@ -157,7 +157,10 @@ async fn source(args: SourceArgs, shutdown: CancellationToken) -> anyhow::Result
     let mut health = ProcessHealth::starting(&args.probes, "stations source", &shutdown).await?;
     let (kafka, client) = health.connect(&args.cluster).await?;
     let bus: Arc<dyn EventBus> = Arc::new(kafka);
-    let registry: Arc<dyn SchemaRegistry> = Arc::new(client);
+    let registry: Arc<dyn SchemaRegistry> = crate::reach::WaitedRegistry::shared(
+        client,
+        "no row was published yet; the rows are read again at the next start",
+    );
     let config = SourceConfig {
         name: args.name.clone(),
         poll_interval: Duration::from_millis(args.poll_ms.max(10)),

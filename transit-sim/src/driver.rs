@@ -358,7 +358,13 @@ pub async fn run(
         if hold_more {
             continue;
         }
-        published(bus, batches.publish(bus, codecs, sink, &mut stats, &shutdown).await).await?;
+        published(
+            bus,
+            batches
+                .publish(bus, codecs, sink, &mut stats, &shutdown)
+                .await,
+        )
+        .await?;
         stats.ticks += held as u64;
         held = 0;
         stats.simulated_until = Some(tick.time);
@@ -372,7 +378,13 @@ pub async fn run(
     if held > 0 {
         // Ticks held when a shutdown came between two checks: simulated, so published.
         let sink = config.weather_sink.as_deref();
-        published(bus, batches.publish(bus, codecs, sink, &mut stats, &shutdown).await).await?;
+        published(
+            bus,
+            batches
+                .publish(bus, codecs, sink, &mut stats, &shutdown)
+                .await,
+        )
+        .await?;
         stats.ticks += held as u64;
         stats.simulated_until = Some(tick.time);
     }

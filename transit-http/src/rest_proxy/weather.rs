@@ -120,7 +120,10 @@ impl WeatherSink for RestProxyWeather {
                 }
                 Err(error) => {
                     if let Some(metrics) = &self.metrics {
-                        metrics.record_error(Self::METRICS_COMPONENT, &transit_core::error_chain(&error));
+                        metrics.record_error(
+                            Self::METRICS_COMPONENT,
+                            &transit_core::error_chain(&error),
+                        );
                     }
                     return Err(error.into());
                 }
