@@ -266,6 +266,65 @@ async fn registry_down_is_said_once_and_the_process_goes_on() {
     launcher.logs().remove();
 }
 
+/// The other long-running subcommands waiting for Kafka (`process` and `dashboard` are
+/// above): Ctrl+C stops each within 2 s, naming the wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_registry_source_and_producer_waiting_for_kafka() {
+    let mut launcher = launcher("kafka-down-others");
+    let kafka = closed();
+    let registry_url = format!("http://{}", closed());
+    let cluster = [
+        "--kafka",
+        kafka.as_str(),
+        "--registry-url",
+        registry_url.as_str(),
+    ];
+    let database = database_url("postgres");
+    let registry_address = free_address().to_string();
+    let proxy_address = free_address().to_string();
+    let commands: [(&str, Vec<&str>); 3] = [
+        (
+            "registry",
+            vec![
+                "registry",
+                "--kafka",
+                &kafka,
+                "--registry-address",
+                &registry_address,
+                "--rest-proxy-address",
+                &proxy_address,
+            ],
+        ),
+        (
+            "source",
+            [
+                &["stations", "source", "--database-url", &database][..],
+                &cluster,
+            ]
+            .concat(),
+        ),
+        ("produce", [&["produce"][..], &cluster].concat()),
+    ];
+    let mut procs: Vec<Proc> = commands
+        .iter()
+        .map(|(name, list)| launcher.start(name, &args(list)))
+        .collect();
+    for proc in &mut procs {
+        proc.wait_for_line(
+            &["Kafka unreachable at", &kafka, "retrying (attempt 1"],
+            AT_ONCE,
+        )
+        .await;
+        assert_ctrl_c(
+            proc,
+            INTERRUPTED,
+            &["stopped by Ctrl+C while waiting for Kafka at", &kafka],
+        )
+        .await;
+    }
+    launcher.logs().remove();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_registry_host_ends_the_process_at_once() {
     let mut launcher = launcher("unknown-registry-host");
@@ -731,12 +790,40 @@ async fn rest_proxy_or_registry_down_is_quiet_counted_in_metrics_and_ctrl_c_stop
         )
         .await;
     let board_outage = Instant::now();
-    tokio::time::sleep(OUTAGE).await;
+    let board_before = board.log().lines().count();
+
+    // Meanwhile a producer starting without the registry waits to register its schemas.
+    let mut unregistered = {
+        let mut list = produce_args.clone();
+        let at = list
+            .iter()
+            .position(|arg| arg == "--metrics-address")
+            .expect("the producer's arguments name its probes' address");
+        list[at + 1] = free_address().to_string();
+        launcher.start("produce-unregistered", &list)
+    };
+    unregistered
+        .wait_for_line(
+            &["the schema registry is not answering; asking again"],
+            Duration::from_secs(60),
+        )
+        .await;
+    assert_ctrl_c(
+        &mut unregistered,
+        INTERRUPTED,
+        &[
+            "stopped by Ctrl+C while waiting for the schema registry at",
+            "registering",
+        ],
+    )
+    .await;
+
+    tokio::time::sleep(OUTAGE.saturating_sub(board_outage.elapsed())).await;
     producer.assert_running();
     board.assert_running();
-    // The dashboard's whole log, its start included; the producer's since its outage began.
+    // Each one's lines since its outage began (their starts are a dozen lines each).
     let (board_lines, produced) = (
-        board.log().lines().count(),
+        lines_since(&board, board_before),
         lines_since(&producer, produced_before),
     );
     assert!(
@@ -751,6 +838,20 @@ async fn rest_proxy_or_registry_down_is_quiet_counted_in_metrics_and_ctrl_c_stop
         produce_outage.elapsed(),
         producer.log()
     );
+    // Said at attempts 1, 2, 4, 8, 16 at most in 30 s, not at every attempt.
+    for (proc, said) in [
+        (&producer, "the REST Proxy did not take the weather reading"),
+        (&board, "the schema registry is not answering"),
+    ] {
+        let lines = proc.lines_with(&[said]);
+        assert!(
+            (1..=5).contains(&lines.len()),
+            "{} said {said:?} {} times:\n{}",
+            proc.label(),
+            lines.len(),
+            proc.log()
+        );
+    }
 
     let page = metrics_page(board_probes).await;
     assert_counted(
