@@ -176,15 +176,22 @@ pub fn exit_status(error: &anyhow::Error) -> (u8, String) {
 }
 
 /// What to check after an error that is not a [`crate::retry::Mistake`] but comes from a
-/// service a setting names: the registry that never came back, say.
+/// service a setting names: the registry or the REST Proxy that never came back, say.
 fn hint(error: &anyhow::Error) -> &'static str {
     let registry = error.chain().any(|cause| {
         cause
             .downcast_ref::<transit_http::registry_client::RegistryClientError>()
             .is_some()
     });
+    let rest_proxy = error.chain().any(|cause| {
+        cause
+            .downcast_ref::<transit_http::rest_proxy::RestProxyError>()
+            .is_some()
+    });
     if registry {
         "; check that the schema registry is up, and --registry-url (TRANSIT_REGISTRY_URL)"
+    } else if rest_proxy {
+        "; check that the REST Proxy is up, and --rest-proxy-url (TRANSIT_REST_PROXY_URL)"
     } else {
         ""
     }
@@ -203,4 +210,42 @@ async fn signal() -> std::io::Result<()> {
 #[cfg(not(unix))]
 async fn signal() -> std::io::Result<()> {
     tokio::signal::ctrl_c().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ctrl_c_names_the_newest_wait_outstanding_then_the_phase() {
+        enter("producing", "the records in flight were not all flushed");
+        let first = waiting("waiting for the schema registry at r (schema 1)", "one");
+        let second = waiting("waiting for the schema registry at r (schema 2)", "two");
+        assert_eq!(Interrupted::current().unfinished, "two");
+        drop(second);
+        assert_eq!(
+            Interrupted::current().to_string(),
+            "stopped by Ctrl+C while waiting for the schema registry at r (schema 1): one"
+        );
+        drop(first);
+        assert_eq!(Interrupted::current().doing, "producing");
+    }
+
+    #[test]
+    fn an_error_of_the_rest_proxy_names_its_setting() {
+        let error = anyhow::Error::new(transit_http::rest_proxy::RestProxyError::Rejected {
+            status: 503,
+            error_code: 50301,
+            message: "unavailable".into(),
+        })
+        .context("sending the weather reading of 2026-11-02 05:15:00");
+        let (status, line) = exit_status(&error);
+        assert_eq!(status, 1);
+        assert!(
+            line.ends_with(
+                "check that the REST Proxy is up, and --rest-proxy-url (TRANSIT_REST_PROXY_URL)"
+            ),
+            "{line}"
+        );
+    }
 }
