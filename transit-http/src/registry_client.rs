@@ -748,6 +748,43 @@ impl SchemaRegistry for RegistryClient {
 mod tests {
     use super::*;
 
+    /// An address nothing listens on.
+    fn closed() -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let address = listener.local_addr().expect("its address");
+        format!("http://{address}")
+    }
+
+    #[tokio::test]
+    async fn retries_and_failed_checks_are_counted_with_the_last_error() {
+        let url = closed();
+        let metrics = PipelineMetrics::new();
+        let client = RegistryClient::new(&url)
+            .expect("a client")
+            .with_metrics(Arc::clone(&metrics));
+        // Abandoned while it still asks again (for RETRY_FOR): its retries are counted so far.
+        let asked =
+            tokio::time::timeout(Duration::from_secs(1), client.schema_by_id(SchemaId(4))).await;
+        assert!(asked.is_err(), "a registry down is asked again");
+        let snapshot = metrics.snapshot();
+        let retries = snapshot.retries[METRICS_COMPONENT];
+        assert!(retries >= 2, "{retries} retries in a second");
+        let last = &snapshot.last_error[METRICS_COMPONENT].message;
+        assert!(last.contains(&format!("{url}/schemas/ids/4")), "{last}");
+
+        assert!(client.clone().check().await.is_err());
+        let snapshot = metrics.snapshot();
+        assert_eq!(
+            snapshot.retries[METRICS_COMPONENT], retries,
+            "a check is not retried"
+        );
+        assert_eq!(snapshot.errors[METRICS_COMPONENT], retries + 1);
+        assert!(snapshot.last_error[METRICS_COMPONENT]
+            .message
+            .contains(&format!("{url}/subjects")));
+        assert_eq!(client.outage.failed.load(Ordering::Relaxed) as u64, retries);
+    }
+
     fn map(status: u16, body: &str, about: About<'_>) -> RegistryError {
         let url = Url::parse("http://registry:8081/subjects/s/versions").unwrap();
         error_from_answer(&Method::POST, &url, status, body.as_bytes(), about)

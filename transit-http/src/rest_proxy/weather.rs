@@ -141,3 +141,31 @@ impl WeatherSink for RestProxyWeather {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn each_reading_sent_again_is_a_counted_retry_with_the_last_error() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let url = format!("http://{}", listener.local_addr().expect("its address"));
+        drop(listener);
+        let metrics = PipelineMetrics::new();
+        let sender = RestProxyWeather::new(RestProxyClient::new(&url).expect("a client"), "w")
+            .with_metrics(Arc::clone(&metrics));
+        let reading = WeatherEvent {
+            temperature: 41.5,
+            status: transit_core::event::WeatherStatus::Cloudy,
+        };
+        // Abandoned while it still sends again (for RETRY_FOR): its retries are counted so far.
+        let sent =
+            tokio::time::timeout(Duration::from_secs(1), sender.send(SimTime(0), &reading)).await;
+        assert!(sent.is_err(), "a proxy down is asked again");
+        let snapshot = metrics.snapshot();
+        let component = RestProxyWeather::METRICS_COMPONENT;
+        assert!(snapshot.retries[component] >= 2, "{:?}", snapshot.retries);
+        let last = &snapshot.last_error[component].message;
+        assert!(last.contains(&format!("{url}/topics/w")), "{last}");
+    }
+}
