@@ -655,3 +655,66 @@ impl Progress {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SimConfig;
+
+    /// A sink whose service never answers: it waits for ever, as one retrying would.
+    #[derive(Debug)]
+    struct Unanswered;
+
+    #[async_trait::async_trait]
+    impl WeatherSink for Unanswered {
+        async fn send(
+            &self,
+            _time: SimTime,
+            _reading: &WeatherEvent,
+        ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+            std::future::pending().await
+        }
+    }
+
+    #[tokio::test]
+    async fn shutdown_stops_a_weather_sink_waiting_for_its_service_and_flushes_the_rest() {
+        let bus = transit_mem::MemBus::new();
+        let registry: Arc<dyn transit_core::codec::SchemaRegistry> =
+            Arc::new(transit_mem::MemRegistry::new());
+        let topics = Topics::default();
+        create_simulation_topics(&bus, &topics, 1).await.unwrap();
+        let codecs = SimulationCodecs::register(registry, &topics).await.unwrap();
+        let mut sim = crate::testing::simulation(SimConfig::default());
+        let config = DriverConfig {
+            pace: Pace::FlatOut,
+            weather_sink: Some(Arc::new(Unanswered)),
+            ..DriverConfig::default()
+        };
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        let asked = Duration::from_millis(300);
+        tokio::spawn(async move {
+            tokio::time::sleep(asked).await;
+            stop.cancel();
+        });
+        let started = std::time::Instant::now();
+        let outcome = run(&bus, &mut sim, &codecs, &config, shutdown).await;
+        let took = started.elapsed();
+        assert!(
+            matches!(outcome, Err(DriverError::WeatherStopped { .. })),
+            "{outcome:?}"
+        );
+        assert!(
+            took >= asked && took < asked + WEATHER_STOP_GRACE + Duration::from_millis(500),
+            "stopped after {took:?}"
+        );
+        // The ticks before the reading were published.
+        let published: u64 = codecs
+            .topic_names()
+            .iter()
+            .filter_map(|topic| bus.offsets(topic, 0))
+            .map(|(_, end)| end)
+            .sum();
+        assert!(published > 0);
+    }
+}
