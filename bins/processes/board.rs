@@ -68,7 +68,11 @@ pub async fn run(args: BoardArgs, shutdown: CancellationToken) -> anyhow::Result
     let network = load_network(args.stations.as_deref())?;
     let listener = dashboard::bind(args.address).await?;
     let address = listener.local_addr().context("the dashboard's address")?;
+    // Probes while Kafka and the registry are waited for (alive, not ready: `broker`
+    // connecting), on the address the board's own take over once it is built.
+    let connecting = ProcessHealth::starting(&args.probes, "dashboard", &shutdown).await?;
     let kafka = args.cluster.bus().await?;
+    connecting.stop().await?;
     let metrics = PipelineMetrics::new();
     let client = args.cluster.registry()?.with_metrics(Arc::clone(&metrics));
     let bus: Arc<dyn EventBus> = Arc::new(kafka.clone());

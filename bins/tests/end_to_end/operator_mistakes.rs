@@ -266,10 +266,11 @@ async fn registry_down_is_said_once_and_the_process_goes_on() {
     launcher.logs().remove();
 }
 
-/// The other long-running subcommands waiting for Kafka (`process` and `dashboard` are
-/// above): Ctrl+C stops each within 2 s, naming the wait.
+/// The other long-running subcommands waiting for Kafka (`process` is above), each with its
+/// probes: alive and not ready while it waits (a supervisor does not restart it for that), and
+/// stopped by Ctrl+C within 2 s, naming the wait.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ctrl_c_stops_registry_source_and_producer_waiting_for_kafka() {
+async fn registry_source_producer_and_dashboard_waiting_for_kafka_are_alive_and_stop_on_ctrl_c() {
     let mut launcher = launcher("kafka-down-others");
     let kafka = closed();
     let registry_url = format!("http://{}", closed());
@@ -280,9 +281,12 @@ async fn ctrl_c_stops_registry_source_and_producer_waiting_for_kafka() {
         registry_url.as_str(),
     ];
     let database = database_url("postgres");
-    let registry_address = free_address().to_string();
-    let proxy_address = free_address().to_string();
-    let commands: [(&str, Vec<&str>); 3] = [
+    let (registry_address, proxy_address, board_address) = (
+        free_address().to_string(),
+        free_address().to_string(),
+        free_address().to_string(),
+    );
+    let commands: [(&str, Vec<&str>); 4] = [
         (
             "registry",
             vec![
@@ -304,17 +308,35 @@ async fn ctrl_c_stops_registry_source_and_producer_waiting_for_kafka() {
             .concat(),
         ),
         ("produce", [&["produce"][..], &cluster].concat()),
+        (
+            "dashboard",
+            [&["dashboard", "--address", &board_address][..], &cluster].concat(),
+        ),
     ];
-    let mut procs: Vec<Proc> = commands
+    let mut procs: Vec<(Proc, SocketAddr)> = commands
         .iter()
-        .map(|(name, list)| launcher.start(name, &args(list)))
+        .map(|(name, list)| {
+            let probes = free_address();
+            let mut list = args(list);
+            list.extend(["--metrics-address".to_string(), probes.to_string()]);
+            (launcher.start(name, &list), probes)
+        })
         .collect();
-    for proc in &mut procs {
+    for (proc, probes) in &mut procs {
         proc.wait_for_line(
             &["Kafka unreachable at", &kafka, "retrying (attempt 1"],
             AT_ONCE,
         )
         .await;
+        let (live, body) = get(*probes, "/healthz").await;
+        assert_eq!(live, 200, "{}: {body}", proc.label());
+        let (ready, body) = get(*probes, "/readyz").await;
+        assert_eq!(ready, 503, "{}: {body}", proc.label());
+        assert!(
+            body.contains("broker: connecting"),
+            "{}: {body}",
+            proc.label()
+        );
         assert_ctrl_c(
             proc,
             INTERRUPTED,
@@ -510,6 +532,7 @@ async fn database_down_is_waited_for_and_ctrl_c_stops_the_wait() {
     let mut launcher = launcher("database-down");
     let database: SocketAddr = free_address();
     let url = format!("postgres://postgres@{database}/postgres?sslmode=disable");
+    let probes = free_address();
     let mut proc = launcher.start(
         "source",
         &args(&[
@@ -521,10 +544,17 @@ async fn database_down_is_waited_for_and_ctrl_c_stops_the_wait() {
             &closed(),
             "--registry-url",
             &format!("http://{}", closed()),
+            "--metrics-address",
+            &probes.to_string(),
         ]),
     );
     proc.wait_for_line(&["PostgreSQL unreachable at", "attempt 2"], AT_ONCE)
         .await;
+    // Alive and not ready while it waits: a supervisor does not restart it for an outage.
+    assert_eq!(get(probes, "/healthz").await.0, 200);
+    let (ready, body) = get(probes, "/readyz").await;
+    assert_eq!(ready, 503, "{body}");
+    assert!(body.contains("database: connecting"), "{body}");
     assert_ctrl_c(
         &mut proc,
         INTERRUPTED,
@@ -657,13 +687,19 @@ const OUTAGE: Duration = Duration::from_secs(30);
 /// Fewer log lines than this in [`OUTAGE`]: an outage is said once per change of state.
 const OUTAGE_LINES: usize = 20;
 
+/// `GET path` on `address`: status and body.
+async fn get(address: SocketAddr, path: &str) -> (u16, String) {
+    let response = transit_testkit::http::request(address, "GET", path, None)
+        .await
+        .unwrap_or_else(|e| panic!("{path} on {address}: {e}"));
+    (response.status, response.body)
+}
+
 /// The `/metrics` page served on `address`.
 async fn metrics_page(address: SocketAddr) -> String {
-    let response = transit_testkit::http::request(address, "GET", "/metrics", None)
-        .await
-        .unwrap_or_else(|e| panic!("/metrics on {address}: {e}"));
-    assert_eq!(response.status, 200, "{}", response.body);
-    response.body
+    let (status, page) = get(address, "/metrics").await;
+    assert_eq!(status, 200, "{page}");
+    page
 }
 
 /// The sample of `name` whose labels include `component="component"`: its line and value.
