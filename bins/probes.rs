@@ -98,14 +98,15 @@ impl ProcessHealth {
     }
 
     /// Connects to the cluster's broker and registry and watches both (the `broker` and
-    /// `registry` checks).
+    /// `registry` checks); the registry's client counts its retries and errors in the
+    /// process's metrics.
     pub async fn connect(
         &mut self,
         cluster: &crate::settings::ClusterArgs,
     ) -> anyhow::Result<(transit_kafka::KafkaBus, transit_http::RegistryClient)> {
         let kafka = cluster.bus().await?;
         self.watch_broker(&kafka);
-        let client = cluster.registry()?;
+        let client = cluster.registry()?.with_metrics(Arc::clone(&self.metrics));
         self.watch_registry(&client);
         Ok((kafka, client))
     }

@@ -3,7 +3,9 @@
 //! registry checked once, and a setting that can never work reported at once as a
 //! [`Mistake`] naming the flag and variable to change.
 
-use transit_core::codec::RegistryError;
+use std::sync::Arc;
+
+use transit_core::codec::{RegistryError, SchemaId, SchemaRegistry};
 use transit_http::registry_client::RegistryClientError;
 use transit_http::RegistryClient;
 use transit_kafka::{check_reachable, KafkaBus, KafkaConfig};
@@ -111,6 +113,47 @@ pub async fn registry(url: &str, client: &RegistryClient) -> anyhow::Result<()> 
             }
         }
         Err(other) => Err(refused(REGISTRY, &other)),
+    }
+}
+
+/// The schema registry as a process uses it: each call, while it waits for an answer (the
+/// client asks again while the registry is down), is what a Ctrl+C that cannot wait names
+/// (`stopped by Ctrl+C while waiting for the schema registry at ...`).
+#[derive(Debug)]
+pub struct WaitedRegistry {
+    client: RegistryClient,
+    unfinished: &'static str,
+}
+
+impl WaitedRegistry {
+    /// `client`, shared; `unfinished` says what a stop during a call leaves undone (`the
+    /// records waiting for their schema were not handled; they are read again`).
+    pub fn shared(client: RegistryClient, unfinished: &'static str) -> Arc<dyn SchemaRegistry> {
+        Arc::new(Self { client, unfinished })
+    }
+
+    fn waiting(&self, what: std::fmt::Arguments<'_>) -> crate::shutdown::Waiting {
+        crate::shutdown::waiting(
+            format!(
+                "waiting for the schema registry at {} ({what})",
+                self.client.base_url()
+            ),
+            self.unfinished,
+        )
+    }
+}
+
+#[deny(clippy::missing_trait_methods)]
+#[async_trait::async_trait]
+impl SchemaRegistry for WaitedRegistry {
+    async fn register(&self, subject: &str, schema: &str) -> Result<SchemaId, RegistryError> {
+        let _waiting = self.waiting(format_args!("registering {subject}"));
+        self.client.register(subject, schema).await
+    }
+
+    async fn schema_by_id(&self, id: SchemaId) -> Result<String, RegistryError> {
+        let _waiting = self.waiting(format_args!("schema {}", id.0));
+        self.client.schema_by_id(id).await
     }
 }
 

@@ -7,6 +7,7 @@
 //! stops anyway. Either way it says what it stopped before finishing: each process names what
 //! it is doing as it goes ([`enter`]).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
@@ -25,6 +26,14 @@ static TOKEN: OnceLock<CancellationToken> = OnceLock::new();
 
 /// What the process is doing, and what stopping now leaves unfinished.
 static PHASE: Mutex<Option<(String, String)>> = Mutex::new(None);
+
+/// What the process waits for now, besides its phase (a call to the schema registry while it
+/// is down), newest last, each with its number: while one is outstanding, a Ctrl+C names it
+/// rather than the phase.
+static WAITS: Mutex<Vec<(u64, String, String)>> = Mutex::new(Vec::new());
+
+/// The number of the next [`Waiting`].
+static NEXT_WAIT: AtomicU64 = AtomicU64::new(0);
 
 /// Returns a token cancelled on the first Ctrl+C (or SIGTERM); a second one exits at once.
 pub fn on_ctrl_c() -> CancellationToken {
@@ -61,6 +70,27 @@ pub fn enter(doing: impl Into<String>, unfinished: impl Into<String>) {
     *phase = Some((doing.into(), unfinished.into()));
 }
 
+/// Records that the process waits for something (`waiting for the schema registry at ...`)
+/// until the returned guard drops, and what stopping during the wait leaves unfinished: a
+/// Ctrl+C that cannot wait names the newest wait outstanding rather than the phase.
+pub fn waiting(doing: impl Into<String>, unfinished: impl Into<String>) -> Waiting {
+    let number = NEXT_WAIT.fetch_add(1, Ordering::Relaxed);
+    let mut waits = WAITS.lock().unwrap_or_else(|e| e.into_inner());
+    waits.push((number, doing.into(), unfinished.into()));
+    Waiting(number)
+}
+
+/// A wait recorded by [`waiting`], until it drops.
+#[derive(Debug)]
+pub struct Waiting(u64);
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        let mut waits = WAITS.lock().unwrap_or_else(|e| e.into_inner());
+        waits.retain(|(number, _, _)| *number != self.0);
+    }
+}
+
 /// A process stopped by Ctrl+C before it finished what it was doing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Interrupted {
@@ -71,8 +101,17 @@ pub struct Interrupted {
 }
 
 impl Interrupted {
-    /// Stopped now, in the phase last [`enter`]ed.
+    /// Stopped now: in the newest [`waiting`] outstanding, else in the phase last
+    /// [`enter`]ed.
     pub fn current() -> Self {
+        let waits = WAITS.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, doing, unfinished)) = waits.last() {
+            return Self {
+                doing: doing.clone(),
+                unfinished: unfinished.clone(),
+            };
+        }
+        drop(waits);
         let phase = PHASE.lock().unwrap_or_else(|e| e.into_inner());
         let (doing, unfinished) = phase
             .clone()
@@ -137,15 +176,22 @@ pub fn exit_status(error: &anyhow::Error) -> (u8, String) {
 }
 
 /// What to check after an error that is not a [`crate::retry::Mistake`] but comes from a
-/// service a setting names: the registry that never came back, say.
+/// service a setting names: the registry or the REST Proxy that never came back, say.
 fn hint(error: &anyhow::Error) -> &'static str {
     let registry = error.chain().any(|cause| {
         cause
             .downcast_ref::<transit_http::registry_client::RegistryClientError>()
             .is_some()
     });
+    let rest_proxy = error.chain().any(|cause| {
+        cause
+            .downcast_ref::<transit_http::rest_proxy::RestProxyError>()
+            .is_some()
+    });
     if registry {
         "; check that the schema registry is up, and --registry-url (TRANSIT_REGISTRY_URL)"
+    } else if rest_proxy {
+        "; check that the REST Proxy is up, and --rest-proxy-url (TRANSIT_REST_PROXY_URL)"
     } else {
         ""
     }
@@ -164,4 +210,42 @@ async fn signal() -> std::io::Result<()> {
 #[cfg(not(unix))]
 async fn signal() -> std::io::Result<()> {
     tokio::signal::ctrl_c().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ctrl_c_names_the_newest_wait_outstanding_then_the_phase() {
+        enter("producing", "the records in flight were not all flushed");
+        let first = waiting("waiting for the schema registry at r (schema 1)", "one");
+        let second = waiting("waiting for the schema registry at r (schema 2)", "two");
+        assert_eq!(Interrupted::current().unfinished, "two");
+        drop(second);
+        assert_eq!(
+            Interrupted::current().to_string(),
+            "stopped by Ctrl+C while waiting for the schema registry at r (schema 1): one"
+        );
+        drop(first);
+        assert_eq!(Interrupted::current().doing, "producing");
+    }
+
+    #[test]
+    fn an_error_of_the_rest_proxy_names_its_setting() {
+        let error = anyhow::Error::new(transit_http::rest_proxy::RestProxyError::Rejected {
+            status: 503,
+            error_code: 50301,
+            message: "unavailable".into(),
+        })
+        .context("sending the weather reading of 2026-11-02 05:15:00");
+        let (status, line) = exit_status(&error);
+        assert_eq!(status, 1);
+        assert!(
+            line.ends_with(
+                "check that the REST Proxy is up, and --rest-proxy-url (TRANSIT_REST_PROXY_URL)"
+            ),
+            "{line}"
+        );
+    }
 }

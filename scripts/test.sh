@@ -153,6 +153,24 @@ cargo test --workspace --doc --all-features --locked 2>&1 | tee -a "$log"
 step "building the binary and the examples"
 cargo build --workspace --bins --examples --locked
 
+step "the runbook's systemd units (systemd-analyze verify, with ExecStart on the binary just built)"
+if command -v systemd-analyze >/dev/null; then
+  units="$(mktemp -d)"
+  for unit in config/systemd/*.service; do
+    sed "s#/usr/local/bin/transit#$PWD/target/debug/transit#g" "$unit" >"$units/$(basename "$unit")"
+  done
+  # verify exits 0 on some warnings: any output at all fails the step.
+  if ! out="$(systemd-analyze verify "$units"/*.service 2>&1)" || [ -n "$out" ]; then
+    echo "$out" >&2
+    rm -rf "$units"
+    echo "systemd-analyze verify refused the units in config/systemd" >&2
+    exit 1
+  fi
+  rm -rf "$units"
+else
+  echo "systemd-analyze is not installed: the systemd units are not checked (Debian: systemd)"
+fi
+
 step "tests (unit, behaviour, property, conformance on both buses, HTTP, Kafka, PostgreSQL, Confluent clients, browser, end to end; benchmarks run once as tests)"
 cargo test --workspace --all-targets --all-features --locked --no-fail-fast 2>&1 | tee -a "$log"
 

@@ -10,7 +10,6 @@ use anyhow::Context;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 use transit_core::bus::{EventBus, StartFrom, SubscribeOptions};
-use transit_core::codec::SchemaRegistry;
 use transit_core::metrics::PipelineMetrics;
 use transit_core::status::StatusService;
 
@@ -69,11 +68,19 @@ pub async fn run(args: BoardArgs, shutdown: CancellationToken) -> anyhow::Result
     let network = load_network(args.stations.as_deref())?;
     let listener = dashboard::bind(args.address).await?;
     let address = listener.local_addr().context("the dashboard's address")?;
+    // Probes while Kafka and the registry are waited for (alive, not ready: `broker`
+    // connecting), on the address the board's own take over once it is built.
+    let connecting = ProcessHealth::starting(&args.probes, "dashboard", &shutdown).await?;
     let kafka = args.cluster.bus().await?;
-    let client = args.cluster.registry()?;
-    let bus: Arc<dyn EventBus> = Arc::new(kafka.clone());
-    let registry: Arc<dyn SchemaRegistry> = Arc::new(client.clone());
+    connecting.stop().await?;
     let metrics = PipelineMetrics::new();
+    let client = args.cluster.registry()?.with_metrics(Arc::clone(&metrics));
+    let bus: Arc<dyn EventBus> = Arc::new(kafka.clone());
+    let registry = crate::reach::WaitedRegistry::shared(
+        client.clone(),
+        "the records waiting for their schemas were not shown; the board reads them again at \
+         its next start",
+    );
     let (status, snapshots) = StatusService::new(
         Arc::clone(&bus),
         registry,
@@ -139,7 +146,11 @@ async fn run_agency(
     health.readiness.expect(crate::probes::BROKER, "connecting");
     let (kafka, client) = health.connect(&args.cluster).await?;
     let bus: Arc<dyn EventBus> = Arc::new(kafka.clone());
-    let registry: Arc<dyn SchemaRegistry> = Arc::new(client.clone());
+    let registry = crate::reach::WaitedRegistry::shared(
+        client,
+        "the records waiting for their schemas were not shown; the board reads them again at \
+         its next start",
+    );
     let topics = agency.topics(&args.cluster.topic_prefix);
     let codec = Arc::new(
         transit_sim::timetabled::publish::register_codec(Arc::clone(&registry), &topics)

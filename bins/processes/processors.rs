@@ -83,7 +83,11 @@ pub async fn run(args: ProcessorArgs, shutdown: CancellationToken) -> anyhow::Re
     }
     let (kafka, client) = health.connect(&args.cluster).await?;
     let bus: Arc<dyn EventBus> = Arc::new(kafka);
-    let registry: Arc<dyn SchemaRegistry> = Arc::new(client);
+    let registry: Arc<dyn SchemaRegistry> = crate::reach::WaitedRegistry::shared(
+        client,
+        "the records waiting for their schemas were not processed; they are read again at \
+         the next start",
+    );
     let topics = args.cluster.topics();
     let metrics = Arc::clone(&health.metrics);
     let transactions = match args.transactions {

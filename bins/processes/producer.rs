@@ -11,7 +11,7 @@ use anyhow::Context;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 use transit_core::codec::SchemaRegistry;
-use transit_sim::driver::{self, SimulationCodecs};
+use transit_sim::driver::{self, SimulationCodecs, WeatherSink};
 use transit_sim::timetabled::publish::{self, PublishConfig};
 use transit_sim::Simulation;
 
@@ -130,9 +130,21 @@ pub async fn run(args: ProducerArgs, shutdown: CancellationToken) -> anyhow::Res
         transit_http::rest_proxy::DEFAULT_TIMEOUT,
     )
     .context("the REST Proxy's client")?;
-    config.weather_sink = Some(Arc::new(RestProxyWeather::new(proxy, topics.weather())));
-    crate::shutdown::enter("producing", "the records in flight were not all flushed");
-    let stats = driver::run(&bus, &mut sim, &codecs, &config, shutdown).await?;
+    let weather =
+        RestProxyWeather::new(proxy, topics.weather()).with_metrics(Arc::clone(&health.metrics));
+    config.weather_sink = Some(Arc::new(NamedWeather {
+        inner: weather,
+        proxy_url: args.rest_proxy_url.clone(),
+    }));
+    crate::shutdown::enter(PRODUCING, PRODUCING_UNFINISHED);
+    let stats = match driver::run(&bus, &mut sim, &codecs, &config, shutdown).await {
+        // Ctrl+C while the REST Proxy did not take a reading: the sender says which.
+        Err(driver::DriverError::WeatherStopped { .. }) => {
+            health.stop().await?;
+            return Err(crate::shutdown::Interrupted::current().into());
+        }
+        outcome => outcome?,
+    };
     health.stop().await?;
     tracing::info!(
         published = stats.total(),
@@ -140,6 +152,39 @@ pub async fn run(args: ProducerArgs, shutdown: CancellationToken) -> anyhow::Res
         "producer stopped; everything published is flushed"
     );
     Ok(())
+}
+
+/// What the producer does once it works, and what a Ctrl+C that cannot wait leaves undone.
+const PRODUCING: &str = "producing";
+const PRODUCING_UNFINISHED: &str = "the records in flight were not all flushed";
+
+/// The weather sender, naming what it does for the line a Ctrl+C prints while it waits for the
+/// REST Proxy (`stopped by Ctrl+C while sending the weather reading of ... to the REST Proxy
+/// at ...`).
+#[derive(Debug)]
+struct NamedWeather {
+    inner: RestProxyWeather,
+    proxy_url: String,
+}
+
+#[async_trait::async_trait]
+impl WeatherSink for NamedWeather {
+    async fn send(
+        &self,
+        time: transit_core::time::SimTime,
+        reading: &transit_core::event::WeatherEvent,
+    ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+        crate::shutdown::enter(
+            format!(
+                "sending the weather reading of {time} to the REST Proxy at {}",
+                self.proxy_url
+            ),
+            "that reading was not sent; everything published before it is flushed",
+        );
+        let sent = self.inner.send(time, reading).await;
+        crate::shutdown::enter(PRODUCING, PRODUCING_UNFINISHED);
+        sent
+    }
 }
 
 /// Publishes the timetabled simulation of an agency's service day (`--gtfs`) until `shutdown`,
@@ -177,7 +222,7 @@ async fn run_agency(
         .await
         .with_context(|| format!("registering schemas at {}", args.cluster.registry_url))?;
     health.readiness.pass("schemas");
-    crate::shutdown::enter("producing", "the records in flight were not all flushed");
+    crate::shutdown::enter(PRODUCING, PRODUCING_UNFINISHED);
     let stats = publish::run(&bus, &mut sim, &codec, &config, shutdown).await?;
     health.stop().await?;
     let day = &agency.day;
@@ -204,5 +249,9 @@ async fn reach_cluster(
     health.readiness.expect("schemas", schemas);
     let (kafka, client) = health.connect(cluster).await?;
     let bus = crate::probes::CountedBus::new(kafka, Arc::clone(&health.metrics));
-    Ok((bus, Arc::new(client)))
+    let registry = crate::reach::WaitedRegistry::shared(
+        client,
+        "nothing was published: the schemas were not registered yet",
+    );
+    Ok((bus, registry))
 }

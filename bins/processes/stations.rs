@@ -152,19 +152,26 @@ async fn load(args: LoadArgs) -> anyhow::Result<()> {
 }
 
 async fn source(args: SourceArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
-    // The database first: a mistake in its settings is found without Kafka.
-    crate::reach::database(&args.database.options()?).await?;
+    // The database first: a mistake in its settings is found without Kafka. The probes answer
+    // meanwhile (alive, not ready).
+    let options = args.database.options()?;
     let mut health = ProcessHealth::starting(&args.probes, "stations source", &shutdown).await?;
+    health
+        .readiness
+        .expect(crate::probes::DATABASE, format!("connecting ({options})"));
+    crate::reach::database(&options).await?;
     let (kafka, client) = health.connect(&args.cluster).await?;
     let bus: Arc<dyn EventBus> = Arc::new(kafka);
-    let registry: Arc<dyn SchemaRegistry> = Arc::new(client);
+    let registry: Arc<dyn SchemaRegistry> = crate::reach::WaitedRegistry::shared(
+        client,
+        "no row was published yet; the rows are read again at the next start",
+    );
     let config = SourceConfig {
         name: args.name.clone(),
         poll_interval: Duration::from_millis(args.poll_ms.max(10)),
         rescan_every: (args.rescan_seconds > 0).then(|| Duration::from_secs(args.rescan_seconds)),
         ..SourceConfig::default()
     };
-    let options = args.database.options()?;
     health.watch_database(options.clone());
     tracing::info!(
         database = %options,

@@ -10,7 +10,11 @@
 //! A registry that cannot be reached, or answers 5xx, is asked again with a growing pause
 //! (100 ms up to 2 s) for up to [`RETRY_FOR`]: a registry restarting does not stop a producer
 //! registering a new schema or a consumer looking up a new id, it delays them. Past that, the
-//! call fails with the URL in the error.
+//! call fails with the URL in the error. The log says so once per change of state for the whole
+//! client, however many calls wait: its first failed attempt, then its 2nd, 4th, 8th... (with
+//! the count), and once when the registry answers again. With [`RegistryClient::with_metrics`],
+//! each retry and each error (its last one in words) is counted in the process's
+//! [`PipelineMetrics`] as the component [`METRICS_COMPONENT`], for `/metrics`.
 //!
 //! `https://` and HTTP basic auth take Confluent's client settings, as a
 //! [`ClientSecurity`]: `basic.auth.user.info` and `ssl.ca.location`
@@ -22,6 +26,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -32,6 +37,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use tokio::sync::OnceCell;
 use transit_core::codec::{RegistryError, SchemaId, SchemaRegistry};
+use transit_core::metrics::PipelineMetrics;
 use transit_registry::{SchemaReference, SubjectVersion, VersionSelector};
 
 use crate::client_security::{is_tls_refusal, ClientSecurity, ClientSecurityError};
@@ -44,6 +50,10 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How long a call keeps asking a registry that is down or failing (5xx) before it fails.
 pub const RETRY_FOR: Duration = Duration::from_secs(120);
+
+/// The component the client's retries and errors are counted as in a process's metrics
+/// (`transit_retries_total{component="registry client"}`).
+pub const METRICS_COMPONENT: &str = "registry client";
 
 const CONTENT: &str = "application/vnd.schemaregistry.v1+json";
 const ACCEPTED: &str =
@@ -209,6 +219,13 @@ impl From<VersionBody> for SubjectVersion {
     }
 }
 
+/// The failed attempts of every call of a client (and its clones) since the registry last
+/// answered: one count, so that many calls waiting at once log as one outage.
+#[derive(Debug, Default)]
+struct Outage {
+    failed: AtomicU32,
+}
+
 /// A Confluent-compatible schema registry over HTTP, with caches both ways.
 ///
 /// # Clone
@@ -220,6 +237,8 @@ pub struct RegistryClient {
     http: reqwest::Client,
     security: Arc<ClientSecurity>,
     caches: Arc<Caches>,
+    outage: Arc<Outage>,
+    metrics: Option<Arc<PipelineMetrics>>,
 }
 
 impl fmt::Debug for RegistryClient {
@@ -329,7 +348,29 @@ impl RegistryClient {
             http,
             security: Arc::new(security),
             caches: Arc::default(),
+            outage: Arc::default(),
+            metrics: None,
         })
+    }
+
+    /// The same client, counting its retries and errors in `metrics` as
+    /// [`METRICS_COMPONENT`], with the last error in words (URLs, never credentials: the
+    /// client takes none in its URL).
+    pub fn with_metrics(mut self, metrics: Arc<PipelineMetrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn record_retry(&self, error: &str) {
+        if let Some(metrics) = &self.metrics {
+            metrics.record_retry(METRICS_COMPONENT, error);
+        }
+    }
+
+    fn record_error(&self, error: &str) {
+        if let Some(metrics) = &self.metrics {
+            metrics.record_error(METRICS_COMPONENT, error);
+        }
     }
 
     /// The security settings (credentials shown as `user:***`).
@@ -365,26 +406,29 @@ impl RegistryClient {
         let started = tokio::time::Instant::now();
         let deadline = started + RETRY_FOR;
         let mut pause = Duration::from_millis(100);
-        let mut failed: u32 = 0;
         loop {
             let outcome = self
                 .call_once(method.clone(), url.clone(), body.clone(), about)
                 .await;
-            match outcome {
-                Err(RegistryError::Backend { source })
-                    if tokio::time::Instant::now() + pause < deadline
-                        && source
-                            .downcast_ref::<RegistryClientError>()
-                            .is_some_and(RegistryClientError::is_transient) =>
-                {
-                    failed += 1;
-                    // Said at attempts 1, 2, 4, 8...: a registry down for two minutes is a
-                    // handful of lines, not one every two seconds.
+            let transient = match &outcome {
+                Err(RegistryError::Backend { source }) => source
+                    .downcast_ref::<RegistryClientError>()
+                    .filter(|error| error.is_transient()),
+                _ => None,
+            };
+            match transient {
+                Some(error) if tokio::time::Instant::now() + pause < deadline => {
+                    let error = transit_core::error_chain(error);
+                    self.record_retry(&error);
+                    // The client's attempts 1, 2, 4, 8... are said, over all its calls: a
+                    // registry down for two minutes is a handful of lines, not one per call
+                    // every two seconds.
+                    let failed = self.outage.failed.fetch_add(1, Ordering::Relaxed) + 1;
                     if failed.is_power_of_two() {
                         tracing::warn!(
                             %method,
                             %url,
-                            error = %transit_core::error_chain(source.as_ref()),
+                            %error,
                             attempt = failed,
                             waited_s = started.elapsed().as_secs(),
                             "the schema registry is not answering; asking again"
@@ -393,12 +437,26 @@ impl RegistryClient {
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(2));
                 }
-                outcome => {
-                    if failed > 0 && outcome.is_ok() {
+                Some(error) => {
+                    let error = transit_core::error_chain(error);
+                    tracing::warn!(
+                        %method,
+                        %url,
+                        %error,
+                        waited_s = started.elapsed().as_secs(),
+                        "the schema registry did not answer in time; giving up on this call"
+                    );
+                    self.record_error(&error);
+                    return outcome;
+                }
+                None => {
+                    let failed = self.outage.failed.swap(0, Ordering::Relaxed);
+                    // Any answer (a refusal too) says the registry is back.
+                    if failed > 0 {
                         tracing::info!(
                             %url,
                             waited_s = started.elapsed().as_secs(),
-                            "the schema registry answers again after {failed} attempts"
+                            "the schema registry answers again after {failed} failed attempts"
                         );
                     }
                     return outcome;
@@ -569,10 +627,15 @@ impl RegistryClient {
     /// which asks again on its own schedule rather than wait out a call's retries.
     pub async fn check(&self) -> Result<(), RegistryError> {
         let url = self.url(&["subjects"]);
-        let _: Vec<String> = self
-            .call_once(Method::GET, url, None, About::default())
-            .await?;
-        Ok(())
+        let checked = self
+            .call_once::<Vec<String>>(Method::GET, url, None, About::default())
+            .await;
+        if let Err(error) = &checked {
+            // Counted, not logged: its caller says what it means (the process starting
+            // without the registry, a readiness check failing).
+            self.record_error(&transit_core::error_chain(error));
+        }
+        checked.map(drop)
     }
 
     /// The versions of `subject` (not cached).
@@ -684,6 +747,43 @@ impl SchemaRegistry for RegistryClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An address nothing listens on.
+    fn closed() -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let address = listener.local_addr().expect("its address");
+        format!("http://{address}")
+    }
+
+    #[tokio::test]
+    async fn retries_and_failed_checks_are_counted_with_the_last_error() {
+        let url = closed();
+        let metrics = PipelineMetrics::new();
+        let client = RegistryClient::new(&url)
+            .expect("a client")
+            .with_metrics(Arc::clone(&metrics));
+        // Abandoned while it still asks again (for RETRY_FOR): its retries are counted so far.
+        let asked =
+            tokio::time::timeout(Duration::from_secs(1), client.schema_by_id(SchemaId(4))).await;
+        assert!(asked.is_err(), "a registry down is asked again");
+        let snapshot = metrics.snapshot();
+        let retries = snapshot.retries[METRICS_COMPONENT];
+        assert!(retries >= 2, "{retries} retries in a second");
+        let last = &snapshot.last_error[METRICS_COMPONENT].message;
+        assert!(last.contains(&format!("{url}/schemas/ids/4")), "{last}");
+
+        assert!(client.clone().check().await.is_err());
+        let snapshot = metrics.snapshot();
+        assert_eq!(
+            snapshot.retries[METRICS_COMPONENT], retries,
+            "a check is not retried"
+        );
+        assert_eq!(snapshot.errors[METRICS_COMPONENT], retries + 1);
+        assert!(snapshot.last_error[METRICS_COMPONENT]
+            .message
+            .contains(&format!("{url}/subjects")));
+        assert_eq!(client.outage.failed.load(Ordering::Relaxed) as u64, retries);
+    }
 
     fn map(status: u16, body: &str, about: About<'_>) -> RegistryError {
         let url = Url::parse("http://registry:8081/subjects/s/versions").unwrap();

@@ -131,6 +131,17 @@ pub enum DriverError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// Shutdown came while the weather sink still tried to deliver the reading of `time` (its
+    /// service down): that reading was not delivered; everything published before it is
+    /// flushed.
+    #[error(
+        "stopped while sending the weather reading of {time}: it was not delivered; \
+         everything published before it is flushed"
+    )]
+    WeatherStopped {
+        /// The simulated time of the reading.
+        time: SimTime,
+    },
     /// The final flush failed: some records may not be stored.
     #[error("flushing the bus at shutdown")]
     Flush(#[source] bus::Error),
@@ -347,7 +358,13 @@ pub async fn run(
         if hold_more {
             continue;
         }
-        batches.publish(bus, codecs, sink, &mut stats).await?;
+        published(
+            bus,
+            batches
+                .publish(bus, codecs, sink, &mut stats, &shutdown)
+                .await,
+        )
+        .await?;
         stats.ticks += held as u64;
         held = 0;
         stats.simulated_until = Some(tick.time);
@@ -361,7 +378,13 @@ pub async fn run(
     if held > 0 {
         // Ticks held when a shutdown came between two checks: simulated, so published.
         let sink = config.weather_sink.as_deref();
-        batches.publish(bus, codecs, sink, &mut stats).await?;
+        published(
+            bus,
+            batches
+                .publish(bus, codecs, sink, &mut stats, &shutdown)
+                .await,
+        )
+        .await?;
         stats.ticks += held as u64;
         stats.simulated_until = Some(tick.time);
     }
@@ -373,6 +396,35 @@ pub async fn run(
         "simulation stopped; everything published is flushed"
     );
     Ok(stats)
+}
+
+/// How long a weather sink still has, once shutdown is asked for, to finish delivering a
+/// reading: an answer on its way arrives in time; a sink waiting out an outage is stopped, and
+/// the process still stops within the second an operator waits after Ctrl+C.
+const WEATHER_STOP_GRACE: Duration = Duration::from_millis(500);
+
+/// `outcome` of a tick's publishing; a weather reading abandoned at shutdown
+/// ([`DriverError::WeatherStopped`]) first flushes what was published before it, so that the
+/// error is all that is lost.
+async fn published(
+    bus: &dyn EventBus,
+    outcome: Result<(), DriverError>,
+) -> Result<(), DriverError> {
+    if let Err(DriverError::WeatherStopped { time }) = &outcome {
+        bus.flush().await.map_err(DriverError::Flush)?;
+        tracing::info!(
+            reading = %time,
+            "shutdown while the weather reading was being sent: it was not delivered; \
+             everything published before it is flushed"
+        );
+    }
+    outcome
+}
+
+/// Resolves [`WEATHER_STOP_GRACE`] after `shutdown` is cancelled.
+async fn stopping(shutdown: &CancellationToken) {
+    shutdown.cancelled().await;
+    tokio::time::sleep(WEATHER_STOP_GRACE).await;
 }
 
 /// One tick's records, grouped by topic; each vector starts with the size of the tick before.
@@ -442,6 +494,7 @@ impl TickBatches {
         codecs: &SimulationCodecs,
         sink: Option<&dyn WeatherSink>,
         stats: &mut DriverStats,
+        shutdown: &CancellationToken,
     ) -> Result<(), DriverError> {
         let [blue, red, green] = &codecs.arrivals;
         let topics = [
@@ -485,9 +538,13 @@ impl TickBatches {
             return Err(error);
         }
         if let (Some((time, reading)), Some(sink)) = (self.reading.take(), sink) {
-            sink.send(time, &reading)
-                .await
-                .map_err(|source| DriverError::Weather { time, source })?;
+            // A sink waiting for its service (a REST Proxy down) would hold the process past
+            // a Ctrl+C: shutdown stops it.
+            let sent = tokio::select! {
+                sent = sink.send(time, &reading) => sent,
+                () = stopping(shutdown) => return Err(DriverError::WeatherStopped { time }),
+            };
+            sent.map_err(|source| DriverError::Weather { time, source })?;
             *stats
                 .published
                 .entry(codecs.weather_topic().to_string())
@@ -596,5 +653,68 @@ impl Progress {
                 "publishing"
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SimConfig;
+
+    /// A sink whose service never answers: it waits for ever, as one retrying would.
+    #[derive(Debug)]
+    struct Unanswered;
+
+    #[async_trait::async_trait]
+    impl WeatherSink for Unanswered {
+        async fn send(
+            &self,
+            _time: SimTime,
+            _reading: &WeatherEvent,
+        ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+            std::future::pending().await
+        }
+    }
+
+    #[tokio::test]
+    async fn shutdown_stops_a_weather_sink_waiting_for_its_service_and_flushes_the_rest() {
+        let bus = transit_mem::MemBus::new();
+        let registry: Arc<dyn transit_core::codec::SchemaRegistry> =
+            Arc::new(transit_mem::MemRegistry::new());
+        let topics = Topics::default();
+        create_simulation_topics(&bus, &topics, 1).await.unwrap();
+        let codecs = SimulationCodecs::register(registry, &topics).await.unwrap();
+        let mut sim = crate::testing::simulation(SimConfig::default());
+        let config = DriverConfig {
+            pace: Pace::FlatOut,
+            weather_sink: Some(Arc::new(Unanswered)),
+            ..DriverConfig::default()
+        };
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        let asked = Duration::from_millis(300);
+        tokio::spawn(async move {
+            tokio::time::sleep(asked).await;
+            stop.cancel();
+        });
+        let started = std::time::Instant::now();
+        let outcome = run(&bus, &mut sim, &codecs, &config, shutdown).await;
+        let took = started.elapsed();
+        assert!(
+            matches!(outcome, Err(DriverError::WeatherStopped { .. })),
+            "{outcome:?}"
+        );
+        assert!(
+            took >= asked && took < asked + WEATHER_STOP_GRACE + Duration::from_millis(500),
+            "stopped after {took:?}"
+        );
+        // The ticks before the reading were published.
+        let published: u64 = codecs
+            .topic_names()
+            .iter()
+            .filter_map(|topic| bus.offsets(topic, 0))
+            .map(|(_, end)| end)
+            .sum();
+        assert!(published > 0);
     }
 }

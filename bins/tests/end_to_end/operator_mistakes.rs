@@ -266,6 +266,87 @@ async fn registry_down_is_said_once_and_the_process_goes_on() {
     launcher.logs().remove();
 }
 
+/// The other long-running subcommands waiting for Kafka (`process` is above), each with its
+/// probes: alive and not ready while it waits (a supervisor does not restart it for that), and
+/// stopped by Ctrl+C within 2 s, naming the wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registry_source_producer_and_dashboard_waiting_for_kafka_are_alive_and_stop_on_ctrl_c() {
+    let mut launcher = launcher("kafka-down-others");
+    let kafka = closed();
+    let registry_url = format!("http://{}", closed());
+    let cluster = [
+        "--kafka",
+        kafka.as_str(),
+        "--registry-url",
+        registry_url.as_str(),
+    ];
+    let database = database_url("postgres");
+    let (registry_address, proxy_address, board_address) = (
+        free_address().to_string(),
+        free_address().to_string(),
+        free_address().to_string(),
+    );
+    let commands: [(&str, Vec<&str>); 4] = [
+        (
+            "registry",
+            vec![
+                "registry",
+                "--kafka",
+                &kafka,
+                "--registry-address",
+                &registry_address,
+                "--rest-proxy-address",
+                &proxy_address,
+            ],
+        ),
+        (
+            "source",
+            [
+                &["stations", "source", "--database-url", &database][..],
+                &cluster,
+            ]
+            .concat(),
+        ),
+        ("produce", [&["produce"][..], &cluster].concat()),
+        (
+            "dashboard",
+            [&["dashboard", "--address", &board_address][..], &cluster].concat(),
+        ),
+    ];
+    let mut procs: Vec<(Proc, SocketAddr)> = commands
+        .iter()
+        .map(|(name, list)| {
+            let probes = free_address();
+            let mut list = args(list);
+            list.extend(["--metrics-address".to_string(), probes.to_string()]);
+            (launcher.start(name, &list), probes)
+        })
+        .collect();
+    for (proc, probes) in &mut procs {
+        proc.wait_for_line(
+            &["Kafka unreachable at", &kafka, "retrying (attempt 1"],
+            AT_ONCE,
+        )
+        .await;
+        let (live, body) = get(*probes, "/healthz").await;
+        assert_eq!(live, 200, "{}: {body}", proc.label());
+        let (ready, body) = get(*probes, "/readyz").await;
+        assert_eq!(ready, 503, "{}: {body}", proc.label());
+        assert!(
+            body.contains("broker: connecting"),
+            "{}: {body}",
+            proc.label()
+        );
+        assert_ctrl_c(
+            proc,
+            INTERRUPTED,
+            &["stopped by Ctrl+C while waiting for Kafka at", &kafka],
+        )
+        .await;
+    }
+    launcher.logs().remove();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_registry_host_ends_the_process_at_once() {
     let mut launcher = launcher("unknown-registry-host");
@@ -329,6 +410,27 @@ async fn refused_registry_credentials_end_the_process_at_once() {
     assert!(!line.contains("wrong-password"), "{line}");
     registry.stop().await;
     launcher.logs().remove();
+}
+
+/// `transit registry` (schema registry and REST Proxy) on the test broker, its schemas in a
+/// topic of `prefix`, once it listens; with its registry's and REST Proxy's addresses.
+async fn registry_process(launcher: &mut Launcher, prefix: &str) -> (Proc, SocketAddr, SocketAddr) {
+    let (registry_address, proxy_address) = (free_address(), free_address());
+    let mut registry_args = args(&[
+        "registry",
+        "--registry-address",
+        &registry_address.to_string(),
+        "--rest-proxy-address",
+        &proxy_address.to_string(),
+        "--registry-topic",
+        &format!("{prefix}_schemas"),
+    ]);
+    registry_args.extend(transit_testkit::kafka::process_args());
+    let mut registry = launcher.start("registry", &registry_args);
+    registry
+        .wait_for_line(&["schema registry listening"], Duration::from_secs(60))
+        .await;
+    (registry, registry_address, proxy_address)
 }
 
 /// The test cluster, as a URL for database `database` (the superuser, local trust).
@@ -430,6 +532,7 @@ async fn database_down_is_waited_for_and_ctrl_c_stops_the_wait() {
     let mut launcher = launcher("database-down");
     let database: SocketAddr = free_address();
     let url = format!("postgres://postgres@{database}/postgres?sslmode=disable");
+    let probes = free_address();
     let mut proc = launcher.start(
         "source",
         &args(&[
@@ -441,10 +544,17 @@ async fn database_down_is_waited_for_and_ctrl_c_stops_the_wait() {
             &closed(),
             "--registry-url",
             &format!("http://{}", closed()),
+            "--metrics-address",
+            &probes.to_string(),
         ]),
     );
     proc.wait_for_line(&["PostgreSQL unreachable at", "attempt 2"], AT_ONCE)
         .await;
+    // Alive and not ready while it waits: a supervisor does not restart it for an outage.
+    assert_eq!(get(probes, "/healthz").await.0, 200);
+    let (ready, body) = get(probes, "/readyz").await;
+    assert_eq!(ready, 503, "{body}");
+    assert!(body.contains("database: connecting"), "{body}");
     assert_ctrl_c(
         &mut proc,
         INTERRUPTED,
@@ -461,29 +571,11 @@ async fn database_down_is_waited_for_and_ctrl_c_stops_the_wait() {
 /// and at once on a second Ctrl+C.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_stops_processors_waiting_for_topics_or_the_registry_and_mid_transaction() {
-    let kafka = transit_testkit::kafka::brokers();
     let prefix = transit_core::testing::unique_name("ctrl_c");
     let mut launcher = launcher("ctrl-c-with-broker");
-    let mut kafka_args = args(&["--kafka", &kafka]);
-    for (key, value) in transit_testkit::kafka::broker_settings() {
-        kafka_args.extend(["-X".to_string(), format!("{key}={value}")]);
-    }
-    let registry_address = free_address();
-    let proxy_address = free_address();
-    let mut registry_args = args(&[
-        "registry",
-        "--registry-address",
-        &registry_address.to_string(),
-        "--rest-proxy-address",
-        &proxy_address.to_string(),
-        "--registry-topic",
-        &format!("{prefix}_schemas"),
-    ]);
-    registry_args.extend(kafka_args.clone());
-    let mut registry = launcher.start("registry", &registry_args);
-    registry
-        .wait_for_line(&["schema registry listening"], Duration::from_secs(60))
-        .await;
+    let kafka_args = transit_testkit::kafka::process_args();
+    let (mut registry, registry_address, proxy_address) =
+        registry_process(&mut launcher, &prefix).await;
     let mut cluster = kafka_args;
     cluster.extend(args(&[
         "--registry-url",
@@ -528,7 +620,10 @@ async fn ctrl_c_stops_processors_waiting_for_topics_or_the_registry_and_mid_tran
     assert_ctrl_c(
         &mut without_registry,
         INTERRUPTED,
-        &["stopped by Ctrl+C while starting"],
+        &[
+            "stopped by Ctrl+C while waiting for the schema registry at",
+            "registering",
+        ],
     )
     .await;
 
@@ -560,7 +655,7 @@ async fn ctrl_c_stops_processors_waiting_for_topics_or_the_registry_and_mid_tran
         "forced out after {took:?}"
     );
     assert!(
-        last.starts_with("second Ctrl+C: stopped at once while starting"),
+        last.starts_with("second Ctrl+C: stopped at once while waiting for the schema registry"),
         "{last:?}"
     );
 
@@ -583,5 +678,260 @@ async fn ctrl_c_stops_processors_waiting_for_topics_or_the_registry_and_mid_tran
     assert_ctrl_c(&mut working, 0, &["processors stopped; output flushed"]).await;
     assert_ctrl_c(&mut producer, 0, &["producer stopped"]).await;
     registry.interrupt(Duration::from_secs(30)).await;
+    launcher.logs().remove();
+}
+
+/// How long an outage is left running before its log lines are counted.
+const OUTAGE: Duration = Duration::from_secs(30);
+
+/// Fewer log lines than this in [`OUTAGE`]: an outage is said once per change of state.
+const OUTAGE_LINES: usize = 20;
+
+/// `GET path` on `address`: status and body.
+async fn get(address: SocketAddr, path: &str) -> (u16, String) {
+    let response = transit_testkit::http::request(address, "GET", path, None)
+        .await
+        .unwrap_or_else(|e| panic!("{path} on {address}: {e}"));
+    (response.status, response.body)
+}
+
+/// The `/metrics` page served on `address`.
+async fn metrics_page(address: SocketAddr) -> String {
+    let (status, page) = get(address, "/metrics").await;
+    assert_eq!(status, 200, "{page}");
+    page
+}
+
+/// The sample of `name` whose labels include `component="component"`: its line and value.
+fn component_sample<'a>(page: &'a str, name: &str, component: &str) -> Option<(&'a str, f64)> {
+    let start = format!("{name}{{");
+    let label = format!("component=\"{component}\"");
+    page.lines()
+        .filter(|line| line.starts_with(&start) && line.contains(&label))
+        .find_map(|line| Some((line, line.rsplit_once(' ')?.1.parse().ok()?)))
+}
+
+/// `component`'s retries and errors counted on `page`, and its last error naming every one of
+/// `error` (and not `secret`).
+fn assert_counted(page: &str, component: &str, retried: bool, error: &[&str], secret: &str) {
+    let count = |name| component_sample(page, name, component).map_or(0.0, |(_, value)| value);
+    if retried {
+        assert!(
+            count("transit_retries_total") >= 1.0,
+            "no retry of {component}:\n{page}"
+        );
+    }
+    assert!(
+        count("transit_errors_total") >= 1.0,
+        "no error of {component}:\n{page}"
+    );
+    let (last, at) = component_sample(page, "transit_last_error_timestamp_seconds", component)
+        .unwrap_or_else(|| panic!("no last error of {component}:\n{page}"));
+    assert!(at > 1.0e9, "{last}");
+    for needle in error {
+        assert!(last.contains(needle), "{needle:?} is not in {last}");
+    }
+    assert!(!page.contains(secret), "the page shows a secret:\n{page}");
+}
+
+/// Lines `proc` logged since it had logged `before`.
+fn lines_since(proc: &Proc, before: usize) -> usize {
+    proc.log().lines().count().saturating_sub(before)
+}
+
+/// With the test broker (`TRANSIT_TEST_KAFKA`): the REST Proxy down under `produce` (the weather
+/// sender retrying), and the registry down under `dashboard` (records on its topics whose
+/// schemas it must fetch). Thirty seconds of each are fewer than 20 log lines; `/metrics`
+/// counts the weather sender's and the registry client's retries with their last error, with
+/// no credential in it; Ctrl+C stops each within 2 s naming what it waited for, and a second
+/// Ctrl+C forces `produce` out at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rest_proxy_or_registry_down_is_quiet_counted_in_metrics_and_ctrl_c_stops_the_wait() {
+    let prefix = transit_core::testing::unique_name("outage");
+    let mut launcher = launcher("services-down-with-broker");
+    let (mut registry, registry_address, _proxy) = registry_process(&mut launcher, &prefix).await;
+    let registry_url = format!("http://{registry_address}");
+    let proxy_url = format!("http://{}", closed());
+    let (produce_probes, board_probes) = (free_address(), free_address());
+    let mut produce_args = args(&[
+        "produce",
+        "--speed",
+        "3600",
+        "--rest-proxy-url",
+        &proxy_url,
+        "--registry-url",
+        &registry_url,
+        "--topic-prefix",
+        &prefix,
+        "--metrics-address",
+        &produce_probes.to_string(),
+    ]);
+    produce_args.extend(transit_testkit::kafka::process_args());
+    let weather_waits = [
+        "the REST Proxy did not take the weather reading",
+        "attempt=1",
+    ];
+
+    // A first producer: two Ctrl+C while it sends a reading again, the second forcing it out.
+    let mut forced = launcher.start("produce", &produce_args);
+    forced
+        .wait_for_line(&weather_waits, Duration::from_secs(60))
+        .await;
+    forced.signal("INT");
+    forced.wait_for_line(&["Ctrl+C: stopping"], CTRL_C).await;
+    let second = Instant::now();
+    forced.signal("INT");
+    let (status, took, last) = ended(&mut forced, second, CTRL_C).await;
+    assert_eq!(status.code(), Some(INTERRUPTED), "{}", forced.log());
+    assert!(
+        took < Duration::from_millis(500),
+        "forced out after {took:?}"
+    );
+    assert!(
+        last.starts_with("second Ctrl+C: stopped at once while sending the weather reading of"),
+        "{last:?}"
+    );
+
+    // The REST Proxy down for the producer, then the registry for the dashboard.
+    let mut producer = launcher.restart(&forced);
+    producer
+        .wait_for_line(&weather_waits, Duration::from_secs(60))
+        .await;
+    let produced_before = producer.log().lines().count();
+    let produce_outage = Instant::now();
+    registry.interrupt(Duration::from_secs(30)).await;
+    launcher.env("TRANSIT_REGISTRY_USER_INFO", "reader:registry-secret");
+    let mut board = launcher.start("dashboard", &{
+        let mut list = args(&[
+            "dashboard",
+            "--registry-url",
+            &registry_url,
+            "--topic-prefix",
+            &prefix,
+            "--address",
+            &free_address().to_string(),
+            "--metrics-address",
+            &board_probes.to_string(),
+        ]);
+        list.extend(transit_testkit::kafka::process_args());
+        list
+    });
+    board
+        .wait_for_line(
+            &[
+                "the schema registry is not answering; asking again",
+                "attempt=1",
+            ],
+            Duration::from_secs(60),
+        )
+        .await;
+    let board_outage = Instant::now();
+    let board_before = board.log().lines().count();
+
+    // Meanwhile a producer starting without the registry waits to register its schemas.
+    let mut unregistered = {
+        let mut list = produce_args.clone();
+        let at = list
+            .iter()
+            .position(|arg| arg == "--metrics-address")
+            .expect("the producer's arguments name its probes' address");
+        list[at + 1] = free_address().to_string();
+        launcher.start("produce-unregistered", &list)
+    };
+    unregistered
+        .wait_for_line(
+            &["the schema registry is not answering; asking again"],
+            Duration::from_secs(60),
+        )
+        .await;
+    assert_ctrl_c(
+        &mut unregistered,
+        INTERRUPTED,
+        &[
+            "stopped by Ctrl+C while waiting for the schema registry at",
+            "registering",
+        ],
+    )
+    .await;
+
+    tokio::time::sleep(OUTAGE.saturating_sub(board_outage.elapsed())).await;
+    producer.assert_running();
+    board.assert_running();
+    // Each one's lines since its outage began (their starts are a dozen lines each).
+    let (board_lines, produced) = (
+        lines_since(&board, board_before),
+        lines_since(&producer, produced_before),
+    );
+    assert!(
+        board_lines < OUTAGE_LINES,
+        "the dashboard wrote {board_lines} lines in {:?}:\n{}",
+        board_outage.elapsed(),
+        board.log()
+    );
+    assert!(
+        produced < OUTAGE_LINES,
+        "the producer wrote {produced} lines in {:?} without the REST Proxy:\n{}",
+        produce_outage.elapsed(),
+        producer.log()
+    );
+    // Said at attempts 1, 2, 4, 8, 16 at most in 30 s, not at every attempt.
+    for (proc, said) in [
+        (&producer, "the REST Proxy did not take the weather reading"),
+        (&board, "the schema registry is not answering"),
+    ] {
+        let lines = proc.lines_with(&[said]);
+        assert!(
+            (1..=5).contains(&lines.len()),
+            "{} said {said:?} {} times:\n{}",
+            proc.label(),
+            lines.len(),
+            proc.log()
+        );
+    }
+
+    let page = metrics_page(board_probes).await;
+    assert_counted(
+        &page,
+        "registry client",
+        true,
+        &[&registry_url],
+        "registry-secret",
+    );
+    let page = metrics_page(produce_probes).await;
+    assert_counted(
+        &page,
+        "weather sender",
+        true,
+        &[&proxy_url],
+        "registry-secret",
+    );
+    // Its registry calls were done before the registry stopped: only its checks failed since.
+    assert_counted(
+        &page,
+        "registry client",
+        false,
+        &[&registry_url],
+        "registry-secret",
+    );
+
+    assert_ctrl_c(
+        &mut producer,
+        INTERRUPTED,
+        &[
+            "stopped by Ctrl+C while sending the weather reading of",
+            &proxy_url,
+            "was not sent",
+        ],
+    )
+    .await;
+    assert_ctrl_c(
+        &mut board,
+        INTERRUPTED,
+        &[
+            "stopped by Ctrl+C while waiting for the schema registry at",
+            &registry_url,
+        ],
+    )
+    .await;
     launcher.logs().remove();
 }
