@@ -78,6 +78,7 @@ mod dwell;
 mod motion;
 pub mod publish;
 mod riders;
+mod uncertainty;
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -93,6 +94,8 @@ pub use dwell::DwellModel;
 use motion::{Entry, Interlocking, PlatformKey, SegmentKey, Toward};
 use riders::Riders;
 pub use riders::RidersModel;
+pub use uncertainty::{Disturbances, Hold, Incidents, SignalFailure, Uncertainty};
+use uncertainty::{Disturbed, Incident};
 
 /// How a [`TimetabledSimulation`] runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,7 +104,8 @@ pub struct TimetabledConfig {
     pub seed: u64,
     /// Simulated seconds per [`TimetabledSimulation::tick`]; the events do not depend on it.
     pub tick_s: u32,
-    /// Keep every scheduled dwell whatever the riders (who are still drawn and counted).
+    /// Keep every scheduled dwell whatever the riders (who are still drawn and counted), and
+    /// every run as the timetable's: nothing of [`TimetabledConfig::uncertainty`] either.
     pub undisturbed: bool,
     /// Keep rail's rules, one train per block and no passing (on by default). Off, trains run
     /// as buses do, through whatever a timetable says, even two trains in one block.
@@ -114,13 +118,16 @@ pub struct TimetabledConfig {
     pub bus_dwell: DwellModel,
     /// A train's dwell.
     pub rail_dwell: DwellModel,
+    /// How uncertain the railway is beyond its riders: run times, slow zones, incidents, late
+    /// and skipped terminal departures, weather ([`Uncertainty::regular`] for none).
+    pub uncertainty: Uncertainty,
 }
 
 impl TimetabledConfig {
     /// Seed `seed`, 10-second ticks, riders disturbing the timetable, and the stated riders and
     /// dwell models with the CTA's hourly curve; rail's rules with a 1-second clearance, the
     /// least that keeps two trains from one platform in one second (the spacing of trains
-    /// beyond it is the timetable's).
+    /// beyond it is the timetable's); the calibrated [`Uncertainty::calibrated`].
     pub fn embedded(seed: u64) -> Result<Self, DataError> {
         Ok(Self {
             seed,
@@ -131,6 +138,16 @@ impl TimetabledConfig {
             riders: RidersModel::embedded()?,
             bus_dwell: DwellModel::BUS,
             rail_dwell: DwellModel::RAIL,
+            uncertainty: Uncertainty::calibrated(),
+        })
+    }
+
+    /// The same with a regular railway: the riders still vary the dwell, but every run is the
+    /// timetable's and nothing else happens ([`Uncertainty::regular`]).
+    pub fn regular(seed: u64) -> Result<Self, DataError> {
+        Ok(Self {
+            uncertainty: Uncertainty::regular(),
+            ..Self::embedded(seed)?
         })
     }
 }
@@ -278,6 +295,8 @@ struct VehicleState {
     held: bool,
     on_board: u32,
     rng: ChaCha8Rng,
+    /// The stream of its disturbances (apart, so that its riders are the same either way).
+    chance: ChaCha8Rng,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -364,6 +383,8 @@ pub struct TimetabledSimulation {
     /// Whether each trip runs on rail.
     rail: Vec<bool>,
     riders: Riders,
+    /// The railway's uncertainty, unless undisturbed or regular.
+    disturbed: Option<Disturbed>,
     rails: Interlocking,
     vehicles: Vec<VehicleState>,
     queue: BinaryHeap<Reverse<Event>>,
@@ -389,15 +410,26 @@ impl TimetabledSimulation {
                     held: false,
                     on_board: 0,
                     rng,
+                    chance: Disturbed::stream(config.seed, index as u32),
                 }
             })
             .collect();
+        let disturbed = (!config.undisturbed && !config.uncertainty.is_regular()).then(|| {
+            Disturbed::new(
+                config.uncertainty.clone(),
+                &day,
+                &rail,
+                config.seed,
+                &config.riders.hour_shares,
+            )
+        });
         let mut sim = Self {
             rails: Interlocking::new(config.rail_clearance_s),
             day,
             config,
             rail,
             riders,
+            disturbed,
             vehicles,
             queue: BinaryHeap::new(),
             scheduled: 0,
@@ -451,6 +483,20 @@ impl TimetabledSimulation {
             }
         }
         self.now = self.now.max(until);
+    }
+
+    /// What has disturbed the day so far (all zero when undisturbed or regular).
+    pub fn disturbances(&self) -> Disturbances {
+        self.disturbed
+            .as_ref()
+            .map_or_else(Disturbances::default, |disturbed| disturbed.counts)
+    }
+
+    /// The trips dropped so far (not run: no arrivals), in the order they were due.
+    pub fn skipped_trips(&self) -> &[TripIndex] {
+        self.disturbed
+            .as_ref()
+            .map_or(&[], |disturbed| disturbed.skipped.as_slice())
     }
 
     /// Where every vehicle in service is now (those between trips, not yet out or done are
@@ -515,7 +561,15 @@ impl TimetabledSimulation {
     /// `vehicle` starts its trip `trip_at` (in its list), free from `free_at`.
     fn start_trip(&mut self, vehicle: u32, free_at: u32) {
         let state = &mut self.vehicles[vehicle as usize];
-        let Some(trip) = self.day.vehicles[vehicle as usize].trips.get(state.trip_at) else {
+        let trips = &self.day.vehicles[vehicle as usize].trips;
+        // A dropped trip is not run: the vehicle is next due for the one after.
+        while let (Some(trip), Some(disturbed)) = (trips.get(state.trip_at), &mut self.disturbed) {
+            if !disturbed.skips(&mut state.chance, *trip) {
+                break;
+            }
+            state.trip_at += 1;
+        }
+        let Some(trip) = trips.get(state.trip_at) else {
             state.phase = Phase::Done;
             return;
         };
@@ -620,7 +674,35 @@ impl TimetabledSimulation {
                 (exchange.expected_boarded, exchange.expected_alighted),
             )
         };
-        let departs = scheduled.departure_s.max(now.saturating_add(dwell));
+        let mut departs = scheduled.departure_s.max(now.saturating_add(dwell));
+        let mut failed = false;
+        if let Some(disturbed) = &mut self.disturbed {
+            if seq == 0 {
+                departs = departs.saturating_add(disturbed.late_departure_s(&mut state.chance));
+            } else {
+                let run = scheduled
+                    .arrival_s
+                    .saturating_sub(trip.stops[seq - 1].departure_s);
+                match disturbed.incident(&mut state.chance, run, rail) {
+                    Some(Incident::Hold(held)) => {
+                        let held = now.saturating_add(dwell).saturating_add(held);
+                        departs = departs.max(held);
+                    }
+                    Some(Incident::SignalFailure) => failed = true,
+                    None => {}
+                }
+            }
+        }
+        if failed {
+            let stops = &trip.stops;
+            let ahead = stops[seq..]
+                .windows(2)
+                .map(|pair| (pair[0].stop.0, pair[1].stop.0));
+            if let Some(disturbed) = &mut self.disturbed {
+                disturbed.fail_signals(ahead, now);
+            }
+        }
+        let state = &mut self.vehicles[vehicle as usize];
         state.phase = Phase::AtStop { departs };
         self.riders.departed(trip_index, seq, departs);
         out.push(StopArrival {
@@ -655,8 +737,23 @@ impl TimetabledSimulation {
         }
         let stops = &self.day.trips[trip].stops;
         if let Some(ahead) = stops.get(seq + 1) {
-            let run = ahead.arrival_s.saturating_sub(stops[seq].departure_s);
-            let due = now.saturating_add(run);
+            let scheduled_run = ahead.arrival_s.saturating_sub(stops[seq].departure_s);
+            let due = match &self.disturbed {
+                None => now.saturating_add(scheduled_run),
+                Some(disturbed) => {
+                    let stretch = (stops[seq].stop.0, ahead.stop.0);
+                    let run = disturbed.run_s(
+                        &mut self.vehicles[vehicle as usize].chance,
+                        stretch,
+                        scheduled_run,
+                        stops[seq].departure_s,
+                        now,
+                        self.rail[trip],
+                    );
+                    // A train ahead of time runs easy: never at a stop before it is due there.
+                    now.saturating_add(run).max(ahead.arrival_s)
+                }
+            };
             let state = &mut self.vehicles[vehicle as usize];
             state.seq = seq + 1;
             state.phase = Phase::Running { left: now, due };

@@ -1,0 +1,453 @@
+//! A railway as uncertain as a real one: run times that vary, slow zones, incidents, late and
+//! skipped terminal departures, and weather (the model and its sources are stated in the
+//! [module docs](super)).
+//!
+//! Every draw is seeded from the simulation's seed: the slow zones and each stretch's hourly
+//! bias from the seed and the service date (so they hold all day, whatever the events), the
+//! rest from each vehicle's own stream of the seed, drawn at that vehicle's events.
+
+use chrono::Datelike;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Exp, Normal};
+use rustc_hash::FxHashMap;
+use transit_core::network::service_day::{ServiceDay, TripIndex};
+
+use super::motion::SegmentKey;
+
+/// Hours a service day's scheduled times may span (GTFS times run past 24:00).
+const HOURS: usize = 48;
+
+/// How uncertain the railway is; [`Uncertainty::regular`] turns all of it off,
+/// [`Uncertainty::calibrated`] gives the stated defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Uncertainty {
+    /// Standard deviation, from trip to trip, of a stretch's run time over the timetable's, at
+    /// an hour of average demand (driver, crowding, signals); it grows with the square root of
+    /// the hour's demand, as the riders' load does.
+    pub run_spread: f64,
+    /// Standard deviation of a stretch's own bias over the timetable in an hour (drawn per
+    /// stretch and hour, for the service date: some stretches run slow at some hours all day).
+    pub stretch_hour_spread: f64,
+    /// The shortest run over a stretch as a share of the timetable's: the physical minimum,
+    /// reached only by a late train using up the timetable's margin (a train never reaches a
+    /// stop before its scheduled arrival).
+    pub min_run_fraction: f64,
+    /// Slow zones on each rail route, chosen for the service date.
+    pub slow_zones_per_route: u32,
+    /// Stretches (from one stop to the next) one slow zone covers.
+    pub slow_zone_stretches: u32,
+    /// The least and the most a slow zone multiplies a stretch's run time by.
+    pub slow_zone_factor: (f64, f64),
+    /// Incidents: held trains, door faults, medical emergencies, signal failures.
+    pub incidents: Incidents,
+    /// Chance that a vehicle leaves a trip's first stop late.
+    pub late_departure_chance: f64,
+    /// Mean of how late it leaves, seconds (exponential).
+    pub late_departure_mean_s: f64,
+    /// Chance that a trip is not run (dropped at its terminal: no crew, no train).
+    pub skipped_trip_chance: f64,
+    /// Weather's slowdown of every run, by hour of the service day (index 0 is 00:00-01:00;
+    /// GTFS days run to 47:59): a factor of at least 1 multiplying the run times that start in
+    /// the hour. Empty (the default): no weather. The pipeline's weather model can feed it.
+    pub weather_slowdown: Vec<f64>,
+}
+
+/// How often a train meets an incident, and what each kind does.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Incidents {
+    /// Incidents per train-hour of scheduled running.
+    pub per_train_hour: f64,
+    /// Held at a station (by the control centre, for crew, for spacing).
+    pub held: Hold,
+    /// A door that will not close.
+    pub door_fault: Hold,
+    /// A sick passenger: the train stands until help comes.
+    pub medical: Hold,
+    /// A signal failure slowing the stretches ahead for everybody.
+    pub signal_failure: SignalFailure,
+}
+
+/// An incident that holds a train at a stop.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hold {
+    /// Its share of the incidents (the shares are weights, summed over the kinds).
+    pub share: f64,
+    /// The shortest hold, seconds.
+    pub min_s: u32,
+    /// The longest hold, seconds (uniform between).
+    pub max_s: u32,
+}
+
+/// A signal failure: the stretches ahead of where it is met run slowly for a while.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SignalFailure {
+    /// Its share of the incidents.
+    pub share: f64,
+    /// How long the stretches stay slow, seconds.
+    pub duration_s: u32,
+    /// How many stretches, from the stop where it is met onward along the trip.
+    pub stretches: u32,
+    /// What it multiplies their run times by (trains run on sight, or by the block).
+    pub factor: f64,
+}
+
+impl Uncertainty {
+    /// Nothing beyond the riders: every run as the timetable's, no slow zones, incidents, late
+    /// or skipped departures, nor weather.
+    pub fn regular() -> Self {
+        Self {
+            run_spread: 0.0,
+            stretch_hour_spread: 0.0,
+            min_run_fraction: 1.0,
+            slow_zones_per_route: 0,
+            slow_zone_stretches: 0,
+            slow_zone_factor: (1.0, 1.0),
+            incidents: Incidents {
+                per_train_hour: 0.0,
+                held: Hold::NONE,
+                door_fault: Hold::NONE,
+                medical: Hold::NONE,
+                signal_failure: SignalFailure {
+                    share: 0.0,
+                    duration_s: 0,
+                    stretches: 0,
+                    factor: 1.0,
+                },
+            },
+            late_departure_chance: 0.0,
+            late_departure_mean_s: 0.0,
+            skipped_trip_chance: 0.0,
+            weather_slowdown: Vec::new(),
+        }
+    }
+
+    /// The stated defaults, calibrated on NYC's weekday (the module docs give the figures and
+    /// their sources, and docs/simulation.md the table they give).
+    pub fn calibrated() -> Self {
+        Self {
+            run_spread: 0.08,
+            stretch_hour_spread: 0.04,
+            min_run_fraction: 0.92,
+            slow_zones_per_route: 2,
+            slow_zone_stretches: 3,
+            slow_zone_factor: (1.2, 1.8),
+            incidents: Incidents {
+                per_train_hour: 0.12,
+                held: Hold {
+                    share: 0.4,
+                    min_s: 60,
+                    max_s: 300,
+                },
+                door_fault: Hold {
+                    share: 0.3,
+                    min_s: 60,
+                    max_s: 240,
+                },
+                medical: Hold {
+                    share: 0.2,
+                    min_s: 300,
+                    max_s: 900,
+                },
+                signal_failure: SignalFailure {
+                    share: 0.1,
+                    duration_s: 3_600,
+                    stretches: 3,
+                    factor: 2.0,
+                },
+            },
+            late_departure_chance: 0.15,
+            late_departure_mean_s: 90.0,
+            skipped_trip_chance: 0.01,
+            weather_slowdown: Vec::new(),
+        }
+    }
+
+    /// Whether anything here disturbs the timetable.
+    pub fn is_regular(&self) -> bool {
+        self.run_spread <= 0.0
+            && self.stretch_hour_spread <= 0.0
+            && self.min_run_fraction >= 1.0
+            && (self.slow_zones_per_route == 0
+                || self.slow_zone_stretches == 0
+                || self.slow_zone_factor.1 <= 1.0)
+            && self.incidents.per_train_hour <= 0.0
+            && self.late_departure_chance <= 0.0
+            && self.skipped_trip_chance <= 0.0
+            && self.weather_slowdown.iter().all(|factor| *factor <= 1.0)
+    }
+}
+
+impl Hold {
+    /// No hold.
+    pub const NONE: Hold = Hold {
+        share: 0.0,
+        min_s: 0,
+        max_s: 0,
+    };
+}
+
+/// What disturbed the day so far, counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Disturbances {
+    /// Stretches under a slow zone (for the whole day).
+    pub slow_zone_stretches: u32,
+    /// Trains held at a station.
+    pub held: u32,
+    /// Door faults.
+    pub door_faults: u32,
+    /// Medical emergencies.
+    pub medical: u32,
+    /// Signal failures.
+    pub signal_failures: u32,
+    /// Trips that left their first stop late.
+    pub late_departures: u32,
+    /// Trips not run.
+    pub skipped_trips: u32,
+}
+
+/// An incident met at a stop.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Incident {
+    /// The train stands this many seconds more.
+    Hold(u32),
+    /// The stretches ahead slow down.
+    SignalFailure,
+}
+
+/// The uncertainty of one day, running: its slow zones, the signal failures in force, and the
+/// counts.
+#[derive(Debug, Clone)]
+pub(crate) struct Disturbed {
+    model: Uncertainty,
+    /// The seed and the service date mixed, for the stretches' hourly biases.
+    day_seed: u64,
+    slow_zones: FxHashMap<SegmentKey, f64>,
+    /// Each slowed stretch: until when, and by how much.
+    signal_failures: FxHashMap<SegmentKey, (u32, f64)>,
+    /// The demand of each hour of the day relative to an even day, square-rooted (1 on
+    /// average; the riders' curve).
+    crowding: [f64; 24],
+    pub(crate) counts: Disturbances,
+    pub(crate) skipped: Vec<TripIndex>,
+}
+
+impl Disturbed {
+    /// The uncertainty `model` of `day` for `seed`, whose rail trips are `rail`, with the
+    /// riders' `hour_shares`.
+    pub(crate) fn new(
+        model: Uncertainty,
+        day: &ServiceDay,
+        rail: &[bool],
+        seed: u64,
+        hour_shares: &[f64; 24],
+    ) -> Self {
+        let date = i64::from(day.date.num_days_from_ce()) as u64;
+        let day_seed = mix(seed ^ mix(date ^ 0x5105_e5d0));
+        let crowding = std::array::from_fn(|hour| (24.0 * hour_shares[hour]).max(0.0).sqrt());
+        let slow_zones = slow_zones(&model, day, rail, day_seed);
+        let counts = Disturbances {
+            slow_zone_stretches: slow_zones.len() as u32,
+            ..Disturbances::default()
+        };
+        Self {
+            model,
+            day_seed,
+            slow_zones,
+            signal_failures: FxHashMap::default(),
+            crowding,
+            counts,
+            skipped: Vec::new(),
+        }
+    }
+
+    /// The random stream of vehicle `vehicle` for `seed` (apart from its riders' stream, so the
+    /// riders drawn do not depend on whether the railway is uncertain).
+    pub(crate) fn stream(seed: u64, vehicle: u32) -> ChaCha8Rng {
+        let mut rng = ChaCha8Rng::seed_from_u64(mix(seed ^ 0x00ce_27a1_17e5));
+        rng.set_stream(u64::from(vehicle));
+        rng
+    }
+
+    /// Whether a trip starting now is not run.
+    pub(crate) fn skips(&mut self, rng: &mut ChaCha8Rng, trip: TripIndex) -> bool {
+        let chance = self.model.skipped_trip_chance;
+        if chance > 0.0 && rng.random::<f64>() < chance {
+            self.counts.skipped_trips += 1;
+            self.skipped.push(trip);
+            return true;
+        }
+        false
+    }
+
+    /// Seconds a vehicle leaves a trip's first stop late.
+    pub(crate) fn late_departure_s(&mut self, rng: &mut ChaCha8Rng) -> u32 {
+        let chance = self.model.late_departure_chance;
+        if chance <= 0.0 || rng.random::<f64>() >= chance {
+            return 0;
+        }
+        self.counts.late_departures += 1;
+        Exp::new(1.0 / self.model.late_departure_mean_s.max(1.0))
+            .map_or(0.0, |exp| exp.sample(rng))
+            .round() as u32
+    }
+
+    /// The incident a train meets, if any, over a stretch scheduled to take `run_s`, reaching a
+    /// stop (a signal failure only on rail).
+    pub(crate) fn incident(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        run_s: u32,
+        rail: bool,
+    ) -> Option<Incident> {
+        let incidents = self.model.incidents;
+        if incidents.per_train_hour <= 0.0 || run_s == 0 {
+            return None;
+        }
+        let chance = 1.0 - (-incidents.per_train_hour * f64::from(run_s) / 3_600.0).exp();
+        if rng.random::<f64>() >= chance {
+            return None;
+        }
+        let signal = if rail {
+            incidents.signal_failure.share.max(0.0)
+        } else {
+            0.0
+        };
+        let holds = [incidents.held, incidents.door_fault, incidents.medical];
+        let total = holds.iter().map(|h| h.share.max(0.0)).sum::<f64>() + signal;
+        if total <= 0.0 {
+            return None;
+        }
+        let mut pick = rng.random::<f64>() * total;
+        for (kind, hold) in holds.iter().enumerate() {
+            let share = hold.share.max(0.0);
+            if pick < share {
+                match kind {
+                    0 => self.counts.held += 1,
+                    1 => self.counts.door_faults += 1,
+                    _ => self.counts.medical += 1,
+                }
+                let (min, max) = (hold.min_s, hold.max_s.max(hold.min_s));
+                return Some(Incident::Hold(rng.random_range(min..=max)));
+            }
+            pick -= share;
+        }
+        self.counts.signal_failures += 1;
+        Some(Incident::SignalFailure)
+    }
+
+    /// A signal failure met at `now` slows `stretches` (those ahead of the train).
+    pub(crate) fn fail_signals(&mut self, stretches: impl Iterator<Item = SegmentKey>, now: u32) {
+        let failure = self.model.incidents.signal_failure;
+        let until = now.saturating_add(failure.duration_s);
+        for stretch in stretches.take(failure.stretches as usize) {
+            let slot = self
+                .signal_failures
+                .entry(stretch)
+                .or_insert((until, failure.factor));
+            slot.0 = slot.0.max(until);
+        }
+    }
+
+    /// The run over `stretch` of a train leaving at `now`, scheduled to take `scheduled_s`
+    /// from a departure scheduled at `scheduled_departure_s`, on rail or not.
+    pub(crate) fn run_s(
+        &self,
+        rng: &mut ChaCha8Rng,
+        stretch: SegmentKey,
+        scheduled_s: u32,
+        scheduled_departure_s: u32,
+        now: u32,
+        rail: bool,
+    ) -> u32 {
+        if scheduled_s == 0 {
+            return 0;
+        }
+        let hour = (scheduled_departure_s / 3_600) as usize;
+        let mut factor = 1.0;
+        let spread = self.model.run_spread * self.crowding[hour % 24];
+        if spread > 0.0 {
+            factor += Normal::new(0.0, spread).map_or(0.0, |normal| normal.sample(rng));
+        }
+        if self.model.stretch_hour_spread > 0.0 {
+            factor += self.model.stretch_hour_spread * self.stretch_hour_bias(stretch, hour);
+        }
+        factor = factor.max(self.model.min_run_fraction.min(1.0));
+        if rail {
+            factor *= self.slow_zones.get(&stretch).copied().unwrap_or(1.0);
+            if let Some((until, slow)) = self.signal_failures.get(&stretch) {
+                if now < *until {
+                    factor *= slow.max(1.0);
+                }
+            }
+        }
+        let weather_hour = (now / 3_600) as usize;
+        if let Some(weather) = self.model.weather_slowdown.get(weather_hour.min(HOURS - 1)) {
+            factor *= weather.max(1.0);
+        }
+        let floor = (f64::from(scheduled_s) * self.model.min_run_fraction.min(1.0)).ceil();
+        (f64::from(scheduled_s) * factor).round().max(floor) as u32
+    }
+
+    /// A standard normal draw fixed for `stretch` and `hour` of this day.
+    fn stretch_hour_bias(&self, stretch: SegmentKey, hour: usize) -> f64 {
+        let key = mix(self.day_seed
+            ^ mix(u64::from(stretch.0) << 32 | u64::from(stretch.1))
+            ^ mix(hour as u64 + 0x9e37));
+        // Box-Muller from two uniforms of the key.
+        let u1 = ((key >> 11) as f64 + 1.0) / (1u64 << 53) as f64;
+        let u2 = (mix(key) >> 11) as f64 / (1u64 << 53) as f64;
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
+}
+
+/// The slow zones of `day`: on each rail route, zones of consecutive stretches along one of
+/// its trips, drawn for the day.
+fn slow_zones(
+    model: &Uncertainty,
+    day: &ServiceDay,
+    rail: &[bool],
+    day_seed: u64,
+) -> FxHashMap<SegmentKey, f64> {
+    let mut zones = FxHashMap::default();
+    let (least, most) = model.slow_zone_factor;
+    if model.slow_zones_per_route == 0 || model.slow_zone_stretches == 0 || most <= 1.0 {
+        return zones;
+    }
+    let mut rng = ChaCha8Rng::seed_from_u64(day_seed);
+    for route in &day.routes {
+        let trips: Vec<usize> = day
+            .trips
+            .iter()
+            .enumerate()
+            .filter(|(index, trip)| trip.route == route.id && rail[*index] && trip.stops.len() >= 2)
+            .map(|(index, _)| index)
+            .collect();
+        if trips.is_empty() {
+            continue;
+        }
+        for _ in 0..model.slow_zones_per_route {
+            let trip = &day.trips[trips[rng.random_range(0..trips.len())]];
+            let stretches = trip.stops.len() - 1;
+            let length = (model.slow_zone_stretches as usize).min(stretches);
+            let start = rng.random_range(0..=stretches - length);
+            let factor = if most > least {
+                rng.random_range(least.max(1.0)..=most)
+            } else {
+                most
+            };
+            for pair in trip.stops[start..=start + length].windows(2) {
+                zones.insert((pair[0].stop.0, pair[1].stop.0), factor);
+            }
+        }
+    }
+    zones
+}
+
+/// SplitMix64's finaliser: a well-mixed 64-bit hash of `x`.
+fn mix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
