@@ -296,7 +296,7 @@ struct VehicleState {
     on_board: u32,
     rng: ChaCha8Rng,
     /// The stream of its disturbances (apart, so that its riders are the same either way).
-    chance: ChaCha8Rng,
+    chance: uncertainty::Stream,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -564,7 +564,10 @@ impl TimetabledSimulation {
         let trips = &self.day.vehicles[vehicle as usize].trips;
         // A dropped trip is not run: the vehicle is next due for the one after.
         while let (Some(trip), Some(disturbed)) = (trips.get(state.trip_at), &mut self.disturbed) {
-            if !disturbed.skips(&mut state.chance, *trip) {
+            let first = &self.day.trips[trip.0 as usize];
+            let origin = (first.route, first.stops[0].stop.0);
+            let due = first.stops[0].departure_s;
+            if !disturbed.skips(&mut state.chance, *trip, origin, due, free_at) {
                 break;
             }
             state.trip_at += 1;
@@ -657,7 +660,19 @@ impl TimetabledSimulation {
             scheduled.departure_s,
             state.on_board,
         );
-        state.on_board = state.on_board - exchange.alighted.min(state.on_board) + exchange.boarded;
+        let mut exchange = exchange;
+        let staying = state.on_board - exchange.alighted.min(state.on_board);
+        // Full: those who do not fit wait for the next vehicle.
+        let mut left_behind_s = 0;
+        if let Some(capacity) = self.disturbed.as_ref().and_then(|d| d.capacity(rail)) {
+            let fits = capacity.saturating_sub(staying);
+            if exchange.boarded > fits && exchange.rate_per_s > 0.0 {
+                let left = exchange.boarded - fits;
+                left_behind_s = (f64::from(left) / exchange.rate_per_s).round() as u32;
+                exchange.boarded = fits;
+            }
+        }
+        state.on_board = staying + exchange.boarded;
         let scheduled_dwell = scheduled.departure_s.saturating_sub(scheduled.arrival_s);
         let dwell = if self.config.undisturbed {
             scheduled_dwell
@@ -693,6 +708,20 @@ impl TimetabledSimulation {
                 }
             }
         }
+        // Dispatchers space the trains: one close behind the one before is held.
+        if let Some(fraction) = self
+            .disturbed
+            .as_ref()
+            .and_then(|d| d.spacing(rail, seq, trip.stops.len()))
+        {
+            if let Some((left, headway)) =
+                self.riders
+                    .last_departure(trip_index, seq, scheduled.departure_s)
+            {
+                let spaced = f64::from(left) + fraction * headway;
+                departs = departs.max(spaced.round() as u32);
+            }
+        }
         if failed {
             let stops = &trip.stops;
             let ahead = stops[seq..]
@@ -704,7 +733,8 @@ impl TimetabledSimulation {
         }
         let state = &mut self.vehicles[vehicle as usize];
         state.phase = Phase::AtStop { departs };
-        self.riders.departed(trip_index, seq, departs);
+        self.riders
+            .departed(trip_index, seq, departs, left_behind_s);
         out.push(StopArrival {
             vehicle: VehicleIndex(vehicle),
             trip: TripIndex(trip_index as u32),

@@ -7,10 +7,11 @@
 //! rest from each vehicle's own stream of the seed, drawn at that vehicle's events.
 
 use chrono::Datelike;
-use rand::{Rng, SeedableRng};
+use rand::{Rng, RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, Exp, Normal};
 use rustc_hash::FxHashMap;
+use transit_core::model::LineId;
 use transit_core::network::service_day::{ServiceDay, TripIndex};
 
 use super::motion::SegmentKey;
@@ -22,6 +23,9 @@ const HOURS: usize = 48;
 /// [`Uncertainty::calibrated`] gives the stated defaults.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Uncertainty {
+    /// A stretch's mean run time as a share of the timetable's: below 1 where the timetable
+    /// pads its runs (its recovery margin), so that a late train makes up time.
+    pub run_mean_fraction: f64,
     /// Standard deviation, from trip to trip, of a stretch's run time over the timetable's, at
     /// an hour of average demand (driver, crowding, signals); it grows with the square root of
     /// the hour's demand, as the riders' load does.
@@ -47,6 +51,19 @@ pub struct Uncertainty {
     pub late_departure_mean_s: f64,
     /// Chance that a trip is not run (dropped at its terminal: no crew, no train).
     pub skipped_trip_chance: f64,
+    /// A vehicle this late (seconds) for a trip's departure from its first stop does not run
+    /// it but is turned, as a dispatcher restores the service, for the first of its next trips
+    /// it can start within this lateness; `None`, never.
+    pub turn_late_after_s: Option<u32>,
+    /// Dispatchers hold a train (not a bus) at a stop (but a trip's last) until this share of
+    /// the scheduled headway has passed since the train before on its route left it, evening
+    /// the gaps (`None`, no holding).
+    pub spacing: Option<f64>,
+    /// The most riders a train carries: a full train leaves riders behind for the next, which
+    /// bounds the dwell of a train far behind the one before (`None`, no limit).
+    pub rail_capacity: Option<u32>,
+    /// The same for a bus.
+    pub bus_capacity: Option<u32>,
     /// Weather's slowdown of every run, by hour of the service day (index 0 is 00:00-01:00;
     /// GTFS days run to 47:59): a factor of at least 1 multiplying the run times that start in
     /// the hour. Empty (the default): no weather. The pipeline's weather model can feed it.
@@ -97,6 +114,7 @@ impl Uncertainty {
     /// or skipped departures, nor weather.
     pub fn regular() -> Self {
         Self {
+            run_mean_fraction: 1.0,
             run_spread: 0.0,
             stretch_hour_spread: 0.0,
             min_run_fraction: 1.0,
@@ -118,6 +136,10 @@ impl Uncertainty {
             late_departure_chance: 0.0,
             late_departure_mean_s: 0.0,
             skipped_trip_chance: 0.0,
+            turn_late_after_s: None,
+            spacing: None,
+            rail_capacity: None,
+            bus_capacity: None,
             weather_slowdown: Vec::new(),
         }
     }
@@ -126,14 +148,15 @@ impl Uncertainty {
     /// their sources, and docs/simulation.md the table they give).
     pub fn calibrated() -> Self {
         Self {
+            run_mean_fraction: 0.92,
             run_spread: 0.08,
-            stretch_hour_spread: 0.04,
-            min_run_fraction: 0.92,
+            stretch_hour_spread: 0.10,
+            min_run_fraction: 0.85,
             slow_zones_per_route: 2,
             slow_zone_stretches: 3,
             slow_zone_factor: (1.2, 1.8),
             incidents: Incidents {
-                per_train_hour: 0.12,
+                per_train_hour: 0.15,
                 held: Hold {
                     share: 0.4,
                     min_s: 60,
@@ -147,25 +170,30 @@ impl Uncertainty {
                 medical: Hold {
                     share: 0.2,
                     min_s: 300,
-                    max_s: 900,
+                    max_s: 600,
                 },
                 signal_failure: SignalFailure {
-                    share: 0.1,
+                    share: 0.3,
                     duration_s: 3_600,
                     stretches: 3,
-                    factor: 2.0,
+                    factor: 2.5,
                 },
             },
-            late_departure_chance: 0.15,
-            late_departure_mean_s: 90.0,
-            skipped_trip_chance: 0.01,
+            late_departure_chance: 0.05,
+            late_departure_mean_s: 60.0,
+            skipped_trip_chance: 0.005,
+            turn_late_after_s: Some(600),
+            spacing: Some(0.75),
+            rail_capacity: Some(600),
+            bus_capacity: None,
             weather_slowdown: Vec::new(),
         }
     }
 
     /// Whether anything here disturbs the timetable.
     pub fn is_regular(&self) -> bool {
-        self.run_spread <= 0.0
+        self.run_mean_fraction == 1.0
+            && self.run_spread <= 0.0
             && self.stretch_hour_spread <= 0.0
             && self.min_run_fraction >= 1.0
             && (self.slow_zones_per_route == 0
@@ -174,6 +202,10 @@ impl Uncertainty {
             && self.incidents.per_train_hour <= 0.0
             && self.late_departure_chance <= 0.0
             && self.skipped_trip_chance <= 0.0
+            && self.turn_late_after_s.is_none()
+            && self.spacing.is_none()
+            && self.rail_capacity.is_none()
+            && self.bus_capacity.is_none()
             && self.weather_slowdown.iter().all(|factor| *factor <= 1.0)
     }
 }
@@ -202,8 +234,10 @@ pub struct Disturbances {
     pub signal_failures: u32,
     /// Trips that left their first stop late.
     pub late_departures: u32,
-    /// Trips not run.
+    /// Trips dropped by chance.
     pub skipped_trips: u32,
+    /// Trips not run because their vehicle came too late for them.
+    pub turned: u32,
 }
 
 /// An incident met at a stop.
@@ -228,6 +262,8 @@ pub(crate) struct Disturbed {
     /// The demand of each hour of the day relative to an even day, square-rooted (1 on
     /// average; the riders' curve).
     crowding: [f64; 24],
+    /// When the last trip turned from each origin (route, first stop) was due.
+    turned_at: FxHashMap<(LineId, u32), u32>,
     pub(crate) counts: Disturbances,
     pub(crate) skipped: Vec<TripIndex>,
 }
@@ -256,6 +292,7 @@ impl Disturbed {
             slow_zones,
             signal_failures: FxHashMap::default(),
             crowding,
+            turned_at: FxHashMap::default(),
             counts,
             skipped: Vec::new(),
         }
@@ -263,14 +300,49 @@ impl Disturbed {
 
     /// The random stream of vehicle `vehicle` for `seed` (apart from its riders' stream, so the
     /// riders drawn do not depend on whether the railway is uncertain).
-    pub(crate) fn stream(seed: u64, vehicle: u32) -> ChaCha8Rng {
-        let mut rng = ChaCha8Rng::seed_from_u64(mix(seed ^ 0x00ce_27a1_17e5));
-        rng.set_stream(u64::from(vehicle));
-        rng
+    pub(crate) fn stream(seed: u64, vehicle: u32) -> Stream {
+        Stream(mix(mix(seed ^ 0x00ce_27a1_17e5) ^ u64::from(vehicle)))
     }
 
-    /// Whether a trip starting now is not run.
-    pub(crate) fn skips(&mut self, rng: &mut ChaCha8Rng, trip: TripIndex) -> bool {
+    /// The share of the scheduled headway a train (not a bus) keeps behind the one before at
+    /// its trip's stop `seq` of `stops`, if held for it.
+    pub(crate) fn spacing(&self, rail: bool, seq: usize, stops: usize) -> Option<f64> {
+        self.model.spacing.filter(|_| rail && seq + 1 < stops)
+    }
+
+    /// The most riders a vehicle carries, if limited.
+    pub(crate) fn capacity(&self, rail: bool) -> Option<u32> {
+        if rail {
+            self.model.rail_capacity
+        } else {
+            self.model.bus_capacity
+        }
+    }
+
+    /// Whether trip `trip`, due to leave `origin` (its route and first stop) at `due`, whose
+    /// vehicle is free at `free_at`, is not run.
+    pub(crate) fn skips(
+        &mut self,
+        rng: &mut Stream,
+        trip: TripIndex,
+        origin: (LineId, u32),
+        due: u32,
+        free_at: u32,
+    ) -> bool {
+        if let Some(most) = self.model.turn_late_after_s {
+            // Not two trips in a row from one terminal within that time: a dispatcher turns a
+            // late train to close a gap, not to open a wider one.
+            let turned_lately = self
+                .turned_at
+                .get(&origin)
+                .is_some_and(|last| due.saturating_sub(*last) < most);
+            if free_at.saturating_sub(due) > most && !turned_lately {
+                self.turned_at.insert(origin, due);
+                self.counts.turned += 1;
+                self.skipped.push(trip);
+                return true;
+            }
+        }
         let chance = self.model.skipped_trip_chance;
         if chance > 0.0 && rng.random::<f64>() < chance {
             self.counts.skipped_trips += 1;
@@ -281,7 +353,7 @@ impl Disturbed {
     }
 
     /// Seconds a vehicle leaves a trip's first stop late.
-    pub(crate) fn late_departure_s(&mut self, rng: &mut ChaCha8Rng) -> u32 {
+    pub(crate) fn late_departure_s(&mut self, rng: &mut Stream) -> u32 {
         let chance = self.model.late_departure_chance;
         if chance <= 0.0 || rng.random::<f64>() >= chance {
             return 0;
@@ -296,7 +368,7 @@ impl Disturbed {
     /// stop (a signal failure only on rail).
     pub(crate) fn incident(
         &mut self,
-        rng: &mut ChaCha8Rng,
+        rng: &mut Stream,
         run_s: u32,
         rail: bool,
     ) -> Option<Incident> {
@@ -353,7 +425,7 @@ impl Disturbed {
     /// from a departure scheduled at `scheduled_departure_s`, on rail or not.
     pub(crate) fn run_s(
         &self,
-        rng: &mut ChaCha8Rng,
+        rng: &mut Stream,
         stretch: SegmentKey,
         scheduled_s: u32,
         scheduled_departure_s: u32,
@@ -364,7 +436,7 @@ impl Disturbed {
             return 0;
         }
         let hour = (scheduled_departure_s / 3_600) as usize;
-        let mut factor = 1.0;
+        let mut factor = self.model.run_mean_fraction;
         let spread = self.model.run_spread * self.crowding[hour % 24];
         if spread > 0.0 {
             factor += Normal::new(0.0, spread).map_or(0.0, |normal| normal.sample(rng));
@@ -442,6 +514,30 @@ fn slow_zones(
         }
     }
     zones
+}
+
+/// A vehicle's stream of disturbances: SplitMix64, a counter through a well-mixing hash. Its
+/// draws are few and need no cryptographic strength; it is fast in an unoptimised build, where
+/// the tests run a live day's catch-up against the wall clock.
+#[derive(Debug, Clone)]
+pub(crate) struct Stream(u64);
+
+impl RngCore for Stream {
+    fn next_u32(&mut self) -> u32 {
+        (self.next_u64() >> 32) as u32
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        mix(self.0)
+    }
+
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        for chunk in dest.chunks_mut(8) {
+            let bytes = self.next_u64().to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+    }
 }
 
 /// SplitMix64's finaliser: a well-mixed 64-bit hash of `x`.
