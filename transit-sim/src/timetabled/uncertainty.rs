@@ -547,3 +547,54 @@ fn mix(x: u64) -> u64 {
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regular_is_regular_and_calibrated_is_not() {
+        assert!(Uncertainty::regular().is_regular());
+        assert!(!Uncertainty::calibrated().is_regular());
+        let wet = Uncertainty {
+            weather_slowdown: vec![1.0, 1.2],
+            ..Uncertainty::regular()
+        };
+        assert!(!wet.is_regular(), "weather alone disturbs");
+    }
+
+    #[test]
+    fn a_vehicles_stream_is_its_seeds_and_its_own() {
+        let draws = |seed, vehicle| {
+            let mut stream = Disturbed::stream(seed, vehicle);
+            [stream.next_u64(), stream.next_u64()]
+        };
+        assert_eq!(draws(7, 3), draws(7, 3));
+        assert_ne!(draws(7, 3), draws(7, 4));
+        assert_ne!(draws(7, 3), draws(8, 3));
+    }
+
+    #[test]
+    fn a_run_is_never_under_the_physical_minimum() {
+        let day = ServiceDay {
+            timezone: "America/New_York".into(),
+            requested: chrono::NaiveDate::default(),
+            date: chrono::NaiveDate::default(),
+            start_unix_s: 0,
+            routes: Vec::new(),
+            stops: Vec::new(),
+            trips: Vec::new(),
+            vehicles: Vec::new(),
+        };
+        let model = Uncertainty {
+            run_spread: 1.0,
+            ..Uncertainty::calibrated()
+        };
+        let disturbed = Disturbed::new(model, &day, &[], 1, &[1.0 / 24.0; 24]);
+        let mut stream = Disturbed::stream(1, 0);
+        for departure in (0..2_000).map(|i| i * 60) {
+            let run = disturbed.run_s(&mut stream, (1, 2), 100, departure, departure, true);
+            assert!(run >= 85, "{run} s");
+        }
+    }
+}

@@ -13,7 +13,7 @@ use transit_core::network::service_day::{
     VehicleIndex,
 };
 use transit_sim::timetabled::{
-    Place, StopArrival, TimetabledConfig, TimetabledSimulation, Uncertainty,
+    Disturbances, Place, StopArrival, TimetabledConfig, TimetabledSimulation, Uncertainty,
 };
 
 /// The end of any synthetic day (GTFS times run to 47:59).
@@ -585,6 +585,55 @@ fn a_day_of_nyc_size_runs_flat_out() {
         stop_times,
         "every stop of every trip run"
     );
+}
+
+/// Weather slows every run by its factor; the regular railway (riders only) has no
+/// disturbance; the calibrated one drops no trip it does not report.
+#[test]
+fn weather_slows_the_runs_and_a_regular_railway_is_undisturbed() {
+    let spec = RouteSpec {
+        rail: true,
+        runs_s: vec![120; 10],
+        dwells_s: vec![0; 11],
+        headway_s: 600,
+        first_s: 6 * 3_600,
+        trips: 12,
+        shared: 0,
+    };
+    let day = Arc::new(build(&[spec]));
+    let regular = TimetabledConfig {
+        tick_s: 60,
+        ..TimetabledConfig::regular(3).expect("the embedded hourly curve")
+    };
+    let (arrivals, sim) = run(&day, regular.clone());
+    check_day(&day, &arrivals, Some(regular.rail_clearance_s));
+    assert_eq!(sim.disturbances(), Disturbances::default());
+    let runs = |arrivals: &[StopArrival]| -> Vec<u32> {
+        let mut by_trip: HashMap<u32, Vec<&StopArrival>> = HashMap::new();
+        for arrival in arrivals {
+            by_trip.entry(arrival.trip.0).or_default().push(arrival);
+        }
+        by_trip
+            .values()
+            .flat_map(|stops| stops.windows(2).map(|w| w[1].arrival_s - w[0].departure_s))
+            .collect()
+    };
+    assert!(
+        runs(&arrivals).iter().all(|run| *run == 120),
+        "the timetable's runs"
+    );
+    let mut wet = regular.clone();
+    wet.uncertainty.weather_slowdown = vec![1.5; 48];
+    let (wet_arrivals, _) = run(&day, wet);
+    check_day(&day, &wet_arrivals, Some(regular.rail_clearance_s));
+    assert!(
+        runs(&wet_arrivals).iter().all(|run| *run >= 180),
+        "half as long again in the rain"
+    );
+    let calibrated = config(3, false, 60);
+    let (disturbed, sim) = run(&day, calibrated);
+    check_day_skipping(&day, &disturbed, Some(1), sim.skipped_trips());
+    assert_ne!(runs(&disturbed), runs(&arrivals), "runs vary");
 }
 
 #[test]
