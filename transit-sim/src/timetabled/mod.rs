@@ -105,11 +105,11 @@
 //!   exponential lateness, mean 60 s); a trip is dropped (not run: no crew, no train) with
 //!   chance 0.005; and a vehicle more than 10 minutes late for a trip's departure is turned,
 //!   as a dispatcher restores the service: it does not run that trip but its next (never two
-//!   trips in a row from one terminal within those 10 minutes, which would widen the gap it
-//!   closes). [`TimetabledSimulation::skipped_trips`] lists the trips not run.
-//! - **Regulation and crowding**: a train (not a bus) is held at a stop, but a trip's last,
-//!   until three quarters of the scheduled headway have passed since the train before on its
-//!   route left it; a train carries at most 600 riders, and those who do not fit wait for the
+//!   trips in a row from one terminal, which would widen the gap it closes).
+//!   [`TimetabledSimulation::skipped_trips`] lists the trips not run.
+//! - **Regulation and crowding**: a train (not a bus) is held at a platform, but a trip's
+//!   last, until three quarters of the scheduled headway there (its route's departures from
+//!   the platform in the hour) have passed since the train before on its route left it; a train carries at most 600 riders, and those who do not fit wait for the
 //!   next (counted as though the full train had left earlier). Without a limit the riders'
 //!   dwell feeds on itself (a late train finds more riders and gets later) until trains run an
 //!   hour late; 600 is about twice the load the riders model puts on a busy trip, not a car's
@@ -154,7 +154,9 @@ use std::sync::Arc;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use transit_core::model::LineId;
-use transit_core::network::service_day::{ServiceDay, StopIndex, TripIndex, VehicleIndex};
+use transit_core::network::service_day::{
+    ScheduledStop, ServiceDay, StopIndex, TripIndex, VehicleIndex,
+};
 use transit_core::network::DataError;
 
 pub use dwell::DwellModel;
@@ -482,13 +484,25 @@ impl TimetabledSimulation {
             })
             .collect();
         let disturbed = (!config.undisturbed && !config.uncertainty.is_regular()).then(|| {
-            Disturbed::new(
+            let mut disturbed = Disturbed::new(
                 config.uncertainty.clone(),
                 &day,
                 &rail,
                 config.seed,
                 &config.riders.hour_shares,
-            )
+            );
+            // The departures the dispatchers space, by platform: a train's from every stop
+            // of its trip but the last.
+            for (trip, _) in day.trips.iter().zip(&rail).filter(|(_, rail)| **rail) {
+                for (seq, stop) in trip.stops.iter().enumerate().take(trip.stops.len() - 1) {
+                    disturbed.schedule_departure(
+                        platform_of(&trip.stops, seq),
+                        trip.route,
+                        stop.departure_s,
+                    );
+                }
+            }
+            disturbed
         });
         let mut sim = Self {
             rails: Interlocking::new(config.rail_clearance_s),
@@ -659,13 +673,7 @@ impl TimetabledSimulation {
     }
 
     fn platform(&self, trip: usize, seq: usize) -> PlatformKey {
-        let stops = &self.day.trips[trip].stops;
-        let toward = match (stops.get(seq + 1), seq.checked_sub(1)) {
-            (Some(next), _) => Toward::Next(next.stop.0),
-            (None, Some(before)) => Toward::EndFrom(stops[before].stop.0),
-            (None, None) => Toward::Alone,
-        };
-        (stops[seq].stop.0, toward)
+        platform_of(&self.day.trips[trip].stops, seq)
     }
 
     fn segment(&self, trip: usize, seq: usize) -> Option<SegmentKey> {
@@ -776,17 +784,10 @@ impl TimetabledSimulation {
             }
         }
         // Dispatchers space the trains: one close behind the one before is held.
-        if let Some(fraction) = self
-            .disturbed
-            .as_ref()
-            .and_then(|d| d.spacing(rail, seq, trip.stops.len()))
-        {
-            if let Some((left, headway)) =
-                self.riders
-                    .last_departure(trip_index, seq, scheduled.departure_s)
-            {
-                let spaced = f64::from(left) + fraction * headway;
-                departs = departs.max(spaced.round() as u32);
+        if rail && seq + 1 < trip.stops.len() {
+            let platform = platform_of(&trip.stops, seq);
+            if let Some(disturbed) = &mut self.disturbed {
+                departs = disturbed.space(platform, trip.route, scheduled.departure_s, departs);
             }
         }
         if failed {
@@ -863,6 +864,17 @@ impl TimetabledSimulation {
             self.start_trip(vehicle, now);
         }
     }
+}
+
+/// The platform of a trip's stop `seq` of `stops`: the stop, toward the next (at the last,
+/// from the one before).
+fn platform_of(stops: &[ScheduledStop], seq: usize) -> PlatformKey {
+    let toward = match (stops.get(seq + 1), seq.checked_sub(1)) {
+        (Some(next), _) => Toward::Next(next.stop.0),
+        (None, Some(before)) => Toward::EndFrom(stops[before].stop.0),
+        (None, None) => Toward::Alone,
+    };
+    (stops[seq].stop.0, toward)
 }
 
 /// Checks that every trip is run by the one vehicle it names and its stops and route exist;

@@ -214,20 +214,6 @@ impl Riders {
 }
 
 impl Riders {
-    /// When a vehicle of trip `trip`'s route last left its stop `seq`, and the scheduled
-    /// headway there in the hour of `scheduled_departure_s`, seconds.
-    pub(crate) fn last_departure(
-        &self,
-        trip: usize,
-        seq: usize,
-        scheduled_departure_s: u32,
-    ) -> Option<(u32, f64)> {
-        let key = self.key(trip, seq)?;
-        let left = self.last_departure[key]?;
-        let per_hour = f64::from(self.departures[key][hour_of(scheduled_departure_s)].max(1));
-        Some((left, 3_600.0 / per_hour))
-    }
-
     /// Where trip `trip`'s stop `seq` is in the flattened stop times.
     fn at(&self, trip: usize, seq: usize) -> Option<usize> {
         Some(*self.offsets.get(trip)? as usize + seq)

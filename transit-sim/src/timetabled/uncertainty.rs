@@ -14,7 +14,7 @@ use rustc_hash::FxHashMap;
 use transit_core::model::LineId;
 use transit_core::network::service_day::{ServiceDay, TripIndex};
 
-use super::motion::SegmentKey;
+use super::motion::{PlatformKey, SegmentKey};
 
 /// Hours a service day's scheduled times may span (GTFS times run past 24:00).
 const HOURS: usize = 48;
@@ -52,8 +52,8 @@ pub struct Uncertainty {
     /// Chance that a trip is not run (dropped at its terminal: no crew, no train).
     pub skipped_trip_chance: f64,
     /// A vehicle this late (seconds) for a trip's departure from its first stop does not run
-    /// it but is turned, as a dispatcher restores the service, for the first of its next trips
-    /// it can start within this lateness; `None`, never.
+    /// it but is turned, as a dispatcher restores the service, for its next trip (never two
+    /// trips in a row from one terminal); `None`, never.
     pub turn_late_after_s: Option<u32>,
     /// Dispatchers hold a train (not a bus) at a stop (but a trip's last) until this share of
     /// the scheduled headway has passed since the train before on its route left it, evening
@@ -240,6 +240,13 @@ pub struct Disturbances {
     pub turned: u32,
 }
 
+/// A platform's departures for one route, for the dispatchers' spacing.
+#[derive(Debug, Clone)]
+struct Spacing {
+    per_hour: [u16; HOURS],
+    left: Option<u32>,
+}
+
 /// An incident met at a stop.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum Incident {
@@ -262,8 +269,11 @@ pub(crate) struct Disturbed {
     /// The demand of each hour of the day relative to an even day, square-rooted (1 on
     /// average; the riders' curve).
     crowding: [f64; 24],
-    /// When the last trip turned from each origin (route, first stop) was due.
-    turned_at: FxHashMap<(LineId, u32), u32>,
+    /// Each rail platform's scheduled departures by hour, and when a train of the route last
+    /// left it, by platform and route.
+    spacing: FxHashMap<(PlatformKey, LineId), Spacing>,
+    /// Whether the last trip to start from each origin (route, first stop) was turned.
+    turned_last: FxHashMap<(LineId, u32), bool>,
     pub(crate) counts: Disturbances,
     pub(crate) skipped: Vec<TripIndex>,
 }
@@ -292,7 +302,8 @@ impl Disturbed {
             slow_zones,
             signal_failures: FxHashMap::default(),
             crowding,
-            turned_at: FxHashMap::default(),
+            turned_last: FxHashMap::default(),
+            spacing: FxHashMap::default(),
             counts,
             skipped: Vec::new(),
         }
@@ -304,10 +315,45 @@ impl Disturbed {
         Stream(mix(mix(seed ^ 0x00ce_27a1_17e5) ^ u64::from(vehicle)))
     }
 
-    /// The share of the scheduled headway a train (not a bus) keeps behind the one before at
-    /// its trip's stop `seq` of `stops`, if held for it.
-    pub(crate) fn spacing(&self, rail: bool, seq: usize, stops: usize) -> Option<f64> {
-        self.model.spacing.filter(|_| rail && seq + 1 < stops)
+    /// A train of `route` is scheduled to leave `platform` at `departure_s`.
+    pub(crate) fn schedule_departure(
+        &mut self,
+        platform: PlatformKey,
+        route: LineId,
+        departure_s: u32,
+    ) {
+        let hours = self
+            .spacing
+            .entry((platform, route))
+            .or_insert_with(|| Spacing {
+                per_hour: [0; HOURS],
+                left: None,
+            });
+        let count = &mut hours.per_hour[(departure_s / 3_600).min(HOURS as u32 - 1) as usize];
+        *count = count.saturating_add(1);
+    }
+
+    /// When a train of `route` due to leave `platform` at `scheduled_s` and ready at
+    /// `departs` leaves, spaced behind the train before (the dispatchers' holding), and
+    /// records it.
+    pub(crate) fn space(
+        &mut self,
+        platform: PlatformKey,
+        route: LineId,
+        scheduled_s: u32,
+        departs: u32,
+    ) -> u32 {
+        let Some(spacing) = self.spacing.get_mut(&(platform, route)) else {
+            return departs;
+        };
+        let mut departs = departs;
+        if let (Some(fraction), Some(left)) = (self.model.spacing, spacing.left) {
+            let hour = (scheduled_s / 3_600).min(HOURS as u32 - 1) as usize;
+            let headway = 3_600.0 / f64::from(spacing.per_hour[hour].max(1));
+            departs = departs.max((f64::from(left) + fraction * headway).round() as u32);
+        }
+        spacing.left = Some(spacing.left.map_or(departs, |left| left.max(departs)));
+        departs
     }
 
     /// The most riders a vehicle carries, if limited.
@@ -330,14 +376,12 @@ impl Disturbed {
         free_at: u32,
     ) -> bool {
         if let Some(most) = self.model.turn_late_after_s {
-            // Not two trips in a row from one terminal within that time: a dispatcher turns a
-            // late train to close a gap, not to open a wider one.
-            let turned_lately = self
-                .turned_at
-                .get(&origin)
-                .is_some_and(|last| due.saturating_sub(*last) < most);
-            if free_at.saturating_sub(due) > most && !turned_lately {
-                self.turned_at.insert(origin, due);
+            // Never two trips in a row from one terminal: a dispatcher turns a late train to
+            // close a gap, not to open a wider one.
+            let turned_last = self.turned_last.get(&origin).copied().unwrap_or(false);
+            let turn = free_at.saturating_sub(due) > most && !turned_last;
+            self.turned_last.insert(origin, turn);
+            if turn {
                 self.counts.turned += 1;
                 self.skipped.push(trip);
                 return true;
