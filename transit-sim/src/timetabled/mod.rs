@@ -11,8 +11,8 @@
 //! it takes the timetable's run time (the scheduled arrival at the next less the scheduled
 //! departure from the one before), varied by the railway's [uncertainty](#uncertainty) unless
 //! that is off. At a stop it stands for its dwell and never leaves before the scheduled
-//! departure, holding when early; nor does it reach a stop before its scheduled arrival. Times are whole seconds from the service day's
-//! start, as [`ServiceDay`] counts them.
+//! departure, holding when early; nor does it reach a stop before its scheduled arrival. Times
+//! are whole seconds from the service day's start, as [`ServiceDay`] counts them.
 //!
 //! Rail ([`Route::is_rail`](transit_core::model::Route::is_rail)) keeps one train per block: a
 //! train enters a platform (a stop, toward the trip's next stop; at a trip's last stop, from
@@ -109,11 +109,12 @@
 //!   [`TimetabledSimulation::skipped_trips`] lists the trips not run.
 //! - **Regulation and crowding**: a train (not a bus) is held at a platform, but a trip's
 //!   last, until three quarters of the scheduled headway there (its route's departures from
-//!   the platform in the hour) have passed since the train before on its route left it; a train carries at most 600 riders, and those who do not fit wait for the
-//!   next (counted as though the full train had left earlier). Without a limit the riders'
-//!   dwell feeds on itself (a late train finds more riders and gets later) until trains run an
-//!   hour late; 600 is about twice the load the riders model puts on a busy trip, not a car's
-//!   rated capacity, since the model's riders are stated rather than any agency's.
+//!   the platform in the hour) have passed since the train before on its route left it; a
+//!   train carries at most 600 riders, and those who do not fit wait for the next (counted as
+//!   though the full train had left earlier). Without a limit the riders' dwell feeds on
+//!   itself (a late train finds more riders and gets later) until trains run an hour late;
+//!   600 is about twice the load the riders model puts on a busy trip, not a car's rated
+//!   capacity, since the model's riders are stated rather than any agency's.
 //! - **Weather**: [`Uncertainty::weather_slowdown`], a factor by hour of the service day that
 //!   multiplies the run times starting in the hour. The engine is given no weather: empty by
 //!   default, it is the input a weather model can feed.
@@ -127,11 +128,13 @@
 //! Calibrated on NYC's subway feed (lines 1 and 2, Wednesday 2025-01-08, seed 2026; the
 //! example `calibrate_uncertainty`, table in `docs/simulation.md`): the naive prediction
 //! "timetable + the train's current delay", polled every 30 s, is right 60 to 85 % of the time
-//! in MBTA's 6-12 and 12-30 minute buckets (MBTA's own predictions reach about 90 %, and fell
-//! below 75 % under its 2023 slow zones), the headway coefficient of variation at the busiest
-//! stops is 0.40 to 0.53 over seeds (TCQSM's levels C and D), and NYC Transit's wait assessment
-//! there 81 to 86 % (NYC Transit reported 78 to 80 % for the whole subway in 2013-2015, the 1
-//! line its best numbered line).
+//! in MBTA's 6-12 and 12-30 minute buckets (72 to 83 % over seeds 1, 3, 7 and 2026; MBTA's own
+//! predictions reach about 90 %, and fell below 75 % under its 2023 slow zones), the headway
+//! coefficient of variation at the busiest stops is 0.40 to 0.50 (the Transit Capacity and
+//! Quality of Service Manual's headway-adherence levels C and D, 0.31 to 0.52), and NYC
+//! Transit's wait assessment there 82 to 87 % (NYC Transit reported 78 to 80 % for the whole
+//! subway in 2013-2015, the 1 line its best numbered line: New York State Comptroller, audit
+//! 2014-S-23).
 //!
 //! # Determinism
 //!
