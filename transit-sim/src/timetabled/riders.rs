@@ -89,6 +89,8 @@ pub(crate) struct Exchange {
     pub expected_boarded: f64,
     /// The riders who get off here on average.
     pub expected_alighted: f64,
+    /// Riders coming to wait here per second (0 where nobody boards).
+    pub rate_per_s: f64,
 }
 
 impl Riders {
@@ -173,6 +175,7 @@ impl Riders {
                 alighted,
                 expected_boarded: 0.0,
                 expected_alighted,
+                rate_per_s: 0.0,
             };
         };
         let hour = hour_of(scheduled_departure_s);
@@ -193,14 +196,18 @@ impl Riders {
             alighted,
             expected_boarded: load,
             expected_alighted,
+            rate_per_s: load / scheduled_headway,
         }
     }
 
     /// A vehicle of trip `trip` leaves its stop `seq` at `now` (decided as it arrives): the
-    /// riders there until then board it, and those after wait for the next.
-    pub(crate) fn departed(&mut self, trip: usize, seq: usize, now: u32) {
+    /// riders there until then board it, and those after wait for the next; but those it left
+    /// behind, full, for `left_behind_s` of arrivals, wait for the next too (counted as though
+    /// it had left that much earlier).
+    pub(crate) fn departed(&mut self, trip: usize, seq: usize, now: u32, left_behind_s: u32) {
         if let Some(key) = self.key(trip, seq) {
             let last = &mut self.last_departure[key];
+            let now = now.saturating_sub(left_behind_s);
             *last = Some(last.map_or(now, |before| before.max(now)));
         }
     }

@@ -23,12 +23,12 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use chrono::NaiveDate;
-use transit_core::network::service_day::ServiceDay;
+use transit_core::network::service_day::{ServiceDay, TripIndex};
 use transit_gtfs_reader::{Feed, ReadOptions};
 use transit_sim::timetabled::{StopArrival, TimetabledConfig, TimetabledSimulation};
 
 use crate::feed_path;
-use crate::timetabled_properties::{check_day, platform_of};
+use crate::timetabled_properties::{check_day, check_day_skipping, fastest, platform_of};
 
 /// Past the end of any service day (GTFS times run to 47:59).
 const DAY_END_S: u32 = 48 * 3_600;
@@ -104,23 +104,38 @@ fn feed_days() -> &'static [FeedDay] {
     })
 }
 
+/// The regular railway (riders, no run-time uncertainty: every trip runs).
 fn config(undisturbed: bool, rail_blocks: bool, tick_s: u32) -> TimetabledConfig {
     TimetabledConfig {
         undisturbed,
         rail_blocks,
         tick_s,
-        ..TimetabledConfig::embedded(2026).expect("the embedded hourly curve")
+        ..TimetabledConfig::regular(2026).expect("the embedded hourly curve")
+    }
+}
+
+/// The calibrated, uncertain railway (the default): run times vary, incidents, slow zones,
+/// trips dropped.
+fn calibrated(seed: u64, tick_s: u32) -> TimetabledConfig {
+    TimetabledConfig {
+        tick_s,
+        ..TimetabledConfig::embedded(seed).expect("the embedded hourly curve")
     }
 }
 
 /// The whole day in one step.
 fn run(feed: &FeedDay, config: TimetabledConfig) -> Vec<StopArrival> {
+    run_skipping(feed, config).0
+}
+
+/// The whole day in one step, and the trips it dropped.
+fn run_skipping(feed: &FeedDay, config: TimetabledConfig) -> (Vec<StopArrival>, Vec<TripIndex>) {
     let mut sim = TimetabledSimulation::new(feed.day.clone(), config)
         .unwrap_or_else(|e| panic!("{}: the day runs: {e}", feed.what));
     let mut arrivals = Vec::new();
     sim.advance_to(DAY_END_S, &mut arrivals);
     assert!(sim.is_finished(), "{}: every vehicle done", feed.what);
-    arrivals
+    (arrivals, sim.skipped_trips().to_vec())
 }
 
 /// The whole day a tick at a time.
@@ -234,6 +249,21 @@ fn every_trip_runs_in_order_never_early_and_rail_never_passes_on_every_feed() {
                 Some(clearance),
             );
         }
+        // The uncertain railway: the same rules, but for the trips it dropped (and only
+        // those) and late trains making up time down to the fastest a stretch is run.
+        for seed in [2026, 1] {
+            let config = calibrated(seed, 10);
+            let clearance = config.rail_clearance_s;
+            let (arrivals, skipped) = run_skipping(feed, config);
+            check_day_skipping(
+                &format!("{} (calibrated, seed {seed})", feed.what),
+                &feed.day,
+                &arrivals,
+                Some(clearance),
+                &skipped,
+                fastest(),
+            );
+        }
     }
 }
 
@@ -291,10 +321,18 @@ fn undisturbed_with_no_held_dwells_the_arrivals_are_the_timetable_on_every_feed(
 #[test]
 fn the_same_arrivals_at_any_tick_length_on_every_feed() {
     for feed in feed_days() {
-        for (undisturbed, rail_blocks) in [(false, true), (true, true), (false, false)] {
-            let whole = run(feed, config(undisturbed, rail_blocks, 10));
+        let settings: [(&str, fn(u32) -> TimetabledConfig); 4] = [
+            ("riders", |tick_s| config(false, true, tick_s)),
+            ("undisturbed", |tick_s| config(true, true, tick_s)),
+            ("riders, rail's rules off", |tick_s| {
+                config(false, false, tick_s)
+            }),
+            ("calibrated", |tick_s| calibrated(2026, tick_s)),
+        ];
+        for (setting, config) in settings {
+            let whole = run(feed, config(10));
             for tick_s in TICKS_S {
-                let ticked = run_in_ticks(feed, config(undisturbed, rail_blocks, tick_s));
+                let ticked = run_in_ticks(feed, config(tick_s));
                 if ticked != whole {
                     let first = whole
                         .iter()
@@ -307,8 +345,7 @@ fn the_same_arrivals_at_any_tick_length_on_every_feed() {
                             .map(|a| (feed.day.trips[a.trip.0 as usize].trip_id.clone(), *a))
                     };
                     panic!(
-                        "{} (undisturbed {undisturbed}, rail's rules {rail_blocks}): {} arrivals \
-                         in {tick_s}-second ticks, \
+                        "{} ({setting}): {} arrivals in {tick_s}-second ticks, \
                          {} in one step; the first that differs, #{first}: in ticks {:?}, in \
                          one step {:?}",
                         feed.what,

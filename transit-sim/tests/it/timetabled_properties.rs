@@ -12,10 +12,18 @@ use transit_core::network::service_day::{
     ScheduledStop, ScheduledTrip, ServiceDay, StopIndex, StopPlace, TripIndex, Vehicle,
     VehicleIndex,
 };
-use transit_sim::timetabled::{Place, StopArrival, TimetabledConfig, TimetabledSimulation};
+use transit_sim::timetabled::{
+    Disturbances, Place, StopArrival, TimetabledConfig, TimetabledSimulation, Uncertainty,
+};
 
 /// The end of any synthetic day (GTFS times run to 47:59).
 const DAY_END_S: u32 = 48 * 3_600;
+
+/// The least share of the timetable's run time a late train takes over a stretch on the
+/// calibrated (uncertain) railway.
+pub(crate) fn fastest() -> f64 {
+    Uncertainty::calibrated().min_run_fraction
+}
 /// The shortest layover between a vehicle's trips.
 const LAYOVER_S: u32 = 60;
 
@@ -215,22 +223,51 @@ pub(crate) fn platform_of(trip: &ScheduledTrip, seq: usize) -> (u32, i64) {
 
 /// Every trip ran, stopping at every stop in order, never leaving early, each vehicle running
 /// its trips in order; with `rail_rules` (`Some(clearance)`), rail trains never passed nor
-/// shared a platform. `what` names the day (a feed and its date) in every failure, beside the
-/// trip or vehicle at fault.
+/// shared a platform; no stretch run faster than the timetable. `what` names the day (a feed
+/// and its date) in every failure, beside the trip or vehicle at fault.
 pub(crate) fn check_day(
     what: &str,
     day: &ServiceDay,
     arrivals: &[StopArrival],
     rail_rules: Option<u32>,
 ) {
+    check_day_skipping(what, day, arrivals, rail_rules, &[], 1.0);
+}
+
+/// [`check_day`] of an uncertain railway: the trips `skipped` were dropped (the simulation's
+/// [`TimetabledSimulation::skipped_trips`]) and they, and only they, have no arrivals; a late
+/// train may run a stretch in as little as `fastest` of the timetable's run time
+/// ([`Uncertainty::min_run_fraction`]).
+pub(crate) fn check_day_skipping(
+    what: &str,
+    day: &ServiceDay,
+    arrivals: &[StopArrival],
+    rail_rules: Option<u32>,
+    skipped: &[TripIndex],
+    fastest: f64,
+) {
     let mut by_trip: HashMap<u32, Vec<&StopArrival>> = HashMap::new();
     for arrival in arrivals {
         by_trip.entry(arrival.trip.0).or_default().push(arrival);
     }
+    let skipped: std::collections::HashSet<u32> = skipped.iter().map(|trip| trip.0).collect();
+    assert!(
+        skipped.iter().all(|trip| !by_trip.contains_key(trip)),
+        "{what}: a dropped trip has no arrivals"
+    );
+    assert_eq!(
+        by_trip.len() + skipped.len(),
+        day.trips.len(),
+        "{what}: every trip runs but the dropped"
+    );
     for (index, trip) in day.trips.iter().enumerate() {
         let id = &trip.trip_id;
         let Some(stops) = by_trip.get(&(index as u32)) else {
-            panic!("{what}: trip {id} (index {index}) did not run");
+            assert!(
+                skipped.contains(&(index as u32)),
+                "{what}: trip {id} (index {index}) did not run"
+            );
+            continue;
         };
         assert_eq!(
             stops.len(),
@@ -268,8 +305,9 @@ pub(crate) fn check_day(
                     .arrival_s
                     .saturating_sub(trip.stops[seq - 1].departure_s);
                 assert!(
-                    done.arrival_s >= before.departure_s + run,
-                    "{what}: trip {id}: no faster than the timetable: {done:?}"
+                    f64::from(done.arrival_s)
+                        >= f64::from(before.departure_s) + (f64::from(run) * fastest).floor(),
+                    "{what}: trip {id}: no faster than {fastest} of the timetable: {done:?}"
                 );
             }
         }
@@ -279,13 +317,19 @@ pub(crate) fn check_day(
             "{what}: trip {id}: everyone gets off"
         );
     }
-    assert_eq!(
-        by_trip.len(),
-        day.trips.len(),
+    assert!(
+        by_trip
+            .keys()
+            .all(|trip| (*trip as usize) < day.trips.len()),
         "{what}: arrivals of trips the day does not have"
     );
     for vehicle in &day.vehicles {
-        for pair in vehicle.trips.windows(2) {
+        let run: Vec<&TripIndex> = vehicle
+            .trips
+            .iter()
+            .filter(|trip| !skipped.contains(&trip.0))
+            .collect();
+        for pair in run.windows(2) {
             let ended = by_trip[&pair[0].0].last().map(|s| s.departure_s);
             let started = by_trip[&pair[1].0].first().map(|s| s.arrival_s);
             assert!(
@@ -362,7 +406,7 @@ proptest! {
         let clearance = config.rail_clearance_s;
         let (arrivals, sim) = run(&day, config);
         prop_assert!(sim.is_finished());
-        check_day("synthetic", &day, &arrivals, Some(clearance));
+        check_day_skipping("synthetic", &day, &arrivals, Some(clearance), sim.skipped_trips(), fastest());
     }
 
     #[test]
@@ -422,7 +466,7 @@ proptest! {
         let mut arrivals = Vec::new();
         sim.advance_to(u32::MAX, &mut arrivals);
         prop_assert!(sim.is_finished());
-        check_day("synthetic", &day, &arrivals, Some(clearance));
+        check_day_skipping("synthetic", &day, &arrivals, Some(clearance), sim.skipped_trips(), fastest());
     }
 
     #[test]
@@ -494,8 +538,15 @@ fn crowds_make_buses_late_and_bunch() {
     let day = Arc::new(build(&[spec]));
     let mut config = config(11, false, 60);
     config.riders.bus_load = 12.0;
-    let (arrivals, _) = run(&day, config);
-    check_day("synthetic", &day, &arrivals, None);
+    let (arrivals, sim) = run(&day, config);
+    check_day_skipping(
+        "synthetic",
+        &day,
+        &arrivals,
+        None,
+        sim.skipped_trips(),
+        fastest(),
+    );
     let late = arrivals.iter().filter(|a| a.delay_s() > 0).count();
     assert!(
         late > arrivals.len() / 2,
@@ -571,7 +622,82 @@ fn a_day_of_nyc_size_runs_flat_out() {
         day.vehicles.len()
     );
     assert!(sim.is_finished());
-    assert_eq!(arrivals.len(), stop_times);
+    let dropped: usize = sim
+        .skipped_trips()
+        .iter()
+        .map(|trip| day.trips[trip.0 as usize].stops.len())
+        .sum();
+    assert_eq!(
+        arrivals.len() + dropped,
+        stop_times,
+        "every stop of every trip run"
+    );
+}
+
+/// Weather slows every run by its factor; the regular railway (riders only) has no
+/// disturbance; the calibrated one drops no trip it does not report.
+#[test]
+fn weather_slows_the_runs_and_a_regular_railway_is_undisturbed() {
+    let spec = RouteSpec {
+        rail: true,
+        runs_s: vec![120; 10],
+        dwells_s: vec![0; 11],
+        headway_s: 600,
+        first_s: 6 * 3_600,
+        trips: 12,
+        shared: 0,
+    };
+    let day = Arc::new(build(&[spec]));
+    let regular = TimetabledConfig {
+        tick_s: 60,
+        ..TimetabledConfig::regular(3).expect("the embedded hourly curve")
+    };
+    let (arrivals, sim) = run(&day, regular.clone());
+    check_day(
+        "synthetic, regular",
+        &day,
+        &arrivals,
+        Some(regular.rail_clearance_s),
+    );
+    assert_eq!(sim.disturbances(), Disturbances::default());
+    let runs = |arrivals: &[StopArrival]| -> Vec<u32> {
+        let mut by_trip: HashMap<u32, Vec<&StopArrival>> = HashMap::new();
+        for arrival in arrivals {
+            by_trip.entry(arrival.trip.0).or_default().push(arrival);
+        }
+        by_trip
+            .values()
+            .flat_map(|stops| stops.windows(2).map(|w| w[1].arrival_s - w[0].departure_s))
+            .collect()
+    };
+    assert!(
+        runs(&arrivals).iter().all(|run| *run == 120),
+        "the timetable's runs"
+    );
+    let mut wet = regular.clone();
+    wet.uncertainty.weather_slowdown = vec![1.5; 48];
+    let (wet_arrivals, _) = run(&day, wet);
+    check_day(
+        "synthetic, in the rain",
+        &day,
+        &wet_arrivals,
+        Some(regular.rail_clearance_s),
+    );
+    assert!(
+        runs(&wet_arrivals).iter().all(|run| *run >= 180),
+        "half as long again in the rain"
+    );
+    let calibrated = config(3, false, 60);
+    let (disturbed, sim) = run(&day, calibrated);
+    check_day_skipping(
+        "synthetic, calibrated",
+        &day,
+        &disturbed,
+        Some(1),
+        sim.skipped_trips(),
+        fastest(),
+    );
+    assert_ne!(runs(&disturbed), runs(&arrivals), "runs vary");
 }
 
 #[test]
