@@ -6,7 +6,8 @@
 //! actual and scheduled times), so its delay. From it, at any instant `now`:
 //!
 //! - [`AgencyBoard::vehicle_positions`]: each vehicle on a trip, `STOPPED_AT` the stop it last
-//!   arrived at until its departure, then `IN_TRANSIT_TO` (`INCOMING_AT` within
+//!   arrived at until its departure (placed where the stop projects onto the trip's shape, when
+//!   the board has it), then `IN_TRANSIT_TO` (`INCOMING_AT` within
 //!   [`APPROACHING_S`] of its predicted arrival) the next stop, as
 //!   far along the way between the two stops as the time since its departure is of the
 //!   scheduled run time between them: along the trip's shape when the board has it
@@ -200,6 +201,15 @@ impl ShapePath {
             0.0
         };
         (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t)
+    }
+
+    /// The point of the path nearest `p` (a stop projected onto the track it is on) and the
+    /// course there.
+    fn nearest(&self, p: (f64, f64)) -> Option<((f64, f64), Option<f64>)> {
+        let at = self.project(p, 0.0)?;
+        let i = self.segment(at);
+        let course = between(self.points[i], self.points[i + 1], 0.0).1;
+        Some((self.point_at(at), course))
     }
 
     /// The point `fraction` of the way along the path from `a` to `b` (both projected onto it)
@@ -447,11 +457,16 @@ impl AgencyBoard {
                         };
                         (status, next, position)
                     }
-                    _ => (
-                        VehicleStopStatus::StoppedAt,
-                        here,
-                        self.location(here.stop).map(|a| (a, None)),
-                    ),
+                    _ => {
+                        // At the platform, on its track: the stop projected onto the trip's
+                        // shape (a stop's own coordinates may lie a platform's width or a
+                        // station's entrance away from it).
+                        let shape = trip.shape_id.as_ref().and_then(|id| self.shapes.get(id));
+                        let position = self
+                            .location(here.stop)
+                            .map(|a| shape.and_then(|path| path.nearest(a)).unwrap_or((a, None)));
+                        (VehicleStopStatus::StoppedAt, here, position)
+                    }
                 };
                 let stop_id = self.day.stop(stop.stop).map(|s| s.id.clone());
                 FeedEntity {
