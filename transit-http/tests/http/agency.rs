@@ -738,3 +738,73 @@ async fn sample_gtfs_feed_realtime_trips_run_in_the_served_feed_on_a_date_outsid
     )
     .await;
 }
+
+/// Trips of `day` scheduled to be between their first and last stop at `now_s` (seconds of the
+/// service day), a margin of `margin_s` inside each end.
+fn trips_running(day: &ServiceDay, now_s: u32, margin_s: u32) -> usize {
+    day.trips
+        .iter()
+        .filter(|trip| {
+            let (Some(first), Some(last)) = (trip.stops.first(), trip.stops.last()) else {
+                return false;
+            };
+            first.departure_s + margin_s <= now_s && now_s + margin_s <= last.arrival_s
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sample_gtfs_feed_live_feeds_name_the_input_feeds_ids_at_the_wall_clock() {
+    // Two agencies, Warsaw's zone first (an hour ahead of UTC in winter, two in summer: the
+    // date there is UTC's shifted by one and a half, give or take the hour near midnight).
+    let options = ReadOptions::all_route_types();
+    let path = feeds::feed("sample-gtfs-feed.zip");
+    let feed = transit_gtfs_reader::Feed::read(&path, &options).unwrap();
+    let date = (chrono::Utc::now() + chrono::Duration::minutes(90)).date_naive();
+    let day = Arc::new(feed.service_day(date).expect("a service day"));
+    let run = Run::start_feed(&path, &options, &day, Clock::Live, FeedClock::Wall, None).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let now = chrono::Utc::now().timestamp();
+    let now_s = u32::try_from(now - day.unix_s(0)).unwrap_or(0);
+    let running = trips_running(&day, now_s, 600);
+
+    // Whatever the hour, the feeds are stamped with the wall clock and name only the input's
+    // ids, and every trip they name runs on its start_date in the static feed served.
+    let positions = run.feeds.vehicle_positions();
+    let updates = run.feeds.trip_updates();
+    for message in [&positions, &updates] {
+        let stamped = message.header.timestamp.unwrap_or(0) as i64;
+        assert!(
+            (stamped - now).abs() <= 5,
+            "the header says {stamped}, the clock {now}"
+        );
+    }
+    ids_are_the_feeds(&feed, &positions);
+    ids_are_the_feeds(&feed, &updates);
+    let (base, stop, server) = serve(&run.feeds).await;
+    let report = check_with_python(&base, &["--now-within", "5"]).await;
+    eprintln!(
+        "sample-gtfs-feed live on {date} (service of {}), {running} trip(s) scheduled to run \
+         now: {report}",
+        day.date
+    );
+    // Its trips run in the Warsaw afternoon and evening: when some are on their way now (10
+    // minutes in, 10 to go), trains are in the feeds.
+    if running >= 2 {
+        assert!(report["vehicles"].as_u64().unwrap() > 0, "{report}");
+        assert!(report["trip_updates"].as_u64().unwrap() > 0, "{report}");
+    }
+    let served = reqwest::get(format!("{base}/gtfs/static.zip"))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    served_is_the_input(&served, &path, &day);
+
+    stop.cancel();
+    server.await.unwrap();
+    let (published, followed) = run.stop().await;
+    assert_eq!(followed.skipped, 0);
+    assert!(followed.applied <= published.published);
+}
