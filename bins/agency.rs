@@ -49,6 +49,12 @@ pub struct AgencyArgs {
     /// 1x, every timestamp real time.
     #[arg(long, requires = "gtfs")]
     pub live: bool,
+
+    /// With --gtfs: run the timetable with its riders alone, no railway's uncertainty (no
+    /// run-time spread, slow zones, incidents, late or dropped departures): every trip runs,
+    /// late only by its riders' dwell (docs/simulation.md).
+    #[arg(long, requires = "gtfs")]
+    pub regular: bool,
 }
 
 /// One service day of an agency's feed, with what its board draws.
@@ -70,6 +76,8 @@ pub struct AgencyDay {
     pub start_s: u32,
     /// Whether the run follows the wall clock (`--live`).
     pub live: bool,
+    /// Whether the railway is regular (`--regular`): riders alone, no uncertainty.
+    pub regular: bool,
 }
 
 impl AgencyArgs {
@@ -172,6 +180,7 @@ impl AgencyArgs {
             shapes,
             start_s,
             live: self.live,
+            regular: self.regular,
         }))
     }
 
@@ -266,11 +275,16 @@ impl AgencyDay {
     }
 
     /// The timetabled simulation of the day, standing at the start (the day before it is not
-    /// published).
+    /// published): the calibrated, uncertain railway, or with `--regular` the timetable with
+    /// its riders alone.
     pub fn simulation(&self, seed: u64) -> anyhow::Result<TimetabledSimulation> {
-        let mut sim =
-            TimetabledSimulation::new(Arc::clone(&self.day), TimetabledConfig::embedded(seed)?)
-                .context("setting up the timetabled simulation")?;
+        let config = if self.regular {
+            TimetabledConfig::regular(seed)?
+        } else {
+            TimetabledConfig::embedded(seed)?
+        };
+        let mut sim = TimetabledSimulation::new(Arc::clone(&self.day), config)
+            .context("setting up the timetabled simulation")?;
         if self.start_s > 0 {
             let mut before = Vec::new();
             sim.advance_to(self.start_s, &mut before);
