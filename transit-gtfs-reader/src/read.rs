@@ -423,7 +423,8 @@ struct RawCalendar<'a> {
     end_date: Option<&'a str>,
 }
 
-const DAYS: [&str; 7] = [
+/// calendar.txt's weekday columns, Monday first (the bit order of a service's weekdays).
+pub(crate) const DAYS: [&str; 7] = [
     "monday",
     "tuesday",
     "wednesday",

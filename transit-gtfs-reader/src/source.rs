@@ -47,14 +47,7 @@ impl Source {
     fn zip(reader: Box<dyn ReadSeek>, what: String) -> Result<Self> {
         let archive =
             zip::ZipArchive::new(reader).map_err(|source| GtfsError::NotZip { what, source })?;
-        // The folder holding stops.txt, if the files are not at the top.
-        let prefix = archive
-            .file_names()
-            .filter_map(|name| name.ok())
-            .filter(|name| *name == "stops.txt" || name.ends_with("/stops.txt"))
-            .min_by_key(|name| name.len())
-            .map(|name| name.trim_end_matches("stops.txt").to_owned())
-            .unwrap_or_default();
+        let prefix = feed_folder(&archive);
         Ok(Source::Zip { archive, prefix })
     }
 
@@ -86,4 +79,18 @@ impl Source {
             }
         }
     }
+}
+
+/// The folder of `archive` holding the feed's files (the one holding `stops.txt`, the
+/// shallowest), `""` when they are at the top, as `folder/`.
+pub(crate) fn feed_folder<R: std::io::Read + std::io::Seek>(
+    archive: &zip::ZipArchive<R>,
+) -> String {
+    archive
+        .file_names()
+        .filter_map(|name| name.ok())
+        .filter(|name| *name == "stops.txt" || name.ends_with("/stops.txt"))
+        .min_by_key(|name| name.len())
+        .map(|name| name.trim_end_matches("stops.txt").to_owned())
+        .unwrap_or_default()
 }

@@ -29,6 +29,7 @@ use std::io::{Read, Seek, Write};
 use chrono::{Datelike, Duration, NaiveDate};
 
 use crate::error::{GtfsError, Result};
+use crate::read::DAYS;
 
 /// The dates a re-dating maps: the feed's date whose service runs, and the date simulated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,13 +97,7 @@ pub fn redate_zip<R: Read + Seek, W: Write + Seek>(
         what: "the feed to re-date".to_owned(),
         source,
     })?;
-    let prefix = archive
-        .file_names()
-        .filter_map(|name| name.ok())
-        .filter(|name| *name == "stops.txt" || name.ends_with("/stops.txt"))
-        .min_by_key(|name| name.len())
-        .map(|name| name.trim_end_matches("stops.txt").to_owned())
-        .unwrap_or_default();
+    let prefix = crate::source::feed_folder(&archive);
     let zip_error = |file: &'static str| {
         move |e: zip::result::ZipError| GtfsError::File {
             file,
@@ -220,15 +215,6 @@ fn exceptions(
     let mut on_source: BTreeMap<String, bool> = BTreeMap::new();
     let mut services: Vec<String> = Vec::new();
     if let Some(bytes) = calendar {
-        const DAYS: [&str; 7] = [
-            "monday",
-            "tuesday",
-            "wednesday",
-            "thursday",
-            "friday",
-            "saturday",
-            "sunday",
-        ];
         let table = Csv::parse(CALENDAR.0, bytes)?;
         for record in table.rows() {
             let service = table.text(record, "service_id").unwrap_or_default();
