@@ -510,6 +510,25 @@ mod tests {
         assert!(blue.stations[0].train_a.is_none(), "it has left station 1");
         let next = blue.stations[1].next_a.as_ref().unwrap();
         assert_eq!((next.id.as_str(), next.seconds), ("BL002", 40));
+        // Its due time is its arrival plus the segment, whatever the clock says meanwhile:
+        // what the live stream sends, so it does not change while the train runs as estimated.
+        for now in [260_000, 275_000, 290_000, 299_999] {
+            let mut later = model.clone();
+            later.observe_time(SimTime(now));
+            let next = later.snapshot().lines[0].stations[1]
+                .next_a
+                .clone()
+                .unwrap();
+            assert_eq!(
+                next.due_at.as_deref(),
+                Some("1970-01-01 00:05:00"),
+                "at {now}"
+            );
+            assert_eq!(
+                next.minutes_from(later.snapshot().simulated_time.as_deref()),
+                u32::try_from((300_000 - now) / 60_000).unwrap()
+            );
+        }
 
         // Out of service at a terminal: shown there for a dwell, then gone from the board.
         model.apply_arrival(&ArrivalEvent {

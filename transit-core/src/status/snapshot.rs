@@ -105,6 +105,11 @@ pub struct HeadwayPanel {
 }
 
 /// The next train due at a platform.
+///
+/// `seconds` and `minutes` count down from the board's clock, so they change with every
+/// update; `due_at` is the instant itself, which changes only when the estimate does: what
+/// the dashboard's live stream sends (the page counts down to it against the board's
+/// `simulated_time`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NextTrain {
     /// The train.
@@ -113,6 +118,31 @@ pub struct NextTrain {
     pub seconds: u32,
     /// Whole minutes, rounded down as Train Tracker shows them (0: "Due").
     pub minutes: u32,
+    /// When it is due, `YYYY-MM-DD HH:MM:SS` in simulated local time like
+    /// [`StatusSnapshot::simulated_time`], rounded to the nearest [`NextTrain::DUE_ROUNDING_S`]
+    /// seconds; `None` while the board has no clock.
+    #[serde(default)]
+    pub due_at: Option<String>,
+}
+
+impl NextTrain {
+    /// The grid `due_at` is rounded to, in seconds. A train's estimate moves by a few seconds
+    /// at each arrival even when it runs as estimated (dwells vary with riders, and every
+    /// segment's time is the latest train's); half a minute absorbs that for most updates
+    /// while the page, which shows whole minutes, stays within 15 s of the exact estimate.
+    pub const DUE_ROUNDING_S: i64 = 30;
+
+    /// Whole minutes from `now` (the board's `simulated_time`) to `due_at`, rounded down and
+    /// never below 0 (0: "Due"); `minutes` when either is missing or not a date and time.
+    pub fn minutes_from(&self, now: Option<&str>) -> u32 {
+        let parse = |text: &str| text.parse::<crate::time::SimTime>().ok();
+        match (self.due_at.as_deref().and_then(parse), now.and_then(parse)) {
+            (Some(due), Some(now)) => {
+                u32::try_from((due.0 - now.0).max(0) / 60_000).unwrap_or(u32::MAX)
+            }
+            _ => self.minutes,
+        }
+    }
 }
 
 /// The latest headway at a platform.

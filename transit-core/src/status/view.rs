@@ -300,11 +300,13 @@ impl<'a> LineDraft<'a> {
             .copied()
             .flatten()
             .map(|(train, seconds)| {
-                let seconds = seconds.max(0.0).round() as u32;
+                let seconds = seconds.max(0.0);
+                let whole = seconds.round() as u32;
                 NextTrain {
                     id: self.on_board[train].0.to_string(),
-                    seconds,
-                    minutes: seconds / 60,
+                    seconds: whole,
+                    minutes: whole / 60,
+                    due_at: self.model.simulated_time.map(|now| due_at(now, seconds)),
                 }
             })
     }
@@ -347,6 +349,16 @@ impl<'a> LineDraft<'a> {
     }
 }
 
+/// The instant `seconds` after `now`, as [`NextTrain::due_at`] gives it: rounded to whole
+/// milliseconds first (for a train running as estimated `now + seconds` is the same instant
+/// at every update, its arrival plus its segments' times, up to the float error this removes),
+/// then to the nearest [`NextTrain::DUE_ROUNDING_S`].
+fn due_at(now: SimTime, seconds: f64) -> String {
+    let grid = NextTrain::DUE_ROUNDING_S * 1000;
+    let exact = now.0 + (seconds * 1000.0).round() as i64;
+    SimTime((exact + grid / 2).div_euclid(grid) * grid).to_string()
+}
+
 /// Where a train that arrived at ring position `ring` is now. A broken-down train stands where
 /// its latest event put it until it moves again.
 fn place_train(
@@ -384,5 +396,25 @@ fn drawn_at_terminal(spot: Placed, geometry: &Geometry) -> Placed {
         }
     } else {
         spot
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn due_times_round_to_the_half_minute_and_ignore_float_error() {
+        let now = SimTime(1_000_000);
+        // 1 000 s + 44.999 999 s: 1 045 s rounds to 1 050 s (17:30).
+        assert_eq!(due_at(now, 44.999_999_9), "1970-01-01 00:17:30");
+        assert_eq!(due_at(now, 34.0), "1970-01-01 00:17:00");
+        assert_eq!(due_at(now, 0.0), "1970-01-01 00:16:30");
+        // 1 005 s is halfway between two half minutes: a sum of floats that misses it by far
+        // less than a millisecond rounds as the exact instant does.
+        let five = 0.1 + 0.2 + 4.7;
+        assert_eq!(due_at(now, five), "1970-01-01 00:17:00");
+        assert_eq!(due_at(now, 5.0), "1970-01-01 00:17:00");
+        assert_eq!(due_at(now, 4.999), "1970-01-01 00:16:30");
     }
 }

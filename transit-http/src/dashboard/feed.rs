@@ -2,7 +2,8 @@
 //!
 //! One task (the feed) takes the read model's latest snapshot at most every
 //! [`EVENTS_EVERY`](super::EVENTS_EVERY), renders it once as a `status` event (the whole
-//! board) and once as a `delta` event (a [`delta`](super::delta) patch) against each of the
+//! board, each platform's next train with the instant it is due rather than the seconds to
+//! go, which would change at every update) and once as a `delta` event (a [`delta`](super::delta) patch) against each of the
 //! last [`DELTA_DEPTH`] updates, and hands them to every viewer through a watch channel. A
 //! viewer's stream sends the delta from the version the viewer holds, and the whole board when
 //! there is none: on connect, and after a longer gap. Since every viewer is sent the same updates, each
@@ -53,7 +54,8 @@ const DELTA_DEPTH: usize = 8;
 pub(crate) struct Update {
     /// The board's version (the snapshot's).
     version: u64,
-    /// The whole board: a `status` event whose data is the JSON of `/api/status`.
+    /// The whole board: a `status` event whose data is the JSON of `/api/status` without the
+    /// next trains' countdowns (see [`without_countdowns`]).
     full: Bytes,
     /// What changed since each of the last [`DELTA_DEPTH`] updates, the previous one first:
     /// the version it applies to, and the `delta` event `{"from": …, "to": …, "patch": …}`.
@@ -136,11 +138,17 @@ fn now_micros() -> u128 {
 /// them.
 fn render(recent: &mut VecDeque<(u64, Value)>, snapshot: &StatusSnapshot, stamp: Stamp) -> Update {
     let version = snapshot.version;
-    let json = super::json_bytes(snapshot);
+    let mut json = super::json_bytes(snapshot);
     // The diff is taken on the JSON as sent (parsed back), not on the snapshot's fields: so
     // it follows any shape the board takes, and numbers patch to exactly the text
     // `/api/status` shows. A board that does not parse back goes out whole each time.
-    let board = serde_json::from_slice::<Value>(&json).ok();
+    let mut board = serde_json::from_slice::<Value>(&json).ok();
+    if let Some(board) = &mut board {
+        without_countdowns(board);
+        if let Ok(streamed) = serde_json::to_vec(board) {
+            json = Bytes::from(streamed);
+        }
+    }
     let stamp = Stamp {
         published: now_micros(),
         ..stamp
@@ -173,6 +181,29 @@ fn render(recent: &mut VecDeque<(u64, Value)>, snapshot: &StatusSnapshot, stamp:
         version,
         full: event("status", version, stamp, &json),
         deltas,
+    }
+}
+
+/// Removes each next train's `seconds` and `minutes` from `board` (the JSON of `/api/status`):
+/// they count down from the board's clock, so every one of them changes at every update,
+/// while its `due_at` changes only when the estimate does. The page counts down to `due_at`
+/// itself, against the board's `simulated_time`.
+fn without_countdowns(board: &mut Value) {
+    let Some(lines) = board.get_mut("lines").and_then(Value::as_array_mut) else {
+        return;
+    };
+    for line in lines {
+        let Some(stations) = line.get_mut("stations").and_then(Value::as_array_mut) else {
+            continue;
+        };
+        for station in stations {
+            for key in ["next_a", "next_b"] {
+                if let Some(next) = station.get_mut(key).and_then(Value::as_object_mut) {
+                    next.remove("seconds");
+                    next.remove("minutes");
+                }
+            }
+        }
     }
 }
 

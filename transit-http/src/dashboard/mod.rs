@@ -3,7 +3,9 @@
 //! Routes:
 //! - `GET /`: the board as HTML (maud), with inline style and script: no external asset.
 //! - `GET /events`: server-sent events, so the page updates in place: a `status` event with
-//!   the JSON of `/api/status` on connect (and after a gap), then on each change of the board
+//!   the JSON of `/api/status` on connect (and after a gap), less the next trains' `seconds`
+//!   and `minutes` (the page counts down to their `due_at` against the board's
+//!   `simulated_time`), then on each change of the board
 //!   (at most every [`EVENTS_EVERY`]) a `delta` event, `{"from": version, "to": version,
 //!   "patch": …}`, with what changed (see [`delta`]). Each event's `id:` is the board's
 //!   version: a reconnect with `Last-Event-ID` resumes with a delta when it can. `?full=1`

@@ -59,7 +59,7 @@ pub(crate) fn render(snapshot: &StatusSnapshot) -> Markup {
                         p.empty { "No stations yet: waiting for the station table." }
                     }
                     @for line in &snapshot.lines {
-                        (line_section(line))
+                        (line_section(line, snapshot.simulated_time.as_deref()))
                     }
                 }
                 footer {
@@ -72,7 +72,8 @@ pub(crate) fn render(snapshot: &StatusSnapshot) -> Markup {
     }
 }
 
-fn line_section(line: &LineView) -> Markup {
+/// `now`: the board's clock, which the next trains' due times are counted down from.
+fn line_section(line: &LineView, now: Option<&str>) -> Markup {
     let name = line.line.as_str();
     let entries: u64 = line.stations.iter().map(|s| s.entries).sum();
     let (towards_a, towards_b) = terminals(line);
@@ -102,7 +103,7 @@ fn line_section(line: &LineView) -> Markup {
                         }
                     }
                     tbody {
-                        @for station in &line.stations { (station_row(name, station)) }
+                        @for station in &line.stations { (station_row(name, station, now)) }
                     }
                 }
             }
@@ -129,26 +130,26 @@ fn headway_panel(line: &str, panel: &HeadwayPanel) -> Markup {
     }
 }
 
-fn station_row(line: &str, station: &StationView) -> Markup {
+fn station_row(line: &str, station: &StationView, now: Option<&str>) -> Markup {
     html! {
         tr id={ "st-" (line) "-" (station.station_id.0) } {
             td { (station.name) }
-            td.ta { (platform_cell(station.train_a.as_ref(), station.next_a.as_ref())) }
+            td.ta { (platform_cell(station.train_a.as_ref(), station.next_a.as_ref(), now)) }
             td.num.ha { (headway_cell(station.headway_a.as_ref())) }
-            td.tb { (platform_cell(station.train_b.as_ref(), station.next_b.as_ref())) }
+            td.tb { (platform_cell(station.train_b.as_ref(), station.next_b.as_ref(), now)) }
             td.num.hb { (headway_cell(station.headway_b.as_ref())) }
             td.num.entries { (thousands(station.entries)) }
         }
     }
 }
 
-/// The train standing at a platform, or when the next one is due.
-fn platform_cell(train: Option<&TrainView>, next: Option<&NextTrain>) -> Markup {
+/// The train standing at a platform, or when the next one is due (counted from `now`).
+fn platform_cell(train: Option<&TrainView>, next: Option<&NextTrain>, now: Option<&str>) -> Markup {
     html! {
         @if let Some(train) = train {
             span class={ "chip " (status_class(train)) } { (train.id) }
         } @else if let Some(next) = next {
-            span.next { (due_text(next)) }
+            span.next { (due_text(next, now)) }
         }
     }
 }
@@ -162,12 +163,12 @@ fn headway_cell(headway: Option<&PlatformHeadway>) -> Markup {
     }
 }
 
-/// `4 min` (or `Due`) and the train, as Train Tracker shows arrivals.
-pub(crate) fn due_text(next: &NextTrain) -> String {
-    if next.minutes == 0 {
-        format!("Due · {}", next.id)
-    } else {
-        format!("{} min · {}", next.minutes, next.id)
+/// `4 min` (or `Due`) and the train, as Train Tracker shows arrivals: the whole minutes from
+/// `now` to its due time, as the page's script counts them at each update.
+pub(crate) fn due_text(next: &NextTrain, now: Option<&str>) -> String {
+    match next.minutes_from(now) {
+        0 => format!("Due · {}", next.id),
+        minutes => format!("{minutes} min · {}", next.id),
     }
 }
 

@@ -132,6 +132,7 @@ fn fixed_snapshot() -> StatusSnapshot {
         id: id.into(),
         seconds,
         minutes: seconds / 60,
+        due_at: None,
     };
     for s in &mut blue.stations {
         if s.station_id == StationId(40380) {

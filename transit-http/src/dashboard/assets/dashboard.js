@@ -1,6 +1,7 @@
-// Live updates: the server pushes a `status` event (the JSON of /api/status) whenever the
-// board changes; this script moves the trains and updates the numbers in place. Text from
-// events only ever goes into textContent, never into markup.
+// Live updates: the server pushes a `status` event (the JSON of /api/status, each next train
+// with the instant it is due rather than a countdown) and then what changed; this script
+// moves the trains, counts down to the next trains against the board's clock and updates the
+// numbers in place. Text from events only ever goes into textContent, never into markup.
 (() => {
   "use strict";
   const SVG = "http://www.w3.org/2000/svg";
@@ -86,7 +87,25 @@
     return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
   };
 
-  const platformCell = (cell, train, next) => {
+  // The board's times, "YYYY-MM-DD HH:MM:SS" in simulated local time, as milliseconds on one
+  // scale (read as UTC: the simulated clock has no time zone), or NaN.
+  const simulatedMs = (text) => {
+    const parts = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})$/.exec(text || "");
+    if (!parts) return NaN;
+    const [year, month, day, hour, minute, second] = parts.slice(1).map(Number);
+    return Date.UTC(year, month - 1, day, hour, minute, second);
+  };
+
+  // Whole minutes from the board's clock to when the next train is due (0: "Due"), as
+  // Train Tracker counts them: the stream sends the instant, which changes only when the
+  // estimate does, and the count follows the clock here.
+  const minutesTo = (next, now) => {
+    const left = simulatedMs(next.due_at) - simulatedMs(now);
+    if (Number.isFinite(left)) return Math.floor(Math.max(0, left) / 60000);
+    return typeof next.minutes === "number" ? next.minutes : 0;
+  };
+
+  const platformCell = (cell, train, next, now) => {
     if (!cell) return;
     let content = cell.firstElementChild;
     if (train) {
@@ -102,7 +121,8 @@
         content = cell.appendChild(document.createElement("span"));
         content.className = "next";
       }
-      setText(content, next.minutes === 0 ? `Due · ${next.id}` : `${next.minutes} min · ${next.id}`);
+      const minutes = minutesTo(next, now);
+      setText(content, minutes === 0 ? `Due · ${next.id}` : `${minutes} min · ${next.id}`);
     } else if (content) {
       content.remove();
     }
@@ -159,8 +179,8 @@
         entries += station.entries;
         const row = document.getElementById(`st-${line.line}-${station.station_id}`);
         if (!row) continue;
-        platformCell(row.querySelector(".ta"), station.train_a, station.next_a);
-        platformCell(row.querySelector(".tb"), station.train_b, station.next_b);
+        platformCell(row.querySelector(".ta"), station.train_a, station.next_a, status.simulated_time);
+        platformCell(row.querySelector(".tb"), station.train_b, station.next_b, status.simulated_time);
         headwayCell(row.querySelector(".ha"), station.headway_a);
         headwayCell(row.querySelector(".hb"), station.headway_b);
         setText(row.querySelector(".entries"), numbers.format(station.entries));
