@@ -968,3 +968,376 @@ pub fn gtfs_time(seconds: u32) -> String {
         seconds % 60
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+    use transit_core::model::{LineId, Rgb, Route};
+    use transit_core::network::service_day::{
+        ScheduledStop, ScheduledTrip, ServiceDay, StopIndex, StopPlace, TripIndex, Vehicle,
+        VehicleIndex,
+    };
+
+    use super::*;
+
+    const START: i64 = 1_736_744_400;
+    const STOPS: u32 = 6;
+    /// Scheduled: 120 s between stops, 30 s at each.
+    const RUN: u32 = 120;
+    const DWELL: u32 = 30;
+
+    fn first(trip: u32) -> u32 {
+        6 * 3_600 + trip * 300
+    }
+
+    /// Trips every 5 minutes over six stops, each run by its own vehicle, or two trips a
+    /// vehicle (`blocks`).
+    fn day(trips: u32, route_type: u16, blocks: bool) -> ServiceDay {
+        let route = LineId::from_static("L");
+        let date = NaiveDate::from_ymd_opt(2025, 1, 13).unwrap_or_default();
+        let scheduled = (0..trips)
+            .map(|i| ScheduledTrip {
+                trip_id: format!("t{i}"),
+                route,
+                direction_id: Some(0),
+                frequency_start_s: None,
+                exact_times: false,
+                shape_id: None,
+                vehicle: VehicleIndex(if blocks { i / 2 } else { i }),
+                stops: (0..STOPS)
+                    .map(|k| ScheduledStop {
+                        stop: StopIndex(k),
+                        arrival_s: first(i) + k * (RUN + DWELL),
+                        departure_s: first(i) + k * (RUN + DWELL) + DWELL,
+                        stop_sequence: k,
+                    })
+                    .collect(),
+            })
+            .collect();
+        let vehicles = if blocks {
+            (0..trips.div_ceil(2))
+                .map(|v| Vehicle {
+                    id: format!("v{v}"),
+                    trips: (2 * v..(2 * v + 2).min(trips)).map(TripIndex).collect(),
+                })
+                .collect()
+        } else {
+            (0..trips)
+                .map(|v| Vehicle {
+                    id: format!("v{v}"),
+                    trips: vec![TripIndex(v)],
+                })
+                .collect()
+        };
+        ServiceDay {
+            timezone: "America/New_York".into(),
+            requested: date,
+            date,
+            start_unix_s: START,
+            routes: vec![Route {
+                id: route,
+                short_name: "L".into(),
+                long_name: String::new(),
+                route_type,
+                color: Rgb::WHITE,
+                text_color: Rgb::BLACK,
+            }],
+            stops: (0..STOPS)
+                .map(|k| StopPlace {
+                    id: format!("s{k}"),
+                    name: format!("s{k}"),
+                    location: None,
+                    parent: None,
+                })
+                .collect(),
+            trips: scheduled,
+            vehicles,
+        }
+    }
+
+    fn ms(seconds: u32) -> i64 {
+        (START + i64::from(seconds)) * 1_000
+    }
+
+    /// Trip `trip` (vehicle `vehicle`) at stop `k`, arriving `late_s` after its schedule and
+    /// leaving `departure_late_s` after its scheduled departure.
+    fn arrival(
+        trip: u32,
+        vehicle: u32,
+        k: u32,
+        late_s: i64,
+        departure_late_s: i64,
+    ) -> VehicleArrivalEvent {
+        let arrival = first(trip) + k * (RUN + DWELL);
+        VehicleArrivalEvent {
+            route_id: "L".into(),
+            trip_id: format!("t{trip}"),
+            start_date: "20250113".into(),
+            start_time: None,
+            direction_id: Some(0),
+            stop_id: format!("s{k}"),
+            stop_sequence: k,
+            vehicle_id: format!("v{vehicle}"),
+            arrival_time: ms(arrival) + late_s * 1_000,
+            departure_time: ms(arrival + DWELL) + departure_late_s * 1_000,
+            scheduled_arrival_time: ms(arrival),
+            scheduled_departure_time: ms(arrival + DWELL),
+            boarded: 0,
+            alighted: 0,
+        }
+    }
+
+    fn predictor(day: ServiceDay) -> Predictor {
+        Predictor::new(
+            Arc::new(Timetable::new(Arc::new(day))),
+            PredictConfig::default(),
+        )
+    }
+
+    fn row(p: &Predictor, vehicle: u32, method: Method, stop: u32) -> Option<Row> {
+        p.vehicle(&format!("v{vehicle}"))?
+            .rows
+            .iter()
+            .find(|r| r.method == method && r.stop == stop)
+            .copied()
+    }
+
+    /// Vehicles 0..n run the whole trip with every run `extra_s` longer than scheduled
+    /// (arriving later and later, leaving as soon as their dwell is done).
+    fn teach(p: &mut Predictor, trips: u32, extra_s: i64) -> Result<(), Unplaced> {
+        let mut out = Issued::default();
+        let mut offset = 0;
+        for trip in 0..trips {
+            for k in 0..STOPS {
+                let late = extra_s * i64::from(k);
+                p.observe(0, offset, &arrival(trip, trip, k, late, late), &mut out)?;
+                offset += 1;
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_delay_grows_where_segments_run_slower_than_the_timetable() -> Result<(), Unplaced> {
+        let mut p = predictor(day(12, 3, false));
+        teach(&mut p, 8, 40)?;
+        // Vehicle 8 leaves s0 a minute late.
+        let mut out = Issued::default();
+        p.observe(0, 100, &arrival(8, 8, 0, 60, 60), &mut out)?;
+        let departed = ms(first(8) + DWELL) + 60_000;
+        // Each run learnt at 160 s, each dwell at 30 s: s3 is 3 runs and 2 dwells on.
+        let learnt = row(&p, 8, Method::Learnt, 3).map(|r| r.arrival_ms);
+        assert_eq!(learnt, Some(departed + 3 * 160_000 + 2 * 30_000));
+        // Carried unchanged, the delay stays a minute; the timetable knows none.
+        let scheduled = ms(first(8) + 3 * (RUN + DWELL));
+        assert_eq!(
+            row(&p, 8, Method::Delay, 3).map(|r| r.arrival_ms),
+            Some(scheduled + 60_000)
+        );
+        assert_eq!(
+            row(&p, 8, Method::Timetable, 3).map(|r| r.arrival_ms),
+            Some(scheduled)
+        );
+        // The latest run of each segment was 160 s too, with the scheduled dwell.
+        assert_eq!(
+            row(&p, 8, Method::LatestSegment, 3).map(|r| r.arrival_ms),
+            learnt
+        );
+        // What was seen was steady: the uncertainty is small but grows with the distance.
+        let near = row(&p, 8, Method::Learnt, 1).and_then(|r| r.uncertainty_s);
+        let far = row(&p, 8, Method::Learnt, 5).and_then(|r| r.uncertainty_s);
+        assert!(near <= far, "{near:?} {far:?}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_delay_recovers_where_the_timetable_is_generous_and_holds_keep_early_vehicles(
+    ) -> Result<(), Unplaced> {
+        let mut p = predictor(day(12, 3, false));
+        // Runs take 60 s less than scheduled; vehicles wait for their scheduled departures.
+        let mut out = Issued::default();
+        let mut offset = 0;
+        for trip in 0..8 {
+            for k in 0..STOPS {
+                p.observe(0, offset, &arrival(trip, trip, k, -60, 0), &mut out)?;
+                offset += 1;
+            }
+        }
+        // Vehicle 8 leaves s0 90 s late: it makes up 60 s a segment, then holds.
+        p.observe(0, 100, &arrival(8, 8, 0, 90, 90), &mut out)?;
+        let departed = ms(first(8) + DWELL) + 90_000;
+        let at_s1 = row(&p, 8, Method::Learnt, 1);
+        assert_eq!(at_s1.map(|r| r.arrival_ms), Some(departed + 60_000));
+        // Dwells were never seen unheld, so the scheduled 30 s; 30 s late leaving s1 ...
+        assert_eq!(
+            at_s1.map(|r| r.departure_ms),
+            Some(ms(first(8) + RUN + 2 * DWELL) + 30_000)
+        );
+        // ... and on time from s2 on: early at s2, held for its scheduled departure.
+        let at_s2 = row(&p, 8, Method::Learnt, 2);
+        assert!(at_s2.is_some_and(|r| r.arrival_ms < ms(first(8) + 2 * (RUN + DWELL))));
+        assert_eq!(
+            at_s2.map(|r| r.departure_ms),
+            Some(ms(first(8) + 2 * (RUN + DWELL) + DWELL))
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_train_close_behind_a_late_one_waits() -> Result<(), Unplaced> {
+        for (route_type, rail) in [(1, true), (3, false)] {
+            let mut p = predictor(day(12, route_type, false));
+            teach(&mut p, 6, 0)?;
+            let mut out = Issued::default();
+            // Train 6 stands at s2 six minutes late; train 7, five minutes behind it on the
+            // timetable, leaves s1 on time.
+            p.observe(0, 100, &arrival(6, 6, 1, 0, 0), &mut out)?;
+            p.observe(0, 101, &arrival(6, 6, 2, 0, 360), &mut out)?;
+            p.observe(0, 102, &arrival(7, 7, 1, 0, 0), &mut out)?;
+            let ahead = row(&p, 6, Method::Learnt, 3).map(|r| r.arrival_ms);
+            let behind = row(&p, 7, Method::Learnt, 3).map(|r| r.arrival_ms);
+            let (Some(ahead), Some(behind)) = (ahead, behind) else {
+                panic!("both trains are predicted at s3");
+            };
+            if rail {
+                assert_eq!(behind, ahead + 90_000, "rail: 90 s behind the late train");
+            } else {
+                assert!(behind < ahead, "a bus passes");
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_train_behind_is_predicted_again_when_the_one_ahead_gets_later(
+    ) -> Result<(), Unplaced> {
+        let mut p = predictor(day(12, 1, false));
+        teach(&mut p, 6, 0)?;
+        let mut out = Issued::default();
+        p.observe(0, 100, &arrival(6, 6, 1, 0, 0), &mut out)?;
+        p.observe(0, 101, &arrival(7, 7, 0, 0, 0), &mut out)?;
+        // Train 6 reaches s2 and is held there eight minutes.
+        let mut out = Issued::default();
+        p.observe(0, 102, &arrival(6, 6, 2, 0, 480), &mut out)?;
+        let followers: Vec<&PredictionEvent> = out
+            .changes
+            .iter()
+            .filter_map(|c| match c {
+                Issue::Upsert(e) if e.vehicle_id == "v7" && e.method == "learnt" => Some(e),
+                _ => None,
+            })
+            .collect();
+        assert!(!followers.is_empty(), "train 7 is predicted again");
+        let ahead = row(&p, 6, Method::Learnt, 4).map(|r| r.arrival_ms);
+        let behind = row(&p, 7, Method::Learnt, 4).map(|r| r.arrival_ms);
+        assert_eq!(behind, ahead.map(|a| a + 90_000));
+        // Issued at the arrival that made it so.
+        assert!(followers
+            .iter()
+            .all(|e| e.issued_at == ms(first(6) + 2 * (RUN + DWELL))));
+        Ok(())
+    }
+
+    #[test]
+    fn a_vehicle_at_the_end_of_its_last_trip_leaves_service() -> Result<(), Unplaced> {
+        let mut p = predictor(day(4, 1, true));
+        let mut out = Issued::default();
+        // Vehicle 0 runs t0 then t1: at t0's end it is predicted on t1.
+        for k in 0..STOPS {
+            p.observe(0, u64::from(k), &arrival(0, 0, k, 0, 0), &mut out)?;
+        }
+        assert!(row(&p, 0, Method::Learnt, 1).is_some_and(|r| r.trip == 1));
+        for k in 0..STOPS {
+            let mut out = Issued::default();
+            let observed = p.observe(0, u64::from(10 + k), &arrival(1, 0, k, 0, 0), &mut out)?;
+            if k + 1 == STOPS {
+                assert_eq!(observed, Observed::LeftService);
+                assert!(p.vehicle("v0").is_none());
+                // Nothing ahead was left predicted: the last stop's rows were withdrawn.
+                assert!(out
+                    .changes
+                    .iter()
+                    .all(|c| matches!(c, Issue::Withdraw { .. })));
+                assert_eq!(out.changes.len(), Method::ALL.len());
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_vehicle_not_heard_of_when_due_leaves_service() -> Result<(), Unplaced> {
+        let mut p = predictor(day(4, 1, false));
+        let mut out = Issued::default();
+        p.observe(0, 0, &arrival(0, 0, 0, 0, 0), &mut out)?;
+        let held = p.vehicle("v0").map_or(0, |v| v.rows.len());
+        assert!(held > 0);
+        let due = row(&p, 0, Method::Learnt, 1).map_or(0, |r| r.arrival_ms);
+        let mut out = Issued::default();
+        assert_eq!(p.advance(0, due + 60_000, &mut out), 0, "a minute late is late");
+        assert_eq!(p.advance(0, due + 1_200_001, &mut out), 1);
+        assert!(p.vehicle("v0").is_none());
+        let withdrawn = out
+            .changes
+            .iter()
+            .filter(|c| matches!(c, Issue::Withdraw { .. }))
+            .count();
+        assert_eq!(withdrawn, held);
+        Ok(())
+    }
+
+    #[test]
+    fn a_replayed_or_older_arrival_is_left_out() -> Result<(), Unplaced> {
+        let mut p = predictor(day(4, 1, false));
+        let mut out = Issued::default();
+        p.observe(0, 0, &arrival(0, 0, 0, 0, 0), &mut out)?;
+        p.observe(0, 1, &arrival(0, 0, 1, 0, 0), &mut out)?;
+        assert_eq!(
+            p.observe(0, 1, &arrival(0, 0, 1, 0, 0), &mut out)?,
+            Observed::Stale
+        );
+        assert_eq!(
+            p.observe(0, 0, &arrival(0, 0, 0, 0, 0), &mut out)?,
+            Observed::Stale
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn an_arrival_of_another_timetable_is_refused() {
+        let mut p = predictor(day(4, 1, false));
+        let mut out = Issued::default();
+        let mut unknown = arrival(0, 0, 0, 0, 0);
+        unknown.trip_id = "elsewhere".into();
+        assert!(matches!(
+            p.observe(0, 0, &unknown, &mut out),
+            Err(Unplaced::UnknownTrip { .. })
+        ));
+        let mut wrong = arrival(0, 0, 1, 0, 0);
+        wrong.stop_id = "s4".into();
+        assert!(matches!(
+            p.observe(0, 0, &wrong, &mut out),
+            Err(Unplaced::WrongStop { .. })
+        ));
+    }
+
+    #[test]
+    fn dropping_a_partition_forgets_its_vehicles_and_what_it_taught() -> Result<(), Unplaced> {
+        let mut p = predictor(day(12, 3, false));
+        teach(&mut p, 4, 40)?;
+        let mut lost = FxHashSet::default();
+        lost.insert(0);
+        p.drop_partitions(&lost);
+        assert_eq!(p.vehicles(), 0);
+        let key = LearnKey {
+            quantity: Quantity::Run,
+            route: 0,
+            from: 0,
+            to: 1,
+            day_type: DayType::Weekday,
+            hour: 6,
+        };
+        assert!(p.window(0, &key).is_none());
+        assert_eq!(p.estimate(&key, 120.0).observations, 0);
+        Ok(())
+    }
+}
