@@ -13,9 +13,10 @@
 //! - [`estimate`]: the robust estimates it learns with (weighted quantiles, a timetable prior).
 //! - [`timetable`]: the service day indexed for it.
 //! - [`predictor`]: the predictor as a processor: arrivals in, the compacted prediction table
-//!   ([`topics::predictions`]) out, exactly once, state restored on every assignment.
+//!   ([`topics::predictions`]) and the stream of its changes ([`topics::issued`]) out,
+//!   exactly once, state restored on every assignment.
 //! - [`score`]: MBTA's horizon buckets, sampling as a 30-second poller would, the windowed join.
-//! - [`scorer`]: the scorer as a processor: predictions and arrivals in, the compacted
+//! - [`scorer`]: the scorer as a processor: the predictions issued and the arrivals in, the compacted
 //!   accuracy table ([`topics::accuracy`]) out.
 //! - [`topics`]: the topic names.
 //!
@@ -133,6 +134,14 @@ pub mod topics {
     /// the arrivals): `<prefix>.predictions.table.v1`.
     pub fn predictions(topics: &Topics) -> String {
         format!("{}.predictions.table.v1", topics.prefix())
+    }
+
+    /// Every change of the prediction table, in order, kept (not compacted), withdrawals as
+    /// records without a value: what the scorer reads, as a compacted topic keeps only the
+    /// latest of each key and drops withdrawals (on the in-memory bus at once, on Kafka once
+    /// a segment is cleaned): `<prefix>.predictions.issued.v1`.
+    pub fn issued(topics: &Topics) -> String {
+        format!("{}.predictions.issued.v1", topics.prefix())
     }
 
     /// The accuracy per route, hour, horizon bucket, method and partition (compacted):

@@ -1209,8 +1209,7 @@ mod tests {
     }
 
     #[test]
-    fn the_train_behind_is_predicted_again_when_the_one_ahead_gets_later(
-    ) -> Result<(), Unplaced> {
+    fn the_train_behind_is_predicted_again_when_the_one_ahead_gets_later() -> Result<(), Unplaced> {
         let mut p = predictor(day(12, 1, false));
         teach(&mut p, 6, 0)?;
         let mut out = Issued::default();
@@ -1273,7 +1272,11 @@ mod tests {
         assert!(held > 0);
         let due = row(&p, 0, Method::Learnt, 1).map_or(0, |r| r.arrival_ms);
         let mut out = Issued::default();
-        assert_eq!(p.advance(0, due + 60_000, &mut out), 0, "a minute late is late");
+        assert_eq!(
+            p.advance(0, due + 60_000, &mut out),
+            0,
+            "a minute late is late"
+        );
         assert_eq!(p.advance(0, due + 1_200_001, &mut out), 1);
         assert!(p.vehicle("v0").is_none());
         let withdrawn = out

@@ -8,8 +8,10 @@
 //! learnt observation to the partition of the arrival it came from. A member restores the
 //! entries of the partitions it gains from the changelog ([`crate::topics::predictor_state`])
 //! and drops those it loses. Predictions of a vehicle are written to the same partition of the
-//! prediction table as its arrivals (the table has as many), so the scorer can join them
-//! partition by partition.
+//! prediction table as its arrivals (the table has as many), and so is every change to the
+//! table on the stream of changes ([`crate::topics::issued`]), which the scorer reads: a
+//! compacted topic keeps only each key's latest record, and a scorer needs every version a
+//! rider could have seen.
 //!
 //! A member learns from its own partitions' vehicles and sees the train ahead when it is one
 //! of them: with one member (or one partition) that is the whole network.
@@ -105,6 +107,8 @@ pub struct PredictionProcessor {
     arrivals: TopicCodec<VehicleArrivalEvent>,
     table: TopicCodec<PredictionEvent>,
     table_keys: Encoder<PredictionKey>,
+    /// The stream of the table's changes (not compacted), which the scorer reads.
+    issued_topic: String,
     changelog: Changelog,
     dead_letter_topic: String,
     metrics: Arc<PipelineMetrics>,
@@ -141,6 +145,15 @@ impl PredictionProcessor {
         bus.create_topic(&TopicSpec::new(table_topic.clone(), partitions).compacted())
             .await
             .map_err(ProcessorError::bus("creating", table_topic))?;
+        let issued_topic = crate::topics::issued(topics);
+        // The same records as the table's, under the same schemas.
+        Encoder::<PredictionKey>::register(registry.as_ref(), &format!("{issued_topic}-key"))
+            .await?;
+        Encoder::<PredictionEvent>::register(registry.as_ref(), &format!("{issued_topic}-value"))
+            .await?;
+        bus.create_topic(&TopicSpec::new(issued_topic.clone(), partitions))
+            .await
+            .map_err(ProcessorError::bus("creating", issued_topic.as_str()))?;
         let changelog = Changelog::new(
             bus.as_ref(),
             registry,
@@ -152,6 +165,7 @@ impl PredictionProcessor {
             arrivals,
             table,
             table_keys,
+            issued_topic,
             changelog,
             dead_letter_topic: topics.dead_letter(),
             metrics,
@@ -228,6 +242,7 @@ impl PredictionProcessor {
                 Issue::Upsert(event) => {
                     let mut record = self.table.record(&event, event.issued_at).map_err(encode)?;
                     record.partition = Some(event.source_partition % self.partitions);
+                    output.publish(&self.issued_topic, record.clone());
                     output.publish(topic, record);
                     stats.issued += 1;
                 }

@@ -170,10 +170,9 @@ pub struct Counts {
 /// Expired samples of one join key, waiting to be told late or never.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Expired {
-    /// Forgotten (counted never) once the arrivals' clock passes this, ms.
-    pub until_ms: i64,
-    /// Their rows, one entry per sample.
-    pub rows: Vec<RowKey>,
+    /// Their rows, one entry per sample, each with the time until which an arrival counts
+    /// as late (its window's end plus [`ScoreConfig::remember_s`]), ms; after it, never.
+    pub rows: Vec<(RowKey, i64)>,
 }
 
 /// Where one partition's scoring stands.
@@ -361,18 +360,24 @@ impl PartitionScore {
             for sample in samples {
                 self.resolve(&key, sample, at, config);
             }
-        } else if let Some(expired) = self.expired.remove(&key) {
-            self.dirty.expired.insert(key);
-            for row in expired.rows {
+        }
+        if let Some(expired) = self.expired.remove(&key) {
+            self.dirty.expired.insert(key.clone());
+            for (row, until) in expired.rows {
                 let counts = self.rows.entry(row.clone()).or_default();
-                counts.late += 1;
-                counts.updated_ms = at;
+                if at <= until {
+                    counts.late += 1;
+                } else {
+                    counts.never += 1;
+                }
+                counts.updated_ms = counts.updated_ms.max(at);
                 self.dirty.rows.insert(row);
             }
-        } else {
-            self.truth.insert(key.clone(), at);
-            self.dirty.truth.insert(key);
         }
+        // Kept for the samples still to be taken before it (the predictions' stream may be
+        // behind the arrivals'), until the predictions' clock has passed it.
+        self.truth.insert(key.clone(), at);
+        self.dirty.truth.insert(key);
     }
 
     /// Scores `sample` against an arrival at `arrived_ms`.
@@ -380,17 +385,22 @@ impl PartitionScore {
         let bucket = &BUCKETS[usize::from(sample.row.bucket)];
         let counts = self.rows.entry(sample.row.clone()).or_default();
         counts.updated_ms = counts.updated_ms.max(arrived_ms);
-        if arrived_ms > sample.deadline_ms() {
-            // Its window had closed: expired, and the arrival came late.
+        let deadline = sample.deadline_ms();
+        if arrived_ms > deadline {
+            // Its window had closed: expired; the arrival came late, or too late to count.
             counts.expired += 1;
-            counts.late += 1;
+            if arrived_ms <= deadline + i64::from(config.remember_s) * 1_000 {
+                counts.late += 1;
+            } else {
+                counts.never += 1;
+            }
         } else {
             let error = arrived_ms - sample.predicted_ms;
             counts.scored += 1;
             counts.accurate += u64::from(bucket.accurate(error));
             counts.abs_error_sum_s += (error.unsigned_abs() + 500) / 1_000;
         }
-        let _ = (key, config);
+        let _ = key;
         self.dirty.rows.insert(sample.row);
     }
 
@@ -414,30 +424,38 @@ impl PartitionScore {
             }
             self.dirty.pending.insert(key.clone());
             let entry = self.expired.entry(key.clone()).or_default();
-            entry.until_ms = now + i64::from(config.remember_s) * 1_000;
             for sample in gone {
                 let counts = self.rows.entry(sample.row.clone()).or_default();
                 counts.expired += 1;
-                counts.updated_ms = now;
+                counts.updated_ms = counts.updated_ms.max(sample.deadline_ms());
                 self.dirty.rows.insert(sample.row.clone());
-                entry.rows.push(sample.row);
+                let until = sample.deadline_ms() + i64::from(config.remember_s) * 1_000;
+                entry.rows.push((sample.row, until));
             }
             self.dirty.expired.insert(key);
         }
-        let forgotten: Vec<String> = self
+        let mut forgotten: Vec<String> = self
             .expired
             .iter()
-            .filter(|(_, e)| e.until_ms < now)
+            .filter(|(_, e)| e.rows.iter().any(|(_, until)| *until < now))
             .map(|(k, _)| k.clone())
             .collect();
+        forgotten.sort();
         for key in forgotten {
-            if let Some(expired) = self.expired.remove(&key) {
-                for row in expired.rows {
-                    let counts = self.rows.entry(row.clone()).or_default();
-                    counts.never += 1;
-                    counts.updated_ms = now;
-                    self.dirty.rows.insert(row);
-                }
+            let Some(expired) = self.expired.get_mut(&key) else {
+                continue;
+            };
+            let (gone, kept): (Vec<_>, Vec<_>) =
+                expired.rows.drain(..).partition(|(_, until)| *until < now);
+            expired.rows = kept;
+            if expired.rows.is_empty() {
+                self.expired.remove(&key);
+            }
+            for (row, until) in gone {
+                let counts = self.rows.entry(row.clone()).or_default();
+                counts.never += 1;
+                counts.updated_ms = counts.updated_ms.max(until);
+                self.dirty.rows.insert(row);
             }
             self.dirty.expired.insert(key);
         }

@@ -1,9 +1,10 @@
-//! The scorer on the processor loop: predictions and arrivals in, the accuracy table out, its
+//! The scorer on the processor loop: the predictions issued ([`crate::topics::issued`]) and
+//! the arrivals in, the accuracy table out, its
 //! state in a changelog, exactly once. The scoring itself is [`crate::score`]'s.
 //!
 //! # Partitions
 //!
-//! The predictor writes each vehicle's predictions to the partition of the prediction table
+//! The predictor writes each vehicle's predictions to the partition of the predictions issued
 //! that matches its arrivals' partition, so a vehicle's predictions and arrivals share a
 //! partition number, and the scorer keeps its state by that number. The join needs a member
 //! to hold the same partition numbers of both topics: true with one member, with Kafka's range
@@ -98,7 +99,7 @@ pub struct ScoreProcessor {
 
 impl ScoreProcessor {
     /// Registers the schemas and creates the accuracy table and the changelog. The arrivals
-    /// and the prediction table are the simulation's and the predictor's. Hours are counted
+    /// and the predictions issued are the simulation's and the predictor's. Hours are counted
     /// from `config.day_start_unix_s` (the service day's start).
     pub async fn new(
         bus: Arc<dyn EventBus>,
@@ -110,7 +111,7 @@ impl ScoreProcessor {
         let arrivals =
             TopicCodec::register(Arc::clone(&registry), topics.vehicle_arrivals()).await?;
         let predictions =
-            TopicCodec::register(Arc::clone(&registry), crate::topics::predictions(topics)).await?;
+            TopicCodec::register(Arc::clone(&registry), crate::topics::issued(topics)).await?;
         let prediction_keys = Decoder::new(Arc::clone(&registry))?;
         let accuracy_topic = crate::topics::accuracy(topics);
         let accuracy = TopicCodec::register(Arc::clone(&registry), accuracy_topic.clone()).await?;
