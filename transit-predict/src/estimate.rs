@@ -115,7 +115,7 @@ pub fn estimate<'a>(
         .flat_map(|(window, factor)| window.iter().map(move |o| (o.at_ms, o.value_s, factor)))
         .collect();
     // Newest first: the weight falls with the rank, however the windows interleave.
-    seen.sort_by(|a, b| b.0.cmp(&a.0));
+    seen.sort_by_key(|o| std::cmp::Reverse(o.0));
     seen.truncate(config.window.max(1));
     let observations = seen.len();
     let mut points: Vec<(f64, f64)> = Vec::with_capacity(observations + 3);

@@ -74,6 +74,9 @@ pub struct Placed {
     pub day_type: DayType,
 }
 
+/// Per (route, direction, stop): (scheduled arrival, trip, place) of every visit, by arrival.
+type VisitOrder = FxHashMap<(u32, Option<u8>, StopIndex), Vec<(u32, u32, u32)>>;
+
 /// A day's timetable, indexed.
 #[derive(Debug)]
 pub struct Timetable {
@@ -82,8 +85,7 @@ pub struct Timetable {
     route_of: Vec<u32>,
     rail: Vec<bool>,
     next_trip: Vec<Option<u32>>,
-    /// Per (route, direction, stop): (scheduled arrival, trip, place), by arrival.
-    order: FxHashMap<(u32, Option<u8>, StopIndex), Vec<(u32, u32, u32)>>,
+    order: VisitOrder,
 }
 
 impl Timetable {
@@ -98,7 +100,7 @@ impl Timetable {
         let rail = day.routes.iter().map(|route| route.is_rail()).collect();
         let mut trips = FxHashMap::default();
         let mut route_of = Vec::with_capacity(day.trips.len());
-        let mut order: FxHashMap<_, Vec<(u32, u32, u32)>> = FxHashMap::default();
+        let mut order: VisitOrder = FxHashMap::default();
         for (index, trip) in day.trips.iter().enumerate() {
             let index = index as u32;
             trips.insert((trip.trip_id.clone(), trip.frequency_start_s), index);

@@ -226,7 +226,7 @@ impl Pipeline {
         for delivery in read_table(self.bus.as_ref(), codec.topic()).await? {
             rows.push(codec.decode(&delivery).await?.1);
         }
-        rows.sort_by(|a, b| a.key().cmp(&b.key()));
+        rows.sort_by_key(AccuracyEvent::key);
         Ok(rows)
     }
 
@@ -312,23 +312,19 @@ async fn the_predictor_learns_the_slow_railway_and_the_scorer_says_so() -> TestR
     assert!(pipeline.predictions().await?.is_empty());
     let accuracy = pipeline.accuracy().await?;
     let summary = Summary::of(&accuracy);
-    for bucket in 0..3 {
+    for (bucket, name) in BUCKETS.iter().take(3).map(|b| b.name).enumerate() {
         let learnt = summary.accuracy(bucket, "learnt").ok_or("learnt scored")?;
         let timetable = summary
             .accuracy(bucket, "timetable")
             .ok_or("timetable scored")?;
         let mae = summary.mae_s(bucket, "learnt").ok_or("an error")?;
-        assert!(
-            learnt >= 0.85,
-            "bucket {}: learnt {learnt}",
-            BUCKETS[bucket].name
-        );
+        assert!(learnt >= 0.85, "bucket {}: learnt {learnt}", name);
         assert!(
             timetable < learnt,
             "bucket {}: timetable {timetable} learnt {learnt}",
-            BUCKETS[bucket].name
+            name
         );
-        assert!(mae < 60.0, "bucket {}: mae {mae}", BUCKETS[bucket].name);
+        assert!(mae < 60.0, "bucket {}: mae {mae}", name);
     }
     let delay = summary.accuracy(2, "delay").ok_or("delay scored")?;
     let learnt = summary.accuracy(2, "learnt").ok_or("learnt scored")?;
