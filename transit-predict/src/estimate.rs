@@ -46,6 +46,13 @@ pub struct Observation {
     pub value_s: f32,
 }
 
+impl Observation {
+    /// Whether it is a duration the predictor learns (0 to 2 h) at an instant in range.
+    pub fn is_sane(&self) -> bool {
+        crate::sane_ms(self.at_ms) && (0.0..=7_200.0).contains(&self.value_s)
+    }
+}
+
 /// The newest observations of one quantity, at most [`LearnConfig::window`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Window {
@@ -69,6 +76,12 @@ impl Window {
     /// Whether it holds none.
     pub fn is_empty(&self) -> bool {
         self.observations.is_empty()
+    }
+
+    /// Whether every observation is of a duration the predictor learns (0 to 2 h) at an
+    /// instant in range: what a window read back from the bus must be.
+    pub fn is_sane(&self) -> bool {
+        self.observations.iter().all(Observation::is_sane)
     }
 
     /// The observations, oldest first.

@@ -126,6 +126,15 @@ pub use scorer::{ScoreProcessor, ScorerStats};
 
 pub use transit_core::network::service_day::ServiceDay;
 
+/// The latest instant a record may name, ms since the Unix epoch (the year 5138): times from
+/// the bus beyond it (or before 1970) are refused, so no sum of a few of them can overflow.
+pub const MAX_MS: i64 = 100_000_000_000_000;
+
+/// Whether `ms` is an instant the predictor and scorer take (see [`MAX_MS`]).
+pub fn sane_ms(ms: i64) -> bool {
+    (0..=MAX_MS).contains(&ms)
+}
+
 /// The topic names of predictions, under a deployment's prefix.
 pub mod topics {
     use transit_core::topics::Topics;

@@ -390,26 +390,64 @@ impl Predictor {
         std::mem::take(&mut self.changes)
     }
 
-    /// Puts back a vehicle's state read from the changelog.
-    pub fn restore_vehicle(&mut self, id: String, state: VehicleState) {
+    /// Puts back a vehicle's state read from the changelog; refuses (and says why) one whose
+    /// latest arrival is not where the state says in this timetable (a changelog of another
+    /// feed, or a damaged entry).
+    pub fn restore_vehicle(&mut self, id: String, state: VehicleState) -> Result<(), Unplaced> {
+        let placed = self.timetable.place(&state.latest)?;
+        let horizon_ms = i64::from(self.config.horizon_s) * 1_000;
+        let rows_sane = state.rows.iter().all(|row| {
+            crate::sane_ms(row.arrival_ms)
+                && crate::sane_ms(row.departure_ms)
+                && crate::sane_ms(row.scheduled_ms)
+                && self.timetable.stop(row.trip, row.position).is_some()
+        }) && state
+            .refresh_at_ms
+            .is_none_or(|at| crate::sane_ms(at.saturating_add(horizon_ms)));
+        if (placed.trip, placed.position, placed.shift_ms)
+            != (state.trip, state.position, state.shift_ms)
+            || !rows_sane
+        {
+            return Err(Unplaced::WrongStop {
+                trip_id: state.latest.trip_id.clone(),
+                stop_id: state.latest.stop_id.clone(),
+                stop_sequence: state.latest.stop_sequence,
+            });
+        }
         self.index_rows(&id, &[], &state.rows, state.trip, state.shift_ms);
         let due = state.due_ms(self.stale_after_ms());
         self.note_due(state.partition, due);
         self.vehicles.insert(id, state);
+        Ok(())
     }
 
-    /// Puts back a learnt window read from the changelog.
-    pub fn restore_window(&mut self, partition: u32, key: LearnKey, window: Window) {
+    /// Puts back a learnt window read from the changelog; `false` (and nothing put back) for
+    /// one holding durations the predictor never learns (a damaged entry).
+    pub fn restore_window(&mut self, partition: u32, key: LearnKey, window: Window) -> bool {
+        if !window.is_sane() {
+            return false;
+        }
         let list = self.learnt.entry(key).or_default();
         list.retain(|(p, _)| *p != partition);
         list.push((partition, window));
+        true
     }
 
-    /// Puts back a latest segment run read from the changelog.
-    pub fn restore_latest(&mut self, partition: u32, segment: SegmentKey, run: Observation) {
+    /// Puts back a latest segment run read from the changelog; `false` (and nothing put
+    /// back) for a duration the predictor never learns.
+    pub fn restore_latest(
+        &mut self,
+        partition: u32,
+        segment: SegmentKey,
+        run: Observation,
+    ) -> bool {
+        if !run.is_sane() {
+            return false;
+        }
         let list = self.latest.entry(segment).or_default();
         list.retain(|(p, _)| *p != partition);
         list.push((partition, run));
+        true
     }
 
     /// Forgets everything learnt from and held for `partitions` (no longer this member's).

@@ -326,6 +326,15 @@ impl PredictionProcessor {
     }
 }
 
+/// `Ok` for an entry put back, the reason otherwise.
+fn sane(restored: bool) -> Result<(), String> {
+    if restored {
+        Ok(())
+    } else {
+        Err("it holds durations out of range".to_string())
+    }
+}
+
 /// A learnt key's id in the changelog.
 fn learn_id(key: &LearnKey) -> String {
     format!(
@@ -354,16 +363,29 @@ impl Processor for PredictionProcessor {
             self.next_offsets.remove(partition);
         }
         for entry in self.changelog.restore(bus, &gained).await? {
-            let restored = match entry.kind.as_str() {
+            let restored: Result<(), String> = match entry.kind.as_str() {
                 VEHICLE => serde_json::from_str::<VehicleState>(&entry.state)
-                    .map(|state| self.model.restore_vehicle(entry.id.clone(), state)),
+                    .map_err(|e| e.to_string())
+                    .and_then(|state| {
+                        self.model
+                            .restore_vehicle(entry.id.clone(), state)
+                            .map_err(|e| e.to_string())
+                    }),
                 LEARNT => serde_json::from_str::<(LearnKey, Window)>(&entry.state)
-                    .map(|(key, window)| self.model.restore_window(entry.partition, key, window)),
+                    .map_err(|e| e.to_string())
+                    .and_then(|(key, window)| {
+                        sane(self.model.restore_window(entry.partition, key, window))
+                    }),
                 LATEST => serde_json::from_str::<(SegmentKey, Observation)>(&entry.state)
-                    .map(|(segment, run)| self.model.restore_latest(entry.partition, segment, run)),
-                OFFSETS => serde_json::from_str::<u64>(&entry.state).map(|next| {
-                    self.next_offsets.insert(entry.partition, next);
-                }),
+                    .map_err(|e| e.to_string())
+                    .and_then(|(segment, run)| {
+                        sane(self.model.restore_latest(entry.partition, segment, run))
+                    }),
+                OFFSETS => serde_json::from_str::<u64>(&entry.state)
+                    .map(|next| {
+                        self.next_offsets.insert(entry.partition, next);
+                    })
+                    .map_err(|e| e.to_string()),
                 _ => Ok(()),
             };
             match restored {

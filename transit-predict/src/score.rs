@@ -96,6 +96,14 @@ pub fn bucket_of(horizon_ms: i64) -> Option<usize> {
     })
 }
 
+/// Bucket `index` of [`BUCKETS`] (the last for an index beyond them, which only a damaged
+/// changelog entry could hold).
+fn bucket(index: u8) -> &'static Bucket {
+    BUCKETS
+        .get(usize::from(index))
+        .unwrap_or(&BUCKETS[BUCKETS.len() - 1])
+}
+
 /// The scorer's settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScoreConfig {
@@ -131,7 +139,8 @@ pub struct Sample {
 
 impl Sample {
     fn deadline_ms(&self) -> i64 {
-        self.predicted_ms + BUCKETS[usize::from(self.row.bucket)].late_s * 1_000
+        self.predicted_ms
+            .saturating_add(bucket(self.row.bucket).late_s * 1_000)
     }
 }
 
@@ -267,7 +276,10 @@ impl PartitionScore {
         }
         // Kept arrivals no sample can need any more: the predictor withdrew their predictions
         // when it read them, and the predictions' clock is past them.
-        let horizon = self.clocks.predictions_ms - i64::from(config.poll_s) * 2_000;
+        let horizon = self
+            .clocks
+            .predictions_ms
+            .saturating_sub(i64::from(config.poll_s) * 2_000);
         if self.truth.len() > 64 || self.truth.values().any(|&t| t < horizon) {
             let dirty = &mut self.dirty.truth;
             self.truth.retain(|k, t| {
@@ -300,7 +312,7 @@ impl PartitionScore {
                 .rem_euclid(24)) as u8;
             let mut samples = Vec::new();
             for prediction in self.current.values() {
-                let horizon = prediction.predicted_arrival_time - instant;
+                let horizon = prediction.predicted_arrival_time.saturating_sub(instant);
                 if prediction.issued_at > instant {
                     continue;
                 }
@@ -382,20 +394,20 @@ impl PartitionScore {
 
     /// Scores `sample` against an arrival at `arrived_ms`.
     fn resolve(&mut self, key: &str, sample: Sample, arrived_ms: i64, config: &ScoreConfig) {
-        let bucket = &BUCKETS[usize::from(sample.row.bucket)];
+        let bucket = bucket(sample.row.bucket);
         let counts = self.rows.entry(sample.row.clone()).or_default();
         counts.updated_ms = counts.updated_ms.max(arrived_ms);
         let deadline = sample.deadline_ms();
         if arrived_ms > deadline {
             // Its window had closed: expired; the arrival came late, or too late to count.
             counts.expired += 1;
-            if arrived_ms <= deadline + i64::from(config.remember_s) * 1_000 {
+            if arrived_ms <= deadline.saturating_add(i64::from(config.remember_s) * 1_000) {
                 counts.late += 1;
             } else {
                 counts.never += 1;
             }
         } else {
-            let error = arrived_ms - sample.predicted_ms;
+            let error = arrived_ms.saturating_sub(sample.predicted_ms);
             counts.scored += 1;
             counts.accurate += u64::from(bucket.accurate(error));
             counts.abs_error_sum_s += (error.unsigned_abs() + 500) / 1_000;
@@ -429,7 +441,9 @@ impl PartitionScore {
                 counts.expired += 1;
                 counts.updated_ms = counts.updated_ms.max(sample.deadline_ms());
                 self.dirty.rows.insert(sample.row.clone());
-                let until = sample.deadline_ms() + i64::from(config.remember_s) * 1_000;
+                let until = sample
+                    .deadline_ms()
+                    .saturating_add(i64::from(config.remember_s) * 1_000);
                 entry.rows.push((sample.row, until));
             }
             self.dirty.expired.insert(key);
@@ -467,7 +481,7 @@ impl PartitionScore {
         Some(AccuracyEvent {
             route_id: row.route_id.clone(),
             hour: i32::from(row.hour),
-            bucket: BUCKETS[usize::from(row.bucket)].name.to_string(),
+            bucket: bucket(row.bucket).name.to_string(),
             method: row.method.clone(),
             partition,
             scored: counts.scored,

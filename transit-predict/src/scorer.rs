@@ -57,7 +57,7 @@ pub struct ScorerStats {
     pub arrivals: u64,
     /// Records skipped: already applied before a restart.
     pub replayed: u64,
-    /// Records that did not decode (dead letters).
+    /// Records refused: not decodable, or naming times out of range (dead letters).
     pub undecodable: u64,
     /// Accuracy rows published.
     pub published: u64,
@@ -419,6 +419,15 @@ impl Processor for ScoreProcessor {
                     stats.undecodable += 1;
                     continue;
                 };
+                if !crate::sane_ms(arrival.arrival_time) {
+                    let reason = format!(
+                        "not an arrival to score: its time {} is out of range",
+                        arrival.arrival_time
+                    );
+                    output.reject(delivery, reason);
+                    stats.undecodable += 1;
+                    continue;
+                }
                 if let Some(score) = self.partitions.get_mut(&delivery.partition) {
                     score.arrival(&arrival, &self.config);
                 }
@@ -438,6 +447,17 @@ impl Processor for ScoreProcessor {
                         continue;
                     }
                 };
+                if !crate::sane_ms(delivery.timestamp_ms) {
+                    output.reject(
+                        delivery,
+                        format!(
+                            "not a withdrawal to score: its time {} is out of range",
+                            delivery.timestamp_ms
+                        ),
+                    );
+                    stats.undecodable += 1;
+                    continue;
+                }
                 if let Some(score) = self.partitions.get_mut(&delivery.partition) {
                     score.prediction(key, None, delivery.timestamp_ms, &self.config);
                 }
@@ -448,6 +468,16 @@ impl Processor for ScoreProcessor {
                     stats.undecodable += 1;
                     continue;
                 };
+                if !crate::sane_ms(prediction.issued_at)
+                    || !crate::sane_ms(prediction.predicted_arrival_time)
+                {
+                    output.reject(
+                        delivery,
+                        "not a prediction to score: its times are out of range",
+                    );
+                    stats.undecodable += 1;
+                    continue;
+                }
                 if let Some(score) = self.partitions.get_mut(&delivery.partition) {
                     let at = prediction.issued_at;
                     score.prediction(prediction.key(), Some(prediction), at, &self.config);

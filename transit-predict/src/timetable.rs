@@ -57,6 +57,16 @@ pub enum Unplaced {
     /// Its `start_date` is not a date.
     #[error("start_date {0:?} is not a YYYYMMDD date")]
     BadDate(String),
+    /// A time is out of range, or it is more than a week off its schedule.
+    #[error("its times are out of range (arrival {arrival_ms}, departure {departure_ms}, scheduled arrival {scheduled_ms} ms)")]
+    BadTimes {
+        /// The arrival, ms.
+        arrival_ms: i64,
+        /// The departure, ms.
+        departure_ms: i64,
+        /// The scheduled arrival, ms.
+        scheduled_ms: i64,
+    },
 }
 
 /// Where an arrival is in the timetable.
@@ -199,6 +209,24 @@ impl Timetable {
 
     /// Where `arrival` is in the timetable.
     pub fn place(&self, arrival: &VehicleArrivalEvent) -> Result<Placed, Unplaced> {
+        const WEEK_MS: i64 = 7 * 86_400_000;
+        let times = [
+            arrival.arrival_time,
+            arrival.departure_time,
+            arrival.scheduled_arrival_time,
+            arrival.scheduled_departure_time,
+        ];
+        if !times.iter().all(|&t| crate::sane_ms(t))
+            || (arrival.arrival_time - arrival.scheduled_arrival_time).abs() > WEEK_MS
+            || arrival.departure_time < arrival.arrival_time
+            || arrival.departure_time - arrival.arrival_time > WEEK_MS
+        {
+            return Err(Unplaced::BadTimes {
+                arrival_ms: arrival.arrival_time,
+                departure_ms: arrival.departure_time,
+                scheduled_ms: arrival.scheduled_arrival_time,
+            });
+        }
         let start = arrival.start_time.as_deref().and_then(parse_gtfs_time);
         let unknown = || Unplaced::UnknownTrip {
             trip_id: arrival.trip_id.clone(),

@@ -367,3 +367,45 @@ async fn stopping_and_restarting_from_the_changelogs_changes_nothing() -> TestRe
     assert!(!once.accuracy().await?.is_empty());
     Ok(())
 }
+
+/// A record that is not an arrival, and an arrival of a trip the timetable does not have, go
+/// to the dead letters; the good arrivals around them are predicted as ever.
+#[tokio::test]
+async fn bad_records_go_to_the_dead_letters() -> TestResult {
+    let pipeline = Pipeline::new(1).await?;
+    let all = arrivals();
+    let (first, rest) = all.split_at(40);
+    pipeline.publish(first).await?;
+    let garbage = transit_core::bus::Record::new(&b"v1"[..], &b"not avro"[..], ms(7 * 3_600));
+    pipeline
+        .bus
+        .publish(&pipeline.topics.vehicle_arrivals(), garbage)
+        .await?;
+    let mut elsewhere = rest[0].clone();
+    elsewhere.trip_id = "a trip of another feed".into();
+    pipeline.publish(&[elsewhere]).await?;
+    let mut absurd = rest[0].clone();
+    absurd.arrival_time = i64::MAX;
+    pipeline.publish(&[absurd]).await?;
+    pipeline.publish(rest).await?;
+
+    let bus: Arc<dyn EventBus> = pipeline.bus.clone();
+    let predictor = PredictionProcessor::new(
+        Arc::clone(&bus),
+        Arc::clone(&pipeline.registry),
+        &pipeline.topics,
+        Arc::new(day()),
+        1,
+        PipelineMetrics::new(),
+    )
+    .await?;
+    let stop = CancellationToken::new();
+    stop.cancel();
+    let stats = tokio::time::timeout(Duration::from_secs(30), predictor.run(stop)).await??;
+    assert_eq!((stats.undecodable, stats.unplaced), (1, 2), "{stats}");
+    assert_eq!(stats.applied, all.len() as u64, "{stats}");
+    let mut dead = 0;
+    read_topic(bus.as_ref(), &pipeline.topics.dead_letter(), |_| dead += 1).await?;
+    assert_eq!(dead, 3);
+    Ok(())
+}
