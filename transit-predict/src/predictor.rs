@@ -22,6 +22,12 @@
 //! with transactions the table's records, the changelog's and the input offsets are committed
 //! together; without, a batch replayed after a crash between publishing and committing is
 //! recognised by those offsets and skipped, so no observation is learnt twice.
+//!
+//! What is learnt, and each vehicle's state, is a function of its partition's arrivals alone.
+//! The predictions themselves also read across partitions (the estimates merge what every
+//! partition held taught; the train ahead may be another partition's): with one partition
+//! they are a function of the input too, across restarts (the behaviour test checks it);
+//! with several, they depend on how far the member had read the others when it predicted.
 
 use std::sync::Arc;
 
