@@ -44,6 +44,7 @@
 //! one more field of it and one more input of [`Predictor::observe`]'s caller. Nothing else
 //! changes: the estimates are per key.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
@@ -307,6 +308,9 @@ pub struct Predictor {
     /// Per partition, the earliest [`VehicleState::due_ms`] among its vehicles.
     next_due: FxHashMap<u32, i64>,
     changes: Changes,
+    /// Estimates made, per key and prior (its bits), until the key's window (or the window of
+    /// the hour before, which it may draw on) changes.
+    estimates: RefCell<FxHashMap<LearnKey, Vec<(u64, Estimate)>>>,
 }
 
 impl Predictor {
@@ -321,6 +325,7 @@ impl Predictor {
             on_trip: FxHashMap::default(),
             next_due: FxHashMap::default(),
             changes: Changes::default(),
+            estimates: RefCell::default(),
         }
     }
 
@@ -370,6 +375,20 @@ impl Predictor {
     /// The estimate of `key` from everything held (the key's hour, and the hour before when
     /// the key has seen little), with `prior_s` from the timetable.
     pub fn estimate(&self, key: &LearnKey, prior_s: f64) -> Estimate {
+        // Every arrival predicts a vehicle's next half hour, some forty estimates, while a
+        // key's window changes once per vehicle over it: estimates are kept until it does.
+        let prior_bits = prior_s.to_bits();
+        let mut cache = self.estimates.borrow_mut();
+        let cached = cache.entry(*key).or_default();
+        if let Some((_, estimate)) = cached.iter().find(|(bits, _)| *bits == prior_bits) {
+            return *estimate;
+        }
+        let estimate = self.compute_estimate(key, prior_s);
+        cached.push((prior_bits, estimate));
+        estimate
+    }
+
+    fn compute_estimate(&self, key: &LearnKey, prior_s: f64) -> Estimate {
         let own = self.learnt.get(key).map(Vec::as_slice).unwrap_or_default();
         let seen: usize = own.iter().map(|(_, w)| w.len()).sum();
         let mut windows: Vec<(&Window, f64)> = own.iter().map(|(_, w)| (w, 1.0)).collect();
@@ -427,6 +446,7 @@ impl Predictor {
         if !window.is_sane() {
             return false;
         }
+        self.invalidate(&key);
         let list = self.learnt.entry(key).or_default();
         list.retain(|(p, _)| *p != partition);
         list.push((partition, window));
@@ -452,6 +472,7 @@ impl Predictor {
 
     /// Forgets everything learnt from and held for `partitions` (no longer this member's).
     pub fn drop_partitions(&mut self, partitions: &FxHashSet<u32>) {
+        self.estimates.get_mut().clear();
         for list in self.learnt.values_mut() {
             list.retain(|(p, _)| !partitions.contains(p));
         }
@@ -685,7 +706,18 @@ impl Predictor {
         self.push(partition, key, observation);
     }
 
+    /// Forgets the estimates that drew on `key`'s window: its own and the next hour's.
+    fn invalidate(&mut self, key: &LearnKey) {
+        let cache = self.estimates.get_mut();
+        cache.remove(key);
+        cache.remove(&LearnKey {
+            hour: (key.hour + 1) % 24,
+            ..*key
+        });
+    }
+
     fn push(&mut self, partition: u32, key: LearnKey, observation: Observation) {
+        self.invalidate(&key);
         let limit = self.config.learn.window;
         let list = self.learnt.entry(key).or_default();
         match list.iter_mut().find(|(p, _)| *p == partition) {
