@@ -266,10 +266,15 @@ mod tests {
             source_partition: 2,
             source_offset: 77,
         };
-        let value = apache_avro::to_value(&prediction)?;
-        let bytes = apache_avro::to_avro_datum(PredictionEvent::schema(), value)?;
-        let back = apache_avro::from_avro_datum(PredictionEvent::schema(), &mut &bytes[..], None)?;
-        assert_eq!(apache_avro::from_value::<PredictionEvent>(&back)?, prediction);
+        let bytes =
+            apache_avro::writer::datum::GenericDatumWriter::builder(PredictionEvent::schema())
+                .build()?
+                .write_ser_to_vec(&prediction)?;
+        let back: PredictionEvent =
+            apache_avro::reader::datum::GenericDatumReader::builder(PredictionEvent::schema())
+                .build()?
+                .read_deser(&mut &bytes[..])?;
+        assert_eq!(back, prediction);
         Ok(())
     }
 }
