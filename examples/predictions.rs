@@ -85,10 +85,7 @@ async fn main() -> anyhow::Result<()> {
         .and_hms_opt(0, 0, 0)
         .map(SimTime::from_naive)
         .context("the date is out of range")?;
-    let agency = args
-        .agency
-        .day(start)?
-        .context("--gtfs names no feed")?;
+    let agency = args.agency.day(start)?.context("--gtfs names no feed")?;
     println!(
         "{}: the service of {} run on {} ({} routes, {} trips, {} vehicles)",
         agency.path.display(),
