@@ -113,6 +113,12 @@ async fn main() -> anyhow::Result<()> {
     if let Some(stats) = &with.scorer {
         println!("scorer:    {stats}");
     }
+    if let Some((entries, took)) = with.restore {
+        println!(
+            "the predictor's changelog at the end of the day: {entries} entries, read back in {} ms",
+            took.as_millis()
+        );
+    }
     print_table(&Summary::of(&with.accuracy));
     Ok(())
 }
@@ -123,6 +129,9 @@ struct Run {
     predictor: Option<transit_predict::PredictorStats>,
     scorer: Option<transit_predict::ScorerStats>,
     accuracy: Vec<AccuracyEvent>,
+    /// The predictor's changelog read back (what a member given every partition restores):
+    /// entries and time.
+    restore: Option<(usize, Duration)>,
 }
 
 /// Simulates the day on a bus of its own, with the predictor and scorer when `predict`.
@@ -186,6 +195,7 @@ async fn run(args: &Args, agency: &AgencyDay, predict: bool) -> anyhow::Result<(
         predictor: None,
         scorer: None,
         accuracy: Vec::new(),
+        restore: None,
     };
     if let Some((predictor, scorer)) = processors {
         // Each reads on to the end of what was published before its stop: the predictor the
@@ -203,6 +213,9 @@ async fn run(args: &Args, agency: &AgencyDay, predict: bool) -> anyhow::Result<(
         for delivery in read_table(shared.as_ref(), codec.topic()).await? {
             run.accuracy.push(codec.decode(&delivery).await?.1);
         }
+        let reading = Instant::now();
+        let entries = read_table(shared.as_ref(), &topics::predictor_state(&topics)).await?;
+        run.restore = Some((entries.len(), reading.elapsed()));
     }
     Ok((stats.published, run))
 }
