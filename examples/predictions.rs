@@ -32,11 +32,12 @@ use chrono::{Datelike, NaiveDate, Utc, Weekday};
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 use transit::agency::{AgencyArgs, AgencyDay};
-use transit_core::bus::EventBus;
+use transit_core::bus::{EventBus, TopicSpec};
 use transit_core::codec::{SchemaRegistry, TopicCodec};
 use transit_core::event::AccuracyEvent;
 use transit_core::metrics::PipelineMetrics;
 use transit_core::processor::read_table;
+use transit_core::processor::runner::Transactions;
 use transit_core::topics::Topics;
 use transit_mem::{MemBus, MemRegistry};
 use transit_predict::{
@@ -153,8 +154,16 @@ async fn run(args: &Args, agency: &AgencyDay, predict: bool) -> anyhow::Result<(
     };
     let metrics = PipelineMetrics::new();
     let (stop_predictor, stop_scorer) = (CancellationToken::new(), CancellationToken::new());
-    let started = Instant::now();
     let processors = if predict {
+        // The day's predictions, kept whole: the scorer reads them along, and a reader
+        // behind must not find them trimmed.
+        shared
+            .create_topic(
+                &TopicSpec::new(topics::issued(&topics), partitions)
+                    .with_retention_records(u64::MAX)
+                    .with_retention_bytes(u64::MAX),
+            )
+            .await?;
         let predictor = PredictionProcessor::new(
             Arc::clone(&shared),
             Arc::clone(&registry),
@@ -175,13 +184,32 @@ async fn run(args: &Args, agency: &AgencyDay, predict: bool) -> anyhow::Result<(
             Arc::clone(&metrics),
         )
         .await?;
-        Some((
+        // Publish, then commit (replays made harmless by the offsets in their changelogs): the
+        // in-memory bus holds a plain publish back for its readers, not a transaction's, and the
+        // scorer must read every prediction issued.
+        let predictor = predictor.transactions(Transactions::Off);
+        let scorer = scorer.transactions(Transactions::Off);
+        let running = (
             tokio::spawn(predictor.run(stop_predictor.clone())),
             tokio::spawn(scorer.run(stop_scorer.clone())),
-        ))
+        );
+        // Both have their partitions (and read from the start of them) before the day
+        // begins: a reader that is not there yet holds back nothing, and retention would
+        // trim what it has not read.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !(metrics.has_restored(transit_predict::predictor::PREDICTOR)
+            && metrics.has_restored(transit_predict::scorer::SCORER))
+        {
+            if Instant::now() > deadline {
+                bail!("the predictor and the scorer were not ready within 30 s");
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Some(running)
     } else {
         None
     };
+    let started = Instant::now();
     let stats = publish::run(
         shared.as_ref(),
         &mut sim,

@@ -258,10 +258,9 @@ impl PredictionProcessor {
                     at_ms,
                 } => {
                     let key = self.table_keys.encode(&key).map_err(encode)?;
-                    output.publish(
-                        topic,
-                        tombstone(key, at_ms, Some(partition % self.partitions)),
-                    );
+                    let record = tombstone(key, at_ms, Some(partition % self.partitions));
+                    output.publish(&self.issued_topic, record.clone());
+                    output.publish(topic, record);
                     stats.withdrawn += 1;
                 }
             }

@@ -361,6 +361,10 @@ async fn stopping_and_restarting_from_the_changelogs_changes_nothing() -> TestRe
     let issued = topics::issued(&once.topics);
     let history = once.history(&issued).await?;
     assert!(history.len() > 1_000, "{}", history.len());
+    assert!(
+        history.iter().any(|(_, _, value)| value.is_none()),
+        "withdrawals are on the stream too"
+    );
     let other = twice.history(&issued).await?;
     assert_eq!(history, other, "the same predictions, in the same order");
     assert_eq!(once.accuracy().await?, twice.accuracy().await?);
