@@ -231,6 +231,8 @@ pub struct PartitionScore {
     pub rows: FxHashMap<RowKey, Counts>,
     /// What changed.
     pub dirty: Dirty,
+    /// When the kept arrivals are next looked through, in the predictions' time (ms).
+    next_eviction_ms: i64,
 }
 
 /// The join key of a prediction's visit: vehicle, trip, date, start time, stop place.
@@ -275,12 +277,12 @@ impl PartitionScore {
             }
         }
         // Kept arrivals no sample can need any more: the predictor withdrew their predictions
-        // when it read them, and the predictions' clock is past them.
-        let horizon = self
-            .clocks
-            .predictions_ms
-            .saturating_sub(i64::from(config.poll_s) * 2_000);
-        if self.truth.len() > 64 || self.truth.values().any(|&t| t < horizon) {
+        // when it read them, and the predictions' clock is past them. Looked for once a poll
+        // interval of the predictions' time, not at every record: safe whenever it is done.
+        if self.clocks.predictions_ms >= self.next_eviction_ms {
+            let poll_ms = i64::from(config.poll_s.max(1)) * 1_000;
+            self.next_eviction_ms = self.clocks.predictions_ms.saturating_add(poll_ms);
+            let horizon = self.clocks.predictions_ms.saturating_sub(2 * poll_ms);
             let dirty = &mut self.dirty.truth;
             self.truth.retain(|k, t| {
                 let keep = *t >= horizon;
@@ -310,7 +312,9 @@ impl PartitionScore {
             let hour = ((instant.div_euclid(1_000) - config.day_start_unix_s)
                 .div_euclid(3_600)
                 .rem_euclid(24)) as u8;
-            let mut samples = Vec::new();
+            // Each sample waits for its arrival, or is scored at once when the arrival was read
+            // first; the counts do not depend on the order the samples are taken in.
+            let mut resolved = Vec::new();
             for prediction in self.current.values() {
                 let horizon = prediction.predicted_arrival_time.saturating_sub(instant);
                 if prediction.issued_at > instant {
@@ -326,30 +330,26 @@ impl PartitionScore {
                     prediction.start_time.as_deref(),
                     prediction.stop_sequence,
                 );
-                samples.push((
-                    key,
-                    Sample {
-                        at_ms: instant,
-                        predicted_ms: prediction.predicted_arrival_time,
-                        row: RowKey {
-                            route_id: prediction.route_id.clone(),
-                            hour,
-                            bucket: bucket as u8,
-                            method: prediction.method.clone(),
-                        },
+                let sample = Sample {
+                    at_ms: instant,
+                    predicted_ms: prediction.predicted_arrival_time,
+                    row: RowKey {
+                        route_id: prediction.route_id.clone(),
+                        hour,
+                        bucket: bucket as u8,
+                        method: prediction.method.clone(),
                     },
-                ));
-            }
-            // In a fixed order, so the same input gives the same state whatever the map's.
-            samples.sort_by(|a, b| (&a.0, &a.1.row).cmp(&(&b.0, &b.1.row)));
-            for (key, sample) in samples {
+                };
                 match self.truth.get(&key) {
-                    Some(&arrived) => self.resolve(&key, sample, arrived, config),
+                    Some(&arrived) => resolved.push((key, sample, arrived)),
                     None => {
                         self.pending.entry(key.clone()).or_default().push(sample);
                         self.dirty.pending.insert(key);
                     }
                 }
+            }
+            for (key, sample, arrived) in resolved {
+                self.resolve(&key, sample, arrived, config);
             }
             self.clocks.next_instant_ms += poll_ms;
         }
