@@ -23,6 +23,8 @@
 //! no sample is taken after it). So the state holds what the horizon, the tolerance and
 //! the remembering allow, however long the run.
 
+use std::sync::Arc;
+
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
 use transit_core::event::{AccuracyEvent, PredictionEvent, PredictionKey, VehicleArrivalEvent};
@@ -148,13 +150,13 @@ impl Sample {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct RowKey {
     /// The route.
-    pub route_id: String,
+    pub route_id: Arc<str>,
     /// The local hour of the sample.
     pub hour: u8,
     /// The bucket (index in [`BUCKETS`]).
     pub bucket: u8,
     /// The method.
-    pub method: String,
+    pub method: Arc<str>,
 }
 
 /// The running counts of one accuracy row.
@@ -182,6 +184,38 @@ pub struct Expired {
     /// Their rows, one entry per sample, each with the time until which an arrival counts
     /// as late (its window's end plus [`ScoreConfig::remember_s`]), ms; after it, never.
     pub rows: Vec<(RowKey, i64)>,
+}
+
+/// A prediction current now, with what its samples are filed under, made once rather than at
+/// every instant it is sampled at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Current {
+    /// The prediction.
+    pub prediction: PredictionEvent,
+    /// Its join key ([`join_key`]).
+    pub join: String,
+    /// Its route.
+    pub route_id: Arc<str>,
+    /// Its method.
+    pub method: Arc<str>,
+}
+
+impl Current {
+    /// `prediction`, with its join key, route and method.
+    pub fn new(prediction: PredictionEvent) -> Self {
+        Self {
+            join: join_key(
+                &prediction.vehicle_id,
+                &prediction.trip_id,
+                &prediction.start_date,
+                prediction.start_time.as_deref(),
+                prediction.stop_sequence,
+            ),
+            route_id: Arc::from(prediction.route_id.as_str()),
+            method: Arc::from(prediction.method.as_str()),
+            prediction,
+        }
+    }
 }
 
 /// Where one partition's scoring stands.
@@ -220,7 +254,7 @@ pub struct PartitionScore {
     /// Clocks and offsets.
     pub clocks: Clocks,
     /// The predictions current now.
-    pub current: FxHashMap<PredictionKey, PredictionEvent>,
+    pub current: FxHashMap<PredictionKey, Current>,
     /// Samples waiting for their arrival, by join key.
     pub pending: FxHashMap<String, Vec<Sample>>,
     /// Arrivals that came before the samples that need them, by join key: when, ms.
@@ -270,7 +304,7 @@ impl PartitionScore {
         self.dirty.current.insert(key.clone());
         match prediction {
             Some(prediction) => {
-                self.current.insert(key, prediction);
+                self.current.insert(key, Current::new(prediction));
             }
             None => {
                 self.current.remove(&key);
@@ -315,7 +349,8 @@ impl PartitionScore {
             // Each sample waits for its arrival, or is scored at once when the arrival was read
             // first; the counts do not depend on the order the samples are taken in.
             let mut resolved = Vec::new();
-            for prediction in self.current.values() {
+            for current in self.current.values() {
+                let prediction = &current.prediction;
                 let horizon = prediction.predicted_arrival_time.saturating_sub(instant);
                 if prediction.issued_at > instant {
                     continue;
@@ -323,29 +358,26 @@ impl PartitionScore {
                 let Some(bucket) = bucket_of(horizon) else {
                     continue;
                 };
-                let key = join_key(
-                    &prediction.vehicle_id,
-                    &prediction.trip_id,
-                    &prediction.start_date,
-                    prediction.start_time.as_deref(),
-                    prediction.stop_sequence,
-                );
                 let sample = Sample {
                     at_ms: instant,
                     predicted_ms: prediction.predicted_arrival_time,
                     row: RowKey {
-                        route_id: prediction.route_id.clone(),
+                        route_id: Arc::clone(&current.route_id),
                         hour,
                         bucket: bucket as u8,
-                        method: prediction.method.clone(),
+                        method: Arc::clone(&current.method),
                     },
                 };
-                match self.truth.get(&key) {
-                    Some(&arrived) => resolved.push((key, sample, arrived)),
-                    None => {
-                        self.pending.entry(key.clone()).or_default().push(sample);
-                        self.dirty.pending.insert(key);
+                if let Some(&arrived) = self.truth.get(&current.join) {
+                    resolved.push((current.join.clone(), sample, arrived));
+                } else if let Some(waiting) = self.pending.get_mut(&current.join) {
+                    waiting.push(sample);
+                    if !self.dirty.pending.contains(&current.join) {
+                        self.dirty.pending.insert(current.join.clone());
                     }
+                } else {
+                    self.pending.insert(current.join.clone(), vec![sample]);
+                    self.dirty.pending.insert(current.join.clone());
                 }
             }
             for (key, sample, arrived) in resolved {
@@ -479,10 +511,10 @@ impl PartitionScore {
     pub fn record(&self, row: &RowKey, partition: u32) -> Option<AccuracyEvent> {
         let counts = self.rows.get(row)?;
         Some(AccuracyEvent {
-            route_id: row.route_id.clone(),
+            route_id: row.route_id.to_string(),
             hour: i32::from(row.hour),
             bucket: bucket(row.bucket).name.to_string(),
-            method: row.method.clone(),
+            method: row.method.to_string(),
             partition,
             scored: counts.scored,
             accurate: counts.accurate,

@@ -35,7 +35,9 @@ use transit_core::processor::{read_table, ProcessorError};
 use transit_core::topics::Topics;
 
 use crate::changelog::{decode_or_reject, reject_or_stop, Changelog};
-use crate::score::{Clocks, Counts, Expired, PartitionScore, RowKey, Sample, ScoreConfig, BUCKETS};
+use crate::score::{
+    Clocks, Counts, Current, Expired, PartitionScore, RowKey, Sample, ScoreConfig, BUCKETS,
+};
 
 /// The consumer group, and the name in metrics and dead letters.
 pub const SCORER: &str = "transit-prediction-scorer";
@@ -240,7 +242,7 @@ impl ScoreProcessor {
         current.sort();
         for key in current {
             let id = format!("{}|{}|{}", key.vehicle_id, key.stop_id, key.method);
-            match score.current.get(key) {
+            match score.current.get(key).map(|c| &c.prediction) {
                 Some(prediction) => {
                     log.put(partition, CURRENT, &id, prediction, timestamp_ms, output)?
                 }
@@ -298,7 +300,7 @@ impl ScoreProcessor {
             let id = entry.id.clone();
             let restored = match entry.kind.as_str() {
                 CURRENT => serde_json::from_str::<PredictionEvent>(&entry.state).map(|p| {
-                    score.current.insert(p.key(), p);
+                    score.current.insert(p.key(), Current::new(p));
                 }),
                 PENDING => serde_json::from_str::<Vec<Sample>>(&entry.state).map(|v| {
                     score.pending.insert(id, v);
@@ -344,10 +346,10 @@ impl ScoreProcessor {
                 continue;
             };
             let key = RowKey {
-                route_id: row.route_id.clone(),
+                route_id: Arc::from(row.route_id.as_str()),
                 hour,
                 bucket: bucket as u8,
-                method: row.method.clone(),
+                method: Arc::from(row.method.as_str()),
             };
             score.rows.insert(
                 key,
