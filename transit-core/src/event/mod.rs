@@ -6,6 +6,7 @@
 
 mod arrival;
 mod headway;
+mod prediction;
 mod station;
 mod turnstile;
 mod vehicle_arrival;
@@ -13,6 +14,9 @@ mod weather;
 
 pub use arrival::ArrivalEvent;
 pub use headway::{HeadwayEvent, HeadwayKey, HeadwayState};
+pub use prediction::{
+    AccuracyEvent, AccuracyKey, PredictionEvent, PredictionKey, ProcessorState, ProcessorStateKey,
+};
 pub use station::{StationEvent, StationLineKey, StationRow};
 pub use turnstile::{TurnstileCount, TurnstileEvent};
 pub use vehicle_arrival::{VehicleArrivalEvent, VehicleKey};

@@ -1,0 +1,293 @@
+//! Predictions and their scores over any agency's weekday, flat out on the in-memory bus.
+//!
+//! What runs: the agency's static GTFS feed (`--gtfs PATH`, a zip or a folder; rail routes by
+//! default, `--route-types` as `full_pipeline` takes it) is read and the service of a weekday
+//! (`--date`, the next Monday by default; a date the feed's calendar does not cover runs the
+//! same weekday of its own range) is simulated flat out by the timetabled simulation, which
+//! publishes every arrival on the bus. The day is run twice, each on a bus of its own:
+//!
+//! 1. the simulation alone, timed;
+//! 2. the simulation with the predictor (`transit_predict::PredictionProcessor`: the table of
+//!    predictions, learnt from the arrivals, with its baselines) and the scorer
+//!    (`transit_predict::ScoreProcessor`: MBTA's horizon buckets, as a consumer polling every
+//!    30 s would see the predictions) reading along, timed until both have read everything.
+//!
+//! It prints the accuracy table, buckets × methods (the share right and the mean absolute
+//! error), and both times. The predictor reads only the bus and the timetable; it never sees
+//! the simulation's state.
+//!
+//! ```text
+//! cargo run --release --example predictions -- --gtfs ~/.cache/transit/feeds/nyc_subway_gtfs.zip
+//! cargo run --release --example predictions -- --gtfs feed.zip --date 2025-01-13 --partitions 1
+//! ```
+//!
+//! Where it stops: the predictor sees the train ahead only among the vehicles of the
+//! partitions it holds (all of them here: one member each).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+use chrono::{Datelike, NaiveDate, Utc, Weekday};
+use clap::Parser;
+use tokio_util::sync::CancellationToken;
+use transit::agency::{AgencyArgs, AgencyDay};
+use transit_core::bus::{EventBus, TopicSpec};
+use transit_core::codec::{SchemaRegistry, TopicCodec};
+use transit_core::event::AccuracyEvent;
+use transit_core::metrics::PipelineMetrics;
+use transit_core::processor::read_table;
+use transit_core::processor::runner::Transactions;
+use transit_core::topics::Topics;
+use transit_mem::{MemBus, MemRegistry};
+use transit_predict::{
+    topics, Method, PredictionProcessor, ScoreConfig, ScoreProcessor, Summary, BUCKETS,
+};
+use transit_sim::timetabled::publish::{self, Clock, PublishConfig};
+use transit_sim::SimTime;
+
+/// Predictions over any agency's weekday, scored.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// The feed, and which of its routes and service dates to run.
+    #[command(flatten)]
+    agency: AgencyArgs,
+
+    /// The date simulated (YYYY-MM-DD); the next Monday by default.
+    #[arg(long, value_name = "DATE")]
+    date: Option<NaiveDate>,
+
+    /// Partitions of the arrivals topic (and of the prediction table).
+    #[arg(long, default_value_t = 4)]
+    partitions: u32,
+
+    /// The simulation's seed.
+    #[arg(long, default_value_t = 7)]
+    seed: u64,
+
+    /// How log lines look, and which.
+    #[command(flatten)]
+    log: transit::logging::LogArgs,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    transit::logging::init(args.log.log_format);
+    if args.agency.gtfs.is_none() {
+        bail!("--gtfs PATH is required: the static GTFS feed (a zip or a folder) to simulate");
+    }
+    if args.agency.live {
+        bail!("--live is not for this example: it runs a day flat out");
+    }
+    let date = args.date.unwrap_or_else(next_monday);
+    let start = date
+        .and_hms_opt(0, 0, 0)
+        .map(SimTime::from_naive)
+        .context("the date is out of range")?;
+    let agency = args.agency.day(start)?.context("--gtfs names no feed")?;
+    println!(
+        "{}: the service of {} run on {} ({} routes, {} trips, {} vehicles)",
+        agency.path.display(),
+        agency.day.date,
+        agency.day.requested,
+        agency.day.routes.len(),
+        agency.day.trips.len(),
+        agency.day.vehicles.len()
+    );
+
+    let (published, without) = run(&args, &agency, false).await?;
+    println!(
+        "simulation alone:                  {published} arrivals in {:.3} s",
+        without.elapsed.as_secs_f64()
+    );
+    let (_, with) = run(&args, &agency, true).await?;
+    println!(
+        "with the predictor and the scorer: {published} arrivals in {:.3} s ({:.2}x)",
+        with.elapsed.as_secs_f64(),
+        with.elapsed.as_secs_f64() / without.elapsed.as_secs_f64().max(1e-9)
+    );
+    if let Some(stats) = &with.predictor {
+        println!("predictor: {stats}");
+    }
+    if let Some(stats) = &with.scorer {
+        println!("scorer:    {stats}");
+    }
+    if let Some((entries, took)) = with.restore {
+        println!(
+            "the predictor's changelog at the end of the day: {entries} entries, read back in {} ms",
+            took.as_millis()
+        );
+    }
+    print_table(&Summary::of(&with.accuracy));
+    Ok(())
+}
+
+/// What one run measured.
+struct Run {
+    elapsed: Duration,
+    predictor: Option<transit_predict::PredictorStats>,
+    scorer: Option<transit_predict::ScorerStats>,
+    accuracy: Vec<AccuracyEvent>,
+    /// The predictor's changelog read back (what a member given every partition restores):
+    /// entries and time.
+    restore: Option<(usize, Duration)>,
+}
+
+/// Simulates the day on a bus of its own, with the predictor and scorer when `predict`.
+async fn run(args: &Args, agency: &AgencyDay, predict: bool) -> anyhow::Result<(u64, Run)> {
+    // Flat out, every record must be read: a publisher waits for its slowest reader rather
+    // than let retention trim what a reader has not read yet.
+    let bus = Arc::new(MemBus::new().wait_for_readers());
+    let shared: Arc<dyn EventBus> = bus.clone();
+    let registry: Arc<dyn SchemaRegistry> = Arc::new(MemRegistry::new());
+    let topics = Topics::new("gov.example.transit");
+    let partitions = args.partitions.max(1);
+    publish::create_topic(shared.as_ref(), &topics, partitions).await?;
+    let codec = publish::register_codec(Arc::clone(&registry), &topics).await?;
+    let mut sim = agency.simulation(args.seed)?;
+    let config = PublishConfig {
+        clock: Clock::FlatOut,
+        until_s: None,
+        progress_every: Duration::from_secs(10),
+    };
+    let metrics = PipelineMetrics::new();
+    let (stop_predictor, stop_scorer) = (CancellationToken::new(), CancellationToken::new());
+    let processors = if predict {
+        // The day's predictions, kept whole: the scorer reads them along, and a reader
+        // behind must not find them trimmed.
+        shared
+            .create_topic(
+                &TopicSpec::new(topics::issued(&topics), partitions)
+                    .with_retention_records(u64::MAX)
+                    .with_retention_bytes(u64::MAX),
+            )
+            .await?;
+        let predictor = PredictionProcessor::new(
+            Arc::clone(&shared),
+            Arc::clone(&registry),
+            &topics,
+            Arc::clone(&agency.day),
+            partitions,
+            Arc::clone(&metrics),
+        )
+        .await?;
+        let scorer = ScoreProcessor::new(
+            Arc::clone(&shared),
+            Arc::clone(&registry),
+            &topics,
+            ScoreConfig {
+                day_start_unix_s: agency.day.start_unix_s,
+                ..ScoreConfig::default()
+            },
+            Arc::clone(&metrics),
+        )
+        .await?;
+        // Publish, then commit (replays made harmless by the offsets in their changelogs): the
+        // in-memory bus holds a plain publish back for its readers, not a transaction's, and the
+        // scorer must read every prediction issued.
+        let predictor = predictor.transactions(Transactions::Off);
+        let scorer = scorer.transactions(Transactions::Off);
+        let running = (
+            tokio::spawn(predictor.run(stop_predictor.clone())),
+            tokio::spawn(scorer.run(stop_scorer.clone())),
+        );
+        // Both have their partitions (and read from the start of them) before the day
+        // begins: a reader that is not there yet holds back nothing, and retention would
+        // trim what it has not read.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !(metrics.has_restored(transit_predict::predictor::PREDICTOR)
+            && metrics.has_restored(transit_predict::scorer::SCORER))
+        {
+            if Instant::now() > deadline {
+                bail!("the predictor and the scorer were not ready within 30 s");
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Some(running)
+    } else {
+        None
+    };
+    let started = Instant::now();
+    let stats = publish::run(
+        shared.as_ref(),
+        &mut sim,
+        &codec,
+        &config,
+        CancellationToken::new(),
+    )
+    .await?;
+    let mut run = Run {
+        elapsed: Duration::ZERO,
+        predictor: None,
+        scorer: None,
+        accuracy: Vec::new(),
+        restore: None,
+    };
+    if let Some((predictor, scorer)) = processors {
+        // Each reads on to the end of what was published before its stop: the predictor the
+        // whole day, then the scorer everything the predictor issued.
+        stop_predictor.cancel();
+        run.predictor = Some(predictor.await.context("the predictor's task")??);
+        stop_scorer.cancel();
+        run.scorer = Some(scorer.await.context("the scorer's task")??);
+    }
+    run.elapsed = started.elapsed();
+    if predict {
+        let codec =
+            TopicCodec::<AccuracyEvent>::register(Arc::clone(&registry), topics::accuracy(&topics))
+                .await?;
+        for delivery in read_table(shared.as_ref(), codec.topic()).await? {
+            run.accuracy.push(codec.decode(&delivery).await?.1);
+        }
+        let reading = Instant::now();
+        let entries = read_table(shared.as_ref(), &topics::predictor_state(&topics)).await?;
+        run.restore = Some((entries.len(), reading.elapsed()));
+    }
+    Ok((stats.published, run))
+}
+
+/// The Monday after today (UTC), or today if it is one.
+fn next_monday() -> NaiveDate {
+    let mut date = Utc::now().date_naive();
+    while date.weekday() != Weekday::Mon {
+        date = date.succ_opt().unwrap_or(date);
+        if date == NaiveDate::MAX {
+            break;
+        }
+    }
+    date
+}
+
+/// Buckets down, methods across: the share right and the mean absolute error, and how many
+/// samples each rests on.
+fn print_table(summary: &Summary) {
+    print!("\n{:<9}", "bucket");
+    for method in Method::ALL {
+        print!(" | {:^24}", method.as_str());
+    }
+    println!();
+    for (bucket, b) in BUCKETS.iter().enumerate() {
+        print!("{:<9}", format!("{} min", b.name));
+        for method in Method::ALL {
+            let cell = match (
+                summary.accuracy(bucket, method.as_str()),
+                summary.mae_s(bucket, method.as_str()),
+            ) {
+                (Some(accuracy), Some(mae)) => {
+                    let n = summary
+                        .cells
+                        .get(&(bucket, method.as_str().to_string()))
+                        .map_or(0, |c| c.scored + c.expired);
+                    format!("{:5.1} % {:5.0} s n={n}", accuracy * 100.0, mae)
+                }
+                (Some(accuracy), None) => format!("{:5.1} %", accuracy * 100.0),
+                _ => "-".to_string(),
+            };
+            print!(" | {cell:^24}");
+        }
+        println!();
+    }
+    println!("(right: MBTA's tolerance per bucket; MAE: mean absolute error of the arrivals that came within the window)");
+}

@@ -1,0 +1,1416 @@
+//! The predictor itself, without a bus: what it learns from each arrival and the predictions
+//! it issues, by every method. [`crate::predictor`] runs it on the processor loop.
+//!
+//! # How a vehicle's arrivals ahead are predicted ([`Method::Learnt`])
+//!
+//! From the vehicle's latest arrival (and the departure it announced), stop after stop along
+//! its trip and the trips its vehicle runs next, until the horizon:
+//!
+//! - **run**: the learnt run time of the segment (route, from, to) for the day type and the
+//!   hour of its scheduled departure ([`crate::estimate`]: a weighted median of the newest
+//!   observations, the timetable's run time as the prior). A late vehicle's delay is carried
+//!   forward by adding what segments take now, so it grows where they run slower than the
+//!   timetable and shrinks where the timetable is generous;
+//! - **the train ahead** (rail only, where trains never pass): a train never reaches a stop
+//!   sooner than [`PredictConfig::min_separation_s`] after the train ahead of it on its
+//!   route and direction is predicted there, so a train close behind a late one waits;
+//! - **dwell**: the learnt dwell at the stop (observations where the vehicle was held for its
+//!   scheduled departure are left out: a hold is not a dwell); a vehicle never leaves before
+//!   its scheduled departure where [`PredictConfig::holds`] (running early is made up there);
+//! - **between trips**: the vehicle starts its next trip at the later of its scheduled start
+//!   and its predicted arrival at the end of the one before.
+//!
+//! The uncertainty of each prediction is the square root of the summed variances (from the
+//! spread of what was seen) of the runs and dwells before it.
+//!
+//! # Baselines, the same way
+//!
+//! [`Method::Timetable`]: the scheduled times; [`Method::Delay`]: the scheduled times plus the
+//! vehicle's current delay, unchanged (what most GTFS-realtime producers do);
+//! [`Method::LatestSegment`]: each segment's latest observed run time, the scheduled dwell,
+//! holds kept (today's board). They state no uncertainty.
+//!
+//! # Leaving service
+//!
+//! A vehicle at the last stop of its last trip leaves service: its predictions are withdrawn.
+//! So are those of a vehicle not heard of for [`PredictConfig::stale_after_s`] after it was
+//! due somewhere (taken out of service, broken down): a prediction riders can trust is better
+//! missing than wrong.
+//!
+//! # Where weather and service events will come in
+//!
+//! [`LearnKey`] is where a condition joins the key (the day type and hour are there); a
+//! weather status or a service change (a slow zone, a suspension) read from the bus would be
+//! one more field of it and one more input of [`Predictor::observe`]'s caller. Nothing else
+//! changes: the estimates are per key.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use rustc_hash::{FxHashMap, FxHashSet};
+use serde::{Deserialize, Serialize};
+use transit_core::event::{PredictionEvent, PredictionKey, VehicleArrivalEvent};
+
+use crate::estimate::{estimate, Estimate, LearnConfig, Observation, Window};
+use crate::timetable::{DayType, Placed, Timetable, Unplaced};
+
+/// How a prediction was made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Method {
+    /// The predictor: learnt run and dwell times, the train ahead, holds.
+    Learnt,
+    /// The timetable alone.
+    Timetable,
+    /// The timetable plus the vehicle's current delay, carried unchanged.
+    Delay,
+    /// Each segment's latest observed run time.
+    LatestSegment,
+}
+
+impl Method {
+    /// Every method, the predictor first.
+    pub const ALL: [Method; 4] = [
+        Method::Learnt,
+        Method::Timetable,
+        Method::Delay,
+        Method::LatestSegment,
+    ];
+
+    /// Its name in records: `learnt`, `timetable`, `delay`, `latest_segment`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Learnt => "learnt",
+            Method::Timetable => "timetable",
+            Method::Delay => "delay",
+            Method::LatestSegment => "latest_segment",
+        }
+    }
+
+    /// The method named `name`.
+    pub fn parse(name: &str) -> Option<Method> {
+        Method::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+}
+
+/// What the predictor learns: a run between two stops, or a dwell at a stop (toward the next).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Quantity {
+    /// From leaving `from` to reaching `to`.
+    Run,
+    /// Standing at `from` (on the way to `to`).
+    Dwell,
+}
+
+/// The key of a learnt quantity: what, where, on which kind of day, at which hour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct LearnKey {
+    /// Run or dwell.
+    pub quantity: Quantity,
+    /// The route (its index in the service day).
+    pub route: u32,
+    /// The stop left (run) or stood at (dwell), by index in the service day.
+    pub from: u32,
+    /// The next stop.
+    pub to: u32,
+    /// The day type.
+    pub day_type: DayType,
+    /// The local hour of the scheduled departure (run) or arrival (dwell).
+    pub hour: u8,
+}
+
+/// A segment of a route, for [`Method::LatestSegment`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SegmentKey {
+    /// The route (index).
+    pub route: u32,
+    /// The stop left (index).
+    pub from: u32,
+    /// The stop reached (index).
+    pub to: u32,
+}
+
+/// The predictor's settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PredictConfig {
+    /// How far ahead to predict, seconds (MBTA's buckets end at 30 min).
+    pub horizon_s: u32,
+    /// The least time between two trains reaching a stop, seconds (rail).
+    pub min_separation_s: u32,
+    /// Whether vehicles hold at stops rather than leave before the scheduled departure.
+    pub holds: bool,
+    /// A vehicle not heard of this long after it was due (or after its latest arrival, when
+    /// nothing is predicted for it) has left service, seconds.
+    pub stale_after_s: u32,
+    /// How many vehicles behind one whose predictions changed are predicted again.
+    pub max_cascade: usize,
+    /// How the estimates weigh what was seen.
+    pub learn: LearnConfig,
+}
+
+impl Default for PredictConfig {
+    fn default() -> Self {
+        Self {
+            horizon_s: 1_800,
+            min_separation_s: 90,
+            holds: true,
+            stale_after_s: 1_200,
+            max_cascade: 8,
+            learn: LearnConfig::default(),
+        }
+    }
+}
+
+/// One current prediction of a vehicle.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Row {
+    /// By which method.
+    pub method: Method,
+    /// The stop (index in the service day).
+    pub stop: u32,
+    /// The trip of the visit.
+    pub trip: u32,
+    /// The stop's place in it.
+    pub position: u32,
+    /// Predicted arrival, ms.
+    pub arrival_ms: i64,
+    /// Predicted departure, ms.
+    pub departure_ms: i64,
+    /// Scheduled arrival, ms.
+    pub scheduled_ms: i64,
+    /// Expected error, seconds.
+    pub uncertainty_s: Option<i32>,
+    /// When it was issued, ms.
+    pub issued_ms: i64,
+    /// The arrival offset it follows from.
+    pub offset: u64,
+}
+
+impl Row {
+    /// Whether `other` says the same (issue time and offset aside).
+    fn same_as(&self, other: &Row) -> bool {
+        (
+            self.trip,
+            self.position,
+            self.arrival_ms,
+            self.departure_ms,
+            self.uncertainty_s,
+        ) == (
+            other.trip,
+            other.position,
+            other.arrival_ms,
+            other.departure_ms,
+            other.uncertainty_s,
+        )
+    }
+}
+
+/// What the predictor holds of one vehicle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VehicleState {
+    /// The arrivals' partition its records come from.
+    pub partition: u32,
+    /// Its latest arrival.
+    pub latest: VehicleArrivalEvent,
+    /// That arrival's offset.
+    pub offset: u64,
+    /// Its trip (index).
+    pub trip: u32,
+    /// Its place in the trip.
+    pub position: u32,
+    /// The shift of its day against the timetable's, ms.
+    pub shift_ms: i64,
+    /// Its day type.
+    pub day_type: DayType,
+    /// Its current predictions.
+    pub rows: Vec<Row>,
+    /// When stops now beyond the horizon come within it, ms.
+    pub refresh_at_ms: Option<i64>,
+}
+
+impl VehicleState {
+    /// When it is to be looked at again: predicted afresh, or found gone.
+    fn due_ms(&self, stale_after_ms: i64) -> i64 {
+        let stale = self.stale_at_ms(stale_after_ms);
+        self.refresh_at_ms
+            .map_or(stale, |refresh| refresh.min(stale))
+    }
+
+    fn stale_at_ms(&self, stale_after_ms: i64) -> i64 {
+        let expected = self
+            .rows
+            .iter()
+            .map(|row| row.arrival_ms)
+            .min()
+            .or(self.refresh_at_ms)
+            .unwrap_or(self.latest.arrival_time);
+        expected.max(self.latest.arrival_time) + stale_after_ms
+    }
+}
+
+/// One change to the prediction table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Issue {
+    /// A new or changed prediction.
+    Upsert(PredictionEvent),
+    /// A prediction withdrawn (the vehicle got there, or left service).
+    Withdraw {
+        /// The arrivals' partition of the vehicle.
+        partition: u32,
+        /// The row withdrawn.
+        key: PredictionKey,
+        /// When: the time of the arrival (or of the clock) that withdrew it, ms.
+        at_ms: i64,
+    },
+}
+
+/// Changes to the prediction table, in the order they were made.
+#[derive(Debug, Default)]
+pub struct Issued {
+    /// The changes.
+    pub changes: Vec<Issue>,
+}
+
+/// What an arrival did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observed {
+    /// Applied: learnt from, the vehicle predicted again.
+    Applied,
+    /// Older than what is known of the vehicle on the same trip: left out.
+    Stale,
+    /// At the last stop of its last trip: the vehicle left service.
+    LeftService,
+}
+
+/// The state entries changed since [`Predictor::take_changes`] was last called, for the
+/// changelog.
+#[derive(Debug, Default)]
+pub struct Changes {
+    /// Vehicles whose state changed.
+    pub vehicles: FxHashSet<String>,
+    /// Vehicles gone, with their partition.
+    pub removed: Vec<(u32, String)>,
+    /// Learnt windows changed.
+    pub learnt: FxHashSet<(u32, LearnKey)>,
+    /// Latest segment runs changed.
+    pub latest: FxHashSet<(u32, SegmentKey)>,
+}
+
+/// The predictor: what it learnt, per input partition, and the vehicles it predicts.
+#[derive(Debug)]
+pub struct Predictor {
+    timetable: Arc<Timetable>,
+    config: PredictConfig,
+    learnt: FxHashMap<LearnKey, Vec<(u32, Window)>>,
+    latest: FxHashMap<SegmentKey, Vec<(u32, Observation)>>,
+    vehicles: FxHashMap<String, VehicleState>,
+    /// Which vehicle runs (or is predicted to run) each trip of a day: (trip, shift) → vehicle.
+    on_trip: FxHashMap<(u32, i64), String>,
+    /// Per partition, the earliest [`VehicleState::due_ms`] among its vehicles.
+    next_due: FxHashMap<u32, i64>,
+    changes: Changes,
+    /// Estimates made, per key and prior (its bits), until the key's window (or the window of
+    /// the hour before, which it may draw on) changes.
+    estimates: RefCell<FxHashMap<LearnKey, Vec<(u64, Estimate)>>>,
+}
+
+impl Predictor {
+    /// A predictor over `timetable` that has learnt nothing yet.
+    pub fn new(timetable: Arc<Timetable>, config: PredictConfig) -> Self {
+        Self {
+            timetable,
+            config,
+            learnt: FxHashMap::default(),
+            latest: FxHashMap::default(),
+            vehicles: FxHashMap::default(),
+            on_trip: FxHashMap::default(),
+            next_due: FxHashMap::default(),
+            changes: Changes::default(),
+            estimates: RefCell::default(),
+        }
+    }
+
+    /// The timetable.
+    pub fn timetable(&self) -> &Timetable {
+        &self.timetable
+    }
+
+    /// The timetable, shared.
+    pub fn shared_timetable(&self) -> &Arc<Timetable> {
+        &self.timetable
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &PredictConfig {
+        &self.config
+    }
+
+    /// The vehicle `id`, if it is predicted.
+    pub fn vehicle(&self, id: &str) -> Option<&VehicleState> {
+        self.vehicles.get(id)
+    }
+
+    /// How many vehicles are predicted.
+    pub fn vehicles(&self) -> usize {
+        self.vehicles.len()
+    }
+
+    /// The window of `key` learnt from `partition`.
+    pub fn window(&self, partition: u32, key: &LearnKey) -> Option<&Window> {
+        self.learnt
+            .get(key)?
+            .iter()
+            .find(|(p, _)| *p == partition)
+            .map(|(_, w)| w)
+    }
+
+    /// The latest run over `segment` seen on `partition`.
+    pub fn latest_run(&self, partition: u32, segment: &SegmentKey) -> Option<Observation> {
+        self.latest
+            .get(segment)?
+            .iter()
+            .find(|(p, _)| *p == partition)
+            .map(|(_, o)| *o)
+    }
+
+    /// The estimate of `key` from everything held (the key's hour, and the hour before when
+    /// the key has seen little), with `prior_s` from the timetable.
+    pub fn estimate(&self, key: &LearnKey, prior_s: f64) -> Estimate {
+        // Every arrival predicts a vehicle's next half hour, some forty estimates, while a
+        // key's window changes once per vehicle over it: estimates are kept until it does.
+        let prior_bits = prior_s.to_bits();
+        let mut cache = self.estimates.borrow_mut();
+        let cached = cache.entry(*key).or_default();
+        if let Some((_, estimate)) = cached.iter().find(|(bits, _)| *bits == prior_bits) {
+            return *estimate;
+        }
+        let estimate = self.compute_estimate(key, prior_s);
+        cached.push((prior_bits, estimate));
+        estimate
+    }
+
+    fn compute_estimate(&self, key: &LearnKey, prior_s: f64) -> Estimate {
+        let own = self.learnt.get(key).map(Vec::as_slice).unwrap_or_default();
+        let seen: usize = own.iter().map(|(_, w)| w.len()).sum();
+        let mut windows: Vec<(&Window, f64)> = own.iter().map(|(_, w)| (w, 1.0)).collect();
+        if seen < 4 {
+            let before = LearnKey {
+                hour: (key.hour + 23) % 24,
+                ..*key
+            };
+            if let Some(list) = self.learnt.get(&before) {
+                windows.extend(list.iter().map(|(_, w)| (w, 0.5)));
+            }
+        }
+        estimate(windows, prior_s, &self.config.learn)
+    }
+
+    /// Takes the state entries changed since the last call.
+    pub fn take_changes(&mut self) -> Changes {
+        std::mem::take(&mut self.changes)
+    }
+
+    /// Puts back a vehicle's state read from the changelog; refuses (and says why) one whose
+    /// latest arrival is not where the state says in this timetable (a changelog of another
+    /// feed, or a damaged entry).
+    pub fn restore_vehicle(&mut self, id: String, state: VehicleState) -> Result<(), Unplaced> {
+        let placed = self.timetable.place(&state.latest)?;
+        let horizon_ms = i64::from(self.config.horizon_s) * 1_000;
+        let rows_sane = state.rows.iter().all(|row| {
+            crate::sane_ms(row.arrival_ms)
+                && crate::sane_ms(row.departure_ms)
+                && crate::sane_ms(row.scheduled_ms)
+                && self.timetable.stop(row.trip, row.position).is_some()
+        }) && state
+            .refresh_at_ms
+            .is_none_or(|at| crate::sane_ms(at.saturating_add(horizon_ms)));
+        if (placed.trip, placed.position, placed.shift_ms)
+            != (state.trip, state.position, state.shift_ms)
+            || !rows_sane
+        {
+            return Err(Unplaced::WrongStop {
+                trip_id: state.latest.trip_id.clone(),
+                stop_id: state.latest.stop_id.clone(),
+                stop_sequence: state.latest.stop_sequence,
+            });
+        }
+        self.index_rows(&id, &[], &state.rows, state.trip, state.shift_ms);
+        let due = state.due_ms(self.stale_after_ms());
+        self.note_due(state.partition, due);
+        self.vehicles.insert(id, state);
+        Ok(())
+    }
+
+    /// Puts back a learnt window read from the changelog; `false` (and nothing put back) for
+    /// one holding durations the predictor never learns (a damaged entry).
+    pub fn restore_window(&mut self, partition: u32, key: LearnKey, window: Window) -> bool {
+        if !window.is_sane() {
+            return false;
+        }
+        self.invalidate(&key);
+        let list = self.learnt.entry(key).or_default();
+        list.retain(|(p, _)| *p != partition);
+        list.push((partition, window));
+        true
+    }
+
+    /// Puts back a latest segment run read from the changelog; `false` (and nothing put
+    /// back) for a duration the predictor never learns.
+    pub fn restore_latest(
+        &mut self,
+        partition: u32,
+        segment: SegmentKey,
+        run: Observation,
+    ) -> bool {
+        if !run.is_sane() {
+            return false;
+        }
+        let list = self.latest.entry(segment).or_default();
+        list.retain(|(p, _)| *p != partition);
+        list.push((partition, run));
+        true
+    }
+
+    /// Forgets everything learnt from and held for `partitions` (no longer this member's).
+    pub fn drop_partitions(&mut self, partitions: &FxHashSet<u32>) {
+        self.estimates.get_mut().clear();
+        for list in self.learnt.values_mut() {
+            list.retain(|(p, _)| !partitions.contains(p));
+        }
+        self.learnt.retain(|_, list| !list.is_empty());
+        for list in self.latest.values_mut() {
+            list.retain(|(p, _)| !partitions.contains(p));
+        }
+        self.latest.retain(|_, list| !list.is_empty());
+        let gone: Vec<String> = self
+            .vehicles
+            .iter()
+            .filter(|(_, v)| partitions.contains(&v.partition))
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in gone {
+            if let Some(state) = self.vehicles.remove(&id) {
+                self.index_rows(&id, &state.rows, &[], state.trip, state.shift_ms);
+                self.unindex_trip(&id, state.trip, state.shift_ms);
+            }
+        }
+        self.next_due.retain(|p, _| !partitions.contains(p));
+    }
+
+    /// Applies `arrival` (at `offset` of `partition`): learns from it, predicts its vehicle
+    /// again (and the vehicles behind it), puts what changed into `out`.
+    pub fn observe(
+        &mut self,
+        partition: u32,
+        offset: u64,
+        arrival: &VehicleArrivalEvent,
+        out: &mut Issued,
+    ) -> Result<Observed, Unplaced> {
+        let placed = self.timetable.place(arrival)?;
+        let id = arrival.vehicle_id.as_str();
+        if let Some(previous) = self.vehicles.get(id) {
+            let same_trip = previous.trip == placed.trip && previous.shift_ms == placed.shift_ms;
+            if same_trip && placed.position <= previous.position {
+                return Ok(Observed::Stale);
+            }
+            if same_trip && placed.position == previous.position + 1 {
+                let run_s = (arrival.arrival_time - previous.latest.departure_time) as f64 / 1e3;
+                let from = previous.position;
+                let departed = previous.latest.scheduled_departure_time;
+                self.learn_run(
+                    partition,
+                    &placed,
+                    from,
+                    run_s,
+                    departed,
+                    arrival.arrival_time,
+                );
+            }
+        }
+        self.learn_dwell(partition, &placed, arrival);
+        let previous = self.vehicles.remove(id);
+        let (old_rows, old_trip, old_shift) = match &previous {
+            Some(state) => (state.rows.clone(), state.trip, state.shift_ms),
+            None => (Vec::new(), placed.trip, placed.shift_ms),
+        };
+        if previous.is_some() {
+            self.unindex_trip(id, old_trip, old_shift);
+        }
+        let last_stop = self
+            .timetable
+            .trip(placed.trip)
+            .is_some_and(|trip| placed.position as usize + 1 >= trip.stops.len());
+        if last_stop && self.timetable.next_trip(placed.trip).is_none() {
+            self.index_rows(id, &old_rows, &[], old_trip, old_shift);
+            withdraw(
+                id,
+                partition,
+                &old_rows,
+                self.timetable(),
+                arrival.arrival_time,
+                out,
+            );
+            self.changes.vehicles.remove(id);
+            self.changes.removed.push((partition, id.to_string()));
+            return Ok(Observed::LeftService);
+        }
+        let state = VehicleState {
+            partition,
+            latest: arrival.clone(),
+            offset,
+            trip: placed.trip,
+            position: placed.position,
+            shift_ms: placed.shift_ms,
+            day_type: placed.day_type,
+            rows: old_rows,
+            refresh_at_ms: None,
+        };
+        self.on_trip
+            .insert((placed.trip, placed.shift_ms), id.to_string());
+        self.vehicles.insert(id.to_string(), state);
+        self.repredict(id, arrival.arrival_time, offset, out);
+        self.cascade(id, arrival.arrival_time, out);
+        Ok(Observed::Applied)
+    }
+
+    /// Brings `partition` to `now_ms`: predicts again the vehicles whose next stops come
+    /// within the horizon, and withdraws the predictions of vehicles not heard of when due.
+    /// Returns how many vehicles left service.
+    pub fn advance(&mut self, partition: u32, now_ms: i64, out: &mut Issued) -> u64 {
+        if self
+            .next_due
+            .get(&partition)
+            .is_none_or(|due| *due > now_ms)
+        {
+            return 0;
+        }
+        let stale_after = self.stale_after_ms();
+        let mut due: Vec<(String, bool)> = self
+            .vehicles
+            .iter()
+            .filter(|(_, v)| v.partition == partition && v.due_ms(stale_after) <= now_ms)
+            .map(|(id, v)| (id.clone(), v.stale_at_ms(stale_after) <= now_ms))
+            .collect();
+        due.sort();
+        let mut gone = 0;
+        for (id, stale) in due {
+            if stale {
+                if let Some(state) = self.vehicles.remove(&id) {
+                    self.index_rows(&id, &state.rows, &[], state.trip, state.shift_ms);
+                    self.unindex_trip(&id, state.trip, state.shift_ms);
+                    withdraw(&id, partition, &state.rows, self.timetable(), now_ms, out);
+                    self.changes.vehicles.remove(&id);
+                    self.changes.removed.push((partition, id));
+                    gone += 1;
+                }
+            } else {
+                let offset = self.vehicles.get(&id).map_or(0, |v| v.offset);
+                self.repredict(&id, now_ms, offset, out);
+            }
+        }
+        let next = self
+            .vehicles
+            .values()
+            .filter(|v| v.partition == partition)
+            .map(|v| v.due_ms(stale_after))
+            .min();
+        match next {
+            Some(next) => self.next_due.insert(partition, next),
+            None => self.next_due.remove(&partition),
+        };
+        gone
+    }
+
+    fn stale_after_ms(&self) -> i64 {
+        i64::from(self.config.stale_after_s) * 1_000
+    }
+
+    fn note_due(&mut self, partition: u32, due_ms: i64) {
+        let entry = self.next_due.entry(partition).or_insert(due_ms);
+        *entry = (*entry).min(due_ms);
+    }
+
+    fn learn_run(
+        &mut self,
+        partition: u32,
+        placed: &Placed,
+        from_position: u32,
+        run_s: f64,
+        scheduled_departure_ms: i64,
+        at_ms: i64,
+    ) {
+        // A run under nothing or over two hours is a fault of the record, not a run.
+        if !(0.0..=7_200.0).contains(&run_s) {
+            return;
+        }
+        let (Some(from), Some(to)) = (
+            self.timetable.stop(placed.trip, from_position).copied(),
+            self.timetable.stop(placed.trip, placed.position).copied(),
+        ) else {
+            return;
+        };
+        let route = self.timetable.route_of(placed.trip);
+        let key = LearnKey {
+            quantity: Quantity::Run,
+            route,
+            from: from.stop.0,
+            to: to.stop.0,
+            day_type: placed.day_type,
+            hour: self.timetable.hour_of(scheduled_departure_ms),
+        };
+        let observation = Observation {
+            at_ms,
+            value_s: run_s as f32,
+        };
+        self.push(partition, key, observation);
+        let segment = SegmentKey {
+            route,
+            from: from.stop.0,
+            to: to.stop.0,
+        };
+        let list = self.latest.entry(segment).or_default();
+        match list.iter_mut().find(|(p, _)| *p == partition) {
+            Some((_, run)) => *run = observation,
+            None => list.push((partition, observation)),
+        }
+        self.changes.latest.insert((partition, segment));
+    }
+
+    fn learn_dwell(&mut self, partition: u32, placed: &Placed, arrival: &VehicleArrivalEvent) {
+        // Held for its scheduled departure: that was the timetable, not the dwell.
+        let held = arrival.departure_time <= arrival.scheduled_departure_time
+            && arrival.arrival_time < arrival.scheduled_departure_time;
+        let dwell_s = (arrival.departure_time - arrival.arrival_time) as f64 / 1e3;
+        if held || !(0.0..=3_600.0).contains(&dwell_s) {
+            return;
+        }
+        let (Some(here), Some(next)) = (
+            self.timetable.stop(placed.trip, placed.position).copied(),
+            self.timetable
+                .stop(placed.trip, placed.position + 1)
+                .copied(),
+        ) else {
+            return;
+        };
+        let key = LearnKey {
+            quantity: Quantity::Dwell,
+            route: self.timetable.route_of(placed.trip),
+            from: here.stop.0,
+            to: next.stop.0,
+            day_type: placed.day_type,
+            hour: self.timetable.hour_of(arrival.scheduled_arrival_time),
+        };
+        let observation = Observation {
+            at_ms: arrival.arrival_time,
+            value_s: dwell_s as f32,
+        };
+        self.push(partition, key, observation);
+    }
+
+    /// Forgets the estimates that drew on `key`'s window: its own and the next hour's.
+    fn invalidate(&mut self, key: &LearnKey) {
+        let cache = self.estimates.get_mut();
+        cache.remove(key);
+        cache.remove(&LearnKey {
+            hour: (key.hour + 1) % 24,
+            ..*key
+        });
+    }
+
+    fn push(&mut self, partition: u32, key: LearnKey, observation: Observation) {
+        self.invalidate(&key);
+        let limit = self.config.learn.window;
+        let list = self.learnt.entry(key).or_default();
+        match list.iter_mut().find(|(p, _)| *p == partition) {
+            Some((_, window)) => window.push(observation, limit),
+            None => {
+                let mut window = Window::default();
+                window.push(observation, limit);
+                list.push((partition, window));
+            }
+        }
+        self.changes.learnt.insert((partition, key));
+    }
+
+    /// Predicts vehicle `id` again, issued at `issued_ms`; whether its learnt rows changed.
+    fn repredict(&mut self, id: &str, issued_ms: i64, offset: u64, out: &mut Issued) -> bool {
+        let Some(state) = self.vehicles.get(id) else {
+            return false;
+        };
+        let mut rows = Vec::new();
+        let mut refresh: Option<i64> = None;
+        for method in Method::ALL {
+            if let Some(at) = self.chain(id, state, method, issued_ms, offset, &mut rows) {
+                refresh = Some(refresh.map_or(at, |r: i64| r.min(at)));
+            }
+        }
+        let old = state.rows.clone();
+        let (partition, trip, shift) = (state.partition, state.trip, state.shift_ms);
+        let mut learnt_changed = false;
+        let mut kept = Vec::with_capacity(rows.len());
+        for row in rows {
+            match old
+                .iter()
+                .find(|o| o.method == row.method && o.stop == row.stop)
+            {
+                Some(previous) if previous.same_as(&row) => kept.push(*previous),
+                _ => {
+                    learnt_changed |= row.method == Method::Learnt;
+                    out.changes.push(Issue::Upsert(self.event(id, state, &row)));
+                    kept.push(row);
+                }
+            }
+        }
+        let removed: Vec<Row> = old
+            .iter()
+            .filter(|o| {
+                !kept
+                    .iter()
+                    .any(|k| k.method == o.method && k.stop == o.stop)
+            })
+            .copied()
+            .collect();
+        learnt_changed |= removed.iter().any(|r| r.method == Method::Learnt);
+        withdraw(id, partition, &removed, self.timetable(), issued_ms, out);
+        self.index_rows(id, &old, &kept, trip, shift);
+        let due = if let Some(state) = self.vehicles.get_mut(id) {
+            state.rows = kept;
+            state.refresh_at_ms = refresh;
+            Some(state.due_ms(i64::from(self.config.stale_after_s) * 1_000))
+        } else {
+            None
+        };
+        if let Some(due) = due {
+            self.note_due(partition, due);
+        }
+        self.changes.vehicles.insert(id.to_string());
+        learnt_changed
+    }
+
+    /// Predicts the vehicles behind `id`, one after another, while their learnt predictions
+    /// change (a late train holds back the one behind it, which holds back the next).
+    fn cascade(&mut self, id: &str, issued_ms: i64, out: &mut Issued) {
+        let mut current = id.to_string();
+        for _ in 0..self.config.max_cascade {
+            let Some(state) = self.vehicles.get(&current) else {
+                return;
+            };
+            if !self.timetable.is_rail(state.trip) {
+                return;
+            }
+            let Some((trip, _)) = self.timetable.trip_behind(state.trip, state.position) else {
+                return;
+            };
+            let Some(behind) = self.on_trip.get(&(trip, state.shift_ms)).cloned() else {
+                return;
+            };
+            if behind == current || behind == id {
+                return;
+            }
+            let offset = self.vehicles.get(&behind).map_or(0, |v| v.offset);
+            if !self.repredict(&behind, issued_ms, offset, out) {
+                return;
+            }
+            current = behind;
+        }
+    }
+
+    /// Appends `state`'s predictions by `method` to `rows`, up to the horizon; returns when
+    /// the first stop beyond it comes within it.
+    fn chain(
+        &self,
+        id: &str,
+        state: &VehicleState,
+        method: Method,
+        issued_ms: i64,
+        offset: u64,
+        rows: &mut Vec<Row>,
+    ) -> Option<i64> {
+        let tt = &*self.timetable;
+        let horizon_ms = i64::from(self.config.horizon_s) * 1_000;
+        let shift = state.shift_ms;
+        let delay_ms = state.latest.arrival_time - state.latest.scheduled_arrival_time;
+        let (mut trip, mut position) = (state.trip, state.position);
+        let mut departure_ms = state.latest.departure_time;
+        let mut variance = 0.0;
+        let first = rows.len();
+        // A vehicle's chain is bounded by the horizon; the bound on steps guards a timetable
+        // whose times do not advance.
+        for _ in 0..10_000 {
+            let (next_trip, next_position, between) =
+                match tt.trip(trip).map(|t| t.stops.len() as u32) {
+                    Some(len) if position + 1 < len => (trip, position + 1, false),
+                    Some(_) => (tt.next_trip(trip)?, 0, true),
+                    None => return None,
+                };
+            let stop = *tt.stop(next_trip, next_position)?;
+            let scheduled_arrival = tt.ms(stop.arrival_s, shift);
+            let scheduled_departure = tt.ms(stop.departure_s, shift);
+            let mut arrival = match method {
+                Method::Timetable => scheduled_arrival,
+                Method::Delay => scheduled_arrival + delay_ms,
+                Method::Learnt | Method::LatestSegment if between => {
+                    departure_ms.max(scheduled_arrival)
+                }
+                Method::Learnt | Method::LatestSegment => {
+                    let before = tt.stop(next_trip, next_position - 1)?;
+                    let prior_s = f64::from(stop.arrival_s.saturating_sub(before.departure_s));
+                    let segment = SegmentKey {
+                        route: tt.route_of(next_trip),
+                        from: before.stop.0,
+                        to: stop.stop.0,
+                    };
+                    let run_s = if method == Method::Learnt {
+                        let key = LearnKey {
+                            quantity: Quantity::Run,
+                            route: segment.route,
+                            from: segment.from,
+                            to: segment.to,
+                            day_type: state.day_type,
+                            hour: tt.hour_of(tt.ms(before.departure_s, shift)),
+                        };
+                        let estimate = self.estimate(&key, prior_s);
+                        variance += estimate.sigma_s * estimate.sigma_s;
+                        estimate.median_s
+                    } else {
+                        self.latest
+                            .get(&segment)
+                            .and_then(|list| list.iter().max_by_key(|(_, o)| o.at_ms))
+                            .map_or(prior_s, |(_, o)| f64::from(o.value_s))
+                    };
+                    departure_ms + (run_s * 1e3).round() as i64
+                }
+            };
+            if method == Method::Learnt && tt.is_rail(next_trip) {
+                if let Some(ahead) = self.ahead_arrival(id, next_trip, next_position, shift) {
+                    let earliest = ahead + i64::from(self.config.min_separation_s) * 1_000;
+                    arrival = arrival.max(earliest);
+                }
+            }
+            if arrival - issued_ms > horizon_ms {
+                return Some(arrival - horizon_ms);
+            }
+            let last = tt
+                .trip(next_trip)
+                .is_some_and(|t| next_position as usize + 1 >= t.stops.len());
+            let scheduled_dwell_s =
+                f64::from(stop.departure_s - stop.arrival_s.min(stop.departure_s));
+            let mut departure = match method {
+                Method::Timetable => scheduled_departure,
+                Method::Delay => scheduled_departure + delay_ms,
+                Method::Learnt if !last => {
+                    let next = tt.stop(next_trip, next_position + 1)?;
+                    let key = LearnKey {
+                        quantity: Quantity::Dwell,
+                        route: tt.route_of(next_trip),
+                        from: stop.stop.0,
+                        to: next.stop.0,
+                        day_type: state.day_type,
+                        hour: tt.hour_of(scheduled_arrival),
+                    };
+                    let estimate = self.estimate(&key, scheduled_dwell_s);
+                    variance += estimate.sigma_s * estimate.sigma_s;
+                    arrival + (estimate.median_s * 1e3).round() as i64
+                }
+                Method::Learnt => arrival,
+                Method::LatestSegment => arrival + (scheduled_dwell_s * 1e3) as i64,
+            };
+            if self.config.holds && matches!(method, Method::Learnt | Method::LatestSegment) {
+                departure = departure.max(scheduled_departure);
+            }
+            // The first visit of a stop is the one predicted (a loop passes some stops twice).
+            let visited = rows[first..].iter().any(|r| r.stop == stop.stop.0);
+            if !visited {
+                rows.push(Row {
+                    method,
+                    stop: stop.stop.0,
+                    trip: next_trip,
+                    position: next_position,
+                    arrival_ms: arrival,
+                    departure_ms: departure,
+                    scheduled_ms: scheduled_arrival,
+                    uncertainty_s: (method == Method::Learnt)
+                        .then(|| variance.sqrt().round() as i32),
+                    issued_ms,
+                    offset,
+                });
+            }
+            trip = next_trip;
+            position = next_position;
+            departure_ms = departure;
+        }
+        None
+    }
+
+    /// The learnt predicted arrival of the vehicle ahead of trip `trip` at its stop
+    /// `position`, if this member predicts it.
+    fn ahead_arrival(&self, id: &str, trip: u32, position: u32, shift: i64) -> Option<i64> {
+        let (ahead_trip, ahead_position) = self.timetable.trip_ahead(trip, position)?;
+        let vehicle = self.on_trip.get(&(ahead_trip, shift))?;
+        if vehicle == id {
+            return None;
+        }
+        self.vehicles.get(vehicle)?.rows.iter().find_map(|row| {
+            (row.method == Method::Learnt
+                && row.trip == ahead_trip
+                && row.position == ahead_position)
+                .then_some(row.arrival_ms)
+        })
+    }
+
+    /// Keeps [`Predictor::on_trip`] right for the trips of a vehicle's rows.
+    fn index_rows(&mut self, id: &str, old: &[Row], new: &[Row], trip: u32, shift: i64) {
+        for row in old {
+            if row.trip != trip && !new.iter().any(|n| n.trip == row.trip) {
+                let key = (row.trip, shift);
+                if self.on_trip.get(&key).is_some_and(|v| v == id) {
+                    self.on_trip.remove(&key);
+                }
+            }
+        }
+        for row in new {
+            self.on_trip
+                .entry((row.trip, shift))
+                .or_insert_with(|| id.to_string());
+        }
+        self.on_trip.insert((trip, shift), id.to_string());
+    }
+
+    fn unindex_trip(&mut self, id: &str, trip: u32, shift: i64) {
+        if self.on_trip.get(&(trip, shift)).is_some_and(|v| v == id) {
+            self.on_trip.remove(&(trip, shift));
+        }
+    }
+
+    /// `row` of vehicle `id` as the record the table holds.
+    fn event(&self, id: &str, state: &VehicleState, row: &Row) -> PredictionEvent {
+        let tt = &*self.timetable;
+        let trip = tt.trip(row.trip);
+        PredictionEvent {
+            vehicle_id: id.to_string(),
+            stop_id: tt
+                .day()
+                .stops
+                .get(row.stop as usize)
+                .map_or_else(String::new, |s| s.id.clone()),
+            method: row.method.as_str().to_string(),
+            route_id: trip.map_or_else(String::new, |t| t.route.as_str().to_string()),
+            trip_id: trip.map_or_else(String::new, |t| t.trip_id.clone()),
+            start_date: state.latest.start_date.clone(),
+            start_time: trip.and_then(|t| t.frequency_start_s).map(gtfs_time),
+            direction_id: trip.and_then(|t| t.direction_id).map(i32::from),
+            stop_sequence: row.position,
+            predicted_arrival_time: row.arrival_ms,
+            predicted_departure_time: row.departure_ms,
+            scheduled_arrival_time: row.scheduled_ms,
+            uncertainty_s: row.uncertainty_s,
+            issued_at: row.issued_ms,
+            source_partition: state.partition,
+            source_offset: row.offset,
+        }
+    }
+}
+
+/// Puts the withdrawal of `rows` of vehicle `id` into `out`.
+fn withdraw(id: &str, partition: u32, rows: &[Row], tt: &Timetable, at_ms: i64, out: &mut Issued) {
+    for row in rows {
+        out.changes.push(Issue::Withdraw {
+            partition,
+            key: PredictionKey {
+                vehicle_id: id.to_string(),
+                stop_id: tt
+                    .day()
+                    .stops
+                    .get(row.stop as usize)
+                    .map_or_else(String::new, |s| s.id.clone()),
+                method: row.method.as_str().to_string(),
+            },
+            at_ms,
+        });
+    }
+}
+
+/// Seconds from the service day's start as GTFS writes them, `HH:MM:SS`.
+pub fn gtfs_time(seconds: u32) -> String {
+    format!(
+        "{:02}:{:02}:{:02}",
+        seconds / 3_600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::NaiveDate;
+    use transit_core::model::{LineId, Rgb, Route};
+    use transit_core::network::service_day::{
+        ScheduledStop, ScheduledTrip, ServiceDay, StopIndex, StopPlace, TripIndex, Vehicle,
+        VehicleIndex,
+    };
+
+    use super::*;
+
+    const START: i64 = 1_736_744_400;
+    const STOPS: u32 = 6;
+    /// Scheduled: 120 s between stops, 30 s at each.
+    const RUN: u32 = 120;
+    const DWELL: u32 = 30;
+
+    fn first(trip: u32) -> u32 {
+        6 * 3_600 + trip * 300
+    }
+
+    /// Trips every 5 minutes over six stops, each run by its own vehicle, or two trips a
+    /// vehicle (`blocks`).
+    fn day(trips: u32, route_type: u16, blocks: bool) -> ServiceDay {
+        let route = LineId::from_static("L");
+        let date = NaiveDate::from_ymd_opt(2025, 1, 13).unwrap_or_default();
+        let scheduled = (0..trips)
+            .map(|i| ScheduledTrip {
+                trip_id: format!("t{i}"),
+                route,
+                direction_id: Some(0),
+                frequency_start_s: None,
+                exact_times: false,
+                shape_id: None,
+                vehicle: VehicleIndex(if blocks { i / 2 } else { i }),
+                stops: (0..STOPS)
+                    .map(|k| ScheduledStop {
+                        stop: StopIndex(k),
+                        arrival_s: first(i) + k * (RUN + DWELL),
+                        departure_s: first(i) + k * (RUN + DWELL) + DWELL,
+                        stop_sequence: k,
+                    })
+                    .collect(),
+            })
+            .collect();
+        let vehicles = if blocks {
+            (0..trips.div_ceil(2))
+                .map(|v| Vehicle {
+                    id: format!("v{v}"),
+                    trips: (2 * v..(2 * v + 2).min(trips)).map(TripIndex).collect(),
+                })
+                .collect()
+        } else {
+            (0..trips)
+                .map(|v| Vehicle {
+                    id: format!("v{v}"),
+                    trips: vec![TripIndex(v)],
+                })
+                .collect()
+        };
+        ServiceDay {
+            timezone: "America/New_York".into(),
+            requested: date,
+            date,
+            start_unix_s: START,
+            routes: vec![Route {
+                id: route,
+                short_name: "L".into(),
+                long_name: String::new(),
+                route_type,
+                color: Rgb::WHITE,
+                text_color: Rgb::BLACK,
+            }],
+            stops: (0..STOPS)
+                .map(|k| StopPlace {
+                    id: format!("s{k}"),
+                    name: format!("s{k}"),
+                    location: None,
+                    parent: None,
+                })
+                .collect(),
+            trips: scheduled,
+            vehicles,
+        }
+    }
+
+    fn ms(seconds: u32) -> i64 {
+        (START + i64::from(seconds)) * 1_000
+    }
+
+    /// Trip `trip` (vehicle `vehicle`) at stop `k`, arriving `late_s` after its schedule and
+    /// leaving `departure_late_s` after its scheduled departure.
+    fn arrival(
+        trip: u32,
+        vehicle: u32,
+        k: u32,
+        late_s: i64,
+        departure_late_s: i64,
+    ) -> VehicleArrivalEvent {
+        let arrival = first(trip) + k * (RUN + DWELL);
+        VehicleArrivalEvent {
+            route_id: "L".into(),
+            trip_id: format!("t{trip}"),
+            start_date: "20250113".into(),
+            start_time: None,
+            direction_id: Some(0),
+            stop_id: format!("s{k}"),
+            stop_sequence: k,
+            vehicle_id: format!("v{vehicle}"),
+            arrival_time: ms(arrival) + late_s * 1_000,
+            departure_time: ms(arrival + DWELL) + departure_late_s * 1_000,
+            scheduled_arrival_time: ms(arrival),
+            scheduled_departure_time: ms(arrival + DWELL),
+            boarded: 0,
+            alighted: 0,
+        }
+    }
+
+    fn predictor(day: ServiceDay) -> Predictor {
+        Predictor::new(
+            Arc::new(Timetable::new(Arc::new(day))),
+            PredictConfig::default(),
+        )
+    }
+
+    fn row(p: &Predictor, vehicle: u32, method: Method, stop: u32) -> Option<Row> {
+        p.vehicle(&format!("v{vehicle}"))?
+            .rows
+            .iter()
+            .find(|r| r.method == method && r.stop == stop)
+            .copied()
+    }
+
+    /// Vehicles 0..n run the whole trip with every run `extra_s` longer than scheduled
+    /// (arriving later and later, leaving as soon as their dwell is done).
+    fn teach(p: &mut Predictor, trips: u32, extra_s: i64) -> Result<(), Unplaced> {
+        let mut out = Issued::default();
+        let mut offset = 0;
+        for trip in 0..trips {
+            for k in 0..STOPS {
+                let late = extra_s * i64::from(k);
+                p.observe(0, offset, &arrival(trip, trip, k, late, late), &mut out)?;
+                offset += 1;
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_delay_grows_where_segments_run_slower_than_the_timetable() -> Result<(), Unplaced> {
+        let mut p = predictor(day(12, 3, false));
+        teach(&mut p, 8, 40)?;
+        // Vehicle 8 leaves s0 a minute late.
+        let mut out = Issued::default();
+        p.observe(0, 100, &arrival(8, 8, 0, 60, 60), &mut out)?;
+        let departed = ms(first(8) + DWELL) + 60_000;
+        // Each run learnt at 160 s, each dwell at 30 s: s3 is 3 runs and 2 dwells on.
+        let learnt = row(&p, 8, Method::Learnt, 3).map(|r| r.arrival_ms);
+        assert_eq!(learnt, Some(departed + 3 * 160_000 + 2 * 30_000));
+        // Carried unchanged, the delay stays a minute; the timetable knows none.
+        let scheduled = ms(first(8) + 3 * (RUN + DWELL));
+        assert_eq!(
+            row(&p, 8, Method::Delay, 3).map(|r| r.arrival_ms),
+            Some(scheduled + 60_000)
+        );
+        assert_eq!(
+            row(&p, 8, Method::Timetable, 3).map(|r| r.arrival_ms),
+            Some(scheduled)
+        );
+        // The latest run of each segment was 160 s too, with the scheduled dwell.
+        assert_eq!(
+            row(&p, 8, Method::LatestSegment, 3).map(|r| r.arrival_ms),
+            learnt
+        );
+        // What was seen was steady: the uncertainty is small but grows with the distance.
+        let near = row(&p, 8, Method::Learnt, 1).and_then(|r| r.uncertainty_s);
+        let far = row(&p, 8, Method::Learnt, 5).and_then(|r| r.uncertainty_s);
+        assert!(near <= far, "{near:?} {far:?}");
+        Ok(())
+    }
+
+    #[test]
+    fn a_delay_recovers_where_the_timetable_is_generous_and_holds_keep_early_vehicles(
+    ) -> Result<(), Unplaced> {
+        let mut p = predictor(day(12, 3, false));
+        // Runs take 60 s less than scheduled; vehicles wait for their scheduled departures.
+        let mut out = Issued::default();
+        let mut offset = 0;
+        for trip in 0..8 {
+            for k in 0..STOPS {
+                p.observe(0, offset, &arrival(trip, trip, k, -60, 0), &mut out)?;
+                offset += 1;
+            }
+        }
+        // Vehicle 8 leaves s0 90 s late: it makes up 60 s a segment, then holds.
+        p.observe(0, 100, &arrival(8, 8, 0, 90, 90), &mut out)?;
+        let departed = ms(first(8) + DWELL) + 90_000;
+        let at_s1 = row(&p, 8, Method::Learnt, 1);
+        assert_eq!(at_s1.map(|r| r.arrival_ms), Some(departed + 60_000));
+        // Dwells were never seen unheld, so the scheduled 30 s; 30 s late leaving s1 ...
+        assert_eq!(
+            at_s1.map(|r| r.departure_ms),
+            Some(ms(first(8) + RUN + 2 * DWELL) + 30_000)
+        );
+        // ... and on time from s2 on: early at s2, held for its scheduled departure.
+        let at_s2 = row(&p, 8, Method::Learnt, 2);
+        assert!(at_s2.is_some_and(|r| r.arrival_ms < ms(first(8) + 2 * (RUN + DWELL))));
+        assert_eq!(
+            at_s2.map(|r| r.departure_ms),
+            Some(ms(first(8) + 2 * (RUN + DWELL) + DWELL))
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_train_close_behind_a_late_one_waits() -> Result<(), Unplaced> {
+        for (route_type, rail) in [(1, true), (3, false)] {
+            let mut p = predictor(day(12, route_type, false));
+            teach(&mut p, 6, 0)?;
+            let mut out = Issued::default();
+            // Train 6 stands at s2 six minutes late; train 7, five minutes behind it on the
+            // timetable, leaves s1 on time.
+            p.observe(0, 100, &arrival(6, 6, 1, 0, 0), &mut out)?;
+            p.observe(0, 101, &arrival(6, 6, 2, 0, 360), &mut out)?;
+            p.observe(0, 102, &arrival(7, 7, 1, 0, 0), &mut out)?;
+            let ahead = row(&p, 6, Method::Learnt, 3).map(|r| r.arrival_ms);
+            let behind = row(&p, 7, Method::Learnt, 3).map(|r| r.arrival_ms);
+            let (Some(ahead), Some(behind)) = (ahead, behind) else {
+                panic!("both trains are predicted at s3");
+            };
+            if rail {
+                assert_eq!(behind, ahead + 90_000, "rail: 90 s behind the late train");
+            } else {
+                assert!(behind < ahead, "a bus passes");
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn the_train_behind_is_predicted_again_when_the_one_ahead_gets_later() -> Result<(), Unplaced> {
+        let mut p = predictor(day(12, 1, false));
+        teach(&mut p, 6, 0)?;
+        let mut out = Issued::default();
+        p.observe(0, 100, &arrival(6, 6, 1, 0, 0), &mut out)?;
+        p.observe(0, 101, &arrival(7, 7, 0, 0, 0), &mut out)?;
+        // Train 6 reaches s2 and is held there eight minutes.
+        let mut out = Issued::default();
+        p.observe(0, 102, &arrival(6, 6, 2, 0, 480), &mut out)?;
+        let followers: Vec<&PredictionEvent> = out
+            .changes
+            .iter()
+            .filter_map(|c| match c {
+                Issue::Upsert(e) if e.vehicle_id == "v7" && e.method == "learnt" => Some(e),
+                _ => None,
+            })
+            .collect();
+        assert!(!followers.is_empty(), "train 7 is predicted again");
+        let ahead = row(&p, 6, Method::Learnt, 4).map(|r| r.arrival_ms);
+        let behind = row(&p, 7, Method::Learnt, 4).map(|r| r.arrival_ms);
+        assert_eq!(behind, ahead.map(|a| a + 90_000));
+        // Issued at the arrival that made it so.
+        assert!(followers
+            .iter()
+            .all(|e| e.issued_at == ms(first(6) + 2 * (RUN + DWELL))));
+        Ok(())
+    }
+
+    #[test]
+    fn a_vehicle_at_the_end_of_its_last_trip_leaves_service() -> Result<(), Unplaced> {
+        let mut p = predictor(day(4, 1, true));
+        let mut out = Issued::default();
+        // Vehicle 0 runs t0 then t1: at t0's end it is predicted on t1.
+        for k in 0..STOPS {
+            p.observe(0, u64::from(k), &arrival(0, 0, k, 0, 0), &mut out)?;
+        }
+        assert!(row(&p, 0, Method::Learnt, 1).is_some_and(|r| r.trip == 1));
+        for k in 0..STOPS {
+            let mut out = Issued::default();
+            let observed = p.observe(0, u64::from(10 + k), &arrival(1, 0, k, 0, 0), &mut out)?;
+            if k + 1 == STOPS {
+                assert_eq!(observed, Observed::LeftService);
+                assert!(p.vehicle("v0").is_none());
+                // Nothing ahead was left predicted: the last stop's rows were withdrawn.
+                assert!(out
+                    .changes
+                    .iter()
+                    .all(|c| matches!(c, Issue::Withdraw { .. })));
+                assert_eq!(out.changes.len(), Method::ALL.len());
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_vehicle_not_heard_of_when_due_leaves_service() -> Result<(), Unplaced> {
+        let mut p = predictor(day(4, 1, false));
+        let mut out = Issued::default();
+        p.observe(0, 0, &arrival(0, 0, 0, 0, 0), &mut out)?;
+        let held = p.vehicle("v0").map_or(0, |v| v.rows.len());
+        assert!(held > 0);
+        let due = row(&p, 0, Method::Learnt, 1).map_or(0, |r| r.arrival_ms);
+        let mut out = Issued::default();
+        assert_eq!(
+            p.advance(0, due + 60_000, &mut out),
+            0,
+            "a minute late is late"
+        );
+        assert_eq!(p.advance(0, due + 1_200_001, &mut out), 1);
+        assert!(p.vehicle("v0").is_none());
+        let withdrawn = out
+            .changes
+            .iter()
+            .filter(|c| matches!(c, Issue::Withdraw { .. }))
+            .count();
+        assert_eq!(withdrawn, held);
+        Ok(())
+    }
+
+    #[test]
+    fn a_replayed_or_older_arrival_is_left_out() -> Result<(), Unplaced> {
+        let mut p = predictor(day(4, 1, false));
+        let mut out = Issued::default();
+        p.observe(0, 0, &arrival(0, 0, 0, 0, 0), &mut out)?;
+        p.observe(0, 1, &arrival(0, 0, 1, 0, 0), &mut out)?;
+        assert_eq!(
+            p.observe(0, 1, &arrival(0, 0, 1, 0, 0), &mut out)?,
+            Observed::Stale
+        );
+        assert_eq!(
+            p.observe(0, 0, &arrival(0, 0, 0, 0, 0), &mut out)?,
+            Observed::Stale
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn an_arrival_of_another_timetable_is_refused() {
+        let mut p = predictor(day(4, 1, false));
+        let mut out = Issued::default();
+        let mut unknown = arrival(0, 0, 0, 0, 0);
+        unknown.trip_id = "elsewhere".into();
+        assert!(matches!(
+            p.observe(0, 0, &unknown, &mut out),
+            Err(Unplaced::UnknownTrip { .. })
+        ));
+        let mut wrong = arrival(0, 0, 1, 0, 0);
+        wrong.stop_id = "s4".into();
+        assert!(matches!(
+            p.observe(0, 0, &wrong, &mut out),
+            Err(Unplaced::WrongStop { .. })
+        ));
+    }
+
+    #[test]
+    fn dropping_a_partition_forgets_its_vehicles_and_what_it_taught() -> Result<(), Unplaced> {
+        let mut p = predictor(day(12, 3, false));
+        teach(&mut p, 4, 40)?;
+        let mut lost = FxHashSet::default();
+        lost.insert(0);
+        p.drop_partitions(&lost);
+        assert_eq!(p.vehicles(), 0);
+        let key = LearnKey {
+            quantity: Quantity::Run,
+            route: 0,
+            from: 0,
+            to: 1,
+            day_type: DayType::Weekday,
+            hour: 6,
+        };
+        assert!(p.window(0, &key).is_none());
+        assert_eq!(p.estimate(&key, 120.0).observations, 0);
+        Ok(())
+    }
+}
