@@ -123,6 +123,9 @@ fn calibrated(seed: u64, tick_s: u32) -> TimetabledConfig {
     }
 }
 
+/// A setting's configuration at a tick length.
+type ConfigAt = fn(u32) -> TimetabledConfig;
+
 /// The whole day in one step.
 fn run(feed: &FeedDay, config: TimetabledConfig) -> Vec<StopArrival> {
     run_skipping(feed, config).0
@@ -321,7 +324,7 @@ fn undisturbed_with_no_held_dwells_the_arrivals_are_the_timetable_on_every_feed(
 #[test]
 fn the_same_arrivals_at_any_tick_length_on_every_feed() {
     for feed in feed_days() {
-        let settings: [(&str, fn(u32) -> TimetabledConfig); 4] = [
+        let settings: [(&str, ConfigAt); 4] = [
             ("riders", |tick_s| config(false, true, tick_s)),
             ("undisturbed", |tick_s| config(true, true, tick_s)),
             ("riders, rail's rules off", |tick_s| {
