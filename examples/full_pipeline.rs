@@ -50,7 +50,7 @@ use anyhow::Context;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 use transit::processes::join;
-use transit::processes::registry::start_services;
+use transit::processes::registry::{start_services, SchemaServices};
 use transit::settings::{KafkaArgs, SimulationArgs};
 use transit_core::bus::EventBus;
 use transit_core::codec::SchemaRegistry;
@@ -213,18 +213,13 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let registry_address = local_address(&registry_listener, "schema registry")?;
     let proxy_address = local_address(&proxy_listener, "REST Proxy")?;
 
-    let bus = Bus::open(&args).await?;
-    let shared_bus = bus.shared();
-    let stop_serving = CancellationToken::new();
-    let services = start_services(
-        Arc::clone(&shared_bus),
-        &args.registry_topic,
-        registry_listener,
-        proxy_listener,
-        stop_serving.clone(),
-    )
-    .await?;
-    let registry: Arc<dyn SchemaRegistry> = Arc::new(services.registry.clone());
+    let Backbone {
+        bus,
+        shared_bus,
+        stop_serving,
+        services,
+        registry,
+    } = Backbone::start(&args, registry_listener, proxy_listener).await?;
 
     let topics = Topics::new(args.topic_prefix.clone());
     let proxy_client = RestProxyClient::new(format!("http://{proxy_address}"))
@@ -276,14 +271,61 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let report = running.stop().await;
     stop_serving.cancel();
     join(board_server).await?;
-    for server in services.servers {
-        join(server).await?;
-    }
-    services.tasks.wait().await;
-    shared_bus.flush().await.context("flushing the bus")?;
-    bus.close();
+    Backbone::finish(bus, services).await?;
     summarise(&report?, started.elapsed());
     Ok(())
+}
+
+/// The run's bus, with the schema registry and the REST Proxy served over it: what the CTA
+/// pipeline and any agency's both stand on.
+struct Backbone {
+    bus: Bus,
+    shared_bus: Arc<dyn EventBus>,
+    /// Stops the servers (the registry, the REST Proxy, the board).
+    stop_serving: CancellationToken,
+    services: SchemaServices,
+    registry: Arc<dyn SchemaRegistry>,
+}
+
+impl Backbone {
+    /// Opens the bus and serves the registry and the REST Proxy on their listeners.
+    async fn start(
+        args: &Args,
+        registry_listener: tokio::net::TcpListener,
+        proxy_listener: tokio::net::TcpListener,
+    ) -> anyhow::Result<Self> {
+        let bus = Bus::open(args).await?;
+        let shared_bus = bus.shared();
+        let stop_serving = CancellationToken::new();
+        let services = start_services(
+            Arc::clone(&shared_bus),
+            &args.registry_topic,
+            registry_listener,
+            proxy_listener,
+            stop_serving.clone(),
+        )
+        .await?;
+        let registry: Arc<dyn SchemaRegistry> = Arc::new(services.registry.clone());
+        Ok(Self {
+            bus,
+            shared_bus,
+            stop_serving,
+            services,
+            registry,
+        })
+    }
+
+    /// Once `stop_serving` is cancelled: waits for the registry and REST Proxy to stop, then
+    /// flushes and closes the bus.
+    async fn finish(bus: Bus, services: SchemaServices) -> anyhow::Result<()> {
+        for server in services.servers {
+            join(server).await?;
+        }
+        services.tasks.wait().await;
+        bus.shared().flush().await.context("flushing the bus")?;
+        bus.close();
+        Ok(())
+    }
 }
 
 fn local_address(listener: &tokio::net::TcpListener, what: &str) -> anyhow::Result<SocketAddr> {
@@ -378,17 +420,14 @@ mod agency {
     use std::time::Duration;
 
     use anyhow::Context;
-    use tokio_util::sync::CancellationToken;
     use transit::agency::AgencyDay;
     use transit::processes::join;
-    use transit::processes::registry::start_services;
     use transit_core::bus::{StartFrom, SubscribeOptions};
-    use transit_core::codec::SchemaRegistry;
     use transit_http::agency_board;
     use transit_http::rest_proxy;
     use transit_sim::timetabled::publish::{self, PublishConfig};
 
-    use super::{local_address, Args, Bus};
+    use super::{local_address, Args, Backbone};
 
     /// Reads the feed, builds the day, serves its board and publishes the day's arrivals until
     /// Ctrl+C (or `--days`).
@@ -403,18 +442,13 @@ mod agency {
         let proxy_listener = rest_proxy::bind(args.rest_proxy_address).await?;
         let board_address = local_address(&board_listener, "board")?;
 
-        let bus = Bus::open(&args).await?;
-        let shared_bus = bus.shared();
-        let stop_serving = CancellationToken::new();
-        let services = start_services(
-            Arc::clone(&shared_bus),
-            &args.registry_topic,
-            registry_listener,
-            proxy_listener,
-            stop_serving.clone(),
-        )
-        .await?;
-        let registry: Arc<dyn SchemaRegistry> = Arc::new(services.registry.clone());
+        let Backbone {
+            bus,
+            shared_bus,
+            stop_serving,
+            services,
+            registry,
+        } = Backbone::start(&args, registry_listener, proxy_listener).await?;
         let topics = agency.topics(&args.topic_prefix);
         publish::create_topic(shared_bus.as_ref(), &topics, args.partitions).await?;
         let codec = Arc::new(publish::register_codec(Arc::clone(&registry), &topics).await?);
@@ -509,12 +543,7 @@ mod agency {
         let applied = join(reader).await?;
         let followed = join(follower).await?;
         join(board_server).await?;
-        for server in services.servers {
-            join(server).await?;
-        }
-        services.tasks.wait().await;
-        shared_bus.flush().await.context("flushing the bus")?;
-        bus.close();
+        Backbone::finish(bus, services).await?;
         println!(
             "board read model: {applied} arrivals applied; GTFS-realtime read model: {} applied, {} left out",
             followed.applied, followed.skipped
