@@ -600,16 +600,10 @@ async fn ctrl_c_stops_processors_waiting_for_topics_or_the_registry_and_mid_tran
     assert_ctrl_c(&mut waiting, 0, &["processors stopped; output flushed"]).await;
 
     // The registry down: a processor starts, and its registration of schemas waits for it.
-    let mut without_registry = {
-        let mut list = args(&["process", "--group-prefix", &prefix]);
-        list.extend(cluster.clone());
-        let at = list
-            .iter()
-            .position(|arg| arg == "--registry-url")
-            .expect("the cluster's arguments name the registry");
-        list[at + 1] = format!("http://{}", closed());
-        launcher.start("process-without-registry", &list)
-    };
+    let mut without_registry = launcher.start(
+        "process-without-registry",
+        &process_without_registry(&prefix, &cluster),
+    );
     without_registry
         .wait_for_lines(
             &["the schema registry is not answering; asking again"],
@@ -628,16 +622,10 @@ async fn ctrl_c_stops_processors_waiting_for_topics_or_the_registry_and_mid_tran
     .await;
 
     // Again, and a second Ctrl+C while the first waits for the registration: out at once.
-    let mut forced = {
-        let mut list = args(&["process", "--group-prefix", &prefix]);
-        list.extend(cluster.clone());
-        let at = list
-            .iter()
-            .position(|arg| arg == "--registry-url")
-            .expect("the cluster's arguments name the registry");
-        list[at + 1] = format!("http://{}", closed());
-        launcher.start("process-forced", &list)
-    };
+    let mut forced = launcher.start(
+        "process-forced",
+        &process_without_registry(&prefix, &cluster),
+    );
     forced
         .wait_for_line(
             &["the schema registry is not answering; asking again"],
@@ -934,4 +922,17 @@ async fn rest_proxy_or_registry_down_is_quiet_counted_in_metrics_and_ctrl_c_stop
     )
     .await;
     launcher.logs().remove();
+}
+
+/// `transit process` on the cluster of `cluster`'s arguments, its `--registry-url` pointing at
+/// a port nobody listens on.
+fn process_without_registry(prefix: &str, cluster: &[String]) -> Vec<String> {
+    let mut list = args(&["process", "--group-prefix", prefix]);
+    list.extend(cluster.iter().cloned());
+    let at = list
+        .iter()
+        .position(|arg| arg == "--registry-url")
+        .expect("the cluster's arguments name the registry");
+    list[at + 1] = format!("http://{}", closed());
+    list
 }
