@@ -32,7 +32,7 @@ const SERVICE_DAY: &str = "--gtfs (TRANSIT_GTFS), --service-date and --route-typ
 pub struct AgencyArgs {
     /// A static GTFS feed (a zip or a folder) to run instead of CTA's embedded network. Its
     /// topics are named after the feed, `gtfs.<agency_id, else the file's name>`, unless
-    /// --topic-prefix names another prefix than CTA's default.
+    /// --topic-prefix names a prefix.
     #[arg(long, env = "TRANSIT_GTFS", value_name = "PATH")]
     pub gtfs: Option<PathBuf>,
 
@@ -65,7 +65,7 @@ pub struct AgencyDay {
     pub path: PathBuf,
     /// The agency's name (the first agency's), for the board's title.
     pub name: String,
-    /// The topic prefix of the feed's run when `--topic-prefix` is left at CTA's default
+    /// The topic prefix of the feed's run when `--topic-prefix` is not given
     /// ([`feed_topic_prefix`]).
     pub topic_prefix: String,
     /// The day's trips, routes, stops and vehicles.
@@ -233,15 +233,11 @@ pub fn feed_topic_prefix(agency_id: Option<&str>, path: &Path) -> String {
 }
 
 impl AgencyDay {
-    /// The run's topics: under `configured` (`--topic-prefix`), or under the feed's own prefix
-    /// ([`AgencyDay::topic_prefix`]) when `configured` is CTA's default, so another agency's
-    /// records never land in CTA's topics unless asked for.
-    pub fn topics(&self, configured: &str) -> Topics {
-        let prefix = if configured == transit_core::topics::DEFAULT_PREFIX {
-            &self.topic_prefix
-        } else {
-            configured
-        };
+    /// The run's topics: under `configured` (`--topic-prefix`), or without one under the
+    /// feed's own prefix ([`AgencyDay::topic_prefix`]), so another agency's records never land
+    /// in CTA's topics unless asked for.
+    pub fn topics(&self, configured: Option<&str>) -> Topics {
+        let prefix = configured.unwrap_or(&self.topic_prefix);
         tracing::info!(prefix, feed = %self.path.display(), "topic prefix");
         Topics::new(prefix)
     }

@@ -250,9 +250,10 @@ pub struct ClusterArgs {
     #[command(flatten)]
     pub registry_security: Box<RegistrySecurityArgs>,
 
-    /// Prefix of every topic name.
-    #[arg(long, env = "TRANSIT_TOPIC_PREFIX", default_value = transit_core::topics::DEFAULT_PREFIX)]
-    pub topic_prefix: String,
+    /// Prefix of every topic name: `org.chicago.cta` for CTA's network, and for a --gtfs feed
+    /// `gtfs.<agency_id, else the file's name>` [default: by network].
+    #[arg(long, env = "TRANSIT_TOPIC_PREFIX")]
+    pub topic_prefix: Option<String>,
 }
 
 /// Confluent's client settings for a secured schema registry. The password never goes on the
@@ -396,9 +397,13 @@ impl ClusterArgs {
         })
     }
 
-    /// The topic names.
+    /// The topic names of CTA's network: under `--topic-prefix`, else CTA's own prefix.
     pub fn topics(&self) -> transit_core::topics::Topics {
-        transit_core::topics::Topics::new(self.topic_prefix.clone())
+        transit_core::topics::Topics::new(
+            self.topic_prefix
+                .as_deref()
+                .unwrap_or(transit_core::topics::DEFAULT_PREFIX),
+        )
     }
 }
 

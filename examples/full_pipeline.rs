@@ -103,9 +103,10 @@ struct Args {
     #[arg(long, env = "TRANSIT_REST_PROXY_ADDRESS", default_value = rest_proxy::DEFAULT_ADDRESS)]
     rest_proxy_address: SocketAddr,
 
-    /// Prefix of every topic name.
-    #[arg(long, env = "TRANSIT_TOPIC_PREFIX", default_value = transit_core::topics::DEFAULT_PREFIX)]
-    topic_prefix: String,
+    /// Prefix of every topic name: `org.chicago.cta` for CTA's network, and for a --gtfs feed
+    /// `gtfs.<agency_id, else the file's name>` [default: by network].
+    #[arg(long, env = "TRANSIT_TOPIC_PREFIX")]
+    topic_prefix: Option<String>,
 
     /// The topic the schema registry keeps its schemas in.
     #[arg(long, env = "TRANSIT_REGISTRY_TOPIC", default_value = transit_registry::DEFAULT_TOPIC)]
@@ -221,7 +222,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
         registry,
     } = Backbone::start(&args, registry_listener, proxy_listener).await?;
 
-    let topics = Topics::new(args.topic_prefix.clone());
+    let topics = Topics::new(
+        args.topic_prefix
+            .as_deref()
+            .unwrap_or(transit_core::topics::DEFAULT_PREFIX),
+    );
     let proxy_client = RestProxyClient::new(format!("http://{proxy_address}"))
         .context("setting up the REST Proxy client")?;
     driver.weather_sink = Some(Arc::new(RestProxyWeather::new(
@@ -449,7 +454,7 @@ mod agency {
             services,
             registry,
         } = Backbone::start(&args, registry_listener, proxy_listener).await?;
-        let topics = agency.topics(&args.topic_prefix);
+        let topics = agency.topics(args.topic_prefix.as_deref());
         publish::create_topic(shared_bus.as_ref(), &topics, args.partitions).await?;
         let codec = Arc::new(publish::register_codec(Arc::clone(&registry), &topics).await?);
 

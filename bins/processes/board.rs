@@ -151,7 +151,7 @@ async fn run_agency(
         "the records waiting for their schemas were not shown; the board reads them again at \
          its next start",
     );
-    let topics = agency.topics(&args.cluster.topic_prefix);
+    let topics = agency.topics(args.cluster.topic_prefix.as_deref());
     let codec = Arc::new(
         transit_sim::timetabled::publish::register_codec(Arc::clone(&registry), &topics)
             .await

@@ -214,7 +214,7 @@ async fn run_agency(
         "the arrivals' schema is not registered yet",
     )
     .await?;
-    let topics = agency.topics(&args.cluster.topic_prefix);
+    let topics = agency.topics(args.cluster.topic_prefix.as_deref());
     publish::create_topic(&bus, &topics, args.partitions)
         .await
         .context("creating the arrivals topic")?;
