@@ -15,7 +15,7 @@ use transit_mem::{MemBus, MemRegistry};
 use transit_predict::{topics, Method};
 use transit_sim::driver::{DriverConfig, Pace};
 use transit_sim::pipeline::{self, PipelineConfig, Predictions};
-use transit_sim::{SimConfig, SimTime};
+use transit_sim::{SimConfig, SimTime, TickEvents};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_simulated_hour_of_cta_is_predicted_on_every_line_and_scored() {
@@ -25,6 +25,14 @@ async fn a_simulated_hour_of_cta_is_predicted_on_every_line_and_scored() {
         start,
         ..SimConfig::default()
     });
+    // A twin stepped alone: every call it makes is published once.
+    let mut twin = sim.clone();
+    let mut tick = TickEvents::default();
+    let mut calls = 0;
+    while twin.now() < until {
+        twin.step(&mut tick);
+        calls += tick.calls.len() as u64;
+    }
     let sources = Sources::embedded().unwrap();
     let day = vehicles::service_day(&sources, start.date().unwrap()).unwrap();
     let bus = Arc::new(MemBus::new().wait_for_readers());
@@ -59,6 +67,7 @@ async fn a_simulated_hour_of_cta_is_predicted_on_every_line_and_scored() {
 
     // Every call published, every one placed in the timetable, predictions issued.
     let published = report.driver.published[&topics.vehicle_arrivals()];
+    assert_eq!(published, calls);
     let predictor = report.predictor.unwrap();
     assert_eq!(predictor.arrivals, published, "{predictor:?}");
     assert_eq!(
