@@ -13,7 +13,7 @@
 mod headways;
 mod model;
 mod motion;
-mod predictions;
+pub mod predictions;
 mod service;
 mod snapshot;
 mod view;

@@ -45,9 +45,13 @@
 //! ```
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use serde::Serialize;
+use tokio_util::sync::CancellationToken;
 
+use crate::bus::{self, Delivery, EventBus, SubscribeOptions};
+use crate::codec::{Decoder, RegistryError, SchemaRegistry};
 use crate::event::{PredictionEvent, PredictionKey};
 
 /// The method riders are served; the others are baselines for the scorer.
@@ -285,6 +289,111 @@ impl PredictionTable {
     pub fn applied(&self) -> u64 {
         self.applied
     }
+}
+
+/// Why following a prediction topic stopped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FollowError {
+    /// The decoders could not be set up.
+    #[error("setting up the predictions' decoders")]
+    Registry(#[source] RegistryError),
+    /// Subscribing to or reading the topic failed.
+    #[error("reading {topic}")]
+    Bus {
+        /// The topic.
+        topic: String,
+        /// What the bus said.
+        #[source]
+        source: bus::Error,
+    },
+}
+
+/// What following a prediction topic did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FollowStats {
+    /// Records handed on (values and withdrawals).
+    pub applied: u64,
+    /// Records left out: without a key, or undecodable.
+    pub skipped: u64,
+}
+
+/// Reads `topic` on `bus` from its earliest record, handing each batch of records, decoded
+/// and in topic order, to `apply` (a key and its prediction, or `None` when withdrawn), until
+/// `shutdown` is cancelled or the bus closes. Records it cannot decode are logged and skipped.
+///
+/// `topic` is the prediction table (`<prefix>.predictions.table.v1`) where the bus hands
+/// withdrawals to readers already past the value (Kafka), or the issued predictions
+/// (`<prefix>.predictions.issued.v1`, the same records, every one kept) where compaction drops
+/// a withdrawal as it comes (the in-memory bus).
+pub async fn follow(
+    bus: Arc<dyn EventBus>,
+    registry: Arc<dyn SchemaRegistry>,
+    topic: &str,
+    shutdown: CancellationToken,
+    mut apply: impl FnMut(&[(PredictionKey, Option<PredictionEvent>)]) + Send,
+) -> Result<FollowStats, FollowError> {
+    let keys =
+        Decoder::<PredictionKey>::new(Arc::clone(&registry)).map_err(FollowError::Registry)?;
+    let values = Decoder::<PredictionEvent>::new(registry).map_err(FollowError::Registry)?;
+    let bus_error = |source| FollowError::Bus {
+        topic: topic.to_string(),
+        source,
+    };
+    let mut consumer = bus
+        .subscribe(SubscribeOptions::topics([topic.to_string()]))
+        .await
+        .map_err(bus_error)?;
+    let mut stats = FollowStats::default();
+    let mut batch: Vec<Delivery> = Vec::new();
+    let mut records = Vec::new();
+    loop {
+        batch.clear();
+        let got = tokio::select! {
+            () = shutdown.cancelled() => break,
+            got = consumer.recv_batch(&mut batch, 1_000) => got.map_err(bus_error)?,
+        };
+        if got == 0 {
+            break;
+        }
+        records.clear();
+        for delivery in &batch {
+            let Some(key_bytes) = delivery.key.as_deref() else {
+                stats.skipped += 1;
+                tracing::warn!(
+                    topic,
+                    offset = delivery.offset,
+                    "a prediction without a key left out"
+                );
+                continue;
+            };
+            let key = match keys.decode(key_bytes).await {
+                Ok(key) => key,
+                Err(error) => {
+                    stats.skipped += 1;
+                    tracing::warn!(topic, offset = delivery.offset, error = %error,
+                        "a prediction's key could not be decoded; left out");
+                    continue;
+                }
+            };
+            let value = match delivery.value.as_deref() {
+                None => None,
+                Some(bytes) => match values.decode(bytes).await {
+                    Ok(value) => Some(value),
+                    Err(error) => {
+                        stats.skipped += 1;
+                        tracing::warn!(topic, offset = delivery.offset, error = %error,
+                            "a prediction could not be decoded; left out");
+                        continue;
+                    }
+                },
+            };
+            records.push((key, value));
+        }
+        stats.applied += records.len() as u64;
+        apply(&records);
+    }
+    Ok(stats)
 }
 
 #[cfg(test)]
