@@ -26,7 +26,10 @@ use axum::routing::get;
 use axum::Router;
 use prost::Message;
 use tokio::sync::{watch, OnceCell};
-use transit_core::status::{PredictionTable, StatusSnapshot};
+use tokio_util::sync::CancellationToken;
+use transit_core::bus::EventBus;
+use transit_core::codec::SchemaRegistry;
+use transit_core::status::{predictions, PredictionTable, StatusSnapshot};
 use transit_gtfs::live::{LiveBoard, LiveNetwork};
 use transit_gtfs::tracker::{self, Endpoint};
 use transit_gtfs::{realtime, Sources};
@@ -128,6 +131,32 @@ pub fn router_with(
         }))
 }
 
+/// Reads the predictor's records from `topic` (its table, or the issued predictions on a bus
+/// that drops withdrawals as they come: see [`predictions::follow`]) into the table `sender`
+/// publishes, batch by batch (a batch that changes nothing is not published), until `shutdown`
+/// is cancelled or the bus closes: what [`router_with`], [`predicted_snapshots`] and
+/// [`crate::dashboard::Dashboard::predicted`] read.
+pub async fn follow_predictions(
+    bus: Arc<dyn EventBus>,
+    registry: Arc<dyn SchemaRegistry>,
+    topic: &str,
+    sender: watch::Sender<Arc<PredictionTable>>,
+    shutdown: CancellationToken,
+) -> Result<predictions::FollowStats, predictions::FollowError> {
+    predictions::follow(bus, registry, topic, shutdown, |records| {
+        sender.send_if_modified(|table| {
+            // In place unless a reader holds the table (a request being answered): then a copy.
+            let table = Arc::make_mut(table);
+            let mut changed = false;
+            for (key, value) in records {
+                changed |= table.apply(key, value.as_ref());
+            }
+            changed
+        });
+    })
+    .await
+}
+
 /// The most often [`predicted_snapshots`] makes a new snapshot: the predictions change with
 /// every arrival, and a viewer's board needs no more than a few a second.
 pub const PREDICTED_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
@@ -147,11 +176,11 @@ pub fn predicted_snapshots(
 ) -> watch::Receiver<Arc<StatusSnapshot>> {
     let first = Arc::clone(&snapshots.borrow());
     let (sender, receiver) = watch::channel(first);
-    tokio::spawn(follow_predictions(snapshots, predictions, sender));
+    tokio::spawn(overlay_predictions(snapshots, predictions, sender));
     receiver
 }
 
-async fn follow_predictions(
+async fn overlay_predictions(
     mut snapshots: watch::Receiver<Arc<StatusSnapshot>>,
     mut predictions: watch::Receiver<Arc<PredictionTable>>,
     sender: watch::Sender<Arc<StatusSnapshot>>,

@@ -613,3 +613,70 @@ async fn learnt_predictions_are_served_by_the_feeds_and_the_boards_next_trains()
     assert!(predicted > 30, "{predicted} predicted arrivals followed");
     server.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feeds_prediction_table_follows_the_topic_values_and_withdrawals() {
+    use transit_core::bus::{EventBus, EventBusExt, Record, TopicSpec};
+    use transit_core::codec::{SchemaRegistry, TopicCodec};
+    use transit_core::event::PredictionEvent;
+    use transit_mem::{MemBus, MemRegistry};
+
+    let snapshot = simulated_snapshot();
+    let table = learnt_predictions(&snapshot, 60);
+    let mut predictions: Vec<PredictionEvent> = table.iter().cloned().collect();
+    predictions.truncate(10);
+    let bus = Arc::new(MemBus::new());
+    let registry: Arc<dyn SchemaRegistry> = Arc::new(MemRegistry::new());
+    let topic = "org.chicago.cta.predictions.issued.v1";
+    bus.create_topic(&TopicSpec::new(topic, 2)).await.unwrap();
+    let codec = TopicCodec::<PredictionEvent>::register(Arc::clone(&registry), topic)
+        .await
+        .unwrap();
+    for prediction in &predictions {
+        bus.publish(topic, codec.record(prediction, 0).unwrap())
+            .await
+            .unwrap();
+    }
+    // The first one withdrawn: its key, no value.
+    let withdrawn = codec.record(&predictions[0], 1).unwrap();
+    bus.publish(
+        topic,
+        Record {
+            value: None,
+            ..withdrawn
+        },
+    )
+    .await
+    .unwrap();
+
+    let (sender, mut followed) = watch::channel(Arc::new(PredictionTable::new()));
+    let stop = CancellationToken::new();
+    let task = tokio::spawn({
+        let bus: Arc<dyn EventBus> = bus.clone();
+        let stop = stop.clone();
+        async move {
+            transit_http::realtime::follow_predictions(bus, registry, topic, sender, stop).await
+        }
+    });
+    let table = tokio::time::timeout(
+        Duration::from_secs(30),
+        followed.wait_for(|table| table.applied() == 11),
+    )
+    .await
+    .expect("every record applied")
+    .unwrap()
+    .clone();
+    assert_eq!(table.len(), 9);
+    assert!(table
+        .get(&predictions[0].vehicle_id, &predictions[0].stop_id)
+        .is_none());
+    for prediction in &predictions[1..] {
+        assert_eq!(
+            table.get(&prediction.vehicle_id, &prediction.stop_id),
+            Some(prediction)
+        );
+    }
+    stop.cancel();
+    let stats = task.await.unwrap().unwrap();
+    assert_eq!((stats.applied, stats.skipped), (11, 0));
+}
