@@ -23,7 +23,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::driver::{self, DriverConfig, DriverError, DriverStats, SimulationCodecs};
 use crate::Simulation;
-use transit_core::bus::EventBus;
+use transit_core::bus::{EventBus, TopicSpec};
 use transit_core::codec::SchemaRegistry;
 use transit_core::event::StationRow;
 use transit_core::metrics::PipelineMetrics;
@@ -79,6 +79,10 @@ pub struct Predictions {
     pub names: Arc<dyn NameCalls>,
     /// The static feed's service of the date the predictor reads the timetable of.
     pub day: Arc<ServiceDay>,
+    /// Keep every prediction issued on the bus, whatever its retention: for a finite run flat
+    /// out, where the scorer falls behind the predictor and must still read every one (memory
+    /// grows with the run: a paced run's scorer keeps up, and needs no more than retention).
+    pub keep_every_issued: bool,
 }
 
 impl PipelineConfig {
@@ -266,6 +270,18 @@ pub async fn start(
     let predictors = match &config.predictions {
         Some(predictions) => {
             driver::create_vehicle_arrivals_topic(bus.as_ref(), topics, config.partitions).await?;
+            if predictions.keep_every_issued {
+                let spec =
+                    TopicSpec::new(transit_predict::topics::issued(topics), config.partitions)
+                        .with_retention_records(u64::MAX)
+                        .with_retention_bytes(u64::MAX);
+                bus.create_topic(&spec)
+                    .await
+                    .map_err(|source| DriverError::CreateTopic {
+                        topic: spec.name.clone(),
+                        source,
+                    })?;
+            }
             codecs = codecs
                 .with_vehicle_arrivals(
                     Arc::clone(&registry),

@@ -39,6 +39,7 @@ async fn a_simulated_hour_of_cta_is_predicted_on_every_line_and_scored() {
         predictions: Some(Predictions {
             names: Arc::new(CallNames::new(sources)),
             day: Arc::new(day),
+            keep_every_issued: true,
         }),
         ..PipelineConfig::embedded().unwrap()
     };
@@ -67,7 +68,14 @@ async fn a_simulated_hour_of_cta_is_predicted_on_every_line_and_scored() {
     );
     assert!(predictor.issued > published, "{predictor:?}");
     let scorer = report.scorer.unwrap();
-    assert!(scorer.predictions > 0 && scorer.published > 0, "{scorer:?}");
+    // Every prediction issued and withdrawn, kept on the bus, is read by the scorer.
+    assert_eq!(
+        scorer.predictions,
+        predictor.issued + predictor.withdrawn,
+        "{scorer:?}"
+    );
+    assert_eq!(scorer.arrivals, published, "{scorer:?}");
+    assert!(scorer.published > 0, "{scorer:?}");
 
     // The current predictions at the end of the hour: every line, by the method riders get.
     let table = TopicCodec::<PredictionEvent>::register(
