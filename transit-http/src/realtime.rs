@@ -185,13 +185,9 @@ async fn overlay_predictions(
     mut predictions: watch::Receiver<Arc<PredictionTable>>,
     sender: watch::Sender<Arc<StatusSnapshot>>,
 ) {
-    let network = match build_network().await {
-        Ok(network) => Some(network),
-        Err(message) => {
-            tracing::error!(%message, "the board's next trains stay the board's own: the network cannot be built");
-            None
-        }
-    };
+    // Built alongside: the snapshots pass on as they are meanwhile.
+    let mut building = Some(Box::pin(build_network()));
+    let mut network: Option<Arc<LiveNetwork>> = None;
     let mut version = sender.borrow().version;
     let mut predictions_open = true;
     let mut last: Option<StatusSnapshot> = None;
@@ -216,6 +212,22 @@ async fn overlay_predictions(
             }
         }
         tokio::select! {
+            built = async {
+                match building.as_mut() {
+                    Some(build) => build.await,
+                    None => std::future::pending().await,
+                }
+            }, if building.is_some() => {
+                building = None;
+                match built {
+                    Ok(built) => network = Some(built),
+                    Err(message) => tracing::error!(
+                        %message,
+                        "the board's next trains stay the board's own: the network cannot be built"
+                    ),
+                }
+                continue;
+            }
             changed = snapshots.changed() => {
                 if changed.is_err() {
                     return;

@@ -680,3 +680,29 @@ async fn the_feeds_prediction_table_follows_the_topic_values_and_withdrawals() {
     let stats = task.await.unwrap().unwrap();
     assert_eq!((stats.applied, stats.skipped), (11, 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn predicted_snapshots_pass_the_boards_changes_on_and_end_with_it() {
+    let (board, snapshots) = watch::channel(Arc::new(StatusSnapshot::default()));
+    let (_predictions, table) = watch::channel(Arc::new(PredictionTable::new()));
+    let mut predicted = transit_http::realtime::predicted_snapshots(snapshots, table);
+    let fixed = fixed_snapshot();
+    board.send(Arc::new(fixed.clone())).unwrap();
+    // No prediction: the board's snapshot as it is, with a version of the stream's own.
+    let seen = tokio::time::timeout(
+        Duration::from_secs(30),
+        predicted.wait_for(|s| s.lines == fixed.lines),
+    )
+    .await
+    .expect("the board's change passed on")
+    .unwrap()
+    .clone();
+    assert_eq!(seen.simulated_time, fixed.simulated_time);
+    assert!(seen.version > 0);
+    drop(board);
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while predicted.changed().await.is_ok() {}
+    })
+    .await
+    .expect("the stream ends with the board's");
+}
