@@ -134,7 +134,12 @@ pub async fn run(args: BoardArgs, shutdown: CancellationToken) -> anyhow::Result
     served?;
     status?;
     let predicted = predicted?;
-    tracing::info!(%address, predictions = predicted.applied, left_out = predicted.skipped, "dashboard stopped");
+    tracing::info!(
+        %address,
+        predictions = predicted.applied,
+        left_out = predicted.skipped,
+        "dashboard stopped"
+    );
     Ok(())
 }
 

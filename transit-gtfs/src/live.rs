@@ -104,7 +104,8 @@ pub struct LiveTrip {
 /// Where a call's times come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallSource {
-    /// The predictor's learnt prediction (`transit-predict`, method [`LEARNT`]).
+    /// The predictor's learnt prediction (`transit-predict`, method
+    /// [`LEARNT`](transit_core::status::LEARNT)).
     Predicted,
     /// The board's own estimate: the next train due at a platform, and beyond that the
     /// timetable's time between consecutive stops added on.
