@@ -1,6 +1,7 @@
 //! `transit dashboard`: the status read model and the dashboard that renders it. With
 //! `--gtfs`, any agency's board instead, with its GTFS-realtime and static feed routes, over
-//! the arrivals topic `transit produce --gtfs` publishes.
+//! the arrivals topic `transit produce --gtfs` publishes, its GTFS-realtime trip updates and
+//! "N min" from the prediction table the predictor of `transit process` keeps.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -199,6 +200,31 @@ async fn run_agency(
         health.stop().await?;
         return Ok(());
     };
+    // The predictor's table (`transit process` runs the predictor): the trip updates and the
+    // board's "N min" are its learnt predictions; Kafka hands the table's withdrawals to its
+    // readers, and a table not created yet is waited for.
+    let table = transit_predict::topics::predictions(&topics);
+    let board_predicted = tasks.spawn(
+        "agency board predictions",
+        agency_board::consume_predictions(
+            board.clone(),
+            Arc::clone(&bus),
+            Arc::clone(&registry),
+            table.clone(),
+            shutdown.clone(),
+        ),
+    );
+    let feeds_predicted = {
+        let (feeds, bus, registry, stop) = (
+            feeds.clone(),
+            Arc::clone(&bus),
+            Arc::clone(&registry),
+            shutdown.clone(),
+        );
+        tasks.spawn("GTFS-realtime predictions", async move {
+            feeds.follow_predictions(bus, registry, &table, stop).await
+        })
+    };
     let reader = tasks.spawn(
         "agency board read model",
         agency_board::consume(board, consumer, codec, shutdown.clone()),
@@ -217,16 +243,23 @@ async fn run_agency(
     let served = join(server).await;
     let applied = join(reader).await;
     let followed = join(follower).await;
+    let board_predictions = join(board_predicted).await;
+    let feeds_predictions = join(feeds_predicted).await;
     tasks.wait().await;
     health.stop().await?;
     served?;
     let applied = applied?;
     let followed = followed?;
+    let board_predictions = board_predictions?;
+    let feeds_predictions = feeds_predictions?;
     tracing::info!(
         %address,
         board = applied,
         feeds = followed.applied,
         left_out = followed.skipped,
+        board_predictions = board_predictions.applied,
+        feeds_predictions = feeds_predictions.applied,
+        predictions_left_out = board_predictions.skipped + feeds_predictions.skipped,
         "board stopped"
     );
     Ok(())

@@ -8,7 +8,8 @@
 //! - [`AgencyBoard::vehicle_positions`]: each vehicle on a trip, `STOPPED_AT` the stop it last
 //!   arrived at until its departure (placed where the stop projects onto the trip's shape, when
 //!   the board has it), then `IN_TRANSIT_TO` (`INCOMING_AT` within
-//!   [`APPROACHING_S`] of its predicted arrival) the next stop, as
+//!   [`APPROACHING_S`] of its predicted arrival: the predictor's, when the board serves them)
+//!   the next stop, as
 //!   far along the way between the two stops as the time since its departure is of the
 //!   scheduled run time between them: along the trip's shape when the board has it
 //!   ([`AgencyBoard::with_shapes`]; the service day names shapes but does not carry them),
@@ -471,8 +472,16 @@ impl AgencyBoard {
                     Some(next) if !dwelling => {
                         let delay_ms =
                             state.event.departure_time - state.event.scheduled_departure_time;
-                        let due_ms =
-                            (self.day.unix_s(next.arrival_s) * 1_000 + delay_ms).max(now_ms);
+                        // The predictor's arrival at the next stop when the board serves
+                        // predictions and has one for it, else the timetable plus the delay.
+                        let predicted_ms = self.predictions.as_ref().and_then(|table| {
+                            let stop_id = &self.day.stop(next.stop)?.id;
+                            let p = table.get(&state.event.vehicle_id, stop_id)?;
+                            (p.trip_id == state.event.trip_id).then_some(p.predicted_arrival_time)
+                        });
+                        let due_ms = predicted_ms
+                            .unwrap_or(self.day.unix_s(next.arrival_s) * 1_000 + delay_ms)
+                            .max(now_ms);
                         let status = if due_ms - now_ms <= APPROACHING_S * 1_000 {
                             VehicleStopStatus::IncomingAt
                         } else {

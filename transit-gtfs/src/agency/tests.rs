@@ -492,3 +492,31 @@ fn a_board_without_predictions_ignores_the_table() {
     assert!(!board.apply_prediction(&key_of(&b), Some(&b)));
     assert!(board.predictions().is_none());
 }
+
+#[test]
+fn a_vehicle_is_incoming_by_its_learnt_prediction() {
+    let day = day(false);
+    let mut board = AgencyBoard::new(Arc::clone(&day)).with_predictions();
+    board.apply(&arrival(&day, 0, 1, 0)).unwrap();
+    // Left B at 08:06 on time; the timetable has C at 08:11, the predictor at 08:14.
+    let at_c = predicted(&day, 0, 2, 180);
+    board.apply_prediction(&key_of(&at_c), Some(&at_c));
+    let status = |board: &AgencyBoard, s: u32| {
+        board.vehicle_positions(ms(&day, s)).entity[0]
+            .vehicle
+            .as_ref()
+            .unwrap()
+            .current_status
+    };
+    // 08:10:30: due by the timetable, three and a half minutes out by the prediction.
+    let half_past_ten = 8 * 3_600 + 630;
+    assert_eq!(
+        status(&board, half_past_ten),
+        Some(VehicleStopStatus::InTransitTo as i32)
+    );
+    board.apply_prediction(&key_of(&at_c), None);
+    assert_eq!(
+        status(&board, half_past_ten),
+        Some(VehicleStopStatus::IncomingAt as i32)
+    );
+}

@@ -235,7 +235,7 @@ fn the_stops_say_in_how_many_minutes_the_predicted_trains_are_due() {
 
     // Withdrawn: the stop no longer says it.
     board.apply_prediction(&key_of(&at_s1), None);
-    assert!(board.due(Some(0)).get(&(0, StopIndex(1))).is_none());
+    assert!(!board.due(Some(0)).contains_key(&(0, StopIndex(1))));
     assert!(board.arrivals_at("s1").1.is_empty());
     assert_eq!(board.predictions_applied(), 3);
 }

@@ -808,3 +808,241 @@ async fn sample_gtfs_feed_live_feeds_name_the_input_feeds_ids_at_the_wall_clock(
     assert_eq!(followed.skipped, 0);
     assert!(followed.applied <= published.published);
 }
+
+/// The feeds over `day` of the feed at `path` (read with `options`) as the predictor makes
+/// them: the simulation published flat out until `until_s` on the in-memory bus, the predictor
+/// (four partitions) predicting from it, the feeds following the arrivals and the issued
+/// predictions (every change of the table, withdrawals kept: the in-memory bus's compaction
+/// drops them as they come) until the bus closes, every record read.
+async fn predicted_feeds(
+    path: &Path,
+    options: &ReadOptions,
+    day: &Arc<ServiceDay>,
+    until_s: u32,
+) -> (AgencyFeeds, transit_predict::PredictorStats) {
+    use transit_core::bus::TopicSpec;
+    use transit_core::metrics::PipelineMetrics;
+    use transit_core::processor::runner::Transactions;
+    use transit_predict::{predictor::PREDICTOR, PredictionProcessor};
+
+    let bus = Arc::new(MemBus::new());
+    let shared: Arc<dyn EventBus> = bus.clone();
+    let registry: Arc<dyn SchemaRegistry> = Arc::new(MemRegistry::new());
+    let topics = Topics::default();
+    let partitions = 4;
+    publish::create_topic(bus.as_ref(), &topics, partitions)
+        .await
+        .unwrap();
+    let codec = publish::register_codec(Arc::clone(&registry), &topics)
+        .await
+        .unwrap();
+    let issued = transit_predict::topics::issued(&topics);
+    shared
+        .create_topic(
+            &TopicSpec::new(issued.clone(), partitions)
+                .with_retention_records(u64::MAX)
+                .with_retention_bytes(u64::MAX),
+        )
+        .await
+        .unwrap();
+    let metrics = PipelineMetrics::new();
+    let predictor = PredictionProcessor::new(
+        Arc::clone(&shared),
+        Arc::clone(&registry),
+        &topics,
+        Arc::clone(day),
+        partitions,
+        Arc::clone(&metrics),
+    )
+    .await
+    .unwrap()
+    .transactions(Transactions::Off);
+    let stop_predicting = CancellationToken::new();
+    let predicting = tokio::spawn(predictor.run(stop_predicting.clone()));
+    while !metrics.has_restored(PREDICTOR) {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let feed = transit_gtfs_reader::Feed::read(path, options).unwrap();
+    let shapes = feed.shapes().iter().map(|shape| {
+        let points = shape.points.iter().map(|p| (p.lat, p.lon)).collect();
+        (shape.id.to_string(), points)
+    });
+    let board = AgencyBoard::new(Arc::clone(day))
+        .with_shapes(shapes)
+        .with_predictions();
+    let feeds = AgencyFeeds::with_board(path, board, FeedClock::Records);
+    let never = CancellationToken::new();
+    let arrivals = tokio::spawn({
+        let (feeds, bus, registry, never) = (
+            feeds.clone(),
+            Arc::clone(&shared),
+            Arc::clone(&registry),
+            never.clone(),
+        );
+        async move { feeds.follow(bus, registry, &Topics::default(), never).await }
+    });
+    let predictions = tokio::spawn({
+        let (feeds, bus, registry, never) = (
+            feeds.clone(),
+            Arc::clone(&shared),
+            Arc::clone(&registry),
+            never.clone(),
+        );
+        async move {
+            feeds
+                .follow_predictions(bus, registry, &issued, never)
+                .await
+        }
+    });
+
+    let mut sim =
+        TimetabledSimulation::new(Arc::clone(day), TimetabledConfig::embedded(21).unwrap())
+            .unwrap();
+    let config = PublishConfig {
+        clock: Clock::FlatOut,
+        until_s: Some(until_s),
+        ..PublishConfig::default()
+    };
+    let published = publish::run(bus.as_ref(), &mut sim, &codec, &config, never.clone())
+        .await
+        .unwrap();
+    assert!(published.published > 0, "nothing published");
+    let arrivals_topic = topics.vehicle_arrivals();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
+    loop {
+        let consumed: u64 = metrics
+            .snapshot()
+            .consumed
+            .iter()
+            .filter(|((consumer, topic), _)| consumer == PREDICTOR && **topic == *arrivals_topic)
+            .map(|(_, n)| *n)
+            .sum();
+        if consumed >= published.published {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the predictor read {consumed} of {} arrivals",
+            published.published
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop_predicting.cancel();
+    let stats = predicting.await.unwrap().unwrap();
+    // Everything is on the bus; closing it ends the followers' streams at once, so first they
+    // read until the learnt predictions applied stop growing (the count below says whether
+    // every record was read).
+    let mut seen = feeds.predictions_applied();
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = feeds.predictions_applied();
+        if now == seen && feeds.applied() >= published.published {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the feeds kept reading"
+        );
+        seen = now;
+    }
+    bus.close();
+    let followed = arrivals.await.unwrap().unwrap();
+    assert_eq!(followed.applied, published.published);
+    let read = predictions.await.unwrap().unwrap();
+    assert_eq!(read.skipped, 0);
+    assert_eq!(
+        read.applied,
+        stats.issued + stats.withdrawn,
+        "every issued prediction and withdrawal read: {stats}"
+    );
+    (feeds, stats)
+}
+
+/// The trip updates are the learnt predictions, each one a stop time update with an arrival
+/// and a departure stating their uncertainty, and they pass the Python check of the input's
+/// ids, times and delays (`--predicted`).
+async fn trip_updates_are_the_predictors(
+    name: &str,
+    options: ReadOptions,
+    simulated: chrono::NaiveDate,
+    until_s: u32,
+) {
+    let path = feeds::feed(name);
+    let feed = transit_gtfs_reader::Feed::read(&path, &options).unwrap();
+    let day = Arc::new(feed.service_day(simulated).unwrap());
+    let (feeds, stats) = predicted_feeds(&path, &options, &day, until_s).await;
+    let updates = feeds.trip_updates();
+    ids_are_the_feeds(&feed, &updates);
+    let stop_time_updates: Vec<_> = updates
+        .entity
+        .iter()
+        .flat_map(|e| &e.trip_update.as_ref().unwrap().stop_time_update)
+        .collect();
+    assert!(
+        !stop_time_updates.is_empty(),
+        "no predictions served: {stats}"
+    );
+    for update in &stop_time_updates {
+        let (arrival, departure) = (update.arrival.unwrap(), update.departure.unwrap());
+        assert!(arrival.uncertainty.is_some_and(|u| u >= 0), "{update:?}");
+        assert_eq!(arrival.uncertainty, departure.uncertainty, "{update:?}");
+        assert!(departure.time >= arrival.time, "{update:?}");
+    }
+    // One stop time update per learnt prediction in the table, nothing else.
+    let learnt = feeds.predictions_applied();
+    assert!(learnt > 0);
+    let (base, stop, server) = serve(&feeds).await;
+    let report = check_with_python(&base, &["--predicted"]).await;
+    eprintln!(
+        "{name} on {simulated} (service of {}) until {}: predictor {stats}; served {report}",
+        day.date,
+        gtfs_time(until_s)
+    );
+    assert_eq!(
+        report["stop_time_updates"].as_u64().unwrap(),
+        stop_time_updates.len() as u64
+    );
+    assert_eq!(
+        report["uncertainties"].as_u64().unwrap(),
+        2 * stop_time_updates.len() as u64,
+        "{report}"
+    );
+    stop.cancel();
+    server.await.unwrap();
+}
+
+fn gtfs_time(seconds: u32) -> String {
+    format!(
+        "{:02}:{:02}:{:02}",
+        seconds / 3_600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nyc_trip_updates_are_the_predictors_with_departures_and_uncertainty() {
+    // A Wednesday two years after the feed (the service of 2025-01-15), the morning to 07:00.
+    let simulated = chrono::NaiveDate::from_ymd_opt(2026, 12, 9).unwrap();
+    trip_updates_are_the_predictors(
+        "nyc_subway_gtfs.zip",
+        ReadOptions::default(),
+        simulated,
+        7 * 3_600,
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sample_gtfs_feed_trip_updates_are_the_predictors_with_departures_and_uncertainty() {
+    // Two agencies in two zones: at 15:30 of a Saturday a bus and a tram are on their way.
+    let simulated = chrono::NaiveDate::from_ymd_opt(2026, 12, 12).unwrap();
+    trip_updates_are_the_predictors(
+        "sample-gtfs-feed.zip",
+        ReadOptions::all_route_types(),
+        simulated,
+        15 * 3_600 + 30 * 60,
+    )
+    .await;
+}

@@ -7,6 +7,11 @@ server serves (the input feed itself).
 Every trip a feed names must run in the static feed on its start_date (calendar.txt and
 calendar_dates.txt), as a trip planner matches a trip update to an active trip.
 
+With --predicted, the trip updates are the predictor's: every arrival and departure states its
+uncertainty (seconds, not negative), and on a trip of its own schedule its delay is its time
+less the static feed's stop time (arrival_time or departure_time, from noon minus 12 hours of
+its start_date in the agency's timezone), as the GTFS-realtime reference requires of both.
+
 With --now-within, every timestamp (the headers', the vehicles', the trip updates') must be
 within SECONDS of this machine's clock (a live run). Prints a JSON summary on success; exits
 non-zero, naming the first id or rule broken, on failure.
@@ -21,6 +26,7 @@ import sys
 import time
 import urllib.request
 import zipfile
+import zoneinfo
 
 from google.transit import gtfs_realtime_pb2
 
@@ -52,6 +58,7 @@ def main():
     within = None
     if "--now-within" in sys.argv:
         within = float(sys.argv[sys.argv.index("--now-within") + 1])
+    predicted = "--predicted" in sys.argv
     _, static = get(base + "/gtfs/static.zip")
     archive = zipfile.ZipFile(io.BytesIO(static))
     trips = {t["trip_id"]: t for t in table(archive, "trips.txt")}
@@ -83,8 +90,19 @@ def main():
 
     start_dates = set()
     calls = {}
+    scheduled_times = {}
     for st in table(archive, "stop_times.txt"):
         calls.setdefault(st["trip_id"], {})[int(st["stop_sequence"])] = st["stop_id"]
+        scheduled_times[(st["trip_id"], int(st["stop_sequence"]))] = (
+            st.get("arrival_time", "").strip(), st.get("departure_time", "").strip())
+    agencies = table(archive, "agency.txt")
+    timezone = zoneinfo.ZoneInfo(agencies[0]["agency_timezone"].strip())
+
+    def service_start(yyyymmdd):
+        # GTFS's times count from noon minus 12 hours, local time, of the service date.
+        noon = datetime.datetime(int(yyyymmdd[:4]), int(yyyymmdd[4:6]), int(yyyymmdd[6:]), 12,
+                                 tzinfo=timezone)
+        return int(noon.timestamp()) - 12 * 3600
 
     def check_time(where, t):
         if within is not None and abs(t - time.time()) > within:
@@ -198,6 +216,8 @@ def main():
     updates = feed("/gtfs-rt/trip-updates")
     now = updates.header.timestamp
     stop_time_updates = 0
+    uncertainties = []
+    delays_checked = 0
     for entity in updates.entity:
         where = f"trip update {entity.id}"
         if not entity.HasField("trip_update"):
@@ -207,6 +227,8 @@ def main():
         check_time(where, u.timestamp)
         if not u.stop_time_update:
             sys.exit(f"{where}: no stop time updates")
+        if predicted and not u.vehicle.id:
+            sys.exit(f"{where}: no vehicle named")
         last_sequence, last_time = -1, now
         for s in u.stop_time_update:
             check_stop(where, u.trip.trip_id, s.stop_sequence, s.stop_id)
@@ -223,6 +245,21 @@ def main():
                 last_time = t
                 if unscheduled and getattr(s, name).HasField("delay"):
                     sys.exit(f"{where}: a delay on an UNSCHEDULED trip")
+                if predicted:
+                    event = getattr(s, name)
+                    if not event.HasField("uncertainty") or event.uncertainty < 0:
+                        sys.exit(f"{where}: {name} at stop {s.stop_sequence} has no uncertainty")
+                    uncertainties.append(event.uncertainty)
+                    static_time = scheduled_times.get((u.trip.trip_id, s.stop_sequence), ("", ""))
+                    static_time = static_time[0 if name == "arrival" else 1]
+                    if not unscheduled and u.trip.trip_id not in frequencies and static_time:
+                        if not event.HasField("delay"):
+                            sys.exit(f"{where}: {name} at stop {s.stop_sequence} has no delay")
+                        expected_delay = t - (service_start(u.trip.start_date) + seconds(static_time))
+                        if event.delay != expected_delay:
+                            sys.exit(f"{where}: {name} delay {event.delay} at stop {s.stop_sequence}, "
+                                     f"its time less the static {static_time} is {expected_delay}")
+                        delays_checked += 1
             expected = STU.UNSCHEDULED if unscheduled else STU.SCHEDULED
             if s.schedule_relationship != expected:
                 sys.exit(f"{where}: stop {s.stop_sequence} schedule_relationship {s.schedule_relationship}")
@@ -237,6 +274,9 @@ def main():
         "statuses": sorted(statuses),
         "trip_updates": len(updates.entity),
         "stop_time_updates": stop_time_updates,
+        "uncertainties": len(uncertainties),
+        "median_uncertainty_s": sorted(uncertainties)[len(uncertainties) // 2] if uncertainties else None,
+        "delays_checked": delays_checked,
         "routes": sorted(seen_routes),
         "start_dates": sorted(start_dates),
         "farthest_from_shape_m": round(farthest_from_shape, 1),
