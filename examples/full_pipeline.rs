@@ -248,6 +248,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         proxy_client,
         topics.weather(),
     )));
+    let predicting = predictions.is_some();
     let config = PipelineConfig {
         topics: topics.clone(),
         partitions: args.partitions,
@@ -264,10 +265,39 @@ async fn run(args: Args) -> anyhow::Result<()> {
     )
     .await?;
 
-    let board =
-        Dashboard::new(running.snapshots(), running.metrics(), stop_serving.clone()).with_what_ifs(
-            WhatIfControl::new(what_ifs, board_address, what_if_token(&args)?),
+    // The board's next trains and its feeds serve the predictor's learnt predictions: read
+    // from its table on Kafka, from the issued predictions on the in-memory bus (whose
+    // compaction drops a withdrawal as it comes).
+    let followed = predicting.then(|| {
+        let (sender, table) = tokio::sync::watch::channel(Arc::default());
+        let topic = match &bus {
+            Bus::Kafka(_) => transit_predict::topics::predictions(&topics),
+            Bus::Memory(_) => transit_predict::topics::issued(&topics),
+        };
+        let (bus, registry, stop) = (
+            Arc::clone(&shared_bus),
+            Arc::clone(&registry),
+            stop_serving.clone(),
         );
+        let task = services.tasks.spawn("prediction read model", async move {
+            transit_http::realtime::follow_predictions(bus, registry, &topic, sender, stop).await
+        });
+        (table, task)
+    });
+    let board = match &followed {
+        Some((table, _)) => Dashboard::predicted(
+            running.snapshots(),
+            table.clone(),
+            running.metrics(),
+            stop_serving.clone(),
+        ),
+        None => Dashboard::new(running.snapshots(), running.metrics(), stop_serving.clone()),
+    }
+    .with_what_ifs(WhatIfControl::new(
+        what_ifs,
+        board_address,
+        what_if_token(&args)?,
+    ));
     let board_server = services.tasks.spawn(
         "dashboard",
         dashboard::serve(board_listener, board, stop_serving.clone()),
@@ -300,6 +330,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
     };
     stop_serving.cancel();
     join(board_server).await?;
+    if let Some((_, task)) = followed {
+        let followed = join(task).await?;
+        tracing::info!(
+            applied = followed.applied,
+            left_out = followed.skipped,
+            "the board's prediction read model stopped"
+        );
+    }
     Backbone::finish(bus, services).await?;
     let report = report?;
     summarise(&report, elapsed);

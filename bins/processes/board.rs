@@ -12,7 +12,7 @@ use clap::Args;
 use tokio_util::sync::CancellationToken;
 use transit_core::bus::{EventBus, StartFrom, SubscribeOptions};
 use transit_core::metrics::PipelineMetrics;
-use transit_core::status::StatusService;
+use transit_core::status::{PredictionTable, StatusService};
 
 use super::{join, Tasks};
 use crate::agency::{AgencyArgs, AgencyDay};
@@ -84,12 +84,15 @@ pub async fn run(args: BoardArgs, shutdown: CancellationToken) -> anyhow::Result
     );
     let (status, snapshots) = StatusService::new(
         Arc::clone(&bus),
-        registry,
+        Arc::clone(&registry),
         &args.cluster.topics(),
         Arc::clone(network.locations()),
         Arc::clone(&metrics),
     )?;
-    let board = Dashboard::new(snapshots, Arc::clone(&metrics), shutdown.clone());
+    // The board's next trains and its feeds from the predictor's learnt predictions, once
+    // `transit process` publishes them (the topic is waited for until then).
+    let (predictions, table) = tokio::sync::watch::channel(Arc::new(PredictionTable::new()));
+    let board = Dashboard::predicted(snapshots, table, Arc::clone(&metrics), shutdown.clone());
     // The board's own checks (read model restored, stations on it), the broker's and the
     // registry's: on the dashboard's /readyz and on --metrics-address alike.
     let mut health = ProcessHealth::start(
@@ -108,6 +111,14 @@ pub async fn run(args: BoardArgs, shutdown: CancellationToken) -> anyhow::Result
     );
     let tasks = Tasks::new();
     let status = tasks.spawn("status read model", status.run(shutdown.clone()));
+    let predicted = {
+        let (bus, registry, stop) = (Arc::clone(&bus), Arc::clone(&registry), shutdown.clone());
+        let topic = transit_predict::topics::predictions(&args.cluster.topics());
+        tasks.spawn("prediction read model", async move {
+            transit_http::realtime::follow_predictions(bus, registry, &topic, predictions, stop)
+                .await
+        })
+    };
     let server = tasks.spawn(
         "dashboard",
         dashboard::serve(listener, board, shutdown.clone()),
@@ -116,13 +127,20 @@ pub async fn run(args: BoardArgs, shutdown: CancellationToken) -> anyhow::Result
     println!("transit dashboard: http://{address}/");
     let served = join(server).await;
     let status = join(status).await;
+    let predicted = join(predicted).await;
     tasks.wait().await;
     // The read model publishes dead letters: they are flushed like any producer's output.
     bus.flush().await.context("flushing the bus")?;
     health.stop().await?;
     served?;
     status?;
-    tracing::info!(%address, "dashboard stopped");
+    let predicted = predicted?;
+    tracing::info!(
+        %address,
+        predictions = predicted.applied,
+        left_out = predicted.skipped,
+        "dashboard stopped"
+    );
     Ok(())
 }
 

@@ -14,14 +14,25 @@
 //!   riders expected): of the terminal departures early enough, the latest whose own offset
 //!   puts it within [`SLOT_TOLERANCE_MS`] of that time is the simulated departure, and
 //!   [`ScheduledTrips::trip_of_departure`] names its trip and service day.
-//! - **Predictions**: the board's own prediction where the train is the next one due at a
+//! - **Predictions** ([`CallSource`]): the predictor's learnt prediction of the train at the
+//!   stop (`transit-predict`'s table, read by a [`PredictionTable`];
+//!   [`LiveNetwork::board_with`]) where it has one, with when it was made and its expected
+//!   error; elsewhere the board's own prediction where the train is the next one due at a
 //!   platform (the snapshot's `next_a` / `next_b`), and beyond that the timetable's nominal
-//!   time between consecutive stops added on, so the feeds and the board never disagree.
+//!   time between consecutive stops added on from the call before (a train never arrives
+//!   before it left the stop before). A train standing at its trip's first stop before its
+//!   scheduled departure, with no prediction, keeps its trip's scheduled times. The board's
+//!   "N min" is taken from the same calls ([`LiveNetwork::with_predicted_next_trains`]), so
+//!   the feeds and the board never disagree.
+//!
+//! The predictions name trains, stops and trips as the feeds do: `vehicle_id` the train's id
+//! (`BL007`), `stop_id` the platform's stop id of the static feed, `trip_id` its trip's.
 
 use chrono::{NaiveDateTime, TimeZone};
+use transit_core::event::PredictionEvent;
 use transit_core::model::{Direction, LineId, StationId, TrainStatus};
 use transit_core::network::timetable::StopOffset;
-use transit_core::status::{LineView, StatusSnapshot, TrainPosition};
+use transit_core::status::{LineView, NextTrain, PredictionTable, StatusSnapshot, TrainPosition};
 use transit_core::time::SimTime;
 
 use crate::model::ServiceTime;
@@ -90,6 +101,20 @@ pub struct LiveTrip {
     pub departure: SimTime,
 }
 
+/// Where a call's times come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallSource {
+    /// The predictor's learnt prediction (`transit-predict`, method
+    /// [`LEARNT`](transit_core::status::LEARNT)).
+    Predicted,
+    /// The board's own estimate: the next train due at a platform, and beyond that the
+    /// timetable's time between consecutive stops added on.
+    Board,
+    /// The timetable alone: a train standing at its trip's first stop before its scheduled
+    /// departure, with no prediction, leaves and calls as scheduled.
+    Timetable,
+}
+
 /// A stop a train is due at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Call {
@@ -103,10 +128,22 @@ pub struct Call {
     pub stop_sequence: u32,
     /// When the train arrives there (predicted; for the stop it stands at, when it arrived).
     pub arrival: SimTime,
+    /// When it leaves (predicted, or its arrival plus the timetable's dwell there; never
+    /// before its arrival).
+    pub departure: SimTime,
     /// When its trip is scheduled there; `None` without a trip.
     pub scheduled: Option<SimTime>,
+    /// When its trip is scheduled to leave; `None` without a trip.
+    pub scheduled_departure: Option<SimTime>,
     /// Whether the train stands there now.
     pub here: bool,
+    /// Where the times come from.
+    pub source: CallSource,
+    /// When the prediction was made ([`CallSource::Predicted`] only).
+    pub issued_at: Option<SimTime>,
+    /// The prediction's expected error, seconds ([`CallSource::Predicted`] only, when the
+    /// predictor states one).
+    pub uncertainty_s: Option<i32>,
 }
 
 impl Call {
@@ -118,6 +155,19 @@ impl Call {
     /// Whether the train stands there or is due within [`APPROACHING_S`].
     pub fn approaching(&self, now: SimTime) -> bool {
         self.here || self.seconds_from(now) <= APPROACHING_S
+    }
+
+    /// Seconds late arriving against its trip's schedule (negative: early); `None` without a
+    /// trip.
+    pub fn delay_s(&self) -> Option<i32> {
+        self.scheduled
+            .map(|s| ((self.arrival.0 - s.0) as f64 / 1000.0).round() as i32)
+    }
+
+    /// Seconds late leaving against its trip's schedule; `None` without a trip.
+    pub fn departure_delay_s(&self) -> Option<i32> {
+        self.scheduled_departure
+            .map(|s| ((self.departure.0 - s.0) as f64 / 1000.0).round() as i32)
     }
 }
 
@@ -200,8 +250,19 @@ impl LiveNetwork {
         }
     }
 
-    /// The trains of `snapshot` in revenue service, placed and predicted.
+    /// The trains of `snapshot` in revenue service, placed and predicted by the board alone.
     pub fn board(&self, snapshot: &StatusSnapshot) -> LiveBoard {
+        self.board_with(snapshot, None)
+    }
+
+    /// The trains of `snapshot` in revenue service, placed, and predicted by `predictions`
+    /// (the predictor's learnt table; see [`CallSource`]) where it has a prediction, by the
+    /// board elsewhere.
+    pub fn board_with(
+        &self,
+        snapshot: &StatusSnapshot,
+        predictions: Option<&PredictionTable>,
+    ) -> LiveBoard {
         let now = snapshot
             .simulated_time
             .as_deref()
@@ -209,7 +270,10 @@ impl LiveNetwork {
         let mut trains = Vec::new();
         for view in &snapshot.lines {
             for train in &view.trains {
-                if let Some(live) = self.train(view, train, now) {
+                let predicted = predictions
+                    .map(|table| table.vehicle(&train.id))
+                    .unwrap_or_default();
+                if let Some(live) = self.train(view, train, now, &predicted) {
                     trains.push(live);
                 }
             }
@@ -225,6 +289,7 @@ impl LiveNetwork {
         view: &LineView,
         train: &TrainPosition,
         now: Option<SimTime>,
+        predicted: &[&PredictionEvent],
     ) -> Option<LiveTrain> {
         // Out of service, a train carries no riders (bound for the yard): the feeds leave it
         // out. A broken-down train still has its riders on board: it stays, flagged.
@@ -280,7 +345,19 @@ impl LiveNetwork {
                 .map_or(&[][..], |offsets| &offsets[d as usize][..])
         });
         let calls = now
-            .map(|now| self.calls(view, train, from, to, progress, now, offsets, trip.as_ref()))
+            .map(|now| {
+                self.calls(
+                    view,
+                    train,
+                    from,
+                    to,
+                    progress,
+                    now,
+                    offsets,
+                    trip.as_ref(),
+                    predicted,
+                )
+            })
             .unwrap_or_default();
         Some(LiveTrain {
             line,
@@ -297,6 +374,73 @@ impl LiveNetwork {
             calls,
             broken_down: train.status == TrainStatus::BrokenDown,
         })
+    }
+
+    /// `snapshot` with each platform's next train (its `next_a` / `next_b`, the board's "N min")
+    /// from `board`'s learnt predictions where a train has one at that platform: the earliest
+    /// of the predicted trains and the board's own next train (when that one is not predicted
+    /// there). Platforms no train is predicted at keep the board's estimate. `board` is
+    /// [`LiveNetwork::board_with`] of `snapshot`.
+    pub fn with_predicted_next_trains(
+        &self,
+        snapshot: &StatusSnapshot,
+        board: &LiveBoard,
+    ) -> StatusSnapshot {
+        let mut out = snapshot.clone();
+        let Some(now) = board.now else {
+            return out;
+        };
+        for view in &mut out.lines {
+            let line = view.line;
+            for station in &mut view.stations {
+                let Some(index) = self.station_index(line, station.station_id) else {
+                    continue;
+                };
+                for d in [Direction::A, Direction::B] {
+                    let predicted: Vec<(&str, SimTime)> = board
+                        .trains
+                        .iter()
+                        .filter(|t| t.line == line && t.direction == d)
+                        .filter_map(|t| {
+                            t.calls
+                                .iter()
+                                .find(|c| {
+                                    c.station == index
+                                        && !c.here
+                                        && c.source == CallSource::Predicted
+                                })
+                                .map(|c| (t.id.as_str(), c.arrival.max(now)))
+                        })
+                        .collect();
+                    if predicted.is_empty() {
+                        continue;
+                    }
+                    let slot = match d {
+                        Direction::A => &mut station.next_a,
+                        Direction::B => &mut station.next_b,
+                    };
+                    let board_next = slot
+                        .as_ref()
+                        .filter(|next| !predicted.iter().any(|(id, _)| *id == next.id))
+                        .map(|next| {
+                            (
+                                next.id.as_str(),
+                                SimTime(now.0 + i64::from(next.seconds) * 1000),
+                            )
+                        });
+                    let earliest = predicted
+                        .iter()
+                        .copied()
+                        .chain(board_next)
+                        .min_by_key(|(id, at)| (*at, *id))
+                        .map(|(id, at)| (id.to_string(), at));
+                    if let Some((id, at)) = earliest {
+                        *slot = Some(NextTrain::due(id, now, at));
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// The trip `train` runs: its scheduled time at its last stop (the `stop`th of its trip)
@@ -339,7 +483,9 @@ impl LiveNetwork {
         })
     }
 
-    /// The stops left on the train's trip with their predicted arrivals.
+    /// The stops left on the train's trip with their predicted arrivals and departures: the
+    /// learnt prediction where `predicted` has one for the stop (of the train's trip, when it
+    /// is known), else the board's estimate, chained on from the call before.
     #[allow(clippy::too_many_arguments)]
     fn calls(
         &self,
@@ -351,6 +497,7 @@ impl LiveNetwork {
         now: SimTime,
         offsets: &[StopOffset],
         trip: Option<&LiveTrip>,
+        predicted: &[&PredictionEvent],
     ) -> Vec<Call> {
         let line = view.line;
         let d = train.direction;
@@ -365,6 +512,13 @@ impl LiveNetwork {
         };
         let scheduled_at =
             |index: usize| trip.map(|t| SimTime(t.departure.0 + offsets[order(index)].arrival_ms));
+        let scheduled_departure = |index: usize| {
+            trip.map(|t| SimTime(t.departure.0 + offsets[order(index)].departure_ms))
+        };
+        let dwell_ms = |index: usize| {
+            let o = &offsets[order(index)];
+            (o.departure_ms - o.arrival_ms).max(0)
+        };
         // The board's prediction for this train at a platform, if it is the next one due.
         let board_says = |index: usize| {
             let station = view
@@ -377,21 +531,84 @@ impl LiveNetwork {
             }?;
             (next.id == train.id).then(|| SimTime(now.0 + i64::from(next.seconds) * 1000))
         };
-        let mut calls = Vec::new();
-        let mut push = |index: usize, arrival: SimTime, here: bool| {
-            if let Some(stop_id) = self.stop_id(line, index, d) {
-                calls.push(Call {
-                    station: index,
-                    station_id: stations[index].id,
-                    stop_id,
-                    stop_sequence: order(index) as u32 + 1,
-                    arrival,
-                    scheduled: scheduled_at(index),
-                    here,
-                });
-            }
+        // The learnt prediction at a platform, of the train's own trip when it is known (a
+        // vehicle's next trip may call at the same platform).
+        let prediction_at = |stop_id: u32| {
+            let stop_id = stop_id.to_string();
+            predicted
+                .iter()
+                .copied()
+                .find(|p| p.stop_id == stop_id && trip.is_none_or(|t| t.trip_id == p.trip_id))
         };
         let k = order(from);
+        // Standing at its trip's first stop before the scheduled departure, with nothing
+        // predicted: it leaves as scheduled, and the timetable is all there is to go by.
+        let waiting = to.is_none()
+            && k == 0
+            && predicted.is_empty()
+            && scheduled_departure(from).is_some_and(|t| t > now);
+        let mut calls = Vec::new();
+        let mut previous_departure = None;
+        let mut push = |index: usize, arrival: SimTime, here: bool| {
+            let Some(stop_id) = self.stop_id(line, index, d) else {
+                return arrival;
+            };
+            let mut arrival = arrival;
+            let (departure, source, issued_at, uncertainty_s) = match prediction_at(stop_id)
+                .filter(|_| !here)
+                .and_then(|p| Some((p, posix_ms_to_sim(p.predicted_arrival_time)?)))
+            {
+                Some((p, predicted_arrival)) => {
+                    arrival = predicted_arrival;
+                    let departure = posix_ms_to_sim(p.predicted_departure_time)
+                        .map_or(arrival, |t| t.max(arrival));
+                    (
+                        departure,
+                        CallSource::Predicted,
+                        posix_ms_to_sim(p.issued_at),
+                        p.uncertainty_s,
+                    )
+                }
+                None => {
+                    if !here {
+                        // A train cannot arrive before it left the stop before.
+                        if let Some(left) = previous_departure {
+                            arrival = arrival.max(left);
+                        }
+                    }
+                    let mut departure = SimTime(arrival.0 + dwell_ms(index));
+                    let source = if waiting {
+                        if let Some(scheduled) = scheduled_departure(index) {
+                            departure = departure.max(scheduled);
+                        }
+                        CallSource::Timetable
+                    } else {
+                        if here {
+                            // Standing past its dwell, it leaves now at the earliest.
+                            departure = departure.max(now);
+                        }
+                        CallSource::Board
+                    };
+                    (departure, source, None, None)
+                }
+            };
+            previous_departure = Some(departure);
+            calls.push(Call {
+                station: index,
+                station_id: stations[index].id,
+                stop_id,
+                stop_sequence: order(index) as u32 + 1,
+                arrival,
+                departure,
+                scheduled: scheduled_at(index),
+                scheduled_departure: scheduled_departure(index),
+                here,
+                source,
+                issued_at,
+                uncertainty_s,
+            });
+            arrival
+        };
         let mut at = if to.is_none() {
             // Standing at `from`: it arrived at its scheduled time plus its delay, or now.
             let arrived = scheduled_at(from)
@@ -400,6 +617,19 @@ impl LiveNetwork {
                 .filter(|t| *t <= now)
                 .unwrap_or(now);
             push(from, arrived, true);
+            if waiting {
+                // It leaves at its scheduled departure: each stop at its scheduled time.
+                for next in k + 1..n {
+                    let index = match d {
+                        Direction::A => next,
+                        Direction::B => n - 1 - next,
+                    };
+                    if let Some(scheduled) = scheduled_at(index) {
+                        push(index, scheduled.max(now), false);
+                    }
+                }
+                return calls;
+            }
             // The nominal segment counts from its arrival: it has stood part of its dwell.
             let segment = offsets.get(k + 1).map_or(0, |o| o.arrival_ms) - offsets[k].arrival_ms;
             (arrived.0 + segment.max(0)).max(now.0)
@@ -419,7 +649,8 @@ impl LiveNetwork {
                 at = said.0;
             }
             at = at.max(now.0);
-            push(index, SimTime(at), false);
+            // A predicted (or held) call sets the time the later ones count on from.
+            at = push(index, SimTime(at), false).0;
         }
         calls
     }
@@ -471,6 +702,16 @@ pub fn posix_seconds(time: SimTime) -> Option<u64> {
             .earliest()
     })?;
     u64::try_from(local.timestamp()).ok()
+}
+
+/// The simulated moment (Chicago local time) of `ms` milliseconds since the Unix epoch, as
+/// the predictions give their times.
+pub fn posix_ms_to_sim(ms: i64) -> Option<SimTime> {
+    let utc = chrono::DateTime::from_timestamp_millis(ms)?;
+    Some(SimTime::from_naive(
+        utc.with_timezone(&chrono_tz::America::Chicago)
+            .naive_local(),
+    ))
 }
 
 #[cfg(test)]
@@ -562,6 +803,100 @@ mod tests {
         assert_eq!(broken.len(), 1);
         assert!(broken[0].broken_down);
         assert!(with_status(TrainStatus::OutOfService).is_empty());
+    }
+
+    #[test]
+    fn a_train_waiting_at_its_first_stop_keeps_its_timetable_unless_predicted() {
+        use transit_core::event::{HeadwayState, PredictionKey};
+        use transit_core::status::{LineView, StatusSnapshot, LEARNT};
+
+        let sources = Sources::embedded().unwrap();
+        let blue = sources.trips.timetable(cta::BLUE).unwrap().clone();
+        let five: SimTime = "2026-11-02 05:00:00".parse().unwrap();
+        let slot = blue.terminal_departures(Direction::B, five.0, five.0 + 3_600_000)[0];
+        let offsets = blue.stop_offsets(Direction::B, slot);
+        let network = LiveNetwork::new(sources);
+        let stations = network.stations(cta::BLUE).to_vec();
+        let n = stations.len();
+        // Direction B's first stop is the line's last station; two minutes before it leaves.
+        let now = SimTime(slot - 120_000);
+        let snapshot = StatusSnapshot {
+            simulated_time: Some(now.to_string()),
+            lines: vec![LineView {
+                line: cta::BLUE,
+                stations: Vec::new(),
+                trains: vec![TrainPosition {
+                    id: "BL004".into(),
+                    run: Some(4),
+                    direction: Direction::B,
+                    from: stations[n - 1].id,
+                    to: None,
+                    progress: 0.0,
+                    status: TrainStatus::InService,
+                    headway: HeadwayState::Unknown,
+                    headway_s: None,
+                    delay_s: Some(0),
+                    scheduled_time: Some(SimTime(slot).to_string()),
+                }],
+                headways: Default::default(),
+            }],
+            ..StatusSnapshot::default()
+        };
+        let board = network.board(&snapshot);
+        let calls = &board.trains[0].calls;
+        assert_eq!(calls.len(), n);
+        assert!(calls[0].here);
+        assert_eq!(calls[0].departure, SimTime(slot), "it leaves as scheduled");
+        for (i, call) in calls.iter().enumerate() {
+            assert_eq!(call.source, CallSource::Timetable);
+            if i > 0 {
+                assert_eq!(call.arrival, SimTime(slot + offsets[i].arrival_ms));
+                assert_eq!(call.delay_s(), Some(0));
+            }
+        }
+
+        // Predicted, it is the predictor's: a minute late at its second stop.
+        let second = &calls[1];
+        let ms = |t: SimTime| posix_seconds(t).unwrap() as i64 * 1000;
+        let prediction = PredictionEvent {
+            vehicle_id: "BL004".into(),
+            stop_id: second.stop_id.to_string(),
+            method: LEARNT.into(),
+            route_id: "Blue".into(),
+            trip_id: board.trains[0].trip.as_ref().unwrap().trip_id.clone(),
+            start_date: "20261102".into(),
+            start_time: None,
+            direction_id: Some(1),
+            stop_sequence: 1,
+            predicted_arrival_time: ms(second.arrival) + 60_000,
+            predicted_departure_time: ms(second.arrival) + 90_000,
+            scheduled_arrival_time: ms(second.arrival),
+            uncertainty_s: Some(20),
+            issued_at: ms(now),
+            source_partition: 0,
+            source_offset: 0,
+        };
+        let mut table = PredictionTable::new();
+        let key = PredictionKey {
+            vehicle_id: prediction.vehicle_id.clone(),
+            stop_id: prediction.stop_id.clone(),
+            method: LEARNT.into(),
+        };
+        table.apply(&key, Some(&prediction));
+        let predicted = network.board_with(&snapshot, Some(&table));
+        let calls = &predicted.trains[0].calls;
+        assert_eq!(calls[1].source, CallSource::Predicted);
+        assert_eq!(calls[1].delay_s(), Some(60));
+        assert_eq!(calls[1].departure.0 - calls[1].arrival.0, 30_000);
+        assert!(calls.iter().all(|c| c.source != CallSource::Timetable));
+    }
+
+    #[test]
+    fn predictions_times_are_read_as_chicago_local_time() {
+        // 2026-11-02 14:00 UTC is 08:00 in Chicago (CST).
+        let local = posix_ms_to_sim(1_793_628_000_000).unwrap();
+        assert_eq!(local.to_string(), "2026-11-02 08:00:00");
+        assert_eq!(posix_seconds(local), Some(1_793_628_000));
     }
 
     #[test]

@@ -22,10 +22,18 @@
 //! - `rn`: CTA's runs are three digits, the hundreds telling the line (Blue 1xx, Red 8xx,
 //!   Green 6xx, as on CTA's lines): a train's run number is its run modulo 100 over that base
 //!   (`BL007` is run `107`, `RD012` run `812`); a line never runs 100 trains at once.
-//! - `isApp`: the train stands at the platform or is due within a minute; `isSch` `"0"` (all
-//!   predictions come from the trains' positions); `isDly`: the train runs five minutes or more
-//!   behind its schedule or broken down; `isFlt` `"1"` for a broken-down train (a what-if);
-//!   `flags` null.
+//! - Predictions (`arrT`, `prdt`, `isSch`, `isDly`, in `ttarrivals`, `ttfollow` and
+//!   `ttpositions`): the predictor's learnt prediction (`transit-predict`, over the vehicles'
+//!   arrivals; see [`LiveNetwork::board_with`]) where it has one for the train at the stop:
+//!   `arrT` its predicted arrival, `prdt` when it was made (`issued_at`, the arrival it
+//!   follows from), `isDly` `"1"` when predicted [`DELAYED_S`] or more behind the schedule
+//!   there. Where it has none, the board's own estimate (the next train due at a platform, the
+//!   timetable's run times on from there), made now: `prdt` the answer's time, `isDly` `"1"`
+//!   when the train ran that far behind its schedule at its last station. `isSch` `"1"` where
+//!   only the timetable is known: a train standing at its trip's first stop before its
+//!   scheduled departure, with no prediction, is given its trip's scheduled times.
+//! - `isApp`: the train stands at the platform or is due within a minute; `isDly` also `"1"`
+//!   for a broken-down train; `isFlt` `"1"` for a broken-down train (a what-if); `flags` null.
 //! - `destSt`/`destNm`: the platform and name of the last station of its trip; `stpDe`
 //!   `Service toward` that station.
 //!
@@ -53,7 +61,10 @@ use transit_core::model::{Direction, LineId};
 use transit_core::network::cta;
 use transit_core::time::SimTime;
 
-use crate::live::{Call, LiveBoard, LiveNetwork, LiveTrain};
+use crate::live::{Call, CallSource, LiveBoard, LiveNetwork, LiveTrain};
+
+/// How late a train is for Train Tracker's `isDly`, seconds: five minutes, as CTA flags it.
+pub const DELAYED_S: i64 = 300;
 
 /// The most `mapid`s or `stpid`s one arrivals request may name (CTA's limit).
 pub const MAX_STATIONS: usize = 4;
@@ -465,12 +476,12 @@ fn eta_fields(
         ("destSt", text(dest_stop)),
         ("destNm", text(dest_name)),
         ("trDr", text(train_direction(train.direction))),
-        ("prdt", text(time(now))),
+        ("prdt", text(time(predicted_at(call, now)))),
         // A train at the platform is due now, however long it has stood there.
         ("arrT", text(time(call.arrival.max(now)))),
         ("isApp", flag(call.approaching(now))),
-        ("isSch", flag(false)),
-        ("isDly", flag(delayed(train))),
+        ("isSch", flag(call.source == CallSource::Timetable)),
+        ("isDly", flag(delayed(train, call))),
         ("isFlt", flag(train.broken_down)),
         ("flags", Node::Null),
     ]
@@ -487,9 +498,25 @@ fn position_fields(train: &LiveTrain) -> Vec<(&'static str, Node)> {
     ]
 }
 
-/// Five minutes or more behind its schedule, or broken down (stopped until repaired).
-fn delayed(train: &LiveTrain) -> bool {
-    train.broken_down || train.delay_s.is_some_and(|d| d >= 300)
+/// A call's `isDly`: the train is broken down (stopped until repaired), or, where the
+/// predictor predicts the call, predicted [`DELAYED_S`] or more behind its schedule there;
+/// elsewhere, that far behind at its last station.
+fn delayed(train: &LiveTrain, call: &Call) -> bool {
+    let late = |d: i32| i64::from(d) >= DELAYED_S;
+    train.broken_down
+        || match call.source {
+            CallSource::Predicted => call.delay_s().is_some_and(late),
+            CallSource::Board | CallSource::Timetable => train.delay_s.is_some_and(late),
+        }
+}
+
+/// A call's `prdt`: when its prediction was made, or now for the board's own estimate (made
+/// afresh with every answer).
+fn predicted_at(call: &Call, now: SimTime) -> SimTime {
+    match call.source {
+        CallSource::Predicted => call.issued_at.unwrap_or(now),
+        CallSource::Board | CallSource::Timetable => now,
+    }
 }
 
 /// The platform and name of the last station of the train's trip.
@@ -547,10 +574,10 @@ fn positions(
                         ("nextStaId", text(call.station_id.0.to_string())),
                         ("nextStpId", text(call.stop_id.to_string())),
                         ("nextStaNm", text(name)),
-                        ("prdt", text(time(now))),
+                        ("prdt", text(time(predicted_at(call, now)))),
                         ("arrT", text(time(call.arrival.max(now)))),
                         ("isApp", flag(call.approaching(now))),
-                        ("isDly", flag(delayed(train))),
+                        ("isDly", flag(delayed(train, call))),
                         ("flags", Node::Null),
                     ];
                     fields.extend(position_fields(train));

@@ -132,6 +132,23 @@ impl NextTrain {
     /// while the page, which shows whole minutes, stays within 15 s of the exact estimate.
     pub const DUE_ROUNDING_S: i64 = 30;
 
+    /// Train `id`, due at `due`, as the board shows it at `now`: `seconds` and `minutes` from
+    /// `now` (0 once due), `due_at` rounded as the board's own estimates are.
+    pub fn due(
+        id: impl Into<String>,
+        now: crate::time::SimTime,
+        due: crate::time::SimTime,
+    ) -> Self {
+        let seconds = (due.0 - now.0).max(0) as f64 / 1000.0;
+        let whole = seconds.round() as u32;
+        Self {
+            id: id.into(),
+            seconds: whole,
+            minutes: whole / 60,
+            due_at: Some(super::view::due_at(now, seconds)),
+        }
+    }
+
     /// Whole minutes from `now` (the board's `simulated_time`) to `due_at`, rounded down and
     /// never below 0 (0: "Due"); `minutes` when either is missing or not a date and time.
     pub fn minutes_from(&self, now: Option<&str>) -> u32 {

@@ -353,7 +353,7 @@ impl<'a> LineDraft<'a> {
 /// milliseconds first (for a train running as estimated `now + seconds` is the same instant
 /// at every update, its arrival plus its segments' times, up to the float error this removes),
 /// then to the nearest [`NextTrain::DUE_ROUNDING_S`].
-fn due_at(now: SimTime, seconds: f64) -> String {
+pub(super) fn due_at(now: SimTime, seconds: f64) -> String {
     let grid = NextTrain::DUE_ROUNDING_S * 1000;
     let exact = now.0 + (seconds * 1000.0).round() as i64;
     SimTime((exact + grid / 2).div_euclid(grid) * grid).to_string()

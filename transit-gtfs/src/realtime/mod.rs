@@ -11,8 +11,12 @@
 //!   line ([`LiveTrain::position`]): `STOPPED_AT` the platform it stands at, `INCOMING_AT` the
 //!   next one when due there within [`APPROACHING_S`](crate::live::APPROACHING_S), else
 //!   `IN_TRANSIT_TO` it.
-//! - A trip update is the train's trip: the stops left, each with its predicted arrival (POSIX
-//!   time) and its delay against the static feed's schedule; trains without a scheduled trip
+//! - A trip update is the train's trip: the stops left, each with its predicted arrival and
+//!   departure (POSIX time; the static feed gives both at every stop) and their delays against
+//!   the static feed's schedule. The times are the predictor's learnt predictions where it has
+//!   one ([`Call::source`](crate::live::Call::source)), with its `uncertainty` (the expected
+//!   error, seconds) on both; elsewhere the board's estimate, with no `uncertainty` (unknown),
+//!   the departure its arrival plus the timetable's dwell. Trains without a scheduled trip
 //!   (the fixed-fleet mode) have a vehicle position with only the route and direction, and no
 //!   trip update.
 //!
@@ -139,17 +143,17 @@ pub fn trip_updates(board: &LiveBoard) -> FeedMessage {
                 .calls
                 .iter()
                 .map(|call| {
-                    let delay = call
-                        .scheduled
-                        .map(|s| ((call.arrival.0 - s.0) as f64 / 1000.0).round() as i32);
+                    let event = |time, delay| StopTimeEvent {
+                        delay,
+                        time: posix_seconds(time).and_then(|t| i64::try_from(t).ok()),
+                        uncertainty: call.uncertainty_s.map(|u| u.max(0)),
+                        ..StopTimeEvent::default()
+                    };
                     StopTimeUpdate {
                         stop_sequence: Some(call.stop_sequence),
                         stop_id: Some(call.stop_id.to_string()),
-                        arrival: Some(StopTimeEvent {
-                            delay,
-                            time: posix_seconds(call.arrival).and_then(|t| i64::try_from(t).ok()),
-                            ..StopTimeEvent::default()
-                        }),
+                        arrival: Some(event(call.arrival, call.delay_s())),
+                        departure: Some(event(call.departure, call.departure_delay_s())),
                         schedule_relationship: Some(
                             proto::trip_update::stop_time_update::ScheduleRelationship::Scheduled
                                 as i32,

@@ -70,6 +70,9 @@ struct Cached {
 #[derive(Debug)]
 struct Shared {
     snapshots: watch::Receiver<Arc<StatusSnapshot>>,
+    /// The predictor's learnt predictions the feeds serve, if given.
+    #[cfg(feature = "gtfs")]
+    predictions: Option<watch::Receiver<Arc<transit_core::status::PredictionTable>>>,
     metrics: Arc<PipelineMetrics>,
     page: Mutex<Cached>,
     json: Mutex<Cached>,
@@ -131,6 +134,17 @@ impl Dashboard {
         metrics: Arc<PipelineMetrics>,
         shutdown: CancellationToken,
     ) -> Self {
+        Self::build(snapshots, None, metrics, shutdown)
+    }
+
+    fn build(
+        snapshots: watch::Receiver<Arc<StatusSnapshot>>,
+        #[cfg_attr(not(feature = "gtfs"), allow(unused_variables))] predictions: Option<
+            watch::Receiver<Arc<transit_core::status::PredictionTable>>,
+        >,
+        metrics: Arc<PipelineMetrics>,
+        shutdown: CancellationToken,
+    ) -> Self {
         let readiness = Readiness::new();
         {
             let metrics = Arc::clone(&metrics);
@@ -163,6 +177,8 @@ impl Dashboard {
             shared: Arc::new(Shared {
                 readiness,
                 snapshots,
+                #[cfg(feature = "gtfs")]
+                predictions,
                 metrics,
                 page: Mutex::new(Cached::default()),
                 json: Mutex::new(Cached::default()),
@@ -173,6 +189,21 @@ impl Dashboard {
             #[cfg(feature = "what-if")]
             what_ifs: None,
         }
+    }
+
+    /// A dashboard of `snapshots` whose next trains (the board's "N min") and feeds
+    /// (GTFS-realtime, Train Tracker) are the predictor's learnt `predictions` wherever it has
+    /// one, the board's own estimates elsewhere (see [`crate::realtime::predicted_snapshots`]).
+    /// Call it from within a Tokio runtime: it starts the task that follows the predictions.
+    #[cfg(feature = "gtfs")]
+    pub fn predicted(
+        snapshots: watch::Receiver<Arc<StatusSnapshot>>,
+        predictions: watch::Receiver<Arc<transit_core::status::PredictionTable>>,
+        metrics: Arc<PipelineMetrics>,
+        shutdown: CancellationToken,
+    ) -> Self {
+        let board = crate::realtime::predicted_snapshots(snapshots, predictions.clone());
+        Self::build(board, Some(predictions), metrics, shutdown)
     }
 
     #[cfg(feature = "what-if")]
@@ -203,7 +234,10 @@ impl Dashboard {
         #[cfg(feature = "gtfs")]
         let router = router
             .merge(crate::gtfs::router())
-            .merge(crate::realtime::router(self.shared.snapshots.clone()));
+            .merge(crate::realtime::router_with(
+                self.shared.snapshots.clone(),
+                self.shared.predictions.clone(),
+            ));
         #[cfg(feature = "what-if")]
         let router = router.merge(crate::what_if::router(
             self.what_ifs.clone(),

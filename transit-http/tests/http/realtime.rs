@@ -21,7 +21,9 @@ use transit_core::metrics::PipelineMetrics;
 use transit_core::model::{Direction, LineId, StationId, TrainStatus};
 use transit_core::network::cta;
 use transit_core::network::Network;
-use transit_core::status::{LineView, NextTrain, StationView, StatusSnapshot, TrainPosition};
+use transit_core::status::{
+    LineView, NextTrain, PredictionTable, StationView, StatusSnapshot, TrainPosition,
+};
 use transit_http::dashboard::{self, Dashboard};
 use transit_sim::SimConfig;
 
@@ -30,23 +32,41 @@ struct Server {
     stop: CancellationToken,
     task: tokio::task::JoinHandle<Result<(), transit_http::server::ServeError>>,
     _snapshots: watch::Sender<Arc<StatusSnapshot>>,
+    _predictions: Option<watch::Sender<Arc<PredictionTable>>>,
 }
 
 impl Server {
     async fn start(snapshot: StatusSnapshot) -> Self {
+        Self::start_with(snapshot, None).await
+    }
+
+    /// The dashboard over `snapshot`, its feeds and next trains from `predictions` if given.
+    async fn start_with(snapshot: StatusSnapshot, predictions: Option<PredictionTable>) -> Self {
         let (sender, receiver) = watch::channel(Arc::new(snapshot));
         let stop = CancellationToken::new();
         let listener = dashboard::bind("127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let board = Dashboard::new(receiver, PipelineMetrics::new(), stop.clone());
+        let (board, predictions) = match predictions {
+            Some(table) => {
+                let (predictions, table) = watch::channel(Arc::new(table));
+                let board =
+                    Dashboard::predicted(receiver, table, PipelineMetrics::new(), stop.clone());
+                (board, Some(predictions))
+            }
+            None => (
+                Dashboard::new(receiver, PipelineMetrics::new(), stop.clone()),
+                None,
+            ),
+        };
         let task = tokio::spawn(dashboard::serve(listener, board, stop.clone()));
         Self {
             base,
             stop,
             task,
             _snapshots: sender,
+            _predictions: predictions,
         }
     }
 
@@ -467,4 +487,222 @@ async fn an_open_source_train_tracker_client_reads_arrivals_positions_and_a_foll
     assert!(report["followed_stops"].as_u64().unwrap() > 0, "{report}");
     assert_eq!(report["bad_station"], "103", "{report}");
     server.stop().await;
+}
+
+/// Learnt predictions for the simulated board's trains running between stations: each one's
+/// second and third stops ahead, `late_s` later than the board estimates, made half a minute
+/// before the board's time, with an uncertainty of 45 s.
+fn learnt_predictions(snapshot: &StatusSnapshot, late_s: i64) -> PredictionTable {
+    use transit_core::event::{PredictionEvent, PredictionKey};
+    use transit_core::time::SimTime;
+    use transit_gtfs::live::{posix_seconds, LiveNetwork};
+
+    let network = LiveNetwork::new(transit_gtfs::Sources::embedded().unwrap());
+    let board = network.board(snapshot);
+    let now = board.now.unwrap();
+    let ms = |t: SimTime| posix_seconds(t).unwrap() as i64 * 1000;
+    let mut table = PredictionTable::new();
+    for train in board.trains.iter().filter(|t| t.to.is_some()) {
+        let trip = train.trip.as_ref().unwrap();
+        for call in train.calls.iter().skip(1).take(2) {
+            let arrival = SimTime(call.arrival.0 + late_s * 1000);
+            let prediction = PredictionEvent {
+                vehicle_id: train.id.clone(),
+                stop_id: call.stop_id.to_string(),
+                method: transit_core::status::LEARNT.into(),
+                route_id: transit_gtfs::route_id(train.line).into(),
+                trip_id: trip.trip_id.clone(),
+                start_date: trip.start_date.format("%Y%m%d").to_string(),
+                start_time: None,
+                direction_id: Some(train.direction as i32),
+                stop_sequence: call.stop_sequence - 1,
+                predicted_arrival_time: ms(arrival),
+                predicted_departure_time: ms(arrival) + 30_000,
+                scheduled_arrival_time: ms(call.scheduled.unwrap()),
+                uncertainty_s: Some(45),
+                issued_at: ms(SimTime(now.0 - 30_000)),
+                source_partition: 0,
+                source_offset: 0,
+            };
+            let key = PredictionKey {
+                vehicle_id: prediction.vehicle_id.clone(),
+                stop_id: prediction.stop_id.clone(),
+                method: prediction.method.clone(),
+            };
+            table.apply(&key, Some(&prediction));
+        }
+    }
+    table
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn learnt_predictions_are_served_by_the_feeds_and_the_boards_next_trains() {
+    let snapshot = simulated_snapshot();
+    let table = learnt_predictions(&snapshot, 420);
+    assert!(table.len() > 30, "{} predictions", table.len());
+    let server = Server::start_with(snapshot.clone(), Some(table)).await;
+
+    // GTFS-realtime through the official bindings: every stop an arrival and a departure,
+    // in order; the predicted ones with their uncertainty.
+    let report = run_python("gtfs_rt_check.py", &server.base).await;
+    let report: serde_json::Value = serde_json::from_str(report.trim()).unwrap();
+    assert!(report["trip_updates"].as_u64().unwrap() > 30, "{report}");
+    // Two stops of each train between stations, an arrival and a departure each.
+    assert!(
+        report["times_with_uncertainty"].as_u64().unwrap() > 4 * 15,
+        "{report}"
+    );
+
+    // The board's next trains: the board takes the predictions once the network is built.
+    let mut changed = 0;
+    for _ in 0..100 {
+        let status: StatusSnapshot = server.get("/api/status").await.json().await.unwrap();
+        changed = status
+            .lines
+            .iter()
+            .zip(&snapshot.lines)
+            .flat_map(|(a, b)| a.stations.iter().zip(&b.stations))
+            .filter(|(a, b)| a.next_a != b.next_a || a.next_b != b.next_b)
+            .count();
+        if changed > 0 {
+            assert!(status.version > snapshot.version);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(changed > 0, "no next train is the predictor's");
+
+    // Train Tracker: the predicted arrivals were made half a minute before the board's time.
+    let response = server
+        .get("/api/1.0/ttpositions.aspx?rt=Blue,Red,G&outputType=JSON")
+        .await;
+    let body: serde_json::Value = response.json().await.unwrap();
+    let trains: Vec<&serde_json::Value> = body["ctatt"]["route"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["train"].as_array().into_iter().flatten())
+        .collect();
+    let now: transit_core::time::SimTime =
+        snapshot.simulated_time.as_deref().unwrap().parse().unwrap();
+    let made = transit_core::time::SimTime(now.0 - 30_000)
+        .to_naive()
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string();
+    let mut predicted = 0;
+    for train in &trains {
+        let rn = train["rn"].as_str().unwrap();
+        let followed: serde_json::Value = server
+            .get(&format!(
+                "/api/1.0/ttfollow.aspx?runnumber={rn}&outputType=JSON"
+            ))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let etas = followed["ctatt"]["eta"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        predicted += etas
+            .iter()
+            .filter(|e| e["prdt"].as_str() == Some(made.as_str()))
+            .count();
+    }
+    assert!(predicted > 30, "{predicted} predicted arrivals followed");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feeds_prediction_table_follows_the_topic_values_and_withdrawals() {
+    use transit_core::bus::{EventBus, EventBusExt, Record, TopicSpec};
+    use transit_core::codec::{SchemaRegistry, TopicCodec};
+    use transit_core::event::PredictionEvent;
+    use transit_mem::{MemBus, MemRegistry};
+
+    let snapshot = simulated_snapshot();
+    let table = learnt_predictions(&snapshot, 60);
+    let mut predictions: Vec<PredictionEvent> = table.iter().cloned().collect();
+    predictions.truncate(10);
+    let bus = Arc::new(MemBus::new());
+    let registry: Arc<dyn SchemaRegistry> = Arc::new(MemRegistry::new());
+    let topic = "org.chicago.cta.predictions.issued.v1";
+    bus.create_topic(&TopicSpec::new(topic, 2)).await.unwrap();
+    let codec = TopicCodec::<PredictionEvent>::register(Arc::clone(&registry), topic)
+        .await
+        .unwrap();
+    for prediction in &predictions {
+        bus.publish(topic, codec.record(prediction, 0).unwrap())
+            .await
+            .unwrap();
+    }
+    // The first one withdrawn: its key, no value.
+    let withdrawn = codec.record(&predictions[0], 1).unwrap();
+    bus.publish(
+        topic,
+        Record {
+            value: None,
+            ..withdrawn
+        },
+    )
+    .await
+    .unwrap();
+
+    let (sender, mut followed) = watch::channel(Arc::new(PredictionTable::new()));
+    let stop = CancellationToken::new();
+    let task = tokio::spawn({
+        let bus: Arc<dyn EventBus> = bus.clone();
+        let stop = stop.clone();
+        async move {
+            transit_http::realtime::follow_predictions(bus, registry, topic, sender, stop).await
+        }
+    });
+    let table = tokio::time::timeout(
+        Duration::from_secs(30),
+        followed.wait_for(|table| table.applied() == 11),
+    )
+    .await
+    .expect("every record applied")
+    .unwrap()
+    .clone();
+    assert_eq!(table.len(), 9);
+    assert!(table
+        .get(&predictions[0].vehicle_id, &predictions[0].stop_id)
+        .is_none());
+    for prediction in &predictions[1..] {
+        assert_eq!(
+            table.get(&prediction.vehicle_id, &prediction.stop_id),
+            Some(prediction)
+        );
+    }
+    stop.cancel();
+    let stats = task.await.unwrap().unwrap();
+    assert_eq!((stats.applied, stats.skipped), (11, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn predicted_snapshots_pass_the_boards_changes_on_and_end_with_it() {
+    let (board, snapshots) = watch::channel(Arc::new(StatusSnapshot::default()));
+    let (_predictions, table) = watch::channel(Arc::new(PredictionTable::new()));
+    let mut predicted = transit_http::realtime::predicted_snapshots(snapshots, table);
+    let fixed = fixed_snapshot();
+    board.send(Arc::new(fixed.clone())).unwrap();
+    // No prediction: the board's snapshot as it is, with a version of the stream's own.
+    let seen = tokio::time::timeout(
+        Duration::from_secs(30),
+        predicted.wait_for(|s| s.lines == fixed.lines),
+    )
+    .await
+    .expect("the board's change passed on")
+    .unwrap()
+    .clone();
+    assert_eq!(seen.simulated_time, fixed.simulated_time);
+    assert!(seen.version > 0);
+    drop(board);
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while predicted.changed().await.is_ok() {}
+    })
+    .await
+    .expect("the stream ends with the board's");
 }

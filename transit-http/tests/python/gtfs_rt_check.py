@@ -104,7 +104,7 @@ def main():
         statuses.add(gtfs_realtime_pb2.VehiclePosition.VehicleStopStatus.Name(v.current_status))
 
     updates = feed(base, "/gtfs-rt/trip-updates")
-    trip_updates = stop_time_updates = 0
+    trip_updates = stop_time_updates = with_uncertainty = 0
     for entity in updates.entity:
         where = f"trip update {entity.id}"
         if not entity.HasField("trip_update"):
@@ -116,9 +116,21 @@ def main():
         last_time = 0
         for s in u.stop_time_update:
             check_stop(where, u.trip.trip_id, s.stop_sequence, s.stop_id)
+            # Both times at every stop (the static feed gives both), running forward: the
+            # arrival not before the departure from the stop before, the departure not before
+            # the arrival (GTFS-realtime's validator rules E022 and E025).
+            if not (s.HasField("arrival") and s.HasField("departure")):
+                sys.exit(f"{where}: stop {s.stop_sequence} lacks an arrival or a departure")
             if s.arrival.time < last_time:
                 sys.exit(f"{where}: arrival times go back at stop {s.stop_sequence}")
-            last_time = s.arrival.time
+            if s.departure.time < s.arrival.time:
+                sys.exit(f"{where}: leaves stop {s.stop_sequence} before it arrives")
+            last_time = s.departure.time
+            for name, event in (("arrival", s.arrival), ("departure", s.departure)):
+                if event.HasField("uncertainty"):
+                    if event.uncertainty < 0:
+                        sys.exit(f"{where}: {name} uncertainty {event.uncertainty} at stop {s.stop_sequence}")
+                    with_uncertainty += 1
             stop_time_updates += 1
 
     # The JSON form, for people, is the same feed.
@@ -133,6 +145,7 @@ def main():
         "statuses": sorted(statuses),
         "trip_updates": trip_updates,
         "stop_time_updates": stop_time_updates,
+        "times_with_uncertainty": with_uncertainty,
         "routes": sorted(seen_routes),
     }))
 
