@@ -1,8 +1,6 @@
 //! The model's sums over partitions and its tombstones (the service on the in-memory bus is
 //! tested in `tests/it/accuracy.rs`).
 
-use std::sync::Arc;
-
 use super::*;
 
 #[allow(clippy::too_many_arguments)]

@@ -41,8 +41,8 @@ fn row(
 }
 
 #[tokio::test]
-async fn the_service_reads_the_table_and_its_tombstones() -> Result<(), Box<dyn std::error::Error>>
-{
+async fn the_service_reads_the_table_and_its_tombstones(
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let bus: Arc<dyn EventBus> = Arc::new(MemBus::new());
     let registry: Arc<dyn SchemaRegistry> = Arc::new(MemRegistry::new());
     let topic = "test.predictions.accuracy.v1";
@@ -96,13 +96,13 @@ async fn the_service_reads_the_table_and_its_tombstones() -> Result<(), Box<dyn 
 /// The first snapshot that `done` accepts, within ten seconds.
 async fn until(
     snapshots: &mut tokio::sync::watch::Receiver<Arc<AccuracySnapshot>>,
-    done: impl Fn(&AccuracySnapshot) -> bool,
-) -> Result<Arc<AccuracySnapshot>, Box<dyn std::error::Error>> {
+    done: impl Fn(&AccuracySnapshot) -> bool + Sync,
+) -> Result<Arc<AccuracySnapshot>, Box<dyn std::error::Error + Send + Sync>> {
     let wait = async {
         loop {
             let snapshot = Arc::clone(&snapshots.borrow_and_update());
             if done(&snapshot) {
-                return Ok::<_, Box<dyn std::error::Error>>(snapshot);
+                return Ok::<_, Box<dyn std::error::Error + Send + Sync>>(snapshot);
             }
             snapshots.changed().await?;
         }
