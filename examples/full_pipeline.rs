@@ -49,6 +49,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
+use transit::processes::board::start_accuracy;
 use transit::processes::join;
 use transit::processes::registry::{start_services, SchemaServices};
 use transit::settings::{KafkaArgs, SimulationArgs};
@@ -233,6 +234,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         proxy_client,
         topics.weather(),
     )));
+    let accuracy_topics = topics.clone();
     let config = PipelineConfig {
         topics,
         partitions: args.partitions,
@@ -241,17 +243,28 @@ async fn run(args: Args) -> anyhow::Result<()> {
     };
     let running = pipeline::start(
         Arc::clone(&shared_bus),
-        registry,
+        Arc::clone(&registry),
         sim,
         config,
         shutdown.clone(),
     )
     .await?;
 
-    let board =
-        Dashboard::new(running.snapshots(), running.metrics(), stop_serving.clone()).with_what_ifs(
-            WhatIfControl::new(what_ifs, board_address, what_if_token(&args)?),
-        );
+    let (accuracy, accuracy_snapshots) = start_accuracy(
+        &services.tasks,
+        Arc::clone(&shared_bus),
+        Arc::clone(&registry),
+        &accuracy_topics,
+        running.metrics(),
+        stop_serving.clone(),
+    )?;
+    let board = Dashboard::new(running.snapshots(), running.metrics(), stop_serving.clone())
+        .with_what_ifs(WhatIfControl::new(
+            what_ifs,
+            board_address,
+            what_if_token(&args)?,
+        ))
+        .with_accuracy(accuracy_snapshots);
     let board_server = services.tasks.spawn(
         "dashboard",
         dashboard::serve(board_listener, board, stop_serving.clone()),
@@ -276,6 +289,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let report = running.stop().await;
     stop_serving.cancel();
     join(board_server).await?;
+    join(accuracy).await?;
     Backbone::finish(bus, services).await?;
     summarise(&report?, started.elapsed());
     Ok(())
@@ -432,7 +446,7 @@ mod agency {
     use transit_http::rest_proxy;
     use transit_sim::timetabled::publish::{self, PublishConfig};
 
-    use super::{local_address, Args, Backbone};
+    use super::{local_address, start_accuracy, Args, Backbone};
 
     /// Reads the feed, builds the day, serves its board and publishes the day's arrivals until
     /// Ctrl+C (or `--days`).
@@ -459,7 +473,15 @@ mod agency {
         let codec = Arc::new(publish::register_codec(Arc::clone(&registry), &topics).await?);
 
         let feeds = agency.feeds();
-        let board = agency.board();
+        let (accuracy, accuracy_snapshots) = start_accuracy(
+            &services.tasks,
+            Arc::clone(&shared_bus),
+            Arc::clone(&registry),
+            &topics,
+            transit_core::metrics::PipelineMetrics::new(),
+            stop_serving.clone(),
+        )?;
+        let board = agency.board().with_accuracy(accuracy_snapshots);
         let consumer = shared_bus
             .subscribe(
                 SubscribeOptions::topics([topics.vehicle_arrivals()])
@@ -548,6 +570,7 @@ mod agency {
         let applied = join(reader).await?;
         let followed = join(follower).await?;
         join(board_server).await?;
+        join(accuracy).await?;
         Backbone::finish(bus, services).await?;
         println!(
             "board read model: {applied} arrivals applied; GTFS-realtime read model: {} applied, {} left out",

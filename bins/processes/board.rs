@@ -1,6 +1,7 @@
 //! `transit dashboard`: the status read model and the dashboard that renders it. With
 //! `--gtfs`, any agency's board instead, with its GTFS-realtime and static feed routes, over
-//! the arrivals topic `transit produce --gtfs` publishes.
+//! the arrivals topic `transit produce --gtfs` publishes. Either board shows the predictions'
+//! accuracy from the scorer's table (`<prefix>.predictions.accuracy.v1`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,10 +9,15 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use transit_core::accuracy::{AccuracyService, AccuracySnapshot, AccuracyStats};
 use transit_core::bus::{EventBus, StartFrom, SubscribeOptions};
+use transit_core::codec::SchemaRegistry;
 use transit_core::metrics::PipelineMetrics;
 use transit_core::status::StatusService;
+use transit_core::topics::Topics;
 
 use super::{join, Tasks};
 use crate::agency::{AgencyArgs, AgencyDay};
@@ -52,6 +58,31 @@ pub struct BoardArgs {
     pub start: Option<String>,
 }
 
+/// Starts the accuracy read model of `topics`' prediction accuracy table on `tasks` until
+/// `shutdown`: what a board's accuracy panel shows (`with_accuracy`).
+pub fn start_accuracy(
+    tasks: &Tasks,
+    bus: Arc<dyn EventBus>,
+    registry: Arc<dyn SchemaRegistry>,
+    topics: &Topics,
+    metrics: Arc<PipelineMetrics>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<(
+    JoinHandle<anyhow::Result<AccuracyStats>>,
+    watch::Receiver<Arc<AccuracySnapshot>>,
+)> {
+    let (service, snapshots) = AccuracyService::new(
+        bus,
+        registry,
+        transit_predict::topics::accuracy(topics),
+        topics.dead_letter(),
+        metrics,
+    )
+    .context("setting up the accuracy read model")?;
+    let task = tasks.spawn("accuracy read model", service.run(shutdown));
+    Ok((task, snapshots))
+}
+
 /// Serves the dashboard until `shutdown`.
 pub async fn run(args: BoardArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     if args.agency.gtfs.is_some() {
@@ -83,12 +114,22 @@ pub async fn run(args: BoardArgs, shutdown: CancellationToken) -> anyhow::Result
     );
     let (status, snapshots) = StatusService::new(
         Arc::clone(&bus),
-        registry,
+        Arc::clone(&registry),
         &args.cluster.topics(),
         Arc::clone(network.locations()),
         Arc::clone(&metrics),
     )?;
-    let board = Dashboard::new(snapshots, Arc::clone(&metrics), shutdown.clone());
+    let tasks = Tasks::new();
+    let (accuracy, accuracy_snapshots) = start_accuracy(
+        &tasks,
+        Arc::clone(&bus),
+        registry,
+        &args.cluster.topics(),
+        Arc::clone(&metrics),
+        shutdown.clone(),
+    )?;
+    let board = Dashboard::new(snapshots, Arc::clone(&metrics), shutdown.clone())
+        .with_accuracy(accuracy_snapshots);
     // The board's own checks (read model restored, stations on it), the broker's and the
     // registry's: on the dashboard's /readyz and on --metrics-address alike.
     let mut health = ProcessHealth::start(
@@ -105,7 +146,6 @@ pub async fn run(args: BoardArgs, shutdown: CancellationToken) -> anyhow::Result
         "serving the dashboard",
         "the dead letters in flight were not flushed",
     );
-    let tasks = Tasks::new();
     let status = tasks.spawn("status read model", status.run(shutdown.clone()));
     let server = tasks.spawn(
         "dashboard",
@@ -115,12 +155,14 @@ pub async fn run(args: BoardArgs, shutdown: CancellationToken) -> anyhow::Result
     println!("transit dashboard: http://{address}/");
     let served = join(server).await;
     let status = join(status).await;
+    let accuracy = join(accuracy).await;
     tasks.wait().await;
     // The read model publishes dead letters: they are flushed like any producer's output.
     bus.flush().await.context("flushing the bus")?;
     health.stop().await?;
     served?;
     status?;
+    accuracy?;
     tracing::info!(%address, "dashboard stopped");
     Ok(())
 }
@@ -139,7 +181,7 @@ async fn run_agency(
         &args.probes,
         "dashboard",
         transit_http::probes::Readiness::new(),
-        metrics,
+        Arc::clone(&metrics),
         &shutdown,
     )
     .await?;
@@ -158,9 +200,17 @@ async fn run_agency(
             .with_context(|| format!("registering schemas at {}", args.cluster.registry_url))?,
     );
     let feeds = agency.feeds();
-    let board = agency.board();
-    crate::shutdown::enter("serving the board", "nothing was left unsaved");
     let tasks = Tasks::new();
+    let (accuracy, accuracy_snapshots) = start_accuracy(
+        &tasks,
+        Arc::clone(&bus),
+        Arc::clone(&registry),
+        &topics,
+        metrics,
+        shutdown.clone(),
+    )?;
+    let board = agency.board().with_accuracy(accuracy_snapshots);
+    crate::shutdown::enter("serving the board", "nothing was left unsaved");
     // Served at once: the board says it waits for arrivals until the topic exists.
     let server = tasks.spawn(
         "agency board",
@@ -177,6 +227,7 @@ async fn run_agency(
     };
     let Some(consumer) = subscribed else {
         join(server).await?;
+        join(accuracy).await?;
         tasks.wait().await;
         health.stop().await?;
         return Ok(());
@@ -199,9 +250,12 @@ async fn run_agency(
     let served = join(server).await;
     let applied = join(reader).await;
     let followed = join(follower).await;
+    let accuracy = join(accuracy).await;
     tasks.wait().await;
+    bus.flush().await.context("flushing the bus")?;
     health.stop().await?;
     served?;
+    accuracy?;
     let applied = applied?;
     let followed = followed?;
     tracing::info!(
