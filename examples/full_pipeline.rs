@@ -442,11 +442,13 @@ mod agency {
     use transit::agency::AgencyDay;
     use transit::processes::join;
     use transit_core::bus::{StartFrom, SubscribeOptions};
+    use transit_core::metrics::PipelineMetrics;
     use transit_http::agency_board;
     use transit_http::rest_proxy;
+    use transit_predict::{predictor, scorer, PredictionProcessor, ScoreConfig, ScoreProcessor};
     use transit_sim::timetabled::publish::{self, PublishConfig};
 
-    use super::{local_address, start_accuracy, Args, Backbone};
+    use super::{local_address, start_accuracy, Args, Backbone, Bus};
 
     /// Reads the feed, builds the day, serves its board and publishes the day's arrivals until
     /// Ctrl+C (or `--days`).
@@ -472,13 +474,56 @@ mod agency {
         publish::create_topic(shared_bus.as_ref(), &topics, args.partitions).await?;
         let codec = Arc::new(publish::register_codec(Arc::clone(&registry), &topics).await?);
 
+        // The predictor and its scorer, on the processor loop like CTA's processors; the board
+        // and the feeds serve the predictor's table.
+        let metrics = PipelineMetrics::new();
+        let predictor = PredictionProcessor::new(
+            Arc::clone(&shared_bus),
+            Arc::clone(&registry),
+            &topics,
+            Arc::clone(&agency.day),
+            args.partitions,
+            Arc::clone(&metrics),
+        )
+        .await
+        .context("setting up the predictor")?;
+        let scorer = ScoreProcessor::new(
+            Arc::clone(&shared_bus),
+            Arc::clone(&registry),
+            &topics,
+            ScoreConfig {
+                day_start_unix_s: agency.day.start_unix_s,
+                ..ScoreConfig::default()
+            },
+            Arc::clone(&metrics),
+        )
+        .await
+        .context("setting up the prediction scorer")?;
+        let (stop_predicting, stop_scoring) = (
+            tokio_util::sync::CancellationToken::new(),
+            tokio_util::sync::CancellationToken::new(),
+        );
+        let predicting = services
+            .tasks
+            .spawn("predictor", predictor.run(stop_predicting.clone()));
+        let scoring = services
+            .tasks
+            .spawn("prediction scorer", scorer.run(stop_scoring.clone()));
+        // Kafka hands a withdrawal (a record without a value) to every reader of the table;
+        // the in-memory bus's compaction drops it as it comes, so there the read models take
+        // the same records from the issued predictions, which keep every one.
+        let predictions_topic = match &bus {
+            Bus::Kafka(_) => transit_predict::topics::predictions(&topics),
+            Bus::Memory(_) => transit_predict::topics::issued(&topics),
+        };
+
         let feeds = agency.feeds();
         let (accuracy, accuracy_snapshots) = start_accuracy(
             &services.tasks,
             Arc::clone(&shared_bus),
             Arc::clone(&registry),
             &topics,
-            transit_core::metrics::PipelineMetrics::new(),
+            Arc::clone(&metrics),
             stop_serving.clone(),
         )?;
         let board = agency.board().with_accuracy(accuracy_snapshots);
@@ -512,6 +557,30 @@ mod agency {
                     feeds.follow(bus, registry, &topics, stop).await
                 })
         };
+        let predicted = {
+            let feeds = feeds.clone();
+            let (bus, registry, topic) = (
+                Arc::clone(&shared_bus),
+                Arc::clone(&registry),
+                predictions_topic.clone(),
+            );
+            let stop = stop_serving.clone();
+            services
+                .tasks
+                .spawn("GTFS-realtime predictions", async move {
+                    feeds.follow_predictions(bus, registry, &topic, stop).await
+                })
+        };
+        let board_predicted = services.tasks.spawn(
+            "agency board predictions",
+            agency_board::consume_predictions(
+                board.clone(),
+                Arc::clone(&shared_bus),
+                Arc::clone(&registry),
+                predictions_topic,
+                stop_serving.clone(),
+            ),
+        );
         let board_view = board.clone();
         let board_server = services.tasks.spawn(
             "agency board",
@@ -561,20 +630,54 @@ mod agency {
                     "the read models had not applied every arrival published when the run ended"
                 );
             }
+            // And once the predictor has predicted from every arrival.
+            let arrivals_topic = topics.vehicle_arrivals();
+            let predicted_from = || {
+                metrics
+                    .snapshot()
+                    .consumed
+                    .iter()
+                    .filter(|((consumer, topic), _)| {
+                        consumer == predictor::PREDICTOR && **topic == *arrivals_topic
+                    })
+                    .map(|(_, count)| *count)
+                    .sum::<u64>()
+            };
+            while predicted_from() < stats.published
+                && tokio::time::Instant::now() < deadline
+                && !shutdown.is_cancelled()
+            {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
         }
         if until_s.is_none() && !shutdown.is_cancelled() {
             println!("the day's service is over; the board stays up until Ctrl+C");
             shutdown.cancelled().await;
         }
+        stop_predicting.cancel();
+        let predictor_stats = join(predicting).await?;
+        stop_scoring.cancel();
+        let scorer_stats = join(scoring).await?;
         stop_serving.cancel();
         let applied = join(reader).await?;
         let followed = join(follower).await?;
+        let feeds_predictions = join(predicted).await?;
+        let board_predictions = join(board_predicted).await?;
         join(board_server).await?;
         join(accuracy).await?;
         Backbone::finish(bus, services).await?;
         println!(
             "board read model: {applied} arrivals applied; GTFS-realtime read model: {} applied, {} left out",
             followed.applied, followed.skipped
+        );
+        println!("predictor ({}): {predictor_stats}", predictor::PREDICTOR);
+        println!("scorer ({}): {scorer_stats}", scorer::SCORER);
+        println!(
+            "predictions read: GTFS-realtime {} ({} left out), board {} ({} left out)",
+            feeds_predictions.applied,
+            feeds_predictions.skipped,
+            board_predictions.applied,
+            board_predictions.skipped
         );
         Ok(())
     }

@@ -14,7 +14,9 @@
 //! [`AgencyFeeds`] is the whole of it: built with the feed's path and the service day the
 //! simulator runs, it reads the arrivals topic ([`AgencyFeeds::follow`], any bus) into its read
 //! model and serves [`AgencyFeeds::router`]. It knows the bus and the static feed only, never the
-//! simulator.
+//! simulator. Built over a board [`AgencyBoard::with_predictions`], its trip updates are the
+//! predictor's `learnt` predictions, read from the prediction table
+//! ([`AgencyFeeds::follow_predictions`]).
 //!
 //! ```no_run
 //! # async fn run(
@@ -57,6 +59,7 @@ use transit_core::bus::{self, Delivery, EventBus, SubscribeOptions};
 use transit_core::codec::{Decoder, RegistryError, SchemaRegistry};
 use transit_core::event::VehicleArrivalEvent;
 use transit_core::network::service_day::ServiceDay;
+use transit_core::status::predictions;
 use transit_core::topics::Topics;
 use transit_gtfs::agency::{self, AgencyBoard};
 use transit_gtfs::realtime::proto::FeedMessage;
@@ -248,6 +251,36 @@ impl AgencyFeeds {
             }
         }
         Ok(stats)
+    }
+
+    /// Reads the predictor's records from `topic` (its table, or the issued predictions on a
+    /// bus that drops withdrawals as they come: [`predictions::follow`]) into the read model
+    /// until `shutdown` is cancelled or the bus closes; the trip updates are served from them
+    /// when the board was built [`AgencyBoard::with_predictions`].
+    pub async fn follow_predictions(
+        &self,
+        bus: Arc<dyn EventBus>,
+        registry: Arc<dyn SchemaRegistry>,
+        topic: &str,
+        shutdown: CancellationToken,
+    ) -> Result<predictions::FollowStats, predictions::FollowError> {
+        predictions::follow(bus, registry, topic, shutdown, |records| {
+            let mut board = self
+                .inner
+                .board
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for (key, value) in records {
+                board.apply_prediction(key, value.as_ref());
+            }
+        })
+        .await
+    }
+
+    /// Prediction records of the `learnt` method applied so far (none unless the trip
+    /// updates are served from predictions).
+    pub fn predictions_applied(&self) -> u64 {
+        self.read_board(|board| board.predictions().map_or(0, |table| table.applied()))
     }
 
     /// The feeds' routes: the static feed, GTFS-realtime, and Train Tracker's paths answering

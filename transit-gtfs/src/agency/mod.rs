@@ -18,6 +18,17 @@
 //!   and never decreasing along the trip, each named by the feed's `stop_sequence` and
 //!   `stop_id`.
 //!
+//! A board [`AgencyBoard::with_predictions`] serves its trip updates from the predictor's
+//! instead: it is also fed the prediction table (`<prefix>.predictions.table.v1`,
+//! [`AgencyBoard::apply_prediction`]) and each trip instance with `learnt` predictions has a
+//! trip update with a stop time update per stop predicted: the arrival at the predicted
+//! arrival, the departure at the predicted departure, each with the prediction's
+//! `uncertainty` (seconds), never before `now` and never decreasing along the trip. A withdrawn
+//! prediction (the vehicle got there, or left service) leaves the feed with its record; a trip
+//! with none left leaves it too. The trips a vehicle runs next, predicted up to the predictor's
+//! horizon, are served as well, named `VEHICLE/TRIP_ID` (the vehicle's current trip is named by
+//! the vehicle alone, as the positions are).
+//!
 //! Trips are named as the static feed names them: `trip_id`, `route_id`, `direction_id`,
 //! `start_date` and, for a frequency instance, `start_time`. A frequency trip with
 //! `exact_times` 0 is `UNSCHEDULED` (the trip and every stop time update, with times and no
@@ -30,8 +41,9 @@ use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use transit_core::event::VehicleArrivalEvent;
+use transit_core::event::{PredictionEvent, PredictionKey, VehicleArrivalEvent};
 use transit_core::network::service_day::{ScheduledTrip, ServiceDay, StopIndex, TripIndex};
+use transit_core::status::{PredictionTable, TripInstance};
 use zip::write::SimpleFileOptions;
 use zip::{CompressionMethod, ZipWriter};
 
@@ -117,6 +129,9 @@ pub struct AgencyBoard {
     vehicles: BTreeMap<String, VehicleState>,
     /// The trips' paths by `shape_id`, when given ([`AgencyBoard::with_shapes`]).
     shapes: HashMap<String, ShapePath>,
+    /// The predictor's current `learnt` predictions, when the trip updates are served from
+    /// them ([`AgencyBoard::with_predictions`]).
+    predictions: Option<PredictionTable>,
     clock_ms: Option<i64>,
     applied: u64,
 }
@@ -277,6 +292,7 @@ impl AgencyBoard {
             trips,
             vehicles: BTreeMap::new(),
             shapes: HashMap::new(),
+            predictions: None,
             clock_ms: None,
             applied: 0,
         }
@@ -295,6 +311,32 @@ impl AgencyBoard {
             .filter_map(|(id, points)| Some((id, ShapePath::new(points)?)))
             .collect();
         self
+    }
+
+    /// The same board serving its trip updates from the predictor's `learnt` predictions
+    /// ([`AgencyBoard::apply_prediction`]) rather than from the timetable and each vehicle's
+    /// current delay: a trip has a trip update only while it has predictions.
+    pub fn with_predictions(mut self) -> Self {
+        self.predictions = Some(PredictionTable::new());
+        self
+    }
+
+    /// The predictions it serves, if it serves them.
+    pub fn predictions(&self) -> Option<&PredictionTable> {
+        self.predictions.as_ref()
+    }
+
+    /// Applies one record of the prediction table, in topic order (`None`: withdrawn). Returns
+    /// whether the predictions served changed: never for a board that does not serve them, nor
+    /// for another method's record.
+    pub fn apply_prediction(
+        &mut self,
+        key: &PredictionKey,
+        value: Option<&PredictionEvent>,
+    ) -> bool {
+        self.predictions
+            .as_mut()
+            .is_some_and(|table| table.apply(key, value))
     }
 
     /// The service day the board describes.
@@ -499,8 +541,13 @@ impl AgencyBoard {
         }
     }
 
-    /// The trips' predicted times at their stops ahead at `now_ms` (Unix ms), a full dataset.
+    /// The trips' predicted times at their stops ahead at `now_ms` (Unix ms), a full dataset:
+    /// the predictor's, when the board serves them ([`AgencyBoard::with_predictions`]), else
+    /// the timetable plus each vehicle's current delay.
     pub fn trip_updates(&self, now_ms: i64) -> FeedMessage {
+        if let Some(table) = &self.predictions {
+            return self.predicted_trip_updates(table, now_ms);
+        }
         let timestamp = u64::try_from(posix_s(now_ms)).ok();
         let entity = self
             .active(now_ms)
@@ -557,6 +604,124 @@ impl AgencyBoard {
                         delay: (!unscheduled)
                             .then(|| i32::try_from(delay_ms.div_euclid(1_000)).ok())
                             .flatten(),
+                        ..TripUpdate::default()
+                    }),
+                    ..FeedEntity::default()
+                })
+            })
+            .collect();
+        FeedMessage {
+            header: Self::header(now_ms),
+            entity,
+        }
+    }
+}
+
+impl AgencyBoard {
+    /// The trip instance a prediction names, as an index into the day; `None` for another
+    /// day's or a trip the day does not have.
+    fn trip_of(&self, trip: &TripInstance) -> Option<TripIndex> {
+        if trip.start_date != self.start_date {
+            return None;
+        }
+        let start = match &trip.start_time {
+            None => None,
+            Some(text) => Some(parse_gtfs_time(text)?),
+        };
+        self.trips.get(&(trip.trip_id.clone(), start)).copied()
+    }
+
+    /// The trip updates of the predictions in `table` at `now_ms`.
+    fn predicted_trip_updates(&self, table: &PredictionTable, now_ms: i64) -> FeedMessage {
+        let timestamp = u64::try_from(posix_s(now_ms)).ok();
+        let mut instances: Vec<(&TripInstance, TripIndex)> = table
+            .trips()
+            .filter_map(|instance| Some((instance, self.trip_of(instance)?)))
+            .collect();
+        instances.sort();
+        let entity = instances
+            .into_iter()
+            .filter_map(|(instance, index)| {
+                let trip = self.day.trip(index)?;
+                let predictions: Vec<&PredictionEvent> = table.trip(instance).collect();
+                let vehicle_id = predictions.first()?.vehicle_id.clone();
+                let current = self
+                    .vehicles
+                    .get(&vehicle_id)
+                    .filter(|state| state.trip == index);
+                let unscheduled = unscheduled(trip);
+                // Not before now, nor before the vehicle leaves the stop it stands at.
+                let mut floor_s =
+                    posix_s(current.map_or(now_ms, |state| now_ms.max(state.event.departure_time)));
+                let relationship = if unscheduled {
+                    stop_time_update::ScheduleRelationship::Unscheduled
+                } else {
+                    stop_time_update::ScheduleRelationship::Scheduled
+                };
+                let stop_time_update: Vec<StopTimeUpdate> = predictions
+                    .iter()
+                    .filter_map(|prediction| {
+                        // The prediction's `stop_sequence` is the stop's place in the trip;
+                        // GTFS-realtime names it by the feed's own `stop_sequence`.
+                        let stop = trip.stops.get(prediction.stop_sequence as usize)?;
+                        let scheduled_arrival = self.day.unix_s(stop.arrival_s);
+                        let scheduled_departure = self.day.unix_s(stop.departure_s);
+                        let arrival = posix_s(prediction.predicted_arrival_time).max(floor_s);
+                        let departure = posix_s(prediction.predicted_departure_time).max(arrival);
+                        floor_s = departure;
+                        let event = |time: i64, scheduled: i64| StopTimeEvent {
+                            time: Some(time),
+                            delay: (!unscheduled)
+                                .then(|| i32::try_from(time - scheduled).ok())
+                                .flatten(),
+                            uncertainty: prediction.uncertainty_s,
+                            ..StopTimeEvent::default()
+                        };
+                        Some(StopTimeUpdate {
+                            stop_sequence: Some(stop.stop_sequence),
+                            stop_id: Some(prediction.stop_id.clone()),
+                            arrival: Some(event(arrival, scheduled_arrival)),
+                            departure: Some(event(departure, scheduled_departure)),
+                            schedule_relationship: Some(relationship as i32),
+                            ..StopTimeUpdate::default()
+                        })
+                    })
+                    .collect();
+                let delay = stop_time_update
+                    .first()
+                    .and_then(|u| u.arrival.as_ref()?.delay);
+                let descriptor = TripDescriptor {
+                    trip_id: Some(instance.trip_id.clone()),
+                    route_id: Some(predictions.first()?.route_id.clone()),
+                    direction_id: trip.direction_id.map(u32::from),
+                    start_date: Some(instance.start_date.clone()),
+                    start_time: trip.frequency_start_s.map(gtfs_time),
+                    schedule_relationship: Some(if unscheduled {
+                        trip_descriptor::ScheduleRelationship::Unscheduled as i32
+                    } else {
+                        trip_descriptor::ScheduleRelationship::Scheduled as i32
+                    }),
+                    ..TripDescriptor::default()
+                };
+                let id = if current.is_some() {
+                    vehicle_id.clone()
+                } else {
+                    match &instance.start_time {
+                        None => format!("{vehicle_id}/{}", instance.trip_id),
+                        Some(start) => format!("{vehicle_id}/{}/{start}", instance.trip_id),
+                    }
+                };
+                (!stop_time_update.is_empty()).then(|| FeedEntity {
+                    id,
+                    trip_update: Some(TripUpdate {
+                        trip: descriptor,
+                        vehicle: Some(VehicleDescriptor {
+                            id: Some(vehicle_id),
+                            ..VehicleDescriptor::default()
+                        }),
+                        stop_time_update,
+                        timestamp,
+                        delay,
                         ..TripUpdate::default()
                     }),
                     ..FeedEntity::default()

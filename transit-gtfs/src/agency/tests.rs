@@ -346,3 +346,149 @@ fn a_vehicle_follows_its_shape_between_stops() {
         "{position:?}"
     );
 }
+
+/// The `learnt` prediction of vehicle V1 at position `position` of `trip`, `late_s` late
+/// arriving and leaving after the scheduled dwell.
+fn predicted(day: &ServiceDay, trip: usize, position: usize, late_s: i64) -> PredictionEvent {
+    let t = &day.trips[trip];
+    let s = &t.stops[position];
+    PredictionEvent {
+        vehicle_id: "V1".into(),
+        stop_id: day.stops[s.stop.0 as usize].id.clone(),
+        method: "learnt".into(),
+        route_id: "R".into(),
+        trip_id: t.trip_id.clone(),
+        start_date: "20270115".into(),
+        start_time: t.frequency_start_s.map(gtfs_time),
+        direction_id: Some(0),
+        stop_sequence: position as u32,
+        predicted_arrival_time: ms(day, s.arrival_s) + late_s * 1_000,
+        predicted_departure_time: ms(day, s.departure_s) + late_s * 1_000,
+        scheduled_arrival_time: ms(day, s.arrival_s),
+        uncertainty_s: Some(40 + position as i32),
+        issued_at: ms(day, 8 * 3_600),
+        source_partition: 0,
+        source_offset: 0,
+    }
+}
+
+fn key_of(p: &PredictionEvent) -> PredictionKey {
+    PredictionKey {
+        vehicle_id: p.vehicle_id.clone(),
+        stop_id: p.stop_id.clone(),
+        method: p.method.clone(),
+    }
+}
+
+#[test]
+fn trip_updates_are_the_learnt_predictions_with_departures_and_uncertainty() {
+    let day = day(false);
+    let mut board = AgencyBoard::new(Arc::clone(&day)).with_predictions();
+    board.apply(&arrival(&day, 0, 0, 60)).unwrap();
+    let b = predicted(&day, 0, 1, 90);
+    let c = predicted(&day, 0, 2, 150);
+    // A baseline's prediction is not served.
+    let mut baseline = predicted(&day, 0, 2, 0);
+    baseline.method = "timetable".into();
+    for p in [&b, &c, &baseline] {
+        board.apply_prediction(&key_of(p), Some(p));
+    }
+    let now = ms(&day, 8 * 3_600 + 90);
+    let feed = board.trip_updates(now);
+    assert_eq!(feed.entity.len(), 1);
+    assert_eq!(feed.entity[0].id, "V1");
+    let update = feed.entity[0].trip_update.as_ref().unwrap();
+    assert_eq!(update.trip.trip_id.as_deref(), Some("T1"));
+    assert_eq!(update.vehicle.as_ref().unwrap().id.as_deref(), Some("V1"));
+    assert_eq!(update.delay, Some(90));
+    let stops: Vec<_> = update
+        .stop_time_update
+        .iter()
+        .map(|u| (u.stop_sequence, u.stop_id.as_deref()))
+        .collect();
+    assert_eq!(stops, [(Some(10), Some("B")), (Some(20), Some("C"))]);
+    let at_b = &update.stop_time_update[0];
+    let (arrival, departure) = (at_b.arrival.unwrap(), at_b.departure.unwrap());
+    assert_eq!(arrival.time, Some(day.unix_s(8 * 3_600 + 300) + 90));
+    assert_eq!(arrival.delay, Some(90));
+    assert_eq!(arrival.uncertainty, Some(41));
+    // The departure is the predicted departure, not the arrival.
+    assert_eq!(departure.time, Some(day.unix_s(8 * 3_600 + 360) + 90));
+    assert_eq!(departure.delay, Some(90));
+    assert_eq!(departure.uncertainty, Some(41));
+    let at_c = &update.stop_time_update[1];
+    assert_eq!(at_c.arrival.unwrap().delay, Some(150));
+    assert_eq!(at_c.arrival.unwrap().uncertainty, Some(42));
+
+    // Withdrawn at B (the vehicle got there): B leaves the feed; then C, and the trip with it.
+    board.apply_prediction(&key_of(&b), None);
+    let feed = board.trip_updates(now);
+    let update = feed.entity[0].trip_update.as_ref().unwrap();
+    assert_eq!(update.stop_time_update.len(), 1);
+    assert_eq!(update.stop_time_update[0].stop_id.as_deref(), Some("C"));
+    board.apply_prediction(&key_of(&c), None);
+    assert!(board.trip_updates(now).entity.is_empty());
+}
+
+#[test]
+fn predicted_times_are_never_in_the_past_nor_decreasing() {
+    let day = day(false);
+    let mut board = AgencyBoard::new(Arc::clone(&day)).with_predictions();
+    board.apply(&arrival(&day, 0, 0, 0)).unwrap();
+    let b = predicted(&day, 0, 1, 0);
+    // C predicted (wrongly) before B's departure.
+    let mut c = predicted(&day, 0, 2, 0);
+    c.predicted_arrival_time = b.predicted_arrival_time + 10_000;
+    c.predicted_departure_time = c.predicted_arrival_time;
+    for p in [&b, &c] {
+        board.apply_prediction(&key_of(p), Some(p));
+    }
+    // Later than B's predicted arrival: B is due now.
+    let now = b.predicted_arrival_time + 30_000;
+    let feed = board.trip_updates(now);
+    let update = feed.entity[0].trip_update.as_ref().unwrap();
+    let mut previous = now / 1_000;
+    for u in &update.stop_time_update {
+        let (a, d) = (
+            u.arrival.unwrap().time.unwrap(),
+            u.departure.unwrap().time.unwrap(),
+        );
+        assert!(a >= previous && d >= a, "{a} {d} after {previous}");
+        previous = d;
+    }
+}
+
+#[test]
+fn a_vehicles_next_trip_is_served_under_its_own_entity_and_unscheduled_without_delays() {
+    let day = day(false);
+    let mut board = AgencyBoard::new(Arc::clone(&day)).with_predictions();
+    board.apply(&arrival(&day, 0, 1, 0)).unwrap();
+    let c = predicted(&day, 0, 2, 0);
+    // Its next trip's first stop (a vehicle has one prediction per stop: its next visit).
+    let next = predicted(&day, 1, 0, 30);
+    for p in [&c, &next] {
+        board.apply_prediction(&key_of(p), Some(p));
+    }
+    let feed = board.trip_updates(ms(&day, 8 * 3_600 + 400));
+    let ids: Vec<&str> = feed.entity.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["V1/F/09:00:00", "V1"]);
+    let frequency = feed.entity[0].trip_update.as_ref().unwrap();
+    assert_eq!(frequency.trip.start_time.as_deref(), Some("09:00:00"));
+    assert_eq!(
+        frequency.trip.schedule_relationship,
+        Some(trip_descriptor::ScheduleRelationship::Unscheduled as i32)
+    );
+    let u = &frequency.stop_time_update[0];
+    assert_eq!(u.arrival.unwrap().delay, None);
+    assert_eq!(u.arrival.unwrap().uncertainty, Some(40));
+    assert_eq!(u.stop_sequence, Some(1));
+}
+
+#[test]
+fn a_board_without_predictions_ignores_the_table() {
+    let day = day(false);
+    let mut board = AgencyBoard::new(Arc::clone(&day));
+    let b = predicted(&day, 0, 1, 90);
+    assert!(!board.apply_prediction(&key_of(&b), Some(&b)));
+    assert!(board.predictions().is_none());
+}

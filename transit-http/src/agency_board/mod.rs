@@ -9,8 +9,13 @@
 //! stop and the next after it. "Now" is the latest instant the bus has carried, so a flat-out
 //! run and a live one are placed the same way.
 //!
+//! Fed the predictor's records too ([`consume_predictions`]), each stop of a route's diagram
+//! says when the next trains of that pattern are due ("N min", from their `learnt`
+//! predictions), and `/api/arrivals?stop=ID` gives a stop's predicted arrivals.
+//!
 //! Routes: `/` (the page; `?route=ID` picks the route whose diagram it shows), `/fragment/diagram`
-//! and `/fragment/trains` (the parts the page's script polls), `/api/trains` (JSON), `/healthz`.
+//! and `/fragment/trains` (the parts the page's script polls), `/api/trains` and
+//! `/api/arrivals?stop=ID` (JSON), `/healthz`.
 //! With the accuracy table ([`AgencyBoard::with_accuracy`]) the page shows the chosen route's
 //! prediction accuracy panel (`/fragment/accuracy?route=ID`, fetched anew every ten seconds),
 //! `/api/accuracy` gives the figures as JSON and `/metrics` in Prometheus text.
@@ -32,9 +37,12 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use transit_core::accuracy::AccuracySnapshot;
 use transit_core::bus::Consumer;
+use transit_core::bus::EventBus;
+use transit_core::codec::SchemaRegistry;
 use transit_core::codec::TopicCodec;
-use transit_core::event::VehicleArrivalEvent;
+use transit_core::event::{PredictionEvent, PredictionKey, VehicleArrivalEvent};
 use transit_core::network::service_day::{ServiceDay, StopIndex};
+use transit_core::status::{predictions, PredictionTable};
 
 use crate::server::{self, ServeError};
 
@@ -120,7 +128,54 @@ struct Live {
     applied: u64,
     /// Records naming a trip the day does not have.
     unknown: u64,
+    /// The predictor's current `learnt` predictions.
+    predictions: PredictionTable,
 }
+
+/// A train predicted at a stop, as the board says it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Due {
+    /// The vehicle.
+    pub vehicle_id: String,
+    /// The route of the trip it is predicted on.
+    pub route_id: String,
+    /// That trip.
+    pub trip_id: String,
+    /// The stop (the static feed's `stop_id`).
+    pub stop_id: String,
+    /// When it is predicted to arrive, Unix milliseconds.
+    pub predicted_arrival_time: i64,
+    /// Whole minutes from now until then (0: due now, or overdue).
+    pub minutes: i64,
+    /// The prediction's expected error, seconds, when stated.
+    pub uncertainty_s: Option<i32>,
+}
+
+impl Due {
+    fn of(prediction: &PredictionEvent, now_ms: i64) -> Self {
+        Self {
+            vehicle_id: prediction.vehicle_id.clone(),
+            route_id: prediction.route_id.clone(),
+            trip_id: prediction.trip_id.clone(),
+            stop_id: prediction.stop_id.clone(),
+            predicted_arrival_time: prediction.predicted_arrival_time,
+            minutes: (prediction.predicted_arrival_time - now_ms).max(0) / 60_000,
+            uncertainty_s: prediction.uncertainty_s,
+        }
+    }
+
+    /// "Due" under a minute away, else "N min".
+    pub fn label(&self) -> String {
+        if self.minutes == 0 {
+            "Due".into()
+        } else {
+            format!("{} min", self.minutes)
+        }
+    }
+}
+
+/// The trains due at a route's stops: per pattern and stop, the soonest first.
+pub(crate) type DueAt = HashMap<(usize, StopIndex), Vec<Due>>;
 
 /// The static part, worked out once.
 #[derive(Debug)]
@@ -299,6 +354,67 @@ impl AgencyBoard {
         true
     }
 
+    /// Applies one record of the predictor's table, in topic order (`None`: withdrawn); only
+    /// the `learnt` method's are kept. Returns whether the predictions changed.
+    pub fn apply_prediction(&self, key: &PredictionKey, value: Option<&PredictionEvent>) -> bool {
+        let mut live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        live.predictions.apply(key, value)
+    }
+
+    /// The predicted arrivals at a stop (the static feed's `stop_id`), the soonest first,
+    /// counted from the board's now.
+    pub fn arrivals_at(&self, stop_id: &str) -> (i64, Vec<Due>) {
+        let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        let now = live.now_ms;
+        let due = live
+            .predictions
+            .at_stop(stop_id)
+            .map(|p| Due::of(p, now))
+            .collect();
+        (now, due)
+    }
+
+    /// The trains due at the stops of `route` (an index into the day's routes), by pattern.
+    pub(crate) fn due(&self, route: Option<usize>) -> DueAt {
+        let mut due = DueAt::new();
+        let Some(route) = route else { return due };
+        let day = &self.fixed.network.day;
+        let live = self.live.lock().unwrap_or_else(|e| e.into_inner());
+        for prediction in live.predictions.iter() {
+            let Some(place) = self.fixed.trips.get(&prediction.trip_id) else {
+                continue;
+            };
+            if place.route != route {
+                continue;
+            }
+            let stop = day
+                .trips
+                .get(place.index)
+                .and_then(|t| t.stops.get(prediction.stop_sequence as usize));
+            if let Some(stop) = stop {
+                due.entry((place.pattern, stop.stop))
+                    .or_default()
+                    .push(Due::of(prediction, live.now_ms));
+            }
+        }
+        for trains in due.values_mut() {
+            trains.sort_by(|a, b| {
+                (a.predicted_arrival_time, &a.vehicle_id)
+                    .cmp(&(b.predicted_arrival_time, &b.vehicle_id))
+            });
+        }
+        due
+    }
+
+    /// Predictions of the `learnt` method applied so far.
+    pub fn predictions_applied(&self) -> u64 {
+        self.live
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .predictions
+            .applied()
+    }
+
     /// Records applied so far.
     pub fn applied(&self) -> u64 {
         self.live.lock().unwrap_or_else(|e| e.into_inner()).applied
@@ -378,6 +494,7 @@ impl AgencyBoard {
             .route("/fragment/diagram", get(diagram_fragment))
             .route("/fragment/trains", get(trains_fragment))
             .route("/api/trains", get(api_trains))
+            .route("/api/arrivals", get(api_arrivals))
             .route("/api/accuracy", get(api_accuracy))
             .route("/fragment/accuracy", get(accuracy_fragment))
             .route("/metrics", get(metrics_text))
@@ -429,6 +546,25 @@ pub async fn consume(
         }
     }
     Ok(board.applied())
+}
+
+/// Reads the predictor's records from `topic` into `board` until `shutdown` is cancelled or
+/// the bus closes: the prediction table, or the issued predictions on a bus whose compaction
+/// drops withdrawals as they come ([`predictions::follow`]).
+pub async fn consume_predictions(
+    board: AgencyBoard,
+    bus: Arc<dyn EventBus>,
+    registry: Arc<dyn SchemaRegistry>,
+    topic: String,
+    shutdown: CancellationToken,
+) -> Result<predictions::FollowStats, predictions::FollowError> {
+    predictions::follow(bus, registry, &topic, shutdown, |records| {
+        let mut live = board.live.lock().unwrap_or_else(|e| e.into_inner());
+        for (key, value) in records {
+            live.predictions.apply(key, value.as_ref());
+        }
+    })
+    .await
 }
 
 /// Binds `address` for the board.
@@ -512,6 +648,7 @@ async fn index(State(board): State<AgencyBoard>, Query(query): Query<RouteQuery>
                 &board.fixed,
                 route,
                 &board.placed(),
+                &board.due(route),
                 board.accuracy().as_deref(),
             )
             .into_string(),
@@ -525,7 +662,9 @@ async fn diagram_fragment(
     Query(query): Query<RouteQuery>,
 ) -> Response {
     match board.chosen_route(&query) {
-        Ok(route) => html(view::diagram(&board.fixed, route, &board.placed().1).into_string()),
+        Ok(route) => html(
+            view::diagram(&board.fixed, route, &board.placed().1, &board.due(route)).into_string(),
+        ),
         Err(id) => no_route(id),
     }
 }
@@ -544,6 +683,31 @@ async fn api_trains(State(board): State<AgencyBoard>) -> Response {
     let answer = Answer {
         now_ms: now,
         trains: placed.iter().map(|p| &p.state).collect(),
+    };
+    server::json_response(StatusCode::OK, "application/json", &answer)
+}
+
+/// `?stop=ID`.
+#[derive(Debug, Deserialize)]
+struct StopQuery {
+    stop: String,
+}
+
+async fn api_arrivals(
+    State(board): State<AgencyBoard>,
+    Query(query): Query<StopQuery>,
+) -> Response {
+    let (now, arrivals) = board.arrivals_at(&query.stop);
+    #[derive(Serialize)]
+    struct Answer<'a> {
+        now_ms: i64,
+        stop_id: &'a str,
+        arrivals: Vec<Due>,
+    }
+    let answer = Answer {
+        now_ms: now,
+        stop_id: &query.stop,
+        arrivals,
     };
     server::json_response(StatusCode::OK, "application/json", &answer)
 }

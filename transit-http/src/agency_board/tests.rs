@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use transit_core::event::VehicleArrivalEvent;
+use transit_core::event::{PredictionEvent, PredictionKey, VehicleArrivalEvent};
 use transit_core::model::{LineId, Rgb, Route};
 use transit_core::network::service_day::{
     ScheduledStop, ScheduledTrip, ServiceDay, StopIndex, StopPlace, TripIndex, Vehicle,
@@ -169,4 +169,73 @@ fn a_finished_trip_leaves_the_board_two_minutes_after_its_last_departure() {
             .collect::<Vec<_>>(),
         ["v0"]
     );
+}
+
+fn predicted(vehicle: &str, trip: &str, stop: &str, sequence: u32, at_s: i64) -> PredictionEvent {
+    let ms = (START_UNIX_S + at_s) * 1_000;
+    PredictionEvent {
+        vehicle_id: vehicle.into(),
+        stop_id: stop.into(),
+        method: "learnt".into(),
+        route_id: "L".into(),
+        trip_id: trip.into(),
+        start_date: "20261207".into(),
+        start_time: None,
+        direction_id: None,
+        stop_sequence: sequence,
+        predicted_arrival_time: ms,
+        predicted_departure_time: ms + 30_000,
+        scheduled_arrival_time: ms,
+        uncertainty_s: Some(45),
+        issued_at: START_UNIX_S * 1_000,
+        source_partition: 0,
+        source_offset: 0,
+    }
+}
+
+fn key_of(p: &PredictionEvent) -> PredictionKey {
+    PredictionKey {
+        vehicle_id: p.vehicle_id.clone(),
+        stop_id: p.stop_id.clone(),
+        method: p.method.clone(),
+    }
+}
+
+#[test]
+fn the_stops_say_in_how_many_minutes_the_predicted_trains_are_due() {
+    let board = board();
+    board.apply(&arrival("v0", "local-1", "s0", 0, 0));
+    let at_s1 = predicted("v0", "local-1", "s1", 1, 150);
+    let at_s2 = predicted("v0", "local-1", "s2", 2, 20);
+    let mut baseline = predicted("v0", "local-1", "s3", 3, 600);
+    baseline.method = "timetable".into();
+    for p in [&at_s1, &at_s2, &baseline] {
+        board.apply_prediction(&key_of(p), Some(p));
+    }
+    let due = board.due(Some(0));
+    let labels = |stop: u32| -> Vec<String> {
+        due.get(&(0, StopIndex(stop)))
+            .map(|trains| trains.iter().map(super::Due::label).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(labels(1), ["2 min"]);
+    assert_eq!(labels(2), ["Due"]);
+    assert!(
+        labels(3).is_empty(),
+        "a baseline's prediction is not served"
+    );
+    let diagram =
+        super::view::diagram(&board.fixed, Some(0), &board.placed().1, &due).into_string();
+    assert!(diagram.contains("2 min"), "{diagram}");
+
+    let (now, arrivals) = board.arrivals_at("s1");
+    assert_eq!(now, START_UNIX_S * 1_000);
+    assert_eq!(arrivals.len(), 1);
+    assert_eq!(arrivals[0].uncertainty_s, Some(45));
+
+    // Withdrawn: the stop no longer says it.
+    board.apply_prediction(&key_of(&at_s1), None);
+    assert!(board.due(Some(0)).get(&(0, StopIndex(1))).is_none());
+    assert!(board.arrivals_at("s1").1.is_empty());
+    assert_eq!(board.predictions_applied(), 3);
 }

@@ -8,9 +8,12 @@ use maud::{html, Markup, PreEscaped, DOCTYPE};
 use transit_core::model::{Rgb, Route};
 use transit_core::network::service_day::{ServiceDay, StopIndex};
 
-use super::{AgencyNetwork, Placed, Static, POLL_EVERY_MS};
+use super::{AgencyNetwork, DueAt, Placed, Static, POLL_EVERY_MS};
 use crate::accuracy_panel::{self, Level};
 use transit_core::accuracy::AccuracySnapshot;
+
+/// The predicted arrivals a stop of the diagram shows at most.
+const DUE_SHOWN: usize = 2;
 
 /// The map's width in SVG units; its height follows the network's shape.
 const MAP_WIDTH: f64 = 1_000.0;
@@ -33,6 +36,7 @@ nav a[aria-current="page"] { outline: 3px solid #1a1a1a; outline-offset: 2px; }
 ol.pattern { list-style: none; padding: 0 0 0 1rem; border-left: 6px solid var(--line); margin: 0 0 1rem; }
 ol.pattern li { padding: 0.15rem 0; }
 .train { display: inline-block; margin-left: 0.4rem; padding: 0 0.35rem; border-radius: 0.3rem; font-size: 0.85rem; font-weight: 700; }
+.due { margin-left: 0.4rem; font-size: 0.85rem; font-weight: 700; color: #1a1a1a; }
 .between { display: block; margin-left: 0.6rem; font-size: 0.85rem; color: #4a4a4a; }
 .sr-only { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 svg.map { width: 100%; height: auto; background: #f4f4f2; border: 1px solid #767676; }
@@ -264,7 +268,6 @@ impl MapBase {
     }
 }
 
-/// The whole page, the diagram of `route` (an index into the day's routes).
 /// The chosen route's prediction accuracy panel, under the page's `h1`.
 pub(crate) fn accuracy_panel(route: &Route, accuracy: &AccuracySnapshot) -> Markup {
     accuracy_panel::panel(accuracy, route.id.as_str(), &route_title(route), Level::Two)
@@ -280,11 +283,13 @@ fn route_title(route: &Route) -> String {
     }
 }
 
-/// The page of route `route` (index in the day), with its accuracy panel when `accuracy`.
+/// The whole page, the diagram of `route` (an index into the day's routes), with its accuracy
+/// panel when `accuracy`.
 pub(crate) fn page(
     fixed: &Static,
     route: Option<usize>,
     placed: &(i64, Vec<Placed>),
+    due: &DueAt,
     accuracy: Option<&AccuracySnapshot>,
 ) -> Markup {
     let day = &fixed.network.day;
@@ -331,7 +336,7 @@ pub(crate) fn page(
                             }
                         }
                         section #diagram aria-label="Route diagram" {
-                            (diagram(fixed, route, &placed.1))
+                            (diagram(fixed, route, &placed.1, due))
                         }
                         @if let (Some(accuracy), Some(chosen)) = (accuracy, chosen) {
                             (accuracy_panel(chosen, accuracy))
@@ -371,7 +376,12 @@ fn service_time(day: &ServiceDay, now_ms: i64) -> String {
 }
 
 /// The chosen route's patterns, each an ordered list of its stops with the trains among them.
-pub(crate) fn diagram(fixed: &Static, route: Option<usize>, placed: &[Placed]) -> Markup {
+pub(crate) fn diagram(
+    fixed: &Static,
+    route: Option<usize>,
+    placed: &[Placed],
+    due: &DueAt,
+) -> Markup {
     let day = &fixed.network.day;
     let Some((index, route)) = route.and_then(|r| Some((r, day.routes.get(r)?))) else {
         return html! { p { "This feed has no routes of the types read." } };
@@ -398,6 +408,17 @@ pub(crate) fn diagram(fixed: &Static, route: Option<usize>, placed: &[Placed]) -
                 @for (i, stop) in pattern.stops.iter().enumerate() {
                     li {
                         (stop_name(day, *stop))
+                        @if let Some(trains) = due.get(&(p, *stop)) {
+                            " "
+                            span.due title="Predicted arrivals of the next trains" {
+                                @for (n, train) in trains.iter().take(DUE_SHOWN).enumerate() {
+                                    @if n > 0 { ", " }
+                                    span data-vehicle=(train.vehicle_id) title={ "Train " (train.vehicle_id) @if let Some(u) = train.uncertainty_s { ", ± " (u) " s" } } {
+                                        (train.label())
+                                    }
+                                }
+                            }
+                        }
                         @for train in trains.iter().filter(|t| t.pattern == p && t.at_stop && t.position == i as f64) {
                             (train_badge(route, train, if train.reversed { first } else { last }))
                         }
