@@ -1,6 +1,7 @@
 //! End to end in a real browser: the `full_pipeline` example as a user runs it, and Debian's
 //! headless Chromium driven over WebDriver (chromedriver). The page must show the three lines,
-//! their stations, trains and the weather, and change as the simulation runs, without a reload.
+//! their stations, trains and the weather, and change as the simulation runs, without a reload;
+//! each line has its prediction accuracy panel.
 //!
 //! Needs `chromium` and `chromedriver` (Debian packages `chromium`, `chromium-driver`; the test
 //! script installs them) and the example built (`cargo test --all-targets` builds it). A missing
@@ -15,7 +16,7 @@ use serde_json::Value;
 
 use transit_testkit::browser::{
     assert_board_page, built_binary, require_axe, require_chromium, spawn, start_chromedriver,
-    strings, wait_for_page_change, wait_ready, Browser,
+    strings, wait_for_page_change, wait_ready, Browser, READ_ACCURACY_PANELS,
 };
 use transit_testkit::http::free_address;
 
@@ -103,7 +104,16 @@ async fn the_dashboard_in_a_real_browser_shows_the_lines_and_changes_live() {
     let browser = Browser::start(driver_address).await;
     let before = browser.open_board(dashboard).await;
     assert_board_page(&before, 94, 30..=400);
-    // WCAG 2.1 AA by axe-core, once the board has filled.
+    // A prediction accuracy panel per line, by its route in CTA's static feed.
+    let panels = browser.eval(READ_ACCURACY_PANELS).await;
+    let routes: Vec<&str> = panels
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["route"].as_str())
+        .collect();
+    assert_eq!(routes, ["Blue", "Red", "G"], "{panels}");
+    // WCAG 2.1 AA by axe-core, once the board has filled (the panels included).
     browser.assert_accessible("the CTA board").await;
     // Trains run between stations, not only at platforms, and every platform without a train
     // says when the next one comes.
