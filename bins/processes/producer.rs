@@ -113,9 +113,23 @@ pub async fn run(args: ProducerArgs, shutdown: CancellationToken) -> anyhow::Res
     driver::create_simulation_topics(&bus, &topics, args.partitions)
         .await
         .context("creating the simulation's topics")?;
-    let codecs = SimulationCodecs::register(registry, &topics)
+    let codecs = SimulationCodecs::register(Arc::clone(&registry), &topics)
         .await
         .with_context(|| format!("registering schemas at {}", args.cluster.registry_url))?;
+    // The trains' calls as any agency's vehicle arrivals too, in the static feed's ids, for
+    // the predictor (when the feed describes this simulation).
+    let codecs = match crate::predictions::cta_call_names(&args.simulation)? {
+        Some(names) => {
+            driver::create_vehicle_arrivals_topic(&bus, &topics, args.partitions)
+                .await
+                .context("creating the vehicle arrivals topic")?;
+            codecs
+                .with_vehicle_arrivals(registry, &topics, Arc::new(names))
+                .await
+                .with_context(|| format!("registering schemas at {}", args.cluster.registry_url))?
+        }
+        None => codecs,
+    };
     health.readiness.pass("schemas");
     let proxy_security = client_security(
         args.rest_proxy_config.as_deref(),

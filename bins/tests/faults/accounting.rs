@@ -213,6 +213,13 @@ impl Run {
         let (weather, _) = self.end_offsets(&self.settings.topics.weather()).await;
         assert_eq!(weather, expected.weather, "weather readings");
         total += weather;
+        let vehicle_topic = self.settings.topics.vehicle_arrivals();
+        let (vehicle_arrivals, _) = self.end_offsets(&vehicle_topic).await;
+        assert_eq!(
+            vehicle_arrivals, expected.vehicle_arrivals,
+            "vehicle arrivals on {vehicle_topic}"
+        );
+        total += vehicle_arrivals;
         assert_eq!(
             total, reported,
             "records on the simulation's topics against what the producer reports published"

@@ -14,6 +14,9 @@ pub(crate) struct Expected {
     pub(crate) arrivals: [u64; 3],
     /// Weather readings made.
     pub(crate) weather: u64,
+    /// Calls of trains in revenue service at the stops of their scheduled trips: the vehicle
+    /// arrivals the producer publishes in the static feed's ids, one each.
+    pub(crate) vehicle_arrivals: u64,
     /// Entries per station and line.
     pub(crate) per_key: BTreeMap<(u32, LineId), u64>,
     /// The stations of the three lines, by station and line: their names.
@@ -26,7 +29,7 @@ pub(crate) struct Expected {
 
 impl Expected {
     pub(crate) fn records(&self) -> u64 {
-        self.entries + self.arrivals.iter().sum::<u64>() + self.weather
+        self.entries + self.arrivals.iter().sum::<u64>() + self.weather + self.vehicle_arrivals
     }
 }
 
@@ -52,6 +55,7 @@ pub(crate) async fn compute_expected() -> Expected {
     let end = run.until();
     let mut tick = TickEvents::default();
     let (mut entries, mut arrivals, mut weather) = (0u64, [0u64; 3], 0u64);
+    let mut vehicle_arrivals = 0u64;
     let mut per_key: BTreeMap<(u32, LineId), u64> = BTreeMap::new();
     while twin.now() < end {
         twin.step(&mut tick);
@@ -63,6 +67,7 @@ pub(crate) async fn compute_expected() -> Expected {
             *per_key.entry((entry.station_id.0, entry.line)).or_default() += 1;
         }
         weather += u64::from(tick.weather.is_some());
+        vehicle_arrivals += tick.calls.len() as u64;
     }
     let last_tick = tick.time.to_string();
     let network = Network::embedded().expect("the embedded network");
@@ -161,6 +166,7 @@ pub(crate) async fn compute_expected() -> Expected {
         entries,
         arrivals,
         weather,
+        vehicle_arrivals,
         per_key,
         stations,
         dead_letters,
