@@ -249,7 +249,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
         proxy_client,
         topics.weather(),
     )));
-    let accuracy_topics = topics.clone();
     let config = PipelineConfig {
         topics: topics.clone(),
         partitions: args.partitions,
@@ -266,11 +265,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     )
     .await?;
 
-    let (accuracy, accuracy_snapshots) = start_accuracy(
+    let (accuracy_model, accuracy_snapshots) = start_accuracy(
         &services.tasks,
         Arc::clone(&shared_bus),
         Arc::clone(&registry),
-        &accuracy_topics,
+        &topics,
         running.metrics(),
         stop_serving.clone(),
     )?;
@@ -313,7 +312,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     };
     stop_serving.cancel();
     join(board_server).await?;
-    join(accuracy).await?;
+    join(accuracy_model).await?;
     Backbone::finish(bus, services).await?;
     let report = report?;
     summarise(&report, elapsed);
