@@ -58,6 +58,12 @@ pub struct BoardArgs {
     pub start: Option<String>,
 }
 
+/// The running accuracy read model: its task, and its snapshots.
+pub type RunningAccuracy = (
+    JoinHandle<anyhow::Result<AccuracyStats>>,
+    watch::Receiver<Arc<AccuracySnapshot>>,
+);
+
 /// Starts the accuracy read model of `topics`' prediction accuracy table on `tasks` until
 /// `shutdown`: what a board's accuracy panel shows (`with_accuracy`).
 pub fn start_accuracy(
@@ -67,10 +73,7 @@ pub fn start_accuracy(
     topics: &Topics,
     metrics: Arc<PipelineMetrics>,
     shutdown: CancellationToken,
-) -> anyhow::Result<(
-    JoinHandle<anyhow::Result<AccuracyStats>>,
-    watch::Receiver<Arc<AccuracySnapshot>>,
-)> {
+) -> anyhow::Result<RunningAccuracy> {
     let (service, snapshots) = AccuracyService::new(
         bus,
         registry,

@@ -26,7 +26,7 @@ const TARGET_PCT: f64 = 90.0;
 const CHART_WIDTH: f64 = 320.0;
 const CHART_HEIGHT: f64 = 140.0;
 /// Room for the axes' labels: left, right, top, bottom.
-const PAD: (f64, f64, f64, f64) = (34.0, 10.0, 10.0, 22.0);
+const PAD: (f64, f64, f64, f64) = (34.0, 20.0, 10.0, 22.0);
 
 /// The panel's style, for a page's inline style sheet.
 pub(crate) const STYLE: &str = r#"
@@ -315,12 +315,15 @@ fn chart(hours: &[HourAccuracy], name: &str, id: &str) -> Markup {
     }
 }
 
+/// A family of `/metrics`: its name, its help, and its value of a cell.
+type Family<T> = (&'static str, &'static str, fn(&AccuracyCell) -> T);
+
 /// The accuracy families of `/metrics`: per route, bucket and method the samples scored,
 /// accurate, expired late and never, the share right and the mean absolute error; per route
 /// and hour the learnt method's share right.
 pub(crate) fn metrics(out: &mut String, snapshot: &AccuracySnapshot) {
     use crate::prometheus::{family, sample};
-    let counters: [(&str, &str, fn(&AccuracyCell) -> u64); 4] = [
+    let counters: [Family<u64>; 4] = [
         (
             "transit_predictions_scored_total",
             "Prediction samples counted (matched with their arrival, or expired), per route, bucket and method.",
@@ -359,7 +362,7 @@ pub(crate) fn metrics(out: &mut String, snapshot: &AccuracySnapshot) {
             }
         }
     }
-    let gauges: [(&str, &str, fn(&AccuracyCell) -> Option<f64>); 2] = [
+    let gauges: [Family<Option<f64>>; 2] = [
         (
             "transit_prediction_accuracy_ratio",
             "Share of prediction samples right (expired ones count as wrong), 0-1, per route, bucket and method.",
