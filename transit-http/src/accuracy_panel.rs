@@ -70,7 +70,12 @@ pub(crate) const SCRIPT: &str = r#"
         if (!response.ok) continue;
         const page = new DOMParser().parseFromString(await response.text(), "text/html");
         const fresh = page.querySelector("section.accuracy");
-        if (fresh) panel.replaceWith(document.adoptNode(fresh));
+        if (!fresh) continue;
+        // A reader who opened the per-hour table keeps it open.
+        const open = panel.querySelector("details[open]");
+        const details = fresh.querySelector("details");
+        if (open && details) details.open = true;
+        panel.replaceWith(document.adoptNode(fresh));
       } catch (error) { /* the next poll tries again */ }
     }
   };
