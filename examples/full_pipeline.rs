@@ -54,6 +54,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
+use transit::processes::board::start_accuracy;
 use transit::processes::join;
 use transit::processes::registry::{start_services, SchemaServices};
 use transit::settings::{KafkaArgs, SimulationArgs};
@@ -265,6 +266,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
     )
     .await?;
 
+    let (accuracy_model, accuracy_snapshots) = start_accuracy(
+        &services.tasks,
+        Arc::clone(&shared_bus),
+        Arc::clone(&registry),
+        &topics,
+        running.metrics(),
+        stop_serving.clone(),
+    )?;
     // The board's next trains and its feeds serve the predictor's learnt predictions: read
     // from its table on Kafka, from the issued predictions on the in-memory bus (whose
     // compaction drops a withdrawal as it comes).
@@ -297,7 +306,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         what_ifs,
         board_address,
         what_if_token(&args)?,
-    ));
+    ))
+    .with_accuracy(accuracy_snapshots);
     let board_server = services.tasks.spawn(
         "dashboard",
         dashboard::serve(board_listener, board, stop_serving.clone()),
@@ -330,6 +340,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     };
     stop_serving.cancel();
     join(board_server).await?;
+    join(accuracy_model).await?;
     if let Some((_, task)) = followed {
         let followed = join(task).await?;
         tracing::info!(
@@ -558,7 +569,7 @@ mod agency {
     use transit_predict::{predictor, scorer, PredictionProcessor, ScoreConfig, ScoreProcessor};
     use transit_sim::timetabled::publish::{self, PublishConfig};
 
-    use super::{local_address, Args, Backbone, Bus};
+    use super::{local_address, start_accuracy, Args, Backbone, Bus};
 
     /// Reads the feed, builds the day, serves its board and publishes the day's arrivals until
     /// Ctrl+C (or `--days`).
@@ -628,7 +639,15 @@ mod agency {
         };
 
         let feeds = agency.feeds();
-        let board = agency.board();
+        let (accuracy, accuracy_snapshots) = start_accuracy(
+            &services.tasks,
+            Arc::clone(&shared_bus),
+            Arc::clone(&registry),
+            &topics,
+            Arc::clone(&metrics),
+            stop_serving.clone(),
+        )?;
+        let board = agency.board().with_accuracy(accuracy_snapshots);
         let consumer = shared_bus
             .subscribe(
                 SubscribeOptions::topics([topics.vehicle_arrivals()])
@@ -766,6 +785,7 @@ mod agency {
         let feeds_predictions = join(predicted).await?;
         let board_predictions = join(board_predicted).await?;
         join(board_server).await?;
+        join(accuracy).await?;
         Backbone::finish(bus, services).await?;
         println!(
             "board read model: {applied} arrivals applied; GTFS-realtime read model: {} applied, {} left out",

@@ -1,7 +1,8 @@
 //! `transit dashboard`: the status read model and the dashboard that renders it. With
 //! `--gtfs`, any agency's board instead, with its GTFS-realtime and static feed routes, over
 //! the arrivals topic `transit produce --gtfs` publishes, its GTFS-realtime trip updates and
-//! "N min" from the prediction table the predictor of `transit process` keeps.
+//! "N min" from the prediction table the predictor of `transit process` keeps. Either board
+//! shows the predictions' accuracy from the scorer's table (`<prefix>.predictions.accuracy.v1`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,10 +10,15 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use transit_core::accuracy::{AccuracyService, AccuracySnapshot, AccuracyStats};
 use transit_core::bus::{EventBus, StartFrom, SubscribeOptions};
+use transit_core::codec::SchemaRegistry;
 use transit_core::metrics::PipelineMetrics;
 use transit_core::status::{PredictionTable, StatusService};
+use transit_core::topics::Topics;
 
 use super::{join, Tasks};
 use crate::agency::{AgencyArgs, AgencyDay};
@@ -53,6 +59,34 @@ pub struct BoardArgs {
     pub start: Option<String>,
 }
 
+/// The running accuracy read model: its task, and its snapshots.
+pub type RunningAccuracy = (
+    JoinHandle<anyhow::Result<AccuracyStats>>,
+    watch::Receiver<Arc<AccuracySnapshot>>,
+);
+
+/// Starts the accuracy read model of `topics`' prediction accuracy table on `tasks` until
+/// `shutdown`: what a board's accuracy panel shows (`with_accuracy`).
+pub fn start_accuracy(
+    tasks: &Tasks,
+    bus: Arc<dyn EventBus>,
+    registry: Arc<dyn SchemaRegistry>,
+    topics: &Topics,
+    metrics: Arc<PipelineMetrics>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<RunningAccuracy> {
+    let (service, snapshots) = AccuracyService::new(
+        bus,
+        registry,
+        transit_predict::topics::accuracy(topics),
+        topics.dead_letter(),
+        metrics,
+    )
+    .context("setting up the accuracy read model")?;
+    let task = tasks.spawn("accuracy read model", service.run(shutdown));
+    Ok((task, snapshots))
+}
+
 /// Serves the dashboard until `shutdown`.
 pub async fn run(args: BoardArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
     if args.agency.gtfs.is_some() {
@@ -89,10 +123,20 @@ pub async fn run(args: BoardArgs, shutdown: CancellationToken) -> anyhow::Result
         Arc::clone(network.locations()),
         Arc::clone(&metrics),
     )?;
+    let tasks = Tasks::new();
+    let (accuracy, accuracy_snapshots) = start_accuracy(
+        &tasks,
+        Arc::clone(&bus),
+        Arc::clone(&registry),
+        &args.cluster.topics(),
+        Arc::clone(&metrics),
+        shutdown.clone(),
+    )?;
     // The board's next trains and its feeds from the predictor's learnt predictions, once
     // `transit process` publishes them (the topic is waited for until then).
     let (predictions, table) = tokio::sync::watch::channel(Arc::new(PredictionTable::new()));
-    let board = Dashboard::predicted(snapshots, table, Arc::clone(&metrics), shutdown.clone());
+    let board = Dashboard::predicted(snapshots, table, Arc::clone(&metrics), shutdown.clone())
+        .with_accuracy(accuracy_snapshots);
     // The board's own checks (read model restored, stations on it), the broker's and the
     // registry's: on the dashboard's /readyz and on --metrics-address alike.
     let mut health = ProcessHealth::start(
@@ -109,7 +153,6 @@ pub async fn run(args: BoardArgs, shutdown: CancellationToken) -> anyhow::Result
         "serving the dashboard",
         "the dead letters in flight were not flushed",
     );
-    let tasks = Tasks::new();
     let status = tasks.spawn("status read model", status.run(shutdown.clone()));
     let predicted = {
         let (bus, registry, stop) = (Arc::clone(&bus), Arc::clone(&registry), shutdown.clone());
@@ -128,12 +171,14 @@ pub async fn run(args: BoardArgs, shutdown: CancellationToken) -> anyhow::Result
     let served = join(server).await;
     let status = join(status).await;
     let predicted = join(predicted).await;
+    let accuracy = join(accuracy).await;
     tasks.wait().await;
     // The read model publishes dead letters: they are flushed like any producer's output.
     bus.flush().await.context("flushing the bus")?;
     health.stop().await?;
     served?;
     status?;
+    accuracy?;
     let predicted = predicted?;
     tracing::info!(
         %address,
@@ -158,7 +203,7 @@ async fn run_agency(
         &args.probes,
         "dashboard",
         transit_http::probes::Readiness::new(),
-        metrics,
+        Arc::clone(&metrics),
         &shutdown,
     )
     .await?;
@@ -177,9 +222,17 @@ async fn run_agency(
             .with_context(|| format!("registering schemas at {}", args.cluster.registry_url))?,
     );
     let feeds = agency.feeds();
-    let board = agency.board();
-    crate::shutdown::enter("serving the board", "nothing was left unsaved");
     let tasks = Tasks::new();
+    let (accuracy, accuracy_snapshots) = start_accuracy(
+        &tasks,
+        Arc::clone(&bus),
+        Arc::clone(&registry),
+        &topics,
+        metrics,
+        shutdown.clone(),
+    )?;
+    let board = agency.board().with_accuracy(accuracy_snapshots);
+    crate::shutdown::enter("serving the board", "nothing was left unsaved");
     // Served at once: the board says it waits for arrivals until the topic exists.
     let server = tasks.spawn(
         "agency board",
@@ -196,6 +249,7 @@ async fn run_agency(
     };
     let Some(consumer) = subscribed else {
         join(server).await?;
+        join(accuracy).await?;
         tasks.wait().await;
         health.stop().await?;
         return Ok(());
@@ -245,9 +299,12 @@ async fn run_agency(
     let followed = join(follower).await;
     let board_predictions = join(board_predicted).await;
     let feeds_predictions = join(feeds_predicted).await;
+    let accuracy = join(accuracy).await;
     tasks.wait().await;
+    bus.flush().await.context("flushing the bus")?;
     health.stop().await?;
     served?;
+    accuracy?;
     let applied = applied?;
     let followed = followed?;
     let board_predictions = board_predictions?;

@@ -22,11 +22,14 @@
 //! - [`monitor`]: consumes topics and reports what flows (rates, rejections, event time).
 //! - [`processor`]: the stream processors: the station table, the turnstile counts, the
 //!   headways.
+//! - [`accuracy`]: the accuracy read model: the prediction scorer's table summed for the
+//!   boards, and the consumer that feeds it.
 //! - [`status`]: the status read model the dashboard renders, and the consumer that feeds it.
 //! - [`deadletter`]: where refused records go, with the reason.
 //! - [`metrics`]: counters of what flows through consumers (records, dead letters, lag).
 //! - `testing` (feature `testing`): the conformance suite every bus backend runs.
 
+pub mod accuracy;
 pub mod bus;
 pub mod codec;
 pub mod deadletter;

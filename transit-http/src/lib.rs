@@ -75,6 +75,8 @@
 //! # fn main() {}
 //! ```
 
+#[cfg(feature = "dashboard")]
+mod accuracy_panel;
 #[cfg(feature = "gtfs")]
 pub mod agency;
 #[cfg(feature = "dashboard")]

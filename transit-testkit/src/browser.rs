@@ -347,6 +347,65 @@ return {
 };
 "#;
 
+/// What each prediction accuracy panel of a board page shows, read from the live DOM: its
+/// route, title, the bucket rows and method columns of its table, the learnt column's cells,
+/// and its chart's role, accessible name and points.
+pub const READ_ACCURACY_PANELS: &str = r#"
+return [...document.querySelectorAll("section.accuracy")].map((panel) => {
+  const table = panel.querySelector(".acc-body > table");
+  const chart = panel.querySelector("svg.acc-chart");
+  const named = chart ? (chart.getAttribute("aria-labelledby") || "").split(" ")
+    .map((id) => (document.getElementById(id) || {}).textContent || "").join(" ") : "";
+  return {
+    route: panel.dataset.route,
+    title: (panel.querySelector("h2, h3") || {}).textContent || "",
+    empty: (panel.querySelector(".acc-none") || {}).textContent || "",
+    buckets: table ? [...table.querySelectorAll("tbody th[scope=row]")].map((th) => th.firstChild.textContent.trim()) : [],
+    methods: table ? [...table.querySelectorAll("thead th[scope=col]")].map((th) => th.textContent.trim()) : [],
+    learnt: table ? [...table.querySelectorAll("tbody td.served")].map((td) => td.textContent.trim()) : [],
+    chartRole: chart ? chart.getAttribute("role") : null,
+    chartName: named,
+    points: panel.querySelectorAll("svg.acc-chart circle").length,
+  };
+});
+"#;
+
+/// Checks an accuracy panel that has scores, as [`READ_ACCURACY_PANELS`] read it: MBTA's four
+/// buckets, the four methods side by side with the served one named, a share right in the
+/// learnt column, and a chart that is a named image with a point per hour scored.
+pub fn assert_accuracy_panel(panel: &Value) {
+    assert_eq!(
+        strings(&panel["buckets"]),
+        ["0-3 min", "3-6 min", "6-12 min", "12-30 min"],
+        "{panel}"
+    );
+    assert_eq!(
+        strings(&panel["methods"]),
+        [
+            "Minutes ahead",
+            "Learnt (served)",
+            "Timetable + delay",
+            "Timetable",
+            "Latest segment"
+        ],
+        "{panel}"
+    );
+    assert!(
+        strings(&panel["learnt"])
+            .iter()
+            .any(|cell| cell.contains(" %")),
+        "a share right in the learnt column: {panel}"
+    );
+    assert_eq!(panel["chartRole"], "img", "{panel}");
+    assert!(
+        panel["chartName"]
+            .as_str()
+            .is_some_and(|name| name.contains("right per hour")),
+        "{panel}"
+    );
+    assert!(panel["points"].as_u64().unwrap_or(0) >= 1, "{panel}");
+}
+
 /// The strings of a JSON array (nothing if it is not one).
 pub fn strings(value: &Value) -> Vec<String> {
     value

@@ -3,8 +3,9 @@
 //! Chromium. The page must list both routes in their colours with text that reads, draw each
 //! route's stop patterns and the map of shapes and stations, place the trains on both, and
 //! move them as the simulation runs, without a reload; the page's landmarks, names and
-//! contrast are checked in the live DOM, and axe-core audits both routes' pages against WCAG
-//! 2.1 A and AA (`TRANSIT_TEST_AXE` names its `axe.min.js`: `source scripts/axe.sh &&
+//! contrast are checked in the live DOM; each route's page shows its prediction accuracy panel
+//! (the scorer's figures, by bucket and method, and a chart per hour), and axe-core audits both
+//! routes' pages, panels included, against WCAG 2.1 A and AA (`TRANSIT_TEST_AXE` names its `axe.min.js`: `source scripts/axe.sh &&
 //! need_axe`, or scripts/test.sh).
 
 use std::time::Duration;
@@ -12,8 +13,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use transit_testkit::browser::{
-    built_binary, require_axe, require_chromium, spawn, start_chromedriver, strings, wait_ready,
-    Browser,
+    assert_accuracy_panel, built_binary, require_axe, require_chromium, spawn, start_chromedriver,
+    strings, wait_ready, Browser, READ_ACCURACY_PANELS,
 };
 use transit_testkit::feeds;
 use transit_testkit::http::free_address;
@@ -102,6 +103,31 @@ async fn another_agencys_board_in_a_real_browser_shows_its_routes_and_moves_its_
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
+    // The scorer's first figures: route 1's learnt predictions scored over an hour.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let accuracy: Value = serde_json::from_str(
+            &wait_ready(board, "/api/accuracy", Duration::from_secs(5), "the API").await,
+        )
+        .unwrap();
+        let route_1 = accuracy["routes"]
+            .as_array()
+            .and_then(|routes| routes.iter().find(|r| r["route_id"] == "1"));
+        if route_1.is_some_and(|r| !r["hours"].as_array().is_none_or(Vec::is_empty)) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no prediction of route 1 was ever scored: {accuracy}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let metrics = wait_ready(board, "/metrics", Duration::from_secs(5), "the metrics").await;
+    assert!(
+        metrics.contains(r#"transit_prediction_accuracy_ratio{route="1","#),
+        "{metrics}"
+    );
+
     let browser = Browser::start(driver_address).await;
     browser.go(&format!("http://{board}/")).await;
     browser
@@ -124,6 +150,10 @@ async fn another_agencys_board_in_a_real_browser_shows_its_routes_and_moves_its_
     let map_trains = strings(&before["mapTrains"]);
     assert!(map_trains.len() >= 20, "{before}");
     assert!(!strings(&before["diagramTrains"]).is_empty(), "{before}");
+    let panels = browser.eval(READ_ACCURACY_PANELS).await;
+    assert_eq!(panels.as_array().map_or(0, Vec::len), 1, "{panels}");
+    assert_eq!(panels[0]["route"], "1");
+    assert_accuracy_panel(&panels[0]);
     browser.assert_accessible("NYC's board, route 1").await;
 
     // The page polls: the trains move on the map without a reload.
@@ -152,6 +182,8 @@ async fn another_agencys_board_in_a_real_browser_shows_its_routes_and_moves_its_
     assert_eq!(strings(&second["current"]), ["2"]);
     assert!(second["patterns"].as_u64().unwrap_or(0) >= 2, "{second}");
     assert!(strings(&second["lowContrast"]).is_empty(), "{second}");
+    let panels = browser.eval(READ_ACCURACY_PANELS).await;
+    assert_eq!(panels[0]["route"], "2", "{panels}");
     browser.assert_accessible("NYC's board, route 2").await;
     browser.close().await;
 }

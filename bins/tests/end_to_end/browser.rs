@@ -1,6 +1,7 @@
 //! End to end in a real browser: the `full_pipeline` example as a user runs it, and Debian's
 //! headless Chromium driven over WebDriver (chromedriver). The page must show the three lines,
-//! their stations, trains and the weather, and change as the simulation runs, without a reload.
+//! their stations, trains and the weather, and change as the simulation runs, without a reload;
+//! each line has its prediction accuracy panel.
 //!
 //! Needs `chromium` and `chromedriver` (Debian packages `chromium`, `chromium-driver`; the test
 //! script installs them) and the example built (`cargo test --all-targets` builds it). A missing
@@ -14,8 +15,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use transit_testkit::browser::{
-    assert_board_page, built_binary, require_axe, require_chromium, spawn, start_chromedriver,
-    strings, wait_for_page_change, wait_ready, Browser,
+    assert_accuracy_panel, assert_board_page, built_binary, require_axe, require_chromium, spawn,
+    start_chromedriver, strings, wait_for_page_change, wait_ready, Browser, READ_ACCURACY_PANELS,
 };
 use transit_testkit::http::free_address;
 
@@ -97,13 +98,65 @@ async fn the_dashboard_in_a_real_browser_shows_the_lines_and_changes_live() {
             .is_some_and(|w| w > 0.0));
     }
 
+    // The scorer's first figures: predictions of every line scored (the summed table on
+    // /api/accuracy, the same on /metrics).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let scored = loop {
+        let accuracy: Value = serde_json::from_str(
+            &wait_ready(
+                dashboard,
+                "/api/accuracy",
+                Duration::from_secs(5),
+                "the API",
+            )
+            .await,
+        )
+        .unwrap();
+        let scored: Vec<String> = accuracy["routes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| !r["hours"].as_array().is_none_or(Vec::is_empty))
+            .filter_map(|r| r["route_id"].as_str().map(String::from))
+            .collect();
+        if scored.len() == 3 {
+            break scored;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the lines' predictions were never all scored: {accuracy}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let metrics = wait_ready(dashboard, "/metrics", Duration::from_secs(5), "the metrics").await;
+    for route in &scored {
+        assert!(
+            metrics.contains(&format!(
+                "transit_prediction_accuracy_ratio{{route=\"{route}\",bucket=\"0-3\",method=\"learnt\"}}"
+            )),
+            "{route}: {metrics}"
+        );
+    }
+
     // The example's dashboard serves the live feeds of the same board.
     crate::feeds::assert_live_feeds(dashboard, true).await;
 
     let browser = Browser::start(driver_address).await;
     let before = browser.open_board(dashboard).await;
     assert_board_page(&before, 94, 30..=400);
-    // WCAG 2.1 AA by axe-core, once the board has filled.
+    // A prediction accuracy panel per line, by its route in CTA's static feed.
+    let panels = browser.eval(READ_ACCURACY_PANELS).await;
+    let routes: Vec<&str> = panels
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["route"].as_str())
+        .collect();
+    assert_eq!(routes, ["Blue", "Red", "G"], "{panels}");
+    for panel in panels.as_array().into_iter().flatten() {
+        assert_accuracy_panel(panel);
+    }
+    // WCAG 2.1 AA by axe-core, once the board has filled (the panels included).
     browser.assert_accessible("the CTA board").await;
     // Trains run between stations, not only at platforms, and every platform without a train
     // says when the next one comes.

@@ -16,6 +16,9 @@
 //! Routes: `/` (the page; `?route=ID` picks the route whose diagram it shows), `/fragment/diagram`
 //! and `/fragment/trains` (the parts the page's script polls), `/api/trains` and
 //! `/api/arrivals?stop=ID` (JSON), `/healthz`.
+//! With the accuracy table ([`AgencyBoard::with_accuracy`]) the page shows the chosen route's
+//! prediction accuracy panel (`/fragment/accuracy?route=ID`, fetched anew every ten seconds),
+//! `/api/accuracy` gives the figures as JSON and `/metrics` in Prometheus text.
 //! Everything is inline: no CDN, it works offline.
 
 mod view;
@@ -30,7 +33,9 @@ use axum::routing::get;
 use axum::Router;
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
+use transit_core::accuracy::AccuracySnapshot;
 use transit_core::bus::Consumer;
 use transit_core::bus::EventBus;
 use transit_core::codec::SchemaRegistry;
@@ -188,6 +193,8 @@ pub(crate) struct Static {
 pub struct AgencyBoard {
     fixed: Arc<Static>,
     live: Arc<Mutex<Live>>,
+    /// The accuracy read model's snapshots, if the predictions are scored where it runs.
+    accuracy: Option<watch::Receiver<Arc<AccuracySnapshot>>>,
 }
 
 /// A train as the page draws it.
@@ -291,7 +298,23 @@ impl AgencyBoard {
                 map,
             }),
             live: Arc::new(Mutex::new(Live::default())),
+            accuracy: None,
         }
+    }
+
+    /// Shows the routes' prediction accuracy from `snapshots` (an
+    /// [`AccuracyService`](transit_core::accuracy::AccuracyService)'s): the chosen route's
+    /// panel on the page, every route's figures on `/api/accuracy` and `/metrics`.
+    pub fn with_accuracy(mut self, snapshots: watch::Receiver<Arc<AccuracySnapshot>>) -> Self {
+        self.accuracy = Some(snapshots);
+        self
+    }
+
+    /// The accuracy table's current snapshot, if the board has one.
+    pub(crate) fn accuracy(&self) -> Option<Arc<AccuracySnapshot>> {
+        self.accuracy
+            .as_ref()
+            .map(|snapshots| Arc::clone(&snapshots.borrow()))
     }
 
     /// The network it shows.
@@ -472,6 +495,9 @@ impl AgencyBoard {
             .route("/fragment/trains", get(trains_fragment))
             .route("/api/trains", get(api_trains))
             .route("/api/arrivals", get(api_arrivals))
+            .route("/api/accuracy", get(api_accuracy))
+            .route("/fragment/accuracy", get(accuracy_fragment))
+            .route("/metrics", get(metrics_text))
             .route("/healthz", get(healthz))
             .fallback(not_found)
             .with_state(self.clone())
@@ -617,9 +643,16 @@ fn html(body: String) -> Response {
 
 async fn index(State(board): State<AgencyBoard>, Query(query): Query<RouteQuery>) -> Response {
     match board.chosen_route(&query) {
-        Ok(route) => {
-            html(view::page(&board.fixed, route, &board.placed(), &board.due(route)).into_string())
-        }
+        Ok(route) => html(
+            view::page(
+                &board.fixed,
+                route,
+                &board.placed(),
+                &board.due(route),
+                board.accuracy().as_deref(),
+            )
+            .into_string(),
+        ),
         Err(id) => no_route(id),
     }
 }
@@ -677,6 +710,57 @@ async fn api_arrivals(
         arrivals,
     };
     server::json_response(StatusCode::OK, "application/json", &answer)
+}
+
+async fn api_accuracy(State(board): State<AgencyBoard>) -> Response {
+    let accuracy = board.accuracy().unwrap_or_default();
+    server::json_response(StatusCode::OK, "application/json", accuracy.as_ref())
+}
+
+/// One route's accuracy panel: what the page's script swaps in.
+async fn accuracy_fragment(
+    State(board): State<AgencyBoard>,
+    Query(query): Query<RouteQuery>,
+) -> Response {
+    let Some(accuracy) = board.accuracy() else {
+        return (StatusCode::NOT_FOUND, "no accuracy on this board\n").into_response();
+    };
+    match board.chosen_route(&query) {
+        Ok(Some(route)) => match board.fixed.network.day.routes.get(route) {
+            Some(route) => html(view::accuracy_panel(route, &accuracy).into_string()),
+            None => no_route(""),
+        },
+        Ok(None) => no_route(""),
+        Err(id) => no_route(id),
+    }
+}
+
+/// The accuracy figures in Prometheus text, and the records the board applied.
+async fn metrics_text(State(board): State<AgencyBoard>) -> Response {
+    let mut text = String::with_capacity(4096);
+    crate::prometheus::family(
+        &mut text,
+        "transit_board_arrivals_applied_total",
+        "counter",
+        "Arrivals the board applied.",
+    );
+    crate::prometheus::sample(
+        &mut text,
+        "transit_board_arrivals_applied_total",
+        &[],
+        board.applied() as f64,
+    );
+    if let Some(accuracy) = board.accuracy() {
+        crate::accuracy_panel::metrics(&mut text, &accuracy);
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(crate::prometheus::CONTENT_TYPE),
+        )],
+        text,
+    )
+        .into_response()
 }
 
 async fn healthz() -> &'static str {

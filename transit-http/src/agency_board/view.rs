@@ -9,6 +9,8 @@ use transit_core::model::{Rgb, Route};
 use transit_core::network::service_day::{ServiceDay, StopIndex};
 
 use super::{AgencyNetwork, DueAt, Placed, Static, POLL_EVERY_MS};
+use crate::accuracy_panel::{self, Level};
+use transit_core::accuracy::AccuracySnapshot;
 
 /// The predicted arrivals a stop of the diagram shows at most.
 const DUE_SHOWN: usize = 2;
@@ -266,12 +268,29 @@ impl MapBase {
     }
 }
 
-/// The whole page, the diagram of `route` (an index into the day's routes).
+/// The chosen route's prediction accuracy panel, under the page's `h1`.
+pub(crate) fn accuracy_panel(route: &Route, accuracy: &AccuracySnapshot) -> Markup {
+    accuracy_panel::panel(accuracy, route.id.as_str(), &route_title(route), Level::Two)
+}
+
+/// A route as a panel's title names it: its short name and its long one.
+fn route_title(route: &Route) -> String {
+    match (route.short_name.is_empty(), route.long_name.is_empty()) {
+        (false, false) => format!("{} ({})", route.short_name, route.long_name),
+        (false, true) => route.short_name.clone(),
+        (true, false) => route.long_name.clone(),
+        (true, true) => route.id.as_str().to_string(),
+    }
+}
+
+/// The whole page, the diagram of `route` (an index into the day's routes), with its accuracy
+/// panel when `accuracy`.
 pub(crate) fn page(
     fixed: &Static,
     route: Option<usize>,
     placed: &(i64, Vec<Placed>),
     due: &DueAt,
+    accuracy: Option<&AccuracySnapshot>,
 ) -> Markup {
     let day = &fixed.network.day;
     let chosen = route.and_then(|r| day.routes.get(r));
@@ -283,6 +302,9 @@ pub(crate) fn page(
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (fixed.network.name) " live status · transit" }
                 style { (PreEscaped(STYLE)) }
+                @if accuracy.is_some() {
+                    style { (PreEscaped(accuracy_panel::STYLE)) }
+                }
             }
             body {
                 header {
@@ -316,6 +338,9 @@ pub(crate) fn page(
                         section #diagram aria-label="Route diagram" {
                             (diagram(fixed, route, &placed.1, due))
                         }
+                        @if let (Some(accuracy), Some(chosen)) = (accuracy, chosen) {
+                            (accuracy_panel(chosen, accuracy))
+                        }
                     }
                     section aria-labelledby="map-title" {
                         h2 #map-title { "Map" }
@@ -328,6 +353,9 @@ pub(crate) fn page(
                     }
                 }
                 script { (PreEscaped(SCRIPT)) }
+                @if accuracy.is_some() {
+                    script { (PreEscaped(accuracy_panel::SCRIPT)) }
+                }
             }
         }
     }

@@ -17,7 +17,11 @@
 //!   [`Dashboard::readiness`] passes (the broker and the registry reachable, for
 //!   `transit dashboard`); else `503` with the reasons as JSON.
 //! - `GET /metrics`: Prometheus text: records in per consumer and topic, dead letters, lag,
-//!   commits, retries, errors, readiness, the board's totals and headways.
+//!   commits, retries, errors, readiness, the board's totals and headways, and the predictions'
+//!   accuracy per line, bucket and method when the board has it ([`Dashboard::with_accuracy`]).
+//! - `GET /api/accuracy`: the accuracy read model's snapshot as JSON (an empty one without it);
+//!   `GET /fragment/accuracy?route=ID`: one line's accuracy panel, which the page fetches anew
+//!   every ten seconds.
 //! - with the `gtfs` feature on too, the feeds over the same board: `GET /gtfs/static.zip`
 //!   (module `gtfs`), GTFS-realtime and Train Tracker (module `realtime`).
 //!
@@ -36,7 +40,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
-use axum::extract::{RawQuery, State};
+use axum::extract::{Query, RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -48,7 +52,9 @@ use tokio_util::sync::CancellationToken;
 use crate::probes::Readiness;
 use crate::server;
 pub use crate::server::ServeError;
+use transit_core::accuracy::AccuracySnapshot;
 use transit_core::metrics::PipelineMetrics;
+use transit_core::network::cta;
 use transit_core::status::StatusSnapshot;
 
 /// The most often the board is sent to viewers.
@@ -60,10 +66,10 @@ pub const DEFAULT_ADDRESS: &str = "127.0.0.1:3000";
 /// The server's name in errors.
 const SERVER: &str = "dashboard";
 
-/// What a cached rendering was made from.
+/// What a cached rendering was made from: the board's version, and the accuracy table's.
 #[derive(Debug, Default)]
 struct Cached {
-    version: Option<u64>,
+    version: Option<(u64, u64)>,
     body: Bytes,
 }
 
@@ -91,6 +97,8 @@ pub struct Dashboard {
     /// The what-if controls of a simulation in this process, if one runs here.
     #[cfg(feature = "what-if")]
     what_ifs: Option<crate::what_if::WhatIfControl>,
+    /// The accuracy read model's snapshots, if the predictions are scored where it runs.
+    accuracy: Option<watch::Receiver<Arc<AccuracySnapshot>>>,
 }
 
 impl Dashboard {
@@ -188,6 +196,7 @@ impl Dashboard {
             }),
             #[cfg(feature = "what-if")]
             what_ifs: None,
+            accuracy: None,
         }
     }
 
@@ -204,6 +213,14 @@ impl Dashboard {
     ) -> Self {
         let board = crate::realtime::predicted_snapshots(snapshots, predictions.clone());
         Self::build(board, Some(predictions), metrics, shutdown)
+    }
+
+    /// Shows each line's prediction accuracy from `snapshots` (an
+    /// [`AccuracyService`](transit_core::accuracy::AccuracyService)'s): a panel per line on the
+    /// page, its figures on `/metrics` and `/api/accuracy`.
+    pub fn with_accuracy(mut self, snapshots: watch::Receiver<Arc<AccuracySnapshot>>) -> Self {
+        self.accuracy = Some(snapshots);
+        self
     }
 
     #[cfg(feature = "what-if")]
@@ -229,6 +246,8 @@ impl Dashboard {
             .route("/healthz", get(healthz))
             .route("/readyz", get(readyz))
             .route("/metrics", get(metrics_text))
+            .route("/api/accuracy", get(api_accuracy))
+            .route("/fragment/accuracy", get(accuracy_fragment))
             .fallback(not_found)
             .with_state(self.clone());
         #[cfg(feature = "gtfs")]
@@ -250,17 +269,28 @@ impl Dashboard {
         Arc::clone(&self.shared.snapshots.borrow())
     }
 
-    /// The cached rendering of the current snapshot, rendered anew if the snapshot changed.
+    /// The accuracy table's current snapshot, if the board has one.
+    fn accuracy(&self) -> Option<Arc<AccuracySnapshot>> {
+        self.accuracy
+            .as_ref()
+            .map(|snapshots| Arc::clone(&snapshots.borrow()))
+    }
+
+    /// The cached rendering of the current snapshot (and accuracy table, when `with_accuracy`),
+    /// rendered anew if either changed.
     fn cached(
         &self,
         cache: &Mutex<Cached>,
-        render: impl FnOnce(&StatusSnapshot) -> Bytes,
+        with_accuracy: bool,
+        render: impl FnOnce(&StatusSnapshot, Option<&AccuracySnapshot>) -> Bytes,
     ) -> Bytes {
         let snapshot = self.snapshot();
+        let accuracy = if with_accuracy { self.accuracy() } else { None };
+        let version = (snapshot.version, accuracy.as_ref().map_or(0, |a| a.version));
         let mut cached = cache.lock().unwrap_or_else(|e| e.into_inner());
-        if cached.version != Some(snapshot.version) {
-            cached.body = render(&snapshot);
-            cached.version = Some(snapshot.version);
+        if cached.version != Some(version) {
+            cached.body = render(&snapshot, accuracy.as_deref());
+            cached.version = Some(version);
         }
         cached.body.clone()
     }
@@ -283,7 +313,13 @@ pub async fn serve(
 
 /// The dashboard page of `snapshot`, as `/` serves it.
 pub fn render_page(snapshot: &StatusSnapshot) -> String {
-    page::render(snapshot).into_string()
+    page::render(snapshot, None).into_string()
+}
+
+/// The dashboard page of `snapshot` with each line's accuracy panel from `accuracy`, as `/`
+/// serves it when the board has the accuracy table.
+pub fn render_page_with_accuracy(snapshot: &StatusSnapshot, accuracy: &AccuracySnapshot) -> String {
+    page::render(snapshot, Some(accuracy)).into_string()
 }
 
 fn json_bytes(snapshot: &StatusSnapshot) -> Bytes {
@@ -295,7 +331,9 @@ fn json_bytes(snapshot: &StatusSnapshot) -> Bytes {
 }
 
 async fn index(State(dashboard): State<Dashboard>) -> Response {
-    let body = dashboard.cached(&dashboard.shared.page, |s| Bytes::from(render_page(s)));
+    let body = dashboard.cached(&dashboard.shared.page, true, |s, accuracy| {
+        Bytes::from(page::render(s, accuracy).into_string())
+    });
     (
         [
             (
@@ -310,7 +348,7 @@ async fn index(State(dashboard): State<Dashboard>) -> Response {
 }
 
 async fn api_status(State(dashboard): State<Dashboard>) -> Response {
-    let body = dashboard.cached(&dashboard.shared.json, json_bytes);
+    let body = dashboard.cached(&dashboard.shared.json, false, |s, _| json_bytes(s));
     (
         [
             (
@@ -355,6 +393,9 @@ async fn metrics_text(State(dashboard): State<Dashboard>) -> Response {
         dashboard.shared.started.elapsed(),
     );
     crate::probes::readiness_metrics(&mut text, &dashboard.shared.readiness);
+    if let Some(accuracy) = dashboard.accuracy() {
+        crate::accuracy_panel::metrics(&mut text, &accuracy);
+    }
     (
         [(
             header::CONTENT_TYPE,
@@ -363,6 +404,47 @@ async fn metrics_text(State(dashboard): State<Dashboard>) -> Response {
         text,
     )
         .into_response()
+}
+
+async fn api_accuracy(State(dashboard): State<Dashboard>) -> Response {
+    let accuracy = dashboard.accuracy().unwrap_or_default();
+    server::json_response(StatusCode::OK, "application/json", accuracy.as_ref())
+}
+
+/// `?route=ID`.
+#[derive(Debug, serde::Deserialize)]
+struct RouteQuery {
+    route: Option<String>,
+}
+
+/// One line's accuracy panel, by its route id (CTA's `Blue`): what the page's script swaps in.
+async fn accuracy_fragment(
+    State(dashboard): State<Dashboard>,
+    Query(query): Query<RouteQuery>,
+) -> Response {
+    let line = query.route.as_deref().and_then(|route| {
+        cta::LINES
+            .into_iter()
+            .find(|&line| cta::route_id(line).as_str() == route)
+    });
+    match (line, dashboard.accuracy()) {
+        (Some(line), Some(accuracy)) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/html; charset=utf-8"),
+                ),
+                (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
+            page::accuracy_panel(line, &accuracy).into_string(),
+        )
+            .into_response(),
+        _ => (
+            StatusCode::NOT_FOUND,
+            "no such line's accuracy on this board\n",
+        )
+            .into_response(),
+    }
 }
 
 async fn events(
@@ -410,7 +492,7 @@ async fn not_found() -> Response {
         StatusCode::NOT_FOUND,
         axum::Json(serde_json::json!({
             "error": "not found",
-            "routes": ["/", "/events", "/api/status", "/healthz", "/readyz", "/metrics"],
+            "routes": ["/", "/events", "/api/status", "/api/accuracy", "/fragment/accuracy", "/healthz", "/readyz", "/metrics"],
         })),
     )
         .into_response()

@@ -1,7 +1,9 @@
 //! The dashboard page: a header with the simulated time and the weather, then per line a
-//! diagram and a table of its stations. Everything it needs is inline: it works offline.
+//! diagram and a table of its stations, and, when the board has the accuracy table, the line's
+//! prediction accuracy panel. Everything it needs is inline: it works offline.
 
 use maud::{html, Markup, PreEscaped, DOCTYPE};
+use transit_core::accuracy::AccuracySnapshot;
 use transit_core::event::HeadwayState;
 use transit_core::model::LineId;
 use transit_core::network::cta;
@@ -10,12 +12,13 @@ use transit_core::status::{
 };
 
 use super::diagram::{clock, headway_label, line_diagram, status_class};
+use crate::accuracy_panel::{self, Level};
 
 const STYLE: &str = include_str!("assets/dashboard.css");
 const SCRIPT: &str = include_str!("assets/dashboard.js");
 
-/// The whole page for `snapshot`.
-pub(crate) fn render(snapshot: &StatusSnapshot) -> Markup {
+/// The whole page for `snapshot`, with each line's accuracy panel from `accuracy` if given.
+pub(crate) fn render(snapshot: &StatusSnapshot, accuracy: Option<&AccuracySnapshot>) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -24,6 +27,9 @@ pub(crate) fn render(snapshot: &StatusSnapshot) -> Markup {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { "Chicago 'L' live status · transit" }
                 style { (PreEscaped(STYLE)) }
+                @if accuracy.is_some() {
+                    style { (PreEscaped(accuracy_panel::STYLE)) }
+                }
             }
             body {
                 header {
@@ -59,7 +65,7 @@ pub(crate) fn render(snapshot: &StatusSnapshot) -> Markup {
                         p.empty { "No stations yet: waiting for the station table." }
                     }
                     @for line in &snapshot.lines {
-                        (line_section(line, snapshot.simulated_time.as_deref()))
+                        (line_section(line, snapshot.simulated_time.as_deref(), accuracy))
                     }
                 }
                 footer {
@@ -67,13 +73,16 @@ pub(crate) fn render(snapshot: &StatusSnapshot) -> Markup {
                     " · " a href="/metrics" { "/metrics" } " · " a href="/healthz" { "/healthz" }
                 }
                 script { (PreEscaped(SCRIPT)) }
+                @if accuracy.is_some() {
+                    script { (PreEscaped(accuracy_panel::SCRIPT)) }
+                }
             }
         }
     }
 }
 
 /// `now`: the board's clock, which the next trains' due times are counted down from.
-fn line_section(line: &LineView, now: Option<&str>) -> Markup {
+fn line_section(line: &LineView, now: Option<&str>, accuracy: Option<&AccuracySnapshot>) -> Markup {
     let name = line.line.as_str();
     let entries: u64 = line.stations.iter().map(|s| s.entries).sum();
     let (towards_a, towards_b) = terminals(line);
@@ -88,6 +97,9 @@ fn line_section(line: &LineView, now: Option<&str>) -> Markup {
                 }
             }
             (headway_panel(name, &line.headways))
+            @if let Some(accuracy) = accuracy {
+                (accuracy_panel(line.line, accuracy))
+            }
             div.diagram-wrap { (line_diagram(line)) }
             details open {
                 summary { "Stations" }
@@ -109,6 +121,17 @@ fn line_section(line: &LineView, now: Option<&str>) -> Markup {
             }
         }
     }
+}
+
+/// A line's prediction accuracy panel: its predictions are those of its route in CTA's static
+/// feed (`Blue`, `Red`, `G`).
+pub(crate) fn accuracy_panel(line: LineId, accuracy: &AccuracySnapshot) -> Markup {
+    accuracy_panel::panel(
+        accuracy,
+        cta::route_id(line).as_str(),
+        &display_name(line),
+        Level::Three,
+    )
 }
 
 /// A line's headway figures, and a legend of the trains' outlines.

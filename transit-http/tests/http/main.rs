@@ -2,6 +2,7 @@
 //! agency's network, the schema
 //! registry and the REST Proxy over the in-memory bus, and the registry and proxy over a real Kafka broker.
 
+mod accuracy;
 mod agency;
 mod agency_board;
 mod dashboard;
