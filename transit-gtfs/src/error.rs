@@ -62,6 +62,14 @@ pub enum GtfsError {
     /// The zip archive could not be written.
     #[error("writing the zip archive")]
     Zip(#[from] zip::result::ZipError),
+    /// The feed, read back as any agency's, gave no service day for the date.
+    #[error("reading the feed's service of {date}")]
+    ServiceDay {
+        /// The date.
+        date: chrono::NaiveDate,
+        /// What the reader said.
+        source: transit_gtfs_reader::GtfsError,
+    },
     /// A file or directory could not be written.
     #[error("writing {}", path.display())]
     Io {

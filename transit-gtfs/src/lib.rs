@@ -19,6 +19,8 @@
 //! - [`realtime`]: GTFS-realtime `VehiclePositions` and `TripUpdates` (messages generated from
 //!   the official `.proto`).
 //! - [`tracker`]: CTA's Train Tracker API v1.0 (arrivals, positions, follow; XML and JSON).
+//! - [`vehicles`]: CTA's trains as any agency's vehicles: their calls as
+//!   `VehicleArrivalEvent`s in the feed's ids, and a date's service as a `ServiceDay`.
 //! - [`agency`]: GTFS-realtime of any agency's simulated day (a static GTFS feed as the
 //!   input), in that feed's own ids, from the timetabled simulation's arrivals.
 //!
@@ -62,6 +64,7 @@ mod platforms;
 pub mod realtime;
 pub mod tracker;
 mod trips;
+pub mod vehicles;
 mod write;
 
 pub use build::{build, route_id, FeedOptions, Sources, AGENCY_ID};

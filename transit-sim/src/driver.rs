@@ -20,9 +20,12 @@ use transit_core::bus::{self, Delivery, EventBus, PublishError, Record, TopicSpe
 use transit_core::codec::{
     DecodeError, Decoder, EncodeError, Encoder, RegistryError, SchemaRegistry, TopicCodec,
 };
-use transit_core::event::{ArrivalEvent, TurnstileEvent, WeatherEvent, WeatherKey};
+use transit_core::event::{
+    ArrivalEvent, TurnstileEvent, VehicleArrivalEvent, WeatherEvent, WeatherKey,
+};
 use transit_core::model::LineId;
 use transit_core::monitor::RateMeter;
+use transit_core::network::calls::NameCalls;
 use transit_core::network::cta;
 use transit_core::topics::Topics;
 
@@ -157,6 +160,9 @@ pub struct SimulationCodecs {
     weather_value: Encoder<WeatherEvent>,
     weather_key_decoder: Decoder<WeatherKey>,
     weather_value_decoder: Decoder<WeatherEvent>,
+    /// The trains' calls as any agency's arrivals, and what names them by the static feed's
+    /// ids: see [`SimulationCodecs::with_vehicle_arrivals`].
+    vehicle_arrivals: Option<(TopicCodec<VehicleArrivalEvent>, Arc<dyn NameCalls>)>,
 }
 
 /// Why [`SimulationCodecs::check`] refused a record.
@@ -201,7 +207,28 @@ impl SimulationCodecs {
             weather_key_decoder,
             weather_value_decoder,
             weather_topic,
+            vehicle_arrivals: None,
         })
+    }
+
+    /// Also publishes every call of a train in revenue service at a stop of its scheduled trip
+    /// as a [`VehicleArrivalEvent`] named by `names` (the static feed's trip, stop and times),
+    /// keyed by vehicle on [`Topics::vehicle_arrivals`], the topic any agency's arrivals are
+    /// on; registers its schemas. Create the topic with [`create_vehicle_arrivals_topic`].
+    pub async fn with_vehicle_arrivals(
+        mut self,
+        registry: Arc<dyn SchemaRegistry>,
+        topics: &Topics,
+        names: Arc<dyn NameCalls>,
+    ) -> Result<Self, RegistryError> {
+        let codec = TopicCodec::register(registry, topics.vehicle_arrivals()).await?;
+        self.vehicle_arrivals = Some((codec, names));
+        Ok(self)
+    }
+
+    /// The codec of the vehicle arrivals topic, when the simulation publishes it.
+    pub fn vehicle_arrivals(&self) -> Option<&TopicCodec<VehicleArrivalEvent>> {
+        self.vehicle_arrivals.as_ref().map(|(codec, _)| codec)
     }
 
     /// The codec of one line's arrivals topic; `None` for a line that is not CTA's.
@@ -239,6 +266,8 @@ impl SimulationCodecs {
             codec.decode_value_cached(delivery)?;
         } else if topic == self.turnstile.topic() {
             self.turnstile.decode_value_cached(delivery)?;
+        } else if let Some(codec) = self.vehicle_arrivals().filter(|c| c.topic() == topic) {
+            codec.decode_value_cached(delivery)?;
         } else if topic == self.weather_topic {
             let key = delivery.key.as_deref().ok_or(DecodeError::MissingKey)?;
             self.weather_key_decoder.decode_cached(key)?;
@@ -258,8 +287,28 @@ impl SimulationCodecs {
             .collect();
         names.push(self.turnstile.topic().to_string());
         names.push(self.weather_topic.clone());
+        if let Some(codec) = self.vehicle_arrivals() {
+            names.push(codec.topic().to_string());
+        }
         names
     }
+}
+
+/// Creates the vehicle arrivals topic ([`Topics::vehicle_arrivals`]) with `partitions`
+/// partitions (keyed by vehicle), for a simulation that publishes its calls there
+/// ([`SimulationCodecs::with_vehicle_arrivals`]); an existing one is left as it is.
+pub async fn create_vehicle_arrivals_topic(
+    bus: &dyn EventBus,
+    topics: &Topics,
+    partitions: u32,
+) -> Result<(), DriverError> {
+    let spec = TopicSpec::new(topics.vehicle_arrivals(), partitions);
+    bus.create_topic(&spec)
+        .await
+        .map_err(|source| DriverError::CreateTopic {
+            topic: spec.name.clone(),
+            source,
+        })
 }
 
 /// Creates every topic the simulation publishes to (existing topics are left as they are).
@@ -432,6 +481,7 @@ async fn stopping(shutdown: &CancellationToken) {
 struct TickBatches {
     arrivals: [Vec<Record>; 3],
     turnstile: Vec<Record>,
+    vehicle_arrivals: Vec<Record>,
     weather: Option<Record>,
     /// The tick's reading, for a weather sink, with its time.
     reading: Option<(SimTime, WeatherEvent)>,
@@ -440,7 +490,9 @@ struct TickBatches {
 impl TickBatches {
     /// Records held.
     fn records(&self) -> usize {
-        self.arrivals.iter().map(Vec::len).sum::<usize>() + self.turnstile.len()
+        self.arrivals.iter().map(Vec::len).sum::<usize>()
+            + self.turnstile.len()
+            + self.vehicle_arrivals.len()
     }
 
     /// Whether a weather reading is held (a batch holds one at most).
@@ -475,6 +527,19 @@ impl TickBatches {
                 .map_err(|source| encode_error(codec.topic(), source))?;
             self.turnstile.push(record);
         }
+        if let Some((codec, names)) = &codecs.vehicle_arrivals {
+            for call in &tick.calls {
+                let Some(event) = names.vehicle_arrival(call) else {
+                    tracing::debug!(train = %call.train, stop = call.stop, "a call no trip of the feed names");
+                    continue;
+                };
+                // Stamped with the instant it names, as any agency's arrivals are.
+                let record = codec
+                    .record(&event, event.arrival_time)
+                    .map_err(|source| encode_error(codec.topic(), source))?;
+                self.vehicle_arrivals.push(record);
+            }
+        }
         if to_sink {
             self.reading = tick.weather.map(|reading| (tick.time, reading));
             return Ok(());
@@ -503,6 +568,7 @@ impl TickBatches {
             green.topic(),
             codecs.turnstile().topic(),
             codecs.weather_topic(),
+            codecs.vehicle_arrivals().map_or("", |codec| codec.topic()),
         ];
         let weather: Vec<Record> = self.weather.take().into_iter().collect();
         let [a, b, c] = &mut self.arrivals;
@@ -516,8 +582,11 @@ impl TickBatches {
             publish_batch(bus, topics[2], take_sized(c)),
             publish_batch(bus, topics[3], take_sized(&mut self.turnstile)),
             publish_batch(bus, topics[4], weather),
+            publish_batch(bus, topics[5], take_sized(&mut self.vehicle_arrivals)),
         );
-        let outcomes = [outcomes.0, outcomes.1, outcomes.2, outcomes.3, outcomes.4];
+        let outcomes = [
+            outcomes.0, outcomes.1, outcomes.2, outcomes.3, outcomes.4, outcomes.5,
+        ];
         let mut first_error = None;
         for (topic, outcome) in topics.into_iter().zip(outcomes) {
             match outcome {

@@ -11,6 +11,7 @@ use transit_core::event::{ArrivalEvent, TurnstileEvent, WeatherEvent};
 use transit_core::model::LineId;
 #[cfg(test)]
 use transit_core::model::TrainStatus;
+use transit_core::network::calls::TrainCall;
 use transit_core::network::timetable::{spacings_m, NominalTimetable};
 use transit_core::network::{DataError, Network, Ridership, Schedule};
 use transit_core::speed::Conditions;
@@ -105,6 +106,10 @@ pub struct TickEvents {
     pub turnstile_entries: Vec<TurnstileEvent>,
     /// A reading, on the first tick and on each tick that reaches a new hour.
     pub weather: Option<WeatherEvent>,
+    /// The calls of trains in revenue service at the stops of their scheduled trips during
+    /// the tick (the arrivals among `arrivals` that are on a trip), each line's in order of
+    /// time: what the feeds' ids name ([`transit_core::network::calls::NameCalls`]).
+    pub calls: Vec<TrainCall>,
 }
 
 /// The whole network's simulation.
@@ -293,6 +298,7 @@ impl Simulation {
     pub fn step(&mut self, out: &mut TickEvents) {
         out.arrivals.clear();
         out.turnstile_entries.clear();
+        out.calls.clear();
         let from = self.now;
         let to = SimTime(from.0.saturating_add(self.tick_ms));
         self.now = to;
@@ -400,6 +406,7 @@ impl Simulation {
                 conditions,
             };
             line.advance(until, &around, &mut out.arrivals);
+            line.take_calls(&mut out.calls);
         }
     }
 

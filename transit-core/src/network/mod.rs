@@ -16,6 +16,7 @@
 //! ([`ExpectedRiders`]) and each line's scheduled timetable ([`timetable`]), which the
 //! simulator runs by and the feeds publish.
 
+pub mod calls;
 pub mod cta;
 mod error;
 mod expected;

@@ -3,3 +3,4 @@
 
 mod live;
 mod validator;
+mod vehicles;

@@ -36,6 +36,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::SimTime;
 use transit_core::event::ArrivalEvent;
 use transit_core::model::{ring_slot, Direction, LineId, StationId, TrainId, TrainStatus};
+use transit_core::network::calls::TrainCall;
 use transit_core::network::timetable::NominalTimetable;
 use transit_core::speed::{self, seconds_to_ms, Conditions};
 
@@ -184,6 +185,9 @@ pub struct LineSim {
     /// Trains a controller took out of service for running past their run's end while
     /// another did.
     discharged: u64,
+    /// The calls of trains in revenue service at the stops of their trips since the last
+    /// [`LineSim::take_calls`].
+    calls: Vec<TrainCall>,
     rng: ChaCha8Rng,
 }
 
@@ -332,6 +336,12 @@ impl LineSim {
     /// run's end while another did (see [`LineSim::in_passenger_service`]).
     pub fn discharged(&self) -> u64 {
         self.discharged
+    }
+
+    /// Moves the calls at the stops of scheduled trips made since the last take (each train in
+    /// revenue service's arrivals on its trip, in the order of its arrivals) into `out`.
+    pub fn take_calls(&mut self, out: &mut Vec<TrainCall>) {
+        out.append(&mut self.calls);
     }
 
     /// The train in service with id `train`, by index.

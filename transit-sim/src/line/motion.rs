@@ -11,6 +11,7 @@ use super::{LineSim, Surroundings};
 use crate::SimTime;
 use transit_core::event::ArrivalEvent;
 use transit_core::model::{ring_slot, trip_start, Direction, TrainStatus};
+use transit_core::network::calls::TrainCall;
 use transit_core::speed::{self, seconds_to_ms};
 
 /// When each train (by index) next moves, in simulated ms (`None` while the block ahead is
@@ -283,6 +284,23 @@ impl LineSim {
         }
         self.trains[k].arrived_at = Some(at);
         self.next_at.set(k, Some(leave));
+        // A train in revenue service on a trip of the schedule: its call, as the feeds name it.
+        let train = &self.trains[k];
+        if let (TrainStatus::InService, Some(trip)) = (train.status, train.trip.as_ref()) {
+            if let Some(stop) = position.checked_sub(trip_start(trip.direction, n)) {
+                self.calls.push(TrainCall {
+                    line: self.line,
+                    train: train.id,
+                    direction: trip.direction,
+                    trip_departure: SimTime(trip.slot),
+                    stop: stop as u32,
+                    station,
+                    arrival: SimTime(at),
+                    departure: SimTime(leave),
+                    boarded: boarders.round().clamp(0.0, f64::from(u32::MAX)) as u32,
+                });
+            }
+        }
     }
 
     /// Takes train `k` out of service at `at` (into the yard), freeing its block, and says so:

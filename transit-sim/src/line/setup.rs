@@ -45,6 +45,7 @@ impl LineSim {
             run_ends: BinaryHeap::new(),
             overrunning: Vec::new(),
             discharged: 0,
+            calls: Vec::new(),
             rng,
         })
     }
