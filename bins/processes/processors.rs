@@ -18,6 +18,7 @@ use transit_core::processor::runner::Transactions;
 use transit_core::processor::stations::StationProcessor;
 use transit_core::processor::turnstile_counts::TurnstileCounter;
 use transit_core::topics::Topics;
+use transit_gtfs::{vehicles, Sources};
 use transit_predict::{PredictionProcessor, ScoreConfig, ScoreProcessor};
 use transit_sim::{SimConfig, SimTime};
 
@@ -302,9 +303,21 @@ async fn arrival_partitions(
     Ok(partitions)
 }
 
-/// CTA's service day of `start`'s date (Chicago local): its timetable as the predictor reads
-/// it.
+/// CTA's service day of `start`'s date (Chicago local): its static feed's timetable, in the
+/// ids `transit produce` names the trains' calls by.
 fn cta_service_day(start: SimTime) -> anyhow::Result<Arc<ServiceDay>> {
-    let _ = start;
-    anyhow::bail!("CTA's service day is not built yet")
+    let date = start
+        .to_naive()
+        .context("the simulated start is out of range")?
+        .date();
+    let sources = Sources::embedded().context("CTA's static feed's sources")?;
+    let day = vehicles::service_day(&sources, date)
+        .with_context(|| format!("CTA's service day of {date}"))?;
+    tracing::info!(
+        service_date = %day.date,
+        trips = day.trips.len(),
+        vehicles = day.vehicles.len(),
+        "CTA's service day"
+    );
+    Ok(Arc::new(day))
 }

@@ -85,14 +85,20 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use transit_core::bus::{Delivery, EventBus, StartFrom, SubscribeOptions};
 use transit_core::codec::{SchemaRegistry, TopicCodec};
-use transit_core::event::{StationEvent, TurnstileCount, TurnstileEvent};
+use transit_core::event::{
+    AccuracyEvent, ProcessorState, StationEvent, TurnstileCount, TurnstileEvent,
+    VehicleArrivalEvent,
+};
 use transit_core::model::LineId;
+use transit_core::network::calls::NameCalls as _;
 use transit_core::network::{cta, embedded_station_rows, Network};
 use transit_core::processor::source::publish_station_rows;
 use transit_core::processor::{read_table, read_topic};
 use transit_core::status::StatusSnapshot;
 use transit_core::testing::{unique_name, wait_for_board};
 use transit_core::topics::Topics;
+use transit_gtfs::vehicles::CallNames;
+use transit_gtfs::Sources;
 use transit_http::RegistryClient;
 use transit_sim::testing::FlatOutRun;
 use transit_sim::{SimConfig, SimTime, TickEvents};
@@ -108,6 +114,7 @@ mod broker;
 mod dashboard;
 mod expected;
 mod members;
+mod predictions;
 mod probe;
 mod registry;
 mod run;
