@@ -8,6 +8,7 @@
 
 pub mod agency;
 pub mod logging;
+pub mod predictions;
 pub mod probes;
 pub mod processes;
 pub mod reach;

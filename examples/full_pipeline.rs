@@ -12,7 +12,12 @@
 //!   Proxy over HTTP, as the original hardware did;
 //! - the turnstile counter: entries per station and line, on the count table;
 //! - the status read model, and the dashboard that renders it on http://127.0.0.1:3000, with
-//!   the what-if controls (`POST /api/what-if`) into this process's simulation.
+//!   the what-if controls (`POST /api/what-if`) into this process's simulation;
+//! - predictions (on CTA's embedded network, ridership and schedule; `--no-predictions`
+//!   leaves them out): the trains' calls published as any agency's vehicle arrivals in the
+//!   static feed's ids, the predictor (`transit-predict`) learning from them against the
+//!   feed's service day of the start date, and its scorer; the summary gives the predictions
+//!   issued and the learnt method's accuracy per horizon bucket.
 //!
 //! With `--kafka host:port` the same parts run on a Kafka cluster instead (see `docs/kafka.md` for
 //! its settings).
@@ -124,6 +129,11 @@ struct Args {
     #[arg(long, default_value_t = 5)]
     report_every: u64,
 
+    /// Runs neither the predictor nor its scorer (they run on CTA's embedded network,
+    /// ridership and schedule only, the ones the static feed describes).
+    #[arg(long)]
+    no_predictions: bool,
+
     /// Any agency's static GTFS feed instead of CTA's network.
     #[command(flatten)]
     agency: transit::agency::AgencyArgs,
@@ -202,6 +212,11 @@ async fn run(args: Args) -> anyhow::Result<()> {
     driver.progress_every = Duration::from_secs(args.report_every.max(1));
     let what_ifs = WhatIfs::new(Arc::clone(&network));
     driver.what_ifs = Some(what_ifs.clone());
+    let predictions = if args.no_predictions {
+        None
+    } else {
+        transit::predictions::cta_predictions(&args.simulation, sim_config.start)?
+    };
     let mut sim =
         Simulation::new(network, ridership, sim_config).context("setting up the simulation")?;
     args.simulation.schedule_what_ifs(&mut sim)?;
@@ -234,14 +249,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
         topics.weather(),
     )));
     let config = PipelineConfig {
-        topics,
+        topics: topics.clone(),
         partitions: args.partitions,
         driver: driver.clone(),
         station_rows: Some(station_rows),
+        predictions,
     };
     let running = pipeline::start(
         Arc::clone(&shared_bus),
-        registry,
+        Arc::clone(&registry),
         sim,
         config,
         shutdown.clone(),
@@ -274,11 +290,81 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     // The simulation stops first: its last weather reading still goes through the proxy.
     let report = running.stop().await;
+    let elapsed = started.elapsed();
+    // Read before the bus closes.
+    let accuracy = match &report {
+        Ok(report) if report.scorer.is_some() => {
+            Some(accuracy_rows(&shared_bus, &registry, &topics).await?)
+        }
+        _ => None,
+    };
     stop_serving.cancel();
     join(board_server).await?;
     Backbone::finish(bus, services).await?;
-    summarise(&report?, started.elapsed());
+    let report = report?;
+    summarise(&report, elapsed);
+    summarise_predictions(&report, accuracy.as_deref());
     Ok(())
+}
+
+/// The scorer's accuracy table as it stands.
+async fn accuracy_rows(
+    bus: &Arc<dyn EventBus>,
+    registry: &Arc<dyn SchemaRegistry>,
+    topics: &Topics,
+) -> anyhow::Result<Vec<transit_core::event::AccuracyEvent>> {
+    let codec = transit_core::codec::TopicCodec::<transit_core::event::AccuracyEvent>::register(
+        Arc::clone(registry),
+        transit_predict::topics::accuracy(topics),
+    )
+    .await?;
+    let mut rows = Vec::new();
+    for delivery in transit_core::processor::read_table(bus.as_ref(), codec.topic()).await? {
+        rows.push(codec.decode(&delivery).await.context("an accuracy row")?.1);
+    }
+    Ok(rows)
+}
+
+/// The predictor's and the scorer's counts, and the learnt method's accuracy per bucket.
+fn summarise_predictions(
+    report: &PipelineReport,
+    accuracy: Option<&[transit_core::event::AccuracyEvent]>,
+) {
+    let (Some(predictor), Some(scorer), Some(rows)) = (&report.predictor, &report.scorer, accuracy)
+    else {
+        return;
+    };
+    println!(
+        "predictor: {} arrivals applied, {} predictions issued, {} withdrawn ({} unplaced, {} replays skipped)",
+        predictor.applied, predictor.issued, predictor.withdrawn, predictor.unplaced, predictor.replayed
+    );
+    println!(
+        "prediction scorer: {} predictions and {} arrivals read, {} accuracy rows published",
+        scorer.predictions, scorer.arrivals, scorer.published
+    );
+    let summary = transit_predict::Summary::of(rows);
+    let learnt = transit_predict::Method::Learnt.as_str();
+    for (index, bucket) in transit_predict::BUCKETS.iter().enumerate() {
+        let cell = summary
+            .cells
+            .get(&(index, learnt.to_string()))
+            .cloned()
+            .unwrap_or_default();
+        let samples = cell.scored + cell.expired;
+        match (summary.accuracy(index, learnt), summary.mae_s(index, learnt)) {
+            (Some(right), Some(mae)) => println!(
+                "accuracy ({learnt}) {:>9}: {:5.1} % right, mean absolute error {mae:4.0} s, {samples} samples ({} late, {} never came)",
+                format!("{} min", bucket.name),
+                right * 100.0,
+                cell.late,
+                cell.never
+            ),
+            _ => println!(
+                "accuracy ({learnt}) {:>9}: no samples",
+                format!("{} min", bucket.name)
+            ),
+        }
+    }
 }
 
 /// The run's bus, with the schema registry and the REST Proxy served over it: what the CTA

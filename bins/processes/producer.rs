@@ -1,7 +1,6 @@
 //! `transit produce`: the simulation's producers. Arrivals and turnstile entries go to Kafka
-//! with their schemas in the registry, and each train's calls as any agency's vehicle arrivals
-//! (in the ids of CTA's static feed, for the predictor); each weather reading is posted to the
-//! REST Proxy, as the original weather hardware did. With `--gtfs`, the timetabled simulation of any
+//! with their schemas in the registry; each weather reading is posted to the REST Proxy, as
+//! the original weather hardware did. With `--gtfs`, the timetabled simulation of any
 //! agency's feed publishes its arrivals instead (weather and turnstiles are CTA's alone).
 
 use std::path::PathBuf;
@@ -12,8 +11,6 @@ use anyhow::Context;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 use transit_core::codec::SchemaRegistry;
-use transit_gtfs::vehicles::CallNames;
-use transit_gtfs::Sources;
 use transit_sim::driver::{self, SimulationCodecs, WeatherSink};
 use transit_sim::timetabled::publish::{self, PublishConfig};
 use transit_sim::Simulation;
@@ -119,23 +116,19 @@ pub async fn run(args: ProducerArgs, shutdown: CancellationToken) -> anyhow::Res
     let codecs = SimulationCodecs::register(Arc::clone(&registry), &topics)
         .await
         .with_context(|| format!("registering schemas at {}", args.cluster.registry_url))?;
-    // The trains' calls as any agency's arrivals, in the ids of CTA's static feed, for the
-    // predictor: only the embedded network's stations are the feed's.
-    let codecs = if args.simulation.stations.is_none() {
-        driver::create_vehicle_arrivals_topic(&bus, &topics, args.partitions)
-            .await
-            .context("creating the vehicle arrivals topic")?;
-        let names = CallNames::new(Sources::embedded().context("CTA's static feed's sources")?);
-        codecs
-            .with_vehicle_arrivals(registry, &topics, Arc::new(names))
-            .await
-            .with_context(|| format!("registering schemas at {}", args.cluster.registry_url))?
-    } else {
-        tracing::info!(
-            "--stations names other stations than CTA's static feed: the trains' calls are \
-             not published as vehicle arrivals, and nothing is predicted"
-        );
-        codecs
+    // The trains' calls as any agency's vehicle arrivals too, in the static feed's ids, for
+    // the predictor (when the feed describes this simulation).
+    let codecs = match crate::predictions::cta_call_names(&args.simulation)? {
+        Some(names) => {
+            driver::create_vehicle_arrivals_topic(&bus, &topics, args.partitions)
+                .await
+                .context("creating the vehicle arrivals topic")?;
+            codecs
+                .with_vehicle_arrivals(registry, &topics, Arc::new(names))
+                .await
+                .with_context(|| format!("registering schemas at {}", args.cluster.registry_url))?
+        }
+        None => codecs,
     };
     health.readiness.pass("schemas");
     let proxy_security = client_security(

@@ -5,7 +5,7 @@
 //! CTA's.
 //!
 //! The trip a train runs is its departure from the terminal named by
-//! [`ScheduledTrips::trip_of_departure`], the mapping the live feeds use
+//! [`ScheduledTrips::trip_of_departure`](crate::ScheduledTrips::trip_of_departure), the mapping the live feeds use
 //! ([`live`](crate::live)); its stop is the platform of the station for its direction
 //! ([`Platforms`](crate::Platforms)); its scheduled times are the feed's `stop_times.txt`
 //! ones (whole seconds of the trip's departure plus the stop's offset), counted from the
@@ -75,7 +75,8 @@ impl NameCalls for CallNames {
         let platform = self
             .sources
             .platforms
-            .get(call.line, call.station, call.direction)?;
+            .get(call.line, call.station, call.direction)
+            .filter(|platform| platform.station == call.station_id)?;
         let midnight = SimTime::from_naive(trip.start_date.and_hms_opt(0, 0, 0)?);
         let day_start_ms = service_day_start_ms(trip.start_date)?;
         // The feed's times: whole seconds of the service day, as stop_times.txt has them.
@@ -84,6 +85,10 @@ impl NameCalls for CallNames {
         };
         // The simulation's clock is the service day's wall clock, from its start.
         let instant = |time: SimTime| day_start_ms + (time.0 - midnight.0);
+        // The feed's schedule must be the one the train keeps (to the feed's whole second).
+        if (scheduled(offset.arrival_ms) - instant(call.scheduled_arrival)).abs() > 1_000 {
+            return None;
+        }
         Some(VehicleArrivalEvent {
             route_id: route_id(call.line).to_string(),
             trip_id: trip.trip_id,

@@ -9,6 +9,10 @@
 //! To run it over the CTA data shipped with the crates, give [`start`]
 //! [`Simulation::embedded`] and [`PipelineConfig::embedded`] (the stations' rows, so the board
 //! fills without a database); [`start`] shows a whole run.
+//!
+//! With [`PipelineConfig::predictions`] the trains' calls are published as any agency's
+//! vehicle arrivals too, in the static feed's ids, and the predictor and its scorer
+//! (`transit-predict`) run on them against the feed's [`ServiceDay`].
 
 use std::sync::Arc;
 
@@ -19,18 +23,24 @@ use tokio_util::task::TaskTracker;
 
 use crate::driver::{self, DriverConfig, DriverError, DriverStats, SimulationCodecs};
 use crate::Simulation;
-use transit_core::bus::EventBus;
+use transit_core::bus::{EventBus, TopicSpec};
 use transit_core::codec::SchemaRegistry;
 use transit_core::event::StationRow;
 use transit_core::metrics::PipelineMetrics;
+use transit_core::network::calls::NameCalls;
+use transit_core::network::service_day::ServiceDay;
 use transit_core::network::{embedded_station_rows, DataError};
 use transit_core::processor::headways::{HeadwayProcessor, HeadwayStats};
+use transit_core::processor::runner::Transactions;
 use transit_core::processor::source::publish_station_rows;
 use transit_core::processor::stations::{StationProcessor, StationStats};
 use transit_core::processor::turnstile_counts::{CountStats, TurnstileCounter};
 use transit_core::processor::ProcessorError;
 use transit_core::status::{StatusService, StatusSnapshot, StatusStats};
 use transit_core::topics::Topics;
+use transit_predict::{
+    PredictionProcessor, PredictorStats, ScoreConfig, ScoreProcessor, ScorerStats,
+};
 
 /// How to run the pipeline.
 ///
@@ -56,6 +66,23 @@ pub struct PipelineConfig {
     /// Raw station rows to publish at start (the embedded CSV in one process); `None` when a
     /// database source publishes them.
     pub station_rows: Option<Vec<StationRow>>,
+    /// Predictions: the trains' calls published as vehicle arrivals, and the predictor and
+    /// its scorer run on them; `None` runs neither.
+    pub predictions: Option<Predictions>,
+}
+
+/// What the pipeline needs to predict CTA's trains: how the static feed names their calls,
+/// and the feed's service day (`transit_gtfs::vehicles` gives both).
+#[derive(Debug, Clone)]
+pub struct Predictions {
+    /// Names each call of a train by the static feed's trip, stop and times.
+    pub names: Arc<dyn NameCalls>,
+    /// The static feed's service of the date the predictor reads the timetable of.
+    pub day: Arc<ServiceDay>,
+    /// Keep every prediction issued on the bus, whatever its retention: for a finite run flat
+    /// out, where the scorer falls behind the predictor and must still read every one (memory
+    /// grows with the run: a paced run's scorer keeps up, and needs no more than retention).
+    pub keep_every_issued: bool,
 }
 
 impl PipelineConfig {
@@ -86,6 +113,7 @@ impl PipelineConfig {
             partitions: 4,
             driver: DriverConfig::default(),
             station_rows: None,
+            predictions: None,
         }
     }
 }
@@ -134,6 +162,10 @@ pub struct PipelineReport {
     pub headways: HeadwayStats,
     /// What the read model did.
     pub status: StatusStats,
+    /// What the predictor did, when it ran.
+    pub predictor: Option<PredictorStats>,
+    /// What the prediction scorer did, when it ran.
+    pub scorer: Option<ScorerStats>,
 }
 
 /// A running pipeline.
@@ -155,6 +187,18 @@ pub struct RunningPipeline {
     counts: JoinHandle<Result<CountStats, ProcessorError>>,
     headways: JoinHandle<Result<HeadwayStats, ProcessorError>>,
     status: JoinHandle<Result<StatusStats, ProcessorError>>,
+    /// The predictor and the scorer, when they run, each with its own stop: the scorer reads
+    /// what the predictor issued, so it stops after it.
+    predicting: Option<Predicting>,
+}
+
+/// The running predictor and scorer.
+#[derive(Debug)]
+struct Predicting {
+    stop_predictor: CancellationToken,
+    stop_scorer: CancellationToken,
+    predictor: JoinHandle<Result<PredictorStats, ProcessorError>>,
+    scorer: JoinHandle<Result<ScorerStats, ProcessorError>>,
 }
 
 /// Starts every part over `bus`; the simulation runs until `shutdown` or its end time.
@@ -220,9 +264,63 @@ pub async fn start(
     let metrics = PipelineMetrics::new();
     let topics = &config.topics;
     driver::create_simulation_topics(bus.as_ref(), topics, config.partitions).await?;
-    let codecs = SimulationCodecs::register(Arc::clone(&registry), topics)
+    let mut codecs = SimulationCodecs::register(Arc::clone(&registry), topics)
         .await
         .map_err(DriverError::from)?;
+    let predictors = match &config.predictions {
+        Some(predictions) => {
+            driver::create_vehicle_arrivals_topic(bus.as_ref(), topics, config.partitions).await?;
+            if predictions.keep_every_issued {
+                let spec =
+                    TopicSpec::new(transit_predict::topics::issued(topics), config.partitions)
+                        .with_retention_records(u64::MAX)
+                        .with_retention_bytes(u64::MAX);
+                bus.create_topic(&spec)
+                    .await
+                    .map_err(|source| DriverError::CreateTopic {
+                        topic: spec.name.clone(),
+                        source,
+                    })?;
+            }
+            codecs = codecs
+                .with_vehicle_arrivals(
+                    Arc::clone(&registry),
+                    topics,
+                    Arc::clone(&predictions.names),
+                )
+                .await
+                .map_err(DriverError::from)?;
+            // Publish, then commit (a replay is made harmless by the offsets in their
+            // changelogs): the in-memory bus holds a plain publish back for its slowest
+            // reader, not a transaction's, and the scorer reads every prediction issued.
+            let predictor = PredictionProcessor::new(
+                Arc::clone(&bus),
+                Arc::clone(&registry),
+                topics,
+                Arc::clone(&predictions.day),
+                config.partitions,
+                Arc::clone(&metrics),
+            )
+            .await
+            .map_err(processor("predictor"))?
+            .transactions(Transactions::Off);
+            let scorer = ScoreProcessor::new(
+                Arc::clone(&bus),
+                Arc::clone(&registry),
+                topics,
+                ScoreConfig {
+                    day_start_unix_s: predictions.day.start_unix_s,
+                    ..ScoreConfig::default()
+                },
+                Arc::clone(&metrics),
+            )
+            .await
+            .map_err(processor("prediction scorer"))?
+            .transactions(Transactions::Off);
+            Some((predictor, scorer))
+        }
+        None => None,
+    };
     if let Some(rows) = &config.station_rows {
         publish_station_rows(
             bus.as_ref(),
@@ -282,6 +380,41 @@ pub async fn start(
         tasks.spawn(consumer("headway processor").watch(headways.run(stop.child_token())));
     let status =
         tasks.spawn(consumer("status read model").watch(status.run(stop_board.child_token())));
+    let predicting = match predictors {
+        Some((predictor, scorer)) => {
+            // Not children of `stop`: the scorer is told to stop only once the predictor has
+            // stopped (see `RunningPipeline::stop`).
+            let (stop_predictor, stop_scorer) =
+                (CancellationToken::new(), CancellationToken::new());
+            let predicting = Predicting {
+                predictor: tasks
+                    .spawn(consumer("predictor").watch(predictor.run(stop_predictor.clone()))),
+                scorer: tasks
+                    .spawn(consumer("prediction scorer").watch(scorer.run(stop_scorer.clone()))),
+                stop_predictor,
+                stop_scorer,
+            };
+            // Both hold their partitions before the simulation publishes: a reader not there
+            // yet holds nothing back, and retention could trim what it has not read.
+            let ready = async {
+                while !(metrics.has_restored(transit_predict::predictor::PREDICTOR)
+                    && metrics.has_restored(transit_predict::scorer::SCORER))
+                    && !predicting.predictor.is_finished()
+                    && !predicting.scorer.is_finished()
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+                }
+            };
+            if tokio::time::timeout(PREDICTORS_READY, ready).await.is_err() {
+                tracing::warn!(
+                    within = ?PREDICTORS_READY,
+                    "the predictor and its scorer do not hold their partitions yet; starting the simulation anyway"
+                );
+            }
+            Some(predicting)
+        }
+        None => None,
+    };
     let driver_config = config.driver.clone();
     let driver_bus = Arc::clone(&bus);
     let simulation_stopped = CancellationToken::new();
@@ -312,8 +445,13 @@ pub async fn start(
         counts,
         headways,
         status,
+        predicting,
     })
 }
+
+/// How long [`start`] waits for the predictor and its scorer to hold their partitions before
+/// the simulation starts.
+const PREDICTORS_READY: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl RunningPipeline {
     /// The read model's snapshots, newest first.
@@ -368,6 +506,18 @@ impl RunningPipeline {
             ("turnstile counter", self.counts.is_finished()),
             ("headway processor", self.headways.is_finished()),
             ("status read model", self.status.is_finished()),
+            (
+                "predictor",
+                self.predicting
+                    .as_ref()
+                    .is_some_and(|p| p.predictor.is_finished()),
+            ),
+            (
+                "prediction scorer",
+                self.predicting
+                    .as_ref()
+                    .is_some_and(|p| p.scorer.is_finished()),
+            ),
         ]
         .into_iter()
         .find(|(_, finished)| *finished && !self.stop.is_cancelled())
@@ -395,6 +545,22 @@ impl RunningPipeline {
         let headways = join("headway processor", self.headways)
             .await
             .and_then(|r| r.map_err(processor("headway processor")));
+        let (predictor, scorer) = match self.predicting {
+            Some(predicting) => {
+                // Told to stop once the simulation has, the predictor reads every arrival it
+                // published; the scorer is told once the predictor has issued its last.
+                predicting.stop_predictor.cancel();
+                let predictor = join("predictor", predicting.predictor)
+                    .await
+                    .and_then(|r| r.map_err(processor("predictor")));
+                predicting.stop_scorer.cancel();
+                let scorer = join("prediction scorer", predicting.scorer)
+                    .await
+                    .and_then(|r| r.map_err(processor("prediction scorer")));
+                (Some(predictor), Some(scorer))
+            }
+            None => (None, None),
+        };
         self.stop_board.cancel();
         let status = join("status read model", self.status)
             .await
@@ -406,6 +572,8 @@ impl RunningPipeline {
             counts: counts?,
             headways: headways?,
             status: status?,
+            predictor: predictor.transpose()?,
+            scorer: scorer.transpose()?,
         })
     }
 }

@@ -183,6 +183,7 @@ impl FlatOutRun {
                 ..DriverConfig::default()
             },
             station_rows: Some(embedded_station_rows().expect("the embedded station rows")),
+            predictions: None,
         }
     }
 

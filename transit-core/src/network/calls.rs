@@ -11,7 +11,7 @@
 use std::fmt;
 
 use crate::event::VehicleArrivalEvent;
-use crate::model::{Direction, LineId, TrainId};
+use crate::model::{Direction, LineId, StationId, TrainId};
 use crate::time::SimTime;
 
 /// A train in revenue service arrived at a stop of its scheduled trip.
@@ -29,8 +29,12 @@ pub struct TrainCall {
     pub stop: u32,
     /// The station's index on the line.
     pub station: usize,
+    /// The station.
+    pub station_id: StationId,
     /// When it arrived.
     pub arrival: SimTime,
+    /// When its trip was scheduled to arrive there, as the simulation's timetable has it.
+    pub scheduled_arrival: SimTime,
     /// When it leaves, as its dwell and the schedule have it at its arrival (a what-if that
     /// holds it later, or a breakdown, is not known yet).
     pub departure: SimTime,
@@ -41,6 +45,7 @@ pub struct TrainCall {
 /// Names a CTA train's call by a static GTFS feed's ids: the record any agency's arrivals are.
 pub trait NameCalls: fmt::Debug + Send + Sync {
     /// `call` as an arrival of the feed's trip at the feed's stop; `None` when the feed has no
-    /// such trip or stop (a departure no schedule names).
+    /// such trip or stop, or its schedule is not the one the train runs by (a simulation of
+    /// another network or ridership than the feed's).
     fn vehicle_arrival(&self, call: &TrainCall) -> Option<VehicleArrivalEvent>;
 }

@@ -4,8 +4,9 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use transit_core::model::StationId;
 use transit_core::model::TrainStatus;
-use transit_core::network::calls::NameCalls;
+use transit_core::network::calls::{NameCalls, TrainCall};
 use transit_gtfs::vehicles::{self, CallNames};
 use transit_gtfs::Sources;
 use transit_sim::{SimConfig, SimTime, TickEvents};
@@ -78,6 +79,21 @@ fn every_call_of_a_simulated_hour_is_a_trip_and_stop_of_the_service_day() {
         // A train is at most minutes off its schedule, in real instants (UTC).
         assert!(event.delay_s().abs() < 30 * 60, "{event:?}");
     }
+    // A call the feed's schedule does not describe (another ridership, another network) is
+    // not named.
+    let call = *tick.calls.first().expect("calls in the last tick");
+    assert!(names.vehicle_arrival(&call).is_some());
+    let off_schedule = TrainCall {
+        scheduled_arrival: SimTime(call.scheduled_arrival.0 + 60_000),
+        ..call
+    };
+    assert!(names.vehicle_arrival(&off_schedule).is_none());
+    let elsewhere = TrainCall {
+        station_id: StationId(call.station_id.0 + 1),
+        ..call
+    };
+    assert!(names.vehicle_arrival(&elsewhere).is_none());
+
     // Every line, and its trains by their ids.
     let routes: BTreeSet<&str> = events.iter().map(|e| e.route_id.as_str()).collect();
     assert_eq!(routes, BTreeSet::from(["Blue", "G", "Red"]));

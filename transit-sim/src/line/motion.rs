@@ -287,7 +287,9 @@ impl LineSim {
         // A train in revenue service on a trip of the schedule: its call, as the feeds name it.
         let train = &self.trains[k];
         if let (TrainStatus::InService, Some(trip)) = (train.status, train.trip.as_ref()) {
-            if let Some(stop) = position.checked_sub(trip_start(trip.direction, n)) {
+            let stop = position.checked_sub(trip_start(trip.direction, n));
+            let scheduled = stop.and_then(|stop| Some((stop, *trip.arrivals_ms.get(stop)?)));
+            if let Some((stop, offset)) = scheduled {
                 self.calls.push(TrainCall {
                     line: self.line,
                     train: train.id,
@@ -295,7 +297,9 @@ impl LineSim {
                     trip_departure: SimTime(trip.slot),
                     stop: stop as u32,
                     station,
+                    station_id: self.stations[station],
                     arrival: SimTime(at),
+                    scheduled_arrival: SimTime(trip.slot + offset),
                     departure: SimTime(leave),
                     boarded: boarders.round().clamp(0.0, f64::from(u32::MAX)) as u32,
                 });

@@ -7,6 +7,7 @@
 //! default place for a test binary rooted at `main.rs`) and replays them first.
 
 mod driver;
+mod predictions;
 mod sim_properties;
 mod timetabled_feeds;
 mod timetabled_properties;
