@@ -167,7 +167,7 @@ fn parse(cell: &'static OnceLock<Schema>, json: &'static str) -> &'static Schema
 }
 
 macro_rules! record {
-    ($($ty:ty => $file:literal;)+) => {$(
+    ($($ty:ty => $file:literal $(, fast: $fast:ident, $read:ident)?;)+) => {$(
         impl AvroRecord for $ty {
             fn schema_json() -> &'static str {
                 include_str!(concat!("../../schemas/", $file))
@@ -177,15 +177,27 @@ macro_rules! record {
                 static SCHEMA: OnceLock<Schema> = OnceLock::new();
                 parse(&SCHEMA, Self::schema_json())
             }
+
+            $(
+                fn write_body_fast(&self, buf: &mut Vec<u8>) -> bool {
+                    crate::codec::fast_prediction::$fast(self, buf)
+                }
+
+                fn read_body_fast(body: &[u8]) -> Option<(Self, usize)> {
+                    crate::codec::fast_prediction::$read(body)
+                }
+            )?
         }
     )+};
 }
 
+// The predictions, their keys and the scores are written and read by hand (see
+// `codec/fast/prediction.rs`): a weekday issues millions of predictions.
 record! {
-    PredictionKey => "prediction_key.avsc";
-    PredictionEvent => "prediction.avsc";
+    PredictionKey => "prediction_key.avsc", fast: prediction_key, read_prediction_key;
+    PredictionEvent => "prediction.avsc", fast: prediction, read_prediction;
     AccuracyKey => "accuracy_key.avsc";
-    AccuracyEvent => "accuracy.avsc";
+    AccuracyEvent => "accuracy.avsc", fast: accuracy, read_accuracy;
     ProcessorStateKey => "processor_state_key.avsc";
     ProcessorState => "processor_state.avsc";
 }
