@@ -192,14 +192,15 @@ macro_rules! record {
 }
 
 // The predictions, their keys and the scores are written and read by hand (see
-// `codec/fast/prediction.rs`): a weekday issues millions of predictions.
+// `codec/fast/prediction.rs`): a weekday issues millions of predictions, and the scorer's
+// changelog keeps an entry per current prediction.
 record! {
     PredictionKey => "prediction_key.avsc", fast: prediction_key, read_prediction_key;
     PredictionEvent => "prediction.avsc", fast: prediction, read_prediction;
     AccuracyKey => "accuracy_key.avsc";
     AccuracyEvent => "accuracy.avsc", fast: accuracy, read_accuracy;
-    ProcessorStateKey => "processor_state_key.avsc";
-    ProcessorState => "processor_state.avsc";
+    ProcessorStateKey => "processor_state_key.avsc", fast: processor_state_key, read_processor_state_key;
+    ProcessorState => "processor_state.avsc", fast: processor_state, read_processor_state;
 }
 
 impl Keyed for PredictionEvent {

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 use transit_core::codec::{AvroRecord, Decoder, Encoder, SchemaRegistry};
-use transit_core::event::{AccuracyEvent, PredictionEvent, PredictionKey};
+use transit_core::event::{
+    AccuracyEvent, PredictionEvent, PredictionKey, ProcessorState, ProcessorStateKey,
+};
 use transit_mem::MemRegistry;
 
 fn block_on<F: std::future::Future>(future: F) -> F::Output {
@@ -119,10 +121,14 @@ proptest! {
     fn prediction_records_are_written_and_read_as_apache_avro_does(
         event in prediction(),
         score in accuracy(),
+        entry in (0u32..=(i32::MAX as u32), text(), text(), "\\PC{0,200}"),
     ) {
         assert_fast_matches_apache_avro(&event);
         assert_fast_matches_apache_avro(&transit_core::codec::Keyed::key(&event));
         assert_fast_matches_apache_avro(&score);
+        let entry = ProcessorState { partition: entry.0, kind: entry.1, id: entry.2, state: entry.3 };
+        assert_fast_matches_apache_avro(&entry);
+        assert_fast_matches_apache_avro(&transit_core::codec::Keyed::key(&entry));
         // Every corruption and truncation of a valid body: the reader agrees or defers.
         let mut body = Vec::new();
         assert!(event.write_body_fast(&mut body));
@@ -147,6 +153,8 @@ proptest! {
         assert_fast_reader_agrees::<PredictionEvent>(&bytes);
         assert_fast_reader_agrees::<PredictionKey>(&bytes);
         assert_fast_reader_agrees::<AccuracyEvent>(&bytes);
+        assert_fast_reader_agrees::<ProcessorState>(&bytes);
+        assert_fast_reader_agrees::<ProcessorStateKey>(&bytes);
     }
 }
 

@@ -1,11 +1,15 @@
 //! Hand-written Avro writers and readers for the records of predictions: each arrival
 //! re-predicts a vehicle's stops up to 30 minutes ahead by four methods, so the prediction
 //! table and the stream of its changes carry many times the arrivals' records. They follow
-//! `prediction.avsc`, `prediction_key.avsc` and `accuracy.avsc` field by field; tests check
+//! `prediction.avsc`, `prediction_key.avsc`, `accuracy.avsc` and the processors' changelog
+//! entries (`processor_state.avsc`, `processor_state_key.avsc`: the scorer keeps one per
+//! current prediction) field by field; tests check
 //! their bytes against apache-avro's for arbitrary values.
 
 use super::{write, Reader};
-use crate::event::{AccuracyEvent, PredictionEvent, PredictionKey};
+use crate::event::{
+    AccuracyEvent, PredictionEvent, PredictionKey, ProcessorState, ProcessorStateKey,
+};
 
 /// Room for the numbers and the strings' lengths of a prediction: 16 fields of at most 10
 /// bytes and two union branches, beyond the shared room.
@@ -126,6 +130,45 @@ pub(crate) fn accuracy(event: &AccuracyEvent, buf: &mut Vec<u8>) -> bool {
     )
 }
 
+/// `ProcessorStateKey`: partition int, kind, id (strings).
+pub(crate) fn processor_state_key(key: &ProcessorStateKey, buf: &mut Vec<u8>) -> bool {
+    let Some(partition) = int(key.partition) else {
+        return false;
+    };
+    let (kind, id) = (key.kind.as_bytes(), key.id.as_bytes());
+    write(
+        buf,
+        |out| {
+            out.long(partition);
+            out.bytes(kind);
+            out.bytes(id);
+        },
+        kind.len() + id.len(),
+    )
+}
+
+/// `ProcessorState`: partition int, kind, id, state (strings).
+pub(crate) fn processor_state(entry: &ProcessorState, buf: &mut Vec<u8>) -> bool {
+    let Some(partition) = int(entry.partition) else {
+        return false;
+    };
+    let (kind, id, state) = (
+        entry.kind.as_bytes(),
+        entry.id.as_bytes(),
+        entry.state.as_bytes(),
+    );
+    write(
+        buf,
+        |out| {
+            out.long(partition);
+            out.bytes(kind);
+            out.bytes(id);
+            out.bytes(state);
+        },
+        kind.len() + id.len() + state.len(),
+    )
+}
+
 impl<'a> Reader<'a> {
     /// An Avro `string`, owned; `None` if it is not UTF-8.
     #[inline(always)]
@@ -236,4 +279,36 @@ pub(crate) fn read_accuracy(body: &[u8]) -> Option<(AccuracyEvent, usize)> {
         updated_at,
     };
     Some((event, reader.at))
+}
+
+/// Reads what [`processor_state_key`] writes.
+pub(crate) fn read_processor_state_key(body: &[u8]) -> Option<(ProcessorStateKey, usize)> {
+    let mut reader = Reader { body, at: 0 };
+    let partition = reader.unsigned()?;
+    let kind = reader.string()?;
+    let id = reader.string()?;
+    Some((
+        ProcessorStateKey {
+            partition,
+            kind,
+            id,
+        },
+        reader.at,
+    ))
+}
+
+/// Reads what [`processor_state`] writes.
+pub(crate) fn read_processor_state(body: &[u8]) -> Option<(ProcessorState, usize)> {
+    let mut reader = Reader { body, at: 0 };
+    let partition = reader.unsigned()?;
+    let kind = reader.string()?;
+    let id = reader.string()?;
+    let state = reader.string()?;
+    let entry = ProcessorState {
+        partition,
+        kind,
+        id,
+        state,
+    };
+    Some((entry, reader.at))
 }
