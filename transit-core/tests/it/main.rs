@@ -6,6 +6,7 @@
 
 mod codec;
 mod network;
+mod prediction_codec;
 mod processors;
 mod status;
 mod vehicle_arrival;
