@@ -206,7 +206,9 @@ pub async fn run(args: ProcessorArgs, shutdown: CancellationToken) -> anyhow::Re
     )
     .await?
     .in_group(group(PREDICTION_GROUPS[0]))
-    .transactions(transactions);
+    .transactions(transactions)
+    // They may lag far behind a producer flat out: a stop leaves the rest to the group.
+    .stop_promptly();
     let scorer = ScoreProcessor::new(
         Arc::clone(&bus),
         registry,
@@ -219,7 +221,8 @@ pub async fn run(args: ProcessorArgs, shutdown: CancellationToken) -> anyhow::Re
     )
     .await?
     .in_group(group(PREDICTION_GROUPS[1]))
-    .transactions(transactions);
+    .transactions(transactions)
+    .stop_promptly();
     crate::shutdown::enter(
         "processing",
         "the open transactions were not committed; the broker aborts them and their input is \
