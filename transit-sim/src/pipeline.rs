@@ -397,11 +397,15 @@ pub async fn start(
             // Both hold their partitions before the simulation publishes: a reader not there
             // yet holds nothing back, and retention could trim what it has not read.
             let ready = async {
-                while !(metrics.has_restored(transit_predict::predictor::PREDICTOR)
-                    && metrics.has_restored(transit_predict::scorer::SCORER))
-                    && !predicting.predictor.is_finished()
-                    && !predicting.scorer.is_finished()
-                {
+                loop {
+                    let restored = metrics.has_restored(transit_predict::predictor::PREDICTOR)
+                        && metrics.has_restored(transit_predict::scorer::SCORER);
+                    // One that ended (it failed) never restores: `stop` says why.
+                    let ended =
+                        predicting.predictor.is_finished() || predicting.scorer.is_finished();
+                    if restored || ended {
+                        break;
+                    }
                     tokio::time::sleep(std::time::Duration::from_millis(10)).await;
                 }
             };
