@@ -28,6 +28,10 @@
 //!   published;
 //! - the station table has every station of the three lines exactly once, and the dead-letter
 //!   topic the raw rows on no line (or several) and nothing else;
+//! - the vehicle arrivals on their topic are the simulation's calls, each once; the predictor
+//!   applied every one exactly once (its changelog's next offsets are the topic's end offsets,
+//!   its learnt dwell windows a replay's of the topic) and the scorer read every arrival and
+//!   every committed prediction once ([`predictions`] says which figures are exact and why);
 //! - no count on the table ever went backwards, as a `read_committed` reader saw it live;
 //! - the dashboard process shows the board of an in-memory run of the same seed at the same
 //!   end time: its stations, counts, weather and clock first (what the faults could break),
@@ -67,7 +71,8 @@
 //! Layout: one module per scenario family ([`members`], [`broker`], [`registry`],
 //! [`dashboard`]); what they share apart: the run of the production processes ([`run`]), the
 //! check that a fault comes inside a batch ([`probe`]), the undisturbed run compared with
-//! ([`expected`]), and the accounting every scenario ends with ([`accounting`]).
+//! ([`expected`]), and the accounting every scenario ends with ([`accounting`], the
+//! predictor's and scorer's part in [`predictions`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
