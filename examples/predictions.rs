@@ -32,7 +32,7 @@ use chrono::{Datelike, NaiveDate, Utc, Weekday};
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 use transit::agency::{AgencyArgs, AgencyDay};
-use transit_core::bus::{EventBus, TopicSpec};
+use transit_core::bus::EventBus;
 use transit_core::codec::{SchemaRegistry, TopicCodec};
 use transit_core::event::AccuracyEvent;
 use transit_core::metrics::PipelineMetrics;
@@ -41,7 +41,8 @@ use transit_core::processor::runner::Transactions;
 use transit_core::topics::Topics;
 use transit_mem::{MemBus, MemRegistry};
 use transit_predict::{
-    topics, Method, PredictionProcessor, ScoreConfig, ScoreProcessor, Summary, BUCKETS,
+    topics, Method, PredictConfig, PredictionProcessor, ScoreConfig, ScoreProcessor, Summary,
+    BUCKETS,
 };
 use transit_sim::timetabled::publish::{self, Clock, PublishConfig};
 use transit_sim::SimTime;
@@ -65,6 +66,10 @@ struct Args {
     /// The simulation's seed.
     #[arg(long, default_value_t = 7)]
     seed: u64,
+
+    /// How far a prediction must move before it is issued again, ms (0: every change).
+    #[arg(long, default_value_t = transit_predict::model::ISSUE_RESOLUTION_MS)]
+    issue_resolution_ms: u32,
 
     /// How log lines look, and which.
     #[command(flatten)]
@@ -155,15 +160,9 @@ async fn run(args: &Args, agency: &AgencyDay, predict: bool) -> anyhow::Result<(
     let metrics = PipelineMetrics::new();
     let (stop_predictor, stop_scorer) = (CancellationToken::new(), CancellationToken::new());
     let processors = if predict {
-        // The day's predictions, kept whole: the scorer reads them along, and a reader
-        // behind must not find them trimmed.
-        shared
-            .create_topic(
-                &TopicSpec::new(topics::issued(&topics), partitions)
-                    .with_retention_records(u64::MAX)
-                    .with_retention_bytes(u64::MAX),
-            )
-            .await?;
+        // The predictions issued are kept as the bus keeps any topic (bounded): the bus
+        // waits for its readers, so the predictor goes at the scorer's pace rather than
+        // the scorer find what it has not read yet trimmed.
         let predictor = PredictionProcessor::new(
             Arc::clone(&shared),
             Arc::clone(&registry),
@@ -172,7 +171,11 @@ async fn run(args: &Args, agency: &AgencyDay, predict: bool) -> anyhow::Result<(
             partitions,
             Arc::clone(&metrics),
         )
-        .await?;
+        .await?
+        .config(PredictConfig {
+            issue_resolution_ms: args.issue_resolution_ms,
+            ..PredictConfig::default()
+        });
         let scorer = ScoreProcessor::new(
             Arc::clone(&shared),
             Arc::clone(&registry),

@@ -1,25 +1,48 @@
-//! `transit process`: the stream processors, the station table, the turnstile counts and the
-//! headways. Run
-//! it more than once to scale out: instances share the partitions of their consumer groups,
-//! and one takes over what another leaves.
+//! `transit process`: the stream processors, the station table, the turnstile counts, the
+//! headways, the arrival predictions and their scorer. Run it more than once to scale out:
+//! instances share the partitions of their consumer groups, and one takes over what another
+//! leaves. With `--gtfs`, the predictor and scorer of that agency's feed alone (the others'
+//! inputs are CTA's).
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use anyhow::Context;
 use clap::Args;
 use tokio_util::sync::CancellationToken;
-use transit_core::bus::EventBus;
+use transit_core::bus::{EventBus, SubscribeOptions, TopicSpec};
 use transit_core::codec::SchemaRegistry;
+use transit_core::network::service_day::ServiceDay;
 use transit_core::processor::headways::{HeadwayProcessor, HeadwayRules};
 use transit_core::processor::runner::Transactions;
 use transit_core::processor::stations::StationProcessor;
 use transit_core::processor::turnstile_counts::TurnstileCounter;
+use transit_core::topics::Topics;
+use transit_gtfs::{vehicles, Sources};
+use transit_predict::{PredictionProcessor, ScoreConfig, ScoreProcessor};
+use transit_sim::{SimConfig, SimTime};
 
 use super::{join, Tasks};
+use crate::agency::AgencyArgs;
 use crate::probes::{ProbeArgs, ProcessHealth};
 use crate::settings::ClusterArgs;
 
+/// The consumer groups' names after the group prefix: CTA's processors'.
+const CTA_GROUPS: [&str; 3] = ["station-processor", "turnstile-counter", "headways"];
+/// The predictor's and the scorer's.
+const PREDICTION_GROUPS: [&str; 2] = ["predictor", "prediction-scorer"];
+
+/// How long the arrivals topic's partitions may take to be known at the start.
+const PARTITIONS_LIMIT: Duration = Duration::from_secs(60);
+
 /// Settings of `transit process`.
 #[derive(Debug, Clone, Args)]
+#[command(
+    after_help = "With --gtfs PATH, the predictor and scorer of that feed's service day run \
+alone, on the feed's topics (its arrivals, under the feed's prefix unless --topic-prefix names \
+one): CTA's station processor, turnstile counter and headways read CTA's topics only. Give it \
+the producer's --gtfs, --service-date, --route-types, --live and --start."
+)]
 pub struct ProcessorArgs {
     /// The cluster, registry and topic names.
     #[command(flatten)]
@@ -29,8 +52,25 @@ pub struct ProcessorArgs {
     #[command(flatten)]
     pub probes: ProbeArgs,
 
+    /// Any agency's static GTFS feed: predict its arrivals instead of CTA's (the producer's
+    /// --gtfs, --service-date, --route-types and --live).
+    #[command(flatten)]
+    pub agency: AgencyArgs,
+
+    /// The producer's simulated start (its --start, Chicago local for CTA, the agency's own
+    /// time for --gtfs), whose date is the service day the predictor reads the timetable of.
+    #[arg(long, env = "TRANSIT_START")]
+    pub start: Option<String>,
+
+    /// Partitions of the vehicle arrivals topic when this creates it (the producer's
+    /// --partitions); the prediction table and its stream of changes get as many as the
+    /// arrivals topic has, so that a vehicle's predictions share its arrivals' partition.
+    #[arg(long, env = "TRANSIT_PARTITIONS", default_value_t = 4)]
+    pub partitions: u32,
+
     /// Prefix of the consumer groups (`<prefix>-station-processor`,
-    /// `<prefix>-turnstile-counter`, `<prefix>-headways`): instances with the same prefix share the work; another
+    /// `<prefix>-turnstile-counter`, `<prefix>-headways`, `<prefix>-predictor`,
+    /// `<prefix>-prediction-scorer`): instances with the same prefix share the work; another
     /// prefix is another, independent deployment on the same cluster.
     #[arg(long, env = "TRANSIT_GROUP_PREFIX", default_value = "transit")]
     pub group_prefix: String,
@@ -64,11 +104,40 @@ pub enum Switch {
 
 /// Runs the processors until `shutdown`; each commits what it processed before returning.
 pub async fn run(args: ProcessorArgs, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let start = match &args.start {
+        Some(start) => start.parse::<SimTime>().with_context(|| {
+            format!("--start {start:?} is not a date and time like 2026-11-02T05:00")
+        })?,
+        None => SimConfig::default().start,
+    };
+    let agency = args.agency.day(start)?;
+    let rules = HeadwayRules {
+        bunched_share: args.bunched_share,
+        gapped_share: args.gapped_share,
+    };
+    if !(rules.bunched_share > 0.0 && rules.bunched_share < 1.0 && rules.gapped_share > 1.0) {
+        anyhow::bail!(
+            "--bunched-share must be between 0 and 1 and --gapped-share above 1 (got {} and {})",
+            rules.bunched_share,
+            rules.gapped_share
+        );
+    }
+    let (day, topics) = match &agency {
+        Some(agency) => (
+            Arc::clone(&agency.day),
+            agency.topics(args.cluster.topic_prefix.as_deref()),
+        ),
+        None => (cta_service_day(start)?, args.cluster.topics()),
+    };
+    let cta = agency.is_none();
+    let group = |name: &str| format!("{}-{name}", args.group_prefix);
     let mut health = ProcessHealth::starting(&args.probes, "process", &shutdown).await?;
-    let groups = ["station-processor", "turnstile-counter", "headways"]
-        .map(|name| format!("{}-{name}", args.group_prefix));
-    for group in &groups {
-        let (metrics, group) = (Arc::clone(&health.metrics), group.clone());
+    let names = CTA_GROUPS
+        .iter()
+        .filter(|_| cta)
+        .chain(PREDICTION_GROUPS.iter());
+    for name in names {
+        let (metrics, group) = (Arc::clone(&health.metrics), group(name));
         health.readiness.watch(&group.clone(), move || {
             if metrics.has_restored(&group) {
                 Ok(())
@@ -88,66 +157,176 @@ pub async fn run(args: ProcessorArgs, shutdown: CancellationToken) -> anyhow::Re
         "the records waiting for their schemas were not processed; they are read again at \
          the next start",
     );
-    let topics = args.cluster.topics();
     let metrics = Arc::clone(&health.metrics);
     let transactions = match args.transactions {
         Switch::On => Transactions::WhenSupported,
         Switch::Off => Transactions::Off,
     };
-    let stations = StationProcessor::new(
-        Arc::clone(&bus),
-        Arc::clone(&registry),
-        &topics,
-        Arc::clone(&metrics),
-    )
-    .await?
-    .in_group(groups[0].clone())
-    .transactions(transactions);
-    let counter = TurnstileCounter::new(
-        Arc::clone(&bus),
-        Arc::clone(&registry),
-        &topics,
-        Arc::clone(&metrics),
-    )
-    .await?
-    .in_group(groups[1].clone())
-    .transactions(transactions);
-    let rules = HeadwayRules {
-        bunched_share: args.bunched_share,
-        gapped_share: args.gapped_share,
-    };
-    if !(rules.bunched_share > 0.0 && rules.bunched_share < 1.0 && rules.gapped_share > 1.0) {
-        anyhow::bail!(
-            "--bunched-share must be between 0 and 1 and --gapped-share above 1 (got {} and {})",
-            rules.bunched_share,
-            rules.gapped_share
-        );
-    }
-    let headways = HeadwayProcessor::new(Arc::clone(&bus), registry, &topics, metrics)
+    let cta_processors = if cta {
+        let stations = StationProcessor::new(
+            Arc::clone(&bus),
+            Arc::clone(&registry),
+            &topics,
+            Arc::clone(&metrics),
+        )
         .await?
-        .in_group(groups[2].clone())
+        .in_group(group(CTA_GROUPS[0]))
+        .transactions(transactions);
+        let counter = TurnstileCounter::new(
+            Arc::clone(&bus),
+            Arc::clone(&registry),
+            &topics,
+            Arc::clone(&metrics),
+        )
+        .await?
+        .in_group(group(CTA_GROUPS[1]))
+        .transactions(transactions);
+        let headways = HeadwayProcessor::new(
+            Arc::clone(&bus),
+            Arc::clone(&registry),
+            &topics,
+            Arc::clone(&metrics),
+        )
+        .await?
+        .in_group(group(CTA_GROUPS[2]))
         .transactions(transactions)
         .rules(rules);
+        Some((stations, counter, headways))
+    } else {
+        None
+    };
+    let partitions = arrival_partitions(bus.as_ref(), &topics, args.partitions).await?;
+    let predictor = PredictionProcessor::new(
+        Arc::clone(&bus),
+        Arc::clone(&registry),
+        &topics,
+        Arc::clone(&day),
+        partitions,
+        Arc::clone(&metrics),
+    )
+    .await?
+    .in_group(group(PREDICTION_GROUPS[0]))
+    .transactions(transactions)
+    // They may lag far behind a producer flat out: a stop leaves the rest to the group.
+    .stop_promptly();
+    let scorer = ScoreProcessor::new(
+        Arc::clone(&bus),
+        registry,
+        &topics,
+        ScoreConfig {
+            day_start_unix_s: day.start_unix_s,
+            ..ScoreConfig::default()
+        },
+        metrics,
+    )
+    .await?
+    .in_group(group(PREDICTION_GROUPS[1]))
+    .transactions(transactions)
+    .stop_promptly();
     crate::shutdown::enter(
         "processing",
         "the open transactions were not committed; the broker aborts them and their input is \
          processed again",
     );
     let tasks = Tasks::new();
-    let stations = tasks.spawn("station processor", stations.run(shutdown.clone()));
-    let counter = tasks.spawn("turnstile counter", counter.run(shutdown.clone()));
-    let headways = tasks.spawn("headway processor", headways.run(shutdown.clone()));
-    let stations = join(stations).await;
-    let counts = join(counter).await;
-    let headways = join(headways).await;
+    let cta_running = cta_processors.map(|(stations, counter, headways)| {
+        (
+            tasks.spawn("station processor", stations.run(shutdown.clone())),
+            tasks.spawn("turnstile counter", counter.run(shutdown.clone())),
+            tasks.spawn("headway processor", headways.run(shutdown.clone())),
+        )
+    });
+    let predictor = tasks.spawn("predictor", predictor.run(shutdown.clone()));
+    let scorer = tasks.spawn("prediction scorer", scorer.run(shutdown.clone()));
+    let cta_stopped = match cta_running {
+        Some((stations, counter, headways)) => Some((
+            join(stations).await,
+            join(counter).await,
+            join(headways).await,
+        )),
+        None => None,
+    };
+    let predictor = join(predictor).await;
+    let scorer = join(scorer).await;
     tasks.wait().await;
     bus.flush().await?;
     health.stop().await?;
-    tracing::info!(
-        stations = %stations?,
-        counts = %counts?,
-        headways = %headways?,
-        "processors stopped; output flushed"
-    );
+    let (predictor, scorer) = (predictor?, scorer?);
+    match cta_stopped {
+        Some((stations, counts, headways)) => tracing::info!(
+            stations = %stations?,
+            counts = %counts?,
+            headways = %headways?,
+            predictor = %predictor,
+            scorer = %scorer,
+            "processors stopped; output flushed"
+        ),
+        None => tracing::info!(
+            predictor = %predictor,
+            scorer = %scorer,
+            "processors stopped; output flushed"
+        ),
+    }
     Ok(())
+}
+
+/// The partitions of the vehicle arrivals topic, creating it with `wanted` if nobody has yet
+/// (the producer creates it too, with its own --partitions: whoever comes first decides).
+async fn arrival_partitions(
+    bus: &dyn EventBus,
+    topics: &Topics,
+    wanted: u32,
+) -> anyhow::Result<u32> {
+    let topic = topics.vehicle_arrivals();
+    bus.create_topic(&TopicSpec::new(topic.clone(), wanted.max(1)))
+        .await
+        .with_context(|| format!("creating the arrivals topic {topic}"))?;
+    let mut consumer = bus
+        .subscribe(SubscribeOptions::topics([topic.clone()]))
+        .await
+        .with_context(|| format!("reading the partitions of {topic}"))?;
+    let positions = tokio::time::timeout(PARTITIONS_LIMIT, consumer.positions())
+        .await
+        .with_context(|| {
+            format!("the partitions of {topic} were not known within {PARTITIONS_LIMIT:?}")
+        })?
+        .with_context(|| format!("reading the partitions of {topic}"))?;
+    let partitions = u32::try_from(positions.len())
+        .ok()
+        .filter(|n| *n > 0)
+        .with_context(|| format!("{topic} has no partitions"))?;
+    if partitions != wanted {
+        tracing::info!(
+            %topic,
+            partitions,
+            "the arrivals topic exists with other partitions than --partitions; the prediction \
+             table follows the topic"
+        );
+    }
+    Ok(partitions)
+}
+
+/// CTA's service day of `start`'s date (Chicago local): its static feed's timetable, in the
+/// ids `transit produce` names the trains' calls by.
+///
+/// The feed is built from the data shipped with the crates and read back as any agency's is;
+/// what the reader notes of it (a route colour it would change for the board) is about that
+/// data, not the operator's settings, so it is not logged: a mistake is told in a few lines.
+fn cta_service_day(start: SimTime) -> anyhow::Result<Arc<ServiceDay>> {
+    let date = start
+        .date()
+        .context("the simulated start is out of range")?;
+    let day =
+        tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), || {
+            let sources = Sources::embedded().context("CTA's static feed's sources")?;
+            vehicles::service_day(&sources, date)
+                .with_context(|| format!("CTA's service day of {date}"))
+        })?;
+    tracing::debug!(
+        service_date = %day.date,
+        trips = day.trips.len(),
+        vehicles = day.vehicles.len(),
+        "CTA's service day"
+    );
+    Ok(Arc::new(day))
 }

@@ -129,6 +129,10 @@ pub struct SegmentKey {
     pub to: u32,
 }
 
+/// The default [`PredictConfig::issue_resolution_ms`]: the scorer's resolution (it counts
+/// errors in whole seconds, and its narrowest tolerance is a minute).
+pub const ISSUE_RESOLUTION_MS: u32 = 1_000;
+
 /// The predictor's settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PredictConfig {
@@ -143,6 +147,12 @@ pub struct PredictConfig {
     pub stale_after_s: u32,
     /// How many vehicles behind one whose predictions changed are predicted again.
     pub max_cascade: usize,
+    /// A prediction is issued again only when its arrival or departure moved by at least
+    /// this much (or its trip, or its uncertainty by as many seconds), ms; 0 issues every
+    /// change. Below it the table keeps the prediction it holds, so it is never further than
+    /// this from the fresh one: a poller of the table, and the scorer, see it that far off
+    /// at most.
+    pub issue_resolution_ms: u32,
     /// How the estimates weigh what was seen.
     pub learn: LearnConfig,
 }
@@ -155,6 +165,7 @@ impl Default for PredictConfig {
             holds: true,
             stale_after_s: 1_200,
             max_cascade: 8,
+            issue_resolution_ms: ISSUE_RESOLUTION_MS,
             learn: LearnConfig::default(),
         }
     }
@@ -186,21 +197,19 @@ pub struct Row {
 }
 
 impl Row {
-    /// Whether `other` says the same (issue time and offset aside).
-    fn same_as(&self, other: &Row) -> bool {
-        (
-            self.trip,
-            self.position,
-            self.arrival_ms,
-            self.departure_ms,
-            self.uncertainty_s,
-        ) == (
-            other.trip,
-            other.position,
-            other.arrival_ms,
-            other.departure_ms,
-            other.uncertainty_s,
-        )
+    /// Whether `other` says the same (issue time and offset aside), to within `resolution_ms`
+    /// (see [`PredictConfig::issue_resolution_ms`]).
+    fn same_as(&self, other: &Row, resolution_ms: u32) -> bool {
+        let resolution = u64::from(resolution_ms.max(1));
+        let close = |a: i64, b: i64| a.abs_diff(b) < resolution;
+        let uncertainty = match (self.uncertainty_s, other.uncertainty_s) {
+            (Some(a), Some(b)) => close(i64::from(a) * 1_000, i64::from(b) * 1_000),
+            (a, b) => a == b,
+        };
+        (self.trip, self.position) == (other.trip, other.position)
+            && close(self.arrival_ms, other.arrival_ms)
+            && close(self.departure_ms, other.departure_ms)
+            && uncertainty
     }
 }
 
@@ -752,7 +761,9 @@ impl Predictor {
                 .iter()
                 .find(|o| o.method == row.method && o.stop == row.stop)
             {
-                Some(previous) if previous.same_as(&row) => kept.push(*previous),
+                Some(previous) if previous.same_as(&row, self.config.issue_resolution_ms) => {
+                    kept.push(*previous)
+                }
                 _ => {
                     learnt_changed |= row.method == Method::Learnt;
                     out.changes.push(Issue::Upsert(self.event(id, state, &row)));

@@ -42,7 +42,7 @@ use transit_core::network::service_day::ServiceDay;
 use transit_core::processor::runner::{
     write_counts, Output, Processor, ProcessorLoop, Transactions,
 };
-use transit_core::processor::ProcessorError;
+use transit_core::processor::{ProcessorError, BATCH};
 use transit_core::topics::Topics;
 
 use crate::changelog::{decode_or_reject, tombstone, Changelog};
@@ -53,6 +53,11 @@ use crate::timetable::Timetable;
 
 /// The consumer group, and the name in metrics and dead letters.
 pub const PREDICTOR: &str = "transit-predictor";
+
+/// The most arrivals a batch takes when it stops promptly
+/// ([`PredictionProcessor::stop_promptly`]): each re-predicts its vehicle and the trains behind
+/// it by every method, so few enough for the batch in hand to end well within a stop's grace.
+pub const PROMPT_BATCH: usize = 256;
 
 /// The changelog's kinds of entry.
 const VEHICLE: &str = "vehicle";
@@ -120,6 +125,8 @@ pub struct PredictionProcessor {
     metrics: Arc<PipelineMetrics>,
     group: String,
     transactions: Transactions,
+    /// Whether it stops promptly ([`PredictionProcessor::stop_promptly`]).
+    prompt: bool,
     /// The prediction table's partitions (the arrivals topic's).
     partitions: u32,
     model: Predictor,
@@ -177,6 +184,7 @@ impl PredictionProcessor {
             metrics,
             group: PREDICTOR.to_string(),
             transactions: Transactions::default(),
+            prompt: false,
             partitions,
             model: Predictor::new(Arc::new(Timetable::new(day)), PredictConfig::default()),
             next_offsets: FxHashMap::default(),
@@ -192,6 +200,17 @@ impl PredictionProcessor {
     /// Whether output and input commits go in one transaction (see [`Transactions`]).
     pub fn transactions(mut self, transactions: Transactions) -> Self {
         self.transactions = transactions;
+        self
+    }
+
+    /// Stops after the batch in hand rather than reading on to where its input ended when the
+    /// stop came, and takes at most [`PROMPT_BATCH`] records a batch: as a member of a consumer group
+    /// on a broker (`transit process`), which stops within its grace however far behind it
+    /// is; the group's next member reads the rest, exactly once by the offsets in its
+    /// changelog. (By default a stop reads on, so a finite run processes everything
+    /// published.)
+    pub fn stop_promptly(mut self) -> Self {
+        self.prompt = true;
         self
     }
 
@@ -219,6 +238,8 @@ impl PredictionProcessor {
             Arc::clone(&self.metrics),
         )
         .transactions(self.transactions)
+        .max_batch(if self.prompt { PROMPT_BATCH } else { BATCH })
+        .drain_on_stop(!self.prompt)
         .run(self, shutdown)
         .await
     }

@@ -31,7 +31,7 @@ use transit_core::metrics::PipelineMetrics;
 use transit_core::processor::runner::{
     write_counts, Output, Processor, ProcessorLoop, Transactions,
 };
-use transit_core::processor::{read_table, ProcessorError};
+use transit_core::processor::{read_table, ProcessorError, BATCH};
 use transit_core::topics::Topics;
 
 use crate::changelog::{decode_or_reject, reject_or_stop, Changelog};
@@ -41,6 +41,10 @@ use crate::score::{
 
 /// The consumer group, and the name in metrics and dead letters.
 pub const SCORER: &str = "transit-prediction-scorer";
+
+/// The most records a batch takes when it stops promptly ([`ScoreProcessor::stop_promptly`]):
+/// few enough for the batch in hand to end well within a stop's grace.
+pub const PROMPT_BATCH: usize = 4_096;
 
 const CURRENT: &str = "current";
 const PENDING: &str = "pending";
@@ -95,6 +99,8 @@ pub struct ScoreProcessor {
     metrics: Arc<PipelineMetrics>,
     group: String,
     transactions: Transactions,
+    /// Whether it stops promptly ([`ScoreProcessor::stop_promptly`]).
+    prompt: bool,
     config: ScoreConfig,
     partitions: FxHashMap<u32, PartitionScore>,
 }
@@ -133,6 +139,7 @@ impl ScoreProcessor {
             metrics,
             group: SCORER.to_string(),
             transactions: Transactions::default(),
+            prompt: false,
             config,
             partitions: FxHashMap::default(),
         })
@@ -147,6 +154,17 @@ impl ScoreProcessor {
     /// Whether output and input commits go in one transaction (see [`Transactions`]).
     pub fn transactions(mut self, transactions: Transactions) -> Self {
         self.transactions = transactions;
+        self
+    }
+
+    /// Stops after the batch in hand rather than reading on to where its input ended when the
+    /// stop came, and takes at most [`PROMPT_BATCH`] records a batch: as a member of a consumer group
+    /// on a broker (`transit process`), which stops within its grace however far behind it
+    /// is; the group's next member reads the rest, exactly once by the offsets in its
+    /// changelog. (By default a stop reads on, so a finite run processes everything
+    /// published.)
+    pub fn stop_promptly(mut self) -> Self {
+        self.prompt = true;
         self
     }
 
@@ -171,6 +189,8 @@ impl ScoreProcessor {
             Arc::clone(&self.metrics),
         )
         .transactions(self.transactions)
+        .max_batch(if self.prompt { PROMPT_BATCH } else { BATCH })
+        .drain_on_stop(!self.prompt)
         .run(self, shutdown)
         .await
     }

@@ -5,6 +5,7 @@
 
 mod agency_bad_feeds;
 mod agency_browser;
+mod agency_predictions;
 mod agency_production;
 mod browser;
 mod confluent_clients;

@@ -14,9 +14,9 @@ pub(crate) struct Expected {
     pub(crate) arrivals: [u64; 3],
     /// Weather readings made.
     pub(crate) weather: u64,
-    /// Calls of trains in revenue service at the stops of their scheduled trips: the vehicle
-    /// arrivals the producer publishes in the static feed's ids, one each.
-    pub(crate) vehicle_arrivals: u64,
+    /// The trains' calls, as the vehicle arrivals the producer publishes (named by CTA's
+    /// static feed), in the order they were made.
+    pub(crate) vehicle_arrivals: Vec<VehicleArrivalEvent>,
     /// Entries per station and line.
     pub(crate) per_key: BTreeMap<(u32, LineId), u64>,
     /// The stations of the three lines, by station and line: their names.
@@ -29,7 +29,10 @@ pub(crate) struct Expected {
 
 impl Expected {
     pub(crate) fn records(&self) -> u64 {
-        self.entries + self.arrivals.iter().sum::<u64>() + self.weather + self.vehicle_arrivals
+        self.entries
+            + self.arrivals.iter().sum::<u64>()
+            + self.weather
+            + self.vehicle_arrivals.len() as u64
     }
 }
 
@@ -55,10 +58,12 @@ pub(crate) async fn compute_expected() -> Expected {
     let end = run.until();
     let mut tick = TickEvents::default();
     let (mut entries, mut arrivals, mut weather) = (0u64, [0u64; 3], 0u64);
-    let mut vehicle_arrivals = 0u64;
     let mut per_key: BTreeMap<(u32, LineId), u64> = BTreeMap::new();
+    let names = CallNames::new(Sources::embedded().expect("CTA's static feed's sources"));
+    let mut vehicle_arrivals = Vec::new();
     while twin.now() < end {
         twin.step(&mut tick);
+        vehicle_arrivals.extend(tick.calls.iter().filter_map(|c| names.vehicle_arrival(c)));
         for arrival in &tick.arrivals {
             arrivals[cta::position(arrival.line).expect("a CTA line")] += 1;
         }
@@ -67,7 +72,6 @@ pub(crate) async fn compute_expected() -> Expected {
             *per_key.entry((entry.station_id.0, entry.line)).or_default() += 1;
         }
         weather += u64::from(tick.weather.is_some());
-        vehicle_arrivals += tick.calls.len() as u64;
     }
     let last_tick = tick.time.to_string();
     let network = Network::embedded().expect("the embedded network");

@@ -28,6 +28,10 @@
 //!   published;
 //! - the station table has every station of the three lines exactly once, and the dead-letter
 //!   topic the raw rows on no line (or several) and nothing else;
+//! - the vehicle arrivals on their topic are the simulation's calls, each once; the predictor
+//!   applied every one exactly once (its changelog's next offsets are the topic's end offsets,
+//!   its learnt dwell windows a replay's of the topic) and the scorer read every arrival and
+//!   every committed prediction once ([`predictions`] says which figures are exact and why);
 //! - no count on the table ever went backwards, as a `read_committed` reader saw it live;
 //! - the dashboard process shows the board of an in-memory run of the same seed at the same
 //!   end time: its stations, counts, weather and clock first (what the faults could break),
@@ -67,7 +71,8 @@
 //! Layout: one module per scenario family ([`members`], [`broker`], [`registry`],
 //! [`dashboard`]); what they share apart: the run of the production processes ([`run`]), the
 //! check that a fault comes inside a batch ([`probe`]), the undisturbed run compared with
-//! ([`expected`]), and the accounting every scenario ends with ([`accounting`]).
+//! ([`expected`]), and the accounting every scenario ends with ([`accounting`], the
+//! predictor's and scorer's part in [`predictions`]).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -85,14 +90,20 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use transit_core::bus::{Delivery, EventBus, StartFrom, SubscribeOptions};
 use transit_core::codec::{SchemaRegistry, TopicCodec};
-use transit_core::event::{StationEvent, TurnstileCount, TurnstileEvent};
+use transit_core::event::{
+    AccuracyEvent, ProcessorState, StationEvent, TurnstileCount, TurnstileEvent,
+    VehicleArrivalEvent,
+};
 use transit_core::model::LineId;
+use transit_core::network::calls::NameCalls as _;
 use transit_core::network::{cta, embedded_station_rows, Network};
 use transit_core::processor::source::publish_station_rows;
 use transit_core::processor::{read_table, read_topic};
 use transit_core::status::StatusSnapshot;
 use transit_core::testing::{unique_name, wait_for_board};
 use transit_core::topics::Topics;
+use transit_gtfs::vehicles::CallNames;
+use transit_gtfs::Sources;
 use transit_http::RegistryClient;
 use transit_sim::testing::FlatOutRun;
 use transit_sim::{SimConfig, SimTime, TickEvents};
@@ -108,6 +119,7 @@ mod broker;
 mod dashboard;
 mod expected;
 mod members;
+mod predictions;
 mod probe;
 mod registry;
 mod run;

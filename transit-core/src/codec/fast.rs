@@ -7,6 +7,8 @@
 //! write (an id beyond an Avro int), leaving it to the serde writer to report. Tests check
 //! their bytes against apache-avro's for arbitrary values.
 
+pub(crate) mod prediction;
+
 use std::cell::RefCell;
 use std::sync::Arc;
 

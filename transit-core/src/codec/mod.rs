@@ -16,6 +16,8 @@ mod registry;
 mod topic;
 mod wire;
 
+pub(crate) use fast::prediction as fast_prediction;
+
 pub use decoder::Decoder;
 pub use encoder::Encoder;
 pub use error::{DecodeError, EncodeError};

@@ -167,7 +167,7 @@ fn parse(cell: &'static OnceLock<Schema>, json: &'static str) -> &'static Schema
 }
 
 macro_rules! record {
-    ($($ty:ty => $file:literal;)+) => {$(
+    ($($ty:ty => $file:literal $(, fast: $fast:ident, $read:ident)?;)+) => {$(
         impl AvroRecord for $ty {
             fn schema_json() -> &'static str {
                 include_str!(concat!("../../schemas/", $file))
@@ -177,17 +177,30 @@ macro_rules! record {
                 static SCHEMA: OnceLock<Schema> = OnceLock::new();
                 parse(&SCHEMA, Self::schema_json())
             }
+
+            $(
+                fn write_body_fast(&self, buf: &mut Vec<u8>) -> bool {
+                    crate::codec::fast_prediction::$fast(self, buf)
+                }
+
+                fn read_body_fast(body: &[u8]) -> Option<(Self, usize)> {
+                    crate::codec::fast_prediction::$read(body)
+                }
+            )?
         }
     )+};
 }
 
+// The predictions, their keys and the scores are written and read by hand (see
+// `codec/fast/prediction.rs`): a weekday issues millions of predictions, and the scorer's
+// changelog keeps an entry per current prediction.
 record! {
-    PredictionKey => "prediction_key.avsc";
-    PredictionEvent => "prediction.avsc";
+    PredictionKey => "prediction_key.avsc", fast: prediction_key, read_prediction_key;
+    PredictionEvent => "prediction.avsc", fast: prediction, read_prediction;
     AccuracyKey => "accuracy_key.avsc";
-    AccuracyEvent => "accuracy.avsc";
-    ProcessorStateKey => "processor_state_key.avsc";
-    ProcessorState => "processor_state.avsc";
+    AccuracyEvent => "accuracy.avsc", fast: accuracy, read_accuracy;
+    ProcessorStateKey => "processor_state_key.avsc", fast: processor_state_key, read_processor_state_key;
+    ProcessorState => "processor_state.avsc", fast: processor_state, read_processor_state;
 }
 
 impl Keyed for PredictionEvent {

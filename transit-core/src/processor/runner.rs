@@ -170,6 +170,10 @@ pub struct ProcessorLoop {
     metrics: Arc<PipelineMetrics>,
     idle_every: Option<Duration>,
     transactions: Transactions,
+    /// The most records one batch (and so one transaction) takes.
+    batch: usize,
+    /// Whether a stop reads on up to where each partition ended (see [`ProcessorLoop::run`]).
+    drain: bool,
 }
 
 impl ProcessorLoop {
@@ -192,7 +196,25 @@ impl ProcessorLoop {
             metrics,
             idle_every: None,
             transactions: Transactions::default(),
+            batch: BATCH,
+            drain: true,
         }
+    }
+
+    /// Takes at most `records` records a batch (default [`BATCH`]): for a processor whose
+    /// records are costly, so that the batch in hand, and its transaction, ends well within a
+    /// stop's grace.
+    pub fn max_batch(mut self, records: usize) -> Self {
+        self.batch = records.max(1);
+        self
+    }
+
+    /// Whether a stop reads on up to where each partition ended when it came (default), or
+    /// stops after the batch in hand: for a group member that may lag far behind, whose
+    /// unread records its group's next member reads (exactly once by the committed offsets).
+    pub fn drain_on_stop(mut self, drain: bool) -> Self {
+        self.drain = drain;
+        self
     }
 
     /// Whether output and commits go in one transaction (by default, when the bus can).
@@ -222,8 +244,9 @@ impl ProcessorLoop {
 
     /// Runs `processor` until `shutdown` is cancelled or the bus closes. After a shutdown it
     /// reads on up to where each partition ended when the shutdown came (not waiting for more
-    /// than `DRAIN_WAIT` at a time), so everything published before the stop is processed;
-    /// every batch is published and committed before it returns.
+    /// than `DRAIN_WAIT` at a time), so everything published before the stop is processed
+    /// (unless [`ProcessorLoop::drain_on_stop`] says not to); every batch is published and
+    /// committed before it returns.
     pub async fn run<P: Processor>(
         self,
         mut processor: P,
@@ -244,7 +267,7 @@ impl ProcessorLoop {
             .await
             .map_err(ProcessorError::bus("subscribing to", inputs.as_str()))?;
         let mut stats = P::Stats::default();
-        let mut batch = Vec::with_capacity(BATCH);
+        let mut batch = Vec::with_capacity(self.batch.min(BATCH));
         let mut lag_measured = Instant::now();
         let mut progress_logged = Instant::now();
         let mut processed_since_log = 0u64;
@@ -271,8 +294,11 @@ impl ProcessorLoop {
                     if drained(consumer.as_mut(), ends).await {
                         break;
                     }
-                    match tokio::time::timeout(DRAIN_WAIT, consumer.recv_batch(&mut batch, BATCH))
-                        .await
+                    match tokio::time::timeout(
+                        DRAIN_WAIT,
+                        consumer.recv_batch(&mut batch, self.batch),
+                    )
+                    .await
                     {
                         // Nothing more comes (the rest was compacted away, or the backend
                         // has nothing ready): done.
@@ -289,6 +315,9 @@ impl ProcessorLoop {
                 None => tokio::select! {
                     biased;
                     () = shutdown.cancelled() => {
+                        if !self.drain {
+                            break;
+                        }
                         let Ok(positions) = consumer.positions().await else {
                             break;
                         };
@@ -438,18 +467,18 @@ impl ProcessorLoop {
     ) -> crate::bus::Result<Received> {
         let received = match self.idle_every {
             Some(every) => {
-                match tokio::time::timeout(every, consumer.recv_batch(batch, BATCH)).await {
+                match tokio::time::timeout(every, consumer.recv_batch(batch, self.batch)).await {
                     Err(_quiet) => return Ok(Received::Idle),
                     Ok(received) => received?,
                 }
             }
             None if !assigned => {
-                match tokio::time::timeout(QUIET, consumer.recv_batch(batch, BATCH)).await {
+                match tokio::time::timeout(QUIET, consumer.recv_batch(batch, self.batch)).await {
                     Err(_quiet) => return Ok(Received::Quiet),
                     Ok(received) => received?,
                 }
             }
-            None => consumer.recv_batch(batch, BATCH).await?,
+            None => consumer.recv_batch(batch, self.batch).await?,
         };
         Ok(if received == 0 {
             Received::Closed
@@ -466,9 +495,12 @@ impl ProcessorLoop {
     /// `select!`, after [`ProcessorLoop::next_batch`] returned a batch.
     async fn linger(&self, consumer: &mut dyn Consumer, batch: &mut Vec<Delivery>) {
         let deadline = tokio::time::Instant::now() + LINGER;
-        while batch.len() < BATCH {
-            match tokio::time::timeout_at(deadline, consumer.recv_batch(batch, BATCH - batch.len()))
-                .await
+        while batch.len() < self.batch {
+            match tokio::time::timeout_at(
+                deadline,
+                consumer.recv_batch(batch, self.batch - batch.len()),
+            )
+            .await
             {
                 Ok(Ok(n)) if n > 0 => {}
                 // Time is up, the bus closed (the next read says so), or an error that the

@@ -7,6 +7,7 @@
 mod accuracy;
 mod codec;
 mod network;
+mod prediction_codec;
 mod processors;
 mod status;
 mod vehicle_arrival;

@@ -899,3 +899,120 @@ async fn headways_are_exact_across_a_restart_and_a_crash_before_the_commit() {
         "{bunched} bunched, {gapped} gapped"
     );
 }
+
+/// What [`Slow`] saw: the records it processed and its largest batch.
+#[derive(Debug, Clone, Default)]
+struct Seen {
+    records: u64,
+    largest_batch: usize,
+}
+
+impl std::fmt::Display for Seen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "records {}, largest batch {}",
+            self.records, self.largest_batch
+        )
+    }
+}
+
+/// A processor whose records take their time, noting every offset it processed.
+struct Slow {
+    offsets: Arc<std::sync::Mutex<Vec<u64>>>,
+}
+
+#[async_trait::async_trait]
+impl transit_core::processor::runner::Processor for Slow {
+    type Stats = Seen;
+
+    async fn process(
+        &mut self,
+        batch: &[Delivery],
+        _output: &mut transit_core::processor::runner::Output,
+        stats: &mut Seen,
+    ) -> Result<(), transit_core::processor::ProcessorError> {
+        stats.records += batch.len() as u64;
+        stats.largest_batch = stats.largest_batch.max(batch.len());
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        self.offsets
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(batch.iter().map(|d| d.offset));
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_loop_that_stops_after_the_batch_in_hand_leaves_the_rest_to_its_group_exactly_once() {
+    use transit_core::processor::runner::ProcessorLoop;
+    let bed = bed();
+    let topic = "slow.input.v1";
+    const RECORDS: u64 = 200;
+    bed.bus
+        .create_topic(&transit_core::bus::TopicSpec::new(topic, 1))
+        .await
+        .expect("the topic");
+    let records: Vec<Record> = (0..RECORDS as i64)
+        .map(|i| Record::new(format!("k{i}"), format!("v{i}"), i))
+        .collect();
+    bed.bus
+        .publish_batch(topic, records)
+        .await
+        .expect("publishing");
+    let member = |max_batch: usize, drain: bool| {
+        ProcessorLoop::group_member(
+            Arc::clone(&bed.bus),
+            topic,
+            "slow-group",
+            "slow.deadletter.v1",
+            Arc::clone(&bed.metrics),
+        )
+        .max_batch(max_batch)
+        .drain_on_stop(drain)
+    };
+
+    // Small batches, stopped after the first: it does not read on to the end.
+    let offsets = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let shutdown = CancellationToken::new();
+    let first = tokio::spawn(member(3, false).run(
+        Slow {
+            offsets: Arc::clone(&offsets),
+        },
+        shutdown.clone(),
+    ));
+    let seen = Arc::clone(&offsets);
+    eventually("a batch processed", || {
+        let seen = Arc::clone(&seen);
+        async move { !seen.lock().unwrap_or_else(|e| e.into_inner()).is_empty() }
+    })
+    .await;
+    shutdown.cancel();
+    let first = first.await.expect("the task").expect("the first member");
+    assert!(first.largest_batch <= 3, "{first}");
+    assert!(
+        first.records < RECORDS,
+        "it stopped after the batch in hand, not at the topic's end: {first}"
+    );
+
+    // The group's next member reads the rest from the committed offsets, none twice.
+    let shutdown = CancellationToken::new();
+    let second = tokio::spawn(member(64, true).run(
+        Slow {
+            offsets: Arc::clone(&offsets),
+        },
+        shutdown.clone(),
+    ));
+    let seen = Arc::clone(&offsets);
+    eventually("every record processed", || {
+        let seen = Arc::clone(&seen);
+        async move { seen.lock().unwrap_or_else(|e| e.into_inner()).len() as u64 >= RECORDS }
+    })
+    .await;
+    shutdown.cancel();
+    let second = second.await.expect("the task").expect("the second member");
+    assert_eq!(first.records + second.records, RECORDS, "{first}; {second}");
+    let mut all = offsets.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    all.sort_unstable();
+    assert_eq!(all, (0..RECORDS).collect::<Vec<_>>(), "each record once");
+}
