@@ -42,6 +42,24 @@ impl Tasks {
             .spawn(async move { task.await.with_context(|| format!("the {what} failed")) })
     }
 
+    /// Runs a processor as a tracked task on `runtime` (another runtime than the caller's),
+    /// whose error names it.
+    pub fn spawn_on<T, E>(
+        &self,
+        runtime: &tokio::runtime::Handle,
+        what: &'static str,
+        task: impl Future<Output = Result<T, E>> + Send + 'static,
+    ) -> JoinHandle<anyhow::Result<T>>
+    where
+        T: Send + 'static,
+        E: std::error::Error + Send + Sync + 'static,
+    {
+        self.tracker.spawn_on(
+            async move { task.await.with_context(|| format!("the {what} failed")) },
+            runtime,
+        )
+    }
+
     /// Waits until every task spawned has ended (after their shutdown was asked for).
     pub async fn wait(&self) {
         self.tracker.close();

@@ -236,8 +236,26 @@ pub async fn run(args: ProcessorArgs, shutdown: CancellationToken) -> anyhow::Re
             tasks.spawn("headway processor", headways.run(shutdown.clone())),
         )
     });
-    let predictor = tasks.spawn("predictor", predictor.run(shutdown.clone()));
-    let scorer = tasks.spawn("prediction scorer", scorer.run(shutdown.clone()));
+    // The predictor and the scorer get a runtime of their own: a batch of theirs is long CPU
+    // work (one arrival re-predicts a vehicle's next half hour by four methods), and on the
+    // process's runtime two such batches took both its workers from CTA's processors, which
+    // then stopped reading for as long as the predictions lagged.
+    let predictions = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("predictions")
+        .enable_all()
+        .build()
+        .context("starting the predictions' runtime")?;
+    let predictor = tasks.spawn_on(
+        predictions.handle(),
+        "predictor",
+        predictor.run(shutdown.clone()),
+    );
+    let scorer = tasks.spawn_on(
+        predictions.handle(),
+        "prediction scorer",
+        scorer.run(shutdown.clone()),
+    );
     let cta_stopped = match cta_running {
         Some((stations, counter, headways)) => Some((
             join(stations).await,
@@ -249,6 +267,8 @@ pub async fn run(args: ProcessorArgs, shutdown: CancellationToken) -> anyhow::Re
     let predictor = join(predictor).await;
     let scorer = join(scorer).await;
     tasks.wait().await;
+    // Its tasks have all ended; a runtime may not be dropped (blocking) inside another.
+    predictions.shutdown_background();
     bus.flush().await?;
     health.stop().await?;
     let (predictor, scorer) = (predictor?, scorer?);
