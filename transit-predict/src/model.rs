@@ -145,6 +145,17 @@ pub struct PredictConfig {
     pub max_cascade: usize,
     /// How the estimates weigh what was seen.
     pub learn: LearnConfig,
+    /// The dispatchers' spacing (rail): a train leaves a stop no sooner than this share of
+    /// the scheduled headway after the train ahead of it left it (`None`: no such rule).
+    pub spacing_share: Option<f64>,
+    /// Whether vehicles ahead of time ease off to their scheduled arrivals (rather than come
+    /// early): a learnt arrival is then never before the scheduled one, and a run that came
+    /// at or before it is learnt as a bound (the segment takes no longer), not as a run.
+    pub eases: bool,
+    /// Whether a learnt prediction aims at the middle of the window a prediction at its
+    /// horizon is right within (MBTA's buckets are wider late than early), rather than at the
+    /// estimate itself.
+    pub aim_at_window: bool,
 }
 
 impl Default for PredictConfig {
@@ -156,6 +167,9 @@ impl Default for PredictConfig {
             stale_after_s: 1_200,
             max_cascade: 8,
             learn: LearnConfig::default(),
+            spacing_share: Some(0.75),
+            eases: true,
+            aim_at_window: true,
         }
     }
 }
@@ -516,11 +530,15 @@ impl Predictor {
                 let run_s = (arrival.arrival_time - previous.latest.departure_time) as f64 / 1e3;
                 let from = previous.position;
                 let departed = previous.latest.scheduled_departure_time;
+                // At or before its scheduled arrival, the vehicle may have eased off: the run
+                // took no longer than what it took.
+                let eased =
+                    self.config.eases && arrival.arrival_time <= arrival.scheduled_arrival_time;
                 self.learn_run(
                     partition,
                     &placed,
                     from,
-                    run_s,
+                    (run_s, eased),
                     departed,
                     arrival.arrival_time,
                 );
@@ -634,7 +652,7 @@ impl Predictor {
         partition: u32,
         placed: &Placed,
         from_position: u32,
-        run_s: f64,
+        (run_s, eased): (f64, bool),
         scheduled_departure_ms: i64,
         at_ms: i64,
     ) {
@@ -660,6 +678,7 @@ impl Predictor {
         let observation = Observation {
             at_ms,
             value_s: run_s as f32,
+            censored: eased,
         };
         self.push(partition, key, observation);
         let segment = SegmentKey {
@@ -676,11 +695,11 @@ impl Predictor {
     }
 
     fn learn_dwell(&mut self, partition: u32, placed: &Placed, arrival: &VehicleArrivalEvent) {
-        // Held for its scheduled departure: that was the timetable, not the dwell.
+        // Held for its scheduled departure: the dwell took no longer than that.
         let held = arrival.departure_time <= arrival.scheduled_departure_time
             && arrival.arrival_time < arrival.scheduled_departure_time;
         let dwell_s = (arrival.departure_time - arrival.arrival_time) as f64 / 1e3;
-        if held || !(0.0..=3_600.0).contains(&dwell_s) {
+        if !(0.0..=3_600.0).contains(&dwell_s) {
             return;
         }
         let (Some(here), Some(next)) = (
@@ -702,6 +721,7 @@ impl Predictor {
         let observation = Observation {
             at_ms: arrival.arrival_time,
             value_s: dwell_s as f32,
+            censored: held,
         };
         self.push(partition, key, observation);
     }
@@ -877,7 +897,13 @@ impl Predictor {
                             .and_then(|list| list.iter().max_by_key(|(_, o)| o.at_ms))
                             .map_or(prior_s, |(_, o)| f64::from(o.value_s))
                     };
-                    departure_ms + (run_s * 1e3).round() as i64
+                    let reached = departure_ms + (run_s * 1e3).round() as i64;
+                    if method == Method::Learnt && self.config.eases {
+                        // Ahead of time, a vehicle runs easy to its scheduled arrival.
+                        reached.max(scheduled_arrival)
+                    } else {
+                        reached
+                    }
                 }
             };
             if method == Method::Learnt && tt.is_rail(next_trip) {
@@ -916,6 +942,13 @@ impl Predictor {
             };
             if self.config.holds && matches!(method, Method::Learnt | Method::LatestSegment) {
                 departure = departure.max(scheduled_departure);
+            }
+            if let (Method::Learnt, Some(share), false) = (method, self.config.spacing_share, last)
+            {
+                if let Some(earliest) = self.spaced_departure(id, next_trip, next_position, shift, share)
+                {
+                    departure = departure.max(earliest);
+                }
             }
             // The first visit of a stop is the one predicted (a loop passes some stops twice).
             let visited = rows[first..].iter().any(|r| r.stop == stop.stop.0);
@@ -957,6 +990,48 @@ impl Predictor {
         })
     }
 
+    /// The earliest departure of trip `trip` from its stop `position` that the dispatchers'
+    /// spacing allows (rail): `share` of the scheduled headway after the train ahead of it
+    /// leaves (as predicted, or as it announced when it stands there), if this member knows it.
+    fn spaced_departure(
+        &self,
+        id: &str,
+        trip: u32,
+        position: u32,
+        shift: i64,
+        share: f64,
+    ) -> Option<i64> {
+        if !self.timetable.is_rail(trip) {
+            return None;
+        }
+        let headway_s = self.timetable.headway_s(trip, position)?;
+        let (ahead_trip, ahead_position) = self.timetable.trip_ahead(trip, position)?;
+        let vehicle = self.on_trip.get(&(ahead_trip, shift))?;
+        if vehicle == id {
+            return None;
+        }
+        let ahead = self.vehicles.get(vehicle)?;
+        let left = if ahead.trip == ahead_trip && ahead.position == ahead_position {
+            Some(ahead.latest.departure_time)
+        } else {
+            ahead.rows.iter().find_map(|row| {
+                (row.method == Method::Learnt
+                    && row.trip == ahead_trip
+                    && row.position == ahead_position)
+                    .then_some(row.departure_ms)
+            })
+        }?;
+        Some(left + (share * headway_s * 1e3).round() as i64)
+    }
+
+    fn aim_ms(&self, horizon_ms: i64) -> i64 {
+        if self.config.aim_at_window {
+            aim_ms(horizon_ms)
+        } else {
+            0
+        }
+    }
+
     /// Keeps [`Predictor::on_trip`] right for the trips of a vehicle's rows.
     fn index_rows(&mut self, id: &str, old: &[Row], new: &[Row], trip: u32, shift: i64) {
         for row in old {
@@ -985,6 +1060,11 @@ impl Predictor {
     fn event(&self, id: &str, state: &VehicleState, row: &Row) -> PredictionEvent {
         let tt = &*self.timetable;
         let trip = tt.trip(row.trip);
+        let arrival_ms = if row.method == Method::Learnt {
+            row.arrival_ms - self.aim_ms(row.arrival_ms - row.issued_ms)
+        } else {
+            row.arrival_ms
+        };
         PredictionEvent {
             vehicle_id: id.to_string(),
             stop_id: tt
@@ -999,7 +1079,7 @@ impl Predictor {
             start_time: trip.and_then(|t| t.frequency_start_s).map(gtfs_time),
             direction_id: trip.and_then(|t| t.direction_id).map(i32::from),
             stop_sequence: row.position,
-            predicted_arrival_time: row.arrival_ms,
+            predicted_arrival_time: arrival_ms,
             predicted_departure_time: row.departure_ms,
             scheduled_arrival_time: row.scheduled_ms,
             uncertainty_s: row.uncertainty_s,
@@ -1027,6 +1107,17 @@ fn withdraw(id: &str, partition: u32, rows: &[Row], tt: &Timetable, at_ms: i64, 
             at_ms,
         });
     }
+}
+
+/// How much earlier than its estimate a learnt arrival `horizon_ms` ahead (as estimated) is
+/// announced where [`PredictConfig::aim_at_window`]: the middle of the window of the
+/// horizon's bucket (a prediction is right from `early_s` before to `late_s` after the arrival
+/// it names, and riders mind a train that comes sooner than said more than one that comes
+/// later), so that an error either way has the same room. Milliseconds.
+pub fn aim_ms(horizon_ms: i64) -> i64 {
+    crate::score::bucket_of(horizon_ms)
+        .and_then(|bucket| crate::score::BUCKETS.get(bucket))
+        .map_or(0, |b| (b.late_s - b.early_s) * 1_000 / 2)
 }
 
 /// Seconds from the service day's start as GTFS writes them, `HH:MM:SS`.
@@ -1164,6 +1255,24 @@ mod tests {
         )
     }
 
+    /// The dispatchers' spacing behind the train ahead at stop `position` of trip `trip`, ms.
+    fn spaced_ms(p: &Predictor, trip: u32, position: u32) -> i64 {
+        let share = p.config().spacing_share.unwrap_or(0.0);
+        let headway = p.timetable().headway_s(trip, position).unwrap_or(0.0);
+        (share * headway * 1e3).round() as i64
+    }
+
+    /// A predictor for vehicles that come early rather than ease off.
+    fn predictor_without_easing(day: ServiceDay) -> Predictor {
+        Predictor::new(
+            Arc::new(Timetable::new(Arc::new(day))),
+            PredictConfig {
+                eases: false,
+                ..PredictConfig::default()
+            },
+        )
+    }
+
     fn row(p: &Predictor, vehicle: u32, method: Method, stop: u32) -> Option<Row> {
         p.vehicle(&format!("v{vehicle}"))?
             .rows
@@ -1223,7 +1332,7 @@ mod tests {
     #[test]
     fn a_delay_recovers_where_the_timetable_is_generous_and_holds_keep_early_vehicles(
     ) -> Result<(), Unplaced> {
-        let mut p = predictor(day(12, 3, false));
+        let mut p = predictor_without_easing(day(12, 3, false));
         // Runs take 60 s less than scheduled; vehicles wait for their scheduled departures.
         let mut out = Issued::default();
         let mut offset = 0;
@@ -1254,6 +1363,50 @@ mod tests {
     }
 
     #[test]
+    fn a_late_vehicle_makes_up_time_but_never_comes_before_its_schedule_where_vehicles_ease(
+    ) -> Result<(), Unplaced> {
+        let mut p = predictor(day(12, 3, false));
+        // Runs take 60 s less than scheduled. Vehicles leave s0 90 s late, make up 60 s to s1
+        // and the last 30 s to s2, where they come on time (easing off the last 30 s), and run
+        // easy from there on.
+        let lateness = [90, 30, 0, 0, 0, 0];
+        let mut out = Issued::default();
+        let mut offset = 0;
+        for trip in 0..8 {
+            for k in 0..STOPS {
+                let late = lateness[k as usize];
+                p.observe(0, offset, &arrival(trip, trip, k, late, late), &mut out)?;
+                offset += 1;
+            }
+        }
+        // Vehicle 8 leaves s0 a minute late: s0 to s1 was run flat out by late vehicles, in
+        // 60 s, so it is on time at s1 ...
+        p.observe(0, 100, &arrival(8, 8, 0, 60, 60), &mut out)?;
+        let departed = ms(first(8) + DWELL) + 60_000;
+        let at_s1 = row(&p, 8, Method::Learnt, 1);
+        assert_eq!(at_s1.map(|r| r.arrival_ms), Some(departed + 60_000));
+        assert_eq!(at_s1.map(|r| r.arrival_ms), Some(ms(first(8) + RUN + DWELL)));
+        // ... and s1 to s2 takes it no longer than 90 s, but it eases off: on time at s2.
+        let scheduled_s2 = ms(first(8) + 2 * (RUN + DWELL));
+        let at_s2 = row(&p, 8, Method::Learnt, 2);
+        assert_eq!(at_s2.map(|r| r.arrival_ms), Some(scheduled_s2));
+        // Vehicles that do not ease would come 30 s early.
+        let mut early = predictor_without_easing(day(12, 3, false));
+        let mut offset = 0;
+        for trip in 0..8 {
+            for k in 0..STOPS {
+                let late = lateness[k as usize];
+                early.observe(0, offset, &arrival(trip, trip, k, late, late), &mut out)?;
+                offset += 1;
+            }
+        }
+        early.observe(0, 100, &arrival(8, 8, 0, 60, 60), &mut out)?;
+        let early_s2 = row(&early, 8, Method::Learnt, 2).map(|r| r.arrival_ms);
+        assert_eq!(early_s2, Some(scheduled_s2 - 30_000));
+        Ok(())
+    }
+
+    #[test]
     fn a_train_close_behind_a_late_one_waits() -> Result<(), Unplaced> {
         for (route_type, rail) in [(1, true), (3, false)] {
             let mut p = predictor(day(12, route_type, false));
@@ -1270,7 +1423,13 @@ mod tests {
                 panic!("both trains are predicted at s3");
             };
             if rail {
-                assert_eq!(behind, ahead + 90_000, "rail: 90 s behind the late train");
+                // Dispatchers space the trains three quarters of the scheduled headway apart
+                // (eleven trains leave s3 in its hour).
+                let spacing = spaced_ms(&p, 7, 3);
+                assert_eq!(spacing, 245_455);
+                let left = |v| row(&p, v, Method::Learnt, 3).map(|r| r.departure_ms);
+                assert_eq!(left(7), left(6).map(|d| d + spacing), "rail: spaced");
+                assert!(behind >= ahead + spacing, "rail: behind the late train");
             } else {
                 assert!(behind < ahead, "a bus passes");
             }
@@ -1297,9 +1456,12 @@ mod tests {
             })
             .collect();
         assert!(!followers.is_empty(), "train 7 is predicted again");
+        let spacing = spaced_ms(&p, 7, 3);
+        let left = |v| row(&p, v, Method::Learnt, 3).map(|r| r.departure_ms);
+        assert_eq!(left(7), left(6).map(|d| d + spacing), "spaced");
         let ahead = row(&p, 6, Method::Learnt, 4).map(|r| r.arrival_ms);
         let behind = row(&p, 7, Method::Learnt, 4).map(|r| r.arrival_ms);
-        assert_eq!(behind, ahead.map(|a| a + 90_000));
+        assert!(behind >= ahead.map(|a| a + spacing), "{behind:?} {ahead:?}");
         // Issued at the arrival that made it so.
         assert!(followers
             .iter()
