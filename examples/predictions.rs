@@ -377,18 +377,22 @@ mod breakdown {
             .vehicles
             .get(broken.vehicle.0 as usize)
             .map_or_else(String::new, |v| v.id.clone());
-        let to = day.stop(broken.to).map_or_else(String::new, |s| s.id.clone());
+        let to = day
+            .stop(broken.to)
+            .map_or_else(String::new, |s| s.id.clone());
         let ms = |seconds: u32| day.unix_s(seconds) * 1_000;
-        let arrivals_codec =
-            TopicCodec::<VehicleArrivalEvent>::register(Arc::clone(registry), topics.vehicle_arrivals())
-                .await?;
+        let arrivals_codec = TopicCodec::<VehicleArrivalEvent>::register(
+            Arc::clone(registry),
+            topics.vehicle_arrivals(),
+        )
+        .await?;
         let mut arrivals = Vec::new();
         let mut undecodable = 0u64;
-        read_topic(bus, arrivals_codec.topic(), |delivery| {
-            match arrivals_codec.decode_value_cached(&delivery) {
-                Ok(arrival) => arrivals.push(arrival),
-                Err(_) => undecodable += 1,
-            }
+        read_topic(bus, arrivals_codec.topic(), |delivery| match arrivals_codec
+            .decode_value_cached(&delivery)
+        {
+            Ok(arrival) => arrivals.push(arrival),
+            Err(_) => undecodable += 1,
         })
         .await?;
         let behind = recovery::vehicles_behind(
@@ -450,8 +454,7 @@ mod breakdown {
             print!(" | {:^16}", method.as_str());
         }
         println!();
-        let mut bands: Vec<(i64, i64, String)> =
-            vec![(-stood - 10, 0, format!("{} to 0", -stood))];
+        let mut bands: Vec<(i64, i64, String)> = vec![(-stood - 10, 0, format!("{} to 0", -stood))];
         bands.extend((0..10).map(|m| (m, m + 1, format!("{m} to {}", m + 1))));
         bands.push((10, 15, "10 to 15".into()));
         bands.push((15, 30, "15 to 30".into()));

@@ -38,7 +38,7 @@ impl Default for LearnConfig {
     fn default() -> Self {
         Self {
             window: 24,
-            decay: 0.9,
+            decay: 0.6,
             prior_weight: 1.0,
             prior_spread: 0.15,
         }

@@ -104,8 +104,7 @@ pub fn recovery(
             .or_insert(a.arrival_time);
     }
     // Each prediction's versions, by (vehicle, trip, stop, method), in the order issued.
-    let mut versions: FxHashMap<(&str, &str, &str, &str), Vec<(i64, i64)>> =
-        FxHashMap::default();
+    let mut versions: FxHashMap<(&str, &str, &str, &str), Vec<(i64, i64)>> = FxHashMap::default();
     for p in predictions {
         versions
             .entry((&p.vehicle_id, &p.trip_id, &p.stop_id, &p.method))
@@ -124,9 +123,8 @@ pub fn recovery(
                 current = Some(list[next].1);
                 next += 1;
             }
-            let sample = current.filter(|predicted| {
-                *predicted > t && actual.is_none_or(|actual| actual > t)
-            });
+            let sample = current
+                .filter(|predicted| *predicted > t && actual.is_none_or(|actual| actual > t));
             if let Some(predicted) = sample {
                 if let Some(bucket) = bucket_of(predicted - t).and_then(|b| BUCKETS.get(b)) {
                     let right = actual.is_some_and(|actual| {

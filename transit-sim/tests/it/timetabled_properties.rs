@@ -649,7 +649,11 @@ fn a_broken_down_train_holds_the_trains_behind_it() {
         .iter()
         .min_by_key(|a| a.scheduled_arrival_s)
         .expect("a train behind");
-    assert!(next.delay_s() >= 300, "the next train {} s late", next.delay_s());
+    assert!(
+        next.delay_s() >= 300,
+        "the next train {} s late",
+        next.delay_s()
+    );
     // The breakdown is asked for once: nothing else broke down.
     assert_eq!(sim.broken_down().len(), 1);
 }
