@@ -89,6 +89,9 @@ pub fn vehicles_behind(
     seen
 }
 
+/// A prediction's vehicle, trip, stop and method.
+type PredictionOf<'a> = (&'a str, &'a str, &'a str, &'a str);
+
 /// Samples `predictions` (every version issued, in order) against `arrivals` as `sampling`
 /// says.
 pub fn recovery(
@@ -104,7 +107,7 @@ pub fn recovery(
             .or_insert(a.arrival_time);
     }
     // Each prediction's versions, by (vehicle, trip, stop, method), in the order issued.
-    let mut versions: FxHashMap<(&str, &str, &str, &str), Vec<(i64, i64)>> = FxHashMap::default();
+    let mut versions: FxHashMap<PredictionOf<'_>, Vec<(i64, i64)>> = FxHashMap::default();
     for p in predictions {
         versions
             .entry((&p.vehicle_id, &p.trip_id, &p.stop_id, &p.method))
