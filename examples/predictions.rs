@@ -21,6 +21,12 @@
 //! cargo run --release --example predictions -- --gtfs feed.zip --date 2025-01-13 --partitions 1
 //! ```
 //!
+//! `--breakdown ROUTE@HH:MM+MIN` has the first train of ROUTE to leave a stop from HH:MM on
+//! stand between it and the next for MIN minutes (in both runs): the table is then that
+//! day's, and the accuracy of the predictions of the trains that came behind it (those that
+//! reached its next stop within 30 minutes after it) is printed minute by minute around its
+//! clearing.
+//!
 //! Where it stops: the predictor sees the train ahead only among the vehicles of the
 //! partitions it holds (all of them here: one member each).
 
@@ -45,6 +51,7 @@ use transit_predict::{
     BUCKETS,
 };
 use transit_sim::timetabled::publish::{self, Clock, PublishConfig};
+use transit_sim::timetabled::{Breakdown, BrokenDown};
 use transit_sim::SimTime;
 
 /// Predictions over any agency's weekday, scored.
@@ -70,6 +77,11 @@ struct Args {
     /// How far a prediction must move before it is issued again, ms (0: every change).
     #[arg(long, default_value_t = transit_predict::model::ISSUE_RESOLUTION_MS)]
     issue_resolution_ms: u32,
+
+    /// A breakdown what-if: the first train of ROUTE to leave a stop from HH:MM on stands
+    /// there MIN minutes (e.g. `1@08:00+10`).
+    #[arg(long, value_name = "ROUTE@HH:MM+MIN", value_parser = parse_breakdown)]
+    breakdown: Option<Breakdown>,
 
     /// How log lines look, and which.
     #[command(flatten)]
@@ -126,6 +138,9 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     print_table(&Summary::of(&with.accuracy));
+    if let Some((broken, recovery)) = &with.recovery {
+        breakdown::print(&agency.day, broken, recovery);
+    }
     Ok(())
 }
 
@@ -138,6 +153,8 @@ struct Run {
     /// The predictor's changelog read back (what a member given every partition restores):
     /// entries and time.
     restore: Option<(usize, Duration)>,
+    /// The breakdown what-if's, and how the trains behind it were predicted around its clearing.
+    recovery: Option<(BrokenDown, transit_predict::recovery::Recovery)>,
 }
 
 /// Simulates the day on a bus of its own, with the predictor and scorer when `predict`.
@@ -152,6 +169,9 @@ async fn run(args: &Args, agency: &AgencyDay, predict: bool) -> anyhow::Result<(
     publish::create_topic(shared.as_ref(), &topics, partitions).await?;
     let codec = publish::register_codec(Arc::clone(&registry), &topics).await?;
     let mut sim = agency.simulation(args.seed)?;
+    if let Some(breakdown) = args.breakdown {
+        sim.break_down(breakdown);
+    }
     let config = PublishConfig {
         clock: Clock::FlatOut,
         until_s: None,
@@ -234,6 +254,7 @@ async fn run(args: &Args, agency: &AgencyDay, predict: bool) -> anyhow::Result<(
         scorer: None,
         accuracy: Vec::new(),
         restore: None,
+        recovery: None,
     };
     if let Some((predictor, scorer)) = processors {
         // Each reads on to the end of what was published before its stop: the predictor the
@@ -254,6 +275,12 @@ async fn run(args: &Args, agency: &AgencyDay, predict: bool) -> anyhow::Result<(
         let reading = Instant::now();
         let entries = read_table(shared.as_ref(), &topics::predictor_state(&topics)).await?;
         run.restore = Some((entries.len(), reading.elapsed()));
+        if let Some(broken) = sim.broken_down().first() {
+            let recovery =
+                breakdown::recovery(shared.as_ref(), &registry, &topics, &agency.day, broken)
+                    .await?;
+            run.recovery = Some((*broken, recovery));
+        }
     }
     Ok((stats.published, run))
 }
@@ -300,4 +327,158 @@ fn print_table(summary: &Summary) {
         println!();
     }
     println!("(right: MBTA's tolerance per bucket; MAE: mean absolute error of the arrivals that came within the window)");
+}
+
+/// `ROUTE@HH:MM+MIN` as a breakdown.
+fn parse_breakdown(text: &str) -> Result<Breakdown, String> {
+    let wrong = || format!("{text:?} is not ROUTE@HH:MM+MIN (e.g. 1@08:00+10)");
+    let (route, rest) = text.split_once('@').ok_or_else(wrong)?;
+    let (time, minutes) = rest.split_once('+').ok_or_else(wrong)?;
+    let (hours, mins) = time.split_once(':').ok_or_else(wrong)?;
+    let (hours, mins, minutes) = (
+        hours.parse::<u32>().map_err(|_| wrong())?,
+        mins.parse::<u32>().map_err(|_| wrong())?,
+        minutes.parse::<u32>().map_err(|_| wrong())?,
+    );
+    if mins >= 60 || hours >= 48 || minutes == 0 || minutes > 24 * 60 {
+        return Err(wrong());
+    }
+    Ok(Breakdown {
+        route: transit_core::model::LineId::new(route).map_err(|e| format!("{route:?}: {e}"))?,
+        at_s: hours * 3_600 + mins * 60,
+        duration_s: minutes * 60,
+    })
+}
+
+/// The breakdown what-if's measurement.
+mod breakdown {
+    use std::sync::Arc;
+
+    use transit_core::bus::EventBus;
+    use transit_core::codec::{SchemaRegistry, TopicCodec};
+    use transit_core::event::{PredictionEvent, VehicleArrivalEvent};
+    use transit_core::network::service_day::ServiceDay;
+    use transit_core::processor::read_topic;
+    use transit_core::topics::Topics;
+    use transit_predict::recovery::{self, Recovery, RecoverySampling};
+    use transit_predict::{topics, Method};
+    use transit_sim::timetabled::BrokenDown;
+
+    /// The trains that reached the stop after the breakdown within this long after the train
+    /// that broke down are the trains behind it.
+    const BEHIND_WITHIN_MS: i64 = 30 * 60_000;
+    /// Sampled from this long before the clearing to this long after it.
+    const BEFORE_MS: i64 = 10 * 60_000;
+    const AFTER_MS: i64 = 30 * 60_000;
+
+    /// Reads the day's arrivals and predictions back from the bus and samples the predictions
+    /// of the trains behind `broken` around its clearing.
+    pub async fn recovery(
+        bus: &dyn EventBus,
+        registry: &Arc<dyn SchemaRegistry>,
+        topics: &Topics,
+        day: &ServiceDay,
+        broken: &BrokenDown,
+    ) -> anyhow::Result<Recovery> {
+        let trip = day
+            .trip(broken.trip)
+            .ok_or_else(|| anyhow::anyhow!("the broken-down trip is not the day's"))?;
+        let vehicle = day
+            .vehicles
+            .get(broken.vehicle.0 as usize)
+            .map_or_else(String::new, |v| v.id.clone());
+        let to = day
+            .stop(broken.to)
+            .map_or_else(String::new, |s| s.id.clone());
+        let ms = |seconds: u32| day.unix_s(seconds) * 1_000;
+        let arrivals_codec = TopicCodec::<VehicleArrivalEvent>::register(
+            Arc::clone(registry),
+            topics.vehicle_arrivals(),
+        )
+        .await?;
+        let mut arrivals = Vec::new();
+        let mut undecodable = 0u64;
+        read_topic(bus, arrivals_codec.topic(), |delivery| match arrivals_codec
+            .decode_value_cached(&delivery)
+        {
+            Ok(arrival) => arrivals.push(arrival),
+            Err(_) => undecodable += 1,
+        })
+        .await?;
+        let behind = recovery::vehicles_behind(
+            &arrivals,
+            &vehicle,
+            trip.route.as_str(),
+            trip.direction_id.map(i32::from),
+            &to,
+            ms(broken.stopped_s),
+            BEHIND_WITHIN_MS,
+        );
+        arrivals.retain(|a| behind.contains(&a.vehicle_id));
+        let predictions_codec =
+            TopicCodec::<PredictionEvent>::register(Arc::clone(registry), topics::issued(topics))
+                .await?;
+        let mut predictions = Vec::new();
+        read_topic(bus, predictions_codec.topic(), |delivery| {
+            if delivery.value.is_none() {
+                return;
+            }
+            match predictions_codec.decode_value_cached(&delivery) {
+                Ok(p) if behind.contains(&p.vehicle_id) => predictions.push(p),
+                Ok(_) => {}
+                Err(_) => undecodable += 1,
+            }
+        })
+        .await?;
+        if undecodable > 0 {
+            anyhow::bail!("{undecodable} records of the day could not be read back");
+        }
+        let cleared = ms(broken.cleared_s);
+        println!(
+            "\nbreakdown: train {vehicle} (trip {}) stood from {} to {} after leaving {} for {to}; {} trains behind it: {}",
+            trip.trip_id,
+            transit_predict::model::gtfs_time(broken.stopped_s),
+            transit_predict::model::gtfs_time(broken.cleared_s),
+            day.stop(broken.from).map_or("", |s| s.id.as_str()),
+            behind.len(),
+            behind.join(" ")
+        );
+        Ok(recovery::recovery(
+            &predictions,
+            &arrivals,
+            RecoverySampling {
+                from_ms: cleared,
+                start_ms: (ms(broken.stopped_s)).min(cleared - BEFORE_MS),
+                end_ms: cleared + AFTER_MS,
+                every_ms: 30_000,
+            },
+        ))
+    }
+
+    /// Minutes since the clearing down, methods across.
+    pub fn print(_day: &ServiceDay, broken: &BrokenDown, recovery: &Recovery) {
+        let stood = i64::from(broken.cleared_s - broken.stopped_s) / 60;
+        println!("the trains behind it, right (samples) by minutes since its clearing:");
+        print!("{:<14}", "minutes");
+        for method in Method::ALL {
+            print!(" | {:^16}", method.as_str());
+        }
+        println!();
+        let mut bands: Vec<(i64, i64, String)> = vec![(-stood - 10, 0, format!("{} to 0", -stood))];
+        bands.extend((0..10).map(|m| (m, m + 1, format!("{m} to {}", m + 1))));
+        bands.push((10, 15, "10 to 15".into()));
+        bands.push((15, 30, "15 to 30".into()));
+        bands.push((5, 30, "5 to 30".into()));
+        for (from, to, name) in bands {
+            print!("{name:<14}");
+            for method in Method::ALL {
+                let cell = match recovery.accuracy(method.as_str(), from, to) {
+                    (Some(share), n) => format!("{:5.1} % ({n})", share * 100.0),
+                    (None, _) => "-".into(),
+                };
+                print!(" | {cell:^16}");
+            }
+            println!();
+        }
+    }
 }

@@ -8,6 +8,14 @@
 //! the last trains over a segment say more about the next than the morning's did. Why a
 //! prior: the first train of the day over a segment has nothing seen to go by, and the
 //! timetable is what the agency believed; as observations come, it weighs less and less.
+//!
+//! Why some observations are bounds: a vehicle ahead of time eases off and comes at its
+//! scheduled arrival, and one ahead of its scheduled departure waits for it, so what it took
+//! says only that the run (or the dwell) takes no longer than that. Such an observation is
+//! *censored*: the weighted distribution is estimated as Kaplan and Meier's estimator does
+//! for censored durations (turned round, since these bound from above), so that a segment
+//! the timetable pads is learnt from the vehicles that had to run it flat out, without the
+//! on-time vehicles' eased runs pulling the estimate back to the timetable.
 
 use std::collections::VecDeque;
 
@@ -30,7 +38,7 @@ impl Default for LearnConfig {
     fn default() -> Self {
         Self {
             window: 24,
-            decay: 0.9,
+            decay: 0.6,
             prior_weight: 1.0,
             prior_spread: 0.15,
         }
@@ -44,6 +52,10 @@ pub struct Observation {
     pub at_ms: i64,
     /// How long it took, seconds.
     pub value_s: f32,
+    /// Whether it is only a bound: the quantity took no longer than `value_s` (the vehicle
+    /// eased off to its schedule, or waited for it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub censored: bool,
 }
 
 impl Observation {
@@ -112,7 +124,8 @@ pub struct Estimate {
 /// let config = LearnConfig::default();
 /// let mut window = Window::default();
 /// for (i, value_s) in [100.0, 104.0, 98.0, 400.0, 102.0].into_iter().enumerate() {
-///     window.push(Observation { at_ms: i as i64 * 60_000, value_s }, config.window);
+///     let observation = Observation { at_ms: i as i64 * 60_000, value_s, censored: false };
+///     window.push(observation, config.window);
 /// }
 /// // The timetable says 90 s; the trains say about 100 s, one held five minutes.
 /// let estimate = estimate([(&window, 1.0)], 90.0, &config);
@@ -123,18 +136,27 @@ pub fn estimate<'a>(
     prior_s: f64,
     config: &LearnConfig,
 ) -> Estimate {
-    let mut seen: Vec<(i64, f32, f64)> = windows
+    let mut seen: Vec<(i64, f32, f64, bool)> = windows
         .into_iter()
-        .flat_map(|(window, factor)| window.iter().map(move |o| (o.at_ms, o.value_s, factor)))
+        .flat_map(|(window, factor)| {
+            window
+                .iter()
+                .map(move |o| (o.at_ms, o.value_s, factor, o.censored))
+        })
         .collect();
     // Newest first: the weight falls with the rank, however the windows interleave.
     seen.sort_by_key(|o| std::cmp::Reverse(o.0));
     seen.truncate(config.window.max(1));
     let observations = seen.len();
     let mut points: Vec<(f64, f64)> = Vec::with_capacity(observations + 3);
+    let mut bounds: Vec<(f64, f64)> = Vec::new();
     let mut weight = 1.0;
-    for (_, value, factor) in &seen {
-        points.push((f64::from(*value), weight * factor));
+    for (_, value, factor, censored) in &seen {
+        if *censored {
+            bounds.push((f64::from(*value), weight * factor));
+        } else {
+            points.push((f64::from(*value), weight * factor));
+        }
         weight *= config.decay;
     }
     let prior = prior_s.max(0.0);
@@ -144,6 +166,9 @@ pub fn estimate<'a>(
     points.push((prior, w / 2.0));
     points.push((prior + spread, w / 4.0));
     points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    if !bounds.is_empty() {
+        points = uncensored(points, bounds);
+    }
     let median_s = quantile(&points, 0.5);
     let sigma_s = ((quantile(&points, 0.9) - quantile(&points, 0.1)) / 2.56).max(0.0);
     Estimate {
@@ -151,6 +176,51 @@ pub fn estimate<'a>(
         sigma_s,
         observations,
     }
+}
+
+/// The weighted distribution of durations seen exactly (`points`, sorted by value) and bounded
+/// from above (`bounds`: took no longer than the value), as masses at the exact values, sorted
+/// by value: Kaplan and Meier's estimator turned round. Going down from the longest, each
+/// exact value takes its share of what is left among everything that may lie at or below it;
+/// a bound above it has no say there, since it may lie anywhere under its value.
+fn uncensored(points: Vec<(f64, f64)>, mut bounds: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+    bounds.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // Weight at or below each exact value: the exact ones up to it and the bounds up to it.
+    let mut masses = Vec::with_capacity(points.len() + 1);
+    let mut left = 1.0;
+    let mut exact_below: f64 = points.iter().map(|p| p.1).sum();
+    let mut bounds_below: f64 = bounds.iter().map(|b| b.1).sum();
+    let mut b = bounds.len();
+    let mut i = points.len();
+    while i > 0 {
+        let value = points[i - 1].0;
+        // The bounds above this value are out of the risk set.
+        while b > 0 && bounds[b - 1].0 > value {
+            bounds_below -= bounds[b - 1].1;
+            b -= 1;
+        }
+        let mut here = 0.0;
+        while i > 0 && points[i - 1].0 == value {
+            here += points[i - 1].1;
+            i -= 1;
+        }
+        let at_risk = exact_below + bounds_below;
+        if at_risk > 0.0 && here > 0.0 {
+            let mass = left * here / at_risk;
+            masses.push((value, mass));
+            left -= mass;
+        }
+        exact_below -= here;
+    }
+    // What lies below every exact value: the bounds down there say where at most.
+    if left > 1e-12 {
+        if let Some(lowest) = bounds.first() {
+            masses.push((lowest.0, left));
+        }
+    }
+    masses.reverse();
+    masses.sort_by(|a, b| a.0.total_cmp(&b.0));
+    masses
 }
 
 /// The `q` quantile of `points` (value, weight), sorted by value.
@@ -181,6 +251,7 @@ mod tests {
                 Observation {
                     at_ms: i as i64 * 1_000,
                     value_s: *value_s,
+                    censored: false,
                 },
                 64,
             );
@@ -244,6 +315,50 @@ mod tests {
     }
 
     #[test]
+    fn bounds_do_not_pull_the_estimate_up_to_them() {
+        let config = LearnConfig::default();
+        // A padded segment: scheduled 120 s, late trains run it in 100 s, trains on time ease
+        // off and take the 120 s (which says only "no longer than 120 s").
+        let mut window = Window::default();
+        for i in 0..20 {
+            window.push(
+                Observation {
+                    at_ms: i * 1_000,
+                    value_s: if i % 3 == 0 { 100.0 } else { 120.0 },
+                    censored: i % 3 != 0,
+                },
+                64,
+            );
+        }
+        let bounded = estimate([(&window, 1.0)], 120.0, &config);
+        assert!((99.0..=104.0).contains(&bounded.median_s), "{bounded:?}");
+        // Taken at their word, the eased runs would say the timetable.
+        let mut naive = Window::default();
+        for o in window.iter() {
+            naive.push(
+                Observation {
+                    censored: false,
+                    ..*o
+                },
+                64,
+            );
+        }
+        assert_eq!(estimate([(&naive, 1.0)], 120.0, &config).median_s, 120.0);
+        // A bound below the exact values changes nothing above it.
+        let mut slow = window.clone();
+        slow.push(
+            Observation {
+                at_ms: 100_000,
+                value_s: 50.0,
+                censored: true,
+            },
+            64,
+        );
+        let with_low_bound = estimate([(&slow, 1.0)], 120.0, &config);
+        assert!(with_low_bound.median_s >= 99.0, "{with_low_bound:?}");
+    }
+
+    #[test]
     fn the_window_is_bounded() {
         let mut window = Window::default();
         for i in 0..100 {
@@ -251,6 +366,7 @@ mod tests {
                 Observation {
                     at_ms: i,
                     value_s: 1.0,
+                    censored: false,
                 },
                 24,
             );

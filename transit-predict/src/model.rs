@@ -17,8 +17,19 @@
 //! - **dwell**: the learnt dwell at the stop (observations where the vehicle was held for its
 //!   scheduled departure are left out: a hold is not a dwell); a vehicle never leaves before
 //!   its scheduled departure where [`PredictConfig::holds`] (running early is made up there);
+//! - **the dispatchers' spacing** (rail): a train leaves a stop no sooner than
+//!   [`PredictConfig::spacing_share`] of the scheduled headway there after the train ahead of
+//!   it leaves (as that one announced, or is predicted to), so a bunch behind a late train is
+//!   predicted spread out as it will be;
+//! - **overdue**: a vehicle not at its trip's next stop by its predicted arrival is predicted
+//!   there a moment from now ([`PredictConfig::overdue_floor_s`]), again and again while it
+//!   does not come, and the trains behind it with it (a train stopped on the way holds them);
 //! - **between trips**: the vehicle starts its next trip at the later of its scheduled start
 //!   and its predicted arrival at the end of the one before.
+//!
+//! What is announced aims at the middle of the window that a prediction at its horizon is
+//! right within ([`aim_ms`]): MBTA's windows are wider late than early, and riders mind a
+//! train sooner than said more than a later one.
 //!
 //! The uncertainty of each prediction is the square root of the summed variances (from the
 //! spread of what was seen) of the runs and dwells before it.
@@ -159,6 +170,23 @@ pub struct PredictConfig {
     pub issue_resolution_ms: u32,
     /// How the estimates weigh what was seen.
     pub learn: LearnConfig,
+    /// The dispatchers' spacing (rail): a train leaves a stop no sooner than this share of
+    /// the scheduled headway after the train ahead of it left it (`None`: no such rule).
+    pub spacing_share: Option<f64>,
+    /// A vehicle overdue at its trip's next stop (not there by its predicted arrival) is
+    /// predicted there no sooner than this long after now, looked at again as often, and the
+    /// trains behind it with it (`None`: its prediction stands until it is given up).
+    pub overdue_floor_s: Option<u32>,
+    /// Whether vehicles ahead of time ease off to their scheduled arrivals (rather than come
+    /// early): a learnt arrival is then never before the scheduled one, and a run that came
+    /// at or before it is learnt as a bound (the segment takes no longer), not as a run. Off
+    /// by default: on NYC's simulated weekday (whose trains do ease off) it made no difference
+    /// worth having, as a segment seen only eased falls back on the prior's lower end.
+    pub eases: bool,
+    /// Whether a learnt prediction aims at the middle of the window a prediction at its
+    /// horizon is right within (MBTA's buckets are wider late than early), rather than at the
+    /// estimate itself.
+    pub aim_at_window: bool,
 }
 
 impl Default for PredictConfig {
@@ -171,6 +199,10 @@ impl Default for PredictConfig {
             max_cascade: 8,
             issue_resolution_ms: ISSUE_RESOLUTION_MS,
             learn: LearnConfig::default(),
+            spacing_share: Some(0.75),
+            overdue_floor_s: Some(30),
+            eases: false,
+            aim_at_window: true,
         }
     }
 }
@@ -241,14 +273,26 @@ pub struct VehicleState {
 }
 
 impl VehicleState {
-    /// When it is to be looked at again: predicted afresh, or found gone.
-    fn due_ms(&self, stale_after_ms: i64) -> i64 {
-        let stale = self.stale_at_ms(stale_after_ms);
-        self.refresh_at_ms
-            .map_or(stale, |refresh| refresh.min(stale))
+    /// When it is to be looked at again: predicted afresh (its next stops come within the
+    /// horizon, or, with `overdue_ms`, it is that late at its next stop), or found gone.
+    fn due_ms(&self, stale_after_ms: i64, overdue_ms: Option<i64>) -> i64 {
+        let stale = self.stale_at_ms(stale_after_ms, overdue_ms.is_some());
+        let due = self
+            .refresh_at_ms
+            .map_or(stale, |refresh| refresh.min(stale));
+        match (overdue_ms, self.next_on_trip_ms()) {
+            (Some(after), Some(next)) => due.min(next + after),
+            _ => due,
+        }
     }
 
-    fn stale_at_ms(&self, stale_after_ms: i64) -> i64 {
+    /// When it is given up; `running`: a vehicle on its way to its trip's next stop is given
+    /// up counting from when it left its latest stop (its predictions there move on while it
+    /// is overdue).
+    fn stale_at_ms(&self, stale_after_ms: i64, running: bool) -> i64 {
+        if running && self.next_on_trip_ms().is_some() {
+            return self.latest.departure_time.max(self.latest.arrival_time) + stale_after_ms;
+        }
         let expected = self
             .rows
             .iter()
@@ -257,6 +301,18 @@ impl VehicleState {
             .or(self.refresh_at_ms)
             .unwrap_or(self.latest.arrival_time);
         expected.max(self.latest.arrival_time) + stale_after_ms
+    }
+
+    /// Its learnt arrival at its trip's next stop, if predicted.
+    fn next_on_trip_ms(&self) -> Option<i64> {
+        self.rows
+            .iter()
+            .find(|row| {
+                row.method == Method::Learnt
+                    && row.trip == self.trip
+                    && row.position == self.position + 1
+            })
+            .map(|row| row.arrival_ms)
     }
 }
 
@@ -447,7 +503,7 @@ impl Predictor {
             });
         }
         self.index_rows(&id, &[], &state.rows, state.trip, state.shift_ms);
-        let due = state.due_ms(self.stale_after_ms());
+        let due = state.due_ms(self.stale_after_ms(), self.overdue_ms());
         self.note_due(state.partition, due);
         self.vehicles.insert(id, state);
         Ok(())
@@ -529,11 +585,15 @@ impl Predictor {
                 let run_s = (arrival.arrival_time - previous.latest.departure_time) as f64 / 1e3;
                 let from = previous.position;
                 let departed = previous.latest.scheduled_departure_time;
+                // At or before its scheduled arrival, the vehicle may have eased off: the run
+                // took no longer than what it took.
+                let eased =
+                    self.config.eases && arrival.arrival_time <= arrival.scheduled_arrival_time;
                 self.learn_run(
                     partition,
                     &placed,
                     from,
-                    run_s,
+                    (run_s, eased),
                     departed,
                     arrival.arrival_time,
                 );
@@ -580,7 +640,7 @@ impl Predictor {
         self.on_trip
             .insert((placed.trip, placed.shift_ms), id.to_string());
         self.vehicles.insert(id.to_string(), state);
-        self.repredict(id, arrival.arrival_time, offset, out);
+        self.repredict(id, arrival.arrival_time, true, offset, out);
         self.cascade(id, arrival.arrival_time, out);
         Ok(Observed::Applied)
     }
@@ -597,11 +657,17 @@ impl Predictor {
             return 0;
         }
         let stale_after = self.stale_after_ms();
+        let overdue = self.overdue_ms();
         let mut due: Vec<(String, bool)> = self
             .vehicles
             .iter()
-            .filter(|(_, v)| v.partition == partition && v.due_ms(stale_after) <= now_ms)
-            .map(|(id, v)| (id.clone(), v.stale_at_ms(stale_after) <= now_ms))
+            .filter(|(_, v)| v.partition == partition && v.due_ms(stale_after, overdue) <= now_ms)
+            .map(|(id, v)| {
+                (
+                    id.clone(),
+                    v.stale_at_ms(stale_after, overdue.is_some()) <= now_ms,
+                )
+            })
             .collect();
         due.sort();
         let mut gone = 0;
@@ -617,14 +683,17 @@ impl Predictor {
                 }
             } else {
                 let offset = self.vehicles.get(&id).map_or(0, |v| v.offset);
-                self.repredict(&id, now_ms, offset, out);
+                if self.repredict(&id, now_ms, true, offset, out) {
+                    // Overdue: the trains behind it wait longer too.
+                    self.cascade(&id, now_ms, out);
+                }
             }
         }
         let next = self
             .vehicles
             .values()
             .filter(|v| v.partition == partition)
-            .map(|v| v.due_ms(stale_after))
+            .map(|v| v.due_ms(stale_after, overdue))
             .min();
         match next {
             Some(next) => self.next_due.insert(partition, next),
@@ -637,6 +706,12 @@ impl Predictor {
         i64::from(self.config.stale_after_s) * 1_000
     }
 
+    fn overdue_ms(&self) -> Option<i64> {
+        self.config
+            .overdue_floor_s
+            .map(|floor| i64::from(floor.max(1)) * 1_000)
+    }
+
     fn note_due(&mut self, partition: u32, due_ms: i64) {
         let entry = self.next_due.entry(partition).or_insert(due_ms);
         *entry = (*entry).min(due_ms);
@@ -647,7 +722,7 @@ impl Predictor {
         partition: u32,
         placed: &Placed,
         from_position: u32,
-        run_s: f64,
+        (run_s, eased): (f64, bool),
         scheduled_departure_ms: i64,
         at_ms: i64,
     ) {
@@ -673,6 +748,7 @@ impl Predictor {
         let observation = Observation {
             at_ms,
             value_s: run_s as f32,
+            censored: eased,
         };
         self.push(partition, key, observation);
         let segment = SegmentKey {
@@ -689,11 +765,11 @@ impl Predictor {
     }
 
     fn learn_dwell(&mut self, partition: u32, placed: &Placed, arrival: &VehicleArrivalEvent) {
-        // Held for its scheduled departure: that was the timetable, not the dwell.
+        // Held for its scheduled departure: the dwell took no longer than that.
         let held = arrival.departure_time <= arrival.scheduled_departure_time
             && arrival.arrival_time < arrival.scheduled_departure_time;
         let dwell_s = (arrival.departure_time - arrival.arrival_time) as f64 / 1e3;
-        if held || !(0.0..=3_600.0).contains(&dwell_s) {
+        if !(0.0..=3_600.0).contains(&dwell_s) {
             return;
         }
         let (Some(here), Some(next)) = (
@@ -715,6 +791,7 @@ impl Predictor {
         let observation = Observation {
             at_ms: arrival.arrival_time,
             value_s: dwell_s as f32,
+            censored: held,
         };
         self.push(partition, key, observation);
     }
@@ -744,15 +821,25 @@ impl Predictor {
         self.changes.learnt.insert((partition, key));
     }
 
-    /// Predicts vehicle `id` again, issued at `issued_ms`; whether its learnt rows changed.
-    fn repredict(&mut self, id: &str, issued_ms: i64, offset: u64, out: &mut Issued) -> bool {
+    /// Predicts vehicle `id` again, issued at `issued_ms` (`own_clock`: an instant its own
+    /// partition has reached, so that it is overdue wherever it is not by then); whether its
+    /// learnt rows changed.
+    fn repredict(
+        &mut self,
+        id: &str,
+        issued_ms: i64,
+        own_clock: bool,
+        offset: u64,
+        out: &mut Issued,
+    ) -> bool {
         let Some(state) = self.vehicles.get(id) else {
             return false;
         };
         let mut rows = Vec::new();
         let mut refresh: Option<i64> = None;
         for method in Method::ALL {
-            if let Some(at) = self.chain(id, state, method, issued_ms, offset, &mut rows) {
+            let at = self.chain(id, state, method, (issued_ms, own_clock), offset, &mut rows);
+            if let Some(at) = at {
                 refresh = Some(refresh.map_or(at, |r: i64| r.min(at)));
             }
         }
@@ -787,10 +874,11 @@ impl Predictor {
         learnt_changed |= removed.iter().any(|r| r.method == Method::Learnt);
         withdraw(id, partition, &removed, self.timetable(), issued_ms, out);
         self.index_rows(id, &old, &kept, trip, shift);
+        let (stale_after, overdue) = (self.stale_after_ms(), self.overdue_ms());
         let due = if let Some(state) = self.vehicles.get_mut(id) {
             state.rows = kept;
             state.refresh_at_ms = refresh;
-            Some(state.due_ms(i64::from(self.config.stale_after_s) * 1_000))
+            Some(state.due_ms(stale_after, overdue))
         } else {
             None
         };
@@ -805,6 +893,7 @@ impl Predictor {
     /// change (a late train holds back the one behind it, which holds back the next).
     fn cascade(&mut self, id: &str, issued_ms: i64, out: &mut Issued) {
         let mut current = id.to_string();
+        let partition = self.vehicles.get(id).map(|v| v.partition);
         for _ in 0..self.config.max_cascade {
             let Some(state) = self.vehicles.get(&current) else {
                 return;
@@ -821,8 +910,13 @@ impl Predictor {
             if behind == current || behind == id {
                 return;
             }
-            let offset = self.vehicles.get(&behind).map_or(0, |v| v.offset);
-            if !self.repredict(&behind, issued_ms, offset, out) {
+            let (offset, own_clock) = self
+                .vehicles
+                .get(&behind)
+                .map_or((0, false), |v| (v.offset, Some(v.partition) == partition));
+            // Another partition's vehicle may not have been read up to this instant yet: it
+            // is not taken for overdue by it.
+            if !self.repredict(&behind, issued_ms, own_clock, offset, out) {
                 return;
             }
             current = behind;
@@ -836,7 +930,7 @@ impl Predictor {
         id: &str,
         state: &VehicleState,
         method: Method,
-        issued_ms: i64,
+        (issued_ms, own_clock): (i64, bool),
         offset: u64,
         rows: &mut Vec<Row>,
     ) -> Option<i64> {
@@ -892,9 +986,23 @@ impl Predictor {
                             .and_then(|list| list.iter().max_by_key(|(_, o)| o.at_ms))
                             .map_or(prior_s, |(_, o)| f64::from(o.value_s))
                     };
-                    departure_ms + (run_s * 1e3).round() as i64
+                    let reached = departure_ms + (run_s * 1e3).round() as i64;
+                    if method == Method::Learnt && self.config.eases {
+                        // Ahead of time, a vehicle runs easy to its scheduled arrival.
+                        reached.max(scheduled_arrival)
+                    } else {
+                        reached
+                    }
                 }
             };
+            if let (Method::Learnt, Some(floor), false) =
+                (method, self.config.overdue_floor_s, between)
+            {
+                // Not there yet when predicted: it comes no sooner than a moment from now.
+                if own_clock && rows.len() == first {
+                    arrival = arrival.max(issued_ms + i64::from(floor) * 1_000);
+                }
+            }
             if method == Method::Learnt && tt.is_rail(next_trip) {
                 if let Some(ahead) = self.ahead_arrival(id, next_trip, next_position, shift) {
                     let earliest = ahead + i64::from(self.config.min_separation_s) * 1_000;
@@ -931,6 +1039,14 @@ impl Predictor {
             };
             if self.config.holds && matches!(method, Method::Learnt | Method::LatestSegment) {
                 departure = departure.max(scheduled_departure);
+            }
+            if let (Method::Learnt, Some(share), false) = (method, self.config.spacing_share, last)
+            {
+                if let Some(earliest) =
+                    self.spaced_departure(id, next_trip, next_position, shift, share)
+                {
+                    departure = departure.max(earliest);
+                }
             }
             // The first visit of a stop is the one predicted (a loop passes some stops twice).
             let visited = rows[first..].iter().any(|r| r.stop == stop.stop.0);
@@ -972,6 +1088,48 @@ impl Predictor {
         })
     }
 
+    /// The earliest departure of trip `trip` from its stop `position` that the dispatchers'
+    /// spacing allows (rail): `share` of the scheduled headway after the train ahead of it
+    /// leaves (as predicted, or as it announced when it stands there), if this member knows it.
+    fn spaced_departure(
+        &self,
+        id: &str,
+        trip: u32,
+        position: u32,
+        shift: i64,
+        share: f64,
+    ) -> Option<i64> {
+        if !self.timetable.is_rail(trip) {
+            return None;
+        }
+        let headway_s = self.timetable.headway_s(trip, position)?;
+        let (ahead_trip, ahead_position) = self.timetable.trip_ahead(trip, position)?;
+        let vehicle = self.on_trip.get(&(ahead_trip, shift))?;
+        if vehicle == id {
+            return None;
+        }
+        let ahead = self.vehicles.get(vehicle)?;
+        let left = if ahead.trip == ahead_trip && ahead.position == ahead_position {
+            Some(ahead.latest.departure_time)
+        } else {
+            ahead.rows.iter().find_map(|row| {
+                (row.method == Method::Learnt
+                    && row.trip == ahead_trip
+                    && row.position == ahead_position)
+                    .then_some(row.departure_ms)
+            })
+        }?;
+        Some(left + (share * headway_s * 1e3).round() as i64)
+    }
+
+    fn aim_ms(&self, horizon_ms: i64) -> i64 {
+        if self.config.aim_at_window {
+            aim_ms(horizon_ms)
+        } else {
+            0
+        }
+    }
+
     /// Keeps [`Predictor::on_trip`] right for the trips of a vehicle's rows.
     fn index_rows(&mut self, id: &str, old: &[Row], new: &[Row], trip: u32, shift: i64) {
         for row in old {
@@ -1000,6 +1158,11 @@ impl Predictor {
     fn event(&self, id: &str, state: &VehicleState, row: &Row) -> PredictionEvent {
         let tt = &*self.timetable;
         let trip = tt.trip(row.trip);
+        let arrival_ms = if row.method == Method::Learnt {
+            row.arrival_ms - self.aim_ms(row.arrival_ms - row.issued_ms)
+        } else {
+            row.arrival_ms
+        };
         PredictionEvent {
             vehicle_id: id.to_string(),
             stop_id: tt
@@ -1014,7 +1177,7 @@ impl Predictor {
             start_time: trip.and_then(|t| t.frequency_start_s).map(gtfs_time),
             direction_id: trip.and_then(|t| t.direction_id).map(i32::from),
             stop_sequence: row.position,
-            predicted_arrival_time: row.arrival_ms,
+            predicted_arrival_time: arrival_ms,
             predicted_departure_time: row.departure_ms,
             scheduled_arrival_time: row.scheduled_ms,
             uncertainty_s: row.uncertainty_s,
@@ -1042,6 +1205,17 @@ fn withdraw(id: &str, partition: u32, rows: &[Row], tt: &Timetable, at_ms: i64, 
             at_ms,
         });
     }
+}
+
+/// How much earlier than its estimate a learnt arrival `horizon_ms` ahead (as estimated) is
+/// announced where [`PredictConfig::aim_at_window`]: the middle of the window of the
+/// horizon's bucket (a prediction is right from `early_s` before to `late_s` after the arrival
+/// it names, and riders mind a train that comes sooner than said more than one that comes
+/// later), so that an error either way has the same room. Milliseconds.
+pub fn aim_ms(horizon_ms: i64) -> i64 {
+    crate::score::bucket_of(horizon_ms)
+        .and_then(|bucket| crate::score::BUCKETS.get(bucket))
+        .map_or(0, |b| (b.late_s - b.early_s) * 1_000 / 2)
 }
 
 /// Seconds from the service day's start as GTFS writes them, `HH:MM:SS`.
@@ -1179,6 +1353,24 @@ mod tests {
         )
     }
 
+    /// The dispatchers' spacing behind the train ahead at stop `position` of trip `trip`, ms.
+    fn spaced_ms(p: &Predictor, trip: u32, position: u32) -> i64 {
+        let share = p.config().spacing_share.unwrap_or(0.0);
+        let headway = p.timetable().headway_s(trip, position).unwrap_or(0.0);
+        (share * headway * 1e3).round() as i64
+    }
+
+    /// A predictor for vehicles that ease off rather than come early.
+    fn predictor_easing(day: ServiceDay) -> Predictor {
+        Predictor::new(
+            Arc::new(Timetable::new(Arc::new(day))),
+            PredictConfig {
+                eases: true,
+                ..PredictConfig::default()
+            },
+        )
+    }
+
     fn row(p: &Predictor, vehicle: u32, method: Method, stop: u32) -> Option<Row> {
         p.vehicle(&format!("v{vehicle}"))?
             .rows
@@ -1269,6 +1461,53 @@ mod tests {
     }
 
     #[test]
+    fn a_late_vehicle_makes_up_time_but_never_comes_before_its_schedule_where_vehicles_ease(
+    ) -> Result<(), Unplaced> {
+        let mut p = predictor_easing(day(12, 3, false));
+        // Runs take 60 s less than scheduled. Vehicles leave s0 90 s late, make up 60 s to s1
+        // and the last 30 s to s2, where they come on time (easing off the last 30 s), and run
+        // easy from there on.
+        let lateness = [90, 30, 0, 0, 0, 0];
+        let mut out = Issued::default();
+        let mut offset = 0;
+        for trip in 0..8 {
+            for k in 0..STOPS {
+                let late = lateness[k as usize];
+                p.observe(0, offset, &arrival(trip, trip, k, late, late), &mut out)?;
+                offset += 1;
+            }
+        }
+        // Vehicle 8 leaves s0 a minute late: s0 to s1 was run flat out by late vehicles, in
+        // 60 s, so it is on time at s1 ...
+        p.observe(0, 100, &arrival(8, 8, 0, 60, 60), &mut out)?;
+        let departed = ms(first(8) + DWELL) + 60_000;
+        let at_s1 = row(&p, 8, Method::Learnt, 1);
+        assert_eq!(at_s1.map(|r| r.arrival_ms), Some(departed + 60_000));
+        assert_eq!(
+            at_s1.map(|r| r.arrival_ms),
+            Some(ms(first(8) + RUN + DWELL))
+        );
+        // ... and s1 to s2 takes it no longer than 90 s, but it eases off: on time at s2.
+        let scheduled_s2 = ms(first(8) + 2 * (RUN + DWELL));
+        let at_s2 = row(&p, 8, Method::Learnt, 2);
+        assert_eq!(at_s2.map(|r| r.arrival_ms), Some(scheduled_s2));
+        // Vehicles that do not ease would come 30 s early.
+        let mut early = predictor(day(12, 3, false));
+        let mut offset = 0;
+        for trip in 0..8 {
+            for k in 0..STOPS {
+                let late = lateness[k as usize];
+                early.observe(0, offset, &arrival(trip, trip, k, late, late), &mut out)?;
+                offset += 1;
+            }
+        }
+        early.observe(0, 100, &arrival(8, 8, 0, 60, 60), &mut out)?;
+        let early_s2 = row(&early, 8, Method::Learnt, 2).map(|r| r.arrival_ms);
+        assert_eq!(early_s2, Some(scheduled_s2 - 30_000));
+        Ok(())
+    }
+
+    #[test]
     fn a_train_close_behind_a_late_one_waits() -> Result<(), Unplaced> {
         for (route_type, rail) in [(1, true), (3, false)] {
             let mut p = predictor(day(12, route_type, false));
@@ -1285,7 +1524,13 @@ mod tests {
                 panic!("both trains are predicted at s3");
             };
             if rail {
-                assert_eq!(behind, ahead + 90_000, "rail: 90 s behind the late train");
+                // Dispatchers space the trains three quarters of the scheduled headway apart
+                // (eleven trains leave s3 in its hour).
+                let spacing = spaced_ms(&p, 7, 3);
+                assert_eq!(spacing, 245_455);
+                let left = |v| row(&p, v, Method::Learnt, 3).map(|r| r.departure_ms);
+                assert_eq!(left(7), left(6).map(|d| d + spacing), "rail: spaced");
+                assert!(behind >= ahead + spacing, "rail: behind the late train");
             } else {
                 assert!(behind < ahead, "a bus passes");
             }
@@ -1312,9 +1557,12 @@ mod tests {
             })
             .collect();
         assert!(!followers.is_empty(), "train 7 is predicted again");
+        let spacing = spaced_ms(&p, 7, 3);
+        let left = |v| row(&p, v, Method::Learnt, 3).map(|r| r.departure_ms);
+        assert_eq!(left(7), left(6).map(|d| d + spacing), "spaced");
         let ahead = row(&p, 6, Method::Learnt, 4).map(|r| r.arrival_ms);
         let behind = row(&p, 7, Method::Learnt, 4).map(|r| r.arrival_ms);
-        assert_eq!(behind, ahead.map(|a| a + 90_000));
+        assert!(behind >= ahead.map(|a| a + spacing), "{behind:?} {ahead:?}");
         // Issued at the arrival that made it so.
         assert!(followers
             .iter()
@@ -1370,6 +1618,39 @@ mod tests {
             .filter(|c| matches!(c, Issue::Withdraw { .. }))
             .count();
         assert_eq!(withdrawn, held);
+        Ok(())
+    }
+
+    #[test]
+    fn a_train_overdue_is_predicted_later_and_so_are_the_trains_behind_it() -> Result<(), Unplaced>
+    {
+        let mut p = predictor(day(12, 1, false));
+        teach(&mut p, 6, 0)?;
+        let mut out = Issued::default();
+        p.observe(0, 100, &arrival(6, 6, 1, 0, 0), &mut out)?;
+        p.observe(0, 101, &arrival(7, 7, 0, 0, 0), &mut out)?;
+        let due = row(&p, 6, Method::Learnt, 2).map_or(0, |r| r.arrival_ms);
+        let behind_before = row(&p, 7, Method::Learnt, 2).map_or(0, |r| r.arrival_ms);
+        // Train 6 is not at s2 four minutes after it was due there (stopped on the way).
+        let mut now = due;
+        while now < due + 240_000 {
+            now += 10_000;
+            p.advance(0, now, &mut out);
+        }
+        let floor = i64::from(p.config().overdue_floor_s.unwrap_or(0)) * 1_000;
+        let ahead = row(&p, 6, Method::Learnt, 2).map_or(0, |r| r.arrival_ms);
+        assert!(ahead > due + 200_000, "still coming, later and later");
+        assert!(
+            ahead <= now + floor,
+            "a moment from now: {} s",
+            (ahead - now) / 1_000
+        );
+        let behind = row(&p, 7, Method::Learnt, 2).map_or(0, |r| r.arrival_ms);
+        assert!(behind >= ahead + 90_000, "the train behind waits for it");
+        assert!(behind > behind_before);
+        // Given up twenty minutes after it left s1, not kept coming for ever.
+        p.advance(0, ms(first(6) + RUN + 2 * DWELL) + 1_200_001, &mut out);
+        assert!(p.vehicle("v6").is_none());
         Ok(())
     }
 

@@ -87,6 +87,12 @@ pub struct Placed {
 /// Per (route, direction, stop): (scheduled arrival, trip, place) of every visit, by arrival.
 type VisitOrder = FxHashMap<(u32, Option<u8>, StopIndex), Vec<(u32, u32, u32)>>;
 
+/// Hours a service day's scheduled times may span (GTFS times run past 24:00).
+const HOURS: usize = 48;
+
+/// Per (route, stop, next stop): scheduled departures in each hour of the service day.
+type Departures = FxHashMap<(u32, StopIndex, StopIndex), [u16; HOURS]>;
+
 /// A day's timetable, indexed.
 #[derive(Debug)]
 pub struct Timetable {
@@ -96,6 +102,7 @@ pub struct Timetable {
     rail: Vec<bool>,
     next_trip: Vec<Option<u32>>,
     order: VisitOrder,
+    departures: Departures,
 }
 
 impl Timetable {
@@ -111,6 +118,7 @@ impl Timetable {
         let mut trips = FxHashMap::default();
         let mut route_of = Vec::with_capacity(day.trips.len());
         let mut order: VisitOrder = FxHashMap::default();
+        let mut departures: Departures = FxHashMap::default();
         for (index, trip) in day.trips.iter().enumerate() {
             let index = index as u32;
             trips.insert((trip.trip_id.clone(), trip.frequency_start_s), index);
@@ -121,6 +129,14 @@ impl Timetable {
                     .entry((route, trip.direction_id, stop.stop))
                     .or_default()
                     .push((stop.arrival_s, index, position as u32));
+            }
+            for pair in trip.stops.windows(2) {
+                let hour = (pair[0].departure_s / 3_600) as usize;
+                let hours = departures
+                    .entry((route, pair[0].stop, pair[1].stop))
+                    .or_insert([0; HOURS]);
+                let count = &mut hours[hour.min(HOURS - 1)];
+                *count = count.saturating_add(1);
             }
         }
         for list in order.values_mut() {
@@ -141,7 +157,23 @@ impl Timetable {
             rail,
             next_trip,
             order,
+            departures,
         }
+    }
+
+    /// The scheduled headway of trip `trip`'s departures from its stop `position` (toward the
+    /// next): the hour of its scheduled departure divided among the route's departures from
+    /// there toward the same stop in that hour, seconds; `None` at a trip's last stop.
+    pub fn headway_s(&self, trip: u32, position: u32) -> Option<f64> {
+        let scheduled = self.trip(trip)?;
+        let here = scheduled.stops.get(position as usize)?;
+        let next = scheduled.stops.get(position as usize + 1)?;
+        let hours = self
+            .departures
+            .get(&(self.route_of(trip), here.stop, next.stop))?;
+        let hour = (here.departure_s / 3_600) as usize;
+        let count = hours[hour.min(HOURS - 1)].max(1);
+        Some(3_600.0 / f64::from(count))
     }
 
     /// The day.

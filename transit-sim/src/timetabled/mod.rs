@@ -144,6 +144,7 @@
 //! to a time, so the events are the same whatever the steps the day is advanced in, and the
 //! same seed gives the same events.
 
+mod breakdown;
 mod dwell;
 mod motion;
 pub mod publish;
@@ -162,6 +163,7 @@ use transit_core::network::service_day::{
 };
 use transit_core::network::DataError;
 
+pub use breakdown::{Breakdown, BrokenDown};
 pub use dwell::DwellModel;
 use motion::{Entry, Interlocking, PlatformKey, SegmentKey, Toward};
 use riders::Riders;
@@ -462,6 +464,10 @@ pub struct TimetabledSimulation {
     queue: BinaryHeap<Reverse<Event>>,
     scheduled: u64,
     now: u32,
+    /// Breakdowns still to happen.
+    breakdowns: Vec<Breakdown>,
+    /// Breakdowns that happened.
+    broken_down: Vec<BrokenDown>,
 }
 
 impl TimetabledSimulation {
@@ -518,11 +524,25 @@ impl TimetabledSimulation {
             queue: BinaryHeap::new(),
             scheduled: 0,
             now: 0,
+            breakdowns: Vec::new(),
+            broken_down: Vec::new(),
         };
         for vehicle in 0..sim.vehicles.len() {
             sim.start_trip(vehicle as u32, 0);
         }
         Ok(sim)
+    }
+
+    /// Has a train of `breakdown`'s route break down (a what-if): the first to leave a stop at
+    /// or after its time stands between that stop and the next for its duration. A rail
+    /// route's trains behind it wait; a bus route's pass.
+    pub fn break_down(&mut self, breakdown: Breakdown) {
+        self.breakdowns.push(breakdown);
+    }
+
+    /// The breakdowns that happened, in the order they did.
+    pub fn broken_down(&self) -> &[BrokenDown] {
+        &self.broken_down
     }
 
     /// The day simulated.
@@ -854,6 +874,29 @@ impl TimetabledSimulation {
                     // A train ahead of time runs easy: never at a stop before it is due there.
                     now.saturating_add(run).max(ahead.arrival_s)
                 }
+            };
+            let route = self.day.trips[trip].route;
+            let (from, to) = (stops[seq].stop, ahead.stop);
+            let due = match self
+                .breakdowns
+                .iter()
+                .position(|b| b.route == route && b.at_s <= now)
+            {
+                Some(index) => {
+                    let breakdown = self.breakdowns.swap_remove(index);
+                    let cleared_s = now.saturating_add(breakdown.duration_s);
+                    self.broken_down.push(BrokenDown {
+                        breakdown,
+                        vehicle: VehicleIndex(vehicle),
+                        trip: TripIndex(trip as u32),
+                        from,
+                        to,
+                        stopped_s: now,
+                        cleared_s,
+                    });
+                    due.saturating_add(breakdown.duration_s)
+                }
+                None => due,
             };
             let state = &mut self.vehicles[vehicle as usize];
             state.seq = seq + 1;

@@ -13,7 +13,8 @@ use transit_core::network::service_day::{
     VehicleIndex,
 };
 use transit_sim::timetabled::{
-    Disturbances, Place, StopArrival, TimetabledConfig, TimetabledSimulation, Uncertainty,
+    Breakdown, Disturbances, Place, StopArrival, TimetabledConfig, TimetabledSimulation,
+    Uncertainty,
 };
 
 /// The end of any synthetic day (GTFS times run to 47:59).
@@ -591,6 +592,70 @@ fn crowds_make_buses_late_and_bunch() {
         gaps.iter().max().copied().unwrap_or(0),
     );
     assert!(short < 200 && long > 400, "gaps from {short} to {long} s");
+}
+
+/// A train that breaks down between two stops stands there for the breakdown's time, and the
+/// trains behind it wait (none passes it, none shares a block), then come on after it.
+#[test]
+fn a_broken_down_train_holds_the_trains_behind_it() {
+    let spec = RouteSpec {
+        rail: true,
+        runs_s: vec![120; 9],
+        dwells_s: vec![20; 10],
+        headway_s: 240,
+        first_s: 6 * 3_600,
+        trips: 30,
+        shared: 0,
+    };
+    let day = Arc::new(build(&[spec]));
+    let mut sim = TimetabledSimulation::new(day.clone(), config(5, true, 60)).expect("a valid day");
+    let route = day.routes[0].id;
+    sim.break_down(Breakdown {
+        route,
+        at_s: 7 * 3_600,
+        duration_s: 600,
+    });
+    let mut arrivals = Vec::new();
+    while sim.now() < DAY_END_S {
+        sim.tick(&mut arrivals);
+    }
+    check_day("synthetic, a breakdown", &day, &arrivals, Some(1));
+    let [broken] = sim.broken_down() else {
+        panic!("one breakdown: {:?}", sim.broken_down());
+    };
+    assert!(broken.stopped_s >= 7 * 3_600 && broken.stopped_s < 7 * 3_600 + 60);
+    assert_eq!(broken.cleared_s - broken.stopped_s, 600);
+    let trip = &day.trips[broken.trip.0 as usize];
+    // It reaches the next stop a run after its clearing (undisturbed: the timetable's run).
+    let reached = |a: &&StopArrival| a.stop == broken.to && a.route == route;
+    let at_next = arrivals
+        .iter()
+        .filter(reached)
+        .find(|a| a.trip == broken.trip)
+        .expect("it gets there");
+    assert_eq!(at_next.arrival_s, broken.cleared_s + 120);
+    // The trains behind in its direction came after it, the next one some 6 minutes late.
+    let behind: Vec<&StopArrival> = arrivals
+        .iter()
+        .filter(reached)
+        .filter(|a| day.trips[a.trip.0 as usize].direction_id == trip.direction_id)
+        .filter(|a| {
+            day.trips[a.trip.0 as usize].stops[a.stop_sequence as usize].arrival_s
+                > trip.stops[at_next.stop_sequence as usize].arrival_s
+        })
+        .collect();
+    assert!(behind.iter().all(|a| a.arrival_s > at_next.arrival_s));
+    let next = behind
+        .iter()
+        .min_by_key(|a| a.scheduled_arrival_s)
+        .expect("a train behind");
+    assert!(
+        next.delay_s() >= 300,
+        "the next train {} s late",
+        next.delay_s()
+    );
+    // The breakdown is asked for once: nothing else broke down.
+    assert_eq!(sim.broken_down().len(), 1);
 }
 
 /// A day of about NYC's size (some 2 000 trips, 86 000 stop times) simulated flat out.
