@@ -11,7 +11,7 @@ use crate::codec::{DecodeError, Decoder, SchemaRegistry};
 use crate::event::{AccuracyEvent, AccuracyKey};
 use crate::metrics::PipelineMetrics;
 use crate::processor::runner::{Output, Processor, ProcessorLoop};
-use crate::processor::ProcessorError;
+use crate::processor::{applied_or_rejected, ProcessorError};
 
 /// The name of the accuracy read model's consumer in metrics and dead letters.
 pub const CONSUMER: &str = "transit-accuracy";
@@ -155,18 +155,11 @@ impl Processor for AccuracyService {
             if *delivery.topic != *self.topic {
                 continue;
             }
-            match self.apply_one(delivery).await {
-                Ok(()) => stats.applied += 1,
-                Err(error) if error.registry_unavailable() => {
-                    return Err(ProcessorError::RegistryUnavailable {
-                        topic: delivery.topic.to_string(),
-                        source: error,
-                    })
-                }
-                Err(error) => {
-                    stats.dead_lettered += 1;
-                    output.reject(delivery, error.to_string());
-                }
+            let outcome = self.apply_one(delivery).await;
+            if applied_or_rejected(outcome, delivery, output)? {
+                stats.applied += 1;
+            } else {
+                stats.dead_lettered += 1;
             }
         }
         Ok(())

@@ -192,6 +192,27 @@ pub(crate) async fn decode_or_reject<E: Keyed>(
     }
 }
 
+/// What a read model made of one record it tried to apply: `true` applied, `false` handed to
+/// `output` as a dead letter with the reason. Only a registry that cannot be asked stops the
+/// read model: the batch is then neither applied further nor committed.
+pub(crate) fn applied_or_rejected(
+    outcome: Result<(), crate::codec::DecodeError>,
+    delivery: &Delivery,
+    output: &mut runner::Output,
+) -> Result<bool, ProcessorError> {
+    match outcome {
+        Ok(()) => Ok(true),
+        Err(error) if error.registry_unavailable() => Err(ProcessorError::RegistryUnavailable {
+            topic: delivery.topic.to_string(),
+            source: error,
+        }),
+        Err(error) => {
+            output.reject(delivery, error.to_string());
+            Ok(false)
+        }
+    }
+}
+
 /// Hands `rows` to `output` as records of `table`, stamped `timestamp_ms`. Returns how many.
 pub(crate) fn publish_rows<'a, E: Keyed + 'a>(
     table: &TopicCodec<E>,

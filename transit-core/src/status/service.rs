@@ -15,7 +15,7 @@ use crate::event::{
 use crate::metrics::PipelineMetrics;
 use crate::network::{cta, StationLocations};
 use crate::processor::runner::{Output, Processor, ProcessorLoop};
-use crate::processor::ProcessorError;
+use crate::processor::{applied_or_rejected, ProcessorError};
 use crate::time::SimTime;
 use crate::topics::Topics;
 
@@ -206,18 +206,11 @@ impl Processor for StatusService {
             else {
                 continue;
             };
-            match self.apply_one(source, delivery).await {
-                Ok(()) => stats.applied += 1,
-                Err(error) if error.registry_unavailable() => {
-                    return Err(ProcessorError::RegistryUnavailable {
-                        topic: delivery.topic.to_string(),
-                        source: error,
-                    })
-                }
-                Err(error) => {
-                    stats.dead_lettered += 1;
-                    output.reject(delivery, error.to_string());
-                }
+            let outcome = self.apply_one(source, delivery).await;
+            if applied_or_rejected(outcome, delivery, output)? {
+                stats.applied += 1;
+            } else {
+                stats.dead_lettered += 1;
             }
         }
         Ok(())
