@@ -240,19 +240,21 @@ pub async fn run(args: ProcessorArgs, shutdown: CancellationToken) -> anyhow::Re
     // work (one arrival re-predicts a vehicle's next half hour by four methods), and on the
     // process's runtime two such batches took both its workers from CTA's processors, which
     // then stopped reading for as long as the predictions lagged.
-    let predictions = tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .thread_name("predictions")
         .enable_all()
         .build()
         .context("starting the predictions' runtime")?;
+    let on_own_runtime = runtime.handle().clone();
+    let predictions = OwnRuntime(Some(runtime));
     let predictor = tasks.spawn_on(
-        predictions.handle(),
+        &on_own_runtime,
         "predictor",
         predictor.run(shutdown.clone()),
     );
     let scorer = tasks.spawn_on(
-        predictions.handle(),
+        &on_own_runtime,
         "prediction scorer",
         scorer.run(shutdown.clone()),
     );
@@ -267,8 +269,7 @@ pub async fn run(args: ProcessorArgs, shutdown: CancellationToken) -> anyhow::Re
     let predictor = join(predictor).await;
     let scorer = join(scorer).await;
     tasks.wait().await;
-    // Its tasks have all ended; a runtime may not be dropped (blocking) inside another.
-    predictions.shutdown_background();
+    drop(predictions);
     bus.flush().await?;
     health.stop().await?;
     let (predictor, scorer) = (predictor?, scorer?);
@@ -288,6 +289,19 @@ pub async fn run(args: ProcessorArgs, shutdown: CancellationToken) -> anyhow::Re
         ),
     }
     Ok(())
+}
+
+/// A runtime started within another: dropping a runtime blocks until its tasks end, which is
+/// refused inside another runtime (a panic), so this one is let go in the background, also
+/// when Ctrl+C's grace ran out and the process's future is dropped with it still running.
+struct OwnRuntime(Option<tokio::runtime::Runtime>);
+
+impl Drop for OwnRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 /// The partitions of the vehicle arrivals topic, creating it with `wanted` if nobody has yet
