@@ -598,6 +598,12 @@ mod agency {
         // The predictor and its scorer, on the processor loop like CTA's processors; the board
         // and the feeds serve the predictor's table.
         let metrics = PipelineMetrics::new();
+        let finite_flat_out = args.simulation.flat_out && args.simulation.days.is_some();
+        if finite_flat_out {
+            transit_predict::keep_every_issued(shared_bus.as_ref(), &topics, args.partitions)
+                .await
+                .context("creating the stream of predictions issued")?;
+        }
         let predictor = PredictionProcessor::new(
             Arc::clone(&shared_bus),
             Arc::clone(&registry),
@@ -710,6 +716,23 @@ mod agency {
         println!("transit board:     http://{board_address}/");
         println!("GTFS-realtime:     http://{board_address}/gtfs-rt/vehicle-positions, /gtfs-rt/trip-updates; static feed /gtfs/static.zip");
 
+        // Both hold their partitions before the day is published: a reader that is not there
+        // yet holds nothing back.
+        let ready_by = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let restored =
+                metrics.has_restored(predictor::PREDICTOR) && metrics.has_restored(scorer::SCORER);
+            // One that ended (it failed) never restores: joining it below says why.
+            if restored || predicting.is_finished() || scoring.is_finished() {
+                break;
+            }
+            if tokio::time::Instant::now() > ready_by {
+                anyhow::bail!(
+                    "the predictor and the scorer did not hold their partitions within 30 s"
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         let mut sim = agency.simulation(args.simulation.seed)?;
         let until_s = AgencyDay::until(&sim, args.simulation.days);
         let config = PublishConfig {

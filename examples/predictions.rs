@@ -38,7 +38,7 @@ use chrono::{Datelike, NaiveDate, Utc, Weekday};
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 use transit::agency::{AgencyArgs, AgencyDay};
-use transit_core::bus::{EventBus, TopicSpec};
+use transit_core::bus::EventBus;
 use transit_core::codec::{SchemaRegistry, TopicCodec};
 use transit_core::event::AccuracyEvent;
 use transit_core::metrics::PipelineMetrics;
@@ -180,16 +180,7 @@ async fn run(args: &Args, agency: &AgencyDay, predict: bool) -> anyhow::Result<(
     let metrics = PipelineMetrics::new();
     let (stop_predictor, stop_scorer) = (CancellationToken::new(), CancellationToken::new());
     let processors = if predict {
-        // The day's predictions, kept whole: the scorer reads them along, and a reader
-        // behind must not find them trimmed (with the bus's own retention the scorer was
-        // found to miss more than half of them, waiting for readers notwithstanding).
-        shared
-            .create_topic(
-                &TopicSpec::new(topics::issued(&topics), partitions)
-                    .with_retention_records(u64::MAX)
-                    .with_retention_bytes(u64::MAX),
-            )
-            .await?;
+        transit_predict::keep_every_issued(shared.as_ref(), &topics, partitions).await?;
         let predictor = PredictionProcessor::new(
             Arc::clone(&shared),
             Arc::clone(&registry),

@@ -23,7 +23,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::driver::{self, DriverConfig, DriverError, DriverStats, SimulationCodecs};
 use crate::Simulation;
-use transit_core::bus::{EventBus, TopicSpec};
+use transit_core::bus::EventBus;
 use transit_core::codec::SchemaRegistry;
 use transit_core::event::StationRow;
 use transit_core::metrics::PipelineMetrics;
@@ -271,14 +271,10 @@ pub async fn start(
         Some(predictions) => {
             driver::create_vehicle_arrivals_topic(bus.as_ref(), topics, config.partitions).await?;
             if predictions.keep_every_issued {
-                let spec =
-                    TopicSpec::new(transit_predict::topics::issued(topics), config.partitions)
-                        .with_retention_records(u64::MAX)
-                        .with_retention_bytes(u64::MAX);
-                bus.create_topic(&spec)
+                transit_predict::keep_every_issued(bus.as_ref(), topics, config.partitions)
                     .await
                     .map_err(|source| DriverError::CreateTopic {
-                        topic: spec.name.clone(),
+                        topic: transit_predict::topics::issued(topics),
                         source,
                     })?;
             }
