@@ -147,7 +147,7 @@ fn cluster_size(
 /// - A subscription in a group is a Kafka consumer-group member; one without a group reads
 ///   every partition by assignment (or, for a pattern, through a private group).
 /// - `retention_records` has no Kafka equivalent and is ignored; `retention_bytes` becomes the
-///   topic's `retention.bytes`.
+///   topic's `retention.bytes` (-1, no bound, for a size past what Kafka's setting holds).
 ///
 /// A clone is another handle to the same producer and clients.
 #[derive(Clone)]
@@ -675,7 +675,7 @@ impl EventBus for KafkaBus {
                 message: format!("{} partitions for topic {:?}", spec.partitions, spec.name),
             })?;
         let _one_at_a_time = self.inner.creating.lock().await;
-        let retention_bytes = spec.retention_bytes.map(|bytes| bytes.to_string());
+        let retention_bytes = spec.retention_bytes.map(retention_bytes_setting);
         let mut topic = NewTopic::new(
             &spec.name,
             partitions,
@@ -806,5 +806,29 @@ impl EventBus for KafkaBus {
             .await
             .map_err(backend)?
             .map_err(|error| bus_error(error, None))
+    }
+}
+
+/// `retention.bytes` for a bound of `bytes`: Kafka's setting is a signed 64-bit number where -1
+/// means no bound, so a bound it cannot hold (such as `u64::MAX`, "keep everything") is -1.
+fn retention_bytes_setting(bytes: u64) -> String {
+    match i64::try_from(bytes) {
+        Ok(bytes) => bytes.to_string(),
+        Err(_) => "-1".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retention_bytes_setting;
+
+    #[test]
+    fn a_bound_kafka_cannot_hold_is_no_bound() {
+        assert_eq!(retention_bytes_setting(1_073_741_824), "1073741824");
+        assert_eq!(
+            retention_bytes_setting(i64::MAX as u64),
+            i64::MAX.to_string()
+        );
+        assert_eq!(retention_bytes_setting(u64::MAX), "-1");
     }
 }
