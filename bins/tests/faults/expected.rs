@@ -214,6 +214,36 @@ pub(crate) fn without_trains(board: &StatusSnapshot) -> StatusSnapshot {
     board
 }
 
+/// `board` without the next train due at each platform: the board takes it from the
+/// predictor's learnt predictions wherever there is one, and with several partitions those
+/// read the other partitions as far as the predictor had got (`docs/predictions.md`, known
+/// limits), so they are not a function of the input alone as the rest of the board is.
+pub(crate) fn without_next_trains(board: &StatusSnapshot) -> StatusSnapshot {
+    let mut board = board.clone();
+    for line in &mut board.lines {
+        for station in &mut line.stations {
+            station.next_a = None;
+            station.next_b = None;
+        }
+    }
+    board
+}
+
+/// Lines of `board` on which no platform names the next train due.
+pub(crate) fn lines_without_next_trains(board: &StatusSnapshot) -> Vec<String> {
+    board
+        .lines
+        .iter()
+        .filter(|line| {
+            !line
+                .stations
+                .iter()
+                .any(|station| station.next_a.is_some() || station.next_b.is_some())
+        })
+        .map(|line| line.line.to_string())
+        .collect()
+}
+
 /// What differs between two boards, for a failure message.
 pub(crate) fn board_diff(shown: &StatusSnapshot, expected: &StatusSnapshot) -> String {
     let mut out = String::new();
