@@ -34,6 +34,11 @@ use crate::transaction::{Aborted, TransactionalProducer};
 /// How long one librdkafka poll waits; also how soon the poll thread notices a stop.
 const POLL: Duration = Duration::from_millis(100);
 
+/// How often a rewind the coordinator could not answer is tried again before the consumer
+/// gives up, and the wait before each (growing: a broker's restart takes seconds).
+const REWIND_ATTEMPTS: u32 = 10;
+const REWIND_BACKOFF: Duration = Duration::from_millis(500);
+
 /// What the poll thread sends: records, each with the assignment epoch of its partition when
 /// it was polled, or the error that ended the consumer.
 type Polled = Result<Vec<Epoched>>;
@@ -66,6 +71,9 @@ pub(crate) struct KafkaConsumer {
     /// Per partition, the assignment epoch of the records handed out since the last commit:
     /// a commit of a partition reassigned since is a stale member's.
     handed_out_epochs: HashMap<TopicPartition, u64>,
+    /// A rewind after an aborted transaction that could not be done yet (the group's
+    /// coordinator unreachable in a broker's restart): done before any record is handed out.
+    rewind_pending: bool,
 }
 
 impl std::fmt::Debug for KafkaConsumer {
@@ -118,6 +126,7 @@ impl KafkaConsumer {
             watermarks,
             transactions,
             handed_out_epochs: HashMap::new(),
+            rewind_pending: false,
         })
     }
 
@@ -125,16 +134,26 @@ impl KafkaConsumer {
     /// its committed offset, records polled ahead are dropped (a new epoch), and the change is
     /// reported as every partition revoked and assigned again, so the caller restores its
     /// state for them.
-    fn rewind(&mut self) -> Result<()> {
+    ///
+    /// Every partition is reported even when a seek failed (restoring twice is harmless); the
+    /// failure is returned so the rewind is done again.
+    async fn rewind(&mut self) -> Result<()> {
         let consumer = self.consumer()?;
-        let committed = consumer
-            .committed(self.timeout)
-            .map_err(|error| bus_error(error, None))?;
+        let timeout = self.timeout;
+        // Off the runtime: in a broker's restart the coordinator may take the whole timeout.
+        let committed = tokio::task::spawn_blocking({
+            let consumer = Arc::clone(&consumer);
+            move || consumer.committed(timeout)
+        })
+        .await
+        .map_err(backend)?
+        .map_err(|error| bus_error(error, None))?;
         let mut state = self.state.lock();
         // Before the seeks: a record the poll thread polls from here on gets its epoch looked
         // up again, under this lock, so after the epochs below are bumped.
         self.rewinds.fetch_add(1, Ordering::SeqCst);
         let held: Vec<TopicPartition> = state.partitions.iter().cloned().collect();
+        let mut failed = None;
         for partition in &held {
             let Ok(number) = i32::try_from(partition.partition) else {
                 continue;
@@ -148,7 +167,7 @@ impl KafkaConsumer {
                     StartFrom::Latest => Offset::End,
                 });
             if let Err(error) = consumer.seek(&partition.topic, number, offset, self.timeout) {
-                tracing::warn!(%error, topic = %partition.topic, partition = partition.partition, "rewinding a partition failed");
+                failed = Some(bus_error(error, Some(&partition.topic)));
             }
             *state.epochs.entry(partition.clone()).or_default() += 1;
             state.first_polled.remove(partition);
@@ -159,6 +178,41 @@ impl KafkaConsumer {
         if !held.is_empty() {
             state.changes.push(AssignmentChange::Revoked(held.clone()));
             state.changes.push(AssignmentChange::Assigned(held));
+        }
+        failed.map_or(Ok(()), Err)
+    }
+
+    /// Rewinds after a transaction that did not commit, or marks the rewind as pending when it
+    /// cannot be done now: either way no record past the committed offsets is handed out
+    /// against state that lacks the aborted batch.
+    async fn rewind_after_abort(&mut self) {
+        self.rewind_pending = true;
+        match self.rewind().await {
+            Ok(()) => self.rewind_pending = false,
+            Err(error) => tracing::warn!(
+                error = %error,
+                "rewinding to the committed offsets after an aborted transaction failed; \
+                 retried before the next record is handed out"
+            ),
+        }
+    }
+
+    /// Does a pending rewind, retrying while the group's coordinator cannot answer.
+    async fn finish_pending_rewind(&mut self) -> Result<()> {
+        let mut attempt: u32 = 0;
+        while self.rewind_pending {
+            match self.rewind().await {
+                Ok(()) => {
+                    self.rewind_pending = false;
+                    tracing::info!("rewound to the committed offsets after an aborted transaction");
+                }
+                Err(error) if attempt < REWIND_ATTEMPTS => {
+                    attempt += 1;
+                    tracing::warn!(%error, attempt, "rewinding to the committed offsets failed; retrying");
+                    tokio::time::sleep(REWIND_BACKOFF * attempt).await;
+                }
+                Err(error) => return Err(error),
+            }
         }
         Ok(())
     }
@@ -416,6 +470,7 @@ impl Consumer for KafkaConsumer {
         if max == 0 {
             return Ok(0);
         }
+        self.finish_pending_rewind().await?;
         let mut added = self.take_buffered(out, max);
         // Waits only while nothing was added; then takes what is in the channel already.
         while added < max {
@@ -554,16 +609,21 @@ impl Consumer for KafkaConsumer {
                 self.handed_out_epochs.clear();
                 Ok(())
             }
-            // Replaced: the group's rebalance revokes and reassigns, and whoever holds the
-            // partitions then reads them from the committed offsets.
+            // Replaced, or a transaction that could not go on: the group's rebalance, if one
+            // comes, revokes and reassigns. A member that still holds its partitions (an
+            // abortable error in a broker's restart says "fenced" too) would otherwise carry
+            // on past the aborted batch with state that has it and a changelog that does not:
+            // rewind either way, so whoever holds the partitions reads them from the committed
+            // offsets against the committed state.
             Err(Aborted::Fenced(reason)) => {
                 self.handed_out_epochs.clear();
+                self.rewind_after_abort().await;
                 Err(Error::Fenced { reason })
             }
             // Still the member: rewind to the committed offsets and report it, so the caller
             // restores its state and processes the batch again.
             Err(Aborted::Failed(error)) => {
-                self.rewind()?;
+                self.rewind_after_abort().await;
                 Err(error)
             }
         }

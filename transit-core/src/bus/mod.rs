@@ -63,7 +63,10 @@ pub use topic::{StartFrom, SubscribeOptions, TopicSelector, TopicSpec};
 ///   of the bus and the positions stay where they were. A member that has been replaced (it
 ///   stalled past its group's timeout, or the group rebalanced without it) cannot complete the
 ///   step: it fails with [`Error::Fenced`], so a stale member never writes over the work of the
-///   member that took its partitions over. Backends without transactions keep at-least-once
+///   member that took its partitions over. Whatever the step failed on, a member that still
+///   holds partitions reads them again from the committed positions, and its assignment
+///   changes report them revoked and assigned again, so the state it built from the aborted
+///   step is restored from what was committed. Backends without transactions keep at-least-once
 ///   delivery, and processors make replays harmless by storing input offsets with their state.
 ///
 /// # Clone

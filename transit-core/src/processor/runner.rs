@@ -376,9 +376,10 @@ impl ProcessorLoop {
                                 tracing::warn!(
                                     processor = %self.name,
                                     %reason,
-                                    "fenced: another member has these partitions now; this \
-                                     batch's output is aborted and never read, and this member \
-                                     carries on with what its group gives it"
+                                    "fenced, or the transaction could not go on: this batch's \
+                                     output is aborted and never read, and this member carries \
+                                     on from the committed offsets with what its group gives it, \
+                                     its state restored"
                                 );
                                 stats = before;
                                 continue;

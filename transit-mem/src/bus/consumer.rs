@@ -393,7 +393,8 @@ impl Consumer for MemConsumer {
     /// Atomic under the bus's one lock: either every record is appended and every position
     /// committed, or nothing is. A member whose group moved to a generation it has not seen
     /// (someone joined or left since it fetched) is fenced, as Kafka's group coordinator fences
-    /// a commit from an old generation, and rewound to the group's committed positions.
+    /// a commit from an old generation, and rewound to the group's committed positions; so is
+    /// a member whose step is refused for any other reason.
     async fn publish_and_commit(
         &mut self,
         outputs: Vec<(String, Vec<Record>)>,
@@ -432,10 +433,19 @@ impl Consumer for MemConsumer {
                     ),
                 });
             }
-            for (topic, records) in &outputs {
-                state.check_publish(topic, records)?;
+            let checked = outputs
+                .iter()
+                .try_for_each(|(topic, records)| state.check_publish(topic, records))
+                .and_then(|()| state.check_positions(positions));
+            if let Err(error) = checked {
+                // Nothing published or committed: rewound as a fenced member is, so the batch
+                // is read again against state restored from the committed positions.
+                self.fetched_in = None;
+                self.computed_for = None;
+                self.refresh(&state);
+                self.report_position(&mut state);
+                return Err(error);
             }
-            state.check_positions(positions)?;
             for (topic, records) in outputs {
                 state.append(&topic, records);
                 appended.extend(state.appended(&topic));
