@@ -25,9 +25,11 @@
 #   BENCH_PARTITIONS=4           partitions of the entries topic (transit produce's default)
 #   BENCH_RUNS="transit-off transit streams"
 #                                which runs, in this order (any subset)
-#   TRANSIT_PROCESS_ARGS="--transactions on"
+#   TRANSIT_PROCESS_ARGS="--transactions on --processors turnstile-counter"
 #                                `transit process` arguments of the run named transit
-#   TRANSIT_PROCESS_ARGS_OFF="--transactions off"
+#   TRANSIT_PROCESS_ARGS_OFF="--transactions off --processors turnstile-counter"
+#                                (the counter alone, as the peer is: the other processors
+#                                would share its 2 cores; drop --processors to time them all)
 #                                `transit process` arguments of the run named transit-off
 #   STREAMS_COMMIT_INTERVAL_MS   the peer's commit.interval.ms; unset = Kafka Streams' default,
 #                                100 ms under exactly_once_v2
@@ -53,8 +55,8 @@ BENCH_RUNS="${BENCH_RUNS:-transit-off transit streams}"
 BENCH_TIMEOUT="${BENCH_TIMEOUT:-900}"
 STREAMS_GUARANTEE="${STREAMS_GUARANTEE:-exactly_once_v2}"
 STREAMS_JAVA_OPTS="${STREAMS_JAVA_OPTS:--Xms256m -Xmx1g}"
-TRANSIT_PROCESS_ARGS="${TRANSIT_PROCESS_ARGS---transactions on}"
-TRANSIT_PROCESS_ARGS_OFF="${TRANSIT_PROCESS_ARGS_OFF---transactions off}"
+TRANSIT_PROCESS_ARGS="${TRANSIT_PROCESS_ARGS---transactions on --processors turnstile-counter}"
+TRANSIT_PROCESS_ARGS_OFF="${TRANSIT_PROCESS_ARGS_OFF---transactions off --processors turnstile-counter}"
 
 say() { printf '\n==> %s\n' "$*"; }
 fail() { echo "bench-counter-peer: $*" >&2; exit 1; }

@@ -27,10 +27,75 @@ use crate::agency::AgencyArgs;
 use crate::probes::{ProbeArgs, ProcessHealth};
 use crate::settings::ClusterArgs;
 
-/// The consumer groups' names after the group prefix: CTA's processors'.
-const CTA_GROUPS: [&str; 3] = ["station-processor", "turnstile-counter", "headways"];
-/// The predictor's and the scorer's.
-const PREDICTION_GROUPS: [&str; 2] = ["predictor", "prediction-scorer"];
+/// One of the processors `transit process` runs; its name is its consumer group's after the
+/// group prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+pub enum ProcessorKind {
+    /// The station table (CTA's).
+    #[value(name = "station-processor")]
+    Stations,
+    /// The turnstile counts (CTA's).
+    #[value(name = "turnstile-counter")]
+    Counter,
+    /// The headways (CTA's).
+    #[value(name = "headways")]
+    Headways,
+    /// The arrival predictions.
+    #[value(name = "predictor")]
+    Predictor,
+    /// The predictions' scorer.
+    #[value(name = "prediction-scorer")]
+    Scorer,
+}
+
+impl ProcessorKind {
+    /// Every processor, in the order they start.
+    const ALL: [Self; 5] = [
+        Self::Stations,
+        Self::Counter,
+        Self::Headways,
+        Self::Predictor,
+        Self::Scorer,
+    ];
+
+    /// Its consumer group's name after the group prefix.
+    fn group(self) -> &'static str {
+        match self {
+            Self::Stations => "station-processor",
+            Self::Counter => "turnstile-counter",
+            Self::Headways => "headways",
+            Self::Predictor => "predictor",
+            Self::Scorer => "prediction-scorer",
+        }
+    }
+
+    /// Whether it reads CTA's topics only.
+    fn cta_only(self) -> bool {
+        matches!(self, Self::Stations | Self::Counter | Self::Headways)
+    }
+}
+
+/// The processors to run: those named, or every one that reads the network's topics; CTA's
+/// named with `--gtfs` are a mistake told in one line.
+fn selected(named: &[ProcessorKind], cta: bool) -> anyhow::Result<Vec<ProcessorKind>> {
+    if named.is_empty() {
+        return Ok(ProcessorKind::ALL
+            .into_iter()
+            .filter(|kind| cta || !kind.cta_only())
+            .collect());
+    }
+    if let Some(kind) = named.iter().find(|kind| !cta && kind.cta_only()) {
+        anyhow::bail!(
+            "--processors {} reads CTA's topics, and --gtfs runs an agency's: with --gtfs only \
+             predictor and prediction-scorer run",
+            kind.group()
+        );
+    }
+    let mut kinds = named.to_vec();
+    kinds.sort_unstable();
+    kinds.dedup();
+    Ok(kinds)
+}
 
 /// How long the arrivals topic's partitions may take to be known at the start.
 const PARTITIONS_LIMIT: Duration = Duration::from_secs(60);
@@ -68,12 +133,18 @@ pub struct ProcessorArgs {
     #[arg(long, env = "TRANSIT_PARTITIONS", default_value_t = 4)]
     pub partitions: u32,
 
-    /// Prefix of the consumer groups (`<prefix>-station-processor`,
-    /// `<prefix>-turnstile-counter`, `<prefix>-headways`, `<prefix>-predictor`,
-    /// `<prefix>-prediction-scorer`): instances with the same prefix share the work; another
+    /// Prefix of the consumer groups (`<prefix>-` and the processor's name: see --processors):
+    /// instances with the same prefix share the work; another
     /// prefix is another, independent deployment on the same cluster.
     #[arg(long, env = "TRANSIT_GROUP_PREFIX", default_value = "transit")]
     pub group_prefix: String,
+
+    /// Which processors this instance runs, comma-separated (`station-processor`,
+    /// `turnstile-counter`, `headways`, `predictor`, `prediction-scorer`): each can be deployed,
+    /// scaled and restarted on its own. All of them by default (with --gtfs, the predictor and
+    /// the scorer).
+    #[arg(long, env = "TRANSIT_PROCESSORS", value_enum, value_delimiter = ',')]
+    pub processors: Vec<ProcessorKind>,
 
     /// `on`: each batch's output and input offsets go in one Kafka transaction, so a member
     /// that stalled and lost its partitions is fenced (needs a broker with transactions, such
@@ -122,22 +193,17 @@ pub async fn run(args: ProcessorArgs, shutdown: CancellationToken) -> anyhow::Re
             rules.gapped_share
         );
     }
-    let (day, topics) = match &agency {
-        Some(agency) => (
-            Arc::clone(&agency.day),
-            agency.topics(args.cluster.topic_prefix.as_deref()),
-        ),
-        None => (cta_service_day(start)?, args.cluster.topics()),
+    let topics = match &agency {
+        Some(agency) => agency.topics(args.cluster.topic_prefix.as_deref()),
+        None => args.cluster.topics(),
     };
     let cta = agency.is_none();
-    let group = |name: &str| format!("{}-{name}", args.group_prefix);
+    let kinds = selected(&args.processors, cta)?;
+    let runs = |kind: ProcessorKind| kinds.contains(&kind);
+    let group = |kind: ProcessorKind| format!("{}-{}", args.group_prefix, kind.group());
     let mut health = ProcessHealth::starting(&args.probes, "process", &shutdown).await?;
-    let names = CTA_GROUPS
-        .iter()
-        .filter(|_| cta)
-        .chain(PREDICTION_GROUPS.iter());
-    for name in names {
-        let (metrics, group) = (Arc::clone(&health.metrics), group(name));
+    for kind in &kinds {
+        let (metrics, group) = (Arc::clone(&health.metrics), group(*kind));
         health.readiness.watch(&group.clone(), move || {
             if metrics.has_restored(&group) {
                 Ok(())
@@ -162,132 +228,164 @@ pub async fn run(args: ProcessorArgs, shutdown: CancellationToken) -> anyhow::Re
         Switch::On => Transactions::WhenSupported,
         Switch::Off => Transactions::Off,
     };
-    let cta_processors = if cta {
-        let stations = StationProcessor::new(
-            Arc::clone(&bus),
-            Arc::clone(&registry),
-            &topics,
-            Arc::clone(&metrics),
+    let stations = if runs(ProcessorKind::Stations) {
+        Some(
+            StationProcessor::new(
+                Arc::clone(&bus),
+                Arc::clone(&registry),
+                &topics,
+                Arc::clone(&metrics),
+            )
+            .await?
+            .in_group(group(ProcessorKind::Stations))
+            .transactions(transactions),
         )
-        .await?
-        .in_group(group(CTA_GROUPS[0]))
-        .transactions(transactions);
-        let counter = TurnstileCounter::new(
-            Arc::clone(&bus),
-            Arc::clone(&registry),
-            &topics,
-            Arc::clone(&metrics),
-        )
-        .await?
-        .in_group(group(CTA_GROUPS[1]))
-        .transactions(transactions);
-        let headways = HeadwayProcessor::new(
-            Arc::clone(&bus),
-            Arc::clone(&registry),
-            &topics,
-            Arc::clone(&metrics),
-        )
-        .await?
-        .in_group(group(CTA_GROUPS[2]))
-        .transactions(transactions)
-        .rules(rules);
-        Some((stations, counter, headways))
     } else {
         None
     };
-    let partitions = arrival_partitions(bus.as_ref(), &topics, args.partitions).await?;
-    let predictor = PredictionProcessor::new(
-        Arc::clone(&bus),
-        Arc::clone(&registry),
-        &topics,
-        Arc::clone(&day),
-        partitions,
-        Arc::clone(&metrics),
-    )
-    .await?
-    .in_group(group(PREDICTION_GROUPS[0]))
-    .transactions(transactions)
-    // They may lag far behind a producer flat out: a stop leaves the rest to the group.
-    .stop_promptly();
-    let scorer = ScoreProcessor::new(
-        Arc::clone(&bus),
-        registry,
-        &topics,
-        ScoreConfig {
-            day_start_unix_s: day.start_unix_s,
-            ..ScoreConfig::default()
-        },
-        metrics,
-    )
-    .await?
-    .in_group(group(PREDICTION_GROUPS[1]))
-    .transactions(transactions)
-    .stop_promptly();
+    let counter = if runs(ProcessorKind::Counter) {
+        Some(
+            TurnstileCounter::new(
+                Arc::clone(&bus),
+                Arc::clone(&registry),
+                &topics,
+                Arc::clone(&metrics),
+            )
+            .await?
+            .in_group(group(ProcessorKind::Counter))
+            .transactions(transactions),
+        )
+    } else {
+        None
+    };
+    let headways = if runs(ProcessorKind::Headways) {
+        Some(
+            HeadwayProcessor::new(
+                Arc::clone(&bus),
+                Arc::clone(&registry),
+                &topics,
+                Arc::clone(&metrics),
+            )
+            .await?
+            .in_group(group(ProcessorKind::Headways))
+            .transactions(transactions)
+            .rules(rules),
+        )
+    } else {
+        None
+    };
+    // The timetable the predictions are of (CTA's is built from its feed: not for nothing).
+    let day = if runs(ProcessorKind::Predictor) || runs(ProcessorKind::Scorer) {
+        Some(match &agency {
+            Some(agency) => Arc::clone(&agency.day),
+            None => cta_service_day(start)?,
+        })
+    } else {
+        None
+    };
+    let predictor = if let (true, Some(day)) = (runs(ProcessorKind::Predictor), &day) {
+        let partitions = arrival_partitions(bus.as_ref(), &topics, args.partitions).await?;
+        Some(
+            PredictionProcessor::new(
+                Arc::clone(&bus),
+                Arc::clone(&registry),
+                &topics,
+                Arc::clone(day),
+                partitions,
+                Arc::clone(&metrics),
+            )
+            .await?
+            .in_group(group(ProcessorKind::Predictor))
+            .transactions(transactions)
+            // It may lag far behind a producer flat out: a stop leaves the rest to the group.
+            .stop_promptly(),
+        )
+    } else {
+        None
+    };
+    let scorer = if let (true, Some(day)) = (runs(ProcessorKind::Scorer), &day) {
+        Some(
+            ScoreProcessor::new(
+                Arc::clone(&bus),
+                registry,
+                &topics,
+                ScoreConfig {
+                    day_start_unix_s: day.start_unix_s,
+                    ..ScoreConfig::default()
+                },
+                metrics,
+            )
+            .await?
+            .in_group(group(ProcessorKind::Scorer))
+            .transactions(transactions)
+            .stop_promptly(),
+        )
+    } else {
+        None
+    };
     crate::shutdown::enter(
         "processing",
         "the open transactions were not committed; the broker aborts them and their input is \
          processed again",
     );
     let tasks = Tasks::new();
-    let cta_running = cta_processors.map(|(stations, counter, headways)| {
-        (
-            tasks.spawn("station processor", stations.run(shutdown.clone())),
-            tasks.spawn("turnstile counter", counter.run(shutdown.clone())),
-            tasks.spawn("headway processor", headways.run(shutdown.clone())),
-        )
-    });
+    let stations = stations.map(|p| tasks.spawn("station processor", p.run(shutdown.clone())));
+    let counter = counter.map(|p| tasks.spawn("turnstile counter", p.run(shutdown.clone())));
+    let headways = headways.map(|p| tasks.spawn("headway processor", p.run(shutdown.clone())));
     // The predictor and the scorer get a runtime of their own: a batch of theirs is long CPU
     // work (one arrival re-predicts a vehicle's next half hour by four methods), and on the
     // process's runtime two such batches took both its workers from CTA's processors, which
     // then stopped reading for as long as the predictions lagged.
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("predictions")
-        .enable_all()
-        .build()
-        .context("starting the predictions' runtime")?;
-    let on_own_runtime = runtime.handle().clone();
-    let predictions = OwnRuntime(Some(runtime));
-    let predictor = tasks.spawn_on(
-        &on_own_runtime,
-        "predictor",
-        predictor.run(shutdown.clone()),
-    );
-    let scorer = tasks.spawn_on(
-        &on_own_runtime,
-        "prediction scorer",
-        scorer.run(shutdown.clone()),
-    );
-    let cta_stopped = match cta_running {
-        Some((stations, counter, headways)) => Some((
-            join(stations).await,
-            join(counter).await,
-            join(headways).await,
-        )),
-        None => None,
+    let predictions = if predictor.is_some() || scorer.is_some() {
+        Some(OwnRuntime(Some(
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("predictions")
+                .enable_all()
+                .build()
+                .context("starting the predictions' runtime")?,
+        )))
+    } else {
+        None
     };
-    let predictor = join(predictor).await;
-    let scorer = join(scorer).await;
+    let on_own_runtime = predictions
+        .as_ref()
+        .and_then(|own| own.0.as_ref())
+        .map(|runtime| runtime.handle().clone());
+    let (predictor, scorer) = match &on_own_runtime {
+        Some(own) => (
+            predictor.map(|p| tasks.spawn_on(own, "predictor", p.run(shutdown.clone()))),
+            scorer.map(|p| tasks.spawn_on(own, "prediction scorer", p.run(shutdown.clone()))),
+        ),
+        None => (None, None),
+    };
+    // Each one's totals, or its error, once every one has stopped.
+    let mut stopped: Vec<anyhow::Result<(&str, String)>> = Vec::new();
+    async fn collect_totals<T: std::fmt::Display>(
+        name: &'static str,
+        task: Option<tokio::task::JoinHandle<anyhow::Result<T>>>,
+        stopped: &mut Vec<anyhow::Result<(&'static str, String)>>,
+    ) {
+        if let Some(task) = task {
+            stopped.push(join(task).await.map(|stats| (name, stats.to_string())));
+        }
+    }
+    collect_totals("stations", stations, &mut stopped).await;
+    collect_totals("counts", counter, &mut stopped).await;
+    collect_totals("headways", headways, &mut stopped).await;
+    collect_totals("predictor", predictor, &mut stopped).await;
+    collect_totals("scorer", scorer, &mut stopped).await;
     tasks.wait().await;
     drop(predictions);
     bus.flush().await?;
     health.stop().await?;
-    let (predictor, scorer) = (predictor?, scorer?);
-    match cta_stopped {
-        Some((stations, counts, headways)) => tracing::info!(
-            stations = %stations?,
-            counts = %counts?,
-            headways = %headways?,
-            predictor = %predictor,
-            scorer = %scorer,
-            "processors stopped; output flushed"
-        ),
-        None => tracing::info!(
-            predictor = %predictor,
-            scorer = %scorer,
-            "processors stopped; output flushed"
-        ),
-    }
+    let stopped = stopped.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
+    let totals = stopped
+        .iter()
+        .map(|(name, stats)| format!("{name}: {stats}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    tracing::info!(%totals, "processors stopped; output flushed");
     Ok(())
 }
 
@@ -363,4 +461,46 @@ fn cta_service_day(start: SimTime) -> anyhow::Result<Arc<ServiceDay>> {
         "CTA's service day"
     );
     Ok(Arc::new(day))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_processor_runs_unless_named_and_an_agency_runs_its_predictions_only() {
+        assert_eq!(selected(&[], true).unwrap(), ProcessorKind::ALL.to_vec());
+        assert_eq!(
+            selected(&[], false).unwrap(),
+            vec![ProcessorKind::Predictor, ProcessorKind::Scorer]
+        );
+        assert_eq!(
+            selected(
+                &[
+                    ProcessorKind::Scorer,
+                    ProcessorKind::Counter,
+                    ProcessorKind::Scorer
+                ],
+                true
+            )
+            .unwrap(),
+            vec![ProcessorKind::Counter, ProcessorKind::Scorer]
+        );
+        let mistake = selected(&[ProcessorKind::Counter], false).unwrap_err();
+        assert!(
+            mistake
+                .to_string()
+                .contains("turnstile-counter reads CTA's topics"),
+            "{mistake}"
+        );
+    }
+
+    #[test]
+    fn a_processors_name_is_its_groups() {
+        use clap::ValueEnum;
+        for kind in ProcessorKind::ALL {
+            let name = kind.to_possible_value().map(|v| v.get_name().to_string());
+            assert_eq!(name.as_deref(), Some(kind.group()));
+        }
+    }
 }
