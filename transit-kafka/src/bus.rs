@@ -508,9 +508,13 @@ impl KafkaBus {
                 let offset = match start {
                     StartFrom::Earliest => Offset::Beginning,
                     StartFrom::Latest => {
-                        let (_, high) = consumer
-                            .fetch_watermarks(name, number, self.inner.timeout)
-                            .map_err(|error| bus_error(error, Some(name)))?;
+                        let (_, high) = crate::consumer::fetch_watermarks(
+                            &consumer,
+                            name,
+                            number,
+                            self.inner.timeout,
+                        )
+                        .map_err(|error| bus_error(error, Some(name)))?;
                         Offset::Offset(high)
                     }
                 };

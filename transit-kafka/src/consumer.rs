@@ -383,8 +383,8 @@ fn poll_loop(
 /// after the controller said it was made), or while the broker asked has just gone away (its
 /// handle destroyed, its connection refused: a node stopped) and the metadata has not yet moved
 /// the partition's leadership to another.
-fn fetch_watermarks(
-    client: &BaseConsumer<TracingContext>,
+pub(crate) fn fetch_watermarks<C: rdkafka::consumer::ConsumerContext>(
+    client: &BaseConsumer<C>,
     topic: &str,
     partition: i32,
     timeout: Duration,
@@ -404,6 +404,13 @@ fn fetch_watermarks(
                                 | RDKafkaErrorCode::UnknownTopic
                                 | RDKafkaErrorCode::DestroyBroker
                                 | RDKafkaErrorCode::BrokerTransportFailure
+                                // A partition's new leader, just elected, before its high
+                                // watermark caught up with the followers' (a broker lost).
+                                | RDKafkaErrorCode::OffsetNotAvailable
+                                | RDKafkaErrorCode::UnknownLeaderEpoch
+                                | RDKafkaErrorCode::FencedLeaderEpoch
+                                | RDKafkaErrorCode::NotCoordinator
+                                | RDKafkaErrorCode::RequestTimedOut
                         )
                     ) =>
             {
