@@ -209,6 +209,12 @@ pub async fn run(args: ProcessorArgs, shutdown: CancellationToken) -> anyhow::Re
     .transactions(transactions)
     // They may lag far behind a producer flat out: a stop leaves the rest to the group.
     .stop_promptly();
+    // CTA's network has weather (any agency's feed has none): runs are predicted by it.
+    let predictor = if cta {
+        predictor.weather(Arc::clone(&registry), topics.weather())?
+    } else {
+        predictor
+    };
     let scorer = ScoreProcessor::new(
         Arc::clone(&bus),
         registry,
