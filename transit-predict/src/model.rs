@@ -1920,6 +1920,30 @@ mod tests {
     }
 
     #[test]
+    fn a_train_seen_past_the_train_ahead_is_not_held_behind_it() -> Result<(), Unplaced> {
+        let mut p = predictor(day(12, 1, false));
+        teach(&mut p, 6, 0)?;
+        let mut out = Issued::default();
+        // Train 6 is last heard of at s1 (taken out on the way); train 7 runs on time, and
+        // is seen at s3, which train 6 never reached.
+        p.observe(0, 100, &arrival(6, 6, 1, 0, 0), &mut out)?;
+        for k in 0..4 {
+            let at = ms(first(7) + k * (RUN + DWELL));
+            p.advance(0, at, &mut out);
+            p.observe(0, 101 + u64::from(k), &arrival(7, 7, k, 0, 0), &mut out)?;
+        }
+        assert!(p.vehicle("v6").is_some(), "not given up yet");
+        let next = row(&p, 7, Method::Learnt, 4).map_or(0, |r| r.arrival_ms);
+        let scheduled = ms(first(7) + 4 * (RUN + DWELL));
+        assert!(
+            (next - scheduled).abs() <= 5_000,
+            "on time, not behind train 6: {} s",
+            (next - scheduled) / 1_000
+        );
+        Ok(())
+    }
+
+    #[test]
     fn a_replayed_or_older_arrival_is_left_out() -> Result<(), Unplaced> {
         let mut p = predictor(day(4, 1, false));
         let mut out = Issued::default();
