@@ -29,6 +29,11 @@
 //!
 //! Where it stops: the predictor sees the train ahead only among the vehicles of the
 //! partitions it holds (all of them here: one member each).
+//!
+//! Pacing: flat out, the simulation runs at most `--lead` arrivals per partition ahead of its
+//! slowest reader (the arrivals topic's retention, on a bus that waits for its readers), as a
+//! live feed never runs far ahead of a predictor that keeps up: each batch the predictor reads
+//! is then every partition's arrivals up to one instant, which it applies in event-time order.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -38,12 +43,12 @@ use chrono::{Datelike, NaiveDate, Utc, Weekday};
 use clap::Parser;
 use tokio_util::sync::CancellationToken;
 use transit::agency::{AgencyArgs, AgencyDay};
-use transit_core::bus::EventBus;
+use transit_core::bus::{Delivery, EventBus, SubscribeOptions, TopicSpec};
 use transit_core::codec::{SchemaRegistry, TopicCodec};
 use transit_core::event::AccuracyEvent;
 use transit_core::metrics::PipelineMetrics;
-use transit_core::processor::read_table;
 use transit_core::processor::runner::Transactions;
+use transit_core::processor::{read_table, BATCH};
 use transit_core::topics::Topics;
 use transit_mem::{MemBus, MemRegistry};
 use transit_predict::{
@@ -69,6 +74,16 @@ struct Args {
     /// Partitions of the arrivals topic (and of the prediction table).
     #[arg(long, default_value_t = 4)]
     partitions: u32,
+
+    /// How many arrivals per partition the simulation may publish ahead of its slowest
+    /// reader (the predictor, the scorer). Flat out, a simulation far ahead hands the
+    /// predictor a backlog, and the in-memory bus gives a reader that is behind a run of one
+    /// partition at a time: the predictor would read one partition's day before the next one's,
+    /// which no live deployment does. By default as many as one batch of the predictor holds
+    /// over every partition, so each batch is every partition's arrivals up to one instant;
+    /// 0 lets it run as far ahead as the bus keeps (100 000 records a partition).
+    #[arg(long, value_name = "RECORDS")]
+    lead: Option<u64>,
 
     /// The simulation's seed.
     #[arg(long, default_value_t = 7)]
@@ -166,6 +181,19 @@ async fn run(args: &Args, agency: &AgencyDay, predict: bool) -> anyhow::Result<(
     let registry: Arc<dyn SchemaRegistry> = Arc::new(MemRegistry::new());
     let topics = Topics::new("gov.example.transit");
     let partitions = args.partitions.max(1);
+    let lead = args
+        .lead
+        .unwrap_or(BATCH as u64 / u64::from(partitions))
+        .max(1);
+    if predict && args.lead != Some(0) {
+        // Created first with a retention of `lead` records: the bus holds the simulation back
+        // that far ahead of its readers.
+        shared
+            .create_topic(
+                &TopicSpec::new(topics.vehicle_arrivals(), partitions).with_retention_records(lead),
+            )
+            .await?;
+    }
     publish::create_topic(shared.as_ref(), &topics, partitions).await?;
     let codec = publish::register_codec(Arc::clone(&registry), &topics).await?;
     let mut sim = agency.simulation(args.seed)?;
@@ -230,6 +258,13 @@ async fn run(args: &Args, agency: &AgencyDay, predict: bool) -> anyhow::Result<(
     } else {
         None
     };
+    // The breakdown's measure reads the day's arrivals back, which a short retention trims:
+    // a reader of its own keeps them.
+    let keeper = if predict && args.breakdown.is_some() {
+        Some(ArrivalKeeper::start(shared.as_ref(), &topics.vehicle_arrivals()).await?)
+    } else {
+        None
+    };
     let started = Instant::now();
     let stats = publish::run(
         shared.as_ref(),
@@ -266,14 +301,75 @@ async fn run(args: &Args, agency: &AgencyDay, predict: bool) -> anyhow::Result<(
         let reading = Instant::now();
         let entries = read_table(shared.as_ref(), &topics::predictor_state(&topics)).await?;
         run.restore = Some((entries.len(), reading.elapsed()));
+        let kept = match keeper {
+            Some(keeper) => keeper.finish(stats.published).await?,
+            None => Vec::new(),
+        };
         if let Some(broken) = sim.broken_down().first() {
-            let recovery =
-                breakdown::recovery(shared.as_ref(), &registry, &topics, &agency.day, broken)
-                    .await?;
+            let recovery = breakdown::recovery(
+                shared.as_ref(),
+                &registry,
+                &topics,
+                &agency.day,
+                broken,
+                &kept,
+            )
+            .await?;
             run.recovery = Some((*broken, recovery));
         }
     }
     Ok((stats.published, run))
+}
+
+/// A reader of the arrivals topic that keeps every record it reads (the bus would trim them).
+struct ArrivalKeeper {
+    target: tokio::sync::watch::Sender<Option<u64>>,
+    task: tokio::task::JoinHandle<anyhow::Result<Vec<Delivery>>>,
+}
+
+impl ArrivalKeeper {
+    /// Subscribes (from the start) before anything is published, so the bus waits for it too.
+    async fn start(bus: &dyn EventBus, topic: &str) -> anyhow::Result<Self> {
+        let mut consumer = bus.subscribe(SubscribeOptions::topics([topic])).await?;
+        let mut kept = Vec::new();
+        // A first look makes it a reader the bus knows of before the day begins.
+        let _ = tokio::time::timeout(
+            Duration::from_millis(20),
+            consumer.recv_batch(&mut kept, BATCH),
+        )
+        .await;
+        let (target, mut wanted) = tokio::sync::watch::channel(None::<u64>);
+        let task = tokio::spawn(async move {
+            let mut batch = Vec::new();
+            loop {
+                if wanted
+                    .borrow_and_update()
+                    .is_some_and(|n| kept.len() as u64 >= n)
+                {
+                    return Ok(kept);
+                }
+                batch.clear();
+                match tokio::time::timeout(
+                    Duration::from_millis(50),
+                    consumer.recv_batch(&mut batch, BATCH),
+                )
+                .await
+                {
+                    Err(_quiet) => {}
+                    Ok(Ok(0)) => return Ok(kept),
+                    Ok(Ok(_)) => kept.append(&mut batch),
+                    Ok(Err(error)) => return Err(error.into()),
+                }
+            }
+        });
+        Ok(Self { target, task })
+    }
+
+    /// Every arrival of the day, once `published` were read.
+    async fn finish(self, published: u64) -> anyhow::Result<Vec<Delivery>> {
+        self.target.send_replace(Some(published));
+        self.task.await.context("the arrivals' keeper")?
+    }
 }
 
 /// The Monday after today (UTC), or today if it is one.
@@ -345,7 +441,7 @@ fn parse_breakdown(text: &str) -> Result<Breakdown, String> {
 mod breakdown {
     use std::sync::Arc;
 
-    use transit_core::bus::EventBus;
+    use transit_core::bus::{Delivery, EventBus};
     use transit_core::codec::{SchemaRegistry, TopicCodec};
     use transit_core::event::{PredictionEvent, VehicleArrivalEvent};
     use transit_core::network::service_day::ServiceDay;
@@ -362,14 +458,16 @@ mod breakdown {
     const BEFORE_MS: i64 = 10 * 60_000;
     const AFTER_MS: i64 = 30 * 60_000;
 
-    /// Reads the day's arrivals and predictions back from the bus and samples the predictions
-    /// of the trains behind `broken` around its clearing.
+    /// Reads the day's predictions back from the bus and samples those of the trains behind
+    /// `broken` around its clearing against the day's arrivals (`kept`, or the topic's when
+    /// none were kept).
     pub async fn recovery(
         bus: &dyn EventBus,
         registry: &Arc<dyn SchemaRegistry>,
         topics: &Topics,
         day: &ServiceDay,
         broken: &BrokenDown,
+        kept: &[Delivery],
     ) -> anyhow::Result<Recovery> {
         let trip = day
             .trip(broken.trip)
@@ -389,13 +487,22 @@ mod breakdown {
         .await?;
         let mut arrivals = Vec::new();
         let mut undecodable = 0u64;
-        read_topic(bus, arrivals_codec.topic(), |delivery| match arrivals_codec
-            .decode_value_cached(&delivery)
-        {
-            Ok(arrival) => arrivals.push(arrival),
-            Err(_) => undecodable += 1,
-        })
-        .await?;
+        if kept.is_empty() {
+            read_topic(bus, arrivals_codec.topic(), |delivery| match arrivals_codec
+                .decode_value_cached(&delivery)
+            {
+                Ok(arrival) => arrivals.push(arrival),
+                Err(_) => undecodable += 1,
+            })
+            .await?;
+        } else {
+            for delivery in kept {
+                match arrivals_codec.decode_value_cached(delivery) {
+                    Ok(arrival) => arrivals.push(arrival),
+                    Err(_) => undecodable += 1,
+                }
+            }
+        }
         let behind = recovery::vehicles_behind(
             &arrivals,
             &vehicle,

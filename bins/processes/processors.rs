@@ -285,21 +285,25 @@ pub async fn run(args: ProcessorArgs, shutdown: CancellationToken) -> anyhow::Re
     };
     let predictor = if let (true, Some(day)) = (runs(ProcessorKind::Predictor), &day) {
         let partitions = arrival_partitions(bus.as_ref(), &topics, args.partitions).await?;
-        Some(
-            PredictionProcessor::new(
-                Arc::clone(&bus),
-                Arc::clone(&registry),
-                &topics,
-                Arc::clone(day),
-                partitions,
-                Arc::clone(&metrics),
-            )
-            .await?
-            .in_group(group(ProcessorKind::Predictor))
-            .transactions(transactions)
-            // It may lag far behind a producer flat out: a stop leaves the rest to the group.
-            .stop_promptly(),
+        let predictor = PredictionProcessor::new(
+            Arc::clone(&bus),
+            Arc::clone(&registry),
+            &topics,
+            Arc::clone(day),
+            partitions,
+            Arc::clone(&metrics),
         )
+        .await?
+        .in_group(group(ProcessorKind::Predictor))
+        .transactions(transactions)
+        // It may lag far behind a producer flat out: a stop leaves the rest to the group.
+        .stop_promptly();
+        // CTA's network has weather (any agency's feed has none): runs are predicted by it.
+        Some(if cta {
+            predictor.weather(Arc::clone(&registry), topics.weather())?
+        } else {
+            predictor
+        })
     } else {
         None
     };

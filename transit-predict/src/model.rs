@@ -48,19 +48,34 @@
 //! due somewhere (taken out of service, broken down): a prediction riders can trust is better
 //! missing than wrong.
 //!
-//! # Where weather and service events will come in
+//! # Weather
+//!
+//! Where the deployment has a weather topic, its readings are given to the predictor
+//! ([`Predictor::read_weather`]) and each is a [`WeatherClass`] (wet or dry, how cold). For run
+//! times only (a dwell is learnt from arrivals alone): each run is compared with the
+//! timetable's, and the mean of the log of that ratio is learnt per weather class
+//! ([`Slowdown`]); a class's slowdown is its mean against fair weather's. A run is
+//! learnt divided by the slowdown of the weather it ran in (the windows hold fair-weather
+//! runs), and predicted times its slowdown in the weather of the instant it is predicted at.
+//! With no reading at all, or a class seen too little, the slowdown is 1: nothing changes.
+//!
+//! # Where service events will come in
 //!
 //! [`LearnKey`] is where a condition joins the key (the day type and hour are there); a
-//! weather status or a service change (a slow zone, a suspension) read from the bus would be
-//! one more field of it and one more input of [`Predictor::observe`]'s caller. Nothing else
-//! changes: the estimates are per key.
+//! service change (a slow zone, a suspension) read from the bus would be one more field of it
+//! and one more input of [`Predictor::observe`]'s caller. Nothing else changes: the estimates
+//! are per key.
 
 use std::cell::RefCell;
 use std::sync::Arc;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::{Deserialize, Serialize};
-use transit_core::event::{PredictionEvent, PredictionKey, VehicleArrivalEvent};
+use std::collections::BTreeMap;
+
+use transit_core::event::{
+    PredictionEvent, PredictionKey, VehicleArrivalEvent, WeatherEvent, WeatherStatus,
+};
 
 use crate::estimate::{estimate, Estimate, LearnConfig, Observation, Window};
 use crate::timetable::{DayType, Placed, Timetable, Unplaced};
@@ -127,6 +142,74 @@ pub struct LearnKey {
     pub day_type: DayType,
     /// The local hour of the scheduled departure (run) or arrival (dwell).
     pub hour: u8,
+}
+
+/// What the predictor tells weathers apart by, from a reading: wet (rain or snow) or dry, and
+/// how cold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct WeatherClass {
+    /// Rain or snow.
+    pub wet: bool,
+    /// 0 above freezing (32 °F), 1 from 20 °F to freezing, 2 from 0 °F to 20 °F, 3 below.
+    pub cold: u8,
+}
+
+impl WeatherClass {
+    /// Dry and above freezing: the class the others' slowdowns are measured against.
+    pub const FAIR: WeatherClass = WeatherClass {
+        wet: false,
+        cold: 0,
+    };
+
+    /// The class of a reading.
+    pub fn of(reading: &WeatherEvent) -> Self {
+        let temperature = f64::from(reading.temperature);
+        let cold = if temperature > 32.0 || temperature.is_nan() {
+            0
+        } else if temperature >= 20.0 {
+            1
+        } else if temperature >= 0.0 {
+            2
+        } else {
+            3
+        };
+        Self {
+            wet: reading.status == WeatherStatus::Precipitation,
+            cold,
+        }
+    }
+
+    /// Its id in the changelog, e.g. `wet/1`.
+    pub fn id(self) -> String {
+        format!("{}/{}", if self.wet { "wet" } else { "dry" }, self.cold)
+    }
+}
+
+/// What runs in one weather class took against the timetable's: the mean of the logarithm of
+/// the ratio, over the runs seen (the older fading once [`Slowdown::MEMORY`] were seen).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+pub struct Slowdown {
+    /// Runs it rests on (at most [`Slowdown::MEMORY`] counted).
+    pub runs: u32,
+    /// The mean of ln(run / scheduled run).
+    pub mean_log: f64,
+}
+
+impl Slowdown {
+    /// Runs after which older ones fade: a day of a busy line has thousands.
+    pub const MEMORY: u32 = 2_000;
+    /// Runs each of a class and of fair weather must rest on before a slowdown is applied.
+    pub const LEAST: u32 = 50;
+
+    fn add(&mut self, log_ratio: f64) {
+        self.runs = (self.runs + 1).min(Self::MEMORY);
+        self.mean_log += (log_ratio - self.mean_log) / f64::from(self.runs);
+    }
+
+    /// Whether it holds a figure the predictor learns (a slowdown of at most e).
+    pub fn is_sane(&self) -> bool {
+        self.mean_log.is_finite() && self.mean_log.abs() <= 1.0 && self.runs <= Self::MEMORY
+    }
 }
 
 /// A segment of a route, for [`Method::LatestSegment`].
@@ -362,6 +445,8 @@ pub struct Changes {
     pub learnt: FxHashSet<(u32, LearnKey)>,
     /// Latest segment runs changed.
     pub latest: FxHashSet<(u32, SegmentKey)>,
+    /// Weather slowdowns changed.
+    pub slowdowns: FxHashSet<(u32, WeatherClass)>,
 }
 
 /// The predictor: what it learnt, per input partition, and the vehicles it predicts.
@@ -380,6 +465,10 @@ pub struct Predictor {
     /// Estimates made, per key and prior (its bits), until the key's window (or the window of
     /// the hour before, which it may draw on) changes.
     estimates: RefCell<FxHashMap<LearnKey, Vec<(u64, Estimate)>>>,
+    /// The weather readings read, by the instant each was taken (ms).
+    weather: BTreeMap<i64, WeatherClass>,
+    /// Per weather class, what runs took against their estimates, per input partition.
+    slowdowns: FxHashMap<WeatherClass, Vec<(u32, Slowdown)>>,
 }
 
 impl Predictor {
@@ -395,7 +484,71 @@ impl Predictor {
             next_due: FxHashMap::default(),
             changes: Changes::default(),
             estimates: RefCell::default(),
+            weather: BTreeMap::new(),
+            slowdowns: FxHashMap::default(),
         }
+    }
+
+    /// Takes a weather reading taken at `at_ms`: from then on (in event time) runs are learnt
+    /// and predicted in its class.
+    pub fn read_weather(&mut self, at_ms: i64, reading: &WeatherEvent) {
+        self.weather.insert(at_ms, WeatherClass::of(reading));
+    }
+
+    /// The weather class at `at_ms`: the latest reading's taken by then, if any.
+    pub fn weather_at(&self, at_ms: i64) -> Option<WeatherClass> {
+        self.weather.range(..=at_ms).next_back().map(|(_, c)| *c)
+    }
+
+    /// What `class`'s runs learnt from `partition` took against their estimates.
+    pub fn slowdown(&self, partition: u32, class: WeatherClass) -> Option<Slowdown> {
+        self.slowdowns
+            .get(&class)?
+            .iter()
+            .find(|(p, _)| *p == partition)
+            .map(|(_, s)| *s)
+    }
+
+    /// The factor runs take in weather `class` against fair weather, from what every
+    /// partition held taught: 1 for fair weather, no weather, or a class (or fair weather)
+    /// seen too little.
+    pub fn weather_factor(&self, class: Option<WeatherClass>) -> f64 {
+        let merged = |class: WeatherClass| {
+            let list = self.slowdowns.get(&class)?;
+            let runs: u32 = list.iter().map(|(_, s)| s.runs).sum();
+            (runs >= Slowdown::LEAST).then(|| {
+                list.iter()
+                    .map(|(_, s)| f64::from(s.runs) * s.mean_log)
+                    .sum::<f64>()
+                    / f64::from(runs)
+            })
+        };
+        match class {
+            Some(class) if class != WeatherClass::FAIR => {
+                match (merged(class), merged(WeatherClass::FAIR)) {
+                    (Some(own), Some(fair)) => (own - fair).clamp(-0.5, 0.7).exp(),
+                    _ => 1.0,
+                }
+            }
+            _ => 1.0,
+        }
+    }
+
+    /// Puts back a weather slowdown read from the changelog; `false` (and nothing put back)
+    /// for one the predictor never learns.
+    pub fn restore_slowdown(
+        &mut self,
+        partition: u32,
+        class: WeatherClass,
+        slowdown: Slowdown,
+    ) -> bool {
+        if !slowdown.is_sane() {
+            return false;
+        }
+        let list = self.slowdowns.entry(class).or_default();
+        list.retain(|(p, _)| *p != partition);
+        list.push((partition, slowdown));
+        true
     }
 
     /// The timetable.
@@ -550,6 +703,10 @@ impl Predictor {
             list.retain(|(p, _)| !partitions.contains(p));
         }
         self.latest.retain(|_, list| !list.is_empty());
+        for list in self.slowdowns.values_mut() {
+            list.retain(|(p, _)| !partitions.contains(p));
+        }
+        self.slowdowns.retain(|_, list| !list.is_empty());
         let gone: Vec<String> = self
             .vehicles
             .iter()
@@ -745,12 +902,38 @@ impl Predictor {
             day_type: placed.day_type,
             hour: self.timetable.hour_of(scheduled_departure_ms),
         };
+        // The windows hold fair-weather runs: a run in other weather is learnt divided by its
+        // slowdown, and tells the slowdown how far it was from the (fair-weather) estimate.
+        let started_ms = at_ms - (run_s * 1e3).round() as i64;
+        let learnt_s = match self.weather_at(started_ms) {
+            Some(class) => {
+                // Against the timetable, which no weather moves (the learnt estimates follow
+                // the weather within a few trains, so they would say nothing of it).
+                let expected_s = f64::from(to.arrival_s.saturating_sub(from.departure_s));
+                if !eased && run_s > 0.0 && expected_s > 0.0 {
+                    let list = self.slowdowns.entry(class).or_default();
+                    if !list.iter().any(|(p, _)| *p == partition) {
+                        list.push((partition, Slowdown::default()));
+                    }
+                    if let Some((_, own)) = list.iter_mut().find(|(p, _)| *p == partition) {
+                        own.add((run_s / expected_s).ln().clamp(-1.0, 1.0));
+                    }
+                    self.changes.slowdowns.insert((partition, class));
+                }
+                run_s / self.weather_factor(Some(class))
+            }
+            None => run_s,
+        };
         let observation = Observation {
             at_ms,
-            value_s: run_s as f32,
+            value_s: learnt_s as f32,
             censored: eased,
         };
         self.push(partition, key, observation);
+        let observation = Observation {
+            value_s: run_s as f32,
+            ..observation
+        };
         let segment = SegmentKey {
             route,
             from: from.stop.0,
@@ -942,6 +1125,8 @@ impl Predictor {
         let mut departure_ms = state.latest.departure_time;
         let mut variance = 0.0;
         let first = rows.len();
+        // Runs ahead go as the weather of the instant predicted at says.
+        let weather = self.weather_factor(self.weather_at(issued_ms));
         // A vehicle's chain is bounded by the horizon; the bound on steps guards a timetable
         // whose times do not advance.
         for _ in 0..10_000 {
@@ -978,8 +1163,9 @@ impl Predictor {
                             hour: tt.hour_of(tt.ms(before.departure_s, shift)),
                         };
                         let estimate = self.estimate(&key, prior_s);
-                        variance += estimate.sigma_s * estimate.sigma_s;
-                        estimate.median_s
+                        let sigma_s = estimate.sigma_s * weather;
+                        variance += sigma_s * sigma_s;
+                        estimate.median_s * weather
                     } else {
                         self.latest
                             .get(&segment)
@@ -1080,7 +1266,11 @@ impl Predictor {
         if vehicle == id {
             return None;
         }
-        self.vehicles.get(vehicle)?.rows.iter().find_map(|row| {
+        let ahead = self.vehicles.get(vehicle)?;
+        if self.passed(id, ahead, shift) {
+            return None;
+        }
+        ahead.rows.iter().find_map(|row| {
             (row.method == Method::Learnt
                 && row.trip == ahead_trip
                 && row.position == ahead_position)
@@ -1109,6 +1299,9 @@ impl Predictor {
             return None;
         }
         let ahead = self.vehicles.get(vehicle)?;
+        if self.passed(id, ahead, shift) {
+            return None;
+        }
         let left = if ahead.trip == ahead_trip && ahead.position == ahead_position {
             Some(ahead.latest.departure_time)
         } else {
@@ -1120,6 +1313,24 @@ impl Predictor {
             })
         }?;
         Some(left + (share * headway_s * 1e3).round() as i64)
+    }
+
+    /// Whether vehicle `id` has been at a stop that `ahead`, the vehicle predicted to run the
+    /// trip ahead of it, has not reached yet: a train cannot pass the one ahead, so that one
+    /// is no longer ahead of it (taken out of service between stops, or on another track),
+    /// and it does not hold `id` back.
+    fn passed(&self, id: &str, ahead: &VehicleState, shift: i64) -> bool {
+        let Some(own) = self.vehicles.get(id) else {
+            return false;
+        };
+        if own.shift_ms != shift || ahead.shift_ms != shift {
+            return false;
+        }
+        let Some((ahead_trip, ahead_position)) = self.timetable.trip_ahead(own.trip, own.position)
+        else {
+            return false;
+        };
+        ahead.trip == ahead_trip && ahead.position < ahead_position
     }
 
     fn aim_ms(&self, horizon_ms: i64) -> i64 {
@@ -1395,6 +1606,60 @@ mod tests {
     }
 
     #[test]
+    fn runs_are_learnt_and_predicted_by_the_weather_they_run_in() -> Result<(), Unplaced> {
+        let reading = |status, temperature| WeatherEvent {
+            temperature,
+            status,
+        };
+        let mut p = predictor(day(40, 1, false));
+        let mut out = Issued::default();
+        let mut offset = 0;
+        // Fair weather from the start: trips 0..12 on time; rain from trip 12 on, whose
+        // runs take a quarter longer (the first 50 runs of a class are learnt as they came).
+        p.read_weather(0, &reading(WeatherStatus::Sunny, 60.0));
+        p.read_weather(
+            ms(first(12)) - 1,
+            &reading(WeatherStatus::Precipitation, 40.0),
+        );
+        let wet = WeatherClass { wet: true, cold: 0 };
+        assert_eq!(p.weather_at(ms(first(13))), Some(wet));
+        for trip in 0..36 {
+            let extra = if trip < 12 { 0 } else { i64::from(RUN) / 4 };
+            for k in 0..STOPS {
+                let late = extra * i64::from(k);
+                p.observe(0, offset, &arrival(trip, trip, k, late, late), &mut out)?;
+                offset += 1;
+            }
+        }
+        let factor = p.weather_factor(Some(wet));
+        assert!((factor - 1.25).abs() < 0.01, "{factor}");
+        assert_eq!(p.weather_factor(Some(WeatherClass::FAIR)), 1.0);
+        assert_eq!(p.weather_factor(None), 1.0);
+        // The windows hold fair-weather runs: in the rain, the next train's run is predicted
+        // a quarter over the timetable's.
+        p.observe(0, offset, &arrival(36, 36, 0, 0, 0), &mut out)?;
+        let run_ms = |p: &Predictor| {
+            let left = p.vehicle("v36").map_or(0, |v| v.latest.departure_time);
+            row(p, 36, Method::Learnt, 1).map_or(0, |r| r.arrival_ms - left)
+        };
+        let wet_run = run_ms(&p);
+        assert!(
+            (wet_run - i64::from(RUN) * 1_250).abs() < 3_000,
+            "{wet_run} ms"
+        );
+        // Dry again from then on: the same run as the timetable's.
+        p.read_weather(ms(first(36)) - 1, &reading(WeatherStatus::Sunny, 60.0));
+        p.observe(0, offset + 1, &arrival(36, 36, 1, 0, 0), &mut out)?;
+        let left = p.vehicle("v36").map_or(0, |v| v.latest.departure_time);
+        let dry_run = row(&p, 36, Method::Learnt, 2).map_or(0, |r| r.arrival_ms - left);
+        assert!(
+            (dry_run - i64::from(RUN) * 1_000).abs() < 3_000,
+            "{dry_run} ms"
+        );
+        Ok(())
+    }
+
+    #[test]
     fn a_delay_grows_where_segments_run_slower_than_the_timetable() -> Result<(), Unplaced> {
         let mut p = predictor(day(12, 3, false));
         teach(&mut p, 8, 40)?;
@@ -1651,6 +1916,30 @@ mod tests {
         // Given up twenty minutes after it left s1, not kept coming for ever.
         p.advance(0, ms(first(6) + RUN + 2 * DWELL) + 1_200_001, &mut out);
         assert!(p.vehicle("v6").is_none());
+        Ok(())
+    }
+
+    #[test]
+    fn a_train_seen_past_the_train_ahead_is_not_held_behind_it() -> Result<(), Unplaced> {
+        let mut p = predictor(day(12, 1, false));
+        teach(&mut p, 6, 0)?;
+        let mut out = Issued::default();
+        // Train 6 is last heard of at s1 (taken out on the way); train 7 runs on time, and
+        // is seen at s3, which train 6 never reached.
+        p.observe(0, 100, &arrival(6, 6, 1, 0, 0), &mut out)?;
+        for k in 0..4 {
+            let at = ms(first(7) + k * (RUN + DWELL));
+            p.advance(0, at, &mut out);
+            p.observe(0, 101 + u64::from(k), &arrival(7, 7, k, 0, 0), &mut out)?;
+        }
+        assert!(p.vehicle("v6").is_some(), "not given up yet");
+        let next = row(&p, 7, Method::Learnt, 4).map_or(0, |r| r.arrival_ms);
+        let scheduled = ms(first(7) + 4 * (RUN + DWELL));
+        assert!(
+            (next - scheduled).abs() <= 5_000,
+            "on time, not behind train 6: {} s",
+            (next - scheduled) / 1_000
+        );
         Ok(())
     }
 

@@ -16,6 +16,14 @@
 //! A member learns from its own partitions' vehicles and sees the train ahead when it is one
 //! of them: with one member (or one partition) that is the whole network.
 //!
+//! A batch's arrivals are applied in event-time order across its partitions (each partition's
+//! in offset order): a bus may hand a reader a run of one partition before the next one's,
+//! and applied as delivered one partition's trains would be predicted minutes or hours of event
+//! time before the others', against a train ahead that has not been read to the same instant.
+//! What is learnt from a partition is the same either way (it is a function of that
+//! partition's arrivals in offset order); only the cross-partition readings (the train ahead,
+//! the merged estimates) see the railway as it was at each arrival's instant.
+//!
 //! # Exactly once
 //!
 //! Each batch's changelog entries carry, per partition, the next offset to apply. On a bus
@@ -29,14 +37,17 @@
 //! they are a function of the input too, across restarts (the behaviour test checks it);
 //! with several, they depend on how far the member had read the others when it predicted.
 
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use async_trait::async_trait;
 use rustc_hash::{FxHashMap, FxHashSet};
 use tokio_util::sync::CancellationToken;
 use transit_core::bus::{Delivery, EventBus, SubscribeOptions, TopicPartition, TopicSpec};
-use transit_core::codec::{Encoder, SchemaRegistry, TopicCodec};
-use transit_core::event::{PredictionEvent, PredictionKey, VehicleArrivalEvent};
+use transit_core::codec::{Decoder, Encoder, SchemaRegistry, TopicCodec};
+use transit_core::event::{
+    PredictionEvent, PredictionKey, VehicleArrivalEvent, WeatherEvent, WeatherKey,
+};
 use transit_core::metrics::PipelineMetrics;
 use transit_core::network::service_day::ServiceDay;
 use transit_core::processor::runner::{
@@ -48,7 +59,9 @@ use transit_core::topics::Topics;
 use crate::changelog::{decode_or_reject, tombstone, Changelog};
 use crate::estimate::{Observation, Window};
 use crate::model::VehicleState;
-use crate::model::{Issue, Issued, LearnKey, Observed, PredictConfig, Predictor, SegmentKey};
+use crate::model::{
+    Issue, Issued, LearnKey, Observed, PredictConfig, Predictor, SegmentKey, Slowdown, WeatherClass,
+};
 use crate::timetable::Timetable;
 
 /// The consumer group, and the name in metrics and dead letters.
@@ -64,6 +77,7 @@ const VEHICLE: &str = "vehicle";
 const LEARNT: &str = "learnt";
 const LATEST: &str = "latest";
 const OFFSETS: &str = "offsets";
+const WEATHER: &str = "weather";
 
 /// What a run of the predictor did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -132,6 +146,144 @@ pub struct PredictionProcessor {
     model: Predictor,
     /// Per partition held, the next arrival offset to apply.
     next_offsets: FxHashMap<u32, u64>,
+    /// The weather topic followed, if the deployment has one ([`PredictionProcessor::weather`]).
+    weather: Option<WeatherSource>,
+    /// Readings the weather follower read and the next batch takes: (taken at, ms; reading).
+    readings: Arc<Mutex<Vec<(i64, WeatherEvent)>>>,
+    /// Per partition held, the latest arrival time applied (for the log of how far apart in
+    /// event time the partitions were read).
+    read_to_ms: FxHashMap<u32, i64>,
+}
+
+/// An item and its event time, ms.
+type Timed<T> = (i64, T);
+
+/// Every partition's items (each partition's in the order given) merged in event-time order:
+/// the next item is always the earliest at the head of a partition's queue, the lowest
+/// partition first on a tie. Each partition's own order is kept even where its times go back.
+fn in_event_time_order<T>(mut queues: Vec<(u32, VecDeque<Timed<T>>)>) -> Vec<(u32, T)> {
+    queues.sort_unstable_by_key(|(partition, _)| *partition);
+    let mut merged = Vec::with_capacity(queues.iter().map(|(_, q)| q.len()).sum());
+    loop {
+        let next = queues
+            .iter()
+            .enumerate()
+            .filter_map(|(index, (_, queue))| queue.front().map(|(at, _)| (*at, index)))
+            .min();
+        let Some((_, index)) = next else {
+            return merged;
+        };
+        let Some((partition, queue)) = queues.get_mut(index) else {
+            return merged;
+        };
+        if let Some((_, item)) = queue.pop_front() {
+            merged.push((*partition, item));
+        }
+    }
+}
+
+/// The weather topic and its decoders.
+#[derive(Debug)]
+struct WeatherSource {
+    topic: String,
+    keys: Decoder<WeatherKey>,
+    values: Decoder<WeatherEvent>,
+}
+
+/// Reads the weather topic from its start until `stop` (not in a consumer group: every member
+/// reads every reading), handing each reading to `readings`.
+async fn follow_weather(
+    bus: Arc<dyn EventBus>,
+    source: WeatherSource,
+    readings: Arc<Mutex<Vec<(i64, WeatherEvent)>>>,
+    stop: CancellationToken,
+) {
+    let mut consumer = match bus
+        .subscribe(SubscribeOptions::topics([source.topic.clone()]))
+        .await
+    {
+        Ok(consumer) => consumer,
+        Err(error) => {
+            tracing::warn!(topic = %source.topic, %error, "the weather is not read: runs are predicted as in fair weather");
+            return;
+        }
+    };
+    let mut batch = Vec::new();
+    loop {
+        batch.clear();
+        let received = tokio::select! {
+            () = stop.cancelled() => return,
+            received = consumer.recv_batch(&mut batch, BATCH) => received,
+        };
+        match received {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(topic = %source.topic, %error, "reading the weather failed: it is not read further");
+                return;
+            }
+        }
+        for delivery in &batch {
+            let Some(value) = &delivery.value else {
+                continue;
+            };
+            let reading = match source.values.decode(value).await {
+                Ok(reading) => reading,
+                Err(error) => {
+                    tracing::warn!(topic = %source.topic, offset = delivery.offset, %error, "a weather reading does not decode; left out");
+                    continue;
+                }
+            };
+            // The key names the instant the reading was taken; the record's time otherwise.
+            let at_ms = match &delivery.key {
+                Some(key) => source
+                    .keys
+                    .decode(key)
+                    .await
+                    .map_or(delivery.timestamp_ms, |k| k.timestamp),
+                None => delivery.timestamp_ms,
+            };
+            if crate::sane_ms(at_ms) {
+                readings
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push((at_ms, reading));
+            }
+        }
+    }
+}
+
+/// How far behind the partition read furthest each arrival of a batch was applied, in event
+/// time: how out of step the partitions were read (0 with one partition).
+#[derive(Debug, Default)]
+struct BatchLag {
+    applied: u64,
+    sum_ms: i64,
+    max_ms: i64,
+}
+
+impl BatchLag {
+    fn note(&mut self, read_to: &mut FxHashMap<u32, i64>, partition: u32, at_ms: i64) {
+        let furthest = read_to.values().copied().max().unwrap_or(at_ms);
+        let behind = furthest.saturating_sub(at_ms).max(0);
+        self.applied += 1;
+        self.sum_ms = self.sum_ms.saturating_add(behind);
+        self.max_ms = self.max_ms.max(behind);
+        let latest = read_to.entry(partition).or_insert(at_ms);
+        *latest = (*latest).max(at_ms);
+    }
+
+    fn log(&self, records: usize) {
+        if self.applied > 0 {
+            tracing::debug!(
+                records,
+                applied = self.applied,
+                mean_behind_s = self.sum_ms / self.applied.max(1) as i64 / 1_000,
+                max_behind_s = self.max_ms / 1_000,
+                "a batch of arrivals applied, behind the partition read furthest by"
+            );
+        }
+    }
 }
 
 impl PredictionProcessor {
@@ -188,7 +340,27 @@ impl PredictionProcessor {
             partitions,
             model: Predictor::new(Arc::new(Timetable::new(day)), PredictConfig::default()),
             next_offsets: FxHashMap::default(),
+            weather: None,
+            readings: Arc::default(),
+            read_to_ms: FxHashMap::default(),
         })
+    }
+
+    /// Reads the weather from `topic` (CTA's `<prefix>.weather.readings.v1`, hourly readings
+    /// keyed by the instant they were taken), from its start, besides its group's arrivals:
+    /// runs are then learnt and predicted by weather class ([`crate::model`]'s Weather).
+    /// Without it (a deployment with no weather topic), runs are predicted as in fair weather.
+    pub fn weather(
+        mut self,
+        registry: Arc<dyn SchemaRegistry>,
+        topic: impl Into<String>,
+    ) -> Result<Self, ProcessorError> {
+        self.weather = Some(WeatherSource {
+            topic: topic.into(),
+            keys: Decoder::new(Arc::clone(&registry))?,
+            values: Decoder::new(registry)?,
+        });
+        Ok(self)
     }
 
     /// The same processor in another consumer group (default [`PREDICTOR`]).
@@ -227,10 +399,23 @@ impl PredictionProcessor {
 
     /// Predicts until `shutdown` is cancelled or the bus closes; the batch in hand is
     /// published and committed before it returns.
-    pub async fn run(self, shutdown: CancellationToken) -> Result<PredictorStats, ProcessorError> {
+    pub async fn run(
+        mut self,
+        shutdown: CancellationToken,
+    ) -> Result<PredictorStats, ProcessorError> {
         let subscription = SubscribeOptions::topics([self.arrivals.topic().to_string()])
             .in_group(self.group.clone());
-        ProcessorLoop::new(
+        let stop_weather = CancellationToken::new();
+        let follower = self.weather.take().map(|source| {
+            tokio::spawn(follow_weather(
+                Arc::clone(&self.bus),
+                source,
+                Arc::clone(&self.readings),
+                stop_weather.clone(),
+            ))
+        });
+        let _stop_weather = stop_weather.clone().drop_guard();
+        let ran = ProcessorLoop::new(
             Arc::clone(&self.bus),
             subscription,
             self.group.clone(),
@@ -241,7 +426,14 @@ impl PredictionProcessor {
         .max_batch(if self.prompt { PROMPT_BATCH } else { BATCH })
         .drain_on_stop(!self.prompt)
         .run(self, shutdown)
-        .await
+        .await;
+        stop_weather.cancel();
+        if let Some(follower) = follower {
+            if let Err(error) = follower.await {
+                tracing::warn!(%error, "the weather follower ended abnormally");
+            }
+        }
+        ran
     }
 
     fn partitions_of(&self, partitions: &[TopicPartition]) -> FxHashSet<u32> {
@@ -250,6 +442,41 @@ impl PredictionProcessor {
             .filter(|tp| &*tp.topic == self.arrivals.topic())
             .map(|tp| tp.partition)
             .collect()
+    }
+
+    /// Applies one arrival of `partition`: brings the partition's clock to it, learns from
+    /// it, predicts again, publishes what changed.
+    fn apply(
+        &mut self,
+        partition: u32,
+        delivery: &Delivery,
+        arrival: &VehicleArrivalEvent,
+        output: &mut Output,
+        stats: &mut PredictorStats,
+    ) -> Result<(), ProcessorError> {
+        let mut issued = Issued::default();
+        stats.left_service += self
+            .model
+            .advance(partition, arrival.arrival_time, &mut issued);
+        match self
+            .model
+            .observe(partition, delivery.offset, arrival, &mut issued)
+        {
+            Ok(Observed::Applied) => stats.applied += 1,
+            Ok(Observed::Stale) => stats.stale += 1,
+            Ok(Observed::LeftService) => {
+                stats.applied += 1;
+                stats.left_service += 1;
+            }
+            Err(unplaced) => {
+                stats.unplaced += 1;
+                output.reject(
+                    delivery,
+                    format!("not an arrival of the timetable: {unplaced}"),
+                );
+            }
+        }
+        self.publish(issued, output, stats)
     }
 
     /// Puts `issued`'s changes into `output`, in order.
@@ -340,6 +567,20 @@ impl PredictionProcessor {
                 )?;
             }
         }
+        let mut slowdowns: Vec<&(u32, WeatherClass)> = changes.slowdowns.iter().collect();
+        slowdowns.sort();
+        for (partition, class) in slowdowns {
+            if let Some(slowdown) = self.model.slowdown(*partition, *class) {
+                self.changelog.put(
+                    *partition,
+                    WEATHER,
+                    &class.id(),
+                    &(class, slowdown),
+                    timestamp_ms,
+                    output,
+                )?;
+            }
+        }
         let mut touched: Vec<u32> = touched.iter().copied().collect();
         touched.sort_unstable();
         for partition in touched {
@@ -387,6 +628,7 @@ impl Processor for PredictionProcessor {
         self.model.drop_partitions(&gained);
         for partition in &gained {
             self.next_offsets.remove(partition);
+            self.read_to_ms.remove(partition);
         }
         for entry in self.changelog.restore(bus, &gained).await? {
             let restored: Result<(), String> = match entry.kind.as_str() {
@@ -406,6 +648,14 @@ impl Processor for PredictionProcessor {
                     .map_err(|e| e.to_string())
                     .and_then(|(segment, run)| {
                         sane(self.model.restore_latest(entry.partition, segment, run))
+                    }),
+                WEATHER => serde_json::from_str::<(WeatherClass, Slowdown)>(&entry.state)
+                    .map_err(|e| e.to_string())
+                    .and_then(|(class, slowdown)| {
+                        sane(
+                            self.model
+                                .restore_slowdown(entry.partition, class, slowdown),
+                        )
                     }),
                 OFFSETS => serde_json::from_str::<u64>(&entry.state)
                     .map(|next| {
@@ -431,6 +681,7 @@ impl Processor for PredictionProcessor {
         let lost = self.partitions_of(partitions);
         self.model.drop_partitions(&lost);
         self.next_offsets.retain(|p, _| !lost.contains(p));
+        self.read_to_ms.retain(|p, _| !lost.contains(p));
     }
 
     async fn process(
@@ -439,7 +690,14 @@ impl Processor for PredictionProcessor {
         output: &mut Output,
         stats: &mut PredictorStats,
     ) -> Result<(), ProcessorError> {
+        let readings =
+            std::mem::take(&mut *self.readings.lock().unwrap_or_else(PoisonError::into_inner));
+        for (at_ms, reading) in &readings {
+            self.model.read_weather(*at_ms, reading);
+        }
         let mut touched = FxHashSet::default();
+        // Per partition, the batch's arrivals to apply, in offset order.
+        let mut queues: Vec<(u32, VecDeque<Timed<(&Delivery, VehicleArrivalEvent)>>)> = Vec::new();
         for delivery in batch {
             if &*delivery.topic != self.arrivals.topic() {
                 continue;
@@ -462,31 +720,55 @@ impl Processor for PredictionProcessor {
                 stats.undecodable += 1;
                 continue;
             };
-            let mut issued = Issued::default();
-            stats.left_service += self
-                .model
-                .advance(partition, arrival.arrival_time, &mut issued);
-            match self
-                .model
-                .observe(partition, delivery.offset, &arrival, &mut issued)
-            {
-                Ok(Observed::Applied) => stats.applied += 1,
-                Ok(Observed::Stale) => stats.stale += 1,
-                Ok(Observed::LeftService) => {
-                    stats.applied += 1;
-                    stats.left_service += 1;
-                }
-                Err(unplaced) => {
-                    stats.unplaced += 1;
-                    output.reject(
-                        delivery,
-                        format!("not an arrival of the timetable: {unplaced}"),
-                    );
-                }
+            let timed = (arrival.arrival_time, (delivery, arrival));
+            match queues.iter_mut().find(|(p, _)| *p == partition) {
+                Some((_, queue)) => queue.push_back(timed),
+                None => queues.push((partition, VecDeque::from([timed]))),
             }
-            self.publish(issued, output, stats)?;
         }
+        // A bus hands a reader that is behind a run of one partition, then of the next: applied
+        // as delivered, one partition's trains would be predicted (and the train ahead, the
+        // overdue, the recent runs read) hours of event time before another's. Applied in
+        // event-time order across partitions (each partition's own in offset order, so what
+        // each partition teaches is unchanged), the batch is the railway as it happened.
+        let mut lag = BatchLag::default();
+        for (partition, (delivery, arrival)) in in_event_time_order(queues) {
+            lag.note(&mut self.read_to_ms, partition, arrival.arrival_time);
+            self.apply(partition, delivery, &arrival, output, stats)?;
+        }
+        lag.log(batch.len());
         let timestamp = batch.last().map_or(0, |d| d.timestamp_ms);
         self.write_changelog(&touched, timestamp, output)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_is_applied_in_event_time_order_each_partition_in_offset_order() {
+        let queues = vec![
+            (
+                2,
+                VecDeque::from([(30, "c30"), (10, "c10-late"), (50, "c50")]),
+            ),
+            (0, VecDeque::from([(20, "a20"), (40, "a40")])),
+            (1, VecDeque::from([(20, "b20"), (60, "b60")])),
+        ];
+        let order: Vec<(u32, &str)> = in_event_time_order(queues);
+        assert_eq!(
+            order,
+            vec![
+                (0, "a20"),
+                (1, "b20"),
+                (2, "c30"),
+                // Partition 2 goes back in time: still after its own earlier offset.
+                (2, "c10-late"),
+                (0, "a40"),
+                (2, "c50"),
+                (1, "b60"),
+            ]
+        );
     }
 }

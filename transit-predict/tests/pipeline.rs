@@ -344,7 +344,12 @@ async fn the_predictor_learns_the_slow_railway_and_the_scorer_says_so() -> TestR
             "bucket {}: timetable {timetable} learnt {learnt}",
             name
         );
-        assert!(mae < 60.0, "bucket {}: mae {mae}", name);
+        // The trains behind the train taken out are held behind it (rail: trains do not
+        // pass) until one is seen past it, which this railway's trains, unlike a real one's,
+        // were not: about 62 s at 6-12 min, with one partition as with two (the arrivals
+        // are applied in event-time order across partitions; applied a partition at a time,
+        // two partitions hid the train ahead and came under 60 s, one partition 68 s).
+        assert!(mae < 65.0, "bucket {}: mae {mae}", name);
     }
     let delay = summary.accuracy(2, "delay").ok_or("delay scored")?;
     let learnt = summary.accuracy(2, "learnt").ok_or("learnt scored")?;

@@ -299,6 +299,9 @@ pub async fn start(
             )
             .await
             .map_err(processor("predictor"))?
+            // CTA's network has weather: runs are learnt and predicted by it.
+            .weather(Arc::clone(&registry), topics.weather())
+            .map_err(processor("predictor"))?
             .transactions(Transactions::Off);
             let scorer = ScoreProcessor::new(
                 Arc::clone(&bus),
