@@ -363,33 +363,36 @@ pub async fn run(args: ProcessorArgs, shutdown: CancellationToken) -> anyhow::Re
         ),
         None => (None, None),
     };
-    // Each one's totals, or its error, once every one has stopped.
-    let mut stopped: Vec<anyhow::Result<(&str, String)>> = Vec::new();
-    async fn collect_totals<T: std::fmt::Display>(
-        name: &'static str,
+    // Each one's totals (or its error) once every one has stopped; errors are told after
+    // the rest has stopped and flushed.
+    async fn totals<T: std::fmt::Display>(
         task: Option<tokio::task::JoinHandle<anyhow::Result<T>>>,
-        stopped: &mut Vec<anyhow::Result<(&'static str, String)>>,
-    ) {
-        if let Some(task) = task {
-            stopped.push(join(task).await.map(|stats| (name, stats.to_string())));
+    ) -> anyhow::Result<Option<String>> {
+        match task {
+            Some(task) => Ok(Some(join(task).await?.to_string())),
+            None => Ok(None),
         }
     }
-    collect_totals("stations", stations, &mut stopped).await;
-    collect_totals("counts", counter, &mut stopped).await;
-    collect_totals("headways", headways, &mut stopped).await;
-    collect_totals("predictor", predictor, &mut stopped).await;
-    collect_totals("scorer", scorer, &mut stopped).await;
+    let stations = totals(stations).await;
+    let counts = totals(counter).await;
+    let headways = totals(headways).await;
+    let predictor = totals(predictor).await;
+    let scorer = totals(scorer).await;
     tasks.wait().await;
     drop(predictions);
     bus.flush().await?;
     health.stop().await?;
-    let stopped = stopped.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
-    let totals = stopped
-        .iter()
-        .map(|(name, stats)| format!("{name}: {stats}"))
-        .collect::<Vec<_>>()
-        .join("; ");
-    tracing::info!(%totals, "processors stopped; output flushed");
+    let (stations, counts, headways) = (stations?, counts?, headways?);
+    let (predictor, scorer) = (predictor?, scorer?);
+    // A processor not run has no field.
+    tracing::info!(
+        stations = stations.map(tracing::field::display),
+        counts = counts.map(tracing::field::display),
+        headways = headways.map(tracing::field::display),
+        predictor = predictor.map(tracing::field::display),
+        scorer = scorer.map(tracing::field::display),
+        "processors stopped; output flushed"
+    );
     Ok(())
 }
 
