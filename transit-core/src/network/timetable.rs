@@ -76,6 +76,32 @@ pub struct StopOffset {
     pub departure_ms: i64,
 }
 
+/// Moments closer to 1970 than this (ms, 100 000 years) take their day type and hour by
+/// arithmetic ([`day_type`]); the calendar's dates end a little further out.
+const ARITHMETIC_DAYS_MS: i64 = 100_000 * 366 * DAY_MS;
+
+/// The day type of the `day`th day since 1970-01-01, which was a Thursday.
+fn day_type(day: i64) -> DayType {
+    match (day + 3).rem_euclid(7) {
+        5 => DayType::Saturday,
+        6 => DayType::Sunday,
+        _ => DayType::Weekday,
+    }
+}
+
+/// The day type (its [`day_index`]) and hour of the day of a moment (ms): by arithmetic near
+/// 1970, where it is the calendar's (see the test), by the calendar's date beyond (a weekday
+/// at hour 0 where there is no date). Every trip's every stop asks, for each hour it covers.
+fn day_and_hour(at: i64) -> (usize, usize) {
+    if (-ARITHMETIC_DAYS_MS..ARITHMETIC_DAYS_MS).contains(&at) {
+        let day = day_index(day_type(at.div_euclid(DAY_MS)));
+        return (day, (at.rem_euclid(DAY_MS) / HOUR_MS) as usize);
+    }
+    let time = SimTime(at);
+    let day = time.date().map_or(0, |date| day_index(DayType::of(date)));
+    (day, time.hour() as usize)
+}
+
 fn day_index(day: DayType) -> usize {
     match day {
         DayType::Weekday => 0,
@@ -175,6 +201,23 @@ impl NominalTimetable {
     /// starts at `hour_start` (ms): the service day's own hour plus the previous service day's
     /// hours past midnight.
     fn departures_in_hour(&self, d: Direction, hour_start: i64) -> u16 {
+        // Every arrival on a trip asks (its scheduled headway), and two calendar dates per
+        // question were a tenth of a train's move in profiles: within the years where the
+        // arithmetic is the calendar's (see the test), the day type is counted from
+        // 1970-01-01, a Thursday.
+        if (-ARITHMETIC_DAYS_MS..ARITHMETIC_DAYS_MS).contains(&hour_start) {
+            let day = hour_start.div_euclid(DAY_MS);
+            let hour = (hour_start.rem_euclid(DAY_MS) / HOUR_MS) as usize;
+            let today = self.schedule.departures(d, day_type(day), hour);
+            let yesterday = self.schedule.departures(d, day_type(day - 1), hour + 24);
+            return today + yesterday;
+        }
+        self.departures_in_hour_by_calendar(d, hour_start)
+    }
+
+    /// [`NominalTimetable::departures_in_hour`] by the calendar's dates: for moments far
+    /// from now, where a date may not exist.
+    fn departures_in_hour_by_calendar(&self, d: Direction, hour_start: i64) -> u16 {
         let time = SimTime(hour_start);
         let Some(date) = time.date() else { return 0 };
         let hour = time.hour() as usize;
@@ -243,9 +286,8 @@ impl NominalTimetable {
         let mut at = from;
         while at < to {
             let end = ((at.div_euclid(HOUR_MS) + 1) * HOUR_MS).min(to);
-            let time = SimTime(at);
-            let day = time.date().map_or(0, |date| day_index(DayType::of(date)));
-            riders += rates[day][time.hour() as usize % 24] * (end - at) as f64 / HOUR_MS as f64;
+            let (day, hour) = day_and_hour(at);
+            riders += rates[day][hour % 24] * (end - at) as f64 / HOUR_MS as f64;
             at = end;
         }
         riders
@@ -370,6 +412,34 @@ mod tests {
         let two = NominalTimetable::new(schedule, &[1_000.0], |_, _, _| 0.0).unwrap();
         assert_eq!(two.stations(), 2);
         assert_eq!(two.run_s().len(), 4);
+    }
+
+    #[test]
+    fn day_types_and_hours_by_arithmetic_are_the_calendars() {
+        // Hours and odd minutes over years on both sides of 1970, and the far ends where the
+        // calendar takes over.
+        let start = -3 * 366 * DAY_MS;
+        let end = 60 * 366 * DAY_MS;
+        let near = (start..end).step_by(HOUR_MS as usize * 7 + 61_000);
+        let edges = [ARITHMETIC_DAYS_MS, -ARITHMETIC_DAYS_MS]
+            .into_iter()
+            .flat_map(|edge| (-50..50).map(move |h| edge + h * HOUR_MS + 17));
+        let far = [i64::MIN, i64::MIN / 2, i64::MAX / 2, i64::MAX];
+        let timetables = embedded();
+        for at in near.chain(edges).chain(far) {
+            let time = SimTime(at);
+            let day = time.date().map_or(0, |date| day_index(DayType::of(date)));
+            assert_eq!(day_and_hour(at), (day, time.hour() as usize), "{time}");
+            for timetable in &timetables {
+                for d in [Direction::A, Direction::B] {
+                    assert_eq!(
+                        timetable.departures_in_hour(d, at),
+                        timetable.departures_in_hour_by_calendar(d, at),
+                        "{time}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

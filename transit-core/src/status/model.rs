@@ -1,3 +1,4 @@
+use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 use rustc_hash::FxHashMap;
@@ -153,25 +154,35 @@ impl StatusModel {
             scheduled: arrival.scheduled_time,
             left: false,
         };
-        if let Some(previous) = self.trains.insert(train, at) {
-            if previous.time.zip(at.time).is_some_and(|(p, t)| p > t) {
-                self.trains.insert(train, previous);
-                return;
+        // Entries rather than a look-up and then an insert or a removal: each arrival touches
+        // both maps twice, and the hashing was most of applying one.
+        match self.trains.entry(train) {
+            Entry::Occupied(mut known) => {
+                let previous = *known.get();
+                if previous.time.zip(at.time).is_some_and(|(p, t)| p > t) {
+                    return;
+                }
+                known.insert(at);
+                if let Entry::Occupied(held) = self.slots.entry(previous.slot) {
+                    if held.get().0 == train {
+                        held.remove();
+                    }
+                }
             }
-            if self
-                .slots
-                .get(&previous.slot)
-                .is_some_and(|(t, _)| *t == train)
-            {
-                self.slots.remove(&previous.slot);
+            Entry::Vacant(room) => {
+                room.insert(at);
             }
         }
-        let occupant = self
-            .slots
-            .get(&slot)
-            .map(|(occupant, _)| *occupant)
-            .filter(|occupant| *occupant != train);
-        if let Some(occupant) = occupant {
+        let mut platform = match self.slots.entry(slot) {
+            Entry::Occupied(platform) => platform,
+            Entry::Vacant(room) => {
+                room.insert((train, arrival.train_status));
+                self.version += 1;
+                return;
+            }
+        };
+        let occupant = platform.get().0;
+        if occupant != train {
             let occupant_time = self.trains.get(&occupant).and_then(|o| o.time);
             match occupant_time.zip(at.time) {
                 // The other train arrived after this one: this one has left the platform.
@@ -192,7 +203,7 @@ impl StatusModel {
                 }
             }
         }
-        self.slots.insert(slot, (train, arrival.train_status));
+        platform.insert((train, arrival.train_status));
         self.version += 1;
     }
 

@@ -3,6 +3,7 @@
 //! woken when the block ahead clears; a train leaving service.
 
 use std::cmp::Reverse;
+use std::collections::binary_heap::PeekMut;
 use std::collections::BinaryHeap;
 
 use rand_distr::{Distribution, Exp, Normal};
@@ -39,10 +40,25 @@ impl NextMoves {
 
     pub(super) fn set(&mut self, k: usize, at: Option<i64>) {
         let previous = std::mem::replace(&mut self.at[k], at);
-        if let Some(at) = at {
-            if previous != Some(at) {
-                self.queue.push(Reverse((at, k)));
+        if previous == at {
+            return;
+        }
+        // Nearly every time set is the moving train's own, and its entry is on top: replacing
+        // it there costs one sift down instead of a pop and a push, and leaves no stale entry
+        // behind to sift past later.
+        if let (Some(previous), Some(mut top)) = (previous, self.queue.peek_mut()) {
+            if top.0 == (previous, k) {
+                match at {
+                    Some(at) => *top = Reverse((at, k)),
+                    None => {
+                        PeekMut::pop(top);
+                    }
+                }
+                return;
             }
+        }
+        if let Some(at) = at {
+            self.queue.push(Reverse((at, k)));
         }
     }
 
@@ -58,25 +74,33 @@ impl NextMoves {
     }
 }
 
+/// The smaller of two options, either if the other is `None`.
+fn earlier<T: Ord>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, None) => a,
+        (None, b) => b,
+    }
+}
+
 impl LineSim {
     /// Moves every train whose move is due at or before `until` (ms), in order of time, and
     /// appends each arrival to `out`.
     pub fn advance(&mut self, until: i64, around: &dyn Surroundings, out: &mut Vec<ArrivalEvent>) {
         let lead = seconds_to_ms(speed::PLATFORM_LEAD_S);
         loop {
+            // The earliest of three candidates, compared by hand: this runs once a move, and
+            // chained iterators over arrays of options cost as much as the heap of moves.
             let yard = self.scheduled.as_ref().and_then(|s| {
-                [Direction::A, Direction::B]
-                    .into_iter()
-                    .filter_map(|d| {
-                        s.yard_next[d as usize]
-                            .map(|slot| ((slot - lead).max(s.start), 0, d as usize))
-                    })
-                    .min()
+                let next = |d: Direction| {
+                    s.yard_next[d as usize].map(|slot| ((slot - lead).max(s.start), 0, d as usize))
+                };
+                earlier(next(Direction::A), next(Direction::B))
             });
             let train = self.next_at.earliest().map(|(at, k)| (at, 1, k));
             // A run's end comes after the moves at that moment (its train may pull in then).
             let end = self.run_ends.peek().map(|Reverse((at, k, _))| (*at, 2, *k));
-            let next = [yard, train, end].into_iter().flatten().min();
+            let next = earlier(earlier(yard, train), end);
             match next {
                 Some((at, 0, d)) if at <= until => {
                     let d = if d == 0 { Direction::A } else { Direction::B };
