@@ -588,8 +588,12 @@ impl Consumer for KafkaConsumer {
             })
         };
         if let Some(reason) = stale {
-            // The rebalance that reassigned the partition has reported itself already.
+            // The rebalance that reassigned the partition has reported itself already, but the
+            // batch was processed after it: against the state just restored for a partition
+            // handed back to this member, it moved that state past the committed offsets.
+            // Rewound, the partitions held now are restored again and read from there.
             self.handed_out_epochs.clear();
+            self.rewind_after_abort().await;
             return Err(Error::Fenced { reason });
         }
         for position in positions {
