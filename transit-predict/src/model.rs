@@ -454,8 +454,8 @@ pub struct Changes {
 pub struct Predictor {
     timetable: Arc<Timetable>,
     config: PredictConfig,
-    learnt: FxHashMap<LearnKey, Vec<(u32, Window)>>,
-    latest: FxHashMap<SegmentKey, Vec<(u32, Observation)>>,
+    learnt: PerPartition<LearnKey, Window>,
+    latest: PerPartition<SegmentKey, Observation>,
     vehicles: FxHashMap<String, VehicleState>,
     /// Which vehicle runs (or is predicted to run) each trip of a day: (trip, shift) → vehicle.
     on_trip: FxHashMap<(u32, i64), String>,
@@ -468,7 +468,7 @@ pub struct Predictor {
     /// The weather readings read, by the instant each was taken (ms).
     weather: BTreeMap<i64, WeatherClass>,
     /// Per weather class, what runs took against their estimates, per input partition.
-    slowdowns: FxHashMap<WeatherClass, Vec<(u32, Slowdown)>>,
+    slowdowns: PerPartition<WeatherClass, Slowdown>,
 }
 
 impl Predictor {
@@ -545,9 +545,7 @@ impl Predictor {
         if !slowdown.is_sane() {
             return false;
         }
-        let list = self.slowdowns.entry(class).or_default();
-        list.retain(|(p, _)| *p != partition);
-        list.push((partition, slowdown));
+        put_own(&mut self.slowdowns, class, partition, slowdown);
         true
     }
 
@@ -669,9 +667,7 @@ impl Predictor {
             return false;
         }
         self.invalidate(&key);
-        let list = self.learnt.entry(key).or_default();
-        list.retain(|(p, _)| *p != partition);
-        list.push((partition, window));
+        put_own(&mut self.learnt, key, partition, window);
         true
     }
 
@@ -686,27 +682,16 @@ impl Predictor {
         if !run.is_sane() {
             return false;
         }
-        let list = self.latest.entry(segment).or_default();
-        list.retain(|(p, _)| *p != partition);
-        list.push((partition, run));
+        put_own(&mut self.latest, segment, partition, run);
         true
     }
 
     /// Forgets everything learnt from and held for `partitions` (no longer this member's).
     pub fn drop_partitions(&mut self, partitions: &FxHashSet<u32>) {
         self.estimates.get_mut().clear();
-        for list in self.learnt.values_mut() {
-            list.retain(|(p, _)| !partitions.contains(p));
-        }
-        self.learnt.retain(|_, list| !list.is_empty());
-        for list in self.latest.values_mut() {
-            list.retain(|(p, _)| !partitions.contains(p));
-        }
-        self.latest.retain(|_, list| !list.is_empty());
-        for list in self.slowdowns.values_mut() {
-            list.retain(|(p, _)| !partitions.contains(p));
-        }
-        self.slowdowns.retain(|_, list| !list.is_empty());
+        drop_own(&mut self.learnt, partitions);
+        drop_own(&mut self.latest, partitions);
+        drop_own(&mut self.slowdowns, partitions);
         let gone: Vec<String> = self
             .vehicles
             .iter()
@@ -911,13 +896,8 @@ impl Predictor {
                 // the weather within a few trains, so they would say nothing of it).
                 let expected_s = f64::from(to.arrival_s.saturating_sub(from.departure_s));
                 if !eased && run_s > 0.0 && expected_s > 0.0 {
-                    let list = self.slowdowns.entry(class).or_default();
-                    if !list.iter().any(|(p, _)| *p == partition) {
-                        list.push((partition, Slowdown::default()));
-                    }
-                    if let Some((_, own)) = list.iter_mut().find(|(p, _)| *p == partition) {
-                        own.add((run_s / expected_s).ln().clamp(-1.0, 1.0));
-                    }
+                    own_mut(&mut self.slowdowns, class, partition)
+                        .add((run_s / expected_s).ln().clamp(-1.0, 1.0));
                     self.changes.slowdowns.insert((partition, class));
                 }
                 run_s / self.weather_factor(Some(class))
@@ -939,11 +919,7 @@ impl Predictor {
             from: from.stop.0,
             to: to.stop.0,
         };
-        let list = self.latest.entry(segment).or_default();
-        match list.iter_mut().find(|(p, _)| *p == partition) {
-            Some((_, run)) => *run = observation,
-            None => list.push((partition, observation)),
-        }
+        put_own(&mut self.latest, segment, partition, observation);
         self.changes.latest.insert((partition, segment));
     }
 
@@ -992,15 +968,7 @@ impl Predictor {
     fn push(&mut self, partition: u32, key: LearnKey, observation: Observation) {
         self.invalidate(&key);
         let limit = self.config.learn.window;
-        let list = self.learnt.entry(key).or_default();
-        match list.iter_mut().find(|(p, _)| *p == partition) {
-            Some((_, window)) => window.push(observation, limit),
-            None => {
-                let mut window = Window::default();
-                window.push(observation, limit);
-                list.push((partition, window));
-            }
-        }
+        own_mut(&mut self.learnt, key, partition).push(observation, limit);
         self.changes.learnt.insert((partition, key));
     }
 
@@ -1400,6 +1368,49 @@ impl Predictor {
 }
 
 /// Puts the withdrawal of `rows` of vehicle `id` into `out`.
+/// What each partition learnt of one key: a member holds several partitions' state side by
+/// side, each restored and dropped with its partition.
+type PerPartition<K, T> = FxHashMap<K, Vec<(u32, T)>>;
+
+/// `partition`'s entry of `key`, made empty when it has none.
+fn own_mut<K: std::hash::Hash + Eq, T: Default>(
+    map: &mut PerPartition<K, T>,
+    key: K,
+    partition: u32,
+) -> &mut T {
+    let list = map.entry(key).or_default();
+    let at = match list.iter().position(|(p, _)| *p == partition) {
+        Some(at) => at,
+        None => {
+            list.push((partition, T::default()));
+            list.len() - 1
+        }
+    };
+    &mut list[at].1
+}
+
+/// Puts `value` as `partition`'s entry of `key`, in place of what it held.
+fn put_own<K: std::hash::Hash + Eq, T>(
+    map: &mut PerPartition<K, T>,
+    key: K,
+    partition: u32,
+    value: T,
+) {
+    let list = map.entry(key).or_default();
+    match list.iter_mut().find(|(p, _)| *p == partition) {
+        Some((_, own)) => *own = value,
+        None => list.push((partition, value)),
+    }
+}
+
+/// Forgets `partitions`' entries, and the keys left with none.
+fn drop_own<K, T>(map: &mut PerPartition<K, T>, partitions: &FxHashSet<u32>) {
+    map.retain(|_, list| {
+        list.retain(|(p, _)| !partitions.contains(p));
+        !list.is_empty()
+    });
+}
+
 fn withdraw(id: &str, partition: u32, rows: &[Row], tt: &Timetable, at_ms: i64, out: &mut Issued) {
     for row in rows {
         out.changes.push(Issue::Withdraw {
