@@ -343,6 +343,23 @@ impl Run {
         )
     }
 
+    /// The last `count` lines member `index` logged about its counter (its progress, its
+    /// assignment changes) or as warnings: what a failure to count shows first.
+    fn counter_lines(&self, index: usize, count: usize) -> String {
+        let processor = format!("processor={} ", self.settings.counter_group());
+        let log = self.members[index].log();
+        let lines: Vec<&str> = log
+            .lines()
+            .filter(|line| line.contains(&processor) || line.contains(" WARN "))
+            .filter(|line| !line.contains("CONFWARN"))
+            .collect();
+        lines[lines.len().saturating_sub(count)..]
+            .iter()
+            .map(|line| transit_testkit::processes::shorten(line))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
     /// Waits until member `index` holds counter partitions and the count table shows a count
     /// committed from one of them since it got them: it is at work. Returns its partitions.
     pub(crate) async fn wait_counting(&mut self, index: usize, limit: Duration) -> BTreeSet<u32> {
@@ -366,14 +383,17 @@ impl Run {
                     baseline = (!held.is_empty()).then_some((changes, held, seen));
                 }
             }
-            assert!(
-                Instant::now() < deadline,
-                "{} was not counting within {limit:?}: it holds {:?} of the counter's \
-                 partitions; count records seen per partition: {:?}",
-                self.members[index].label(),
-                self.assignment(index).1,
-                self.watch().by_partition()
-            );
+            if Instant::now() >= deadline {
+                panic!(
+                    "{} was not counting within {limit:?}: it holds {:?} of the counter's \
+                     partitions; count records seen per partition: {:?}; what its counter \
+                     last said:\n{}",
+                    self.members[index].label(),
+                    self.assignment(index).1,
+                    self.watch().by_partition(),
+                    self.counter_lines(index, 8)
+                );
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
