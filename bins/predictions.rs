@@ -57,6 +57,5 @@ pub fn cta_predictions(
     Ok(Some(Predictions {
         names: Arc::new(names),
         day: Arc::new(day),
-        keep_every_issued: args.flat_out && args.days.is_some(),
     }))
 }

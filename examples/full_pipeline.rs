@@ -598,12 +598,6 @@ mod agency {
         // The predictor and its scorer, on the processor loop like CTA's processors; the board
         // and the feeds serve the predictor's table.
         let metrics = PipelineMetrics::new();
-        let finite_flat_out = args.simulation.flat_out && args.simulation.days.is_some();
-        if finite_flat_out {
-            transit_predict::keep_every_issued(shared_bus.as_ref(), &topics, args.partitions)
-                .await
-                .context("creating the stream of predictions issued")?;
-        }
         let predictor = PredictionProcessor::new(
             Arc::clone(&shared_bus),
             Arc::clone(&registry),

@@ -208,7 +208,6 @@ async fn run(args: &Args, agency: &AgencyDay, predict: bool) -> anyhow::Result<(
     let metrics = PipelineMetrics::new();
     let (stop_predictor, stop_scorer) = (CancellationToken::new(), CancellationToken::new());
     let processors = if predict {
-        transit_predict::keep_every_issued(shared.as_ref(), &topics, partitions).await?;
         let predictor = PredictionProcessor::new(
             Arc::clone(&shared),
             Arc::clone(&registry),

@@ -128,27 +128,6 @@ pub use scorer::{ScoreProcessor, ScorerStats};
 
 pub use transit_core::network::service_day::ServiceDay;
 
-/// Creates the stream of predictions issued ([`topics::issued`]) so that it keeps every
-/// record whatever the bus's retention, before the predictor creates it with the bus's own.
-///
-/// For a finite run flat out on the in-memory bus: the scorer reads the stream along, and a
-/// scorer behind the predictor must not find what it has not read trimmed (with the bus's
-/// retention it was found to miss more than half of a day's predictions, the bus waiting for
-/// its readers notwithstanding). The stream then grows with the run; a run paced by the clock
-/// keeps up and needs no more than the retention.
-pub async fn keep_every_issued(
-    bus: &dyn transit_core::bus::EventBus,
-    topics: &transit_core::topics::Topics,
-    partitions: u32,
-) -> transit_core::bus::Result<()> {
-    bus.create_topic(
-        &transit_core::bus::TopicSpec::new(topics::issued(topics), partitions)
-            .with_retention_records(u64::MAX)
-            .with_retention_bytes(u64::MAX),
-    )
-    .await
-}
-
 /// The latest instant a record may name, ms since the Unix epoch (the year 5138): times from
 /// the bus beyond it (or before 1970) are refused, so no sum of a few of them can overflow.
 pub const MAX_MS: i64 = 100_000_000_000_000;

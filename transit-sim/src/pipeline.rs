@@ -79,10 +79,6 @@ pub struct Predictions {
     pub names: Arc<dyn NameCalls>,
     /// The static feed's service of the date the predictor reads the timetable of.
     pub day: Arc<ServiceDay>,
-    /// Keep every prediction issued on the bus, whatever its retention: for a finite run flat
-    /// out, where the scorer falls behind the predictor and must still read every one (memory
-    /// grows with the run: a paced run's scorer keeps up, and needs no more than retention).
-    pub keep_every_issued: bool,
 }
 
 impl PipelineConfig {
@@ -270,14 +266,6 @@ pub async fn start(
     let predictors = match &config.predictions {
         Some(predictions) => {
             driver::create_vehicle_arrivals_topic(bus.as_ref(), topics, config.partitions).await?;
-            if predictions.keep_every_issued {
-                transit_predict::keep_every_issued(bus.as_ref(), topics, config.partitions)
-                    .await
-                    .map_err(|source| DriverError::CreateTopic {
-                        topic: transit_predict::topics::issued(topics),
-                        source,
-                    })?;
-            }
             codecs = codecs
                 .with_vehicle_arrivals(
                     Arc::clone(&registry),

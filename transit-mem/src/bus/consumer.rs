@@ -230,6 +230,74 @@ impl MemConsumer {
         self.cursor = 0;
     }
 
+    /// One try of [`Consumer::publish_and_commit`] under the bus's lock: `Ok(None)` when the
+    /// records do not fit yet (nothing done; `outputs` left as they were), else the topics
+    /// whose readers to wake.
+    fn try_transaction(
+        &mut self,
+        group: &str,
+        outputs: &mut Vec<(String, Vec<Record>)>,
+        positions: &[RecordPosition],
+    ) -> Result<Option<Vec<Arc<Notify>>>> {
+        let shared = Arc::clone(&self.shared);
+        let mut state = shared.lock();
+        let current = state.groups.get(group).map(|g| g.generation);
+        let member_of = state
+            .groups
+            .get(group)
+            .is_some_and(|g| self.member.is_some_and(|m| g.members.contains(&m)));
+        let seen = self
+            .fetched_in
+            .or(self.computed_for.map(|(_, generation)| generation));
+        if !member_of || current != seen {
+            self.fetched_in = None;
+            // Rewind: everything held is revoked and assigned again from the group's
+            // committed positions.
+            self.computed_for = None;
+            self.refresh(&state);
+            self.report_position(&mut state);
+            return Err(Error::Fenced {
+                reason: format!(
+                    "group {group} is at generation {} and this member saw {}",
+                    current.unwrap_or_default(),
+                    seen.unwrap_or_default()
+                ),
+            });
+        }
+        let checked = outputs
+            .iter()
+            .try_for_each(|(topic, records)| state.check_publish(topic, records))
+            .and_then(|()| state.check_positions(positions));
+        if let Err(error) = checked {
+            // Nothing published or committed: rewound as a fenced member is, so the batch
+            // is read again against state restored from the committed positions.
+            self.fetched_in = None;
+            self.computed_for = None;
+            self.refresh(&state);
+            self.report_position(&mut state);
+            return Err(error);
+        }
+        if !outputs
+            .iter()
+            .all(|(topic, records)| state.room_for(topic, records))
+        {
+            return Ok(None);
+        }
+        let mut appended = Vec::new();
+        for (topic, records) in std::mem::take(outputs) {
+            state.append(&topic, records);
+            appended.extend(state.appended(&topic));
+        }
+        let committed = &mut state.groups.entry(group.to_string()).or_default().committed;
+        for position in positions {
+            committed.insert(
+                (Arc::clone(&position.topic), position.partition),
+                position.offset,
+            );
+        }
+        Ok(Some(appended))
+    }
+
     /// Tells a bus that waits for readers ([`super::MemBus::wait_for_readers`]) where this
     /// consumer is now, and wakes the publishers waiting for readers if it moved.
     pub(crate) fn report_position(&self, state: &mut State) {
@@ -395,6 +463,10 @@ impl Consumer for MemConsumer {
     /// (someone joined or left since it fetched) is fenced, as Kafka's group coordinator fences
     /// a commit from an old generation, and rewound to the group's committed positions; so is
     /// a member whose step is refused for any other reason.
+    ///
+    /// On a bus that waits for readers ([`super::MemBus::wait_for_readers`]) the transaction
+    /// waits, whole, until its records fit without retention trimming what a reader has not
+    /// read, as a plain publish does; the checks are made again once it fits.
     async fn publish_and_commit(
         &mut self,
         outputs: Vec<(String, Vec<Record>)>,
@@ -406,58 +478,19 @@ impl Consumer for MemConsumer {
                 backend: BACKEND,
             });
         };
-        let shared = Arc::clone(&self.shared);
-        let mut appended = Vec::new();
-        {
-            let mut state = shared.lock();
-            let current = state.groups.get(&group).map(|g| g.generation);
-            let member_of = state
-                .groups
-                .get(&group)
-                .is_some_and(|g| self.member.is_some_and(|m| g.members.contains(&m)));
-            let seen = self
-                .fetched_in
-                .or(self.computed_for.map(|(_, generation)| generation));
-            if !member_of || current != seen {
-                self.fetched_in = None;
-                // Rewind: everything held is revoked and assigned again from the group's
-                // committed positions.
-                self.computed_for = None;
-                self.refresh(&state);
-                self.report_position(&mut state);
-                return Err(Error::Fenced {
-                    reason: format!(
-                        "group {group} is at generation {} and this member saw {}",
-                        current.unwrap_or_default(),
-                        seen.unwrap_or_default()
-                    ),
-                });
+        let mut outputs = outputs;
+        let appended = loop {
+            // Registered before looking, so a reader moving on between the look and the wait
+            // still wakes us.
+            let moved = Arc::clone(&self.shared);
+            let moved = moved.readers_moved.notified();
+            tokio::pin!(moved);
+            moved.as_mut().enable();
+            if let Some(appended) = self.try_transaction(&group, &mut outputs, positions)? {
+                break appended;
             }
-            let checked = outputs
-                .iter()
-                .try_for_each(|(topic, records)| state.check_publish(topic, records))
-                .and_then(|()| state.check_positions(positions));
-            if let Err(error) = checked {
-                // Nothing published or committed: rewound as a fenced member is, so the batch
-                // is read again against state restored from the committed positions.
-                self.fetched_in = None;
-                self.computed_for = None;
-                self.refresh(&state);
-                self.report_position(&mut state);
-                return Err(error);
-            }
-            for (topic, records) in outputs {
-                state.append(&topic, records);
-                appended.extend(state.appended(&topic));
-            }
-            let committed = &mut state.groups.entry(group).or_default().committed;
-            for position in positions {
-                committed.insert(
-                    (Arc::clone(&position.topic), position.partition),
-                    position.offset,
-                );
-            }
-        }
+            moved.await;
+        };
         self.fetched_in = None;
         for topic in appended {
             topic.notify_waiters();

@@ -147,6 +147,9 @@ pub(crate) struct PartitionLog {
     next_offset: u64,
     bytes: u64,
     retention: Retention,
+    /// The oldest offset a reader still has to read, on a bus that waits for readers:
+    /// retention trims nothing from there on (see [`PartitionLog::hold_from`]).
+    held_from: Option<u64>,
 }
 
 impl PartitionLog {
@@ -169,16 +172,43 @@ impl PartitionLog {
             next_offset: 0,
             bytes: 0,
             retention,
+            held_from: None,
         }
     }
 
-    /// How many records retention keeps, if it trims this log by count (a compacted log keeps
-    /// the last record of every key instead).
-    pub(crate) fn retained_records(&self) -> Option<u64> {
-        match self.records {
-            Records::Plain { .. } => Some(self.retention.records),
-            Records::Compacted { .. } => None,
+    /// Keeps every record from `offset` on, whatever retention says, until told otherwise: on
+    /// a bus that waits for readers, the slowest reader's next offset. The log then outgrows
+    /// its retention by at most what was published in one go while that reader was behind,
+    /// and a publish waits until it has read down to where retention would trim.
+    pub(crate) fn hold_from(&mut self, offset: Option<u64>) {
+        self.held_from = offset;
+    }
+
+    /// The oldest offset retention would keep now, by count and by bytes as
+    /// [`PartitionLog::append`] trims, were nothing held for readers; `None` for a compacted
+    /// log, which keeps the last record of every key instead.
+    pub(crate) fn retention_start(&self) -> Option<u64> {
+        let Records::Plain {
+            segments, start, ..
+        } = &self.records
+        else {
+            return None;
+        };
+        let first = segments.front().map_or(0, |s| s.base);
+        let size_of = |offset: u64| -> u64 {
+            segments
+                .get(((offset - first) / SEGMENT_RECORDS) as usize)
+                .and_then(|s| s.entries.get((offset - s.base) as usize))
+                .map_or(0, |e| u64::from(e.size))
+        };
+        let (mut oldest, mut kept) = (*start, self.bytes);
+        while oldest + 1 < self.next_offset
+            && (self.next_offset - oldest > self.retention.records || kept > self.retention.bytes)
+        {
+            kept = kept.saturating_sub(size_of(oldest));
+            oldest += 1;
         }
+        Some(oldest)
     }
 
     /// The offset the next record will get.
@@ -265,6 +295,7 @@ impl PartitionLog {
                 });
                 // Retention keeps at least the newest record, whatever its size.
                 while *start + 1 < self.next_offset
+                    && self.held_from.is_none_or(|held| *start < held)
                     && (self.next_offset - *start > self.retention.records
                         || self.bytes > self.retention.bytes)
                 {

@@ -166,8 +166,10 @@ impl MemBus {
     /// record must be read (a finite run counting everything it published); not for a bus
     /// with a consumer that may stop reading while it stays subscribed, which would stall
     /// its producers. Applies to the whole bus (every clone). Compacted topics never wait:
-    /// they keep the last record of every key whatever their readers do. A batch bigger than
-    /// retention goes in once every reader has read everything before it.
+    /// they keep the last record of every key whatever their readers do. Retention then trims
+    /// nothing a reader has not read: a publish goes in whole, and the next one to a partition
+    /// waits while that partition holds more unread than its retention (so it outgrows its
+    /// retention by at most one publish's records).
     pub fn wait_for_readers(self) -> Self {
         self.shared.lock().wait_for_readers = true;
         self
@@ -282,55 +284,52 @@ impl State {
         Ok(())
     }
 
-    /// Whether `records` can be appended to `topic` without retention trimming a record a
-    /// reader has not read yet (always, unless the bus waits for readers).
+    /// Whether `records` can be appended to `topic` now (always, unless the bus waits for
+    /// readers): not while retention would already trim, from a partition they go to, records
+    /// a reader has not read. Retention then trims nothing a reader has not read (see
+    /// [`State::append`]), so a batch goes in whole, and what waits is the publish after it.
     fn room_for(&self, topic: &str, records: &[Record]) -> bool {
-        if !self.wait_for_readers || self.readers.is_empty() {
+        if !self.wait_for_readers || self.readers.is_empty() || records.is_empty() {
             return true;
         }
         let Some(target) = self.topics.get(topic) else {
             return true;
         };
         let count = target.partitions.len() as u32;
-        let mut incoming = vec![0u64; count as usize];
-        let mut keyless = 0u64;
+        let mut incoming = vec![false; count as usize];
         for record in records {
             match (record.partition, &record.key) {
-                (Some(partition), _) => incoming[partition as usize] += 1,
-                (None, Some(key)) => incoming[murmur2::partition_for(key, count) as usize] += 1,
-                (None, None) => keyless += 1,
+                (Some(partition), _) => incoming[partition as usize] = true,
+                (None, Some(key)) => incoming[murmur2::partition_for(key, count) as usize] = true,
+                // Round robin: any partition may get one.
+                (None, None) => incoming.fill(true),
             }
         }
-        // Records without a key go round robin: count each partition's share, rounded up.
-        let spread = keyless.div_ceil(u64::from(count));
         target
             .partitions
             .iter()
             .zip(incoming)
             .enumerate()
-            .all(|(partition, (log, incoming))| {
-                let incoming = incoming + spread;
-                let Some(kept) = log.retained_records() else {
+            .filter(|(_, (_, incoming))| *incoming)
+            .all(|(partition, (log, _))| {
+                let Some(trimmed_to) = log.retention_start() else {
                     return true;
                 };
-                if incoming == 0 {
-                    return true;
-                }
-                let end = log.end_offset();
-                let oldest_after = (end + incoming).saturating_sub(kept);
-                self.readers
-                    .values()
-                    .flatten()
-                    .filter(|(t, p, _)| {
-                        *p as usize == partition && (Arc::ptr_eq(t, &target.name) || **t == *topic)
-                    })
-                    // A reader that has read everything lets even a batch bigger than
-                    // retention in: waiting would not make room for it.
-                    .all(|&(_, _, next)| next >= oldest_after || next >= end)
+                self.slowest_reader(&target.name, partition as u32)
+                    .is_none_or(|next| next >= trimmed_to)
             })
     }
 
-    /// What wakes the readers of `topic` when records are appended to it.
+    /// The next offset of the reader furthest behind on a partition, if any reads it.
+    fn slowest_reader(&self, topic: &Arc<str>, partition: u32) -> Option<u64> {
+        self.readers
+            .values()
+            .flatten()
+            .filter(|(t, p, _)| *p == partition && (Arc::ptr_eq(t, topic) || **t == **topic))
+            .map(|&(_, _, next)| next)
+            .min()
+    }
+
     pub(crate) fn appended(&self, topic: &str) -> Option<Arc<Notify>> {
         self.topics.get(topic).map(|t| Arc::clone(&t.appended))
     }
@@ -338,9 +337,23 @@ impl State {
     /// Appends records [`State::check_publish`] accepted, each to its partition (named, by
     /// key, or round robin), and returns where they landed.
     fn append(&mut self, topic: &str, records: Vec<Record>) -> Vec<RecordPosition> {
+        // Retention trims nothing a reader has not read, on a bus that waits for readers.
+        let held: Option<Vec<Option<u64>>> = match self.topics.get(topic) {
+            Some(target) if self.wait_for_readers => Some(
+                (0..target.partitions.len() as u32)
+                    .map(|partition| self.slowest_reader(&target.name, partition))
+                    .collect(),
+            ),
+            _ => None,
+        };
         let Some(target) = self.topics.get_mut(topic) else {
             return Vec::new();
         };
+        if let Some(held) = held {
+            for (log, held) in target.partitions.iter_mut().zip(held) {
+                log.hold_from(held);
+            }
+        }
         let count = target.partitions.len() as u32;
         let mut positions = Vec::with_capacity(records.len());
         for record in records {

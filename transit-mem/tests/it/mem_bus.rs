@@ -168,3 +168,108 @@ async fn a_compacted_table_stays_as_large_as_its_keys() {
     assert!(deliveries.iter().all(|d| d.offset >= 10_000 - 50));
     transit_core::testing::receive_nothing(consumer.as_mut(), Duration::from_millis(100)).await;
 }
+
+/// On a bus that waits for readers, retention trims nothing a reader has not read: a batch
+/// bigger than retention goes in whole, and the next publish, a transaction here, waits, whole,
+/// until the reader has read down to where retention trims; then every record is read.
+#[tokio::test]
+async fn a_transaction_waits_for_a_slow_reader_rather_than_trim_what_it_has_not_read() {
+    let bus = MemBus::with_config(MemBusConfig {
+        retention_records: 10,
+        retention_bytes: u64::MAX,
+    })
+    .wait_for_readers();
+    bus.create_topic(&TopicSpec::new("in", 1)).await.unwrap();
+    bus.create_topic(&TopicSpec::new("out", 1)).await.unwrap();
+    let mut reader = bus
+        .subscribe(SubscribeOptions::topics(["out"]))
+        .await
+        .unwrap();
+    let mut member = bus
+        .subscribe(SubscribeOptions::topics(["in"]).in_group("g"))
+        .await
+        .unwrap();
+    bus.publish_batch("in", vec![record(0)]).await.unwrap();
+    let input = receive(member.as_mut(), 1).await;
+    // Twelve, two more than retention keeps: all kept while the reader has read none.
+    bus.publish_batch("out", (0..12).map(record).collect())
+        .await
+        .unwrap();
+    assert_eq!(bus.offsets("out", 0), Some((0, 12)));
+    let position = transit_core::bus::RecordPosition {
+        topic: input[0].topic.clone(),
+        partition: 0,
+        offset: 1,
+    };
+    let transaction = tokio::spawn(async move {
+        let outputs = vec![("out".to_string(), vec![record(12)])];
+        let outcome = member.publish_and_commit(outputs, &[position]).await;
+        (member, outcome)
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!transaction.is_finished(), "the transaction did not wait");
+    assert_eq!(
+        bus.offsets("out", 0),
+        Some((0, 12)),
+        "nothing of it is in yet"
+    );
+    assert!(bus.committed("g").is_empty(), "nor is its commit");
+
+    let read = receive(reader.as_mut(), 13).await;
+    let (_member, outcome) = tokio::time::timeout(Duration::from_secs(5), transaction)
+        .await
+        .expect("the transaction went in once the reader read on")
+        .unwrap();
+    outcome.unwrap();
+    let offsets: Vec<u64> = read.iter().map(|d| d.offset).collect();
+    assert_eq!(
+        offsets,
+        (0..13).collect::<Vec<_>>(),
+        "every record read, none trimmed"
+    );
+    assert_eq!(bus.committed("g").get(&("in".to_string(), 0)), Some(&1));
+    assert_eq!(
+        bus.offsets("out", 0),
+        Some((3, 13)),
+        "then trimmed to retention"
+    );
+}
+
+/// Byte retention counts too: a publish waits while a partition holds more unread bytes than
+/// its retention, as it does for more unread records.
+#[tokio::test]
+async fn a_publish_waits_for_a_slow_reader_under_byte_retention_too() {
+    let bus = MemBus::with_config(MemBusConfig {
+        retention_records: u64::MAX,
+        retention_bytes: 30,
+    })
+    .wait_for_readers();
+    bus.create_topic(&TopicSpec::new("t", 1)).await.unwrap();
+    let mut reader = bus
+        .subscribe(SubscribeOptions::topics(["t"]))
+        .await
+        .unwrap();
+    // Three bytes each (the key and two digits): twelve are 36, over the 30 kept.
+    bus.publish_batch("t", (10..22).map(record).collect())
+        .await
+        .unwrap();
+    let publisher = {
+        let bus = bus.clone();
+        tokio::spawn(async move { bus.publish_batch("t", vec![record(22)]).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!publisher.is_finished(), "the publish did not wait");
+    assert_eq!(bus.offsets("t", 0), Some((0, 12)));
+    let read = receive(reader.as_mut(), 13).await;
+    tokio::time::timeout(Duration::from_secs(5), publisher)
+        .await
+        .expect("the publish went in once the reader read on")
+        .unwrap()
+        .unwrap();
+    let offsets: Vec<u64> = read.iter().map(|d| d.offset).collect();
+    assert_eq!(
+        offsets,
+        (0..13).collect::<Vec<_>>(),
+        "every record read, none trimmed"
+    );
+}

@@ -47,7 +47,6 @@ async fn a_simulated_hour_of_cta_is_predicted_on_every_line_and_scored() {
         predictions: Some(Predictions {
             names: Arc::new(CallNames::new(sources)),
             day: Arc::new(day),
-            keep_every_issued: true,
         }),
         ..PipelineConfig::embedded().unwrap()
     };
@@ -77,7 +76,8 @@ async fn a_simulated_hour_of_cta_is_predicted_on_every_line_and_scored() {
     );
     assert!(predictor.issued > published, "{predictor:?}");
     let scorer = report.scorer.unwrap();
-    // Every prediction issued and withdrawn, kept on the bus, is read by the scorer.
+    // Every prediction issued and withdrawn is read by the scorer: the predictor's
+    // transactions wait for it rather than let retention trim what it has not read.
     assert_eq!(
         scorer.predictions,
         predictor.issued + predictor.withdrawn,
