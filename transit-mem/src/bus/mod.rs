@@ -330,6 +330,7 @@ impl State {
             .min()
     }
 
+    /// What wakes the readers of `topic` when records are appended to it.
     pub(crate) fn appended(&self, topic: &str) -> Option<Arc<Notify>> {
         self.topics.get(topic).map(|t| Arc::clone(&t.appended))
     }
