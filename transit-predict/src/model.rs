@@ -1367,7 +1367,6 @@ impl Predictor {
     }
 }
 
-/// Puts the withdrawal of `rows` of vehicle `id` into `out`.
 /// What each partition learnt of one key: a member holds several partitions' state side by
 /// side, each restored and dropped with its partition.
 type PerPartition<K, T> = FxHashMap<K, Vec<(u32, T)>>;
@@ -1411,6 +1410,7 @@ fn drop_own<K, T>(map: &mut PerPartition<K, T>, partitions: &FxHashSet<u32>) {
     });
 }
 
+/// Puts the withdrawal of `rows` of vehicle `id` into `out`.
 fn withdraw(id: &str, partition: u32, rows: &[Row], tt: &Timetable, at_ms: i64, out: &mut Issued) {
     for row in rows {
         out.changes.push(Issue::Withdraw {

@@ -230,6 +230,15 @@ impl MemConsumer {
         self.cursor = 0;
     }
 
+    /// Puts the member back where its group committed: everything held is revoked and
+    /// assigned again from the group's committed positions.
+    fn rewind(&mut self, state: &mut State) {
+        self.fetched_in = None;
+        self.computed_for = None;
+        self.refresh(state);
+        self.report_position(state);
+    }
+
     /// One try of [`Consumer::publish_and_commit`] under the bus's lock: `Ok(None)` when the
     /// records do not fit yet (nothing done; `outputs` left as they were), else the topics
     /// whose readers to wake.
@@ -250,12 +259,7 @@ impl MemConsumer {
             .fetched_in
             .or(self.computed_for.map(|(_, generation)| generation));
         if !member_of || current != seen {
-            self.fetched_in = None;
-            // Rewind: everything held is revoked and assigned again from the group's
-            // committed positions.
-            self.computed_for = None;
-            self.refresh(&state);
-            self.report_position(&mut state);
+            self.rewind(&mut state);
             return Err(Error::Fenced {
                 reason: format!(
                     "group {group} is at generation {} and this member saw {}",
@@ -271,10 +275,7 @@ impl MemConsumer {
         if let Err(error) = checked {
             // Nothing published or committed: rewound as a fenced member is, so the batch
             // is read again against state restored from the committed positions.
-            self.fetched_in = None;
-            self.computed_for = None;
-            self.refresh(&state);
-            self.report_position(&mut state);
+            self.rewind(&mut state);
             return Err(error);
         }
         if !outputs
@@ -479,18 +480,10 @@ impl Consumer for MemConsumer {
             });
         };
         let mut outputs = outputs;
-        let appended = loop {
-            // Registered before looking, so a reader moving on between the look and the wait
-            // still wakes us.
-            let moved = Arc::clone(&self.shared);
-            let moved = moved.readers_moved.notified();
-            tokio::pin!(moved);
-            moved.as_mut().enable();
-            if let Some(appended) = self.try_transaction(&group, &mut outputs, positions)? {
-                break appended;
-            }
-            moved.await;
-        };
+        let shared = Arc::clone(&self.shared);
+        let appended = shared
+            .when_readers_allow(|| self.try_transaction(&group, &mut outputs, positions))
+            .await?;
         self.fetched_in = None;
         for topic in appended {
             topic.notify_waiters();

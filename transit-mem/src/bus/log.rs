@@ -115,6 +115,16 @@ impl Segment {
     }
 }
 
+/// The bytes the record at `offset` counts for byte retention (0 if it is not kept).
+fn entry_size(segments: &VecDeque<Segment>, offset: u64) -> u64 {
+    let first = segments.front().map_or(0, |s| s.base);
+    offset
+        .checked_sub(first)
+        .and_then(|from_first| segments.get((from_first / SEGMENT_RECORDS) as usize))
+        .and_then(|s| s.entries.get((offset - s.base) as usize))
+        .map_or(0, |e| u64::from(e.size))
+}
+
 #[derive(Debug)]
 enum Records {
     /// An append-only log trimmed from the front by retention, in segments.
@@ -194,18 +204,19 @@ impl PartitionLog {
         else {
             return None;
         };
-        let first = segments.front().map_or(0, |s| s.base);
-        let size_of = |offset: u64| -> u64 {
-            segments
-                .get(((offset - first) / SEGMENT_RECORDS) as usize)
-                .and_then(|s| s.entries.get((offset - s.base) as usize))
-                .map_or(0, |e| u64::from(e.size))
-        };
+        if self.bytes <= self.retention.bytes {
+            // Within its bytes: only the count trims, and the newest record stays.
+            let by_count = self
+                .next_offset
+                .saturating_sub(self.retention.records)
+                .min(self.next_offset.saturating_sub(1));
+            return Some((*start).max(by_count));
+        }
         let (mut oldest, mut kept) = (*start, self.bytes);
         while oldest + 1 < self.next_offset
             && (self.next_offset - oldest > self.retention.records || kept > self.retention.bytes)
         {
-            kept = kept.saturating_sub(size_of(oldest));
+            kept = kept.saturating_sub(entry_size(segments, oldest));
             oldest += 1;
         }
         Some(oldest)
@@ -299,12 +310,7 @@ impl PartitionLog {
                     && (self.next_offset - *start > self.retention.records
                         || self.bytes > self.retention.bytes)
                 {
-                    let first = segments.front().map_or(0, |s| s.base);
-                    let size = segments
-                        .get(((*start - first) / SEGMENT_RECORDS) as usize)
-                        .and_then(|s| s.entries.get((*start - s.base) as usize))
-                        .map_or(0, |e| u64::from(e.size));
-                    self.bytes -= size;
+                    self.bytes -= entry_size(segments, *start);
                     *start += 1;
                 }
                 while segments

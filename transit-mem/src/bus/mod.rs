@@ -210,6 +210,31 @@ impl MemBus {
     }
 }
 
+impl Shared {
+    /// Tries `attempt` until it gives a result (or an error), waiting between tries for a
+    /// reader to move on: a publish, or a transaction, waiting for readers
+    /// ([`MemBus::wait_for_readers`]). The first try registers nothing.
+    async fn when_readers_allow<T, E>(
+        &self,
+        mut attempt: impl FnMut() -> std::result::Result<Option<T>, E>,
+    ) -> std::result::Result<T, E> {
+        if let Some(done) = attempt()? {
+            return Ok(done);
+        }
+        loop {
+            // Registered before looking, so a reader moving on between the look and the wait
+            // still wakes us.
+            let moved = self.readers_moved.notified();
+            tokio::pin!(moved);
+            moved.as_mut().enable();
+            if let Some(done) = attempt()? {
+                return Ok(done);
+            }
+            moved.await;
+        }
+    }
+}
+
 impl MemBus {
     /// Appends `records` if there is room for them ([`State::room_for`]), or gives them back.
     fn try_publish(
@@ -309,25 +334,29 @@ impl State {
             .partitions
             .iter()
             .zip(incoming)
-            .enumerate()
-            .filter(|(_, (_, incoming))| *incoming)
-            .all(|(partition, (log, _))| {
+            .zip(self.slowest_readers(target))
+            .filter(|((_, incoming), _)| *incoming)
+            .all(|((log, _), slowest)| {
                 let Some(trimmed_to) = log.retention_start() else {
                     return true;
                 };
-                self.slowest_reader(&target.name, partition as u32)
-                    .is_none_or(|next| next >= trimmed_to)
+                slowest.is_none_or(|next| next >= trimmed_to)
             })
     }
 
-    /// The next offset of the reader furthest behind on a partition, if any reads it.
-    fn slowest_reader(&self, topic: &Arc<str>, partition: u32) -> Option<u64> {
-        self.readers
-            .values()
-            .flatten()
-            .filter(|(t, p, _)| *p == partition && (Arc::ptr_eq(t, topic) || **t == **topic))
-            .map(|&(_, _, next)| next)
-            .min()
+    /// Per partition of `topic`, the next offset of the reader furthest behind on it, if any
+    /// reads it.
+    fn slowest_readers(&self, topic: &Topic) -> Vec<Option<u64>> {
+        let mut slowest: Vec<Option<u64>> = vec![None; topic.partitions.len()];
+        for (name, partition, next) in self.readers.values().flatten() {
+            if !(Arc::ptr_eq(name, &topic.name) || **name == *topic.name) {
+                continue;
+            }
+            if let Some(held) = slowest.get_mut(*partition as usize) {
+                *held = Some(held.map_or(*next, |held| held.min(*next)));
+            }
+        }
+        slowest
     }
 
     /// What wakes the readers of `topic` when records are appended to it.
@@ -339,12 +368,8 @@ impl State {
     /// key, or round robin), and returns where they landed.
     fn append(&mut self, topic: &str, records: Vec<Record>) -> Vec<RecordPosition> {
         // Retention trims nothing a reader has not read, on a bus that waits for readers.
-        let held: Option<Vec<Option<u64>>> = match self.topics.get(topic) {
-            Some(target) if self.wait_for_readers => Some(
-                (0..target.partitions.len() as u32)
-                    .map(|partition| self.slowest_reader(&target.name, partition))
-                    .collect(),
-            ),
+        let held = match self.topics.get(topic) {
+            Some(target) if self.wait_for_readers => Some(self.slowest_readers(target)),
             _ => None,
         };
         let Some(target) = self.topics.get_mut(topic) else {
@@ -462,22 +487,19 @@ impl EventBus for MemBus {
         topic: &str,
         records: Vec<Record>,
     ) -> std::result::Result<Vec<RecordPosition>, PublishError> {
-        let mut records = match self.try_publish(topic, records)? {
-            Ok(positions) => return Ok(positions),
-            Err(records) => records,
-        };
-        loop {
-            // Registered before looking, so a reader moving on between the look and the wait
-            // still wakes us.
-            let moved = self.shared.readers_moved.notified();
-            tokio::pin!(moved);
-            moved.as_mut().enable();
-            records = match self.try_publish(topic, records)? {
-                Ok(positions) => return Ok(positions),
-                Err(records) => records,
-            };
-            moved.await;
-        }
+        let mut waiting = Some(records);
+        self.shared
+            .when_readers_allow(|| {
+                let records = waiting.take().unwrap_or_default();
+                match self.try_publish(topic, records)? {
+                    Ok(positions) => Ok(Some(positions)),
+                    Err(back) => {
+                        waiting = Some(back);
+                        Ok(None)
+                    }
+                }
+            })
+            .await
     }
 
     fn supports_transactions(&self) -> bool {
