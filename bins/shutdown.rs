@@ -7,6 +7,7 @@
 //! stops anyway. Either way it says what it stopped before finishing: each process names what
 //! it is doing as it goes ([`enter`]).
 
+use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
@@ -48,7 +49,14 @@ pub fn on_ctrl_c() -> CancellationToken {
         cancel.cancel();
         if signal().await.is_ok() {
             let Interrupted { doing, unfinished } = Interrupted::current();
-            eprintln!("second Ctrl+C: stopped at once while {doing}: {unfinished}");
+            // Held until the process ends, so that no other thread's log line (a retry
+            // logged in the same instant) lands after this one: it is the operator's last.
+            let mut stderr = std::io::stderr().lock();
+            // Nothing is left to tell the operator if stderr itself is gone.
+            let _ = writeln!(
+                stderr,
+                "second Ctrl+C: stopped at once while {doing}: {unfinished}"
+            );
             std::process::exit(i32::from(INTERRUPTED_EXIT_CODE));
         }
     });
