@@ -46,6 +46,12 @@ impl Topics {
         format!("{}.vehicles.arrivals.v1", self.prefix)
     }
 
+    /// Trips of any feed dropped before they ran (service events), keyed by the vehicle that
+    /// was to run them: `<prefix>.vehicles.cancellations.v1`.
+    pub fn trip_cancellations(&self) -> String {
+        format!("{}.vehicles.cancellations.v1", self.prefix)
+    }
+
     /// Turnstile entries: `<prefix>.turnstile.entries.v1`.
     pub fn turnstile_entries(&self) -> String {
         format!("{}.turnstile.entries.v1", self.prefix)

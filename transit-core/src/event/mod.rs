@@ -8,6 +8,7 @@ mod arrival;
 mod headway;
 mod prediction;
 mod station;
+mod trip_cancellation;
 mod turnstile;
 mod vehicle_arrival;
 mod weather;
@@ -18,6 +19,7 @@ pub use prediction::{
     AccuracyEvent, AccuracyKey, PredictionEvent, PredictionKey, ProcessorState, ProcessorStateKey,
 };
 pub use station::{StationEvent, StationLineKey, StationRow};
+pub use trip_cancellation::TripCancellation;
 pub use turnstile::{TurnstileCount, TurnstileEvent};
 pub use vehicle_arrival::{VehicleArrivalEvent, VehicleKey};
 pub use weather::{WeatherEvent, WeatherKey, WeatherStatus};

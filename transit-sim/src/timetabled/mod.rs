@@ -596,11 +596,20 @@ impl TimetabledSimulation {
             .map_or_else(Disturbances::default, |disturbed| disturbed.counts)
     }
 
-    /// The trips dropped so far (not run: no arrivals), in the order they were due.
+    /// The trips dropped so far (not run: no arrivals), in the order they were dropped.
     pub fn skipped_trips(&self) -> &[TripIndex] {
         self.disturbed
             .as_ref()
             .map_or(&[], |disturbed| disturbed.skipped.as_slice())
+    }
+
+    /// When each of [`skipped_trips`](Self::skipped_trips) was dropped (simulated seconds from
+    /// the day's start), index for index: as its vehicle became free for it, at or before the
+    /// trip was due to leave unless the vehicle came late.
+    pub fn skipped_at_s(&self) -> &[u32] {
+        self.disturbed
+            .as_ref()
+            .map_or(&[], |disturbed| disturbed.skipped_at_s.as_slice())
     }
 
     /// Where every vehicle in service is now (those between trips, not yet out or done are
@@ -671,7 +680,7 @@ impl TimetabledSimulation {
             let first = &self.day.trips[trip.0 as usize];
             let origin = (first.route, first.stops[0].stop.0);
             let due = first.stops[0].departure_s;
-            if !disturbed.skips(&mut state.chance, *trip, origin, due, free_at) {
+            if !disturbed.skips(&mut state.chance, *trip, origin, (due, free_at), self.now) {
                 break;
             }
             state.trip_at += 1;

@@ -14,6 +14,11 @@
 //! aim at the time the clock says rather than sleeping a fixed time per step, so time spent
 //! publishing does not make it drift.
 //!
+//! Trips the simulation drops ([`TimetabledSimulation::skipped_trips`]) are published, when
+//! [`PublishConfig::cancellations`] says where, as [`TripCancellation`]s
+//! ([`Topics::trip_cancellations`]) in the step they were dropped in, before its arrivals; a
+//! live start publishes those of the trips not yet over.
+//!
 //! Shutdown is a [`CancellationToken`]: the driver publishes the step it holds, flushes the
 //! bus and returns what it published.
 
@@ -23,11 +28,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio_util::sync::CancellationToken;
 use transit_core::bus::{self, EventBus, PublishError, Record, TopicSpec};
 use transit_core::codec::{EncodeError, RegistryError, SchemaRegistry, TopicCodec};
-use transit_core::event::VehicleArrivalEvent;
+use transit_core::event::{TripCancellation, VehicleArrivalEvent};
 use transit_core::network::service_day::ServiceDay;
 use transit_core::topics::Topics;
 
-use super::{StopArrival, TimetabledSimulation};
+use super::{StopArrival, TimetabledSimulation, TripIndex};
 
 /// How simulated time runs against the wall clock.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -42,7 +47,7 @@ pub enum Clock {
 }
 
 /// What the driver does besides stepping.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct PublishConfig {
     /// How simulated time runs.
     pub clock: Clock,
@@ -51,6 +56,9 @@ pub struct PublishConfig {
     pub until_s: Option<u32>,
     /// How often (wall clock) to log progress.
     pub progress_every: Duration,
+    /// Where the trips dropped are said ([`register_cancellations`]); `None` says nothing of
+    /// them (their vehicles' arrivals show only that they never ran).
+    pub cancellations: Option<Arc<TopicCodec<TripCancellation>>>,
 }
 
 impl Default for PublishConfig {
@@ -59,6 +67,7 @@ impl Default for PublishConfig {
             clock: Clock::Live,
             until_s: None,
             progress_every: Duration::from_secs(10),
+            cancellations: None,
         }
     }
 }
@@ -118,6 +127,9 @@ pub struct TimetabledPublishStats {
     /// Of those, the current state published at a live start: each vehicle in service's latest
     /// arrival, which happened before the run started.
     pub current_state: u64,
+    /// Trips dropped, published as cancellations (none unless
+    /// [`PublishConfig::cancellations`] is set).
+    pub cancellations: u64,
     /// Arrivals before a live start, not published.
     pub skipped: u64,
     /// Where the simulated clock stood when publishing began (seconds from the day's start).
@@ -135,20 +147,56 @@ pub async fn register_codec(
     TopicCodec::register(registry, topics.vehicle_arrivals()).await
 }
 
-/// Creates the any-feed arrivals topic with `partitions` partitions (an existing one is left as
-/// it is): one topic whatever the number of routes.
+/// Registers the trip cancellations topic's key and value schemas (`<topic>-key`,
+/// `<topic>-value`), for [`PublishConfig::cancellations`].
+pub async fn register_cancellations(
+    registry: Arc<dyn SchemaRegistry>,
+    topics: &Topics,
+) -> Result<TopicCodec<TripCancellation>, RegistryError> {
+    TopicCodec::register(registry, topics.trip_cancellations()).await
+}
+
+/// Creates the any-feed arrivals topic and the trip cancellations topic with `partitions`
+/// partitions each (an existing one is left as it is): one topic each whatever the number of
+/// routes.
 pub async fn create_topic(
     bus: &dyn EventBus,
     topics: &Topics,
     partitions: u32,
 ) -> Result<(), TimetabledPublishError> {
-    let spec = TopicSpec::new(topics.vehicle_arrivals(), partitions);
-    bus.create_topic(&spec)
-        .await
-        .map_err(|source| TimetabledPublishError::CreateTopic {
-            topic: spec.name.clone(),
-            source,
-        })
+    for name in [topics.vehicle_arrivals(), topics.trip_cancellations()] {
+        let spec = TopicSpec::new(name, partitions);
+        bus.create_topic(&spec)
+            .await
+            .map_err(|source| TimetabledPublishError::CreateTopic {
+                topic: spec.name.clone(),
+                source,
+            })?;
+    }
+    Ok(())
+}
+
+/// The trip cancellation of `trip`, dropped at `at_s` (seconds from the day's start);
+/// `None` if `day` does not have it.
+pub fn cancellation_event(
+    day: &ServiceDay,
+    trip: TripIndex,
+    at_s: u32,
+) -> Option<TripCancellation> {
+    let scheduled = day.trip(trip)?;
+    let vehicle = day.vehicles.get(scheduled.vehicle.0 as usize)?;
+    let ms = |seconds: u32| day.unix_s(seconds) * 1_000;
+    Some(TripCancellation {
+        route_id: scheduled.route.as_str().to_string(),
+        trip_id: scheduled.trip_id.clone(),
+        start_date: day.requested.format("%Y%m%d").to_string(),
+        start_time: scheduled.frequency_start_s.map(gtfs_time),
+        direction_id: scheduled.direction_id.map(i32::from),
+        vehicle_id: vehicle.id.clone(),
+        scheduled_start_time: ms(scheduled.stops.first()?.departure_s),
+        scheduled_end_time: ms(scheduled.stops.last()?.arrival_s),
+        announced_time: ms(at_s),
+    })
 }
 
 /// `arrival` as the record the feeds read: the day's ids, real instants; `None` if it names a
@@ -337,11 +385,15 @@ pub async fn run(
     let day = Arc::clone(sim.day());
     let mut stats = TimetabledPublishStats::default();
     let mut arrivals = Vec::new();
+    let cancellations = config.cancellations.as_deref();
+    let mut dropped = Dropped::default();
     if config.clock == Clock::Live {
         let (state, skipped) = catch_up(sim);
         stats.skipped = skipped - state.len() as u64;
         stats.current_state = state.len() as u64;
         arrivals = state;
+        // Of the trips dropped before the start, those over say nothing any more.
+        dropped.over_before_s = Some(sim.now());
     }
     stats.started_at_s = sim.now();
     tracing::info!(
@@ -369,6 +421,9 @@ pub async fn run(
         };
         let target = config.until_s.map_or(target, |until| target.min(until));
         sim.advance_to(target, &mut arrivals);
+        if let Some(cancellations) = cancellations {
+            dropped.publish(bus, sim, cancellations, &mut stats).await?;
+        }
         publish(bus, &day, codec, &mut arrivals, &mut stats).await?;
         stats.steps += 1;
         stats.simulated_until_s = sim.now();
@@ -414,10 +469,72 @@ pub async fn run(
     tracing::info!(
         steps = stats.steps,
         records = stats.published,
+        cancellations = stats.cancellations,
         simulated_until_s = stats.simulated_until_s,
         "timetabled simulation stopped; everything published is flushed"
     );
     Ok(stats)
+}
+
+/// Where the driver stands in the simulation's list of trips dropped.
+#[derive(Debug, Default)]
+struct Dropped {
+    /// The first of [`TimetabledSimulation::skipped_trips`] not yet published.
+    next: usize,
+    /// Trips whose last stop was due before this (seconds) are not published: the ones a live
+    /// start went through.
+    over_before_s: Option<u32>,
+}
+
+impl Dropped {
+    /// Publishes the trips `sim` dropped since the last call as one batch.
+    async fn publish(
+        &mut self,
+        bus: &dyn EventBus,
+        sim: &TimetabledSimulation,
+        codec: &TopicCodec<TripCancellation>,
+        stats: &mut TimetabledPublishStats,
+    ) -> Result<(), TimetabledPublishError> {
+        let (trips, times) = (sim.skipped_trips(), sim.skipped_at_s());
+        if self.next >= trips.len() {
+            return Ok(());
+        }
+        let day = sim.day();
+        let mut records = Vec::new();
+        for (trip, at_s) in trips.iter().zip(times).skip(self.next) {
+            let event =
+                cancellation_event(day, *trip, *at_s).ok_or(TimetabledPublishError::NotInDay {
+                    trip: trip.0,
+                    stop: 0,
+                })?;
+            let over_before_ms = self.over_before_s.map(|s| day.unix_s(s) * 1_000);
+            if over_before_ms.is_some_and(|over| event.scheduled_end_time < over) {
+                continue;
+            }
+            records.push(
+                codec
+                    .record(&event, event.announced_time)
+                    .map_err(|source| TimetabledPublishError::Encode {
+                        topic: codec.topic().to_string(),
+                        source,
+                    })?,
+            );
+        }
+        self.next = trips.len();
+        self.over_before_s = None;
+        if records.is_empty() {
+            return Ok(());
+        }
+        let count = records.len() as u64;
+        bus.publish_batch(codec.topic(), records)
+            .await
+            .map_err(|source| TimetabledPublishError::Publish {
+                topic: codec.topic().to_string(),
+                source,
+            })?;
+        stats.cancellations += count;
+        Ok(())
+    }
 }
 
 /// Publishes `arrivals` (emptied) as one batch.

@@ -276,6 +276,8 @@ pub(crate) struct Disturbed {
     turned_last: FxHashMap<(LineId, u32), bool>,
     pub(crate) counts: Disturbances,
     pub(crate) skipped: Vec<TripIndex>,
+    /// When each of `skipped` was dropped (simulated seconds), index for index.
+    pub(crate) skipped_at_s: Vec<u32>,
 }
 
 impl Disturbed {
@@ -306,6 +308,7 @@ impl Disturbed {
             spacing: FxHashMap::default(),
             counts,
             skipped: Vec::new(),
+            skipped_at_s: Vec::new(),
         }
     }
 
@@ -372,8 +375,8 @@ impl Disturbed {
         rng: &mut Stream,
         trip: TripIndex,
         origin: (LineId, u32),
-        due: u32,
-        free_at: u32,
+        (due, free_at): (u32, u32),
+        now: u32,
     ) -> bool {
         if let Some(most) = self.model.turn_late_after_s {
             // Never two trips in a row from one terminal: a dispatcher turns a late train to
@@ -384,6 +387,7 @@ impl Disturbed {
             if turn {
                 self.counts.turned += 1;
                 self.skipped.push(trip);
+                self.skipped_at_s.push(now);
                 return true;
             }
         }
@@ -391,6 +395,7 @@ impl Disturbed {
         if chance > 0.0 && rng.random::<f64>() < chance {
             self.counts.skipped_trips += 1;
             self.skipped.push(trip);
+            self.skipped_at_s.push(now);
             return true;
         }
         false

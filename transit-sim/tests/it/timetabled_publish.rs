@@ -289,6 +289,98 @@ async fn a_flat_out_day_publishes_every_arrival_once_in_each_vehicles_order() {
 }
 
 #[tokio::test]
+async fn dropped_trips_are_published_as_cancellations_before_the_vehicle_runs_on() {
+    let day = Arc::new(bus_day(6, 3, 1_796_619_600, 6 * 3_600, 9 * 3_600));
+    let dropping = || {
+        let mut config = config();
+        config.uncertainty.skipped_trip_chance = 0.2;
+        config
+    };
+    let mut twin = TimetabledSimulation::new(Arc::clone(&day), dropping()).unwrap();
+    twin.advance_to(48 * 3_600, &mut Vec::new());
+    let dropped: BTreeSet<&str> = twin
+        .skipped_trips()
+        .iter()
+        .map(|trip| day.trips[trip.0 as usize].trip_id.as_str())
+        .collect();
+    assert!(dropped.len() > 5, "{} trips dropped", dropped.len());
+
+    let mut bed = bed().await;
+    let registry: Arc<dyn SchemaRegistry> = Arc::new(MemRegistry::new());
+    let topics = Topics::default();
+    let cancellations = Arc::new(
+        publish::register_cancellations(registry, &topics)
+            .await
+            .unwrap(),
+    );
+    let config = PublishConfig {
+        clock: Clock::FlatOut,
+        cancellations: Some(Arc::clone(&cancellations)),
+        ..PublishConfig::default()
+    };
+    let mut sim = TimetabledSimulation::new(Arc::clone(&day), dropping()).unwrap();
+    let stats = publish::run(
+        bed.bus.as_ref(),
+        &mut sim,
+        &bed.codec,
+        &config,
+        CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(stats.cancellations, dropped.len() as u64);
+    let records = transit_core::testing::receive(
+        bed.consumer.as_mut(),
+        (stats.published + stats.cancellations) as usize,
+    )
+    .await;
+    let mut arrivals = Vec::new();
+    let mut cancelled = Vec::new();
+    for delivery in &records {
+        if &*delivery.topic == cancellations.topic() {
+            let (key, event) = cancellations.decode(delivery).await.unwrap();
+            assert_eq!(key.vehicle_id, event.vehicle_id);
+            assert_eq!(delivery.timestamp_ms, event.announced_time);
+            cancelled.push(event);
+        } else {
+            arrivals.push(bed.codec.decode(delivery).await.unwrap().1);
+        }
+    }
+    let named: BTreeSet<&str> = cancelled.iter().map(|c| c.trip_id.as_str()).collect();
+    assert_eq!(named, dropped);
+    for cancellation in &cancelled {
+        let trip = day
+            .trips
+            .iter()
+            .find(|trip| trip.trip_id == cancellation.trip_id)
+            .unwrap();
+        assert_eq!(cancellation.route_id, trip.route.as_str());
+        assert_eq!(cancellation.start_date, "20261207");
+        assert_eq!(
+            cancellation.scheduled_start_time,
+            (day.start_unix_s + i64::from(trip.stops[0].departure_s)) * 1_000
+        );
+        assert!(cancellation.scheduled_end_time > cancellation.scheduled_start_time);
+        // Not run, and said before its vehicle was seen on any trip after it.
+        for arrival in arrivals
+            .iter()
+            .filter(|a| a.vehicle_id == cancellation.vehicle_id)
+        {
+            assert_ne!(arrival.trip_id, cancellation.trip_id);
+            if arrival.scheduled_arrival_time >= cancellation.scheduled_start_time {
+                assert!(
+                    arrival.arrival_time >= cancellation.announced_time,
+                    "{} at {} before its cancellation of {}",
+                    arrival.trip_id,
+                    arrival.arrival_time,
+                    cancellation.trip_id
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
 async fn one_topic_whatever_the_number_of_routes() {
     for routes in [3, 200] {
         let day = Arc::new(bus_day(routes, 1, 1_796_619_600, 7 * 3_600, 8 * 3_600));
