@@ -594,6 +594,8 @@ mod agency {
         let topics = agency.topics(args.topic_prefix.as_deref());
         publish::create_topic(shared_bus.as_ref(), &topics, args.partitions).await?;
         let codec = Arc::new(publish::register_codec(Arc::clone(&registry), &topics).await?);
+        let cancellations =
+            Arc::new(publish::register_cancellations(Arc::clone(&registry), &topics).await?);
 
         // The predictor and its scorer, on the processor loop like CTA's processors; the board
         // and the feeds serve the predictor's table.
@@ -607,7 +609,8 @@ mod agency {
             Arc::clone(&metrics),
         )
         .await
-        .context("setting up the predictor")?;
+        .context("setting up the predictor")?
+        .cancellations(Arc::clone(&registry), topics.trip_cancellations())?;
         let scorer = ScoreProcessor::new(
             Arc::clone(&shared_bus),
             Arc::clone(&registry),
@@ -678,6 +681,22 @@ mod agency {
                     feeds.follow(bus, registry, &topics, stop).await
                 })
         };
+        let cancellations_followed = {
+            let feeds = feeds.clone();
+            let (bus, registry, topics) = (
+                Arc::clone(&shared_bus),
+                Arc::clone(&registry),
+                topics.clone(),
+            );
+            let stop = stop_serving.clone();
+            services
+                .tasks
+                .spawn("GTFS-realtime trip cancellations", async move {
+                    feeds
+                        .follow_cancellations(bus, registry, &topics, stop)
+                        .await
+                })
+        };
         let predicted = {
             let feeds = feeds.clone();
             let (bus, registry, topic) = (
@@ -733,6 +752,7 @@ mod agency {
             clock,
             until_s,
             progress_every: Duration::from_secs(args.report_every.max(1)),
+            cancellations: Some(cancellations),
         };
         let stats = publish::run(
             shared_bus.as_ref(),
@@ -743,8 +763,9 @@ mod agency {
         )
         .await?;
         println!(
-            "published {} arrivals of {} ({} routes) up to {} of {}",
+            "published {} arrivals and {} trip cancellations of {} ({} routes) up to {} of {}",
             stats.published,
+            stats.cancellations,
             day.date,
             day.routes.len(),
             publish::gtfs_time(stats.simulated_until_s),
@@ -799,14 +820,15 @@ mod agency {
         stop_serving.cancel();
         let applied = join(reader).await?;
         let followed = join(follower).await?;
+        let cancelled = join(cancellations_followed).await?;
         let feeds_predictions = join(predicted).await?;
         let board_predictions = join(board_predicted).await?;
         join(board_server).await?;
         join(accuracy).await?;
         Backbone::finish(bus, services).await?;
         println!(
-            "board read model: {applied} arrivals applied; GTFS-realtime read model: {} applied, {} left out",
-            followed.applied, followed.skipped
+            "board read model: {applied} arrivals applied; GTFS-realtime read model: {} applied, {} left out; {} trip cancellations ({} left out)",
+            followed.applied, followed.skipped, cancelled.applied, cancelled.skipped
         );
         println!("predictor ({}): {predictor_stats}", predictor::PREDICTOR);
         println!("scorer ({}): {scorer_stats}", scorer::SCORER);

@@ -98,6 +98,11 @@ struct Args {
     #[arg(long, value_name = "ROUTE@HH:MM+MIN", value_parser = parse_breakdown)]
     breakdown: Option<Breakdown>,
 
+    /// Leave the predictor unaware of the trips the simulation drops (their cancellations are
+    /// published, not read): its vehicles are then predicted on them until not seen there.
+    #[arg(long)]
+    unannounced_cancellations: bool,
+
     /// How log lines look, and which.
     #[command(flatten)]
     log: transit::logging::LogArgs,
@@ -196,6 +201,8 @@ async fn run(args: &Args, agency: &AgencyDay, predict: bool) -> anyhow::Result<(
     }
     publish::create_topic(shared.as_ref(), &topics, partitions).await?;
     let codec = publish::register_codec(Arc::clone(&registry), &topics).await?;
+    let cancellations =
+        Arc::new(publish::register_cancellations(Arc::clone(&registry), &topics).await?);
     let mut sim = agency.simulation(args.seed)?;
     if let Some(breakdown) = args.breakdown {
         sim.break_down(breakdown);
@@ -204,6 +211,7 @@ async fn run(args: &Args, agency: &AgencyDay, predict: bool) -> anyhow::Result<(
         clock: Clock::FlatOut,
         until_s: None,
         progress_every: Duration::from_secs(10),
+        cancellations: Some(cancellations),
     };
     let metrics = PipelineMetrics::new();
     let (stop_predictor, stop_scorer) = (CancellationToken::new(), CancellationToken::new());
@@ -221,6 +229,11 @@ async fn run(args: &Args, agency: &AgencyDay, predict: bool) -> anyhow::Result<(
             issue_resolution_ms: args.issue_resolution_ms,
             ..PredictConfig::default()
         });
+        let predictor = if args.unannounced_cancellations {
+            predictor
+        } else {
+            predictor.cancellations(Arc::clone(&registry), topics.trip_cancellations())?
+        };
         let scorer = ScoreProcessor::new(
             Arc::clone(&shared),
             Arc::clone(&registry),

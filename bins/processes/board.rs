@@ -290,13 +290,29 @@ async fn run_agency(
             Arc::clone(&registry),
             shutdown.clone(),
         );
+        let topics = topics.clone();
         tasks.spawn("GTFS-realtime read model", async move {
             feeds.follow(bus, registry, &topics, stop).await
+        })
+    };
+    // The trips the producer's simulation drops, CANCELED in the trip updates.
+    let cancellations = {
+        let (feeds, bus, registry, stop) = (
+            feeds.clone(),
+            Arc::clone(&bus),
+            Arc::clone(&registry),
+            shutdown.clone(),
+        );
+        tasks.spawn("GTFS-realtime trip cancellations", async move {
+            feeds
+                .follow_cancellations(bus, registry, &topics, stop)
+                .await
         })
     };
     let served = join(server).await;
     let applied = join(reader).await;
     let followed = join(follower).await;
+    let cancelled = join(cancellations).await;
     let board_predictions = join(board_predicted).await;
     let feeds_predictions = join(feeds_predicted).await;
     let accuracy = join(accuracy).await;
@@ -307,6 +323,7 @@ async fn run_agency(
     accuracy?;
     let applied = applied?;
     let followed = followed?;
+    let cancelled = cancelled?;
     let board_predictions = board_predictions?;
     let feeds_predictions = feeds_predictions?;
     tracing::info!(
@@ -314,6 +331,8 @@ async fn run_agency(
         board = applied,
         feeds = followed.applied,
         left_out = followed.skipped,
+        cancellations = cancelled.applied,
+        cancellations_left_out = cancelled.skipped,
         board_predictions = board_predictions.applied,
         feeds_predictions = feeds_predictions.applied,
         predictions_left_out = board_predictions.skipped + feeds_predictions.skipped,

@@ -299,10 +299,17 @@ pub async fn run(args: ProcessorArgs, shutdown: CancellationToken) -> anyhow::Re
         // It may lag far behind a producer flat out: a stop leaves the rest to the group.
         .stop_promptly();
         // CTA's network has weather (any agency's feed has none): runs are predicted by it.
+        // An agency's simulation drops trips (CTA's never does), and says so.
         Some(if cta {
             predictor.weather(Arc::clone(&registry), topics.weather())?
         } else {
-            predictor
+            let cancellations = topics.trip_cancellations();
+            bus.create_topic(&TopicSpec::new(cancellations.clone(), partitions))
+                .await
+                .with_context(|| {
+                    format!("creating the trip cancellations topic {cancellations}")
+                })?;
+            predictor.cancellations(Arc::clone(&registry), cancellations)?
         })
     } else {
         None

@@ -216,10 +216,11 @@ async fn run_agency(
         .agency
         .clock(args.simulation.flat_out, args.simulation.speed)?;
     let mut sim = agency.simulation(args.simulation.seed)?;
-    let config = PublishConfig {
+    let mut config = PublishConfig {
         clock,
         until_s: AgencyDay::until(&sim, args.simulation.days),
         progress_every: Duration::from_secs(args.report_every.max(1)),
+        cancellations: None,
     };
     let mut health = ProcessHealth::starting(&args.probes, "produce", &shutdown).await?;
     let (bus, registry) = reach_cluster(
@@ -231,10 +232,16 @@ async fn run_agency(
     let topics = agency.topics(args.cluster.topic_prefix.as_deref());
     publish::create_topic(&bus, &topics, args.partitions)
         .await
-        .context("creating the arrivals topic")?;
-    let codec = publish::register_codec(registry, &topics)
+        .context("creating the arrivals and trip cancellations topics")?;
+    let registering = || format!("registering schemas at {}", args.cluster.registry_url);
+    let codec = publish::register_codec(Arc::clone(&registry), &topics)
         .await
-        .with_context(|| format!("registering schemas at {}", args.cluster.registry_url))?;
+        .with_context(registering)?;
+    config.cancellations = Some(Arc::new(
+        publish::register_cancellations(registry, &topics)
+            .await
+            .with_context(registering)?,
+    ));
     health.readiness.pass("schemas");
     crate::shutdown::enter(PRODUCING, PRODUCING_UNFINISHED);
     let stats = publish::run(&bus, &mut sim, &codec, &config, shutdown).await?;
@@ -242,6 +249,7 @@ async fn run_agency(
     let day = &agency.day;
     tracing::info!(
         published = stats.published,
+        cancellations = stats.cancellations,
         service_date = %day.date,
         simulated_until = %publish::gtfs_time(stats.simulated_until_s),
         "producer stopped; everything published is flushed"

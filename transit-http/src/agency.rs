@@ -56,8 +56,7 @@ use prost::Message;
 use tokio::sync::OnceCell;
 use tokio_util::sync::CancellationToken;
 use transit_core::bus::{self, Delivery, EventBus, SubscribeOptions};
-use transit_core::codec::{Decoder, RegistryError, SchemaRegistry};
-use transit_core::event::VehicleArrivalEvent;
+use transit_core::codec::{AvroRecord, Decoder, RegistryError, SchemaRegistry};
 use transit_core::network::service_day::ServiceDay;
 use transit_core::status::predictions;
 use transit_core::topics::Topics;
@@ -84,7 +83,7 @@ pub enum FeedClock {
 #[non_exhaustive]
 pub enum AgencyFeedsError {
     /// The decoder could not be set up.
-    #[error("setting up the arrivals' decoder")]
+    #[error("setting up the decoder of the records followed")]
     Registry(#[source] RegistryError),
     /// Subscribing to or reading the topic failed.
     #[error("reading {topic}")]
@@ -194,8 +193,56 @@ impl AgencyFeeds {
         shutdown: CancellationToken,
     ) -> Result<FollowStats, AgencyFeedsError> {
         let topic = topics.vehicle_arrivals();
-        let decoder =
-            Decoder::<VehicleArrivalEvent>::new(registry).map_err(AgencyFeedsError::Registry)?;
+        self.follow_topic(
+            bus,
+            registry,
+            topic,
+            shutdown,
+            "an arrival",
+            |board, event, time| {
+                let applied = board.apply(event);
+                board.observe_time(time);
+                applied
+            },
+        )
+        .await
+    }
+
+    /// Reads the trip cancellations topic of `topics` ([`Topics::trip_cancellations`]) on
+    /// `bus` from its earliest record into the read model, as [`AgencyFeeds::follow`] reads the
+    /// arrivals: each trip is `CANCELED` in the trip updates from the instant it was announced.
+    pub async fn follow_cancellations(
+        &self,
+        bus: Arc<dyn EventBus>,
+        registry: Arc<dyn SchemaRegistry>,
+        topics: &Topics,
+        shutdown: CancellationToken,
+    ) -> Result<FollowStats, AgencyFeedsError> {
+        let topic = topics.trip_cancellations();
+        // Not the board's clock: a cancellation is told ahead of the trip it names.
+        self.follow_topic(
+            bus,
+            registry,
+            topic,
+            shutdown,
+            "a trip cancellation",
+            |board, c, _| board.apply_cancellation(c),
+        )
+        .await
+    }
+
+    /// Reads `topic` from its earliest record, `apply`ing each record (`what` it is, for logs)
+    /// and the time it is stamped with to the board.
+    async fn follow_topic<E: AvroRecord>(
+        &self,
+        bus: Arc<dyn EventBus>,
+        registry: Arc<dyn SchemaRegistry>,
+        topic: String,
+        shutdown: CancellationToken,
+        what: &str,
+        mut apply: impl FnMut(&mut AgencyBoard, &E, i64) -> Result<(), agency::AgencyError>,
+    ) -> Result<FollowStats, AgencyFeedsError> {
+        let decoder = Decoder::<E>::new(registry).map_err(AgencyFeedsError::Registry)?;
         let bus_error = |source| AgencyFeedsError::Bus {
             topic: topic.clone(),
             source,
@@ -225,7 +272,7 @@ impl AgencyFeeds {
                     Err(error) => {
                         stats.skipped += 1;
                         tracing::warn!(%topic, offset = delivery.offset, error = %error,
-                            "an arrival could not be decoded; left out of the feeds");
+                            "{what} could not be decoded; left out of the feeds");
                     }
                 }
             }
@@ -235,19 +282,18 @@ impl AgencyFeeds {
                 .write()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
             for (event, timestamp_ms) in &events {
-                match board.apply(event) {
+                match apply(&mut board, event, *timestamp_ms) {
                     Ok(()) => stats.applied += 1,
                     Err(error @ agency::AgencyError::OtherDay { .. }) => {
                         // An earlier run's records are expected on a kept topic: not a warning each.
                         stats.skipped += 1;
-                        tracing::debug!(%topic, error = %error, "an arrival of another day left out");
+                        tracing::debug!(%topic, error = %error, "{what} of another day left out");
                     }
                     Err(error) => {
                         stats.skipped += 1;
-                        tracing::warn!(%topic, error = %error, "an arrival left out of the feeds");
+                        tracing::warn!(%topic, error = %error, "{what} left out of the feeds");
                     }
                 }
-                board.observe_time(*timestamp_ms);
             }
         }
         Ok(stats)

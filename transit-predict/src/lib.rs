@@ -120,6 +120,7 @@ pub mod scorer;
 pub mod timetable;
 
 mod changelog;
+mod side_input;
 
 pub use model::{Method, PredictConfig, Predictor};
 pub use predictor::{PredictionProcessor, PredictorStats};

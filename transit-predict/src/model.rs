@@ -74,7 +74,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use transit_core::event::{
-    PredictionEvent, PredictionKey, VehicleArrivalEvent, WeatherEvent, WeatherStatus,
+    PredictionEvent, PredictionKey, TripCancellation, VehicleArrivalEvent, WeatherEvent,
+    WeatherStatus,
 };
 
 use crate::estimate::{estimate, Estimate, LearnConfig, Observation, Window};
@@ -469,6 +470,8 @@ pub struct Predictor {
     weather: BTreeMap<i64, WeatherClass>,
     /// Per weather class, what runs took against their estimates, per input partition.
     slowdowns: PerPartition<WeatherClass, Slowdown>,
+    /// The trips cancelled (trip, shift of its day): a vehicle's chain goes past them.
+    cancelled: FxHashSet<(u32, i64)>,
 }
 
 impl Predictor {
@@ -486,7 +489,56 @@ impl Predictor {
             estimates: RefCell::default(),
             weather: BTreeMap::new(),
             slowdowns: FxHashMap::default(),
+            cancelled: FxHashSet::default(),
         }
+    }
+
+    /// Takes the cancellation of a trip (a service event): its vehicle is predicted on the
+    /// trip after it from now on, and the predictions it had on the trip are withdrawn into
+    /// `out`, as are the changes of the train behind, no longer held by it. `Ok(false)` when
+    /// the trip was cancelled already.
+    pub fn cancel(
+        &mut self,
+        cancellation: &TripCancellation,
+        out: &mut Issued,
+    ) -> Result<bool, Unplaced> {
+        let (trip, shift) = self.timetable.place_cancellation(cancellation)?;
+        if !self.cancelled.insert((trip, shift)) {
+            return Ok(false);
+        }
+        let at_ms = cancellation.announced_time;
+        let mut affected = Vec::new();
+        if let Some(vehicle) = self.on_trip.get(&(trip, shift)) {
+            affected.push(vehicle.clone());
+        }
+        if let Some((behind, _)) = self.timetable.trip_behind(trip, 0) {
+            if let Some(vehicle) = self.on_trip.get(&(behind, shift)) {
+                affected.push(vehicle.clone());
+            }
+        }
+        for id in affected {
+            let Some(offset) = self.vehicles.get(&id).map(|v| v.offset) else {
+                continue;
+            };
+            if self.repredict(&id, at_ms, false, offset, out) {
+                self.cascade(&id, at_ms, out);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The trip the vehicle of `trip` runs after it on its day shifted by `shift`: the next of
+    /// its block not cancelled.
+    fn next_run_trip(&self, trip: u32, shift: i64) -> Option<u32> {
+        let mut next = self.timetable.next_trip(trip)?;
+        // Bounded by the block's length; the bound guards a block that loops.
+        for _ in 0..10_000 {
+            if !self.cancelled.contains(&(next, shift)) {
+                return Some(next);
+            }
+            next = self.timetable.next_trip(next)?;
+        }
+        None
     }
 
     /// Takes a weather reading taken at `at_ms`: from then on (in event time) runs are learnt
@@ -754,7 +806,7 @@ impl Predictor {
             .timetable
             .trip(placed.trip)
             .is_some_and(|trip| placed.position as usize + 1 >= trip.stops.len());
-        if last_stop && self.timetable.next_trip(placed.trip).is_none() {
+        if last_stop && self.next_run_trip(placed.trip, placed.shift_ms).is_none() {
             self.index_rows(id, &old_rows, &[], old_trip, old_shift);
             withdraw(
                 id,
@@ -1101,7 +1153,7 @@ impl Predictor {
             let (next_trip, next_position, between) =
                 match tt.trip(trip).map(|t| t.stops.len() as u32) {
                     Some(len) if position + 1 < len => (trip, position + 1, false),
-                    Some(_) => (tt.next_trip(trip)?, 0, true),
+                    Some(_) => (self.next_run_trip(trip, shift)?, 0, true),
                     None => return None,
                 };
             let stop = *tt.stop(next_trip, next_position)?;
@@ -1869,6 +1921,73 @@ mod tests {
                 assert_eq!(out.changes.len(), Method::ALL.len());
             }
         }
+        Ok(())
+    }
+
+    /// Trip `trip` of [`day`] with blocks cancelled at `announced_s`.
+    fn cancellation(trip: u32, announced_s: u32) -> TripCancellation {
+        TripCancellation {
+            route_id: "L".into(),
+            trip_id: format!("t{trip}"),
+            start_date: "20250113".into(),
+            start_time: None,
+            direction_id: Some(0),
+            vehicle_id: format!("v{}", trip / 2),
+            scheduled_start_time: ms(first(trip) + DWELL),
+            scheduled_end_time: ms(first(trip) + (STOPS - 1) * (RUN + DWELL)),
+            announced_time: ms(announced_s),
+        }
+    }
+
+    #[test]
+    fn a_cancelled_trip_is_withdrawn_and_its_vehicle_goes_on_to_the_trip_after(
+    ) -> Result<(), Unplaced> {
+        let mut p = predictor(day(4, 1, true));
+        let mut out = Issued::default();
+        for k in 0..3 {
+            p.observe(0, u64::from(k), &arrival(0, 0, k, 0, 0), &mut out)?;
+        }
+        let on_t1 = |p: &Predictor| {
+            p.vehicle("v0")
+                .map_or(0, |v| v.rows.iter().filter(|r| r.trip == 1).count())
+        };
+        let predicted = on_t1(&p);
+        assert!(
+            predicted > 0,
+            "v0 is predicted on t1 before it is cancelled"
+        );
+
+        let mut out = Issued::default();
+        assert!(p.cancel(&cancellation(1, first(0) + 400), &mut out)?);
+        assert_eq!(on_t1(&p), 0);
+        let withdrawn = out
+            .changes
+            .iter()
+            .filter(|c| matches!(c, Issue::Withdraw { .. }))
+            .count();
+        assert_eq!(withdrawn, predicted);
+        assert!(!out
+            .changes
+            .iter()
+            .any(|c| matches!(c, Issue::Upsert(e) if e.trip_id == "t1")));
+        // Said again (a member reading the topic from its start): nothing changes.
+        assert!(!p.cancel(&cancellation(1, first(0) + 400), &mut Issued::default())?);
+
+        // Its only trip after t0 cancelled, v0 leaves service at t0's end.
+        for k in 3..STOPS {
+            let observed = p.observe(
+                0,
+                u64::from(k),
+                &arrival(0, 0, k, 0, 0),
+                &mut Issued::default(),
+            )?;
+            assert_eq!(observed == Observed::LeftService, k + 1 == STOPS);
+        }
+        assert!(p.vehicle("v0").is_none());
+        // A trip the timetable does not have is refused.
+        let mut unknown = cancellation(1, first(0));
+        unknown.trip_id = "t99".into();
+        assert!(p.cancel(&unknown, &mut Issued::default()).is_err());
         Ok(())
     }
 

@@ -37,16 +37,16 @@
 //! they are a function of the input too, across restarts (the behaviour test checks it);
 //! with several, they depend on how far the member had read the others when it predicted.
 
-use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use rustc_hash::{FxHashMap, FxHashSet};
 use tokio_util::sync::CancellationToken;
 use transit_core::bus::{Delivery, EventBus, SubscribeOptions, TopicPartition, TopicSpec};
-use transit_core::codec::{Decoder, Encoder, SchemaRegistry, TopicCodec};
+use transit_core::codec::{Encoder, SchemaRegistry, TopicCodec};
 use transit_core::event::{
-    PredictionEvent, PredictionKey, VehicleArrivalEvent, WeatherEvent, WeatherKey,
+    PredictionEvent, PredictionKey, TripCancellation, VehicleArrivalEvent, WeatherEvent,
 };
 use transit_core::metrics::PipelineMetrics;
 use transit_core::network::service_day::ServiceDay;
@@ -62,6 +62,7 @@ use crate::model::VehicleState;
 use crate::model::{
     Issue, Issued, LearnKey, Observed, PredictConfig, Predictor, SegmentKey, Slowdown, WeatherClass,
 };
+use crate::side_input::{self, Cancellations, Inbox, SideInput};
 use crate::timetable::Timetable;
 
 /// The consumer group, and the name in metrics and dead letters.
@@ -102,6 +103,8 @@ pub struct PredictorStats {
     pub issued: u64,
     /// Predictions withdrawn.
     pub withdrawn: u64,
+    /// Trip cancellations taken (each trip once).
+    pub cancelled: u64,
 }
 
 impl std::fmt::Display for PredictorStats {
@@ -120,6 +123,7 @@ impl std::fmt::Display for PredictorStats {
                 ("left service", self.left_service),
                 ("issued", self.issued),
                 ("withdrawn", self.withdrawn),
+                ("cancelled", self.cancelled),
             ],
         )
     }
@@ -147,9 +151,18 @@ pub struct PredictionProcessor {
     /// Per partition held, the next arrival offset to apply.
     next_offsets: FxHashMap<u32, u64>,
     /// The weather topic followed, if the deployment has one ([`PredictionProcessor::weather`]).
-    weather: Option<WeatherSource>,
+    weather: Option<(String, side_input::Weather)>,
     /// Readings the weather follower read and the next batch takes: (taken at, ms; reading).
-    readings: Arc<Mutex<Vec<(i64, WeatherEvent)>>>,
+    readings: Inbox<WeatherEvent>,
+    /// The trip cancellations topic followed, if any
+    /// ([`PredictionProcessor::cancellations`]).
+    cancellations: Option<(String, Cancellations)>,
+    /// Cancellations the follower read and the next batch takes.
+    announced: Inbox<TripCancellation>,
+    /// Cancellations read and not yet due, by the instant announced (and the order read).
+    pending: BTreeMap<(i64, u64), TripCancellation>,
+    /// Cancellations read so far, which orders those announced at one instant.
+    pending_read: u64,
     /// Per partition held, the latest arrival time applied (for the log of how far apart in
     /// event time the partitions were read).
     read_to_ms: FxHashMap<u32, i64>,
@@ -183,76 +196,6 @@ fn in_event_time_order<T>(mut queues: Vec<(u32, VecDeque<Timed<T>>)>) -> Vec<(u3
 }
 
 /// The weather topic and its decoders.
-#[derive(Debug)]
-struct WeatherSource {
-    topic: String,
-    keys: Decoder<WeatherKey>,
-    values: Decoder<WeatherEvent>,
-}
-
-/// Reads the weather topic from its start until `stop` (not in a consumer group: every member
-/// reads every reading), handing each reading to `readings`.
-async fn follow_weather(
-    bus: Arc<dyn EventBus>,
-    source: WeatherSource,
-    readings: Arc<Mutex<Vec<(i64, WeatherEvent)>>>,
-    stop: CancellationToken,
-) {
-    let mut consumer = match bus
-        .subscribe(SubscribeOptions::topics([source.topic.clone()]))
-        .await
-    {
-        Ok(consumer) => consumer,
-        Err(error) => {
-            tracing::warn!(topic = %source.topic, %error, "the weather is not read: runs are predicted as in fair weather");
-            return;
-        }
-    };
-    let mut batch = Vec::new();
-    loop {
-        batch.clear();
-        let received = tokio::select! {
-            () = stop.cancelled() => return,
-            received = consumer.recv_batch(&mut batch, BATCH) => received,
-        };
-        match received {
-            Ok(0) => return,
-            Ok(_) => {}
-            Err(error) => {
-                tracing::warn!(topic = %source.topic, %error, "reading the weather failed: it is not read further");
-                return;
-            }
-        }
-        for delivery in &batch {
-            let Some(value) = &delivery.value else {
-                continue;
-            };
-            let reading = match source.values.decode(value).await {
-                Ok(reading) => reading,
-                Err(error) => {
-                    tracing::warn!(topic = %source.topic, offset = delivery.offset, %error, "a weather reading does not decode; left out");
-                    continue;
-                }
-            };
-            // The key names the instant the reading was taken; the record's time otherwise.
-            let at_ms = match &delivery.key {
-                Some(key) => source
-                    .keys
-                    .decode(key)
-                    .await
-                    .map_or(delivery.timestamp_ms, |k| k.timestamp),
-                None => delivery.timestamp_ms,
-            };
-            if crate::sane_ms(at_ms) {
-                readings
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push((at_ms, reading));
-            }
-        }
-    }
-}
-
 /// How far behind the partition read furthest each arrival of a batch was applied, in event
 /// time: how out of step the partitions were read (0 with one partition).
 #[derive(Debug, Default)]
@@ -342,6 +285,10 @@ impl PredictionProcessor {
             next_offsets: FxHashMap::default(),
             weather: None,
             readings: Arc::default(),
+            cancellations: None,
+            announced: Arc::default(),
+            pending: BTreeMap::new(),
+            pending_read: 0,
             read_to_ms: FxHashMap::default(),
         })
     }
@@ -355,11 +302,20 @@ impl PredictionProcessor {
         registry: Arc<dyn SchemaRegistry>,
         topic: impl Into<String>,
     ) -> Result<Self, ProcessorError> {
-        self.weather = Some(WeatherSource {
-            topic: topic.into(),
-            keys: Decoder::new(Arc::clone(&registry))?,
-            values: Decoder::new(registry)?,
-        });
+        self.weather = Some((topic.into(), side_input::Weather::new(registry)?));
+        Ok(self)
+    }
+
+    /// Reads trip cancellations (service events) from `topic`
+    /// ([`Topics::trip_cancellations`]), every record from its start, outside the group: each
+    /// is taken once the arrivals applied reach the instant it was announced, and the vehicle
+    /// that was to run the trip is predicted on the trip after it.
+    pub fn cancellations(
+        mut self,
+        registry: Arc<dyn SchemaRegistry>,
+        topic: impl Into<String>,
+    ) -> Result<Self, ProcessorError> {
+        self.cancellations = Some((topic.into(), Cancellations::new(registry)?));
         Ok(self)
     }
 
@@ -405,16 +361,15 @@ impl PredictionProcessor {
     ) -> Result<PredictorStats, ProcessorError> {
         let subscription = SubscribeOptions::topics([self.arrivals.topic().to_string()])
             .in_group(self.group.clone());
-        let stop_weather = CancellationToken::new();
-        let follower = self.weather.take().map(|source| {
-            tokio::spawn(follow_weather(
-                Arc::clone(&self.bus),
-                source,
-                Arc::clone(&self.readings),
-                stop_weather.clone(),
-            ))
-        });
-        let _stop_weather = stop_weather.clone().drop_guard();
+        let stop_inputs = CancellationToken::new();
+        let mut followers = Vec::new();
+        if let Some((topic, input)) = self.weather.take() {
+            followers.push(self.follow(topic, input, Arc::clone(&self.readings), &stop_inputs));
+        }
+        if let Some((topic, input)) = self.cancellations.take() {
+            followers.push(self.follow(topic, input, Arc::clone(&self.announced), &stop_inputs));
+        }
+        let _stop_inputs = stop_inputs.clone().drop_guard();
         let ran = ProcessorLoop::new(
             Arc::clone(&self.bus),
             subscription,
@@ -427,13 +382,56 @@ impl PredictionProcessor {
         .drain_on_stop(!self.prompt)
         .run(self, shutdown)
         .await;
-        stop_weather.cancel();
-        if let Some(follower) = follower {
+        stop_inputs.cancel();
+        for follower in followers {
             if let Err(error) = follower.await {
-                tracing::warn!(%error, "the weather follower ended abnormally");
+                tracing::warn!(%error, "a side input's follower ended abnormally");
             }
         }
         ran
+    }
+
+    fn follow<S: SideInput>(
+        &self,
+        topic: String,
+        input: S,
+        inbox: Inbox<S::Item>,
+        stop: &CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(side_input::follow(
+            Arc::clone(&self.bus),
+            topic,
+            input,
+            inbox,
+            stop.clone(),
+        ))
+    }
+
+    /// Takes the cancellations announced by `at_ms`.
+    fn take_cancellations(
+        &mut self,
+        at_ms: i64,
+        output: &mut Output,
+        stats: &mut PredictorStats,
+    ) -> Result<(), ProcessorError> {
+        while let Some(entry) = self.pending.first_entry() {
+            if entry.key().0 > at_ms {
+                break;
+            }
+            let cancellation = entry.remove();
+            let mut issued = Issued::default();
+            match self.model.cancel(&cancellation, &mut issued) {
+                Ok(true) => stats.cancelled += 1,
+                Ok(false) => {}
+                Err(unplaced) => tracing::warn!(
+                    trip_id = %cancellation.trip_id,
+                    %unplaced,
+                    "a trip cancellation names no trip of the timetable; left out"
+                ),
+            }
+            self.publish(issued, output, stats)?;
+        }
+        Ok(())
     }
 
     fn partitions_of(&self, partitions: &[TopicPartition]) -> FxHashSet<u32> {
@@ -690,10 +688,13 @@ impl Processor for PredictionProcessor {
         output: &mut Output,
         stats: &mut PredictorStats,
     ) -> Result<(), ProcessorError> {
-        let readings =
-            std::mem::take(&mut *self.readings.lock().unwrap_or_else(PoisonError::into_inner));
-        for (at_ms, reading) in &readings {
-            self.model.read_weather(*at_ms, reading);
+        for (at_ms, reading) in side_input::take(&self.readings) {
+            self.model.read_weather(at_ms, &reading);
+        }
+        for (at_ms, cancellation) in side_input::take(&self.announced) {
+            self.pending
+                .insert((at_ms, self.pending_read), cancellation);
+            self.pending_read += 1;
         }
         let mut touched = FxHashSet::default();
         // Per partition, the batch's arrivals to apply, in offset order.
@@ -738,6 +739,7 @@ impl Processor for PredictionProcessor {
             if measured {
                 lag.note(&mut self.read_to_ms, partition, arrival.arrival_time);
             }
+            self.take_cancellations(arrival.arrival_time, output, stats)?;
             self.apply(partition, delivery, &arrival, output, stats)?;
         }
         lag.log(batch.len());

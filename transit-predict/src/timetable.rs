@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{Datelike, NaiveDate, Weekday};
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
-use transit_core::event::VehicleArrivalEvent;
+use transit_core::event::{TripCancellation, VehicleArrivalEvent};
 use transit_core::network::service_day::{ScheduledStop, ScheduledTrip, ServiceDay, StopIndex};
 
 /// The kind of day, which changes how long things take (a Sunday's trains carry fewer riders).
@@ -259,17 +259,7 @@ impl Timetable {
                 scheduled_ms: arrival.scheduled_arrival_time,
             });
         }
-        let start = arrival.start_time.as_deref().and_then(parse_gtfs_time);
-        let unknown = || Unplaced::UnknownTrip {
-            trip_id: arrival.trip_id.clone(),
-            start_time: arrival.start_time.clone(),
-        };
-        // The lookup allocates no key for the common case by probing with a borrowed clone
-        // only once per arrival; trips are few and ids short.
-        let trip = *self
-            .trips
-            .get(&(arrival.trip_id.clone(), start))
-            .ok_or_else(unknown)?;
+        let trip = self.trip_index(&arrival.trip_id, arrival.start_time.as_deref())?;
         let stop = self
             .stop(trip, arrival.stop_sequence)
             .filter(|stop| self.stop_id(stop.stop) == arrival.stop_id)
@@ -290,6 +280,45 @@ impl Timetable {
             shift_ms: days * 86_400_000,
             day_type: DayType::of(date),
         })
+    }
+
+    /// The trip `cancellation` names and the shift of its day against the timetable's (ms),
+    /// or why it is not a trip of the timetable.
+    pub fn place_cancellation(
+        &self,
+        cancellation: &TripCancellation,
+    ) -> Result<(u32, i64), Unplaced> {
+        let trip = self.trip_index(&cancellation.trip_id, cancellation.start_time.as_deref())?;
+        let first = self.stop(trip, 0).ok_or_else(|| Unplaced::WrongStop {
+            trip_id: cancellation.trip_id.clone(),
+            stop_id: String::new(),
+            stop_sequence: 0,
+        })?;
+        if !crate::sane_ms(cancellation.scheduled_start_time) {
+            return Err(Unplaced::BadTimes {
+                arrival_ms: cancellation.scheduled_start_time,
+                departure_ms: cancellation.scheduled_start_time,
+                scheduled_ms: cancellation.scheduled_start_time,
+            });
+        }
+        let scheduled_ms = self.day.unix_s(first.departure_s) * 1_000;
+        let days =
+            (cancellation.scheduled_start_time - scheduled_ms + 43_200_000).div_euclid(86_400_000);
+        Ok((trip, days * 86_400_000))
+    }
+
+    /// The index of trip `trip_id` (the instance starting at `start_time`, for a frequency
+    /// trip).
+    fn trip_index(&self, trip_id: &str, start_time: Option<&str>) -> Result<u32, Unplaced> {
+        let start = start_time.and_then(parse_gtfs_time);
+        // Trips are few and ids short: the key's clone is cheaper than a borrowed-key map.
+        self.trips
+            .get(&(trip_id.to_string(), start))
+            .copied()
+            .ok_or_else(|| Unplaced::UnknownTrip {
+                trip_id: trip_id.to_string(),
+                start_time: start_time.map(str::to_string),
+            })
     }
 
     /// The instant of `seconds` of the day shifted by `shift_ms`, milliseconds.

@@ -42,7 +42,7 @@ use std::io::{Cursor, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use transit_core::event::{PredictionEvent, PredictionKey, VehicleArrivalEvent};
+use transit_core::event::{PredictionEvent, PredictionKey, TripCancellation, VehicleArrivalEvent};
 use transit_core::network::service_day::{ScheduledTrip, ServiceDay, StopIndex, TripIndex};
 use transit_core::status::{PredictionTable, TripInstance};
 use zip::write::SimpleFileOptions;
@@ -74,8 +74,8 @@ pub enum AgencyError {
         /// The record's `start_time`.
         start_time: Option<String>,
     },
-    /// An arrival of another service date (an earlier run's record kept on the topic).
-    #[error("the arrival runs on {start_date}, not on the day simulated, {day}")]
+    /// A record of another service date (an earlier run's record kept on the topic).
+    #[error("the record is of {start_date}, not of the day simulated, {day}")]
     OtherDay {
         /// The record's `start_date`.
         start_date: String,
@@ -133,6 +133,8 @@ pub struct AgencyBoard {
     /// The predictor's current `learnt` predictions, when the trip updates are served from
     /// them ([`AgencyBoard::with_predictions`]).
     predictions: Option<PredictionTable>,
+    /// The trips cancelled (service events), by trip.
+    cancelled: BTreeMap<TripIndex, TripCancellation>,
     clock_ms: Option<i64>,
     applied: u64,
 }
@@ -294,6 +296,7 @@ impl AgencyBoard {
             vehicles: BTreeMap::new(),
             shapes: HashMap::new(),
             predictions: None,
+            cancelled: BTreeMap::new(),
             clock_ms: None,
             applied: 0,
         }
@@ -369,28 +372,11 @@ impl AgencyBoard {
     /// later one (a record replayed out of order changes nothing). Records of another date
     /// (an earlier run's, still on the topic) are refused, so they never show as vehicles.
     pub fn apply(&mut self, event: &VehicleArrivalEvent) -> Result<(), AgencyError> {
-        if event.start_date != self.start_date {
-            return Err(AgencyError::OtherDay {
-                start_date: event.start_date.clone(),
-                day: self.start_date.clone(),
-            });
-        }
-        let start = match &event.start_time {
-            None => None,
-            Some(text) => Some(
-                parse_gtfs_time(text).ok_or_else(|| AgencyError::UnknownTrip {
-                    trip_id: event.trip_id.clone(),
-                    start_time: event.start_time.clone(),
-                })?,
-            ),
-        };
-        let trip = *self
-            .trips
-            .get(&(event.trip_id.clone(), start))
-            .ok_or_else(|| AgencyError::UnknownTrip {
-                trip_id: event.trip_id.clone(),
-                start_time: event.start_time.clone(),
-            })?;
+        let trip = self.trip_named(
+            &event.trip_id,
+            &event.start_date,
+            event.start_time.as_deref(),
+        )?;
         let stops = self.day.trip(trip).map_or(0, |t| t.stops.len());
         let position = event.stop_sequence as usize;
         if position >= stops {
@@ -414,6 +400,86 @@ impl AgencyBoard {
         );
         self.applied += 1;
         Ok(())
+    }
+
+    /// Applies a trip cancellation (a service event): from the instant it was announced until
+    /// the trip was due to end, the trip updates say the trip is `CANCELED`. Records of another
+    /// date are refused, as arrivals are.
+    pub fn apply_cancellation(
+        &mut self,
+        cancellation: &TripCancellation,
+    ) -> Result<(), AgencyError> {
+        let trip = self.trip_named(
+            &cancellation.trip_id,
+            &cancellation.start_date,
+            cancellation.start_time.as_deref(),
+        )?;
+        self.cancelled.insert(trip, cancellation.clone());
+        Ok(())
+    }
+
+    /// The trip instance a record names on `start_date`, or why the day does not have it.
+    fn trip_named(
+        &self,
+        trip_id: &str,
+        start_date: &str,
+        start_time: Option<&str>,
+    ) -> Result<TripIndex, AgencyError> {
+        if start_date != self.start_date {
+            return Err(AgencyError::OtherDay {
+                start_date: start_date.to_string(),
+                day: self.start_date.clone(),
+            });
+        }
+        let unknown = || AgencyError::UnknownTrip {
+            trip_id: trip_id.to_string(),
+            start_time: start_time.map(str::to_string),
+        };
+        let start = match start_time {
+            None => None,
+            Some(text) => Some(parse_gtfs_time(text).ok_or_else(unknown)?),
+        };
+        self.trips
+            .get(&(trip_id.to_string(), start))
+            .copied()
+            .ok_or_else(unknown)
+    }
+
+    /// The trips cancelled that riders are told of at `now_ms`: announced by then and not yet
+    /// due to end, each a trip update whose trip is `CANCELED` (GTFS-realtime gives such a
+    /// trip no stop time updates).
+    fn cancelled_trip_updates(&self, now_ms: i64) -> impl Iterator<Item = FeedEntity> + '_ {
+        let timestamp = u64::try_from(posix_s(now_ms)).ok();
+        self.cancelled
+            .iter()
+            .filter(move |(_, c)| c.announced_time <= now_ms && now_ms < c.scheduled_end_time)
+            .filter_map(move |(index, cancellation)| {
+                let trip = self.day.trip(*index)?;
+                let start_time = trip.frequency_start_s.map(gtfs_time);
+                let id = match &start_time {
+                    None => format!("cancelled/{}", cancellation.trip_id),
+                    Some(start) => format!("cancelled/{}/{start}", cancellation.trip_id),
+                };
+                Some(FeedEntity {
+                    id,
+                    trip_update: Some(TripUpdate {
+                        trip: TripDescriptor {
+                            trip_id: Some(cancellation.trip_id.clone()),
+                            route_id: Some(cancellation.route_id.clone()),
+                            direction_id: trip.direction_id.map(u32::from),
+                            start_date: Some(cancellation.start_date.clone()),
+                            start_time,
+                            schedule_relationship: Some(
+                                trip_descriptor::ScheduleRelationship::Canceled as i32,
+                            ),
+                            ..TripDescriptor::default()
+                        },
+                        timestamp,
+                        ..TripUpdate::default()
+                    }),
+                    ..FeedEntity::default()
+                })
+            })
     }
 
     /// Where a stop is: its own coordinates, else its parent station's.
@@ -552,7 +618,8 @@ impl AgencyBoard {
 
     /// The trips' predicted times at their stops ahead at `now_ms` (Unix ms), a full dataset:
     /// the predictor's, when the board serves them ([`AgencyBoard::with_predictions`]), else
-    /// the timetable plus each vehicle's current delay.
+    /// the timetable plus each vehicle's current delay; and the trips cancelled
+    /// ([`AgencyBoard::apply_cancellation`]), `CANCELED`.
     pub fn trip_updates(&self, now_ms: i64) -> FeedMessage {
         if let Some(table) = &self.predictions {
             return self.predicted_trip_updates(table, now_ms);
@@ -618,6 +685,7 @@ impl AgencyBoard {
                     ..FeedEntity::default()
                 })
             })
+            .chain(self.cancelled_trip_updates(now_ms))
             .collect();
         FeedMessage {
             header: Self::header(now_ms),
@@ -736,6 +804,7 @@ impl AgencyBoard {
                     ..FeedEntity::default()
                 })
             })
+            .chain(self.cancelled_trip_updates(now_ms))
             .collect();
         FeedMessage {
             header: Self::header(now_ms),

@@ -1,7 +1,7 @@
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use transit_core::event::VehicleArrivalEvent;
+use transit_core::event::{TripCancellation, VehicleArrivalEvent};
 use transit_core::model::{LineId, Rgb, Route};
 use transit_core::network::service_day::{
     ScheduledStop, ScheduledTrip, ServiceDay, StopIndex, StopPlace, TripIndex, Vehicle,
@@ -283,6 +283,89 @@ fn records_of_another_day_are_refused() {
         Err(AgencyError::NoSuchStop { .. })
     ));
     assert_eq!(board.applied(), 0);
+}
+
+/// Trip `trip` of `day` cancelled at `announced_s`.
+fn cancellation(day: &ServiceDay, trip: usize, announced_s: u32) -> TripCancellation {
+    let t = &day.trips[trip];
+    TripCancellation {
+        route_id: "R".into(),
+        trip_id: t.trip_id.clone(),
+        start_date: "20270115".into(),
+        start_time: t.frequency_start_s.map(gtfs_time),
+        direction_id: Some(0),
+        vehicle_id: "V1".into(),
+        scheduled_start_time: ms(day, t.stops[0].departure_s),
+        scheduled_end_time: ms(day, t.stops[t.stops.len() - 1].arrival_s),
+        announced_time: ms(day, announced_s),
+    }
+}
+
+#[test]
+fn a_cancelled_trip_is_canceled_from_its_announcement_to_its_scheduled_end() {
+    for predicted in [false, true] {
+        let day = day(true);
+        let mut board = AgencyBoard::new(Arc::clone(&day));
+        if predicted {
+            board = board.with_predictions();
+        }
+        let h = 3_600;
+        for trip in [0, 1] {
+            board
+                .apply_cancellation(&cancellation(&day, trip, 7 * h + 50 * 60))
+                .unwrap();
+        }
+        let cancelled_at = |s: u32| -> Vec<(String, Option<String>, Option<i32>, usize)> {
+            board
+                .trip_updates(ms(&day, s))
+                .entity
+                .into_iter()
+                .filter_map(|e| {
+                    let update = e.trip_update?;
+                    Some((
+                        e.id,
+                        update.trip.start_time.clone(),
+                        update.trip.schedule_relationship,
+                        update.stop_time_update.len(),
+                    ))
+                })
+                .collect()
+        };
+        let canceled = Some(trip_descriptor::ScheduleRelationship::Canceled as i32);
+        // Not before it is announced.
+        assert!(cancelled_at(7 * h + 49 * 60).is_empty());
+        assert_eq!(
+            cancelled_at(8 * h),
+            vec![
+                ("cancelled/T1".to_string(), None, canceled, 0),
+                (
+                    "cancelled/F/09:00:00".to_string(),
+                    Some("09:00:00".to_string()),
+                    canceled,
+                    0
+                ),
+            ],
+            "predicted: {predicted}"
+        );
+        // T1 was due to end at 08:11; F at 09:10.
+        assert_eq!(cancelled_at(8 * h + 11 * 60).len(), 1);
+        assert!(cancelled_at(9 * h + 10 * 60).is_empty());
+    }
+    // Another day's, or a trip the day does not have: refused.
+    let day = day(true);
+    let mut board = AgencyBoard::new(Arc::clone(&day));
+    let mut other = cancellation(&day, 0, 0);
+    other.start_date = "20270114".into();
+    assert!(matches!(
+        board.apply_cancellation(&other),
+        Err(AgencyError::OtherDay { .. })
+    ));
+    let mut unknown = cancellation(&day, 0, 0);
+    unknown.trip_id = "nope".into();
+    assert!(matches!(
+        board.apply_cancellation(&unknown),
+        Err(AgencyError::UnknownTrip { .. })
+    ));
 }
 
 #[test]

@@ -6,7 +6,7 @@
 //! Needs `TRANSIT_TEST_FEEDS` (`source scripts/feeds.sh; need_feeds`) and `TRANSIT_TEST_PYTHON`
 //! (`source scripts/python.sh; need_python_venv`); without them the tests fail and say so.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +17,7 @@ use transit_core::network::service_day::ServiceDay;
 use transit_core::topics::Topics;
 use transit_core::EventBus;
 use transit_gtfs::agency::AgencyBoard;
-use transit_gtfs::realtime::proto::FeedMessage;
+use transit_gtfs::realtime::proto::{trip_descriptor, FeedEntity, FeedMessage};
 use transit_gtfs_reader::ReadOptions;
 use transit_http::agency::{AgencyFeeds, FeedClock};
 use transit_mem::{MemBus, MemRegistry};
@@ -211,7 +211,10 @@ fn ids_are_the_feeds(feed: &transit_gtfs_reader::Feed, message: &FeedMessage) {
             routes.contains(trip.route_id.as_deref().unwrap()),
             "{trip:?}"
         );
-        assert!(!stop_ids.is_empty(), "{}", entity.id);
+        // A cancelled trip is named without stops.
+        let cancelled = trip.schedule_relationship
+            == Some(trip_descriptor::ScheduleRelationship::Canceled as i32);
+        assert_eq!(stop_ids.is_empty(), cancelled, "{}", entity.id);
         for stop in stop_ids {
             assert!(stops.contains(stop), "{stop}");
         }
@@ -813,13 +816,18 @@ async fn sample_gtfs_feed_live_feeds_name_the_input_feeds_ids_at_the_wall_clock(
 /// them: the simulation published flat out until `until_s` on the in-memory bus, the predictor
 /// (four partitions) predicting from it, the feeds following the arrivals and the issued
 /// predictions (every change of the table, withdrawals kept: the in-memory bus's compaction
-/// drops them as they come) until the bus closes, every record read.
+/// drops them as they come) and the trip cancellations until the bus closes, every record read.
+/// Also the cancellations the simulation published.
 async fn predicted_feeds(
     path: &Path,
     options: &ReadOptions,
     day: &Arc<ServiceDay>,
     until_s: u32,
-) -> (AgencyFeeds, transit_predict::PredictorStats) {
+) -> (
+    AgencyFeeds,
+    transit_predict::PredictorStats,
+    Vec<transit_core::event::TripCancellation>,
+) {
     use transit_core::bus::TopicSpec;
     use transit_core::metrics::PipelineMetrics;
     use transit_core::processor::runner::Transactions;
@@ -834,6 +842,9 @@ async fn predicted_feeds(
         .await
         .unwrap();
     let codec = publish::register_codec(Arc::clone(&registry), &topics)
+        .await
+        .unwrap();
+    let cancellations = publish::register_cancellations(Arc::clone(&registry), &topics)
         .await
         .unwrap();
     let issued = transit_predict::topics::issued(&topics);
@@ -855,6 +866,8 @@ async fn predicted_feeds(
         Arc::clone(&metrics),
     )
     .await
+    .unwrap()
+    .cancellations(Arc::clone(&registry), topics.trip_cancellations())
     .unwrap()
     .transactions(Transactions::Off);
     let stop_predicting = CancellationToken::new();
@@ -895,6 +908,19 @@ async fn predicted_feeds(
                 .await
         }
     });
+    let cancelled = tokio::spawn({
+        let (feeds, bus, registry, never) = (
+            feeds.clone(),
+            Arc::clone(&shared),
+            Arc::clone(&registry),
+            never.clone(),
+        );
+        async move {
+            feeds
+                .follow_cancellations(bus, registry, &Topics::default(), never)
+                .await
+        }
+    });
 
     let mut sim =
         TimetabledSimulation::new(Arc::clone(day), TimetabledConfig::embedded(21).unwrap())
@@ -902,12 +928,20 @@ async fn predicted_feeds(
     let config = PublishConfig {
         clock: Clock::FlatOut,
         until_s: Some(until_s),
+        cancellations: Some(Arc::new(cancellations)),
         ..PublishConfig::default()
     };
     let published = publish::run(bus.as_ref(), &mut sim, &codec, &config, never.clone())
         .await
         .unwrap();
     assert!(published.published > 0, "nothing published");
+    let dropped: Vec<_> = sim
+        .skipped_trips()
+        .iter()
+        .zip(sim.skipped_at_s())
+        .map(|(trip, at_s)| publish::cancellation_event(day, *trip, *at_s).unwrap())
+        .collect();
+    assert_eq!(published.cancellations, dropped.len() as u64);
     let arrivals_topic = topics.vehicle_arrivals();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(600);
     loop {
@@ -956,7 +990,12 @@ async fn predicted_feeds(
         stats.issued + stats.withdrawn,
         "every issued prediction and withdrawal read: {stats}"
     );
-    (feeds, stats)
+    let cancelled = cancelled.await.unwrap().unwrap();
+    assert_eq!(
+        (cancelled.applied, cancelled.skipped),
+        (published.cancellations, 0)
+    );
+    (feeds, stats, dropped)
 }
 
 /// The trip updates are the learnt predictions, each one a stop time update with an arrival
@@ -971,9 +1010,37 @@ async fn trip_updates_are_the_predictors(
     let path = feeds::feed(name);
     let feed = transit_gtfs_reader::Feed::read(&path, &options).unwrap();
     let day = Arc::new(feed.service_day(simulated).unwrap());
-    let (feeds, stats) = predicted_feeds(&path, &options, &day, until_s).await;
+    let (feeds, stats, dropped) = predicted_feeds(&path, &options, &day, until_s).await;
     let updates = feeds.trip_updates();
     ids_are_the_feeds(&feed, &updates);
+    // The trips dropped that riders are told of now: announced, and not yet due to end; none
+    // of them predicted any more.
+    let now_ms = feeds.now_ms();
+    let told: BTreeSet<&str> = dropped
+        .iter()
+        .filter(|c| c.announced_time <= now_ms && now_ms < c.scheduled_end_time)
+        .map(|c| c.trip_id.as_str())
+        .collect();
+    let is_cancelled = |e: &&FeedEntity| {
+        e.trip_update.as_ref().is_some_and(|u| {
+            u.trip.schedule_relationship
+                == Some(trip_descriptor::ScheduleRelationship::Canceled as i32)
+        })
+    };
+    let served: BTreeSet<&str> = updates
+        .entity
+        .iter()
+        .filter(is_cancelled)
+        .filter_map(|e| e.trip_update.as_ref()?.trip.trip_id.as_deref())
+        .collect();
+    assert_eq!(served, told, "{} trips dropped in all", dropped.len());
+    let predicted: BTreeSet<&str> = updates
+        .entity
+        .iter()
+        .filter(|e| !is_cancelled(e))
+        .filter_map(|e| e.trip_update.as_ref()?.trip.trip_id.as_deref())
+        .collect();
+    assert!(served.is_disjoint(&predicted), "{served:?} still predicted");
     let stop_time_updates: Vec<_> = updates
         .entity
         .iter()
@@ -1003,6 +1070,7 @@ async fn trip_updates_are_the_predictors(
         report["stop_time_updates"].as_u64().unwrap(),
         stop_time_updates.len() as u64
     );
+    assert_eq!(report["cancelled"].as_u64().unwrap(), told.len() as u64);
     assert_eq!(
         report["uncertainties"].as_u64().unwrap(),
         2 * stop_time_updates.len() as u64,

@@ -91,6 +91,7 @@ async fn serve_until(network: AgencyNetwork, until_s: u32) -> Served {
         clock: Clock::FlatOut,
         until_s: Some(until_s),
         progress_every: Duration::from_secs(60),
+        ..PublishConfig::default()
     };
     let stats = publish::run(
         bus.as_ref(),

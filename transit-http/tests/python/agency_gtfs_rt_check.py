@@ -12,6 +12,10 @@ uncertainty (seconds, not negative), and on a trip of its own schedule its delay
 less the static feed's stop time (arrival_time or departure_time, from noon minus 12 hours of
 its start_date in the agency's timezone), as the GTFS-realtime reference requires of both.
 
+A trip update whose trip is CANCELED (a trip the simulation dropped) names a trip of the static
+feed running on its start_date, as any other, and has no stop time updates; no trip instance is
+both CANCELED and predicted in one feed.
+
 With --now-within, every timestamp (the headers', the vehicles', the trip updates') must be
 within SECONDS of this machine's clock (a live run). Prints a JSON summary on success; exits
 non-zero, naming the first id or rule broken, on failure.
@@ -126,7 +130,7 @@ def main():
             sys.exit(f"{path}: entity ids repeat")
         return message
 
-    def check_trip(where, trip):
+    def check_trip(where, trip, cancelled=False):
         static_trip = trips.get(trip.trip_id)
         if static_trip is None:
             sys.exit(f"{where}: trip_id {trip.trip_id!r} is not in trips.txt")
@@ -153,13 +157,14 @@ def main():
             exact = run.get("exact_times", "") == "1"
             if exact and (start - seconds(run["start_time"])) % int(run["headway_secs"]):
                 sys.exit(f"{where}: start_time {trip.start_time} off the headway")
-            expected = TD.SCHEDULED if exact else TD.UNSCHEDULED
+            expected = TD.CANCELED if cancelled else TD.SCHEDULED if exact else TD.UNSCHEDULED
             if trip.schedule_relationship != expected:
                 sys.exit(f"{where}: schedule_relationship {trip.schedule_relationship}")
         else:
             if trip.HasField("start_time"):
                 sys.exit(f"{where}: start_time on a trip of its own schedule")
-            if trip.schedule_relationship != TD.SCHEDULED:
+            expected = TD.CANCELED if cancelled else TD.SCHEDULED
+            if trip.schedule_relationship != expected:
                 sys.exit(f"{where}: schedule_relationship {trip.schedule_relationship}")
         return bool(runs) and trip.schedule_relationship == TD.UNSCHEDULED
 
@@ -218,11 +223,21 @@ def main():
     stop_time_updates = 0
     uncertainties = []
     delays_checked = 0
+    cancelled, running = set(), set()
     for entity in updates.entity:
         where = f"trip update {entity.id}"
         if not entity.HasField("trip_update"):
             sys.exit(f"{where}: no trip update")
         u = entity.trip_update
+        instance = (u.trip.trip_id, u.trip.start_date, u.trip.start_time)
+        if u.trip.schedule_relationship == TD.CANCELED:
+            check_trip(where, u.trip, cancelled=True)
+            check_time(where, u.timestamp)
+            if u.stop_time_update:
+                sys.exit(f"{where}: a CANCELED trip with stop time updates")
+            cancelled.add(instance)
+            continue
+        running.add(instance)
         unscheduled = check_trip(where, u.trip)
         check_time(where, u.timestamp)
         if not u.stop_time_update:
@@ -265,6 +280,9 @@ def main():
                 sys.exit(f"{where}: stop {s.stop_sequence} schedule_relationship {s.schedule_relationship}")
             stop_time_updates += 1
 
+    if cancelled & running:
+        sys.exit(f"trips both CANCELED and predicted: {sorted(cancelled & running)[:3]}")
+
     _, body = get(base + "/gtfs-rt/trip-updates?format=json")
     if len(json.loads(body).get("entity", [])) != len(updates.entity):
         sys.exit("the JSON form does not have the protobuf's trip updates")
@@ -273,6 +291,7 @@ def main():
         "vehicles": len(positions.entity),
         "statuses": sorted(statuses),
         "trip_updates": len(updates.entity),
+        "cancelled": len(cancelled),
         "stop_time_updates": stop_time_updates,
         "uncertainties": len(uncertainties),
         "median_uncertainty_s": sorted(uncertainties)[len(uncertainties) // 2] if uncertainties else None,
