@@ -103,6 +103,11 @@ struct Args {
     #[arg(long)]
     unannounced_cancellations: bool,
 
+    /// Announce each learnt arrival at the middle of its bucket's window rather than at its
+    /// estimate (`PredictConfig::aim_at_window`).
+    #[arg(long)]
+    aim_at_window: bool,
+
     /// How log lines look, and which.
     #[command(flatten)]
     log: transit::logging::LogArgs,
@@ -227,6 +232,7 @@ async fn run(args: &Args, agency: &AgencyDay, predict: bool) -> anyhow::Result<(
         .await?
         .config(PredictConfig {
             issue_resolution_ms: args.issue_resolution_ms,
+            aim_at_window: args.aim_at_window,
             ..PredictConfig::default()
         });
         let predictor = if args.unannounced_cancellations {
@@ -426,6 +432,26 @@ fn print_table(summary: &Summary) {
         println!();
     }
     println!("(right: MBTA's tolerance per bucket; MAE: mean absolute error of the arrivals that came within the window)");
+    // Where the learnt method goes wrong: the arrival came, outside the tolerance (early, or
+    // late within the window), later than the window, or never.
+    println!("\nlearnt, wrong: came outside the tolerance / came after the window / never came");
+    for (bucket, b) in BUCKETS.iter().enumerate() {
+        let Some(cell) = summary
+            .cells
+            .get(&(bucket, Method::Learnt.as_str().to_string()))
+        else {
+            continue;
+        };
+        let total = (cell.scored + cell.expired).max(1) as f64;
+        let share = |n: u64| 100.0 * n as f64 / total;
+        println!(
+            "{:<9} {:5.1} % / {:5.1} % / {:5.1} %",
+            format!("{} min", b.name),
+            share(cell.scored - cell.accurate),
+            share(cell.late),
+            share(cell.never)
+        );
+    }
 }
 
 /// `ROUTE@HH:MM+MIN` as a breakdown.

@@ -25,8 +25,7 @@
 //! A two-stop shuttle: the timetable gives 5 minutes from `a` to `b`, and the segment has
 //! taken 6 minutes all morning. A vehicle leaving `a` two minutes late is predicted at `b`
 //! 8 minutes after its scheduled departure, not 7 (the delay carried unchanged) nor 5 (the
-//! timetable); announced half a minute sooner, since 6 minutes ahead a prediction is right from
-//! 2.5 minutes early to 3.5 late ([`model::aim_ms`]).
+//! timetable).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -104,7 +103,7 @@
 //!     })
 //! };
 //! let scheduled_departure = ms(6 * 3_600 + 10 * 600);
-//! assert_eq!(predicted(Method::Learnt), Some(scheduled_departure + 480_000 - 30_000));
+//! assert_eq!(predicted(Method::Learnt), Some(scheduled_departure + 480_000));
 //! assert_eq!(predicted(Method::Delay), Some(scheduled_departure + 420_000));
 //! assert_eq!(predicted(Method::Timetable), Some(scheduled_departure + 300_000));
 //! # Ok(())

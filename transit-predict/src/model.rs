@@ -27,9 +27,11 @@
 //! - **between trips**: the vehicle starts its next trip at the later of its scheduled start
 //!   and its predicted arrival at the end of the one before.
 //!
-//! What is announced aims at the middle of the window that a prediction at its horizon is
-//! right within ([`aim_ms`]): MBTA's windows are wider late than early, and riders mind a
-//! train sooner than said more than a later one.
+//! What is announced is the estimate itself. Aiming at the middle of the window a prediction
+//! at its horizon is right within ([`aim_ms`], [`PredictConfig::aim_at_window`]) would suit
+//! errors spread evenly either way; the railway's are not (a train held by an incident comes
+//! minutes late, none comes minutes early), and on NYC's simulated weekdays, once cancelled
+//! trips were read, the estimate scored 0.9 to 1.9 points better in every bucket.
 //!
 //! The uncertainty of each prediction is the square root of the summed variances (from the
 //! spread of what was seen) of the runs and dwells before it.
@@ -269,7 +271,8 @@ pub struct PredictConfig {
     pub eases: bool,
     /// Whether a learnt prediction aims at the middle of the window a prediction at its
     /// horizon is right within (MBTA's buckets are wider late than early), rather than at the
-    /// estimate itself.
+    /// estimate itself. Off by default: errors late outweigh errors early (see the module's
+    /// docs).
     pub aim_at_window: bool,
 }
 
@@ -286,7 +289,7 @@ impl Default for PredictConfig {
             spacing_share: Some(0.75),
             overdue_floor_s: Some(30),
             eases: false,
-            aim_at_window: true,
+            aim_at_window: false,
         }
     }
 }

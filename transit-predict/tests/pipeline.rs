@@ -250,20 +250,6 @@ impl Pipeline {
 
 type Recorded = (u32, Option<Vec<u8>>, Option<Vec<u8>>);
 
-/// The estimate a learnt prediction was aimed from: the arrival it announces plus the aim of
-/// the estimate's horizon.
-fn unaimed(prediction: &PredictionEvent) -> Option<i64> {
-    BUCKETS
-        .iter()
-        .map(|b| (b.late_s - b.early_s) * 1_000 / 2)
-        .chain([0])
-        .map(|aim| prediction.predicted_arrival_time + aim)
-        .find(|estimate| {
-            transit_predict::model::aim_ms(estimate - prediction.issued_at)
-                == estimate - prediction.predicted_arrival_time
-        })
-}
-
 #[tokio::test]
 async fn the_predictor_learns_the_slow_railway_and_the_scorer_says_so() -> TestResult {
     let pipeline = Pipeline::new(2).await?;
@@ -297,12 +283,10 @@ async fn the_predictor_learns_the_slow_railway_and_the_scorer_says_so() -> TestR
     };
     for prediction in &learnt {
         let actual = truth(prediction).ok_or("train 13 gets there")?;
-        // Learnt: within 10 s a segment of what happened (once the aim at the middle of its
-        // bucket's window is taken back); the timetable a minute a segment off.
+        // Learnt: within 10 s a segment of what happened; the timetable a minute a segment off.
         let ahead = i64::from(prediction.stop_sequence) * 10_000 + 10_000;
-        let estimate = unaimed(prediction).ok_or("an aim of the buckets")?;
         assert!(
-            (estimate - actual).abs() <= ahead,
+            (prediction.predicted_arrival_time - actual).abs() <= ahead,
             "{prediction:?} came at {actual}"
         );
         assert!(prediction.uncertainty_s.is_some_and(|u| u > 0 && u < 120));
@@ -316,11 +300,7 @@ async fn the_predictor_learns_the_slow_railway_and_the_scorer_says_so() -> TestR
     let error = |rows: &[&PredictionEvent]| {
         rows.iter()
             .find(|p| p.stop_sequence == last.stop_sequence)
-            .and_then(|p| match p.method.as_str() {
-                "learnt" => unaimed(p),
-                _ => Some(p.predicted_arrival_time),
-            })
-            .map(|t| (t - last_actual).abs())
+            .map(|p| (p.predicted_arrival_time - last_actual).abs())
     };
     assert!(error(&timetable) > error(&learnt));
     assert!(error(&delay) > error(&learnt));
