@@ -228,6 +228,20 @@ async fn process_with_gtfs_predicts_every_arrival_once_and_scores_the_prediction
     let arrivals: u64 = arrival_ends.values().sum();
     assert!(arrivals > 1_000, "{arrival_ends:?}");
     assert_eq!(arrival_ends.len(), 4, "the producer's partitions");
+    // The trips the simulation dropped, each told once on their topic.
+    let cancellations: u64 = end_offsets(bus.as_ref(), &topics.trip_cancellations())
+        .await
+        .values()
+        .sum();
+    let produced = produce
+        .lines_with(&["producer stopped"])
+        .pop()
+        .unwrap_or_else(|| panic!("no summary: {}", produce.last_lines(10)));
+    assert_eq!(
+        field(&produced, "cancellations").and_then(|n| n.parse::<u64>().ok()),
+        Some(cancellations),
+        "{produced}"
+    );
 
     // The predictor: every partition's arrivals applied, by the changelog committed with them.
     let predictor_state = transit_predict::topics::predictor_state(&topics);
@@ -348,10 +362,19 @@ async fn process_with_gtfs_predicts_every_arrival_once_and_scores_the_prediction
     assert_eq!(count(&predictor, "arrivals"), arrivals, "{stopped}");
     assert_eq!(count(&predictor, "applied"), arrivals, "{stopped}");
     assert_eq!(count(&predictor, "replayed"), 0, "{stopped}");
+    // Each cancellation taken at most once: one announced after the last arrival applied is
+    // still waiting for the arrivals to reach it.
+    assert!(
+        count(&predictor, "cancelled") <= cancellations,
+        "{cancellations} cancellations published: {stopped}"
+    );
     let scorer = counts(&stopped, "scorer");
     assert_eq!(count(&scorer, "arrivals"), arrivals, "{stopped}");
     assert_eq!(count(&scorer, "predictions"), issued, "{stopped}");
     assert_eq!(count(&scorer, "replayed"), 0, "{stopped}");
     registry.interrupt(LIMIT).await;
-    eprintln!("{arrivals} arrivals, {issued} predictions issued, scored: {scored:?}; {stopped}");
+    eprintln!(
+        "{arrivals} arrivals, {cancellations} trips cancelled, {issued} predictions issued, \
+         scored: {scored:?}; {stopped}"
+    );
 }
