@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use crate::event::{
     ArrivalEvent, HeadwayEvent, HeadwayKey, StationEvent, StationKey, StationLineKey, StationRow,
-    TurnstileCount, TurnstileEvent, WeatherEvent, WeatherKey,
+    TripCancellation, TurnstileCount, TurnstileEvent, WeatherEvent, WeatherKey,
 };
 
 /// A Rust type with an Avro schema of its own (a `.avsc` file in `transit-core/schemas/`).
@@ -88,6 +88,7 @@ avro_record! {
     TurnstileCount => "turnstile_count.avsc", fast: super::fast::turnstile_count, super::fast::read_turnstile_count;
     HeadwayKey => "headway_key.avsc", fast: super::fast::headway_key, super::fast::read_headway_key;
     HeadwayEvent => "headway.avsc", fast: super::fast::headway, super::fast::read_headway;
+    TripCancellation => "trip_cancellation.avsc";
 }
 
 impl Keyed for ArrivalEvent {

@@ -6,13 +6,10 @@
 //! vehicle that was to run it, as soon as it is decided: the predictor stops predicting the
 //! trip (the vehicle is next due for the trip after it) and GTFS-realtime says `CANCELED`.
 
-use std::sync::OnceLock;
-
-use apache_avro::Schema;
 use serde::{Deserialize, Serialize};
 
 use super::VehicleKey;
-use crate::codec::{AvroRecord, Keyed};
+use crate::codec::Keyed;
 
 /// A trip that will not run, in the static feed's ids.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,17 +37,6 @@ pub struct TripCancellation {
     pub announced_time: i64,
 }
 
-impl AvroRecord for TripCancellation {
-    fn schema_json() -> &'static str {
-        include_str!("../../schemas/trip_cancellation.avsc")
-    }
-
-    fn schema() -> &'static Schema {
-        static SCHEMA: OnceLock<Schema> = OnceLock::new();
-        SCHEMA.get_or_init(|| Schema::parse_str(Self::schema_json()).unwrap_or(Schema::Null))
-    }
-}
-
 impl Keyed for TripCancellation {
     type Key = VehicleKey;
 
@@ -63,7 +49,10 @@ impl Keyed for TripCancellation {
 
 #[cfg(test)]
 mod tests {
+    use apache_avro::Schema;
+
     use super::*;
+    use crate::codec::AvroRecord;
 
     #[test]
     fn the_schema_parses_as_a_record_and_a_cancellation_round_trips() {

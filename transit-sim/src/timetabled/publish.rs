@@ -500,6 +500,7 @@ impl Dropped {
             return Ok(());
         }
         let day = sim.day();
+        let over_before_ms = self.over_before_s.map(|s| day.unix_s(s) * 1_000);
         let mut records = Vec::new();
         for (trip, at_s) in trips.iter().zip(times).skip(self.next) {
             let event =
@@ -507,7 +508,6 @@ impl Dropped {
                     trip: trip.0,
                     stop: 0,
                 })?;
-            let over_before_ms = self.over_before_s.map(|s| day.unix_s(s) * 1_000);
             if over_before_ms.is_some_and(|over| event.scheduled_end_time < over) {
                 continue;
             }
