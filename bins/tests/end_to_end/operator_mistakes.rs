@@ -40,9 +40,19 @@ fn args(list: &[&str]) -> Vec<String> {
     list.iter().map(|s| s.to_string()).collect()
 }
 
-/// An address nothing listens on.
+/// An address nothing listens on, for the whole test run: a port bound without listening
+/// (a connection to it is refused) and held, so that no listener of this or another test is
+/// given it meanwhile, as a port found free and let go could be (a producer's REST Proxy
+/// once answered 404 from another process's probes).
 fn closed() -> String {
-    free_address().to_string()
+    let socket = tokio::net::TcpSocket::new_v4().expect("a socket");
+    socket
+        .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .expect("binding a port");
+    let address = socket.local_addr().expect("the port bound");
+    // Held until the test binary ends.
+    std::mem::forget(socket);
+    address.to_string()
 }
 
 /// A schema registry served in the test on the in-memory bus; with `users`, behind basic auth.
