@@ -453,8 +453,12 @@ impl Boards {
 /// What one viewer saw during the window.
 #[derive(Default)]
 struct Seen {
-    /// (version, when it was read, µs since the epoch)
+    /// (version, when it was read, µs since the epoch), in the window.
     versions: Vec<(u64, u64)>,
+    /// The same for every version read, before the window too: an update that went out just
+    /// before it started reached some viewers before and the others in it, and those before
+    /// got it all the same.
+    read: Vec<(u64, u64)>,
     delays_changed: Vec<u64>,
     delays_board: Vec<u64>,
     delays_published: Vec<u64>,
@@ -574,6 +578,7 @@ impl Watcher<'_> {
             self.first = false;
             shared.ready.fetch_add(1, Ordering::Relaxed);
         }
+        self.seen.read.push((version, read_at));
         if measuring {
             let seen = &mut *self.seen;
             seen.versions.push((version, read_at));
@@ -919,11 +924,11 @@ async fn run(args: &Args, binary: &PathBuf, viewers: usize) -> Result<Outcome, B
     }
     pruner.abort();
 
-    // Every version any viewer got in the window; the ones out more than a second before its
-    // end must have reached every viewer by then.
+    // Every version first read in the window; the ones out more than a second before its end
+    // must have reached every viewer by then.
     let mut first_read: HashMap<u64, u64> = HashMap::new();
     for viewer in &seen {
-        for &(version, at) in &viewer.versions {
+        for &(version, at) in &viewer.read {
             let first = first_read.entry(version).or_insert(at);
             *first = (*first).min(at);
         }
@@ -944,11 +949,8 @@ async fn run(args: &Args, binary: &PathBuf, viewers: usize) -> Result<Outcome, B
     let (mut whole_bytes, mut delta_bytes, mut verified_events) = (0u64, 0u64, 0usize);
     let mut failures = Vec::new();
     for viewer in &seen {
-        let got: std::collections::HashSet<u64> = viewer
-            .versions
-            .iter()
-            .map(|(version, _)| *version)
-            .collect();
+        let got: std::collections::HashSet<u64> =
+            viewer.read.iter().map(|(version, _)| *version).collect();
         let missed = published
             .iter()
             .filter(|version| !got.contains(version))
