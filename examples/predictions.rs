@@ -108,6 +108,11 @@ struct Args {
     #[arg(long)]
     aim_at_window: bool,
 
+    /// Predict a late vehicle on its next trip however late it would leave for it, rather than
+    /// on the trip after when the dispatchers would turn it (`PredictConfig::turn_late_after_s`).
+    #[arg(long)]
+    no_turns: bool,
+
     /// How log lines look, and which.
     #[command(flatten)]
     log: transit::logging::LogArgs,
@@ -233,6 +238,11 @@ async fn run(args: &Args, agency: &AgencyDay, predict: bool) -> anyhow::Result<(
         .config(PredictConfig {
             issue_resolution_ms: args.issue_resolution_ms,
             aim_at_window: args.aim_at_window,
+            turn_late_after_s: if args.no_turns {
+                None
+            } else {
+                PredictConfig::default().turn_late_after_s
+            },
             ..PredictConfig::default()
         });
         let predictor = if args.unannounced_cancellations {

@@ -269,6 +269,13 @@ pub struct PredictConfig {
     /// by default: on NYC's simulated weekday (whose trains do ease off) it made no difference
     /// worth having, as a segment seen only eased falls back on the prior's lower end.
     pub eases: bool,
+    /// The dispatchers' turn: a vehicle that would leave for its next trip more than this
+    /// late, seconds, does not run it but the trip after (a late train turned to close the
+    /// gap; the trip it leaves is cancelled then), never two trips in a row. The learnt method
+    /// predicts it so; the baselines carry it onto its next trip whatever its lateness
+    /// (`None`: the learnt method does too). Like [`spacing_share`](Self::spacing_share), a
+    /// rule of the operation the predictor is told, not something it reads from the vehicles.
+    pub turn_late_after_s: Option<u32>,
     /// Whether a learnt prediction aims at the middle of the window a prediction at its
     /// horizon is right within (MBTA's buckets are wider late than early), rather than at the
     /// estimate itself. Off by default: errors late outweigh errors early (see the module's
@@ -289,6 +296,7 @@ impl Default for PredictConfig {
             spacing_share: Some(0.75),
             overdue_floor_s: Some(30),
             eases: false,
+            turn_late_after_s: Some(600),
             aim_at_window: false,
         }
     }
@@ -542,6 +550,37 @@ impl Predictor {
             next = self.timetable.next_trip(next)?;
         }
         None
+    }
+
+    /// The trip the vehicle of `trip`, free to leave its last stop at `free_ms`, is predicted
+    /// to run next by `method`: the next of its block not cancelled, but by the learnt method
+    /// the one after that when it would leave for it more than
+    /// [`PredictConfig::turn_late_after_s`] late (the dispatchers turn it; not when a
+    /// cancelled trip was passed over already, as they never turn it twice in a row). `None`:
+    /// it leaves service after `trip`.
+    fn predicted_next_trip(
+        &self,
+        method: Method,
+        trip: u32,
+        shift: i64,
+        free_ms: i64,
+    ) -> Option<u32> {
+        let next = self.next_run_trip(trip, shift)?;
+        let (Method::Learnt, Some(most_s)) = (method, self.config.turn_late_after_s) else {
+            return Some(next);
+        };
+        if self.timetable.next_trip(trip) != Some(next) {
+            return Some(next);
+        }
+        let Some(first) = self.timetable.stop(next, 0) else {
+            return Some(next);
+        };
+        let due_ms = self.timetable.ms(first.departure_s, shift);
+        if free_ms - due_ms > i64::from(most_s) * 1_000 {
+            self.next_run_trip(next, shift)
+        } else {
+            Some(next)
+        }
     }
 
     /// Takes a weather reading taken at `at_ms`: from then on (in event time) runs are learnt
@@ -1156,7 +1195,11 @@ impl Predictor {
             let (next_trip, next_position, between) =
                 match tt.trip(trip).map(|t| t.stops.len() as u32) {
                     Some(len) if position + 1 < len => (trip, position + 1, false),
-                    Some(_) => (self.next_run_trip(trip, shift)?, 0, true),
+                    Some(_) => (
+                        self.predicted_next_trip(method, trip, shift, departure_ms)?,
+                        0,
+                        true,
+                    ),
                     None => return None,
                 };
             let stop = *tt.stop(next_trip, next_position)?;
@@ -1529,6 +1572,11 @@ mod tests {
     /// Trips every 5 minutes over six stops, each run by its own vehicle, or two trips a
     /// vehicle (`blocks`).
     fn day(trips: u32, route_type: u16, blocks: bool) -> ServiceDay {
+        day_in_blocks(trips, route_type, if blocks { 2 } else { 1 })
+    }
+
+    /// As [`day`], `block` trips in a row a vehicle.
+    fn day_in_blocks(trips: u32, route_type: u16, block: u32) -> ServiceDay {
         let route = LineId::from_static("L");
         let date = NaiveDate::from_ymd_opt(2025, 1, 13).unwrap_or_default();
         let scheduled = (0..trips)
@@ -1539,7 +1587,7 @@ mod tests {
                 frequency_start_s: None,
                 exact_times: false,
                 shape_id: None,
-                vehicle: VehicleIndex(if blocks { i / 2 } else { i }),
+                vehicle: VehicleIndex(i / block),
                 stops: (0..STOPS)
                     .map(|k| ScheduledStop {
                         stop: StopIndex(k),
@@ -1550,21 +1598,14 @@ mod tests {
                     .collect(),
             })
             .collect();
-        let vehicles = if blocks {
-            (0..trips.div_ceil(2))
-                .map(|v| Vehicle {
-                    id: format!("v{v}"),
-                    trips: (2 * v..(2 * v + 2).min(trips)).map(TripIndex).collect(),
-                })
-                .collect()
-        } else {
-            (0..trips)
-                .map(|v| Vehicle {
-                    id: format!("v{v}"),
-                    trips: vec![TripIndex(v)],
-                })
-                .collect()
-        };
+        let vehicles = (0..trips.div_ceil(block))
+            .map(|v| Vehicle {
+                id: format!("v{v}"),
+                trips: (block * v..(block * v + block).min(trips))
+                    .map(TripIndex)
+                    .collect(),
+            })
+            .collect();
         ServiceDay {
             timezone: "America/New_York".into(),
             requested: date,
@@ -1991,6 +2032,64 @@ mod tests {
         let mut unknown = cancellation(1, first(0));
         unknown.trip_id = "t99".into();
         assert!(p.cancel(&unknown, &mut Issued::default()).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn a_vehicle_too_late_for_its_next_trip_is_predicted_on_the_trip_after_as_dispatchers_turn_it(
+    ) -> Result<(), Unplaced> {
+        // v0 runs t0, t1 and t2, each due 5 minutes after the one before, while a trip takes
+        // 12.5 minutes: on time at t0's end it leaves for t1 450 s late, under the 600 s turn
+        // (and for t2 900 s late, over it: with no trip after t2, it leaves service at t1's end).
+        let trips_of = |p: &Predictor, method: Method| -> Vec<u32> {
+            let mut trips: Vec<u32> = p
+                .vehicle("v0")
+                .map(|v| v.rows.iter().filter(|r| r.method == method))
+                .into_iter()
+                .flatten()
+                .map(|r| r.trip)
+                .collect();
+            trips.dedup();
+            trips
+        };
+        let mut on_time = predictor(day_in_blocks(6, 1, 3));
+        on_time.observe(0, 0, &arrival(0, 0, 2, 0, 0), &mut Issued::default())?;
+        assert_eq!(trips_of(&on_time, Method::Learnt), [0, 1]);
+
+        // 300 s late, it would leave for t1 750 s late: turned, it runs t2 next (450 s late for
+        // it, not turned again). The baselines keep it on t1.
+        let mut late = predictor(day_in_blocks(6, 1, 3));
+        late.observe(0, 0, &arrival(0, 0, 2, 300, 300), &mut Issued::default())?;
+        assert_eq!(trips_of(&late, Method::Learnt), [0, 2]);
+        assert_eq!(trips_of(&late, Method::Delay)[..2], [0, 1]);
+        let first_on_t2 = late
+            .vehicle("v0")
+            .and_then(|v| {
+                v.rows
+                    .iter()
+                    .find(|r| r.method == Method::Learnt && r.trip == 2)
+            })
+            .map(|r| r.arrival_ms);
+        assert!(first_on_t2.is_some_and(|at| at >= ms(first(0) + 5 * (RUN + DWELL) + 300)));
+
+        // With t1 cancelled, t2 is its next trip: never turned twice in a row, however late.
+        let mut cancelled = predictor(day_in_blocks(6, 1, 3));
+        let mut t1 = cancellation(1, first(0));
+        t1.vehicle_id = "v0".into();
+        assert!(cancelled.cancel(&t1, &mut Issued::default())?);
+        cancelled.observe(0, 0, &arrival(0, 0, 2, 700, 700), &mut Issued::default())?;
+        assert_eq!(trips_of(&cancelled, Method::Learnt), [0, 2]);
+
+        // Told of no such rule, the learnt method keeps it on t1 too.
+        let mut untold = Predictor::new(
+            Arc::new(Timetable::new(Arc::new(day_in_blocks(6, 1, 3)))),
+            PredictConfig {
+                turn_late_after_s: None,
+                ..PredictConfig::default()
+            },
+        );
+        untold.observe(0, 0, &arrival(0, 0, 2, 300, 300), &mut Issued::default())?;
+        assert_eq!(trips_of(&untold, Method::Learnt)[..2], [0, 1]);
         Ok(())
     }
 
