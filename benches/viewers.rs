@@ -453,11 +453,9 @@ impl Boards {
 /// What one viewer saw during the window.
 #[derive(Default)]
 struct Seen {
-    /// (version, when it was read, µs since the epoch), in the window.
-    versions: Vec<(u64, u64)>,
-    /// The same for every version read, before the window too: an update that went out just
-    /// before it started reached some viewers before and the others in it, and those before
-    /// got it all the same.
+    /// (version, when it was read, µs since the epoch), before the window too: an update that
+    /// went out just before it started reached some viewers before and the others in it, and
+    /// those before got it all the same.
     read: Vec<(u64, u64)>,
     delays_changed: Vec<u64>,
     delays_board: Vec<u64>,
@@ -581,7 +579,6 @@ impl Watcher<'_> {
         self.seen.read.push((version, read_at));
         if measuring {
             let seen = &mut *self.seen;
-            seen.versions.push((version, read_at));
             if let Some(changed) = event.changed {
                 seen.delays_changed.push(read_at.saturating_sub(changed));
             }
@@ -957,7 +954,11 @@ async fn run(args: &Args, binary: &PathBuf, viewers: usize) -> Result<Outcome, B
             .count();
         missed_total += missed;
         viewers_missing += usize::from(missed > 0);
-        for &(version, at) in &viewer.versions {
+        let in_window = viewer
+            .read
+            .iter()
+            .filter(|(_, at)| (window_start..window_end).contains(at));
+        for &(version, at) in in_window.clone() {
             if let Some(first) = first_read.get(&version) {
                 spreads.push(at - first);
             }
@@ -970,7 +971,7 @@ async fn run(args: &Args, binary: &PathBuf, viewers: usize) -> Result<Outcome, B
         whole_bytes += viewer.whole_bytes;
         delta_bytes += viewer.delta_bytes;
         if viewer.verified {
-            verified_events += viewer.versions.len();
+            verified_events += in_window.count();
         }
         bytes += viewer.bytes;
         if let Some(failure) = &viewer.failed {

@@ -251,11 +251,9 @@ async fn run(args: &Args, agency: &AgencyDay, predict: bool) -> anyhow::Result<(
         .config(PredictConfig {
             issue_resolution_ms: args.issue_resolution_ms,
             aim_at_window: args.aim_at_window,
-            turn_late_after_s: if args.no_turns {
-                None
-            } else {
-                PredictConfig::default().turn_late_after_s
-            },
+            turn_late_after_s: PredictConfig::default()
+                .turn_late_after_s
+                .filter(|_| !args.no_turns),
             ..PredictConfig::default()
         });
         let predictor = if args.unannounced_cancellations {
