@@ -253,19 +253,23 @@ impl AgencyDay {
 
     /// GTFS-realtime in the input's ids and the input itself as `/gtfs/static.zip` (re-dated
     /// to the simulated date when its service is another date's), stamped with the wall clock
-    /// when live, else with the records' own (simulated) time. Its trip updates are the
-    /// predictor's `learnt` predictions, which it reads from the prediction table
-    /// ([`AgencyFeeds::follow_predictions`]).
-    pub fn feeds(&self) -> AgencyFeeds {
+    /// when live, else with the records' own (simulated) time. With `predicted`, its trip
+    /// updates are the predictor's `learnt` predictions, which it reads from the prediction
+    /// table ([`AgencyFeeds::follow_predictions`]); without, each vehicle's current delay
+    /// carried over the timetable.
+    pub fn feeds(&self, predicted: bool) -> AgencyFeeds {
+        let board = transit_gtfs::agency::AgencyBoard::new(Arc::clone(&self.day)).with_shapes(
+            self.shapes
+                .iter()
+                .map(|shape| (shape.id.clone(), shape.points.clone())),
+        );
         AgencyFeeds::with_board(
             &self.path,
-            transit_gtfs::agency::AgencyBoard::new(Arc::clone(&self.day))
-                .with_shapes(
-                    self.shapes
-                        .iter()
-                        .map(|shape| (shape.id.clone(), shape.points.clone())),
-                )
-                .with_predictions(),
+            if predicted {
+                board.with_predictions()
+            } else {
+                board
+            },
             if self.live {
                 FeedClock::Wall
             } else {

@@ -130,8 +130,9 @@ struct Args {
     #[arg(long, default_value_t = 5)]
     report_every: u64,
 
-    /// Runs neither the predictor nor its scorer (they run on CTA's embedded network,
-    /// ridership and schedule only, the ones the static feed describes).
+    /// Runs neither the predictor nor its scorer: the board and the feeds then carry each
+    /// train's current delay over the timetable. (On CTA's network they run on its embedded
+    /// network, ridership and schedule only, the ones the static feed describes.)
     #[arg(long)]
     no_predictions: bool,
 
@@ -560,13 +561,21 @@ mod agency {
     use std::time::Duration;
 
     use anyhow::Context;
+    use tokio::task::JoinHandle;
+    use tokio_util::sync::CancellationToken;
     use transit::agency::AgencyDay;
     use transit::processes::join;
-    use transit_core::bus::{StartFrom, SubscribeOptions};
+    use transit::processes::registry::SchemaServices;
+    use transit_core::bus::{EventBus, StartFrom, SubscribeOptions};
+    use transit_core::codec::SchemaRegistry;
     use transit_core::metrics::PipelineMetrics;
-    use transit_http::agency_board;
+    use transit_core::status::predictions::FollowStats;
+    use transit_core::topics::Topics;
+    use transit_http::agency::AgencyFeeds;
+    use transit_http::agency_board::{self, AgencyBoard};
     use transit_http::rest_proxy;
     use transit_predict::{predictor, scorer, PredictionProcessor, ScoreConfig, ScoreProcessor};
+    use transit_predict::{PredictorStats, ScorerStats};
     use transit_sim::timetabled::publish::{self, PublishConfig};
 
     use super::{local_address, start_accuracy, Args, Backbone, Bus};
@@ -597,51 +606,8 @@ mod agency {
         let cancellations =
             Arc::new(publish::register_cancellations(Arc::clone(&registry), &topics).await?);
 
-        // The predictor and its scorer, on the processor loop like CTA's processors; the board
-        // and the feeds serve the predictor's table.
         let metrics = PipelineMetrics::new();
-        let predictor = PredictionProcessor::new(
-            Arc::clone(&shared_bus),
-            Arc::clone(&registry),
-            &topics,
-            Arc::clone(&agency.day),
-            args.partitions,
-            Arc::clone(&metrics),
-        )
-        .await
-        .context("setting up the predictor")?
-        .cancellations(Arc::clone(&registry), topics.trip_cancellations())?;
-        let scorer = ScoreProcessor::new(
-            Arc::clone(&shared_bus),
-            Arc::clone(&registry),
-            &topics,
-            ScoreConfig {
-                day_start_unix_s: agency.day.start_unix_s,
-                ..ScoreConfig::default()
-            },
-            Arc::clone(&metrics),
-        )
-        .await
-        .context("setting up the prediction scorer")?;
-        let (stop_predicting, stop_scoring) = (
-            tokio_util::sync::CancellationToken::new(),
-            tokio_util::sync::CancellationToken::new(),
-        );
-        let predicting = services
-            .tasks
-            .spawn("predictor", predictor.run(stop_predicting.clone()));
-        let scoring = services
-            .tasks
-            .spawn("prediction scorer", scorer.run(stop_scoring.clone()));
-        // Kafka hands a withdrawal (a record without a value) to every reader of the table;
-        // the in-memory bus's compaction drops it as it comes, so there the read models take
-        // the same records from the issued predictions, which keep every one.
-        let predictions_topic = match &bus {
-            Bus::Kafka(_) => transit_predict::topics::predictions(&topics),
-            Bus::Memory(_) => transit_predict::topics::issued(&topics),
-        };
-
-        let feeds = agency.feeds();
+        let feeds = agency.feeds(!args.no_predictions);
         let (accuracy, accuracy_snapshots) = start_accuracy(
             &services.tasks,
             Arc::clone(&shared_bus),
@@ -697,30 +663,24 @@ mod agency {
                         .await
                 })
         };
-        let predicted = {
-            let feeds = feeds.clone();
-            let (bus, registry, topic) = (
-                Arc::clone(&shared_bus),
-                Arc::clone(&registry),
-                predictions_topic.clone(),
-            );
-            let stop = stop_serving.clone();
-            services
-                .tasks
-                .spawn("GTFS-realtime predictions", async move {
-                    feeds.follow_predictions(bus, registry, &topic, stop).await
-                })
+        // The predictor and its scorer, on the processor loop like CTA's processors; the board
+        // and the feeds serve the predictor's table.
+        let predicting = if args.no_predictions {
+            None
+        } else {
+            Some(
+                Predicting::start(
+                    &args,
+                    &agency,
+                    &services,
+                    (&bus, &shared_bus, &registry),
+                    &topics,
+                    (&feeds, &board),
+                    (&metrics, &stop_serving),
+                )
+                .await?,
+            )
         };
-        let board_predicted = services.tasks.spawn(
-            "agency board predictions",
-            agency_board::consume_predictions(
-                board.clone(),
-                Arc::clone(&shared_bus),
-                Arc::clone(&registry),
-                predictions_topic,
-                stop_serving.clone(),
-            ),
-        );
         let board_view = board.clone();
         let board_server = services.tasks.spawn(
             "agency board",
@@ -729,22 +689,8 @@ mod agency {
         println!("transit board:     http://{board_address}/");
         println!("GTFS-realtime:     http://{board_address}/gtfs-rt/vehicle-positions, /gtfs-rt/trip-updates; static feed /gtfs/static.zip");
 
-        // Both hold their partitions before the day is published: a reader that is not there
-        // yet holds nothing back.
-        let ready_by = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            let restored =
-                metrics.has_restored(predictor::PREDICTOR) && metrics.has_restored(scorer::SCORER);
-            // One that ended (it failed) never restores: joining it below says why.
-            if restored || predicting.is_finished() || scoring.is_finished() {
-                break;
-            }
-            if tokio::time::Instant::now() > ready_by {
-                anyhow::bail!(
-                    "the predictor and the scorer did not hold their partitions within 30 s"
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
+        if let Some(predicting) = &predicting {
+            predicting.ready(&metrics).await?;
         }
         let mut sim = agency.simulation(args.simulation.seed)?;
         let until_s = AgencyDay::until(&sim, args.simulation.days);
@@ -790,39 +736,39 @@ mod agency {
                 );
             }
             // And once the predictor has predicted from every arrival.
-            let arrivals_topic = topics.vehicle_arrivals();
-            let predicted_from = || {
-                metrics
-                    .snapshot()
-                    .consumed
-                    .iter()
-                    .filter(|((consumer, topic), _)| {
-                        consumer == predictor::PREDICTOR && **topic == *arrivals_topic
-                    })
-                    .map(|(_, count)| *count)
-                    .sum::<u64>()
-            };
-            while predicted_from() < stats.published
-                && tokio::time::Instant::now() < deadline
-                && !shutdown.is_cancelled()
-            {
-                tokio::time::sleep(Duration::from_millis(20)).await;
+            if predicting.is_some() {
+                let arrivals_topic = topics.vehicle_arrivals();
+                let predicted_from = || {
+                    metrics
+                        .snapshot()
+                        .consumed
+                        .iter()
+                        .filter(|((consumer, topic), _)| {
+                            consumer == predictor::PREDICTOR && **topic == *arrivals_topic
+                        })
+                        .map(|(_, count)| *count)
+                        .sum::<u64>()
+                };
+                while predicted_from() < stats.published
+                    && tokio::time::Instant::now() < deadline
+                    && !shutdown.is_cancelled()
+                {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
             }
         }
         if until_s.is_none() && !shutdown.is_cancelled() {
             println!("the day's service is over; the board stays up until Ctrl+C");
             shutdown.cancelled().await;
         }
-        stop_predicting.cancel();
-        let predictor_stats = join(predicting).await?;
-        stop_scoring.cancel();
-        let scorer_stats = join(scoring).await?;
+        let predicted = match predicting {
+            Some(predicting) => Some(predicting.finish(&stop_serving).await?),
+            None => None,
+        };
         stop_serving.cancel();
         let applied = join(reader).await?;
         let followed = join(follower).await?;
         let cancelled = join(cancellations_followed).await?;
-        let feeds_predictions = join(predicted).await?;
-        let board_predictions = join(board_predicted).await?;
         join(board_server).await?;
         join(accuracy).await?;
         Backbone::finish(bus, services).await?;
@@ -830,15 +776,158 @@ mod agency {
             "board read model: {applied} arrivals applied; GTFS-realtime read model: {} applied, {} left out; {} trip cancellations ({} left out)",
             followed.applied, followed.skipped, cancelled.applied, cancelled.skipped
         );
-        println!("predictor ({}): {predictor_stats}", predictor::PREDICTOR);
-        println!("scorer ({}): {scorer_stats}", scorer::SCORER);
-        println!(
-            "predictions read: GTFS-realtime {} ({} left out), board {} ({} left out)",
-            feeds_predictions.applied,
-            feeds_predictions.skipped,
-            board_predictions.applied,
-            board_predictions.skipped
-        );
+        if let Some(predicted) = predicted {
+            predicted.report();
+        }
         Ok(())
+    }
+
+    /// The predictor and its scorer, and the read models of their predictions (the board's
+    /// next trains and the GTFS-realtime trip updates): what `--no-predictions` leaves out.
+    struct Predicting {
+        stop_predicting: CancellationToken,
+        stop_scoring: CancellationToken,
+        predicting: JoinHandle<anyhow::Result<PredictorStats>>,
+        scoring: JoinHandle<anyhow::Result<ScorerStats>>,
+        feeds_followed: JoinHandle<anyhow::Result<FollowStats>>,
+        board_followed: JoinHandle<anyhow::Result<FollowStats>>,
+    }
+
+    /// What the predicting parts did, for the summary.
+    struct Predicted {
+        predictor: PredictorStats,
+        scorer: ScorerStats,
+        feeds: FollowStats,
+        board: FollowStats,
+    }
+
+    impl Predicting {
+        async fn start(
+            args: &Args,
+            agency: &AgencyDay,
+            services: &SchemaServices,
+            (bus, shared_bus, registry): (&Bus, &Arc<dyn EventBus>, &Arc<dyn SchemaRegistry>),
+            topics: &Topics,
+            (feeds, board): (&AgencyFeeds, &AgencyBoard),
+            (metrics, stop_serving): (&Arc<PipelineMetrics>, &CancellationToken),
+        ) -> anyhow::Result<Self> {
+            let predictor = PredictionProcessor::new(
+                Arc::clone(shared_bus),
+                Arc::clone(registry),
+                topics,
+                Arc::clone(&agency.day),
+                args.partitions,
+                Arc::clone(metrics),
+            )
+            .await
+            .context("setting up the predictor")?
+            .cancellations(Arc::clone(registry), topics.trip_cancellations())?;
+            let scorer = ScoreProcessor::new(
+                Arc::clone(shared_bus),
+                Arc::clone(registry),
+                topics,
+                ScoreConfig {
+                    day_start_unix_s: agency.day.start_unix_s,
+                    ..ScoreConfig::default()
+                },
+                Arc::clone(metrics),
+            )
+            .await
+            .context("setting up the prediction scorer")?;
+            let (stop_predicting, stop_scoring) =
+                (CancellationToken::new(), CancellationToken::new());
+            let predicting = services
+                .tasks
+                .spawn("predictor", predictor.run(stop_predicting.clone()));
+            let scoring = services
+                .tasks
+                .spawn("prediction scorer", scorer.run(stop_scoring.clone()));
+            // Kafka hands a withdrawal (a record without a value) to every reader of the table;
+            // the in-memory bus's compaction drops it as it comes, so there the read models
+            // take the same records from the issued predictions, which keep every one.
+            let predictions_topic = match bus {
+                Bus::Kafka(_) => transit_predict::topics::predictions(topics),
+                Bus::Memory(_) => transit_predict::topics::issued(topics),
+            };
+            let feeds_followed = {
+                let feeds = feeds.clone();
+                let (bus, registry, topic) = (
+                    Arc::clone(shared_bus),
+                    Arc::clone(registry),
+                    predictions_topic.clone(),
+                );
+                let stop = stop_serving.clone();
+                services
+                    .tasks
+                    .spawn("GTFS-realtime predictions", async move {
+                        feeds.follow_predictions(bus, registry, &topic, stop).await
+                    })
+            };
+            let board_followed = services.tasks.spawn(
+                "agency board predictions",
+                agency_board::consume_predictions(
+                    board.clone(),
+                    Arc::clone(shared_bus),
+                    Arc::clone(registry),
+                    predictions_topic,
+                    stop_serving.clone(),
+                ),
+            );
+            Ok(Self {
+                stop_predicting,
+                stop_scoring,
+                predicting,
+                scoring,
+                feeds_followed,
+                board_followed,
+            })
+        }
+
+        /// Waits until both hold their partitions, so the day is published to readers that
+        /// are there: one that is not yet holds nothing back.
+        async fn ready(&self, metrics: &PipelineMetrics) -> anyhow::Result<()> {
+            let ready_by = tokio::time::Instant::now() + Duration::from_secs(30);
+            loop {
+                let restored = metrics.has_restored(predictor::PREDICTOR)
+                    && metrics.has_restored(scorer::SCORER);
+                // One that ended (it failed) never restores: joining it at the end says why.
+                if restored || self.predicting.is_finished() || self.scoring.is_finished() {
+                    return Ok(());
+                }
+                if tokio::time::Instant::now() > ready_by {
+                    anyhow::bail!(
+                        "the predictor and the scorer did not hold their partitions within 30 s"
+                    );
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+
+        /// Stops the predictor, then the scorer, then (with `stop_serving`) the read models of
+        /// their predictions.
+        async fn finish(self, stop_serving: &CancellationToken) -> anyhow::Result<Predicted> {
+            self.stop_predicting.cancel();
+            let predictor = join(self.predicting).await?;
+            self.stop_scoring.cancel();
+            let scorer = join(self.scoring).await?;
+            stop_serving.cancel();
+            Ok(Predicted {
+                predictor,
+                scorer,
+                feeds: join(self.feeds_followed).await?,
+                board: join(self.board_followed).await?,
+            })
+        }
+    }
+
+    impl Predicted {
+        fn report(&self) {
+            println!("predictor ({}): {}", predictor::PREDICTOR, self.predictor);
+            println!("scorer ({}): {}", scorer::SCORER, self.scorer);
+            println!(
+                "predictions read: GTFS-realtime {} ({} left out), board {} ({} left out)",
+                self.feeds.applied, self.feeds.skipped, self.board.applied, self.board.skipped
+            );
+        }
     }
 }

@@ -187,6 +187,10 @@ for feed in nyc_subway_gtfs.zip sample-gtfs-feed.zip; do
     --days 1 --report-every 5 --address 127.0.0.1:0 --registry-address 127.0.0.1:0 \
     --rest-proxy-address 127.0.0.1:0
 done
+step "full_pipeline example on sample-gtfs-feed without the predictor and its scorer (--no-predictions)"
+cargo run --locked --example full_pipeline -- --gtfs "$TRANSIT_TEST_FEEDS/sample-gtfs-feed.zip" \
+  --flat-out --days 1 --report-every 5 --no-predictions --address 127.0.0.1:0 \
+  --registry-address 127.0.0.1:0 --rest-proxy-address 127.0.0.1:0
 
 step "full_pipeline example on Apache Kafka: one simulated weekday flat out"
 cargo run --locked --example full_pipeline -- --flat-out --days 1 --report-every 5 \

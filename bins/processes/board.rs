@@ -221,7 +221,7 @@ async fn run_agency(
             .await
             .with_context(|| format!("registering schemas at {}", args.cluster.registry_url))?,
     );
-    let feeds = agency.feeds();
+    let feeds = agency.feeds(true);
     let tasks = Tasks::new();
     let (accuracy, accuracy_snapshots) = start_accuracy(
         &tasks,
