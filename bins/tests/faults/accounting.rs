@@ -19,6 +19,42 @@ pub(crate) struct Watched {
     pub(crate) offsets: BTreeSet<u64>,
 }
 
+impl Watched {
+    /// Which counts stand below the simulation's, with the offset of their last record, and
+    /// any count seen going backwards: what a table that never caught up is short of.
+    pub(crate) fn short_of(&self, expected: &BTreeMap<(u32, LineId), u64>) -> String {
+        let short: Vec<String> = expected
+            .iter()
+            .filter_map(|(key, &made)| {
+                let (counted, offset) = self.last.get(key).copied().unwrap_or_default();
+                (counted != made).then(|| {
+                    format!(
+                        "station {} on the {:?} line: {counted} of {made} (last at offset {offset})",
+                        key.0, key.1
+                    )
+                })
+            })
+            .collect();
+        format!(
+            "{} count(s) off: [{}]; {} seen going backwards: [{}]",
+            short.len(),
+            short
+                .iter()
+                .take(12)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("; "),
+            self.problems.len(),
+            self.problems
+                .iter()
+                .take(6)
+                .cloned()
+                .collect::<Vec<_>>()
+                .join("; ")
+        )
+    }
+}
+
 /// A reader following the count table from its start, checking that no count goes backwards.
 pub(crate) struct CountWatch {
     pub(crate) state: Arc<Mutex<Watched>>,
@@ -181,9 +217,10 @@ impl Run {
             );
             assert!(
                 Instant::now() < deadline,
-                "the count table reached {} of {} entries within {CATCH_UP:?}",
+                "the count table reached {} of {} entries within {CATCH_UP:?}; {}",
                 self.watch().sum(),
-                expected.entries
+                expected.entries,
+                self.watch().lock().short_of(&expected.per_key)
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
