@@ -135,12 +135,15 @@ impl TurnstileCounter {
             .retain(|_, count| !partitions.contains(0, count.source_partition));
         let rows = read_table(bus, self.base.table().topic()).await?;
         let mut restored = 0;
+        let mut counted_up_to: std::collections::BTreeMap<u32, u64> = Default::default();
         for delivery in &rows {
             match self.base.table().decode(delivery).await {
                 Ok((key, count)) => {
                     if !partitions.contains(0, count.source_partition) {
                         continue;
                     }
+                    let last = counted_up_to.entry(count.source_partition).or_insert(0);
+                    *last = (*last).max(count.source_offset);
                     self.counts.insert(key, count);
                     restored += 1;
                 }
@@ -153,6 +156,11 @@ impl TurnstileCounter {
                 ),
             }
         }
+        tracing::info!(
+            input = %self.base.input().topic(),
+            counted_up_to = ?counted_up_to,
+            "counts restored: the last entry each input partition's counts include"
+        );
         Ok(restored)
     }
 }
@@ -187,6 +195,8 @@ impl Processor for TurnstileCounter {
         stats: &mut CountStats,
     ) -> Result<(), ProcessorError> {
         let mut changed = ChangedKeys::new();
+        // The replays of this batch, per input partition: (first, last, how many).
+        let mut replays: FxHashMap<u32, (u64, u64, u64)> = FxHashMap::default();
         for delivery in batch {
             stats.entries += 1;
             let Some(entry) =
@@ -211,6 +221,14 @@ impl Processor for TurnstileCounter {
                 && delivery.offset <= count.source_offset;
             if seen {
                 stats.replayed += 1;
+                let run = replays.entry(delivery.partition).or_insert((
+                    delivery.offset,
+                    delivery.offset,
+                    0,
+                ));
+                run.0 = run.0.min(delivery.offset);
+                run.1 = run.1.max(delivery.offset);
+                run.2 += 1;
                 continue;
             }
             count.entries += 1;
@@ -218,6 +236,18 @@ impl Processor for TurnstileCounter {
             count.source_offset = delivery.offset;
             stats.counted += 1;
             changed.insert(key);
+        }
+        for (partition, (first, last, skipped)) in replays {
+            // Expected after a crash between publishing and committing; under transactions the
+            // restored counts and the committed offsets move together, so it says they did not.
+            tracing::info!(
+                input = %self.base.input().topic(),
+                partition,
+                first,
+                last,
+                skipped,
+                "entries already counted by the restored counts were skipped (replays)"
+            );
         }
         let timestamp = batch.last().map_or(0, |d| d.timestamp_ms);
         let rows = changed.iter().filter_map(|key| self.counts.get(key));
