@@ -56,6 +56,8 @@ pub(crate) struct KafkaConsumer {
     /// Rewinds so far, bumped before a rewind seeks: the poll thread's [`EpochCache`] looks
     /// epochs up again after one.
     rewinds: Arc<AtomicU64>,
+    /// Keeps a rewind's seeks out from between a poll and the epoch it tags its record with.
+    gate: Arc<PollGate>,
     /// Whether it is in a group its user named: only then does it commit, and has committed
     /// offsets to start from.
     commits: bool,
@@ -101,6 +103,7 @@ impl KafkaConsumer {
         let (sender, records) = mpsc::channel(batch::CHANNEL_BATCHES);
         let stop = Arc::new(AtomicBool::new(false));
         let rewinds = Arc::new(AtomicU64::new(0));
+        let gate = Arc::new(PollGate::default());
         std::thread::Builder::new()
             .name("kafka-consumer".into())
             .spawn({
@@ -108,7 +111,8 @@ impl KafkaConsumer {
                 let state = state.clone();
                 let stop = Arc::clone(&stop);
                 let epochs = EpochCache::new(Arc::clone(&rewinds));
-                move || poll_loop(&consumer, &state, &sender, &stop, epochs)
+                let gate = Arc::clone(&gate);
+                move || poll_loop(&consumer, &state, &sender, &stop, epochs, &gate)
             })
             .map_err(backend)?;
         Ok(Self {
@@ -119,6 +123,7 @@ impl KafkaConsumer {
             ended: None,
             stop,
             rewinds,
+            gate,
             commits,
             start,
             timeout,
@@ -148,37 +153,28 @@ impl KafkaConsumer {
         .await
         .map_err(backend)?
         .map_err(|error| bus_error(error, None))?;
-        let mut state = self.state.lock();
-        // Before the seeks: a record the poll thread polls from here on gets its epoch looked
-        // up again, under this lock, so after the epochs below are bumped.
-        self.rewinds.fetch_add(1, Ordering::SeqCst);
-        let held: Vec<TopicPartition> = state.partitions.iter().cloned().collect();
-        let mut failed = None;
-        for partition in &held {
-            let Ok(number) = i32::try_from(partition.partition) else {
-                continue;
-            };
-            let offset = committed
-                .find_partition(&partition.topic, number)
-                .map(|element| element.offset())
-                .filter(|offset| matches!(offset, Offset::Offset(_)))
-                .unwrap_or(match self.start {
-                    StartFrom::Earliest => Offset::Beginning,
-                    StartFrom::Latest => Offset::End,
-                });
-            if let Err(error) = consumer.seek(&partition.topic, number, offset, self.timeout) {
-                failed = Some(bus_error(error, Some(&partition.topic)));
+        // The seeks, with the poll thread held between two polls (see [`PollGate`]); off the
+        // runtime, as a poll may take its whole wait and a seek its timeout.
+        let (held, failed) = tokio::task::spawn_blocking({
+            let (consumer, state, rewinds, gate) = (
+                Arc::clone(&consumer),
+                self.state.clone(),
+                Arc::clone(&self.rewinds),
+                Arc::clone(&self.gate),
+            );
+            let (start, timeout) = (self.start, self.timeout);
+            move || {
+                seek_committed(
+                    &consumer, &state, &rewinds, &gate, &committed, start, timeout,
+                )
             }
-            *state.epochs.entry(partition.clone()).or_default() += 1;
-            state.first_polled.remove(partition);
-            state.idle_position.remove(partition);
+        })
+        .await
+        .map_err(backend)?;
+        for partition in &held {
             self.handed_out.remove(partition);
         }
         self.handed_out_epochs.clear();
-        if !held.is_empty() {
-            state.changes.push(AssignmentChange::Revoked(held.clone()));
-            state.changes.push(AssignmentChange::Assigned(held));
-        }
         failed.map_or(Ok(()), Err)
     }
 
@@ -303,12 +299,97 @@ impl Drop for KafkaConsumer {
     }
 }
 
+/// Seeks every partition held to its offset in `committed` (or where a consumer without one
+/// starts), bumping each one's epoch so what was polled before is dropped, and reports them
+/// all revoked and assigned again. Returns the partitions, and the last seek's error if any.
+fn seek_committed(
+    consumer: &BaseConsumer<ConsumerState>,
+    state: &ConsumerState,
+    rewinds: &AtomicU64,
+    gate: &PollGate,
+    committed: &TopicPartitionList,
+    start: StartFrom,
+    timeout: Duration,
+) -> (Vec<TopicPartition>, Option<Error>) {
+    let _between_polls = gate.rewind();
+    let mut state = state.lock();
+    // Before the seeks: a record the poll thread polls from here on gets its epoch looked up
+    // again, after the epochs below are bumped.
+    rewinds.fetch_add(1, Ordering::SeqCst);
+    let held: Vec<TopicPartition> = state.partitions.iter().cloned().collect();
+    let mut failed = None;
+    let mut sought = Vec::with_capacity(held.len());
+    for partition in &held {
+        let Ok(number) = i32::try_from(partition.partition) else {
+            continue;
+        };
+        let offset = committed
+            .find_partition(&partition.topic, number)
+            .map(|element| element.offset())
+            .filter(|offset| matches!(offset, Offset::Offset(_)))
+            .unwrap_or(match start {
+                StartFrom::Earliest => Offset::Beginning,
+                StartFrom::Latest => Offset::End,
+            });
+        if let Err(error) = consumer.seek(&partition.topic, number, offset, timeout) {
+            failed = Some(bus_error(error, Some(&partition.topic)));
+        }
+        sought.push(format!("{}[{number}]@{offset:?}", partition.topic));
+        *state.epochs.entry(partition.clone()).or_default() += 1;
+        state.first_polled.remove(partition);
+        state.idle_position.remove(partition);
+    }
+    tracing::info!(
+        positions = %sought.join(" "),
+        failed = failed.is_some(),
+        "rewound to the group's committed offsets"
+    );
+    if !held.is_empty() {
+        state.changes.push(AssignmentChange::Revoked(held.clone()));
+        state.changes.push(AssignmentChange::Assigned(held.clone()));
+    }
+    (held, failed)
+}
+
+/// Keeps a rewind's seeks out from between a poll and the epoch lookup of what it returned.
+///
+/// Without it, a record polled just before a rewind, and tagged just after it, took the new
+/// epoch: handed out ahead of the records the seek fetched again from before it, it moved a
+/// count's input position past them, and they were then skipped as already counted (the fault
+/// suite's thawed member lost a station's entries so). The poll thread holds the gate across
+/// each poll and its lookup, and across its look at the positions when idle; a rewind takes it
+/// for its seeks, and the poll thread stands aside while one waits.
+#[derive(Debug, Default)]
+struct PollGate {
+    lock: Mutex<()>,
+    rewinding: AtomicBool,
+}
+
+impl PollGate {
+    /// For one poll and the lookup of its record's epoch.
+    fn poll(&self) -> std::sync::MutexGuard<'_, ()> {
+        while self.rewinding.load(Ordering::Acquire) {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        self.lock.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// For a rewind's seeks: waits for the poll in progress, at most one poll's wait.
+    fn rewind(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.rewinding.store(true, Ordering::Release);
+        let guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
+        self.rewinding.store(false, Ordering::Release);
+        guard
+    }
+}
+
 fn poll_loop(
     consumer: &BaseConsumer<ConsumerState>,
     state: &ConsumerState,
     sender: &mpsc::Sender<Polled>,
     stop: &AtomicBool,
     mut epochs: EpochCache,
+    gate: &PollGate,
 ) {
     let mut topics = Topics::default();
     let mut records: Vec<Epoched> = Vec::with_capacity(batch::BATCH);
@@ -317,6 +398,7 @@ fn poll_loop(
         let mut wait = POLL;
         let mut ended = None;
         while records.len() < batch::BATCH {
+            let _polling = gate.poll();
             let Some(polled) = consumer.poll(wait) else {
                 break;
             };
@@ -359,6 +441,7 @@ fn poll_loop(
         }
         if records.is_empty() && ended.is_none() {
             if wait == POLL {
+                let _polling = gate.poll();
                 note_idle_positions(consumer, state);
             }
             continue;

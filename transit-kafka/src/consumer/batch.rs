@@ -40,10 +40,11 @@ pub(crate) fn note_rebalance() {
 /// of records of one partition rather than once per record.
 ///
 /// Why it stays right: an epoch changes only in a rebalance or a rewind, and both bump a
-/// counter first ([`note_rebalance`], the consumer's rewind count, before the rewind seeks).
-/// A record polled after that bump sees the counter changed and looks its epoch up again
-/// (waiting for the lock the rewind holds); one polled before it was fetched before the seek
-/// and is rightly of the old epoch.
+/// counter first ([`note_rebalance`], the consumer's rewind count). A rebalance runs inside the
+/// poll thread's own poll; a rewind seeks while the poll thread is held between two polls (the
+/// consumer's poll gate), so no rewind falls between a record's poll and its lookup: a record
+/// polled before it was fetched before the seek and is rightly of the old epoch, and one polled
+/// after sees the counter changed and looks the new epoch up.
 #[derive(Debug)]
 pub(crate) struct EpochCache {
     rewinds: Arc<AtomicU64>,
