@@ -224,6 +224,37 @@ impl Proc {
         self.pid
     }
 
+    /// Writes the stack of each of its threads beside its log (`<name>.<start>.stacks`), with
+    /// gdb where it is installed, for a failure that looks like a stall: the log says what the
+    /// process did, not where it waits. Returns the file, or why there is none.
+    pub async fn dump_stacks(&self) -> Result<PathBuf, String> {
+        let path = self.stderr.with_extension("stacks");
+        let file = std::fs::File::create(&path)
+            .map_err(|e| format!("creating {}: {e}", path.display()))?;
+        let errors = file
+            .try_clone()
+            .map_err(|e| format!("opening {}: {e}", path.display()))?;
+        let mut gdb = Command::new("gdb")
+            .args([
+                "-p",
+                &self.pid.to_string(),
+                "-batch",
+                "-ex",
+                "thread apply all bt 40",
+            ])
+            .stdin(Stdio::null())
+            .stdout(file)
+            .stderr(errors)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("gdb could not start ({e}): no stacks for {}", self.label))?;
+        match tokio::time::timeout(Duration::from_secs(60), gdb.wait()).await {
+            Ok(Ok(_)) => Ok(path),
+            Ok(Err(e)) => Err(format!("gdb failed on {}: {e}", self.label)),
+            Err(_) => Err(format!("gdb took over 60 s on {}", self.label)),
+        }
+    }
+
     /// What it wrote to stderr so far (its log).
     pub fn log(&self) -> String {
         read_lossy(&self.stderr)

@@ -176,6 +176,19 @@ pub(crate) async fn watch_counts(
 }
 
 impl Run {
+    /// Every running member's thread stacks, written beside its log: where a member that
+    /// stopped counting waits. Says where they went.
+    pub(crate) async fn dump_member_stacks(&self) -> String {
+        let mut said = Vec::with_capacity(self.members.len());
+        for member in &self.members {
+            said.push(match member.dump_stacks().await {
+                Ok(path) => format!("{}'s thread stacks in {}", member.label(), path.display()),
+                Err(why) => why,
+            });
+        }
+        said.join("; ")
+    }
+
     /// The accounting every scenario ends with (see the module's documentation), then every
     /// process stopped with Ctrl+C.
     pub(crate) async fn finish(mut self) {
@@ -215,13 +228,15 @@ impl Run {
                 self.watch().sum(),
                 expected.entries
             );
-            assert!(
-                Instant::now() < deadline,
-                "the count table reached {} of {} entries within {CATCH_UP:?}; {}",
-                self.watch().sum(),
-                expected.entries,
-                self.watch().lock().short_of(&expected.per_key)
-            );
+            if Instant::now() >= deadline {
+                let stacks = self.dump_member_stacks().await;
+                panic!(
+                    "the count table reached {} of {} entries within {CATCH_UP:?}; {}; {stacks}",
+                    self.watch().sum(),
+                    expected.entries,
+                    self.watch().lock().short_of(&expected.per_key)
+                );
+            }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         self.phase("count table caught up");
