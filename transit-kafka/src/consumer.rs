@@ -357,8 +357,8 @@ fn seek_committed(
 /// epoch: handed out ahead of the records the seek fetched again from before it, it moved a
 /// count's input position past them, and they were then skipped as already counted (the fault
 /// suite's thawed member lost a station's entries so). The poll thread holds the gate across
-/// each poll and its lookup, and across its look at the positions when idle; a rewind takes it
-/// for its seeks, and the poll thread stands aside while one waits.
+/// the polls of a batch and their lookups (and its look at the positions when idle); a rewind
+/// takes it for its seeks, and the poll thread stands aside while one waits.
 #[derive(Debug, Default)]
 struct PollGate {
     lock: Mutex<()>,
@@ -366,7 +366,7 @@ struct PollGate {
 }
 
 impl PollGate {
-    /// For one poll and the lookup of its record's epoch.
+    /// For a batch's polls and the lookups of their records' epochs.
     fn poll(&self) -> std::sync::MutexGuard<'_, ()> {
         while self.rewinding.load(Ordering::Acquire) {
             std::thread::sleep(Duration::from_millis(1));
@@ -374,7 +374,8 @@ impl PollGate {
         self.lock.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// For a rewind's seeks: waits for the poll in progress, at most one poll's wait.
+    /// For a rewind's seeks: waits for the batch being polled (its first poll waits at most
+    /// one poll's wait, the rest take what librdkafka has ready).
     fn rewind(&self) -> std::sync::MutexGuard<'_, ()> {
         self.rewinding.store(true, Ordering::Release);
         let guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
@@ -397,8 +398,10 @@ fn poll_loop(
         // The first record of a batch is waited for; the rest are what librdkafka has ready.
         let mut wait = POLL;
         let mut ended = None;
+        // Held for the batch's polls and their lookups, released before the batch is sent:
+        // once a batch rather than once a record, off the per-record path.
+        let polling = gate.poll();
         while records.len() < batch::BATCH {
-            let _polling = gate.poll();
             let Some(polled) = consumer.poll(wait) else {
                 break;
             };
@@ -441,11 +444,11 @@ fn poll_loop(
         }
         if records.is_empty() && ended.is_none() {
             if wait == POLL {
-                let _polling = gate.poll();
                 note_idle_positions(consumer, state);
             }
             continue;
         }
+        drop(polling);
         if !records.is_empty() {
             batch::note_polled(state, &records);
             let full = std::mem::replace(&mut records, Vec::with_capacity(batch::BATCH));
