@@ -38,19 +38,9 @@ impl Watched {
         format!(
             "{} count(s) off: [{}]; {} seen going backwards: [{}]",
             short.len(),
-            short
-                .iter()
-                .take(12)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join("; "),
+            short[..short.len().min(12)].join("; "),
             self.problems.len(),
-            self.problems
-                .iter()
-                .take(6)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join("; ")
+            self.problems[..self.problems.len().min(6)].join("; ")
         )
     }
 }
