@@ -633,36 +633,27 @@ mod agency {
                 stop_serving.clone(),
             ),
         );
-        let follower = {
-            let feeds = feeds.clone();
-            let (bus, registry, topics) = (
-                Arc::clone(&shared_bus),
-                Arc::clone(&registry),
-                topics.clone(),
-            );
-            let stop = stop_serving.clone();
-            services
-                .tasks
-                .spawn("GTFS-realtime read model", async move {
-                    feeds.follow(bus, registry, &topics, stop).await
-                })
+        let follow = Follow {
+            services: &services,
+            feeds: &feeds,
+            bus: &shared_bus,
+            registry: &registry,
+            stop: &stop_serving,
         };
-        let cancellations_followed = {
-            let feeds = feeds.clone();
-            let (bus, registry, topics) = (
-                Arc::clone(&shared_bus),
-                Arc::clone(&registry),
-                topics.clone(),
-            );
-            let stop = stop_serving.clone();
-            services
-                .tasks
-                .spawn("GTFS-realtime trip cancellations", async move {
-                    feeds
-                        .follow_cancellations(bus, registry, &topics, stop)
-                        .await
-                })
-        };
+        let follower = follow.spawn("GTFS-realtime read model", {
+            let topics = topics.clone();
+            move |feeds, bus, registry, stop| async move {
+                feeds.follow(bus, registry, &topics, stop).await
+            }
+        });
+        let cancellations_followed = follow.spawn("GTFS-realtime trip cancellations", {
+            let topics = topics.clone();
+            move |feeds, bus, registry, stop| async move {
+                feeds
+                    .follow_cancellations(bus, registry, &topics, stop)
+                    .await
+            }
+        });
         // The predictor and its scorer, on the processor loop like CTA's processors; the board
         // and the feeds serve the predictor's table.
         let predicting = if args.no_predictions {
@@ -782,6 +773,46 @@ mod agency {
         Ok(())
     }
 
+    /// What a follower of the bus into the feeds' read model runs with.
+    struct Follow<'a> {
+        services: &'a SchemaServices,
+        feeds: &'a AgencyFeeds,
+        bus: &'a Arc<dyn EventBus>,
+        registry: &'a Arc<dyn SchemaRegistry>,
+        stop: &'a CancellationToken,
+    }
+
+    impl Follow<'_> {
+        /// Runs `follow` as the task `what`, with handles of its own to the feeds, the bus, the
+        /// registry and the servers' stop.
+        fn spawn<T, E, F, Fut>(
+            &self,
+            what: &'static str,
+            follow: F,
+        ) -> JoinHandle<anyhow::Result<T>>
+        where
+            F: FnOnce(
+                AgencyFeeds,
+                Arc<dyn EventBus>,
+                Arc<dyn SchemaRegistry>,
+                CancellationToken,
+            ) -> Fut,
+            Fut: std::future::Future<Output = Result<T, E>> + Send + 'static,
+            T: Send + 'static,
+            E: std::error::Error + Send + Sync + 'static,
+        {
+            self.services.tasks.spawn(
+                what,
+                follow(
+                    self.feeds.clone(),
+                    Arc::clone(self.bus),
+                    Arc::clone(self.registry),
+                    self.stop.clone(),
+                ),
+            )
+        }
+    }
+
     /// The predictor and its scorer, and the read models of their predictions (the board's
     /// next trains and the GTFS-realtime trip updates): what `--no-predictions` leaves out.
     struct Predicting {
@@ -849,20 +880,19 @@ mod agency {
                 Bus::Kafka(_) => transit_predict::topics::predictions(topics),
                 Bus::Memory(_) => transit_predict::topics::issued(topics),
             };
-            let feeds_followed = {
-                let feeds = feeds.clone();
-                let (bus, registry, topic) = (
-                    Arc::clone(shared_bus),
-                    Arc::clone(registry),
-                    predictions_topic.clone(),
-                );
-                let stop = stop_serving.clone();
-                services
-                    .tasks
-                    .spawn("GTFS-realtime predictions", async move {
-                        feeds.follow_predictions(bus, registry, &topic, stop).await
-                    })
+            let follow = Follow {
+                services,
+                feeds,
+                bus: shared_bus,
+                registry,
+                stop: stop_serving,
             };
+            let feeds_followed = follow.spawn("GTFS-realtime predictions", {
+                let topic = predictions_topic.clone();
+                move |feeds, bus, registry, stop| async move {
+                    feeds.follow_predictions(bus, registry, &topic, stop).await
+                }
+            });
             let board_followed = services.tasks.spawn(
                 "agency board predictions",
                 agency_board::consume_predictions(
