@@ -955,8 +955,13 @@ mod agency {
             println!("predictor ({}): {}", predictor::PREDICTOR, self.predictor);
             println!("scorer ({}): {}", scorer::SCORER, self.scorer);
             println!(
-                "predictions read: GTFS-realtime {} ({} left out), board {} ({} left out)",
-                self.feeds.applied, self.feeds.skipped, self.board.applied, self.board.skipped
+                "predictions read: GTFS-realtime {} ({} of the baselines passed over, {} left out), board {} ({} passed over, {} left out)",
+                self.feeds.applied,
+                self.feeds.other_methods,
+                self.feeds.skipped,
+                self.board.applied,
+                self.board.other_methods,
+                self.board.skipped
             );
         }
     }

@@ -310,16 +310,23 @@ impl AgencyFeeds {
         topic: &str,
         shutdown: CancellationToken,
     ) -> Result<predictions::FollowStats, predictions::FollowError> {
-        predictions::follow(bus, registry, topic, shutdown, |records| {
-            let mut board = self
-                .inner
-                .board
-                .write()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for (key, value) in records {
-                board.apply_prediction(key, value.as_ref());
-            }
-        })
+        predictions::follow(
+            bus,
+            registry,
+            topic,
+            predictions::LEARNT,
+            shutdown,
+            |records| {
+                let mut board = self
+                    .inner
+                    .board
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                for (key, value) in records {
+                    board.apply_prediction(key, value.as_ref());
+                }
+            },
+        )
         .await
     }
 

@@ -143,7 +143,8 @@ pub async fn follow_predictions(
     sender: watch::Sender<Arc<PredictionTable>>,
     shutdown: CancellationToken,
 ) -> Result<predictions::FollowStats, predictions::FollowError> {
-    predictions::follow(bus, registry, topic, shutdown, |records| {
+    let method = sender.borrow().method().to_string();
+    predictions::follow(bus, registry, topic, &method, shutdown, |records| {
         sender.send_if_modified(|table| {
             // In place unless a reader holds the table (a request being answered): then a copy.
             let table = Arc::make_mut(table);

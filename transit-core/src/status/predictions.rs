@@ -314,13 +314,19 @@ pub enum FollowError {
 pub struct FollowStats {
     /// Records handed on (values and withdrawals).
     pub applied: u64,
+    /// Records of other methods passed over, their values not decoded.
+    pub other_methods: u64,
     /// Records left out: without a key, or undecodable.
     pub skipped: u64,
 }
 
-/// Reads `topic` on `bus` from its earliest record, handing each batch of records, decoded
-/// and in topic order, to `apply` (a key and its prediction, or `None` when withdrawn), until
-/// `shutdown` is cancelled or the bus closes. Records it cannot decode are logged and skipped.
+/// Reads `topic` on `bus` from its earliest record, handing each batch of `method`'s records,
+/// decoded and in topic order, to `apply` (a key and its prediction, or `None` when
+/// withdrawn), until `shutdown` is cancelled or the bus closes. Records it cannot decode are
+/// logged and skipped.
+///
+/// The topic holds every method's predictions, and the baselines' are most of them: a reader
+/// of one method ([`LEARNT`], what riders are served) decodes only their keys.
 ///
 /// `topic` is the prediction table (`<prefix>.predictions.table.v1`) where the bus hands
 /// withdrawals to readers already past the value (Kafka), or the issued predictions
@@ -330,6 +336,7 @@ pub async fn follow(
     bus: Arc<dyn EventBus>,
     registry: Arc<dyn SchemaRegistry>,
     topic: &str,
+    method: &str,
     shutdown: CancellationToken,
     mut apply: impl FnMut(&[(PredictionKey, Option<PredictionEvent>)]) + Send,
 ) -> Result<FollowStats, FollowError> {
@@ -376,6 +383,10 @@ pub async fn follow(
                     continue;
                 }
             };
+            if key.method != method {
+                stats.other_methods += 1;
+                continue;
+            }
             let value = match delivery.value.as_deref() {
                 None => None,
                 Some(bytes) => match values.decode(bytes).await {

@@ -558,12 +558,19 @@ pub async fn consume_predictions(
     topic: String,
     shutdown: CancellationToken,
 ) -> Result<predictions::FollowStats, predictions::FollowError> {
-    predictions::follow(bus, registry, &topic, shutdown, |records| {
-        let mut live = board.live.lock().unwrap_or_else(|e| e.into_inner());
-        for (key, value) in records {
-            live.predictions.apply(key, value.as_ref());
-        }
-    })
+    predictions::follow(
+        bus,
+        registry,
+        &topic,
+        predictions::LEARNT,
+        shutdown,
+        |records| {
+            let mut live = board.live.lock().unwrap_or_else(|e| e.into_inner());
+            for (key, value) in records {
+                live.predictions.apply(key, value.as_ref());
+            }
+        },
+    )
     .await
 }
 

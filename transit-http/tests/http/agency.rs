@@ -986,10 +986,16 @@ async fn predicted_feeds(
     let read = predictions.await.unwrap().unwrap();
     assert_eq!(read.skipped, 0);
     assert_eq!(
-        read.applied,
+        read.applied + read.other_methods,
         stats.issued + stats.withdrawn,
         "every issued prediction and withdrawal read: {stats}"
     );
+    assert_eq!(
+        read.applied,
+        feeds.predictions_applied(),
+        "the learnt method's records applied, the baselines' passed over"
+    );
+    assert!(read.other_methods > 0, "the baselines are on the topic too");
     let cancelled = cancelled.await.unwrap().unwrap();
     assert_eq!(
         (cancelled.applied, cancelled.skipped),
