@@ -89,9 +89,15 @@ struct Args {
     #[arg(long, default_value_t = 7)]
     seed: u64,
 
-    /// How far a prediction must move before it is issued again, ms (0: every change).
+    /// How far a prediction must move before it is issued again, ms (0 with the next: every
+    /// change).
     #[arg(long, default_value_t = transit_predict::model::ISSUE_RESOLUTION_MS)]
     issue_resolution_ms: u32,
+
+    /// How much more it must move for each minute it is ahead, ms (0: the same at every
+    /// horizon).
+    #[arg(long, default_value_t = transit_predict::model::ISSUE_RESOLUTION_PER_MINUTE_MS)]
+    issue_resolution_per_minute_ms: u32,
 
     /// A breakdown what-if: the first train of ROUTE to leave a stop from HH:MM on stands
     /// there MIN minutes (e.g. `1@08:00+10`).
@@ -250,6 +256,7 @@ async fn run(args: &Args, agency: &AgencyDay, predict: bool) -> anyhow::Result<(
         .await?
         .config(PredictConfig {
             issue_resolution_ms: args.issue_resolution_ms,
+            issue_resolution_per_minute_ms: args.issue_resolution_per_minute_ms,
             aim_at_window: args.aim_at_window,
             turn_late_after_s: PredictConfig::default()
                 .turn_late_after_s

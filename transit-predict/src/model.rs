@@ -234,6 +234,14 @@ pub struct SegmentKey {
 /// bucket's share right unchanged to 0.1 % and the mean errors within a second.
 pub const ISSUE_RESOLUTION_MS: u32 = 5_000;
 
+/// The default [`PredictConfig::issue_resolution_per_minute_ms`], 1 s a minute: a prediction
+/// 20 minutes ahead is issued again once it moved by 20 s, one 3 minutes ahead by 5 s (the
+/// floor). MBTA's windows widen with the horizon (a minute either way up to 3 minutes ahead,
+/// 4 early to 6 late from 12 to 30), and so does what a rider is shown ("20 min"), so a move
+/// far ahead that matters is a larger one. Most predictions are far ahead: half of what the
+/// scorer samples is 12 to 30 minutes out.
+pub const ISSUE_RESOLUTION_PER_MINUTE_MS: u32 = 1_000;
+
 /// The predictor's settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PredictConfig {
@@ -249,11 +257,17 @@ pub struct PredictConfig {
     /// How many vehicles behind one whose predictions changed are predicted again.
     pub max_cascade: usize,
     /// A prediction is issued again only when its arrival or departure moved by at least
-    /// this much (or its trip, or its uncertainty by as many seconds), ms; 0 issues every
-    /// change. Below it the table keeps the prediction it holds, so it is never further than
-    /// this from the fresh one: a poller of the table, and the scorer, see it that far off
-    /// at most.
+    /// this much (or its trip, or its uncertainty by as many seconds), ms, or by more
+    /// further ahead ([`issue_resolution_per_minute_ms`](Self::issue_resolution_per_minute_ms));
+    /// 0 for both issues every change. Below it the table keeps the prediction it holds, so
+    /// it is never further than this from the fresh one: a poller of the table, and the
+    /// scorer, see it that far off at most.
     pub issue_resolution_ms: u32,
+    /// Further ahead, the resolution grows by this much per minute the prediction is ahead,
+    /// ms (the larger of the two applies); 0 keeps it at
+    /// [`issue_resolution_ms`](Self::issue_resolution_ms) at every horizon. See
+    /// [`ISSUE_RESOLUTION_PER_MINUTE_MS`].
+    pub issue_resolution_per_minute_ms: u32,
     /// How the estimates weigh what was seen.
     pub learn: LearnConfig,
     /// The dispatchers' spacing (rail): a train leaves a stop no sooner than this share of
@@ -283,6 +297,16 @@ pub struct PredictConfig {
     pub aim_at_window: bool,
 }
 
+impl PredictConfig {
+    /// The resolution of a prediction `ahead_ms` ahead of its issue, ms: it is issued again
+    /// only when it moved by at least this much.
+    pub fn issue_resolution_at(&self, ahead_ms: i64) -> u32 {
+        let minutes = u32::try_from(ahead_ms.max(0) / 60_000).unwrap_or(u32::MAX);
+        self.issue_resolution_ms
+            .max(minutes.saturating_mul(self.issue_resolution_per_minute_ms))
+    }
+}
+
 impl Default for PredictConfig {
     fn default() -> Self {
         Self {
@@ -292,6 +316,7 @@ impl Default for PredictConfig {
             stale_after_s: 1_200,
             max_cascade: 8,
             issue_resolution_ms: ISSUE_RESOLUTION_MS,
+            issue_resolution_per_minute_ms: ISSUE_RESOLUTION_PER_MINUTE_MS,
             learn: LearnConfig::default(),
             spacing_share: Some(0.75),
             overdue_floor_s: Some(30),
@@ -1092,12 +1117,29 @@ impl Predictor {
         let (partition, trip, shift) = (state.partition, state.trip, state.shift_ms);
         let mut learnt_changed = false;
         let mut kept = Vec::with_capacity(rows.len());
+        // Each new row's previous one is found by (method, stop), in a sorted index rather
+        // than by scanning: a vehicle holds some 80 rows, and a cascade predicts several.
+        let mut by_key: Vec<usize> = (0..old.len()).collect();
+        by_key.sort_unstable_by_key(|&at| (old[at].method, old[at].stop));
+        let mut matched = vec![false; old.len()];
         for row in rows {
-            match old
-                .iter()
-                .find(|o| o.method == row.method && o.stop == row.stop)
-            {
-                Some(previous) if previous.same_as(&row, self.config.issue_resolution_ms) => {
+            let previous = by_key
+                .binary_search_by_key(&(row.method, row.stop), |&at| {
+                    (old[at].method, old[at].stop)
+                })
+                .ok()
+                .map(|found| by_key[found]);
+            if let Some(at) = previous {
+                matched[at] = true;
+            }
+            match previous.map(|at| &old[at]) {
+                Some(previous)
+                    if previous.same_as(
+                        &row,
+                        self.config
+                            .issue_resolution_at(row.arrival_ms - row.issued_ms),
+                    ) =>
+                {
                     kept.push(*previous)
                 }
                 _ => {
@@ -1109,12 +1151,9 @@ impl Predictor {
         }
         let removed: Vec<Row> = old
             .iter()
-            .filter(|o| {
-                !kept
-                    .iter()
-                    .any(|k| k.method == o.method && k.stop == o.stop)
-            })
-            .copied()
+            .zip(&matched)
+            .filter(|(_, matched)| !**matched)
+            .map(|(row, _)| *row)
             .collect();
         learnt_changed |= removed.iter().any(|r| r.method == Method::Learnt);
         withdraw(id, partition, &removed, self.timetable(), issued_ms, out);

@@ -1,6 +1,7 @@
-//! Which changes the predictor issues: a prediction that moved by less than
-//! `PredictConfig::issue_resolution_ms` stays as the table holds it; one that moved by more,
-//! or any move with a resolution of 0, is issued again.
+//! Which changes the predictor issues: a prediction that moved by less than its resolution
+//! (`PredictConfig::issue_resolution_ms`, growing by `issue_resolution_per_minute_ms` with
+//! each minute it is ahead) stays as the table holds it; one that moved by more, or any move
+//! with a resolution of 0, is issued again.
 
 use std::sync::Arc;
 
@@ -82,10 +83,11 @@ fn arrival(stop: u32, late_ms: i64) -> VehicleArrivalEvent {
 }
 
 /// The "timetable + delay" predictions of stop c issued by the arrival at b, after the one
-/// at a was 120 s late and the one at b `late_at_b_ms` late.
-fn delay_at_c_issued(resolution_ms: u32, late_at_b_ms: i64) -> Vec<i64> {
+/// at a was 120 s late and the one at b `late_at_b_ms` late: c is then 5 minutes ahead.
+fn delay_at_c_issued(resolution_ms: u32, per_minute_ms: u32, late_at_b_ms: i64) -> Vec<i64> {
     let config = PredictConfig {
         issue_resolution_ms: resolution_ms,
+        issue_resolution_per_minute_ms: per_minute_ms,
         ..PredictConfig::default()
     };
     let mut predictor = Predictor::new(Arc::new(Timetable::new(Arc::new(day()))), config);
@@ -113,16 +115,43 @@ fn delay_at_c_issued(resolution_ms: u32, late_at_b_ms: i64) -> Vec<i64> {
 fn a_prediction_is_issued_again_only_when_it_moved_by_the_resolution() {
     let scheduled_c = (START_UNIX_S + 6 * 3_600 + 600) * 1_000;
     // 2 s later at b: below 5 s, the table keeps what it holds; with 0, issued.
-    assert_eq!(delay_at_c_issued(5_000, 122_000), Vec::<i64>::new());
-    assert_eq!(delay_at_c_issued(0, 122_000), vec![scheduled_c + 122_000]);
+    assert_eq!(delay_at_c_issued(5_000, 0, 122_000), Vec::<i64>::new());
+    assert_eq!(
+        delay_at_c_issued(0, 0, 122_000),
+        vec![scheduled_c + 122_000]
+    );
     // 10 s later: issued either way.
     assert_eq!(
-        delay_at_c_issued(5_000, 130_000),
+        delay_at_c_issued(5_000, 0, 130_000),
         vec![scheduled_c + 130_000]
     );
     // A move of exactly the resolution is issued.
     assert_eq!(
-        delay_at_c_issued(5_000, 125_000),
+        delay_at_c_issued(5_000, 0, 125_000),
         vec![scheduled_c + 125_000]
     );
+}
+
+#[test]
+fn further_ahead_a_prediction_is_issued_again_only_when_it_moved_by_more() {
+    let scheduled_c = (START_UNIX_S + 6 * 3_600 + 600) * 1_000;
+    // c is 5 minutes ahead: at 3 s a minute, its resolution is 15 s, above the 5 s floor.
+    assert_eq!(delay_at_c_issued(5_000, 3_000, 130_000), Vec::<i64>::new());
+    assert_eq!(
+        delay_at_c_issued(5_000, 3_000, 135_000),
+        vec![scheduled_c + 135_000]
+    );
+    // The defaults: 1 s a minute is 5 s at 5 minutes, the floor.
+    let defaults = PredictConfig::default();
+    assert_eq!(
+        delay_at_c_issued(
+            defaults.issue_resolution_ms,
+            defaults.issue_resolution_per_minute_ms,
+            125_000
+        ),
+        vec![scheduled_c + 125_000]
+    );
+    assert_eq!(defaults.issue_resolution_at(20 * 60_000), 20_000);
+    assert_eq!(defaults.issue_resolution_at(2 * 60_000), 5_000);
+    assert_eq!(defaults.issue_resolution_at(-60_000), 5_000);
 }
