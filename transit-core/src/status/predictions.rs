@@ -325,7 +325,7 @@ pub struct FollowStats {
 /// withdrawn), until `shutdown` is cancelled or the bus closes. Records it cannot decode are
 /// logged and skipped.
 ///
-/// The topic holds every method's predictions, and the baselines' are most of them: a reader
+/// The topic holds every method's predictions, and the baselines' are about half: a reader
 /// of one method ([`LEARNT`], what riders are served) decodes only their keys.
 ///
 /// `topic` is the prediction table (`<prefix>.predictions.table.v1`) where the bus hands
