@@ -274,6 +274,7 @@ async fn full_pipeline_refuses_each_bad_feed_with_one_line_naming_file_line_and_
         let line = assert_refused(&mut proc, &bad, &path, started).await;
         println!("{}, in {:?}: {line}", bad.what, started.elapsed());
     }
+    launcher.logs().remove();
 }
 
 /// Every topic of the broker whose name starts with `prefix`, with the records it holds.
@@ -364,6 +365,7 @@ async fn produce_and_dashboard_refuse_each_bad_feed_with_one_line_and_publish_no
         published.iter().all(|(_, records)| *records == 0),
         "published on a bad feed: {published:?}"
     );
+    launcher.logs().remove();
 }
 
 /// `full_pipeline` over the feed at `dir` (a folder or a zip) for a day flat out; what it printed of the arrivals
@@ -445,4 +447,5 @@ async fn a_feed_with_a_byte_order_mark_crlf_and_quoted_commas_runs_as_the_plain_
         let published = run_day(&mut launcher, name, odd).await;
         assert_eq!(published, expected, "{name}: the same day's arrivals");
     }
+    launcher.logs().remove();
 }

@@ -377,4 +377,5 @@ async fn process_with_gtfs_predicts_every_arrival_once_and_scores_the_prediction
         "{arrivals} arrivals, {cancellations} trips cancelled, {issued} predictions issued, \
          scored: {scored:?}; {stopped}"
     );
+    launcher.logs().remove();
 }

@@ -185,6 +185,7 @@ async fn produce_and_dashboard_with_gtfs_show_another_agencys_trains_over_kafka(
         "{}",
         produce.last_lines(10)
     );
+    launcher.logs().remove();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -215,4 +216,5 @@ async fn a_gtfs_path_that_is_no_feed_ends_each_process_with_one_line_naming_gtfs
             );
         }
     }
+    launcher.logs().remove();
 }
