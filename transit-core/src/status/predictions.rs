@@ -133,6 +133,12 @@ impl PredictionTable {
             return false;
         }
         self.applied += 1;
+        if let Some(prediction) = value {
+            if self.replace_same_visit(key, prediction) {
+                self.note_issued(prediction.issued_at);
+                return true;
+            }
+        }
         let removed = self.remove(&key.vehicle_id, &key.stop_id);
         let Some(prediction) = value else {
             return removed;
@@ -141,10 +147,7 @@ impl PredictionTable {
         prediction.vehicle_id.clone_from(&key.vehicle_id);
         prediction.stop_id.clone_from(&key.stop_id);
         prediction.method.clone_from(&key.method);
-        self.latest_issued_ms = Some(
-            self.latest_issued_ms
-                .map_or(prediction.issued_at, |t| t.max(prediction.issued_at)),
-        );
+        self.note_issued(prediction.issued_at);
         self.by_trip
             .entry(TripInstance::of(&prediction))
             .or_default()
@@ -161,6 +164,53 @@ impl PredictionTable {
             .or_default()
             .insert(key.stop_id.clone(), prediction);
         true
+    }
+
+    /// Puts `prediction` in place of the key's when both are of the same visit (trip instance
+    /// and stop sequence) and the trip's index still names this vehicle for it: the indexes
+    /// then stand as they are. Most records re-issue a prediction so. Whether it did.
+    fn replace_same_visit(&mut self, key: &PredictionKey, prediction: &PredictionEvent) -> bool {
+        let Some(old) = self
+            .by_vehicle
+            .get(&key.vehicle_id)
+            .and_then(|stops| stops.get(&key.stop_id))
+        else {
+            return false;
+        };
+        let same_visit = old.stop_sequence == prediction.stop_sequence
+            && old.trip_id == prediction.trip_id
+            && old.start_date == prediction.start_date
+            && old.start_time == prediction.start_time;
+        // Another vehicle may have taken the visit since (a trip handed over): then the
+        // whole update moves it back, as the record says.
+        let indexed = same_visit
+            && self
+                .by_trip
+                .get(&TripInstance::of(old))
+                .and_then(|visits| visits.get(&(old.stop_sequence, key.stop_id.clone())))
+                .is_some_and(|vehicle| *vehicle == key.vehicle_id);
+        if !indexed {
+            return false;
+        }
+        let Some(old) = self
+            .by_vehicle
+            .get_mut(&key.vehicle_id)
+            .and_then(|stops| stops.get_mut(&key.stop_id))
+        else {
+            return false;
+        };
+        old.clone_from(prediction);
+        old.vehicle_id.clone_from(&key.vehicle_id);
+        old.stop_id.clone_from(&key.stop_id);
+        old.method.clone_from(&key.method);
+        true
+    }
+
+    fn note_issued(&mut self, issued_at: i64) {
+        self.latest_issued_ms = Some(
+            self.latest_issued_ms
+                .map_or(issued_at, |t| t.max(issued_at)),
+        );
     }
 
     /// Takes a vehicle's prediction at a stop out of every index.
@@ -519,6 +569,45 @@ mod tests {
             table.get("v1", "A").map(|p| p.predicted_arrival_time),
             Some(50_000)
         );
+    }
+
+    #[test]
+    fn a_prediction_issued_again_for_the_same_visit_is_replaced_where_it_stands() {
+        let mut table = PredictionTable::new();
+        let old = prediction("v1", "A", "t1", 1, 10_000);
+        table.apply(&key(&old), Some(&old));
+        let mut again = prediction("v1", "A", "t1", 1, 12_000);
+        again.issued_at = 2_000;
+        // A value naming another vehicle is still the key's.
+        again.vehicle_id = "elsewhere".into();
+        assert!(table.apply(&key(&old), Some(&again)));
+        assert_eq!(table.len(), 1);
+        let by_trip: Vec<(&str, i64)> = table
+            .trip(&trip("t1"))
+            .map(|p| (p.vehicle_id.as_str(), p.predicted_arrival_time))
+            .collect();
+        assert_eq!(by_trip, [("v1", 12_000)]);
+        assert_eq!(table.at_stop("A").count(), 1);
+        assert_eq!(table.latest_issued_ms(), Some(2_000));
+        assert_eq!(table.applied(), 2);
+    }
+
+    #[test]
+    fn a_visit_taken_by_another_vehicle_goes_back_to_the_one_predicted_last() {
+        let mut table = PredictionTable::new();
+        let first = prediction("v1", "A", "t1", 1, 10_000);
+        let second = prediction("v2", "A", "t1", 1, 11_000);
+        table.apply(&key(&first), Some(&first));
+        table.apply(&key(&second), Some(&second));
+        // v1 predicted again for the visit v2 took: the trip's visit is v1's again.
+        let again = prediction("v1", "A", "t1", 1, 10_500);
+        table.apply(&key(&again), Some(&again));
+        let by_trip: Vec<(&str, i64)> = table
+            .trip(&trip("t1"))
+            .map(|p| (p.vehicle_id.as_str(), p.predicted_arrival_time))
+            .collect();
+        assert_eq!(by_trip, [("v1", 10_500)]);
+        assert_eq!(table.at_stop("A").count(), 2);
     }
 
     #[test]
