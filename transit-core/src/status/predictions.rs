@@ -143,10 +143,7 @@ impl PredictionTable {
         let Some(prediction) = value else {
             return removed;
         };
-        let mut prediction = prediction.clone();
-        prediction.vehicle_id.clone_from(&key.vehicle_id);
-        prediction.stop_id.clone_from(&key.stop_id);
-        prediction.method.clone_from(&key.method);
+        let prediction = keyed(key, prediction);
         self.note_issued(prediction.issued_at);
         self.by_trip
             .entry(TripInstance::of(&prediction))
@@ -172,8 +169,8 @@ impl PredictionTable {
     fn replace_same_visit(&mut self, key: &PredictionKey, prediction: &PredictionEvent) -> bool {
         let Some(old) = self
             .by_vehicle
-            .get(&key.vehicle_id)
-            .and_then(|stops| stops.get(&key.stop_id))
+            .get_mut(&key.vehicle_id)
+            .and_then(|stops| stops.get_mut(&key.stop_id))
         else {
             return false;
         };
@@ -189,21 +186,10 @@ impl PredictionTable {
                 .get(&TripInstance::of(old))
                 .and_then(|visits| visits.get(&(old.stop_sequence, key.stop_id.clone())))
                 .is_some_and(|vehicle| *vehicle == key.vehicle_id);
-        if !indexed {
-            return false;
+        if indexed {
+            *old = keyed(key, prediction);
         }
-        let Some(old) = self
-            .by_vehicle
-            .get_mut(&key.vehicle_id)
-            .and_then(|stops| stops.get_mut(&key.stop_id))
-        else {
-            return false;
-        };
-        old.clone_from(prediction);
-        old.vehicle_id.clone_from(&key.vehicle_id);
-        old.stop_id.clone_from(&key.stop_id);
-        old.method.clone_from(&key.method);
-        true
+        indexed
     }
 
     fn note_issued(&mut self, issued_at: i64) {
@@ -339,6 +325,16 @@ impl PredictionTable {
     pub fn applied(&self) -> u64 {
         self.applied
     }
+}
+
+/// `prediction` as the table holds it: its vehicle, stop and method are its key's (the key is
+/// what compaction keeps).
+fn keyed(key: &PredictionKey, prediction: &PredictionEvent) -> PredictionEvent {
+    let mut prediction = prediction.clone();
+    prediction.vehicle_id.clone_from(&key.vehicle_id);
+    prediction.stop_id.clone_from(&key.stop_id);
+    prediction.method.clone_from(&key.method);
+    prediction
 }
 
 /// Why following a prediction topic stopped.
@@ -496,6 +492,14 @@ mod tests {
         }
     }
 
+    /// Trip `id`'s visits in the table: each one's vehicle and predicted arrival.
+    fn visits<'a>(table: &'a PredictionTable, id: &str) -> Vec<(&'a str, i64)> {
+        table
+            .trip(&trip(id))
+            .map(|p| (p.vehicle_id.as_str(), p.predicted_arrival_time))
+            .collect()
+    }
+
     fn trip(id: &str) -> TripInstance {
         TripInstance {
             trip_id: id.into(),
@@ -582,11 +586,7 @@ mod tests {
         again.vehicle_id = "elsewhere".into();
         assert!(table.apply(&key(&old), Some(&again)));
         assert_eq!(table.len(), 1);
-        let by_trip: Vec<(&str, i64)> = table
-            .trip(&trip("t1"))
-            .map(|p| (p.vehicle_id.as_str(), p.predicted_arrival_time))
-            .collect();
-        assert_eq!(by_trip, [("v1", 12_000)]);
+        assert_eq!(visits(&table, "t1"), [("v1", 12_000)]);
         assert_eq!(table.at_stop("A").count(), 1);
         assert_eq!(table.latest_issued_ms(), Some(2_000));
         assert_eq!(table.applied(), 2);
@@ -602,11 +602,7 @@ mod tests {
         // v1 predicted again for the visit v2 took: the trip's visit is v1's again.
         let again = prediction("v1", "A", "t1", 1, 10_500);
         table.apply(&key(&again), Some(&again));
-        let by_trip: Vec<(&str, i64)> = table
-            .trip(&trip("t1"))
-            .map(|p| (p.vehicle_id.as_str(), p.predicted_arrival_time))
-            .collect();
-        assert_eq!(by_trip, [("v1", 10_500)]);
+        assert_eq!(visits(&table, "t1"), [("v1", 10_500)]);
         assert_eq!(table.at_stop("A").count(), 2);
     }
 
