@@ -13,9 +13,11 @@ use super::*;
 #[ignore = "the fault suite: run by scripts/test.sh on the secured cluster (see its doc)"]
 async fn faults_the_brokers_restart_one_after_another_under_the_running_pipeline() {
     scenario("broker-restart", |logs| async move {
-        // 120x: 90 s of production, so that a rolling restart of three nodes over TLS (a
-        // minute or so) comes while it produces.
-        let mut run = at_work("broker-restart", logs, "the broker restart").await;
+        // A rolling restart of three nodes over TLS takes 100 s or more here, and the
+        // pipeline keeps up through it: at 120x (90 s of production) everything was counted
+        // before the last node was back, and nothing was left to show the processes carry on
+        // after it. At 60x the producer outlasts the restart.
+        let mut run = at_work("broker-restart", logs, "the broker restart", 60).await;
         let counted = run.watch().sum();
         let what = if nodes() > 1 {
             format!("a rolling restart of the {} nodes", nodes())
@@ -28,8 +30,13 @@ async fn faults_the_brokers_restart_one_after_another_under_the_running_pipeline
         ));
         let restarted = Instant::now();
         let printed = control_broker(package_root(), "restart", BROKER_CONTROL).await;
+        let producing = if run.producer.exited().is_none() {
+            "still producing"
+        } else {
+            "production over"
+        };
         run.phase(&format!(
-            "restarted in {:.1} s: {}",
+            "restarted in {:.1} s, {producing}: {}",
             restarted.elapsed().as_secs_f64(),
             printed.trim().replace('\n', "; ")
         ));
@@ -49,7 +56,7 @@ async fn faults_the_brokers_restart_one_after_another_under_the_running_pipeline
 async fn faults_kill_9_the_count_tables_leader_mid_run_and_restart_it() {
     require_three_nodes("kill -9 of the count table's leader");
     scenario("leader-kill-9", |logs| async move {
-        let mut run = at_work("leader-kill-9", logs, "the kill").await;
+        let mut run = at_work("leader-kill-9", logs, "the kill", AT_WORK_SPEED).await;
         let counts = run.settings.topics.turnstile_counts();
         let node = leader_of_most(&counts).await;
         let mut back = NodeBack::new();
@@ -92,7 +99,7 @@ async fn faults_kill_9_the_count_tables_leader_mid_run_and_restart_it() {
 async fn faults_one_node_stopped_for_good_and_the_run_finishes_on_two() {
     require_three_nodes("one node stopped for good");
     scenario("node-stopped", |logs| async move {
-        let mut run = at_work("node-stopped", logs, "the stop").await;
+        let mut run = at_work("node-stopped", logs, "the stop", AT_WORK_SPEED).await;
         let counts = run.settings.topics.turnstile_counts();
         let node = leader_of_most(&counts).await;
         let mut back = NodeBack::new();
@@ -221,10 +228,18 @@ impl Drop for NodeBack {
 }
 
 impl Run {
-    /// Waits until counts are committed again after `what`: everyone carries on.
+    /// Waits until counts are committed again after `what`: everyone carries on. Every entry
+    /// counted already (the pipeline kept up through `what`) is as good: nothing is left to
+    /// count, and [`Run::finish`] checks the accounting.
     async fn wait_counting_again(&mut self, what: &str) {
         let deadline = Instant::now() + RECOVERY;
         let before = self.watch().sum();
+        if before >= self.expected.entries {
+            self.phase(&format!(
+                "every entry was counted by the end of {what} ({before} entries)"
+            ));
+            return;
+        }
         while self.watch().sum() == before {
             self.assert_running();
             assert!(
@@ -240,18 +255,14 @@ impl Run {
     }
 }
 
-/// The pipeline of `name` at 120x with two processors, once both count and the board moves,
-/// and still producing: ready for `fault` to strike.
-async fn at_work(name: &'static str, logs: LogDir, fault: &str) -> Run {
-    let mut run = Run::start(
-        name,
-        logs,
-        Plan {
-            members: 2,
-            speed: 120,
-        },
-    )
-    .await;
+/// The speed of the scenarios on the brokers: 90 s of production, time enough for a fault
+/// and the recovery from it.
+const AT_WORK_SPEED: u32 = 120;
+
+/// The pipeline of `name` at `speed` with two processors, once both count and the board
+/// moves, and still producing: ready for `fault` to strike.
+async fn at_work(name: &'static str, logs: LogDir, fault: &str, speed: u32) -> Run {
+    let mut run = Run::start(name, logs, Plan { members: 2, speed }).await;
     run.wait_counting(0, RECOVERY).await;
     run.wait_counting(1, RECOVERY).await;
     run.wait_board_moving().await;
