@@ -31,6 +31,8 @@ pub(crate) struct TransactionalProducer {
     /// Shared with the thread that sends a transaction's offsets (see [`send_offsets`]).
     producer: Option<Arc<ThreadedProducer<TracingContext>>>,
     timeout: Duration,
+    /// How long the offsets may take: no longer than the transaction may stay open.
+    offsets_timeout: Duration,
 }
 
 impl std::fmt::Debug for TransactionalProducer {
@@ -57,10 +59,12 @@ impl TransactionalProducer {
         if config.get("transaction.timeout.ms").is_none() {
             config.set("transaction.timeout.ms", "10000");
         }
+        let offsets_timeout = offsets_timeout(&config, timeout);
         Arc::new(Mutex::new(Self {
             config,
             producer: None,
             timeout,
+            offsets_timeout,
         }))
     }
 
@@ -72,9 +76,16 @@ impl TransactionalProducer {
         offsets: TopicPartitionList,
         metadata: ConsumerGroupMetadata,
     ) -> Result<(), Aborted> {
-        let timeout = self.timeout;
+        let (timeout, offsets_timeout) = (self.timeout, self.offsets_timeout);
         let producer = Arc::clone(self.ready()?);
-        let outcome = transact(&producer, &outputs, offsets, metadata, timeout);
+        let outcome = transact(
+            &producer,
+            &outputs,
+            offsets,
+            metadata,
+            timeout,
+            offsets_timeout,
+        );
         let error = match outcome {
             Ok(()) => return Ok(()),
             Err(Failure::Kafka(error)) => error,
@@ -83,7 +94,7 @@ impl TransactionalProducer {
                 // transactional id fences it, and the broker aborts what it had begun.
                 self.producer = None;
                 tracing::warn!(
-                    limit = ?timeout * 2,
+                    limit = ?offsets_limit(offsets_timeout),
                     "sending the offsets to the transaction did not return in time; the \
                      producer is made anew and the batch runs again"
                 );
@@ -154,6 +165,7 @@ fn transact(
     offsets: TopicPartitionList,
     metadata: ConsumerGroupMetadata,
     timeout: Duration,
+    offsets_timeout: Duration,
 ) -> Result<(), Failure> {
     producer.begin_transaction()?;
     for (topic, records) in outputs {
@@ -180,15 +192,34 @@ fn transact(
             RDKafkaErrorCode::MessageTimedOut,
         )));
     }
-    send_offsets(producer, offsets, metadata, timeout)?;
+    send_offsets(producer, offsets, metadata, offsets_timeout)?;
     // A record the broker refused fails the commit.
     Ok(producer.commit_transaction(timeout)?)
 }
 
-/// `send_offsets_to_transaction`, given up on after twice `timeout`: librdkafka's can block
+/// The timeout of `send_offsets_to_transaction`: the bus's `timeout`, but no longer than the
+/// transaction may stay open (`transaction.timeout.ms`). Past that the broker aborts the
+/// transaction anyway, so waiting longer for its offsets only holds the member up.
+fn offsets_timeout(config: &ClientConfig, timeout: Duration) -> Duration {
+    config
+        .get("transaction.timeout.ms")
+        .and_then(|ms| ms.parse::<u64>().ok())
+        .map(Duration::from_millis)
+        .filter(|open| !open.is_zero())
+        .map_or(timeout, |open| open.min(timeout))
+}
+
+/// When a `send_offsets_to_transaction` of `timeout` that has not returned is given up on:
+/// half as long again, time for it to return its own timeout error.
+fn offsets_limit(timeout: Duration) -> Duration {
+    timeout + timeout / 2
+}
+
+/// `send_offsets_to_transaction`, given up on after [`offsets_limit`]: librdkafka's can block
 /// for good, past its timeout, when the group coordinator's broker went away and came back (a
 /// rolling restart): confluentinc/librdkafka#5456 and #5511. It runs on a thread of its own,
-/// which keeps the producer alive until it returns, if it ever does.
+/// which keeps the producer alive until it returns, if it ever does. Every member's
+/// transactions stand still until then, so the limit is kept short.
 fn send_offsets(
     producer: &Arc<ThreadedProducer<TracingContext>>,
     offsets: TopicPartitionList,
@@ -203,7 +234,7 @@ fn send_offsets(
             let _ = done.send(sender.send_offsets_to_transaction(&offsets, &metadata, timeout));
         })
         .map_err(|_| Failure::Stuck)?;
-    match outcome.recv_timeout(timeout * 2) {
+    match outcome.recv_timeout(offsets_limit(timeout)) {
         Ok(sent) => Ok(sent?),
         Err(_) => Err(Failure::Stuck),
     }
@@ -267,5 +298,40 @@ fn classify(error: &KafkaError) -> (bool, bool) {
             Some(code) => (false, fenced_codes.contains(&code)),
             None => (false, false),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(transaction_timeout_ms: Option<&str>) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        if let Some(ms) = transaction_timeout_ms {
+            config.set("transaction.timeout.ms", ms);
+        }
+        config
+    }
+
+    #[test]
+    fn the_offsets_wait_no_longer_than_the_transaction_may_stay_open() {
+        let bus = Duration::from_secs(30);
+        assert_eq!(
+            offsets_timeout(&config(Some("10000")), bus),
+            Duration::from_secs(10)
+        );
+        assert_eq!(
+            offsets_limit(Duration::from_secs(10)),
+            Duration::from_secs(15)
+        );
+    }
+
+    #[test]
+    fn the_bus_timeout_bounds_the_offsets_when_the_transaction_may_stay_open_longer() {
+        let bus = Duration::from_secs(30);
+        assert_eq!(offsets_timeout(&config(Some("900000")), bus), bus);
+        assert_eq!(offsets_timeout(&config(None), bus), bus);
+        assert_eq!(offsets_timeout(&config(Some("soon")), bus), bus);
+        assert_eq!(offsets_timeout(&config(Some("0")), bus), bus);
     }
 }
