@@ -244,7 +244,9 @@ impl Run {
             self.assert_running();
             assert!(
                 Instant::now() < deadline,
-                "nothing was counted within {RECOVERY:?} of {what}"
+                "nothing was counted within {RECOVERY:?} of {what} ({before} of {} entries \
+                 counted)",
+                self.expected.entries
             );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
