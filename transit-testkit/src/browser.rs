@@ -124,15 +124,40 @@ pub fn spawn(program: &Path, args: &[String]) -> Child {
         .unwrap_or_else(|error| panic!("starting {}: {error}", program.display()))
 }
 
-/// Starts chromedriver on a free port, and returns its address; it is killed when the
-/// returned child drops.
-pub fn start_chromedriver() -> (SocketAddr, Child) {
+/// Starts chromedriver on a free port, and returns its address and the process, killed when
+/// it drops.
+pub fn start_chromedriver() -> (SocketAddr, Chromedriver) {
     let address = free_address();
-    let child = spawn(
-        Path::new(CHROMEDRIVER),
-        &[format!("--port={}", address.port())],
-    );
-    (address, child)
+    // Chromium leaves a directory or two in the temporary directory after each session (its
+    // singleton socket, chromedriver's profile): a directory of their own goes with the test.
+    let temporary = std::env::temp_dir().join(transit_core::testing::unique_name("chromedriver"));
+    std::fs::create_dir_all(&temporary)
+        .unwrap_or_else(|error| panic!("creating {}: {error}", temporary.display()));
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={}", address.port()))
+        .env("TMPDIR", &temporary)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|error| panic!("starting {CHROMEDRIVER}: {error}"));
+    (address, Chromedriver { child, temporary })
+}
+
+/// A running chromedriver ([`start_chromedriver`]): killed when it drops, and its temporary
+/// directory removed.
+#[derive(Debug)]
+pub struct Chromedriver {
+    child: Child,
+    temporary: PathBuf,
+}
+
+impl Drop for Chromedriver {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+        let _ = std::fs::remove_dir_all(&self.temporary);
+    }
 }
 
 /// A WebDriver session.
