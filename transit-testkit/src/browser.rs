@@ -114,12 +114,20 @@ pub async fn wait_ready(address: SocketAddr, path: &str, limit: Duration, what: 
 
 /// Starts `program` with its output discarded; it is killed when the returned child drops.
 pub fn spawn(program: &Path, args: &[String]) -> Child {
-    Command::new(program)
+    spawn_with(program, args, |_| {})
+}
+
+/// [`spawn`], with `adjust` given the command before it starts (an environment of its own).
+fn spawn_with(program: &Path, args: &[String], adjust: impl FnOnce(&mut Command)) -> Child {
+    let mut command = Command::new(program);
+    command
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .kill_on_drop(true)
+        .kill_on_drop(true);
+    adjust(&mut command);
+    command
         .spawn()
         .unwrap_or_else(|error| panic!("starting {}: {error}", program.display()))
 }
@@ -133,15 +141,13 @@ pub fn start_chromedriver() -> (SocketAddr, Chromedriver) {
     let temporary = std::env::temp_dir().join(transit_core::testing::unique_name("chromedriver"));
     std::fs::create_dir_all(&temporary)
         .unwrap_or_else(|error| panic!("creating {}: {error}", temporary.display()));
-    let child = Command::new(CHROMEDRIVER)
-        .arg(format!("--port={}", address.port()))
-        .env("TMPDIR", &temporary)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap_or_else(|error| panic!("starting {CHROMEDRIVER}: {error}"));
+    let child = spawn_with(
+        Path::new(CHROMEDRIVER),
+        &[format!("--port={}", address.port())],
+        |command| {
+            command.env("TMPDIR", &temporary);
+        },
+    );
     (address, Chromedriver { child, temporary })
 }
 
